@@ -27,10 +27,10 @@ export default defineConfig({
           globalSetup: ['./packages/testkit/src/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          // Two cores host the broker, the registry, Postgres and the tests: keep the
-          // test files from fighting each other for them.
-          maxWorkers: 2,
-          minWorkers: 1,
+          // One file at a time: fault-injection tests stop the shared broker or Postgres, and two
+          // cores already host the broker, the registry and Postgres.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

@@ -1,1 +1,4 @@
-export {};
+export { loadStackSettings, stackEndpoints, StackConfigError, type StackSettings, type StackEndpoints } from './settings.js';
+export { stackUp, stackDown, stackStatus, stopComponent, stackLogFiles, stackComponents } from './stack.js';
+export type { StackComponent, ComponentStatus, StackUpResult } from './stack.js';
+export { StackError } from './errors.js';

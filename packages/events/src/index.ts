@@ -1,1 +1,15 @@
-export {};
+export { EVENTS_ERROR_CODES, EventsError, isEventsError } from './errors.js';
+export type { EventsErrorCode, EventsErrorOptions } from './errors.js';
+export { TOPICS, rawWebhookTopic, valueSubject } from './topics.js';
+export { loadAvroSchema, schemasDir } from './schemas.js';
+export type { LoadedSchema } from './schemas.js';
+export { SchemaRegistryClient } from './registry-client.js';
+export type { CompatibilityLevel, SchemaRegistryClientOptions } from './registry-client.js';
+export { ConfluentAvroSerde } from './serde.js';
+export type { Decoded, RegisterOptions, RegisteredSchema } from './serde.js';
+export { HEADER_LENGTH, MAGIC_BYTE, frame, unframe } from './wire-format.js';
+export type { Unframed } from './wire-format.js';
+export { ensureTopic } from './topic-admin.js';
+export type { TopicSpec } from './topic-admin.js';
+export { RAW_WEBHOOK_FIELDS, RAW_WEBHOOK_SCHEMA_PATH, rawWebhookSchema } from './raw-webhook.js';
+export type { RawWebhook, TenantSource, WebhookFormat } from './raw-webhook.js';

@@ -1,0 +1,53 @@
+import { loadAvroSchema } from './schemas.js';
+import type { LoadedSchema } from './schemas.js';
+
+/** The schemas/ path of the raw webhook envelope. */
+export const RAW_WEBHOOK_SCHEMA_PATH = 'raw-webhook/raw-webhook.avsc';
+
+export type WebhookFormat = 'v2' | 'v3';
+export type TenantSource = 'body' | 'path' | 'none';
+
+/** One value of the raw webhook topic (schemas/raw-webhook/raw-webhook.avsc). */
+export interface RawWebhook {
+  event_id: string;
+  /** Microseconds since the epoch (Avro timestamp-micros; fits a JS number until year 2255). */
+  received_at: number;
+  format: WebhookFormat;
+  api_version: string | null;
+  action: string;
+  tenant: string | null;
+  tenant_source: TenantSource;
+  chat_id: string | null;
+  thread_id: string | null;
+  webhook_id: string | null;
+  /** The redacted request body as JSON text. */
+  body: string;
+  content_length: number | null;
+  user_agent: string | null;
+  remote_address: string | null;
+}
+
+export const RAW_WEBHOOK_FIELDS = [
+  'event_id',
+  'received_at',
+  'format',
+  'api_version',
+  'action',
+  'tenant',
+  'tenant_source',
+  'chat_id',
+  'thread_id',
+  'webhook_id',
+  'body',
+  'content_length',
+  'user_agent',
+  'remote_address',
+] as const satisfies readonly (keyof RawWebhook)[];
+
+let cached: LoadedSchema | undefined;
+
+/** The raw webhook Avro schema, loaded once from schemas/. */
+export function rawWebhookSchema(): LoadedSchema {
+  cached ??= loadAvroSchema(RAW_WEBHOOK_SCHEMA_PATH);
+  return cached;
+}

@@ -1,0 +1,201 @@
+import type { SimulatedAgent, SimulatedAuthor, SimulatedChat, SimulatedMessage } from './model.js';
+import { Random, hashToSeed } from './prng.js';
+import { byEmission, type RenderedWebhook } from './rendered.js';
+import { formatRfc3339Micros, type EpochMicros } from './time.js';
+import type {
+  V3AgentUser,
+  V3Chat,
+  V3ChatAction,
+  V3CustomerUser,
+  V3Envelope,
+  V3Event,
+  V3MessageEvent,
+  V3Properties,
+  V3ChatDeactivatedBody,
+  V3WebhookBody,
+} from './v3-body.js';
+
+/** A canary: a test can search Kafka, Postgres and logs for it and must never find it. */
+export const DEFAULT_V3_SECRET_KEY = 'v3-secret-CANARY-0000000000000000';
+
+/** The `source.client_id` of the simulated chat widget (32-hex like a LiveChat Client ID). */
+export const DEFAULT_CLIENT_ID = 'c6e4f62e2a2dab12531235b12c5a2a6b';
+
+export interface RenderV3Options {
+  /** Echoed in every body, as LiveChat does with the key chosen at registration. */
+  readonly secretKey?: string;
+  /**
+   * `webhook_id` identifies a registration, and registrations are per action: one id per action, the same
+   * on every delivery. Default: a fixed 32-hex id per action.
+   */
+  readonly webhookIds?: Partial<Record<V3ChatAction, string>>;
+  readonly clientId?: string;
+}
+
+const SECOND: EpochMicros = 1_000_000;
+
+export function defaultWebhookId(action: V3ChatAction): string {
+  return new Random(hashToSeed(`webhook:${action}`)).hex(32);
+}
+
+/** Renders chats as v3.6 webhooks, interleaved across chats in emission order. */
+export function renderV3(chats: readonly SimulatedChat[], options: RenderV3Options = {}): RenderedWebhook[] {
+  return byEmission(chats.flatMap((chat) => renderChatV3(chat, options)));
+}
+
+function renderChatV3(chat: SimulatedChat, options: RenderV3Options): RenderedWebhook[] {
+  const secretKey = options.secretKey ?? DEFAULT_V3_SECRET_KEY;
+  const clientId = options.clientId ?? DEFAULT_CLIENT_ID;
+  const chatProperties: V3Properties = {
+    routing: { continuous: false, pinned: false },
+    source: { client_id: clientId },
+  };
+  const whisperAt = chat.messages.find((m) => m.author.kind === 'supervisor')?.createdAt ?? Number.POSITIVE_INFINITY;
+  // A supervisor counts as present from their first whisper on.
+  const presentAt = (at: EpochMicros): string[] => [
+    chat.customer.id,
+    chat.agent.id,
+    ...(chat.supervisor && at >= whisperAt ? [chat.supervisor.id] : []),
+  ];
+
+  const envelope = <Action extends V3ChatAction, Payload>(
+    action: Action,
+    at: EpochMicros,
+    payload: Payload,
+  ): V3Envelope<Action, Payload> => ({
+    webhook_id: options.webhookIds?.[action] ?? defaultWebhookId(action),
+    secret_key: secretKey,
+    action,
+    organization_id: chat.tenant.organizationId,
+    payload,
+    additional_data: { chat_properties: chatProperties, chat_presence_user_ids: presentAt(at) },
+  });
+  const webhook = (body: V3WebhookBody, emittedAt: EpochMicros, orderKey: string | null = null): RenderedWebhook => ({
+    format: 'v3',
+    body,
+    chatId: chat.chatId,
+    tenant: chat.tenant,
+    emittedAt,
+    orderKey,
+  });
+
+  const [firstMessage, ...laterMessages] = chat.messages;
+  const webhooks: RenderedWebhook[] = [];
+  // `incoming_chat` goes out with the first message already in the thread, as in real captures.
+  const incomingChatAt = firstMessage?.createdAt ?? chat.startedAt;
+  webhooks.push(
+    webhook(envelope('incoming_chat', incomingChatAt, { chat: v3Chat(chat, chatProperties, firstMessage) }), incomingChatAt),
+  );
+  for (const message of laterMessages) {
+    const payload = { chat_id: chat.chatId, thread_id: chat.threadId, event: v3MessageEvent(chat, message) };
+    webhooks.push(webhook(envelope('incoming_event', message.createdAt, payload), message.createdAt));
+  }
+  for (const change of chat.tagChanges) {
+    const payload = { chat_id: chat.chatId, thread_id: chat.threadId, tag: change.tag };
+    const orderKey = `${chat.tenant.organizationId}/${chat.chatId}/${chat.threadId}/tag:${change.tag}`;
+    const body =
+      change.kind === 'tagged'
+        ? envelope('thread_tagged', change.at, payload)
+        : envelope('thread_untagged', change.at, payload);
+    webhooks.push(webhook(body, change.at, orderKey));
+  }
+  const closer = chat.closedBy;
+  const closedByUserId =
+    closer.by === 'agent' ? closer.agentId : closer.by === 'customer' ? chat.customer.id : undefined;
+  const deactivated: V3ChatDeactivatedBody = envelope('chat_deactivated', chat.closedAt, {
+    chat_id: chat.chatId,
+    thread_id: chat.threadId,
+    // Absent, not null, when the router closed the thread.
+    ...(closedByUserId === undefined ? {} : { user_id: closedByUserId }),
+  });
+  webhooks.push(webhook(deactivated, chat.closedAt));
+  return webhooks.sort((a, b) => a.emittedAt - b.emittedAt);
+}
+
+function v3Chat(chat: SimulatedChat, chatProperties: V3Properties, firstMessage: SimulatedMessage | undefined): V3Chat {
+  const events: V3Event[] = [];
+  if (chat.prechatSurvey) {
+    events.push({
+      id: chat.prechatSurvey.eventId,
+      type: 'filled_form',
+      author_id: chat.customer.id,
+      created_at: formatRfc3339Micros(chat.prechatSurvey.filledAt),
+      visibility: 'all',
+      form_id: 'prechat-1',
+      form_type: 'prechat',
+      properties: { lc2: { form_type: 'prechat' } },
+      fields: [
+        { id: 'f1', type: 'name', label: 'Name:', answer: chat.customer.name },
+        { id: 'f2', type: 'email', label: 'E-mail:', answer: chat.customer.email },
+      ],
+    });
+  }
+  if (firstMessage) events.push(v3MessageEvent(chat, firstMessage));
+  const access = { group_ids: [chat.groupId] };
+  return {
+    id: chat.chatId,
+    users: [v3Customer(chat), v3Agent(chat.agent)],
+    properties: chatProperties,
+    access,
+    thread: {
+      id: chat.threadId,
+      active: true,
+      user_ids: [chat.customer.id, chat.agent.id],
+      events,
+      properties: { routing: { idle: false, unassigned: false } },
+      access,
+      created_at: formatRfc3339Micros(chat.startedAt),
+      ...(chat.initialTags.length > 0 ? { tags: [...chat.initialTags] } : {}),
+    },
+  };
+}
+
+function v3Customer(chat: SimulatedChat): V3CustomerUser {
+  const { customer } = chat;
+  return {
+    id: customer.id,
+    type: 'customer',
+    name: customer.name,
+    email: customer.email,
+    present: true,
+    events_seen_up_to: formatRfc3339Micros(chat.startedAt),
+    created_at: formatRfc3339Micros(chat.startedAt - 3 * 24 * 3600 * SECOND),
+    visit: {
+      started_at: formatRfc3339Micros(chat.startedAt - 120 * SECOND),
+      ip: customer.ip,
+      user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+      geolocation: { country: customer.country, country_code: customer.countryCode, city: customer.city },
+      last_pages: [{ opened_at: formatRfc3339Micros(chat.startedAt - 30 * SECOND), url: 'https://shop.example/cart', title: 'Cart' }],
+    },
+    statistics: { chats_count: 1, threads_count: 1, visits_count: 3 },
+  };
+}
+
+function v3Agent(agent: SimulatedAgent): V3AgentUser {
+  return {
+    id: agent.id,
+    type: 'agent',
+    name: agent.name,
+    email: agent.id,
+    present: true,
+    events_seen_up_to: '1970-01-01T00:00:00.000000Z',
+    visibility: 'all',
+    routing_status: 'accepting_chats',
+  };
+}
+
+function v3MessageEvent(chat: SimulatedChat, message: SimulatedMessage): V3MessageEvent {
+  return {
+    id: message.eventId,
+    type: 'message',
+    text: message.text,
+    author_id: authorId(chat, message.author),
+    created_at: formatRfc3339Micros(message.createdAt),
+    visibility: message.visibility,
+    ...(message.isWelcome ? { properties: { lc2: { welcome_message: true } } } : {}),
+  };
+}
+
+function authorId(chat: SimulatedChat, author: SimulatedAuthor): string {
+  return author.kind === 'customer' ? chat.customer.id : author.agentId;
+}

@@ -1,0 +1,78 @@
+/**
+ * The main job (`npm start`): the local stack and the pipeline's services in the foreground.
+ * Ctrl-C stops the services, then the parts of the stack this command started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadStackSettings, stackDown, stackUp, StackError } from '@livechat-pipeline/local-stack';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const say = (line: string) => process.stderr.write(`main: ${line}\n`);
+
+/** The services `npm start` runs, in start order. */
+const services: readonly string[] = [];
+
+async function main(): Promise<void> {
+  const settings = loadStackSettings();
+  const t0 = Date.now();
+  const { endpoints, started } = await stackUp(settings, (line) => process.stderr.write(`stack: ${line}\n`));
+  say(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  process.stdout.write(
+    `KAFKA_BROKERS=${endpoints.kafkaBrokers}\nSCHEMA_REGISTRY_URL=${endpoints.schemaRegistryUrl}\nDATABASE_URL=${endpoints.databaseUrl}\n`,
+  );
+  const env = {
+    ...process.env,
+    KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? endpoints.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: process.env['SCHEMA_REGISTRY_URL'] ?? endpoints.schemaRegistryUrl,
+    DATABASE_URL: process.env['DATABASE_URL'] ?? endpoints.databaseUrl,
+  };
+  const children = new Map<string, ChildProcess>();
+  let stopping = false;
+
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await Promise.all(
+      [...children.entries()].reverse().map(
+        ([name, child]) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            child.once('exit', () => {
+              clearTimeout(force);
+              say(`${name} stopped`);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    if (started.length > 0) await stackDown(settings, { components: started }, (line) => process.stderr.write(`stack: ${line}\n`));
+    process.exit(code);
+  };
+
+  for (const name of services) {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'services', name, 'src', 'main.ts')], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    children.set(name, child);
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        say(`${name} exited (${signal ?? code}); stopping everything`);
+        void stopAll(1);
+      }
+    });
+  }
+  say(services.length === 0 ? 'the stack runs; Ctrl-C stops it' : `running ${services.join(', ')}; Ctrl-C stops everything`);
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+}
+
+main().catch((error: unknown) => {
+  say(error instanceof StackError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});

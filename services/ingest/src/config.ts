@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { IngestConfigError } from './errors.js';
+
+export interface BasicCredential {
+  readonly user: string;
+  readonly password: string;
+}
+
+export interface TenantSecrets {
+  readonly secretKeys: readonly string[];
+  readonly basicAuth: readonly BasicCredential[];
+}
+
+export interface IngestConfig {
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly requestDeadlineMs: number;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly replicationFactor: number;
+  };
+  readonly registry: { readonly url: string };
+  readonly rawTopic: { readonly name: string; readonly partitions: number };
+  readonly batch: { readonly lingerMs: number; readonly maxRecords: number; readonly maxBytes: number };
+  readonly auth: {
+    readonly basicAuth: readonly BasicCredential[];
+    readonly secretKeys: readonly string[];
+    /** Per-tenant secrets by license_id / organization_id (or path label), from LIVECHAT_TENANT_SECRETS_FILE. */
+    readonly tenants: Readonly<Record<string, TenantSecrets>>;
+  };
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly startupTimeoutMs: number;
+}
+
+const MiB = 1024 * 1024;
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const list = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  );
+
+const basicPair = z.string().regex(/^[^:]+:.+$/, 'must be user:password');
+
+const envSchema = z.object({
+  INGEST_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  INGEST_PORT: int(0, 65535).default(8080),
+  INGEST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INGEST_BODY_LIMIT_BYTES: int(1024, 100 * MiB).default(5 * MiB),
+  INGEST_REQUEST_DEADLINE_MS: int(100, 60_000).default(5000),
+  INGEST_SHUTDOWN_TIMEOUT_MS: int(100, 300_000).default(10_000),
+  INGEST_STARTUP_TIMEOUT_MS: int(1000, 600_000).default(60_000),
+  INGEST_BATCH_LINGER_MS: int(0, 1000).default(2),
+  INGEST_BATCH_MAX_RECORDS: int(1, 100_000).default(500),
+  INGEST_BATCH_MAX_BYTES: int(1024, 64 * MiB).default(MiB),
+  KAFKA_BROKERS: list
+    .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'needs at least one host:port'))
+    .default(['127.0.0.1:59092']),
+  KAFKA_CLIENT_ID: z.string().trim().min(1).default('livechat-ingest'),
+  KAFKA_REPLICATION_FACTOR: int(1, 16).default(1),
+  SCHEMA_REGISTRY_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:58081/apis/ccompat/v7'),
+  RAW_WEBHOOK_TOPIC: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name ([A-Za-z0-9._-], up to 249)')
+    .default('livechat.webhooks.raw'),
+  RAW_WEBHOOK_TOPIC_PARTITIONS: int(1, 10_000).default(6),
+  LIVECHAT_BASIC_AUTH: list.pipe(z.array(basicPair)).default([]),
+  LIVECHAT_SECRET_KEYS: list.default([]),
+  LIVECHAT_TENANT_SECRETS_FILE: z.string().trim().min(1).optional(),
+});
+
+const tenantFileSchema = z.object({
+  tenants: z.record(
+    z.string().min(1),
+    z
+      .object({
+        secretKeys: z.array(z.string().min(1)).default([]),
+        basicAuth: z.array(basicPair).default([]),
+      })
+      .strict(),
+  ),
+});
+
+/**
+ * Reads and validates the ingest's configuration from environment variables, once, at start-up. Empty values
+ * count as unset (defaults apply). Throws IngestConfigError naming every missing or bad variable; never echoes
+ * secret values.
+ */
+export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value;
+  }
+  const parsed = envSchema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? '?');
+      problems.push(`${variable}: ${issue.message}`);
+    }
+    throw new IngestConfigError(problems);
+  }
+  const e = parsed.data;
+
+  let tenants: Record<string, TenantSecrets> = {};
+  if (e.LIVECHAT_TENANT_SECRETS_FILE !== undefined) {
+    try {
+      tenants = readTenantSecrets(e.LIVECHAT_TENANT_SECRETS_FILE);
+    } catch (err) {
+      problems.push(`LIVECHAT_TENANT_SECRETS_FILE: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const hasTenantSecrets = Object.values(tenants).some((t) => t.secretKeys.length > 0 || t.basicAuth.length > 0);
+  if (e.LIVECHAT_BASIC_AUTH.length === 0 && e.LIVECHAT_SECRET_KEYS.length === 0 && !hasTenantSecrets && problems.length === 0) {
+    problems.push(
+      'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE: none is set, so every webhook would be refused; set at least one',
+    );
+  }
+  if (problems.length > 0) throw new IngestConfigError(problems);
+
+  return deepFreeze<IngestConfig>({
+    http: {
+      host: e.INGEST_HOST,
+      port: e.INGEST_PORT,
+      bodyLimitBytes: e.INGEST_BODY_LIMIT_BYTES,
+      requestDeadlineMs: e.INGEST_REQUEST_DEADLINE_MS,
+      shutdownTimeoutMs: e.INGEST_SHUTDOWN_TIMEOUT_MS,
+    },
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
+    registry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
+    rawTopic: { name: e.RAW_WEBHOOK_TOPIC, partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS },
+    batch: { lingerMs: e.INGEST_BATCH_LINGER_MS, maxRecords: e.INGEST_BATCH_MAX_RECORDS, maxBytes: e.INGEST_BATCH_MAX_BYTES },
+    auth: {
+      basicAuth: e.LIVECHAT_BASIC_AUTH.map(toCredential),
+      secretKeys: e.LIVECHAT_SECRET_KEYS,
+      tenants,
+    },
+    logLevel: e.INGEST_LOG_LEVEL,
+    startupTimeoutMs: e.INGEST_STARTUP_TIMEOUT_MS,
+  });
+}
+
+function readTenantSecrets(file: string): Record<string, TenantSecrets> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const reason = err instanceof SyntaxError ? 'is not valid JSON' : 'cannot be read';
+    throw new Error(`${file} ${reason}`, { cause: err });
+  }
+  const parsed = tenantFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${file} does not match { "tenants": { "<id>": { "secretKeys": [...], "basicAuth": ["user:pw"] } } } (${where})`);
+  }
+  const out: Record<string, TenantSecrets> = {};
+  for (const [tenant, secrets] of Object.entries(parsed.data.tenants)) {
+    out[tenant] = { secretKeys: secrets.secretKeys, basicAuth: secrets.basicAuth.map(toCredential) };
+  }
+  return out;
+}
+
+function toCredential(pair: string): BasicCredential {
+  const colon = pair.indexOf(':');
+  return { user: pair.slice(0, colon), password: pair.slice(colon + 1) };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

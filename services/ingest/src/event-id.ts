@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import type { ClassifiedWebhook, JsonObject } from './webhook.js';
+import { isJsonObject } from './webhook.js';
+
+/**
+ * The deterministic event_id of a webhook: SHA-256 (hex) of a dedup key, so that LiveChat's redeliveries of the
+ * same webhook get the same id. Keys (tenant = the record's tenant, '' when none):
+ *
+ * | webhook                                         | key                                                                 |
+ * |-------------------------------------------------|---------------------------------------------------------------------|
+ * | v3 incoming_event                               | v3|tenant|chat_id|thread_id|event.id|action                          |
+ * | v3 event_updated                                | v3|tenant|chat_id|thread_id|event.id|action|sha256(canonical event)   |
+ * | v3 event_deleted                                | v3|tenant|chat_id|thread_id|event_id|action                          |
+ * | v3 event_properties_updated / _deleted          | v3|tenant|chat_id|thread_id|event_id|action|sha256(canonical props)   |
+ * | v3 incoming_chat                                | v3|tenant|chat.id|chat.thread.id|action                             |
+ * | v3 chat_deactivated                             | v3|tenant|chat_id|thread_id|action                                  |
+ * | v3 thread_tagged / thread_untagged              | v3|tenant|chat_id|thread_id|tag|action                              |
+ * | v2 with event_unique_id                         | v2|tenant|event_unique_id                                           |
+ * | anything else, or a natural key with a part missing | body|sha256(canonical redacted body minus webhook_id, secret_key) |
+ *
+ * Edits (event_updated, property changes) carry a hash of their content: two different edits of one event stay
+ * two records, a retried edit stays one. Canonical JSON = keys sorted at every level, no whitespace.
+ */
+export function eventIdOf(webhook: ClassifiedWebhook, tenant: string | null, redactedBody: JsonObject): string {
+  return sha256(dedupKey(webhook, tenant ?? '', redactedBody));
+}
+
+export function dedupKey(webhook: ClassifiedWebhook, tenant: string, redactedBody: JsonObject): string {
+  const natural = naturalKey(webhook, tenant);
+  if (natural !== null) return natural;
+  const { webhook_id: _webhookId, secret_key: _secretKey, ...rest } = redactedBody;
+  return `body|${sha256(canonicalJson(rest))}`;
+}
+
+function naturalKey(w: ClassifiedWebhook, tenant: string): string | null {
+  const body = w.body;
+  if (w.format === 'v2') {
+    const unique = body.event_unique_id;
+    return typeof unique === 'string' && unique !== '' ? join('v2', tenant, unique) : null;
+  }
+  const payload = isJsonObject(body.payload) ? body.payload : undefined;
+  if (payload === undefined) return null;
+  const chat = w.chatId;
+  const thread = w.threadId;
+  switch (w.action) {
+    case 'incoming_event': {
+      const id = idOf(isJsonObject(payload.event) ? payload.event.id : undefined);
+      return all(chat, thread, id) ? join('v3', tenant, chat, thread, id, w.action) : null;
+    }
+    case 'event_updated': {
+      const event = payload.event;
+      const id = idOf(isJsonObject(event) ? event.id : undefined);
+      return all(chat, thread, id) ? join('v3', tenant, chat, thread, id, w.action, sha256(canonicalJson(event))) : null;
+    }
+    case 'event_deleted': {
+      const id = idOf(payload.event_id);
+      return all(chat, thread, id) ? join('v3', tenant, chat, thread, id, w.action) : null;
+    }
+    case 'event_properties_updated':
+    case 'event_properties_deleted': {
+      const id = idOf(payload.event_id);
+      return all(chat, thread, id)
+        ? join('v3', tenant, chat, thread, id, w.action, sha256(canonicalJson(payload.properties ?? null)))
+        : null;
+    }
+    case 'incoming_chat':
+    case 'chat_deactivated':
+      return all(chat, thread) ? join('v3', tenant, chat, thread, w.action) : null;
+    case 'thread_tagged':
+    case 'thread_untagged': {
+      const tag = idOf(payload.tag);
+      return all(chat, thread, tag) ? join('v3', tenant, chat, thread, tag, w.action) : null;
+    }
+    default:
+      return null;
+  }
+}
+
+function idOf(value: unknown): string | null {
+  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return null;
+}
+
+function all(...parts: (string | null)[]): parts is string[] {
+  return parts.every((p) => p !== null);
+}
+
+function join(...parts: (string | null)[]): string {
+  return parts.map((p) => p ?? '').join('|');
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** JSON with object keys sorted at every level and no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  if (isJsonObject(value)) {
+    const keys = Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

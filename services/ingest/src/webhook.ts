@@ -1,0 +1,138 @@
+import { IngestError } from './errors.js';
+
+export type JsonObject = { [key: string]: unknown };
+
+/** What ingest learns from a body before authenticating it: the format, the action and where things live. */
+export interface ClassifiedWebhook {
+  readonly format: 'v2' | 'v3';
+  /** The v3 action or the v2 event_type (unknown values are accepted). */
+  readonly action: string;
+  readonly body: JsonObject;
+  /** license_id / organization_id from the body, as a string. */
+  readonly bodyTenant: string | null;
+  readonly webhookId: string | null;
+  /** v3 only: the body's secret_key when it is a string. */
+  readonly secretKey: string | undefined;
+  readonly chatId: string | null;
+  readonly threadId: string | null;
+  readonly apiVersion: string | null;
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function idString(value: unknown): string | null {
+  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return null;
+}
+
+function field(obj: unknown, key: string): unknown {
+  return isJsonObject(obj) ? obj[key] : undefined;
+}
+
+/** Actions of v3.6 and later only (for the api_version hint). */
+const V36_ACTIONS = new Set(['event_deleted', 'thread_summary_set']);
+/** Actions that first appeared in v3.5. */
+const V35_ACTIONS = new Set(['auto_accesses_updated', 'tag_created', 'tag_updated', 'tag_deleted']);
+
+/**
+ * Tells v2 from v3 (by `event_type` / `action`) and reads the envelope. Throws INGEST_UNRECOGNIZED_WEBHOOK for
+ * JSON that is neither.
+ */
+export function classifyWebhook(body: unknown): ClassifiedWebhook {
+  if (!isJsonObject(body)) {
+    throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', `expected a JSON object, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : typeof body}`);
+  }
+  const hasAction = 'action' in body;
+  const hasEventType = 'event_type' in body;
+  if (hasAction && hasEventType) {
+    throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', 'body has both "action" (v3) and "event_type" (v2); cannot tell the format');
+  }
+  if (hasAction) {
+    const action = str(body.action);
+    if (action === null) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', '"action" must be a non-empty string');
+    return classifyV3(body, action);
+  }
+  if (hasEventType) {
+    const eventType = str(body.event_type);
+    if (eventType === null) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', '"event_type" must be a non-empty string');
+    return classifyV2(body, eventType);
+  }
+  throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', 'body has neither "action" (v3 webhook) nor "event_type" (v2 webhook)');
+}
+
+function classifyV3(body: JsonObject, action: string): ClassifiedWebhook {
+  const organizationId = str(body.organization_id);
+  const licenseId = idString(body.license_id);
+  const payload = body.payload;
+  return {
+    format: 'v3',
+    action,
+    body,
+    bodyTenant: organizationId ?? licenseId,
+    webhookId: str(body.webhook_id),
+    secretKey: typeof body.secret_key === 'string' ? body.secret_key : undefined,
+    chatId: v3ChatId(action, payload),
+    threadId: v3ThreadId(payload),
+    apiVersion: v3ApiVersion(body, action, organizationId !== null, typeof body.license_id === 'number'),
+  };
+}
+
+function classifyV2(body: JsonObject, eventType: string): ClassifiedWebhook {
+  return {
+    format: 'v2',
+    action: eventType,
+    body,
+    bodyTenant: idString(body.license_id),
+    webhookId: null,
+    secretKey: undefined,
+    chatId: idString(field(body.chat, 'id')),
+    threadId: null,
+    apiVersion: '2',
+  };
+}
+
+/** Where each v3 action keeps its chat id. */
+function v3ChatId(action: string, payload: unknown): string | null {
+  switch (action) {
+    case 'incoming_chat':
+    case 'incoming_chat_thread':
+      return idString(field(field(payload, 'chat'), 'id')) ?? idString(field(payload, 'chat_id'));
+    case 'chat_access_updated':
+    case 'chat_access_granted':
+    case 'chat_access_revoked':
+    case 'access_granted':
+    case 'access_revoked':
+    case 'access_set':
+      return idString(field(payload, 'id')) ?? idString(field(payload, 'chat_id'));
+    case 'customer_session_fields_updated':
+      return idString(field(field(payload, 'active_chat'), 'chat_id'));
+    default:
+      return idString(field(payload, 'chat_id'));
+  }
+}
+
+function v3ThreadId(payload: unknown): string | null {
+  return (
+    idString(field(payload, 'thread_id')) ??
+    idString(field(field(field(payload, 'chat'), 'thread'), 'id')) ??
+    idString(field(field(payload, 'active_chat'), 'thread_id'))
+  );
+}
+
+/** A hint, not a fact: LiveChat does not say which API version a delivery is in. */
+function v3ApiVersion(body: JsonObject, action: string, hasOrganizationId: boolean, numericLicenseId: boolean): string | null {
+  if (hasOrganizationId) {
+    if ('requester' in body || V36_ACTIONS.has(action)) return '3.6+';
+    if (V35_ACTIONS.has(action)) return '3.5+';
+    return '3.4+';
+  }
+  if (numericLicenseId) return '3.2/3.3';
+  return null;
+}
