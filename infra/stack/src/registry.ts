@@ -30,8 +30,11 @@ export async function startRegistry(settings: StackSettings, java: JavaRuntime, 
       APICURIO_DATASOURCE_PASSWORD: settings.postgresPassword,
       QUARKUS_HTTP_HOST: '127.0.0.1',
       QUARKUS_HTTP_PORT: String(settings.registryPort),
-      // Otherwise a management interface opens on all interfaces (port 9000).
+      // The management interface (health, metrics) is enabled at build time in 3.3 and would
+      // listen on all interfaces, port 9000: keep it on loopback, on a port of ours.
       QUARKUS_MANAGEMENT_ENABLED: 'false',
+      QUARKUS_MANAGEMENT_HOST: '127.0.0.1',
+      QUARKUS_MANAGEMENT_PORT: String(settings.registryManagementPort),
       QUARKUS_LOG_CONSOLE_COLOR: 'false',
     },
     logFile,

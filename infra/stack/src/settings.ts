@@ -8,6 +8,7 @@ export interface StackSettings {
   readonly kafkaPort: number;
   readonly kafkaControllerPort: number;
   readonly registryPort: number;
+  readonly registryManagementPort: number;
   readonly postgresUser: string;
   readonly postgresPassword: string;
   readonly registryDatabase: string;
@@ -38,12 +39,15 @@ export function loadStackSettings(env: NodeJS.ProcessEnv = process.env): StackSe
   if (!Number.isFinite(timeout) || timeout <= 0) {
     throw new StackConfigError(`STACK_START_TIMEOUT_MS must be a positive number of milliseconds`);
   }
+  const registryPort = port(env, 'STACK_REGISTRY_PORT', 58081);
   return Object.freeze({
     home: path.resolve(env['STACK_HOME'] ?? path.join(repoRoot, 'infra', '.local')),
     postgresPort: port(env, 'STACK_POSTGRES_PORT', 55432),
     kafkaPort: port(env, 'STACK_KAFKA_PORT', 59092),
     kafkaControllerPort: port(env, 'STACK_KAFKA_CONTROLLER_PORT', 59093),
-    registryPort: port(env, 'STACK_REGISTRY_PORT', 58081),
+    registryPort,
+    // Next to the registry's own port unless set, so two stacks with different ports never clash.
+    registryManagementPort: port(env, 'STACK_REGISTRY_MANAGEMENT_PORT', registryPort + 1),
     postgresUser: 'postgres',
     postgresPassword: env['STACK_POSTGRES_PASSWORD'] ?? 'postgres',
     registryDatabase: 'schema_registry',

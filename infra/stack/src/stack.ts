@@ -45,7 +45,10 @@ const portOf = (s: StackSettings, c: StackComponent): [number, string][] =>
           [s.kafkaPort, 'STACK_KAFKA_PORT'],
           [s.kafkaControllerPort, 'STACK_KAFKA_CONTROLLER_PORT'],
         ]
-      : [[s.registryPort, 'STACK_REGISTRY_PORT']];
+      : [
+          [s.registryPort, 'STACK_REGISTRY_PORT'],
+          [s.registryManagementPort, 'STACK_REGISTRY_MANAGEMENT_PORT'],
+        ];
 
 function ownPid(settings: StackSettings, component: StackComponent): number | undefined {
   const pid = readPid(pidFile(settings, component));
