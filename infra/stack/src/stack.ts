@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { readPid, isAlive, stopDaemon, assertPortFree } from './daemon.js';
 import { findJava } from './java.js';
+import { withStackLock } from './lock.js';
 import { ensureArtifacts } from './artifacts.js';
 import { ensureDatabase, postgresReady, startPostgres } from './postgres.js';
 import { kafkaReady, startKafkaBroker } from './kafka.js';
@@ -77,6 +78,10 @@ export async function stackStatus(settings: StackSettings = loadStackSettings())
 
 /** Starts whatever is not running, in order, and waits until each is healthy. A second call is a no-op. */
 export async function stackUp(settings: StackSettings = loadStackSettings(), log: Log = silent): Promise<StackUpResult> {
+  return withStackLock(stackDirs(settings).run, settings.startTimeoutMs * 3, () => stackUpLocked(settings, log));
+}
+
+async function stackUpLocked(settings: StackSettings, log: Log): Promise<StackUpResult> {
   const dirs = stackDirs(settings);
   for (const dir of [dirs.logs, dirs.run, dirs.data]) mkdirSync(dir, { recursive: true });
   const started: StackComponent[] = [];
@@ -121,6 +126,14 @@ export async function stackDown(
   settings: StackSettings = loadStackSettings(),
   opts: { clean?: boolean; components?: readonly StackComponent[] } = {},
   log: Log = silent,
+): Promise<StackComponent[]> {
+  return withStackLock(stackDirs(settings).run, settings.startTimeoutMs * 3, () => stackDownLocked(settings, opts, log));
+}
+
+async function stackDownLocked(
+  settings: StackSettings,
+  opts: { clean?: boolean; components?: readonly StackComponent[] },
+  log: Log,
 ): Promise<StackComponent[]> {
   const stopped: StackComponent[] = [];
   const which = opts.components ?? stackComponents;

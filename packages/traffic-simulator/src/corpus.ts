@@ -8,7 +8,7 @@
 
 export const CUSTOMER_OPENERS: readonly string[] = [
   "Hi, I can't log in to my account",
-  'Hello! My order #59414 hasn\'t arrived 😕',
+  "Hello! My order #59414 hasn't arrived 😕",
   'Where can I change my password?',
   'How much is the pro plan?',
   'Dzień dobry, mam problem z fakturą',
@@ -25,8 +25,8 @@ export const CUSTOMER_LINES: readonly string[] = [
   'My order number is 59414',
   'I tried that already 🙄',
   'Still not working… here is what I see:\n\n  Error: E_ACCESS_DENIED\n  at login (auth.js:42)',
-  "My file is at C:\\Users\\zoë\\Documents\\invoice.pdf",
-  'Robert\'); DROP TABLE students;--',
+  'My file is at C:\\Users\\zoë\\Documents\\invoice.pdf',
+  "Robert'); DROP TABLE students;--",
   '{"order": 59414, "status": "lost"}',
   'Yes 👍🏽 that worked',
   'The family plan 👨‍👩‍👧‍👦 is what I need',
@@ -56,18 +56,39 @@ export const AGENT_LINES: readonly string[] = [
 export const SUPERVISOR_WHISPERS: readonly string[] = [
   'Offer them the 10% code, they are a long-time customer.',
   'Escalate to billing if the invoice is older than 30 days.',
-  "Heads up: this customer wrote yesterday too — check ticket #8812 before answering.",
+  'Heads up: this customer wrote yesterday too — check ticket #8812 before answering.',
 ];
 
 /** Long enough to overflow a careless VARCHAR(255) or log line, well under LiveChat's 16 KB text limit. */
 export const LONG_CUSTOMER_MESSAGE = `Here is the full story, sorry it's long:\n${'The checkout page keeps reloading when I pay with my card. '.repeat(60)}\nThanks for reading ❤️`;
 
 export const FIRST_NAMES: readonly string[] = [
-  'Zoë', 'Søren', 'Olu', 'Fatima', 'Łukasz', 'José', 'Mei', 'Aoife', 'Noah', 'Priya', 'Ahmed', 'Ingrid',
+  'Zoë',
+  'Søren',
+  'Olu',
+  'Fatima',
+  'Łukasz',
+  'José',
+  'Mei',
+  'Aoife',
+  'Noah',
+  'Priya',
+  'Ahmed',
+  'Ingrid',
 ];
 
 export const LAST_NAMES: readonly string[] = [
-  'Dubois', 'Brown', 'Wang', 'Okafor', 'Nowak', 'García', 'Müller', "O'Brien", 'Kowalczyk', 'Haddad', 'Sato',
+  'Dubois',
+  'Brown',
+  'Wang',
+  'Okafor',
+  'Nowak',
+  'García',
+  'Müller',
+  "O'Brien",
+  'Kowalczyk',
+  'Haddad',
+  'Sato',
 ];
 
 export const AGENTS: readonly { readonly id: string; readonly name: string }[] = [
@@ -85,9 +106,22 @@ export const SUPERVISORS: readonly { readonly id: string; readonly name: string 
 
 export const GROUP_IDS: readonly number[] = [0, 1, 2, 7];
 
-export const TAGS: readonly string[] = ['billing', 'refund', 'bug', 'sales', 'feedback', 'spam', 'vip', 'follow up'];
+export const TAGS: readonly string[] = [
+  'billing',
+  'refund',
+  'bug',
+  'sales',
+  'feedback',
+  'spam',
+  'vip',
+  'follow up',
+];
 
-export const PLACES: readonly { readonly country: string; readonly countryCode: string; readonly city: string }[] = [
+export const PLACES: readonly {
+  readonly country: string;
+  readonly countryCode: string;
+  readonly city: string;
+}[] = [
   { country: 'Poland', countryCode: 'PL', city: 'Wrocław' },
   { country: 'Germany', countryCode: 'DE', city: 'München' },
   { country: 'Ireland', countryCode: 'IE', city: 'Dublin' },

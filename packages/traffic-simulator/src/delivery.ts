@@ -1,3 +1,4 @@
+import { invalidOption } from './errors.js';
 import { Random } from './prng.js';
 import { webhookKind, type RenderedWebhook } from './rendered.js';
 
@@ -35,9 +36,12 @@ export const DEFAULT_REORDER_WINDOW = 3;
 /**
  * Turns webhooks in emission order into the deliveries a receiver sees: some retried (the very same body
  * again, shortly after), some overtaken by up to `reorderWindow` later ones. Deliveries that share an
- * `orderKey` keep their relative order (see RenderedWebhook.orderKey).
+ * order key keep their relative order (see RenderedWebhook.orderKeys).
  */
-export function scheduleDeliveries(webhooks: readonly RenderedWebhook[], options: DeliveryOptions): Delivery[] {
+export function scheduleDeliveries(
+  webhooks: readonly RenderedWebhook[],
+  options: DeliveryOptions,
+): Delivery[] {
   const duplicateRate = probability('duplicateRate', options.duplicateRate ?? DEFAULT_DUPLICATE_RATE);
   const reorderRate = probability('reorderRate', options.reorderRate ?? DEFAULT_REORDER_RATE);
   const reorderWindow = nonNegativeInteger('reorderWindow', options.reorderWindow ?? DEFAULT_REORDER_WINDOW);
@@ -46,7 +50,7 @@ export function scheduleDeliveries(webhooks: readonly RenderedWebhook[], options
   const delays = Random.derive(options.seed, 'reordering');
 
   // 1. Retries: the copies follow their original.
-  const copies: { webhook: RenderedWebhook; emissionIndex: number }[] = [];
+  const copies: Copy[] = [];
   webhooks.forEach((webhook, emissionIndex) => {
     copies.push({ webhook, emissionIndex });
     if (maxRetries > 0 && duplicates.chance(duplicateRate)) {
@@ -58,35 +62,20 @@ export function scheduleDeliveries(webhooks: readonly RenderedWebhook[], options
   });
 
   // 2. Late arrivals: a late copy slips behind the next 1..reorderWindow copies.
-  const order = copies
+  const wanted = copies
     .map((copy, position) => {
       const late = reorderWindow > 0 && delays.chance(reorderRate);
       return { copy, position, sortKey: late ? position + delays.int(1, reorderWindow) + 0.5 : position };
     })
     .sort((a, b) => a.sortKey - b.sortKey || a.position - b.position);
 
-  // 3. Copies that must not overtake each other get their slots back in their original order.
-  const slotsByOrderKey = new Map<string, number[]>();
-  order.forEach(({ copy }, slot) => {
-    const key = copy.webhook.orderKey;
-    if (key === null) return;
-    const slots = slotsByOrderKey.get(key) ?? [];
-    slots.push(slot);
-    slotsByOrderKey.set(key, slots);
-  });
-  for (const slots of slotsByOrderKey.values()) {
-    const members = slots.map((slot) => order[slot]).filter((entry) => entry !== undefined);
-    members.sort((a, b) => a.position - b.position);
-    slots.forEach((slot, i) => {
-      const member = members[i];
-      if (member) order[slot] = member;
-    });
-  }
+  // 3. A copy may not overtake an earlier copy it shares an order key with: it waits until that one is out.
+  const order = keepKeyedOrder(wanted);
 
   // 4. Number the attempts as the receiver sees them.
   const firstIndexByEmission = new Map<number, number>();
   const attemptsByEmission = new Map<number, number>();
-  return order.map(({ copy }, index): Delivery => {
+  return order.map((copy, index): Delivery => {
     const attempt = (attemptsByEmission.get(copy.emissionIndex) ?? 0) + 1;
     attemptsByEmission.set(copy.emissionIndex, attempt);
     const firstIndex = firstIndexByEmission.get(copy.emissionIndex);
@@ -104,12 +93,65 @@ export function scheduleDeliveries(webhooks: readonly RenderedWebhook[], options
   });
 }
 
+interface Copy {
+  readonly webhook: RenderedWebhook;
+  readonly emissionIndex: number;
+}
+
+/**
+ * Walks `wanted` (positions in the unshuffled list), holding back any copy whose earlier key-mates are not
+ * out yet. The unshuffled order satisfies every constraint, so everything held back is eventually released.
+ */
+function keepKeyedOrder(wanted: readonly { copy: Copy; position: number }[]): Copy[] {
+  const queueByKey = new Map<string, number[]>();
+  for (const { copy, position } of [...wanted].sort((a, b) => a.position - b.position)) {
+    for (const key of copy.webhook.orderKeys) {
+      const queue = queueByKey.get(key) ?? [];
+      queue.push(position);
+      queueByKey.set(key, queue);
+    }
+  }
+  const isNext = (entry: { copy: Copy; position: number }): boolean =>
+    entry.copy.webhook.orderKeys.every((key) => queueByKey.get(key)?.[0] === entry.position);
+
+  const out: Copy[] = [];
+  const emit = (entry: { copy: Copy; position: number }): void => {
+    for (const key of entry.copy.webhook.orderKeys) queueByKey.get(key)?.shift();
+    out.push(entry.copy);
+  };
+  let held: { copy: Copy; position: number }[] = [];
+  const releaseHeld = (): void => {
+    for (let released = true; released;) {
+      released = false;
+      const index = held.findIndex(isNext);
+      if (index >= 0) {
+        const [entry] = held.splice(index, 1);
+        if (entry) emit(entry);
+        released = true;
+      }
+    }
+  };
+  for (const entry of wanted) {
+    if (isNext(entry)) {
+      emit(entry);
+      releaseHeld();
+    } else {
+      held.push(entry);
+    }
+  }
+  // Whatever is still held goes out now; in position order every one of them is next in turn.
+  held = held.sort((a, b) => a.position - b.position);
+  releaseHeld();
+  return out;
+}
+
 function probability(name: string, value: number): number {
-  if (!(value >= 0 && value <= 1)) throw new RangeError(`${name} must be within [0, 1], got ${value}`);
+  if (!(value >= 0 && value <= 1)) throw invalidOption(name, `must be within [0, 1], got ${value}`);
   return value;
 }
 
 function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw invalidOption(name, `must be a non-negative integer, got ${value}`);
   return value;
 }

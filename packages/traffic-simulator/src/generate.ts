@@ -23,6 +23,7 @@ import type {
   SimulatedTagChange,
   SimulatedTenant,
 } from './model.js';
+import { invalidOption } from './errors.js';
 import { Random } from './prng.js';
 import { microsFromDate, type EpochMicros } from './time.js';
 
@@ -53,11 +54,11 @@ export function simulatedTenant(seed: number, label = 'tenant'): SimulatedTenant
  */
 export function generateChats(options: GenerateChatsOptions): SimulatedChat[] {
   if (!Number.isInteger(options.chats) || options.chats < 0) {
-    throw new RangeError(`chats must be a non-negative integer, got ${options.chats}`);
+    throw invalidOption('chats', `must be a non-negative integer, got ${options.chats}`);
   }
   const random = Random.derive(options.seed, 'chats');
   const tenants = options.tenants ?? [simulatedTenant(options.seed)];
-  if (tenants.length === 0) throw new RangeError('tenants must not be empty');
+  if (tenants.length === 0) throw invalidOption('tenants', 'must not be empty');
   const usedIds = new Set<string>();
   const uniqueId = (): string => {
     for (;;) {
@@ -105,19 +106,33 @@ function generateChat(
     if (step > 0) {
       // Now and then two messages land within the same second: v2 (second precision) can then only
       // order them by their place in the transcript.
-      at += random.chance(0.1) ? random.int(SECOND / 5, (3 * SECOND) / 2) : random.int(3 * SECOND, 3 * MINUTE);
+      at += random.chance(0.1)
+        ? random.int(SECOND / 5, (3 * SECOND) / 2)
+        : random.int(3 * SECOND, 3 * MINUTE);
     }
     if (step === whisperStep && supervisor) {
-      messages.push(message(nextEventId(), { kind: 'supervisor', agentId: supervisor.id }, random.pick(SUPERVISOR_WHISPERS), 'agents', at));
+      messages.push(
+        message(
+          nextEventId(),
+          { kind: 'supervisor', agentId: supervisor.id },
+          random.pick(SUPERVISOR_WHISPERS),
+          'agents',
+          at,
+        ),
+      );
       continue;
     }
     // Mostly turn-taking; sometimes the same person writes twice in a row.
-    const speaker = random.chance(0.2) && step > 0 ? previousSpeaker : previousSpeaker === 'agent' ? 'customer' : 'agent';
+    const speaker =
+      random.chance(0.2) && step > 0 ? previousSpeaker : previousSpeaker === 'agent' ? 'customer' : 'agent';
     previousSpeaker = speaker;
     if (speaker === 'agent') {
       const isWelcome = step === 0;
       const text = isWelcome ? random.pick(AGENT_GREETINGS) : random.pick(AGENT_LINES);
-      messages.push({ ...message(nextEventId(), { kind: 'agent', agentId: agent.id }, text, 'all', at), isWelcome });
+      messages.push({
+        ...message(nextEventId(), { kind: 'agent', agentId: agent.id }, text, 'all', at),
+        isWelcome,
+      });
     } else {
       const customerHasSpoken = messages.some((m) => m.author.kind === 'customer');
       const text =
@@ -133,10 +148,15 @@ function generateChat(
   const lastMessageAt = at;
   const closerKind = random.float();
   const closedBy: SimulatedCloser =
-    closerKind < 0.6 ? { by: 'agent', agentId: agent.id } : closerKind < 0.8 ? { by: 'customer' } : { by: 'system' };
+    closerKind < 0.6
+      ? { by: 'agent', agentId: agent.id }
+      : closerKind < 0.8
+        ? { by: 'customer' }
+        : { by: 'system' };
   // The router closes a chat after a long silence; people close it soon after the last word.
   const closedAt =
-    lastMessageAt + (closedBy.by === 'system' ? random.int(10 * MINUTE, 15 * MINUTE) : random.int(5 * SECOND, MINUTE));
+    lastMessageAt +
+    (closedBy.by === 'system' ? random.int(10 * MINUTE, 15 * MINUTE) : random.int(5 * SECOND, MINUTE));
 
   const initialTags = random.chance(0.25) ? [random.pick(TAGS)] : [];
   const tagChanges = generateTagChanges(random, initialTags, messages[0]?.createdAt ?? startedAt, closedAt);
@@ -210,7 +230,11 @@ function generateTagChanges(
     TAGS.filter((tag) => !initialTags.includes(tag)),
     random.int(0, 3),
   );
-  const changes: SimulatedTagChange[] = added.map((tag) => ({ kind: 'tagged', tag, at: random.int(earliest, latest) }));
+  const changes: SimulatedTagChange[] = added.map((tag) => ({
+    kind: 'tagged',
+    tag,
+    at: random.int(earliest, latest),
+  }));
   const removable = [...initialTags, ...added];
   if (removable.length > 0 && random.chance(0.2)) {
     const tag = random.pick(removable);

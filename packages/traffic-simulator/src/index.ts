@@ -1,1 +1,46 @@
-export {};
+export { simulateTraffic, type SimulateTrafficOptions, type SimulatedTraffic } from './simulate.js';
+export { DEFAULT_START_AT, generateChats, simulatedTenant, type GenerateChatsOptions } from './generate.js';
+export {
+  DEFAULT_CLIENT_ID,
+  DEFAULT_V3_SECRET_KEY,
+  defaultWebhookId,
+  renderV3,
+  type RenderV3Options,
+} from './render-v3.js';
+export { DEFAULT_V2_TOKEN, renderV2, type RenderV2Options } from './render-v2.js';
+export {
+  DEFAULT_DUPLICATE_RATE,
+  DEFAULT_REORDER_RATE,
+  DEFAULT_REORDER_WINDOW,
+  scheduleDeliveries,
+  type Delivery,
+  type DeliveryOptions,
+} from './delivery.js';
+export { webhookKind, type RenderedWebhook, type WebhookFormat } from './rendered.js';
+export {
+  expectedChat,
+  expectedChats,
+  type ExpectedAuthorKind,
+  type ExpectedChat,
+  type ExpectedClosedBy,
+  type ExpectedMessage,
+} from './expected.js';
+export {
+  finalTags,
+  tagsAt,
+  type MessageVisibility,
+  type SimulatedAgent,
+  type SimulatedAuthor,
+  type SimulatedChat,
+  type SimulatedCloser,
+  type SimulatedCustomer,
+  type SimulatedMessage,
+  type SimulatedPrechatSurvey,
+  type SimulatedTagChange,
+  type SimulatedTenant,
+} from './model.js';
+export { epochSeconds, formatRfc3339Micros, microsFromDate, type EpochMicros } from './time.js';
+export { Random, hashToSeed, mulberry32 } from './prng.js';
+export { TrafficSimulatorError, type TrafficSimulatorErrorCode } from './errors.js';
+export type * from './v3-body.js';
+export type * from './v2-body.js';

@@ -43,14 +43,14 @@ function renderChatV2(chat: SimulatedChat, options: RenderV2Options): RenderedWe
     license_id: chat.tenant.licenseId,
   });
   // Every v2 chat webhook carries the whole tag list and no time of its own: keep them in order.
-  const orderKey = `${chat.tenant.licenseId}/${chat.chatId}/snapshot`;
+  const orderKeys = [`${chat.tenant.licenseId}/${chat.chatId}/tags`];
   const webhook = (body: V2WebhookBody, emittedAt: EpochMicros): RenderedWebhook => ({
     format: 'v2',
     body,
     chatId: chat.chatId,
     tenant: chat.tenant,
     emittedAt,
-    orderKey,
+    orderKeys,
   });
   const visitor = v2Visitor(chat);
   const preChatSurvey = v2PrechatSurvey(chat);
@@ -123,10 +123,20 @@ function v2CloseEvents(chat: SimulatedChat): V2ChatEvent[] {
   switch (closer.by) {
     case 'agent': {
       const agent = agentOf(chat, closer.agentId);
-      return [{ user_type: 'agent', text: `${agent.name} closed the chat.`, timestamp, type: 'closed', agent_id: agent.id }];
+      return [
+        {
+          user_type: 'agent',
+          text: `${agent.name} closed the chat.`,
+          timestamp,
+          type: 'closed',
+          agent_id: agent.id,
+        },
+      ];
     }
     case 'customer':
-      return [{ user_type: 'visitor', text: `${chat.customer.name} closed the chat.`, timestamp, type: 'closed' }];
+      return [
+        { user_type: 'visitor', text: `${chat.customer.name} closed the chat.`, timestamp, type: 'closed' },
+      ];
     case 'system':
       return [];
   }

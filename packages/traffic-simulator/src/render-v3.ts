@@ -50,7 +50,8 @@ function renderChatV3(chat: SimulatedChat, options: RenderV3Options): RenderedWe
     routing: { continuous: false, pinned: false },
     source: { client_id: clientId },
   };
-  const whisperAt = chat.messages.find((m) => m.author.kind === 'supervisor')?.createdAt ?? Number.POSITIVE_INFINITY;
+  const whisperAt =
+    chat.messages.find((m) => m.author.kind === 'supervisor')?.createdAt ?? Number.POSITIVE_INFINITY;
   // A supervisor counts as present from their first whisper on.
   const presentAt = (at: EpochMicros): string[] => [
     chat.customer.id,
@@ -70,21 +71,31 @@ function renderChatV3(chat: SimulatedChat, options: RenderV3Options): RenderedWe
     payload,
     additional_data: { chat_properties: chatProperties, chat_presence_user_ids: presentAt(at) },
   });
-  const webhook = (body: V3WebhookBody, emittedAt: EpochMicros, orderKey: string | null = null): RenderedWebhook => ({
+  const webhook = (
+    body: V3WebhookBody,
+    emittedAt: EpochMicros,
+    orderKeys: readonly string[] = [],
+  ): RenderedWebhook => ({
     format: 'v3',
     body,
     chatId: chat.chatId,
     tenant: chat.tenant,
     emittedAt,
-    orderKey,
+    orderKeys,
   });
 
+  const tagOrderKey = (tag: string): string =>
+    `${chat.tenant.organizationId}/${chat.chatId}/${chat.threadId}/tag:${tag}`;
   const [firstMessage, ...laterMessages] = chat.messages;
   const webhooks: RenderedWebhook[] = [];
   // `incoming_chat` goes out with the first message already in the thread, as in real captures.
   const incomingChatAt = firstMessage?.createdAt ?? chat.startedAt;
   webhooks.push(
-    webhook(envelope('incoming_chat', incomingChatAt, { chat: v3Chat(chat, chatProperties, firstMessage) }), incomingChatAt),
+    webhook(
+      envelope('incoming_chat', incomingChatAt, { chat: v3Chat(chat, chatProperties, firstMessage) }),
+      incomingChatAt,
+      chat.initialTags.map(tagOrderKey),
+    ),
   );
   for (const message of laterMessages) {
     const payload = { chat_id: chat.chatId, thread_id: chat.threadId, event: v3MessageEvent(chat, message) };
@@ -92,12 +103,11 @@ function renderChatV3(chat: SimulatedChat, options: RenderV3Options): RenderedWe
   }
   for (const change of chat.tagChanges) {
     const payload = { chat_id: chat.chatId, thread_id: chat.threadId, tag: change.tag };
-    const orderKey = `${chat.tenant.organizationId}/${chat.chatId}/${chat.threadId}/tag:${change.tag}`;
     const body =
       change.kind === 'tagged'
         ? envelope('thread_tagged', change.at, payload)
         : envelope('thread_untagged', change.at, payload);
-    webhooks.push(webhook(body, change.at, orderKey));
+    webhooks.push(webhook(body, change.at, [tagOrderKey(change.tag)]));
   }
   const closer = chat.closedBy;
   const closedByUserId =
@@ -112,7 +122,11 @@ function renderChatV3(chat: SimulatedChat, options: RenderV3Options): RenderedWe
   return webhooks.sort((a, b) => a.emittedAt - b.emittedAt);
 }
 
-function v3Chat(chat: SimulatedChat, chatProperties: V3Properties, firstMessage: SimulatedMessage | undefined): V3Chat {
+function v3Chat(
+  chat: SimulatedChat,
+  chatProperties: V3Properties,
+  firstMessage: SimulatedMessage | undefined,
+): V3Chat {
   const events: V3Event[] = [];
   if (chat.prechatSurvey) {
     events.push({
@@ -163,9 +177,16 @@ function v3Customer(chat: SimulatedChat): V3CustomerUser {
     visit: {
       started_at: formatRfc3339Micros(chat.startedAt - 120 * SECOND),
       ip: customer.ip,
-      user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+      user_agent:
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
       geolocation: { country: customer.country, country_code: customer.countryCode, city: customer.city },
-      last_pages: [{ opened_at: formatRfc3339Micros(chat.startedAt - 30 * SECOND), url: 'https://shop.example/cart', title: 'Cart' }],
+      last_pages: [
+        {
+          opened_at: formatRfc3339Micros(chat.startedAt - 30 * SECOND),
+          url: 'https://shop.example/cart',
+          title: 'Cart',
+        },
+      ],
     },
     statistics: { chats_count: 1, threads_count: 1, visits_count: 3 },
   };

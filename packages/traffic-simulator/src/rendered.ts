@@ -16,11 +16,12 @@ interface RenderedWebhookCommon {
   /** When LiveChat sent it; renderers return webhooks sorted by this. */
   readonly emittedAt: EpochMicros;
   /**
-   * Webhooks with the same key carry no time of their own and overwrite each other's state (a v2 tag-list
-   * snapshot; a v3 tag and untag of the same tag). Delivered out of order they would make the final state
-   * undecidable, so the delivery schedule keeps their relative order. `null`: free to reorder.
+   * Webhooks sharing a key carry no time of their own and together decide some state: a v2 tag-list
+   * snapshot; a v3 `thread_tagged`/`thread_untagged` of one tag, and the `incoming_chat` that brought the
+   * tag along. Delivered out of order they would leave the final state undecidable, so the delivery
+   * schedule never lets one overtake another with a common key. Empty: free to reorder.
    */
-  readonly orderKey: string | null;
+  readonly orderKeys: readonly string[];
 }
 
 /** The discriminator of a body: `action` (v3) or `event_type` (v2). */

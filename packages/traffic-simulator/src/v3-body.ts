@@ -4,7 +4,8 @@
  * `Record<string, unknown>` for code that handles webhooks generically.
  */
 
-export type V3ChatAction = 'incoming_chat' | 'incoming_event' | 'thread_tagged' | 'thread_untagged' | 'chat_deactivated';
+export type V3ChatAction =
+  'incoming_chat' | 'incoming_event' | 'thread_tagged' | 'thread_untagged' | 'chat_deactivated';
 
 /** `{namespace: {property: value}}`. */
 export type V3Properties = Record<string, Record<string, unknown>>;
@@ -97,11 +98,23 @@ export type V3Chat = {
 };
 
 export type V3IncomingChatBody = V3Envelope<'incoming_chat', { chat: V3Chat }>;
-export type V3IncomingEventBody = V3Envelope<'incoming_event', { chat_id: string; thread_id: string; event: V3Event }>;
-export type V3ThreadTaggedBody = V3Envelope<'thread_tagged', { chat_id: string; thread_id: string; tag: string }>;
-export type V3ThreadUntaggedBody = V3Envelope<'thread_untagged', { chat_id: string; thread_id: string; tag: string }>;
+export type V3IncomingEventBody = V3Envelope<
+  'incoming_event',
+  { chat_id: string; thread_id: string; event: V3Event }
+>;
+export type V3ThreadTaggedBody = V3Envelope<
+  'thread_tagged',
+  { chat_id: string; thread_id: string; tag: string }
+>;
+export type V3ThreadUntaggedBody = V3Envelope<
+  'thread_untagged',
+  { chat_id: string; thread_id: string; tag: string }
+>;
 /** `user_id` is absent when the router closed the thread. */
-export type V3ChatDeactivatedBody = V3Envelope<'chat_deactivated', { chat_id: string; thread_id: string; user_id?: string }>;
+export type V3ChatDeactivatedBody = V3Envelope<
+  'chat_deactivated',
+  { chat_id: string; thread_id: string; user_id?: string }
+>;
 
 export type V3WebhookBody =
   | V3IncomingChatBody
