@@ -40,6 +40,9 @@ export interface IngestConfig {
 
 const MiB = 1024 * 1024;
 
+const NO_SECRETS =
+  'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE: none is set, so every webhook would be refused; set at least one';
+
 const int = (min: number, max: number) =>
   z
     .string()
@@ -117,6 +120,9 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       const variable = String(issue.path[0] ?? '?');
       problems.push(`${variable}: ${issue.message}`);
     }
+    if (!('LIVECHAT_BASIC_AUTH' in cleaned || 'LIVECHAT_SECRET_KEYS' in cleaned || 'LIVECHAT_TENANT_SECRETS_FILE' in cleaned)) {
+      problems.push(NO_SECRETS);
+    }
     throw new IngestConfigError(problems);
   }
   const e = parsed.data;
@@ -131,9 +137,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
   }
   const hasTenantSecrets = Object.values(tenants).some((t) => t.secretKeys.length > 0 || t.basicAuth.length > 0);
   if (e.LIVECHAT_BASIC_AUTH.length === 0 && e.LIVECHAT_SECRET_KEYS.length === 0 && !hasTenantSecrets && problems.length === 0) {
-    problems.push(
-      'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE: none is set, so every webhook would be refused; set at least one',
-    );
+    problems.push(NO_SECRETS);
   }
   if (problems.length > 0) throw new IngestConfigError(problems);
 

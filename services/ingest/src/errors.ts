@@ -9,6 +9,7 @@ export const INGEST_ERROR_CODES = {
   INGEST_MALFORMED_JSON: { status: 400, retryable: false, description: 'The body is not valid JSON' },
   INGEST_PROTOTYPE_POISONING: { status: 400, retryable: false, description: 'The JSON contains a __proto__ or constructor.prototype key' },
   INGEST_INVALID_CONTENT_LENGTH: { status: 400, retryable: false, description: 'Content-Length does not match the body received' },
+  INGEST_BAD_REQUEST: { status: 400, retryable: false, description: 'The request is malformed in another way (e.g. a bad header)' },
   INGEST_INVALID_TENANT_LABEL: { status: 400, retryable: false, description: 'The tenant label in the URL path is not 1–128 of [A-Za-z0-9._-]' },
   INGEST_UNRECOGNIZED_WEBHOOK: { status: 422, retryable: false, description: 'The JSON is neither a v2 (event_type) nor a v3 (action) webhook' },
   INGEST_UNAUTHENTICATED: { status: 401, retryable: false, description: 'Missing or wrong credentials (v2 Basic auth, v3 secret_key)' },

@@ -36,7 +36,7 @@ function naturalKey(w: ClassifiedWebhook, tenant: string): string | null {
   const body = w.body;
   if (w.format === 'v2') {
     const unique = body.event_unique_id;
-    return typeof unique === 'string' && unique !== '' ? join('v2', tenant, unique) : null;
+    return typeof unique === 'string' && unique !== '' ? key('v2', tenant, unique) : null;
   }
   const payload = isJsonObject(body.payload) ? body.payload : undefined;
   if (payload === undefined) return null;
@@ -45,31 +45,29 @@ function naturalKey(w: ClassifiedWebhook, tenant: string): string | null {
   switch (w.action) {
     case 'incoming_event': {
       const id = idOf(isJsonObject(payload.event) ? payload.event.id : undefined);
-      return all(chat, thread, id) ? join('v3', tenant, chat, thread, id, w.action) : null;
+      return key('v3', tenant, chat, thread, id, w.action);
     }
     case 'event_updated': {
       const event = payload.event;
       const id = idOf(isJsonObject(event) ? event.id : undefined);
-      return all(chat, thread, id) ? join('v3', tenant, chat, thread, id, w.action, sha256(canonicalJson(event))) : null;
+      return key('v3', tenant, chat, thread, id, w.action, sha256(canonicalJson(event)));
     }
     case 'event_deleted': {
       const id = idOf(payload.event_id);
-      return all(chat, thread, id) ? join('v3', tenant, chat, thread, id, w.action) : null;
+      return key('v3', tenant, chat, thread, id, w.action);
     }
     case 'event_properties_updated':
     case 'event_properties_deleted': {
       const id = idOf(payload.event_id);
-      return all(chat, thread, id)
-        ? join('v3', tenant, chat, thread, id, w.action, sha256(canonicalJson(payload.properties ?? null)))
-        : null;
+      return key('v3', tenant, chat, thread, id, w.action, sha256(canonicalJson(payload.properties ?? null)));
     }
     case 'incoming_chat':
     case 'chat_deactivated':
-      return all(chat, thread) ? join('v3', tenant, chat, thread, w.action) : null;
+      return key('v3', tenant, chat, thread, w.action);
     case 'thread_tagged':
     case 'thread_untagged': {
       const tag = idOf(payload.tag);
-      return all(chat, thread, tag) ? join('v3', tenant, chat, thread, tag, w.action) : null;
+      return key('v3', tenant, chat, thread, tag, w.action);
     }
     default:
       return null;
@@ -82,12 +80,9 @@ function idOf(value: unknown): string | null {
   return null;
 }
 
-function all(...parts: (string | null)[]): parts is string[] {
-  return parts.every((p) => p !== null);
-}
-
-function join(...parts: (string | null)[]): string {
-  return parts.map((p) => p ?? '').join('|');
+/** The parts joined by '|', or null when a part is missing. */
+function key(...parts: (string | null)[]): string | null {
+  return parts.every((p) => p !== null) ? parts.join('|') : null;
 }
 
 export function sha256(text: string): string {

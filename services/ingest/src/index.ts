@@ -1,1 +1,12 @@
-export {};
+export { buildApp } from './app.js';
+export { loadIngestConfig } from './config.js';
+export type { BasicCredential, IngestConfig, TenantSecrets } from './config.js';
+export { createIngestDeps } from './deps.js';
+export type { IngestDeps, IngestRuntime } from './deps.js';
+export { INGEST_ERROR_CODES, IngestConfigError, IngestError } from './errors.js';
+export type { ErrorBody, IngestErrorCode } from './errors.js';
+export type { AuthCredentials, AuthResult, AuthSubject, WebhookSecretVerifier } from './auth/verifier.js';
+export { StaticSecretVerifier } from './auth/static-verifier.js';
+export { createLogger } from './logger.js';
+export { createIngestMetrics } from './metrics.js';
+export type { IngestMetrics } from './metrics.js';

@@ -1,0 +1,32 @@
+/** Every way parsing a webhook body can fail. The codes are stable: callers branch on them and dead letters keep them. */
+export const LIVECHAT_PARSE_ERROR_CODES = [
+  /** The body is not a JSON object (null, an array, a string, …). */
+  'LIVECHAT_NOT_AN_OBJECT',
+  /** The object has neither a string `action` (v3) nor a string `event_type` (v2). */
+  'LIVECHAT_DISCRIMINATOR_MISSING',
+  /** Neither the body (`organization_id`, `license_id`) nor the context's tenant hint names the tenant. */
+  'LIVECHAT_TENANT_UNKNOWN',
+] as const;
+
+export type LiveChatParseErrorCode = (typeof LIVECHAT_PARSE_ERROR_CODES)[number];
+
+/**
+ * A body that cannot become domain events. Never retryable: the same bytes fail the same way, so the caller should
+ * dead-letter the delivery rather than retry it.
+ */
+export class LiveChatParseError extends Error {
+  override readonly name = 'LiveChatParseError';
+  readonly code: LiveChatParseErrorCode;
+  readonly retryable = false;
+  readonly details: Readonly<Record<string, string | number | boolean | null>>;
+
+  constructor(
+    code: LiveChatParseErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Readonly<Record<string, string | number | boolean | null>> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}

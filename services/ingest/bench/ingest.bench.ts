@@ -1,0 +1,213 @@
+/**
+ * Benchmark (not a test): the ingest on a real port, on the local stack, against a bare fastify route that only
+ * parses the same body. Prints both rates, their ratio, p50/p99, p99 at half the ingest's peak rate, and the
+ * ingest's peak RSS (VmHWM of its own child process).
+ *
+ *   pnpm stack up && pnpm bench:ingest
+ *
+ * Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL (default: the local stack), BENCH_CONNECTIONS (50), BENCH_DURATION_S (8).
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 8);
+const SECRET = `bench-${randomBytes(8).toString('hex')}`;
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+/** A realistic v3.6 incoming_event delivery of about 2.5 KB; the chat and event ids vary per request. */
+function webhookBody(n: number): string {
+  const chat = `BENCH${(n % 5000).toString(36).toUpperCase().padStart(5, '0')}`;
+  return JSON.stringify({
+    webhook_id: '9f2a6c1e5b7d4e0f8a3c2b1d0e9f8a7b',
+    secret_key: SECRET,
+    action: 'incoming_event',
+    organization_id: 'f9c7cc55-b35a-4e76-b0d5-ae9fce362314',
+    payload: {
+      chat_id: chat,
+      thread_id: `${chat}T1`,
+      event: {
+        id: `${chat}T1_${n}`,
+        custom_id: '31-0C-1C-07-DB-16',
+        type: 'message',
+        author_id: 'b7eff798-f8df-4364-8059-649c35c9ed0c',
+        created_at: '2026-11-09T12:02:01.010200Z',
+        visibility: 'all',
+        text:
+          'Hello, I ordered a pair of running shoes last week (order #A-1029-7731) and the tracking page still says ' +
+          '"label created". Could you check whether the parcel has left the warehouse? I also wanted to ask whether ' +
+          'I can still change the size from 42 to 42.5, and whether the discount code SPRING-15 applies to the second ' +
+          'pair I am about to order. Thanks a lot — Żaneta.',
+        properties: {
+          lc2: { welcome_message: false },
+          routing: { continuous: false, pinned: false },
+          source: { client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b', customer_client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b' },
+        },
+      },
+    },
+    additional_data: {
+      chat_properties: {
+        routing: { continuous: false, pinned: false, email_follow_up: false, idle: false, unassigned: false, start_url: 'https://shop.example/checkout/step-2?utm_source=newsletter&utm_medium=email' },
+        source: { client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b', customer_client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b' },
+        rating: { score: null, comment: null },
+        supervising: { agent_ids: '' },
+      },
+      chat_presence_user_ids: ['smith@example.com', 'b7eff798-f8df-4364-8059-649c35c9ed0c', 'jones@example.com'],
+      customer: {
+        id: 'b7eff798-f8df-4364-8059-649c35c9ed0c',
+        name: 'Żaneta Kowalska',
+        email: 'zaneta.k@example.com',
+        session_fields: [{ plan: 'pro' }, { cart_value: '129.00' }, { locale: 'pl-PL' }],
+        visit: {
+          ip: '203.0.113.7',
+          user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+          geolocation: { country: 'Poland', country_code: 'PL', region: 'Lower Silesia', city: 'Wroclaw', timezone: 'Europe/Warsaw' },
+          last_pages: [
+            { opened_at: '2026-11-09T11:58:40.071345Z', url: 'https://shop.example/running/shoes-x2', title: 'Runner X2 — Shop' },
+            { opened_at: '2026-11-09T12:00:12.071345Z', url: 'https://shop.example/checkout/step-2', title: 'Checkout — Shop' },
+          ],
+        },
+      },
+    },
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function startChild(script: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: here('..'),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${script.split('/').pop()}] ${chunk.toString()}`));
+  child.stdout?.resume();
+  return child;
+}
+
+async function waitReady(url: string, child: ChildProcess, anyStatus = false, timeoutMs = 90_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok || anyStatus) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} not ready within ${timeoutMs} ms`);
+}
+
+function vm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+  return kb === undefined ? Number.NaN : Number(kb) / 1024;
+}
+
+interface Run {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly total: number;
+}
+
+async function load(url: string, options: { overallRate?: number } = {}): Promise<Run> {
+  let n = 0;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': 'LiveChat-Webhooks/bench' },
+    requests: [{ setupRequest: (req) => ({ ...req, body: webhookBody(n++) }) }],
+    ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    total: result.requests.total,
+  };
+}
+
+const fmt = (r: Run) =>
+  `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms  (${r.total} requests, non-2xx ${r.non2xx}, errors ${r.errors})`;
+
+async function main(): Promise<void> {
+  const ingestPort = await freePort();
+  const barePort = await freePort();
+  const topic = `bench-raw-${Date.now().toString(36)}`;
+  console.log(`body ≈ ${Buffer.byteLength(webhookBody(0))} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per run, topic ${topic}`);
+
+  const ingest = startChild(here('../src/main.ts'), {
+    INGEST_HOST: '127.0.0.1',
+    INGEST_PORT: String(ingestPort),
+    INGEST_LOG_LEVEL: 'warn',
+    LIVECHAT_SECRET_KEYS: SECRET,
+    RAW_WEBHOOK_TOPIC: topic,
+  });
+  const bare = startChild(here('./bare-server.ts'), { BARE_PORT: String(barePort) });
+  try {
+    await Promise.all([
+      waitReady(`http://127.0.0.1:${ingestPort}/readyz`, ingest),
+      waitReady(`http://127.0.0.1:${barePort}/`, bare, true), // any answer (404) means listening
+    ]);
+
+    const ingestUrl = `http://127.0.0.1:${ingestPort}/webhooks/livechat`;
+    const bareUrl = `http://127.0.0.1:${barePort}/webhooks/livechat`;
+    // Warm-up (JIT, connections, producer metadata).
+    await autocannon({ url: ingestUrl, connections: 10, duration: 2, method: 'POST', headers: { 'content-type': 'application/json' }, body: webhookBody(1) });
+
+    const bareRun = await load(bareUrl);
+    const ingestRun = await load(ingestUrl);
+    const halfRate = Math.max(1, Math.floor(ingestRun.rps / 2));
+    const halfRun = await load(ingestUrl, { overallRate: halfRate });
+    const peakRssMb = vm(ingest.pid ?? 0, 'VmHWM');
+    const rssMb = vm(ingest.pid ?? 0, 'VmRSS');
+
+    const ratio = ingestRun.rps / bareRun.rps;
+    console.log('');
+    console.log(`bare fastify route : ${fmt(bareRun)}`);
+    console.log(`ingest (peak)      : ${fmt(ingestRun)}`);
+    console.log(`ingest @ ${String(halfRate).padStart(5)} req/s: ${fmt(halfRun)}`);
+    console.log(`ratio ingest/bare  : ${ratio.toFixed(2)}x   (target >= 0.5x)  ${ratio >= 0.5 ? 'OK' : 'MISSED'}`);
+    console.log(`p99 at half rate   : ${halfRun.p99} ms   (target <= 20 ms)  ${halfRun.p99 <= 20 ? 'OK' : 'MISSED'}`);
+    console.log(`ingest peak RSS    : ${peakRssMb.toFixed(1)} MB (now ${rssMb.toFixed(1)} MB)   (target <= 150 MB)  ${peakRssMb <= 150 ? 'OK' : 'MISSED'}`);
+    const metrics = await (await fetch(`http://127.0.0.1:${ingestPort}/metrics`)).text();
+    const batches = /^ingest_batch_records_count (\d+)/m.exec(metrics)?.[1];
+    const records = /^ingest_batch_records_sum (\d+)/m.exec(metrics)?.[1];
+    if (batches !== undefined && records !== undefined) {
+      console.log(`batches            : ${batches} batches, ${(Number(records) / Number(batches)).toFixed(1)} records per batch on average`);
+    }
+  } finally {
+    ingest.kill('SIGTERM');
+    bare.kill('SIGTERM');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  console.error('Is the local stack up? `pnpm stack up`');
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { IngestConfig } from './config.js';
+import type { IngestDeps } from './deps.js';
+import type { IngestError } from './errors.js';
+import { toErrorResponse } from './http-errors.js';
+import { parseJsonBody } from './json-body.js';
+import { createLogger } from './logger.js';
+import { createIngestMetrics } from './metrics.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
+
+/**
+ * The ingest HTTP app. Routes: POST /webhooks/livechat[/:tenant], GET /healthz, /readyz, /metrics. Every error
+ * answer is `{ code, message }` from one error handler. Nothing is listened on here; main.ts does that.
+ */
+export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = deps.logger ?? createLogger(config);
+  const metrics = deps.metrics ?? createIngestMetrics({ defaultMetrics: false });
+
+  const app = Fastify({
+    loggerInstance: logger,
+    // One line per webhook from the route instead of fastify's two per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: config.http.bodyLimitBytes,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+  });
+
+  // Only JSON is accepted: everything else is 415 from fastify, mapped below.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | IngestError, request, reply) => {
+    const response = toErrorResponse(err, { bodyLimitBytes: config.http.bodyLimitBytes, contentType: request.headers['content-type'] });
+    if (response.status >= 500) {
+      request.log.error({ code: response.body.code, err: errorForLog(response.error) }, 'request failed');
+    } else if (response.body.code !== 'INGEST_UNAUTHENTICATED') {
+      request.log.info({ code: response.body.code, status: response.status }, 'request refused');
+    }
+    if (response.retryAfterSeconds !== undefined) reply.header('retry-after', String(response.retryAfterSeconds));
+    return reply.code(response.status).send(response.body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    return reply.code(404).send({ code: 'INGEST_NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0] ?? ''}` });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) });
+  });
+
+  registerWebhookRoutes(app, { config, deps, metrics });
+  registerHealthRoutes(app, { readiness: deps.readiness, metrics });
+  await app.ready();
+  return app;
+}
+
+/** An error for a log line: code and messages of the chain, never request data. */
+function errorForLog(err: IngestError): Record<string, string> {
+  const out: Record<string, string> = { code: err.code, message: err.message };
+  const cause = err.cause;
+  if (cause instanceof Error) {
+    out.cause = `${cause.name}: ${cause.message}`.slice(0, 500);
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import type { LogEntry, Message, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { IngestConfig } from './config.js';
+
+/** A KafkaJS client whose own log lines go to the service's pino logger (warn and above). */
+export function createKafka(config: IngestConfig, logger: Logger): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: [...config.kafka.brokers],
+    connectionTimeout: 1000,
+    requestTimeout: Math.max(config.http.requestDeadlineMs, 5000),
+    retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...extra } = entry.log;
+      const fields = { namespace: entry.namespace, broker: extra.broker, error: extra.error };
+      if (entry.level <= logLevel.ERROR) log.error(fields, message);
+      else log.warn(fields, message);
+    },
+  });
+}
+
+/**
+ * The idempotent producer (acks=-1, one request in flight). After a failed send the producer is replaced
+ * before the next one: a fresh producer id means a batch that was written although its acknowledgement was lost
+ * can never make the broker drop a later batch as a "duplicate sequence".
+ */
+export class DurableProducer {
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+
+  constructor(private readonly kafka: Kafka) {}
+
+  async connect(): Promise<void> {
+    await this.current();
+  }
+
+  async send(topic: string, messages: Message[]): Promise<void> {
+    const producer = await this.current();
+    try {
+      await producer.send({ topic, messages, acks: -1 });
+    } catch (err) {
+      this.discard(producer);
+      throw err;
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    if (producer !== undefined) await producer.disconnect();
+  }
+
+  private current(): Promise<Producer> {
+    if (this.producer !== undefined) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 3 },
+      });
+      try {
+        await producer.connect();
+      } catch (err) {
+        await producer.disconnect().catch(() => undefined);
+        throw err;
+      }
+      this.producer = producer;
+      return producer;
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private discard(producer: Producer): void {
+    if (this.producer === producer) this.producer = undefined;
+    void producer.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,55 @@
+import { IngestConfigError } from './errors.js';
+import { buildApp } from './app.js';
+import { loadIngestConfig } from './config.js';
+import { createIngestDeps } from './deps.js';
+import { createLogger } from './logger.js';
+import { createIngestMetrics } from './metrics.js';
+
+/** Loads config once, connects to the stack, listens, and shuts down gracefully on SIGINT/SIGTERM. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadIngestConfig(process.env);
+  } catch (err) {
+    if (err instanceof IngestConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  const metrics = createIngestMetrics();
+  const runtime = await createIngestDeps(config, logger, metrics);
+  const app = await buildApp(config, runtime.deps);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.http.shutdownTimeoutMs);
+    timer.unref();
+    try {
+      await app.close(); // stops accepting, waits for in-flight requests
+      await runtime.close(); // flushes the batcher, disconnects the producer
+      logger.info('shut down cleanly');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  const address = await app.listen({ host: config.http.host, port: config.http.port });
+  logger.info({ address, topic: config.rawTopic.name, schemaId: runtime.schema.id }, 'ingest listening');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`ingest failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,151 @@
+import { IngestError } from './errors.js';
+
+/** Sends one batch; resolves when the broker acknowledged every message of it. */
+export type BatchSender<M> = (messages: readonly M[]) => Promise<void>;
+
+export interface BatchReport {
+  readonly records: number;
+  readonly bytes: number;
+  readonly durationMs: number;
+  readonly ok: boolean;
+}
+
+export interface ProduceBatcherOptions<M> {
+  readonly send: BatchSender<M>;
+  /** How long the first message of a batch waits for company before the batch goes out. */
+  readonly lingerMs: number;
+  readonly maxRecords: number;
+  /** Byte cap of a batch; a single message larger than this goes out alone. */
+  readonly maxBytes: number;
+  readonly sizeOf: (message: M) => number;
+  readonly now?: () => number;
+  readonly onBatch?: (report: BatchReport) => void;
+}
+
+interface Entry<M> {
+  readonly message: M;
+  readonly bytes: number;
+  readonly deadlineAt: number;
+  readonly resolve: () => void;
+  readonly reject: (err: IngestError) => void;
+}
+
+/**
+ * Collects concurrent produce requests into one send. At most one batch is in flight (KafkaJS's idempotent
+ * producer allows one in-flight request per broker anyway); while it is, the next batch accumulates and goes
+ * out as soon as the first is acknowledged. A batch goes out when the linger time has passed, or at once when
+ * it reached maxRecords or maxBytes. Each enqueue resolves when its batch was acknowledged and rejects when
+ * the send failed (INGEST_KAFKA_UNAVAILABLE) or its deadline passed before it was sent (INGEST_DEADLINE_EXCEEDED;
+ * such messages are not sent at all).
+ */
+export class ProduceBatcher<M> {
+  private readonly queue: Entry<M>[] = [];
+  private queuedBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private closed = false;
+  private readonly now: () => number;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: ProduceBatcherOptions<M>) {
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Messages waiting for a batch (not counting the batch in flight). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get sending(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  /** Queues a message; `deadlineAt` is on the same clock as `now` (default performance.now()). */
+  enqueue(message: M, deadlineAt: number = Number.POSITIVE_INFINITY): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; not accepting new writes'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const bytes = this.options.sizeOf(message);
+      this.queue.push({ message, bytes, deadlineAt, resolve, reject });
+      this.queuedBytes += bytes;
+      if (this.inFlight !== undefined) return; // goes out when the current batch is acknowledged
+      if (this.queue.length >= this.options.maxRecords || this.queuedBytes >= this.options.maxBytes) {
+        this.flush();
+      } else if (this.timer === undefined) {
+        this.timer = setTimeout(() => this.flush(), this.options.lingerMs);
+      }
+    });
+  }
+
+  /** Stops accepting messages and resolves once everything queued has been sent (or has failed). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.flush();
+    if (this.inFlight === undefined && this.queue.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private flush(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.inFlight !== undefined) return;
+    const batch = this.take();
+    if (batch.length === 0) {
+      this.notifyIdle();
+      return;
+    }
+    this.inFlight = this.sendBatch(batch).finally(() => {
+      this.inFlight = undefined;
+      if (this.queue.length > 0) this.flush();
+      else this.notifyIdle();
+    });
+  }
+
+  private take(): Entry<M>[] {
+    const now = this.now();
+    const batch: Entry<M>[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0];
+      if (next === undefined) break;
+      if (next.deadlineAt <= now) {
+        this.queue.shift();
+        this.queuedBytes -= next.bytes;
+        next.reject(new IngestError('INGEST_DEADLINE_EXCEEDED', 'the request deadline passed before the write was sent'));
+        continue;
+      }
+      if (batch.length >= this.options.maxRecords) break;
+      if (batch.length > 0 && bytes + next.bytes > this.options.maxBytes) break;
+      this.queue.shift();
+      this.queuedBytes -= next.bytes;
+      bytes += next.bytes;
+      batch.push(next);
+    }
+    return batch;
+  }
+
+  private async sendBatch(batch: Entry<M>[]): Promise<void> {
+    const started = this.now();
+    const bytes = batch.reduce((sum, e) => sum + e.bytes, 0);
+    try {
+      await this.options.send(batch.map((e) => e.message));
+    } catch (cause) {
+      this.options.onBatch?.({ records: batch.length, bytes, durationMs: this.now() - started, ok: false });
+      const err = new IngestError('INGEST_KAFKA_UNAVAILABLE', 'Kafka did not acknowledge the write', { cause });
+      for (const e of batch) e.reject(err);
+      return;
+    }
+    this.options.onBatch?.({ records: batch.length, bytes, durationMs: this.now() - started, ok: true });
+    for (const e of batch) e.resolve();
+  }
+
+  private notifyIdle(): void {
+    if (this.inFlight !== undefined || this.queue.length > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,74 @@
+import type { RegisteredSchema, SchemaRegistryClient } from '@livechat-pipeline/events';
+import type { Kafka } from 'kafkajs';
+
+export interface ReadinessCheck {
+  readonly name: 'kafka' | 'schema_registry' | 'schema';
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface ReadinessReport {
+  readonly ready: boolean;
+  readonly checks: readonly ReadinessCheck[];
+}
+
+export interface ReadinessProbe {
+  check(): Promise<ReadinessReport>;
+}
+
+export interface StackReadinessOptions {
+  readonly kafka: Kafka;
+  readonly registry: SchemaRegistryClient;
+  readonly topic: string;
+  readonly schema: RegisteredSchema;
+  readonly timeoutMs?: number;
+}
+
+/** Ready = the raw topic's metadata can be read from Kafka and the registry serves our schema id. */
+export class StackReadiness implements ReadinessProbe {
+  constructor(private readonly options: StackReadinessOptions) {}
+
+  async check(): Promise<ReadinessReport> {
+    const timeoutMs = this.options.timeoutMs ?? 2000;
+    const [kafka, registry] = await Promise.all([
+      probe('kafka', timeoutMs, () => this.kafkaReachable()),
+      probe('schema_registry', timeoutMs, async () => {
+        await this.options.registry.getSchemaById(this.options.schema.id);
+      }),
+    ]);
+    const schema: ReadinessCheck = { name: 'schema', ok: this.options.schema.id > 0 || this.options.schema.id === 0 };
+    const checks = [kafka, registry, schema];
+    return { ready: checks.every((c) => c.ok), checks };
+  }
+
+  private async kafkaReachable(): Promise<void> {
+    const admin = this.options.kafka.admin({ retry: { retries: 0 } });
+    try {
+      await admin.connect();
+      const metadata = await admin.fetchTopicMetadata({ topics: [this.options.topic] });
+      const partitions = metadata.topics[0]?.partitions ?? [];
+      if (partitions.length === 0 || partitions.some((p) => p.leader < 0)) {
+        throw new Error(`topic ${this.options.topic} has no leader for some partitions`);
+      }
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}
+
+async function probe(name: ReadinessCheck['name'], timeoutMs: number, fn: () => Promise<void>): Promise<ReadinessCheck> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { name, ok: true };
+  } catch (err) {
+    return { name, ok: false, detail: err instanceof Error ? err.message.slice(0, 200) : 'unreachable' };
+  } finally {
+    clearTimeout(timer);
+  }
+}

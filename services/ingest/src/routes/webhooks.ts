@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthCredentials } from '../auth/verifier.js';
+import type { IngestConfig } from '../config.js';
+import { withDeadline } from '../deadline.js';
+import type { IngestDeps } from '../deps.js';
+import { IngestError } from '../errors.js';
+import type { IngestMetrics } from '../metrics.js';
+import { buildRawRecord } from '../raw-record.js';
+import { redactBody } from '../redact.js';
+import { parseTenantLabel } from '../tenant.js';
+import { classifyWebhook } from '../webhook.js';
+
+export interface WebhookRouteContext {
+  readonly config: IngestConfig;
+  readonly deps: IngestDeps;
+  readonly metrics: IngestMetrics;
+}
+
+interface WebhookRoute {
+  Params: { tenant?: string };
+  Body: unknown;
+}
+
+/** `POST /webhooks/livechat` and `POST /webhooks/livechat/:tenant`: parse → authenticate → redact → produce. */
+export function registerWebhookRoutes(app: FastifyInstance, ctx: WebhookRouteContext): void {
+  const handler = (request: FastifyRequest<WebhookRoute>, reply: FastifyReply) => handleWebhook(ctx, request, reply);
+  app.post<WebhookRoute>('/webhooks/livechat', handler);
+  app.post<WebhookRoute>('/webhooks/livechat/:tenant', handler);
+}
+
+async function handleWebhook(
+  ctx: WebhookRouteContext,
+  request: FastifyRequest<WebhookRoute>,
+  reply: FastifyReply,
+): Promise<{ status: 'stored'; event_id: string }> {
+  const { config, deps, metrics } = ctx;
+  const deadlineAt = performance.now() - reply.elapsedTime + config.http.requestDeadlineMs;
+  const receivedAtMicros = deps.clockMicros?.() ?? Date.now() * 1000;
+  metrics.inFlightRequests.inc();
+  try {
+    // 1. parse / validate (the body is already parsed by the JSON parser)
+    const pathTenant = parseTenantLabel(request.params.tenant);
+    const webhook = classifyWebhook(request.body);
+
+    // 2. authenticate
+    const credentials: AuthCredentials =
+      webhook.format === 'v3'
+        ? { format: 'v3', secretKey: webhook.secretKey }
+        : { format: 'v2', authorization: request.headers.authorization };
+    const tenantIds = [webhook.bodyTenant, pathTenant].filter((t): t is string => t !== null);
+    const result = await deps.verifier.verify(credentials, { tenantIds, action: webhook.action });
+    if (!result.ok) {
+      metrics.authFailures.inc({ format: webhook.format, reason: result.reason });
+      request.log.warn(
+        { format: webhook.format, action: webhook.action, tenant: webhook.bodyTenant ?? pathTenant, reason: result.reason },
+        'webhook authentication failed',
+      );
+      throw new IngestError(
+        'INGEST_UNAUTHENTICATED',
+        webhook.format === 'v3'
+          ? 'the secret_key is missing or not accepted'
+          : 'HTTP Basic credentials are missing, malformed or not accepted',
+        { details: { reason: result.reason } },
+      );
+    }
+
+    // 3. redact, 4. produce
+    const redactedBody = redactBody(webhook.body);
+    const record = buildRawRecord({
+      webhook,
+      redactedBody,
+      pathTenant,
+      receivedAtMicros,
+      request: {
+        contentLength: parseContentLength(request.headers['content-length']),
+        userAgent: request.headers['user-agent'] ?? null,
+        remoteAddress: request.ip ?? null,
+      },
+    });
+    await withDeadline(deps.publisher.publish(record, deadlineAt), deadlineAt);
+    metrics.webhooksAccepted.inc({ format: webhook.format });
+    request.log.info(
+      { event_id: record.value.event_id, format: webhook.format, action: webhook.action, tenant: record.value.tenant },
+      'webhook stored',
+    );
+    return { status: 'stored', event_id: record.value.event_id };
+  } finally {
+    metrics.inFlightRequests.dec();
+  }
+}
+
+function parseContentLength(value: string | undefined): number | null {
+  if (value === undefined || !/^\d+$/.test(value)) return null;
+  return Number(value);
+}

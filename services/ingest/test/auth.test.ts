@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { parseBasicAuth } from '../src/auth/basic-auth.js';
+import { SecretSet } from '../src/auth/secret-set.js';
+import { StaticSecretVerifier } from '../src/auth/static-verifier.js';
+import { testConfig } from './support/env.js';
+import { basicAuthHeader } from './support/fixtures.js';
+
+describe('SecretSet', () => {
+  it('matches any member, including secrets of different lengths', () => {
+    const set = new SecretSet(['short', 'a-much-longer-secret-value']);
+    expect(set.matches('short')).toBe(true);
+    expect(set.matches('a-much-longer-secret-value')).toBe(true);
+    expect(set.matches('shor')).toBe(false);
+    expect(set.matches('')).toBe(false);
+  });
+});
+
+describe('parseBasicAuth', () => {
+  it('parses user and password (the password may contain colons)', () => {
+    expect(parseBasicAuth(basicAuthHeader('u', 'p:w'))).toEqual({ user: 'u', password: 'p:w' });
+  });
+  it('tells missing from malformed', () => {
+    expect(parseBasicAuth(undefined)).toBeUndefined();
+    expect(parseBasicAuth('Bearer abc')).toBeNull();
+    expect(parseBasicAuth(`Basic ${Buffer.from('nocolon').toString('base64')}`)).toBeNull();
+  });
+});
+
+describe('StaticSecretVerifier', () => {
+  const config = testConfig({ LIVECHAT_SECRET_KEYS: 'old-key,new-key', LIVECHAT_BASIC_AUTH: 'lc:pw1,lc:pw2' });
+  const verifier = new StaticSecretVerifier(config.auth);
+  const subject = { tenantIds: ['org-1'], action: 'incoming_event' };
+
+  it('accepts every configured v3 secret_key (rotation without a gap)', () => {
+    expect(verifier.verify({ format: 'v3', secretKey: 'old-key' }, subject)).toEqual({ ok: true });
+    expect(verifier.verify({ format: 'v3', secretKey: 'new-key' }, subject)).toEqual({ ok: true });
+  });
+
+  it('refuses a wrong or missing v3 secret_key with a reason', () => {
+    expect(verifier.verify({ format: 'v3', secretKey: 'nope' }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify({ format: 'v3', secretKey: undefined }, subject)).toEqual({ ok: false, reason: 'missing_credentials' });
+  });
+
+  it('checks v2 Basic credentials', () => {
+    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lc', 'pw2') }, subject)).toEqual({ ok: true });
+    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lc', 'pw3') }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('other', 'pw1') }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify({ format: 'v2', authorization: undefined }, subject)).toEqual({ ok: false, reason: 'missing_credentials' });
+    expect(verifier.verify({ format: 'v2', authorization: 'Token x' }, subject)).toEqual({ ok: false, reason: 'malformed_credentials' });
+  });
+
+  it('accepts per-tenant secrets only for that tenant', () => {
+    const tenantVerifier = new StaticSecretVerifier({
+      basicAuth: [],
+      secretKeys: [],
+      tenants: { 'org-1': { secretKeys: ['tenant-key'], basicAuth: [{ user: 'u', password: 'p' }] } },
+    });
+    expect(tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenantIds: ['org-1'], action: 'a' })).toEqual({ ok: true });
+    expect(tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenantIds: ['org-2'], action: 'a' }).ok).toBe(false);
+    expect(tenantVerifier.verify({ format: 'v2', authorization: basicAuthHeader('u', 'p') }, { tenantIds: ['x', 'org-1'], action: 'a' })).toEqual({ ok: true });
+  });
+});

@@ -1,0 +1,91 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadIngestConfig } from '../src/config.js';
+import { IngestConfigError } from '../src/errors.js';
+
+const secrets = { LIVECHAT_SECRET_KEYS: 'k1' };
+
+function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
+  try {
+    loadIngestConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(IngestConfigError);
+    return (err as IngestConfigError).problems;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('loadIngestConfig', () => {
+  it('defaults point at the local stack', () => {
+    const config = loadIngestConfig(secrets);
+    expect(config.http).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimitBytes: 5 * 1024 * 1024,
+      requestDeadlineMs: 5000,
+      shutdownTimeoutMs: 10_000,
+    });
+    expect(config.kafka.brokers).toEqual(['127.0.0.1:59092']);
+    expect(config.registry.url).toBe('http://127.0.0.1:58081/apis/ccompat/v7');
+    expect(config.rawTopic).toEqual({ name: 'livechat.webhooks.raw', partitions: 6 });
+    expect(config.kafka.replicationFactor).toBe(1);
+    expect(config.batch).toEqual({ lingerMs: 2, maxRecords: 500, maxBytes: 1024 * 1024 });
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadIngestConfig(secrets);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.http)).toBe(true);
+    expect(Object.isFrozen(config.auth.secretKeys)).toBe(true);
+  });
+
+  it('parses the comma-separated secret lists (for rotation)', () => {
+    const config = loadIngestConfig({ LIVECHAT_SECRET_KEYS: ' old , new ', LIVECHAT_BASIC_AUTH: 'a:p:w,b:x' });
+    expect(config.auth.secretKeys).toEqual(['old', 'new']);
+    expect(config.auth.basicAuth).toEqual([
+      { user: 'a', password: 'p:w' },
+      { user: 'b', password: 'x' },
+    ]);
+  });
+
+  it('lists every bad variable at once, without echoing values', () => {
+    const problems = problemsOf({
+      ...secrets,
+      INGEST_PORT: 'eighty',
+      KAFKA_BROKERS: 'nohostport',
+      INGEST_BODY_LIMIT_BYTES: '-5',
+      SCHEMA_REGISTRY_URL: 'not a url',
+      LIVECHAT_BASIC_AUTH: 'user-without-password-s3cret',
+    });
+    const text = problems.join('\n');
+    for (const name of ['INGEST_PORT', 'KAFKA_BROKERS', 'INGEST_BODY_LIMIT_BYTES', 'SCHEMA_REGISTRY_URL', 'LIVECHAT_BASIC_AUTH']) {
+      expect(text).toContain(name);
+    }
+    expect(text).not.toContain('s3cret');
+  });
+
+  it('refuses to start with no secret at all, also next to other problems', () => {
+    expect(problemsOf({}).join()).toMatch(/LIVECHAT_BASIC_AUTH.*LIVECHAT_SECRET_KEYS.*LIVECHAT_TENANT_SECRETS_FILE/);
+    const both = problemsOf({ INGEST_PORT: 'x' });
+    expect(both).toHaveLength(2);
+  });
+
+  it('reads per-tenant secrets from a JSON file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ingest-config-'));
+    const file = join(dir, 'tenants.json');
+    writeFileSync(file, JSON.stringify({ tenants: { '1025707': { basicAuth: ['u:p'] }, 'org-1': { secretKeys: ['s1', 's2'] } } }));
+    const config = loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file });
+    expect(config.auth.tenants['1025707']).toEqual({ secretKeys: [], basicAuth: [{ user: 'u', password: 'p' }] });
+    expect(config.auth.tenants['org-1']?.secretKeys).toEqual(['s1', 's2']);
+  });
+
+  it('names a broken tenant secrets file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ingest-config-'));
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"tenants": {"x": {"secretKeys": "not-a-list"}}}');
+    expect(problemsOf({ LIVECHAT_TENANT_SECRETS_FILE: bad }).join()).toMatch(/LIVECHAT_TENANT_SECRETS_FILE: .*bad\.json does not match/);
+    expect(problemsOf({ LIVECHAT_TENANT_SECRETS_FILE: join(dir, 'missing.json') }).join()).toMatch(/cannot be read/);
+  });
+});

@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, loadFixtures, redacted } from './support/fixtures.js';
+import { postWebhook, readRawRecords, startTestIngest } from './support/harness.js';
+import type { TestIngest } from './support/harness.js';
+
+describe('POST /webhooks/livechat on the real stack', () => {
+  let ingest: TestIngest;
+  beforeAll(async () => {
+    ingest = await startTestIngest();
+  });
+  afterAll(async () => {
+    await ingest.close();
+  });
+
+  it('stores every fixture, redacted, readable through the registry; duplicates share the event_id', async () => {
+    const fixtures = loadFixtures();
+    const eventIds = new Map<string, string>();
+    const before = Date.now() * 1000;
+    // Concurrently, so the batcher really batches.
+    const responses = await Promise.all(fixtures.map((f) => postWebhook(ingest, f.body)));
+    responses.forEach((res, i) => {
+      expect(res.statusCode, `${fixtures[i]?.name}: ${res.body}`).toBe(200);
+      const json = res.json<{ status: string; event_id: string }>();
+      expect(json.status).toBe('stored');
+      eventIds.set(fixtures[i]?.name ?? '', json.event_id);
+    });
+    // Redeliveries of two of them.
+    const dupA = await postWebhook(ingest, fixture('v3.6-incoming_event-file'));
+    const dupB = await postWebhook(ingest, fixture('v2-chat_ended-supervisor-whisper'));
+    expect(dupA.json<{ event_id: string }>().event_id).toBe(eventIds.get('v3.6-incoming_event-file.json'));
+    expect(dupB.json<{ event_id: string }>().event_id).toBe(eventIds.get('v2-chat_ended-supervisor-whisper.json'));
+
+    const records = await readRawRecords(ingest.topic, fixtures.length + 2);
+    expect(records).toHaveLength(fixtures.length + 2);
+    expect(new Set(records.map((r) => r.schemaId)).size).toBe(1);
+    expect(records[0]?.schemaId).toBe(ingest.runtime.schema.id);
+
+    for (const f of fixtures) {
+      const id = eventIds.get(f.name);
+      const mine = records.filter((r) => r.value.event_id === id);
+      const copies = f.name === 'v3.6-incoming_event-file.json' || f.name === 'v2-chat_ended-supervisor-whisper.json' ? 2 : 1;
+      expect(mine, f.name).toHaveLength(copies);
+      for (const r of mine) {
+        expect(JSON.parse(r.value.body), f.name).toEqual(redacted(f.body));
+        expect(r.value.format).toBe('event_type' in f.body ? 'v2' : 'v3');
+        expect(r.value.action).toBe(f.body.action ?? f.body.event_type);
+        expect(r.value.received_at).toBeGreaterThanOrEqual(before);
+        expect(r.value.received_at).toBeLessThanOrEqual(Date.now() * 1000);
+        expect(r.value.user_agent).toBe('LiveChat-Webhooks/test');
+        expect(r.value.content_length).toBe(Buffer.byteLength(JSON.stringify(f.body)));
+        expect(r.key.startsWith(`${r.value.tenant ?? ''}|`)).toBe(true);
+        if (r.value.chat_id !== null) expect(r.key).toBe(`${r.value.tenant ?? ''}|${r.value.chat_id}`);
+      }
+      if (copies === 2) expect(mine[0]?.partition).toBe(mine[1]?.partition);
+    }
+    // One chat, one partition.
+    const chatPartitions = new Set(records.filter((r) => r.value.chat_id === 'PJ0MRSHTDG').map((r) => r.partition));
+    expect(chatPartitions.size).toBe(1);
+  });
+});
+
+describe('tenants', () => {
+  let ingest: TestIngest;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ingest-tenants-'));
+    const file = join(dir, 'tenants.json');
+    writeFileSync(file, JSON.stringify({ tenants: { 'org-with-own-key': { secretKeys: ['tenant-only-key'] } } }));
+    ingest = await startTestIngest({ LIVECHAT_TENANT_SECRETS_FILE: file });
+  });
+  afterAll(async () => {
+    await ingest.close();
+  });
+
+  it('takes the tenant from the path label when the body has none, and checks per-tenant secrets', async () => {
+    const noTenant = fixture('v3.6-no-tenant');
+    const viaPath = await postWebhook(ingest, noTenant, { path: '/webhooks/livechat/acme-eu' });
+    expect(viaPath.statusCode).toBe(200);
+
+    const own = { ...fixture('v3.6-thread_tagged'), organization_id: 'org-with-own-key', secret_key: 'tenant-only-key' };
+    expect((await postWebhook(ingest, own)).statusCode).toBe(200);
+    const foreign = { ...own, organization_id: 'some-other-org' };
+    const refused = await postWebhook(ingest, foreign);
+    expect(refused.statusCode).toBe(401);
+
+    const bad = await postWebhook(ingest, noTenant, { path: '/webhooks/livechat/bad%20label' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ code: string }>().code).toBe('INGEST_INVALID_TENANT_LABEL');
+
+    const records = await readRawRecords(ingest.topic, 2);
+    expect(records.map((r) => [r.value.tenant, r.value.tenant_source, r.key])).toEqual(
+      expect.arrayContaining([
+        ['acme-eu', 'path', 'acme-eu|Q1'],
+        ['org-with-own-key', 'body', 'org-with-own-key|PJ0MRSHTDG'],
+      ]),
+    );
+  });
+});

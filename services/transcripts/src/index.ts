@@ -1,0 +1,1 @@
+export { applyTranscriptEvents } from "./projection/apply.js";
