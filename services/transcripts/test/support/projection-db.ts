@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 import { parseWebhook, type ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { applyTranscriptEvents, quoteIdent } from '../../src/projection/apply.js';
 
