@@ -1,6 +1,6 @@
 export { EVENTS_ERROR_CODES, EventsError, isEventsError } from './errors.js';
 export type { EventsErrorCode, EventsErrorOptions } from './errors.js';
-export { TOPICS, rawWebhookTopic, valueSubject } from './topics.js';
+export { TOPICS, chatEventsTopic, rawWebhookTopic, valueSubject } from './topics.js';
 export { loadAvroSchema, schemasDir } from './schemas.js';
 export type { LoadedSchema } from './schemas.js';
 export { SchemaRegistryClient } from './registry-client.js';
@@ -13,3 +13,4 @@ export { ensureTopic } from './topic-admin.js';
 export type { TopicSpec } from './topic-admin.js';
 export { RAW_WEBHOOK_FIELDS, RAW_WEBHOOK_SCHEMA_PATH, rawWebhookSchema } from './raw-webhook.js';
 export type { RawWebhook, TenantSource, WebhookFormat } from './raw-webhook.js';
+export { CHAT_EVENT_SCHEMA_PATH, chatEventSchema } from './chat-event.js';
