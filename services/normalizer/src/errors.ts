@@ -1,0 +1,23 @@
+/** Error codes of the normalizer; `retryable` says whether processing the same record again can help. */
+export const NORMALIZER_ERROR_CODES = {
+  NORMALIZER_BAD_CONFIG: { retryable: false, description: 'An environment variable is missing or invalid' },
+  NORMALIZER_UNDECODABLE: { retryable: false, description: 'The raw record is not a RawWebhook in the Confluent wire format' },
+  NORMALIZER_BODY_NOT_JSON: { retryable: false, description: "The raw record's body is not JSON" },
+  NORMALIZER_UNPARSABLE: { retryable: false, description: 'The LiveChat parser refused the webhook body' },
+  NORMALIZER_UNENCODABLE: { retryable: false, description: 'A parsed event does not fit the chat-event schema' },
+} as const;
+
+export type NormalizerErrorCode = keyof typeof NORMALIZER_ERROR_CODES;
+
+export class NormalizerError extends Error {
+  override readonly name = 'NormalizerError';
+  readonly retryable: boolean;
+  constructor(
+    readonly code: NormalizerErrorCode,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+    this.retryable = NORMALIZER_ERROR_CODES[code].retryable;
+  }
+}

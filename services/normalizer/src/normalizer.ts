@@ -1,0 +1,126 @@
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { EventsError, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
+import { chatEventKey, normalizeRawWebhook } from './normalize-record.js';
+import { deadLetterMessage } from './dead-letter.js';
+import { NormalizerError } from './errors.js';
+import type { NormalizerConfig } from './config.js';
+import type { NormalizerMetrics } from './metrics.js';
+
+/** Records per produce call: big enough to amortise the round trip, small enough to heartbeat in between. */
+const SEND_CHUNK = 1000;
+
+export interface NormalizerDeps {
+  readonly kafka: Kafka;
+  readonly serde: ConfluentAvroSerde;
+  readonly chatEventSchema: RegisteredSchema;
+  readonly logger: Logger;
+  readonly metrics: NormalizerMetrics;
+}
+
+/**
+ * Consumes raw webhooks, produces chat events (at least once: offsets are committed only after the
+ * events are acknowledged; ids are deterministic, so a replayed batch yields the same events, which
+ * consumers deduplicate). Records that cannot be decoded or parsed go to the dead-letter topic.
+ */
+export class RawWebhookNormalizer {
+  private consumer: Consumer | undefined;
+  private producer: Producer | undefined;
+  private joined = false;
+
+  constructor(
+    private readonly config: NormalizerConfig,
+    private readonly deps: NormalizerDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    const { kafka } = this.deps;
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.producer.connect();
+    this.consumer = kafka.consumer({ groupId: this.config.groupId, maxBytes: 16 * 1024 * 1024 });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.joined = false;
+      this.deps.logger.error({ err: { message: e.payload.error.message } }, 'consumer crashed; kafkajs restarts it');
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.config.rawTopic, fromBeginning: true });
+    await this.consumer.run({
+      // Offsets are resolved only once their events are acknowledged; kafkajs commits resolved
+      // offsets every few seconds and on rebalance or shutdown (at least once, never at most once).
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+  }
+
+  get ready(): boolean {
+    return this.joined;
+  }
+
+  /** Finishes the batch in hand, commits, and disconnects. */
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    await this.producer?.disconnect();
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const stopTimer = this.deps.metrics.batchSeconds.startTimer();
+    const { serde, chatEventSchema, metrics, logger } = this.deps;
+    for (let start = 0; start < batch.messages.length; start += SEND_CHUNK) {
+      if (!isRunning() || isStale()) break;
+      const chunk = batch.messages.slice(start, start + SEND_CHUNK);
+      const events: Message[] = [];
+      const deadLetters: Message[] = [];
+      const types: string[] = [];
+      for (const message of chunk) {
+        try {
+          if (message.value === null) throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
+          const raw = await this.decode(message.value);
+          const parsed = normalizeRawWebhook(raw);
+          for (const event of parsed) {
+            let value: Buffer;
+            try {
+              value = serde.encode(chatEventSchema, event);
+            } catch (cause) {
+              throw new NormalizerError('NORMALIZER_UNENCODABLE', `event ${event.event_id} (${event.type}) does not fit the chat-event schema`, { cause });
+            }
+            events.push({ key: chatEventKey(event, message.key), value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
+            types.push(event.type);
+          }
+          metrics.rawRecords.inc({ outcome: 'normalized' });
+        } catch (error) {
+          // Only permanent faults go to the dead-letter topic; anything else (registry down…) fails the
+          // batch, which kafkajs retries from the last committed offset.
+          if (!(error instanceof NormalizerError) || error.retryable) throw error;
+          logger.warn({ code: error.code, partition: batch.partition, offset: message.offset, msg: error.message }, 'raw record dead-lettered');
+          deadLetters.push(deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, error, this.config.groupId));
+          metrics.rawRecords.inc({ outcome: 'dead_lettered' });
+        }
+      }
+      const topicMessages = [
+        ...(events.length > 0 ? [{ topic: this.config.chatEventsTopic.name, messages: events }] : []),
+        ...(deadLetters.length > 0 ? [{ topic: this.config.deadLetterTopic, messages: deadLetters }] : []),
+      ];
+      if (topicMessages.length > 0) await this.producer!.sendBatch({ topicMessages, acks: -1 });
+      for (const type of types) metrics.chatEvents.inc({ type });
+      resolveOffset(chunk[chunk.length - 1]!.offset);
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    }
+    await commitOffsetsIfNecessary();
+    const lag = Number(batch.offsetLagLow());
+    if (Number.isFinite(lag)) metrics.lag.set({ partition: String(batch.partition) }, lag);
+    stopTimer();
+  }
+
+  private async decode(value: Buffer): Promise<RawWebhook> {
+    try {
+      return (await this.deps.serde.decode<RawWebhook>(value)).value;
+    } catch (error) {
+      if (error instanceof EventsError && !error.retryable) {
+        throw new NormalizerError('NORMALIZER_UNDECODABLE', `raw record cannot be decoded: ${error.code}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
