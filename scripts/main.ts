@@ -11,7 +11,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line: string) => process.stderr.write(`main: ${line}\n`);
 
 /** The services `npm start` runs, in start order. */
-const services: readonly string[] = [];
+const services: readonly string[] = ['ingest', 'normalizer'];
+
+/**
+ * Local-only credentials so the ingest can start without any configuration (it refuses to run with
+ * no secrets at all). Anything set in the environment wins; never use these outside a laptop.
+ */
+const localDevSecrets = {
+  LIVECHAT_SECRET_KEYS: 'local-dev-secret',
+  LIVECHAT_BASIC_AUTH: 'livechat:local-dev-password',
+} as const;
 
 async function main(): Promise<void> {
   const settings = loadStackSettings();
@@ -26,7 +35,13 @@ async function main(): Promise<void> {
     KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? endpoints.kafkaBrokers,
     SCHEMA_REGISTRY_URL: process.env['SCHEMA_REGISTRY_URL'] ?? endpoints.schemaRegistryUrl,
     DATABASE_URL: process.env['DATABASE_URL'] ?? endpoints.databaseUrl,
+    ...(process.env['LIVECHAT_SECRET_KEYS'] || process.env['LIVECHAT_BASIC_AUTH'] || process.env['LIVECHAT_TENANT_SECRETS_FILE']
+      ? {}
+      : localDevSecrets),
   };
+  if (env.LIVECHAT_SECRET_KEYS === localDevSecrets.LIVECHAT_SECRET_KEYS) {
+    say(`no LiveChat secrets configured: using local ones (v3 secret_key "${localDevSecrets.LIVECHAT_SECRET_KEYS}", v2 Basic "${localDevSecrets.LIVECHAT_BASIC_AUTH}")`);
+  }
   const children = new Map<string, ChildProcess>();
   let stopping = false;
 

@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { EventsError, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
 import { chatEventKey, normalizeRawWebhook } from './normalize-record.js';
@@ -35,7 +35,7 @@ export class RawWebhookNormalizer {
 
   async start(): Promise<void> {
     const { kafka } = this.deps;
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
     this.consumer = kafka.consumer({ groupId: this.config.groupId, maxBytes: 16 * 1024 * 1024 });
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
