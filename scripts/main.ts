@@ -11,7 +11,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line: string) => process.stderr.write(`main: ${line}\n`);
 
 /** The services `npm start` runs, in start order. */
-const services: readonly string[] = ['ingest', 'normalizer'];
+const services: readonly string[] = ['ingest', 'normalizer', 'transcripts'];
 
 /**
  * Local-only credentials so the ingest can start without any configuration (it refuses to run with

@@ -1,3 +1,4 @@
+-- Up Migration
 -- The transcripts projection: tables (internal, may change) and two views (the public contract).
 -- Times are stored as epoch microseconds (bigint) exactly as LiveChat gave them; the views expose
 -- timestamptz, which also has microsecond resolution.

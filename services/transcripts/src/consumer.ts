@@ -1,0 +1,77 @@
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+import { ConfluentAvroSerde, SchemaRegistryClient, EventsError } from '@livechat-pipeline/events';
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { ConsumerError, type ConsumerDefinition, type PostgresConsumerOptions, type RuntimeEvent } from '@livechat-pipeline/postgres-consumer';
+import { applyTranscriptEvents } from './projection/apply.js';
+import type { TranscriptsConfig } from './config.js';
+
+export const transcriptsMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
+
+/** The transcripts projection as a consumer of the chat-events topic. */
+export function transcriptsConsumer(config: TranscriptsConfig): ConsumerDefinition<ChatDomainEvent> {
+  const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
+  return {
+    name: config.consumerName,
+    topics: [config.chatEventsTopic.name],
+    schema: config.schema,
+    migrationsDir: transcriptsMigrationsDir,
+    decode: async (message) => {
+      if (message.value === null) throw new ConsumerError('CONSUMER_DECODE_FAILED', 'chat event without a value');
+      try {
+        return (await serde.decode<ChatDomainEvent>(message.value)).value;
+      } catch (error) {
+        // A registry outage is worth waiting for; bytes that are not a chat event are not.
+        if (error instanceof EventsError && error.retryable) throw error;
+        throw new ConsumerError('CONSUMER_DECODE_FAILED', `not a chat event: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    },
+    eventId: (event) => event.event_id,
+    handle: (events, tx) => applyTranscriptEvents(events, tx, tx.schema),
+  };
+}
+
+export function createTranscriptsKafka(config: TranscriptsConfig, logger: Logger): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: [...config.kafka.brokers],
+    logLevel: logLevel.WARN,
+    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
+    logCreator: () => (entry: LogEntry) => {
+      const fields = { namespace: entry.namespace, error: entry.log['error'] };
+      if (entry.level <= logLevel.ERROR) log.error(fields, entry.log.message);
+      else log.warn(fields, entry.log.message);
+    },
+  });
+}
+
+export function consumerOptions(config: TranscriptsConfig, kafka: Kafka, logger: Logger): PostgresConsumerOptions {
+  return {
+    kafka,
+    databaseUrl: config.databaseUrl,
+    onEvent: (event: RuntimeEvent) => logRuntimeEvent(logger, event),
+  };
+}
+
+/** The runtime reports instead of logging; the service decides what is worth a line. */
+function logRuntimeEvent(logger: Logger, event: RuntimeEvent): void {
+  switch (event.type) {
+    case 'batch-committed':
+      logger.debug({ ...event }, 'batch committed');
+      return;
+    case 'transient-failure':
+      logger.warn({ topic: event.topic, partition: event.partition, attempt: event.attempt, delayMs: event.delayMs, code: event.error.code }, 'transient failure; retrying');
+      return;
+    case 'dead-lettered':
+      logger.warn({ origin: event.origin, code: event.error.code, deadLetterTopic: event.deadLetterTopic }, 'event dead-lettered');
+      return;
+    case 'background-failure':
+    case 'kafka-commit-failed':
+      logger.warn({ type: event.type }, 'background failure');
+      return;
+    default:
+      logger.info({ ...event }, event.type);
+  }
+}
