@@ -14,3 +14,7 @@ export type { TopicSpec } from './topic-admin.js';
 export { RAW_WEBHOOK_FIELDS, RAW_WEBHOOK_SCHEMA_PATH, rawWebhookSchema } from './raw-webhook.js';
 export type { RawWebhook, TenantSource, WebhookFormat } from './raw-webhook.js';
 export { CHAT_EVENT_SCHEMA_PATH, chatEventSchema } from './chat-event.js';
+// Types generated from schemas/ (src/generated, `pnpm --filter @livechat-pipeline/events generate`), one namespace per
+// schema: e.g. `ChatEventAvro.ChatEvent`, `RawWebhookAvro.RawWebhook` (the shapes avsc reads and writes).
+export type * as ChatEventAvro from './generated/chat-event.js';
+export type * as RawWebhookAvro from './generated/raw-webhook.js';
