@@ -112,6 +112,11 @@ export interface ChatMessage {
   /** rich_message `elements`, custom `content`, system `{source, subtype, version, details}`, message `postback`. */
   readonly content_json: string | null;
   readonly properties_json: string | null;
+  /**
+   * The message's index in a v2 transcript (`chat.messages`): v2 times are whole seconds, so this
+   * orders messages written within one second. The same in `chat_started` and `chat_ended`. Null for v3.
+   */
+  readonly transcript_position: number | null;
 }
 
 export interface QueueInfo {

@@ -129,7 +129,7 @@ function chatTranscript(input: V2Delivery, ended: boolean): ChatDomainEvent[] {
 
   const messageIds = v2MessageIds(delivery.tenant, chatId, messages, messageIdentity);
   messages.forEach((message, index) => {
-    const content = v2Message(message, visitor);
+    const content = v2Message(message, visitor, index);
     events.push(
       chatEvent(
         delivery,
@@ -243,7 +243,7 @@ const chatEventIdentity: TranscriptIdentity = {
 };
 
 /** v2 `visitor` = customer; `agent` = agent; `supervisor` = an agent whispering to agents only. */
-function v2Message(message: JsonObject, visitor: JsonObject | undefined): ChatMessage {
+function v2Message(message: JsonObject, visitor: JsonObject | undefined, position: number): ChatMessage {
   const userType = stringAt(message, 'user_type');
   const authorKind = authorKindFromUserType(userType, null) ?? 'unknown';
   return {
@@ -263,6 +263,7 @@ function v2Message(message: JsonObject, visitor: JsonObject | undefined): ChatMe
     template_id: null,
     content_json: null,
     properties_json: null,
+    transcript_position: position,
   };
 }
 
@@ -286,6 +287,7 @@ function v2ChatEvent(item: JsonObject): ChatMessage {
     template_id: null,
     content_json: null,
     properties_json: null,
+    transcript_position: null,
   };
 }
 
@@ -311,6 +313,7 @@ function surveyMessage(
     template_id: null,
     content_json: null,
     properties_json: null,
+    transcript_position: null,
   };
 }
 

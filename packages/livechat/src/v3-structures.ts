@@ -59,6 +59,7 @@ export function chatMessageFromV3Event(
     template_id: stringAt(event, 'template_id'),
     content_json: contentOf(kind, event),
     properties_json: jsonOrNull(event['properties']),
+    transcript_position: null,
   };
 }
 

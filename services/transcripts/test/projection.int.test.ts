@@ -35,7 +35,7 @@ interface TranscriptRow {
 async function transcriptOf(schema: string, chatId: string): Promise<TranscriptRow[]> {
   const { rows } = await pool.query<TranscriptRow>(
     `select chat_id, author_type, author_id, visibility, kind, text, created_us::text
-     from "${schema}".chat_transcript where chat_id = $1 and kind = 'message' order by created_us, event_id`,
+     from "${schema}".chat_transcript where chat_id = $1 and kind = 'message' order by position`,
     [chatId],
   );
   return rows;

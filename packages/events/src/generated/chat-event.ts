@@ -100,6 +100,8 @@ export interface ChatMessage {
   /** rich_message elements, custom content, system {source, subtype, version, details}, message postback. */
   readonly content_json: string | null;
   readonly properties_json: string | null;
+  /** Index in a v2 transcript (chat.messages): orders messages within one second, as v2 times are whole seconds. Null for v3. */
+  readonly transcript_position: number | null;
 }
 
 export interface FileAttachment {

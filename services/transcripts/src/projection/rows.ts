@@ -54,6 +54,7 @@ export interface EntryRow {
   system_message_type: string | null;
   content: unknown;
   created_us: number | null;
+  transcript_position: number | null;
   edited_us: number | null;
   deleted_us: number | null;
 }
@@ -261,6 +262,7 @@ export function addEventRows(event: ChatDomainEvent, into: TranscriptRowChanges)
         system_message_type: message.system_message_type,
         content: messageContent(message),
         created_us: message.created_at ?? (edited ? null : event.occurred_at),
+        transcript_position: message.transcript_position,
         edited_us: edited ? at : null,
         deleted_us: null,
       });
@@ -304,6 +306,7 @@ export function addEventRows(event: ChatDomainEvent, into: TranscriptRowChanges)
         system_message_type: null,
         content: null,
         created_us: null,
+        transcript_position: null,
         edited_us: null,
         deleted_us: at,
       });
@@ -325,7 +328,9 @@ export function addEventRows(event: ChatDomainEvent, into: TranscriptRowChanges)
     }
     case 'tags_snapshot': {
       if (chatId === null || threadId === null) return;
-      into.threads.push({ ...thread(tenant, chatId, threadId), tags_snapshot: [...event.body.tags_snapshot.tags], tags_snapshot_us: at });
+      // v2 tag lists: the one received last wins. chat_changed carries no LiveChat time, and comparing
+      // our receipt time with chat_ended's LiveChat time would let a late delivery beat the final list.
+      into.threads.push({ ...thread(tenant, chatId, threadId), tags_snapshot: [...event.body.tags_snapshot.tags], tags_snapshot_us: event.received_at });
       return;
     }
     case 'chat_transferred': {

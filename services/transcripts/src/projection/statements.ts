@@ -85,12 +85,12 @@ export const statements: { [K in keyof TranscriptRowChanges]: TableStatement<K> 
     key: (r) => k(r.tenant, r.chat_id, r.thread_id, r.entry_id),
     sql: (s) => `
       insert into ${s}.entries as e (tenant, chat_id, thread_id, entry_id, event_id, kind, author_kind, author_id, author_name,
-                                     visibility, text, system_message_type, content, created_us, edited_us, deleted_us)
+                                     visibility, text, system_message_type, content, created_us, transcript_position, edited_us, deleted_us)
       select tenant, chat_id, thread_id, entry_id, event_id, kind, author_kind, author_id, author_name, visibility, text,
-             system_message_type, content, created_us, edited_us, deleted_us
+             system_message_type, content, created_us, transcript_position, edited_us, deleted_us
       from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, entry_id text, event_id text,
              kind text, author_kind text, author_id text, author_name text, visibility text, text text,
-             system_message_type text, content jsonb, created_us bigint, edited_us bigint, deleted_us bigint)
+             system_message_type text, content jsonb, created_us bigint, transcript_position int, edited_us bigint, deleted_us bigint)
       on conflict (tenant, chat_id, thread_id, entry_id) do update set
         event_id = coalesce(e.event_id, excluded.event_id),
         kind = coalesce(e.kind, excluded.kind),
@@ -109,6 +109,7 @@ export const statements: { [K in keyof TranscriptRowChanges]: TableStatement<K> 
                        when e.edited_us is not null then e.content
                        else coalesce(e.content, excluded.content) end,
         created_us = coalesce(e.created_us, excluded.created_us),
+        transcript_position = coalesce(e.transcript_position, excluded.transcript_position),
         edited_us = greatest(e.edited_us, excluded.edited_us),
         deleted_us = least(e.deleted_us, excluded.deleted_us)`,
   },

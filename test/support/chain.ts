@@ -1,0 +1,125 @@
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, createIngestDeps, createIngestMetrics, createLogger, loadIngestConfig, type IngestRuntime } from '@livechat-pipeline/ingest';
+import { loadNormalizerConfig, startNormalizer, type RunningNormalizer } from '@livechat-pipeline/normalizer';
+import { loadTranscriptsConfig, startTranscripts, type TranscriptsConfig } from '@livechat-pipeline/transcripts';
+import type { PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { stackEndpoints, uniqueName } from '@livechat-pipeline/testkit';
+
+export const E2E_SECRET_KEY = 'e2e-v3-secret-CANARY';
+export const E2E_BASIC_USER = 'livechat';
+export const E2E_BASIC_PASSWORD = 'e2e-basic-CANARY';
+
+/** The whole chain on the real stack, each service as main.ts would start it, on topics and a schema of its own. */
+export interface RunningChain {
+  readonly ingestUrl: string;
+  readonly topics: { readonly raw: string; readonly chatEvents: string; readonly normalizerDlq: string };
+  readonly transcriptsConfig: TranscriptsConfig;
+  readonly ingestLogs: string[];
+  transcripts: PostgresConsumer<ChatDomainEvent>;
+  stopTranscripts(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startChain(): Promise<RunningChain> {
+  const endpoints = stackEndpoints();
+  const common = { KAFKA_BROKERS: endpoints.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl };
+  const topics = { raw: uniqueName('e2e-raw'), chatEvents: uniqueName('e2e-chat-events'), normalizerDlq: uniqueName('e2e-raw-dlq') };
+  const quiet: Logger = pino({ level: 'warn' });
+
+  const ingestConfig = loadIngestConfig({
+    ...common,
+    RAW_WEBHOOK_TOPIC: topics.raw,
+    RAW_WEBHOOK_TOPIC_PARTITIONS: '3',
+    LIVECHAT_SECRET_KEYS: E2E_SECRET_KEY,
+    LIVECHAT_BASIC_AUTH: `${E2E_BASIC_USER}:${E2E_BASIC_PASSWORD}`,
+    INGEST_LOG_LEVEL: 'info',
+  });
+  const ingestLogs: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      ingestLogs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const ingestRuntime: IngestRuntime = await createIngestDeps(ingestConfig, createLogger(ingestConfig, logStream), createIngestMetrics({ defaultMetrics: false }));
+  const app: FastifyInstance = await buildApp(ingestConfig, ingestRuntime.deps);
+  const ingestUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+
+  const normalizer: RunningNormalizer = await startNormalizer(
+    loadNormalizerConfig({
+      ...common,
+      RAW_WEBHOOK_TOPIC: topics.raw,
+      CHAT_EVENTS_TOPIC: topics.chatEvents,
+      CHAT_EVENTS_TOPIC_PARTITIONS: '3',
+      NORMALIZER_DLQ_TOPIC: topics.normalizerDlq,
+      NORMALIZER_GROUP_ID: uniqueName('e2e-normalizer'),
+    }),
+    quiet,
+  );
+
+  const consumerName = uniqueName('e2e-transcripts');
+  const transcriptsConfig = loadTranscriptsConfig({
+    ...common,
+    DATABASE_URL: endpoints.databaseUrl,
+    CHAT_EVENTS_TOPIC: topics.chatEvents,
+    TRANSCRIPTS_CONSUMER_NAME: consumerName,
+    TRANSCRIPTS_SCHEMA: consumerName.replace(/[^a-z0-9_]/g, '_'),
+  });
+  let transcripts = await startTranscripts(transcriptsConfig, quiet);
+  let transcriptsRunning = true;
+
+  return {
+    ingestUrl,
+    topics,
+    transcriptsConfig,
+    ingestLogs,
+    get transcripts() {
+      return transcripts;
+    },
+    set transcripts(value) {
+      transcripts = value;
+    },
+    async stopTranscripts() {
+      if (transcriptsRunning) await transcripts.stop();
+      transcriptsRunning = false;
+    },
+    async close() {
+      await app.close();
+      await ingestRuntime.close();
+      await normalizer.stop();
+      if (transcriptsRunning) await transcripts.stop();
+    },
+  };
+}
+
+/** Posts bodies as LiveChat would (v2 with Basic credentials, v3 with its secret_key in the body), `concurrency` at a time. */
+export async function postDeliveries(
+  ingestUrl: string,
+  bodies: readonly Record<string, unknown>[],
+  concurrency = 16,
+): Promise<{ statuses: number[]; lastOkAt: number }> {
+  const statuses: number[] = new Array<number>(bodies.length);
+  let next = 0;
+  let lastOkAt = 0;
+  const basic = `Basic ${Buffer.from(`${E2E_BASIC_USER}:${E2E_BASIC_PASSWORD}`).toString('base64')}`;
+  const worker = async () => {
+    for (;;) {
+      const index = next++;
+      if (index >= bodies.length) return;
+      const body = bodies[index]!;
+      const response = await fetch(`${ingestUrl}/webhooks/livechat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...('event_type' in body ? { authorization: basic } : {}) },
+        body: JSON.stringify(body),
+      });
+      await response.arrayBuffer();
+      statuses[index] = response.status;
+      if (response.status === 200) lastOkAt = Math.max(lastOkAt, performance.now());
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { statuses, lastOkAt };
+}
