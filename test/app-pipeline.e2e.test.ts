@@ -3,13 +3,25 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { buildApp, createAppDeps, createAppLogger, loadAppConfig } from '@livechat-pipeline/app';
 import type { AppDeps } from '@livechat-pipeline/app';
-import { buildApp as buildIngest, createIngestDeps, createIngestMetrics, createLogger, loadIngestConfig } from '@livechat-pipeline/ingest';
+import {
+  buildApp as buildIngest,
+  createIngestDeps,
+  createIngestMetrics,
+  createLogger,
+  loadIngestConfig,
+} from '@livechat-pipeline/ingest';
 import type { IngestRuntime } from '@livechat-pipeline/ingest';
 import { startFakeLiveChat } from '@livechat-pipeline/livechat-fake';
 import type { FakeLiveChat } from '@livechat-pipeline/livechat-fake';
 import { anyOfVerifiers, createRegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
 import type { RegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
-import { createTestDatabase, readTopic, stackEndpoints, uniqueName, waitFor } from '@livechat-pipeline/testkit';
+import {
+  createTestDatabase,
+  readTopic,
+  stackEndpoints,
+  uniqueName,
+  waitFor,
+} from '@livechat-pipeline/testkit';
 import type { TestDatabase } from '@livechat-pipeline/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +46,8 @@ function freePort(): Promise<number> {
 type HttpApp = Awaited<ReturnType<typeof buildApp>>;
 type IngestHttpApp = Awaited<ReturnType<typeof buildIngest>>;
 
-const capture = (lines: string[]) => new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString('utf8')), done()) });
+const capture = (lines: string[]) =>
+  new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString('utf8')), done()) });
 
 /**
  * LiveChat (the fake) -> app (install, tokens, webhook registration) -> fake delivers with the registered
@@ -72,12 +85,23 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       INGEST_LOG_LEVEL: 'debug',
     });
     const ingestLogger = createLogger(ingestConfig, capture(ingestLogs));
-    ingestRuntime = await createIngestDeps(ingestConfig, ingestLogger, createIngestMetrics({ defaultMetrics: false }));
+    ingestRuntime = await createIngestDeps(
+      ingestConfig,
+      ingestLogger,
+      createIngestMetrics({ defaultMetrics: false }),
+    );
 
     const appPort = await freePort();
     appUrl = `http://127.0.0.1:${appPort}`;
     fake = await startFakeLiveChat({
-      clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${appUrl}/app/oauth/callback`], ownerOrganizationId: 'dev-org' }],
+      clients: [
+        {
+          clientId: CLIENT_ID,
+          clientSecret: CLIENT_SECRET,
+          redirectUris: [`${appUrl}/app/oauth/callback`],
+          ownerOrganizationId: 'dev-org',
+        },
+      ],
       account: { accountId: 'acct-1', organizationId: ORG, licenseId: LICENSE, email: 'owner@example.com' },
     });
 
@@ -101,7 +125,10 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     await app.listen({ host: '127.0.0.1', port: appPort });
 
     verifier = await createRegistrySecretVerifier(pool, { refreshMs: 200, recordLastWebhook: true });
-    ingest = await buildIngest(ingestConfig, { ...ingestRuntime.deps, verifier: anyOfVerifiers(ingestRuntime.deps.verifier, verifier) });
+    ingest = await buildIngest(ingestConfig, {
+      ...ingestRuntime.deps,
+      verifier: anyOfVerifiers(ingestRuntime.deps.verifier, verifier),
+    });
     await ingest.listen({ host: '127.0.0.1', port: ingestPort });
     lifecycleUrl = `${appUrl.replace('http://', `http://livechat:${LIFECYCLE_PASSWORD}@`)}/app/lifecycle`;
   });
@@ -123,9 +150,15 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     const page = await (await fetch(install.headers.get('location')!)).text();
     const allow = /id="allow" href="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, '&');
     const decision = await fetch(new URL(allow, fake.accountsUrl), { redirect: 'manual' });
-    const callback = await fetch(decision.headers.get('location')!, { redirect: 'manual', headers: { cookie: stateCookie } });
+    const callback = await fetch(decision.headers.get('location')!, {
+      redirect: 'manual',
+      headers: { cookie: stateCookie },
+    });
     expect(callback.status).toBe(303);
-    return callback.headers.getSetCookie().find((c) => c.startsWith('lcp_session='))!.split(';')[0]!;
+    return callback.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('lcp_session='))!
+      .split(';')[0]!;
   }
 
   const chatPayload = (id: string) => ({ chat: { id, thread: { id: `T${id}`, events: [] }, users: [] } });
@@ -135,23 +168,42 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     fetch(`${ingestUrl}/webhooks/livechat`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ webhook_id: 'old', secret_key: secret, action: 'incoming_chat', organization_id: organizationId, payload: chatPayload(`X${randomBytes(3).toString('hex')}`), additional_data: {} }),
+      body: JSON.stringify({
+        webhook_id: 'old',
+        secret_key: secret,
+        action: 'incoming_chat',
+        organization_id: organizationId,
+        payload: chatPayload(`X${randomBytes(3).toString('hex')}`),
+        additional_data: {},
+      }),
     }).then((r) => r.status);
 
   it('install -> tokens encrypted -> webhooks at the fake -> delivery lands on the raw topic', async () => {
-    expect((await fake.sendLifecycle(lifecycleUrl, { event: 'application_installed', clientId: CLIENT_ID })).status).toBe(200);
+    expect(
+      (await fake.sendLifecycle(lifecycleUrl, { event: 'application_installed', clientId: CLIENT_ID }))
+        .status,
+    ).toBe(200);
     const session = await connect();
 
-    const tokenRow = await pool.query<{ access_token_enc: Buffer; key_id: string }>('select access_token_enc, key_id from app.tokens');
+    const tokenRow = await pool.query<{ access_token_enc: Buffer; key_id: string }>(
+      'select access_token_enc, key_id from app.tokens',
+    );
     expect(tokenRow.rows).toHaveLength(1);
-    for (const t of fake.issuedAccessTokens()) expect(tokenRow.rows[0]!.access_token_enc.toString('latin1')).not.toContain(t);
+    for (const t of fake.issuedAccessTokens())
+      expect(tokenRow.rows[0]!.access_token_enc.toString('latin1')).not.toContain(t);
 
     const registered = fake.webhooks();
     expect(registered.map((w) => w.action).sort()).toEqual(deps.config.webhooks.map((w) => w.action).sort());
     for (const w of registered) expect(w.url).toBe(`${ingestUrl}/webhooks/livechat`);
 
-    await waitFor(() => verifier.verifyV3Secret(registered[0]!.secret_key, ORG), { timeoutMs: 10_000, message: 'registry verifier knows the new secrets' });
-    const results = await fake.deliverAction('incoming_chat', { organizationId: ORG, payload: chatPayload('E2E1') });
+    await waitFor(() => verifier.verifyV3Secret(registered[0]!.secret_key, ORG), {
+      timeoutMs: 10_000,
+      message: 'registry verifier knows the new secrets',
+    });
+    const results = await fake.deliverAction('incoming_chat', {
+      organizationId: ORG,
+      payload: chatPayload('E2E1'),
+    });
     expect(results.map((r) => r.status)).toEqual([200]);
 
     const records = await readTopic(topic, { count: 1, timeoutMs: 30_000 });
@@ -159,13 +211,18 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     const value = records[0]!.value!;
     expect(value.includes(Buffer.from(ORG))).toBe(true);
     expect(value.includes(Buffer.from('E2E1'))).toBe(true);
-    expect(value.includes(Buffer.from(registered.find((w) => w.action === 'incoming_chat')!.secret_key))).toBe(false);
+    expect(
+      value.includes(Buffer.from(registered.find((w) => w.action === 'incoming_chat')!.secret_key)),
+    ).toBe(false);
 
     // a delivery for an organization that never installed the app is refused
     expect(await postWithSecret(registered[0]!.secret_key, OTHER_ORG)).toBe(401);
 
     // the settings page shows the last webhook the ingest accepted
-    await waitFor(async () => (await deps.registry.findTenant(CLIENT_ID, ORG))?.lastWebhookAt, { timeoutMs: 10_000, message: 'last_webhook_at recorded' });
+    await waitFor(async () => (await deps.registry.findTenant(CLIENT_ID, ORG))?.lastWebhookAt, {
+      timeoutMs: 10_000,
+      message: 'last_webhook_at recorded',
+    });
     const html = await (await fetch(`${appUrl}/app/settings`, { headers: { cookie: session } })).text();
     expect(html).toContain('Connected');
     expect(html).not.toContain('none recorded yet');
@@ -179,12 +236,21 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     await sync.rotateSecrets(async (phase) => {
       seen.push(phase);
       if (phase === 'new-registered') {
-        const secrets = fake.webhooks().filter((w) => w.action === 'incoming_chat').map((w) => w.secret_key);
+        const secrets = fake
+          .webhooks()
+          .filter((w) => w.action === 'incoming_chat')
+          .map((w) => w.secret_key);
         expect(secrets).toHaveLength(2);
         const newSecret = secrets.find((s) => s !== oldSecret)!;
-        await waitFor(() => verifier.verifyV3Secret(newSecret, ORG), { timeoutMs: 10_000, message: 'new secret accepted' });
+        await waitFor(() => verifier.verifyV3Secret(newSecret, ORG), {
+          timeoutMs: 10_000,
+          message: 'new secret accepted',
+        });
         // during the overlap both webhooks fire, both are accepted
-        const both = await fake.deliverAction('incoming_chat', { organizationId: ORG, payload: chatPayload('E2E2') });
+        const both = await fake.deliverAction('incoming_chat', {
+          organizationId: ORG,
+          payload: chatPayload('E2E2'),
+        });
         expect(both.map((r) => r.status)).toEqual([200, 200]);
       } else {
         expect(fake.webhooks().filter((w) => w.action === 'incoming_chat')).toHaveLength(1);
@@ -193,30 +259,51 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       }
     });
     expect(seen).toEqual(['new-registered', 'old-unregistered']);
-    await waitFor(async () => (await postWithSecret(oldSecret)) === 401, { timeoutMs: 10_000, message: 'old secret refused after the rotation' });
-    const current = await fake.deliverAction('incoming_chat', { organizationId: ORG, payload: chatPayload('E2E3') });
+    await waitFor(async () => (await postWithSecret(oldSecret)) === 401, {
+      timeoutMs: 10_000,
+      message: 'old secret refused after the rotation',
+    });
+    const current = await fake.deliverAction('incoming_chat', {
+      organizationId: ORG,
+      payload: chatPayload('E2E3'),
+    });
     expect(current.map((r) => r.status)).toEqual([200]);
     // the static LIVECHAT_SECRET_KEYS still work beside the registry
     expect(await postWithSecret(STATIC_SECRET)).toBe(200);
   });
 
-  it('uninstall -> the tenant\'s deliveries get 401; no secret in any log or column', async () => {
-    expect((await fake.sendLifecycle(lifecycleUrl, { event: 'application_uninstalled', clientId: CLIENT_ID })).status).toBe(200);
-    await waitFor(async () => (await fake.deliverAction('incoming_chat', { organizationId: ORG, payload: chatPayload('E2E4') }))[0]!.status === 401, {
-      timeoutMs: 10_000,
-      message: 'uninstalled tenant refused',
-    });
+  it("uninstall -> the tenant's deliveries get 401; no secret in any log or column", async () => {
+    expect(
+      (await fake.sendLifecycle(lifecycleUrl, { event: 'application_uninstalled', clientId: CLIENT_ID }))
+        .status,
+    ).toBe(200);
+    await waitFor(
+      async () =>
+        (await fake.deliverAction('incoming_chat', { organizationId: ORG, payload: chatPayload('E2E4') }))[0]!
+          .status === 401,
+      {
+        timeoutMs: 10_000,
+        message: 'uninstalled tenant refused',
+      },
+    );
     // the app's webhooks themselves are untouched (they are per client id, other licences still use them)
     expect(fake.webhooks().length).toBe(deps.config.webhooks.length);
 
-    const secrets = [CLIENT_SECRET, LIFECYCLE_PASSWORD, ...fake.issuedAccessTokens(), ...fake.issuedRefreshTokens(), ...fake.webhooks().map((w) => w.secret_key)];
+    const secrets = [
+      CLIENT_SECRET,
+      LIFECYCLE_PASSWORD,
+      ...fake.issuedAccessTokens(),
+      ...fake.issuedRefreshTokens(),
+      ...fake.webhooks().map((w) => w.secret_key),
+    ];
     const logs = appLogs.join('') + ingestLogs.join('');
     const cols = await pool.query<{ table_name: string; column_name: string; data_type: string }>(
       `select table_name, column_name, data_type from information_schema.columns where table_schema = 'app' and data_type in ('text','jsonb','bytea')`,
     );
     let text = '';
     for (const c of cols.rows) {
-      const expr = c.data_type === 'bytea' ? `encode("${c.column_name}", 'escape')` : `"${c.column_name}"::text`;
+      const expr =
+        c.data_type === 'bytea' ? `encode("${c.column_name}", 'escape')` : `"${c.column_name}"::text`;
       const r = await pool.query<{ v: string | null }>(`select ${expr} as v from app."${c.table_name}"`);
       text += r.rows.map((x) => x.v ?? '').join('\n');
     }

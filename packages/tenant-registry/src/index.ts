@@ -1,0 +1,24 @@
+export { migrateRegistry, MIGRATIONS } from './migrations.js';
+export { TenantRegistry } from './registry.js';
+export type { NewRegistration, NewTokens } from './registry.js';
+export { DEFAULT_REGISTRY_SCHEMA } from './schema.js';
+export { hashWebhookSecret } from './secret-hash.js';
+export { RegistrySecretVerifier, anyOfVerifiers, createRegistrySecretVerifier } from './verifier.js';
+export type { RegistrySecretVerifierOptions } from './verifier.js';
+export type {
+  AuthCredentials,
+  AuthFailureReason,
+  AuthResult,
+  AuthSubject,
+  SecretVerifier,
+} from './verifier-types.js';
+export { REGISTRY_ERROR_CODES, RegistryError, isRegistryError } from './errors.js';
+export type { RegistryErrorCode } from './errors.js';
+export type {
+  RegistrationStatus,
+  StoredTokens,
+  Tenant,
+  TenantStatus,
+  WebhookDefinition,
+  WebhookRegistration,
+} from './types.js';

@@ -1,0 +1,303 @@
+import type pg from 'pg';
+import { RegistryError } from './errors.js';
+import { DEFAULT_REGISTRY_SCHEMA, quoteSchema } from './schema.js';
+import type {
+  RegistrationStatus,
+  StoredTokens,
+  Tenant,
+  TenantStatus,
+  WebhookDefinition,
+  WebhookRegistration,
+} from './types.js';
+
+interface TenantRow {
+  id: string;
+  client_id: string;
+  organization_id: string;
+  license_id: string | null;
+  status: TenantStatus;
+  installed_at: Date;
+  uninstalled_at: Date | null;
+  last_webhook_at: Date | null;
+}
+
+interface TokensRow {
+  tenant_id: string;
+  account_id: string | null;
+  key_id: string;
+  access_token_enc: Buffer;
+  refresh_token_enc: Buffer | null;
+  scope: string;
+  access_expires_at: Date;
+  refreshed_at: Date;
+}
+
+interface RegistrationRow {
+  id: string;
+  owner_client_id: string;
+  action: string;
+  url: string;
+  secret_hash: string;
+  definition: WebhookDefinition;
+  status: RegistrationStatus;
+  created_at: Date;
+  retired_at: Date | null;
+  deleted_at: Date | null;
+}
+
+const tenantOf = (r: TenantRow): Tenant => ({
+  id: r.id,
+  clientId: r.client_id,
+  organizationId: r.organization_id,
+  licenseId: r.license_id,
+  status: r.status,
+  installedAt: r.installed_at,
+  uninstalledAt: r.uninstalled_at,
+  lastWebhookAt: r.last_webhook_at,
+});
+
+const tokensOf = (r: TokensRow): StoredTokens => ({
+  tenantId: r.tenant_id,
+  accountId: r.account_id,
+  keyId: r.key_id,
+  accessTokenEnc: r.access_token_enc,
+  refreshTokenEnc: r.refresh_token_enc,
+  scope: r.scope,
+  accessExpiresAt: r.access_expires_at,
+  refreshedAt: r.refreshed_at,
+});
+
+const registrationOf = (r: RegistrationRow): WebhookRegistration => ({
+  id: r.id,
+  ownerClientId: r.owner_client_id,
+  action: r.action,
+  url: r.url,
+  secretHash: r.secret_hash,
+  definition: r.definition,
+  status: r.status,
+  createdAt: r.created_at,
+  retiredAt: r.retired_at,
+  deletedAt: r.deleted_at,
+});
+
+export interface NewTokens {
+  readonly accountId: string | null;
+  readonly keyId: string;
+  readonly accessTokenEnc: Buffer;
+  readonly refreshTokenEnc: Buffer | null;
+  readonly scope: string;
+  readonly accessExpiresAt: Date;
+}
+
+export interface NewRegistration {
+  readonly id: string;
+  readonly ownerClientId: string;
+  readonly action: string;
+  readonly url: string;
+  readonly secretHash: string;
+  readonly definition: WebhookDefinition;
+}
+
+/**
+ * Data access to the registry's tables. Holds no secret in clear: callers pass ciphertext and digests. Every
+ * method is one statement (or one transaction), so it can be used from the app, the CLI and tests alike.
+ */
+export class TenantRegistry {
+  private readonly s: string;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    options: { schema?: string } = {},
+  ) {
+    this.s = quoteSchema(options.schema ?? DEFAULT_REGISTRY_SCHEMA);
+  }
+
+  private async q<R extends pg.QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (err) {
+      throw new RegistryError('REGISTRY_UNAVAILABLE', `registry query failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  // --- tenants -------------------------------------------------------------------------------------------
+
+  /** Records (or re-activates) an installation. A license id given later fills in a missing one. */
+  async recordInstall(input: {
+    clientId: string;
+    organizationId: string;
+    licenseId?: string | null;
+  }): Promise<Tenant> {
+    const r = await this.q<TenantRow>(
+      `insert into ${this.s}.tenants (client_id, organization_id, license_id, status)
+       values ($1, $2, $3, 'active')
+       on conflict (client_id, organization_id) do update set
+         status = 'active',
+         license_id = coalesce(excluded.license_id, ${this.s}.tenants.license_id),
+         installed_at = case when ${this.s}.tenants.status = 'inactive' then now() else ${this.s}.tenants.installed_at end,
+         uninstalled_at = null,
+         updated_at = now()
+       returning *`,
+      [input.clientId, input.organizationId, input.licenseId ?? null],
+    );
+    return tenantOf(r.rows[0]!);
+  }
+
+  /** Marks a tenant inactive and drops its browser sessions. Returns it, or null when unknown. */
+  async markUninstalled(input: {
+    clientId: string;
+    organizationId?: string | null;
+    licenseId?: string | null;
+  }): Promise<Tenant | null> {
+    const r = await this.q<TenantRow>(
+      `update ${this.s}.tenants set status = 'inactive', uninstalled_at = now(), updated_at = now()
+       where client_id = $1 and (organization_id = $2 or ($2::text is null and license_id = $3))
+       returning *`,
+      [input.clientId, input.organizationId ?? null, input.licenseId ?? null],
+    );
+    const row = r.rows[0];
+    if (row === undefined) return null;
+    await this.q(`delete from ${this.s}.sessions where tenant_id = $1`, [row.id]);
+    return tenantOf(row);
+  }
+
+  async getTenant(id: string): Promise<Tenant | null> {
+    const r = await this.q<TenantRow>(`select * from ${this.s}.tenants where id = $1`, [id]);
+    return r.rows[0] === undefined ? null : tenantOf(r.rows[0]);
+  }
+
+  async findTenant(clientId: string, organizationId: string): Promise<Tenant | null> {
+    const r = await this.q<TenantRow>(
+      `select * from ${this.s}.tenants where client_id = $1 and organization_id = $2`,
+      [clientId, organizationId],
+    );
+    return r.rows[0] === undefined ? null : tenantOf(r.rows[0]);
+  }
+
+  async listTenants(clientId: string): Promise<Tenant[]> {
+    const r = await this.q<TenantRow>(
+      `select * from ${this.s}.tenants where client_id = $1 order by installed_at`,
+      [clientId],
+    );
+    return r.rows.map(tenantOf);
+  }
+
+  /** Moves last_webhook_at forward (never back) for the tenants known by these organization or license ids. */
+  async touchLastWebhook(tenantKeys: readonly string[], at: Date): Promise<void> {
+    if (tenantKeys.length === 0) return;
+    await this.q(
+      `update ${this.s}.tenants set last_webhook_at = greatest(coalesce(last_webhook_at, $2), $2)
+       where status = 'active' and (organization_id = any($1) or license_id = any($1))`,
+      [tenantKeys, at],
+    );
+  }
+
+  // --- tokens --------------------------------------------------------------------------------------------
+
+  async saveTokens(tenantId: string, t: NewTokens): Promise<void> {
+    await this.q(
+      `insert into ${this.s}.tokens (tenant_id, account_id, key_id, access_token_enc, refresh_token_enc, scope, access_expires_at)
+       values ($1, $2, $3, $4, $5, $6, $7)
+       on conflict (tenant_id) do update set account_id = excluded.account_id, key_id = excluded.key_id,
+         access_token_enc = excluded.access_token_enc, refresh_token_enc = excluded.refresh_token_enc,
+         scope = excluded.scope, access_expires_at = excluded.access_expires_at, refreshed_at = now()`,
+      [tenantId, t.accountId, t.keyId, t.accessTokenEnc, t.refreshTokenEnc, t.scope, t.accessExpiresAt],
+    );
+  }
+
+  async getTokens(tenantId: string): Promise<StoredTokens | null> {
+    const r = await this.q<TokensRow>(`select * from ${this.s}.tokens where tenant_id = $1`, [tenantId]);
+    return r.rows[0] === undefined ? null : tokensOf(r.rows[0]);
+  }
+
+  async deleteTokens(tenantId: string): Promise<void> {
+    await this.q(`delete from ${this.s}.tokens where tenant_id = $1`, [tenantId]);
+  }
+
+  /** Tokens of active tenants whose access token expires before `before`, soonest first. */
+  async tokensExpiringBefore(before: Date, limit = 100): Promise<StoredTokens[]> {
+    const r = await this.q<TokensRow>(
+      `select k.* from ${this.s}.tokens k join ${this.s}.tenants t on t.id = k.tenant_id
+       where t.status = 'active' and k.access_expires_at < $1 order by k.access_expires_at limit $2`,
+      [before, limit],
+    );
+    return r.rows.map(tokensOf);
+  }
+
+  /** Any active tenant with tokens, the most recently refreshed first: for client-wide calls (webhook sync). */
+  async anyActiveTenantWithTokens(clientId: string): Promise<Tenant | null> {
+    const r = await this.q<TenantRow>(
+      `select t.* from ${this.s}.tenants t join ${this.s}.tokens k on k.tenant_id = t.id
+       where t.client_id = $1 and t.status = 'active' order by k.refreshed_at desc limit 1`,
+      [clientId],
+    );
+    return r.rows[0] === undefined ? null : tenantOf(r.rows[0]);
+  }
+
+  // --- webhook registrations -----------------------------------------------------------------------------
+
+  async addRegistration(reg: NewRegistration): Promise<WebhookRegistration> {
+    const r = await this.q<RegistrationRow>(
+      `insert into ${this.s}.webhook_registrations (id, owner_client_id, action, url, secret_hash, definition, status)
+       values ($1, $2, $3, $4, $5, $6, 'active')
+       on conflict (id) do update set status = 'active', secret_hash = excluded.secret_hash, deleted_at = null
+       returning *`,
+      [reg.id, reg.ownerClientId, reg.action, reg.url, reg.secretHash, JSON.stringify(reg.definition)],
+    );
+    return registrationOf(r.rows[0]!);
+  }
+
+  async setRegistrationStatus(id: string, status: RegistrationStatus): Promise<void> {
+    await this.q(
+      `update ${this.s}.webhook_registrations set status = $2,
+         retired_at = case when $2 = 'retiring' then coalesce(retired_at, now()) else retired_at end,
+         deleted_at = case when $2 = 'deleted' then now() else null end
+       where id = $1`,
+      [id, status],
+    );
+  }
+
+  /** Registrations not deleted, oldest first. */
+  async liveRegistrations(ownerClientId: string): Promise<WebhookRegistration[]> {
+    const r = await this.q<RegistrationRow>(
+      `select * from ${this.s}.webhook_registrations where owner_client_id = $1 and status <> 'deleted' order by created_at, id`,
+      [ownerClientId],
+    );
+    return r.rows.map(registrationOf);
+  }
+
+  async getRegistration(id: string): Promise<WebhookRegistration | null> {
+    const r = await this.q<RegistrationRow>(`select * from ${this.s}.webhook_registrations where id = $1`, [
+      id,
+    ]);
+    return r.rows[0] === undefined ? null : registrationOf(r.rows[0]);
+  }
+
+  // --- browser sessions ----------------------------------------------------------------------------------
+
+  async createSession(idHash: string, tenantId: string, expiresAt: Date): Promise<void> {
+    await this.q(`insert into ${this.s}.sessions (id_hash, tenant_id, expires_at) values ($1, $2, $3)`, [
+      idHash,
+      tenantId,
+      expiresAt,
+    ]);
+  }
+
+  /** The tenant of an unexpired session, or null. */
+  async tenantOfSession(idHash: string): Promise<Tenant | null> {
+    const r = await this.q<TenantRow>(
+      `select t.* from ${this.s}.sessions s join ${this.s}.tenants t on t.id = s.tenant_id where s.id_hash = $1 and s.expires_at > now()`,
+      [idHash],
+    );
+    return r.rows[0] === undefined ? null : tenantOf(r.rows[0]);
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    await this.q(`delete from ${this.s}.sessions where id_hash = $1`, [idHash]);
+  }
+}

@@ -1,0 +1,194 @@
+import type pg from 'pg';
+import { TenantRegistry } from './registry.js';
+import { DEFAULT_REGISTRY_SCHEMA, quoteSchema } from './schema.js';
+import { matchesAnyDigest } from './secret-hash.js';
+import type { AuthCredentials, AuthResult, AuthSubject, SecretVerifier } from './verifier-types.js';
+
+export interface RegistrySecretVerifierOptions {
+  /** How often the accepted set is reloaded from Postgres; default 1000 ms. */
+  readonly refreshMs?: number;
+  readonly schema?: string;
+  /**
+   * Write `tenants.last_webhook_at` for tenants whose deliveries were accepted (batched, once per refresh).
+   * Needs UPDATE on the tenants table; default false.
+   */
+  readonly recordLastWebhook?: boolean;
+  /** Called when a refresh fails; the previous set stays in force. Must not throw. */
+  readonly onError?: (err: Error) => void;
+  readonly clock?: () => Date;
+}
+
+interface Snapshot {
+  /** organization_id and license_id of every active tenant -> digests of its app's live webhook secrets. */
+  readonly byTenant: ReadonlyMap<string, readonly Buffer[]>;
+  readonly all: readonly Buffer[];
+  readonly loadedAt: Date;
+}
+
+interface Row {
+  organization_id: string;
+  license_id: string | null;
+  secret_hash: string;
+}
+
+/**
+ * Accepts a v3 delivery when its `secret_key` is the secret of a live (active or retiring) webhook registration
+ * of the app AND the delivery's tenant (organization_id / license_id) is an ACTIVE tenant of that app.
+ * Registrations are per Client ID since v3.3, so one secret serves every licence that installed the app; the
+ * tenant check is what makes an uninstalled licence's deliveries fail.
+ *
+ * The set lives in memory as SHA-256 digests, reloaded every `refreshMs`; verification is synchronous and
+ * compares in constant time. v2 deliveries are never accepted here (no v2 registration exists).
+ */
+export class RegistrySecretVerifier implements SecretVerifier {
+  private snapshot: Snapshot = { byTenant: new Map(), all: [], loadedAt: new Date(0) };
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private readonly pending = new Set<string>();
+  private readonly registry: TenantRegistry;
+  private readonly s: string;
+  private readonly refreshMs: number;
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: RegistrySecretVerifierOptions = {},
+  ) {
+    const schema = options.schema ?? DEFAULT_REGISTRY_SCHEMA;
+    this.s = quoteSchema(schema);
+    this.registry = new TenantRegistry(pool, { schema });
+    this.refreshMs = options.refreshMs ?? 1000;
+  }
+
+  /** Loads the set once (throws when Postgres cannot be read) and starts the refresh loop. */
+  async start(): Promise<this> {
+    await this.refresh();
+    this.schedule();
+    return this;
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.refresh()
+        .catch((err: unknown) => this.options.onError?.(err instanceof Error ? err : new Error(String(err))))
+        .finally(() => this.schedule());
+    }, this.refreshMs);
+    this.timer.unref();
+  }
+
+  /** Reloads now (concurrent calls share one query) and flushes last-webhook times. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.load().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async load(): Promise<void> {
+    const r = await this.pool.query<Row>(
+      `select t.organization_id, t.license_id, r.secret_hash
+         from ${this.s}.tenants t
+         join ${this.s}.webhook_registrations r on r.owner_client_id = t.client_id and r.status in ('active', 'retiring')
+        where t.status = 'active'`,
+    );
+    const byTenant = new Map<string, Buffer[]>();
+    const all = new Map<string, Buffer>();
+    for (const row of r.rows) {
+      const digest = Buffer.from(row.secret_hash, 'hex');
+      all.set(row.secret_hash, digest);
+      for (const key of [row.organization_id, row.license_id]) {
+        if (key === null) continue;
+        const list = byTenant.get(key) ?? [];
+        list.push(digest);
+        byTenant.set(key, list);
+      }
+    }
+    this.snapshot = { byTenant, all: [...all.values()], loadedAt: this.now() };
+    if (this.options.recordLastWebhook === true && this.pending.size > 0) {
+      const keys = [...this.pending];
+      this.pending.clear();
+      await this.registry.touchLastWebhook(keys, this.now());
+    }
+  }
+
+  private now(): Date {
+    return this.options.clock?.() ?? new Date();
+  }
+
+  /** When the accepted set was last loaded. */
+  get loadedAt(): Date {
+    return this.snapshot.loadedAt;
+  }
+
+  /**
+   * True when `secretKey` belongs to a live registration of an active tenant. With tenant ids, only those
+   * tenants' secrets count; without, any active tenant's.
+   */
+  verifyV3Secret(secretKey: string, tenantIds?: string | readonly string[]): boolean {
+    if (secretKey === '') return false;
+    const ids = tenantIds === undefined ? undefined : typeof tenantIds === 'string' ? [tenantIds] : tenantIds;
+    if (ids === undefined) return matchesAnyDigest(secretKey, this.snapshot.all);
+    const digests: Buffer[] = [];
+    const known: string[] = [];
+    for (const id of ids) {
+      const list = this.snapshot.byTenant.get(id);
+      if (list !== undefined) {
+        digests.push(...list);
+        known.push(id);
+      }
+    }
+    // Always hash and compare, even with nothing to compare against.
+    const ok = matchesAnyDigest(secretKey, digests);
+    if (ok && this.options.recordLastWebhook === true) for (const id of known) this.pending.add(id);
+    return ok && known.length > 0;
+  }
+
+  /** The ingest's `WebhookSecretVerifier.verify`: v3 only, and only for deliveries naming their tenant. */
+  verify(credentials: AuthCredentials, subject: AuthSubject): AuthResult {
+    if (credentials.format !== 'v3') return { ok: false, reason: 'bad_credentials' };
+    if (credentials.secretKey === undefined || credentials.secretKey === '')
+      return { ok: false, reason: 'missing_credentials' };
+    return this.verifyV3Secret(credentials.secretKey, subject.tenantIds)
+      ? { ok: true }
+      : { ok: false, reason: 'bad_credentials' };
+  }
+
+  /** Stops the refresh loop (flushing pending last-webhook times once). Does not end the pool. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.refreshing?.catch(() => undefined);
+    if (this.options.recordLastWebhook === true && this.pending.size > 0) {
+      const keys = [...this.pending];
+      this.pending.clear();
+      await this.registry.touchLastWebhook(keys, this.now()).catch(() => undefined);
+    }
+  }
+}
+
+/** Creates the verifier, loads the accepted set once and starts refreshing it. */
+export async function createRegistrySecretVerifier(
+  pool: pg.Pool,
+  options: RegistrySecretVerifierOptions = {},
+): Promise<RegistrySecretVerifier> {
+  return new RegistrySecretVerifier(pool, options).start();
+}
+
+/**
+ * A verifier that accepts what any of `verifiers` accepts, tried in order (e.g. the ingest's static
+ * LIVECHAT_SECRET_KEYS first, then the registry). When all refuse, the first one's reason is returned.
+ */
+export function anyOfVerifiers(...verifiers: readonly SecretVerifier[]): SecretVerifier {
+  return {
+    async verify(credentials, subject) {
+      let first: AuthResult | undefined;
+      for (const v of verifiers) {
+        const result = await v.verify(credentials, subject);
+        if (result.ok) return result;
+        first ??= result;
+      }
+      return first ?? { ok: false, reason: 'bad_credentials' };
+    },
+  };
+}

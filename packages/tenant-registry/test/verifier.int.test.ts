@@ -1,0 +1,116 @@
+import { createTestDatabase, waitFor } from '@livechat-pipeline/testkit';
+import type { TestDatabase } from '@livechat-pipeline/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  TenantRegistry,
+  anyOfVerifiers,
+  createRegistrySecretVerifier,
+  hashWebhookSecret,
+  migrateRegistry,
+} from '../src/index.js';
+import type { RegistrySecretVerifier } from '../src/index.js';
+
+const CLIENT = 'client-registry-test';
+const ORG = 'f9c7cc55-b35a-4e76-b0d5-ae9fce362314';
+const OTHER_ORG = '0c2b6b0e-6a8f-4d7e-9a53-1f1f1f1f1f1f';
+
+describe('tenant registry + secret verifier (real Postgres)', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let registry: TenantRegistry;
+  let verifier: RegistrySecretVerifier;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('registry');
+    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    expect(await migrateRegistry(pool)).toEqual([1]);
+    expect(await migrateRegistry(pool)).toEqual([]); // idempotent
+    registry = new TenantRegistry(pool);
+    verifier = await createRegistrySecretVerifier(pool, { refreshMs: 100, recordLastWebhook: true });
+  });
+
+  afterAll(async () => {
+    await verifier?.close();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  const v3 = (secretKey: string) => ({ format: 'v3' as const, secretKey });
+  const subject = (...tenantIds: string[]) => ({ tenantIds, action: 'incoming_chat' });
+
+  it('accepts the secret of a live registration for an active tenant only, and follows changes within a second', async () => {
+    await registry.recordInstall({ clientId: CLIENT, organizationId: ORG, licenseId: '104130623' });
+    await registry.addRegistration({
+      id: 'wh-1',
+      ownerClientId: CLIENT,
+      action: 'incoming_chat',
+      url: 'https://x/webhooks/livechat',
+      secretHash: hashWebhookSecret('old-secret'),
+      definition: {},
+    });
+    await waitFor(() => verifier.verifyV3Secret('old-secret', ORG), {
+      timeoutMs: 5000,
+      message: 'registry secret accepted',
+    });
+
+    expect(verifier.verify(v3('old-secret'), subject(ORG))).toEqual({ ok: true });
+    expect(verifier.verify(v3('old-secret'), subject('104130623'))).toEqual({ ok: true }); // v3.2/3.3 license_id
+    expect(verifier.verify(v3('wrong'), subject(ORG))).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify(v3('old-secret'), subject(OTHER_ORG))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(verifier.verify(v3('old-secret'), subject())).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify(v3(''), subject(ORG))).toEqual({ ok: false, reason: 'missing_credentials' });
+    expect(verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG)).ok).toBe(false);
+
+    // rotation: the new one registered, the old one retiring -> both accepted; old deleted -> refused
+    await registry.addRegistration({
+      id: 'wh-2',
+      ownerClientId: CLIENT,
+      action: 'incoming_chat',
+      url: 'https://x/webhooks/livechat',
+      secretHash: hashWebhookSecret('new-secret'),
+      definition: {},
+    });
+    await registry.setRegistrationStatus('wh-1', 'retiring');
+    await waitFor(() => verifier.verifyV3Secret('new-secret', ORG), { timeoutMs: 5000 });
+    expect(verifier.verifyV3Secret('old-secret', ORG)).toBe(true);
+    await registry.setRegistrationStatus('wh-1', 'deleted');
+    await waitFor(() => !verifier.verifyV3Secret('old-secret', ORG), {
+      timeoutMs: 5000,
+      message: 'old secret refused',
+    });
+    expect(verifier.verifyV3Secret('new-secret', ORG)).toBe(true);
+
+    // last_webhook_at follows accepted deliveries
+    await waitFor(async () => (await registry.findTenant(CLIENT, ORG))?.lastWebhookAt, {
+      timeoutMs: 5000,
+      message: 'last_webhook_at written',
+    });
+
+    // uninstall -> refused
+    await registry.markUninstalled({ clientId: CLIENT, organizationId: ORG });
+    await waitFor(() => !verifier.verifyV3Secret('new-secret', ORG), {
+      timeoutMs: 5000,
+      message: 'uninstalled tenant refused',
+    });
+  });
+
+  it('anyOfVerifiers accepts what one accepts and keeps the first refusal reason', async () => {
+    const refuse = { verify: () => ({ ok: false as const, reason: 'missing_credentials' as const }) };
+    const accept = { verify: async () => ({ ok: true as const }) };
+    expect(await anyOfVerifiers(refuse, accept).verify(v3('x'), subject(ORG))).toEqual({ ok: true });
+    expect(await anyOfVerifiers(refuse, verifier).verify(v3('x'), subject(ORG))).toEqual({
+      ok: false,
+      reason: 'missing_credentials',
+    });
+  });
+
+  it('stores no secret: the digest only', async () => {
+    const r = await pool.query<{ secret_hash: string }>('select secret_hash from app.webhook_registrations');
+    for (const row of r.rows) expect(row.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.rows.map((x) => x.secret_hash)).not.toContain('new-secret');
+  });
+});

@@ -1,0 +1,162 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { formatTable } from './cli-table.js';
+import { loadAppConfig } from './config.js';
+import { createAppDeps } from './deps.js';
+import { AppConfigError, isAppError } from './errors.js';
+import { REDACT_PATHS } from './logger.js';
+import type { PlanStep } from './webhooks/sync.js';
+
+const USAGE = `usage: pnpm livechat webhooks <command>
+
+  list                     the app's webhooks at LiveChat, joined with the registry
+  sync [--dry-run]         make LiveChat match config/livechat-webhooks.json (idempotent)
+  unregister <id>          remove one webhook at LiveChat and forget its secret
+  rotate-secret [--overlap-seconds N]
+                           new secret for every webhook: register new, accept both for N s
+                           (default APP_ROTATION_OVERLAP_SECONDS), unregister old, accept old for N s more, forget it
+
+Authenticates with a personal access token: LIVECHAT_PAT=<account_id>:<PAT> (scope webhooks.configuration:rw),
+for the app LIVECHAT_CLIENT_ID. Needs DATABASE_URL (the registry keeps the secrets' hashes for the ingest).`;
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Log destination; default stderr. */
+  readonly logger?: Logger;
+}
+
+const fmt = (d: Date | null) => (d === null ? '-' : d.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+
+function planTable(plan: readonly PlanStep[]): string {
+  return formatTable(
+    ['op', 'action', 'webhook id', 'reason'],
+    plan.map((s) => [s.op, s.action, s.op === 'register' ? '(new)' : s.id, s.reason]),
+  );
+}
+
+/** Runs one CLI command; returns the exit code. */
+export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  const [group, command, ...rest] = argv;
+  if (group !== 'webhooks' || command === undefined || command === '--help') {
+    io.err(USAGE);
+    return group === undefined || command === '--help' ? 0 : 64;
+  }
+  let config;
+  try {
+    config = loadAppConfig(env);
+  } catch (err) {
+    if (err instanceof AppConfigError) {
+      io.err(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  const logger =
+    io.logger ??
+    pino(
+      {
+        level: config.logLevel,
+        base: { service: 'app-cli' },
+        redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      },
+      process.stderr,
+    );
+  const deps = await createAppDeps(config, logger);
+  try {
+    const sync = deps.patWebhookSync();
+    switch (command) {
+      case 'list': {
+        const rows = await sync.list();
+        io.out(
+          formatTable(
+            ['id', 'action', 'url', 'since', 'secret known', 'matches config'],
+            rows.map((r) => [
+              r.id,
+              r.action,
+              r.url,
+              fmt(r.since),
+              r.secretKnown ? 'yes' : 'no',
+              r.matchesConfig ? 'yes' : 'no',
+            ]),
+          ),
+        );
+        io.out(`${rows.length} webhook(s) for client ${config.livechat.clientId}`);
+        return 0;
+      }
+      case 'sync': {
+        const dryRun = rest.includes('--dry-run');
+        const report = await sync.sync({ dryRun, overlapMs: config.rotationOverlapSeconds * 1000 });
+        if (dryRun) {
+          io.out(report.plan.length === 0 ? 'in sync: nothing to do' : planTable(report.plan));
+          return 0;
+        }
+        const rows = [
+          ...report.registered.map((r) => ['registered', r.action, r.id, '']),
+          ...report.unregistered.map((r) => ['unregistered', r.action, r.id, r.reason]),
+          ...report.forgotten.map((r) => ['forgotten', r.action, r.id, 'no longer at LiveChat']),
+        ];
+        io.out(
+          rows.length === 0
+            ? 'in sync: nothing changed'
+            : formatTable(['done', 'action', 'webhook id', 'reason'], rows),
+        );
+        return 0;
+      }
+      case 'unregister': {
+        const id = rest[0];
+        if (id === undefined) {
+          io.err('unregister needs a webhook id (see `webhooks list`)');
+          return 64;
+        }
+        await sync.unregister(id);
+        io.out(`unregistered ${id}`);
+        return 0;
+      }
+      case 'rotate-secret': {
+        const i = rest.indexOf('--overlap-seconds');
+        const overlap = i >= 0 ? Number(rest[i + 1]) : config.rotationOverlapSeconds;
+        if (!Number.isInteger(overlap) || overlap < 0) {
+          io.err('--overlap-seconds needs a whole number of seconds');
+          return 64;
+        }
+        const result = await sync.rotateSecrets(async (phase) => {
+          io.err(`${phase}: waiting ${overlap} s (LiveChat applies configuration changes within ~2 minutes)`);
+          await sleep(overlap * 1000);
+        });
+        io.out(
+          formatTable(
+            ['action', 'old webhook id', 'new webhook id'],
+            result.rotated.map((r) => [r.action, r.oldId, r.newId]),
+          ),
+        );
+        return 0;
+      }
+      default:
+        io.err(USAGE);
+        return 64;
+    }
+  } catch (err) {
+    if (isAppError(err)) {
+      io.err(`${err.code}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await deps.close();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runCli(process.argv.slice(2), process.env, {
+    out: (t) => process.stdout.write(`${t}\n`),
+    err: (t) => process.stderr.write(`${t}\n`),
+  })
+    .then((code) => process.exit(code))
+    .catch((err: unknown) => {
+      process.stderr.write(`livechat: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,198 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { parseTokenKeys } from './crypto/token-cipher.js';
+import type { TokenKey } from './crypto/token-cipher.js';
+import { AppConfigError, isAppError } from './errors.js';
+import { loadDesiredWebhooks } from './webhooks/desired.js';
+import type { DesiredWebhook } from './webhooks/desired.js';
+
+export interface AppConfig {
+  readonly http: { readonly host: string; readonly port: number };
+  readonly publicUrl: string;
+  /** Where LiveChat delivers webhooks (the ingest): APP_WEBHOOK_URL, default `${APP_PUBLIC_URL}/webhooks/livechat`. */
+  readonly webhookUrl: string;
+  readonly livechat: {
+    readonly clientId: string;
+    readonly clientSecret: string;
+    readonly accountsUrl: string;
+    readonly apiUrl: string;
+    /** `account_id:PAT` for the CLI, or null. */
+    readonly pat: { readonly accountId: string; readonly token: string } | null;
+    readonly timeoutMs: number;
+    readonly maxRetries: number;
+  };
+  /** Client id and secret are both set, so the install flow can run. */
+  readonly oauthConfigured: boolean;
+  readonly tokenKeys: readonly TokenKey[];
+  readonly tokenRefresh: { readonly marginSeconds: number; readonly intervalSeconds: number };
+  readonly frameAncestors: readonly string[];
+  readonly lifecycleBasicAuth: { readonly user: string; readonly password: string } | null;
+  readonly cookieSecure: boolean;
+  readonly sessionTtlSeconds: number;
+  readonly database: { readonly url: string; readonly schema: string };
+  readonly webhooks: readonly DesiredWebhook[];
+  readonly rotationOverlapSeconds: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const DEFAULT_WEBHOOKS_FILE = fileURLToPath(
+  new URL('../../../config/livechat-webhooks.json', import.meta.url),
+);
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z.object({
+  APP_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  APP_PORT: int(0, 65535).default(8081),
+  APP_PUBLIC_URL: httpUrl.default('http://127.0.0.1:8081'),
+  APP_WEBHOOK_URL: httpUrl.optional(),
+  APP_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LIVECHAT_CLIENT_ID: z.string().trim().default(''),
+  LIVECHAT_CLIENT_SECRET: z.string().trim().default(''),
+  LIVECHAT_ACCOUNTS_URL: httpUrl.default('https://accounts.livechat.com'),
+  LIVECHAT_API_URL: httpUrl.default('https://api.livechatinc.com/v3.6'),
+  LIVECHAT_PAT: z
+    .string()
+    .regex(/^[^:\s]+:\S+$/, 'must be account_id:PAT')
+    .optional(),
+  LIVECHAT_HTTP_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  LIVECHAT_MAX_RETRIES: int(0, 20).default(5),
+  APP_TOKEN_KEYS: z.string().default(''),
+  APP_TOKEN_REFRESH_MARGIN_SECONDS: int(10, 86_400).default(900),
+  APP_TOKEN_REFRESH_INTERVAL_SECONDS: int(1, 86_400).default(60),
+  APP_FRAME_ANCESTORS: z
+    .string()
+    .default('https://my.livechatinc.com https://*.livechat.com https://*.text.com')
+    .transform((s) => s.split(/[\s,]+/).filter((x) => x !== ''))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(
+              /^('self'|'none'|https?:\/\/[A-Za-z0-9.*-]+(:\d+)?)$/,
+              "each must be 'self', 'none' or a scheme://host source",
+            ),
+        )
+        .min(1),
+    ),
+  APP_LIFECYCLE_BASIC_AUTH: z
+    .string()
+    .regex(/^[^:\s]+:\S{12,}$/, 'must be user:password with a password of 12+ characters')
+    .optional(),
+  APP_COOKIE_SECURE: bool.optional(),
+  APP_SESSION_TTL_SECONDS: int(60, 30 * 86_400).default(12 * 3600),
+  APP_ROTATION_OVERLAP_SECONDS: int(0, 86_400).default(150),
+  APP_DB_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case SQL identifier')
+    .default('app'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
+  APP_WEBHOOKS_FILE: z.string().trim().min(1).default(DEFAULT_WEBHOOKS_FILE),
+});
+
+/**
+ * Reads and validates the app's configuration from environment variables, once. Empty values count as unset.
+ * Throws AppConfigError naming every missing or bad variable; never echoes a secret value.
+ */
+export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value;
+  }
+  const parsed = envSchema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
+    throw new AppConfigError(problems);
+  }
+  const e = parsed.data;
+
+  const { keys, problems: keyProblems } = parseTokenKeys(e.APP_TOKEN_KEYS);
+  for (const p of keyProblems) problems.push(`APP_TOKEN_KEYS: ${p}`);
+  const oauthConfigured = e.LIVECHAT_CLIENT_ID !== '' && e.LIVECHAT_CLIENT_SECRET !== '';
+  if ((e.LIVECHAT_CLIENT_ID === '') !== (e.LIVECHAT_CLIENT_SECRET === '')) {
+    problems.push(
+      "LIVECHAT_CLIENT_ID / LIVECHAT_CLIENT_SECRET: set both (the app's Developer Console credentials) or neither",
+    );
+  }
+  if (oauthConfigured && keys.length === 0 && keyProblems.length === 0) {
+    problems.push(
+      'APP_TOKEN_KEYS: required once LIVECHAT_CLIENT_ID is set: comma-separated kid:base64key (32-byte keys), the first one encrypts',
+    );
+  }
+  let webhooks: DesiredWebhook[] = [];
+  try {
+    webhooks = loadDesiredWebhooks(e.APP_WEBHOOKS_FILE);
+  } catch (err) {
+    problems.push(`APP_WEBHOOKS_FILE: ${isAppError(err) ? err.message : String(err)}`);
+  }
+  const webhookUrl = e.APP_WEBHOOK_URL ?? `${e.APP_PUBLIC_URL}/webhooks/livechat`;
+  if (webhookUrl.length > 500)
+    problems.push('APP_WEBHOOK_URL: LiveChat accepts webhook URLs of at most 500 characters');
+  if (problems.length > 0) throw new AppConfigError(problems);
+
+  const cookieSecure = e.APP_COOKIE_SECURE ?? e.APP_PUBLIC_URL.startsWith('https://');
+  const pair = (value: string | undefined) => {
+    if (value === undefined) return null;
+    const colon = value.indexOf(':');
+    return { user: value.slice(0, colon), password: value.slice(colon + 1) };
+  };
+  const pat = pair(e.LIVECHAT_PAT);
+
+  return deepFreeze<AppConfig>({
+    http: { host: e.APP_HOST, port: e.APP_PORT },
+    publicUrl: e.APP_PUBLIC_URL,
+    webhookUrl,
+    livechat: {
+      clientId: e.LIVECHAT_CLIENT_ID,
+      clientSecret: e.LIVECHAT_CLIENT_SECRET,
+      accountsUrl: e.LIVECHAT_ACCOUNTS_URL,
+      apiUrl: e.LIVECHAT_API_URL,
+      pat: pat === null ? null : { accountId: pat.user, token: pat.password },
+      timeoutMs: e.LIVECHAT_HTTP_TIMEOUT_MS,
+      maxRetries: e.LIVECHAT_MAX_RETRIES,
+    },
+    oauthConfigured,
+    tokenKeys: keys,
+    tokenRefresh: {
+      marginSeconds: e.APP_TOKEN_REFRESH_MARGIN_SECONDS,
+      intervalSeconds: e.APP_TOKEN_REFRESH_INTERVAL_SECONDS,
+    },
+    frameAncestors: e.APP_FRAME_ANCESTORS,
+    lifecycleBasicAuth: pair(e.APP_LIFECYCLE_BASIC_AUTH),
+    cookieSecure,
+    sessionTtlSeconds: e.APP_SESSION_TTL_SECONDS,
+    database: { url: e.DATABASE_URL, schema: e.APP_DB_SCHEMA },
+    webhooks,
+    rotationOverlapSeconds: e.APP_ROTATION_OVERLAP_SECONDS,
+    logLevel: e.APP_LOG_LEVEL,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value) && !Buffer.isBuffer(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

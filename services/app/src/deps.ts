@@ -1,0 +1,114 @@
+import { TenantRegistry, migrateRegistry } from '@livechat-pipeline/tenant-registry';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { AppConfig } from './config.js';
+import { TokenCipher } from './crypto/token-cipher.js';
+import type { RetryPolicy } from './http/retrying-fetch.js';
+import { ConfigurationApi, patCredentials } from './livechat/configuration-api.js';
+import type { ApiCredentials } from './livechat/configuration-api.js';
+import { AccountsClient } from './oauth/accounts-client.js';
+import { Sessions } from './session.js';
+import { TokenService } from './tokens/token-service.js';
+import { WebhookSync } from './webhooks/sync.js';
+import { AppError } from './errors.js';
+
+/** Everything the routes and the CLI need, built once from the config. */
+export interface AppDeps {
+  readonly config: AppConfig;
+  readonly logger: Logger;
+  readonly pool: pg.Pool;
+  readonly registry: TenantRegistry;
+  readonly sessions: Sessions;
+  /** Null when LIVECHAT_CLIENT_ID / _SECRET (and so APP_TOKEN_KEYS) are not set. */
+  readonly oauth: {
+    readonly cipher: TokenCipher;
+    readonly accounts: AccountsClient;
+    readonly tokens: TokenService;
+  } | null;
+  /** A webhook sync for the app's client id with these credentials. */
+  webhookSync(credentials: ApiCredentials): WebhookSync;
+  /** A webhook sync with the operator's PAT (LIVECHAT_PAT). */
+  patWebhookSync(): WebhookSync;
+  close(): Promise<void>;
+}
+
+export function retryPolicy(config: AppConfig): RetryPolicy {
+  return { maxRetries: config.livechat.maxRetries, timeoutMs: config.livechat.timeoutMs };
+}
+
+/** Connects to Postgres, migrates the registry schema, and builds the clients. */
+export async function createAppDeps(
+  config: AppConfig,
+  logger: Logger,
+  options: { pool?: pg.Pool } = {},
+): Promise<AppDeps> {
+  const pool = options.pool ?? new pg.Pool({ connectionString: config.database.url, max: 5 });
+  const applied = await migrateRegistry(pool, { schema: config.database.schema });
+  if (applied.length > 0)
+    logger.info({ schema: config.database.schema, applied }, 'registry schema migrated');
+  const registry = new TenantRegistry(pool, { schema: config.database.schema });
+  const policy = retryPolicy(config);
+  let oauth: AppDeps['oauth'] = null;
+  if (config.oauthConfigured) {
+    const cipher = new TokenCipher(config.tokenKeys);
+    const accounts = new AccountsClient(
+      {
+        accountsUrl: config.livechat.accountsUrl,
+        clientId: config.livechat.clientId,
+        clientSecret: config.livechat.clientSecret,
+        policy,
+      },
+      logger,
+    );
+    const tokens = new TokenService({
+      registry,
+      cipher,
+      accounts,
+      logger,
+      marginSeconds: config.tokenRefresh.marginSeconds,
+    });
+    oauth = { cipher, accounts, tokens };
+  }
+  const webhookSync = (credentials: ApiCredentials) => {
+    if (config.livechat.clientId === '')
+      throw new AppError(
+        'APP_NOT_CONFIGURED',
+        "LIVECHAT_CLIENT_ID is not set: webhooks are registered for the app's client id",
+      );
+    const api = new ConfigurationApi(
+      { apiUrl: config.livechat.apiUrl, ownerClientId: config.livechat.clientId, policy },
+      credentials,
+      logger,
+    );
+    return new WebhookSync({
+      api,
+      registry,
+      pool,
+      desired: config.webhooks,
+      webhookUrl: config.webhookUrl,
+      logger,
+    });
+  };
+  return {
+    config,
+    logger,
+    pool,
+    registry,
+    sessions: new Sessions(registry, { ttlSeconds: config.sessionTtlSeconds, secure: config.cookieSecure }),
+    oauth,
+    webhookSync,
+    patWebhookSync() {
+      const pat = config.livechat.pat;
+      if (pat === null)
+        throw new AppError(
+          'APP_NOT_CONFIGURED',
+          'LIVECHAT_PAT is not set: export LIVECHAT_PAT=<account_id>:<personal access token> (scope webhooks.configuration:rw)',
+        );
+      return webhookSync(patCredentials(pat.accountId, pat.token));
+    },
+    async close() {
+      await oauth?.tokens.stop();
+      if (options.pool === undefined) await pool.end();
+    },
+  };
+}

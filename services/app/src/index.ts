@@ -1,0 +1,15 @@
+export { buildApp } from './app.js';
+export { loadAppConfig } from './config.js';
+export type { AppConfig } from './config.js';
+export { createAppDeps } from './deps.js';
+export type { AppDeps } from './deps.js';
+export { createAppLogger } from './logger.js';
+export { APP_ERROR_CODES, AppConfigError, AppError, isAppError } from './errors.js';
+export type { AppErrorCode } from './errors.js';
+export { TokenCipher, parseTokenKeys } from './crypto/token-cipher.js';
+export { WebhookSync } from './webhooks/sync.js';
+export type { PlanStep, RotationPhase, SyncReport, WebhookRow } from './webhooks/sync.js';
+export { parseDesiredWebhooks } from './webhooks/desired.js';
+export type { DesiredWebhook } from './webhooks/desired.js';
+export { patCredentials } from './livechat/configuration-api.js';
+export { runCli } from './cli.js';

@@ -1,0 +1,354 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hashWebhookSecret } from '@livechat-pipeline/tenant-registry';
+import type { TenantRegistry, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import type { ConfigurationApi, RemoteWebhook } from '../livechat/configuration-api.js';
+import type { DesiredWebhook } from './desired.js';
+
+export const LIMIT_PER_ACTION = 3;
+
+export type PlanStep =
+  | {
+      readonly op: 'register';
+      readonly action: string;
+      readonly desired: DesiredWebhook;
+      readonly reason: string;
+    }
+  | {
+      readonly op: 'unregister';
+      readonly action: string;
+      readonly id: string;
+      readonly known: boolean;
+      readonly reason: string;
+      readonly beforeRegister: boolean;
+    }
+  | { readonly op: 'forget'; readonly action: string; readonly id: string; readonly reason: string };
+
+export interface SyncReport {
+  readonly rounds: number;
+  readonly registered: ReadonlyArray<{ id: string; action: string }>;
+  readonly unregistered: ReadonlyArray<{ id: string; action: string; reason: string }>;
+  readonly forgotten: ReadonlyArray<{ id: string; action: string }>;
+  /** The steps a dry run would take (empty after a real run that converged). */
+  readonly plan: readonly PlanStep[];
+  readonly changed: boolean;
+}
+
+/** A webhook as shown to operators: LiveChat's view joined with what the registry knows. */
+export interface WebhookRow {
+  readonly id: string;
+  readonly action: string;
+  readonly url: string;
+  readonly secretKnown: boolean;
+  readonly status: string;
+  readonly since: Date | null;
+  readonly matchesConfig: boolean;
+}
+
+export type RotationPhase = 'new-registered' | 'old-unregistered';
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Makes LiveChat's license webhooks for our client id match config/livechat-webhooks.json, idempotently.
+ * A remote webhook satisfies an entry only when its URL, action, description, filters and additional_data
+ * match AND the registry knows its secret (so the ingest can verify it); anything else of ours is stale.
+ * New webhooks are registered before stale ones are removed; removed ones the registry knew stay accepted
+ * ("retiring") for `overlapMs`, covering LiveChat's up-to-2-minute propagation delay.
+ */
+export class WebhookSync {
+  constructor(
+    private readonly deps: {
+      readonly api: ConfigurationApi;
+      readonly registry: TenantRegistry;
+      readonly pool: pg.Pool;
+      readonly desired: readonly DesiredWebhook[];
+      readonly webhookUrl: string;
+      readonly logger: Logger;
+    },
+  ) {}
+
+  private matches(remote: RemoteWebhook, desired: DesiredWebhook): boolean {
+    return (
+      remote.type === 'license' &&
+      remote.action === desired.action &&
+      remote.url === this.deps.webhookUrl &&
+      remote.description === desired.description &&
+      canonical(remote.filters) === canonical(desired.filters) &&
+      canonical([...remote.additional_data].sort()) === canonical([...desired.additional_data].sort())
+    );
+  }
+
+  /** The steps that would bring LiveChat in line, given its list and the registry's live rows. */
+  planFrom(remote: readonly RemoteWebhook[], live: readonly WebhookRegistration[]): PlanStep[] {
+    const known = new Set(live.map((r) => r.id));
+    const remoteIds = new Set(remote.map((r) => r.id));
+    const steps: PlanStep[] = [];
+    const actions = new Set([...remote.map((r) => r.action), ...this.deps.desired.map((d) => d.action)]);
+    for (const action of [...actions].sort()) {
+      const mine = remote.filter((r) => r.action === action).sort((a, b) => (a.id < b.id ? -1 : 1));
+      const desired = this.deps.desired.find((d) => d.action === action);
+      const keep =
+        desired === undefined ? undefined : mine.find((r) => known.has(r.id) && this.matches(r, desired));
+      const stale = mine.filter((r) => r !== keep);
+      const reasonOf = (r: RemoteWebhook) =>
+        desired === undefined
+          ? 'action not in config'
+          : !known.has(r.id)
+            ? 'secret unknown to the registry'
+            : r.url !== this.deps.webhookUrl
+              ? 'points elsewhere'
+              : keep !== undefined
+                ? 'duplicate'
+                : 'definition changed';
+      if (desired !== undefined && keep === undefined) {
+        // Free a slot first only when LiveChat's limit leaves no room; prefer dropping unknown ones.
+        const room = LIMIT_PER_ACTION - mine.length;
+        const freeFirst =
+          room > 0
+            ? []
+            : [...stale].sort((a, b) => Number(known.has(a.id)) - Number(known.has(b.id))).slice(0, 1 - room);
+        for (const r of freeFirst)
+          steps.push({
+            op: 'unregister',
+            action,
+            id: r.id,
+            known: known.has(r.id),
+            reason: reasonOf(r),
+            beforeRegister: true,
+          });
+        steps.push({
+          op: 'register',
+          action,
+          desired,
+          reason: mine.length === 0 ? 'missing' : 'replaces stale',
+        });
+        for (const r of stale)
+          if (!freeFirst.includes(r))
+            steps.push({
+              op: 'unregister',
+              action,
+              id: r.id,
+              known: known.has(r.id),
+              reason: reasonOf(r),
+              beforeRegister: false,
+            });
+      } else {
+        for (const r of stale)
+          steps.push({
+            op: 'unregister',
+            action,
+            id: r.id,
+            known: known.has(r.id),
+            reason: reasonOf(r),
+            beforeRegister: false,
+          });
+      }
+    }
+    for (const r of live) {
+      if (!remoteIds.has(r.id))
+        steps.push({ op: 'forget', action: r.action, id: r.id, reason: 'no longer at LiveChat' });
+    }
+    return steps;
+  }
+
+  /** One list + plan. */
+  async plan(): Promise<PlanStep[]> {
+    const [remote, live] = await Promise.all([
+      this.deps.api.listWebhooks(),
+      this.deps.registry.liveRegistrations(this.deps.api.ownerClientId),
+    ]);
+    return this.planFrom(remote, live);
+  }
+
+  /** Plans and applies until a fresh list needs no change (at most `maxRounds`), under a Postgres advisory lock. */
+  async sync(
+    options: { dryRun?: boolean; overlapMs?: number; maxRounds?: number } = {},
+  ): Promise<SyncReport> {
+    if (options.dryRun === true) {
+      const plan = await this.plan();
+      return { rounds: 0, registered: [], unregistered: [], forgotten: [], plan, changed: false };
+    }
+    return this.locked(async () => {
+      const registered: Array<{ id: string; action: string }> = [];
+      const unregistered: Array<{ id: string; action: string; reason: string }> = [];
+      const forgotten: Array<{ id: string; action: string }> = [];
+      const retiring: string[] = [];
+      const maxRounds = options.maxRounds ?? 4;
+      let rounds = 0;
+      let plan: PlanStep[] = [];
+      for (;;) {
+        plan = await this.plan();
+        if (plan.length === 0 || rounds >= maxRounds) break;
+        rounds += 1;
+        for (const step of plan) {
+          if (step.op === 'register') {
+            registered.push({ id: await this.register(step.desired), action: step.action });
+          } else if (step.op === 'unregister') {
+            if (step.known) {
+              await this.deps.registry.setRegistrationStatus(step.id, 'retiring');
+              retiring.push(step.id);
+            }
+            await this.unregisterRemote(step.id);
+            unregistered.push({ id: step.id, action: step.action, reason: step.reason });
+          } else {
+            await this.deps.registry.setRegistrationStatus(step.id, 'deleted');
+            forgotten.push({ id: step.id, action: step.action });
+          }
+        }
+      }
+      if (retiring.length > 0) {
+        if ((options.overlapMs ?? 0) > 0) {
+          this.deps.logger.info(
+            { retiring: retiring.length, overlapMs: options.overlapMs },
+            'old webhook secrets stay accepted during the overlap',
+          );
+          await sleep(options.overlapMs);
+        }
+        for (const id of retiring) await this.deps.registry.setRegistrationStatus(id, 'deleted');
+      }
+      const changed = registered.length + unregistered.length + forgotten.length > 0;
+      this.deps.logger.info(
+        {
+          rounds,
+          registered: registered.length,
+          unregistered: unregistered.length,
+          forgotten: forgotten.length,
+          pending: plan.length,
+        },
+        'webhook sync done',
+      );
+      if (plan.length > 0)
+        throw new AppError(
+          'APP_LIVECHAT_UNAVAILABLE',
+          `webhook sync did not converge after ${rounds} rounds (${plan.length} steps left)`,
+        );
+      return { rounds, registered, unregistered, forgotten, plan, changed };
+    });
+  }
+
+  /**
+   * New secrets for every configured webhook: register the new one, keep both accepted while LiveChat
+   * propagates (`wait('new-registered')`), unregister the old one, keep its secret accepted while in-flight
+   * deliveries drain (`wait('old-unregistered')`), then forget the old secret.
+   */
+  async rotateSecrets(
+    wait: (phase: RotationPhase) => Promise<void>,
+  ): Promise<{ rotated: Array<{ action: string; oldId: string; newId: string }> }> {
+    return this.locked(async () => {
+      const remote = await this.deps.api.listWebhooks();
+      const live = await this.deps.registry.liveRegistrations(this.deps.api.ownerClientId);
+      const known = new Set(live.map((r) => r.id));
+      const pairs: Array<{ action: string; oldId: string; newId: string }> = [];
+      for (const desired of this.deps.desired) {
+        const current = remote.find((r) => known.has(r.id) && this.matches(r, desired));
+        if (current === undefined) continue; // sync registers it; nothing to rotate
+        const newId = await this.register(desired);
+        await this.deps.registry.setRegistrationStatus(current.id, 'retiring');
+        pairs.push({ action: desired.action, oldId: current.id, newId });
+      }
+      this.deps.logger.info(
+        { rotated: pairs.length },
+        'new webhook secrets registered; old and new are accepted',
+      );
+      await wait('new-registered');
+      for (const p of pairs) await this.unregisterRemote(p.oldId);
+      await wait('old-unregistered');
+      for (const p of pairs) await this.deps.registry.setRegistrationStatus(p.oldId, 'deleted');
+      this.deps.logger.info({ rotated: pairs.length }, 'old webhook secrets forgotten');
+      return { rotated: pairs };
+    });
+  }
+
+  /** Removes one webhook at LiveChat and forgets its secret. */
+  async unregister(id: string): Promise<void> {
+    await this.unregisterRemote(id);
+    if ((await this.deps.registry.getRegistration(id)) !== null)
+      await this.deps.registry.setRegistrationStatus(id, 'deleted');
+  }
+
+  /** LiveChat's list joined with the registry. */
+  async list(): Promise<WebhookRow[]> {
+    const [remote, live] = await Promise.all([
+      this.deps.api.listWebhooks(),
+      this.deps.registry.liveRegistrations(this.deps.api.ownerClientId),
+    ]);
+    const byId = new Map(live.map((r) => [r.id, r]));
+    return remote.map((r) => {
+      const row = byId.get(r.id);
+      const desired = this.deps.desired.find((d) => d.action === r.action);
+      return {
+        id: r.id,
+        action: r.action,
+        url: r.url,
+        secretKnown: row !== undefined,
+        status: row?.status ?? 'unknown',
+        since: row?.createdAt ?? null,
+        matchesConfig: desired !== undefined && this.matches(r, desired),
+      };
+    });
+  }
+
+  private async register(desired: DesiredWebhook): Promise<string> {
+    const secret = randomBytes(32).toString('base64url');
+    const id = await this.deps.api.registerWebhook({
+      action: desired.action,
+      secretKey: secret,
+      url: this.deps.webhookUrl,
+      description: desired.description,
+      filters: desired.filters,
+      additionalData: desired.additional_data,
+    });
+    await this.deps.registry.addRegistration({
+      id,
+      ownerClientId: this.deps.api.ownerClientId,
+      action: desired.action,
+      url: this.deps.webhookUrl,
+      secretHash: hashWebhookSecret(secret),
+      definition: {
+        description: desired.description,
+        filters: desired.filters,
+        additional_data: desired.additional_data,
+      },
+    });
+    this.deps.logger.info({ webhook_id: id, action: desired.action }, 'webhook registered');
+    return id;
+  }
+
+  private async unregisterRemote(id: string): Promise<void> {
+    try {
+      await this.deps.api.unregisterWebhook(id);
+    } catch (err) {
+      // Already gone (e.g. a retried call that had succeeded): the goal is reached.
+      if (err instanceof AppError && err.code === 'APP_LIVECHAT_REJECTED' && err.details['status'] === 404)
+        return;
+      throw err;
+    }
+    this.deps.logger.info({ webhook_id: id }, 'webhook unregistered');
+  }
+
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    const client = await this.deps.pool.connect();
+    const key = `webhook-sync:${this.deps.api.ownerClientId}`;
+    try {
+      await client.query('select pg_advisory_lock(hashtext($1))', [key]);
+      try {
+        return await fn();
+      } finally {
+        await client.query('select pg_advisory_unlock(hashtext($1))', [key]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+}
