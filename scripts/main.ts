@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadStackSettings, stackDown, stackUp, StackError } from '@livechat-pipeline/local-stack';
+import { runDemo } from './demo.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line: string) => process.stderr.write(`main: ${line}\n`);
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `KAFKA_BROKERS=${endpoints.kafkaBrokers}\nSCHEMA_REGISTRY_URL=${endpoints.schemaRegistryUrl}\nDATABASE_URL=${endpoints.databaseUrl}\n`,
   );
-  const env = {
+  const env: NodeJS.ProcessEnv & { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string; DATABASE_URL: string } = {
     ...process.env,
     KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? endpoints.kafkaBrokers,
     SCHEMA_REGISTRY_URL: process.env['SCHEMA_REGISTRY_URL'] ?? endpoints.schemaRegistryUrl,
@@ -82,9 +83,22 @@ async function main(): Promise<void> {
       }
     });
   }
-  say(services.length === 0 ? 'the stack runs; Ctrl-C stops it' : `running ${services.join(', ')}; Ctrl-C stops everything`);
+  say(`running ${services.join(', ')}; Ctrl-C stops everything`);
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  if (process.argv.includes('--demo')) {
+    const [secretKey] = (env.LIVECHAT_SECRET_KEYS ?? '').split(',');
+    const [basicAuth] = (env.LIVECHAT_BASIC_AUTH ?? '').split(',');
+    if (!secretKey || !basicAuth) {
+      say('--demo needs LIVECHAT_SECRET_KEYS and LIVECHAT_BASIC_AUTH (or neither, for the local ones)');
+      return;
+    }
+    const ingestUrl = `http://${env.INGEST_HOST ?? '127.0.0.1'}:${env.INGEST_PORT ?? '8080'}`;
+    runDemo({ ingestUrl, databaseUrl: env.DATABASE_URL, secretKey, basicAuth, schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts', say }).then(
+      () => say('demo done; the pipeline keeps running (Ctrl-C stops it)'),
+      (error: unknown) => say(`demo failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
 }
 
 main().catch((error: unknown) => {

@@ -55,7 +55,10 @@ export class EventRejectedError extends ConsumerError {
 }
 
 /** SQLSTATE classes and codes that say "try again later", not "this data is wrong". */
-const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57P', '58'];
+// 42 (undefined table/column, syntax, privilege) and 3F (no such schema) come from the deployment, not
+// from one event: dead-lettering would send the whole stream to the DLQ. Waiting keeps every event
+// in place until the migration or grant is fixed, and lag shows it.
+const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57P', '58', '42', '3F'];
 const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '57014', '25P03', '25P04']);
 const CONNECTION_ERRNOS = new Set([
   'ECONNREFUSED',

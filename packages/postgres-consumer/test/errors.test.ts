@@ -16,6 +16,10 @@ describe('classifyError', () => {
     ['terminated connection', new Error('Connection terminated unexpectedly'), 'CONSUMER_POSTGRES_UNAVAILABLE'],
     ['pool connect timeout', new Error('timeout exceeded when trying to connect'), 'CONSUMER_POSTGRES_UNAVAILABLE'],
     ['refused on every address', new AggregateError([pgError('ECONNREFUSED')], ''), 'CONSUMER_POSTGRES_UNAVAILABLE'],
+    // a migration not applied yet is the deployment's fault, not one event's: wait, don't dead-letter
+    ['undefined column', pgError('42703'), 'CONSUMER_TRANSIENT_FAILURE'],
+    ['undefined table', pgError('42P01'), 'CONSUMER_TRANSIENT_FAILURE'],
+    ['missing schema', pgError('3F000'), 'CONSUMER_TRANSIENT_FAILURE'],
   ])('%s is retryable whatever the stage', (_label, error, code) => {
     for (const stage of ['decode', 'handler', 'storage'] as const) {
       const classified = classifyError(error, stage);

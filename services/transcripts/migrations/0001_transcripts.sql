@@ -68,8 +68,6 @@ create table entries (
   system_message_type text,
   content             jsonb,
   created_us          bigint,
-  -- v2 only: the index in LiveChat's transcript, which orders messages within one second
-  transcript_position int,
   edited_us           bigint,
   deleted_us          bigint,
   primary key (tenant, chat_id, thread_id, entry_id)
@@ -173,10 +171,7 @@ create view chat_transcript as
          us_to_ts(e.created_us) as created_at,
          us_to_ts(e.edited_us) as edited_at,
          us_to_ts(e.deleted_us) as deleted_at,
-         e.created_us,
-         -- the entry's place in its chat: by LiveChat's time, then (v2, whole seconds) its transcript index
-         row_number() over (partition by e.tenant, e.chat_id
-                            order by e.created_us nulls last, e.transcript_position nulls last, e.entry_id) as position
+         e.created_us
   from entries e
   left join participants p on p.tenant = e.tenant and p.chat_id = e.chat_id and p.user_id = e.author_id
   left join customers c on c.tenant = e.tenant and c.customer_id = e.author_id
