@@ -12,7 +12,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line: string) => process.stderr.write(`main: ${line}\n`);
 
 /** The services `npm start` runs, in start order. */
-const services: readonly string[] = ['ingest', 'normalizer', 'transcripts'];
+const services: readonly string[] = ['ingest', 'normalizer', 'transcripts', 'app'];
 
 /**
  * Local-only credentials so the ingest can start without any configuration (it refuses to run with
@@ -36,6 +36,11 @@ async function main(): Promise<void> {
     KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? endpoints.kafkaBrokers,
     SCHEMA_REGISTRY_URL: process.env['SCHEMA_REGISTRY_URL'] ?? endpoints.schemaRegistryUrl,
     DATABASE_URL: process.env['DATABASE_URL'] ?? endpoints.databaseUrl,
+    // Locally the app and the ingest listen on their own ports; behind one public host a proxy joins them.
+    APP_WEBHOOK_URL:
+      process.env['APP_WEBHOOK_URL'] ?? `http://${process.env['INGEST_HOST'] ?? '127.0.0.1'}:${process.env['INGEST_PORT'] ?? '8080'}/webhooks/livechat`,
+    // The ingest also accepts the webhook secrets the app registered for its installed tenants.
+    INGEST_TENANT_REGISTRY_DATABASE_URL: process.env['INGEST_TENANT_REGISTRY_DATABASE_URL'] ?? process.env['DATABASE_URL'] ?? endpoints.databaseUrl,
     ...(process.env['LIVECHAT_SECRET_KEYS'] || process.env['LIVECHAT_BASIC_AUTH'] || process.env['LIVECHAT_TENANT_SECRETS_FILE']
       ? {}
       : localDevSecrets),

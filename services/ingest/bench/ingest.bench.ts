@@ -90,7 +90,9 @@ async function freePort(): Promise<number> {
 }
 
 function startChild(script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const profDir = process.env['BENCH_CPU_PROF_DIR'];
+  const prof = profDir !== undefined && script.endsWith('main.ts') ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', script], {
     cwd: here('..'),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

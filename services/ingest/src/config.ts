@@ -36,12 +36,17 @@ export interface IngestConfig {
   };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly startupTimeoutMs: number;
+  /**
+   * The LiveChat app's tenant registry (services/app): when set, the v3 secrets of its active tenants
+   * are accepted besides the static ones, refreshed every `refreshMs`.
+   */
+  readonly tenantRegistry: { readonly databaseUrl: string | undefined; readonly refreshMs: number };
 }
 
 const MiB = 1024 * 1024;
 
 const NO_SECRETS =
-  'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE: none is set, so every webhook would be refused; set at least one';
+  'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: none is set, so every webhook would be refused; set at least one';
 
 const int = (min: number, max: number) =>
   z
@@ -88,6 +93,12 @@ const envSchema = z.object({
   LIVECHAT_BASIC_AUTH: list.pipe(z.array(basicPair)).default([]),
   LIVECHAT_SECRET_KEYS: list.default([]),
   LIVECHAT_TENANT_SECRETS_FILE: z.string().trim().min(1).optional(),
+  INGEST_TENANT_REGISTRY_DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  INGEST_TENANT_REGISTRY_REFRESH_MS: int(100, 60_000).default(1000),
 });
 
 const tenantFileSchema = z.object({
@@ -120,7 +131,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       const variable = String(issue.path[0] ?? '?');
       problems.push(`${variable}: ${issue.message}`);
     }
-    if (!('LIVECHAT_BASIC_AUTH' in cleaned || 'LIVECHAT_SECRET_KEYS' in cleaned || 'LIVECHAT_TENANT_SECRETS_FILE' in cleaned)) {
+    if (!('LIVECHAT_BASIC_AUTH' in cleaned || 'LIVECHAT_SECRET_KEYS' in cleaned || 'LIVECHAT_TENANT_SECRETS_FILE' in cleaned || 'INGEST_TENANT_REGISTRY_DATABASE_URL' in cleaned)) {
       problems.push(NO_SECRETS);
     }
     throw new IngestConfigError(problems);
@@ -136,7 +147,8 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
     }
   }
   const hasTenantSecrets = Object.values(tenants).some((t) => t.secretKeys.length > 0 || t.basicAuth.length > 0);
-  if (e.LIVECHAT_BASIC_AUTH.length === 0 && e.LIVECHAT_SECRET_KEYS.length === 0 && !hasTenantSecrets && problems.length === 0) {
+  const hasRegistry = e.INGEST_TENANT_REGISTRY_DATABASE_URL !== undefined;
+  if (e.LIVECHAT_BASIC_AUTH.length === 0 && e.LIVECHAT_SECRET_KEYS.length === 0 && !hasTenantSecrets && !hasRegistry && problems.length === 0) {
     problems.push(NO_SECRETS);
   }
   if (problems.length > 0) throw new IngestConfigError(problems);
@@ -160,6 +172,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
     },
     logLevel: e.INGEST_LOG_LEVEL,
     startupTimeoutMs: e.INGEST_STARTUP_TIMEOUT_MS,
+    tenantRegistry: { databaseUrl: e.INGEST_TENANT_REGISTRY_DATABASE_URL, refreshMs: e.INGEST_TENANT_REGISTRY_REFRESH_MS },
   });
 }
 

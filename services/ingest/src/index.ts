@@ -10,3 +10,5 @@ export { StaticSecretVerifier } from './auth/static-verifier.js';
 export { createLogger } from './logger.js';
 export { createIngestMetrics } from './metrics.js';
 export type { IngestMetrics } from './metrics.js';
+export { createIngestVerifier } from './auth/tenant-registry-verifier.js';
+export type { IngestVerifier } from './auth/tenant-registry-verifier.js';

@@ -2,6 +2,7 @@ import { IngestConfigError } from './errors.js';
 import { buildApp } from './app.js';
 import { loadIngestConfig } from './config.js';
 import { createIngestDeps } from './deps.js';
+import { createIngestVerifier } from './auth/tenant-registry-verifier.js';
 import { createLogger } from './logger.js';
 import { createIngestMetrics } from './metrics.js';
 
@@ -20,7 +21,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   const metrics = createIngestMetrics();
   const runtime = await createIngestDeps(config, logger, metrics);
-  const app = await buildApp(config, runtime.deps);
+  const verifier = await createIngestVerifier(config, runtime.deps.verifier, logger);
+  const app = await buildApp(config, { ...runtime.deps, verifier: verifier.verifier });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     try {
       await app.close(); // stops accepting, waits for in-flight requests
       await runtime.close(); // flushes the batcher, disconnects the producer
+      await verifier.close();
       logger.info('shut down cleanly');
       process.exit(0);
     } catch (err) {
