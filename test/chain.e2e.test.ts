@@ -12,7 +12,7 @@ import { E2E_BASIC_PASSWORD, E2E_SECRET_KEY, postDeliveries, startChain, type Ru
  * Postgres views, on the real stack, with simulated traffic in both formats (retried duplicates,
  * local reordering, interleaved chats); then a rebuild of the projection gives identical views.
  */
-const CHATS_PER_FORMAT = 30;
+const CHATS_PER_FORMAT = 100;
 const V2_TOKEN = 'v2-token-CANARY-e2e-0123456789abcdef';
 
 let chain: RunningChain;
@@ -44,10 +44,11 @@ describe('the whole chain on the real stack', () => {
     const v3 = simulateTraffic({ seed: 101, chats: CHATS_PER_FORMAT, format: 'v3', duplicateRate: 0.15, reorderRate: 0.15, secretKey: E2E_SECRET_KEY });
     const v2 = simulateTraffic({ seed: 202, chats: CHATS_PER_FORMAT, format: 'v2', duplicateRate: 0.15, reorderRate: 0.15, v2Token: V2_TOKEN });
     // Interleave the two streams, as two kinds of LiveChat accounts posting at once.
-    const bodies: Record<string, unknown>[] = [];
+    const bodies: { body: Record<string, unknown>; chatId: string }[] = [];
     for (let i = 0; i < Math.max(v3.deliveries.length, v2.deliveries.length); i++) {
-      if (v3.deliveries[i]) bodies.push(v3.deliveries[i]!.body as unknown as Record<string, unknown>);
-      if (v2.deliveries[i]) bodies.push(v2.deliveries[i]!.body as unknown as Record<string, unknown>);
+      for (const d of [v3.deliveries[i], v2.deliveries[i]]) {
+        if (d) bodies.push({ body: d.body as unknown as Record<string, unknown>, chatId: `${d.format}/${d.chatId}` });
+      }
     }
     const expectedMessages = messageCount(v3.expected) + messageCount(v2.expected);
 

@@ -95,29 +95,39 @@ export async function startChain(): Promise<RunningChain> {
   };
 }
 
-/** Posts bodies as LiveChat would (v2 with Basic credentials, v3 with its secret_key in the body), `concurrency` at a time. */
+/**
+ * Posts bodies as LiveChat would (v2 with Basic credentials, v3 with its secret_key in the body): chats
+ * concurrently, each chat's webhooks one after another in the given order (the simulator already put
+ * LiveChat's duplicates and reordering into that order; v2 tag lists, which carry no time, are only
+ * ordered by their arrival).
+ */
 export async function postDeliveries(
   ingestUrl: string,
-  bodies: readonly Record<string, unknown>[],
+  deliveries: readonly { body: Record<string, unknown>; chatId: string }[],
   concurrency = 16,
 ): Promise<{ statuses: number[]; lastOkAt: number }> {
-  const statuses: number[] = new Array<number>(bodies.length);
-  let next = 0;
+  const statuses: number[] = new Array<number>(deliveries.length);
   let lastOkAt = 0;
   const basic = `Basic ${Buffer.from(`${E2E_BASIC_USER}:${E2E_BASIC_PASSWORD}`).toString('base64')}`;
+  const byChat = new Map<string, number[]>();
+  deliveries.forEach((d, index) => byChat.set(d.chatId, [...(byChat.get(d.chatId) ?? []), index]));
+  const queues = [...byChat.values()];
+  let nextQueue = 0;
   const worker = async () => {
     for (;;) {
-      const index = next++;
-      if (index >= bodies.length) return;
-      const body = bodies[index]!;
-      const response = await fetch(`${ingestUrl}/webhooks/livechat`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...('event_type' in body ? { authorization: basic } : {}) },
-        body: JSON.stringify(body),
-      });
-      await response.arrayBuffer();
-      statuses[index] = response.status;
-      if (response.status === 200) lastOkAt = Math.max(lastOkAt, performance.now());
+      const queue = queues[nextQueue++];
+      if (queue === undefined) return;
+      for (const index of queue) {
+        const body = deliveries[index]!.body;
+        const response = await fetch(`${ingestUrl}/webhooks/livechat`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...('event_type' in body ? { authorization: basic } : {}) },
+          body: JSON.stringify(body),
+        });
+        await response.arrayBuffer();
+        statuses[index] = response.status;
+        if (response.status === 200) lastOkAt = Math.max(lastOkAt, performance.now());
+      }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

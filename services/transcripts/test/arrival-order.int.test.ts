@@ -124,4 +124,23 @@ describe('transcripts: out-of-order arrival', () => {
     );
     expect(summary.rows).toEqual([{ tenant: '1025707', customer_email: 'ada@example.com', tags: ['billing'], message_count: 3, started: 1795600000, ended: 1795600300 }]);
   });
+
+  it('v2 tag lists: the one received last wins, also over chat_ended (tags edited in the archive)', async () => {
+    const chat = { id: 'V2TAGS', started_timestamp: 1795600000, messages: [], groups: [0] };
+    const body = (eventType: string, tags: string[], ended?: number) => ({
+      event_type: eventType,
+      token: 'v2-token-fixture',
+      license_id: '1025707',
+      chat: { ...chat, tags, ...(ended === undefined ? {} : { ended_timestamp: ended }) },
+      visitor: { id: 'S1', name: 'Ada', email: 'ada@example.com' },
+    });
+    const s = await project([
+      { body: body('chat_changed', ['billing']), emittedAt: 1795600100e6 },
+      { body: body('chat_ended', ['billing', 'bug'], 1795600300), emittedAt: 1795600300e6 },
+      // an agent re-tags the chat in the archive after it ended
+      { body: body('chat_changed', ['billing', 'spam']), emittedAt: 1795600400e6 },
+    ]);
+    const { rows } = await pool.query(`select tags from "${s}".chat_summary`);
+    expect(rows).toEqual([{ tags: ['billing', 'spam'] }]);
+  });
 });
