@@ -43,7 +43,8 @@ const rule = {
       if (!ours) return;
       if (unit === 'packages/livechat') return context.report({ node, messageId: 'pure', data: { source } });
       if (ours[2] !== undefined) return context.report({ node, messageId: 'deep', data: { source, pkg: ours[1] } });
-      if (servicePackageNames(source) && unit !== 'test') {
+      // End-to-end tests and benchmarks run services together through their public entries.
+      if (servicePackageNames(source) && unit !== 'test' && unit !== 'bench') {
         context.report({ node, messageId: 'service', data: { source } });
       }
     }

@@ -6,6 +6,7 @@ export interface NormalizerConfig {
   readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly replicationFactor: number };
   readonly registry: { readonly url: string };
   readonly groupId: string;
+  readonly partitionsConcurrently: number;
   readonly rawTopic: string;
   readonly chatEventsTopic: { readonly name: string; readonly partitions: number };
   readonly deadLetterTopic: string;
@@ -27,6 +28,7 @@ const schema = z.object({
   KAFKA_REPLICATION_FACTOR: int(1, 10).default(1),
   SCHEMA_REGISTRY_URL: z.url('must be a URL').default('http://127.0.0.1:58081/apis/ccompat/v7'),
   NORMALIZER_GROUP_ID: name.default('livechat-normalizer'),
+  NORMALIZER_PARTITIONS_CONCURRENTLY: int(1, 100).default(3),
   RAW_WEBHOOK_TOPIC: name.default(TOPICS.rawWebhook),
   CHAT_EVENTS_TOPIC: name.default(TOPICS.chatEvents),
   CHAT_EVENTS_TOPIC_PARTITIONS: int(1, 1000).default(6),
@@ -48,6 +50,7 @@ export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
     registry: { url: e.SCHEMA_REGISTRY_URL },
     groupId: e.NORMALIZER_GROUP_ID,
+    partitionsConcurrently: e.NORMALIZER_PARTITIONS_CONCURRENTLY,
     rawTopic: e.RAW_WEBHOOK_TOPIC,
     chatEventsTopic: { name: e.CHAT_EVENTS_TOPIC, partitions: e.CHAT_EVENTS_TOPIC_PARTITIONS },
     deadLetterTopic: e.NORMALIZER_DLQ_TOPIC,

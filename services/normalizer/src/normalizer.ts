@@ -1,4 +1,4 @@
-import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Message, type Producer } from 'kafkajs';
+import { Partitioners, type Batch, type Consumer, type EachBatchPayload, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { EventsError, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
 import { chatEventKey, normalizeRawWebhook } from './normalize-record.js';
@@ -7,8 +7,21 @@ import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
 
-/** Records per produce call: big enough to amortise the round trip, small enough to heartbeat in between. */
+/**
+ * A produce call carries at most this many raw records' events, and ends early once their encoded
+ * size passes SEND_CHUNK_BYTES: one chunk usually lands in one partition as one record batch, which
+ * must stay under the topic's max.message.bytes (the broker default is 1 MiB).
+ */
 const SEND_CHUNK = 1000;
+const SEND_CHUNK_BYTES = 512 * 1024;
+
+interface NormalizedChunk {
+  readonly events: Message[];
+  readonly deadLetters: Message[];
+  readonly eventTypes: Map<string, number>;
+  /** Index after the chunk's last raw record. */
+  end: number;
+}
 
 export interface NormalizerDeps {
   readonly kafka: Kafka;
@@ -49,6 +62,8 @@ export class RawWebhookNormalizer {
       // Offsets are resolved only once their events are acknowledged; kafkajs commits resolved
       // offsets every few seconds and on rebalance or shutdown (at least once, never at most once).
       eachBatchAutoResolve: false,
+      // One partition's wait for its acknowledgement overlaps another's parsing.
+      partitionsConsumedConcurrently: this.config.partitionsConcurrently,
       eachBatch: (payload) => this.handleBatch(payload),
     });
   }
@@ -65,52 +80,58 @@ export class RawWebhookNormalizer {
 
   private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const stopTimer = this.deps.metrics.batchSeconds.startTimer();
-    const { serde, chatEventSchema, metrics, logger } = this.deps;
-    for (let start = 0; start < batch.messages.length; start += SEND_CHUNK) {
-      if (!isRunning() || isStale()) break;
-      const chunk = batch.messages.slice(start, start + SEND_CHUNK);
-      const events: Message[] = [];
-      const deadLetters: Message[] = [];
-      const types: string[] = [];
-      for (const message of chunk) {
-        try {
-          if (message.value === null) throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
-          const raw = await this.decode(message.value);
-          const parsed = normalizeRawWebhook(raw);
-          for (const event of parsed) {
-            let value: Buffer;
-            try {
-              value = serde.encode(chatEventSchema, event);
-            } catch (cause) {
-              throw new NormalizerError('NORMALIZER_UNENCODABLE', `event ${event.event_id} (${event.type}) does not fit the chat-event schema`, { cause });
-            }
-            events.push({ key: chatEventKey(event, message.key), value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
-            types.push(event.type);
-          }
-          metrics.rawRecords.inc({ outcome: 'normalized' });
-        } catch (error) {
-          // Only permanent faults go to the dead-letter topic; anything else (registry down…) fails the
-          // batch, which kafkajs retries from the last committed offset.
-          if (!(error instanceof NormalizerError) || error.retryable) throw error;
-          logger.warn({ code: error.code, partition: batch.partition, offset: message.offset, msg: error.message }, 'raw record dead-lettered');
-          deadLetters.push(deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, error, this.config.groupId));
-          metrics.rawRecords.inc({ outcome: 'dead_lettered' });
-        }
-      }
+    let start = 0;
+    while (start < batch.messages.length && isRunning() && !isStale()) {
+      const chunk = await this.normalizeChunk(batch, start);
       const topicMessages = [
-        ...(events.length > 0 ? [{ topic: this.config.chatEventsTopic.name, messages: events }] : []),
-        ...(deadLetters.length > 0 ? [{ topic: this.config.deadLetterTopic, messages: deadLetters }] : []),
+        ...(chunk.events.length > 0 ? [{ topic: this.config.chatEventsTopic.name, messages: chunk.events }] : []),
+        ...(chunk.deadLetters.length > 0 ? [{ topic: this.config.deadLetterTopic, messages: chunk.deadLetters }] : []),
       ];
       if (topicMessages.length > 0) await this.producer!.sendBatch({ topicMessages, acks: -1 });
-      for (const type of types) metrics.chatEvents.inc({ type });
-      resolveOffset(chunk[chunk.length - 1]!.offset);
+      for (const [type, count] of chunk.eventTypes) this.deps.metrics.chatEvents.inc({ type }, count);
+      resolveOffset(batch.messages[chunk.end - 1]!.offset);
+      start = chunk.end;
       await commitOffsetsIfNecessary();
       await heartbeat();
     }
     await commitOffsetsIfNecessary();
     const lag = Number(batch.offsetLagLow());
-    if (Number.isFinite(lag)) metrics.lag.set({ partition: String(batch.partition) }, lag);
+    if (Number.isFinite(lag)) this.deps.metrics.lag.set({ partition: String(batch.partition) }, lag);
     stopTimer();
+  }
+
+  /** Normalizes raw records from `start` until the chunk is full (records or bytes); poison becomes dead letters. */
+  private async normalizeChunk(batch: Batch, start: number): Promise<NormalizedChunk> {
+    const { serde, chatEventSchema, metrics, logger } = this.deps;
+    const chunk: NormalizedChunk = { events: [], deadLetters: [], eventTypes: new Map(), end: start };
+    let bytes = 0;
+    while (chunk.end < batch.messages.length && chunk.end - start < SEND_CHUNK && bytes < SEND_CHUNK_BYTES) {
+      const message = batch.messages[chunk.end++]!;
+      try {
+        if (message.value === null) throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
+        for (const event of normalizeRawWebhook(await this.decode(message.value))) {
+          let value: Buffer;
+          try {
+            value = serde.encode(chatEventSchema, event);
+          } catch (cause) {
+            throw new NormalizerError('NORMALIZER_UNENCODABLE', `event ${event.event_id} (${event.type}) does not fit the chat-event schema`, { cause });
+          }
+          chunk.events.push({ key: chatEventKey(event, message.key), value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
+          chunk.eventTypes.set(event.type, (chunk.eventTypes.get(event.type) ?? 0) + 1);
+          bytes += value.length;
+        }
+        metrics.rawRecords.inc({ outcome: 'normalized' });
+      } catch (error) {
+        // Only permanent faults go to the dead-letter topic; anything else (registry down…) fails the
+        // batch, which kafkajs retries from the last committed offset.
+        if (!(error instanceof NormalizerError) || error.retryable) throw error;
+        logger.warn({ code: error.code, partition: batch.partition, offset: message.offset, msg: error.message }, 'raw record dead-lettered');
+        chunk.deadLetters.push(deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, error, this.config.groupId));
+        bytes += message.value?.length ?? 0;
+        metrics.rawRecords.inc({ outcome: 'dead_lettered' });
+      }
+    }
+    return chunk;
   }
 
   private async decode(value: Buffer): Promise<RawWebhook> {

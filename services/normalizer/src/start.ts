@@ -43,7 +43,7 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
     topic: config.chatEventsTopic.name,
     numPartitions: config.chatEventsTopic.partitions,
     replicationFactor: config.kafka.replicationFactor,
-    configs: { 'retention.ms': '-1' },
+    configs: { 'retention.ms': '-1', 'max.message.bytes': String(8 * 1024 * 1024) },
   });
   await ensureTopic(kafka, {
     topic: config.deadLetterTopic,

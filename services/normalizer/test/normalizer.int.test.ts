@@ -109,3 +109,72 @@ describe('normalizer on the real stack', () => {
     expect(dead[0]!.value?.toString()).toBe('not the confluent wire format');
   });
 });
+
+describe('normalizer: large chunks', () => {
+  it('splits its produce calls by size, so a chat-events topic with the broker default limit (1 MiB) still gets every event', async () => {
+    const rawTopic = uniqueName('raw-large');
+    const outTopic = uniqueName('chat-events-1mib');
+    const kafka = testKafka('normalizer-large');
+    await ensureTopic(kafka, { topic: rawTopic, numPartitions: 1, replicationFactor: 1 });
+    // Created before the normalizer starts, with the broker's default max.message.bytes (1 MiB).
+    await ensureTopic(kafka, { topic: outTopic, numPartitions: 1, replicationFactor: 1 });
+    const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
+    const rawSchema = await serde.register(valueSubject(rawTopic), rawWebhookSchema());
+    // An incoming_chat carries the thread's events: one raw record becomes many chat events, each
+    // with its own envelope, so the output of one fetched batch outgrows its input.
+    const chats = 600;
+    const eventsPerChat = 10;
+    const chatBody = (n: number) => ({
+      webhook_id: 'wh',
+      secret_key: '[redacted]',
+      action: 'incoming_chat',
+      organization_id: org,
+      payload: {
+        chat: {
+          id: `CHAT${n}`,
+          users: [],
+          thread: {
+            id: `TH${n}`,
+            created_at: '2026-11-25T10:00:00.000000Z',
+            events: Array.from({ length: eventsPerChat }, (_, e) => ({
+              id: `TH${n}_${e}`,
+              type: 'message',
+              text: `${e} ${'y'.repeat(300)}`,
+              author_id: 'agent@example.com',
+              created_at: '2026-11-25T10:00:01.000000Z',
+            })),
+          },
+        },
+      },
+    });
+    const producer = kafka.producer({ idempotent: true });
+    await producer.connect();
+    for (let i = 0; i < chats; i += 100) {
+      const messages = Array.from({ length: 100 }, (_, j) => ({
+        key: `${org}|CHAT${i + j}`,
+        value: serde.encode(rawSchema, rawRecord(`raw-${i + j}`, chatBody(i + j))),
+      }));
+      await producer.send({ topic: rawTopic, acks: -1, messages });
+    }
+    await producer.disconnect();
+    const count = chats * (eventsPerChat + 1);
+
+    const running = await startNormalizer(
+      loadNormalizerConfig({
+        KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: stackEndpoints().schemaRegistryUrl,
+        RAW_WEBHOOK_TOPIC: rawTopic,
+        CHAT_EVENTS_TOPIC: outTopic,
+        NORMALIZER_DLQ_TOPIC: uniqueName('raw-dlq'),
+        NORMALIZER_GROUP_ID: uniqueName('normalizer'),
+      }),
+      pino({ level: 'silent' }),
+    );
+    try {
+      const out = await readTopic(outTopic, { count, timeoutMs: 60_000 });
+      expect(out).toHaveLength(count);
+    } finally {
+      await running.stop();
+    }
+  });
+});

@@ -12,6 +12,8 @@ export interface TranscriptsConfig {
   readonly chatEventsTopic: { readonly name: string; readonly partitions: number };
   readonly consumerName: string;
   readonly schema: string;
+  /** Throughput knobs of the consumer runtime (see the README). */
+  readonly consumer: { readonly partitionsConcurrently: number; readonly fetchMaxBytes: number; readonly poolSize: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -37,6 +39,9 @@ const schema = z.object({
   CHAT_EVENTS_TOPIC_PARTITIONS: int(1, 1000).default(6),
   TRANSCRIPTS_CONSUMER_NAME: name.default('transcripts'),
   TRANSCRIPTS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier').default('transcripts'),
+  TRANSCRIPTS_PARTITIONS_CONCURRENTLY: int(1, 100).default(3),
+  TRANSCRIPTS_FETCH_MAX_BYTES: int(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+  TRANSCRIPTS_POOL_SIZE: int(1, 100).default(6),
   TRANSCRIPTS_HOST: name.default('127.0.0.1'),
   TRANSCRIPTS_PORT: int(0, 65535).default(8091),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -56,6 +61,11 @@ export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig
     chatEventsTopic: { name: e.CHAT_EVENTS_TOPIC, partitions: e.CHAT_EVENTS_TOPIC_PARTITIONS },
     consumerName: e.TRANSCRIPTS_CONSUMER_NAME,
     schema: e.TRANSCRIPTS_SCHEMA,
+    consumer: {
+      partitionsConcurrently: e.TRANSCRIPTS_PARTITIONS_CONCURRENTLY,
+      fetchMaxBytes: e.TRANSCRIPTS_FETCH_MAX_BYTES,
+      poolSize: e.TRANSCRIPTS_POOL_SIZE,
+    },
     http: { host: e.TRANSCRIPTS_HOST, port: e.TRANSCRIPTS_PORT },
     logLevel: e.LOG_LEVEL,
   });

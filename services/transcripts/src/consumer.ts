@@ -51,6 +51,10 @@ export function consumerOptions(config: TranscriptsConfig, kafka: Kafka, logger:
   return {
     kafka,
     databaseUrl: config.databaseUrl,
+    // Several partitions in flight hide Postgres round trips; bigger fetches mean bigger transactions.
+    partitionsConsumedConcurrently: config.consumer.partitionsConcurrently,
+    maxBytesPerPartition: config.consumer.fetchMaxBytes,
+    poolSize: config.consumer.poolSize,
     onEvent: (event: RuntimeEvent) => logRuntimeEvent(logger, event),
   };
 }

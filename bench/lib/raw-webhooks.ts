@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import type { RawWebhook } from '@livechat-pipeline/events';
+import { simulateTraffic, simulatedTenant, webhookKind, type Delivery, type SimulatedTenant } from '@livechat-pipeline/traffic-simulator';
+
+/** A raw-topic record as the ingest would write it: Kafka key + Avro value. */
+export interface KeyedRawWebhook {
+  readonly key: string;
+  readonly value: RawWebhook;
+}
+
+export interface RawWebhookMix {
+  readonly count: number;
+  /** Share of webhooks rendered as v2 (the rest is v3.6). */
+  readonly v2Share: number;
+  readonly seed: number;
+  /** Chats per simulated round; each round is one simulateTraffic call with its own seed. */
+  readonly chatsPerRound?: number;
+  readonly tenants?: number;
+}
+
+export interface RawWebhookSet {
+  readonly records: KeyedRawWebhook[];
+  readonly chats: number;
+  readonly byFormat: Readonly<Record<'v2' | 'v3', number>>;
+  readonly byKind: ReadonlyMap<string, number>;
+  readonly duplicates: number;
+  readonly bodyBytes: number;
+}
+
+const REDACTED = '[redacted]';
+
+/**
+ * Realistic raw webhooks: whole chats from the traffic simulator (duplicated and reordered the way
+ * LiveChat delivers them), v3.6 with a share of v2, over a few tenants, until `count` is reached.
+ * Pure: the same options give the same records.
+ */
+export function generateRawWebhooks(mix: RawWebhookMix): RawWebhookSet {
+  const chatsPerRound = mix.chatsPerRound ?? 400;
+  const tenants: SimulatedTenant[] = Array.from({ length: mix.tenants ?? 8 }, (_, i) => simulatedTenant(mix.seed, `bench-tenant-${i}`));
+  const records: KeyedRawWebhook[] = [];
+  const byFormat = { v2: 0, v3: 0 };
+  const byKind = new Map<string, number>();
+  let chats = 0;
+  let duplicates = 0;
+  let bodyBytes = 0;
+  for (let round = 0; records.length < mix.count; round++) {
+    // Keep the v2 share of *webhooks* near the target: render v2 whenever it is behind.
+    const format = byFormat.v2 < mix.v2Share * (records.length + 1) ? 'v2' : 'v3';
+    const traffic = simulateTraffic({ seed: mix.seed * 100_003 + round, chats: chatsPerRound, format, tenants });
+    chats += traffic.chats.length;
+    for (const delivery of traffic.deliveries) {
+      if (records.length >= mix.count) break;
+      const record = rawRecordOf(delivery);
+      records.push(record);
+      byFormat[delivery.format] += 1;
+      const kind = `${delivery.format}:${webhookKind(delivery)}`;
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+      if (delivery.duplicateOf !== undefined) duplicates += 1;
+      bodyBytes += record.value.body.length;
+    }
+  }
+  return { records, chats, byFormat, byKind, duplicates, bodyBytes };
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
+const id = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null);
+
+/**
+ * The ingest's envelope of one delivery (services/ingest raw-record.ts, restated here because services
+ * do not export their internals): secret redacted, tenant from the body, chat/thread ids where the
+ * action keeps them, key `<tenant>|<chat_id>`, a deterministic event id (redeliveries share it), no
+ * request facts.
+ */
+export function rawRecordOf(delivery: Delivery): KeyedRawWebhook {
+  const body = { ...(delivery.body as unknown as Json) };
+  if (Object.hasOwn(body, 'secret_key')) body['secret_key'] = REDACTED;
+  if (Object.hasOwn(body, 'token')) body['token'] = REDACTED;
+  const text = JSON.stringify(body);
+  const payload = obj(body['payload']);
+  let tenant: string | null;
+  let chatId: string | null;
+  let threadId: string | null;
+  let apiVersion: string | null;
+  const action = webhookKind(delivery);
+  if (delivery.format === 'v3') {
+    tenant = id(body['organization_id']) ?? id(body['license_id']);
+    const chat = obj(payload?.['chat']);
+    chatId = action === 'incoming_chat' ? (id(chat?.['id']) ?? id(payload?.['chat_id'])) : id(payload?.['chat_id']);
+    threadId = id(payload?.['thread_id']) ?? id(obj(chat?.['thread'])?.['id']);
+    apiVersion = 'requester' in body || action === 'event_deleted' || action === 'thread_summary_set' ? '3.6+' : '3.4+';
+  } else {
+    tenant = id(body['license_id']);
+    chatId = id(obj(body['chat'])?.['id']);
+    threadId = null;
+    apiVersion = '2';
+  }
+  const eventId = createHash('sha256').update(`body|${text}`).digest('hex');
+  return {
+    key: `${tenant ?? ''}|${chatId ?? eventId}`,
+    value: {
+      event_id: eventId,
+      // Received a little after LiveChat sent it; a retry a second per attempt later.
+      received_at: delivery.emittedAt + 150_000 + (delivery.attempt - 1) * 1_000_000,
+      format: delivery.format,
+      api_version: apiVersion,
+      action,
+      tenant,
+      tenant_source: tenant === null ? 'none' : 'body',
+      chat_id: chatId,
+      thread_id: threadId,
+      webhook_id: id(body['webhook_id']),
+      body: text,
+      content_length: null,
+      user_agent: null,
+      remote_address: null,
+    },
+  };
+}
