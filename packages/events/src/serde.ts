@@ -3,7 +3,7 @@ import type { Resolver, Type } from 'avsc';
 import { EventsError } from './errors.js';
 import type { CompatibilityLevel, SchemaRegistryClient } from './registry-client.js';
 import type { LoadedSchema } from './schemas.js';
-import { frame, unframe } from './wire-format.js';
+import { HEADER_LENGTH, MAGIC_BYTE, unframe } from './wire-format.js';
 
 export interface RegisteredSchema {
   readonly subject: string;
@@ -28,6 +28,11 @@ export interface Decoded<T> {
 export class ConfluentAvroSerde {
   private readonly writers = new Map<number, Promise<Type>>();
   private readonly resolvers = new Map<string, Resolver>();
+  /**
+   * Encoding goes through one reused buffer: avsc's `toBuffer` writes into a shared 1 KiB buffer and, when a
+   * value does not fit (every webhook of more than about 1 KB), encodes it all a second time.
+   */
+  private scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
 
   constructor(private readonly registry: SchemaRegistryClient) {}
 
@@ -39,18 +44,27 @@ export class ConfluentAvroSerde {
     return Object.freeze({ subject, id, type: schema.type });
   }
 
-  /** Encodes a value with a registered schema: magic byte, schema id, Avro body. */
+  /** Encodes a value with a registered schema: magic byte, schema id, Avro body (one pass, one copy). */
   encode(schema: RegisteredSchema, value: unknown): Buffer {
-    let body: Buffer;
+    let end: number;
     try {
-      body = schema.type.toBuffer(value);
+      end = schema.type.encode(value, this.scratch, HEADER_LENGTH);
+      if (end < 0) {
+        // Too small: avsc returns minus the missing byte count. Grow (at least double) and write once more.
+        this.scratch = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.scratch.length - end));
+        end = schema.type.encode(value, this.scratch, HEADER_LENGTH);
+      }
     } catch (cause) {
       throw new EventsError('EVENTS_ENCODE_FAILED', `value does not match schema ${schema.id} of ${schema.subject}`, {
         cause,
         details: { subject: schema.subject, schemaId: schema.id },
       });
     }
-    return frame(schema.id, body);
+    const out = Buffer.allocUnsafe(end);
+    out.writeUInt8(MAGIC_BYTE, 0);
+    out.writeUInt32BE(schema.id, 1);
+    this.scratch.copy(out, HEADER_LENGTH, HEADER_LENGTH, end);
+    return out;
   }
 
   /**

@@ -5,18 +5,32 @@
  *
  *   pnpm stack up && pnpm bench:ingest
  *
- * Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL (default: the local stack), BENCH_CONNECTIONS (50), BENCH_DURATION_S (8).
+ * The peak runs are autocannon (closed loop, BENCH_CONNECTIONS connections). The half-rate run is open loop,
+ * evenly paced (bench/paced-load.ts; see there why not autocannon's overallRate).
+ *
+ * Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL (default: the local stack), BENCH_CONNECTIONS (50), BENCH_DURATION_S (8),
+ * BENCH_PRODUCERS (INGEST_PRODUCERS of the ingest; default: the ingest's default), BENCH_LINGER_MS
+ * (INGEST_BATCH_LINGER_MS), BENCH_NODE_FLAGS (node flags of the ingest process, space-separated; default
+ * `--max-semi-space-size=4` as the README recommends, empty for none),
+ * BENCH_CPU_PROF_DIR (write a V8 CPU profile of the ingest there).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { pacedLoad } from './paced-load.js';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 8);
+const PRODUCERS = process.env['BENCH_PRODUCERS'];
+const LINGER_MS = process.env['BENCH_LINGER_MS'];
+/** The README's recommended runtime flag for the ingest (young generation capped: peak RSS); `BENCH_NODE_FLAGS=` for none. */
+const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=4').split(' ').filter((f) => f !== '');
+const HEADERS = { 'content-type': 'application/json', 'user-agent': 'LiveChat-Webhooks/bench' } as const;
 const SECRET = `bench-${randomBytes(8).toString('hex')}`;
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -90,9 +104,11 @@ async function freePort(): Promise<number> {
 }
 
 function startChild(script: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const isIngest = script.endsWith('main.ts');
   const profDir = process.env['BENCH_CPU_PROF_DIR'];
-  const prof = profDir !== undefined && script.endsWith('main.ts') ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', script], {
+  const flags = isIngest ? [...NODE_FLAGS, ...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])] : [];
+  // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx), one process per server.
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
     cwd: here('..'),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -123,6 +139,12 @@ function vm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   return kb === undefined ? Number.NaN : Number(kb) / 1024;
 }
 
+/** CPU seconds (user + system) used by a process so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 interface Run {
   readonly rps: number;
   readonly p50: number;
@@ -132,16 +154,15 @@ interface Run {
   readonly total: number;
 }
 
-async function load(url: string, options: { overallRate?: number } = {}): Promise<Run> {
+async function load(url: string): Promise<Run> {
   let n = 0;
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
     duration: DURATION_S,
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'user-agent': 'LiveChat-Webhooks/bench' },
+    headers: HEADERS,
     requests: [{ setupRequest: (req) => ({ ...req, body: webhookBody(n++) }) }],
-    ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
   });
   return {
     rps: result.requests.average,
@@ -156,11 +177,15 @@ async function load(url: string, options: { overallRate?: number } = {}): Promis
 const fmt = (r: Run) =>
   `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms  (${r.total} requests, non-2xx ${r.non2xx}, errors ${r.errors})`;
 
+const load1 = () => loadavg()[0]?.toFixed(2) ?? '?';
+
 async function main(): Promise<void> {
   const ingestPort = await freePort();
   const barePort = await freePort();
   const topic = `bench-raw-${Date.now().toString(36)}`;
-  console.log(`body ≈ ${Buffer.byteLength(webhookBody(0))} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per run, topic ${topic}`);
+  const bodyBytes = Buffer.byteLength(webhookBody(0));
+  const loadBefore = load1();
+  console.log(`body ≈ ${bodyBytes} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per run, topic ${topic}, load average ${loadBefore}`);
 
   const ingest = startChild(here('../src/main.ts'), {
     INGEST_HOST: '127.0.0.1',
@@ -168,6 +193,8 @@ async function main(): Promise<void> {
     INGEST_LOG_LEVEL: 'warn',
     LIVECHAT_SECRET_KEYS: SECRET,
     RAW_WEBHOOK_TOPIC: topic,
+    ...(PRODUCERS === undefined ? {} : { INGEST_PRODUCERS: PRODUCERS }),
+    ...(LINGER_MS === undefined ? {} : { INGEST_BATCH_LINGER_MS: LINGER_MS }),
   });
   const bare = startChild(here('./bare-server.ts'), { BARE_PORT: String(barePort) });
   try {
@@ -178,30 +205,58 @@ async function main(): Promise<void> {
 
     const ingestUrl = `http://127.0.0.1:${ingestPort}/webhooks/livechat`;
     const bareUrl = `http://127.0.0.1:${barePort}/webhooks/livechat`;
-    // Warm-up (JIT, connections, producer metadata).
-    await autocannon({ url: ingestUrl, connections: 10, duration: 2, method: 'POST', headers: { 'content-type': 'application/json' }, body: webhookBody(1) });
+    // Warm-up of both (JIT, connections, producer metadata).
+    for (const url of [ingestUrl, bareUrl]) {
+      let n = 0;
+      await autocannon({ url, connections: 10, duration: 2, method: 'POST', headers: HEADERS, requests: [{ setupRequest: (req) => ({ ...req, body: webhookBody(1_000_000 + n++) }) }] });
+    }
 
     const bareRun = await load(bareUrl);
+    const loadPeak = load1();
+    const cpuBefore = cpuSeconds(ingest.pid ?? 0);
     const ingestRun = await load(ingestUrl);
+    const cpuPeak = cpuSeconds(ingest.pid ?? 0) - cpuBefore;
     const halfRate = Math.max(1, Math.floor(ingestRun.rps / 2));
-    const halfRun = await load(ingestUrl, { overallRate: halfRate });
+    const halfRun = await pacedLoad({
+      host: '127.0.0.1',
+      port: ingestPort,
+      path: '/webhooks/livechat',
+      rate: halfRate,
+      durationS: DURATION_S,
+      connections: CONNECTIONS,
+      headers: HEADERS,
+      body: (n) => webhookBody(2_000_000 + n),
+    });
     const peakRssMb = vm(ingest.pid ?? 0, 'VmHWM');
     const rssMb = vm(ingest.pid ?? 0, 'VmRSS');
-
-    const ratio = ingestRun.rps / bareRun.rps;
-    console.log('');
-    console.log(`bare fastify route : ${fmt(bareRun)}`);
-    console.log(`ingest (peak)      : ${fmt(ingestRun)}`);
-    console.log(`ingest @ ${String(halfRate).padStart(5)} req/s: ${fmt(halfRun)}`);
-    console.log(`ratio ingest/bare  : ${ratio.toFixed(2)}x   (target >= 0.5x)  ${ratio >= 0.5 ? 'OK' : 'MISSED'}`);
-    console.log(`p99 at half rate   : ${halfRun.p99} ms   (target <= 20 ms)  ${halfRun.p99 <= 20 ? 'OK' : 'MISSED'}`);
-    console.log(`ingest peak RSS    : ${peakRssMb.toFixed(1)} MB (now ${rssMb.toFixed(1)} MB)   (target <= 150 MB)  ${peakRssMb <= 150 ? 'OK' : 'MISSED'}`);
     const metrics = await (await fetch(`http://127.0.0.1:${ingestPort}/metrics`)).text();
     const batches = /^ingest_batch_records_count (\d+)/m.exec(metrics)?.[1];
     const records = /^ingest_batch_records_sum (\d+)/m.exec(metrics)?.[1];
+    const producers = /^ingest_producers (\d+)/m.exec(metrics)?.[1] ?? PRODUCERS ?? 'default';
+
+    const ratio = ingestRun.rps / bareRun.rps;
+    const ok = (pass: boolean) => (pass ? 'OK' : 'MISSED');
+    const ms = (v: number) => `${v.toFixed(1)} ms`;
+    console.log('');
+    console.log(`bare fastify route : ${fmt(bareRun)}`);
+    console.log(`ingest (peak)      : ${fmt(ingestRun)}`);
+    console.log(
+      `ingest @ ${String(halfRate).padStart(5)} req/s: ${halfRun.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(halfRun.p50)}  p99 ${ms(halfRun.p99)}  p99.9 ${ms(halfRun.p999)}  max ${ms(halfRun.max)}  (${halfRun.total} requests, non-2xx ${halfRun.non2xx}, errors ${halfRun.errors}, waited for a connection ${halfRun.queued})`,
+    );
+    console.log('');
+    console.log('==================== ingest benchmark summary ====================');
+    console.log(`settings           : body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}`);
+    console.log(`load average (1m)  : ${loadBefore} before, ${loadPeak} after the bare run, ${load1()} at the end (2 cores incl. broker, registry, Postgres, load generator)`);
+    console.log(`bare route         : ${bareRun.rps.toFixed(0)} req/s`);
+    console.log(`ingest peak        : ${ingestRun.rps.toFixed(0)} req/s   p50 ${ingestRun.p50} ms   p99 ${ingestRun.p99} ms`);
+    console.log(`ratio ingest/bare  : ${ratio.toFixed(2)}x   (target >= 0.5x)  ${ok(ratio >= 0.5)}`);
+    console.log(`p99 at half rate   : ${ms(halfRun.p99)} at ${halfRate} req/s evenly paced (p50 ${ms(halfRun.p50)})   (target <= 20 ms)  ${ok(halfRun.p99 <= 20)}`);
+    console.log(`ingest CPU at peak : ${((cpuPeak / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeak * 1e6) / ingestRun.total).toFixed(0)} µs per request`);
+    console.log(`ingest peak RSS    : ${peakRssMb.toFixed(1)} MB (now ${rssMb.toFixed(1)} MB)   (target <= 150 MB)  ${ok(peakRssMb <= 150)}`);
     if (batches !== undefined && records !== undefined) {
       console.log(`batches            : ${batches} batches, ${(Number(records) / Number(batches)).toFixed(1)} records per batch on average`);
     }
+    console.log('==================================================================');
   } finally {
     ingest.kill('SIGTERM');
     bare.kill('SIGTERM');

@@ -56,8 +56,9 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
     return reply.code(404).send({ code: 'INGEST_NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0] ?? ''}` });
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) });
+    done();
   });
 
   registerWebhookRoutes(app, { config, deps, metrics });

@@ -28,6 +28,8 @@ export interface IngestConfig {
   readonly registry: { readonly url: string };
   readonly rawTopic: { readonly name: string; readonly partitions: number };
   readonly batch: { readonly lingerMs: number; readonly maxRecords: number; readonly maxBytes: number };
+  /** Idempotent producers in the pool; partition p is written by producer p % producers. */
+  readonly producers: number;
   readonly auth: {
     readonly basicAuth: readonly BasicCredential[];
     readonly secretKeys: readonly string[];
@@ -44,6 +46,8 @@ export interface IngestConfig {
 }
 
 const MiB = 1024 * 1024;
+/** Chosen by `pnpm bench:ingest` (see the README's Benchmark section). */
+const DEFAULT_PRODUCERS = 1;
 
 const NO_SECRETS =
   'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: none is set, so every webhook would be refused; set at least one';
@@ -78,6 +82,7 @@ const envSchema = z.object({
   INGEST_BATCH_LINGER_MS: int(0, 1000).default(2),
   INGEST_BATCH_MAX_RECORDS: int(1, 100_000).default(500),
   INGEST_BATCH_MAX_BYTES: int(1024, 64 * MiB).default(MiB),
+  INGEST_PRODUCERS: int(1, 64).default(DEFAULT_PRODUCERS),
   KAFKA_BROKERS: list
     .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'needs at least one host:port'))
     .default(['127.0.0.1:59092']),
@@ -165,6 +170,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
     registry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
     rawTopic: { name: e.RAW_WEBHOOK_TOPIC, partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS },
     batch: { lingerMs: e.INGEST_BATCH_LINGER_MS, maxRecords: e.INGEST_BATCH_MAX_RECORDS, maxBytes: e.INGEST_BATCH_MAX_BYTES },
+    producers: e.INGEST_PRODUCERS,
     auth: {
       basicAuth: e.LIVECHAT_BASIC_AUTH.map(toCredential),
       secretKeys: e.LIVECHAT_SECRET_KEYS,

@@ -5,13 +5,20 @@ import { IngestError } from './errors.js';
  * whichever comes first.
  */
 export function withDeadline<T>(work: Promise<T>, deadlineAt: number): Promise<T> {
-  const remaining = deadlineAt - performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
       () => reject(new IngestError('INGEST_DEADLINE_EXCEEDED', 'Kafka did not acknowledge the write before the request deadline')),
-      Math.max(0, remaining),
+      Math.max(0, deadlineAt - performance.now()),
+    );
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
     );
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

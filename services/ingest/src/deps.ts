@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { StaticSecretVerifier } from './auth/static-verifier.js';
 import type { WebhookSecretVerifier } from './auth/verifier.js';
 import type { IngestConfig } from './config.js';
-import { DurableProducer, createKafka } from './kafka.js';
+import { DurableProducer, createKafka, fetchPartitionCount } from './kafka.js';
 import type { IngestMetrics } from './metrics.js';
 import { KafkaRawWebhookPublisher } from './publisher.js';
 import type { RawWebhookPublisher } from './publisher.js';
@@ -39,7 +39,7 @@ export interface IngestRuntime {
 
 /**
  * Connects to the stack: creates the raw topic when missing (retention forever), registers the raw webhook
- * schema (BACKWARD_TRANSITIVE), connects the idempotent producer. Retries what can be retried until
+ * schema (BACKWARD_TRANSITIVE), reads the topic's partition count and connects the pool of idempotent producers. Retries what can be retried until
  * INGEST_STARTUP_TIMEOUT_MS.
  */
 export async function createIngestDeps(config: IngestConfig, logger: Logger, metrics: IngestMetrics): Promise<IngestRuntime> {
@@ -69,10 +69,14 @@ export async function createIngestDeps(config: IngestConfig, logger: Logger, met
   );
   logger.info({ subject: schema.subject, schemaId: schema.id }, 'raw webhook schema registered');
 
-  const producer = new DurableProducer(kafka);
-  await retryUntil(deadline, logger, 'connect producer', () => producer.connect());
+  const partitions = await retryUntil(deadline, logger, 'read raw topic metadata', () => fetchPartitionCount(kafka, topic));
+  // More producers than partitions would idle: partition p is written by producer p % producers.
+  const producers = Array.from({ length: Math.min(config.producers, partitions) }, () => new DurableProducer(kafka));
+  await retryUntil(deadline, logger, 'connect producers', () => Promise.all(producers.map((p) => p.connect())));
+  metrics.producers.set(producers.length);
+  logger.info({ topic, partitions, producers: producers.length }, 'producers connected');
 
-  const publisher = new KafkaRawWebhookPublisher({ producer, topic, serde, schema, batch: config.batch, metrics });
+  const publisher = new KafkaRawWebhookPublisher({ producers, topic, partitions, serde, schema, batch: config.batch, metrics });
   return {
     schema,
     deps: {
@@ -84,7 +88,7 @@ export async function createIngestDeps(config: IngestConfig, logger: Logger, met
     },
     async close() {
       await publisher.close();
-      await producer.disconnect();
+      await Promise.all(producers.map((p) => p.disconnect()));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ClassifiedWebhook, JsonObject } from './webhook.js';
 import { isJsonObject } from './webhook.js';
 
@@ -86,7 +86,7 @@ function key(...parts: (string | null)[]): string | null {
 }
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** JSON with object keys sorted at every level and no whitespace. */

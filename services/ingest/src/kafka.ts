@@ -23,7 +23,9 @@ export function createKafka(config: IngestConfig, logger: Logger): Kafka {
 }
 
 /**
- * The idempotent producer (acks=-1, one request in flight). After a failed send the producer is replaced
+ * One idempotent producer (acks=-1, one request in flight: KafkaJS's limit for idempotence). The ingest runs a
+ * small pool of them (INGEST_PRODUCERS), each with its own producer id, connection and batcher, each owning a
+ * fixed set of partitions (see partitioner.ts). After a failed send the producer is replaced
  * before the next one: a fresh producer id means a batch that was written although its acknowledgement was lost
  * can never make the broker drop a later batch as a "duplicate sequence".
  */
@@ -37,10 +39,11 @@ export class DurableProducer {
     await this.current();
   }
 
-  async send(topic: string, messages: Message[]): Promise<void> {
+  async send(topic: string, messages: readonly Message[]): Promise<void> {
     const producer = await this.current();
     try {
-      await producer.send({ topic, messages, acks: -1 });
+      // KafkaJS only reads the array.
+      await producer.send({ topic, messages: messages as Message[], acks: -1 });
     } catch (err) {
       this.discard(producer);
       throw err;
@@ -80,5 +83,19 @@ export class DurableProducer {
   private discard(producer: Producer): void {
     if (this.producer === producer) this.producer = undefined;
     void producer.disconnect().catch(() => undefined);
+  }
+}
+
+/** The number of partitions of `topic` (from the cluster's metadata). */
+export async function fetchPartitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    const count = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+    if (count < 1) throw new Error(`topic ${topic} has no partitions in the cluster metadata`);
+    return count;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }

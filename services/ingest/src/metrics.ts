@@ -10,6 +10,7 @@ export interface IngestMetrics {
   readonly batchRecords: Histogram;
   readonly batchBytes: Histogram;
   readonly inFlightRequests: Gauge;
+  readonly producers: Gauge;
 }
 
 export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}): IngestMetrics {
@@ -57,6 +58,11 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
     inFlightRequests: new Gauge({
       name: 'ingest_in_flight_requests',
       help: 'Webhook requests being processed right now',
+      registers: [registry],
+    }),
+    producers: new Gauge({
+      name: 'ingest_producers',
+      help: 'Idempotent Kafka producers in the pool (INGEST_PRODUCERS, at most the partition count)',
       registers: [registry],
     }),
   };

@@ -12,7 +12,10 @@ export interface BatchReport {
 
 export interface ProduceBatcherOptions<M> {
   readonly send: BatchSender<M>;
-  /** How long the first message of a batch waits for company before the batch goes out. */
+  /**
+   * How long the first message of a batch waits for company before the batch goes out. 0 = until the end of the
+   * current event-loop turn (setImmediate): the requests whose bodies arrived in the same I/O poll go together.
+   */
   readonly lingerMs: number;
   readonly maxRecords: number;
   /** Byte cap of a batch; a single message larger than this goes out alone. */
@@ -31,9 +34,9 @@ interface Entry<M> {
 }
 
 /**
- * Collects concurrent produce requests into one send. At most one batch is in flight (KafkaJS's idempotent
- * producer allows one in-flight request per broker anyway); while it is, the next batch accumulates and goes
- * out as soon as the first is acknowledged. A batch goes out when the linger time has passed, or at once when
+ * Collects concurrent produce requests into one send. At most one batch of a batcher is in flight (KafkaJS's
+ * idempotent producer allows one in-flight request per broker anyway; the publisher runs one batcher per producer
+ * of its pool); while it is, the next batch accumulates and goes out as soon as the first is acknowledged. A batch goes out when the linger time has passed, or at once when
  * it reached maxRecords or maxBytes. Each enqueue resolves when its batch was acknowledged and rejects when
  * the send failed (INGEST_KAFKA_UNAVAILABLE) or its deadline passed before it was sent (INGEST_DEADLINE_EXCEEDED;
  * such messages are not sent at all).
@@ -41,7 +44,7 @@ interface Entry<M> {
 export class ProduceBatcher<M> {
   private readonly queue: Entry<M>[] = [];
   private queuedBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private inFlight: Promise<void> | undefined;
   private closed = false;
   private readonly now: () => number;
@@ -73,7 +76,7 @@ export class ProduceBatcher<M> {
       if (this.queue.length >= this.options.maxRecords || this.queuedBytes >= this.options.maxBytes) {
         this.flush();
       } else if (this.timer === undefined) {
-        this.timer = setTimeout(() => this.flush(), this.options.lingerMs);
+        this.timer = this.options.lingerMs > 0 ? setTimeout(this.onLinger, this.options.lingerMs) : setImmediate(this.onLinger);
       }
     });
   }
@@ -86,9 +89,15 @@ export class ProduceBatcher<M> {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private readonly onLinger = (): void => {
+    this.timer = undefined;
+    this.flush();
+  };
+
   private flush(): void {
     if (this.timer !== undefined) {
-      clearTimeout(this.timer);
+      if (this.options.lingerMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+      else clearImmediate(this.timer as NodeJS.Immediate);
       this.timer = undefined;
     }
     if (this.inFlight !== undefined) return;

@@ -1,9 +1,10 @@
 import type { ConfluentAvroSerde, RegisteredSchema } from '@livechat-pipeline/events';
-import type { Message } from 'kafkajs';
 import type { IngestConfig } from './config.js';
 import type { DurableProducer } from './kafka.js';
 import type { IngestMetrics } from './metrics.js';
+import { partitionOfKey, producerOfPartition } from './partitioner.js';
 import { ProduceBatcher } from './produce-batcher.js';
+import type { BatchReport } from './produce-batcher.js';
 import type { KeyedRawRecord } from './raw-record.js';
 
 /** Writes raw records durably: resolves only once Kafka acknowledged the write (acks=-1). */
@@ -14,43 +15,64 @@ export interface RawWebhookPublisher {
 }
 
 export interface KafkaRawWebhookPublisherOptions {
-  readonly producer: DurableProducer;
+  /**
+   * The producer pool (at least one). Partition `p` of the topic is always written by producer
+   * `p % producers.length`, each through its own batcher, so up to `producers.length` batches are in flight at
+   * once while the records of one partition stay in order.
+   */
+  readonly producers: readonly DurableProducer[];
   readonly topic: string;
+  /** The topic's partition count (read at start-up): records are partitioned here, as Kafka's default would. */
+  readonly partitions: number;
   readonly serde: ConfluentAvroSerde;
   readonly schema: RegisteredSchema;
   readonly batch: IngestConfig['batch'];
   readonly metrics?: IngestMetrics;
 }
 
+interface KeyedMessage {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly partition: number;
+}
+
 export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
-  private readonly batcher: ProduceBatcher<Message>;
+  private readonly batchers: ProduceBatcher<KeyedMessage>[];
 
   constructor(private readonly options: KafkaRawWebhookPublisherOptions) {
+    if (options.producers.length === 0) throw new RangeError('KafkaRawWebhookPublisher needs at least one producer');
     const metrics = options.metrics;
-    this.batcher = new ProduceBatcher<Message>({
-      send: (messages) => options.producer.send(options.topic, [...messages]),
-      lingerMs: options.batch.lingerMs,
-      maxRecords: options.batch.maxRecords,
-      maxBytes: options.batch.maxBytes,
-      sizeOf: (m) => (m.value as Buffer).length + (typeof m.key === 'string' ? Buffer.byteLength(m.key) : 0),
-      ...(metrics === undefined
-        ? {}
-        : {
-            onBatch: (r) => {
-              metrics.produceLatency.observe({ outcome: r.ok ? 'ok' : 'error' }, r.durationMs / 1000);
-              metrics.batchRecords.observe(r.records);
-              metrics.batchBytes.observe(r.bytes);
-            },
-          }),
-    });
+    const onBatch =
+      metrics === undefined
+        ? undefined
+        : (r: BatchReport) => {
+            metrics.produceLatency.observe({ outcome: r.ok ? 'ok' : 'error' }, r.durationMs / 1000);
+            metrics.batchRecords.observe(r.records);
+            metrics.batchBytes.observe(r.bytes);
+          };
+    this.batchers = options.producers.map(
+      (producer) =>
+        new ProduceBatcher<KeyedMessage>({
+          send: (messages) => producer.send(options.topic, messages),
+          lingerMs: options.batch.lingerMs,
+          maxRecords: options.batch.maxRecords,
+          maxBytes: options.batch.maxBytes,
+          sizeOf: (m) => m.value.length + m.key.length,
+          ...(onBatch === undefined ? {} : { onBatch }),
+        }),
+    );
   }
 
   publish(record: KeyedRawRecord, deadlineAt: number): Promise<void> {
     const value = this.options.serde.encode(this.options.schema, record.value);
-    return this.batcher.enqueue({ key: record.key, value }, deadlineAt);
+    const key = Buffer.from(record.key, 'utf8');
+    const partition = partitionOfKey(key, this.options.partitions);
+    const batcher = this.batchers[producerOfPartition(partition, this.batchers.length)];
+    if (batcher === undefined) throw new Error('no batcher for the partition'); // unreachable
+    return batcher.enqueue({ key, value, partition }, deadlineAt);
   }
 
-  close(): Promise<void> {
-    return this.batcher.close();
+  async close(): Promise<void> {
+    await Promise.all(this.batchers.map((b) => b.close()));
   }
 }

@@ -7,11 +7,12 @@ import type { TestIngest } from './support/harness.js';
 // Stops the shared broker: this file runs alone (its own file), and restarts the broker in afterAll.
 const DEADLINE_MS = 2000;
 
-describe('Kafka outage', () => {
+// With one producer (the default) and with a pool (each producer must fail fast and recover on its own).
+describe.each(['1', '3'])('Kafka outage (INGEST_PRODUCERS=%s)', (producers) => {
   let ingest: TestIngest;
   let brokerStopped = false;
   beforeAll(async () => {
-    ingest = await startTestIngest({ INGEST_REQUEST_DEADLINE_MS: String(DEADLINE_MS) });
+    ingest = await startTestIngest({ INGEST_REQUEST_DEADLINE_MS: String(DEADLINE_MS), INGEST_PRODUCERS: producers });
   });
   afterAll(async () => {
     if (brokerStopped) await startKafka();

@@ -32,6 +32,14 @@ describe('loadIngestConfig', () => {
     expect(config.rawTopic).toEqual({ name: 'livechat.webhooks.raw', partitions: 6 });
     expect(config.kafka.replicationFactor).toBe(1);
     expect(config.batch).toEqual({ lingerMs: 2, maxRecords: 500, maxBytes: 1024 * 1024 });
+    expect(config.producers).toBe(1);
+  });
+
+  it('reads INGEST_PRODUCERS (1-64)', () => {
+    expect(loadIngestConfig({ ...secrets, INGEST_PRODUCERS: '3' }).producers).toBe(3);
+    for (const bad of ['0', '65', '1.5', 'two']) {
+      expect(problemsOf({ ...secrets, INGEST_PRODUCERS: bad }).join(), bad).toMatch(/^INGEST_PRODUCERS: /);
+    }
   });
 
   it('returns a deeply frozen object', () => {
