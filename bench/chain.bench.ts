@@ -48,11 +48,11 @@ const USAGE = `pnpm bench:chain [flags]
                           1000-record produce chunks then exceed it and it crash-loops, see the report)
   --baseline-rows N       rows per baseline INSERT statement (default 1000)
   --no-stages             skip phase 3 (each stage alone)
-  --tx-concurrency N      projection: partitionsConsumedConcurrently (default: the service's, 1)
-  --tx-max-bytes N        projection: maxBytesPerPartition (default: the service's, 1 MiB)
-  --tx-pool N             projection: Postgres pool size (default: the service's, 4)
-  --normalizer-thread     run the normalizer in a worker thread (its own event loop, as its own process
-                          in production) instead of on the projection's event loop
+  --tx-concurrency N      projection: partitionsConsumedConcurrently (default: the service's, 3)
+  --tx-max-bytes N        projection: maxBytesPerPartition (default: the service's, 4 MiB)
+  --tx-pool N             projection: Postgres pool size (default: the service's, 6)
+  --same-thread           run the normalizer on the projection's event loop (default: in a worker thread,
+                          with an event loop of its own, as it is its own process when deployed)
   --log-level L           service log level (default warn)`;
 
 const { values: flags } = parseArgs({
@@ -70,7 +70,8 @@ const { values: flags } = parseArgs({
     'tx-max-bytes': { type: 'string' },
     'tx-pool': { type: 'string' },
     'log-level': { type: 'string', default: 'warn' },
-    'normalizer-thread': { type: 'boolean', default: false },
+    'normalizer-thread': { type: 'boolean', default: true },
+    'same-thread': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -103,7 +104,9 @@ const settings = {
     pool: optional('tx-pool', flags['tx-pool']),
   },
   logLevel: flags['log-level'] ?? 'warn',
-  normalizerThread: flags['normalizer-thread'] ?? false,
+  // Deployed, the normalizer and the projection are separate processes: by default the normalizer gets
+  // an event loop of its own here too (--same-thread puts both on one loop).
+  normalizerThread: !(flags['same-thread'] ?? false) && (flags['normalizer-thread'] ?? true),
 };
 if (!(settings.v2Share >= 0 && settings.v2Share <= 1)) throw new Error('--v2-share must be within 0..1');
 if (!(settings.eventsMaxMessageBytes >= 0)) throw new Error('--events-max-message-bytes must be a non-negative integer');
