@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { NormalizerError } from './errors.js';
 import { TOPICS } from '@livechat-pipeline/events';
+import { connectionEnv, intVar, nameVar, parseEnv, type LogLevel } from '@livechat-pipeline/service-host';
 
 export interface NormalizerConfig {
   readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly replicationFactor: number };
@@ -11,41 +11,24 @@ export interface NormalizerConfig {
   readonly chatEventsTopic: { readonly name: string; readonly partitions: number };
   readonly deadLetterTopic: string;
   readonly http: { readonly host: string; readonly port: number };
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly logLevel: LogLevel;
 }
 
-const int = (min: number, max: number) =>
-  z.string().trim().regex(/^\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
-const name = z.string().trim().min(1, 'must not be empty');
-
 const schema = z.object({
-  KAFKA_BROKERS: z
-    .string()
-    .default('127.0.0.1:59092')
-    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1, 'needs at least one broker')),
-  KAFKA_CLIENT_ID: name.default('livechat-normalizer'),
-  KAFKA_REPLICATION_FACTOR: int(1, 10).default(1),
-  SCHEMA_REGISTRY_URL: z.url('must be a URL').default('http://127.0.0.1:58081/apis/ccompat/v7'),
-  NORMALIZER_GROUP_ID: name.default('livechat-normalizer'),
-  NORMALIZER_PARTITIONS_CONCURRENTLY: int(1, 100).default(3),
-  RAW_WEBHOOK_TOPIC: name.default(TOPICS.rawWebhook),
-  CHAT_EVENTS_TOPIC: name.default(TOPICS.chatEvents),
-  CHAT_EVENTS_TOPIC_PARTITIONS: int(1, 1000).default(6),
-  NORMALIZER_DLQ_TOPIC: name.default(TOPICS.normalizerDeadLetters),
-  NORMALIZER_HOST: name.default('127.0.0.1'),
-  NORMALIZER_PORT: int(0, 65535).default(8090),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...connectionEnv('livechat-normalizer'),
+  NORMALIZER_GROUP_ID: nameVar.default('livechat-normalizer'),
+  NORMALIZER_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
+  RAW_WEBHOOK_TOPIC: nameVar.default(TOPICS.rawWebhook),
+  CHAT_EVENTS_TOPIC: nameVar.default(TOPICS.chatEvents),
+  CHAT_EVENTS_TOPIC_PARTITIONS: intVar(1, 1000).default(6),
+  NORMALIZER_DLQ_TOPIC: nameVar.default(TOPICS.normalizerDeadLetters),
+  NORMALIZER_HOST: nameVar.default('127.0.0.1'),
+  NORMALIZER_PORT: intVar(0, 65535).default(8090),
 });
 
-/** Reads the normalizer's environment once; every problem is named in one error. */
+/** Reads the normalizer's environment once; every problem is named in one error (ServiceConfigError). */
 export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new NormalizerError('NORMALIZER_BAD_CONFIG', `invalid normalizer configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(schema, env, 'normalizer');
   return Object.freeze({
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
     registry: { url: e.SCHEMA_REGISTRY_URL },

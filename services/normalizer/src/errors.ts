@@ -1,6 +1,5 @@
 /** Error codes of the normalizer; `retryable` says whether processing the same record again can help. */
 export const NORMALIZER_ERROR_CODES = {
-  NORMALIZER_BAD_CONFIG: { retryable: false, description: 'An environment variable is missing or invalid' },
   NORMALIZER_UNDECODABLE: { retryable: false, description: 'The raw record is not a RawWebhook in the Confluent wire format' },
   NORMALIZER_BODY_NOT_JSON: { retryable: false, description: "The raw record's body is not JSON" },
   NORMALIZER_UNPARSABLE: { retryable: false, description: 'The LiveChat parser refused the webhook body' },

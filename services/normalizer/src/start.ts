@@ -1,4 +1,3 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
   ConfluentAvroSerde,
@@ -7,6 +6,7 @@ import {
   ensureTopic,
   valueSubject,
 } from '@livechat-pipeline/events';
+import { createServiceKafka } from '@livechat-pipeline/service-host';
 import type { NormalizerConfig } from './config.js';
 import { createNormalizerMetrics, type NormalizerMetrics } from './metrics.js';
 import { RawWebhookNormalizer } from './normalizer.js';
@@ -17,27 +17,12 @@ export interface RunningNormalizer {
   stop(): Promise<void>;
 }
 
-export function createKafka(config: NormalizerConfig, logger: Logger): Kafka {
-  const log = logger.child({ component: 'kafkajs' });
-  return new Kafka({
-    clientId: config.kafka.clientId,
-    brokers: [...config.kafka.brokers],
-    logLevel: logLevel.WARN,
-    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
-    logCreator: () => (entry: LogEntry) => {
-      const fields = { namespace: entry.namespace, error: entry.log['error'] };
-      if (entry.level <= logLevel.ERROR) log.error(fields, entry.log.message);
-      else log.warn(fields, entry.log.message);
-    },
-  });
-}
-
 /**
  * Everything the normalizer needs at start: its output topics exist, the chat-event schema is
  * registered (BACKWARD_TRANSITIVE), then the consumer runs. Used by main.ts and by the tests.
  */
 export async function startNormalizer(config: NormalizerConfig, logger: Logger): Promise<RunningNormalizer> {
-  const kafka = createKafka(config, logger);
+  const kafka = createServiceKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
   await ensureTopic(kafka, {
     topic: config.chatEventsTopic.name,

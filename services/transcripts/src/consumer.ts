@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { createServiceKafka } from '@livechat-pipeline/service-host';
 import type { Logger } from 'pino';
 import { ConfluentAvroSerde, SchemaRegistryClient, EventsError } from '@livechat-pipeline/events';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
@@ -33,18 +34,7 @@ export function transcriptsConsumer(config: TranscriptsConfig): ConsumerDefiniti
 }
 
 export function createTranscriptsKafka(config: TranscriptsConfig, logger: Logger): Kafka {
-  const log = logger.child({ component: 'kafkajs' });
-  return new Kafka({
-    clientId: config.kafka.clientId,
-    brokers: [...config.kafka.brokers],
-    logLevel: logLevel.WARN,
-    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
-    logCreator: () => (entry: LogEntry) => {
-      const fields = { namespace: entry.namespace, error: entry.log['error'] };
-      if (entry.level <= logLevel.ERROR) log.error(fields, entry.log.message);
-      else log.warn(fields, entry.log.message);
-    },
-  });
+  return createServiceKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
 }
 
 export function consumerOptions(config: TranscriptsConfig, kafka: Kafka, logger: Logger): PostgresConsumerOptions {

@@ -5,7 +5,7 @@
  */
 import { pino } from 'pino';
 import { progressWriter, rebuild } from '@livechat-pipeline/postgres-consumer';
-import { TranscriptsConfigError, loadTranscriptsConfig } from './config.js';
+import { loadTranscriptsConfig } from './config.js';
 import { consumerOptions, createTranscriptsKafka, transcriptsConsumer } from './consumer.js';
 
 async function main(): Promise<void> {
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(`${error instanceof TranscriptsConfigError ? error.message : error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   },
 );

@@ -1,0 +1,40 @@
+import type { Logger } from 'pino';
+
+/**
+ * On SIGINT/SIGTERM: log, run `stop` (finish the work in hand, disconnect), exit 0; exit 1 when it
+ * fails or takes longer than `timeoutMs`.
+ */
+export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeoutMs: number): void {
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down (finishing the batch in hand)');
+    const force = setTimeout(() => {
+      logger.error({ timeoutMs }, 'shutdown timed out');
+      process.exit(1);
+    }, timeoutMs);
+    force.unref();
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: { message: error instanceof Error ? error.message : String(error) } }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** Runs a service's main(): a configuration error is one message and exit 2, anything else exit 1. */
+export function runMain(service: string, main: () => Promise<void>, isConfigError: (error: unknown) => boolean): void {
+  main().catch((error: unknown) => {
+    if (isConfigError(error)) {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${service} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
