@@ -56,7 +56,10 @@ function logRuntimeEvent(logger: Logger, event: RuntimeEvent): void {
       logger.debug({ ...event }, 'batch committed');
       return;
     case 'transient-failure':
-      logger.warn({ topic: event.topic, partition: event.partition, attempt: event.attempt, delayMs: event.delayMs, code: event.error.code }, 'transient failure; retrying');
+      logger.warn(
+        { topic: event.topic, partition: event.partition, attempt: event.attempt, delayMs: event.delayMs, code: event.error.code, cause: event.error.details['sourceCode'] },
+        'transient failure; retrying',
+      );
       return;
     case 'dead-lettered':
       logger.warn({ origin: event.origin, code: event.error.code, deadLetterTopic: event.deadLetterTopic }, 'event dead-lettered');
