@@ -28,7 +28,8 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
 export async function runDemo(options: DemoOptions): Promise<void> {
   await waitForHttp(`${options.ingestUrl}/readyz`, 60_000);
   const seed = Date.now() % 1_000_000;
-  const startAt = new Date(Date.now() - 20 * 60_000);
+  // Simulated chats last up to about half an hour: start them early enough to have ended by now.
+  const startAt = new Date(Date.now() - 45 * 60_000);
   const v3 = simulateTraffic({ seed, chats: 4, format: 'v3', secretKey: options.secretKey, startAt });
   const v2 = simulateTraffic({ seed: seed + 1, chats: 3, format: 'v2', startAt });
   const deliveries = [...v3.deliveries, ...v2.deliveries];
@@ -81,7 +82,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     printTable(`select … from ${options.schema}.chat_summary`, summary.rows);
     const first = expected[0]!;
     const transcript = await client.query(
-      `select position, author_type, visibility, left(text, 60) as text, created_at
+      `select position, author_type, visibility, kind, left(text, 60) as text, created_at
        from ${s}.chat_transcript where tenant = $1 and chat_id = $2 order by position limit 8`,
       [first.tenant, first.chat.chatId],
     );
