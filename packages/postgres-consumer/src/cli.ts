@@ -5,7 +5,7 @@
  *       re-produces the original key/value/headers to the origin topic and partition; the live
  *       consumer then applies them through its normal path (dedup makes a second replay harmless)
  *   rebuild --definition <module> [--export <name>]          truncate, replay from the earliest offsets
- * Connections: --brokers (env KAFKA_BROKERS, default localhost:9092), --database-url (env DATABASE_URL).
+ * Connections: --brokers (env KAFKA_BROKERS, default the local stack's 127.0.0.1:59092), --database-url (env DATABASE_URL).
  */
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -58,8 +58,8 @@ async function main(argv: readonly string[]): Promise<void> {
       code: { type: 'string' },
       definition: { type: 'string' },
       export: { type: 'string', default: 'definition' },
-      brokers: { type: 'string', default: process.env['KAFKA_BROKERS'] ?? 'localhost:9092' },
-      'database-url': { type: 'string', default: process.env['DATABASE_URL'] },
+      brokers: { type: 'string', default: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:59092' },
+      'database-url': { type: 'string', default: process.env['DATABASE_URL'] ?? 'postgres://postgres:postgres@127.0.0.1:55432/postgres' },
     },
   });
   const kafka = new Kafka({ clientId: 'postgres-consumer-cli', brokers: values.brokers.split(',').map((b) => b.trim()), logLevel: logLevel.NOTHING });
