@@ -111,6 +111,14 @@ export class WebhookSync {
               : keep !== undefined
                 ? 'duplicate'
                 : 'definition changed';
+      const unregister = (r: RemoteWebhook, beforeRegister: boolean): PlanStep => ({
+        op: 'unregister',
+        action,
+        id: r.id,
+        known: known.has(r.id),
+        reason: reasonOf(r),
+        beforeRegister,
+      });
       if (desired !== undefined && keep === undefined) {
         // Free a slot first only when LiveChat's limit leaves no room; prefer dropping unknown ones.
         const room = LIMIT_PER_ACTION - mine.length;
@@ -118,41 +126,16 @@ export class WebhookSync {
           room > 0
             ? []
             : [...stale].sort((a, b) => Number(known.has(a.id)) - Number(known.has(b.id))).slice(0, 1 - room);
-        for (const r of freeFirst)
-          steps.push({
-            op: 'unregister',
-            action,
-            id: r.id,
-            known: known.has(r.id),
-            reason: reasonOf(r),
-            beforeRegister: true,
-          });
+        for (const r of freeFirst) steps.push(unregister(r, true));
         steps.push({
           op: 'register',
           action,
           desired,
           reason: mine.length === 0 ? 'missing' : 'replaces stale',
         });
-        for (const r of stale)
-          if (!freeFirst.includes(r))
-            steps.push({
-              op: 'unregister',
-              action,
-              id: r.id,
-              known: known.has(r.id),
-              reason: reasonOf(r),
-              beforeRegister: false,
-            });
+        for (const r of stale) if (!freeFirst.includes(r)) steps.push(unregister(r, false));
       } else {
-        for (const r of stale)
-          steps.push({
-            op: 'unregister',
-            action,
-            id: r.id,
-            known: known.has(r.id),
-            reason: reasonOf(r),
-            beforeRegister: false,
-          });
+        for (const r of stale) steps.push(unregister(r, false));
       }
     }
     for (const r of live) {

@@ -15,12 +15,7 @@ export async function applyTranscriptEvents(events: readonly ChatDomainEvent[], 
     if (rows.length === 0) continue;
     const statement = statements[table] as unknown as { key: (row: object) => string; sql: (s: string) => string };
     const sql = statement.sql(quoteIdent(schema));
-    for (const layer of layerRows(rows, statement.key)) {
-      // Rows in key order: partitions applied concurrently upsert shared rows (agents, customers) and
-      // take their locks in the same order, so they wait for each other instead of deadlocking.
-      layer.sort((a, b) => (statement.key(a) < statement.key(b) ? -1 : statement.key(a) > statement.key(b) ? 1 : 0));
-      await tx.query(sql, [JSON.stringify(layer)]);
-    }
+    for (const layer of layerRows(rows, statement.key)) await tx.query(sql, [JSON.stringify(layer)]);
   }
 }
 

@@ -187,9 +187,11 @@ export const statements: { [K in keyof TranscriptRowChanges]: TableStatement<K> 
 /**
  * Splits rows so that no statement touches one key twice (Postgres refuses that in one
  * INSERT … ON CONFLICT): identical rows collapse, the n-th distinct row of a key goes to layer n.
+ * Each layer is in key order: transactions of partitions applied concurrently upsert shared rows
+ * (agents, customers) and so take their locks in the same order, waiting instead of deadlocking.
  */
 export function layerRows<T>(rows: readonly T[], key: (row: T) => string): T[][] {
-  const layers: T[][] = [];
+  const layers: { id: string; row: T }[][] = [];
   const seen = new Map<string, Set<string>>();
   for (const row of rows) {
     const id = key(row);
@@ -199,9 +201,9 @@ export function layerRows<T>(rows: readonly T[], key: (row: T) => string): T[][]
     if (bodies.has(body)) continue;
     const layer = bodies.size;
     bodies.add(body);
-    (layers[layer] ??= []).push(row);
+    (layers[layer] ??= []).push({ id, row });
   }
-  return layers;
+  return layers.map((layer) => layer.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((entry) => entry.row));
 }
 
 /** Tables in the order their rows are written (parents first, so a reader never sees an orphan). */
