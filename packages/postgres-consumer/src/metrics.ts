@@ -11,6 +11,7 @@ export class ConsumerMetrics {
   private readonly batchDuration: Histogram<'consumer'>;
   private readonly deadLetters: Counter<'consumer' | 'code'>;
   private readonly transientFailures: Counter<'consumer' | 'code'>;
+  private readonly offsetConflicts: Counter<'consumer' | 'topic' | 'partition'>;
 
   constructor(private readonly consumer: string, registry?: Registry) {
     this.registry = registry ?? new Registry();
@@ -20,6 +21,7 @@ export class ConsumerMetrics {
     this.batchDuration = existing(this.registry, 'postgres_consumer_batch_duration_seconds') ?? new Histogram({ name: 'postgres_consumer_batch_duration_seconds', help: 'Time from batch start to Postgres commit', labelNames: ['consumer'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
     this.deadLetters = existing(this.registry, 'postgres_consumer_dead_letters_total') ?? new Counter({ name: 'postgres_consumer_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['consumer', 'code'], registers });
     this.transientFailures = existing(this.registry, 'postgres_consumer_transient_failures_total') ?? new Counter({ name: 'postgres_consumer_transient_failures_total', help: 'Batch attempts that failed transiently and were retried', labelNames: ['consumer', 'code'], registers });
+    this.offsetConflicts = existing(this.registry, 'postgres_consumer_offset_conflicts_total') ?? new Counter({ name: 'postgres_consumer_offset_conflicts_total', help: 'Batches rolled back because another member had moved the stored offset (compare-and-set failed)', labelNames: ['consumer', 'topic', 'partition'], registers });
   }
 
   recordBatch(b: { topic: string; partition: number; applied: number; duplicates: number; skipped: number; deadLettered: number; durationMs: number; lag: number }): void {
@@ -42,6 +44,10 @@ export class ConsumerMetrics {
 
   recordSkipped(count: number): void {
     this.events.inc({ consumer: this.consumer, outcome: 'skipped' }, count);
+  }
+
+  recordOffsetConflict(topic: string, partition: number): void {
+    this.offsetConflicts.inc({ consumer: this.consumer, topic, partition: String(partition) });
   }
 
   recordTransientFailure(code: string): void {

@@ -264,6 +264,7 @@ export class PostgresConsumer<E> {
       case 'conflict':
         // Another member stored a different offset: forget ours, re-read it at the next batch.
         this.positions.delete(key);
+        this.metrics.recordOffsetConflict(topic, partition);
         this.emit({ type: 'offset-conflict', topic, partition, expected: outcome.expected?.toString() ?? null });
         return;
       case 'nothing-new': {
