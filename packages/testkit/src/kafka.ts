@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { stackEndpoints } from './endpoints.js';
 import { uniqueName } from './names.js';
@@ -30,36 +31,90 @@ export type ReadMessage = KafkaMessage & {
   readonly partition: number;
 };
 
+interface PartitionRange {
+  readonly partition: number;
+  readonly low: bigint;
+  readonly high: bigint;
+}
+
+function describeRanges(ranges: readonly PartitionRange[]): string {
+  return ranges.map((r) => `partition ${r.partition}: offsets ${r.low}..${r.high}`).join(', ');
+}
+
 /**
- * Reads a topic from the beginning with a fresh consumer group until `count` messages have
- * arrived, then a short quiet period to catch any extra ones (so "exactly N" can be asserted).
+ * Reads a topic from the beginning, with a fresh consumer group, up to its end offsets:
+ * 1. waits until the topic's high watermarks (fetched with the admin client) hold at least `count`
+ *    records (records present then but beyond `count` are read too, so "exactly N" can be asserted);
+ * 2. consumes until every partition reached the end offset taken in step 1.
+ * Both waits are bounded by `timeoutMs` (one deadline) and fail naming what is missing. Returns the
+ * records below those end offsets, by partition then offset. `settleMs` is accepted for
+ * compatibility and ignored: no fixed sleep decides how many records there are.
  */
 export async function readTopic(
   topic: string,
-  opts: { count: number; timeoutMs?: number; settleMs?: number },
+  opts: { count?: number; timeoutMs?: number; settleMs?: number } = {},
 ): Promise<ReadMessage[]> {
-  const consumer = testKafka('test-reader').consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
-  const received: ReadMessage[] = [];
-  await consumer.connect();
+  const count = opts.count ?? 0;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  const kafka = testKafka('test-reader');
+
+  // 1. The end offsets, once the topic holds at least `count` records.
+  const admin = kafka.admin();
+  await admin.connect();
+  let ranges: PartitionRange[] = [];
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let enough: () => void = () => undefined;
-    const done = new Promise<void>((resolve) => (enough = resolve));
-    await consumer.run({
-      eachMessage: async ({ topic: t, partition, message }) => {
-        received.push({ ...message, topic: t, partition });
-        if (received.length >= opts.count) enough();
-      },
-    });
-    const timeoutMs = opts.timeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
-    if (received.length >= opts.count && (opts.settleMs ?? 500) > 0) {
-      await new Promise((r) => setTimeout(r, opts.settleMs ?? 500));
+    for (;;) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      ranges = offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) })).sort((a, b) => a.partition - b.partition);
+      const held = ranges.reduce((sum, r) => sum + (r.high - r.low), 0n);
+      if (held >= BigInt(count)) break;
+      if (Date.now() >= deadline) {
+        throw new Error(`readTopic(${topic}): expected at least ${count} records, the topic holds ${held} after ${timeoutMs} ms (${describeRanges(ranges)})`);
+      }
+      await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
     }
   } finally {
-    await consumer.disconnect();
+    await admin.disconnect();
   }
-  return received.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+
+  // 2. Every record below those end offsets.
+  const pending = new Map(ranges.filter((r) => r.high > r.low).map((r) => [r.partition, r]));
+  const reached = new Map<number, bigint>();
+  // Keyed by partition:offset: a batch delivered again after a rebalance is not counted twice.
+  const received = new Map<string, ReadMessage>();
+  if (pending.size > 0) {
+    const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let allReached: () => void = () => undefined;
+      const done = new Promise<void>((resolve) => (allReached = resolve));
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          const range = pending.get(batch.partition);
+          if (range === undefined) return;
+          for (const message of batch.messages) {
+            if (BigInt(message.offset) < range.high) received.set(`${batch.partition}:${message.offset}`, { ...message, topic: batch.topic, partition: batch.partition });
+          }
+          // lastOffset() counts records the batch filtered out (control records) too.
+          const next = BigInt(batch.lastOffset()) + 1n;
+          reached.set(batch.partition, next);
+          if (next >= range.high) pending.delete(batch.partition);
+          if (pending.size === 0) allReached();
+        },
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()))));
+      const outcome = await Promise.race([done, timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        const missing = [...pending.values()].map((r) => `partition ${r.partition} read up to offset ${reached.get(r.partition) ?? r.low} of end offset ${r.high}`);
+        throw new Error(`readTopic(${topic}): ${received.size} records read, not at the end offsets after ${timeoutMs} ms: ${missing.join('; ')}`);
+      }
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+  return [...received.values()].sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }
