@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '@livechat-pipeline/testkit';
-import { simulateTraffic, generateChats, renderV2, renderV3 } from '@livechat-pipeline/traffic-simulator';
-import { applyInTransaction, createProjectionSchema, eventsFromDeliveries, viewsChecksum } from './support/projection-db.js';
+import { Random, simulateTraffic, generateChats, renderV2, renderV3 } from '@livechat-pipeline/traffic-simulator';
+import { applyInTransaction, createProjectionSchema, eventCopies, eventsFromDeliveries, firstCopies, viewsChecksum, viewsDiff, type EventCopy } from './support/projection-db.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -103,6 +103,60 @@ describe('transcripts projection: any order of arrival gives the same views', ()
       expect(await viewsChecksum(pool, shuffled)).toEqual(expected);
       const { rows } = await pool.query(`select count(*)::int as n from "${forward}".chat_transcript`);
       expect(rows[0].n).toBeGreaterThan(10);
+    });
+  }
+});
+
+/** A seeded Fisher-Yates shuffle: the same seed gives the same order on every run. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const random = Random.derive(seed, 'arrival-order');
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = random.int(0, i);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+describe('transcripts projection: whichever copy of a redelivered webhook arrives first, the views are the same', () => {
+  for (const format of ['v3', 'v2'] as const) {
+    it(`${format}: every webhook delivered 1-4 times, all copies shuffled with several seeds, deduplicated on arrival`, async () => {
+      const chats = generateChats({ seed: 31, chats: 5 });
+      const webhooks = format === 'v3' ? renderV3(chats) : renderV2(chats);
+      const copyCount = Random.derive(32, 'copies');
+      const counts = webhooks.map(() => (copyCount.chance(0.6) ? copyCount.int(2, 4) : 1));
+      const copies = eventCopies(webhooks, (i) => counts[i]!);
+      const redelivered = new Set(copies.filter((c) => c.copy > 0).map((c) => c.event.event_id));
+      expect(redelivered.size).toBeGreaterThan(20);
+
+      // The reference: webhooks in emission order, the first copy of each wins.
+      const reference = await freshSchema();
+      await applyInTransaction(pool, reference, firstCopies(copies).map((c) => c.event));
+      const expected = await viewsChecksum(pool, reference);
+
+      const winnerOf = (arrivals: readonly EventCopy[]): Map<string, number> => new Map(firstCopies(arrivals).map((c) => [c.event.event_id, c.copy]));
+      const winners: Map<string, number>[] = [];
+      for (const seed of [1, 2, 3, 4, 5]) {
+        // when: all copies, duplicates included, arrive in a seeded random order; the first copy of an id wins
+        const arrivals = shuffled(copies, seed);
+        winners.push(winnerOf(arrivals));
+        const schema = await freshSchema();
+        await applyInTransaction(pool, schema, firstCopies(arrivals).map((c) => c.event), 1 + seed * 6);
+        // then: the views are identical to the reference
+        if ((await viewsChecksum(pool, schema)).transcript !== expected.transcript || (await viewsChecksum(pool, schema)).summary !== expected.summary) {
+          expect(await viewsDiff(pool, schema, reference), `seed ${seed}: rows that differ from the reference (+ this order, - reference)`).toEqual([]);
+        }
+      }
+      // and the shuffles did vary the winners: redelivered events were won by a later copy, and
+      // the seeds disagree on which copy that was
+      for (const won of winners) expect([...redelivered].filter((id) => won.get(id) !== 0).length).toBeGreaterThan(5);
+      expect([...redelivered].filter((id) => new Set(winners.map((w) => w.get(id))).size > 1).length).toBeGreaterThan(5);
+      const { rows } = await pool.query(`select count(*)::int as n from "${reference}".chat_transcript`);
+      expect(rows[0].n).toBeGreaterThan(10);
+      // and the reference itself is right where the webhooks' copies differ in content (v2 chat_started
+      // has no groups, chat_ended has them): every chat shows its group
+      const groups = await pool.query<{ chat_id: string; group_ids: number[] }>(`select chat_id, group_ids from "${reference}".chat_summary order by chat_id`);
+      expect(groups.rows).toEqual(chats.map((c) => ({ chat_id: c.chatId, group_ids: [c.groupId] })).sort((a, b) => a.chat_id.localeCompare(b.chat_id)));
     });
   }
 });

@@ -57,6 +57,44 @@ export function eventsFromDeliveries(deliveries: readonly { body: unknown; emitt
   return events;
 }
 
+/** One copy of a domain event as it reaches the projection: which webhook it came from, and which copy of it. */
+export interface EventCopy {
+  readonly event: ChatDomainEvent;
+  readonly webhook: number;
+  readonly copy: number;
+}
+
+/**
+ * Every copy of every webhook, parsed, without dropping anything: webhook `i` (in emission order) is
+ * delivered `copiesOf(i)` times, each copy from its own raw record (`raw_event_id`). The copies share
+ * the receipt time of the webhook: for a fact LiveChat gives no time for (a v3 thread close), the
+ * receipt time IS the fact's time, so copies received at different times would be different facts,
+ * not different copies. Events repeated by different webhooks (v2 `chat_started` and `chat_ended`
+ * repeat the start and the messages) keep each webhook's own content and receipt time.
+ */
+export function eventCopies(webhooks: readonly { body: unknown; emittedAt: number }[], copiesOf: (webhook: number) => number): EventCopy[] {
+  const copies: EventCopy[] = [];
+  let receivedAt = 0;
+  webhooks.forEach(({ body, emittedAt }, webhook) => {
+    receivedAt = Math.max(receivedAt + 1000, emittedAt + 1000);
+    for (let copy = 0; copy < copiesOf(webhook); copy++) {
+      const context = { rawEventId: `raw-${webhook}-${copy}`, receivedAtMicros: receivedAt };
+      for (const event of parseWebhook(structuredClone(body), context)) copies.push({ event, webhook, copy });
+    }
+  });
+  return copies;
+}
+
+/** What the runtime does with arrivals: the first copy of each event id is applied, later ones are duplicates. */
+export function firstCopies(arrivals: readonly EventCopy[]): EventCopy[] {
+  const seen = new Set<string>();
+  return arrivals.filter(({ event }) => {
+    if (seen.has(event.event_id)) return false;
+    seen.add(event.event_id);
+    return true;
+  });
+}
+
 /** A checksum of both views' whole contents, in a stable order. */
 export async function viewsChecksum(pool: pg.Pool, schema: string): Promise<{ transcript: string; summary: string }> {
   const s = quoteIdent(schema);
@@ -67,4 +105,21 @@ export async function viewsChecksum(pool: pg.Pool, schema: string): Promise<{ tr
     `select md5(coalesce(string_agg(t::text, '|' order by t.tenant, t.chat_id), '')) as md5 from ${s}.chat_summary t`,
   );
   return { transcript: transcript.rows[0]!.md5, summary: summary.rows[0]!.md5 };
+}
+
+/** The rows of both views that differ between two schemas (as text), to say what a checksum mismatch is. */
+export async function viewsDiff(pool: pg.Pool, schema: string, reference: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const view of ['chat_transcript', 'chat_summary']) {
+    const a = `${quoteIdent(schema)}.${view}`;
+    const b = `${quoteIdent(reference)}.${view}`;
+    const { rows } = await pool.query<{ side: string; row: string }>(
+      `(select '+' as side, t::text as row from (select * from ${a} except all select * from ${b}) t)
+       union all
+       (select '-' as side, t::text as row from (select * from ${b} except all select * from ${a}) t)
+       order by row, side`,
+    );
+    for (const r of rows) out.push(`${view} ${r.side} ${r.row}`);
+  }
+  return out;
 }
