@@ -18,6 +18,10 @@ export interface RunningChain {
   readonly topics: { readonly raw: string; readonly chatEvents: string; readonly normalizerDlq: string };
   readonly transcriptsConfig: TranscriptsConfig;
   readonly ingestLogs: string[];
+  /** Every service's log lines (pino JSON), captured at debug level. */
+  readonly logs: { readonly ingest: string[]; readonly normalizer: string[]; readonly transcripts: string[] };
+  /** Every Postgres database a service of the chain was configured with. */
+  readonly databaseUrls: readonly string[];
   transcripts: PostgresConsumer<ChatDomainEvent>;
   stopTranscripts(): Promise<void>;
   close(): Promise<void>;
@@ -27,7 +31,8 @@ export async function startChain(): Promise<RunningChain> {
   const endpoints = stackEndpoints();
   const common = { KAFKA_BROKERS: endpoints.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl };
   const topics = { raw: uniqueName('e2e-raw'), chatEvents: uniqueName('e2e-chat-events'), normalizerDlq: uniqueName('e2e-raw-dlq') };
-  const quiet: Logger = pino({ level: 'warn' });
+  const normalizerLogs: string[] = [];
+  const transcriptsLogs: string[] = [];
 
   const ingestConfig = loadIngestConfig({
     ...common,
@@ -35,16 +40,10 @@ export async function startChain(): Promise<RunningChain> {
     RAW_WEBHOOK_TOPIC_PARTITIONS: '3',
     LIVECHAT_SECRET_KEYS: E2E_SECRET_KEY,
     LIVECHAT_BASIC_AUTH: `${E2E_BASIC_USER}:${E2E_BASIC_PASSWORD}`,
-    INGEST_LOG_LEVEL: 'info',
+    INGEST_LOG_LEVEL: 'debug',
   });
   const ingestLogs: string[] = [];
-  const logStream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      ingestLogs.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  const ingestRuntime: IngestRuntime = await createIngestDeps(ingestConfig, createLogger(ingestConfig, logStream), createIngestMetrics({ defaultMetrics: false }));
+  const ingestRuntime: IngestRuntime = await createIngestDeps(ingestConfig, createLogger(ingestConfig, capture(ingestLogs)), createIngestMetrics({ defaultMetrics: false }));
   const app: FastifyInstance = await buildApp(ingestConfig, ingestRuntime.deps);
   const ingestUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 
@@ -57,7 +56,7 @@ export async function startChain(): Promise<RunningChain> {
       NORMALIZER_DLQ_TOPIC: topics.normalizerDlq,
       NORMALIZER_GROUP_ID: uniqueName('e2e-normalizer'),
     }),
-    quiet,
+    capturingLogger(normalizerLogs),
   );
 
   const consumerName = uniqueName('e2e-transcripts');
@@ -68,7 +67,7 @@ export async function startChain(): Promise<RunningChain> {
     TRANSCRIPTS_CONSUMER_NAME: consumerName,
     TRANSCRIPTS_SCHEMA: consumerName.replace(/[^a-z0-9_]/g, '_'),
   });
-  let transcripts = await startTranscripts(transcriptsConfig, quiet);
+  let transcripts = await startTranscripts(transcriptsConfig, capturingLogger(transcriptsLogs));
   let transcriptsRunning = true;
 
   return {
@@ -76,6 +75,8 @@ export async function startChain(): Promise<RunningChain> {
     topics,
     transcriptsConfig,
     ingestLogs,
+    logs: { ingest: ingestLogs, normalizer: normalizerLogs, transcripts: transcriptsLogs },
+    databaseUrls: [...new Set([transcriptsConfig.databaseUrl, ingestConfig.tenantRegistry.databaseUrl].filter((u): u is string => u !== undefined))],
     get transcripts() {
       return transcripts;
     },
@@ -93,6 +94,20 @@ export async function startChain(): Promise<RunningChain> {
       if (transcriptsRunning) await transcripts.stop();
     },
   };
+}
+
+function capture(into: string[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      into.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+}
+
+/** A service logger as main.ts makes it (pino JSON), into memory, at debug level so every line a service writes is seen. */
+function capturingLogger(into: string[]): Logger {
+  return pino({ level: 'debug' }, capture(into));
 }
 
 /**
