@@ -3,7 +3,7 @@ import pg from 'pg';
 import { simulateTraffic, type ExpectedChat } from '@livechat-pipeline/traffic-simulator';
 import { rebuild } from '@livechat-pipeline/postgres-consumer';
 import { transcriptsConsumer } from '@livechat-pipeline/transcripts';
-import { readTopic, stackEndpoints, testKafka, uniqueName, waitFor } from '@livechat-pipeline/testkit';
+import { readTopic, testKafka, uniqueName, waitFor } from '@livechat-pipeline/testkit';
 import { E2E_BASIC_PASSWORD, E2E_BASIC_USER, E2E_SECRET_KEY, postDeliveries, startChain, type RunningChain } from './support/chain.js';
 import { logLinesWithSecrets, scanDatabaseForSecrets } from './support/secret-scan.js';
 
@@ -22,11 +22,11 @@ let schema: string;
 beforeAll(async () => {
   chain = await startChain();
   schema = chain.transcriptsConfig.schema;
-  pool = new pg.Pool({ connectionString: stackEndpoints().databaseUrl, max: 4 });
+  pool = new pg.Pool({ connectionString: chain.databaseUrl, max: 4 });
 });
 afterAll(async () => {
-  await chain?.close();
   await pool?.end();
+  await chain?.close();
 });
 
 const messageCount = (chats: readonly ExpectedChat[]) => chats.reduce((n, c) => n + c.messages.length, 0);
@@ -83,7 +83,7 @@ describe('the whole chain on the real stack', () => {
     await chain.stopTranscripts();
     const result = await rebuild(transcriptsConsumer(chain.transcriptsConfig), {
       kafka: testKafka('e2e-rebuild'),
-      databaseUrl: stackEndpoints().databaseUrl,
+      databaseUrl: chain.databaseUrl,
       onEvent: () => undefined,
     });
     expect(result.total).toBe(chatEvents);

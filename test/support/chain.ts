@@ -6,7 +6,7 @@ import { loadNormalizerConfig, startNormalizer, type RunningNormalizer } from '@
 import { loadTranscriptsConfig, startTranscripts, type TranscriptsConfig } from '@livechat-pipeline/transcripts';
 import type { PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
-import { stackEndpoints, uniqueName } from '@livechat-pipeline/testkit';
+import { createTestDatabase, stackEndpoints, uniqueName } from '@livechat-pipeline/testkit';
 
 export const E2E_SECRET_KEY = 'e2e-v3-secret-CANARY';
 export const E2E_BASIC_USER = 'livechat';
@@ -20,6 +20,8 @@ export interface RunningChain {
   readonly ingestLogs: string[];
   /** Every service's log lines (pino JSON), captured at debug level. */
   readonly logs: { readonly ingest: string[]; readonly normalizer: string[]; readonly transcripts: string[] };
+  /** The chain's own database (created for it, dropped by close()): the transcripts schema lives there. */
+  readonly databaseUrl: string;
   /** Every Postgres database a service of the chain was configured with. */
   readonly databaseUrls: readonly string[];
   transcripts: PostgresConsumer<ChatDomainEvent>;
@@ -59,10 +61,12 @@ export async function startChain(): Promise<RunningChain> {
     capturingLogger(normalizerLogs),
   );
 
+  // A database of its own: what the services wrote is all there is in it (other tests share the stack's).
+  const database = await createTestDatabase('e2e');
   const consumerName = uniqueName('e2e-transcripts');
   const transcriptsConfig = loadTranscriptsConfig({
     ...common,
-    DATABASE_URL: endpoints.databaseUrl,
+    DATABASE_URL: database.url,
     CHAT_EVENTS_TOPIC: topics.chatEvents,
     TRANSCRIPTS_CONSUMER_NAME: consumerName,
     TRANSCRIPTS_SCHEMA: consumerName.replace(/[^a-z0-9_]/g, '_'),
@@ -75,6 +79,7 @@ export async function startChain(): Promise<RunningChain> {
     topics,
     transcriptsConfig,
     ingestLogs,
+    databaseUrl: database.url,
     logs: { ingest: ingestLogs, normalizer: normalizerLogs, transcripts: transcriptsLogs },
     databaseUrls: [...new Set([transcriptsConfig.databaseUrl, ingestConfig.tenantRegistry.databaseUrl].filter((u): u is string => u !== undefined))],
     get transcripts() {
@@ -92,6 +97,8 @@ export async function startChain(): Promise<RunningChain> {
       await ingestRuntime.close();
       await normalizer.stop();
       if (transcriptsRunning) await transcripts.stop();
+      transcriptsRunning = false;
+      await database.drop();
     },
   };
 }
