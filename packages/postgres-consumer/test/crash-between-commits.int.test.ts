@@ -33,12 +33,15 @@ function runCounter(fixture: CounterFixture, extraEnv: Record<string, string>): 
 
 describe('hard kill between the Postgres commit and the Kafka commit', () => {
   let fixture: CounterFixture;
-  const TOTAL = 3_000;
+  const BEFORE_CRASH = 3_000;
+  const AFTER_CRASH = 200;
+  const TOTAL = BEFORE_CRASH + AFTER_CRASH;
   const PARTITIONS = 2;
+  const events = counterEvents('crash', TOTAL);
 
   beforeAll(async () => {
     fixture = await counterFixture('crash', PARTITIONS);
-    await produceEvents(fixture.topic, counterEvents('crash', TOTAL));
+    await produceEvents(fixture.topic, events.slice(0, BEFORE_CRASH));
   });
   afterAll(async () => {
     await fixture.cleanup();
@@ -51,7 +54,7 @@ describe('hard kill between the Postgres commit and the Kafka commit', () => {
     const stored = await readAllStoredOffsets(fixture.pool, fixture.name, fixture.name);
     const appliedBeforeCrash = (await readCounts(fixture.pool, fixture.name)).rows;
     expect(appliedBeforeCrash).toBeGreaterThan(0);
-    expect(appliedBeforeCrash).toBeLessThan(TOTAL);
+    expect(appliedBeforeCrash).toBeLessThan(BEFORE_CRASH);
     // Postgres' offsets account for exactly the applied events (offsets start at 0 on a new topic).
     expect([...stored.values()].reduce((sum, o) => sum + Number(o), 0)).toBe(appliedBeforeCrash);
 
@@ -68,6 +71,11 @@ describe('hard kill between the Postgres commit and the Kafka commit', () => {
     expect(behind.length, `Kafka committed ${partitions.map((p) => `${p}:${kafkaOffset(p)}`).join(' ')}; Postgres ${partitions.map((p) => `${p}:${postgresOffset(p)}`).join(' ')}`).toBeGreaterThan(0);
     // Kafka never got ahead of Postgres either (its commit follows the Postgres commit).
     for (const p of partitions) expect(kafkaOffset(p)).toBeLessThanOrEqual(postgresOffset(p));
+
+    // and every partition has records past its stored offset (the crash may have come after the last
+    // record of a partition), so the restarted member has something to decode on each
+    const half = AFTER_CRASH / PARTITIONS;
+    for (const p of partitions) await produceEvents(fixture.topic, events.slice(BEFORE_CRASH + p * half, BEFORE_CRASH + (p + 1) * half), p);
 
     // when: it restarts without the hook
     const second = runCounter(fixture, {});
