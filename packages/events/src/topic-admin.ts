@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { EventsError } from './errors.js';
 import type { TopicRequirement, TopicSpec } from './topics.js';
+
+// kafkajs is CommonJS: Node's ESM loader does not see this named export (tsx and vitest would).
+const { ConfigResourceTypes } = kafkajs;
 
 export type { TopicRequirement, TopicSpec } from './topics.js';
 
