@@ -40,7 +40,9 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
     const created = await startup.step(`ensure topic ${spec.topic}`, () => ensureTopic(kafka, spec, { brokers }));
     logger.info({ topic: spec.topic, created }, created ? 'topic created' : 'topic exists with the settings needed');
   }
-  await startup.step(`wait for input topic ${config.rawTopic}`, () => waitForTopic(kafka, config.rawTopic));
+  await startup.step(`wait for input topic ${config.rawTopic}`, () =>
+    waitForTopic(kafka, config.rawTopic, { timeoutMs: Math.max(500, Math.min(5_000, startup.remainingMs)) }),
+  );
   const subject = valueSubject(config.chatEventsTopic.name);
   const schema = await startup.step(`register schema ${subject}`, () => serde.register(subject, chatEventSchema()));
   const metrics = createNormalizerMetrics();
