@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { createTestDatabase, stackEndpoints, uniqueName, waitFor } from '@livechat-pipeline/testkit';
+import { createTestDatabase, stackEndpoints, testKafka, uniqueName, waitFor } from '@livechat-pipeline/testkit';
 
 /**
  * The main job (`npm start`: scripts/main.ts) started several times in a row on an "empty stack": fresh topic
@@ -46,6 +46,23 @@ function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** max.message.bytes and retention.ms of each topic, as the broker reports them. */
+async function topicSettings(topics: string[]): Promise<Record<string, string>> {
+  const admin = testKafka('main-job-test').admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: 2, name, configNames: ['max.message.bytes', 'retention.ms'] })),
+    });
+    const settings: Record<string, string> = {};
+    for (const r of resources) for (const e of r.configEntries) settings[`${r.resourceName} ${e.configName}`] = e.configValue;
+    return settings;
+  } finally {
+    await admin.disconnect();
   }
 }
 
@@ -113,6 +130,14 @@ describe('the main job (npm start) on an empty stack', () => {
         for (let i = 0; i < pids.length; i += 2) children.set(pids[i]!, Number(pids[i + 1]));
         expect([...children.keys()].sort()).toEqual(['app', 'ingest', 'normalizer', 'transcripts']);
         for (const port of [ports.NORMALIZER_PORT, ports.TRANSCRIPTS_PORT]) expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+        // Whoever won the race to create chat-events (normalizer or transcripts), it has the writer's settings.
+        const chatEvents = env['CHAT_EVENTS_TOPIC']!;
+        const dlqs = [env['NORMALIZER_DLQ_TOPIC']!, `${consumerName}.dlq`];
+        expect(await topicSettings([chatEvents, ...dlqs])).toEqual({
+          [`${chatEvents} max.message.bytes`]: '8388608',
+          [`${chatEvents} retention.ms`]: '-1',
+          ...Object.fromEntries(dlqs.flatMap((t) => [[`${t} max.message.bytes`, '8388608'], [`${t} retention.ms`, '-1']])),
+        });
 
         // One webhook through ingest → normalizer → transcripts into the run's own database.
         const chatId = `MAINJOB${run}`;
