@@ -32,7 +32,7 @@ const localDevSecrets = {
 async function main(): Promise<void> {
   const settings = loadStackSettings();
   const t0 = Date.now();
-  const { endpoints, started } = await stackUp(settings, (line) => process.stderr.write(`stack: ${line}\n`));
+  const { endpoints, started } = await useOrStartStack(settings);
   say(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   process.stdout.write(
     `KAFKA_BROKERS=${endpoints.kafkaBrokers}\nSCHEMA_REGISTRY_URL=${endpoints.schemaRegistryUrl}\nDATABASE_URL=${endpoints.databaseUrl}\n`,
@@ -87,6 +87,7 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.set(name, child);
+    say(`${name} started (pid ${child.pid ?? '?'})`);
     child.once('exit', (code, signal) => {
       if (!stopping) {
         say(`${name} exited (${signal ?? code}); stopping everything`);
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
   say(`running ${services.join(', ')}; Ctrl-C stops everything`);
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  void announceReady(env, () => stopping);
   if (process.argv.includes('--demo')) {
     const [secretKey] = (env.LIVECHAT_SECRET_KEYS ?? '').split(',');
     const [basicAuth] = (env.LIVECHAT_BASIC_AUTH ?? '').split(',');
@@ -110,6 +112,59 @@ async function main(): Promise<void> {
       (error: unknown) => say(`demo failed: ${error instanceof Error ? error.message : String(error)}`),
     );
   }
+}
+
+/**
+ * The stack named by KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL when all three are set (e.g. the
+ * compose stack, or the one a test runs on), used as is; otherwise the local stack, started when not running.
+ */
+async function useOrStartStack(settings: ReturnType<typeof loadStackSettings>): ReturnType<typeof stackUp> {
+  const kafkaBrokers = process.env['KAFKA_BROKERS'];
+  const schemaRegistryUrl = process.env['SCHEMA_REGISTRY_URL'];
+  const databaseUrl = process.env['DATABASE_URL'];
+  if (kafkaBrokers && schemaRegistryUrl && databaseUrl) {
+    say('KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL are set: using that stack as is');
+    return { endpoints: { kafkaBrokers, schemaRegistryUrl, databaseUrl }, started: [] };
+  }
+  return stackUp(settings, (line) => process.stderr.write(`stack: ${line}\n`));
+}
+
+/** Where each service answers whether it is ready (its /readyz; /healthz for a service without one). */
+function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
+  const base = (host: string | undefined, port: string) => {
+    const h = host === undefined || host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  };
+  return {
+    ingest: base(env['INGEST_HOST'], env['INGEST_PORT'] ?? '8080'),
+    normalizer: base(env['NORMALIZER_HOST'], env['NORMALIZER_PORT'] ?? '8090'),
+    transcripts: base(env['TRANSCRIPTS_HOST'], env['TRANSCRIPTS_PORT'] ?? '8091'),
+    app: base(env['APP_HOST'], env['APP_PORT'] ?? '8081'),
+  };
+}
+
+async function isReady(base: string): Promise<boolean> {
+  try {
+    const ready = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
+    await ready.body?.cancel();
+    if (ready.status !== 404) return ready.status === 200;
+    const alive = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) });
+    await alive.body?.cancel();
+    return alive.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Prints `main: ready: …` once every service answers ready (what a supervisor or a test waits for). */
+async function announceReady(env: NodeJS.ProcessEnv, stopping: () => boolean): Promise<void> {
+  const t0 = Date.now();
+  const pending = new Map(Object.entries(readinessUrls(env)).filter(([name]) => services.includes(name)));
+  while (pending.size > 0 && !stopping()) {
+    for (const [name, base] of [...pending]) if (await isReady(base)) pending.delete(name);
+    if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  if (!stopping()) say(`ready: ${services.join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
 main().catch((error: unknown) => {

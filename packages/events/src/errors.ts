@@ -8,6 +8,7 @@ export const EVENTS_ERROR_CODES = {
   EVENTS_ENCODE_FAILED: { retryable: false, description: 'A value does not match the Avro schema it is encoded with' },
   EVENTS_DECODE_FAILED: { retryable: false, description: 'An Avro body could not be decoded with its writer schema' },
   EVENTS_TOPIC_CREATE_FAILED: { retryable: true, description: 'A topic could not be created or inspected' },
+  EVENTS_TOPIC_MISCONFIGURED: { retryable: false, description: 'An existing topic lacks a setting its writer needs (e.g. max.message.bytes, retention.ms); the message says how to change it' },
 } as const;
 
 export type EventsErrorCode = keyof typeof EVENTS_ERROR_CODES;

@@ -1,6 +1,15 @@
 export { EVENTS_ERROR_CODES, EventsError, isEventsError } from './errors.js';
 export type { EventsErrorCode, EventsErrorOptions } from './errors.js';
-export { TOPICS, chatEventsTopic, rawWebhookTopic, valueSubject } from './topics.js';
+export {
+  CHAT_EVENTS_MAX_MESSAGE_BYTES,
+  DEAD_LETTER_MAX_MESSAGE_BYTES,
+  TOPICS,
+  chatEventsTopic,
+  keptForeverTopicSpec,
+  rawWebhookTopic,
+  topicSpecs,
+  valueSubject,
+} from './topics.js';
 export { loadAvroSchema, schemasDir } from './schemas.js';
 export type { LoadedSchema } from './schemas.js';
 export { SchemaRegistryClient } from './registry-client.js';
@@ -9,8 +18,8 @@ export { ConfluentAvroSerde } from './serde.js';
 export type { Decoded, RegisterOptions, RegisteredSchema } from './serde.js';
 export { HEADER_LENGTH, MAGIC_BYTE, frame, unframe } from './wire-format.js';
 export type { Unframed } from './wire-format.js';
-export { ensureTopic } from './topic-admin.js';
-export type { TopicSpec } from './topic-admin.js';
+export { ensureTopic, waitForTopic } from './topic-admin.js';
+export type { EnsureTopicOptions, TopicRequirement, TopicSpec } from './topic-admin.js';
 export { RAW_WEBHOOK_FIELDS, RAW_WEBHOOK_SCHEMA_PATH, rawWebhookSchema } from './raw-webhook.js';
 export type { RawWebhook, TenantSource, WebhookFormat } from './raw-webhook.js';
 export { CHAT_EVENT_SCHEMA_PATH, chatEventSchema } from './chat-event.js';

@@ -15,3 +15,84 @@ export const chatEventsTopic: string = TOPICS.chatEvents;
 export function valueSubject(topic: string): string {
   return `${topic}-value`;
 }
+
+/** A setting an existing topic must have: a number at least this big, or exactly this value. */
+export type TopicRequirement =
+  | { readonly config: string; readonly atLeast: number }
+  | { readonly config: string; readonly equals: string };
+
+export interface TopicSpec {
+  readonly topic: string;
+  readonly numPartitions: number;
+  readonly replicationFactor: number;
+  /** Topic configs it is created with, e.g. `{ 'retention.ms': '-1' }`. */
+  readonly configs?: Readonly<Record<string, string>>;
+  /**
+   * What the writer needs from the topic, checked on an existing one too (ensureTopic refuses with
+   * EVENTS_TOPIC_MISCONFIGURED when a setting falls short).
+   */
+  readonly requires?: readonly TopicRequirement[];
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Largest record batch the normalizer writes to the chat-events topic and its dead-letter topic, and the
+ * largest a consumer's dead-letter topic must hold (it copies chat-event records byte for byte). The
+ * normalizer's produce chunks stay far below it; the room is for one raw webhook's worth of events.
+ */
+export const CHAT_EVENTS_MAX_MESSAGE_BYTES = 8 * MiB;
+/** Dead-letter topics copy their origin's records byte for byte (raw webhooks of up to several MiB). */
+export const DEAD_LETTER_MAX_MESSAGE_BYTES = 8 * MiB;
+
+interface KeptForever {
+  readonly topic: string;
+  readonly numPartitions: number;
+  readonly replicationFactor: number;
+  readonly maxMessageBytes: number;
+}
+
+/** A topic kept forever (no time or size retention) whose batches may be up to `maxMessageBytes`. */
+export function keptForeverTopicSpec(o: KeptForever): TopicSpec {
+  return {
+    topic: o.topic,
+    numPartitions: o.numPartitions,
+    replicationFactor: o.replicationFactor,
+    configs: { 'retention.ms': '-1', 'retention.bytes': '-1', 'max.message.bytes': String(o.maxMessageBytes) },
+    requires: [
+      { config: 'retention.ms', equals: '-1' },
+      { config: 'retention.bytes', equals: '-1' },
+      { config: 'max.message.bytes', atLeast: o.maxMessageBytes },
+    ],
+  };
+}
+
+/**
+ * The specs of the shared topics, in one place: every service that creates one of them (the writer, and
+ * for chat-events also its readers, whichever starts first) creates it with the same settings, and every
+ * writer checks them on an existing topic.
+ */
+export const topicSpecs = {
+  /** `livechat.webhooks.raw`: the ingest writes batches of up to `maxMessageBytes` (from its body and batch limits). */
+  rawWebhook: (o: { topic?: string; partitions: number; replicationFactor: number; maxMessageBytes: number }): TopicSpec =>
+    keptForeverTopicSpec({ topic: o.topic ?? TOPICS.rawWebhook, numPartitions: o.partitions, replicationFactor: o.replicationFactor, maxMessageBytes: o.maxMessageBytes }),
+  /** `livechat.chat-events`: written by the normalizer, created by it or by a reader that starts first. */
+  chatEvents: (o: { topic?: string; partitions: number; replicationFactor: number }): TopicSpec =>
+    keptForeverTopicSpec({
+      topic: o.topic ?? TOPICS.chatEvents,
+      numPartitions: o.partitions,
+      replicationFactor: o.replicationFactor,
+      maxMessageBytes: CHAT_EVENTS_MAX_MESSAGE_BYTES,
+    }),
+  /** `livechat.webhooks.raw.dlq`: raw records the normalizer could not map, byte for byte. */
+  normalizerDeadLetters: (o: { topic?: string; replicationFactor: number }): TopicSpec =>
+    keptForeverTopicSpec({
+      topic: o.topic ?? TOPICS.normalizerDeadLetters,
+      numPartitions: 1,
+      replicationFactor: o.replicationFactor,
+      maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES,
+    }),
+  /** `<consumer>.dlq` of a Postgres consumer: its origin records byte for byte. */
+  consumerDeadLetters: (o: { topic: string; replicationFactor: number }): TopicSpec =>
+    keptForeverTopicSpec({ topic: o.topic, numPartitions: 1, replicationFactor: o.replicationFactor, maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES }),
+} as const;

@@ -108,18 +108,63 @@ export async function publishDeadLetters(producer: Producer, topic: string, mess
   }
 }
 
-/** Creates the dead-letter topic when it does not exist yet (the broker default partitions and replication apply). */
-export async function ensureDeadLetterTopic(kafka: Kafka, topic: string): Promise<void> {
+/**
+ * Settings a dead-letter topic is created with; the same as `topicSpecs.consumerDeadLetters` of
+ * @livechat-pipeline/events (kept forever; room for origin records of up to 8 MiB). Services that
+ * depend on that package ensure the topic with it (and check an existing one) before the consumer starts.
+ */
+export const DEAD_LETTER_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
+  'retention.ms': '-1',
+  'retention.bytes': '-1',
+  'max.message.bytes': String(8 * 1024 * 1024),
+};
+
+/**
+ * Creates the dead-letter topic when it does not exist yet (one partition, the broker's default
+ * replication), and waits until its partition has a leader. Safe when another member creates it at the
+ * same moment: TOPIC_ALREADY_EXISTS counts as created, and "This server does not host this
+ * topic-partition" while the new topic's metadata spreads is waited out (up to `timeoutMs`).
+ */
+export async function ensureDeadLetterTopic(kafka: Kafka, topic: string, opts: { timeoutMs?: number } = {}): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+      try {
+        await admin.createTopics({
+          waitForLeaders: false,
+          topics: [{ topic, numPartitions: 1, configEntries: Object.entries(DEAD_LETTER_TOPIC_CONFIGS).map(([name, value]) => ({ name, value })) }],
+        });
+      } catch (error) {
+        if (!hasKafkaErrorType(error, 'TOPIC_ALREADY_EXISTS')) throw error;
+      }
+    }
+    const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = topics.find((t) => t.name === topic)?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0)) return;
+      } catch (error) {
+        if (!hasKafkaErrorType(error, 'UNKNOWN_TOPIC_OR_PARTITION') && !hasKafkaErrorType(error, 'LEADER_NOT_AVAILABLE')) throw error;
+      }
+      if (Date.now() + delay > deadline) {
+        throw new ConsumerError('CONSUMER_KAFKA_UNAVAILABLE', `dead-letter topic ${topic} has no leader after ${opts.timeoutMs ?? 15_000} ms`, { details: { topic } });
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   } finally {
     await admin.disconnect();
   }
+}
+
+function hasKafkaErrorType(error: unknown, type: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { type?: unknown; errors?: unknown; cause?: unknown };
+  if (e.type === type) return true;
+  if (Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every((x: unknown) => hasKafkaErrorType(x, type))) return true;
+  return e.cause !== undefined && hasKafkaErrorType(e.cause, type);
 }
 
 /**

@@ -1,10 +1,14 @@
 import { z } from 'zod';
+import { DEFAULT_STARTUP_TIMEOUT_MS } from './startup.js';
 
 /** An integer environment variable within bounds (env values are strings). */
 export const intVar = (min: number, max: number) =>
   z.string().trim().regex(/^\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
 
 export const nameVar = z.string().trim().min(1, 'must not be empty');
+
+/** `<SERVICE>_STARTUP_TIMEOUT_MS`: how long start-up steps are retried (1 s … 10 min, default 60 s). */
+export const startupTimeoutVar = () => intVar(1_000, 600_000).default(DEFAULT_STARTUP_TIMEOUT_MS);
 
 /** The connection settings every service shares, with defaults for the local stack. */
 export const connectionEnv = (clientId: string) => ({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
-import { connectionEnv, intVar, nameVar, parseEnv, type LogLevel } from '@livechat-pipeline/service-host';
+import { connectionEnv, intVar, nameVar, parseEnv, startupTimeoutVar, type LogLevel } from '@livechat-pipeline/service-host';
 
 export interface NormalizerConfig {
   readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly replicationFactor: number };
@@ -11,6 +11,8 @@ export interface NormalizerConfig {
   readonly chatEventsTopic: { readonly name: string; readonly partitions: number };
   readonly deadLetterTopic: string;
   readonly http: { readonly host: string; readonly port: number };
+  /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
+  readonly startupTimeoutMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -23,6 +25,7 @@ const schema = z.object({
   CHAT_EVENTS_TOPIC_PARTITIONS: intVar(1, 1000).default(6),
   NORMALIZER_DLQ_TOPIC: nameVar.default(TOPICS.normalizerDeadLetters),
   NORMALIZER_HOST: nameVar.default('127.0.0.1'),
+  NORMALIZER_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   NORMALIZER_PORT: intVar(0, 65535).default(8090),
 });
 
@@ -38,6 +41,7 @@ export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
     chatEventsTopic: { name: e.CHAT_EVENTS_TOPIC, partitions: e.CHAT_EVENTS_TOPIC_PARTITIONS },
     deadLetterTopic: e.NORMALIZER_DLQ_TOPIC,
     http: { host: e.NORMALIZER_HOST, port: e.NORMALIZER_PORT },
+    startupTimeoutMs: e.NORMALIZER_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
 }

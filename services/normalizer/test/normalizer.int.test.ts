@@ -111,13 +111,13 @@ describe('normalizer on the real stack', () => {
 });
 
 describe('normalizer: large chunks', () => {
-  it('splits its produce calls by size, so a chat-events topic with the broker default limit (1 MiB) still gets every event', async () => {
+  it('refuses a chat-events topic with the broker default limit (1 MiB), saying what to change; once changed, gets every event', async () => {
     const rawTopic = uniqueName('raw-large');
     const outTopic = uniqueName('chat-events-1mib');
     const kafka = testKafka('normalizer-large');
     await ensureTopic(kafka, { topic: rawTopic, numPartitions: 1, replicationFactor: 1 });
-    // Created before the normalizer starts, with the broker's default max.message.bytes (1 MiB).
-    await ensureTopic(kafka, { topic: outTopic, numPartitions: 1, replicationFactor: 1 });
+    // Created before the normalizer starts, kept forever but with the broker's default max.message.bytes (1 MiB).
+    await ensureTopic(kafka, { topic: outTopic, numPartitions: 1, replicationFactor: 1, configs: { 'retention.ms': '-1', 'retention.bytes': '-1' } });
     const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
     const rawSchema = await serde.register(valueSubject(rawTopic), rawWebhookSchema());
     // An incoming_chat carries the thread's events: one raw record becomes many chat events, each
@@ -159,17 +159,26 @@ describe('normalizer: large chunks', () => {
     await producer.disconnect();
     const count = chats * (eventsPerChat + 1);
 
-    const running = await startNormalizer(
-      loadNormalizerConfig({
-        KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
-        SCHEMA_REGISTRY_URL: stackEndpoints().schemaRegistryUrl,
-        RAW_WEBHOOK_TOPIC: rawTopic,
-        CHAT_EVENTS_TOPIC: outTopic,
-        NORMALIZER_DLQ_TOPIC: uniqueName('raw-dlq'),
-        NORMALIZER_GROUP_ID: uniqueName('normalizer'),
-      }),
-      pino({ level: 'silent' }),
+    const config = loadNormalizerConfig({
+      KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
+      SCHEMA_REGISTRY_URL: stackEndpoints().schemaRegistryUrl,
+      RAW_WEBHOOK_TOPIC: rawTopic,
+      CHAT_EVENTS_TOPIC: outTopic,
+      NORMALIZER_DLQ_TOPIC: uniqueName('raw-dlq'),
+      NORMALIZER_GROUP_ID: uniqueName('normalizer'),
+    });
+    // One raw record's events may pass 1 MiB (seen live: a crash loop on "larger than the max message size").
+    const refused = await startNormalizer(config, pino({ level: 'silent' })).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'SERVICE_STARTUP_FAILED', step: `ensure topic ${outTopic}` });
+    expect((refused as Error).message).toContain(
+      `topic ${outTopic}: max.message.bytes is 1048588, needs at least 8388608; change it with: kafka-configs.sh --bootstrap-server ${stackEndpoints().kafkaBrokers.join(',')} --alter --entity-type topics --entity-name ${outTopic} --add-config max.message.bytes=8388608`,
     );
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: outTopic, configEntries: [{ name: 'max.message.bytes', value: '8388608' }] }] });
+    await admin.disconnect();
+
+    const running = await startNormalizer(config, pino({ level: 'silent' }));
     try {
       const out = await readTopic(outTopic, { count, timeoutMs: 60_000 });
       expect(out).toHaveLength(count);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
-import { connectionEnv, intVar, nameVar, parseEnv, type LogLevel } from '@livechat-pipeline/service-host';
+import { connectionEnv, intVar, nameVar, parseEnv, startupTimeoutVar, type LogLevel } from '@livechat-pipeline/service-host';
 
 export interface TranscriptsConfig {
   readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly replicationFactor: number };
@@ -12,6 +12,8 @@ export interface TranscriptsConfig {
   /** Throughput knobs of the consumer runtime (see the README). */
   readonly consumer: { readonly partitionsConcurrently: number; readonly fetchMaxBytes: number; readonly poolSize: number };
   readonly http: { readonly host: string; readonly port: number };
+  /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
+  readonly startupTimeoutMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -29,6 +31,7 @@ const schema = z.object({
   TRANSCRIPTS_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   TRANSCRIPTS_POOL_SIZE: intVar(1, 100).default(6),
   TRANSCRIPTS_HOST: nameVar.default('127.0.0.1'),
+  TRANSCRIPTS_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   TRANSCRIPTS_PORT: intVar(0, 65535).default(8091),
 });
 
@@ -48,6 +51,7 @@ export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig
       poolSize: e.TRANSCRIPTS_POOL_SIZE,
     },
     http: { host: e.TRANSCRIPTS_HOST, port: e.TRANSCRIPTS_PORT },
+    startupTimeoutMs: e.TRANSCRIPTS_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
 }

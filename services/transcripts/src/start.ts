@@ -1,20 +1,57 @@
+import pg from 'pg';
 import type { Logger } from 'pino';
-import { ensureTopic } from '@livechat-pipeline/events';
-import { createPostgresConsumer, type PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
+import { ensureTopic, topicSpecs } from '@livechat-pipeline/events';
+import { createPostgresConsumer, migrateConsumerSchema, type PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { Startup } from '@livechat-pipeline/service-host';
 import type { TranscriptsConfig } from './config.js';
-import { consumerOptions, createTranscriptsKafka, transcriptsConsumer } from './consumer.js';
+import { consumerOptions, createTranscriptsKafka, transcriptsConsumer, transcriptsMigrationsDir } from './consumer.js';
 
-/** Ensures the input topic exists (whichever service starts first), migrates, and starts consuming. */
+/**
+ * Each start-up step retried until TRANSCRIPTS_STARTUP_TIMEOUT_MS (a fresh stack, or services starting
+ * together): the input topic exists (whichever service starts first creates it, with the shared spec), the
+ * dead-letter topic exists with the settings it needs, Postgres answers, the schema is migrated, and the
+ * consumer joins its group.
+ */
 export async function startTranscripts(config: TranscriptsConfig, logger: Logger): Promise<PostgresConsumer<ChatDomainEvent>> {
+  const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });
   const kafka = createTranscriptsKafka(config, logger);
-  await ensureTopic(kafka, {
-    topic: config.chatEventsTopic.name,
-    numPartitions: config.chatEventsTopic.partitions,
-    replicationFactor: config.kafka.replicationFactor,
-    configs: { 'retention.ms': '-1' },
+  const brokers = config.kafka.brokers;
+  const replicationFactor = config.kafka.replicationFactor;
+  const definition = transcriptsConsumer(config);
+  const options = consumerOptions(config, kafka, logger);
+  let consumer = createPostgresConsumer(definition, options);
+
+  // A reader: it creates the topic with the writer's settings when it starts first, and leaves checking them to the writer.
+  const input = { ...topicSpecs.chatEvents({ topic: config.chatEventsTopic.name, partitions: config.chatEventsTopic.partitions, replicationFactor }), requires: [] };
+  await startup.step(`ensure topic ${input.topic}`, () => ensureTopic(kafka, input, { brokers }));
+  const deadLetters = topicSpecs.consumerDeadLetters({ topic: consumer.options.deadLetterTopic, replicationFactor });
+  await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
+  await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));
+  await startup.step(`migrate schema ${config.schema}`, () =>
+    migrateConsumerSchema({ databaseUrl: config.databaseUrl, schema: config.schema, migrationsDir: transcriptsMigrationsDir }),
+  );
+  let first = true;
+  await startup.step('start consumer', async () => {
+    if (!first) consumer = createPostgresConsumer(definition, options);
+    first = false;
+    try {
+      await consumer.start();
+    } catch (error) {
+      await consumer.stop().catch(() => undefined);
+      throw error;
+    }
   });
-  const consumer = createPostgresConsumer(transcriptsConsumer(config), consumerOptions(config, kafka, logger));
-  await consumer.start();
   return consumer;
+}
+
+async function pingPostgres(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
