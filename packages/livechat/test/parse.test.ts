@@ -54,6 +54,10 @@ describe('parseWebhook errors', () => {
       'LIVECHAT_NOT_AN_OBJECT',
       'LIVECHAT_DISCRIMINATOR_MISSING',
       'LIVECHAT_TENANT_UNKNOWN',
+      'LIVECHAT_TOO_MANY_EVENTS',
+      'LIVECHAT_TOO_MANY_THREADS',
+      'LIVECHAT_TOO_MANY_USERS',
+      'LIVECHAT_TOO_DEEP',
     ]);
   });
 });

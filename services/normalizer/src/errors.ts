@@ -4,6 +4,10 @@ export const NORMALIZER_ERROR_CODES = {
   NORMALIZER_BODY_NOT_JSON: { retryable: false, description: "The raw record's body is not JSON" },
   NORMALIZER_UNPARSABLE: { retryable: false, description: 'The LiveChat parser refused the webhook body' },
   NORMALIZER_UNENCODABLE: { retryable: false, description: 'A parsed event does not fit the chat-event schema' },
+  NORMALIZER_OVER_LIMIT: {
+    retryable: false,
+    description: 'The webhook is over a limit: events, threads or users per webhook, nesting depth, or output bytes per raw record',
+  },
 } as const;
 
 export type NormalizerErrorCode = keyof typeof NORMALIZER_ERROR_CODES;

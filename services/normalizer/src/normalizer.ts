@@ -109,17 +109,34 @@ export class RawWebhookNormalizer {
       const message = batch.messages[chunk.end++]!;
       try {
         if (message.value === null) throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
-        for (const event of normalizeRawWebhook(await this.decode(message.value))) {
+        const raw = await this.decode(message.value);
+        // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
+        // or dead-lettered, never both.
+        const events: Message[] = [];
+        let recordBytes = 0;
+        for (const event of normalizeRawWebhook(raw, this.config.limits.parse)) {
           let value: Buffer;
           try {
             value = serde.encode(chatEventSchema, event);
           } catch (cause) {
             throw new NormalizerError('NORMALIZER_UNENCODABLE', `event ${event.event_id} (${event.type}) does not fit the chat-event schema`, { cause });
           }
-          chunk.events.push({ key: chatEventKey(event, message.key), value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
-          chunk.eventTypes.set(event.type, (chunk.eventTypes.get(event.type) ?? 0) + 1);
-          bytes += value.length;
+          const key = chatEventKey(event, message.key);
+          recordBytes += value.length + keyBytes(key);
+          if (recordBytes > this.config.limits.maxOutputBytes) {
+            throw new NormalizerError(
+              'NORMALIZER_OVER_LIMIT',
+              `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
+            );
+          }
+          events.push({ key, value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
         }
+        for (const event of events) {
+          chunk.events.push(event);
+          const type = String(event.headers!['event.type']);
+          chunk.eventTypes.set(type, (chunk.eventTypes.get(type) ?? 0) + 1);
+        }
+        bytes += recordBytes;
         metrics.rawRecords.inc({ outcome: 'normalized' });
       } catch (error) {
         // Only permanent faults go to the dead-letter topic; anything else (registry down…) fails the
@@ -144,4 +161,9 @@ export class RawWebhookNormalizer {
       throw error;
     }
   }
+}
+
+function keyBytes(key: string | Buffer | null): number {
+  if (key === null) return 0;
+  return typeof key === 'string' ? Buffer.byteLength(key) : key.length;
 }
