@@ -1,7 +1,7 @@
 import { Partitioners, type Batch, type Consumer, type EachBatchPayload, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { EventsError, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
-import { chatEventKey, normalizeRawWebhook } from './normalize-record.js';
+import { EventsError, rawWebhookSchema, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
+import { chatEventKey, describeUnexpected, normalizeRawWebhook } from './normalize-record.js';
 import { deadLetterMessage } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
@@ -40,6 +40,7 @@ export class RawWebhookNormalizer {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private joined = false;
+  private readonly rawWebhookReader = rawWebhookSchema().type;
 
   constructor(
     private readonly config: NormalizerConfig,
@@ -139,11 +140,16 @@ export class RawWebhookNormalizer {
         bytes += recordBytes;
         metrics.rawRecords.inc({ outcome: 'normalized' });
       } catch (error) {
-        // Only permanent faults go to the dead-letter topic; anything else (registry down…) fails the
-        // batch, which kafkajs retries from the last committed offset.
-        if (!(error instanceof NormalizerError) || error.retryable) throw error;
-        logger.warn({ code: error.code, partition: batch.partition, offset: message.offset, msg: error.message }, 'raw record dead-lettered');
-        chunk.deadLetters.push(deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, error, this.config.groupId));
+        // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
+        // last committed offset. Everything else, expected or not, is about these bytes and would fail again:
+        // a dead letter, so the partition moves on.
+        if (isInfrastructureFault(error)) throw error;
+        const failure =
+          error instanceof NormalizerError
+            ? error
+            : new NormalizerError('NORMALIZER_UNEXPECTED', `raw record failed unexpectedly: ${describeUnexpected(error)}`, { cause: error });
+        logger.warn({ code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message }, 'raw record dead-lettered');
+        chunk.deadLetters.push(deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, failure, this.config.groupId));
         bytes += message.value?.length ?? 0;
         metrics.rawRecords.inc({ outcome: 'dead_lettered' });
       }
@@ -151,9 +157,13 @@ export class RawWebhookNormalizer {
     return chunk;
   }
 
+  /**
+   * Decodes a raw record into the RawWebhook this service reads: a value written with any other schema (one that
+   * does not resolve to RawWebhook) is undecodable, not a shapeless object further on.
+   */
   private async decode(value: Buffer): Promise<RawWebhook> {
     try {
-      return (await this.deps.serde.decode<RawWebhook>(value)).value;
+      return (await this.deps.serde.decode<RawWebhook>(value, this.rawWebhookReader)).value;
     } catch (error) {
       if (error instanceof EventsError && !error.retryable) {
         throw new NormalizerError('NORMALIZER_UNDECODABLE', `raw record cannot be decoded: ${error.code}`, { cause: error });
@@ -166,4 +176,9 @@ export class RawWebhookNormalizer {
 function keyBytes(key: string | Buffer | null): number {
   if (key === null) return 0;
   return typeof key === 'string' ? Buffer.byteLength(key) : key.length;
+}
+
+/** A fault of the infrastructure (the registry unreachable): retrying the same record later can help. */
+function isInfrastructureFault(error: unknown): boolean {
+  return (error instanceof EventsError || error instanceof NormalizerError) && error.retryable;
 }

@@ -63,3 +63,20 @@ describe('normalizeRawWebhook limits', () => {
     expect(normalizeRawWebhook(raw(chat(9_999)), loadNormalizerConfig({}).limits.parse)).toHaveLength(10_000);
   });
 });
+
+describe('normalizeRawWebhook: an error the parser does not declare', () => {
+  it('becomes NORMALIZER_PARSER_FAILED (a dead letter), not an exception that fails the batch', () => {
+    // Limits far above what the configuration allows let the parser hit the stack limit of JSON.stringify:
+    // a stand-in for any parser bug.
+    const deep = `${'['.repeat(50_000)}${']'.repeat(50_000)}`;
+    const error = failure(raw(`{"action":"tag_created","organization_id":"${org}","payload":${deep}}`), {
+      maxEvents: 10,
+      maxThreads: 10,
+      maxUsers: 10,
+      maxDepth: 1_000_000,
+    });
+    expect(error).toMatchObject({ code: 'NORMALIZER_PARSER_FAILED', retryable: false });
+    expect(error.message).toContain('RangeError');
+    expect(error.message).not.toContain('[[[');
+  });
+});
