@@ -12,6 +12,10 @@ export const NORMALIZER_ERROR_CODES = {
     retryable: false,
     description: 'Turning the raw record into events failed with an error that is not an infrastructure fault',
   },
+  NORMALIZER_OUTPUT_TOO_LARGE: {
+    retryable: false,
+    description: "The broker refused an event of the record as larger than the chat-events topic's max.message.bytes",
+  },
   NORMALIZER_OVER_LIMIT: {
     retryable: false,
     description: 'The webhook is over a limit: events, threads or users per webhook, nesting depth, or output bytes per raw record',

@@ -116,4 +116,59 @@ describe('normalizer dead letters on the real stack', () => {
     const dead = await readTopic(h.dlqTopic, { count: 1, timeoutMs: OUTCOME_TIMEOUT_MS });
     expect(dead.map(headersOf).map((h) => [h['dlq.error.code'], h['dlq.origin.offset']])).toEqual([['NORMALIZER_UNDECODABLE', '1']]);
   });
+
+  it('dead-letters a record whose events the chat-events topic refuses as too large (NORMALIZER_OUTPUT_TOO_LARGE), and the records after it flow', async () => {
+    // The chat-events topic exists already with a small max.message.bytes, as on a stack whose topic kept the
+    // broker default: one event of 100 KB can never be produced to it.
+    const h = await harness({ outMaxBytes: 64 * 1024 });
+    const big = rawRecord('raw-big', message('EVBIG', 'x'.repeat(100_000)));
+    const bigValue = h.serde.encode(h.rawSchema, big);
+    await h.produce([
+      h.serde.encode(h.rawSchema, rawRecord('raw-1', message('EV1', 'before'))),
+      bigValue,
+      h.serde.encode(h.rawSchema, rawRecord('raw-2', message('EV2', 'after'))),
+      h.serde.encode(h.rawSchema, rawRecord('raw-3', message('EV3', 'after that'))),
+    ]);
+
+    const out = await readTopic(h.outTopic, { count: 3, timeoutMs: OUTCOME_TIMEOUT_MS });
+    const decoded = await Promise.all(out.map(async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id));
+    expect(decoded).toEqual(['raw-1', 'raw-2', 'raw-3']);
+    const dead = await readTopic(h.dlqTopic, { count: 1, timeoutMs: OUTCOME_TIMEOUT_MS });
+    expect(dead).toHaveLength(1);
+    const headers = headersOf(dead[0]!);
+    expect([headers['dlq.error.code'], headers['dlq.origin.offset']]).toEqual(['NORMALIZER_OUTPUT_TOO_LARGE', '1']);
+    expect(headers['dlq.error.message']).toContain('max.message.bytes');
+    expect(dead[0]!.value?.equals(bigValue)).toBe(true);
+  });
+
+  it('maps or dead-letters the 8k-event and the 1,000,000-thread webhooks within seconds, and the records after them flow', async () => {
+    const h = await harness({ env: { NORMALIZER_MAX_OUTPUT_BYTES: String(2 * 1024 * 1024) } });
+    const incomingChat = (chat: Record<string, unknown>) => ({ action: 'incoming_chat', organization_id: org, payload: { chat } });
+    // 8,000 events without LiveChat ids: their ids hash the payload once per delivery, not once per event.
+    const eightK = incomingChat({ id: 'BIG', thread: { id: 'T', events: Array.from({ length: 8_000 }, (_, n) => ({ type: 'message', text: `m${n}` })) } });
+    const millionThreads = `{"action":"incoming_chat","organization_id":"${org}","payload":{"chat":{"id":"C","threads":[${Array(1_000_000).fill('{}').join(',')}]}}}`;
+    // 200 events of 12 KB: over the 2 MiB output limit of this normalizer.
+    const overOutput = incomingChat({ id: 'WIDE', thread: { id: 'T', events: Array.from({ length: 200 }, (_, n) => ({ id: `W${n}`, type: 'message', text: 'w'.repeat(12_000) })) } });
+    const started = Date.now();
+    await h.produce([
+      h.serde.encode(h.rawSchema, rawRecord('raw-8k', eightK)),
+      h.serde.encode(h.rawSchema, rawRecord('raw-1m', millionThreads)),
+      h.serde.encode(h.rawSchema, rawRecord('raw-wide', overOutput)),
+      h.serde.encode(h.rawSchema, rawRecord('raw-after', message('EV1', 'after them'))),
+    ]);
+
+    const out = await readTopic(h.outTopic, { count: 8_002, timeoutMs: OUTCOME_TIMEOUT_MS });
+    const dead = await readTopic(h.dlqTopic, { count: 2, timeoutMs: OUTCOME_TIMEOUT_MS });
+    expect(Date.now() - started).toBeLessThan(OUTCOME_TIMEOUT_MS);
+    expect(dead.map(headersOf).map((d) => [d['dlq.error.code'], d['dlq.origin.offset']])).toEqual([
+      ['NORMALIZER_OVER_LIMIT', '1'],
+      ['NORMALIZER_OVER_LIMIT', '2'],
+    ]);
+    expect(headersOf(dead[0]!)['dlq.error.message']).toContain('LIVECHAT_TOO_MANY_THREADS');
+    expect(headersOf(dead[1]!)['dlq.error.message']).toContain('NORMALIZER_MAX_OUTPUT_BYTES');
+    const rawIds = await Promise.all(out.map(async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id));
+    expect(rawIds.filter((id) => id === 'raw-8k')).toHaveLength(8_001);
+    expect(rawIds.at(-1)).toBe('raw-after');
+    expect(rawIds).toHaveLength(8_002);
+  });
 });
