@@ -12,6 +12,7 @@ import {
   integersAt,
   objectAt,
   objectsAt,
+  ownEntry,
   stringAt,
   stringsAt,
 } from './json.js';
@@ -53,7 +54,7 @@ export function parseV2Webhook(
   eventType: string,
   delivery: DeliveryFacts,
 ): ChatDomainEvent[] {
-  const handler = V2_HANDLERS[eventType] ?? unrecognised;
+  const handler = ownEntry(V2_HANDLERS, eventType) ?? unrecognised;
   return handler({ delivery, eventType, body });
 }
 

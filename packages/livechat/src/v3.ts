@@ -14,6 +14,7 @@ import {
   jsonOrNull,
   objectAt,
   objectsAt,
+  ownEntry,
   stringAt,
   stringsAt,
   booleanAt,
@@ -68,7 +69,7 @@ export function parseV3Webhook(
   sentAction: string,
   delivery: DeliveryFacts,
 ): ChatDomainEvent[] {
-  const action = V3_ACTION_ALIASES[sentAction] ?? sentAction;
+  const action = ownEntry(V3_ACTION_ALIASES, sentAction) ?? sentAction;
   const payload = body['payload'] ?? body['data']; // v3.0 called the payload `data` (renamed in v3.1).
   // The canonical payload is hashed once per delivery, however many events without an id it carries.
   let actionIds: IdPrefix | undefined;
@@ -88,7 +89,8 @@ export function parseV3Webhook(
       ])).id(...extra),
   };
   const handler =
-    V3_HANDLERS[action] ?? (configurationEntity(action) === null ? unrecognised : configurationChanged);
+    ownEntry(V3_HANDLERS, action) ??
+    (configurationEntity(action) === null ? unrecognised : configurationChanged);
   return handler(input);
 }
 
