@@ -34,10 +34,10 @@ const rawRecord = (eventId: string, body: unknown): RawWebhook => ({
   user_agent: null,
   remote_address: null,
 });
-const message = (id: string, text: string) => ({
+const message = (id: string, text: string, chatId = 'CHAT1') => ({
   action: 'incoming_event',
   organization_id: org,
-  payload: { chat_id: 'CHAT1', thread_id: 'TH1', event: { id, type: 'message', text, author_id: 'agent@example.com', created_at: '2026-11-25T10:00:05.123456Z' } },
+  payload: { chat_id: chatId, thread_id: 'TH1', event: { id, type: 'message', text, author_id: 'agent@example.com', created_at: '2026-11-25T10:00:05.123456Z' } },
 });
 
 const headersOf = (m: ReadMessage) => Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v?.toString()]));
@@ -61,13 +61,13 @@ afterEach(async () => {
  * A raw topic (8 MiB records) and, when `outMaxBytes` is given, a chat-events topic created beforehand with that
  * max.message.bytes (a topic that already exists keeps its settings); then the normalizer, started as main.ts does.
  */
-async function harness(opts: { outMaxBytes?: number; env?: Record<string, string> } = {}): Promise<Harness> {
+async function harness(opts: { outMaxBytes?: number; outPartitions?: number; env?: Record<string, string> } = {}): Promise<Harness> {
   const rawTopic = uniqueName('raw-dl');
   const outTopic = uniqueName('chat-events-dl');
   const dlqTopic = uniqueName('raw-dlq-dl');
   await createTopic(rawTopic, 1, [{ name: 'max.message.bytes', value: String(8 * 1024 * 1024) }]);
   if (opts.outMaxBytes !== undefined) {
-    await createTopic(outTopic, 1, [{ name: 'max.message.bytes', value: String(opts.outMaxBytes) }]);
+    await createTopic(outTopic, opts.outPartitions ?? 1, [{ name: 'max.message.bytes', value: String(opts.outMaxBytes) }]);
   }
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
   const rawSchema = await serde.register(valueSubject(rawTopic), rawWebhookSchema());
@@ -139,6 +139,27 @@ describe('normalizer dead letters on the real stack', () => {
     expect([headers['dlq.error.code'], headers['dlq.origin.offset']]).toEqual(['NORMALIZER_OUTPUT_TOO_LARGE', '1']);
     expect(headers['dlq.error.message']).toContain('max.message.bytes');
     expect(dead[0]!.value?.equals(bigValue)).toBe(true);
+  });
+
+  it('keeps producing after a too-large refusal that hit one partition of several (the producer is replaced)', async () => {
+    // One produce call spans the three partitions: the broker writes two and refuses the big event's, kafkajs
+    // rewinds the idempotence sequences of all three, and a producer that kept them would be refused as out of
+    // order on the next call to a written partition, for ever.
+    const h = await harness({ outMaxBytes: 64 * 1024, outPartitions: 3 });
+    const chats = Array.from({ length: 9 }, (_, n) => `CHAT${n}`);
+    const values = chats.map((chat, n) => h.serde.encode(h.rawSchema, rawRecord(`raw-${n}`, message(`EV${n}`, `to ${chat}`, chat))));
+    values.splice(4, 0, h.serde.encode(h.rawSchema, rawRecord('raw-big', message('EVBIG', 'x'.repeat(100_000), 'CHATBIG'))));
+    await h.produce(values);
+    const after = chats.map((chat, n) => h.serde.encode(h.rawSchema, rawRecord(`raw-after-${n}`, message(`EVA${n}`, `then ${chat}`, chat))));
+    await h.produce(after);
+
+    const dead = await readTopic(h.dlqTopic, { count: 1, timeoutMs: OUTCOME_TIMEOUT_MS });
+    expect(dead.map(headersOf).map((d) => d['dlq.error.code'])).toEqual(['NORMALIZER_OUTPUT_TOO_LARGE']);
+    // At least once: the events the refused call wrote may come twice; every record's event is there.
+    const out = await readTopic(h.outTopic, { count: 2 * chats.length, timeoutMs: OUTCOME_TIMEOUT_MS });
+    const rawIds = new Set(await Promise.all(out.map(async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id)));
+    expect([...rawIds].sort()).toEqual([...chats.map((_, n) => `raw-${n}`), ...chats.map((_, n) => `raw-after-${n}`)].sort());
+    expect(new Set(out.map((m) => m.partition)).size).toBeGreaterThan(1);
   });
 
   it('maps or dead-letters the 8k-event and the 1,000,000-thread webhooks within seconds, and the records after them flow', async () => {
