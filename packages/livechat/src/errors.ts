@@ -6,6 +6,14 @@ export const LIVECHAT_PARSE_ERROR_CODES = [
   'LIVECHAT_DISCRIMINATOR_MISSING',
   /** Neither the body (`organization_id`, `license_id`) nor the context's tenant hint names the tenant. */
   'LIVECHAT_TENANT_UNKNOWN',
+  /** The webhook would yield more events than `ParseLimits.maxEvents`. */
+  'LIVECHAT_TOO_MANY_EVENTS',
+  /** The webhook lists more threads than `ParseLimits.maxThreads`. */
+  'LIVECHAT_TOO_MANY_THREADS',
+  /** The webhook lists more users (v3 `chat.users`, v2 `chat.agents`) than `ParseLimits.maxUsers`. */
+  'LIVECHAT_TOO_MANY_USERS',
+  /** The body nests objects/arrays deeper than `ParseLimits.maxDepth`. */
+  'LIVECHAT_TOO_DEEP',
 ] as const;
 
 export type LiveChatParseErrorCode = (typeof LIVECHAT_PARSE_ERROR_CODES)[number];

@@ -1,3 +1,4 @@
+import type { EventBudget, ParseLimits } from './limits.js';
 import type { ChatEventBodies, ChatEventOf, ChatEventType, SourceFormat } from './types.js';
 
 /** The envelope fields that are the same for every event parsed from one delivery. */
@@ -7,6 +8,9 @@ export interface DeliveryFacts {
   readonly received_at: number;
   readonly source_format: SourceFormat;
   readonly api_version: string | null;
+  /** The bounds of this parse, and the count of events built so far (not envelope fields: never copied). */
+  readonly limits: ParseLimits;
+  readonly budget: EventBudget;
 }
 
 /** The envelope fields that differ per event. */
@@ -17,13 +21,18 @@ export interface EventFacts {
   readonly occurred_at: number | null;
 }
 
-/** Builds one domain event, with `body` wrapped under its type as avsc writes the Avro union. */
+/**
+ * Builds one domain event, with `body` wrapped under its type as avsc writes the Avro union.
+ *
+ * @throws LiveChatParseError `LIVECHAT_TOO_MANY_EVENTS` once the delivery has more events than its limit.
+ */
 export function chatEvent<T extends ChatEventType>(
   delivery: DeliveryFacts,
   facts: EventFacts,
   type: T,
   body: ChatEventBodies[T],
 ): ChatEventOf<T> {
+  delivery.budget.take();
   // TypeScript cannot see that `{ [type]: body }` with a literal `type` is `{ [K in T]: ... }`; it is by construction.
   const wrappedBody = { [type]: body } as { readonly [K in T]: ChatEventBodies[K] };
   return {

@@ -8,6 +8,8 @@ export { v2ThreadId } from './v2.js';
 export { CHAT_EVENT_TYPES, bodyOf, isChatEventType } from './catalogue.js';
 export { LiveChatParseError, LIVECHAT_PARSE_ERROR_CODES } from './errors.js';
 export type { LiveChatParseErrorCode } from './errors.js';
+export { DEFAULT_PARSE_LIMITS } from './limits.js';
+export type { ParseLimits } from './limits.js';
 export type {
   AuthorKind,
   CannedResponseChangedBody,

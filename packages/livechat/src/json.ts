@@ -65,6 +65,14 @@ export function jsonOrNull(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value);
 }
 
+/**
+ * `table[key]` when the table has that key itself, else undefined. A discriminator is sender-controlled: a plain
+ * `table[key]` would find `constructor`, `toString` or `__proto__` on Object.prototype.
+ */
+export function ownEntry<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** JSON with object keys sorted at every depth: equal values give equal text, whatever the key order on the wire. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value)) ?? 'null';

@@ -2,6 +2,7 @@ import { LiveChatParseError } from './errors.js';
 import type { DeliveryFacts } from './event-factory.js';
 import { webhookTenant } from './format.js';
 import { isJsonObject, stringAt } from './json.js';
+import { EventBudget, checkDepth, resolveParseLimits } from './limits.js';
 import type { ChatDomainEvent, ParseContext } from './types.js';
 import { parseV2Webhook } from './v2.js';
 import { parseV3Webhook } from './v3.js';
@@ -13,7 +14,12 @@ import { parseV3Webhook } from './v3.js';
  * Only the discriminator is required; every other field is optional and unknown fields are ignored. An unknown
  * action yields one `unrecognised_webhook` event, not an error.
  *
- * @throws LiveChatParseError `LIVECHAT_NOT_AN_OBJECT`, `LIVECHAT_DISCRIMINATOR_MISSING`, `LIVECHAT_TENANT_UNKNOWN`.
+ * Cost is linear in the body's size; the output is bounded by `context.limits` (see `ParseLimits`), and a body over
+ * a limit is refused before the expensive work.
+ *
+ * @throws LiveChatParseError `LIVECHAT_NOT_AN_OBJECT`, `LIVECHAT_DISCRIMINATOR_MISSING`, `LIVECHAT_TENANT_UNKNOWN`,
+ *   and over a limit `LIVECHAT_TOO_MANY_EVENTS`, `LIVECHAT_TOO_MANY_THREADS`, `LIVECHAT_TOO_MANY_USERS`,
+ *   `LIVECHAT_TOO_DEEP`. Any other error is a bug of the parser.
  */
 export function parseWebhook(body: unknown, context: ParseContext): ChatDomainEvent[] {
   if (!isJsonObject(body)) {
@@ -37,12 +43,16 @@ export function parseWebhook(body: unknown, context: ParseContext): ChatDomainEv
       { details: { discriminator: action ?? eventType } },
     );
   }
+  const limits = resolveParseLimits(context.limits);
+  checkDepth(body, limits);
   const delivery: DeliveryFacts = {
     raw_event_id: context.rawEventId,
     tenant,
     received_at: context.receivedAtMicros,
     source_format: action !== null ? 'v3' : 'v2',
     api_version: action !== null ? nonEmpty(context.apiVersion) : '2',
+    limits,
+    budget: new EventBudget(limits),
   };
   if (action !== null) return parseV3Webhook(body, action, delivery);
   return parseV2Webhook(body, eventType ?? '', delivery);

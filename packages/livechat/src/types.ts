@@ -14,6 +14,8 @@
  * - free-form payloads are JSON text (`*_json`).
  */
 
+import type { ParseLimits } from './limits.js';
+
 /** Which webhook generation the event was parsed from. */
 export type SourceFormat = 'v2' | 'v3';
 
@@ -33,6 +35,8 @@ export interface ParseContext {
   readonly tenantHint?: string | null;
   /** The API version, when the caller knows it (e.g. the raw envelope's hint). v2 bodies always yield `'2'`. */
   readonly apiVersion?: string | null;
+  /** Bounds on events, threads, users and nesting; each one left out is `DEFAULT_PARSE_LIMITS`'. */
+  readonly limits?: Partial<ParseLimits>;
 }
 
 /** The fields every domain event carries, whatever its type. */

@@ -3,13 +3,16 @@ import { chatEvent } from './event-factory.js';
 import type { DeliveryFacts } from './event-factory.js';
 import { filledForm } from './forms.js';
 import { deterministicEventId, textHash } from './ids.js';
+import { checkLimit } from './limits.js';
 import {
+  arrayAt,
   canonicalJson,
   idAt,
   integerAt,
   integersAt,
   objectAt,
   objectsAt,
+  ownEntry,
   stringAt,
   stringsAt,
 } from './json.js';
@@ -51,7 +54,7 @@ export function parseV2Webhook(
   eventType: string,
   delivery: DeliveryFacts,
 ): ChatDomainEvent[] {
-  const handler = V2_HANDLERS[eventType] ?? unrecognised;
+  const handler = ownEntry(V2_HANDLERS, eventType) ?? unrecognised;
   return handler({ delivery, eventType, body });
 }
 
@@ -77,6 +80,14 @@ function chatTranscript(input: V2Delivery, ended: boolean): ChatDomainEvent[] {
   const startedAt = epochSecondsAt(chat, 'started_timestamp');
   const visitor = objectAt(body, 'visitor');
   const survey = objectsAt(body, 'pre_chat_survey');
+  // Refused before the per-message ids are computed: thread start, customer, survey, close and tags at most.
+  checkLimit(delivery.limits, 'maxUsers', arrayAt(chat, 'agents').length, 'too many agents in chat.agents');
+  checkLimit(
+    delivery.limits,
+    'maxEvents',
+    arrayAt(chat, 'messages').length + arrayAt(chat, 'events').length + 5,
+    'more events than allowed',
+  );
   const messages = objectsAt(chat, 'messages');
 
   const events: ChatDomainEvent[] = [
@@ -457,9 +468,11 @@ function visitorQueued(input: V2Delivery): ChatDomainEvent[] {
 function ticketCreated(input: V2Delivery): ChatDomainEvent[] {
   const { delivery, body } = input;
   const ticket = objectAt(body, 'ticket') ?? {};
-  const eventTimes = objectsAt(ticket, 'events')
-    .map((event) => rfc3339At(event, 'date'))
-    .filter((time): time is number => time !== null);
+  let firstEventTime: number | null = null;
+  for (const event of objectsAt(ticket, 'events')) {
+    const time = rfc3339At(event, 'date');
+    if (time !== null && (firstEventTime === null || time < firstEventTime)) firstEventTime = time;
+  }
   const requester = objectAt(ticket, 'requester');
   return [
     chatEvent(
@@ -472,7 +485,7 @@ function ticketCreated(input: V2Delivery): ChatDomainEvent[] {
         ]),
         chat_id: null,
         thread_id: null,
-        occurred_at: eventTimes.length > 0 ? Math.min(...eventTimes) : null,
+        occurred_at: firstEventTime,
       },
       'ticket_created',
       {

@@ -1,8 +1,11 @@
 import { authorKindFromUserId, authorKindFromUserType } from './authors.js';
 import { chatEvent } from './event-factory.js';
 import type { DeliveryFacts } from './event-factory.js';
-import { deterministicEventId } from './ids.js';
+import { deterministicEventId, deterministicIdPrefix } from './ids.js';
+import type { IdPrefix } from './ids.js';
+import { checkLimit } from './limits.js';
 import {
+  arrayAt,
   canonicalJson,
   idAt,
   integerAt,
@@ -11,6 +14,7 @@ import {
   jsonOrNull,
   objectAt,
   objectsAt,
+  ownEntry,
   stringAt,
   stringsAt,
   booleanAt,
@@ -53,6 +57,8 @@ interface V3Delivery {
   /** The payload when it is an object (it is an array for `auto_accesses_updated`). */
   readonly fields: JsonObject | undefined;
   readonly body: JsonObject;
+  /** The id of a fact without an id of its own: see `actionEventId`. */
+  readonly actionId: (...extra: (string | number | null)[]) => string;
 }
 
 type V3Handler = (input: V3Delivery) => ChatDomainEvent[];
@@ -63,8 +69,10 @@ export function parseV3Webhook(
   sentAction: string,
   delivery: DeliveryFacts,
 ): ChatDomainEvent[] {
-  const action = V3_ACTION_ALIASES[sentAction] ?? sentAction;
+  const action = ownEntry(V3_ACTION_ALIASES, sentAction) ?? sentAction;
   const payload = body['payload'] ?? body['data']; // v3.0 called the payload `data` (renamed in v3.1).
+  // The canonical payload is hashed once per delivery, however many events without an id it carries.
+  let actionIds: IdPrefix | undefined;
   const input: V3Delivery = {
     delivery,
     action,
@@ -72,25 +80,29 @@ export function parseV3Webhook(
     payload,
     fields: isJsonObject(payload) ? payload : undefined,
     body,
+    actionId: (...extra) =>
+      (actionIds ??= deterministicIdPrefix([
+        'v3-action',
+        delivery.tenant,
+        action,
+        canonicalJson(payload),
+      ])).id(...extra),
   };
   const handler =
-    V3_HANDLERS[action] ?? (configurationEntity(action) === null ? unrecognised : configurationChanged);
+    ownEntry(V3_HANDLERS, action) ??
+    (configurationEntity(action) === null ? unrecognised : configurationChanged);
   return handler(input);
 }
 
 /**
- * The id of a fact LiveChat gives no id to: the action and the canonical payload. A redelivery (same payload) gets
- * the same id; two genuinely separate but identical actions (tag, untag, tag again) collapse — LiveChat sends no
- * time to tell them apart, so consumers must reconcile such state (SPEC §3.8).
+ * The id of a fact LiveChat gives no id to: `deterministicEventId(['v3-action', tenant, action, canonical payload
+ * JSON, ...extra])`. A redelivery (same payload) gets the same id; two genuinely separate but identical actions
+ * (tag, untag, tag again) collapse — LiveChat sends no time to tell them apart, so consumers must reconcile such
+ * state (SPEC §3.8). The payload part is hashed once per delivery (`V3Delivery.actionId`), so a body with many
+ * events without ids costs linear time.
  */
 function actionEventId(input: V3Delivery, ...extra: (string | number | null)[]): string {
-  return deterministicEventId([
-    'v3-action',
-    input.delivery.tenant,
-    input.action,
-    canonicalJson(input.payload),
-    ...extra,
-  ]);
+  return input.actionId(...extra);
 }
 
 /** The id of a LiveChat event: its own id, scoped by tenant, chat and thread. */
@@ -136,20 +148,37 @@ const V3_HANDLERS: Readonly<Record<string, V3Handler>> = {
  * `incoming_chat` (v3.1 `incoming_chat_thread`): a thread started. Emits `thread_started`, `customer_identified`
  * for each customer in the chat, and a `message_posted` for every event already in the thread — with the same ids
  * as the `incoming_event` deliveries of those events, so either path dedups against the other.
+ *
+ * Webhooks carry one `thread`; API-shaped chats (`threads[]`) are accepted too. The chat-level facts (its users,
+ * properties, access as the fallback of a thread's, and the customers) are emitted once per body, with the first
+ * thread, never copied into every thread: a body's output stays linear in its size.
  */
 function incomingChat(input: V3Delivery): ChatDomainEvent[] {
+  const { delivery } = input;
+  const { limits } = delivery;
   const chat = objectAt(input.fields, 'chat');
   const chatId = stringAt(chat, 'id');
-  const users = objectsAt(chat, 'users').map((user) => chatUserFromV3(user));
-  const knownUsers = knownUsersFrom(users);
-  // Webhooks carry one `thread`; API-shaped chats (`threads[]`) are accepted too.
+  checkLimit(limits, 'maxUsers', arrayAt(chat, 'users').length, 'too many users in chat.users');
   const single = objectAt(chat, 'thread');
+  checkLimit(
+    limits,
+    'maxThreads',
+    single ? 1 : arrayAt(chat, 'threads').length,
+    'too many threads in chat.threads',
+  );
   const threads = single ? [single] : objectsAt(chat, 'threads');
   if (threads.length === 0) threads.push({});
+  const userObjects = objectsAt(chat, 'users');
+  const customers = userObjects.filter((user) => stringAt(user, 'type') === 'customer');
+  let eventCount = threads.length + customers.length;
+  for (const thread of threads) eventCount += arrayAt(thread, 'events').length;
+  checkLimit(limits, 'maxEvents', eventCount, 'more events than allowed');
 
-  const { delivery } = input;
+  const users = userObjects.map((user) => chatUserFromV3(user));
+  const knownUsers = knownUsersFrom(users);
   const events: ChatDomainEvent[] = [];
-  for (const thread of threads) {
+  threads.forEach((thread, index) => {
+    const first = index === 0;
     const threadId = stringAt(thread, 'id');
     const threadEvents = objectsAt(thread, 'events');
     const startedAt = rfc3339At(thread, 'created_at') ?? earliestCreatedAt(threadEvents);
@@ -164,31 +193,38 @@ function incomingChat(input: V3Delivery): ChatDomainEvent[] {
         },
         'thread_started',
         {
-          users,
-          group_ids: integersAt(objectAt(thread, 'access') ?? objectAt(chat, 'access'), 'group_ids'),
+          users: first ? users : [],
+          group_ids: integersAt(
+            objectAt(thread, 'access') ?? (first ? objectAt(chat, 'access') : undefined),
+            'group_ids',
+          ),
           tags: stringsAt(thread, 'tags'),
           previous_thread_id: stringAt(thread, 'previous_thread_id'),
           active: booleanAt(thread, 'active'),
-          chat_properties_json: jsonOrNull(chat?.['properties']),
+          chat_properties_json: first ? jsonOrNull(chat?.['properties']) : null,
           thread_properties_json: jsonOrNull(thread['properties']),
         },
       ),
     );
-    for (const customer of objectsAt(chat, 'users').filter((user) => stringAt(user, 'type') === 'customer')) {
-      const facts = customerFacts(customer);
-      if (facts === null) continue;
-      events.push(customerIdentified(delivery, chatId, threadId, startedAt, facts));
+    if (first) {
+      for (const customer of customers) {
+        const facts = customerFacts(customer);
+        if (facts === null) continue;
+        events.push(customerIdentified(delivery, chatId, threadId, startedAt, facts));
+      }
     }
     for (const event of threadEvents) events.push(messagePosted(input, chatId, threadId, event, knownUsers));
-  }
+  });
   return events;
 }
 
 function earliestCreatedAt(events: readonly JsonObject[]): number | null {
-  const times = events
-    .map((event) => rfc3339At(event, 'created_at'))
-    .filter((time): time is number => time !== null);
-  return times.length > 0 ? Math.min(...times) : null;
+  let earliest: number | null = null;
+  for (const event of events) {
+    const time = rfc3339At(event, 'created_at');
+    if (time !== null && (earliest === null || time < earliest)) earliest = time;
+  }
+  return earliest;
 }
 
 function incomingEvent(input: V3Delivery): ChatDomainEvent[] {
@@ -511,6 +547,7 @@ function configurationChanged(input: V3Delivery): ChatDomainEvent[] {
   const { entity, change } = configurationEntity(input.action) ?? { entity: 'unknown', change: input.action };
   const requester = objectAt(input.body, 'requester');
   const entries: readonly unknown[] = Array.isArray(input.payload) ? input.payload : [input.payload ?? {}];
+  checkLimit(input.delivery.limits, 'maxEvents', entries.length, 'more events than allowed');
   return entries.map((entry, index) => {
     const fields = isJsonObject(entry) ? entry : undefined;
     return chatEvent(

@@ -54,8 +54,28 @@ describe('parseWebhook errors', () => {
       'LIVECHAT_NOT_AN_OBJECT',
       'LIVECHAT_DISCRIMINATOR_MISSING',
       'LIVECHAT_TENANT_UNKNOWN',
+      'LIVECHAT_TOO_MANY_EVENTS',
+      'LIVECHAT_TOO_MANY_THREADS',
+      'LIVECHAT_TOO_MANY_USERS',
+      'LIVECHAT_TOO_DEEP',
     ]);
   });
+});
+
+describe('discriminators named like Object.prototype members', () => {
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'])(
+    '%s is an unknown action / event type (one unrecognised_webhook), not a lookup on Object.prototype',
+    (name) => {
+      const v3 = parseWebhook({ action: name, organization_id: 'org-1', payload: { chat_id: 'C' } }, CONTEXT);
+      expect(v3.map((event) => [event.type, bodyOf(event)])).toEqual([
+        ['unrecognised_webhook', { discriminator: name, payload_json: '{"chat_id":"C"}' }],
+      ]);
+      const v2 = parseWebhook({ event_type: name, license_id: '1', chat: { id: 'C' } }, CONTEXT);
+      expect(v2.map((event) => [event.type, bodyOf(event)])).toEqual([
+        ['unrecognised_webhook', { discriminator: name, payload_json: '{"chat":{"id":"C"}}' }],
+      ]);
+    },
+  );
 });
 
 describe('format helpers', () => {

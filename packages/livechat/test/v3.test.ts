@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseWebhook } from '../src/index.js';
 import type { ChatDomainEvent } from '../src/index.js';
-import { CONTEXT, only, ofType, parseFixture } from './load-fixtures.js';
+import { deterministicEventId } from '../src/ids.js';
+import { canonicalJson } from '../src/json.js';
+import { CONTEXT, only, ofType, parseFixture, singleFixture } from './load-fixtures.js';
 
 const ORG = 'f9c7cc55-b35a-4e76-b0d5-ae9fce362314';
 
@@ -425,14 +427,50 @@ describe('v3 agent-level and configuration actions', () => {
     });
   });
 
-  it('auto_accesses_updated with an array payload → one event per entry', () => {
-    const events = parseFixture('v3.6-auto_accesses_updated-array-payload.json');
-    expect(types(events)).toEqual(['configuration_changed']);
-    expect(only(events, 'configuration_changed').body.configuration_changed).toMatchObject({
-      entity: 'auto_access',
-      change: 'added',
-      entity_id: '1e7fb3a3b3a3c9a8c3a4f9d7e2c1b0a9',
-    });
+  it('auto_accesses_updated with an array payload → one event per entry, each entry mapped on its own', () => {
+    const name = 'v3.6-auto_accesses_updated-array-payload.json';
+    const events = parseFixture(name);
+    const entries = (singleFixture(name) as { payload: Record<string, unknown>[] }).payload;
+    expect(entries.length).toBeGreaterThanOrEqual(3);
+    expect(types(events)).toEqual(entries.map(() => 'configuration_changed'));
+    expect(
+      events.map((event) => event.type === 'configuration_changed' && event.body.configuration_changed),
+    ).toEqual([
+      {
+        entity: 'auto_access',
+        change: 'added',
+        entity_id: '1e7fb3a3b3a3c9a8c3a4f9d7e2c1b0a9',
+        requester_user_id: null,
+        requester_client_id: null,
+        payload_json: JSON.stringify(entries[0]),
+      },
+      {
+        entity: 'auto_access',
+        change: 'updated',
+        entity_id: '2f8ac4b4c4b4dab9d4b5fae8f3d2c1ba',
+        requester_user_id: null,
+        requester_client_id: null,
+        payload_json: JSON.stringify(entries[1]),
+      },
+      {
+        entity: 'auto_access',
+        change: 'removed',
+        entity_id: '3a9bd5c5d5c5ebcae5c6abf9a4e3d2cb',
+        requester_user_id: null,
+        requester_client_id: null,
+        payload_json: JSON.stringify(entries[2]),
+      },
+    ]);
+    for (const event of events) {
+      expect(event).toMatchObject({ tenant: ORG, chat_id: null, thread_id: null, occurred_at: null });
+    }
+    // Each entry is its own fact: the id is the delivery's (action + canonical payload) plus the entry's index.
+    expect(events.map((event) => event.event_id)).toEqual(
+      entries.map((_, index) =>
+        deterministicEventId(['v3-action', ORG, 'auto_accesses_updated', canonicalJson(entries), index]),
+      ),
+    );
+    expect(new Set(events.map((event) => event.event_id)).size).toBe(entries.length);
   });
 
   it('an unknown action → unrecognised_webhook, not an error', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
+import type { ParseLimits } from '@livechat-pipeline/livechat';
 import { connectionEnv, intVar, nameVar, parseEnv, startupTimeoutVar, type LogLevel } from '@livechat-pipeline/service-host';
 
 export interface NormalizerConfig {
@@ -14,6 +15,8 @@ export interface NormalizerConfig {
   /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
   readonly startupTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Bounds on one raw record: over one, the record is dead-lettered (NORMALIZER_OVER_LIMIT). */
+  readonly limits: { readonly parse: ParseLimits; readonly maxOutputBytes: number };
 }
 
 const schema = z.object({
@@ -27,6 +30,12 @@ const schema = z.object({
   NORMALIZER_HOST: nameVar.default('127.0.0.1'),
   NORMALIZER_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   NORMALIZER_PORT: intVar(0, 65535).default(8090),
+  NORMALIZER_MAX_EVENTS_PER_WEBHOOK: intVar(1, 1_000_000).default(10_000),
+  NORMALIZER_MAX_THREADS_PER_WEBHOOK: intVar(1, 1_000_000).default(1_000),
+  NORMALIZER_MAX_USERS_PER_WEBHOOK: intVar(1, 1_000_000).default(1_000),
+  // Deeper bodies would overflow the stack of JSON.stringify (about 4,000 levels on Node 20's default stack).
+  NORMALIZER_MAX_JSON_DEPTH: intVar(2, 1_000).default(100),
+  NORMALIZER_MAX_OUTPUT_BYTES: intVar(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
 });
 
 /** Reads the normalizer's environment once; every problem is named in one error (ServiceConfigError). */
@@ -43,5 +52,14 @@ export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
     http: { host: e.NORMALIZER_HOST, port: e.NORMALIZER_PORT },
     startupTimeoutMs: e.NORMALIZER_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    limits: {
+      parse: {
+        maxEvents: e.NORMALIZER_MAX_EVENTS_PER_WEBHOOK,
+        maxThreads: e.NORMALIZER_MAX_THREADS_PER_WEBHOOK,
+        maxUsers: e.NORMALIZER_MAX_USERS_PER_WEBHOOK,
+        maxDepth: e.NORMALIZER_MAX_JSON_DEPTH,
+      },
+      maxOutputBytes: e.NORMALIZER_MAX_OUTPUT_BYTES,
+    },
   });
 }

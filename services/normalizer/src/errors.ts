@@ -4,6 +4,22 @@ export const NORMALIZER_ERROR_CODES = {
   NORMALIZER_BODY_NOT_JSON: { retryable: false, description: "The raw record's body is not JSON" },
   NORMALIZER_UNPARSABLE: { retryable: false, description: 'The LiveChat parser refused the webhook body' },
   NORMALIZER_UNENCODABLE: { retryable: false, description: 'A parsed event does not fit the chat-event schema' },
+  NORMALIZER_PARSER_FAILED: {
+    retryable: false,
+    description: 'The LiveChat parser threw an error it does not declare (a parser bug): the same bytes would fail again',
+  },
+  NORMALIZER_UNEXPECTED: {
+    retryable: false,
+    description: 'Turning the raw record into events failed with an error that is not an infrastructure fault',
+  },
+  NORMALIZER_OUTPUT_TOO_LARGE: {
+    retryable: false,
+    description: "The broker refused an event of the record as larger than the chat-events topic's max.message.bytes",
+  },
+  NORMALIZER_OVER_LIMIT: {
+    retryable: false,
+    description: 'The webhook is over a limit: events, threads or users per webhook, nesting depth, or output bytes per raw record',
+  },
 } as const;
 
 export type NormalizerErrorCode = keyof typeof NORMALIZER_ERROR_CODES;

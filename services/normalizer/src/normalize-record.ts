@@ -1,16 +1,29 @@
-import { parseWebhook, LiveChatParseError, type ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { parseWebhook, LiveChatParseError, type ChatDomainEvent, type LiveChatParseErrorCode, type ParseLimits } from '@livechat-pipeline/livechat';
 import type { RawWebhook } from '@livechat-pipeline/events';
 import { NormalizerError } from './errors.js';
+
+/** Parser refusals that are a limit of ours, not a malformed body: dead-lettered as NORMALIZER_OVER_LIMIT. */
+const LIMIT_CODES: ReadonlySet<LiveChatParseErrorCode> = new Set([
+  'LIVECHAT_TOO_MANY_EVENTS',
+  'LIVECHAT_TOO_MANY_THREADS',
+  'LIVECHAT_TOO_MANY_USERS',
+  'LIVECHAT_TOO_DEEP',
+]);
 
 /**
  * One raw webhook → its domain events. Pure: the same raw record always gives the same events with
  * the same ids, which is what makes redelivered output harmless downstream.
+ *
+ * @throws NormalizerError, never anything else: `NORMALIZER_BODY_NOT_JSON`, `NORMALIZER_UNPARSABLE` (the parser
+ *   refused the body), `NORMALIZER_OVER_LIMIT` (over a parse limit), `NORMALIZER_PARSER_FAILED` (the parser threw
+ *   something it does not declare: a bug, which the same bytes would hit again, so a dead letter, not a retry).
  */
-export function normalizeRawWebhook(raw: RawWebhook): ChatDomainEvent[] {
+export function normalizeRawWebhook(raw: RawWebhook, limits?: Partial<ParseLimits>): ChatDomainEvent[] {
   let body: unknown;
   try {
     body = JSON.parse(raw.body);
   } catch (cause) {
+    // The cause's message may quote the body: it stays out of the dead letter's message.
     throw new NormalizerError('NORMALIZER_BODY_NOT_JSON', `raw record ${raw.event_id}: body is not JSON`, { cause });
   }
   try {
@@ -19,13 +32,23 @@ export function normalizeRawWebhook(raw: RawWebhook): ChatDomainEvent[] {
       receivedAtMicros: raw.received_at,
       tenantHint: raw.tenant,
       apiVersion: raw.api_version,
+      ...(limits === undefined ? {} : { limits }),
     });
   } catch (cause) {
     if (cause instanceof LiveChatParseError) {
-      throw new NormalizerError('NORMALIZER_UNPARSABLE', `raw record ${raw.event_id}: ${cause.code}: ${cause.message}`, { cause });
+      const code = LIMIT_CODES.has(cause.code) ? 'NORMALIZER_OVER_LIMIT' : 'NORMALIZER_UNPARSABLE';
+      throw new NormalizerError(code, `raw record ${raw.event_id}: ${cause.code}: ${cause.message}`, { cause });
     }
-    throw cause;
+    throw new NormalizerError('NORMALIZER_PARSER_FAILED', `raw record ${raw.event_id}: the parser failed: ${describeUnexpected(cause)}`, {
+      cause,
+    });
   }
+}
+
+/** Names an error nobody declared, shortly: its class and the start of its message (never a body). */
+export function describeUnexpected(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message.slice(0, 200)}`;
+  return `a thrown ${typeof error}`;
 }
 
 /** Each chat's events share a key, so a chat stays on one partition; other events keep the raw record's key. */

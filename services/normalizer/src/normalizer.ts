@@ -1,7 +1,7 @@
-import { Partitioners, type Batch, type Consumer, type EachBatchPayload, type Kafka, type Message, type Producer } from 'kafkajs';
+import { Partitioners, type Batch, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { EventsError, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
-import { chatEventKey, normalizeRawWebhook } from './normalize-record.js';
+import { EventsError, rawWebhookSchema, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
+import { chatEventKey, describeUnexpected, normalizeRawWebhook } from './normalize-record.js';
 import { deadLetterMessage } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
@@ -14,11 +14,25 @@ import type { NormalizerMetrics } from './metrics.js';
  */
 const SEND_CHUNK = 1000;
 const SEND_CHUNK_BYTES = 512 * 1024;
+/**
+ * When the broker refuses a chunk as too large, each record's events are produced again in slices of at most this
+ * many bytes (an event bigger than that alone): only an event that does not fit the topic on its own makes its
+ * record a dead letter (NORMALIZER_OUTPUT_TOO_LARGE).
+ */
+const FALLBACK_SLICE_BYTES = 32 * 1024;
+/** kafkajs protocol errors of a produce the broker refused for its size (max.message.bytes). */
+const TOO_LARGE_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/** One raw record of a chunk: its events, or its dead letter. */
+interface NormalizedRecord {
+  readonly message: KafkaMessage;
+  readonly events: readonly Message[];
+  readonly bytes: number;
+  readonly deadLetter: { readonly message: Message; readonly code: string } | null;
+}
 
 interface NormalizedChunk {
-  readonly events: Message[];
-  readonly deadLetters: Message[];
-  readonly eventTypes: Map<string, number>;
+  readonly records: NormalizedRecord[];
   /** Index after the chunk's last raw record. */
   end: number;
 }
@@ -31,15 +45,24 @@ export interface NormalizerDeps {
   readonly metrics: NormalizerMetrics;
 }
 
+/** The producer in use, and how many sends are in flight on it (a replaced one is disconnected once idle). */
+interface ProducerSlot {
+  readonly producer: Producer;
+  inFlight: number;
+  retired: boolean;
+}
+
 /**
  * Consumes raw webhooks, produces chat events (at least once: offsets are committed only after the
  * events are acknowledged; ids are deterministic, so a replayed batch yields the same events, which
- * consumers deduplicate). Records that cannot be decoded or parsed go to the dead-letter topic.
+ * consumers deduplicate). Records that cannot be decoded, parsed or produced go to the dead-letter topic.
  */
 export class RawWebhookNormalizer {
   private consumer: Consumer | undefined;
-  private producer: Producer | undefined;
+  private slot: ProducerSlot | undefined;
+  private replacing: Promise<void> | undefined;
   private joined = false;
+  private readonly rawWebhookReader = rawWebhookSchema().type;
 
   constructor(
     private readonly config: NormalizerConfig,
@@ -48,8 +71,7 @@ export class RawWebhookNormalizer {
 
   async start(): Promise<void> {
     const { kafka } = this.deps;
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-    await this.producer.connect();
+    this.slot = await this.connectProducer();
     this.consumer = kafka.consumer({ groupId: this.config.groupId, maxBytes: 16 * 1024 * 1024 });
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
     this.consumer.on(this.consumer.events.CRASH, (e) => {
@@ -75,7 +97,8 @@ export class RawWebhookNormalizer {
   /** Finishes the batch in hand, commits, and disconnects. */
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
-    await this.producer?.disconnect();
+    await this.replacing;
+    await this.slot?.producer.disconnect();
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -83,12 +106,7 @@ export class RawWebhookNormalizer {
     let start = 0;
     while (start < batch.messages.length && isRunning() && !isStale()) {
       const chunk = await this.normalizeChunk(batch, start);
-      const topicMessages = [
-        ...(chunk.events.length > 0 ? [{ topic: this.config.chatEventsTopic.name, messages: chunk.events }] : []),
-        ...(chunk.deadLetters.length > 0 ? [{ topic: this.config.deadLetterTopic, messages: chunk.deadLetters }] : []),
-      ];
-      if (topicMessages.length > 0) await this.producer!.sendBatch({ topicMessages, acks: -1 });
-      for (const [type, count] of chunk.eventTypes) this.deps.metrics.chatEvents.inc({ type }, count);
+      await this.produceChunk(batch, chunk);
       resolveOffset(batch.messages[chunk.end - 1]!.offset);
       start = chunk.end;
       await commitOffsetsIfNecessary();
@@ -100,43 +118,194 @@ export class RawWebhookNormalizer {
     stopTimer();
   }
 
+  /**
+   * Produces a chunk's events and dead letters in one call. When the broker refuses it as too large (a topic whose
+   * max.message.bytes is smaller than a record's events), the records are produced one by one, and a record whose
+   * events cannot be produced becomes a dead letter (NORMALIZER_OUTPUT_TOO_LARGE) instead of failing the batch for
+   * ever. Any other produce failure fails the batch (kafkajs retries it).
+   */
+  private async produceChunk(batch: Batch, chunk: NormalizedChunk): Promise<void> {
+    const events = chunk.records.flatMap((record) => record.events);
+    const deadLetters = chunk.records.flatMap((record) => (record.deadLetter === null ? [] : [record.deadLetter.message]));
+    const topicMessages = [
+      ...(events.length > 0 ? [{ topic: this.config.chatEventsTopic.name, messages: events }] : []),
+      ...(deadLetters.length > 0 ? [{ topic: this.config.deadLetterTopic, messages: deadLetters }] : []),
+    ];
+    if (topicMessages.length > 0) {
+      try {
+        await this.send((producer) => producer.sendBatch({ topicMessages, acks: -1 }));
+      } catch (error) {
+        if (!isTooLarge(error)) throw error;
+        this.deps.logger.warn(
+          { partition: batch.partition, offset: chunk.records[0]?.message.offset, records: chunk.records.length },
+          'the broker refused a produce as too large; producing record by record',
+        );
+        for (const record of chunk.records) await this.produceRecord(batch, record);
+        return;
+      }
+    }
+    for (const record of chunk.records) this.count(record);
+  }
+
+  private async produceRecord(batch: Batch, record: NormalizedRecord): Promise<void> {
+    if (record.deadLetter !== null) {
+      await this.sendDeadLetter(record.deadLetter.message);
+      this.count(record);
+      return;
+    }
+    for (const slice of slices(record.events, FALLBACK_SLICE_BYTES)) {
+      try {
+        await this.send((producer) => producer.send({ topic: this.config.chatEventsTopic.name, messages: slice, acks: -1 }));
+      } catch (error) {
+        if (!isTooLarge(error)) throw error;
+        const failure = new NormalizerError(
+          'NORMALIZER_OUTPUT_TOO_LARGE',
+          `the broker refused an event of this record as too large for ${this.config.chatEventsTopic.name} (its max.message.bytes); ` +
+            `the record has ${record.events.length} events, ${record.bytes} bytes`,
+        );
+        this.deps.logger.warn({ code: failure.code, partition: batch.partition, offset: record.message.offset, msg: failure.message }, 'raw record dead-lettered');
+        const deadLetter = deadLetterMessage({ topic: batch.topic, partition: batch.partition, message: record.message }, failure, this.config.groupId);
+        await this.sendDeadLetter(deadLetter);
+        this.count({ ...record, deadLetter: { message: deadLetter, code: failure.code } });
+        return;
+      }
+    }
+    this.count(record);
+  }
+
+  /**
+   * A dead letter keeps the raw record byte for byte; when even the dead-letter topic refuses it as too large, it
+   * goes without its value (header `dlq.value.omitted`), since the raw topic keeps the record at `dlq.origin.*`.
+   */
+  private async sendDeadLetter(deadLetter: Message): Promise<void> {
+    try {
+      await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [deadLetter], acks: -1 }));
+    } catch (error) {
+      if (!isTooLarge(error)) throw error;
+      const withoutValue: Message = {
+        ...deadLetter,
+        value: null,
+        headers: { ...deadLetter.headers, 'dlq.value.omitted': 'too large for the dead-letter topic; read it at dlq.origin.*' },
+      };
+      await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [withoutValue], acks: -1 }));
+    }
+  }
+
+  private count(record: NormalizedRecord): void {
+    const { metrics } = this.deps;
+    if (record.deadLetter !== null) {
+      metrics.rawRecords.inc({ outcome: 'dead_lettered' });
+      return;
+    }
+    metrics.rawRecords.inc({ outcome: 'normalized' });
+    for (const event of record.events) metrics.chatEvents.inc({ type: String(event.headers?.['event.type']) });
+  }
+
+  /**
+   * Runs a produce on the current producer. A produce refused as too large may have been written to some of its
+   * partitions and not others, and kafkajs then rewinds the idempotence sequence of all of them, so the next
+   * produce to a written partition would be refused as out of order: after such a refusal the producer is
+   * replaced (a new producer id starts new sequences) before the error is handed on.
+   */
+  private async send<T>(produce: (producer: Producer) => Promise<T>): Promise<T> {
+    if (this.replacing !== undefined) await this.replacing;
+    const slot = this.slot!;
+    slot.inFlight += 1;
+    try {
+      return await produce(slot.producer);
+    } catch (error) {
+      if (isTooLarge(error)) await this.replaceProducer(slot);
+      throw error;
+    } finally {
+      slot.inFlight -= 1;
+      if (slot.retired && slot.inFlight === 0) this.disconnectQuietly(slot);
+    }
+  }
+
+  private async replaceProducer(failed: ProducerSlot): Promise<void> {
+    if (this.slot !== failed) return; // another partition replaced it already
+    this.replacing ??= (async () => {
+      try {
+        this.slot = await this.connectProducer();
+        failed.retired = true;
+        if (failed.inFlight === 0) this.disconnectQuietly(failed);
+      } finally {
+        this.replacing = undefined;
+      }
+    })();
+    await this.replacing;
+  }
+
+  private async connectProducer(): Promise<ProducerSlot> {
+    const producer = this.deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    return { producer, inFlight: 0, retired: false };
+  }
+
+  private disconnectQuietly(slot: ProducerSlot): void {
+    slot.producer.disconnect().catch((error: unknown) => {
+      this.deps.logger.warn({ err: { message: describeUnexpected(error) } }, 'disconnecting a replaced producer failed');
+    });
+  }
+
   /** Normalizes raw records from `start` until the chunk is full (records or bytes); poison becomes dead letters. */
   private async normalizeChunk(batch: Batch, start: number): Promise<NormalizedChunk> {
-    const { serde, chatEventSchema, metrics, logger } = this.deps;
-    const chunk: NormalizedChunk = { events: [], deadLetters: [], eventTypes: new Map(), end: start };
+    const { serde, chatEventSchema, logger } = this.deps;
+    const chunk: NormalizedChunk = { records: [], end: start };
     let bytes = 0;
     while (chunk.end < batch.messages.length && chunk.end - start < SEND_CHUNK && bytes < SEND_CHUNK_BYTES) {
       const message = batch.messages[chunk.end++]!;
       try {
         if (message.value === null) throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
-        for (const event of normalizeRawWebhook(await this.decode(message.value))) {
+        const raw = await this.decode(message.value);
+        // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
+        // or dead-lettered, never both.
+        const events: Message[] = [];
+        let recordBytes = 0;
+        for (const event of normalizeRawWebhook(raw, this.config.limits.parse)) {
           let value: Buffer;
           try {
             value = serde.encode(chatEventSchema, event);
           } catch (cause) {
             throw new NormalizerError('NORMALIZER_UNENCODABLE', `event ${event.event_id} (${event.type}) does not fit the chat-event schema`, { cause });
           }
-          chunk.events.push({ key: chatEventKey(event, message.key), value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
-          chunk.eventTypes.set(event.type, (chunk.eventTypes.get(event.type) ?? 0) + 1);
-          bytes += value.length;
+          const key = chatEventKey(event, message.key);
+          recordBytes += value.length + keyBytes(key);
+          if (recordBytes > this.config.limits.maxOutputBytes) {
+            throw new NormalizerError(
+              'NORMALIZER_OVER_LIMIT',
+              `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
+            );
+          }
+          events.push({ key, value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
         }
-        metrics.rawRecords.inc({ outcome: 'normalized' });
+        chunk.records.push({ message, events, bytes: recordBytes, deadLetter: null });
+        bytes += recordBytes;
       } catch (error) {
-        // Only permanent faults go to the dead-letter topic; anything else (registry down…) fails the
-        // batch, which kafkajs retries from the last committed offset.
-        if (!(error instanceof NormalizerError) || error.retryable) throw error;
-        logger.warn({ code: error.code, partition: batch.partition, offset: message.offset, msg: error.message }, 'raw record dead-lettered');
-        chunk.deadLetters.push(deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, error, this.config.groupId));
+        // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
+        // last committed offset. Everything else, expected or not, is about these bytes and would fail again:
+        // a dead letter, so the partition moves on.
+        if (isInfrastructureFault(error)) throw error;
+        const failure =
+          error instanceof NormalizerError
+            ? error
+            : new NormalizerError('NORMALIZER_UNEXPECTED', `raw record failed unexpectedly: ${describeUnexpected(error)}`, { cause: error });
+        logger.warn({ code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message }, 'raw record dead-lettered');
+        const deadLetter = deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, failure, this.config.groupId);
+        chunk.records.push({ message, events: [], bytes: 0, deadLetter: { message: deadLetter, code: failure.code } });
         bytes += message.value?.length ?? 0;
-        metrics.rawRecords.inc({ outcome: 'dead_lettered' });
       }
     }
     return chunk;
   }
 
+  /**
+   * Decodes a raw record into the RawWebhook this service reads: a value written with any other schema (one that
+   * does not resolve to RawWebhook) is undecodable, not a shapeless object further on.
+   */
   private async decode(value: Buffer): Promise<RawWebhook> {
     try {
-      return (await this.deps.serde.decode<RawWebhook>(value)).value;
+      return (await this.deps.serde.decode<RawWebhook>(value, this.rawWebhookReader)).value;
     } catch (error) {
       if (error instanceof EventsError && !error.retryable) {
         throw new NormalizerError('NORMALIZER_UNDECODABLE', `raw record cannot be decoded: ${error.code}`, { cause: error });
@@ -144,4 +313,48 @@ export class RawWebhookNormalizer {
       throw error;
     }
   }
+}
+
+function keyBytes(key: string | Buffer | null): number {
+  if (key === null) return 0;
+  return typeof key === 'string' ? Buffer.byteLength(key) : key.length;
+}
+
+/** A fault of the infrastructure (the registry unreachable): retrying the same record later can help. */
+function isInfrastructureFault(error: unknown): boolean {
+  return (error instanceof EventsError || error instanceof NormalizerError) && error.retryable;
+}
+
+/** Whether a produce failed because the broker refused it as too large (kafkajs wraps the protocol error as `cause`). */
+export function isTooLarge(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && TOO_LARGE_ERRORS.has(type)) return true;
+  }
+  return false;
+}
+
+/** Consecutive runs of messages of at most `maxBytes` (a bigger message is a run of its own). */
+function slices(messages: readonly Message[], maxBytes: number): Message[][] {
+  const runs: Message[][] = [];
+  let run: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = valueBytes(message);
+    if (run.length > 0 && bytes + size > maxBytes) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(message);
+    bytes += size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+function valueBytes(message: Message): number {
+  const value = message.value;
+  const size = value === null || value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+  return size + keyBytes(message.key ?? null);
 }

@@ -7,6 +7,24 @@ describe('normalizer configuration', () => {
     expect(config.kafka.brokers).toEqual(['127.0.0.1:59092']);
     expect(config.rawTopic).toBe('livechat.webhooks.raw');
     expect(config.chatEventsTopic).toEqual({ name: 'livechat.chat-events', partitions: 6 });
+    expect(config.limits).toEqual({
+      parse: { maxEvents: 10_000, maxThreads: 1_000, maxUsers: 1_000, maxDepth: 100 },
+      maxOutputBytes: 4 * 1024 * 1024,
+    });
+  });
+
+  it('reads the per-webhook limits', () => {
+    const config = loadNormalizerConfig({
+      NORMALIZER_MAX_EVENTS_PER_WEBHOOK: '50',
+      NORMALIZER_MAX_THREADS_PER_WEBHOOK: '5',
+      NORMALIZER_MAX_USERS_PER_WEBHOOK: '7',
+      NORMALIZER_MAX_JSON_DEPTH: '20',
+      NORMALIZER_MAX_OUTPUT_BYTES: '65536',
+    });
+    expect(config.limits).toEqual({ parse: { maxEvents: 50, maxThreads: 5, maxUsers: 7, maxDepth: 20 }, maxOutputBytes: 65_536 });
+    expect(() => loadNormalizerConfig({ NORMALIZER_MAX_JSON_DEPTH: '100000', NORMALIZER_MAX_EVENTS_PER_WEBHOOK: '0' })).toThrow(
+      /NORMALIZER_MAX_EVENTS_PER_WEBHOOK[\s\S]*NORMALIZER_MAX_JSON_DEPTH/,
+    );
   });
 
   it('names every bad variable in one error', () => {

@@ -1,4 +1,5 @@
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { replaceNul } from './nul.js';
 import { transcriptRowChanges } from './rows.js';
 import { layerRows, statements, tableOrder } from './statements.js';
 
@@ -7,11 +8,15 @@ export interface SqlExecutor {
   query(sql: string, params?: unknown[]): Promise<unknown>;
 }
 
-/** Applies a batch of (deduplicated) chat events to the transcripts tables inside the caller's transaction. */
+/**
+ * Applies a batch of (deduplicated) chat events to the transcripts tables inside the caller's transaction. Every
+ * U+0000 in what is written becomes U+FFFD (Postgres text and jsonb refuse U+0000; see `replaceNul`), before the
+ * rows are layered by key, so two keys that differ only there still meet in one upsert per layer.
+ */
 export async function applyTranscriptEvents(events: readonly ChatDomainEvent[], tx: SqlExecutor, schema = 'transcripts'): Promise<void> {
   const changes = transcriptRowChanges(events);
   for (const table of tableOrder) {
-    const rows = changes[table] as readonly object[];
+    const rows = replaceNul(changes[table] as readonly object[]);
     if (rows.length === 0) continue;
     const statement = statements[table] as unknown as { key: (row: object) => string; sql: (s: string) => string };
     const sql = statement.sql(quoteIdent(schema));
