@@ -113,6 +113,25 @@ function chatTranscript(input: V2Delivery, ended: boolean): ChatDomainEvent[] {
     ),
   ];
 
+  // `chat_started` may come without the chat's groups and `chat_ended` with them, but both share the
+  // thread_started id, so only the first to arrive is applied: the groups are a fact of their own.
+  const groupIds = integersAt(chat, 'groups');
+  if (groupIds.length > 0) {
+    events.push(
+      chatEvent(
+        delivery,
+        {
+          event_id: deterministicEventId(['v2-chat-groups', delivery.tenant, chatId, groupIds.join(',')]),
+          chat_id: chatId,
+          thread_id: threadId,
+          occurred_at: startedAt,
+        },
+        'chat_access_changed',
+        { change: 'set', group_ids: groupIds },
+      ),
+    );
+  }
+
   const customer = customerFactsFromV2(visitor, survey);
   // The visitor is known before the chat starts: both deliveries date the facts at the start, so they dedup.
   if (customer !== null) events.push(customerIdentified(delivery, chatId, threadId, startedAt, customer));
