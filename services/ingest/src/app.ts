@@ -45,7 +45,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
     const response = toErrorResponse(err, { bodyLimitBytes: config.http.bodyLimitBytes, contentType: request.headers['content-type'] });
     if (response.status >= 500) {
       request.log.error({ code: response.body.code, err: errorForLog(response.error) }, 'request failed');
-    } else if (response.body.code !== 'INGEST_UNAUTHENTICATED') {
+    } else if (response.body.code !== 'INGEST_UNAUTHENTICATED' && response.body.code !== 'INGEST_TENANT_MISMATCH') {
       request.log.info({ code: response.body.code, status: response.status }, 'request refused');
     }
     if (response.retryAfterSeconds !== undefined) reply.header('retry-after', String(response.retryAfterSeconds));

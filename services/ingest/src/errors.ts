@@ -13,6 +13,7 @@ export const INGEST_ERROR_CODES = {
   INGEST_INVALID_TENANT_LABEL: { status: 400, retryable: false, description: 'The tenant label in the URL path is not 1–128 of [A-Za-z0-9._-]' },
   INGEST_UNRECOGNIZED_WEBHOOK: { status: 422, retryable: false, description: 'The JSON is neither a v2 (event_type) nor a v3 (action) webhook' },
   INGEST_UNAUTHENTICATED: { status: 401, retryable: false, description: 'Missing or wrong credentials (v2 Basic auth, v3 secret_key)' },
+  INGEST_TENANT_MISMATCH: { status: 401, retryable: false, description: "The body's organization_id / license_id and the path's tenant label name different tenants" },
   INGEST_NOT_FOUND: { status: 404, retryable: false, description: 'No such route' },
   INGEST_DEADLINE_EXCEEDED: { status: 503, retryable: true, description: 'Kafka did not acknowledge the write within INGEST_REQUEST_DEADLINE_MS; nothing is promised, retry' },
   INGEST_KAFKA_UNAVAILABLE: { status: 503, retryable: true, description: 'Kafka refused or failed the write; retry' },

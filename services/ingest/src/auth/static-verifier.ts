@@ -17,8 +17,9 @@ function setsOf(secretKeys: readonly string[], basic: readonly BasicCredential[]
 
 /**
  * Secrets from configuration: the global lists (LIVECHAT_BASIC_AUTH, LIVECHAT_SECRET_KEYS) are accepted for
- * every tenant; a tenant listed in LIVECHAT_TENANT_SECRETS_FILE additionally accepts its own. Several values
- * per list allow rotation without a gap.
+ * every tenant; a tenant listed in LIVECHAT_TENANT_SECRETS_FILE additionally accepts its own — only for a
+ * delivery whose one tenant (`subject.tenant`) is that tenant. Several values per list allow rotation without
+ * a gap.
  */
 export class StaticSecretVerifier implements WebhookSecretVerifier {
   private readonly global: Sets;
@@ -31,10 +32,8 @@ export class StaticSecretVerifier implements WebhookSecretVerifier {
 
   verify(credentials: AuthCredentials, subject: AuthSubject): AuthResult {
     const candidates = [this.global];
-    for (const id of subject.tenantIds) {
-      const sets = this.tenants.get(id);
-      if (sets !== undefined) candidates.push(sets);
-    }
+    const own = subject.tenant === null ? undefined : this.tenants.get(subject.tenant);
+    if (own !== undefined) candidates.push(own);
     if (credentials.format === 'v3') {
       if (credentials.secretKey === undefined || credentials.secretKey === '') return { ok: false, reason: 'missing_credentials' };
       const key = credentials.secretKey;

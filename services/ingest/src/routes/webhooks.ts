@@ -7,7 +7,7 @@ import { IngestError } from '../errors.js';
 import type { IngestMetrics } from '../metrics.js';
 import { buildRawRecord } from '../raw-record.js';
 import { redactBody } from '../redact.js';
-import { parseTenantLabel } from '../tenant.js';
+import { parseTenantLabel, resolveTenant } from '../tenant.js';
 import { classifyWebhook } from '../webhook.js';
 
 export interface WebhookRouteContext {
@@ -42,17 +42,27 @@ async function handleWebhook(
     const pathTenant = parseTenantLabel(request.params.tenant);
     const webhook = classifyWebhook(request.body);
 
-    // 2. authenticate
+    // 2. one tenant per delivery, then authenticate against that tenant's credentials only
+    let tenant;
+    try {
+      tenant = resolveTenant(webhook.bodyTenant, pathTenant);
+    } catch (err) {
+      metrics.authFailures.inc({ format: webhook.format, reason: 'tenant_mismatch' });
+      request.log.warn(
+        { format: webhook.format, action: webhook.action, tenant: webhook.bodyTenant, path_tenant: pathTenant, reason: 'tenant_mismatch' },
+        'webhook authentication failed',
+      );
+      throw err;
+    }
     const credentials: AuthCredentials =
       webhook.format === 'v3'
         ? { format: 'v3', secretKey: webhook.secretKey }
         : { format: 'v2', authorization: request.headers.authorization };
-    const tenantIds = [webhook.bodyTenant, pathTenant].filter((t): t is string => t !== null);
-    const result = await deps.verifier.verify(credentials, { tenantIds, action: webhook.action });
+    const result = await deps.verifier.verify(credentials, { tenant: tenant.tenant, action: webhook.action });
     if (!result.ok) {
       metrics.authFailures.inc({ format: webhook.format, reason: result.reason });
       request.log.warn(
-        { format: webhook.format, action: webhook.action, tenant: webhook.bodyTenant ?? pathTenant, reason: result.reason },
+        { format: webhook.format, action: webhook.action, tenant: tenant.tenant, reason: result.reason },
         'webhook authentication failed',
       );
       throw new IngestError(
@@ -69,7 +79,7 @@ async function handleWebhook(
     const record = buildRawRecord({
       webhook,
       redactedBody,
-      pathTenant,
+      tenant,
       receivedAtMicros,
       request: {
         contentLength: parseContentLength(request.headers['content-length']),

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { ConfluentAvroSerde, SchemaRegistryClient } from '@livechat-pipeline/events';
 import type { RawWebhook } from '@livechat-pipeline/events';
-import { readTopic, stackEndpoints, uniqueName } from '@livechat-pipeline/testkit';
+import { readTopic, stackEndpoints, testKafka, uniqueName } from '@livechat-pipeline/testkit';
 import type { ReadMessage } from '@livechat-pipeline/testkit';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
@@ -91,4 +91,21 @@ export async function decodeAll(messages: ReadMessage[]): Promise<DecodedRecord[
     out.push({ key: m.key?.toString('utf8') ?? '', partition: m.partition, schemaId: decoded.schemaId, value: decoded.value, raw: m.value });
   }
   return out;
+}
+
+/**
+ * How many records the topic holds: the sum of its partitions' end offsets minus their start offsets, read from
+ * the broker. Exact once every write that was answered 200 has been acknowledged (acks=-1 moves the high
+ * watermark before the acknowledgement; the idempotent producer writes no control records), so "nothing was
+ * written" needs no waiting.
+ */
+export async function topicRecordCount(topic: string): Promise<number> {
+  const admin = testKafka('ingest-test-offsets').admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, p) => sum + Number(BigInt(p.high) - BigInt(p.low)), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }
