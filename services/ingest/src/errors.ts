@@ -54,7 +54,12 @@ export class IngestConfigError extends IngestError {
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[], options: { cause?: unknown } = {}) {
-    super('INGEST_CONFIG_INVALID', `invalid ingest configuration:\n  - ${problems.join('\n  - ')}`, options);
+    // One problem is one line (what a refused start prints); several are listed one per line.
+    super(
+      'INGEST_CONFIG_INVALID',
+      problems.length === 1 ? `invalid ingest configuration: ${problems[0]}` : `invalid ingest configuration:\n  - ${problems.join('\n  - ')}`,
+      options,
+    );
     this.problems = Object.freeze([...problems]);
   }
 }

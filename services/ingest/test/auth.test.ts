@@ -3,7 +3,8 @@ import { parseBasicAuth } from '../src/auth/basic-auth.js';
 import { SecretSet } from '../src/auth/secret-set.js';
 import { StaticSecretVerifier } from '../src/auth/static-verifier.js';
 import { resolveTenant } from '../src/tenant.js';
-import { testConfig } from './support/env.js';
+import { loadIngestConfig } from '../src/config.js';
+import { tenantsFile, testConfig } from './support/env.js';
 import { basicAuthHeader } from './support/fixtures.js';
 
 describe('SecretSet', () => {
@@ -55,6 +56,7 @@ describe('StaticSecretVerifier', () => {
       basicAuth: [],
       secretKeys: [],
       tenants: { 'org-1': { secretKeys: ['tenant-key'], basicAuth: [{ user: 'u', password: 'p' }] } },
+      globalSecretsAllowed: false,
     });
     expect(tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenant: 'org-1', action: 'a' })).toEqual({ ok: true });
     expect(tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenant: 'org-2', action: 'a' }).ok).toBe(false);
@@ -65,6 +67,32 @@ describe('StaticSecretVerifier', () => {
       reason: 'bad_credentials',
     });
     expect(tenantVerifier.verify({ format: 'v2', authorization: basicAuthHeader('u', 'p') }, { tenant: null, action: 'a' }).ok).toBe(false);
+  });
+});
+
+describe('StaticSecretVerifier in multi-tenant mode', () => {
+  const file = tenantsFile({ 'org-1': { secretKeys: ['tenant-key'], basicAuth: ['lic:tenant-pw'] } });
+  const subject = { tenant: 'org-1', action: 'incoming_event' };
+
+  it('accepts no global secret for a tenant unless INGEST_ALLOW_GLOBAL_SECRETS=true', () => {
+    // The config refuses global secrets next to per-tenant ones; the verifier does not count them either.
+    const strict = new StaticSecretVerifier({ ...loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file }).auth, secretKeys: ['global-key'], basicAuth: [{ user: 'g', password: 'global-pw' }] });
+    expect(strict.verify({ format: 'v3', secretKey: 'global-key' }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(strict.verify({ format: 'v3', secretKey: 'global-key' }, { tenant: null, action: 'a' })).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(strict.verify({ format: 'v2', authorization: basicAuthHeader('g', 'global-pw') }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(strict.verify({ format: 'v3', secretKey: 'tenant-key' }, subject)).toEqual({ ok: true });
+
+    const allowed = new StaticSecretVerifier(
+      loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file, LIVECHAT_SECRET_KEYS: 'global-key', INGEST_ALLOW_GLOBAL_SECRETS: 'true' }).auth,
+    );
+    expect(allowed.verify({ format: 'v3', secretKey: 'global-key' }, subject)).toEqual({ ok: true });
+  });
+
+  it('binds v2 Basic credentials to their tenant', () => {
+    const verifier = new StaticSecretVerifier(loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file }).auth);
+    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') }, subject)).toEqual({ ok: true });
+    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') }, { tenant: 'org-2', action: 'a' }).ok).toBe(false);
+    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') }, { tenant: null, action: 'a' }).ok).toBe(false);
   });
 });
 

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthHeader, fixture, loadFixtures, redacted } from './support/fixtures.js';
+import { tenantsFile, testConfig } from './support/env.js';
+import { FIXTURE_V3_SECRET, basicAuthHeader, fixture, loadFixtures, redacted } from './support/fixtures.js';
 import { postWebhook, readRawRecords, startTestIngest, topicRecordCount } from './support/harness.js';
 import type { TestIngest } from './support/harness.js';
 
@@ -68,7 +69,8 @@ describe('tenants', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ingest-tenants-'));
     const file = join(dir, 'tenants.json');
     writeFileSync(file, JSON.stringify({ tenants: { 'org-with-own-key': { secretKeys: ['tenant-only-key'] } } }));
-    ingest = await startTestIngest({ LIVECHAT_TENANT_SECRETS_FILE: file });
+    // The fixture's global secrets next to per-tenant ones: only with the explicit setting.
+    ingest = await startTestIngest({ LIVECHAT_TENANT_SECRETS_FILE: file, INGEST_ALLOW_GLOBAL_SECRETS: 'true' });
   });
   afterAll(async () => {
     await ingest.close();
@@ -137,6 +139,18 @@ describe('one tenant per delivery', () => {
     const noLabel = await postWebhook(ingest, v3For('org-B', 'secret-of-A'));
     expect(noLabel.statusCode).toBe(401);
     expect(noLabel.json<{ code: string }>().code).toBe('INGEST_UNAUTHENTICATED');
+    expect(await topicRecordCount(ingest.topic)).toBe(0);
+  });
+
+  it("multi-tenant: a global secret is no tenant's secret (the config refuses it; the verifier ignores it)", async () => {
+    // The harness's fixture secrets are global; the config above refuses them without INGEST_ALLOW_GLOBAL_SECRETS.
+    expect(() => testConfig({ LIVECHAT_TENANT_SECRETS_FILE: tenantsFile({ 'org-A': { secretKeys: ['secret-of-A'] } }) })).toThrow(
+      /INGEST_ALLOW_GLOBAL_SECRETS=true/,
+    );
+    const global = await postWebhook(ingest, v3For('org-A', FIXTURE_V3_SECRET), { path: '/webhooks/livechat/org-A' });
+    expect(global.statusCode).toBe(401);
+    const v2Global = await postWebhook(ingest, v2For(1111111), { headers: { authorization: basicAuthHeader() } });
+    expect(v2Global.statusCode).toBe(401);
     expect(await topicRecordCount(ingest.topic)).toBe(0);
   });
 
