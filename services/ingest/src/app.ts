@@ -35,7 +35,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      done(null, parseJsonBody(body as string, config.http.json));
     } catch (err) {
       done(err as Error, undefined);
     }

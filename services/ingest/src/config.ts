@@ -18,6 +18,8 @@ export interface IngestConfig {
     readonly host: string;
     readonly port: number;
     readonly bodyLimitBytes: number;
+    /** Bounds checked on the body text before it is parsed (INGEST_JSON_MAX_DEPTH, INGEST_JSON_MAX_NODES). */
+    readonly json: { readonly maxDepth: number; readonly maxNodes: number };
     readonly requestDeadlineMs: number;
     readonly shutdownTimeoutMs: number;
   };
@@ -87,7 +89,9 @@ const envSchema = z.object({
   INGEST_HOST: z.string().trim().min(1).default('127.0.0.1'),
   INGEST_PORT: int(0, 65535).default(8080),
   INGEST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  INGEST_BODY_LIMIT_BYTES: int(1024, 100 * MiB).default(5 * MiB),
+  INGEST_BODY_LIMIT_BYTES: int(1024, 100 * MiB).default(MiB),
+  INGEST_JSON_MAX_DEPTH: int(4, 1000).default(64),
+  INGEST_JSON_MAX_NODES: int(100, 10_000_000).default(100_000),
   INGEST_REQUEST_DEADLINE_MS: int(100, 60_000).default(5000),
   INGEST_SHUTDOWN_TIMEOUT_MS: int(100, 300_000).default(10_000),
   INGEST_STARTUP_TIMEOUT_MS: int(1000, 600_000).default(60_000),
@@ -223,6 +227,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       host: e.INGEST_HOST,
       port: e.INGEST_PORT,
       bodyLimitBytes: e.INGEST_BODY_LIMIT_BYTES,
+      json: { maxDepth: e.INGEST_JSON_MAX_DEPTH, maxNodes: e.INGEST_JSON_MAX_NODES },
       requestDeadlineMs: e.INGEST_REQUEST_DEADLINE_MS,
       shutdownTimeoutMs: e.INGEST_SHUTDOWN_TIMEOUT_MS,
     },

@@ -24,7 +24,8 @@ describe('loadIngestConfig', () => {
     expect(config.http).toEqual({
       host: '127.0.0.1',
       port: 8080,
-      bodyLimitBytes: 5 * 1024 * 1024,
+      bodyLimitBytes: 1024 * 1024,
+      json: { maxDepth: 64, maxNodes: 100_000 },
       requestDeadlineMs: 5000,
       shutdownTimeoutMs: 10_000,
     });

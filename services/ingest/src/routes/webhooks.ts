@@ -49,7 +49,7 @@ async function handleWebhook(
     } catch (err) {
       metrics.authFailures.inc({ format: webhook.format, reason: 'tenant_mismatch' });
       request.log.warn(
-        { format: webhook.format, action: webhook.action, tenant: webhook.bodyTenant, path_tenant: pathTenant, reason: 'tenant_mismatch' },
+        { format: webhook.format, action: forLog(webhook.action), tenant: webhook.bodyTenant, path_tenant: pathTenant, reason: 'tenant_mismatch' },
         'webhook authentication failed',
       );
       throw err;
@@ -62,7 +62,7 @@ async function handleWebhook(
     if (!result.ok) {
       metrics.authFailures.inc({ format: webhook.format, reason: result.reason });
       request.log.warn(
-        { format: webhook.format, action: webhook.action, tenant: tenant.tenant, reason: result.reason },
+        { format: webhook.format, action: forLog(webhook.action), tenant: forLog(tenant.tenant), reason: result.reason },
         'webhook authentication failed',
       );
       throw new IngestError(
@@ -90,7 +90,7 @@ async function handleWebhook(
     await withDeadline(deps.publisher.publish(record, deadlineAt), deadlineAt);
     metrics.webhooksAccepted.inc({ format: webhook.format });
     request.log.info(
-      { event_id: record.value.event_id, format: webhook.format, action: webhook.action, tenant: record.value.tenant },
+      { event_id: record.value.event_id, format: webhook.format, action: forLog(webhook.action), tenant: forLog(record.value.tenant) },
       'webhook stored',
     );
     return { status: 'stored', event_id: record.value.event_id };
@@ -102,4 +102,12 @@ async function handleWebhook(
 function parseContentLength(value: string | undefined): number | null {
   if (value === undefined || !/^\d+$/.test(value)) return null;
   return Number(value);
+}
+
+/** The longest value from a body that goes into a log line (ids and actions are validated shorter already). */
+const LOG_FIELD_MAX = 200;
+
+/** A body-derived log field, truncated: a hostile body never makes a long log line. */
+function forLog(value: string | null): string | null {
+  return value === null || value.length <= LOG_FIELD_MAX ? value : `${value.slice(0, LOG_FIELD_MAX)}…`;
 }
