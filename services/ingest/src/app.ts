@@ -12,7 +12,8 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 
 /**
- * The ingest HTTP app. Routes: POST /webhooks/livechat[/:tenant], GET /healthz, /readyz, /metrics. Every error
+ * The ingest's public HTTP app. Routes: POST /webhooks/livechat[/:tenant] and GET /healthz (for load balancers);
+ * /readyz and /metrics are on the operations server (src/operations.ts), not here. Every error
  * answer is `{ code, message }` from one error handler. Nothing is listened on here; main.ts does that.
  */
 export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<FastifyInstance> {
@@ -62,7 +63,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
   });
 
   registerWebhookRoutes(app, { config, deps, metrics });
-  registerHealthRoutes(app, { readiness: deps.readiness, metrics });
+  registerHealthRoutes(app);
   await app.ready();
   return app;
 }

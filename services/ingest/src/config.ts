@@ -23,6 +23,8 @@ export interface IngestConfig {
     readonly requestDeadlineMs: number;
     readonly shutdownTimeoutMs: number;
   };
+  /** The operations server (/healthz, /readyz, /metrics), loopback by default. */
+  readonly operations: { readonly host: string; readonly port: number; readonly readinessCacheMs: number };
   readonly kafka: {
     readonly brokers: readonly string[];
     readonly clientId: string;
@@ -88,6 +90,9 @@ const basicPair = z.string().regex(/^[^:]+:.+$/, 'must be user:password');
 const envSchema = z.object({
   INGEST_HOST: z.string().trim().min(1).default('127.0.0.1'),
   INGEST_PORT: int(0, 65535).default(8080),
+  INGEST_OPERATIONS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  INGEST_OPERATIONS_PORT: int(0, 65535).default(8092),
+  INGEST_READINESS_CACHE_MS: int(0, 60_000).default(1000),
   INGEST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   INGEST_BODY_LIMIT_BYTES: int(1024, 100 * MiB).default(MiB),
   INGEST_JSON_MAX_DEPTH: int(4, 1000).default(64),
@@ -212,6 +217,9 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
     );
   }
 
+  if (e.INGEST_OPERATIONS_PORT !== 0 && e.INGEST_OPERATIONS_PORT === e.INGEST_PORT) {
+    problems.push(`INGEST_OPERATIONS_PORT: must differ from INGEST_PORT (${e.INGEST_PORT}); the operations endpoints are not served on the webhook port`);
+  }
   if (multiTenant && hasGlobal && !e.INGEST_ALLOW_GLOBAL_SECRETS) {
     problems.push(
       'LIVECHAT_SECRET_KEYS / LIVECHAT_BASIC_AUTH are accepted for every tenant, so they are refused next to LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: unset them, or set INGEST_ALLOW_GLOBAL_SECRETS=true to accept them for every tenant',
@@ -231,6 +239,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       requestDeadlineMs: e.INGEST_REQUEST_DEADLINE_MS,
       shutdownTimeoutMs: e.INGEST_SHUTDOWN_TIMEOUT_MS,
     },
+    operations: { host: e.INGEST_OPERATIONS_HOST, port: e.INGEST_OPERATIONS_PORT, readinessCacheMs: e.INGEST_READINESS_CACHE_MS },
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
     registry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
     rawTopic: { name: e.RAW_WEBHOOK_TOPIC, partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS },

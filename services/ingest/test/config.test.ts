@@ -35,6 +35,11 @@ describe('loadIngestConfig', () => {
     expect(config.kafka.replicationFactor).toBe(1);
     expect(config.batch).toEqual({ lingerMs: 2, maxRecords: 500, maxBytes: 1024 * 1024 });
     expect(config.producers).toBe(1);
+    expect(config.operations).toEqual({ host: '127.0.0.1', port: 8092, readinessCacheMs: 1000 });
+  });
+
+  it('keeps the operations port apart from the webhook port', () => {
+    expect(problemsOf({ ...secrets, INGEST_PORT: '9000', INGEST_OPERATIONS_PORT: '9000' }).join()).toMatch(/^INGEST_OPERATIONS_PORT: must differ from INGEST_PORT/);
   });
 
   it('reads INGEST_PRODUCERS (1-64)', () => {

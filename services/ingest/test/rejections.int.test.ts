@@ -62,7 +62,7 @@ describe('refused requests write nothing', () => {
   });
 
   it('counts authentication failures by reason', async () => {
-    const metrics = await ingest.app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = { body: await (await fetch(`${ingest.operationsUrl}/metrics`)).text() };
     expect(metrics.body).toMatch(/ingest_auth_failures_total\{format="v3",reason="bad_credentials"\} 1/);
     expect(metrics.body).toMatch(/ingest_auth_failures_total\{format="v3",reason="missing_credentials"\} 1/);
     expect(metrics.body).toMatch(/ingest_auth_failures_total\{format="v2",reason="malformed_credentials"\} 1/);

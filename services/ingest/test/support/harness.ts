@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { ConfluentAvroSerde, SchemaRegistryClient } from '@livechat-pipeline/events';
 import type { RawWebhook } from '@livechat-pipeline/events';
@@ -10,6 +11,7 @@ import { createIngestDeps } from '../../src/deps.js';
 import type { IngestRuntime } from '../../src/deps.js';
 import { createLogger } from '../../src/logger.js';
 import { createIngestMetrics } from '../../src/metrics.js';
+import { createIngestOperationsServer } from '../../src/operations.js';
 import { testConfig } from './env.js';
 import { authHeadersFor } from './fixtures.js';
 import type { JsonBody } from './fixtures.js';
@@ -21,6 +23,8 @@ export interface TestIngest {
   readonly topic: string;
   /** Every log line written so far, raw. */
   readonly logs: string[];
+  /** Base URL of the ingest's operations server (/healthz, /readyz, /metrics), on a free loopback port. */
+  readonly operationsUrl: string;
   close(): Promise<void>;
 }
 
@@ -46,13 +50,21 @@ export async function startTestIngest(env: NodeJS.ProcessEnv = {}): Promise<Test
   const logger = createLogger(config, stream);
   const runtime = await createIngestDeps(config, logger, createIngestMetrics({ defaultMetrics: false }));
   const app = await buildApp(config, runtime.deps);
+  const operations = createIngestOperationsServer({ readiness: runtime.deps.readiness, metrics: runtime.deps.metrics, logger });
+  await new Promise<void>((resolve) => operations.listen(0, '127.0.0.1', resolve));
+  const { port } = operations.address() as AddressInfo;
   return {
     app,
     config,
     runtime,
     topic,
     logs,
+    operationsUrl: `http://127.0.0.1:${port}`,
     async close() {
+      await new Promise<void>((resolve) => {
+        operations.close(() => resolve());
+        operations.closeAllConnections();
+      });
       await app.close();
       await runtime.close();
     },
