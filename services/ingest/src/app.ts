@@ -3,7 +3,7 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import type { IngestConfig } from './config.js';
 import type { IngestDeps } from './deps.js';
-import type { IngestError } from './errors.js';
+import { IngestError } from './errors.js';
 import { toErrorResponse } from './http-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { createLogger } from './logger.js';
@@ -30,6 +30,16 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Tenant labels up to 128 characters reach the route (which answers a clear 400 for a bad one); longer path
+    // parameters and malformed URLs are fastify's own errors, answered through the catalogue below.
+    maxParamLength: 256,
+    frameworkErrors: (err, _request, reply) => {
+      const error =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new IngestError('INGEST_INVALID_TENANT_LABEL', 'the tenant label in the path must be 1-128 characters of A-Z a-z 0-9 . _ -')
+          : new IngestError('INGEST_BAD_REQUEST', 'the request URL is malformed (e.g. bad percent-encoding)');
+      void reply.code(error.status).send({ code: error.code, message: error.message });
+    },
   });
 
   // Only JSON is accepted: everything else is 415 from fastify, mapped below.

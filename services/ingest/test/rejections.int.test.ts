@@ -39,6 +39,9 @@ const cases: Case[] = [
   { name: 'licence id 1e300', status: 422, code: 'INGEST_INVALID_TENANT_ID', payload: '{"action":"incoming_event","secret_key":"fixture-v3-secret","license_id":1e300,"payload":{}}', headers: json },
   { name: 'organization_id not an id', status: 422, code: 'INGEST_INVALID_TENANT_ID', payload: JSON.stringify({ ...v3, organization_id: 'a|b' }), headers: json },
   { name: 'path and body tenants differ', status: 401, code: 'INGEST_TENANT_MISMATCH', payload: JSON.stringify(v3), headers: json, url: '/webhooks/livechat/another-tenant' },
+  { name: 'bad percent-encoding in the path', status: 400, code: 'INGEST_BAD_REQUEST', payload: JSON.stringify(v3), headers: json, url: '/webhooks/livechat/%E0%A4%A' },
+  { name: 'tenant label of 129 characters', status: 400, code: 'INGEST_INVALID_TENANT_LABEL', payload: JSON.stringify(v3), headers: json, url: `/webhooks/livechat/${'a'.repeat(129)}` },
+  { name: 'tenant label of 5000 characters', status: 400, code: 'INGEST_INVALID_TENANT_LABEL', payload: JSON.stringify(v3), headers: json, url: `/webhooks/livechat/${'a'.repeat(5000)}` },
   { name: 'unknown route', status: 404, code: 'INGEST_NOT_FOUND', payload: JSON.stringify(v3), headers: json, url: '/webhooks/other' },
 ];
 
