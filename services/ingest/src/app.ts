@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { IngestConfig } from './config.js';
 import type { IngestDeps } from './deps.js';
 import { IngestError } from './errors.js';
@@ -38,7 +38,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
         err.code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? new IngestError('INGEST_INVALID_TENANT_LABEL', 'the tenant label in the path must be 1-128 characters of A-Z a-z 0-9 . _ -')
           : new IngestError('INGEST_BAD_REQUEST', 'the request URL is malformed (e.g. bad percent-encoding)');
-      void reply.code(error.status).send({ code: error.code, message: error.message });
+      void (reply as FastifyReply).code(error.status).send({ code: error.code, message: error.message });
     },
   });
 

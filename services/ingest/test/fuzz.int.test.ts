@@ -20,12 +20,12 @@ const BODY_LIMIT = 64 * 1024;
 const MAX_NODES = 2000;
 
 /** The tenants of the multi-tenant ingest under test and their credentials. */
-const TENANTS = {
+const TENANTS: Record<string, { secretKeys?: string[]; basicAuth?: string[] }> = {
   'org-A': { secretKeys: ['secret-of-A'] },
   'org-B': { secretKeys: ['secret-of-B'] },
   '1111111': { basicAuth: ['lic-a:pw-of-A'] },
   '2222222': { basicAuth: ['lic-b:pw-of-B'] },
-} as const;
+};
 
 interface FuzzRequest {
   readonly kind: string;
@@ -231,9 +231,7 @@ describe(`fuzz: ${RUNS} hostile requests against the real ingest (seed ${SEED})`
   let ingest: TestIngest;
   beforeAll(async () => {
     ingest = await startTestIngest({
-      LIVECHAT_TENANT_SECRETS_FILE: tenantsFile(
-        Object.fromEntries(Object.entries(TENANTS).map(([t, s]) => [t, { ...s } as { secretKeys?: string[]; basicAuth?: string[] }])),
-      ),
+      LIVECHAT_TENANT_SECRETS_FILE: tenantsFile(TENANTS),
       LIVECHAT_SECRET_KEYS: '',
       LIVECHAT_BASIC_AUTH: '',
       INGEST_BODY_LIMIT_BYTES: String(BODY_LIMIT),
