@@ -136,7 +136,8 @@ async function main(): Promise<void> {
       return;
     }
     const ingestUrl = `http://${env.INGEST_HOST ?? '127.0.0.1'}:${env.INGEST_PORT ?? '8080'}`;
-    runDemo({ ingestUrl, databaseUrl: env.DATABASE_URL, secretKey, basicAuth, schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts', say }).then(
+    const ingestReadyUrl = `http://${env.INGEST_OPERATIONS_HOST ?? '127.0.0.1'}:${env.INGEST_OPERATIONS_PORT ?? '8092'}/readyz`;
+    runDemo({ ingestUrl, ingestReadyUrl, databaseUrl: env.DATABASE_URL, secretKey, basicAuth, schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts', say }).then(
       () => say('demo done; the pipeline keeps running (Ctrl-C stops it)'),
       (error: unknown) => say(`demo failed: ${error instanceof Error ? error.message : String(error)}`),
     );
