@@ -19,6 +19,7 @@ export const INGEST_ERROR_CODES = {
     retryable: false,
     description: 'organization_id / license_id is not a tenant id (license_id: a non-negative safe integer; organization_id: 1–128 of [A-Za-z0-9._-])',
   },
+  INGEST_ID_TOO_LONG: { status: 422, retryable: false, description: 'A chat, thread or webhook id is longer than 256 characters' },
   INGEST_UNAUTHENTICATED: { status: 401, retryable: false, description: 'Missing or wrong credentials (v2 Basic auth, v3 secret_key)' },
   INGEST_TENANT_MISMATCH: { status: 401, retryable: false, description: "The body's organization_id / license_id and the path's tenant label name different tenants" },
   INGEST_NOT_FOUND: { status: 404, retryable: false, description: 'No such route' },

@@ -91,6 +91,20 @@ function licenseIdOf(value: unknown): string | null {
   throw new IngestError('INGEST_INVALID_TENANT_ID', 'license_id must be a non-negative safe integer (a number or a string of digits)');
 }
 
+/** Longest chat / thread / webhook id: they become the Kafka key and record fields besides the body. */
+export const MAX_ID_LENGTH = 256;
+
+/**
+ * An id that is stored beside the body (and keys the record): LiveChat's are short; a long one would make the
+ * record larger than the body limit allows for, so the broker would refuse it (a retryable 503 for ever).
+ */
+function bounded(name: string, id: string | null): string | null {
+  if (id !== null && id.length > MAX_ID_LENGTH) {
+    throw new IngestError('INGEST_ID_TOO_LONG', `${name} is longer than ${MAX_ID_LENGTH} characters`);
+  }
+  return id;
+}
+
 function classifyV3(body: JsonObject, action: string): ClassifiedWebhook {
   const organizationId = organizationIdOf(body.organization_id);
   const licenseId = licenseIdOf(body.license_id);
@@ -100,10 +114,10 @@ function classifyV3(body: JsonObject, action: string): ClassifiedWebhook {
     action,
     body,
     bodyTenant: organizationId ?? licenseId,
-    webhookId: str(body.webhook_id),
+    webhookId: bounded('webhook_id', str(body.webhook_id)),
     secretKey: typeof body.secret_key === 'string' ? body.secret_key : undefined,
-    chatId: v3ChatId(action, payload),
-    threadId: v3ThreadId(payload),
+    chatId: bounded('chat_id', v3ChatId(action, payload)),
+    threadId: bounded('thread_id', v3ThreadId(payload)),
     apiVersion: v3ApiVersion(body, action, organizationId !== null, typeof body.license_id === 'number'),
   };
 }
@@ -116,7 +130,7 @@ function classifyV2(body: JsonObject, eventType: string): ClassifiedWebhook {
     bodyTenant: licenseIdOf(body.license_id),
     webhookId: null,
     secretKey: undefined,
-    chatId: idString(field(body.chat, 'id')),
+    chatId: bounded('chat.id', idString(field(body.chat, 'id'))),
     threadId: null,
     apiVersion: '2',
   };

@@ -106,12 +106,27 @@ describe('bounds with the default settings', () => {
     expect(await topicRecordCount(ingest.topic)).toBe(0);
   });
 
+  it('a body under the limit whose ids would make the record too large for the topic: 422, or keyed by a hash', async () => {
+    // Stored beside the 1 MiB body and as the Kafka key, a 400 KB chat_id made the record larger than the raw
+    // topic's max.message.bytes: the broker refused it and the ingest answered a retryable 503, for ever.
+    const longChat = { ...v3, payload: { ...(v3.payload as object), chat_id: 'c'.repeat(400_000) }, pad: 'x'.repeat(500_000) };
+    const res = await ingest.app.inject({ method: 'POST', url: '/webhooks/livechat', payload: JSON.stringify(longChat), headers: json });
+    expect(res.statusCode).toBe(422);
+    expect(res.json<{ code: string }>().code).toBe('INGEST_ID_TOO_LONG');
+    const agent = { ...fixture('v3.6-agent_updated'), payload: { id: 'a'.repeat(400_000) }, pad: 'x'.repeat(500_000) };
+    const stored = await ingest.app.inject({ method: 'POST', url: '/webhooks/livechat', payload: JSON.stringify(agent), headers: json });
+    expect(stored.statusCode).toBe(200);
+    const [record] = await readRawRecords(ingest.topic, 1);
+    expect(record?.key).toMatch(/\|agent:sha256:[0-9a-f]{64}$/);
+    expect(await topicRecordCount(ingest.topic)).toBe(1);
+  });
+
   it('a deeply nested body within the size limit is 400 INGEST_JSON_TOO_DEEP, not a retryable 500', async () => {
     const payload = `{"action":"incoming_event","secret_key":"fixture-v3-secret","organization_id":"org-1","payload":{"chat_id":"C","thread_id":"T","event":{"id":"E","x":${'['.repeat(200_000)}${']'.repeat(200_000)}}}}`;
     const res = await ingest.app.inject({ method: 'POST', url: '/webhooks/livechat', payload, headers: json });
     expect(res.statusCode).toBe(400);
     expect(res.json<{ code: string }>().code).toBe('INGEST_JSON_TOO_DEEP');
-    expect(await topicRecordCount(ingest.topic)).toBe(0);
+    expect(await topicRecordCount(ingest.topic)).toBe(1);
   });
 });
 

@@ -238,3 +238,25 @@ describe('tenant ids from the body', () => {
     expect(codeOf({ event_type: 'a'.repeat(129) })).toBe('INGEST_UNRECOGNIZED_WEBHOOK');
   });
 });
+
+describe('ids stored beside the body are bounded', () => {
+  it('refuses a chat, thread or webhook id over 256 characters with 422 INGEST_ID_TOO_LONG', () => {
+    const long = 'c'.repeat(257);
+    const cases = [
+      { action: 'incoming_event', organization_id: 'o', payload: { chat_id: long } },
+      { action: 'incoming_event', organization_id: 'o', payload: { chat_id: 'C', thread_id: long } },
+      { action: 'incoming_event', organization_id: 'o', webhook_id: long, payload: {} },
+      { event_type: 'chat_started', license_id: 1, chat: { id: long } },
+    ];
+    for (const body of cases) expect(() => classifyWebhook(body), JSON.stringify(body).slice(0, 80)).toThrow(expect.objectContaining({ code: 'INGEST_ID_TOO_LONG', status: 422 }));
+    expect(classifyWebhook({ action: 'incoming_event', payload: { chat_id: 'c'.repeat(256) } }).chatId).toHaveLength(256);
+  });
+
+  it('keys a record by the hash of an entity id over 256 characters, and by the id itself otherwise', () => {
+    const agent = (id: string) => classifyWebhook({ action: 'agent_updated', organization_id: 'o', payload: { id } });
+    expect(kafkaKeyOf(agent('smith@example.com'), 'o', 'e')).toBe('o|agent:smith@example.com');
+    const key = kafkaKeyOf(agent('a'.repeat(600_000)), 'o', 'e');
+    expect(key).toMatch(/^o\|agent:sha256:[0-9a-f]{64}$/);
+    expect(kafkaKeyOf(agent('a'.repeat(600_000)), 'o', 'e')).toBe(key);
+  });
+});
