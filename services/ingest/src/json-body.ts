@@ -75,6 +75,9 @@ const COMMA = 0x2c;
  * not counted apart from their values.
  */
 function checkShape(text: string, limits: JsonLimits): void {
+  // Fast path (typical webhooks): with no more '{' / '[' than the depth limit the nesting cannot exceed it, and a
+  // text shorter than the value limit cannot hold more values (each takes a character). indexOf is native.
+  if (text.length < limits.maxNodes && countOpenings(text, limits.maxDepth + 1) <= limits.maxDepth) return;
   let depth = 0;
   let nodes = 1;
   let inString = false;
@@ -115,4 +118,12 @@ function checkShape(text: string, limits: JsonLimits): void {
       throw new IngestError('INGEST_JSON_TOO_LARGE', `the JSON has more than ${limits.maxNodes} values`);
     }
   }
+}
+
+/** How many '{' and '[' the text holds (inside strings too), counting up to `stopAt`. */
+function countOpenings(text: string, stopAt: number): number {
+  let n = 0;
+  for (let i = text.indexOf('{'); i !== -1 && n < stopAt; i = text.indexOf('{', i + 1)) n++;
+  for (let i = text.indexOf('['); i !== -1 && n < stopAt; i = text.indexOf('[', i + 1)) n++;
+  return n;
 }
