@@ -8,6 +8,8 @@ import { simulateTraffic, type ExpectedChat } from '@livechat-pipeline/traffic-s
 
 export interface DemoOptions {
   readonly ingestUrl: string;
+  /** The ingest's readiness URL, on its operations port (not the webhook port). */
+  readonly ingestReadyUrl: string;
   readonly databaseUrl: string;
   readonly secretKey: string;
   readonly basicAuth: string;
@@ -26,7 +28,7 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
-  await waitForHttp(`${options.ingestUrl}/readyz`, 60_000);
+  await waitForHttp(options.ingestReadyUrl, 60_000);
   const seed = Date.now() % 1_000_000;
   // Simulated chats last up to about half an hour: start them early enough to have ended by now.
   const startAt = new Date(Date.now() - 45 * 60_000);

@@ -21,15 +21,48 @@ const nodeFlags: Readonly<Record<string, readonly string[]>> = { ingest: ['--max
 const services: readonly string[] = ['ingest', 'normalizer', 'transcripts', 'app'];
 
 /**
- * Local-only credentials so the ingest can start without any configuration (it refuses to run with
- * no secrets at all). Anything set in the environment wins; never use these outside a laptop.
+ * The public local secrets the ingest accepts with INGEST_LOCAL_DEV_SECRETS=true (defined and enforced in
+ * services/ingest/src/local-dev-secrets.ts; repeated here only to print them and for --demo).
  */
-const localDevSecrets = {
-  LIVECHAT_SECRET_KEYS: 'local-dev-secret',
-  LIVECHAT_BASIC_AUTH: 'livechat:local-dev-password',
-} as const;
+const LOCAL_DEV_SECRET_KEY = 'local-dev-secret';
+const LOCAL_DEV_BASIC_USER = 'livechat';
+const LOCAL_DEV_BASIC_PASSWORD = 'local-dev-password';
+
+/** The ingest's test for a loopback INGEST_HOST (it refuses the local secrets on any other). */
+const isLoopbackHost = (host: string): boolean => {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+};
+
+/** The ingest's secret settings: when none is set, `npm start` runs the ingest in local mode. */
+const ingestSecretVariables = [
+  'LIVECHAT_SECRET_KEYS',
+  'LIVECHAT_BASIC_AUTH',
+  'LIVECHAT_TENANT_SECRETS_FILE',
+  'INGEST_TENANT_REGISTRY_DATABASE_URL',
+  'INGEST_LOCAL_DEV_SECRETS',
+] as const;
+
+/**
+ * Local mode: with no secret configured, on a loopback INGEST_HOST and outside production, the ingest gets
+ * INGEST_LOCAL_DEV_SECRETS=true (the public local secrets, which the ingest itself refuses anywhere else) and no
+ * tenant registry (global secrets and per-tenant ones do not mix). With no secret configured anywhere else,
+ * `npm start` refuses to start, in one line saying what to set.
+ */
+function ingestSecretsEnv(env: NodeJS.ProcessEnv): { readonly local: boolean; readonly env: NodeJS.ProcessEnv } {
+  if (ingestSecretVariables.some((name) => (env[name] ?? '').trim() !== '')) return { local: false, env: {} };
+  const host = env['INGEST_HOST']?.trim() || '127.0.0.1';
+  if (env['NODE_ENV'] === 'production' || !isLoopbackHost(host)) {
+    say(
+      `no ingest secrets configured and the local ones are refused with ${env['NODE_ENV'] === 'production' ? 'NODE_ENV=production' : `INGEST_HOST=${host}`}: set LIVECHAT_SECRET_KEYS / LIVECHAT_BASIC_AUTH, LIVECHAT_TENANT_SECRETS_FILE or INGEST_TENANT_REGISTRY_DATABASE_URL`,
+    );
+    process.exit(2);
+  }
+  return { local: true, env: { INGEST_LOCAL_DEV_SECRETS: 'true' } };
+}
 
 async function main(): Promise<void> {
+  const ingestSecrets = ingestSecretsEnv(process.env);
   const settings = loadStackSettings();
   const t0 = Date.now();
   const { endpoints, started } = await useOrStartStack(settings);
@@ -45,14 +78,12 @@ async function main(): Promise<void> {
     // Locally the app and the ingest listen on their own ports; behind one public host a proxy joins them.
     APP_WEBHOOK_URL:
       process.env['APP_WEBHOOK_URL'] ?? `http://${process.env['INGEST_HOST'] ?? '127.0.0.1'}:${process.env['INGEST_PORT'] ?? '8080'}/webhooks/livechat`,
-    // The ingest also accepts the webhook secrets the app registered for its installed tenants.
-    INGEST_TENANT_REGISTRY_DATABASE_URL: process.env['INGEST_TENANT_REGISTRY_DATABASE_URL'] ?? process.env['DATABASE_URL'] ?? endpoints.databaseUrl,
-    ...(process.env['LIVECHAT_SECRET_KEYS'] || process.env['LIVECHAT_BASIC_AUTH'] || process.env['LIVECHAT_TENANT_SECRETS_FILE']
-      ? {}
-      : localDevSecrets),
+    ...ingestSecrets.env,
   };
-  if (env.LIVECHAT_SECRET_KEYS === localDevSecrets.LIVECHAT_SECRET_KEYS) {
-    say(`no LiveChat secrets configured: using local ones (v3 secret_key "${localDevSecrets.LIVECHAT_SECRET_KEYS}", v2 Basic "${localDevSecrets.LIVECHAT_BASIC_AUTH}")`);
+  if (ingestSecrets.local) {
+    say(
+      `no ingest secrets configured: local mode, the ingest accepts the local ones (v3 secret_key "${LOCAL_DEV_SECRET_KEY}", v2 Basic "${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}") and not the app's tenant registry (set INGEST_TENANT_REGISTRY_DATABASE_URL, e.g. to DATABASE_URL, for the app's tenants)`,
+    );
   }
   const children = new Map<string, ChildProcess>();
   let stopping = false;
@@ -100,14 +131,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
   void announceReady(env, () => stopping);
   if (process.argv.includes('--demo')) {
-    const [secretKey] = (env.LIVECHAT_SECRET_KEYS ?? '').split(',');
-    const [basicAuth] = (env.LIVECHAT_BASIC_AUTH ?? '').split(',');
+    const [secretKey] = ingestSecrets.local ? [LOCAL_DEV_SECRET_KEY] : (env.LIVECHAT_SECRET_KEYS ?? '').split(',');
+    const [basicAuth] = ingestSecrets.local ? [`${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}`] : (env.LIVECHAT_BASIC_AUTH ?? '').split(',');
     if (!secretKey || !basicAuth) {
       say('--demo needs LIVECHAT_SECRET_KEYS and LIVECHAT_BASIC_AUTH (or neither, for the local ones)');
       return;
     }
     const ingestUrl = `http://${env.INGEST_HOST ?? '127.0.0.1'}:${env.INGEST_PORT ?? '8080'}`;
-    runDemo({ ingestUrl, databaseUrl: env.DATABASE_URL, secretKey, basicAuth, schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts', say }).then(
+    const ingestReadyUrl = `http://${env.INGEST_OPERATIONS_HOST ?? '127.0.0.1'}:${env.INGEST_OPERATIONS_PORT ?? '8092'}/readyz`;
+    runDemo({ ingestUrl, ingestReadyUrl, databaseUrl: env.DATABASE_URL, secretKey, basicAuth, schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts', say }).then(
       () => say('demo done; the pipeline keeps running (Ctrl-C stops it)'),
       (error: unknown) => say(`demo failed: ${error instanceof Error ? error.message : String(error)}`),
     );

@@ -181,6 +181,7 @@ const load1 = () => loadavg()[0]?.toFixed(2) ?? '?';
 
 async function main(): Promise<void> {
   const ingestPort = await freePort();
+  const operationsPort = await freePort();
   const barePort = await freePort();
   const topic = `bench-raw-${Date.now().toString(36)}`;
   const bodyBytes = Buffer.byteLength(webhookBody(0));
@@ -190,6 +191,7 @@ async function main(): Promise<void> {
   const ingest = startChild(here('../src/main.ts'), {
     INGEST_HOST: '127.0.0.1',
     INGEST_PORT: String(ingestPort),
+    INGEST_OPERATIONS_PORT: String(operationsPort),
     INGEST_LOG_LEVEL: 'warn',
     LIVECHAT_SECRET_KEYS: SECRET,
     RAW_WEBHOOK_TOPIC: topic,
@@ -199,7 +201,7 @@ async function main(): Promise<void> {
   const bare = startChild(here('./bare-server.ts'), { BARE_PORT: String(barePort) });
   try {
     await Promise.all([
-      waitReady(`http://127.0.0.1:${ingestPort}/readyz`, ingest),
+      waitReady(`http://127.0.0.1:${operationsPort}/readyz`, ingest),
       waitReady(`http://127.0.0.1:${barePort}/`, bare, true), // any answer (404) means listening
     ]);
 
@@ -229,7 +231,7 @@ async function main(): Promise<void> {
     });
     const peakRssMb = vm(ingest.pid ?? 0, 'VmHWM');
     const rssMb = vm(ingest.pid ?? 0, 'VmRSS');
-    const metrics = await (await fetch(`http://127.0.0.1:${ingestPort}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${operationsPort}/metrics`)).text();
     const batches = /^ingest_batch_records_count (\d+)/m.exec(metrics)?.[1];
     const records = /^ingest_batch_records_sum (\d+)/m.exec(metrics)?.[1];
     const producers = /^ingest_producers (\d+)/m.exec(metrics)?.[1] ?? PRODUCERS ?? 'default';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { IngestConfig } from './config.js';
 import type { IngestDeps } from './deps.js';
-import type { IngestError } from './errors.js';
+import { IngestError } from './errors.js';
 import { toErrorResponse } from './http-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { createLogger } from './logger.js';
@@ -12,7 +12,8 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 
 /**
- * The ingest HTTP app. Routes: POST /webhooks/livechat[/:tenant], GET /healthz, /readyz, /metrics. Every error
+ * The ingest's public HTTP app. Routes: POST /webhooks/livechat[/:tenant] and GET /healthz (for load balancers);
+ * /readyz and /metrics are on the operations server (src/operations.ts), not here. Every error
  * answer is `{ code, message }` from one error handler. Nothing is listened on here; main.ts does that.
  */
 export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<FastifyInstance> {
@@ -29,13 +30,23 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Tenant labels up to 128 characters reach the route (which answers a clear 400 for a bad one); longer path
+    // parameters and malformed URLs are fastify's own errors, answered through the catalogue below.
+    maxParamLength: 256,
+    frameworkErrors: (err, _request, reply) => {
+      const error =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new IngestError('INGEST_INVALID_TENANT_LABEL', 'the tenant label in the path must be 1-128 characters of A-Z a-z 0-9 . _ -')
+          : new IngestError('INGEST_BAD_REQUEST', 'the request URL is malformed (e.g. bad percent-encoding)');
+      void (reply as FastifyReply).code(error.status).send({ code: error.code, message: error.message });
+    },
   });
 
   // Only JSON is accepted: everything else is 415 from fastify, mapped below.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      done(null, parseJsonBody(body as string, config.http.json));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -45,7 +56,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
     const response = toErrorResponse(err, { bodyLimitBytes: config.http.bodyLimitBytes, contentType: request.headers['content-type'] });
     if (response.status >= 500) {
       request.log.error({ code: response.body.code, err: errorForLog(response.error) }, 'request failed');
-    } else if (response.body.code !== 'INGEST_UNAUTHENTICATED') {
+    } else if (response.body.code !== 'INGEST_UNAUTHENTICATED' && response.body.code !== 'INGEST_TENANT_MISMATCH') {
       request.log.info({ code: response.body.code, status: response.status }, 'request refused');
     }
     if (response.retryAfterSeconds !== undefined) reply.header('retry-after', String(response.retryAfterSeconds));
@@ -62,7 +73,7 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
   });
 
   registerWebhookRoutes(app, { config, deps, metrics });
-  registerHealthRoutes(app, { readiness: deps.readiness, metrics });
+  registerHealthRoutes(app);
   await app.ready();
   return app;
 }

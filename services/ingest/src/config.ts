@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { IngestConfigError } from './errors.js';
+import { LOCAL_DEV_BASIC_PASSWORD, LOCAL_DEV_BASIC_USER, LOCAL_DEV_SECRET_KEY, isLoopbackHost } from './local-dev-secrets.js';
 
 export interface BasicCredential {
   readonly user: string;
@@ -17,9 +18,13 @@ export interface IngestConfig {
     readonly host: string;
     readonly port: number;
     readonly bodyLimitBytes: number;
+    /** Bounds checked on the body text before it is parsed (INGEST_JSON_MAX_DEPTH, INGEST_JSON_MAX_NODES). */
+    readonly json: { readonly maxDepth: number; readonly maxNodes: number };
     readonly requestDeadlineMs: number;
     readonly shutdownTimeoutMs: number;
   };
+  /** The operations server (/healthz, /readyz, /metrics), loopback by default. */
+  readonly operations: { readonly host: string; readonly port: number; readonly readinessCacheMs: number };
   readonly kafka: {
     readonly brokers: readonly string[];
     readonly clientId: string;
@@ -31,10 +36,19 @@ export interface IngestConfig {
   /** Idempotent producers in the pool; partition p is written by producer p % producers. */
   readonly producers: number;
   readonly auth: {
+    /** Global v2 pairs (LIVECHAT_BASIC_AUTH, or the local ones): accepted for every tenant when allowed. */
     readonly basicAuth: readonly BasicCredential[];
+    /** Global v3 keys (LIVECHAT_SECRET_KEYS, or the local one): accepted for every tenant when allowed. */
     readonly secretKeys: readonly string[];
     /** Per-tenant secrets by license_id / organization_id (or path label), from LIVECHAT_TENANT_SECRETS_FILE. */
     readonly tenants: Readonly<Record<string, TenantSecrets>>;
+    /**
+     * Whether the global lists count at all: always in a single-tenant deployment; with per-tenant secrets or the
+     * tenant registry only with INGEST_ALLOW_GLOBAL_SECRETS=true (otherwise the config is refused).
+     */
+    readonly globalSecretsAllowed: boolean;
+    /** INGEST_LOCAL_DEV_SECRETS=true: the global lists are the local development secrets. */
+    readonly localDevSecrets: boolean;
   };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly startupTimeoutMs: number;
@@ -50,7 +64,9 @@ const MiB = 1024 * 1024;
 const DEFAULT_PRODUCERS = 1;
 
 const NO_SECRETS =
-  'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: none is set, so every webhook would be refused; set at least one';
+  'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: none is set, so every webhook would be refused; set at least one (or, on a laptop only, INGEST_LOCAL_DEV_SECRETS=true)';
+
+const bool = z.enum(['true', 'false'], { message: 'must be true or false' }).transform((v) => v === 'true');
 
 const int = (min: number, max: number) =>
   z
@@ -74,8 +90,13 @@ const basicPair = z.string().regex(/^[^:]+:.+$/, 'must be user:password');
 const envSchema = z.object({
   INGEST_HOST: z.string().trim().min(1).default('127.0.0.1'),
   INGEST_PORT: int(0, 65535).default(8080),
+  INGEST_OPERATIONS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  INGEST_OPERATIONS_PORT: int(0, 65535).default(8092),
+  INGEST_READINESS_CACHE_MS: int(0, 60_000).default(1000),
   INGEST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  INGEST_BODY_LIMIT_BYTES: int(1024, 100 * MiB).default(5 * MiB),
+  INGEST_BODY_LIMIT_BYTES: int(1024, 100 * MiB).default(MiB),
+  INGEST_JSON_MAX_DEPTH: int(4, 1000).default(64),
+  INGEST_JSON_MAX_NODES: int(100, 10_000_000).default(100_000),
   INGEST_REQUEST_DEADLINE_MS: int(100, 60_000).default(5000),
   INGEST_SHUTDOWN_TIMEOUT_MS: int(100, 300_000).default(10_000),
   INGEST_STARTUP_TIMEOUT_MS: int(1000, 600_000).default(60_000),
@@ -104,6 +125,9 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
   INGEST_TENANT_REGISTRY_REFRESH_MS: int(100, 60_000).default(1000),
+  INGEST_ALLOW_GLOBAL_SECRETS: bool.default(false),
+  INGEST_LOCAL_DEV_SECRETS: bool.default(false),
+  NODE_ENV: z.string().trim().optional(),
 });
 
 const tenantFileSchema = z.object({
@@ -136,7 +160,15 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       const variable = String(issue.path[0] ?? '?');
       problems.push(`${variable}: ${issue.message}`);
     }
-    if (!('LIVECHAT_BASIC_AUTH' in cleaned || 'LIVECHAT_SECRET_KEYS' in cleaned || 'LIVECHAT_TENANT_SECRETS_FILE' in cleaned || 'INGEST_TENANT_REGISTRY_DATABASE_URL' in cleaned)) {
+    if (
+      !(
+        'LIVECHAT_BASIC_AUTH' in cleaned ||
+        'LIVECHAT_SECRET_KEYS' in cleaned ||
+        'LIVECHAT_TENANT_SECRETS_FILE' in cleaned ||
+        'INGEST_TENANT_REGISTRY_DATABASE_URL' in cleaned ||
+        'INGEST_LOCAL_DEV_SECRETS' in cleaned
+      )
+    ) {
       problems.push(NO_SECRETS);
     }
     throw new IngestConfigError(problems);
@@ -153,7 +185,47 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
   }
   const hasTenantSecrets = Object.values(tenants).some((t) => t.secretKeys.length > 0 || t.basicAuth.length > 0);
   const hasRegistry = e.INGEST_TENANT_REGISTRY_DATABASE_URL !== undefined;
-  if (e.LIVECHAT_BASIC_AUTH.length === 0 && e.LIVECHAT_SECRET_KEYS.length === 0 && !hasTenantSecrets && !hasRegistry && problems.length === 0) {
+  const multiTenant = e.LIVECHAT_TENANT_SECRETS_FILE !== undefined || hasRegistry;
+  const hasGlobal = e.LIVECHAT_BASIC_AUTH.length > 0 || e.LIVECHAT_SECRET_KEYS.length > 0;
+  const production = e.NODE_ENV === 'production';
+  const loopback = isLoopbackHost(e.INGEST_HOST);
+
+  if (e.INGEST_LOCAL_DEV_SECRETS) {
+    // The local secrets are public: only a laptop with nothing else configured may accept them.
+    const conflicts = [
+      production ? 'NODE_ENV=production' : undefined,
+      loopback ? undefined : `INGEST_HOST=${e.INGEST_HOST} (not loopback)`,
+      hasRegistry ? 'INGEST_TENANT_REGISTRY_DATABASE_URL' : undefined,
+      e.LIVECHAT_TENANT_SECRETS_FILE !== undefined ? 'LIVECHAT_TENANT_SECRETS_FILE' : undefined,
+      hasGlobal ? 'LIVECHAT_SECRET_KEYS / LIVECHAT_BASIC_AUTH' : undefined,
+    ].filter((c): c is string => c !== undefined);
+    if (conflicts.length > 0) {
+      problems.push(
+        `INGEST_LOCAL_DEV_SECRETS=true is refused with ${conflicts.join(', ')}: the local secrets are only for a loopback ingest outside production with no other secrets; unset INGEST_LOCAL_DEV_SECRETS and set LIVECHAT_SECRET_KEYS / LIVECHAT_BASIC_AUTH, LIVECHAT_TENANT_SECRETS_FILE or INGEST_TENANT_REGISTRY_DATABASE_URL`,
+      );
+    }
+  } else if (
+    (production || !loopback) &&
+    (e.LIVECHAT_SECRET_KEYS.includes(LOCAL_DEV_SECRET_KEY) ||
+      e.LIVECHAT_BASIC_AUTH.includes(`${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}`) ||
+      Object.values(tenants).some(
+        (t) => t.secretKeys.includes(LOCAL_DEV_SECRET_KEY) || t.basicAuth.some((c) => c.password === LOCAL_DEV_BASIC_PASSWORD),
+      ))
+  ) {
+    problems.push(
+      `the local development secrets (${LOCAL_DEV_SECRET_KEY} / ${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}) are public and refused ${production ? 'with NODE_ENV=production' : `on INGEST_HOST=${e.INGEST_HOST}`}: set secrets of your own`,
+    );
+  }
+
+  if (e.INGEST_OPERATIONS_PORT !== 0 && e.INGEST_OPERATIONS_PORT === e.INGEST_PORT) {
+    problems.push(`INGEST_OPERATIONS_PORT: must differ from INGEST_PORT (${e.INGEST_PORT}); the operations endpoints are not served on the webhook port`);
+  }
+  if (multiTenant && hasGlobal && !e.INGEST_ALLOW_GLOBAL_SECRETS) {
+    problems.push(
+      'LIVECHAT_SECRET_KEYS / LIVECHAT_BASIC_AUTH are accepted for every tenant, so they are refused next to LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: unset them, or set INGEST_ALLOW_GLOBAL_SECRETS=true to accept them for every tenant',
+    );
+  }
+  if (!hasGlobal && !hasTenantSecrets && !hasRegistry && !e.INGEST_LOCAL_DEV_SECRETS && problems.length === 0) {
     problems.push(NO_SECRETS);
   }
   if (problems.length > 0) throw new IngestConfigError(problems);
@@ -163,19 +235,31 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       host: e.INGEST_HOST,
       port: e.INGEST_PORT,
       bodyLimitBytes: e.INGEST_BODY_LIMIT_BYTES,
+      json: { maxDepth: e.INGEST_JSON_MAX_DEPTH, maxNodes: e.INGEST_JSON_MAX_NODES },
       requestDeadlineMs: e.INGEST_REQUEST_DEADLINE_MS,
       shutdownTimeoutMs: e.INGEST_SHUTDOWN_TIMEOUT_MS,
     },
+    operations: { host: e.INGEST_OPERATIONS_HOST, port: e.INGEST_OPERATIONS_PORT, readinessCacheMs: e.INGEST_READINESS_CACHE_MS },
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
     registry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
     rawTopic: { name: e.RAW_WEBHOOK_TOPIC, partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS },
     batch: { lingerMs: e.INGEST_BATCH_LINGER_MS, maxRecords: e.INGEST_BATCH_MAX_RECORDS, maxBytes: e.INGEST_BATCH_MAX_BYTES },
     producers: e.INGEST_PRODUCERS,
-    auth: {
-      basicAuth: e.LIVECHAT_BASIC_AUTH.map(toCredential),
-      secretKeys: e.LIVECHAT_SECRET_KEYS,
-      tenants,
-    },
+    auth: e.INGEST_LOCAL_DEV_SECRETS
+      ? {
+          basicAuth: [{ user: LOCAL_DEV_BASIC_USER, password: LOCAL_DEV_BASIC_PASSWORD }],
+          secretKeys: [LOCAL_DEV_SECRET_KEY],
+          tenants,
+          globalSecretsAllowed: true,
+          localDevSecrets: true,
+        }
+      : {
+          basicAuth: e.LIVECHAT_BASIC_AUTH.map(toCredential),
+          secretKeys: e.LIVECHAT_SECRET_KEYS,
+          tenants,
+          globalSecretsAllowed: !multiTenant || e.INGEST_ALLOW_GLOBAL_SECRETS,
+          localDevSecrets: false,
+        },
     logLevel: e.INGEST_LOG_LEVEL,
     startupTimeoutMs: e.INGEST_STARTUP_TIMEOUT_MS,
     tenantRegistry: { databaseUrl: e.INGEST_TENANT_REGISTRY_DATABASE_URL, refreshMs: e.INGEST_TENANT_REGISTRY_REFRESH_MS },

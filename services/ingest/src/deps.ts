@@ -15,7 +15,7 @@ import { DurableProducer, createKafka, fetchPartitionCount } from './kafka.js';
 import type { IngestMetrics } from './metrics.js';
 import { KafkaRawWebhookPublisher } from './publisher.js';
 import type { RawWebhookPublisher } from './publisher.js';
-import { StackReadiness } from './readiness.js';
+import { CachedReadiness, StackReadiness } from './readiness.js';
 import type { ReadinessProbe } from './readiness.js';
 
 /** What buildApp needs from the outside world. */
@@ -82,7 +82,7 @@ export async function createIngestDeps(config: IngestConfig, logger: Logger, met
     deps: {
       publisher,
       verifier: new StaticSecretVerifier(config.auth),
-      readiness: new StackReadiness({ kafka, registry, topic, schema }),
+      readiness: new CachedReadiness(new StackReadiness({ kafka, registry, topic, schema }), config.operations.readinessCacheMs),
       logger,
       metrics,
     },

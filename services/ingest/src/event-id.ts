@@ -17,6 +17,7 @@ import { isJsonObject } from './webhook.js';
  * | v3 thread_tagged / thread_untagged              | v3|tenant|chat_id|thread_id|tag|action                              |
  * | v2 with event_unique_id                         | v2|tenant|event_unique_id                                           |
  * | anything else, or a natural key with a part missing | body|sha256(canonical redacted body minus webhook_id, secret_key) |
+ * | a natural key with a '|' inside a part          | json|<the parts as a JSON array>                                     |
  *
  * Edits (event_updated, property changes) carry a hash of their content: two different edits of one event stay
  * two records, a retried edit stays one. Canonical JSON = keys sorted at every level, no whitespace.
@@ -80,9 +81,16 @@ function idOf(value: unknown): string | null {
   return null;
 }
 
-/** The parts joined by '|', or null when a part is missing. */
+/**
+ * The parts joined by '|', or null when a part is missing. When a part itself contains the separator, the
+ * joined form would be ambiguous (chat `a|b` + thread `c` = chat `a` + thread `b|c`), so such a key is
+ * `json|` + the parts as a JSON array instead: injective, and unlike every unescaped key (which starts with
+ * `v2|` or `v3|`). Keys without a '|' in any part — every key LiveChat's ids produce — are unchanged, and so
+ * are the event ids of records already stored.
+ */
 function key(...parts: (string | null)[]): string | null {
-  return parts.every((p) => p !== null) ? parts.join('|') : null;
+  if (!parts.every((p): p is string => p !== null)) return null;
+  return parts.some((p) => p.includes('|')) ? `json|${JSON.stringify(parts)}` : parts.join('|');
 }
 
 export function sha256(text: string): string {

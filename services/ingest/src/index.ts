@@ -12,3 +12,6 @@ export { createIngestMetrics } from './metrics.js';
 export type { IngestMetrics } from './metrics.js';
 export { createIngestVerifier } from './auth/tenant-registry-verifier.js';
 export type { IngestVerifier } from './auth/tenant-registry-verifier.js';
+export { createIngestOperationsServer } from './operations.js';
+export { CachedReadiness, StackReadiness } from './readiness.js';
+export type { ReadinessProbe, ReadinessReport } from './readiness.js';

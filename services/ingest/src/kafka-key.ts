@@ -1,11 +1,13 @@
 import type { ClassifiedWebhook } from './webhook.js';
+import { sha256 } from './event-id.js';
 import { isJsonObject } from './webhook.js';
 
 /**
  * The Kafka key of a raw webhook: `<tenant>|<chat_id>` for anything about a chat, so that one chat stays on one
  * partition; otherwise the entity the webhook is about (`<tenant>|agent:<id>`, `|bot:<id>`, `|group:<id>`,
  * `|tag:<name>`, `|customer:<id>`, `|auto_accesses`, v2 `|ticket:<id>`, `|canned_response:<id>`,
- * `|visitor:<id>`); as a last resort `<tenant>|<event_id>`.
+ * `|visitor:<id>`); as a last resort `<tenant>|<event_id>`. An entity id over 256 characters is replaced by
+ * `sha256:<hex of it>` so that a hostile id cannot make the key (and the record) large.
  */
 export function kafkaKeyOf(webhook: ClassifiedWebhook, tenant: string | null, eventId: string): string {
   const t = tenant ?? '';
@@ -20,9 +22,13 @@ function id(value: unknown): string | null {
   return null;
 }
 
+/** Entity ids longer than this key the record by their SHA-256 instead (shorter ids, i.e. LiveChat's, as they are). */
+const MAX_KEY_ID_LENGTH = 256;
+
 function prefixed(prefix: string, value: unknown): string | null {
   const v = id(value);
-  return v === null ? null : `${prefix}:${v}`;
+  if (v === null) return null;
+  return v.length > MAX_KEY_ID_LENGTH ? `${prefix}:sha256:${sha256(v)}` : `${prefix}:${v}`;
 }
 
 function v3Entity(w: ClassifiedWebhook): string | null {

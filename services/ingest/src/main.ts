@@ -5,6 +5,7 @@ import { createIngestDeps } from './deps.js';
 import { createIngestVerifier } from './auth/tenant-registry-verifier.js';
 import { createLogger } from './logger.js';
 import { createIngestMetrics } from './metrics.js';
+import { createIngestOperationsServer } from './operations.js';
 
 /** Loads config once, connects to the stack, listens, and shuts down gracefully on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   const verifier = await createIngestVerifier(config, runtime.deps.verifier, logger);
   const app = await buildApp(config, { ...runtime.deps, verifier: verifier.verifier });
 
+  const operations = createIngestOperationsServer({ readiness: runtime.deps.readiness, metrics, logger });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -36,6 +38,10 @@ async function main(): Promise<void> {
     timer.unref();
     try {
       await app.close(); // stops accepting, waits for in-flight requests
+      await new Promise<void>((resolve) => {
+        operations.close(() => resolve()); // also when it never listened
+        operations.closeAllConnections();
+      });
       await runtime.close(); // flushes the batcher, disconnects the producer
       await verifier.close();
       logger.info('shut down cleanly');
@@ -48,8 +54,18 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
+  await new Promise<void>((resolve, reject) => {
+    operations.once('error', reject);
+    operations.listen(config.operations.port, config.operations.host, () => {
+      operations.off('error', reject);
+      resolve();
+    });
+  });
   const address = await app.listen({ host: config.http.host, port: config.http.port });
-  logger.info({ address, topic: config.rawTopic.name, schemaId: runtime.schema.id }, 'ingest listening');
+  logger.info(
+    { address, operations: `http://${config.operations.host}:${config.operations.port}`, topic: config.rawTopic.name, schemaId: runtime.schema.id },
+    'ingest listening',
+  );
 }
 
 main().catch((err: unknown) => {

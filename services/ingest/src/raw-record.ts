@@ -1,7 +1,7 @@
 import type { RawWebhook } from '@livechat-pipeline/events';
 import { eventIdOf } from './event-id.js';
 import { kafkaKeyOf } from './kafka-key.js';
-import { resolveTenant } from './tenant.js';
+import type { ResolvedTenant } from './tenant.js';
 import type { ClassifiedWebhook, JsonObject } from './webhook.js';
 
 export interface RequestFacts {
@@ -14,7 +14,8 @@ export interface RawRecordInput {
   readonly webhook: ClassifiedWebhook;
   /** The body after redaction: the only body that leaves the process. */
   readonly redactedBody: JsonObject;
-  readonly pathTenant: string | null;
+  /** The delivery's one tenant (resolveTenant), whose credentials were checked. */
+  readonly tenant: ResolvedTenant;
   readonly receivedAtMicros: number;
   readonly request: RequestFacts;
 }
@@ -27,7 +28,7 @@ export interface KeyedRawRecord {
 /** Builds the raw topic's record (Avro value + Kafka key) of an authenticated, redacted webhook. */
 export function buildRawRecord(input: RawRecordInput): KeyedRawRecord {
   const { webhook, redactedBody } = input;
-  const { tenant, source } = resolveTenant(webhook.bodyTenant, input.pathTenant);
+  const { tenant, source } = input.tenant;
   const eventId = eventIdOf(webhook, tenant, redactedBody);
   return {
     key: kafkaKeyOf(webhook, tenant, eventId),

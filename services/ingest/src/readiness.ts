@@ -72,3 +72,42 @@ async function probe(name: ReadinessCheck['name'], timeoutMs: number, fn: () => 
     clearTimeout(timer);
   }
 }
+
+/**
+ * A probe whose answer is reused for `ttlMs`: a burst of /readyz calls costs at most one check (one Kafka admin
+ * connection, one registry request) per period; calls during a check wait for that check.
+ */
+export class CachedReadiness implements ReadinessProbe {
+  private last: { readonly at: number; readonly report: ReadinessReport } | undefined;
+  private inFlight: Promise<ReadinessReport> | undefined;
+
+  constructor(
+    private readonly probe: ReadinessProbe,
+    private readonly ttlMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  check(): Promise<ReadinessReport> {
+    const last = this.last;
+    if (last !== undefined && this.now() - last.at < this.ttlMs) return Promise.resolve(last.report);
+    this.inFlight ??= this.probe
+      .check()
+      .then((report) => {
+        this.last = { at: this.now(), report };
+        return report;
+      })
+      .finally(() => {
+        this.inFlight = undefined;
+      });
+    return this.inFlight;
+  }
+}
+
+/** What /readyz shows callers: which checks passed, never why one failed (broker and registry errors stay in the log). */
+export function publicReport(report: ReadinessReport): { ok: boolean; status: 'ready' | 'not_ready'; checks: { name: string; ok: boolean }[] } {
+  return {
+    ok: report.ready,
+    status: report.ready ? 'ready' : 'not_ready',
+    checks: report.checks.map((c) => ({ name: c.name, ok: c.ok })),
+  };
+}

@@ -18,11 +18,18 @@ export interface ResolvedTenant {
 }
 
 /**
- * The tenant of a record: the body's license_id / organization_id when present (the id LiveChat itself uses,
- * so the same tenant gets the same keys whichever URL it posts to), else the URL's label, else none.
+ * The one tenant of a delivery: the body's organization_id / license_id when present (the id LiveChat itself
+ * uses, so the same tenant gets the same keys whichever URL it posts to), else the URL's label, else none.
+ * Its credentials are the only ones checked and the record is stored under it. A body and a path that name
+ * different tenants are refused (INGEST_TENANT_MISMATCH), never resolved in favour of either.
  */
 export function resolveTenant(bodyTenant: string | null, pathTenant: string | null): ResolvedTenant {
-  if (bodyTenant !== null) return { tenant: bodyTenant, source: 'body' };
+  if (bodyTenant !== null) {
+    if (pathTenant !== null && pathTenant !== bodyTenant) {
+      throw new IngestError('INGEST_TENANT_MISMATCH', "the body's organization_id / license_id and the tenant label in the path name different tenants");
+    }
+    return { tenant: bodyTenant, source: 'body' };
+  }
   if (pathTenant !== null) return { tenant: pathTenant, source: 'path' };
   return { tenant: null, source: 'none' };
 }

@@ -57,29 +57,67 @@ export function classifyWebhook(body: unknown): ClassifiedWebhook {
   if (hasAction) {
     const action = str(body.action);
     if (action === null) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', '"action" must be a non-empty string');
+    if (action.length > MAX_ACTION_LENGTH) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', `"action" is longer than ${MAX_ACTION_LENGTH} characters`);
     return classifyV3(body, action);
   }
   if (hasEventType) {
     const eventType = str(body.event_type);
     if (eventType === null) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', '"event_type" must be a non-empty string');
+    if (eventType.length > MAX_ACTION_LENGTH) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', `"event_type" is longer than ${MAX_ACTION_LENGTH} characters`);
     return classifyV2(body, eventType);
   }
   throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', 'body has neither "action" (v3 webhook) nor "event_type" (v2 webhook)');
 }
 
+/** What a tenant id from the body may look like: the path label's alphabet, so it is safe as a Kafka key part. */
+const TENANT_ID = /^[A-Za-z0-9._-]{1,128}$/;
+/** Longest accepted action / event_type (LiveChat's are snake_case words). */
+export const MAX_ACTION_LENGTH = 128;
+
+/** The body's organization_id: absent (null, missing or ''), or 1–128 of [A-Za-z0-9._-]. */
+function organizationIdOf(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string' || !TENANT_ID.test(value)) {
+    throw new IngestError('INGEST_INVALID_TENANT_ID', 'organization_id must be a string of 1-128 characters of A-Z a-z 0-9 . _ -');
+  }
+  return value;
+}
+
+/** The body's license_id: absent (null, missing or ''), or a non-negative safe integer (a number or its digits). */
+function licenseIdOf(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  if (typeof value === 'string' && /^\d{1,16}$/.test(value) && Number.isSafeInteger(Number(value))) return value;
+  throw new IngestError('INGEST_INVALID_TENANT_ID', 'license_id must be a non-negative safe integer (a number or a string of digits)');
+}
+
+/** Longest chat / thread / webhook id: they become the Kafka key and record fields besides the body. */
+export const MAX_ID_LENGTH = 256;
+
+/**
+ * An id that is stored beside the body (and keys the record): LiveChat's are short; a long one would make the
+ * record larger than the body limit allows for, so the broker would refuse it (a retryable 503 for ever).
+ */
+function bounded(name: string, id: string | null): string | null {
+  if (id !== null && id.length > MAX_ID_LENGTH) {
+    throw new IngestError('INGEST_ID_TOO_LONG', `${name} is longer than ${MAX_ID_LENGTH} characters`);
+  }
+  return id;
+}
+
 function classifyV3(body: JsonObject, action: string): ClassifiedWebhook {
-  const organizationId = str(body.organization_id);
-  const licenseId = idString(body.license_id);
+  const organizationId = organizationIdOf(body.organization_id);
+  const licenseId = licenseIdOf(body.license_id);
   const payload = body.payload;
   return {
     format: 'v3',
     action,
     body,
     bodyTenant: organizationId ?? licenseId,
-    webhookId: str(body.webhook_id),
+    webhookId: bounded('webhook_id', str(body.webhook_id)),
     secretKey: typeof body.secret_key === 'string' ? body.secret_key : undefined,
-    chatId: v3ChatId(action, payload),
-    threadId: v3ThreadId(payload),
+    chatId: bounded('chat_id', v3ChatId(action, payload)),
+    threadId: bounded('thread_id', v3ThreadId(payload)),
     apiVersion: v3ApiVersion(body, action, organizationId !== null, typeof body.license_id === 'number'),
   };
 }
@@ -89,10 +127,10 @@ function classifyV2(body: JsonObject, eventType: string): ClassifiedWebhook {
     format: 'v2',
     action: eventType,
     body,
-    bodyTenant: idString(body.license_id),
+    bodyTenant: licenseIdOf(body.license_id),
     webhookId: null,
     secretKey: undefined,
-    chatId: idString(field(body.chat, 'id')),
+    chatId: bounded('chat.id', idString(field(body.chat, 'id'))),
     threadId: null,
     apiVersion: '2',
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadIngestConfig } from '../src/config.js';
 import { IngestConfigError } from '../src/errors.js';
+import { tenantsFile } from './support/env.js';
 
 const secrets = { LIVECHAT_SECRET_KEYS: 'k1' };
 
@@ -23,7 +24,8 @@ describe('loadIngestConfig', () => {
     expect(config.http).toEqual({
       host: '127.0.0.1',
       port: 8080,
-      bodyLimitBytes: 5 * 1024 * 1024,
+      bodyLimitBytes: 1024 * 1024,
+      json: { maxDepth: 64, maxNodes: 100_000 },
       requestDeadlineMs: 5000,
       shutdownTimeoutMs: 10_000,
     });
@@ -33,6 +35,11 @@ describe('loadIngestConfig', () => {
     expect(config.kafka.replicationFactor).toBe(1);
     expect(config.batch).toEqual({ lingerMs: 2, maxRecords: 500, maxBytes: 1024 * 1024 });
     expect(config.producers).toBe(1);
+    expect(config.operations).toEqual({ host: '127.0.0.1', port: 8092, readinessCacheMs: 1000 });
+  });
+
+  it('keeps the operations port apart from the webhook port', () => {
+    expect(problemsOf({ ...secrets, INGEST_PORT: '9000', INGEST_OPERATIONS_PORT: '9000' }).join()).toMatch(/^INGEST_OPERATIONS_PORT: must differ from INGEST_PORT/);
   });
 
   it('reads INGEST_PRODUCERS (1-64)', () => {
@@ -95,5 +102,74 @@ describe('loadIngestConfig', () => {
     writeFileSync(bad, '{"tenants": {"x": {"secretKeys": "not-a-list"}}}');
     expect(problemsOf({ LIVECHAT_TENANT_SECRETS_FILE: bad }).join()).toMatch(/LIVECHAT_TENANT_SECRETS_FILE: .*bad\.json does not match/);
     expect(problemsOf({ LIVECHAT_TENANT_SECRETS_FILE: join(dir, 'missing.json') }).join()).toMatch(/cannot be read/);
+  });
+});
+
+describe('global secrets are for single-tenant deployments', () => {
+  const file = tenantsFile({ 'org-1': { secretKeys: ['tenant-key'] } });
+  const registry = 'postgres://ingest@127.0.0.1:55432/postgres';
+
+  it('refuses LIVECHAT_SECRET_KEYS / LIVECHAT_BASIC_AUTH next to per-tenant secrets or the registry, in one line', () => {
+    for (const env of [
+      { LIVECHAT_TENANT_SECRETS_FILE: file, LIVECHAT_SECRET_KEYS: 'g' },
+      { LIVECHAT_TENANT_SECRETS_FILE: file, LIVECHAT_BASIC_AUTH: 'u:p' },
+      { INGEST_TENANT_REGISTRY_DATABASE_URL: registry, LIVECHAT_SECRET_KEYS: 'g' },
+    ]) {
+      const problems = problemsOf(env);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^LIVECHAT_SECRET_KEYS \/ LIVECHAT_BASIC_AUTH .*INGEST_ALLOW_GLOBAL_SECRETS=true/);
+      expect(problems[0]).not.toContain('\n');
+    }
+  });
+
+  it('accepts them there only with INGEST_ALLOW_GLOBAL_SECRETS=true', () => {
+    const config = loadIngestConfig({ INGEST_TENANT_REGISTRY_DATABASE_URL: registry, LIVECHAT_SECRET_KEYS: 'g', INGEST_ALLOW_GLOBAL_SECRETS: 'true' });
+    expect(config.auth.globalSecretsAllowed).toBe(true);
+    expect(loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file }).auth.globalSecretsAllowed).toBe(false);
+    expect(loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'g' }).auth.globalSecretsAllowed).toBe(true);
+    expect(problemsOf({ LIVECHAT_SECRET_KEYS: 'g', INGEST_ALLOW_GLOBAL_SECRETS: 'yes' }).join()).toMatch(/^INGEST_ALLOW_GLOBAL_SECRETS: must be true or false/);
+  });
+});
+
+describe('local secrets never leave the laptop', () => {
+  const file = tenantsFile({ 'org-1': { secretKeys: ['tenant-key'] } });
+
+  it('INGEST_LOCAL_DEV_SECRETS=true gives the local secrets on loopback outside production', () => {
+    for (const host of ['127.0.0.1', 'localhost', '::1', '127.0.0.2']) {
+      const config = loadIngestConfig({ INGEST_LOCAL_DEV_SECRETS: 'true', INGEST_HOST: host, NODE_ENV: 'development' });
+      expect(config.auth.localDevSecrets).toBe(true);
+      expect(config.auth.secretKeys).toEqual(['local-dev-secret']);
+      expect(config.auth.basicAuth).toEqual([{ user: 'livechat', password: 'local-dev-password' }]);
+    }
+    expect(loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'mine' }).auth.localDevSecrets).toBe(false);
+  });
+
+  it.each([
+    ['NODE_ENV=production', { NODE_ENV: 'production' }],
+    ['a non-loopback INGEST_HOST', { INGEST_HOST: '0.0.0.0' }],
+    ['the tenant registry', { INGEST_TENANT_REGISTRY_DATABASE_URL: 'postgres://x@127.0.0.1/db' }],
+    ['per-tenant secrets', { LIVECHAT_TENANT_SECRETS_FILE: file }],
+    ['static secrets', { LIVECHAT_SECRET_KEYS: 'mine' }],
+  ])('refuses INGEST_LOCAL_DEV_SECRETS=true with %s, in one line saying what to set', (_name, env) => {
+    const problems = problemsOf({ INGEST_LOCAL_DEV_SECRETS: 'true', ...env });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^INGEST_LOCAL_DEV_SECRETS=true is refused with .*; unset INGEST_LOCAL_DEV_SECRETS and set LIVECHAT_SECRET_KEYS/);
+    try {
+      loadIngestConfig({ INGEST_LOCAL_DEV_SECRETS: 'true', ...env });
+    } catch (err) {
+      expect((err as Error).message.split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('refuses the local values set by hand in production or on a public address', () => {
+    for (const env of [
+      { NODE_ENV: 'production', LIVECHAT_SECRET_KEYS: 'local-dev-secret' },
+      { INGEST_HOST: '0.0.0.0', LIVECHAT_BASIC_AUTH: 'livechat:local-dev-password' },
+      { NODE_ENV: 'production', LIVECHAT_TENANT_SECRETS_FILE: tenantsFile({ t: { secretKeys: ['local-dev-secret'] } }) },
+    ]) {
+      expect(problemsOf(env).join(), JSON.stringify(env)).toMatch(/local development secrets .* are public and refused/);
+    }
+    // On a laptop they are just values.
+    expect(loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'local-dev-secret' }).auth.secretKeys).toEqual(['local-dev-secret']);
   });
 });

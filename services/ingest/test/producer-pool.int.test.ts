@@ -15,7 +15,7 @@ describe('producer pool (INGEST_PRODUCERS=3)', () => {
   });
 
   it("writes each record to its key's default partition and keeps each chat's webhooks in order", async () => {
-    const metrics = await ingest.app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = { body: await (await fetch(`${ingest.operationsUrl}/metrics`)).text() };
     expect(metrics.body).toMatch(/^ingest_producers 3$/m);
 
     const chats = Array.from({ length: 12 }, (_, c) => `POOLCHAT${c}`);

@@ -4,7 +4,8 @@ import { TenantRegistry, hashWebhookSecret, migrateRegistry } from '@livechat-pi
 import { createTestDatabase, waitFor, type TestDatabase } from '@livechat-pipeline/testkit';
 import { buildApp } from '../src/app.js';
 import { createIngestVerifier, type IngestVerifier } from '../src/auth/tenant-registry-verifier.js';
-import { startTestIngest, type TestIngest } from './support/harness.js';
+import { testConfig } from './support/env.js';
+import { startTestIngest, topicRecordCount, type TestIngest } from './support/harness.js';
 
 // The ingest accepts the v3 secrets of the LiveChat app's active tenants (services/app keeps them in
 // the tenant registry), besides its static secrets; an uninstalled tenant's deliveries get 401.
@@ -39,7 +40,12 @@ beforeAll(async () => {
     secretHash: hashWebhookSecret(registrySecret),
     definition: {},
   });
-  ingest = await startTestIngest({ INGEST_TENANT_REGISTRY_DATABASE_URL: db.url, INGEST_TENANT_REGISTRY_REFRESH_MS: '200' });
+  // The fixture's global secrets next to the registry: only with INGEST_ALLOW_GLOBAL_SECRETS=true.
+  ingest = await startTestIngest({
+    INGEST_TENANT_REGISTRY_DATABASE_URL: db.url,
+    INGEST_TENANT_REGISTRY_REFRESH_MS: '200',
+    INGEST_ALLOW_GLOBAL_SECRETS: 'true',
+  });
   verifier = await createIngestVerifier(ingest.config, ingest.runtime.deps.verifier, ingest.runtime.deps.logger);
   app = await buildApp(ingest.config, { ...ingest.runtime.deps, verifier: verifier.verifier });
 });
@@ -55,6 +61,35 @@ const post = (body: object) =>
   app.inject({ method: 'POST', url: '/webhooks/livechat', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
 
 describe('ingest with the tenant registry', () => {
+  it('refuses to start with global secrets next to the registry unless INGEST_ALLOW_GLOBAL_SECRETS=true', () => {
+    expect(() => testConfig({ INGEST_TENANT_REGISTRY_DATABASE_URL: db.url })).toThrow(/INGEST_ALLOW_GLOBAL_SECRETS=true/);
+  });
+
+  it("registry-only: a registry secret counts only for its tenant's deliveries, with a matching label or none", async () => {
+    const strict = await startTestIngest({ INGEST_TENANT_REGISTRY_DATABASE_URL: db.url, LIVECHAT_SECRET_KEYS: '', LIVECHAT_BASIC_AUTH: '' });
+    const strictVerifier = await createIngestVerifier(strict.config, strict.runtime.deps.verifier, strict.runtime.deps.logger);
+    const strictApp = await buildApp(strict.config, { ...strict.runtime.deps, verifier: strictVerifier.verifier });
+    try {
+      const send = (body: object, path = '/webhooks/livechat') =>
+        strictApp.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      expect((await send(delivery(registrySecret))).statusCode).toBe(200);
+      expect((await send(delivery(registrySecret), `/webhooks/livechat/${org}`)).statusCode).toBe(200);
+      const mismatch = await send(delivery(registrySecret, 'another-org'), `/webhooks/livechat/${org}`);
+      expect(mismatch.statusCode).toBe(401);
+      expect(mismatch.json<{ code: string }>().code).toBe('INGEST_TENANT_MISMATCH');
+      expect((await send(delivery(registrySecret, 'another-org'))).statusCode).toBe(401);
+      // No tenant in the body and none in the path: a registry secret never matches a null tenant.
+      const { organization_id: _org, ...noTenant } = delivery(registrySecret);
+      expect((await send(noTenant)).statusCode).toBe(401);
+      expect((await send(delivery('fixture-v3-secret'))).statusCode).toBe(401);
+      expect(await topicRecordCount(strict.topic)).toBe(2);
+    } finally {
+      await strictApp.close();
+      await strictVerifier.close();
+      await strict.close();
+    }
+  });
+
   it("accepts an active tenant's registry secret and the static secrets; refuses it for another tenant", async () => {
     expect((await post(delivery(registrySecret))).statusCode).toBe(200);
     expect((await post(delivery('fixture-v3-secret'))).statusCode).toBe(200);

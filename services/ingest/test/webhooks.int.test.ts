@@ -2,8 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, loadFixtures, redacted } from './support/fixtures.js';
-import { postWebhook, readRawRecords, startTestIngest } from './support/harness.js';
+import { tenantsFile, testConfig } from './support/env.js';
+import { FIXTURE_V3_SECRET, basicAuthHeader, fixture, loadFixtures, redacted } from './support/fixtures.js';
+import { postWebhook, readRawRecords, startTestIngest, topicRecordCount } from './support/harness.js';
 import type { TestIngest } from './support/harness.js';
 
 describe('POST /webhooks/livechat on the real stack', () => {
@@ -68,7 +69,8 @@ describe('tenants', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ingest-tenants-'));
     const file = join(dir, 'tenants.json');
     writeFileSync(file, JSON.stringify({ tenants: { 'org-with-own-key': { secretKeys: ['tenant-only-key'] } } }));
-    ingest = await startTestIngest({ LIVECHAT_TENANT_SECRETS_FILE: file });
+    // The fixture's global secrets next to per-tenant ones: only with the explicit setting.
+    ingest = await startTestIngest({ LIVECHAT_TENANT_SECRETS_FILE: file, INGEST_ALLOW_GLOBAL_SECRETS: 'true' });
   });
   afterAll(async () => {
     await ingest.close();
@@ -96,5 +98,85 @@ describe('tenants', () => {
         ['org-with-own-key', 'body', 'org-with-own-key|PJ0MRSHTDG'],
       ]),
     );
+  });
+});
+
+describe('one tenant per delivery', () => {
+  let ingest: TestIngest;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ingest-one-tenant-'));
+    const file = join(dir, 'tenants.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        tenants: {
+          'org-A': { secretKeys: ['secret-of-A'] },
+          'org-B': { secretKeys: ['secret-of-B'] },
+          '1111111': { basicAuth: ['lic-a:pw-of-A'] },
+          '2222222': { basicAuth: ['lic-b:pw-of-B'] },
+        },
+      }),
+    );
+    // Multi-tenant: only per-tenant secrets (no global ones).
+    ingest = await startTestIngest({ LIVECHAT_TENANT_SECRETS_FILE: file, LIVECHAT_SECRET_KEYS: '', LIVECHAT_BASIC_AUTH: '' });
+  });
+  afterAll(async () => {
+    await ingest.close();
+  });
+
+  const v3For = (organizationId: string, secret: string) => ({ ...fixture('v3.6-thread_tagged'), organization_id: organizationId, secret_key: secret });
+  const v2For = (licenseId: number) => ({ ...fixture('v2-chat_started-no-survey'), license_id: licenseId });
+
+  it("v3: tenant A's secret on A's URL with organization_id B is 401 INGEST_TENANT_MISMATCH and writes nothing", async () => {
+    const forged = await postWebhook(ingest, v3For('org-B', 'secret-of-A'), { path: '/webhooks/livechat/org-A' });
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json<{ code: string }>().code).toBe('INGEST_TENANT_MISMATCH');
+    // B's own secret does not help either: the path names A.
+    const mixed = await postWebhook(ingest, v3For('org-B', 'secret-of-B'), { path: '/webhooks/livechat/org-A' });
+    expect(mixed.statusCode).toBe(401);
+    expect(mixed.json<{ code: string }>().code).toBe('INGEST_TENANT_MISMATCH');
+    // Without a path label, A's secret is checked against B (the body's tenant) and refused.
+    const noLabel = await postWebhook(ingest, v3For('org-B', 'secret-of-A'));
+    expect(noLabel.statusCode).toBe(401);
+    expect(noLabel.json<{ code: string }>().code).toBe('INGEST_UNAUTHENTICATED');
+    expect(await topicRecordCount(ingest.topic)).toBe(0);
+  });
+
+  it("multi-tenant: a global secret is no tenant's secret (the config refuses it; the verifier ignores it)", async () => {
+    // The harness's fixture secrets are global; the config above refuses them without INGEST_ALLOW_GLOBAL_SECRETS.
+    expect(() => testConfig({ LIVECHAT_TENANT_SECRETS_FILE: tenantsFile({ 'org-A': { secretKeys: ['secret-of-A'] } }) })).toThrow(
+      /INGEST_ALLOW_GLOBAL_SECRETS=true/,
+    );
+    const global = await postWebhook(ingest, v3For('org-A', FIXTURE_V3_SECRET), { path: '/webhooks/livechat/org-A' });
+    expect(global.statusCode).toBe(401);
+    const v2Global = await postWebhook(ingest, v2For(1111111), { headers: { authorization: basicAuthHeader() } });
+    expect(v2Global.statusCode).toBe(401);
+    expect(await topicRecordCount(ingest.topic)).toBe(0);
+  });
+
+  it('v2: licence A\'s Basic credentials on A\'s URL with license_id B are 401 and write nothing', async () => {
+    const forged = await postWebhook(ingest, v2For(2222222), {
+      path: '/webhooks/livechat/1111111',
+      headers: { authorization: basicAuthHeader('lic-a', 'pw-of-A') },
+    });
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json<{ code: string }>().code).toBe('INGEST_TENANT_MISMATCH');
+    const noLabel = await postWebhook(ingest, v2For(2222222), { headers: { authorization: basicAuthHeader('lic-a', 'pw-of-A') } });
+    expect(noLabel.statusCode).toBe(401);
+    expect(noLabel.json<{ code: string }>().code).toBe('INGEST_UNAUTHENTICATED');
+    expect(await topicRecordCount(ingest.topic)).toBe(0);
+  });
+
+  it("stores a genuine delivery under its one tenant, with or without the matching label", async () => {
+    const viaLabel = await postWebhook(ingest, v3For('org-A', 'secret-of-A'), { path: '/webhooks/livechat/org-A' });
+    expect(viaLabel.statusCode).toBe(200);
+    const v2 = await postWebhook(ingest, v2For(2222222), { headers: { authorization: basicAuthHeader('lic-b', 'pw-of-B') } });
+    expect(v2.statusCode).toBe(200);
+    const records = await readRawRecords(ingest.topic, 2);
+    expect(records.map((r) => [r.value.tenant, r.value.tenant_source]).sort()).toEqual([
+      ['2222222', 'body'],
+      ['org-A', 'body'],
+    ]);
+    expect(await topicRecordCount(ingest.topic)).toBe(2);
   });
 });

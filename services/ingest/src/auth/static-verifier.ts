@@ -17,24 +17,26 @@ function setsOf(secretKeys: readonly string[], basic: readonly BasicCredential[]
 
 /**
  * Secrets from configuration: the global lists (LIVECHAT_BASIC_AUTH, LIVECHAT_SECRET_KEYS) are accepted for
- * every tenant; a tenant listed in LIVECHAT_TENANT_SECRETS_FILE additionally accepts its own. Several values
- * per list allow rotation without a gap.
+ * every tenant when `globalSecretsAllowed` (single-tenant deployments, or INGEST_ALLOW_GLOBAL_SECRETS=true);
+ * a tenant listed in LIVECHAT_TENANT_SECRETS_FILE additionally accepts its own — only for a
+ * delivery whose one tenant (`subject.tenant`) is that tenant. Several values per list allow rotation without
+ * a gap.
  */
 export class StaticSecretVerifier implements WebhookSecretVerifier {
   private readonly global: Sets;
   private readonly tenants: ReadonlyMap<string, Sets>;
+  private readonly globalAllowed: boolean;
 
-  constructor(auth: IngestConfig['auth']) {
+  constructor(auth: Pick<IngestConfig['auth'], 'secretKeys' | 'basicAuth' | 'tenants' | 'globalSecretsAllowed'>) {
     this.global = setsOf(auth.secretKeys, auth.basicAuth);
+    this.globalAllowed = auth.globalSecretsAllowed;
     this.tenants = new Map(Object.entries(auth.tenants).map(([id, t]) => [id, setsOf(t.secretKeys, t.basicAuth)]));
   }
 
   verify(credentials: AuthCredentials, subject: AuthSubject): AuthResult {
-    const candidates = [this.global];
-    for (const id of subject.tenantIds) {
-      const sets = this.tenants.get(id);
-      if (sets !== undefined) candidates.push(sets);
-    }
+    const candidates: Sets[] = this.globalAllowed ? [this.global] : [];
+    const own = subject.tenant === null ? undefined : this.tenants.get(subject.tenant);
+    if (own !== undefined) candidates.push(own);
     if (credentials.format === 'v3') {
       if (credentials.secretKey === undefined || credentials.secretKey === '') return { ok: false, reason: 'missing_credentials' };
       const key = credentials.secretKey;

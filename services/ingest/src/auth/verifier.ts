@@ -1,6 +1,6 @@
 /**
  * How ingest decides whether a delivery comes from LiveChat. Implementations: StaticSecretVerifier (env and
- * tenant secrets file); a later one can read a Postgres tenant registry. Implementations must compare in
+ * tenant secrets file) and the tenant registry's verifier (packages/tenant-registry). Implementations must compare in
  * constant time and must never log or return the secrets they check.
  */
 export type AuthCredentials =
@@ -16,8 +16,12 @@ export type AuthCredentials =
     };
 
 export interface AuthSubject {
-  /** Tenant ids to look secrets up by: the body's license_id / organization_id, then the path label. */
-  readonly tenantIds: readonly string[];
+  /**
+   * The delivery's tenant: the body's organization_id / license_id when present, else the path label, else null.
+   * A verifier checks only this tenant's secrets (plus, in the static verifier, the global lists when they are
+   * allowed). Body and path naming different tenants never reaches a verifier (401 INGEST_TENANT_MISMATCH).
+   */
+  readonly tenant: string | null;
   readonly action: string;
 }
 

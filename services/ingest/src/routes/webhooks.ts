@@ -7,7 +7,7 @@ import { IngestError } from '../errors.js';
 import type { IngestMetrics } from '../metrics.js';
 import { buildRawRecord } from '../raw-record.js';
 import { redactBody } from '../redact.js';
-import { parseTenantLabel } from '../tenant.js';
+import { parseTenantLabel, resolveTenant } from '../tenant.js';
 import { classifyWebhook } from '../webhook.js';
 
 export interface WebhookRouteContext {
@@ -42,17 +42,27 @@ async function handleWebhook(
     const pathTenant = parseTenantLabel(request.params.tenant);
     const webhook = classifyWebhook(request.body);
 
-    // 2. authenticate
+    // 2. one tenant per delivery, then authenticate against that tenant's credentials only
+    let tenant;
+    try {
+      tenant = resolveTenant(webhook.bodyTenant, pathTenant);
+    } catch (err) {
+      metrics.authFailures.inc({ format: webhook.format, reason: 'tenant_mismatch' });
+      request.log.warn(
+        { format: webhook.format, action: forLog(webhook.action), tenant: webhook.bodyTenant, path_tenant: pathTenant, reason: 'tenant_mismatch' },
+        'webhook authentication failed',
+      );
+      throw err;
+    }
     const credentials: AuthCredentials =
       webhook.format === 'v3'
         ? { format: 'v3', secretKey: webhook.secretKey }
         : { format: 'v2', authorization: request.headers.authorization };
-    const tenantIds = [webhook.bodyTenant, pathTenant].filter((t): t is string => t !== null);
-    const result = await deps.verifier.verify(credentials, { tenantIds, action: webhook.action });
+    const result = await deps.verifier.verify(credentials, { tenant: tenant.tenant, action: webhook.action });
     if (!result.ok) {
       metrics.authFailures.inc({ format: webhook.format, reason: result.reason });
       request.log.warn(
-        { format: webhook.format, action: webhook.action, tenant: webhook.bodyTenant ?? pathTenant, reason: result.reason },
+        { format: webhook.format, action: forLog(webhook.action), tenant: forLog(tenant.tenant), reason: result.reason },
         'webhook authentication failed',
       );
       throw new IngestError(
@@ -69,7 +79,7 @@ async function handleWebhook(
     const record = buildRawRecord({
       webhook,
       redactedBody,
-      pathTenant,
+      tenant,
       receivedAtMicros,
       request: {
         contentLength: parseContentLength(request.headers['content-length']),
@@ -80,7 +90,7 @@ async function handleWebhook(
     await withDeadline(deps.publisher.publish(record, deadlineAt), deadlineAt);
     metrics.webhooksAccepted.inc({ format: webhook.format });
     request.log.info(
-      { event_id: record.value.event_id, format: webhook.format, action: webhook.action, tenant: record.value.tenant },
+      { event_id: record.value.event_id, format: webhook.format, action: forLog(webhook.action), tenant: forLog(record.value.tenant) },
       'webhook stored',
     );
     return { status: 'stored', event_id: record.value.event_id };
@@ -92,4 +102,12 @@ async function handleWebhook(
 function parseContentLength(value: string | undefined): number | null {
   if (value === undefined || !/^\d+$/.test(value)) return null;
   return Number(value);
+}
+
+/** The longest value from a body that goes into a log line (ids and actions are validated shorter already). */
+const LOG_FIELD_MAX = 200;
+
+/** A body-derived log field, truncated: a hostile body never makes a long log line. */
+function forLog(value: string | null): string | null {
+  return value === null || value.length <= LOG_FIELD_MAX ? value : `${value.slice(0, LOG_FIELD_MAX)}…`;
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { IngestConfig } from '../../src/config.js';
 import { loadIngestConfig } from '../../src/config.js';
 import { FIXTURE_BASIC_PASSWORD, FIXTURE_BASIC_USER, FIXTURE_V3_SECRET } from './fixtures.js';
@@ -10,4 +13,11 @@ export function testConfig(env: NodeJS.ProcessEnv = {}): IngestConfig {
     INGEST_LOG_LEVEL: 'info',
     ...env,
   });
+}
+
+/** Writes a LIVECHAT_TENANT_SECRETS_FILE with these tenants and returns its path. */
+export function tenantsFile(tenants: Record<string, { secretKeys?: string[]; basicAuth?: string[] }>): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'ingest-tenants-')), 'tenants.json');
+  writeFileSync(file, JSON.stringify({ tenants }));
+  return file;
 }

@@ -1,7 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { ConfluentAvroSerde, SchemaRegistryClient } from '@livechat-pipeline/events';
 import type { RawWebhook } from '@livechat-pipeline/events';
-import { readTopic, stackEndpoints, uniqueName } from '@livechat-pipeline/testkit';
+import { readTopic, stackEndpoints, testKafka, uniqueName } from '@livechat-pipeline/testkit';
 import type { ReadMessage } from '@livechat-pipeline/testkit';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
@@ -10,6 +11,7 @@ import { createIngestDeps } from '../../src/deps.js';
 import type { IngestRuntime } from '../../src/deps.js';
 import { createLogger } from '../../src/logger.js';
 import { createIngestMetrics } from '../../src/metrics.js';
+import { createIngestOperationsServer } from '../../src/operations.js';
 import { testConfig } from './env.js';
 import { authHeadersFor } from './fixtures.js';
 import type { JsonBody } from './fixtures.js';
@@ -21,6 +23,8 @@ export interface TestIngest {
   readonly topic: string;
   /** Every log line written so far, raw. */
   readonly logs: string[];
+  /** Base URL of the ingest's operations server (/healthz, /readyz, /metrics), on a free loopback port. */
+  readonly operationsUrl: string;
   close(): Promise<void>;
 }
 
@@ -46,13 +50,21 @@ export async function startTestIngest(env: NodeJS.ProcessEnv = {}): Promise<Test
   const logger = createLogger(config, stream);
   const runtime = await createIngestDeps(config, logger, createIngestMetrics({ defaultMetrics: false }));
   const app = await buildApp(config, runtime.deps);
+  const operations = createIngestOperationsServer({ readiness: runtime.deps.readiness, metrics: runtime.deps.metrics, logger });
+  await new Promise<void>((resolve) => operations.listen(0, '127.0.0.1', resolve));
+  const { port } = operations.address() as AddressInfo;
   return {
     app,
     config,
     runtime,
     topic,
     logs,
+    operationsUrl: `http://127.0.0.1:${port}`,
     async close() {
+      await new Promise<void>((resolve) => {
+        operations.close(() => resolve());
+        operations.closeAllConnections();
+      });
       await app.close();
       await runtime.close();
     },
@@ -91,4 +103,21 @@ export async function decodeAll(messages: ReadMessage[]): Promise<DecodedRecord[
     out.push({ key: m.key?.toString('utf8') ?? '', partition: m.partition, schemaId: decoded.schemaId, value: decoded.value, raw: m.value });
   }
   return out;
+}
+
+/**
+ * How many records the topic holds: the sum of its partitions' end offsets minus their start offsets, read from
+ * the broker. Exact once every write that was answered 200 has been acknowledged (acks=-1 moves the high
+ * watermark before the acknowledgement; the idempotent producer writes no control records), so "nothing was
+ * written" needs no waiting.
+ */
+export async function topicRecordCount(topic: string): Promise<number> {
+  const admin = testKafka('ingest-test-offsets').admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, p) => sum + Number(BigInt(p.high) - BigInt(p.low)), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }
