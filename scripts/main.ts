@@ -168,7 +168,7 @@ function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
     return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
   };
   return {
-    ingest: base(env['INGEST_HOST'], env['INGEST_PORT'] ?? '8080'),
+    ingest: base(env['INGEST_OPERATIONS_HOST'], env['INGEST_OPERATIONS_PORT'] ?? '8092'),
     normalizer: base(env['NORMALIZER_HOST'], env['NORMALIZER_PORT'] ?? '8090'),
     transcripts: base(env['TRANSCRIPTS_HOST'], env['TRANSCRIPTS_PORT'] ?? '8091'),
     app: base(env['APP_HOST'], env['APP_PORT'] ?? '8081'),

@@ -2,10 +2,11 @@ import {
   ConfluentAvroSerde,
   SchemaRegistryClient,
   ensureTopic,
-  isEventsError,
   rawWebhookSchema,
+  topicSpecs,
   valueSubject,
 } from '@livechat-pipeline/events';
+import { Startup } from '@livechat-pipeline/service-host';
 import type { RegisteredSchema } from '@livechat-pipeline/events';
 import type { Logger } from 'pino';
 import { StaticSecretVerifier } from './auth/static-verifier.js';
@@ -42,37 +43,34 @@ export interface IngestRuntime {
  * schema (BACKWARD_TRANSITIVE), reads the topic's partition count and connects the pool of idempotent producers. Retries what can be retried until
  * INGEST_STARTUP_TIMEOUT_MS.
  */
-export async function createIngestDeps(config: IngestConfig, logger: Logger, metrics: IngestMetrics): Promise<IngestRuntime> {
+export async function createIngestDeps(
+  config: IngestConfig,
+  logger: Logger,
+  metrics: IngestMetrics,
+  startup: Startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger }),
+): Promise<IngestRuntime> {
   const kafka = createKafka(config, logger);
   const registry = new SchemaRegistryClient({ baseUrl: config.registry.url });
   const serde = new ConfluentAvroSerde(registry);
   const topic = config.rawTopic.name;
-  const deadline = Date.now() + config.startupTimeoutMs;
+  const spec = topicSpecs.rawWebhook({
+    topic,
+    partitions: config.rawTopic.partitions,
+    replicationFactor: config.kafka.replicationFactor,
+    // One batch (or one maximal body) must fit into a broker record batch.
+    maxMessageBytes: Math.max(config.http.bodyLimitBytes, config.batch.maxBytes) + 256 * 1024,
+  });
+  const created = await startup.step(`ensure topic ${topic}`, () => ensureTopic(kafka, spec, { brokers: config.kafka.brokers }));
+  logger.info({ topic, created }, created ? 'raw topic created' : 'raw topic exists with the settings needed');
 
-  const created = await retryUntil(deadline, logger, 'create raw topic', () =>
-    ensureTopic(kafka, {
-      topic,
-      numPartitions: config.rawTopic.partitions,
-      replicationFactor: config.kafka.replicationFactor,
-      configs: {
-        'retention.ms': '-1',
-        'retention.bytes': '-1',
-        // One batch (or one maximal body) must fit into a broker record batch.
-        'max.message.bytes': String(Math.max(config.http.bodyLimitBytes, config.batch.maxBytes) + 256 * 1024),
-      },
-    }),
-  );
-  logger.info({ topic, created }, created ? 'raw topic created' : 'raw topic exists');
-
-  const schema = await retryUntil(deadline, logger, 'register raw webhook schema', () =>
-    serde.register(valueSubject(topic), rawWebhookSchema(), { compatibility: 'BACKWARD_TRANSITIVE' }),
-  );
+  const subject = valueSubject(topic);
+  const schema = await startup.step(`register schema ${subject}`, () => serde.register(subject, rawWebhookSchema(), { compatibility: 'BACKWARD_TRANSITIVE' }));
   logger.info({ subject: schema.subject, schemaId: schema.id }, 'raw webhook schema registered');
 
-  const partitions = await retryUntil(deadline, logger, 'read raw topic metadata', () => fetchPartitionCount(kafka, topic));
+  const partitions = await startup.step(`read topic metadata ${topic}`, () => fetchPartitionCount(kafka, topic));
   // More producers than partitions would idle: partition p is written by producer p % producers.
   const producers = Array.from({ length: Math.min(config.producers, partitions) }, () => new DurableProducer(kafka));
-  await retryUntil(deadline, logger, 'connect producers', () => Promise.all(producers.map((p) => p.connect())));
+  await startup.step('connect producers', () => Promise.all(producers.map((p) => p.connect())));
   metrics.producers.set(producers.length);
   logger.info({ topic, partitions, producers: producers.length }, 'producers connected');
 
@@ -91,19 +89,4 @@ export async function createIngestDeps(config: IngestConfig, logger: Logger, met
       await Promise.all(producers.map((p) => p.disconnect()));
     },
   };
-}
-
-async function retryUntil<T>(deadline: number, logger: Logger, what: string, fn: () => Promise<T>): Promise<T> {
-  let delay = 250;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      const retryable = !isEventsError(err) || err.retryable;
-      if (!retryable || Date.now() + delay > deadline) throw err;
-      logger.warn({ err: { message: err instanceof Error ? err.message : String(err) }, retryInMs: delay }, `${what} failed; retrying`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
 }

@@ -1,3 +1,4 @@
+import { Startup } from '@livechat-pipeline/service-host';
 import { IngestConfigError } from './errors.js';
 import { buildApp } from './app.js';
 import { loadIngestConfig } from './config.js';
@@ -21,8 +22,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   const metrics = createIngestMetrics();
-  const runtime = await createIngestDeps(config, logger, metrics);
-  const verifier = await createIngestVerifier(config, runtime.deps.verifier, logger);
+  const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });
+  const runtime = await createIngestDeps(config, logger, metrics, startup);
+  const verifier = await startup.step('connect to the tenant registry', () => createIngestVerifier(config, runtime.deps.verifier, logger));
   const app = await buildApp(config, { ...runtime.deps, verifier: verifier.verifier });
 
   const operations = createIngestOperationsServer({ readiness: runtime.deps.readiness, metrics, logger });
