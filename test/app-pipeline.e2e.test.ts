@@ -7,13 +7,14 @@ import {
   buildApp as buildIngest,
   createIngestDeps,
   createIngestMetrics,
+  createIngestVerifier,
   createLogger,
   loadIngestConfig,
 } from '@livechat-pipeline/ingest';
-import type { IngestRuntime } from '@livechat-pipeline/ingest';
+import type { IngestRuntime, IngestVerifier } from '@livechat-pipeline/ingest';
 import { startFakeLiveChat } from '@livechat-pipeline/livechat-fake';
 import type { FakeLiveChat } from '@livechat-pipeline/livechat-fake';
-import { anyOfVerifiers, createRegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
+import { createRegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
 import type { RegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
 import {
   createTestDatabase,
@@ -64,6 +65,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
   let ingestRuntime: IngestRuntime;
   let ingestUrl: string;
   let verifier: RegistrySecretVerifier;
+  let ingestVerifier: IngestVerifier;
   let topic: string;
   const appLogs: string[] = [];
   const ingestLogs: string[] = [];
@@ -73,6 +75,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     const endpoints = stackEndpoints();
     db = await createTestDatabase('app_e2e');
     pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    // the ingest's registry verifier (its own pool, as in production) reads the app's schema of this database
 
     // ingest, in-process through its public entry, plus the registry verifier
     topic = uniqueName('app-e2e-raw');
@@ -82,6 +85,8 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       RAW_WEBHOOK_TOPIC: topic,
       RAW_WEBHOOK_TOPIC_PARTITIONS: '1',
       LIVECHAT_SECRET_KEYS: STATIC_SECRET,
+      INGEST_TENANT_REGISTRY_DATABASE_URL: db.url,
+      INGEST_TENANT_REGISTRY_REFRESH_MS: '200',
       INGEST_LOG_LEVEL: 'debug',
     });
     const ingestLogger = createLogger(ingestConfig, capture(ingestLogs));
@@ -124,11 +129,9 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     app = await buildApp(deps);
     await app.listen({ host: '127.0.0.1', port: appPort });
 
-    verifier = await createRegistrySecretVerifier(pool, { refreshMs: 200, recordLastWebhook: true });
-    ingest = await buildIngest(ingestConfig, {
-      ...ingestRuntime.deps,
-      verifier: anyOfVerifiers(ingestRuntime.deps.verifier, verifier),
-    });
+    verifier = await createRegistrySecretVerifier(pool, { refreshMs: 200 }); // a probe: when the ingest's own loaded them too
+    ingestVerifier = await createIngestVerifier(ingestConfig, ingestRuntime.deps.verifier, ingestLogger);
+    ingest = await buildIngest(ingestConfig, { ...ingestRuntime.deps, verifier: ingestVerifier.verifier });
     await ingest.listen({ host: '127.0.0.1', port: ingestPort });
     lifecycleUrl = `${appUrl.replace('http://', `http://livechat:${LIFECYCLE_PASSWORD}@`)}/app/lifecycle`;
   });
@@ -136,6 +139,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
   afterAll(async () => {
     await ingest?.close();
     await ingestRuntime?.close();
+    await ingestVerifier?.close();
     await verifier?.close();
     await app?.close();
     await deps?.close();

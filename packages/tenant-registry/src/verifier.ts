@@ -21,7 +21,6 @@ export interface RegistrySecretVerifierOptions {
 interface Snapshot {
   /** organization_id and license_id of every active tenant -> digests of its app's live webhook secrets. */
   readonly byTenant: ReadonlyMap<string, readonly Buffer[]>;
-  readonly all: readonly Buffer[];
   readonly loadedAt: Date;
 }
 
@@ -41,7 +40,7 @@ interface Row {
  * compares in constant time. v2 deliveries are never accepted here (no v2 registration exists).
  */
 export class RegistrySecretVerifier implements SecretVerifier {
-  private snapshot: Snapshot = { byTenant: new Map(), all: [], loadedAt: new Date(0) };
+  private snapshot: Snapshot = { byTenant: new Map(), loadedAt: new Date(0) };
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private readonly pending = new Set<string>();
@@ -93,10 +92,8 @@ export class RegistrySecretVerifier implements SecretVerifier {
         where t.status = 'active'`,
     );
     const byTenant = new Map<string, Buffer[]>();
-    const all = new Map<string, Buffer>();
     for (const row of r.rows) {
       const digest = Buffer.from(row.secret_hash, 'hex');
-      all.set(row.secret_hash, digest);
       for (const key of [row.organization_id, row.license_id]) {
         if (key === null) continue;
         const list = byTenant.get(key) ?? [];
@@ -104,7 +101,7 @@ export class RegistrySecretVerifier implements SecretVerifier {
         byTenant.set(key, list);
       }
     }
-    this.snapshot = { byTenant, all: [...all.values()], loadedAt: this.now() };
+    this.snapshot = { byTenant, loadedAt: this.now() };
     if (this.options.recordLastWebhook === true && this.pending.size > 0) {
       const keys = [...this.pending];
       this.pending.clear();
@@ -122,34 +119,24 @@ export class RegistrySecretVerifier implements SecretVerifier {
   }
 
   /**
-   * True when `secretKey` belongs to a live registration of an active tenant. With tenant ids, only those
-   * tenants' secrets count; without, any active tenant's.
+   * True when `secretKey` belongs to a live registration of the app installed by `tenant` (an organization id
+   * or a license id), and that tenant is active. Only that tenant's secrets count: another tenant's secret is
+   * refused even when it is valid for its own tenant. A null or empty tenant never matches.
    */
-  verifyV3Secret(secretKey: string, tenantIds?: string | readonly string[]): boolean {
-    if (secretKey === '') return false;
-    const ids = tenantIds === undefined ? undefined : typeof tenantIds === 'string' ? [tenantIds] : tenantIds;
-    if (ids === undefined) return matchesAnyDigest(secretKey, this.snapshot.all);
-    const digests: Buffer[] = [];
-    const known: string[] = [];
-    for (const id of ids) {
-      const list = this.snapshot.byTenant.get(id);
-      if (list !== undefined) {
-        digests.push(...list);
-        known.push(id);
-      }
-    }
+  verifyV3Secret(secretKey: string, tenant: string | null): boolean {
+    const digests = tenant === null || tenant === '' ? undefined : this.snapshot.byTenant.get(tenant);
     // Always hash and compare, even with nothing to compare against.
-    const ok = matchesAnyDigest(secretKey, digests);
-    if (ok && this.options.recordLastWebhook === true) for (const id of known) this.pending.add(id);
-    return ok && known.length > 0;
+    const ok = matchesAnyDigest(secretKey, digests ?? []) && secretKey !== '' && digests !== undefined;
+    if (ok && this.options.recordLastWebhook === true) this.pending.add(tenant!);
+    return ok;
   }
 
-  /** The ingest's `WebhookSecretVerifier.verify`: v3 only, and only for deliveries naming their tenant. */
+  /** The ingest's `WebhookSecretVerifier.verify`: v3 only, and only for the delivery's one tenant. */
   verify(credentials: AuthCredentials, subject: AuthSubject): AuthResult {
     if (credentials.format !== 'v3') return { ok: false, reason: 'bad_credentials' };
     if (credentials.secretKey === undefined || credentials.secretKey === '')
       return { ok: false, reason: 'missing_credentials' };
-    return this.verifyV3Secret(credentials.secretKey, subject.tenantIds)
+    return this.verifyV3Secret(credentials.secretKey, subject.tenant)
       ? { ok: true }
       : { ok: false, reason: 'bad_credentials' };
   }
@@ -177,7 +164,9 @@ export async function createRegistrySecretVerifier(
 
 /**
  * A verifier that accepts what any of `verifiers` accepts, tried in order (e.g. the ingest's static
- * LIVECHAT_SECRET_KEYS first, then the registry). When all refuse, the first one's reason is returned.
+ * LIVECHAT_SECRET_KEYS first, then the registry), each asked about the same one tenant (`subject.tenant`), so
+ * the combination never widens what one tenant's credentials open. When all refuse, the first one's reason is
+ * returned.
  */
 export function anyOfVerifiers(...verifiers: readonly SecretVerifier[]): SecretVerifier {
   return {

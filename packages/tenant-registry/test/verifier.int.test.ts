@@ -37,7 +37,7 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
   });
 
   const v3 = (secretKey: string) => ({ format: 'v3' as const, secretKey });
-  const subject = (...tenantIds: string[]) => ({ tenantIds, action: 'incoming_chat' });
+  const subject = (tenant: string | null) => ({ tenant, action: 'incoming_chat' });
 
   it('accepts the secret of a live registration for an active tenant only, and follows changes within a second', async () => {
     await registry.recordInstall({ clientId: CLIENT, organizationId: ORG, licenseId: '104130623' });
@@ -61,7 +61,7 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       ok: false,
       reason: 'bad_credentials',
     });
-    expect(verifier.verify(v3('old-secret'), subject())).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify(v3('old-secret'), subject(null))).toEqual({ ok: false, reason: 'bad_credentials' });
     expect(verifier.verify(v3(''), subject(ORG))).toEqual({ ok: false, reason: 'missing_credentials' });
     expect(verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG)).ok).toBe(false);
 
@@ -96,6 +96,41 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       timeoutMs: 5000,
       message: 'uninstalled tenant refused',
     });
+  });
+
+  it("one tenant per delivery: tenant A's registered secret is refused for tenant B, and for no tenant", async () => {
+    const A = 'aaaaaaaa-0000-4000-8000-00000000000a';
+    const B = 'bbbbbbbb-0000-4000-8000-00000000000b';
+    await registry.recordInstall({ clientId: 'client-a', organizationId: A, licenseId: '9001' });
+    await registry.recordInstall({ clientId: 'client-b', organizationId: B });
+    for (const [id, client, secret] of [
+      ['wh-a', 'client-a', 'secret-of-a'],
+      ['wh-b', 'client-b', 'secret-of-b'],
+    ] as const)
+      await registry.addRegistration({
+        id,
+        ownerClientId: client,
+        action: 'incoming_chat',
+        url: 'https://x/webhooks/livechat',
+        secretHash: hashWebhookSecret(secret),
+        definition: {},
+      });
+    await verifier.refresh();
+    expect(verifier.verify(v3('secret-of-a'), subject(A))).toEqual({ ok: true });
+    expect(verifier.verify(v3('secret-of-a'), subject('9001'))).toEqual({ ok: true });
+    expect(verifier.verify(v3('secret-of-b'), subject(B))).toEqual({ ok: true });
+    expect(verifier.verify(v3('secret-of-a'), subject(B))).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify(v3('secret-of-b'), subject(A))).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify(v3('secret-of-a'), subject(null))).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify(v3('secret-of-a'), subject(''))).toEqual({ ok: false, reason: 'bad_credentials' });
+    // combined with another verifier, still only tenant B's credentials are asked about for tenant B
+    const seen: unknown[] = [];
+    const spy = { verify: (_c: unknown, s: unknown) => (seen.push(s), { ok: false as const, reason: 'bad_credentials' as const }) };
+    expect(await anyOfVerifiers(spy, verifier).verify(v3('secret-of-a'), subject(B))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(seen).toEqual([subject(B)]);
   });
 
   it('anyOfVerifiers accepts what one accepts and keeps the first refusal reason', async () => {

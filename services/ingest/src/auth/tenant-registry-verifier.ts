@@ -2,7 +2,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { anyOfVerifiers, createRegistrySecretVerifier, migrateRegistry } from '@livechat-pipeline/tenant-registry';
 import type { IngestConfig } from '../config.js';
-import type { WebhookSecretVerifier } from './verifier.js';
+import type { AuthSubject as RegistrySubject, SecretVerifier } from '@livechat-pipeline/tenant-registry';
+import type { AuthSubject, WebhookSecretVerifier } from './verifier.js';
 
 export interface IngestVerifier {
   readonly verifier: WebhookSecretVerifier;
@@ -26,8 +27,9 @@ export async function createIngestVerifier(config: IngestConfig, staticVerifier:
       recordLastWebhook: true,
       onError: (err) => logger.warn({ err: { message: err.message } }, 'tenant registry refresh failed; keeping the last set'),
     });
+    const combined = anyOfVerifiers(asRegistryVerifier(staticVerifier), registry);
     return {
-      verifier: anyOfVerifiers(staticVerifier, registry),
+      verifier: { verify: (credentials, subject) => combined.verify(credentials, { tenant: oneTenant(subject), action: subject.action }) },
       async close() {
         await registry.close();
         await pool.end();
@@ -37,4 +39,25 @@ export async function createIngestVerifier(config: IngestConfig, staticVerifier:
     await pool.end().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The delivery's one tenant (notes: interface agreed for issue 10, item 1). The agreed subject carries it as
+ * `tenant`; the older shape listed candidates (`tenantIds`: body tenant, then path label), and there only a
+ * single distinct candidate names a tenant — two different ones are a mismatch and name none, so no registry
+ * secret can match.
+ */
+export function oneTenant(subject: AuthSubject): string | null {
+  const s = subject as { readonly tenant?: string | null; readonly tenantIds?: readonly string[] };
+  if (s.tenant !== undefined) return s.tenant;
+  const distinct = [...new Set(s.tenantIds ?? [])];
+  return distinct.length === 1 ? distinct[0]! : null;
+}
+
+/** The ingest's own verifier asked with the registry's one-tenant subject. */
+function asRegistryVerifier(v: WebhookSecretVerifier): SecretVerifier {
+  return {
+    verify: (credentials, subject: RegistrySubject) =>
+      v.verify(credentials, { tenant: subject.tenant, tenantIds: subject.tenant === null ? [] : [subject.tenant], action: subject.action } as AuthSubject),
+  };
 }
