@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { RegistryError } from './errors.js';
-import { DEFAULT_REGISTRY_SCHEMA, quoteSchema } from './schema.js';
+import { DEFAULT_REGISTRY_SCHEMA, DEFAULT_RETIRING_SECONDS, quoteSchema } from './schema.js';
 
 interface Migration {
   readonly version: number;
@@ -65,6 +65,21 @@ export const MIGRATIONS: readonly Migration[] = [
         expires_at  timestamptz not null
       );
       create index sessions_tenant_idx on ${s}.sessions (tenant_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'retiring registrations expire (retiring_until)',
+    // A crash between "retiring" and "deleted" (a sync or rotation interrupted during its overlap) used to
+    // leave the old secret accepted forever: every retiring registration now carries its expiry, which the
+    // verifier checks. Rows already retiring get the default overlap from when they started retiring.
+    sql: (s) => `
+      alter table ${s}.webhook_registrations add column retiring_until timestamptz;
+      update ${s}.webhook_registrations
+         set retiring_until = coalesce(retired_at, now()) + interval '${DEFAULT_RETIRING_SECONDS} seconds'
+       where status = 'retiring';
+      alter table ${s}.webhook_registrations
+        add constraint webhook_registrations_retiring_expires check (status <> 'retiring' or retiring_until is not null);
     `,
   },
 ];

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { RegistryError } from './errors.js';
-import { DEFAULT_REGISTRY_SCHEMA, quoteSchema } from './schema.js';
+import { DEFAULT_REGISTRY_SCHEMA, DEFAULT_RETIRING_SECONDS, quoteSchema } from './schema.js';
 import type {
   RegistrationStatus,
   StoredTokens,
@@ -42,6 +42,7 @@ interface RegistrationRow {
   status: RegistrationStatus;
   created_at: Date;
   retired_at: Date | null;
+  retiring_until: Date | null;
   deleted_at: Date | null;
 }
 
@@ -77,6 +78,7 @@ const registrationOf = (r: RegistrationRow): WebhookRegistration => ({
   status: r.status,
   createdAt: r.created_at,
   retiredAt: r.retired_at,
+  retiringUntil: r.retiring_until,
   deletedAt: r.deleted_at,
 });
 
@@ -252,13 +254,26 @@ export class TenantRegistry {
     return registrationOf(r.rows[0]!);
   }
 
-  async setRegistrationStatus(id: string, status: RegistrationStatus): Promise<void> {
+  /**
+   * Moves a registration to `status`. Becoming "retiring" starts its expiry: it stays accepted for
+   * `retiringForMs` (default DEFAULT_RETIRING_SECONDS) from now, then the verifier refuses it even if nobody
+   * ever marks it deleted. Calling "retiring" again on a retiring registration keeps the earlier expiry.
+   */
+  async setRegistrationStatus(
+    id: string,
+    status: RegistrationStatus,
+    options: { retiringForMs?: number } = {},
+  ): Promise<void> {
+    const forMs = Math.max(0, Math.round(options.retiringForMs ?? DEFAULT_RETIRING_SECONDS * 1000));
     await this.q(
       `update ${this.s}.webhook_registrations set status = $2,
          retired_at = case when $2 = 'retiring' then coalesce(retired_at, now()) else retired_at end,
+         retiring_until = case when $2 = 'retiring'
+           then case when status = 'retiring' then retiring_until else now() + make_interval(secs => $3::float8 / 1000) end
+           else null end,
          deleted_at = case when $2 = 'deleted' then now() else null end
        where id = $1`,
-      [id, status],
+      [id, status, forMs],
     );
   }
 

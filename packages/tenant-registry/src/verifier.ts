@@ -18,9 +18,15 @@ export interface RegistrySecretVerifierOptions {
   readonly clock?: () => Date;
 }
 
+/** One accepted secret: its digest, and for a retiring registration when it stops counting (ms since epoch). */
+interface Accepted {
+  readonly digest: Buffer;
+  readonly until: number | null;
+}
+
 interface Snapshot {
-  /** organization_id and license_id of every active tenant -> digests of its app's live webhook secrets. */
-  readonly byTenant: ReadonlyMap<string, readonly Buffer[]>;
+  /** organization_id and license_id of every active tenant -> its app's live webhook secrets. */
+  readonly byTenant: ReadonlyMap<string, readonly Accepted[]>;
   readonly loadedAt: Date;
 }
 
@@ -28,10 +34,13 @@ interface Row {
   organization_id: string;
   license_id: string | null;
   secret_hash: string;
+  /** Retiring registrations: milliseconds left before retiring_until, by Postgres' clock (no skew). */
+  retiring_ms_left: number | null;
 }
 
 /**
- * Accepts a v3 delivery when its `secret_key` is the secret of a live (active or retiring) webhook registration
+ * Accepts a v3 delivery when its `secret_key` is the secret of a live (active, or retiring and not past its
+ * `retiring_until`) webhook registration
  * of the app AND the delivery's tenant (organization_id / license_id) is an ACTIVE tenant of that app.
  * Registrations are per Client ID since v3.3, so one secret serves every licence that installed the app; the
  * tenant check is what makes an uninstalled licence's deliveries fail.
@@ -85,19 +94,25 @@ export class RegistrySecretVerifier implements SecretVerifier {
   }
 
   private async load(): Promise<void> {
+    const started = Date.now();
     const r = await this.pool.query<Row>(
-      `select t.organization_id, t.license_id, r.secret_hash
+      `select t.organization_id, t.license_id, r.secret_hash,
+              case when r.status = 'retiring'
+                then extract(epoch from (r.retiring_until - now())) * 1000 end::float8 as retiring_ms_left
          from ${this.s}.tenants t
-         join ${this.s}.webhook_registrations r on r.owner_client_id = t.client_id and r.status in ('active', 'retiring')
-        where t.status = 'active'`,
+         join ${this.s}.webhook_registrations r on r.owner_client_id = t.client_id
+        where t.status = 'active'
+          and (r.status = 'active' or (r.status = 'retiring' and r.retiring_until > now()))`,
     );
-    const byTenant = new Map<string, Buffer[]>();
+    const byTenant = new Map<string, Accepted[]>();
     for (const row of r.rows) {
-      const digest = Buffer.from(row.secret_hash, 'hex');
+      // measured from before the query was sent: an expiry never moves later than Postgres' own
+      const until = row.retiring_ms_left === null ? null : started + row.retiring_ms_left;
+      const accepted: Accepted = { digest: Buffer.from(row.secret_hash, 'hex'), until };
       for (const key of [row.organization_id, row.license_id]) {
         if (key === null) continue;
         const list = byTenant.get(key) ?? [];
-        list.push(digest);
+        list.push(accepted);
         byTenant.set(key, list);
       }
     }
@@ -124,9 +139,12 @@ export class RegistrySecretVerifier implements SecretVerifier {
    * refused even when it is valid for its own tenant. A null or empty tenant never matches.
    */
   verifyV3Secret(secretKey: string, tenant: string | null): boolean {
-    const digests = tenant === null || tenant === '' ? undefined : this.snapshot.byTenant.get(tenant);
+    const entries = tenant === null || tenant === '' ? undefined : this.snapshot.byTenant.get(tenant);
+    // A retiring secret past its expiry no longer counts, even before the next refresh (or when it fails).
+    const now = Date.now();
+    const digests = (entries ?? []).filter((e) => e.until === null || e.until > now).map((e) => e.digest);
     // Always hash and compare, even with nothing to compare against.
-    const ok = matchesAnyDigest(secretKey, digests ?? []) && secretKey !== '' && digests !== undefined;
+    const ok = matchesAnyDigest(secretKey, digests) && secretKey !== '' && digests.length > 0;
     if (ok && this.options.recordLastWebhook === true) this.pending.add(tenant!);
     return ok;
   }

@@ -24,7 +24,7 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('registry');
     pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    expect(await migrateRegistry(pool)).toEqual([1]);
+    expect(await migrateRegistry(pool)).toEqual([1, 2]);
     expect(await migrateRegistry(pool)).toEqual([]); // idempotent
     registry = new TenantRegistry(pool);
     verifier = await createRegistrySecretVerifier(pool, { refreshMs: 100, recordLastWebhook: true });
@@ -61,7 +61,10 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       ok: false,
       reason: 'bad_credentials',
     });
-    expect(verifier.verify(v3('old-secret'), subject(null))).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify(v3('old-secret'), subject(null))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
     expect(verifier.verify(v3(''), subject(ORG))).toEqual({ ok: false, reason: 'missing_credentials' });
     expect(verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG)).ok).toBe(false);
 
@@ -121,16 +124,77 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
     expect(verifier.verify(v3('secret-of-b'), subject(B))).toEqual({ ok: true });
     expect(verifier.verify(v3('secret-of-a'), subject(B))).toEqual({ ok: false, reason: 'bad_credentials' });
     expect(verifier.verify(v3('secret-of-b'), subject(A))).toEqual({ ok: false, reason: 'bad_credentials' });
-    expect(verifier.verify(v3('secret-of-a'), subject(null))).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify(v3('secret-of-a'), subject(null))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
     expect(verifier.verify(v3('secret-of-a'), subject(''))).toEqual({ ok: false, reason: 'bad_credentials' });
     // combined with another verifier, still only tenant B's credentials are asked about for tenant B
     const seen: unknown[] = [];
-    const spy = { verify: (_c: unknown, s: unknown) => (seen.push(s), { ok: false as const, reason: 'bad_credentials' as const }) };
+    const spy = {
+      verify: (_c: unknown, s: unknown) => (
+        seen.push(s),
+        { ok: false as const, reason: 'bad_credentials' as const }
+      ),
+    };
     expect(await anyOfVerifiers(spy, verifier).verify(v3('secret-of-a'), subject(B))).toEqual({
       ok: false,
       reason: 'bad_credentials',
     });
     expect(seen).toEqual([subject(B)]);
+  });
+
+  it('a retiring registration past its expiry is refused although nobody finished the rotation', async () => {
+    const C = 'cccccccc-0000-4000-8000-00000000000c';
+    await registry.recordInstall({ clientId: 'client-c', organizationId: C });
+    for (const [id, secret] of [
+      ['wh-c-old', 'old-secret-of-c'],
+      ['wh-c-crashed', 'crashed-secret-of-c'],
+      ['wh-c-new', 'new-secret-of-c'],
+    ] as const)
+      await registry.addRegistration({
+        id,
+        ownerClientId: 'client-c',
+        action: 'incoming_chat',
+        url: 'https://x/webhooks/livechat',
+        secretHash: hashWebhookSecret(secret),
+        definition: {},
+      });
+    // a rotation that crashed long ago: retiring, never deleted, its expiry passed
+    await registry.setRegistrationStatus('wh-c-crashed', 'retiring', { retiringForMs: 0 });
+    // a rotation in progress whose process dies now: retiring for 1.5 s more
+    await registry.setRegistrationStatus('wh-c-old', 'retiring', { retiringForMs: 1500 });
+    const stored = (await registry.getRegistration('wh-c-old'))!;
+    expect(stored.status).toBe('retiring');
+    expect(stored.retiringUntil).toBeInstanceOf(Date);
+    // retiring again keeps the first expiry (a retried step cannot extend it)
+    await registry.setRegistrationStatus('wh-c-old', 'retiring', { retiringForMs: 3_600_000 });
+    expect((await registry.getRegistration('wh-c-old'))!.retiringUntil).toEqual(stored.retiringUntil);
+
+    // a verifier that does not refresh in between: the expiry is checked at verification time
+    const slow = await createRegistrySecretVerifier(pool, { refreshMs: 60_000 });
+    try {
+      expect(slow.verify(v3('crashed-secret-of-c'), subject(C))).toEqual({
+        ok: false,
+        reason: 'bad_credentials',
+      });
+      expect(slow.verify(v3('old-secret-of-c'), subject(C))).toEqual({ ok: true });
+      expect(slow.verify(v3('new-secret-of-c'), subject(C))).toEqual({ ok: true });
+      await waitFor(() => !slow.verifyV3Secret('old-secret-of-c', C), {
+        timeoutMs: 5000,
+        message: 'expired retiring secret refused without a refresh',
+      });
+      await slow.refresh();
+      expect(slow.verify(v3('old-secret-of-c'), subject(C))).toEqual({
+        ok: false,
+        reason: 'bad_credentials',
+      });
+      expect(slow.verify(v3('new-secret-of-c'), subject(C))).toEqual({ ok: true });
+    } finally {
+      await slow.close();
+    }
+    // still "retiring" in the table: nobody finished it, the expiry alone refuses it
+    expect((await registry.getRegistration('wh-c-old'))!.status).toBe('retiring');
   });
 
   it('anyOfVerifiers accepts what one accepts and keeps the first refusal reason', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hashWebhookSecret } from '@livechat-pipeline/tenant-registry';
+import { DEFAULT_RETIRING_SECONDS, hashWebhookSecret } from '@livechat-pipeline/tenant-registry';
 import type { TenantRegistry, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -9,6 +9,14 @@ import type { ConfigurationApi, RemoteWebhook } from '../livechat/configuration-
 import type { DesiredWebhook } from './desired.js';
 
 export const LIMIT_PER_ACTION = 3;
+
+/**
+ * How long a secret set "retiring" stays accepted if the process dies before it marks it deleted: the registry's
+ * default (10 min), or longer when the overlap asks for it (twice the overlap, as in a rotation, plus a minute).
+ */
+export function retiringPeriodMs(overlapMs = 0): number {
+  return Math.max(DEFAULT_RETIRING_SECONDS * 1000, 2 * overlapMs + 60_000);
+}
 
 export type PlanStep =
   | {
@@ -179,7 +187,9 @@ export class WebhookSync {
             registered.push({ id: await this.register(step.desired), action: step.action });
           } else if (step.op === 'unregister') {
             if (step.known) {
-              await this.deps.registry.setRegistrationStatus(step.id, 'retiring');
+              await this.deps.registry.setRegistrationStatus(step.id, 'retiring', {
+                retiringForMs: retiringPeriodMs(options.overlapMs),
+              });
               retiring.push(step.id);
             }
             await this.unregisterRemote(step.id);
@@ -223,10 +233,12 @@ export class WebhookSync {
   /**
    * New secrets for every configured webhook: register the new one, keep both accepted while LiveChat
    * propagates (`wait('new-registered')`), unregister the old one, keep its secret accepted while in-flight
-   * deliveries drain (`wait('old-unregistered')`), then forget the old secret.
+   * deliveries drain (`wait('old-unregistered')`), then forget the old secret. `overlapMs` is how long each
+   * wait lasts: the old secret expires on its own after `retiringPeriodMs(overlapMs)` should this never finish.
    */
   async rotateSecrets(
     wait: (phase: RotationPhase) => Promise<void>,
+    options: { overlapMs?: number } = {},
   ): Promise<{ rotated: Array<{ action: string; oldId: string; newId: string }> }> {
     return this.locked(async () => {
       const remote = await this.deps.api.listWebhooks();
@@ -237,7 +249,9 @@ export class WebhookSync {
         const current = remote.find((r) => known.has(r.id) && this.matches(r, desired));
         if (current === undefined) continue; // sync registers it; nothing to rotate
         const newId = await this.register(desired);
-        await this.deps.registry.setRegistrationStatus(current.id, 'retiring');
+        await this.deps.registry.setRegistrationStatus(current.id, 'retiring', {
+          retiringForMs: retiringPeriodMs(options.overlapMs),
+        });
         pairs.push({ action: desired.action, oldId: current.id, newId });
       }
       this.deps.logger.info(
