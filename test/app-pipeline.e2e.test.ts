@@ -14,8 +14,6 @@ import {
 import type { IngestRuntime, IngestVerifier } from '@livechat-pipeline/ingest';
 import { startFakeLiveChat } from '@livechat-pipeline/livechat-fake';
 import type { FakeLiveChat } from '@livechat-pipeline/livechat-fake';
-import { createRegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
-import type { RegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
 import {
   createTestDatabase,
   readTopic,
@@ -64,7 +62,6 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
   let ingest: IngestHttpApp;
   let ingestRuntime: IngestRuntime;
   let ingestUrl: string;
-  let verifier: RegistrySecretVerifier;
   let ingestVerifier: IngestVerifier;
   let topic: string;
   const appLogs: string[] = [];
@@ -86,7 +83,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       RAW_WEBHOOK_TOPIC_PARTITIONS: '1',
       LIVECHAT_SECRET_KEYS: STATIC_SECRET,
       INGEST_TENANT_REGISTRY_DATABASE_URL: db.url,
-      INGEST_TENANT_REGISTRY_REFRESH_MS: '200',
+      // the default refresh (1 s): new secrets are accepted at once anyway (a miss is looked up)
       INGEST_LOG_LEVEL: 'debug',
     });
     const ingestLogger = createLogger(ingestConfig, capture(ingestLogs));
@@ -129,7 +126,6 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     app = await buildApp(deps);
     await app.listen({ host: '127.0.0.1', port: appPort });
 
-    verifier = await createRegistrySecretVerifier(pool, { refreshMs: 200 }); // a probe: when the ingest's own loaded them too
     ingestVerifier = await createIngestVerifier(ingestConfig, ingestRuntime.deps.verifier, ingestLogger);
     ingest = await buildIngest(ingestConfig, { ...ingestRuntime.deps, verifier: ingestVerifier.verifier });
     await ingest.listen({ host: '127.0.0.1', port: ingestPort });
@@ -137,10 +133,15 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
   });
 
   afterAll(async () => {
+    console.log(
+      ingestLogs
+        .filter((l) => /registry|warn|error/i.test(l))
+        .slice(0, 10)
+        .join(''),
+    );
     await ingest?.close();
     await ingestRuntime?.close();
     await ingestVerifier?.close();
-    await verifier?.close();
     await app?.close();
     await deps?.close();
     await fake?.close();
@@ -200,10 +201,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     expect(registered.map((w) => w.action).sort()).toEqual(deps.config.webhooks.map((w) => w.action).sort());
     for (const w of registered) expect(w.url).toBe(`${ingestUrl}/webhooks/livechat`);
 
-    await waitFor(() => verifier.verifyV3Secret(registered[0]!.secret_key, ORG), {
-      timeoutMs: 10_000,
-      message: 'registry verifier knows the new secrets',
-    });
+    // delivered at once: no waiting for the ingest's verifier to refresh (it looks a missing secret up)
     const results = await fake.deliverAction('incoming_chat', {
       organizationId: ORG,
       payload: chatPayload('E2E1'),
@@ -246,11 +244,8 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
           .map((w) => w.secret_key);
         expect(secrets).toHaveLength(2);
         const newSecret = secrets.find((s) => s !== oldSecret)!;
-        await waitFor(() => verifier.verifyV3Secret(newSecret, ORG), {
-          timeoutMs: 10_000,
-          message: 'new secret accepted',
-        });
-        // during the overlap both webhooks fire, both are accepted
+        expect(newSecret).toBeDefined();
+        // during the overlap both webhooks fire, both are accepted (the new one at once)
         const both = await fake.deliverAction('incoming_chat', {
           organizationId: ORG,
           payload: chatPayload('E2E2'),

@@ -4,7 +4,7 @@ export type { NewRegistration, NewTokens } from './registry.js';
 export { DEFAULT_REGISTRY_SCHEMA, DEFAULT_RETIRING_SECONDS } from './schema.js';
 export { hashWebhookSecret } from './secret-hash.js';
 export { RegistrySecretVerifier, anyOfVerifiers, createRegistrySecretVerifier } from './verifier.js';
-export type { RegistrySecretVerifierOptions } from './verifier.js';
+export type { RegistrySecretVerifierOptions, RegistryVerifierStats } from './verifier.js';
 export type {
   AuthCredentials,
   AuthFailureReason,
