@@ -69,7 +69,7 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       reason: 'bad_credentials',
     });
     expect(await verifier.verify(v3(''), subject(ORG))).toEqual({ ok: false, reason: 'missing_credentials' });
-    expect(await verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG))).ok).toBe(false);
+    expect((await verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG))).ok).toBe(false);
 
     // rotation: the new one registered, the old one retiring -> both accepted; old deleted -> refused
     await registry.addRegistration({
