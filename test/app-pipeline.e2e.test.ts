@@ -13,6 +13,7 @@ import {
 } from '@livechat-pipeline/ingest';
 import type { IngestRuntime, IngestVerifier } from '@livechat-pipeline/ingest';
 import { startFakeLiveChat } from '@livechat-pipeline/livechat-fake';
+import { ensureLoginRole } from '@livechat-pipeline/local-stack';
 import type { FakeLiveChat } from '@livechat-pipeline/livechat-fake';
 import {
   createTestDatabase,
@@ -32,6 +33,9 @@ const LICENSE = 104130623;
 const CLIENT_SECRET = `canary-client-secret-${randomBytes(6).toString('hex')}`;
 const LIFECYCLE_PASSWORD = `canary-lifecycle-${randomBytes(6).toString('hex')}`;
 const STATIC_SECRET = `static-${randomBytes(8).toString('hex')}`;
+/** A role of this test only (role names are cluster-wide; the stack's own is livechat_ingest). */
+const INGEST_ROLE = 'lcp_test_e2e_ingest';
+const INGEST_ROLE_PASSWORD = 'lcp-test-e2e-ingest';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -72,7 +76,22 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     const endpoints = stackEndpoints();
     db = await createTestDatabase('app_e2e');
     pool = new pg.Pool({ connectionString: db.url, max: 6 });
-    // the ingest's registry verifier (its own pool, as in production) reads the app's schema of this database
+    // the ingest reads the registry as a role of its own (least privilege), which the app grants when it
+    // migrates; the role is created as the stack does (idempotent, concurrent creators both succeed)
+    await Promise.all(
+      [0, 1].map(async () => {
+        const admin = new pg.Client({ connectionString: db.url });
+        await admin.connect();
+        try {
+          await ensureLoginRole(admin, INGEST_ROLE, INGEST_ROLE_PASSWORD);
+        } finally {
+          await admin.end();
+        }
+      }),
+    );
+    const ingestDbUrl = new URL(db.url);
+    ingestDbUrl.username = INGEST_ROLE;
+    ingestDbUrl.password = INGEST_ROLE_PASSWORD;
 
     // ingest, in-process through its public entry, plus the registry verifier
     topic = uniqueName('app-e2e-raw');
@@ -82,7 +101,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       RAW_WEBHOOK_TOPIC: topic,
       RAW_WEBHOOK_TOPIC_PARTITIONS: '1',
       LIVECHAT_SECRET_KEYS: STATIC_SECRET,
-      INGEST_TENANT_REGISTRY_DATABASE_URL: db.url,
+      INGEST_TENANT_REGISTRY_DATABASE_URL: ingestDbUrl.toString(),
       // the default refresh (1 s): new secrets are accepted at once anyway (a miss is looked up)
       INGEST_LOG_LEVEL: 'debug',
     });
@@ -107,7 +126,10 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       account: { accountId: 'acct-1', organizationId: ORG, licenseId: LICENSE, email: 'owner@example.com' },
     });
 
-    // migrations run in createAppDeps; the verifier reads the same schema
+    // the ingest starts first, before the app has migrated: it refuses registry secrets until the tables appear
+    ingestVerifier = await createIngestVerifier(ingestConfig, ingestRuntime.deps.verifier, ingestLogger);
+
+    // migrations (and the ingest role's grants) run in createAppDeps
     const ingestPort = await freePort();
     ingestUrl = `http://127.0.0.1:${ingestPort}`;
     const config = loadAppConfig({
@@ -121,12 +143,12 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       APP_LIFECYCLE_BASIC_AUTH: `livechat:${LIFECYCLE_PASSWORD}`,
       APP_LOG_LEVEL: 'debug',
       DATABASE_URL: db.url,
+      APP_DB_INGEST_ROLE: INGEST_ROLE,
     });
     deps = await createAppDeps(config, createAppLogger(config, capture(appLogs)), { pool });
     app = await buildApp(deps);
     await app.listen({ host: '127.0.0.1', port: appPort });
 
-    ingestVerifier = await createIngestVerifier(ingestConfig, ingestRuntime.deps.verifier, ingestLogger);
     ingest = await buildIngest(ingestConfig, { ...ingestRuntime.deps, verifier: ingestVerifier.verifier });
     await ingest.listen({ host: '127.0.0.1', port: ingestPort });
     lifecycleUrl = `${appUrl.replace('http://', `http://livechat:${LIFECYCLE_PASSWORD}@`)}/app/lifecycle`;

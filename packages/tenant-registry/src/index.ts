@@ -1,4 +1,5 @@
-export { migrateRegistry, MIGRATIONS } from './migrations.js';
+export { INGEST_GRANTS, migrateRegistry, migrateRegistryWithGrants, MIGRATIONS } from './migrations.js';
+export type { MigrationOutcome } from './migrations.js';
 export { TenantRegistry } from './registry.js';
 export type { NewRegistration, NewTokens } from './registry.js';
 export { DEFAULT_REGISTRY_SCHEMA, DEFAULT_RETIRING_SECONDS } from './schema.js';

@@ -115,11 +115,26 @@ export class RegistrySecretVerifier implements SecretVerifier {
     return { ...this.counters };
   }
 
-  /** Loads the set once (throws when Postgres cannot be read) and starts the refresh loop. */
+  /**
+   * Loads the set once and starts the refresh loop. Throws when Postgres cannot be reached; when it can but the
+   * registry is not there yet (the app has not migrated, or not granted this role its access), it starts with
+   * an empty set, reports that through `onError`, refuses every registry secret and keeps trying at each
+   * refresh until the tables appear.
+   */
   async start(): Promise<this> {
-    await this.refresh();
+    try {
+      await this.refresh();
+    } catch (err) {
+      if (!registryNotThereYet(err)) throw err;
+      this.options.onError?.(err as Error);
+    }
     this.schedule();
     return this;
+  }
+
+  /** False until the registry's tables were read once (the app has not migrated yet, or no access). */
+  get loaded(): boolean {
+    return this.snapshot.loadedAt.getTime() > 0;
   }
 
   private schedule(): void {
@@ -300,6 +315,12 @@ export class RegistrySecretVerifier implements SecretVerifier {
       await this.registry.touchLastWebhook(keys, this.now()).catch(() => undefined);
     }
   }
+}
+
+/** Postgres errors meaning "the app has not migrated (or granted) yet": no schema, table, column or privilege. */
+function registryNotThereYet(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '3F000' || code === '42P01' || code === '42703' || code === '42501';
 }
 
 function acceptedOf(row: Row, startedAt: number): Accepted {

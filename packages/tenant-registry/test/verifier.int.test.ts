@@ -3,6 +3,7 @@ import type { TestDatabase } from '@livechat-pipeline/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  MIGRATIONS,
   TenantRegistry,
   anyOfVerifiers,
   createRegistrySecretVerifier,
@@ -24,7 +25,7 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('registry');
     pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    expect(await migrateRegistry(pool)).toEqual([1, 2]);
+    expect(await migrateRegistry(pool)).toEqual(MIGRATIONS.map((m) => m.version));
     expect(await migrateRegistry(pool)).toEqual([]); // idempotent
     registry = new TenantRegistry(pool);
     verifier = await createRegistrySecretVerifier(pool, { refreshMs: 100, recordLastWebhook: true });
@@ -69,7 +70,9 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       reason: 'bad_credentials',
     });
     expect(await verifier.verify(v3(''), subject(ORG))).toEqual({ ok: false, reason: 'missing_credentials' });
-    expect((await verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG))).ok).toBe(false);
+    expect((await verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG))).ok).toBe(
+      false,
+    );
 
     // rotation: the new one registered, the old one retiring -> both accepted; old deleted -> refused
     await registry.addRegistration({

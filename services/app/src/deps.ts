@@ -1,4 +1,4 @@
-import { TenantRegistry, migrateRegistry } from '@livechat-pipeline/tenant-registry';
+import { TenantRegistry, migrateRegistryWithGrants } from '@livechat-pipeline/tenant-registry';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
@@ -43,9 +43,17 @@ export async function createAppDeps(
   options: { pool?: pg.Pool } = {},
 ): Promise<AppDeps> {
   const pool = options.pool ?? new pg.Pool({ connectionString: config.database.url, max: 5 });
-  const applied = await migrateRegistry(pool, { schema: config.database.schema });
+  const { applied, ingestRoleMissing } = await migrateRegistryWithGrants(pool, {
+    schema: config.database.schema,
+    ...(config.database.ingestRole === null ? {} : { ingestRole: config.database.ingestRole }),
+  });
   if (applied.length > 0)
     logger.info({ schema: config.database.schema, applied }, 'registry schema migrated');
+  if (ingestRoleMissing)
+    logger.warn(
+      { role: config.database.ingestRole },
+      'the ingest role does not exist: no grants made (create it, or set APP_DB_INGEST_ROLE=none)',
+    );
   const registry = new TenantRegistry(pool, { schema: config.database.schema });
   const policy = retryPolicy(config);
   let oauth: AppDeps['oauth'] = null;
