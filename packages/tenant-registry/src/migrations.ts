@@ -87,6 +87,19 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'tenants by organization id (the ingest looks a tenant up on a miss)',
     sql: (s) => `create index tenants_organization_idx on ${s}.tenants (organization_id);`,
   },
+  {
+    version: 4,
+    name: 'session hand-offs (the settings page inside the iframe gets its own session)',
+    // A one-time, short-lived code (SHA-256 only) that a top-level sign-in hands to the app's iframe, which
+    // trades it for a session cookie of its own partition.
+    sql: (s) => `
+      create table ${s}.session_handoffs (
+        code_hash   text primary key check (code_hash ~ '^[0-9a-f]{64}$'),
+        tenant_id   uuid not null references ${s}.tenants (id) on delete cascade,
+        expires_at  timestamptz not null
+      );
+    `,
+  },
 ];
 
 /**

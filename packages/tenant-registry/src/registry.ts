@@ -165,6 +165,7 @@ export class TenantRegistry {
     const row = r.rows[0];
     if (row === undefined) return null;
     await this.q(`delete from ${this.s}.sessions where tenant_id = $1`, [row.id]);
+    await this.q(`delete from ${this.s}.session_handoffs where tenant_id = $1`, [row.id]);
     return tenantOf(row);
   }
 
@@ -308,6 +309,25 @@ export class TenantRegistry {
     const r = await this.q<TenantRow>(
       `select t.* from ${this.s}.sessions s join ${this.s}.tenants t on t.id = s.tenant_id where s.id_hash = $1 and s.expires_at > now()`,
       [idHash],
+    );
+    return r.rows[0] === undefined ? null : tenantOf(r.rows[0]);
+  }
+
+  /** Records a one-time hand-off code (its digest) for a tenant; expired ones are swept on the way. */
+  async createHandoff(codeHash: string, tenantId: string, expiresAt: Date): Promise<void> {
+    await this.q(`delete from ${this.s}.session_handoffs where expires_at < now()`);
+    await this.q(
+      `insert into ${this.s}.session_handoffs (code_hash, tenant_id, expires_at) values ($1, $2, $3)`,
+      [codeHash, tenantId, expiresAt],
+    );
+  }
+
+  /** Uses up a hand-off code: its tenant when it exists and has not expired (once only), else null. */
+  async consumeHandoff(codeHash: string): Promise<Tenant | null> {
+    const r = await this.q<TenantRow>(
+      `with used as (delete from ${this.s}.session_handoffs where code_hash = $1 returning tenant_id, expires_at)
+       select t.* from used join ${this.s}.tenants t on t.id = used.tenant_id where used.expires_at > now()`,
+      [codeHash],
     );
     return r.rows[0] === undefined ? null : tenantOf(r.rows[0]);
   }

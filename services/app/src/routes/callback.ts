@@ -1,12 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { AppError, errorForLog } from '../errors.js';
 import type { AppErrorCode } from '../errors.js';
 import { parseCookies, serializeCookie } from '../http/cookies.js';
-import { errorPage } from '../http/html.js';
+import { errorPage, htmlSecurityHeaders } from '../http/html.js';
 import { STATE_COOKIE, openState, sameState } from '../oauth/state-cookie.js';
 import { callbackUrl } from './install.js';
+import { handoffPage } from './settings.js';
 
 const query = z.object({
   code: z.string().min(1).max(2048).optional(),
@@ -118,6 +120,14 @@ export function registerCallbackRoute(app: FastifyInstance, deps: AppDeps): void
     } catch (err) {
       request.log.warn({ err: errorForLog(err) }, 'webhook sync after connect failed');
       notice = '?notice=sync_failed';
+    }
+    if (browser.mode === 'popup') {
+      // Started from the settings page inside LiveChat's iframe: hand it a session of its own partition.
+      const code = await deps.sessions.createHandoff(tenant.id);
+      const nonce = randomBytes(16).toString('base64');
+      return reply
+        .headers(htmlSecurityHeaders(deps.config.frameAncestors, nonce))
+        .send(handoffPage(code, nonce));
     }
     return reply.redirect(`/app/settings${notice}`, 303);
   });
