@@ -138,6 +138,7 @@ describe('least privilege: the ingest role reads the registry and writes last_we
     ).toBe('42501');
     expect(await codeOf(ingest.query('select * from app.tokens'))).toBe('42501');
     expect(await codeOf(ingest.query('select * from app.sessions'))).toBe('42501');
+    expect(await codeOf(ingest.query('select * from app.session_handoffs'))).toBe('42501');
     expect(await codeOf(ingest.query('select * from app.schema_migrations'))).toBe('42501');
     expect(await codeOf(ingest.query('select definition from app.webhook_registrations'))).toBe('42501');
     expect(await codeOf(ingest.query('create table app.forged (x int)'))).toBe('42501');
