@@ -211,6 +211,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
         .status,
     ).toBe(200);
     const session = await connect();
+    await deps.backgroundSync!.idle(); // the webhooks are registered in the background after the connect
 
     const tokenRow = await pool.query<{ access_token_enc: Buffer; key_id: string }>(
       'select access_token_enc, key_id from app.tokens',

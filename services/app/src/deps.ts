@@ -9,6 +9,7 @@ import type { ApiCredentials } from './livechat/configuration-api.js';
 import { AccountsClient } from './oauth/accounts-client.js';
 import { Sessions } from './session.js';
 import { TokenService } from './tokens/token-service.js';
+import { BackgroundSync } from './webhooks/background.js';
 import { WebhookSync } from './webhooks/sync.js';
 import { AppError } from './errors.js';
 
@@ -27,6 +28,8 @@ export interface AppDeps {
   } | null;
   /** A webhook sync for the app's client id with these credentials. */
   webhookSync(credentials: ApiCredentials): WebhookSync;
+  /** The sync the OAuth callback starts without waiting for it (null without OAuth). */
+  readonly backgroundSync: BackgroundSync | null;
   /** A webhook sync with the operator's PAT (LIVECHAT_PAT). */
   patWebhookSync(): WebhookSync;
   close(): Promise<void>;
@@ -97,11 +100,20 @@ export async function createAppDeps(
       logger,
     });
   };
+  const tokens = oauth?.tokens;
+  const backgroundSync =
+    tokens === undefined || config.livechat.clientId === ''
+      ? null
+      : new BackgroundSync(
+          (tenantId) => webhookSync(tokens.credentialsFor(tenantId)).sync({ lock: 'try' }),
+          logger,
+        );
   return {
     config,
     logger,
     pool,
     registry,
+    backgroundSync,
     sessions: new Sessions(registry, { ttlSeconds: config.sessionTtlSeconds, secure: config.cookieSecure }),
     oauth,
     webhookSync,
@@ -115,6 +127,7 @@ export async function createAppDeps(
       return webhookSync(patCredentials(pat.accountId, pat.token));
     },
     async close() {
+      await backgroundSync?.close();
       await oauth?.tokens.stop();
       if (options.pool === undefined) await pool.end();
     },

@@ -110,17 +110,9 @@ export function registerCallbackRoute(app: FastifyInstance, deps: AppDeps): void
     await oauth.tokens.store(tenant.id, tokens);
     await deps.sessions.start(reply, tenant.id);
     request.log.info({ tenant_id: tenant.id, organization_id: tenant.organizationId }, 'tenant connected');
-    let notice = '';
-    try {
-      const report = await deps.webhookSync(oauth.tokens.credentialsFor(tenant.id)).sync();
-      request.log.info(
-        { registered: report.registered.length, unregistered: report.unregistered.length },
-        'webhooks synced after connect',
-      );
-    } catch (err) {
-      request.log.warn({ err: errorForLog(err) }, 'webhook sync after connect failed');
-      notice = '?notice=sync_failed';
-    }
+    // The webhooks are registered in the background (pg_try_advisory_lock): the browser does not wait for
+    // LiveChat's API, and a burst of connects neither queues on the lock nor drains the pool.
+    deps.backgroundSync?.trigger(tenant.id);
     if (browser.mode === 'popup') {
       // Started from the settings page inside LiveChat's iframe: hand it a session of its own partition.
       const code = await deps.sessions.createHandoff(tenant.id);
@@ -129,6 +121,6 @@ export function registerCallbackRoute(app: FastifyInstance, deps: AppDeps): void
         .headers(htmlSecurityHeaders(deps.config.frameAncestors, nonce))
         .send(handoffPage(code, nonce));
     }
-    return reply.redirect(`/app/settings${notice}`, 303);
+    return reply.redirect('/app/settings', 303);
   });
 }

@@ -13,7 +13,8 @@ const fmt = (d: Date | null) =>
         .replace(/\.\d{3}Z$/, ' UTC');
 
 function webhooksTable(rows: readonly WebhookRegistration[]): string {
-  if (rows.length === 0) return '<p id="webhooks-empty">No webhooks are registered yet.</p>';
+  if (rows.length === 0)
+    return '<p id="webhooks-empty">No webhooks are registered yet: they are registered in the background after connecting (reload in a moment). If this stays, an operator can run <code>pnpm livechat webhooks sync</code>.</p>';
   const body = rows
     .map(
       (r) =>
@@ -25,19 +26,13 @@ ${body}
 </tbody></table>`;
 }
 
-function connected(
-  tenant: Tenant,
-  tokenState: string,
-  rows: readonly WebhookRegistration[],
-  notice: string,
-): string {
+function connected(tenant: Tenant, tokenState: string, rows: readonly WebhookRegistration[]): string {
   const last =
     tenant.lastWebhookAt === null
       ? 'unknown <span class="muted">(none recorded yet: the ingest records it when it accepts a delivery with a registered secret)</span>'
       : escapeHtml(fmt(tenant.lastWebhookAt));
   return `<h1>LiveChat pipeline</h1>
 <p>Status: <span id="status" class="status ok">Connected</span></p>
-${notice}
 <table><tbody>
 <tr><th>Organization</th><td id="organization">${escapeHtml(tenant.organizationId)}</td></tr>
 <tr><th>Licence</th><td id="license">${escapeHtml(tenant.licenseId ?? 'unknown (recorded by the install webhook)')}</td></tr>
@@ -107,12 +102,8 @@ export function registerSettingsRoute(app: FastifyInstance, deps: AppDeps): void
           ? `valid until ${fmt(stored.accessExpiresAt)} (refreshed automatically)`
           : 'expired: refreshing';
     const rows = await deps.registry.liveRegistrations(tenant.clientId);
-    const notice =
-      (request.query as Record<string, unknown>)['notice'] === 'sync_failed'
-        ? '<p id="notice" class="status off">Connected, but registering the webhooks failed; it is retried at the next connect or by an operator (pnpm livechat webhooks sync).</p>'
-        : '';
     return reply.send(
-      page('LiveChat pipeline', connected(tenant, tokenState, rows, notice) + script(nonce, FRAME_SCRIPT)),
+      page('LiveChat pipeline', connected(tenant, tokenState, rows) + script(nonce, FRAME_SCRIPT)),
     );
   });
 

@@ -43,6 +43,8 @@ export interface SyncReport {
   /** The steps a dry run would take (empty after a real run that converged). */
   readonly plan: readonly PlanStep[];
   readonly changed: boolean;
+  /** With `lock: 'try'`: another sync of this client id held the lock, so this one did nothing. */
+  readonly skipped?: boolean;
 }
 
 /** A webhook as shown to operators: LiveChat's view joined with what the registry knows. */
@@ -164,13 +166,31 @@ export class WebhookSync {
 
   /** Plans and applies until a fresh list needs no change (at most `maxRounds`), under a Postgres advisory lock. */
   async sync(
-    options: { dryRun?: boolean; overlapMs?: number; maxRounds?: number } = {},
+    options: {
+      dryRun?: boolean;
+      overlapMs?: number;
+      maxRounds?: number;
+      /**
+       * 'wait' (default): queue behind a running sync of this client id. 'try': when one is running, return at
+       * once with `skipped` (it converges to the same configuration), never holding a connection while waiting.
+       */
+      lock?: 'wait' | 'try';
+    } = {},
   ): Promise<SyncReport> {
     if (options.dryRun === true) {
       const plan = await this.plan();
       return { rounds: 0, registered: [], unregistered: [], forgotten: [], plan, changed: false };
     }
-    return this.locked(async () => {
+    const skipped: SyncReport = {
+      rounds: 0,
+      registered: [],
+      unregistered: [],
+      forgotten: [],
+      plan: [],
+      changed: false,
+      skipped: true,
+    };
+    return this.locked(options.lock ?? 'wait', skipped, async () => {
       const registered: Array<{ id: string; action: string }> = [];
       const unregistered: Array<{ id: string; action: string; reason: string }> = [];
       const forgotten: Array<{ id: string; action: string }> = [];
@@ -240,7 +260,7 @@ export class WebhookSync {
     wait: (phase: RotationPhase) => Promise<void>,
     options: { overlapMs?: number } = {},
   ): Promise<{ rotated: Array<{ action: string; oldId: string; newId: string }> }> {
-    return this.locked(async () => {
+    return this.locked('wait', { rotated: [] }, async () => {
       const remote = await this.deps.api.listWebhooks();
       const live = await this.deps.registry.liveRegistrations(this.deps.api.ownerClientId);
       const known = new Set(live.map((r) => r.id));
@@ -334,18 +354,31 @@ export class WebhookSync {
     this.deps.logger.info({ webhook_id: id }, 'webhook unregistered');
   }
 
-  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` under the client id's advisory lock (session-level, on one pooled connection). 'try' answers
+   * `whenBusy` at once when another session holds it.
+   */
+  private async locked<T>(mode: 'wait' | 'try', whenBusy: T, fn: () => Promise<T>): Promise<T> {
     const client = await this.deps.pool.connect();
     const key = `webhook-sync:${this.deps.api.ownerClientId}`;
+    // A connection whose unlock failed is closed, not pooled: closing it is what frees a session lock.
+    let broken: Error | undefined;
     try {
-      await client.query('select pg_advisory_lock(hashtext($1))', [key]);
+      if (mode === 'try') {
+        const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [
+          key,
+        ]);
+        if (r.rows[0]?.ok !== true) return whenBusy;
+      } else await client.query('select pg_advisory_lock(hashtext($1))', [key]);
       try {
         return await fn();
       } finally {
-        await client.query('select pg_advisory_unlock(hashtext($1))', [key]);
+        await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch((err: unknown) => {
+          broken = err instanceof Error ? err : new Error(String(err));
+        });
       }
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 }
