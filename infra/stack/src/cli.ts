@@ -12,7 +12,7 @@ const log = (line: string) => process.stderr.write(`stack: ${line}\n`);
 
 export function printEndpoints(endpoints: ReturnType<typeof stackEndpoints>): void {
   process.stdout.write(
-    `KAFKA_BROKERS=${endpoints.kafkaBrokers}\nSCHEMA_REGISTRY_URL=${endpoints.schemaRegistryUrl}\nDATABASE_URL=${endpoints.databaseUrl}\n`,
+    `KAFKA_BROKERS=${endpoints.kafkaBrokers}\nSCHEMA_REGISTRY_URL=${endpoints.schemaRegistryUrl}\nDATABASE_URL=${endpoints.databaseUrl}\nINGEST_TENANT_REGISTRY_DATABASE_URL=${endpoints.ingestDatabaseUrl}\n`,
   );
 }
 

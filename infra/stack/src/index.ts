@@ -2,3 +2,4 @@ export { loadStackSettings, stackEndpoints, StackConfigError, type StackSettings
 export { stackUp, stackDown, stackStatus, stopComponent, stackLogFiles, stackComponents } from './stack.js';
 export type { StackComponent, ComponentStatus, StackUpResult } from './stack.js';
 export { StackError } from './errors.js';
+export { ensureLoginRole } from './postgres.js';

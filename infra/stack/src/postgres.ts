@@ -126,3 +126,30 @@ export async function ensureDatabase(settings: StackSettings, database: string):
     await client.end();
   }
 }
+
+/**
+ * Creates the services' Postgres roles when missing (every `up`; idempotent, safe when several stacks or tests
+ * race: role names are cluster-wide). Only `livechat_ingest` today: LOGIN, no other attribute; its privileges
+ * in the app's schema are granted by the app's migrations (APP_DB_INGEST_ROLE). An existing role keeps its
+ * password (change it with ALTER ROLE).
+ */
+export async function ensureRoles(settings: StackSettings): Promise<void> {
+  const client = new pg.Client({ connectionString: stackEndpoints(settings).databaseUrl });
+  await client.connect();
+  try {
+    await ensureLoginRole(client, settings.ingestRole, settings.ingestRolePassword);
+  } finally {
+    await client.end();
+  }
+}
+
+/** `create role <name> login password <password>` unless it exists; concurrent callers both succeed. */
+export async function ensureLoginRole(client: pg.ClientBase, name: string, password: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new StackError('STACK_START_FAILED', `bad role name ${name.slice(0, 70)}`);
+  const exists = await client.query('select 1 from pg_roles where rolname = $1', [name]);
+  if (exists.rowCount !== 0) return;
+  const literal = `'${password.replaceAll("'", "''")}'`;
+  await client.query(
+    `do $lcp_role$ begin create role "${name}" login password ${literal}; exception when duplicate_object or unique_violation then null; end $lcp_role$`,
+  );
+}

@@ -11,6 +11,9 @@ export interface StackSettings {
   readonly registryManagementPort: number;
   readonly postgresUser: string;
   readonly postgresPassword: string;
+  /** The ingest's least-privilege role (created at every `up`; the app grants it its access when it migrates). */
+  readonly ingestRole: string;
+  readonly ingestRolePassword: string;
   readonly registryDatabase: string;
   readonly kafkaHeap: string;
   readonly startTimeoutMs: number;
@@ -50,6 +53,8 @@ export function loadStackSettings(env: NodeJS.ProcessEnv = process.env): StackSe
     registryManagementPort: port(env, 'STACK_REGISTRY_MANAGEMENT_PORT', registryPort + 1),
     postgresUser: 'postgres',
     postgresPassword: env['STACK_POSTGRES_PASSWORD'] ?? 'postgres',
+    ingestRole: 'livechat_ingest',
+    ingestRolePassword: env['STACK_INGEST_DB_PASSWORD'] ?? 'livechat_ingest',
     registryDatabase: 'schema_registry',
     kafkaHeap: env['STACK_KAFKA_HEAP'] ?? '512m',
     startTimeoutMs: timeout,
@@ -60,6 +65,8 @@ export interface StackEndpoints {
   readonly kafkaBrokers: string;
   readonly schemaRegistryUrl: string;
   readonly databaseUrl: string;
+  /** The same database as the ingest's role: read the registry, write last_webhook_at, nothing else. */
+  readonly ingestDatabaseUrl: string;
 }
 
 export function stackEndpoints(settings: StackSettings): StackEndpoints {
@@ -67,6 +74,7 @@ export function stackEndpoints(settings: StackSettings): StackEndpoints {
     kafkaBrokers: `127.0.0.1:${settings.kafkaPort}`,
     schemaRegistryUrl: `http://127.0.0.1:${settings.registryPort}/apis/ccompat/v7`,
     databaseUrl: `postgres://${settings.postgresUser}:${encodeURIComponent(settings.postgresPassword)}@127.0.0.1:${settings.postgresPort}/postgres`,
+    ingestDatabaseUrl: `postgres://${settings.ingestRole}:${encodeURIComponent(settings.ingestRolePassword)}@127.0.0.1:${settings.postgresPort}/postgres`,
   };
 }
 

@@ -4,7 +4,7 @@ import { readPid, isAlive, stopDaemon, assertPortFree } from './daemon.js';
 import { findJava } from './java.js';
 import { withStackLock } from './lock.js';
 import { ensureArtifacts } from './artifacts.js';
-import { ensureDatabase, postgresReady, startPostgres } from './postgres.js';
+import { ensureDatabase, ensureRoles, postgresReady, startPostgres } from './postgres.js';
 import { kafkaReady, startKafkaBroker } from './kafka.js';
 import { registryReady, startRegistry } from './registry.js';
 import { loadStackSettings, stackDirs, stackEndpoints, type StackEndpoints, type StackSettings } from './settings.js';
@@ -118,6 +118,7 @@ async function stackUpLocked(settings: StackSettings, log: Log): Promise<StackUp
       }
     }
   }
+  await ensureRoles(settings);
   return { endpoints: stackEndpoints(settings), started };
 }
 

@@ -8,6 +8,10 @@ export const REGISTRY_ERROR_CODES = {
     retryable: false,
     description: 'The schema name is not a plain SQL identifier ([a-z_][a-z0-9_]*)',
   },
+  REGISTRY_INVALID_ROLE_NAME: {
+    retryable: false,
+    description: 'The ingest role name is not a plain SQL identifier ([a-z_][a-z0-9_]*)',
+  },
   REGISTRY_TENANT_NOT_FOUND: { retryable: false, description: 'No tenant with that id' },
   REGISTRY_UNAVAILABLE: {
     retryable: true,

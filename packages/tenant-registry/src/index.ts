@@ -1,10 +1,11 @@
-export { migrateRegistry, MIGRATIONS } from './migrations.js';
+export { INGEST_GRANTS, migrateRegistry, migrateRegistryWithGrants, MIGRATIONS } from './migrations.js';
+export type { MigrationOutcome } from './migrations.js';
 export { TenantRegistry } from './registry.js';
 export type { NewRegistration, NewTokens } from './registry.js';
-export { DEFAULT_REGISTRY_SCHEMA } from './schema.js';
+export { DEFAULT_REGISTRY_SCHEMA, DEFAULT_RETIRING_SECONDS } from './schema.js';
 export { hashWebhookSecret } from './secret-hash.js';
 export { RegistrySecretVerifier, anyOfVerifiers, createRegistrySecretVerifier } from './verifier.js';
-export type { RegistrySecretVerifierOptions } from './verifier.js';
+export type { RegistrySecretVerifierOptions, RegistryVerifierStats } from './verifier.js';
 export type {
   AuthCredentials,
   AuthFailureReason,

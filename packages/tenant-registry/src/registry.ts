@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { RegistryError } from './errors.js';
-import { DEFAULT_REGISTRY_SCHEMA, quoteSchema } from './schema.js';
+import { DEFAULT_REGISTRY_SCHEMA, DEFAULT_RETIRING_SECONDS, quoteSchema } from './schema.js';
 import type {
   RegistrationStatus,
   StoredTokens,
@@ -42,6 +42,7 @@ interface RegistrationRow {
   status: RegistrationStatus;
   created_at: Date;
   retired_at: Date | null;
+  retiring_until: Date | null;
   deleted_at: Date | null;
 }
 
@@ -77,6 +78,7 @@ const registrationOf = (r: RegistrationRow): WebhookRegistration => ({
   status: r.status,
   createdAt: r.created_at,
   retiredAt: r.retired_at,
+  retiringUntil: r.retiring_until,
   deletedAt: r.deleted_at,
 });
 
@@ -163,6 +165,7 @@ export class TenantRegistry {
     const row = r.rows[0];
     if (row === undefined) return null;
     await this.q(`delete from ${this.s}.sessions where tenant_id = $1`, [row.id]);
+    await this.q(`delete from ${this.s}.session_handoffs where tenant_id = $1`, [row.id]);
     return tenantOf(row);
   }
 
@@ -252,13 +255,26 @@ export class TenantRegistry {
     return registrationOf(r.rows[0]!);
   }
 
-  async setRegistrationStatus(id: string, status: RegistrationStatus): Promise<void> {
+  /**
+   * Moves a registration to `status`. Becoming "retiring" starts its expiry: it stays accepted for
+   * `retiringForMs` (default DEFAULT_RETIRING_SECONDS) from now, then the verifier refuses it even if nobody
+   * ever marks it deleted. Calling "retiring" again on a retiring registration keeps the earlier expiry.
+   */
+  async setRegistrationStatus(
+    id: string,
+    status: RegistrationStatus,
+    options: { retiringForMs?: number } = {},
+  ): Promise<void> {
+    const forMs = Math.max(0, Math.round(options.retiringForMs ?? DEFAULT_RETIRING_SECONDS * 1000));
     await this.q(
       `update ${this.s}.webhook_registrations set status = $2,
          retired_at = case when $2 = 'retiring' then coalesce(retired_at, now()) else retired_at end,
+         retiring_until = case when $2 = 'retiring'
+           then case when status = 'retiring' then retiring_until else now() + make_interval(secs => $3::float8 / 1000) end
+           else null end,
          deleted_at = case when $2 = 'deleted' then now() else null end
        where id = $1`,
-      [id, status],
+      [id, status, forMs],
     );
   }
 
@@ -293,6 +309,25 @@ export class TenantRegistry {
     const r = await this.q<TenantRow>(
       `select t.* from ${this.s}.sessions s join ${this.s}.tenants t on t.id = s.tenant_id where s.id_hash = $1 and s.expires_at > now()`,
       [idHash],
+    );
+    return r.rows[0] === undefined ? null : tenantOf(r.rows[0]);
+  }
+
+  /** Records a one-time hand-off code (its digest) for a tenant; expired ones are swept on the way. */
+  async createHandoff(codeHash: string, tenantId: string, expiresAt: Date): Promise<void> {
+    await this.q(`delete from ${this.s}.session_handoffs where expires_at < now()`);
+    await this.q(
+      `insert into ${this.s}.session_handoffs (code_hash, tenant_id, expires_at) values ($1, $2, $3)`,
+      [codeHash, tenantId, expiresAt],
+    );
+  }
+
+  /** Uses up a hand-off code: its tenant when it exists and has not expired (once only), else null. */
+  async consumeHandoff(codeHash: string): Promise<Tenant | null> {
+    const r = await this.q<TenantRow>(
+      `with used as (delete from ${this.s}.session_handoffs where code_hash = $1 returning tenant_id, expires_at)
+       select t.* from used join ${this.s}.tenants t on t.id = used.tenant_id where used.expires_at > now()`,
+      [codeHash],
     );
     return r.rows[0] === undefined ? null : tenantOf(r.rows[0]);
   }

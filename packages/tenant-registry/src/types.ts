@@ -42,5 +42,7 @@ export interface WebhookRegistration {
   readonly status: RegistrationStatus;
   readonly createdAt: Date;
   readonly retiredAt: Date | null;
+  /** While retiring: when the secret stops being accepted even if the rotation never finished. */
+  readonly retiringUntil: Date | null;
   readonly deletedAt: Date | null;
 }

@@ -7,8 +7,12 @@ export type AuthCredentials =
   | { readonly format: 'v2'; readonly authorization: string | undefined }
   | { readonly format: 'v3'; readonly secretKey: string | undefined };
 
+/**
+ * The delivery's ONE tenant: the body's organization_id / license_id when present, else the path label, else
+ * null (the ingest refuses a body tenant and a path label that differ before asking any verifier).
+ */
 export interface AuthSubject {
-  readonly tenantIds: readonly string[];
+  readonly tenant: string | null;
   readonly action: string;
 }
 

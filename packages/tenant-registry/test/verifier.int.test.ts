@@ -3,6 +3,7 @@ import type { TestDatabase } from '@livechat-pipeline/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  MIGRATIONS,
   TenantRegistry,
   anyOfVerifiers,
   createRegistrySecretVerifier,
@@ -24,7 +25,7 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('registry');
     pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    expect(await migrateRegistry(pool)).toEqual([1]);
+    expect(await migrateRegistry(pool)).toEqual(MIGRATIONS.map((m) => m.version));
     expect(await migrateRegistry(pool)).toEqual([]); // idempotent
     registry = new TenantRegistry(pool);
     verifier = await createRegistrySecretVerifier(pool, { refreshMs: 100, recordLastWebhook: true });
@@ -37,7 +38,7 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
   });
 
   const v3 = (secretKey: string) => ({ format: 'v3' as const, secretKey });
-  const subject = (...tenantIds: string[]) => ({ tenantIds, action: 'incoming_chat' });
+  const subject = (tenant: string | null) => ({ tenant, action: 'incoming_chat' });
 
   it('accepts the secret of a live registration for an active tenant only, and follows changes within a second', async () => {
     await registry.recordInstall({ clientId: CLIENT, organizationId: ORG, licenseId: '104130623' });
@@ -54,16 +55,24 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       message: 'registry secret accepted',
     });
 
-    expect(verifier.verify(v3('old-secret'), subject(ORG))).toEqual({ ok: true });
-    expect(verifier.verify(v3('old-secret'), subject('104130623'))).toEqual({ ok: true }); // v3.2/3.3 license_id
-    expect(verifier.verify(v3('wrong'), subject(ORG))).toEqual({ ok: false, reason: 'bad_credentials' });
-    expect(verifier.verify(v3('old-secret'), subject(OTHER_ORG))).toEqual({
+    expect(await verifier.verify(v3('old-secret'), subject(ORG))).toEqual({ ok: true });
+    expect(await verifier.verify(v3('old-secret'), subject('104130623'))).toEqual({ ok: true }); // v3.2/3.3 license_id
+    expect(await verifier.verify(v3('wrong'), subject(ORG))).toEqual({
       ok: false,
       reason: 'bad_credentials',
     });
-    expect(verifier.verify(v3('old-secret'), subject())).toEqual({ ok: false, reason: 'bad_credentials' });
-    expect(verifier.verify(v3(''), subject(ORG))).toEqual({ ok: false, reason: 'missing_credentials' });
-    expect(verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG)).ok).toBe(false);
+    expect(await verifier.verify(v3('old-secret'), subject(OTHER_ORG))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(await verifier.verify(v3('old-secret'), subject(null))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(await verifier.verify(v3(''), subject(ORG))).toEqual({ ok: false, reason: 'missing_credentials' });
+    expect((await verifier.verify({ format: 'v2', authorization: 'Basic eDp5' }, subject(ORG))).ok).toBe(
+      false,
+    );
 
     // rotation: the new one registered, the old one retiring -> both accepted; old deleted -> refused
     await registry.addRegistration({
@@ -96,6 +105,201 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       timeoutMs: 5000,
       message: 'uninstalled tenant refused',
     });
+  });
+
+  it("one tenant per delivery: tenant A's registered secret is refused for tenant B, and for no tenant", async () => {
+    const A = 'aaaaaaaa-0000-4000-8000-00000000000a';
+    const B = 'bbbbbbbb-0000-4000-8000-00000000000b';
+    await registry.recordInstall({ clientId: 'client-a', organizationId: A, licenseId: '9001' });
+    await registry.recordInstall({ clientId: 'client-b', organizationId: B });
+    for (const [id, client, secret] of [
+      ['wh-a', 'client-a', 'secret-of-a'],
+      ['wh-b', 'client-b', 'secret-of-b'],
+    ] as const)
+      await registry.addRegistration({
+        id,
+        ownerClientId: client,
+        action: 'incoming_chat',
+        url: 'https://x/webhooks/livechat',
+        secretHash: hashWebhookSecret(secret),
+        definition: {},
+      });
+    await verifier.refresh();
+    expect(await verifier.verify(v3('secret-of-a'), subject(A))).toEqual({ ok: true });
+    expect(await verifier.verify(v3('secret-of-a'), subject('9001'))).toEqual({ ok: true });
+    expect(await verifier.verify(v3('secret-of-b'), subject(B))).toEqual({ ok: true });
+    expect(await verifier.verify(v3('secret-of-a'), subject(B))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(await verifier.verify(v3('secret-of-b'), subject(A))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(await verifier.verify(v3('secret-of-a'), subject(null))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(await verifier.verify(v3('secret-of-a'), subject(''))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    // combined with another verifier, still only tenant B's credentials are asked about for tenant B
+    const seen: unknown[] = [];
+    const spy = {
+      verify: (_c: unknown, s: unknown) => (
+        seen.push(s),
+        { ok: false as const, reason: 'bad_credentials' as const }
+      ),
+    };
+    expect(await anyOfVerifiers(spy, verifier).verify(v3('secret-of-a'), subject(B))).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(seen).toEqual([subject(B)]);
+  });
+
+  it('a retiring registration past its expiry is refused although nobody finished the rotation', async () => {
+    const C = 'cccccccc-0000-4000-8000-00000000000c';
+    await registry.recordInstall({ clientId: 'client-c', organizationId: C });
+    for (const [id, secret] of [
+      ['wh-c-old', 'old-secret-of-c'],
+      ['wh-c-crashed', 'crashed-secret-of-c'],
+      ['wh-c-new', 'new-secret-of-c'],
+    ] as const)
+      await registry.addRegistration({
+        id,
+        ownerClientId: 'client-c',
+        action: 'incoming_chat',
+        url: 'https://x/webhooks/livechat',
+        secretHash: hashWebhookSecret(secret),
+        definition: {},
+      });
+    // a rotation that crashed long ago: retiring, never deleted, its expiry passed
+    await registry.setRegistrationStatus('wh-c-crashed', 'retiring', { retiringForMs: 0 });
+    // a rotation in progress whose process dies now: retiring for 1.5 s more
+    await registry.setRegistrationStatus('wh-c-old', 'retiring', { retiringForMs: 1500 });
+    const stored = (await registry.getRegistration('wh-c-old'))!;
+    expect(stored.status).toBe('retiring');
+    expect(stored.retiringUntil).toBeInstanceOf(Date);
+    // retiring again keeps the first expiry (a retried step cannot extend it)
+    await registry.setRegistrationStatus('wh-c-old', 'retiring', { retiringForMs: 3_600_000 });
+    expect((await registry.getRegistration('wh-c-old'))!.retiringUntil).toEqual(stored.retiringUntil);
+
+    // a verifier that does not refresh in between: the expiry is checked at verification time
+    const slow = await createRegistrySecretVerifier(pool, { refreshMs: 60_000 });
+    try {
+      expect(await slow.verify(v3('crashed-secret-of-c'), subject(C))).toEqual({
+        ok: false,
+        reason: 'bad_credentials',
+      });
+      expect(await slow.verify(v3('old-secret-of-c'), subject(C))).toEqual({ ok: true });
+      expect(await slow.verify(v3('new-secret-of-c'), subject(C))).toEqual({ ok: true });
+      await waitFor(() => !slow.verifyV3Secret('old-secret-of-c', C), {
+        timeoutMs: 5000,
+        message: 'expired retiring secret refused without a refresh',
+      });
+      await slow.refresh();
+      expect(await slow.verify(v3('old-secret-of-c'), subject(C))).toEqual({
+        ok: false,
+        reason: 'bad_credentials',
+      });
+      expect(await slow.verify(v3('new-secret-of-c'), subject(C))).toEqual({ ok: true });
+    } finally {
+      await slow.close();
+    }
+    // still "retiring" in the table: nobody finished it, the expiry alone refuses it
+    expect((await registry.getRegistration('wh-c-old'))!.status).toBe('retiring');
+  });
+
+  it('a webhook registered a moment ago is accepted at once, without waiting for the refresh', async () => {
+    const D = 'dddddddd-0000-4000-8000-00000000000d';
+    // refreshes once at start, then not for a minute
+    const slow = await createRegistrySecretVerifier(pool, { refreshMs: 60_000 });
+    try {
+      await registry.recordInstall({ clientId: 'client-d', organizationId: D, licenseId: '9004' });
+      await registry.addRegistration({
+        id: 'wh-d',
+        ownerClientId: 'client-d',
+        action: 'incoming_chat',
+        url: 'https://x/webhooks/livechat',
+        secretHash: hashWebhookSecret('fresh-secret-of-d'),
+        definition: {},
+      });
+      expect(await slow.verify(v3('fresh-secret-of-d'), subject(D))).toEqual({ ok: true });
+      expect(await slow.verify(v3('fresh-secret-of-d'), subject('9004'))).toEqual({ ok: true });
+      // still one tenant only, and a wrong secret still refused
+      expect(await slow.verify(v3('fresh-secret-of-d'), subject(ORG))).toEqual({
+        ok: false,
+        reason: 'bad_credentials',
+      });
+      expect(await slow.verify(v3('wrong'), subject(D))).toEqual({ ok: false, reason: 'bad_credentials' });
+      // a second registration for the same tenant right after: its first miss waits for the tenant's next
+      // look-up (at most the interval), which sees it
+      await registry.addRegistration({
+        id: 'wh-d2',
+        ownerClientId: 'client-d',
+        action: 'incoming_event',
+        url: 'https://x/webhooks/livechat',
+        secretHash: hashWebhookSecret('second-secret-of-d'),
+        definition: {},
+      });
+      expect(await slow.verify(v3('second-secret-of-d'), subject(D))).toEqual({ ok: true });
+      // and an uninstall is seen by the next miss look-up too
+      await registry.markUninstalled({ clientId: 'client-d', organizationId: D });
+      expect(await slow.verify(v3('unknown-to-the-set'), subject(D))).toEqual({
+        ok: false,
+        reason: 'bad_credentials',
+      });
+      expect(slow.verifyV3Secret('fresh-secret-of-d', D)).toBe(false);
+      expect(slow.stats.missLookupHits).toBe(3);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('misses cannot become a query flood: one look-up per tenant per interval, a global budget', async () => {
+    const E = 'eeeeeeee-0000-4000-8000-00000000000e';
+    const limited = await createRegistrySecretVerifier(pool, {
+      refreshMs: 60_000,
+      missLookupIntervalMs: 500,
+      missLookupsPerSecond: 20,
+      missLookupTenantCap: 100,
+    });
+    try {
+      // 200 concurrent wrong secrets for one tenant: one query (plus one after the interval at most)
+      const started = Date.now();
+      const one = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => limited.verify(v3(`guess-${i}`), subject(E))),
+      );
+      expect(one.every((r) => !r.ok)).toBe(true);
+      expect(limited.stats.missLookups).toBeLessThanOrEqual(2);
+      // a miss right after waits for the interval (bounded), it does not query again at once
+      expect(await limited.verify(v3('guess-again'), subject(E))).toEqual({
+        ok: false,
+        reason: 'bad_credentials',
+      });
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(limited.stats.missLookups).toBeLessThanOrEqual(3);
+
+      // 1000 different made-up tenants: at most the budget is queried, the rest refused without a query
+      const before = limited.stats;
+      const many = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => limited.verify(v3('x'), subject(`made-up-${i}`))),
+      );
+      expect(many.every((r) => !r.ok)).toBe(true);
+      const after = limited.stats;
+      expect(after.missLookups - before.missLookups).toBeLessThanOrEqual(25);
+      expect(after.missLookupsThrottled - before.missLookupsThrottled).toBeGreaterThanOrEqual(975);
+      // an over-long tenant id is never looked up
+      expect(await limited.verify(v3('x'), subject('t'.repeat(10_000)))).toEqual({
+        ok: false,
+        reason: 'bad_credentials',
+      });
+      expect(limited.stats.missLookups).toBe(after.missLookups);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('anyOfVerifiers accepts what one accepts and keeps the first refusal reason', async () => {

@@ -122,10 +122,15 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
           io.err('--overlap-seconds needs a whole number of seconds');
           return 64;
         }
-        const result = await sync.rotateSecrets(async (phase) => {
-          io.err(`${phase}: waiting ${overlap} s (LiveChat applies configuration changes within ~2 minutes)`);
-          await sleep(overlap * 1000);
-        });
+        const result = await sync.rotateSecrets(
+          async (phase) => {
+            io.err(
+              `${phase}: waiting ${overlap} s (LiveChat applies configuration changes within ~2 minutes)`,
+            );
+            await sleep(overlap * 1000);
+          },
+          { overlapMs: overlap * 1000 },
+        );
         io.out(
           formatTable(
             ['action', 'old webhook id', 'new webhook id'],

@@ -29,7 +29,8 @@ export interface AppConfig {
   readonly lifecycleBasicAuth: { readonly user: string; readonly password: string } | null;
   readonly cookieSecure: boolean;
   readonly sessionTtlSeconds: number;
-  readonly database: { readonly url: string; readonly schema: string };
+  /** `ingestRole`: the ingest's Postgres role, granted exactly its access at every migration; null: none. */
+  readonly database: { readonly url: string; readonly schema: string; readonly ingestRole: string | null };
   readonly webhooks: readonly DesiredWebhook[];
   readonly rotationOverlapSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -101,6 +102,11 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case SQL identifier')
     .default('app'),
+  APP_DB_INGEST_ROLE: z
+    .string()
+    .trim()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a plain lower-case SQL identifier (or 'none')")
+    .default('livechat_ingest'),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
@@ -182,7 +188,11 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     lifecycleBasicAuth: pair(e.APP_LIFECYCLE_BASIC_AUTH),
     cookieSecure,
     sessionTtlSeconds: e.APP_SESSION_TTL_SECONDS,
-    database: { url: e.DATABASE_URL, schema: e.APP_DB_SCHEMA },
+    database: {
+      url: e.DATABASE_URL,
+      schema: e.APP_DB_SCHEMA,
+      ingestRole: e.APP_DB_INGEST_ROLE === 'none' ? null : e.APP_DB_INGEST_ROLE,
+    },
     webhooks,
     rotationOverlapSeconds: e.APP_ROTATION_OVERLAP_SECONDS,
     logLevel: e.APP_LOG_LEVEL,

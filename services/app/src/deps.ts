@@ -1,4 +1,4 @@
-import { TenantRegistry, migrateRegistry } from '@livechat-pipeline/tenant-registry';
+import { TenantRegistry, migrateRegistryWithGrants } from '@livechat-pipeline/tenant-registry';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
@@ -9,6 +9,7 @@ import type { ApiCredentials } from './livechat/configuration-api.js';
 import { AccountsClient } from './oauth/accounts-client.js';
 import { Sessions } from './session.js';
 import { TokenService } from './tokens/token-service.js';
+import { BackgroundSync } from './webhooks/background.js';
 import { WebhookSync } from './webhooks/sync.js';
 import { AppError } from './errors.js';
 
@@ -27,6 +28,8 @@ export interface AppDeps {
   } | null;
   /** A webhook sync for the app's client id with these credentials. */
   webhookSync(credentials: ApiCredentials): WebhookSync;
+  /** The sync the OAuth callback starts without waiting for it (null without OAuth). */
+  readonly backgroundSync: BackgroundSync | null;
   /** A webhook sync with the operator's PAT (LIVECHAT_PAT). */
   patWebhookSync(): WebhookSync;
   close(): Promise<void>;
@@ -43,9 +46,17 @@ export async function createAppDeps(
   options: { pool?: pg.Pool } = {},
 ): Promise<AppDeps> {
   const pool = options.pool ?? new pg.Pool({ connectionString: config.database.url, max: 5 });
-  const applied = await migrateRegistry(pool, { schema: config.database.schema });
+  const { applied, ingestRoleMissing } = await migrateRegistryWithGrants(pool, {
+    schema: config.database.schema,
+    ...(config.database.ingestRole === null ? {} : { ingestRole: config.database.ingestRole }),
+  });
   if (applied.length > 0)
     logger.info({ schema: config.database.schema, applied }, 'registry schema migrated');
+  if (ingestRoleMissing)
+    logger.warn(
+      { role: config.database.ingestRole },
+      'the ingest role does not exist: no grants made (create it, or set APP_DB_INGEST_ROLE=none)',
+    );
   const registry = new TenantRegistry(pool, { schema: config.database.schema });
   const policy = retryPolicy(config);
   let oauth: AppDeps['oauth'] = null;
@@ -89,11 +100,20 @@ export async function createAppDeps(
       logger,
     });
   };
+  const tokens = oauth?.tokens;
+  const backgroundSync =
+    tokens === undefined || config.livechat.clientId === ''
+      ? null
+      : new BackgroundSync(
+          (tenantId) => webhookSync(tokens.credentialsFor(tenantId)).sync({ lock: 'try' }),
+          logger,
+        );
   return {
     config,
     logger,
     pool,
     registry,
+    backgroundSync,
     sessions: new Sessions(registry, { ttlSeconds: config.sessionTtlSeconds, secure: config.cookieSecure }),
     oauth,
     webhookSync,
@@ -107,6 +127,7 @@ export async function createAppDeps(
       return webhookSync(patCredentials(pat.accountId, pat.token));
     },
     async close() {
+      await backgroundSync?.close();
       await oauth?.tokens.stop();
       if (options.pool === undefined) await pool.end();
     },

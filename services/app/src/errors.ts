@@ -20,6 +20,12 @@ export const APP_ERROR_CODES = {
     description:
       'The OAuth callback has no state, or it does not match the one bound to this browser (or it expired)',
   },
+  APP_SESSION_HANDOFF_INVALID: {
+    status: 400,
+    retryable: false,
+    description:
+      'The sign-in hand-off code for the settings iframe is unknown, already used or expired (connect again)',
+  },
   APP_OAUTH_DENIED: {
     status: 403,
     retryable: false,

@@ -4,6 +4,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseCookies, serializeCookie } from './http/cookies.js';
 
 export const SESSION_COOKIE = 'lcp_session';
+/** How long a hand-off code from a sign-in window to the settings iframe stays usable. */
+export const HANDOFF_TTL_SECONDS = 120;
 
 const hashId = (id: string) => createHash('sha256').update(id, 'utf8').digest('hex');
 
@@ -32,6 +34,31 @@ export class Sessions {
         secure: this.options.secure,
       }),
     );
+  }
+
+  /**
+   * A one-time code for `tenantId`, for the settings page inside LiveChat's iframe: the sign-in runs at the top
+   * level (a pop-up; LiveChat's accounts page cannot be framed), where cookies land in the app's own partition,
+   * not in the iframe's (CHIPS). The pop-up hands this code to the iframe, which trades it for a session cookie
+   * of its own partition (`claim`). Only its SHA-256 is stored; it expires after HANDOFF_TTL_SECONDS.
+   */
+  async createHandoff(tenantId: string): Promise<string> {
+    const code = randomBytes(32).toString('base64url');
+    await this.registry.createHandoff(
+      hashId(code),
+      tenantId,
+      new Date(Date.now() + HANDOFF_TTL_SECONDS * 1000),
+    );
+    return code;
+  }
+
+  /** Uses up a hand-off code and starts a session in this (the caller's) cookie partition. */
+  async claim(reply: FastifyReply, code: string): Promise<Tenant | null> {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(code)) return null;
+    const tenant = await this.registry.consumeHandoff(hashId(code));
+    if (tenant === null || tenant.status !== 'active') return null;
+    await this.start(reply, tenant.id);
+    return tenant;
   }
 
   async tenantOf(request: FastifyRequest): Promise<Tenant | null> {

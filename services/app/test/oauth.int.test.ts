@@ -123,7 +123,8 @@ describe('OAuth install (PKCE) against the fake LiveChat, real Postgres', () => 
     expect(issued.length).toBeGreaterThan(0);
     expect(tokens.rows[0]!.access_token_enc.toString('latin1')).not.toContain(issued.at(-1)!);
 
-    // webhooks registered at the fake for APP_PUBLIC_URL/webhooks/livechat, one per configured action
+    // webhooks registered (in the background) at the fake for APP_PUBLIC_URL/webhooks/livechat, one per action
+    await h.deps.backgroundSync!.idle();
     const remote = h.fake.webhooks();
     expect(remote.length).toBe(h.config.webhooks.length);
     expect(new Set(remote.map((w) => w.url))).toEqual(new Set([`${h.baseUrl}/webhooks/livechat`]));

@@ -52,6 +52,9 @@ describe('settings page in a real browser: connect through the fake LiveChat', (
     await page.waitForURL(`${h.baseUrl}/app/settings`);
     await expect(page.locator('#status').textContent()).resolves.toBe('Connected');
     await expect(page.locator('#organization').textContent()).resolves.toBe(ORG);
+    // the webhooks are registered in the background after the connect: once done, a reload lists them
+    await h.deps.backgroundSync!.idle();
+    await page.reload();
     const actions = await page.locator('#webhooks tbody tr td:first-child').allTextContents();
     expect(actions.sort()).toEqual(h.config.webhooks.map((w) => w.action).sort());
     const urls = new Set(await page.locator('#webhooks tbody tr td:nth-child(2)').allTextContents());

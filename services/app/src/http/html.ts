@@ -29,3 +29,30 @@ export function errorPage(title: string, message: string, code: string, retry = 
       (retry ? '<p><a class="button" href="/app/install" target="_top">Connect again</a></p>' : ''),
   );
 }
+
+/**
+ * The headers of every HTML page the app sends (settings, sign-in hand-off, error pages): a CSP that allows no
+ * resource but inline styles (and, with a nonce, that one page's inline script), framing only by
+ * `frameAncestors` (LiveChat's Agent App), no caching, no referrer.
+ */
+export function htmlSecurityHeaders(
+  frameAncestors: readonly string[],
+  nonce?: string,
+): Record<string, string> {
+  const csp = [
+    "default-src 'none'",
+    "style-src 'unsafe-inline'",
+    ...(nonce === undefined ? [] : [`script-src 'nonce-${nonce}'`]),
+    "img-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    `frame-ancestors ${frameAncestors.join(' ')}`,
+  ].join('; ');
+  return {
+    'content-security-policy': csp,
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    'content-type': 'text/html; charset=utf-8',
+  };
+}

@@ -6,12 +6,19 @@ export const STATE_COOKIE = 'lcp_oauth';
 export const STATE_TTL_SECONDS = 600;
 const AAD = 'oauth-state-cookie';
 
-const content = z.object({ s: z.string().min(1), v: z.string().min(43), e: z.number() });
+const content = z.object({
+  s: z.string().min(1),
+  v: z.string().min(43),
+  e: z.number(),
+  m: z.enum(['top', 'popup']).optional(),
+});
 
 export interface OAuthBrowserState {
   readonly state: string;
   readonly verifier: string;
   readonly expiresAt: number;
+  /** 'popup': started from the settings page inside LiveChat's iframe; the callback hands a session back to it. */
+  readonly mode?: 'top' | 'popup';
 }
 
 /**
@@ -19,7 +26,10 @@ export interface OAuthBrowserState {
  * cookie: binding `state` to this browser without server storage, and keeping the verifier confidential.
  */
 export function sealState(cipher: TokenCipher, s: OAuthBrowserState): string {
-  const sealed = cipher.seal(JSON.stringify({ s: s.state, v: s.verifier, e: s.expiresAt }), AAD);
+  const sealed = cipher.seal(
+    JSON.stringify({ s: s.state, v: s.verifier, e: s.expiresAt, m: s.mode ?? 'top' }),
+    AAD,
+  );
   return `${sealed.keyId}.${sealed.ciphertext.toString('base64url')}`;
 }
 
@@ -39,7 +49,12 @@ export function openState(
     );
     const parsed = content.safeParse(JSON.parse(json));
     if (!parsed.success || parsed.data.e < now) return null;
-    return { state: parsed.data.s, verifier: parsed.data.v, expiresAt: parsed.data.e };
+    return {
+      state: parsed.data.s,
+      verifier: parsed.data.v,
+      expiresAt: parsed.data.e,
+      mode: parsed.data.m ?? 'top',
+    };
   } catch {
     return null;
   }

@@ -1,12 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { AppError, errorForLog } from '../errors.js';
 import type { AppErrorCode } from '../errors.js';
 import { parseCookies, serializeCookie } from '../http/cookies.js';
-import { errorPage } from '../http/html.js';
+import { errorPage, htmlSecurityHeaders } from '../http/html.js';
 import { STATE_COOKIE, openState, sameState } from '../oauth/state-cookie.js';
 import { callbackUrl } from './install.js';
+import { handoffPage } from './settings.js';
 
 const query = z.object({
   code: z.string().min(1).max(2048).optional(),
@@ -108,17 +110,17 @@ export function registerCallbackRoute(app: FastifyInstance, deps: AppDeps): void
     await oauth.tokens.store(tenant.id, tokens);
     await deps.sessions.start(reply, tenant.id);
     request.log.info({ tenant_id: tenant.id, organization_id: tenant.organizationId }, 'tenant connected');
-    let notice = '';
-    try {
-      const report = await deps.webhookSync(oauth.tokens.credentialsFor(tenant.id)).sync();
-      request.log.info(
-        { registered: report.registered.length, unregistered: report.unregistered.length },
-        'webhooks synced after connect',
-      );
-    } catch (err) {
-      request.log.warn({ err: errorForLog(err) }, 'webhook sync after connect failed');
-      notice = '?notice=sync_failed';
+    // The webhooks are registered in the background (pg_try_advisory_lock): the browser does not wait for
+    // LiveChat's API, and a burst of connects neither queues on the lock nor drains the pool.
+    deps.backgroundSync?.trigger(tenant.id);
+    if (browser.mode === 'popup') {
+      // Started from the settings page inside LiveChat's iframe: hand it a session of its own partition.
+      const code = await deps.sessions.createHandoff(tenant.id);
+      const nonce = randomBytes(16).toString('base64');
+      return reply
+        .headers(htmlSecurityHeaders(deps.config.frameAncestors, nonce))
+        .send(handoffPage(code, nonce));
     }
-    return reply.redirect(`/app/settings${notice}`, 303);
+    return reply.redirect('/app/settings', 303);
   });
 }

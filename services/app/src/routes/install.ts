@@ -11,7 +11,7 @@ export function callbackUrl(deps: AppDeps): string {
 
 /** GET /app/install: starts the authorization code grant with PKCE S256 and a state bound to this browser. */
 export function registerInstallRoute(app: FastifyInstance, deps: AppDeps): void {
-  app.get('/app/install', async (_request, reply) => {
+  app.get('/app/install', async (request, reply) => {
     if (deps.oauth === null) {
       return reply
         .code(503)
@@ -31,6 +31,7 @@ export function registerInstallRoute(app: FastifyInstance, deps: AppDeps): void 
       state,
       verifier: pkce.verifier,
       expiresAt: Date.now() + STATE_TTL_SECONDS * 1000,
+      mode: (request.query as Record<string, unknown>)['mode'] === 'popup' ? 'popup' : 'top',
     });
     reply.header(
       'set-cookie',

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { Tenant, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../deps.js';
-import { escapeHtml, page } from '../http/html.js';
+import { errorPage, escapeHtml, htmlSecurityHeaders, page } from '../http/html.js';
 
 const fmt = (d: Date | null) =>
   d === null
@@ -12,7 +13,8 @@ const fmt = (d: Date | null) =>
         .replace(/\.\d{3}Z$/, ' UTC');
 
 function webhooksTable(rows: readonly WebhookRegistration[]): string {
-  if (rows.length === 0) return '<p id="webhooks-empty">No webhooks are registered yet.</p>';
+  if (rows.length === 0)
+    return '<p id="webhooks-empty">No webhooks are registered yet: they are registered in the background after connecting (reload in a moment). If this stays, an operator can run <code>pnpm livechat webhooks sync</code>.</p>';
   const body = rows
     .map(
       (r) =>
@@ -24,19 +26,13 @@ ${body}
 </tbody></table>`;
 }
 
-function connected(
-  tenant: Tenant,
-  tokenState: string,
-  rows: readonly WebhookRegistration[],
-  notice: string,
-): string {
+function connected(tenant: Tenant, tokenState: string, rows: readonly WebhookRegistration[]): string {
   const last =
     tenant.lastWebhookAt === null
       ? 'unknown <span class="muted">(none recorded yet: the ingest records it when it accepts a delivery with a registered secret)</span>'
       : escapeHtml(fmt(tenant.lastWebhookAt));
   return `<h1>LiveChat pipeline</h1>
 <p>Status: <span id="status" class="status ok">Connected</span></p>
-${notice}
 <table><tbody>
 <tr><th>Organization</th><td id="organization">${escapeHtml(tenant.organizationId)}</td></tr>
 <tr><th>Licence</th><td id="license">${escapeHtml(tenant.licenseId ?? 'unknown (recorded by the install webhook)')}</td></tr>
@@ -57,32 +53,46 @@ function disconnected(reason: string): string {
 }
 
 /**
+ * In LiveChat's iframe the page's cookies live in a partition of their own (CHIPS: keyed by LiveChat's site),
+ * so a session made at the top level is not visible here. Inside a frame, Connect therefore opens the sign-in
+ * in a pop-up (LiveChat's accounts page cannot be framed); when it is done the pop-up posts a one-time code to
+ * this frame (same origin only), which trades it for a session cookie of its own partition. At the top level
+ * the link simply navigates.
+ */
+const FRAME_SCRIPT = `(function () {
+  var link = document.getElementById('connect');
+  if (window.top === window || link === null) return;
+  link.addEventListener('click', function (event) {
+    event.preventDefault();
+    var popup = window.open('/app/install?mode=popup', 'lcp_connect', 'popup,width=520,height=720');
+    if (popup === null) window.open(link.href, '_top');
+  });
+  window.addEventListener('message', function (event) {
+    var d = event.data;
+    if (event.origin !== window.location.origin || d === null || typeof d !== 'object') return;
+    if (d.type !== 'lcp-connected' || typeof d.code !== 'string') return;
+    window.location.assign('/app/session/claim?code=' + encodeURIComponent(d.code));
+  });
+})();`;
+
+const script = (nonce: string, code: string) => `<script nonce="${nonce}">${code}</script>`;
+
+/**
  * GET /app/settings: the page inside the Agent App. Server-rendered; the tenant comes only from the browser
- * session the OAuth flow set; framed only by APP_FRAME_ANCESTORS.
+ * session the OAuth flow set (in this cookie partition); framed only by APP_FRAME_ANCESTORS.
+ * GET /app/session/claim?code=: trades a sign-in pop-up's one-time code for a session of this partition.
  */
 export function registerSettingsRoute(app: FastifyInstance, deps: AppDeps): void {
-  const csp = [
-    "default-src 'none'",
-    "style-src 'unsafe-inline'",
-    "img-src 'self'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    `frame-ancestors ${deps.config.frameAncestors.join(' ')}`,
-  ].join('; ');
   app.get('/app/settings', async (request, reply) => {
-    reply
-      .header('content-security-policy', csp)
-      .header('cache-control', 'no-store')
-      .header('referrer-policy', 'no-referrer')
-      .header('x-content-type-options', 'nosniff');
-    reply.type('text/html; charset=utf-8');
+    const nonce = randomBytes(16).toString('base64');
+    reply.headers(htmlSecurityHeaders(deps.config.frameAncestors, nonce));
     const tenant = await deps.sessions.tenantOf(request);
     if (tenant === null || tenant.status !== 'active') {
       const reason =
         deps.oauth === null
           ? 'This app is not configured with LiveChat credentials yet.'
           : 'Connect this licence to LiveChat pipeline to start receiving chat webhooks.';
-      return reply.send(page('LiveChat pipeline', disconnected(reason)));
+      return reply.send(page('LiveChat pipeline', disconnected(reason) + script(nonce, FRAME_SCRIPT)));
     }
     const stored = await deps.registry.getTokens(tenant.id);
     const tokenState =
@@ -92,10 +102,41 @@ export function registerSettingsRoute(app: FastifyInstance, deps: AppDeps): void
           ? `valid until ${fmt(stored.accessExpiresAt)} (refreshed automatically)`
           : 'expired: refreshing';
     const rows = await deps.registry.liveRegistrations(tenant.clientId);
-    const notice =
-      (request.query as Record<string, unknown>)['notice'] === 'sync_failed'
-        ? '<p id="notice" class="status off">Connected, but registering the webhooks failed; it is retried at the next connect or by an operator (pnpm livechat webhooks sync).</p>'
-        : '';
-    return reply.send(page('LiveChat pipeline', connected(tenant, tokenState, rows, notice)));
+    return reply.send(
+      page('LiveChat pipeline', connected(tenant, tokenState, rows) + script(nonce, FRAME_SCRIPT)),
+    );
   });
+
+  app.get('/app/session/claim', async (request, reply) => {
+    reply.headers(htmlSecurityHeaders(deps.config.frameAncestors));
+    const code = (request.query as Record<string, unknown>)['code'];
+    const tenant = typeof code === 'string' ? await deps.sessions.claim(reply, code) : null;
+    if (tenant === null) {
+      request.log.info({ code: 'APP_SESSION_HANDOFF_INVALID' }, 'session hand-off refused');
+      return reply
+        .code(400)
+        .send(
+          errorPage(
+            'This sign-in has expired',
+            'The sign-in could not be handed to this page (unknown, used or expired code). Connect again.',
+            'APP_SESSION_HANDOFF_INVALID',
+          ),
+        );
+    }
+    return reply.redirect('/app/settings', 303);
+  });
+}
+
+/** The pop-up's last page: hands a one-time code to the settings iframe that opened it, then closes. */
+export function handoffPage(code: string, nonce: string): string {
+  const body = `<h1>LiveChat pipeline</h1>
+<p id="handoff" data-code="${escapeHtml(code)}">Connected. You can close this window.</p>
+<p><a class="button" href="/app/settings">Open the settings</a></p>`;
+  const js = `(function () {
+  var code = document.getElementById('handoff').getAttribute('data-code');
+  if (!window.opener) return;
+  window.opener.postMessage({ type: 'lcp-connected', code: code }, window.location.origin);
+  window.close();
+})();`;
+  return page('LiveChat pipeline', body + script(nonce, js));
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hashWebhookSecret } from '@livechat-pipeline/tenant-registry';
+import { DEFAULT_RETIRING_SECONDS, hashWebhookSecret } from '@livechat-pipeline/tenant-registry';
 import type { TenantRegistry, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -9,6 +9,14 @@ import type { ConfigurationApi, RemoteWebhook } from '../livechat/configuration-
 import type { DesiredWebhook } from './desired.js';
 
 export const LIMIT_PER_ACTION = 3;
+
+/**
+ * How long a secret set "retiring" stays accepted if the process dies before it marks it deleted: the registry's
+ * default (10 min), or longer when the overlap asks for it (twice the overlap, as in a rotation, plus a minute).
+ */
+export function retiringPeriodMs(overlapMs = 0): number {
+  return Math.max(DEFAULT_RETIRING_SECONDS * 1000, 2 * overlapMs + 60_000);
+}
 
 export type PlanStep =
   | {
@@ -35,6 +43,8 @@ export interface SyncReport {
   /** The steps a dry run would take (empty after a real run that converged). */
   readonly plan: readonly PlanStep[];
   readonly changed: boolean;
+  /** With `lock: 'try'`: another sync of this client id held the lock, so this one did nothing. */
+  readonly skipped?: boolean;
 }
 
 /** A webhook as shown to operators: LiveChat's view joined with what the registry knows. */
@@ -156,13 +166,31 @@ export class WebhookSync {
 
   /** Plans and applies until a fresh list needs no change (at most `maxRounds`), under a Postgres advisory lock. */
   async sync(
-    options: { dryRun?: boolean; overlapMs?: number; maxRounds?: number } = {},
+    options: {
+      dryRun?: boolean;
+      overlapMs?: number;
+      maxRounds?: number;
+      /**
+       * 'wait' (default): queue behind a running sync of this client id. 'try': when one is running, return at
+       * once with `skipped` (it converges to the same configuration), never holding a connection while waiting.
+       */
+      lock?: 'wait' | 'try';
+    } = {},
   ): Promise<SyncReport> {
     if (options.dryRun === true) {
       const plan = await this.plan();
       return { rounds: 0, registered: [], unregistered: [], forgotten: [], plan, changed: false };
     }
-    return this.locked(async () => {
+    const skipped: SyncReport = {
+      rounds: 0,
+      registered: [],
+      unregistered: [],
+      forgotten: [],
+      plan: [],
+      changed: false,
+      skipped: true,
+    };
+    return this.locked(options.lock ?? 'wait', skipped, async () => {
       const registered: Array<{ id: string; action: string }> = [];
       const unregistered: Array<{ id: string; action: string; reason: string }> = [];
       const forgotten: Array<{ id: string; action: string }> = [];
@@ -179,7 +207,9 @@ export class WebhookSync {
             registered.push({ id: await this.register(step.desired), action: step.action });
           } else if (step.op === 'unregister') {
             if (step.known) {
-              await this.deps.registry.setRegistrationStatus(step.id, 'retiring');
+              await this.deps.registry.setRegistrationStatus(step.id, 'retiring', {
+                retiringForMs: retiringPeriodMs(options.overlapMs),
+              });
               retiring.push(step.id);
             }
             await this.unregisterRemote(step.id);
@@ -223,12 +253,14 @@ export class WebhookSync {
   /**
    * New secrets for every configured webhook: register the new one, keep both accepted while LiveChat
    * propagates (`wait('new-registered')`), unregister the old one, keep its secret accepted while in-flight
-   * deliveries drain (`wait('old-unregistered')`), then forget the old secret.
+   * deliveries drain (`wait('old-unregistered')`), then forget the old secret. `overlapMs` is how long each
+   * wait lasts: the old secret expires on its own after `retiringPeriodMs(overlapMs)` should this never finish.
    */
   async rotateSecrets(
     wait: (phase: RotationPhase) => Promise<void>,
+    options: { overlapMs?: number } = {},
   ): Promise<{ rotated: Array<{ action: string; oldId: string; newId: string }> }> {
-    return this.locked(async () => {
+    return this.locked('wait', { rotated: [] }, async () => {
       const remote = await this.deps.api.listWebhooks();
       const live = await this.deps.registry.liveRegistrations(this.deps.api.ownerClientId);
       const known = new Set(live.map((r) => r.id));
@@ -237,7 +269,9 @@ export class WebhookSync {
         const current = remote.find((r) => known.has(r.id) && this.matches(r, desired));
         if (current === undefined) continue; // sync registers it; nothing to rotate
         const newId = await this.register(desired);
-        await this.deps.registry.setRegistrationStatus(current.id, 'retiring');
+        await this.deps.registry.setRegistrationStatus(current.id, 'retiring', {
+          retiringForMs: retiringPeriodMs(options.overlapMs),
+        });
         pairs.push({ action: desired.action, oldId: current.id, newId });
       }
       this.deps.logger.info(
@@ -320,18 +354,31 @@ export class WebhookSync {
     this.deps.logger.info({ webhook_id: id }, 'webhook unregistered');
   }
 
-  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` under the client id's advisory lock (session-level, on one pooled connection). 'try' answers
+   * `whenBusy` at once when another session holds it.
+   */
+  private async locked<T>(mode: 'wait' | 'try', whenBusy: T, fn: () => Promise<T>): Promise<T> {
     const client = await this.deps.pool.connect();
     const key = `webhook-sync:${this.deps.api.ownerClientId}`;
+    // A connection whose unlock failed is closed, not pooled: closing it is what frees a session lock.
+    let broken: Error | undefined;
     try {
-      await client.query('select pg_advisory_lock(hashtext($1))', [key]);
+      if (mode === 'try') {
+        const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [
+          key,
+        ]);
+        if (r.rows[0]?.ok !== true) return whenBusy;
+      } else await client.query('select pg_advisory_lock(hashtext($1))', [key]);
       try {
         return await fn();
       } finally {
-        await client.query('select pg_advisory_unlock(hashtext($1))', [key]);
+        await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch((err: unknown) => {
+          broken = err instanceof Error ? err : new Error(String(err));
+        });
       }
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 }

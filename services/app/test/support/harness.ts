@@ -73,7 +73,12 @@ export function fakeOptions(
  * Log lines are captured for leak checks.
  */
 export async function startAppHarness(
-  options: { env?: NodeJS.ProcessEnv; fake?: Partial<FakeLiveChatOptions> } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    fake?: Partial<FakeLiveChatOptions>;
+    /** The host name of APP_PUBLIC_URL (default 127.0.0.1; `localhost` reaches the same loopback listener). */
+    publicHost?: string;
+  } = {},
 ): Promise<AppHarness> {
   const db = await createTestDatabase('app');
   const pool = new pg.Pool({ connectionString: db.url, max: 5 });
@@ -87,7 +92,7 @@ export async function startAppHarness(
         });
       }),
   );
-  const baseUrl = `http://127.0.0.1:${probe}`;
+  const baseUrl = `http://${options.publicHost ?? '127.0.0.1'}:${probe}`;
   const fake = await startFakeLiveChat(fakeOptions(baseUrl, options.fake));
   const config = loadAppConfig({
     LIVECHAT_CLIENT_ID: CLIENT_ID,

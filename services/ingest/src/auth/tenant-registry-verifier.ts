@@ -1,8 +1,9 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { anyOfVerifiers, createRegistrySecretVerifier, migrateRegistry } from '@livechat-pipeline/tenant-registry';
+import { anyOfVerifiers, createRegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
 import type { IngestConfig } from '../config.js';
-import type { WebhookSecretVerifier } from './verifier.js';
+import type { AuthSubject as RegistrySubject, SecretVerifier } from '@livechat-pipeline/tenant-registry';
+import type { AuthSubject, WebhookSecretVerifier } from './verifier.js';
 
 export interface IngestVerifier {
   readonly verifier: WebhookSecretVerifier;
@@ -18,16 +19,29 @@ export async function createIngestVerifier(config: IngestConfig, staticVerifier:
   const databaseUrl = config.tenantRegistry.databaseUrl;
   if (databaseUrl === undefined) return { verifier: staticVerifier, close: async () => undefined };
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  // an idle connection dropped by Postgres must not crash the ingest (the next query reconnects)
+  pool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'tenant registry connection lost'));
+  // the same failure is logged once a minute, not at every refresh (e.g. while the app has not migrated yet)
+  const logged = new Map<string, number>();
+  const onError = (err: Error): void => {
+    const now = Date.now();
+    if ((logged.get(err.message) ?? -Infinity) > now - 60_000) return;
+    if (logged.size > 100) logged.clear();
+    logged.set(err.message, now);
+    logger.warn({ err: { message: err.message.slice(0, 300) } }, 'tenant registry not readable; registry secrets refused, the last set kept');
+  };
   try {
-    // Idempotent and advisory-locked: whichever of app and ingest starts first creates the tables.
-    await migrateRegistry(pool);
+    // The app owns the registry's schema and migrations; the ingest only reads it (a role with SELECT on what
+    // the verifier reads and UPDATE on tenants.last_webhook_at). Until the app has migrated and granted, the
+    // verifier starts empty, refuses registry secrets and retries at every refresh.
     const registry = await createRegistrySecretVerifier(pool, {
       refreshMs: config.tenantRegistry.refreshMs,
       recordLastWebhook: true,
-      onError: (err) => logger.warn({ err: { message: err.message } }, 'tenant registry refresh failed; keeping the last set'),
+      onError,
     });
+    const combined = anyOfVerifiers(asRegistryVerifier(staticVerifier), registry);
     return {
-      verifier: anyOfVerifiers(staticVerifier, registry),
+      verifier: { verify: (credentials, subject) => combined.verify(credentials, { tenant: oneTenant(subject), action: subject.action }) },
       async close() {
         await registry.close();
         await pool.end();
@@ -37,4 +51,25 @@ export async function createIngestVerifier(config: IngestConfig, staticVerifier:
     await pool.end().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The delivery's one tenant (notes: interface agreed for issue 10, item 1). The agreed subject carries it as
+ * `tenant`; the older shape listed candidates (`tenantIds`: body tenant, then path label), and there only a
+ * single distinct candidate names a tenant — two different ones are a mismatch and name none, so no registry
+ * secret can match.
+ */
+export function oneTenant(subject: AuthSubject): string | null {
+  const s = subject as { readonly tenant?: string | null; readonly tenantIds?: readonly string[] };
+  if (s.tenant !== undefined) return s.tenant;
+  const distinct = [...new Set(s.tenantIds ?? [])];
+  return distinct.length === 1 ? distinct[0]! : null;
+}
+
+/** The ingest's own verifier asked with the registry's one-tenant subject. */
+function asRegistryVerifier(v: WebhookSecretVerifier): SecretVerifier {
+  return {
+    verify: (credentials, subject: RegistrySubject) =>
+      v.verify(credentials, { tenant: subject.tenant, tenantIds: subject.tenant === null ? [] : [subject.tenant], action: subject.action } as AuthSubject),
+  };
 }
