@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   };
   if (ingestSecrets.local) {
     say(
-      `no ingest secrets configured: local mode, the ingest accepts the local ones (v3 secret_key "${LOCAL_DEV_SECRET_KEY}", v2 Basic "${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}") and not the app's tenant registry (set INGEST_TENANT_REGISTRY_DATABASE_URL, e.g. to DATABASE_URL, for the app's tenants)`,
+      `no ingest secrets configured: local mode, the ingest accepts the local ones (v3 secret_key "${LOCAL_DEV_SECRET_KEY}", v2 Basic "${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}") and not the app's tenant registry (for the app's tenants set INGEST_TENANT_REGISTRY_DATABASE_URL, e.g. to the ingest role's URL that \`pnpm stack up\` prints)`,
     );
   }
   const children = new Map<string, ChildProcess>();
@@ -156,7 +156,9 @@ async function useOrStartStack(settings: ReturnType<typeof loadStackSettings>): 
   const databaseUrl = process.env['DATABASE_URL'];
   if (kafkaBrokers && schemaRegistryUrl && databaseUrl) {
     say('KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL are set: using that stack as is');
-    return { endpoints: { kafkaBrokers, schemaRegistryUrl, databaseUrl }, started: [] };
+    // The ingest's least-privilege role exists only where the app's migrations granted it; otherwise DATABASE_URL.
+    const ingestDatabaseUrl = process.env['INGEST_TENANT_REGISTRY_DATABASE_URL'] || databaseUrl;
+    return { endpoints: { kafkaBrokers, schemaRegistryUrl, databaseUrl, ingestDatabaseUrl }, started: [] };
   }
   return stackUp(settings, (line) => process.stderr.write(`stack: ${line}\n`));
 }
