@@ -7,6 +7,7 @@ import type { RetryPolicy } from './http/retrying-fetch.js';
 import { ConfigurationApi, patCredentials } from './livechat/configuration-api.js';
 import type { ApiCredentials } from './livechat/configuration-api.js';
 import { AccountsClient } from './oauth/accounts-client.js';
+import { createStateCipher } from './oauth/state-cookie.js';
 import { Sessions } from './session.js';
 import { TokenService } from './tokens/token-service.js';
 import { BackgroundSync } from './webhooks/background.js';
@@ -22,7 +23,10 @@ export interface AppDeps {
   readonly sessions: Sessions;
   /** Null when LIVECHAT_CLIENT_ID / _SECRET (and so APP_TOKEN_KEYS) are not set. */
   readonly oauth: {
+    /** Seals tokens at rest (APP_TOKEN_KEYS). */
     readonly cipher: TokenCipher;
+    /** Seals the OAuth state cookie (keys derived from APP_TOKEN_KEYS with HKDF). */
+    readonly stateCipher: TokenCipher;
     readonly accounts: AccountsClient;
     readonly tokens: TokenService;
   } | null;
@@ -78,7 +82,7 @@ export async function createAppDeps(
       logger,
       marginSeconds: config.tokenRefresh.marginSeconds,
     });
-    oauth = { cipher, accounts, tokens };
+    oauth = { cipher, stateCipher: createStateCipher(config.tokenKeys), accounts, tokens };
   }
   const webhookSync = (credentials: ApiCredentials) => {
     if (config.livechat.clientId === '')
