@@ -35,6 +35,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return payload;
   });
 
+  app.addHook('onResponse', async (request, reply) => {
+    // the route pattern (bounded), not the URL a client chose
+    deps.metrics.httpRequests.inc({
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    });
+  });
+
   app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
     const appErr =
       err instanceof AppError

@@ -8,6 +8,8 @@ import type { DesiredWebhook } from './webhooks/desired.js';
 
 export interface AppConfig {
   readonly http: { readonly host: string; readonly port: number };
+  /** /healthz, /readyz, /metrics: off the public port, loopback by default. */
+  readonly operations: { readonly host: string; readonly port: number };
   readonly publicUrl: string;
   /** Where LiveChat delivers webhooks (the ingest): APP_WEBHOOK_URL, default `${APP_PUBLIC_URL}/webhooks/livechat`. */
   readonly webhookUrl: string;
@@ -59,6 +61,8 @@ const bool = z
 const envSchema = z.object({
   APP_HOST: z.string().trim().min(1).default('127.0.0.1'),
   APP_PORT: int(0, 65535).default(8081),
+  APP_OPERATIONS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  APP_OPERATIONS_PORT: int(0, 65535).default(8093),
   APP_PUBLIC_URL: httpUrl.default('http://127.0.0.1:8081'),
   APP_WEBHOOK_URL: httpUrl.optional(),
   APP_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -167,6 +171,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
 
   return deepFreeze<AppConfig>({
     http: { host: e.APP_HOST, port: e.APP_PORT },
+    operations: { host: e.APP_OPERATIONS_HOST, port: e.APP_OPERATIONS_PORT },
     publicUrl: e.APP_PUBLIC_URL,
     webhookUrl,
     livechat: {

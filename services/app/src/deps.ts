@@ -7,6 +7,9 @@ import type { RetryPolicy } from './http/retrying-fetch.js';
 import { ConfigurationApi, patCredentials } from './livechat/configuration-api.js';
 import type { ApiCredentials } from './livechat/configuration-api.js';
 import { AccountsClient } from './oauth/accounts-client.js';
+import { createStateCipher } from './oauth/state-cookie.js';
+import { createAppMetrics } from './operations.js';
+import type { AppMetrics } from './operations.js';
 import { Sessions } from './session.js';
 import { TokenService } from './tokens/token-service.js';
 import { BackgroundSync } from './webhooks/background.js';
@@ -18,11 +21,15 @@ export interface AppDeps {
   readonly config: AppConfig;
   readonly logger: Logger;
   readonly pool: pg.Pool;
+  readonly metrics: AppMetrics;
   readonly registry: TenantRegistry;
   readonly sessions: Sessions;
   /** Null when LIVECHAT_CLIENT_ID / _SECRET (and so APP_TOKEN_KEYS) are not set. */
   readonly oauth: {
+    /** Seals tokens at rest (APP_TOKEN_KEYS). */
     readonly cipher: TokenCipher;
+    /** Seals the OAuth state cookie (keys derived from APP_TOKEN_KEYS with HKDF). */
+    readonly stateCipher: TokenCipher;
     readonly accounts: AccountsClient;
     readonly tokens: TokenService;
   } | null;
@@ -43,9 +50,14 @@ export function retryPolicy(config: AppConfig): RetryPolicy {
 export async function createAppDeps(
   config: AppConfig,
   logger: Logger,
-  options: { pool?: pg.Pool } = {},
+  options: { pool?: pg.Pool; metrics?: AppMetrics } = {},
 ): Promise<AppDeps> {
   const pool = options.pool ?? new pg.Pool({ connectionString: config.database.url, max: 5 });
+  // An idle connection Postgres drops (restart, failover, terminated backend) must not crash the process:
+  // without a listener the pool's 'error' event is thrown. The next query opens a new connection.
+  pool.on('error', (err) =>
+    logger.warn({ err: { message: err.message.slice(0, 300) } }, 'idle Postgres connection lost'),
+  );
   const { applied, ingestRoleMissing } = await migrateRegistryWithGrants(pool, {
     schema: config.database.schema,
     ...(config.database.ingestRole === null ? {} : { ingestRole: config.database.ingestRole }),
@@ -78,7 +90,7 @@ export async function createAppDeps(
       logger,
       marginSeconds: config.tokenRefresh.marginSeconds,
     });
-    oauth = { cipher, accounts, tokens };
+    oauth = { cipher, stateCipher: createStateCipher(config.tokenKeys), accounts, tokens };
   }
   const webhookSync = (credentials: ApiCredentials) => {
     if (config.livechat.clientId === '')
@@ -100,6 +112,7 @@ export async function createAppDeps(
       logger,
     });
   };
+  const metrics = options.metrics ?? createAppMetrics();
   const tokens = oauth?.tokens;
   const backgroundSync =
     tokens === undefined || config.livechat.clientId === ''
@@ -107,11 +120,13 @@ export async function createAppDeps(
       : new BackgroundSync(
           (tenantId) => webhookSync(tokens.credentialsFor(tenantId)).sync({ lock: 'try' }),
           logger,
+          (outcome) => metrics.webhookSyncs.inc({ outcome }),
         );
   return {
     config,
     logger,
     pool,
+    metrics,
     registry,
     backgroundSync,
     sessions: new Sessions(registry, { ttlSeconds: config.sessionTtlSeconds, secure: config.cookieSecure }),

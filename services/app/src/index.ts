@@ -13,3 +13,5 @@ export { parseDesiredWebhooks } from './webhooks/desired.js';
 export type { DesiredWebhook } from './webhooks/desired.js';
 export { patCredentials } from './livechat/configuration-api.js';
 export { runCli } from './cli.js';
+export { createAppMetrics, postgresReadiness, startAppOperations } from './operations.js';
+export type { AppMetrics } from './operations.js';

@@ -3,6 +3,7 @@ import { loadAppConfig } from './config.js';
 import { createAppDeps } from './deps.js';
 import { AppConfigError, errorForLog } from './errors.js';
 import { createAppLogger } from './logger.js';
+import { startAppOperations } from './operations.js';
 
 /** Loads config once, migrates and connects, starts the token refresher, listens; stops on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   const logger = createAppLogger(config);
   const deps = await createAppDeps(config, logger);
   const app = await buildApp(deps);
+  const operations = await startAppOperations(deps, config.operations);
   if (deps.oauth === null)
     logger.warn('LIVECHAT_CLIENT_ID / LIVECHAT_CLIENT_SECRET not set: /app/install answers "not configured"');
   else deps.oauth.tokens.startRefresher(config.tokenRefresh.intervalSeconds);
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     try {
       await app.close();
+      await operations.close();
       await deps.close();
       process.exit(0);
     } catch (err) {
@@ -41,7 +44,13 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   const address = await app.listen({ host: config.http.host, port: config.http.port });
   logger.info(
-    { address, publicUrl: config.publicUrl, webhookUrl: config.webhookUrl, oauth: deps.oauth !== null },
+    {
+      address,
+      operations: operations.url,
+      publicUrl: config.publicUrl,
+      webhookUrl: config.webhookUrl,
+      oauth: deps.oauth !== null,
+    },
     'app listening',
   );
 }

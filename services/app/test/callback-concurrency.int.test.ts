@@ -53,6 +53,26 @@ describe('OAuth callback: the webhook sync runs in the background under pg_try_a
     expect((await h.deps.registry.liveRegistrations(CLIENT_ID)).length).toBe(h.config.webhooks.length);
   });
 
+  it('a failing sync (LiveChat down) never fails the callback: it is logged and counted', async () => {
+    h.fake.setFaultPlan(() => ({ kind: 'status', status: 503 }));
+    try {
+      const before =
+        (await h.deps.metrics.webhookSyncs.get()).values.find((v) => v.labels['outcome'] === 'failed')
+          ?.value ?? 0;
+      const f = await upToCallback(h);
+      const res = await fetch(f.url, { redirect: 'manual', headers: { cookie: f.cookie } });
+      expect(res.status).toBe(303);
+      await h.deps.backgroundSync!.idle();
+      const after = (await h.deps.metrics.webhookSyncs.get()).values.find(
+        (v) => v.labels['outcome'] === 'failed',
+      );
+      expect(after?.value).toBe(before + 1);
+      expect(h.logs.join('')).toContain('webhook sync after connect failed');
+    } finally {
+      h.fake.setFaultPlan(() => ({ kind: 'delay', ms: 300 }));
+    }
+  });
+
   it('a sync already running elsewhere (another instance holds the lock) makes this one return at once', async () => {
     const other = new pg.Client({ connectionString: h.db.url });
     await other.connect();

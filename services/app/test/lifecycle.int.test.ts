@@ -39,6 +39,7 @@ describe('app lifecycle webhooks (Basic auth in the configured URL)', () => {
     expect(tenant).toMatchObject({ organizationId: ORG, licenseId: String(LICENSE), status: 'active' });
 
     const flow = await connectViaHttp(h);
+    await h.deps.backgroundSync!.idle(); // the webhook sync after the connect has finished
     expect(flow.callbackStatus).toBe(303);
     tenant = (await h.deps.registry.findTenant(CLIENT_ID, ORG))!;
     expect(tenant.licenseId).toBe(String(LICENSE)); // kept from the install webhook

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenCipher } from '../src/crypto/token-cipher.js';
+import { createStateCipher, openState } from '../src/oauth/state-cookie.js';
 import {
   CANARY,
   CLIENT_ID,
@@ -40,6 +42,10 @@ describe('OAuth install (PKCE) against the fake LiveChat, real Postgres', () => 
     expect(cookie).toMatch(/^lcp_oauth=/);
     expect(cookie).toContain('HttpOnly');
     expect(cookie).not.toContain(state); // sealed, not readable
+    // sealed with a key derived from the token key (HKDF), not with the token key itself
+    const sealed = cookie.split(';')[0]!.slice('lcp_oauth='.length);
+    expect(openState(createStateCipher(h.config.tokenKeys), sealed)?.state).toBe(state);
+    expect(openState(new TokenCipher(h.config.tokenKeys), sealed)).toBeNull();
   });
 
   it('refuses a callback with a wrong or missing state, and stores nothing', async () => {

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadAppConfig } from '../src/config.js';
-import { TokenCipher, parseTokenKeys } from '../src/crypto/token-cipher.js';
+import { TokenCipher, deriveKeys, parseTokenKeys } from '../src/crypto/token-cipher.js';
+import { STATE_KEY_PURPOSE, createStateCipher, openState, sealState } from '../src/oauth/state-cookie.js';
 import { AppConfigError } from '../src/errors.js';
 import { retryAfterMs } from '../src/http/retrying-fetch.js';
 import { createPkcePair, s256Challenge } from '../src/oauth/pkce.js';
@@ -113,5 +114,37 @@ describe('small pieces', () => {
     expect(basicAuthMatches(header, expected)).toBe(true);
     expect(basicAuthMatches(`${header}x`, expected)).toBe(false);
     expect(basicAuthMatches(undefined, expected)).toBe(false);
+  });
+});
+
+describe('OAuth state cookie key: derived from the token key with HKDF', () => {
+  const fixed = Buffer.alloc(32, 7).toString('base64');
+  const tokenKeys = parseTokenKeys(`k2:${key()},k1:${fixed}`).keys;
+
+  it('is HKDF-SHA256(token key, salt livechat-pipeline/app, info oauth-state-cookie/v1), per key id', () => {
+    const derived = deriveKeys(tokenKeys, STATE_KEY_PURPOSE);
+    expect(derived.map((k) => k.id)).toEqual(['k2', 'k1']);
+    const expected = Buffer.from(
+      hkdfSync('sha256', Buffer.alloc(32, 7), 'livechat-pipeline/app', 'oauth-state-cookie/v1', 32),
+    );
+    expect(derived[1]!.key.equals(expected)).toBe(true);
+    for (const [i, d] of derived.entries()) expect(d.key.equals(tokenKeys[i]!.key)).toBe(false);
+    // another purpose, another key
+    expect(deriveKeys(tokenKeys, 'something-else/v1')[1]!.key.equals(expected)).toBe(false);
+  });
+
+  it('a state cookie opens with the state cipher only, never with the token keys themselves', () => {
+    const state = { state: 'st', verifier: 'v'.repeat(43), expiresAt: Date.now() + 60_000 };
+    const cookie = sealState(createStateCipher(tokenKeys), state);
+    expect(openState(createStateCipher(tokenKeys), cookie)).toMatchObject({ state: 'st' });
+    expect(openState(new TokenCipher(tokenKeys), cookie)).toBeNull();
+    // and what the token cipher seals is no state cookie
+    const forged = new TokenCipher(tokenKeys).seal(
+      JSON.stringify({ s: 'st', v: 'v'.repeat(43), e: Date.now() + 60_000 }),
+      'oauth-state-cookie',
+    );
+    expect(
+      openState(createStateCipher(tokenKeys), `${forged.keyId}.${forged.ciphertext.toString('base64url')}`),
+    ).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 
 export interface TokenKey {
@@ -101,4 +101,20 @@ export function parseTokenKeys(value: string): { keys: TokenKey[]; problems: str
     keys.push({ id, key });
   });
   return { keys, problems };
+}
+
+/** The HKDF salt of every key the app derives from APP_TOKEN_KEYS. */
+export const KEY_DERIVATION_SALT = 'livechat-pipeline/app';
+
+/**
+ * Keys for another purpose than sealing tokens, derived from the token keys with HKDF-SHA256 (salt
+ * KEY_DERIVATION_SALT, info `purpose`), same ids, same order: one secret to configure and rotate, but a cookie
+ * sealed for one purpose can never be opened as a token (or the reverse), and the token key itself never
+ * touches a browser-held ciphertext.
+ */
+export function deriveKeys(keys: readonly TokenKey[], purpose: string): TokenKey[] {
+  return keys.map((k) => ({
+    id: k.id,
+    key: Buffer.from(hkdfSync('sha256', k.key, KEY_DERIVATION_SALT, purpose, 32)),
+  }));
 }

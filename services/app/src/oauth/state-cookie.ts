@@ -1,10 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { TokenCipher } from '../crypto/token-cipher.js';
+import { TokenCipher, deriveKeys } from '../crypto/token-cipher.js';
+import type { TokenKey } from '../crypto/token-cipher.js';
 
 export const STATE_COOKIE = 'lcp_oauth';
 export const STATE_TTL_SECONDS = 600;
 const AAD = 'oauth-state-cookie';
+/** The HKDF info of the state cookie's keys. */
+export const STATE_KEY_PURPOSE = 'oauth-state-cookie/v1';
+
+/** The cipher of the state cookie: keys derived from APP_TOKEN_KEYS with HKDF, never the token keys. */
+export function createStateCipher(tokenKeys: readonly TokenKey[]): TokenCipher {
+  return new TokenCipher(deriveKeys(tokenKeys, STATE_KEY_PURPOSE));
+}
 
 const content = z.object({
   s: z.string().min(1),

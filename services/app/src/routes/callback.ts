@@ -56,7 +56,7 @@ export function registerCallbackRoute(app: FastifyInstance, deps: AppDeps): void
         new AppError('APP_NOT_CONFIGURED', 'LIVECHAT_CLIENT_ID / LIVECHAT_CLIENT_SECRET are not set'),
       );
     const q = query.safeParse(request.query);
-    const browser = openState(oauth.cipher, parseCookies(request.headers.cookie).get(STATE_COOKIE));
+    const browser = openState(oauth.stateCipher, parseCookies(request.headers.cookie).get(STATE_COOKIE));
     if (
       !q.success ||
       q.data.state === undefined ||

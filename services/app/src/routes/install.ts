@@ -27,7 +27,7 @@ export function registerInstallRoute(app: FastifyInstance, deps: AppDeps): void 
     }
     const pkce = createPkcePair();
     const state = createState();
-    const cookie = sealState(deps.oauth.cipher, {
+    const cookie = sealState(deps.oauth.stateCipher, {
       state,
       verifier: pkce.verifier,
       expiresAt: Date.now() + STATE_TTL_SECONDS * 1000,

@@ -15,30 +15,36 @@ export class BackgroundSync {
   constructor(
     private readonly run: (tenantId: string) => Promise<SyncReport>,
     private readonly logger: Logger,
+    private readonly onOutcome: (outcome: 'synced' | 'skipped' | 'failed') => void = () => undefined,
   ) {}
 
   /** Starts a sync for the client id, with this tenant's credentials, unless one is running. Never throws. */
   trigger(tenantId: string): void {
     if (this.closed || this.running !== undefined) return;
-    this.running = this.run(tenantId)
+    // (a synchronous throw of `run` becomes a logged failure too, never the callback's error)
+    this.running = Promise.resolve()
+      .then(() => this.run(tenantId))
       .then(
-        (report) =>
+        (report) => {
+          const skipped = report.skipped === true;
+          this.onOutcome(skipped ? 'skipped' : 'synced');
           this.logger.info(
             {
               tenant_id: tenantId,
-              skipped: report.skipped === true,
+              skipped,
               registered: report.registered.length,
               unregistered: report.unregistered.length,
             },
-            report.skipped === true
-              ? 'webhook sync already running elsewhere'
-              : 'webhooks synced after connect',
-          ),
-        (err: unknown) =>
+            skipped ? 'webhook sync already running elsewhere' : 'webhooks synced after connect',
+          );
+        },
+        (err: unknown) => {
+          this.onOutcome('failed');
           this.logger.warn(
             { tenant_id: tenantId, err: errorForLog(err) },
             'webhook sync after connect failed; retried at the next connect, or run `pnpm livechat webhooks sync`',
-          ),
+          );
+        },
       )
       .finally(() => {
         this.running = undefined;

@@ -1,0 +1,118 @@
+import type { Server } from 'node:http';
+import { createOperationsServer } from '@livechat-pipeline/service-host';
+import type { Readiness } from '@livechat-pipeline/service-host';
+import type pg from 'pg';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface AppMetrics {
+  readonly registry: Registry;
+  /** HTTP answers by route pattern (never the raw URL: bounded labels) and status. */
+  readonly httpRequests: Counter<'route' | 'status'>;
+  /** Background webhook syncs after a connect, by outcome (synced, skipped, failed). */
+  readonly webhookSyncs: Counter<'outcome'>;
+  /** Postgres probes made for /readyz (cached: a burst of /readyz makes one). */
+  readonly readinessProbes: Counter;
+  /** 1 when the last probe reached Postgres. */
+  readonly postgresUp: Gauge;
+}
+
+export function createAppMetrics(options: { defaultMetrics?: boolean } = {}): AppMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'app_http_requests_total',
+      help: 'HTTP answers of the app, by route pattern and status',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
+    webhookSyncs: new Counter({
+      name: 'app_webhook_syncs_total',
+      help: 'Background webhook syncs after a connect, by outcome (synced, skipped, failed)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    readinessProbes: new Counter({
+      name: 'app_readiness_probes_total',
+      help: 'Postgres probes made for /readyz (results are cached)',
+      registers: [registry],
+    }),
+    postgresUp: new Gauge({
+      name: 'app_postgres_up',
+      help: '1 when the last readiness probe reached Postgres, else 0',
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * /readyz's check: Postgres answers `select 1` within `timeoutMs`. The result is cached for `cacheMs` and
+ * concurrent calls share one probe, so /readyz cannot load the database. Callers see up or down, never an
+ * error text.
+ */
+export function postgresReadiness(
+  pool: pg.Pool,
+  metrics: AppMetrics,
+  options: { cacheMs?: number; timeoutMs?: number } = {},
+): () => Promise<Readiness & { readonly postgres: 'up' | 'down' }> {
+  const cacheMs = options.cacheMs ?? 1500;
+  const timeoutMs = options.timeoutMs ?? 1000;
+  let cached: { at: number; up: boolean } | undefined;
+  let inflight: Promise<boolean> | undefined;
+  const probe = async (): Promise<boolean> => {
+    metrics.readinessProbes.inc();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('readiness probe timed out')), timeoutMs);
+      });
+      await Promise.race([pool.query('select 1'), timeout]);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return async () => {
+    if (cached === undefined || Date.now() - cached.at >= cacheMs) {
+      inflight ??= probe().finally(() => {
+        inflight = undefined;
+      });
+      const up = await inflight;
+      cached = { at: Date.now(), up };
+      metrics.postgresUp.set(up ? 1 : 0);
+    }
+    return { ok: cached.up, postgres: cached.up ? 'up' : 'down' };
+  };
+}
+
+/**
+ * The app's operations endpoints, off its public port: /healthz, /readyz (Postgres reachable), /metrics.
+ * Listen on loopback unless a scraper elsewhere needs them (APP_OPERATIONS_HOST).
+ */
+export async function startAppOperations(
+  deps: { readonly pool: pg.Pool; readonly metrics: AppMetrics },
+  listen: { host: string; port: number },
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server = createOperationsServer(deps.metrics.registry, postgresReadiness(deps.pool, deps.metrics));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : listen.port;
+  return {
+    server,
+    url: `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
