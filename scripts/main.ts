@@ -163,7 +163,7 @@ async function useOrStartStack(settings: ReturnType<typeof loadStackSettings>): 
   return stackUp(settings, (line) => process.stderr.write(`stack: ${line}\n`));
 }
 
-/** Where each service answers whether it is ready (its /readyz; /healthz for a service without one). */
+/** Where each service answers whether it is ready (its operations port's /readyz). */
 function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
   const base = (host: string | undefined, port: string) => {
     const h = host === undefined || host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -173,7 +173,7 @@ function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
     ingest: base(env['INGEST_OPERATIONS_HOST'], env['INGEST_OPERATIONS_PORT'] ?? '8092'),
     normalizer: base(env['NORMALIZER_HOST'], env['NORMALIZER_PORT'] ?? '8090'),
     transcripts: base(env['TRANSCRIPTS_HOST'], env['TRANSCRIPTS_PORT'] ?? '8091'),
-    app: base(env['APP_HOST'], env['APP_PORT'] ?? '8081'),
+    app: base(env['APP_OPERATIONS_HOST'], env['APP_OPERATIONS_PORT'] ?? '8093'),
   };
 }
 
@@ -181,10 +181,7 @@ async function isReady(base: string): Promise<boolean> {
   try {
     const ready = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
     await ready.body?.cancel();
-    if (ready.status !== 404) return ready.status === 200;
-    const alive = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    await alive.body?.cancel();
-    return alive.status === 200;
+    return ready.status === 200;
   } catch {
     return false;
   }

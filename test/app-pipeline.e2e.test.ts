@@ -100,7 +100,9 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
       RAW_WEBHOOK_TOPIC: topic,
       RAW_WEBHOOK_TOPIC_PARTITIONS: '1',
+      // A global secret next to the registry is refused at start unless explicitly allowed (checked below).
       LIVECHAT_SECRET_KEYS: STATIC_SECRET,
+      INGEST_ALLOW_GLOBAL_SECRETS: 'true',
       INGEST_TENANT_REGISTRY_DATABASE_URL: ingestDbUrl.toString(),
       // the default refresh (1 s): new secrets are accepted at once anyway (a miss is looked up)
       INGEST_LOG_LEVEL: 'debug',
@@ -290,7 +292,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       payload: chatPayload('E2E3'),
     });
     expect(current.map((r) => r.status)).toEqual([200]);
-    // the static LIVECHAT_SECRET_KEYS still work beside the registry
+    // the static LIVECHAT_SECRET_KEYS still work beside the registry, because INGEST_ALLOW_GLOBAL_SECRETS says so
     expect(await postWithSecret(STATIC_SECRET)).toBe(200);
   });
 

@@ -94,7 +94,7 @@ const digest = (output: readonly string[]) =>
 describe('the main job (npm start) on an empty stack', () => {
   it(`starts, serves and stops cleanly ${RUNS} times in a row`, { timeout: 240_000 }, async () => {
     const endpoints = stackEndpoints();
-    const ports = { INGEST_PORT: await freePort(), INGEST_OPERATIONS_PORT: await freePort(), NORMALIZER_PORT: await freePort(), TRANSCRIPTS_PORT: await freePort(), APP_PORT: await freePort() };
+    const ports = { INGEST_PORT: await freePort(), INGEST_OPERATIONS_PORT: await freePort(), NORMALIZER_PORT: await freePort(), TRANSCRIPTS_PORT: await freePort(), APP_PORT: await freePort(), APP_OPERATIONS_PORT: await freePort() };
     const durations: number[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const t0 = Date.now();
@@ -129,7 +129,7 @@ describe('the main job (npm start) on an empty stack', () => {
         const pids = job.output.flatMap((l) => /^main: (\w+) started \(pid (\d+)\)$/.exec(l)?.slice(1, 3) ?? []);
         for (let i = 0; i < pids.length; i += 2) children.set(pids[i]!, Number(pids[i + 1]));
         expect([...children.keys()].sort()).toEqual(['app', 'ingest', 'normalizer', 'transcripts']);
-        for (const port of [ports.INGEST_OPERATIONS_PORT, ports.NORMALIZER_PORT, ports.TRANSCRIPTS_PORT]) expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+        for (const port of [ports.INGEST_OPERATIONS_PORT, ports.NORMALIZER_PORT, ports.TRANSCRIPTS_PORT, ports.APP_OPERATIONS_PORT]) expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
         // Whoever won the race to create chat-events (normalizer or transcripts), it has the writer's settings.
         const chatEvents = env['CHAT_EVENTS_TOPIC']!;
         const dlqs = [env['NORMALIZER_DLQ_TOPIC']!, `${consumerName}.dlq`];

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { anyOfVerifiers, createRegistrySecretVerifier } from '@livechat-pipeline/tenant-registry';
 import type { IngestConfig } from '../config.js';
 import type { AuthSubject as RegistrySubject, SecretVerifier } from '@livechat-pipeline/tenant-registry';
-import type { AuthSubject, WebhookSecretVerifier } from './verifier.js';
+import type { WebhookSecretVerifier } from './verifier.js';
 
 export interface IngestVerifier {
   readonly verifier: WebhookSecretVerifier;
@@ -41,7 +41,7 @@ export async function createIngestVerifier(config: IngestConfig, staticVerifier:
     });
     const combined = anyOfVerifiers(asRegistryVerifier(staticVerifier), registry);
     return {
-      verifier: { verify: (credentials, subject) => combined.verify(credentials, { tenant: oneTenant(subject), action: subject.action }) },
+      verifier: combined,
       async close() {
         await registry.close();
         await pool.end();
@@ -53,23 +53,10 @@ export async function createIngestVerifier(config: IngestConfig, staticVerifier:
   }
 }
 
-/**
- * The delivery's one tenant (notes: interface agreed for issue 10, item 1). The agreed subject carries it as
- * `tenant`; the older shape listed candidates (`tenantIds`: body tenant, then path label), and there only a
- * single distinct candidate names a tenant — two different ones are a mismatch and name none, so no registry
- * secret can match.
- */
-export function oneTenant(subject: AuthSubject): string | null {
-  const s = subject as { readonly tenant?: string | null; readonly tenantIds?: readonly string[] };
-  if (s.tenant !== undefined) return s.tenant;
-  const distinct = [...new Set(s.tenantIds ?? [])];
-  return distinct.length === 1 ? distinct[0]! : null;
-}
-
 /** The ingest's own verifier asked with the registry's one-tenant subject. */
 function asRegistryVerifier(v: WebhookSecretVerifier): SecretVerifier {
   return {
     verify: (credentials, subject: RegistrySubject) =>
-      v.verify(credentials, { tenant: subject.tenant, tenantIds: subject.tenant === null ? [] : [subject.tenant], action: subject.action } as AuthSubject),
+      v.verify(credentials, { tenant: subject.tenant, action: subject.action }),
   };
 }
