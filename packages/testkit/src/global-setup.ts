@@ -7,6 +7,9 @@ import { loadStackSettings, stackDown, stackUp } from '@livechat-pipeline/local-
  */
 export default async function setup(): Promise<() => Promise<void>> {
   if (process.env['KAFKA_BROKERS'] && process.env['SCHEMA_REGISTRY_URL'] && process.env['DATABASE_URL']) {
+    process.stderr.write(
+      'stack: using the stack named by KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL as is; the fault-injection tests (*.fault.int.test.ts) need the managed local stack and are left out\n',
+    );
     return async () => undefined;
   }
   const settings = loadStackSettings();
