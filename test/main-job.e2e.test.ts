@@ -92,7 +92,7 @@ const digest = (output: readonly string[]) =>
   output.filter((l) => !/"level":(10|20|30)/.test(l)).slice(-40).join('\n');
 
 describe('the main job (npm start) on an empty stack', () => {
-  it(`starts, serves and stops cleanly ${RUNS} times in a row`, { timeout: 240_000 }, async () => {
+  it(`starts, serves and stops cleanly ${RUNS} times in a row`, { timeout: 420_000 }, async () => {
     const endpoints = stackEndpoints();
     const ports = { INGEST_PORT: await freePort(), INGEST_OPERATIONS_PORT: await freePort(), NORMALIZER_PORT: await freePort(), TRANSCRIPTS_PORT: await freePort(), APP_PORT: await freePort(), APP_OPERATIONS_PORT: await freePort() };
     const durations: number[] = [];

@@ -177,8 +177,9 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       });
     // a rotation that crashed long ago: retiring, never deleted, its expiry passed
     await registry.setRegistrationStatus('wh-c-crashed', 'retiring', { retiringForMs: 0 });
-    // a rotation in progress whose process dies now: retiring for 1.5 s more
-    await registry.setRegistrationStatus('wh-c-old', 'retiring', { retiringForMs: 1500 });
+    // a rotation in progress whose process dies now: retiring for 5 s more (long enough for the checks below
+    // on a loaded machine; the waitFor below then sees it expire)
+    await registry.setRegistrationStatus('wh-c-old', 'retiring', { retiringForMs: 5_000 });
     const stored = (await registry.getRegistration('wh-c-old'))!;
     expect(stored.status).toBe('retiring');
     expect(stored.retiringUntil).toBeInstanceOf(Date);
@@ -196,7 +197,7 @@ describe('tenant registry + secret verifier (real Postgres)', () => {
       expect(await slow.verify(v3('old-secret-of-c'), subject(C))).toEqual({ ok: true });
       expect(await slow.verify(v3('new-secret-of-c'), subject(C))).toEqual({ ok: true });
       await waitFor(() => !slow.verifyV3Secret('old-secret-of-c', C), {
-        timeoutMs: 5000,
+        timeoutMs: 15_000,
         message: 'expired retiring secret refused without a refresh',
       });
       await slow.refresh();

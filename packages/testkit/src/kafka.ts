@@ -20,7 +20,19 @@ export async function createTopic(
   const admin = testKafka('test-admin').admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, configEntries }] });
+    // Not kafkajs' waitForLeaders: right after a create the broker may answer UNKNOWN_TOPIC_OR_PARTITION ("does
+    // not host this topic-partition") while the metadata spreads, which kafkajs does not retry there.
+    await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: partitions, configEntries }] });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ready = await admin
+        .fetchTopicMetadata({ topics: [topic] })
+        .then((m) => m.topics[0]?.partitions.length === partitions && m.topics[0].partitions.every((p) => p.leader >= 0))
+        .catch(() => false);
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`createTopic(${topic}): no leader for every partition within 30 s`);
+      await sleep(100);
+    }
   } finally {
     await admin.disconnect();
   }

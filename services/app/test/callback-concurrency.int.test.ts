@@ -41,9 +41,12 @@ describe('OAuth callback: the webhook sync runs in the background under pg_try_a
     for (const t of timings) {
       expect(t.status).toBe(303);
       expect(t.location).toBe('/app/settings');
-      // the sync alone takes seconds at 300 ms per call: nobody waited for it
-      expect(t.ms).toBeLessThan(2500);
+      // a stalled pool would hit the 15 s abort above; this bound is only a generous ceiling
+      expect(t.ms).toBeLessThan(10_000);
     }
+    // The proof that nobody waited for the sync (one register per webhook at 300 ms each, seconds in all): it
+    // was still under way when the last callback had answered, however slow or loaded the machine.
+    expect(h.fake.webhooks().length).toBeLessThan(h.config.webhooks.length);
 
     await h.deps.backgroundSync!.idle();
     const remote = h.fake.webhooks();

@@ -30,6 +30,10 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // A sender that trickles its body (or never sends a request) must not hold a socket and a buffer for ever:
+    // LiveChat sends a webhook at once and waits about 10 s for the answer.
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
     // Tenant labels up to 128 characters reach the route (which answers a clear 400 for a bad one); longer path
     // parameters and malformed URLs are fastify's own errors, answered through the catalogue below.
     maxParamLength: 256,

@@ -127,7 +127,9 @@ function classifyV2(body: JsonObject, eventType: string): ClassifiedWebhook {
     format: 'v2',
     action: eventType,
     body,
-    bodyTenant: licenseIdOf(body.license_id),
+    // The same precedence as the parser's (organization_id, then license_id), so the tenant the ingest checks
+    // is the tenant the normalizer maps the events to, whatever the body carries.
+    bodyTenant: organizationIdOf(body.organization_id) ?? licenseIdOf(body.license_id),
     webhookId: null,
     secretKey: undefined,
     chatId: bounded('chat.id', idString(field(body.chat, 'id'))),

@@ -167,6 +167,22 @@ describe('one tenant per delivery', () => {
     expect(await topicRecordCount(ingest.topic)).toBe(0);
   });
 
+  it("v2: licence A's Basic credentials with an organization_id naming B are 401 and write nothing (the parser's precedence)", async () => {
+    // The normalizer maps a body to organization_id before license_id; the ingest must check that same tenant.
+    const withLicence = { ...v2For(1111111), organization_id: 'org-B' };
+    const forged = await postWebhook(ingest, withLicence, { headers: { authorization: basicAuthHeader('lic-a', 'pw-of-A') } });
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json<{ code: string }>().code).toBe('INGEST_UNAUTHENTICATED');
+    const { license_id: _dropped, ...noLicence } = withLicence;
+    const viaLabel = await postWebhook(ingest, noLicence, {
+      path: '/webhooks/livechat/1111111',
+      headers: { authorization: basicAuthHeader('lic-a', 'pw-of-A') },
+    });
+    expect(viaLabel.statusCode).toBe(401);
+    expect(viaLabel.json<{ code: string }>().code).toBe('INGEST_TENANT_MISMATCH');
+    expect(await topicRecordCount(ingest.topic)).toBe(0);
+  });
+
   it("stores a genuine delivery under its one tenant, with or without the matching label", async () => {
     const viaLabel = await postWebhook(ingest, v3For('org-A', 'secret-of-A'), { path: '/webhooks/livechat/org-A' });
     expect(viaLabel.statusCode).toBe(200);

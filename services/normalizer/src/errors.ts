@@ -2,6 +2,10 @@
 export const NORMALIZER_ERROR_CODES = {
   NORMALIZER_UNDECODABLE: { retryable: false, description: 'The raw record is not a RawWebhook in the Confluent wire format' },
   NORMALIZER_BODY_NOT_JSON: { retryable: false, description: "The raw record's body is not JSON" },
+  NORMALIZER_TENANT_MISMATCH: {
+    retryable: false,
+    description: "The body names another tenant than the one the ingest authenticated and stored the record under",
+  },
   NORMALIZER_UNPARSABLE: { retryable: false, description: 'The LiveChat parser refused the webhook body' },
   NORMALIZER_UNENCODABLE: { retryable: false, description: 'A parsed event does not fit the chat-event schema' },
   NORMALIZER_PARSER_FAILED: {

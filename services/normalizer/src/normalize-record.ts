@@ -1,4 +1,4 @@
-import { parseWebhook, LiveChatParseError, type ChatDomainEvent, type LiveChatParseErrorCode, type ParseLimits } from '@livechat-pipeline/livechat';
+import { parseWebhook, webhookTenant, LiveChatParseError, type ChatDomainEvent, type LiveChatParseErrorCode, type ParseLimits } from '@livechat-pipeline/livechat';
 import type { RawWebhook } from '@livechat-pipeline/events';
 import { NormalizerError } from './errors.js';
 
@@ -14,7 +14,10 @@ const LIMIT_CODES: ReadonlySet<LiveChatParseErrorCode> = new Set([
  * One raw webhook → its domain events. Pure: the same raw record always gives the same events with
  * the same ids, which is what makes redelivered output harmless downstream.
  *
- * @throws NormalizerError, never anything else: `NORMALIZER_BODY_NOT_JSON`, `NORMALIZER_UNPARSABLE` (the parser
+ * The record's tenant is the one the ingest authenticated: a body that names another tenant (which the ingest
+ * refuses today, but the raw log is kept forever and replayed) is never mapped under the body's tenant.
+ *
+ * @throws NormalizerError, never anything else: `NORMALIZER_BODY_NOT_JSON`, `NORMALIZER_TENANT_MISMATCH`, `NORMALIZER_UNPARSABLE` (the parser
  *   refused the body), `NORMALIZER_OVER_LIMIT` (over a parse limit), `NORMALIZER_PARSER_FAILED` (the parser threw
  *   something it does not declare: a bug, which the same bytes would hit again, so a dead letter, not a retry).
  */
@@ -25,6 +28,13 @@ export function normalizeRawWebhook(raw: RawWebhook, limits?: Partial<ParseLimit
   } catch (cause) {
     // The cause's message may quote the body: it stays out of the dead letter's message.
     throw new NormalizerError('NORMALIZER_BODY_NOT_JSON', `raw record ${raw.event_id}: body is not JSON`, { cause });
+  }
+  const named = webhookTenant(body);
+  if (named !== null && raw.tenant !== null && named !== raw.tenant) {
+    throw new NormalizerError(
+      'NORMALIZER_TENANT_MISMATCH',
+      `raw record ${raw.event_id}: the body names another tenant than the record's (${raw.tenant.slice(0, 128)})`,
+    );
   }
   try {
     return parseWebhook(body, {

@@ -8,7 +8,7 @@ import {
   valueSubject,
   type RawWebhook,
 } from '@livechat-pipeline/events';
-import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { webhookTenant, type ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { createTopic, readTopic, stackEndpoints, testKafka, uniqueName } from '@livechat-pipeline/testkit';
 import { loadNormalizerConfig } from '../src/config.js';
 import { NORMALIZER_ERROR_CODES, NormalizerError } from '../src/errors.js';
@@ -25,22 +25,34 @@ const RECORDS = (() => {
 const BOUND_MS = 45_000;
 const org = 'f9c7cc55-b35a-4e76-b0d5-ae9fce362314';
 
-const rawRecord = (eventId: string, body: string): RawWebhook => ({
-  event_id: eventId,
-  received_at: 1_795_600_000_000_000,
-  format: 'v3',
-  api_version: null,
-  action: 'fuzz',
-  tenant: 'tenant-hint',
-  tenant_source: 'none',
-  chat_id: null,
-  thread_id: null,
-  webhook_id: null,
-  body,
-  content_length: null,
-  user_agent: null,
-  remote_address: null,
-});
+/**
+ * A raw record as the ingest stores it: under the tenant its body names (the one the ingest authenticated), else
+ * under a path label. `forged` stores it under another tenant, which the normalizer must refuse to map.
+ */
+const rawRecord = (eventId: string, body: string, forged = false): RawWebhook => {
+  let named: string | null = null;
+  try {
+    named = webhookTenant(JSON.parse(body));
+  } catch {
+    // not JSON: no tenant in the body
+  }
+  return {
+    event_id: eventId,
+    received_at: 1_795_600_000_000_000,
+    format: 'v3',
+    api_version: null,
+    action: 'fuzz',
+    tenant: forged ? 'tenant-forged' : (named ?? 'tenant-label'),
+    tenant_source: forged || named === null ? 'path' : 'body',
+    chat_id: null,
+    thread_id: null,
+    webhook_id: null,
+    body,
+    content_length: null,
+    user_agent: null,
+    remote_address: null,
+  };
+};
 
 /**
  * What a record should become: its events' ids (maybe none), or the code of its dead letter (`null`: any code,
@@ -85,7 +97,7 @@ describe('normalizer fuzz on the real stack', () => {
         return;
       }
       const text = dice === 1 ? bodyText(body).slice(0, -1) : bodyText(body);
-      const raw = rawRecord(`fuzz-${index}`, text);
+      const raw = rawRecord(`fuzz-${index}`, text, dice === 2);
       values.push(serde.encode(rawSchema, raw));
       try {
         expected.push({

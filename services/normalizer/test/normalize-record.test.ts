@@ -53,6 +53,17 @@ describe('normalizeRawWebhook limits', () => {
     expect(normalizeRawWebhook(raw(chat(4)), limits)).toHaveLength(5);
   });
 
+  it("never maps a body under another tenant than the record's (the one the ingest authenticated)", () => {
+    const forged = failure({ ...raw({ ...chat(1), organization_id: 'org-B' }), tenant: 'org-A' });
+    expect(forged.code).toBe('NORMALIZER_TENANT_MISMATCH');
+    const v2 = { event_type: 'chat_started', license_id: '1111111', organization_id: 'org-B', chat: { id: 'C', started_timestamp: 1 } };
+    expect(failure({ ...raw(v2), format: 'v2', tenant: '1111111' }).code).toBe('NORMALIZER_TENANT_MISMATCH');
+    // the record's own tenant, or a body that names none (the path label was the tenant), map as before
+    expect(normalizeRawWebhook(raw(chat(1))).every((event) => event.tenant === org)).toBe(true);
+    const { organization_id: _none, ...unnamed } = chat(1);
+    expect(normalizeRawWebhook({ ...raw(unnamed), tenant: 'label-A', tenant_source: 'path' }).every((e) => e.tenant === 'label-A')).toBe(true);
+  });
+
   it('keeps the refusals of malformed bodies as NORMALIZER_UNPARSABLE and NORMALIZER_BODY_NOT_JSON', () => {
     expect(failure(raw([1, 2])).code).toBe('NORMALIZER_UNPARSABLE');
     expect(failure(raw('{"action":')).code).toBe('NORMALIZER_BODY_NOT_JSON');

@@ -30,7 +30,8 @@ const nulChat = {
             text: 'before\u0000after',
             author_id: customerId,
             created_at: '2026-11-25T10:00:01.000000Z',
-            properties: { 'k\u0000': { v: '\u0000' } },
+            // and a lone surrogate, which JSON carries as an escape that jsonb refuses too
+            properties: { 'k\u0000': { v: '\u0000', lone: 'x\ud800y' } },
           },
         ],
       },
@@ -57,7 +58,7 @@ describe('transcripts: U+0000 in a chat event', () => {
     await db?.drop();
   });
 
-  it('is projected with U+FFFD in place of U+0000, and is not dead-lettered', async () => {
+  it('is projected with U+FFFD in place of U+0000 and of lone surrogates, and is not dead-lettered', async () => {
     const topic = uniqueName('chat-events-nul');
     await createTopic(topic, 1);
     const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
@@ -104,7 +105,7 @@ describe('transcripts: U+0000 in a chat event', () => {
     ]);
     expect(customer.rows).toEqual([{ name: 'Ann\uFFFDLee', session_fields: { 'plan\uFFFD': 'pro\uFFFD' } }]);
     const entry = await pool.query<{ content: unknown }>(`select content from transcripts.entries where entry_id = 'NULEV1'`);
-    expect(entry.rows).toEqual([{ content: { properties: { 'k\uFFFD': { v: '\uFFFD' } } } }]);
+    expect(entry.rows).toEqual([{ content: { properties: { 'k\uFFFD': { v: '\uFFFD', lone: 'x\uFFFDy' } } } }]);
 
     // Nothing went to the dead-letter topic.
     const admin = testKafka('nul-admin').admin();

@@ -18,7 +18,8 @@ export interface IngestVerifier {
 export async function createIngestVerifier(config: IngestConfig, staticVerifier: WebhookSecretVerifier, logger: Logger): Promise<IngestVerifier> {
   const databaseUrl = config.tenantRegistry.databaseUrl;
   if (databaseUrl === undefined) return { verifier: staticVerifier, close: async () => undefined };
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  // Bounded waits: a Postgres that hangs (rather than refusing) must not hold requests or the refresh loop.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, connectionTimeoutMillis: 2_000, query_timeout: 2_000, statement_timeout: 2_000 });
   // an idle connection dropped by Postgres must not crash the ingest (the next query reconnects)
   pool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'tenant registry connection lost'));
   // the same failure is logged once a minute, not at every refresh (e.g. while the app has not migrated yet)

@@ -58,7 +58,12 @@ async function handleWebhook(
       webhook.format === 'v3'
         ? { format: 'v3', secretKey: webhook.secretKey }
         : { format: 'v2', authorization: request.headers.authorization };
-    const result = await deps.verifier.verify(credentials, { tenant: tenant.tenant, action: webhook.action });
+    // A registry look-up (a miss) is under the request's deadline too: a hung Postgres answers 503, never hangs.
+    const result = await withDeadline(
+      Promise.resolve(deps.verifier.verify(credentials, { tenant: tenant.tenant, action: webhook.action })),
+      deadlineAt,
+      'the tenant registry did not answer before the request deadline',
+    );
     if (!result.ok) {
       metrics.authFailures.inc({ format: webhook.format, reason: result.reason });
       request.log.warn(
