@@ -39,15 +39,34 @@ describe('transcript rows: records', () => {
   });
 
   it('a ticket body that is not JSON is kept as text; a ticket without an id is nothing', () => {
-    expect(transcriptRowChanges([event('ticket_created', { ...ticket, ticket_json: 'oops' }, { occurred_at: null })]).tickets[0]).toMatchObject({ body: 'oops', created_us: RECEIVED });
-    expect(transcriptRowChanges([event('ticket_created', { ...ticket, ticket_id: null })]).tickets).toEqual([]);
+    expect(
+      transcriptRowChanges([
+        event('ticket_created', { ...ticket, ticket_json: 'oops' }, { occurred_at: null }),
+      ]).tickets[0],
+    ).toMatchObject({ body: 'oops', created_us: RECEIVED });
+    expect(transcriptRowChanges([event('ticket_created', { ...ticket, ticket_id: null })]).tickets).toEqual(
+      [],
+    );
   });
 
   it('a changed canned response is kept at the fact time; without an id, nothing', () => {
     const body = { canned_response_id: 7, group_id: 0, text: 'Hi #name', tags: ['greeting'] };
-    expect(transcriptRowChanges([event('canned_response_changed', body, { chat_id: null, thread_id: null })]).cannedResponses).toEqual([
-      { tenant: TENANT, canned_response_id: 7, group_id: 0, text: 'Hi #name', tags: ['greeting'], updated_us: AT },
+    expect(
+      transcriptRowChanges([event('canned_response_changed', body, { chat_id: null, thread_id: null })])
+        .cannedResponses,
+    ).toEqual([
+      {
+        tenant: TENANT,
+        canned_response_id: 7,
+        group_id: 0,
+        text: 'Hi #name',
+        tags: ['greeting'],
+        updated_us: AT,
+      },
     ]);
-    expect(transcriptRowChanges([event('canned_response_changed', { ...body, canned_response_id: null })]).cannedResponses).toEqual([]);
+    expect(
+      transcriptRowChanges([event('canned_response_changed', { ...body, canned_response_id: null })])
+        .cannedResponses,
+    ).toEqual([]);
   });
 });

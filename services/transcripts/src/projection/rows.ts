@@ -39,7 +39,13 @@ const ignoredRows: RowBuilders<
 };
 
 /** Every event type has exactly one builder: the type checker refuses a type left out. */
-const builders: RowBuilders<ChatEventType> = { ...entryRows, ...threadRows, ...peopleRows, ...recordRows, ...ignoredRows };
+const builders: RowBuilders<ChatEventType> = {
+  ...entryRows,
+  ...threadRows,
+  ...peopleRows,
+  ...recordRows,
+  ...ignoredRows,
+};
 
 /** Appends the row changes of one event. `at` is LiveChat's time of the fact, or the receipt time when it gave none. */
 export function addEventRows(event: ChatDomainEvent, into: TranscriptRowChanges): void {
@@ -47,7 +53,11 @@ export function addEventRows(event: ChatDomainEvent, into: TranscriptRowChanges)
   const at = event.occurred_at ?? event.received_at;
   if (chatId !== null) into.chats.push(chat(tenant, chatId));
   // The map pairs each type with its builder; TypeScript cannot follow that pairing through an index.
-  const build = builders[event.type] as (event: ChatDomainEvent, into: TranscriptRowChanges, at: number) => void;
+  const build = builders[event.type] as (
+    event: ChatDomainEvent,
+    into: TranscriptRowChanges,
+    at: number,
+  ) => void;
   build(event, into, at);
 }
 

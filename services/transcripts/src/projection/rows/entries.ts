@@ -35,7 +35,13 @@ export const entryRows: RowBuilders<'message_posted' | 'event_edited' | 'event_d
   },
 };
 
-function messageRows(event: ChatDomainEvent, message: ChatMessage, edited: boolean, into: TranscriptRowChanges, at: number): void {
+function messageRows(
+  event: ChatDomainEvent,
+  message: ChatMessage,
+  edited: boolean,
+  into: TranscriptRowChanges,
+  at: number,
+): void {
   const { tenant, chat_id: chatId, thread_id: threadId } = event;
   if (chatId === null || threadId === null) return;
   const entryId = message.livechat_event_id ?? event.event_id;
@@ -61,7 +67,14 @@ function messageRows(event: ChatDomainEvent, message: ChatMessage, edited: boole
     deleted_us: null,
   });
   if (message.author_id !== null && message.author_kind === 'agent') {
-    into.participants.push({ tenant, chat_id: chatId, user_id: message.author_id, kind: 'agent', name: message.author_name, email: null });
+    into.participants.push({
+      tenant,
+      chat_id: chatId,
+      user_id: message.author_id,
+      kind: 'agent',
+      name: message.author_name,
+      email: null,
+    });
   }
   if (message.form !== null && !edited) {
     message.form.fields.forEach((field, position) =>

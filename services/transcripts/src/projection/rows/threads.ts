@@ -26,33 +26,64 @@ export const threadRows: RowBuilders<ThreadEventType> = {
       group_ids: [...body.group_ids],
     });
     into.threads.push({ ...thread(tenant, chatId, threadId), started_us: event.occurred_at });
-    for (const tag of body.tags) into.threadTags.push({ tenant, chat_id: chatId, thread_id: threadId, tag, tagged: true, untagged: false });
+    for (const tag of body.tags)
+      into.threadTags.push({
+        tenant,
+        chat_id: chatId,
+        thread_id: threadId,
+        tag,
+        tagged: true,
+        untagged: false,
+      });
     userRows(tenant, chatId, body.users, into, at);
   },
   thread_closed: (event, into, at) => {
     const { tenant, chat_id: chatId, thread_id: threadId } = event;
     if (chatId === null || threadId === null) return;
     const body = event.body.thread_closed;
-    into.threads.push({ ...thread(tenant, chatId, threadId), closed_us: at, closed_by_user_id: body.closed_by_user_id, closed_by_kind: body.closed_by_kind });
+    into.threads.push({
+      ...thread(tenant, chatId, threadId),
+      closed_us: at,
+      closed_by_user_id: body.closed_by_user_id,
+      closed_by_kind: body.closed_by_kind,
+    });
   },
   thread_tagged: (event, into) => {
     const { tenant, chat_id: chatId, thread_id: threadId } = event;
     if (chatId === null || threadId === null) return;
     into.threads.push(thread(tenant, chatId, threadId));
-    into.threadTags.push({ tenant, chat_id: chatId, thread_id: threadId, tag: event.body.thread_tagged.tag, tagged: true, untagged: false });
+    into.threadTags.push({
+      tenant,
+      chat_id: chatId,
+      thread_id: threadId,
+      tag: event.body.thread_tagged.tag,
+      tagged: true,
+      untagged: false,
+    });
   },
   thread_untagged: (event, into) => {
     const { tenant, chat_id: chatId, thread_id: threadId } = event;
     if (chatId === null || threadId === null) return;
     into.threads.push(thread(tenant, chatId, threadId));
-    into.threadTags.push({ tenant, chat_id: chatId, thread_id: threadId, tag: event.body.thread_untagged.tag, tagged: false, untagged: true });
+    into.threadTags.push({
+      tenant,
+      chat_id: chatId,
+      thread_id: threadId,
+      tag: event.body.thread_untagged.tag,
+      tagged: false,
+      untagged: true,
+    });
   },
   tags_snapshot: (event, into) => {
     const { tenant, chat_id: chatId, thread_id: threadId } = event;
     if (chatId === null || threadId === null) return;
     // v2 tag lists: the one received last wins. chat_changed carries no LiveChat time, and comparing
     // our receipt time with chat_ended's LiveChat time would let a late delivery beat the final list.
-    into.threads.push({ ...thread(tenant, chatId, threadId), tags_snapshot: [...event.body.tags_snapshot.tags], tags_snapshot_us: event.received_at });
+    into.threads.push({
+      ...thread(tenant, chatId, threadId),
+      tags_snapshot: [...event.body.tags_snapshot.tags],
+      tags_snapshot_us: event.received_at,
+    });
   },
   chat_transferred: (event, into) => {
     const { tenant, chat_id: chatId, thread_id: threadId } = event;

@@ -148,7 +148,11 @@ export type EventOf<T extends ChatEventType> = ChatEventOf<T>;
  * Appends the row changes of one event of its family. `at` is LiveChat's time of the fact, or the receipt time
  * when it gave none. The chat row every event with a chat id touches is added before, by `addEventRows`.
  */
-export type RowBuilder<T extends ChatEventType> = (event: EventOf<T>, into: TranscriptRowChanges, at: number) => void;
+export type RowBuilder<T extends ChatEventType> = (
+  event: EventOf<T>,
+  into: TranscriptRowChanges,
+  at: number,
+) => void;
 
 /** The builders of one family, keyed by the event types it handles. */
 export type RowBuilders<T extends ChatEventType> = { readonly [K in T]: RowBuilder<K> };
