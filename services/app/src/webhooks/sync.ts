@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { ConfigurationApi, RemoteWebhook } from '../livechat/configuration-api.js';
 import type { DesiredWebhook } from './desired.js';
+import { withAdvisoryLock } from './lock.js';
+import { matchesDesired, planWebhooks, type PlanStep } from './plan.js';
 
-export const LIMIT_PER_ACTION = 3;
+export { LIMIT_PER_ACTION, type PlanStep } from './plan.js';
 
 /**
  * How long a secret set "retiring" stays accepted if the process dies before it marks it deleted: the registry's
@@ -17,23 +19,6 @@ export const LIMIT_PER_ACTION = 3;
 export function retiringPeriodMs(overlapMs = 0): number {
   return Math.max(DEFAULT_RETIRING_SECONDS * 1000, 2 * overlapMs + 60_000);
 }
-
-export type PlanStep =
-  | {
-      readonly op: 'register';
-      readonly action: string;
-      readonly desired: DesiredWebhook;
-      readonly reason: string;
-    }
-  | {
-      readonly op: 'unregister';
-      readonly action: string;
-      readonly id: string;
-      readonly known: boolean;
-      readonly reason: string;
-      readonly beforeRegister: boolean;
-    }
-  | { readonly op: 'forget'; readonly action: string; readonly id: string; readonly reason: string };
 
 export interface SyncReport {
   readonly rounds: number;
@@ -60,21 +45,14 @@ export interface WebhookRow {
 
 export type RotationPhase = 'new-registered' | 'old-unregistered';
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /**
  * Makes LiveChat's license webhooks for our client id match config/livechat-webhooks.json, idempotently.
  * A remote webhook satisfies an entry only when its URL, action, description, filters and additional_data
  * match AND the registry knows its secret (so the ingest can verify it); anything else of ours is stale.
- * New webhooks are registered before stale ones are removed; removed ones the registry knew stay accepted
- * ("retiring") for `overlapMs`, covering LiveChat's up-to-2-minute propagation delay.
+ * What to do is decided by the pure planner (plan.ts); this class lists, carries the steps out under the client
+ * id's advisory lock (lock.ts), and lists again until nothing is left (the API client retries each call).
+ * Removed webhooks the registry knew stay accepted ("retiring") for `overlapMs`, covering LiveChat's
+ * up-to-2-minute propagation delay.
  */
 export class WebhookSync {
   constructor(
@@ -89,70 +67,14 @@ export class WebhookSync {
   ) {}
 
   private matches(remote: RemoteWebhook, desired: DesiredWebhook): boolean {
-    return (
-      remote.type === 'license' &&
-      remote.action === desired.action &&
-      remote.url === this.deps.webhookUrl &&
-      remote.description === desired.description &&
-      canonical(remote.filters) === canonical(desired.filters) &&
-      canonical([...remote.additional_data].sort()) === canonical([...desired.additional_data].sort())
-    );
+    return matchesDesired(remote, desired, this.deps.webhookUrl);
   }
 
-  /** The steps that would bring LiveChat in line, given its list and the registry's live rows. */
+  /** The steps that would bring LiveChat in line, given its list and the registry's live rows (see `planWebhooks`). */
   planFrom(remote: readonly RemoteWebhook[], live: readonly WebhookRegistration[]): PlanStep[] {
-    const known = new Set(live.map((r) => r.id));
-    const remoteIds = new Set(remote.map((r) => r.id));
-    const steps: PlanStep[] = [];
-    const actions = new Set([...remote.map((r) => r.action), ...this.deps.desired.map((d) => d.action)]);
-    for (const action of [...actions].sort()) {
-      const mine = remote.filter((r) => r.action === action).sort((a, b) => (a.id < b.id ? -1 : 1));
-      const desired = this.deps.desired.find((d) => d.action === action);
-      const keep =
-        desired === undefined ? undefined : mine.find((r) => known.has(r.id) && this.matches(r, desired));
-      const stale = mine.filter((r) => r !== keep);
-      const reasonOf = (r: RemoteWebhook) =>
-        desired === undefined
-          ? 'action not in config'
-          : !known.has(r.id)
-            ? 'secret unknown to the registry'
-            : r.url !== this.deps.webhookUrl
-              ? 'points elsewhere'
-              : keep !== undefined
-                ? 'duplicate'
-                : 'definition changed';
-      const unregister = (r: RemoteWebhook, beforeRegister: boolean): PlanStep => ({
-        op: 'unregister',
-        action,
-        id: r.id,
-        known: known.has(r.id),
-        reason: reasonOf(r),
-        beforeRegister,
-      });
-      if (desired !== undefined && keep === undefined) {
-        // Free a slot first only when LiveChat's limit leaves no room; prefer dropping unknown ones.
-        const room = LIMIT_PER_ACTION - mine.length;
-        const freeFirst =
-          room > 0
-            ? []
-            : [...stale].sort((a, b) => Number(known.has(a.id)) - Number(known.has(b.id))).slice(0, 1 - room);
-        for (const r of freeFirst) steps.push(unregister(r, true));
-        steps.push({
-          op: 'register',
-          action,
-          desired,
-          reason: mine.length === 0 ? 'missing' : 'replaces stale',
-        });
-        for (const r of stale) if (!freeFirst.includes(r)) steps.push(unregister(r, false));
-      } else {
-        for (const r of stale) steps.push(unregister(r, false));
-      }
-    }
-    for (const r of live) {
-      if (!remoteIds.has(r.id))
-        steps.push({ op: 'forget', action: r.action, id: r.id, reason: 'no longer at LiveChat' });
-    }
-    return steps;
+    return [
+      ...planWebhooks({ remote, live, desired: this.deps.desired, webhookUrl: this.deps.webhookUrl }).steps,
+    ];
   }
 
   /** One list + plan. */
@@ -202,23 +124,8 @@ export class WebhookSync {
         plan = await this.plan();
         if (plan.length === 0 || rounds >= maxRounds) break;
         rounds += 1;
-        for (const step of plan) {
-          if (step.op === 'register') {
-            registered.push({ id: await this.register(step.desired), action: step.action });
-          } else if (step.op === 'unregister') {
-            if (step.known) {
-              await this.deps.registry.setRegistrationStatus(step.id, 'retiring', {
-                retiringForMs: retiringPeriodMs(options.overlapMs),
-              });
-              retiring.push(step.id);
-            }
-            await this.unregisterRemote(step.id);
-            unregistered.push({ id: step.id, action: step.action, reason: step.reason });
-          } else {
-            await this.deps.registry.setRegistrationStatus(step.id, 'deleted');
-            forgotten.push({ id: step.id, action: step.action });
-          }
-        }
+        for (const step of plan)
+          await this.apply(step, options.overlapMs, { registered, unregistered, forgotten, retiring });
       }
       if (retiring.length > 0) {
         if ((options.overlapMs ?? 0) > 0) {
@@ -316,6 +223,34 @@ export class WebhookSync {
     });
   }
 
+  /** Carries out one step, recording what it did. */
+  private async apply(
+    step: PlanStep,
+    overlapMs: number | undefined,
+    done: {
+      registered: Array<{ id: string; action: string }>;
+      unregistered: Array<{ id: string; action: string; reason: string }>;
+      forgotten: Array<{ id: string; action: string }>;
+      retiring: string[];
+    },
+  ): Promise<void> {
+    if (step.op === 'register') {
+      done.registered.push({ id: await this.register(step.desired), action: step.action });
+    } else if (step.op === 'unregister') {
+      if (step.known) {
+        await this.deps.registry.setRegistrationStatus(step.id, 'retiring', {
+          retiringForMs: retiringPeriodMs(overlapMs),
+        });
+        done.retiring.push(step.id);
+      }
+      await this.unregisterRemote(step.id);
+      done.unregistered.push({ id: step.id, action: step.action, reason: step.reason });
+    } else {
+      await this.deps.registry.setRegistrationStatus(step.id, 'deleted');
+      done.forgotten.push({ id: step.id, action: step.action });
+    }
+  }
+
   private async register(desired: DesiredWebhook): Promise<string> {
     const secret = randomBytes(32).toString('base64url');
     const id = await this.deps.api.registerWebhook({
@@ -354,31 +289,14 @@ export class WebhookSync {
     this.deps.logger.info({ webhook_id: id }, 'webhook unregistered');
   }
 
-  /**
-   * Runs `fn` under the client id's advisory lock (session-level, on one pooled connection). 'try' answers
-   * `whenBusy` at once when another session holds it.
-   */
-  private async locked<T>(mode: 'wait' | 'try', whenBusy: T, fn: () => Promise<T>): Promise<T> {
-    const client = await this.deps.pool.connect();
-    const key = `webhook-sync:${this.deps.api.ownerClientId}`;
-    // A connection whose unlock failed is closed, not pooled: closing it is what frees a session lock.
-    let broken: Error | undefined;
-    try {
-      if (mode === 'try') {
-        const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [
-          key,
-        ]);
-        if (r.rows[0]?.ok !== true) return whenBusy;
-      } else await client.query('select pg_advisory_lock(hashtext($1))', [key]);
-      try {
-        return await fn();
-      } finally {
-        await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch((err: unknown) => {
-          broken = err instanceof Error ? err : new Error(String(err));
-        });
-      }
-    } finally {
-      client.release(broken);
-    }
+  /** Runs `fn` under the client id's advisory lock; 'try' answers `whenBusy` at once when another session holds it. */
+  private locked<T>(mode: 'wait' | 'try', whenBusy: T, fn: () => Promise<T>): Promise<T> {
+    return withAdvisoryLock(
+      this.deps.pool,
+      `webhook-sync:${this.deps.api.ownerClientId}`,
+      mode,
+      whenBusy,
+      fn,
+    );
   }
 }
