@@ -1,0 +1,382 @@
+/**
+ * The phases of the chain benchmark, each timed on its own: 1. pre-load the raw topic (untimed for the chain);
+ * 2. the chain; 3. each stage alone; 4. the baseline of plain INSERTs. main (chain.bench.ts) runs them in order
+ * and prints the summary (summary.ts).
+ */
+import type pg from 'pg';
+import type { Admin, Kafka } from 'kafkajs';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  ensureTopic,
+  rawWebhookSchema,
+  valueSubject,
+} from '@livechat-pipeline/events';
+import { migrateConsumerSchema, readAllStoredOffsets } from '@livechat-pipeline/postgres-consumer';
+import { transcriptsMigrationsDir } from '@livechat-pipeline/transcripts';
+import { generateRawWebhooks } from '../lib/raw-webhooks.js';
+import { committedOffsets, highWatermarks, produceAll, reached, sum } from '../lib/kafka.js';
+import { insertPlain, projectionTables, readTables } from '../lib/baseline.js';
+import { CpuSampler, fmt, type CpuShare } from '../lib/report.js';
+import { progress, settings } from './settings.js';
+import {
+  launchNormalizer,
+  partitionsOf,
+  precreateChatEvents,
+  startProjection,
+  transcriptsConfigFor,
+  until,
+  waitJoined,
+  type Endpoints,
+} from './runtime.js';
+
+export interface ChainResult {
+  readonly seconds: number;
+  readonly normalizerSeconds: number;
+  readonly normalizerFirstOutputSeconds: number;
+  readonly chatEvents: number;
+  readonly projectedAtNormalizerDone: number;
+  readonly peakRssMb: number;
+  readonly cpu: CpuShare;
+}
+
+export interface Names {
+  readonly suffix: string;
+  readonly rawTopic: string;
+}
+
+/** What phase 1 leaves for the others and the summary. */
+export interface Preloaded {
+  readonly generated: ReturnType<typeof generateRawWebhooks>;
+  readonly generateSeconds: number;
+  readonly encodeSeconds: number;
+  readonly produced: Awaited<ReturnType<typeof produceAll>>;
+  readonly rawHigh: Map<number, bigint>;
+  readonly rssAfterPreload: number;
+}
+
+// ── 1. Pre-load (untimed for the chain) ─────────────────────────────────────────────
+export async function preload(e: Endpoints, kafka: Kafka, admin: Admin, names: Names): Promise<Preloaded> {
+  progress(
+    `generating ${settings.webhooks} raw webhooks (v2 share ${settings.v2Share}, seed ${settings.seed})…`,
+  );
+  let t = performance.now();
+  const generated = generateRawWebhooks({
+    count: settings.webhooks,
+    v2Share: settings.v2Share,
+    seed: settings.seed,
+  });
+  const generateSeconds = (performance.now() - t) / 1000;
+  const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: e.schemaRegistryUrl }));
+  await ensureTopic(kafka, {
+    topic: names.rawTopic,
+    numPartitions: settings.partitions,
+    replicationFactor: 1,
+    configs: { 'retention.ms': '-1' },
+  });
+  const rawSchema = await serde.register(valueSubject(names.rawTopic), rawWebhookSchema());
+  t = performance.now();
+  const messages = generated.records.map((r) => ({ key: r.key, value: serde.encode(rawSchema, r.value) }));
+  const encodeSeconds = (performance.now() - t) / 1000;
+  progress(
+    `generated ${generated.records.length} webhooks of ${generated.chats} chats in ${fmt(generateSeconds, 1)} s, encoded in ${fmt(encodeSeconds, 1)} s; producing to ${names.rawTopic}…`,
+  );
+  generated.records.length = 0; // the Avro bytes are all we keep
+  let lastProduceLine = performance.now();
+  const produced = await produceAll(kafka, names.rawTopic, messages, {
+    chunk: 1000,
+    inFlight: 4,
+    onProgress: (done) => {
+      if (performance.now() - lastProduceLine < 2000) return;
+      lastProduceLine = performance.now();
+      progress(`pre-load: ${done}/${messages.length} produced`);
+    },
+  });
+  const rawHigh = await highWatermarks(admin, names.rawTopic);
+  if (sum(rawHigh.values()) !== settings.webhooks)
+    throw new Error(`raw topic holds ${sum(rawHigh.values())} records, expected ${settings.webhooks}`);
+  messages.length = 0;
+  progress(
+    `pre-load done: ${produced.records} records (${fmt(produced.bytes / 1e6, 1)} MB) in ${fmt(produced.seconds, 2)} s`,
+  );
+  const rssAfterPreload = process.memoryUsage.rss() / 2 ** 20;
+  return { generated, generateSeconds, encodeSeconds, produced, rawHigh, rssAfterPreload };
+}
+
+/** What phase 2 leaves for the others and the summary. */
+export interface ChainPhase {
+  readonly chain: ChainResult;
+  readonly chainTopic: string;
+  readonly txSchema: string;
+  readonly txDlq: number;
+  readonly normalizerDlq: number;
+}
+
+// ── 2. The chain (timed) ────────────────────────────────────────────────────────────
+/** `running` holds the projection while it runs, so that main stops it should the phase fail. */
+export async function chainPhase(
+  e: Endpoints,
+  kafka: Kafka,
+  admin: Admin,
+  db: pg.Pool,
+  names: Names,
+  rawHigh: Map<number, bigint>,
+  running: { stop(): Promise<void> }[],
+): Promise<ChainPhase> {
+  const { suffix } = names;
+  const chainTopic = `bench.chat-events.${suffix}`;
+  const txName = `bench-transcripts-${suffix}`;
+  const txSchema = `bench_tr_${suffix}`;
+  await precreateChatEvents(kafka, chainTopic);
+  progress(`starting the projection (${txName}, schema ${txSchema}) on ${chainTopic}…`);
+  const projection = await startProjection(e, transcriptsConfigFor(e, chainTopic, txName, txSchema));
+  running.push(projection);
+  await waitJoined(projection);
+
+  const chain = await runChain(e, admin, db, {
+    rawTopic: names.rawTopic,
+    rawHigh,
+    chatEventsTopic: chainTopic,
+    groupId: `bench-normalizer-${suffix}`,
+    txName,
+    txSchema,
+    dlq: `bench.webhooks.raw.dlq.${suffix}`,
+  });
+  await projection.stop();
+  running.length = 0;
+  const txDlq = sum((await highWatermarks(admin, `${txName}.dlq`)).values());
+  const normalizerDlq = sum((await highWatermarks(admin, `bench.webhooks.raw.dlq.${suffix}`)).values());
+  return { chain, chainTopic, txSchema, txDlq, normalizerDlq };
+}
+
+export interface StagesAlone {
+  readonly normalizerAlone: { seconds: number; chatEvents: number; cpu: CpuShare } | undefined;
+  readonly projectionAlone: { seconds: number; cpu: CpuShare } | undefined;
+}
+
+// ── 3. Each stage alone ─────────────────────────────────────────────────────────────
+export async function stagesPhase(
+  e: Endpoints,
+  kafka: Kafka,
+  admin: Admin,
+  db: pg.Pool,
+  names: Names,
+  rawHigh: Map<number, bigint>,
+  chained: ChainPhase,
+): Promise<StagesAlone> {
+  if (!settings.stages) return { normalizerAlone: undefined, projectionAlone: undefined };
+  await precreateChatEvents(kafka, `bench.chat-events.alone.${names.suffix}`);
+  const normalizerAlone = await runNormalizerAlone(e, admin, names, rawHigh);
+  const projectionAlone = await runProjectionAlone(
+    e,
+    admin,
+    db,
+    chained.chainTopic,
+    chained.chain.chatEvents,
+    names.suffix,
+  );
+  return { normalizerAlone, projectionAlone };
+}
+
+export interface Baseline {
+  readonly baseline: Awaited<ReturnType<typeof insertPlain>>;
+  readonly dedupRows: number;
+}
+
+// ── 4. Baseline: the same rows, plain multi-row INSERTs ─────────────────────────────
+export async function baselinePhase(
+  e: Endpoints,
+  db: pg.Pool,
+  names: Names,
+  txSchema: string,
+): Promise<Baseline> {
+  progress('baseline: reading the rows the projection wrote…');
+  const tables = await readTables(db, txSchema, await projectionTables(db, txSchema));
+  const baselineSchema = `bench_base_${names.suffix}`;
+  await migrateConsumerSchema({
+    databaseUrl: e.databaseUrl,
+    schema: baselineSchema,
+    migrationsDir: transcriptsMigrationsDir,
+  });
+  progress(
+    `baseline: inserting ${tables.reduce((n, x) => n + x.rows.length, 0)} rows into ${baselineSchema}, ${settings.baselineRows} per statement…`,
+  );
+  const baseline = await insertPlain(db, baselineSchema, tables, settings.baselineRows);
+  const dedupRows = Number(
+    (await db.query<{ n: string }>(`select count(*) as n from "${txSchema}"._dedup`)).rows[0]?.n ?? 0,
+  );
+  return { baseline, dedupRows };
+}
+
+export async function runChain(
+  e: Endpoints,
+  admin: Admin,
+  db: pg.Pool,
+  run: {
+    rawTopic: string;
+    rawHigh: Map<number, bigint>;
+    chatEventsTopic: string;
+    groupId: string;
+    txName: string;
+    txSchema: string;
+    dlq: string;
+  },
+): Promise<ChainResult> {
+  const normalizerEnv: NodeJS.ProcessEnv = {
+    KAFKA_BROKERS: e.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: e.schemaRegistryUrl,
+    NORMALIZER_GROUP_ID: run.groupId,
+    RAW_WEBHOOK_TOPIC: run.rawTopic,
+    CHAT_EVENTS_TOPIC: run.chatEventsTopic,
+    CHAT_EVENTS_TOPIC_PARTITIONS: String(settings.partitions),
+    NORMALIZER_DLQ_TOPIC: run.dlq,
+    NORMALIZER_PORT: '0',
+    LOG_LEVEL: settings.logLevel,
+  };
+  let peakRss = 0;
+  let normalized = 0;
+  let events = 0;
+  let projected = 0;
+  let firstOutputAt: number | undefined;
+  let normalizerDoneAt: number | undefined;
+  let projectedAtNormalizerDone = 0;
+  let eventsHigh = new Map<number, bigint>();
+  const cpu = new CpuSampler();
+  progress(`chain: starting the normalizer (group ${run.groupId}) on ${run.rawTopic}; timer running`);
+  const t0 = performance.now();
+  const normalizer = await launchNormalizer(normalizerEnv);
+  try {
+    const status = (): string =>
+      `chain ${fmt((performance.now() - t0) / 1000, 1)} s: normalizer ${normalized}/${settings.webhooks} webhooks -> ${events} events; projected ${projected}/${events} events`;
+    const seconds = await until(
+      'the chain to drain',
+      async () => {
+        peakRss = Math.max(peakRss, process.memoryUsage.rss());
+        const [committed, high, stored] = await Promise.all([
+          normalizerDoneAt === undefined
+            ? committedOffsets(admin, run.groupId, run.rawTopic)
+            : Promise.resolve(run.rawHigh),
+          highWatermarks(admin, run.chatEventsTopic),
+          readAllStoredOffsets(db, run.txSchema, run.txName),
+        ]);
+        const now = performance.now();
+        normalized = sum(committed.values());
+        eventsHigh = high;
+        events = sum(high.values());
+        const storedHere = partitionsOf(stored, run.chatEventsTopic);
+        projected = sum(storedHere.values());
+        if (firstOutputAt === undefined && events > 0) firstOutputAt = now;
+        if (normalizerDoneAt === undefined && reached(committed, run.rawHigh)) {
+          normalizerDoneAt = now;
+          projectedAtNormalizerDone = projected;
+          // The output is complete once every input offset is committed (commits follow acknowledged sends).
+          eventsHigh = await highWatermarks(admin, run.chatEventsTopic);
+          events = sum(eventsHigh.values());
+          progress(`chain: normalizer done after ${fmt((now - t0) / 1000, 2)} s (${events} chat events)`);
+        }
+        if (normalizerDoneAt !== undefined && reached(storedHere, eventsHigh)) return (now - t0) / 1000;
+        return undefined;
+      },
+      status,
+      settings.timeoutMs,
+    );
+    progress(`chain: drained in ${fmt(seconds, 2)} s`);
+    return {
+      seconds,
+      normalizerSeconds: ((normalizerDoneAt ?? t0) - t0) / 1000,
+      normalizerFirstOutputSeconds: ((firstOutputAt ?? t0) - t0) / 1000,
+      chatEvents: events,
+      projectedAtNormalizerDone,
+      peakRssMb: peakRss / 2 ** 20,
+      cpu: cpu.stop(),
+    };
+  } finally {
+    await normalizer.stop();
+  }
+}
+
+export async function runNormalizerAlone(
+  e: Endpoints,
+  admin: Admin,
+  names: Names,
+  rawHigh: Map<number, bigint>,
+): Promise<{ seconds: number; chatEvents: number; cpu: CpuShare }> {
+  const groupId = `bench-normalizer-alone-${names.suffix}`;
+  const topic = `bench.chat-events.alone.${names.suffix}`;
+  const normalizerEnv: NodeJS.ProcessEnv = {
+    KAFKA_BROKERS: e.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: e.schemaRegistryUrl,
+    NORMALIZER_GROUP_ID: groupId,
+    RAW_WEBHOOK_TOPIC: names.rawTopic,
+    CHAT_EVENTS_TOPIC: topic,
+    CHAT_EVENTS_TOPIC_PARTITIONS: String(settings.partitions),
+    NORMALIZER_DLQ_TOPIC: `bench.webhooks.raw.dlq.alone.${names.suffix}`,
+    NORMALIZER_PORT: '0',
+    LOG_LEVEL: settings.logLevel,
+  };
+  let normalized = 0;
+  const cpu = new CpuSampler();
+  progress(`stage: normalizer alone (group ${groupId}) -> ${topic}`);
+  const t0 = performance.now();
+  const normalizer = await launchNormalizer(normalizerEnv);
+  try {
+    const seconds = await until(
+      'the normalizer alone to drain',
+      async () => {
+        const committed = await committedOffsets(admin, groupId, names.rawTopic);
+        normalized = sum(committed.values());
+        return reached(committed, rawHigh) ? (performance.now() - t0) / 1000 : undefined;
+      },
+      () =>
+        `normalizer alone ${fmt((performance.now() - t0) / 1000, 1)} s: ${normalized}/${settings.webhooks} webhooks`,
+      settings.timeoutMs,
+    );
+    const chatEvents = sum((await highWatermarks(admin, topic)).values());
+    progress(`stage: normalizer alone drained in ${fmt(seconds, 2)} s`);
+    return { seconds, chatEvents, cpu: cpu.stop() };
+  } finally {
+    await normalizer.stop();
+  }
+}
+
+export async function runProjectionAlone(
+  e: Endpoints,
+  admin: Admin,
+  db: pg.Pool,
+  topic: string,
+  chatEvents: number,
+  suffix: string,
+): Promise<{ seconds: number; cpu: CpuShare }> {
+  const name = `bench-transcripts-alone-${suffix}`;
+  const schema = `bench_tr_alone_${suffix}`;
+  const config = transcriptsConfigFor(e, topic, name, schema);
+  // Migrations are a one-off of a new schema, not throughput: done before the timer.
+  await migrateConsumerSchema({
+    databaseUrl: e.databaseUrl,
+    schema,
+    migrationsDir: transcriptsMigrationsDir,
+  });
+  const high = await highWatermarks(admin, topic);
+  let projected = 0;
+  const cpu = new CpuSampler();
+  progress(`stage: projection alone (${name}) on the chain's ${chatEvents} chat events`);
+  const t0 = performance.now();
+  const projection = await startProjection(e, config);
+  try {
+    const seconds = await until(
+      'the projection alone to drain',
+      async () => {
+        const stored = partitionsOf(await readAllStoredOffsets(db, schema, name), topic);
+        projected = sum(stored.values());
+        return reached(stored, high) ? (performance.now() - t0) / 1000 : undefined;
+      },
+      () =>
+        `projection alone ${fmt((performance.now() - t0) / 1000, 1)} s: ${projected}/${chatEvents} events`,
+      settings.timeoutMs,
+    );
+    progress(`stage: projection alone drained in ${fmt(seconds, 2)} s`);
+    return { seconds, cpu: cpu.stop() };
+  } finally {
+    await projection.stop();
+  }
+}

@@ -1,0 +1,138 @@
+/** The chain benchmark's figures on stdout: the same lines, in the same order, as ever. */
+import os from 'node:os';
+import { fmt, rate } from '../lib/report.js';
+import { TARGET_EVENTS_PER_S, TARGET_RATIO, settings } from './settings.js';
+import type { Baseline, ChainPhase, Preloaded, StagesAlone } from './phases.js';
+
+export interface RunFigures {
+  /** performance.now() when the run started. */
+  readonly started: number;
+  /** os.loadavg() when the run started. */
+  readonly loadBefore: number[];
+  readonly preloaded: Preloaded;
+  readonly chained: ChainPhase;
+  readonly stages: StagesAlone;
+  readonly baselined: Baseline;
+}
+
+export function printSummary(print: (line?: string) => void, figures: RunFigures): void {
+  const { started, loadBefore } = figures;
+  const { generated, generateSeconds, encodeSeconds, produced, rssAfterPreload } = figures.preloaded;
+  const { chain, txDlq, normalizerDlq } = figures.chained;
+  const { normalizerAlone, projectionAlone } = figures.stages;
+  const { baseline, dedupRows } = figures.baselined;
+  const chainEventsPerS = chain.chatEvents / chain.seconds;
+  const baselineEventsPerS = chain.chatEvents / baseline.seconds;
+  const ratio = chainEventsPerS / baselineEventsPerS;
+  const cpus = os.cpus();
+  const w = (label: string, value: string): void => print(`  ${label.padEnd(44)} ${value}`);
+  print('');
+  print(
+    '== chain benchmark: raw webhooks -> normalizer -> chat events -> transcripts projection -> Postgres ==',
+  );
+  print('machine');
+  w('cpus', `${cpus.length} x ${cpus[0]?.model.trim() ?? '?'}`);
+  w('memory', `${fmt(os.totalmem() / 2 ** 30, 1)} GiB`);
+  w('node', process.version);
+  w('loadavg (1/5/15 min) at start', loadBefore.map((l) => fmt(l, 2)).join(' / '));
+  w(
+    'loadavg (1/5/15 min) at end',
+    os
+      .loadavg()
+      .map((l) => fmt(l, 2))
+      .join(' / '),
+  );
+  print('input (pre-load, untimed for the chain)');
+  w(
+    'raw webhooks',
+    `${settings.webhooks} (${generated.byFormat.v3} v3.6, ${generated.byFormat.v2} v2; ${generated.duplicates} redeliveries; ${generated.chats} chats)`,
+  );
+  w(
+    'webhook kinds',
+    [...generated.byKind]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', '),
+  );
+  w('mean body', `${fmt(generated.bodyBytes / settings.webhooks, 0)} bytes`);
+  w('generate / Avro-encode', `${fmt(generateSeconds, 2)} s / ${fmt(encodeSeconds, 2)} s`);
+  w(
+    'chat-events topics max.message.bytes',
+    settings.eventsMaxMessageBytes === 0
+      ? 'broker default (created by the services)'
+      : `${settings.eventsMaxMessageBytes} (pre-created by the bench; the broker default is 1 MiB)`,
+  );
+  w(
+    'produce to raw topic',
+    `${fmt(produced.seconds, 2)} s = ${rate(produced.records / produced.seconds)} webhooks/s (${fmt(produced.bytes / 1e6 / produced.seconds, 1)} MB/s)`,
+  );
+  print(`chain (timed: normalizer start -> projection offsets at the chat-events high watermarks)`);
+  w('raw webhooks', String(settings.webhooks));
+  w(
+    'normalizer runs',
+    settings.normalizerThread
+      ? 'in a worker thread (own event loop)'
+      : 'on the main thread, beside the projection',
+  );
+  w(
+    'projection runtime options',
+    Object.entries(settings.tx)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(', ') || 'the service defaults (startTranscripts)',
+  );
+  w(
+    'chat events',
+    `${chain.chatEvents} (${fmt(chain.chatEvents / settings.webhooks, 2)} per webhook; ${dedupRows} distinct ids applied)`,
+  );
+  w('dead letters (normalizer / projection)', `${normalizerDlq} / ${txDlq}`);
+  w('seconds', fmt(chain.seconds, 2));
+  w('webhooks/s', rate(settings.webhooks / chain.seconds));
+  w('chat events/s  <- events/s', rate(chainEventsPerS));
+  w(
+    'normalizer done after',
+    `${fmt(chain.normalizerSeconds, 2)} s (first output after ${fmt(chain.normalizerFirstOutputSeconds, 2)} s) = ${rate(settings.webhooks / chain.normalizerSeconds)} webhooks/s, ${rate(chain.chatEvents / chain.normalizerSeconds)} events/s`,
+  );
+  w(
+    'projected when the normalizer was done',
+    `${chain.projectedAtNormalizerDone} of ${chain.chatEvents} events (${fmt((100 * chain.projectedAtNormalizerDone) / chain.chatEvents, 0)} %)`,
+  );
+  w('projection tail after the normalizer', `${fmt(chain.seconds - chain.normalizerSeconds, 2)} s`);
+  w('cpu during the chain', chain.cpu.describe());
+  w(
+    'peak RSS during the chain',
+    `${fmt(chain.peakRssMb, 0)} MiB (after pre-load: ${fmt(rssAfterPreload, 0)} MiB)`,
+  );
+  if (normalizerAlone && projectionAlone) {
+    print('each stage alone (same input, nothing else running in this process)');
+    w(
+      'normalizer alone',
+      `${fmt(normalizerAlone.seconds, 2)} s = ${rate(settings.webhooks / normalizerAlone.seconds)} webhooks/s, ${rate(normalizerAlone.chatEvents / normalizerAlone.seconds)} events/s; cpu ${normalizerAlone.cpu.describe()}`,
+    );
+    w(
+      'projection alone',
+      `${fmt(projectionAlone.seconds, 2)} s = ${rate(chain.chatEvents / projectionAlone.seconds)} events/s; cpu ${projectionAlone.cpu.describe()}`,
+    );
+  }
+  print(
+    `baseline (plain multi-row INSERTs of the rows the projection wrote, ${settings.baselineRows} rows/statement, autocommit, into fresh tables)`,
+  );
+  w(
+    'rows',
+    `${baseline.rows} in ${baseline.statements} statements (${[...baseline.perTable].map(([k, n]) => `${k} ${n}`).join(', ')})`,
+  );
+  w('seconds', fmt(baseline.seconds, 2));
+  w('rows/s', rate(baseline.rows / baseline.seconds));
+  w('chat events/s equivalent', rate(baselineEventsPerS));
+  print('result');
+  w(
+    'chain events/s',
+    `${rate(chainEventsPerS)}  (target >= ${rate(TARGET_EVENTS_PER_S)}: ${chainEventsPerS >= TARGET_EVENTS_PER_S ? 'MET' : 'MISSED'})`,
+  );
+  w(
+    'chain / baseline',
+    `${fmt(ratio, 3)}x  (target >= ${TARGET_RATIO}x: ${ratio >= TARGET_RATIO ? 'MET' : 'MISSED'})`,
+  );
+  w('peak RSS of the process (whole run)', `${fmt(process.resourceUsage().maxRSS / 1024, 0)} MiB`);
+  w('whole run', `${fmt((performance.now() - started) / 1000, 1)} s`);
+}
