@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventIdOf, canonicalJson, dedupKey } from '../src/event-id.js';
+import { canonicalJson } from '@livechat-pipeline/livechat';
+import { eventIdOf, dedupKey } from '../src/event-id.js';
 import type { IngestError } from '../src/errors.js';
 import { kafkaKeyOf } from '../src/kafka-key.js';
 import { REDACTED, redactBody } from '../src/redact.js';
