@@ -40,7 +40,9 @@ export interface WebhookEnvelope {
  * which tenant, chat and key rules) applies. The ingest answers it 422, so no stored record carries one.
  * A discriminator that is present must be a non-empty string (`LIVECHAT_DISCRIMINATOR_MISSING` otherwise).
  */
-function discriminate(body: unknown): { format: SourceFormat; action: string; body: JsonObject } | LiveChatParseError {
+function discriminate(
+  body: unknown,
+): { format: SourceFormat; action: string; body: JsonObject } | LiveChatParseError {
   if (!isJsonObject(body)) {
     return new LiveChatParseError('LIVECHAT_NOT_AN_OBJECT', 'a LiveChat webhook body must be a JSON object', {
       details: { received: body === null ? 'null' : Array.isArray(body) ? 'array' : typeof body },

@@ -84,7 +84,8 @@ export function ownEntry<T>(table: Readonly<Record<string, T>>, key: string): T 
  * whose value is `undefined` are left out and `undefined` in an array is `null`, as `JSON.stringify` does.
  */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
   if (isJsonObject(value)) {
     const keys = Object.keys(value)
       .filter((k) => value[k] !== undefined)

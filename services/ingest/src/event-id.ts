@@ -23,7 +23,11 @@ import type { ClassifiedWebhook, JsonObject } from './webhook.js';
  * two records, a retried edit stays one. Canonical JSON = livechat's `canonicalJson` (keys sorted at every level,
  * no whitespace), the form the parser's event ids hash too.
  */
-export function eventIdOf(webhook: ClassifiedWebhook, tenant: string | null, redactedBody: JsonObject): string {
+export function eventIdOf(
+  webhook: ClassifiedWebhook,
+  tenant: string | null,
+  redactedBody: JsonObject,
+): string {
   return sha256(dedupKey(webhook, tenant ?? '', redactedBody));
 }
 

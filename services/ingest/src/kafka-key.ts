@@ -30,13 +30,21 @@ function v3Entity(w: ClassifiedWebhook): string | null {
   const payload = w.body.payload;
   if (w.action === 'auto_accesses_updated' || w.action.startsWith('auto_access_')) return 'auto_accesses';
   if (!isJsonObject(payload)) return null;
-  if (w.action === 'routing_status_set' || w.action === 'agent_status_changed') return prefixed('agent', payload, 'agent_id');
-  if (w.action.startsWith('agent_')) return prefixed('agent', payload, payload.id !== undefined && payload.id !== null ? 'id' : 'agent_id');
+  if (w.action === 'routing_status_set' || w.action === 'agent_status_changed')
+    return prefixed('agent', payload, 'agent_id');
+  if (w.action.startsWith('agent_'))
+    return prefixed('agent', payload, payload.id !== undefined && payload.id !== null ? 'id' : 'agent_id');
   if (w.action.startsWith('bot_')) return prefixed('bot', payload, 'id');
   if (w.action.startsWith('group_')) return prefixed('group', payload, 'id');
   if (w.action.startsWith('tag_')) return prefixed('tag', payload, 'name');
-  if (w.action === 'incoming_customer' || w.action === 'customer_created' || w.action === 'customer_session_fields_updated') {
-    return isJsonObject(payload.customer) ? prefixed('customer', payload.customer, 'id') : prefixed('customer', payload, 'id');
+  if (
+    w.action === 'incoming_customer' ||
+    w.action === 'customer_created' ||
+    w.action === 'customer_session_fields_updated'
+  ) {
+    return isJsonObject(payload.customer)
+      ? prefixed('customer', payload.customer, 'id')
+      : prefixed('customer', payload, 'id');
   }
   return null;
 }

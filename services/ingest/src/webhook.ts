@@ -1,4 +1,9 @@
-import { LiveChatParseError, readEnvelope, type JsonObject as EnvelopeBody, type WebhookEnvelope } from '@livechat-pipeline/livechat';
+import {
+  LiveChatParseError,
+  readEnvelope,
+  type JsonObject as EnvelopeBody,
+  type WebhookEnvelope,
+} from '@livechat-pipeline/livechat';
 import { IngestError } from './errors.js';
 
 /** A body as the ingest handles it (redaction copies it and replaces fields). */
@@ -44,7 +49,10 @@ export function classifyWebhook(body: unknown): ClassifiedWebhook {
   const { format, action } = envelope;
   if (action.length > MAX_ACTION_LENGTH) {
     const key = format === 'v3' ? 'action' : 'event_type';
-    throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', `"${key}" is longer than ${MAX_ACTION_LENGTH} characters`);
+    throw new IngestError(
+      'INGEST_UNRECOGNIZED_WEBHOOK',
+      `"${key}" is longer than ${MAX_ACTION_LENGTH} characters`,
+    );
   }
   checkTenantFields(envelope.body, format);
   return {
@@ -54,7 +62,10 @@ export function classifyWebhook(body: unknown): ClassifiedWebhook {
     // After checkTenantFields, the envelope's tenant is the validated one: the tenant the parser maps events to.
     bodyTenant: envelope.tenant,
     webhookId: bounded('webhook_id', envelope.webhookId),
-    secretKey: format === 'v3' && typeof envelope.body['secret_key'] === 'string' ? envelope.body['secret_key'] : undefined,
+    secretKey:
+      format === 'v3' && typeof envelope.body['secret_key'] === 'string'
+        ? envelope.body['secret_key']
+        : undefined,
     chatId: bounded(format === 'v3' ? 'chat_id' : 'chat.id', envelope.chatId),
     threadId: bounded('thread_id', envelope.threadId),
     apiVersion: envelope.apiVersionHint,
@@ -73,13 +84,24 @@ const TENANT_ID = /^[A-Za-z0-9._-]{1,128}$/;
 function checkTenantFields(body: EnvelopeBody, format: 'v2' | 'v3'): void {
   const organizationId = body['organization_id'];
   if (!absent(organizationId) && (typeof organizationId !== 'string' || !TENANT_ID.test(organizationId))) {
-    throw new IngestError('INGEST_INVALID_TENANT_ID', 'organization_id must be a string of 1-128 characters of A-Z a-z 0-9 . _ -');
+    throw new IngestError(
+      'INGEST_INVALID_TENANT_ID',
+      'organization_id must be a string of 1-128 characters of A-Z a-z 0-9 . _ -',
+    );
   }
   const licenseId = body['license_id'];
   if (absent(licenseId) || (format === 'v2' && !absent(organizationId))) return;
   if (typeof licenseId === 'number' && Number.isSafeInteger(licenseId) && licenseId >= 0) return;
-  if (typeof licenseId === 'string' && /^\d{1,16}$/.test(licenseId) && Number.isSafeInteger(Number(licenseId))) return;
-  throw new IngestError('INGEST_INVALID_TENANT_ID', 'license_id must be a non-negative safe integer (a number or a string of digits)');
+  if (
+    typeof licenseId === 'string' &&
+    /^\d{1,16}$/.test(licenseId) &&
+    Number.isSafeInteger(Number(licenseId))
+  )
+    return;
+  throw new IngestError(
+    'INGEST_INVALID_TENANT_ID',
+    'license_id must be a non-negative safe integer (a number or a string of digits)',
+  );
 }
 
 function absent(value: unknown): boolean {

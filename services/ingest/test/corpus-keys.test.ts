@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseWebhook } from '@livechat-pipeline/livechat';
-import { simulateTraffic, simulatedTenant, webhookKind, type Delivery } from '@livechat-pipeline/traffic-simulator';
+import {
+  simulateTraffic,
+  simulatedTenant,
+  webhookKind,
+  type Delivery,
+} from '@livechat-pipeline/traffic-simulator';
 import { buildRawRecord } from '../src/raw-record.js';
 import { redactBody } from '../src/redact.js';
 import { resolveTenant } from '../src/tenant.js';
@@ -20,8 +25,13 @@ const CHATS = 40;
 
 function simulated(format: 'v2' | 'v3'): Delivery[] {
   return SEEDS.flatMap((seed) => {
-    const tenants = [simulatedTenant(seed, 'corpus-a'), simulatedTenant(seed, 'corpus-b'), simulatedTenant(seed, 'corpus-c')];
-    return simulateTraffic({ seed, chats: CHATS, format, tenants, duplicateRate: 0.2, reorderRate: 0.2 }).deliveries;
+    const tenants = [
+      simulatedTenant(seed, 'corpus-a'),
+      simulatedTenant(seed, 'corpus-b'),
+      simulatedTenant(seed, 'corpus-c'),
+    ];
+    return simulateTraffic({ seed, chats: CHATS, format, tenants, duplicateRate: 0.2, reorderRate: 0.2 })
+      .deliveries;
   });
 }
 
