@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RawWebhook } from '@livechat-pipeline/events';
+import { readEnvelope } from '@livechat-pipeline/livechat';
 import { simulateTraffic, simulatedTenant, webhookKind, type Delivery, type SimulatedTenant } from '@livechat-pipeline/traffic-simulator';
 
 /** A raw-topic record as the ingest would write it: Kafka key + Avro value. */
@@ -63,38 +64,19 @@ export function generateRawWebhooks(mix: RawWebhookMix): RawWebhookSet {
 }
 
 type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
-const id = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null);
 
 /**
- * The ingest's envelope of one delivery (services/ingest raw-record.ts, restated here because services
- * do not export their internals): secret redacted, tenant from the body, chat/thread ids where the
- * action keeps them, key `<tenant>|<chat_id>`, a deterministic event id (redeliveries share it), no
- * request facts.
+ * The ingest's envelope of one delivery (services/ingest raw-record.ts, whose internals services do not export):
+ * secret redacted, the tenant, chat, thread and webhook ids and the api_version hint as livechat's `readEnvelope`
+ * reads them (the reading the ingest uses), key `<tenant>|<chat_id>`, a deterministic event id (redeliveries
+ * share it; the bench's own, a hash of the body), no request facts.
  */
 export function rawRecordOf(delivery: Delivery): KeyedRawWebhook {
   const body = { ...(delivery.body as unknown as Json) };
   if (Object.hasOwn(body, 'secret_key')) body['secret_key'] = REDACTED;
   if (Object.hasOwn(body, 'token')) body['token'] = REDACTED;
   const text = JSON.stringify(body);
-  const payload = obj(body['payload']);
-  let tenant: string | null;
-  let chatId: string | null;
-  let threadId: string | null;
-  let apiVersion: string | null;
-  const action = webhookKind(delivery);
-  if (delivery.format === 'v3') {
-    tenant = id(body['organization_id']) ?? id(body['license_id']);
-    const chat = obj(payload?.['chat']);
-    chatId = action === 'incoming_chat' ? (id(chat?.['id']) ?? id(payload?.['chat_id'])) : id(payload?.['chat_id']);
-    threadId = id(payload?.['thread_id']) ?? id(obj(chat?.['thread'])?.['id']);
-    apiVersion = 'requester' in body || action === 'event_deleted' || action === 'thread_summary_set' ? '3.6+' : '3.4+';
-  } else {
-    tenant = id(body['license_id']);
-    chatId = id(obj(body['chat'])?.['id']);
-    threadId = null;
-    apiVersion = '2';
-  }
+  const { action, tenant, chatId, threadId, webhookId, apiVersionHint: apiVersion } = readEnvelope(body);
   const eventId = createHash('sha256').update(`body|${text}`).digest('hex');
   return {
     key: `${tenant ?? ''}|${chatId ?? eventId}`,
@@ -109,7 +91,7 @@ export function rawRecordOf(delivery: Delivery): KeyedRawWebhook {
       tenant_source: tenant === null ? 'none' : 'body',
       chat_id: chatId,
       thread_id: threadId,
-      webhook_id: id(body['webhook_id']),
+      webhook_id: webhookId,
       body: text,
       content_length: null,
       user_agent: null,

@@ -2,8 +2,10 @@
 export const LIVECHAT_PARSE_ERROR_CODES = [
   /** The body is not a JSON object (null, an array, a string, …). */
   'LIVECHAT_NOT_AN_OBJECT',
-  /** The object has neither a string `action` (v3) nor a string `event_type` (v2). */
+  /** The object has neither `action` (v3) nor `event_type` (v2), or the one it has is not a non-empty string. */
   'LIVECHAT_DISCRIMINATOR_MISSING',
+  /** The object has both `action` and `event_type`: LiveChat never sends both, so the format is not guessed. */
+  'LIVECHAT_DISCRIMINATOR_AMBIGUOUS',
   /** Neither the body (`organization_id`, `license_id`) nor the context's tenant hint names the tenant. */
   'LIVECHAT_TENANT_UNKNOWN',
   /** The webhook would yield more events than `ParseLimits.maxEvents`. */

@@ -3,7 +3,10 @@
  * dependencies. The events map 1:1 onto `schemas/chat-events/chat-event.avsc` (see README).
  */
 export { parseWebhook } from './parse.js';
-export { detectFormat, webhookDiscriminator, webhookTenant } from './format.js';
+export { detectFormat, readEnvelope, webhookDiscriminator, webhookTenant } from './envelope.js';
+export type { WebhookEnvelope } from './envelope.js';
+export { canonicalJson, idAt, isJsonObject, stringAt } from './json.js';
+export type { JsonObject } from './json.js';
 export { v2ThreadId } from './v2.js';
 export { CHAT_EVENT_TYPES, bodyOf, isChatEventType } from './catalogue.js';
 export { LiveChatParseError, LIVECHAT_PARSE_ERROR_CODES } from './errors.js';

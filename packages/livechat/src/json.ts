@@ -73,17 +73,24 @@ export function ownEntry<T>(table: Readonly<Record<string, T>>, key: string): T 
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
-/** JSON with object keys sorted at every depth: equal values give equal text, whatever the key order on the wire. */
+/**
+ * Canonical JSON: object keys sorted (by UTF-16 code units, `Array.prototype.sort`) at every depth, no whitespace;
+ * equal values give equal text whatever the key order on the wire. The one canonical form of the pipeline: the
+ * ingest's raw event ids and the parser's event ids both hash it.
+ *
+ * Built as text rather than through a sorted copy, so that the order is the sorted order for every key (an object
+ * copy would put integer-like keys such as `"10"` first, in numeric order) and an own `__proto__` key is kept (an
+ * object copy would set the copy's prototype instead and drop the key and its value from the text). Properties
+ * whose value is `undefined` are left out and `undefined` in an array is `null`, as `JSON.stringify` does.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value)) ?? 'null';
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
+  if (Array.isArray(value))
+    return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
   if (isJsonObject(value)) {
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) sorted[key] = sortKeys(value[key]);
-    return sorted;
+    const keys = Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
   }
-  return value;
+  return JSON.stringify(value) ?? 'null';
 }

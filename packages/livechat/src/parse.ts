@@ -1,7 +1,6 @@
 import { LiveChatParseError } from './errors.js';
 import type { DeliveryFacts } from './event-factory.js';
-import { webhookTenant } from './format.js';
-import { isJsonObject, stringAt } from './json.js';
+import { readEnvelope } from './envelope.js';
 import { EventBudget, checkDepth, resolveParseLimits } from './limits.js';
 import type { ChatDomainEvent, ParseContext } from './types.js';
 import { parseV2Webhook } from './v2.js';
@@ -11,36 +10,26 @@ import { parseV3Webhook } from './v3.js';
  * Turns one LiveChat webhook body (v2 `event_type` or v3.x `action`, already JSON-parsed) into domain events,
  * in the order the facts happened within the body (thread start, customer, messages, tags, close).
  *
- * Only the discriminator is required; every other field is optional and unknown fields are ignored. An unknown
+ * Only the discriminator is required (`readEnvelope`'s rule: `action` or `event_type`, never both); every other field is optional and unknown fields are ignored. An unknown
  * action yields one `unrecognised_webhook` event, not an error.
  *
  * Cost is linear in the body's size; the output is bounded by `context.limits` (see `ParseLimits`), and a body over
  * a limit is refused before the expensive work.
  *
- * @throws LiveChatParseError `LIVECHAT_NOT_AN_OBJECT`, `LIVECHAT_DISCRIMINATOR_MISSING`, `LIVECHAT_TENANT_UNKNOWN`,
+ * @throws LiveChatParseError `LIVECHAT_NOT_AN_OBJECT`, `LIVECHAT_DISCRIMINATOR_MISSING`,
+ *   `LIVECHAT_DISCRIMINATOR_AMBIGUOUS`, `LIVECHAT_TENANT_UNKNOWN`,
  *   and over a limit `LIVECHAT_TOO_MANY_EVENTS`, `LIVECHAT_TOO_MANY_THREADS`, `LIVECHAT_TOO_MANY_USERS`,
  *   `LIVECHAT_TOO_DEEP`. Any other error is a bug of the parser.
  */
 export function parseWebhook(body: unknown, context: ParseContext): ChatDomainEvent[] {
-  if (!isJsonObject(body)) {
-    throw new LiveChatParseError('LIVECHAT_NOT_AN_OBJECT', 'a LiveChat webhook body must be a JSON object', {
-      details: { received: body === null ? 'null' : Array.isArray(body) ? 'array' : typeof body },
-    });
-  }
-  const action = stringAt(body, 'action');
-  const eventType = stringAt(body, 'event_type');
-  if (action === null && eventType === null) {
-    throw new LiveChatParseError(
-      'LIVECHAT_DISCRIMINATOR_MISSING',
-      'a LiveChat webhook body needs a string `action` (v3) or `event_type` (v2)',
-    );
-  }
-  const tenant = webhookTenant(body) ?? nonEmpty(context.tenantHint);
+  const envelope = readEnvelope(body);
+  const { format, action } = envelope;
+  const tenant = envelope.tenant ?? nonEmpty(context.tenantHint);
   if (tenant === null) {
     throw new LiveChatParseError(
       'LIVECHAT_TENANT_UNKNOWN',
       'the body names no organization_id/license_id and the context gives no tenant hint',
-      { details: { discriminator: action ?? eventType } },
+      { details: { discriminator: action } },
     );
   }
   const limits = resolveParseLimits(context.limits);
@@ -49,13 +38,13 @@ export function parseWebhook(body: unknown, context: ParseContext): ChatDomainEv
     raw_event_id: context.rawEventId,
     tenant,
     received_at: context.receivedAtMicros,
-    source_format: action !== null ? 'v3' : 'v2',
-    api_version: action !== null ? nonEmpty(context.apiVersion) : '2',
+    source_format: format,
+    api_version: format === 'v3' ? nonEmpty(context.apiVersion) : '2',
     limits,
     budget: new EventBudget(limits),
   };
-  if (action !== null) return parseV3Webhook(body, action, delivery);
-  return parseV2Webhook(body, eventType ?? '', delivery);
+  if (format === 'v3') return parseV3Webhook(envelope.body, action, delivery);
+  return parseV2Webhook(envelope.body, action, delivery);
 }
 
 function nonEmpty(value: string | null | undefined): string | null {

@@ -53,6 +53,7 @@ describe('parseWebhook errors', () => {
     expect(LIVECHAT_PARSE_ERROR_CODES).toEqual([
       'LIVECHAT_NOT_AN_OBJECT',
       'LIVECHAT_DISCRIMINATOR_MISSING',
+      'LIVECHAT_DISCRIMINATOR_AMBIGUOUS',
       'LIVECHAT_TENANT_UNKNOWN',
       'LIVECHAT_TOO_MANY_EVENTS',
       'LIVECHAT_TOO_MANY_THREADS',
@@ -79,10 +80,10 @@ describe('discriminators named like Object.prototype members', () => {
 });
 
 describe('format helpers', () => {
-  it('detects the format from the discriminator, preferring v3 `action`', () => {
+  it('detects the format from the discriminator, and none when the body has both', () => {
     expect(detectFormat({ action: 'incoming_chat' })).toBe('v3');
     expect(detectFormat({ event_type: 'chat_started' })).toBe('v2');
-    expect(detectFormat({ action: 'x', event_type: 'y' })).toBe('v3');
+    expect(detectFormat({ action: 'x', event_type: 'y' })).toBeNull();
     expect(detectFormat({})).toBeNull();
     expect(detectFormat('chat_started')).toBeNull();
     expect(webhookDiscriminator({ event_type: 'chat_started' })).toBe('chat_started');

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
+import { canonicalJson, idAt, isJsonObject } from '@livechat-pipeline/livechat';
 import type { ClassifiedWebhook, JsonObject } from './webhook.js';
-import { isJsonObject } from './webhook.js';
 
 /**
  * The deterministic event_id of a webhook: SHA-256 (hex) of a dedup key, so that LiveChat's redeliveries of the
@@ -20,9 +20,14 @@ import { isJsonObject } from './webhook.js';
  * | a natural key with a '|' inside a part          | json|<the parts as a JSON array>                                     |
  *
  * Edits (event_updated, property changes) carry a hash of their content: two different edits of one event stay
- * two records, a retried edit stays one. Canonical JSON = keys sorted at every level, no whitespace.
+ * two records, a retried edit stays one. Canonical JSON = livechat's `canonicalJson` (keys sorted at every level,
+ * no whitespace), the form the parser's event ids hash too.
  */
-export function eventIdOf(webhook: ClassifiedWebhook, tenant: string | null, redactedBody: JsonObject): string {
+export function eventIdOf(
+  webhook: ClassifiedWebhook,
+  tenant: string | null,
+  redactedBody: JsonObject,
+): string {
   return sha256(dedupKey(webhook, tenant ?? '', redactedBody));
 }
 
@@ -45,21 +50,21 @@ function naturalKey(w: ClassifiedWebhook, tenant: string): string | null {
   const thread = w.threadId;
   switch (w.action) {
     case 'incoming_event': {
-      const id = idOf(isJsonObject(payload.event) ? payload.event.id : undefined);
+      const id = idAt(isJsonObject(payload.event) ? payload.event : undefined, 'id');
       return key('v3', tenant, chat, thread, id, w.action);
     }
     case 'event_updated': {
       const event = payload.event;
-      const id = idOf(isJsonObject(event) ? event.id : undefined);
+      const id = idAt(isJsonObject(event) ? event : undefined, 'id');
       return key('v3', tenant, chat, thread, id, w.action, sha256(canonicalJson(event)));
     }
     case 'event_deleted': {
-      const id = idOf(payload.event_id);
+      const id = idAt(payload, 'event_id');
       return key('v3', tenant, chat, thread, id, w.action);
     }
     case 'event_properties_updated':
     case 'event_properties_deleted': {
-      const id = idOf(payload.event_id);
+      const id = idAt(payload, 'event_id');
       return key('v3', tenant, chat, thread, id, w.action, sha256(canonicalJson(payload.properties ?? null)));
     }
     case 'incoming_chat':
@@ -67,18 +72,12 @@ function naturalKey(w: ClassifiedWebhook, tenant: string): string | null {
       return key('v3', tenant, chat, thread, w.action);
     case 'thread_tagged':
     case 'thread_untagged': {
-      const tag = idOf(payload.tag);
+      const tag = idAt(payload, 'tag');
       return key('v3', tenant, chat, thread, tag, w.action);
     }
     default:
       return null;
   }
-}
-
-function idOf(value: unknown): string | null {
-  if (typeof value === 'string' && value !== '') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return null;
 }
 
 /**
@@ -95,16 +94,4 @@ function key(...parts: (string | null)[]): string | null {
 
 export function sha256(text: string): string {
   return hash('sha256', text, 'hex');
-}
-
-/** JSON with object keys sorted at every level and no whitespace. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-  if (isJsonObject(value)) {
-    const keys = Object.keys(value)
-      .filter((k) => value[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }

@@ -1,6 +1,6 @@
-import type { ClassifiedWebhook } from './webhook.js';
+import { idAt, isJsonObject } from '@livechat-pipeline/livechat';
 import { sha256 } from './event-id.js';
-import { isJsonObject } from './webhook.js';
+import type { ClassifiedWebhook } from './webhook.js';
 
 /**
  * The Kafka key of a raw webhook: `<tenant>|<chat_id>` for anything about a chat, so that one chat stays on one
@@ -16,17 +16,12 @@ export function kafkaKeyOf(webhook: ClassifiedWebhook, tenant: string | null, ev
   return `${t}|${entity ?? eventId}`;
 }
 
-function id(value: unknown): string | null {
-  if (typeof value === 'string' && value !== '') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return null;
-}
-
 /** Entity ids longer than this key the record by their SHA-256 instead (shorter ids, i.e. LiveChat's, as they are). */
 const MAX_KEY_ID_LENGTH = 256;
 
-function prefixed(prefix: string, value: unknown): string | null {
-  const v = id(value);
+/** `<prefix>:<id>` of `source[key]` (a non-empty string or a finite number), else null. */
+function prefixed(prefix: string, source: object | undefined, key: string): string | null {
+  const v = idAt(isJsonObject(source) ? source : undefined, key);
   if (v === null) return null;
   return v.length > MAX_KEY_ID_LENGTH ? `${prefix}:sha256:${sha256(v)}` : `${prefix}:${v}`;
 }
@@ -35,21 +30,29 @@ function v3Entity(w: ClassifiedWebhook): string | null {
   const payload = w.body.payload;
   if (w.action === 'auto_accesses_updated' || w.action.startsWith('auto_access_')) return 'auto_accesses';
   if (!isJsonObject(payload)) return null;
-  if (w.action === 'routing_status_set' || w.action === 'agent_status_changed') return prefixed('agent', payload.agent_id);
-  if (w.action.startsWith('agent_')) return prefixed('agent', payload.id ?? payload.agent_id);
-  if (w.action.startsWith('bot_')) return prefixed('bot', payload.id);
-  if (w.action.startsWith('group_')) return prefixed('group', payload.id);
-  if (w.action.startsWith('tag_')) return prefixed('tag', payload.name);
-  if (w.action === 'incoming_customer' || w.action === 'customer_created' || w.action === 'customer_session_fields_updated') {
-    return prefixed('customer', isJsonObject(payload.customer) ? payload.customer.id : payload.id);
+  if (w.action === 'routing_status_set' || w.action === 'agent_status_changed')
+    return prefixed('agent', payload, 'agent_id');
+  if (w.action.startsWith('agent_'))
+    return prefixed('agent', payload, payload.id !== undefined && payload.id !== null ? 'id' : 'agent_id');
+  if (w.action.startsWith('bot_')) return prefixed('bot', payload, 'id');
+  if (w.action.startsWith('group_')) return prefixed('group', payload, 'id');
+  if (w.action.startsWith('tag_')) return prefixed('tag', payload, 'name');
+  if (
+    w.action === 'incoming_customer' ||
+    w.action === 'customer_created' ||
+    w.action === 'customer_session_fields_updated'
+  ) {
+    return isJsonObject(payload.customer)
+      ? prefixed('customer', payload.customer, 'id')
+      : prefixed('customer', payload, 'id');
   }
   return null;
 }
 
 function v2Entity(w: ClassifiedWebhook): string | null {
   const b = w.body;
-  if (isJsonObject(b.ticket)) return prefixed('ticket', b.ticket.id);
-  if (isJsonObject(b.canned_response)) return prefixed('canned_response', b.canned_response.id);
-  if (isJsonObject(b.visitor)) return prefixed('visitor', b.visitor.id);
+  if (isJsonObject(b.ticket)) return prefixed('ticket', b.ticket, 'id');
+  if (isJsonObject(b.canned_response)) return prefixed('canned_response', b.canned_response, 'id');
+  if (isJsonObject(b.visitor)) return prefixed('visitor', b.visitor, 'id');
   return null;
 }

@@ -1,14 +1,24 @@
+import {
+  LiveChatParseError,
+  readEnvelope,
+  type JsonObject as EnvelopeBody,
+  type WebhookEnvelope,
+} from '@livechat-pipeline/livechat';
 import { IngestError } from './errors.js';
 
+/** A body as the ingest handles it (redaction copies it and replaces fields). */
 export type JsonObject = { [key: string]: unknown };
 
-/** What ingest learns from a body before authenticating it: the format, the action and where things live. */
+/**
+ * What ingest learns from a body before authenticating it: livechat's envelope (`readEnvelope`, the reading the
+ * parser maps events by), checked against the ingest's bounds for hostile input.
+ */
 export interface ClassifiedWebhook {
   readonly format: 'v2' | 'v3';
   /** The v3 action or the v2 event_type (unknown values are accepted). */
   readonly action: string;
   readonly body: JsonObject;
-  /** license_id / organization_id from the body, as a string. */
+  /** The envelope's tenant (organization_id, then license_id), validated. */
   readonly bodyTenant: string | null;
   readonly webhookId: string | null;
   /** v3 only: the body's secret_key when it is a string. */
@@ -18,81 +28,85 @@ export interface ClassifiedWebhook {
   readonly apiVersion: string | null;
 }
 
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function str(value: unknown): string | null {
-  return typeof value === 'string' && value !== '' ? value : null;
-}
-
-function idString(value: unknown): string | null {
-  if (typeof value === 'string' && value !== '') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return null;
-}
-
-function field(obj: unknown, key: string): unknown {
-  return isJsonObject(obj) ? obj[key] : undefined;
-}
-
-/** Actions of v3.6 and later only (for the api_version hint). */
-const V36_ACTIONS = new Set(['event_deleted', 'thread_summary_set']);
-/** Actions that first appeared in v3.5. */
-const V35_ACTIONS = new Set(['auto_accesses_updated', 'tag_created', 'tag_updated', 'tag_deleted']);
+/** Longest accepted action / event_type (LiveChat's are snake_case words). */
+export const MAX_ACTION_LENGTH = 128;
+/** Longest chat / thread / webhook id: they become the Kafka key and record fields besides the body. */
+export const MAX_ID_LENGTH = 256;
 
 /**
- * Tells v2 from v3 (by `event_type` / `action`) and reads the envelope. Throws INGEST_UNRECOGNIZED_WEBHOOK for
- * JSON that is neither.
+ * Reads the envelope (`readEnvelope` of @livechat-pipeline/livechat) and holds it to the ingest's bounds. Throws
+ * INGEST_UNRECOGNIZED_WEBHOOK for JSON that is not one webhook (not an object; no discriminator; both `action` and
+ * `event_type`, which livechat refuses too), INGEST_INVALID_TENANT_ID and INGEST_ID_TOO_LONG.
  */
 export function classifyWebhook(body: unknown): ClassifiedWebhook {
-  if (!isJsonObject(body)) {
-    throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', `expected a JSON object, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : typeof body}`);
+  let envelope: WebhookEnvelope;
+  try {
+    envelope = readEnvelope(body);
+  } catch (err) {
+    if (err instanceof LiveChatParseError) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', err.message);
+    throw err;
   }
-  const hasAction = 'action' in body;
-  const hasEventType = 'event_type' in body;
-  if (hasAction && hasEventType) {
-    throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', 'body has both "action" (v3) and "event_type" (v2); cannot tell the format');
+  const { format, action } = envelope;
+  if (action.length > MAX_ACTION_LENGTH) {
+    const key = format === 'v3' ? 'action' : 'event_type';
+    throw new IngestError(
+      'INGEST_UNRECOGNIZED_WEBHOOK',
+      `"${key}" is longer than ${MAX_ACTION_LENGTH} characters`,
+    );
   }
-  if (hasAction) {
-    const action = str(body.action);
-    if (action === null) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', '"action" must be a non-empty string');
-    if (action.length > MAX_ACTION_LENGTH) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', `"action" is longer than ${MAX_ACTION_LENGTH} characters`);
-    return classifyV3(body, action);
-  }
-  if (hasEventType) {
-    const eventType = str(body.event_type);
-    if (eventType === null) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', '"event_type" must be a non-empty string');
-    if (eventType.length > MAX_ACTION_LENGTH) throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', `"event_type" is longer than ${MAX_ACTION_LENGTH} characters`);
-    return classifyV2(body, eventType);
-  }
-  throw new IngestError('INGEST_UNRECOGNIZED_WEBHOOK', 'body has neither "action" (v3 webhook) nor "event_type" (v2 webhook)');
+  checkTenantFields(envelope.body, format);
+  return {
+    format,
+    action,
+    body: envelope.body as JsonObject,
+    // After checkTenantFields, the envelope's tenant is the validated one: the tenant the parser maps events to.
+    bodyTenant: envelope.tenant,
+    webhookId: bounded('webhook_id', envelope.webhookId),
+    secretKey:
+      format === 'v3' && typeof envelope.body['secret_key'] === 'string'
+        ? envelope.body['secret_key']
+        : undefined,
+    chatId: bounded(format === 'v3' ? 'chat_id' : 'chat.id', envelope.chatId),
+    threadId: bounded('thread_id', envelope.threadId),
+    apiVersion: envelope.apiVersionHint,
+  };
 }
 
 /** What a tenant id from the body may look like: the path label's alphabet, so it is safe as a Kafka key part. */
 const TENANT_ID = /^[A-Za-z0-9._-]{1,128}$/;
-/** Longest accepted action / event_type (LiveChat's are snake_case words). */
-export const MAX_ACTION_LENGTH = 128;
 
-/** The body's organization_id: absent (null, missing or ''), or 1–128 of [A-Za-z0-9._-]. */
-function organizationIdOf(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string' || !TENANT_ID.test(value)) {
-    throw new IngestError('INGEST_INVALID_TENANT_ID', 'organization_id must be a string of 1-128 characters of A-Z a-z 0-9 . _ -');
+/**
+ * The body's organization_id is absent (null, missing or '') or 1–128 of [A-Za-z0-9._-]; its license_id is absent
+ * or a non-negative safe integer (a number or its digits). Checked on the raw fields, so a value the envelope would
+ * pass over (an organization_id of the wrong type) is refused rather than read past. A v2 body's license_id is
+ * checked only when it has no organization_id (it is then not its tenant); a v3 body's always.
+ */
+function checkTenantFields(body: EnvelopeBody, format: 'v2' | 'v3'): void {
+  const organizationId = body['organization_id'];
+  if (!absent(organizationId) && (typeof organizationId !== 'string' || !TENANT_ID.test(organizationId))) {
+    throw new IngestError(
+      'INGEST_INVALID_TENANT_ID',
+      'organization_id must be a string of 1-128 characters of A-Z a-z 0-9 . _ -',
+    );
   }
-  return value;
+  const licenseId = body['license_id'];
+  if (absent(licenseId) || (format === 'v2' && !absent(organizationId))) return;
+  if (typeof licenseId === 'number' && Number.isSafeInteger(licenseId) && licenseId >= 0) return;
+  if (
+    typeof licenseId === 'string' &&
+    /^\d{1,16}$/.test(licenseId) &&
+    Number.isSafeInteger(Number(licenseId))
+  )
+    return;
+  throw new IngestError(
+    'INGEST_INVALID_TENANT_ID',
+    'license_id must be a non-negative safe integer (a number or a string of digits)',
+  );
 }
 
-/** The body's license_id: absent (null, missing or ''), or a non-negative safe integer (a number or its digits). */
-function licenseIdOf(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
-  if (typeof value === 'string' && /^\d{1,16}$/.test(value) && Number.isSafeInteger(Number(value))) return value;
-  throw new IngestError('INGEST_INVALID_TENANT_ID', 'license_id must be a non-negative safe integer (a number or a string of digits)');
+function absent(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
 }
-
-/** Longest chat / thread / webhook id: they become the Kafka key and record fields besides the body. */
-export const MAX_ID_LENGTH = 256;
 
 /**
  * An id that is stored beside the body (and keys the record): LiveChat's are short; a long one would make the
@@ -103,76 +117,4 @@ function bounded(name: string, id: string | null): string | null {
     throw new IngestError('INGEST_ID_TOO_LONG', `${name} is longer than ${MAX_ID_LENGTH} characters`);
   }
   return id;
-}
-
-function classifyV3(body: JsonObject, action: string): ClassifiedWebhook {
-  const organizationId = organizationIdOf(body.organization_id);
-  const licenseId = licenseIdOf(body.license_id);
-  const payload = body.payload;
-  return {
-    format: 'v3',
-    action,
-    body,
-    bodyTenant: organizationId ?? licenseId,
-    webhookId: bounded('webhook_id', str(body.webhook_id)),
-    secretKey: typeof body.secret_key === 'string' ? body.secret_key : undefined,
-    chatId: bounded('chat_id', v3ChatId(action, payload)),
-    threadId: bounded('thread_id', v3ThreadId(payload)),
-    apiVersion: v3ApiVersion(body, action, organizationId !== null, typeof body.license_id === 'number'),
-  };
-}
-
-function classifyV2(body: JsonObject, eventType: string): ClassifiedWebhook {
-  return {
-    format: 'v2',
-    action: eventType,
-    body,
-    // The same precedence as the parser's (organization_id, then license_id), so the tenant the ingest checks
-    // is the tenant the normalizer maps the events to, whatever the body carries.
-    bodyTenant: organizationIdOf(body.organization_id) ?? licenseIdOf(body.license_id),
-    webhookId: null,
-    secretKey: undefined,
-    chatId: bounded('chat.id', idString(field(body.chat, 'id'))),
-    threadId: null,
-    apiVersion: '2',
-  };
-}
-
-/** Where each v3 action keeps its chat id. */
-function v3ChatId(action: string, payload: unknown): string | null {
-  switch (action) {
-    case 'incoming_chat':
-    case 'incoming_chat_thread':
-      return idString(field(field(payload, 'chat'), 'id')) ?? idString(field(payload, 'chat_id'));
-    case 'chat_access_updated':
-    case 'chat_access_granted':
-    case 'chat_access_revoked':
-    case 'access_granted':
-    case 'access_revoked':
-    case 'access_set':
-      return idString(field(payload, 'id')) ?? idString(field(payload, 'chat_id'));
-    case 'customer_session_fields_updated':
-      return idString(field(field(payload, 'active_chat'), 'chat_id'));
-    default:
-      return idString(field(payload, 'chat_id'));
-  }
-}
-
-function v3ThreadId(payload: unknown): string | null {
-  return (
-    idString(field(payload, 'thread_id')) ??
-    idString(field(field(field(payload, 'chat'), 'thread'), 'id')) ??
-    idString(field(field(payload, 'active_chat'), 'thread_id'))
-  );
-}
-
-/** A hint, not a fact: LiveChat does not say which API version a delivery is in. */
-function v3ApiVersion(body: JsonObject, action: string, hasOrganizationId: boolean, numericLicenseId: boolean): string | null {
-  if (hasOrganizationId) {
-    if ('requester' in body || V36_ACTIONS.has(action)) return '3.6+';
-    if (V35_ACTIONS.has(action)) return '3.5+';
-    return '3.4+';
-  }
-  if (numericLicenseId) return '3.2/3.3';
-  return null;
 }

@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { eventIdOf, canonicalJson, dedupKey } from '../src/event-id.js';
-import type { IngestError } from '../src/errors.js';
+import { LiveChatParseError, canonicalJson, parseWebhook, readEnvelope, webhookTenant } from '@livechat-pipeline/livechat';
+import { eventIdOf, dedupKey } from '../src/event-id.js';
+import { IngestError } from '../src/errors.js';
 import { kafkaKeyOf } from '../src/kafka-key.js';
 import { REDACTED, redactBody } from '../src/redact.js';
 import { classifyWebhook } from '../src/webhook.js';
@@ -258,5 +260,65 @@ describe('ids stored beside the body are bounded', () => {
     const key = kafkaKeyOf(agent('a'.repeat(600_000)), 'o', 'e');
     expect(key).toMatch(/^o\|agent:sha256:[0-9a-f]{64}$/);
     expect(kafkaKeyOf(agent('a'.repeat(600_000)), 'o', 'e')).toBe(key);
+  });
+});
+
+describe('the ingest and the parser read one envelope', () => {
+  const tenantValue = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.constant(''),
+    fc.constantFrom('org-1', 'Org.2_x', '1025707', '007', 'a|b', 'ø', 'x'.repeat(129)),
+    fc.integer({ min: -5, max: 2 ** 53 + 5 }),
+    fc.constantFrom(1.5, 2 ** 53, true, {}, []),
+  );
+  const chatValue = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant(''), fc.constantFrom('C1', 'C|2'), fc.integer());
+  const body = fc
+    .record({
+      format: fc.constantFrom('v2', 'v3', 'both', 'neither'),
+      action: fc.constantFrom('incoming_event', 'incoming_chat', 'chat_access_updated', 'customer_session_fields_updated', 'chat_started', 'chat_ended', 'mystery'),
+      organization_id: tenantValue,
+      license_id: tenantValue,
+      chat: chatValue,
+    })
+    .map(({ format, action, organization_id, license_id, chat }) => {
+      const b: Record<string, unknown> = {};
+      if (format === 'v3' || format === 'both') b['action'] = action;
+      if (format === 'v2' || format === 'both') b['event_type'] = action;
+      if (organization_id !== undefined) b['organization_id'] = organization_id;
+      if (license_id !== undefined) b['license_id'] = license_id;
+      b['payload'] = { chat_id: chat, id: chat, chat: { id: chat }, active_chat: { chat_id: chat } };
+      b['chat'] = { id: chat };
+      return b;
+    });
+
+  it('accepts a body only when the parser reads it too, with the same format, tenant and chat (fast-check)', () => {
+    fc.assert(
+      fc.property(body, (b) => {
+        let webhook;
+        try {
+          webhook = classifyWebhook(b);
+        } catch (err) {
+          if (!(err instanceof IngestError)) throw err;
+          if (err.code === 'INGEST_UNRECOGNIZED_WEBHOOK') expect(() => readEnvelope(b)).toThrow(LiveChatParseError);
+          return;
+        }
+        const envelope = readEnvelope(b);
+        expect([webhook.format, webhook.bodyTenant, webhook.chatId]).toEqual([envelope.format, envelope.tenant, envelope.chatId]);
+        expect(webhookTenant(b)).toBe(webhook.bodyTenant);
+        for (const event of parseWebhook(b, { rawEventId: 'r', receivedAtMicros: 1, tenantHint: 'hint' })) {
+          expect(event.tenant).toBe(webhook.bodyTenant ?? 'hint');
+          expect(event.source_format).toBe(webhook.format);
+        }
+      }),
+      { seed: 20261128, numRuns: 3000 },
+    );
+  });
+
+  it('keeps a v2 body with a valid organization_id whatever its license_id says (as before)', () => {
+    expect(classifyWebhook({ event_type: 'chat_started', organization_id: 'org-1', license_id: 1.5 }).bodyTenant).toBe('org-1');
+    expect(() => classifyWebhook({ action: 'incoming_event', organization_id: 'org-1', license_id: 1.5 })).toThrow(
+      expect.objectContaining({ code: 'INGEST_INVALID_TENANT_ID' }),
+    );
   });
 });
