@@ -2,7 +2,7 @@ import { Partitioners, type Batch, type Consumer, type EachBatchPayload, type Ka
 import type { Logger } from 'pino';
 import { EventsError, readRawWebhook, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
 import { chatEventKey, describeUnexpected, normalizeRawWebhook } from './normalize-record.js';
-import { deadLetterMessage } from './dead-letter.js';
+import { deadLetterMessage, withoutValue } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
@@ -181,12 +181,7 @@ export class RawWebhookNormalizer {
       await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [deadLetter], acks: -1 }));
     } catch (error) {
       if (!isTooLarge(error)) throw error;
-      const withoutValue: Message = {
-        ...deadLetter,
-        value: null,
-        headers: { ...deadLetter.headers, 'dlq.value.omitted': 'too large for the dead-letter topic; read it at dlq.origin.*' },
-      };
-      await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [withoutValue], acks: -1 }));
+      await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [withoutValue(deadLetter)], acks: -1 }));
     }
   }
 
