@@ -1,5 +1,5 @@
 import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import { deadLetterMessage, parseDeadLetter, replayMessage, type DeadLetterRecord } from '@livechat-pipeline/events';
+import { deadLetterMessage, parseDeadLetter, replayMessage, topicSpecs, type DeadLetterRecord } from '@livechat-pipeline/events';
 import { ConsumerError } from './errors.js';
 import type { RecordOrigin } from './types.js';
 
@@ -36,15 +36,12 @@ export async function publishDeadLetters(producer: Producer, topic: string, mess
 }
 
 /**
- * Settings a dead-letter topic is created with; the same as `topicSpecs.consumerDeadLetters` of
- * @livechat-pipeline/events (kept forever; room for origin records of up to 8 MiB). Services that
- * depend on that package ensure the topic with it (and check an existing one) before the consumer starts.
+ * Settings a dead-letter topic is created with: those of `topicSpecs.consumerDeadLetters` of
+ * @livechat-pipeline/events (kept forever; room for origin records of up to 8 MiB). Services ensure the topic
+ * with that spec (and check an existing one) before the consumer starts.
  */
-export const DEAD_LETTER_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
-  'retention.ms': '-1',
-  'retention.bytes': '-1',
-  'max.message.bytes': String(8 * 1024 * 1024),
-};
+export const DEAD_LETTER_TOPIC_CONFIGS: Readonly<Record<string, string>> =
+  topicSpecs.consumerDeadLetters({ topic: 'any.dlq', replicationFactor: 1 }).configs ?? {};
 
 /**
  * Creates the dead-letter topic when it does not exist yet (one partition, the broker's default
