@@ -15,9 +15,23 @@ export type { LoadedSchema } from './schemas.js';
 export { SchemaRegistryClient } from './registry-client.js';
 export type { CompatibilityLevel, SchemaRegistryClientOptions } from './registry-client.js';
 export { ConfluentAvroSerde } from './serde.js';
-export type { Decoded, RegisterOptions, RegisteredSchema } from './serde.js';
+export type { Decoded, RegisterOptions, RegisteredSchema, SchemaReader } from './serde.js';
+export { readChatEvent, readRawWebhook } from './readers.js';
 export { HEADER_LENGTH, MAGIC_BYTE, frame, unframe } from './wire-format.js';
 export type { Unframed } from './wire-format.js';
+export {
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_HEADER_PREFIX,
+  DEAD_LETTER_MESSAGE_MAX_BYTES,
+  REPLAY_HEADER,
+  deadLetterMessage,
+  parseDeadLetter,
+  replayMessage,
+  truncateDeadLetterMessage,
+  withValueOmitted,
+  withoutDeadLetterHeaders,
+} from './dead-letter.js';
+export type { DeadLetterInput, DeadLetterOrigin, DeadLetterRecord } from './dead-letter.js';
 export { ensureTopic, waitForTopic } from './topic-admin.js';
 export type { EnsureTopicOptions, TopicRequirement, TopicSpec } from './topic-admin.js';
 export { RAW_WEBHOOK_FIELDS, RAW_WEBHOOK_SCHEMA_PATH, rawWebhookSchema } from './raw-webhook.js';

@@ -1,5 +1,6 @@
 import { loadAvroSchema } from './schemas.js';
 import type { LoadedSchema } from './schemas.js';
+import type { RawWebhook as GeneratedRawWebhook } from './generated/raw-webhook.js';
 
 /** The schemas/ path of the raw webhook envelope. */
 export const RAW_WEBHOOK_SCHEMA_PATH = 'raw-webhook/raw-webhook.avsc';
@@ -44,10 +45,10 @@ export const RAW_WEBHOOK_FIELDS = [
   'remote_address',
 ] as const satisfies readonly (keyof RawWebhook)[];
 
-let cached: LoadedSchema | undefined;
+let cached: LoadedSchema<GeneratedRawWebhook> | undefined;
 
-/** The raw webhook Avro schema, loaded once from schemas/. */
-export function rawWebhookSchema(): LoadedSchema {
-  cached ??= loadAvroSchema(RAW_WEBHOOK_SCHEMA_PATH);
+/** The raw webhook Avro schema, loaded once from schemas/; its values are the generated `RawWebhook`. */
+export function rawWebhookSchema(): LoadedSchema<GeneratedRawWebhook> {
+  cached ??= loadAvroSchema(RAW_WEBHOOK_SCHEMA_PATH) as LoadedSchema<GeneratedRawWebhook>;
   return cached;
 }

@@ -10,7 +10,14 @@ import { EventsError } from './errors.js';
  */
 export const schemasDir: string = fileURLToPath(new URL('../../../schemas/', import.meta.url));
 
-export interface LoadedSchema {
+/**
+ * A schema loaded from schemas/. `T` is the TypeScript type of its values (the generated type of the schema file,
+ * e.g. `ChatEventAvro.ChatEvent` for `chatEventSchema()`); `unknown` when nobody declared one. It types what
+ * `ConfluentAvroSerde.reader(schema)` returns.
+ */
+export interface LoadedSchema<T = unknown> {
+  /** Phantom: never set at run time, it only carries `T`. */
+  readonly valueType?: T;
   /** Path relative to schemas/, e.g. `raw-webhook/raw-webhook.avsc`. */
   readonly path: string;
   /** The parsed schema JSON. */

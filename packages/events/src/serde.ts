@@ -22,12 +22,27 @@ export interface Decoded<T> {
 }
 
 /**
+ * Reads wire-format bytes into the values of one reader schema (the current one, from schemas/): the writer schema
+ * is fetched by the id in the bytes, and Avro schema resolution turns its data into the reader's shape, so a
+ * record written before a field was added comes back with that field at its default. Bytes whose writer schema
+ * does not resolve to the reader's fail with EVENTS_DECODE_FAILED.
+ */
+export interface SchemaReader<T> {
+  readonly schema: LoadedSchema<T>;
+  /** The value in the reader schema's shape. */
+  read(bytes: Buffer): Promise<T>;
+  /** The value and the id of the schema it was written with. */
+  readDecoded(bytes: Buffer): Promise<Decoded<T>>;
+}
+
+/**
  * Avro in the Confluent wire format through a schema registry. Writer schemas are cached by id; concurrent
  * misses for the same id share one registry request. Encoding with a registered schema is synchronous.
  */
 export class ConfluentAvroSerde {
   private readonly writers = new Map<number, Promise<Type>>();
-  private readonly resolvers = new Map<string, Resolver>();
+  /** Resolvers per reader type, then per writer schema id (a reader type is one object per loaded schema). */
+  private readonly resolvers = new WeakMap<Type, Map<number, Resolver>>();
   /**
    * Encoding goes through one reused buffer: avsc's `toBuffer` writes into a shared 1 KiB buffer and, when a
    * value does not fit (every webhook of more than about 1 KB), encodes it all a second time.
@@ -68,8 +83,17 @@ export class ConfluentAvroSerde {
   }
 
   /**
+   * A typed reader for `schema` (e.g. `serde.reader(chatEventSchema())`): decodes with the writer schema named
+   * by the bytes' id, resolved to `schema`, and returns `schema`'s value type. Prefer it to `decode`.
+   */
+  reader<T>(schema: LoadedSchema<T>): SchemaReader<T> {
+    const readDecoded = (bytes: Buffer): Promise<Decoded<T>> => this.decode<T>(bytes, schema.type);
+    return Object.freeze({ schema, readDecoded, read: async (bytes: Buffer) => (await readDecoded(bytes)).value });
+  }
+
+  /**
    * Decodes wire-format bytes with the writer schema named by their id. With a `reader` type the value is
-   * resolved into the reader's shape (schema evolution).
+   * resolved into the reader's shape (schema evolution). Without one, `T` is an unchecked cast: use `reader()`.
    */
   async decode<T = unknown>(bytes: Buffer, reader?: Type): Promise<Decoded<T>> {
     const { schemaId, body } = unframe(bytes);
@@ -109,11 +133,15 @@ export class ConfluentAvroSerde {
   }
 
   private resolver(schemaId: number, writer: Type, reader: Type): Resolver {
-    const key = `${schemaId}:${reader.fingerprint('sha256').toString('hex')}`;
-    let resolver = this.resolvers.get(key);
+    let byWriter = this.resolvers.get(reader);
+    if (byWriter === undefined) {
+      byWriter = new Map();
+      this.resolvers.set(reader, byWriter);
+    }
+    let resolver = byWriter.get(schemaId);
     if (resolver === undefined) {
       resolver = reader.createResolver(writer);
-      this.resolvers.set(key, resolver);
+      byWriter.set(schemaId, resolver);
     }
     return resolver;
   }

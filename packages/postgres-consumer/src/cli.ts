@@ -2,8 +2,11 @@
  * postgres-consumer CLI (run with tsx):
  *   dead-letters list   --topic <dlq>                       table of dead letters
  *   dead-letters replay --topic <dlq> (--all | --offset <partition:offset> ...) [--code <error code>]
- *       re-produces the original key/value/headers to the origin topic and partition; the live
- *       consumer then applies them through its normal path (dedup makes a second replay harmless)
+ *       re-produces the original key/value/headers (never a dlq.* one) to the origin topic and partition;
+ *       the live consumer then applies them through its normal path (dedup makes a second replay harmless).
+ *       A dead letter without its value (dlq.value.omitted) is skipped and named: its record is at its origin.
+ * Both work on any dead-letter topic in the envelope of @livechat-pipeline/events: the normalizer's
+ * livechat.webhooks.raw.dlq and every consumer's <consumer>.dlq (older dlq.failed_at dead letters included).
  *   rebuild --definition <module> [--export <name>]          truncate, replay from the earliest offsets
  * Connections: --brokers (env KAFKA_BROKERS, default the local stack's 127.0.0.1:59092), --database-url (env DATABASE_URL).
  */
@@ -33,7 +36,7 @@ function table(records: readonly DeadLetterRecord[]): string {
     `${r.partition}:${r.offset}`,
     `${r.origin.topic}/${r.origin.partition}/${r.origin.offset}`,
     r.errorCode,
-    r.errorMessage.replace(/\s+/g, ' ').slice(0, 60),
+    `${r.valueOmitted === undefined ? '' : '[value omitted] '}${r.errorMessage.replace(/\s+/g, ' ')}`.slice(0, 60),
     r.failedAt,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -76,7 +79,11 @@ async function main(argv: readonly string[]): Promise<void> {
       const wanted = new Set(values.offset ?? []);
       if (!values.all && wanted.size === 0) fail('replay needs --all or at least one --offset <partition:offset>');
       const selected = records.filter((r) => (values.all || wanted.has(`${r.partition}:${r.offset}`)) && (values.code === undefined || r.errorCode === values.code));
+      const omitted = selected.filter((r) => r.valueOmitted !== undefined);
       const count = await replayDeadLetters(kafka, topic, selected);
+      for (const r of omitted) {
+        process.stdout.write(`skipped ${r.partition}:${r.offset}: its value was omitted (${r.valueOmitted ?? ''}); the record is at ${r.origin.topic}/${r.origin.partition}/${r.origin.offset}\n`);
+      }
       process.stdout.write(`replayed ${count} dead letter(s) from ${topic} to their origin topics\n`);
       return;
     }

@@ -1,23 +1,12 @@
-import type { IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import { deadLetterMessage, parseDeadLetter, replayMessage, topicSpecs, type DeadLetterRecord } from '@livechat-pipeline/events';
 import { ConsumerError } from './errors.js';
 import type { RecordOrigin } from './types.js';
 
-/** Headers a dead letter carries, next to the original key, value and headers. */
-export const DEAD_LETTER_HEADERS = {
-  originTopic: 'dlq.origin.topic',
-  originPartition: 'dlq.origin.partition',
-  originOffset: 'dlq.origin.offset',
-  errorCode: 'dlq.error.code',
-  errorMessage: 'dlq.error.message',
-  attempts: 'dlq.attempts',
-  consumer: 'dlq.consumer',
-  failedAt: 'dlq.failed-at',
-} as const;
-
-/** Marks a record re-produced from a dead letter (`<dlq topic>/<partition>/<offset>`). */
-export const REPLAY_HEADER = 'dlq.replay-of';
-
-const MAX_ERROR_MESSAGE = 2_000;
+// The envelope (header names, shape, truncation, parsing) lives in @livechat-pipeline/events; re-exported here so
+// this package's API stays as it was.
+export { DEAD_LETTER_HEADERS, REPLAY_HEADER, parseDeadLetter } from '@livechat-pipeline/events';
+export type { DeadLetterRecord } from '@livechat-pipeline/events';
 
 export interface DeadLetterInput {
   readonly origin: RecordOrigin;
@@ -28,74 +17,12 @@ export interface DeadLetterInput {
   readonly failedAt: Date;
 }
 
-/** The record sent to the dead-letter topic: the original bytes untouched, provenance in headers. Pure. */
+/**
+ * The record sent to the dead-letter topic, in the envelope of @livechat-pipeline/events (`deadLetterMessage`): the
+ * original bytes untouched, provenance in `dlq.*` headers. Pure.
+ */
 export function toDeadLetterMessage(input: DeadLetterInput): Message {
-  const provenance: IHeaders = {
-    [DEAD_LETTER_HEADERS.originTopic]: input.origin.topic,
-    [DEAD_LETTER_HEADERS.originPartition]: String(input.origin.partition),
-    [DEAD_LETTER_HEADERS.originOffset]: input.origin.offset,
-    [DEAD_LETTER_HEADERS.errorCode]: input.error.code,
-    [DEAD_LETTER_HEADERS.errorMessage]: input.error.message.slice(0, MAX_ERROR_MESSAGE),
-    [DEAD_LETTER_HEADERS.attempts]: String(input.attempts),
-    [DEAD_LETTER_HEADERS.consumer]: input.consumer,
-    [DEAD_LETTER_HEADERS.failedAt]: input.failedAt.toISOString(),
-  };
-  return {
-    key: input.message.key,
-    value: input.message.value,
-    headers: { ...(input.message.headers ?? {}), ...provenance },
-    timestamp: input.message.timestamp,
-  };
-}
-
-export interface DeadLetterRecord {
-  /** Position in the dead-letter topic. */
-  readonly partition: number;
-  readonly offset: string;
-  readonly origin: RecordOrigin;
-  readonly errorCode: string;
-  readonly errorMessage: string;
-  readonly attempts: number;
-  readonly consumer: string;
-  readonly failedAt: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  /** The original headers, without the dead-letter ones. */
-  readonly headers: IHeaders;
-}
-
-function headerText(headers: IHeaders, name: string): string | undefined {
-  const value = headers[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  if (first === undefined) return undefined;
-  return typeof first === 'string' ? first : first.toString('utf8');
-}
-
-/** Reads a dead letter back; a record without provenance headers is not one of ours. Pure. */
-export function parseDeadLetter(partition: number, message: KafkaMessage): DeadLetterRecord | undefined {
-  const headers = message.headers ?? {};
-  const topic = headerText(headers, DEAD_LETTER_HEADERS.originTopic);
-  const originPartition = headerText(headers, DEAD_LETTER_HEADERS.originPartition);
-  const originOffset = headerText(headers, DEAD_LETTER_HEADERS.originOffset);
-  if (topic === undefined || originPartition === undefined || originOffset === undefined) return undefined;
-  const dlqHeaderNames = new Set<string>(Object.values(DEAD_LETTER_HEADERS));
-  const original: IHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (!dlqHeaderNames.has(name) && value !== undefined) original[name] = value;
-  }
-  return {
-    partition,
-    offset: message.offset,
-    origin: { topic, partition: Number(originPartition), offset: originOffset },
-    errorCode: headerText(headers, DEAD_LETTER_HEADERS.errorCode) ?? 'UNKNOWN',
-    errorMessage: headerText(headers, DEAD_LETTER_HEADERS.errorMessage) ?? '',
-    attempts: Number(headerText(headers, DEAD_LETTER_HEADERS.attempts) ?? '0'),
-    consumer: headerText(headers, DEAD_LETTER_HEADERS.consumer) ?? '',
-    failedAt: headerText(headers, DEAD_LETTER_HEADERS.failedAt) ?? '',
-    key: message.key,
-    value: message.value,
-    headers: original,
-  };
+  return deadLetterMessage(input);
 }
 
 /** Produces dead letters and waits for all in-sync replicas: a dead letter must outlive the commit that skips it. */
@@ -109,15 +36,12 @@ export async function publishDeadLetters(producer: Producer, topic: string, mess
 }
 
 /**
- * Settings a dead-letter topic is created with; the same as `topicSpecs.consumerDeadLetters` of
- * @livechat-pipeline/events (kept forever; room for origin records of up to 8 MiB). Services that
- * depend on that package ensure the topic with it (and check an existing one) before the consumer starts.
+ * Settings a dead-letter topic is created with: those of `topicSpecs.consumerDeadLetters` of
+ * @livechat-pipeline/events (kept forever; room for origin records of up to 8 MiB). Services ensure the topic
+ * with that spec (and check an existing one) before the consumer starts.
  */
-export const DEAD_LETTER_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
-  'retention.ms': '-1',
-  'retention.bytes': '-1',
-  'max.message.bytes': String(8 * 1024 * 1024),
-};
+export const DEAD_LETTER_TOPIC_CONFIGS: Readonly<Record<string, string>> =
+  topicSpecs.consumerDeadLetters({ topic: 'any.dlq', replicationFactor: 1 }).configs ?? {};
 
 /**
  * Creates the dead-letter topic when it does not exist yet (one partition, the broker's default
@@ -214,28 +138,21 @@ export async function readDeadLetters(kafka: Kafka, topic: string, opts: { timeo
 }
 
 /**
- * Replays dead letters by re-producing their original key, value and headers to the origin topic
- * and partition. The record then takes the normal path (decode, dedup, handler, offsets), so a
- * replay that runs twice is harmless (dedup drops the second) and needs no second code path.
+ * Replays dead letters by re-producing their original key, value and non-`dlq.*` headers (plus `dlq.replay-of`) to
+ * the origin topic and partition (`replayMessage` of @livechat-pipeline/events). The record then takes the normal
+ * path (decode, dedup, handler, offsets), so a replay that runs twice is harmless (dedup drops the second) and needs
+ * no second code path. A dead letter without its value (`dlq.value.omitted`) is never replayed: that would write an
+ * empty record; the original is still at its origin. Returns how many were replayed.
  */
-export async function replayDeadLetters(kafka: Kafka, deadLetterTopic: string, records: readonly DeadLetterRecord[]): Promise<number> {
+export async function replayDeadLetters(kafka: Kafka, deadLetterTopic: string, all: readonly DeadLetterRecord[]): Promise<number> {
+  const records = all.filter((r) => r.valueOmitted === undefined);
   if (records.length === 0) return 0;
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true });
   await producer.connect();
   try {
     await producer.sendBatch({
       acks: -1,
-      topicMessages: records.map((r) => ({
-        topic: r.origin.topic,
-        messages: [
-          {
-            partition: r.origin.partition,
-            key: r.key,
-            value: r.value,
-            headers: { ...r.headers, [REPLAY_HEADER]: `${deadLetterTopic}/${r.partition}/${r.offset}` },
-          },
-        ],
-      })),
+      topicMessages: records.map((r) => ({ topic: r.origin.topic, messages: [replayMessage(deadLetterTopic, r)] })),
     });
   } finally {
     await producer.disconnect();

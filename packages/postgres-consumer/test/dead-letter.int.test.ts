@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stackEndpoints, waitFor } from '@livechat-pipeline/testkit';
+import { readTopic, stackEndpoints, waitFor } from '@livechat-pipeline/testkit';
 import { readDeadLetters, readStoredOffset, replayDeadLetters, type PostgresConsumer, type RuntimeEvent } from '@livechat-pipeline/postgres-consumer';
 import { counterFixture, kafkaClient, produceEvents, readCounts, startCounter, type CounterFixture } from './support.js';
 import type { CounterEvent } from '../examples/counter-consumer.js';
@@ -58,12 +58,18 @@ describe('poison records', () => {
     expect(listed.stdout).toContain(`${fixture.topic}/0/2`);
     expect(listed.stdout).toContain('CONSUMER_EVENT_REJECTED');
     expect(listed.stdout).toContain('2 dead letter(s)');
+    expect(listed.stdout).toMatch(/CONSUMER_EVENT_REJECTED +poison event +\d{4}-\d\d-\d\dT[\d:.]+Z/);
 
-    // when: the cause is fixed and the rejected one is replayed (twice: a replay is idempotent)
+    // when: the cause is fixed and the rejected one is replayed, with the CLI and again with the function (a replay is idempotent)
     acceptPoison = true;
-    await replayDeadLetters(kafkaClient('dlq-replay'), dlq, [poison]);
+    const replayed = await promisify(execFile)(process.execPath, ['--import', 'tsx', cli, 'dead-letters', 'replay', '--topic', dlq, '--offset', `${poison.partition}:${poison.offset}`], { env });
+    expect(replayed.stdout).toContain('replayed 1 dead letter(s)');
     await replayDeadLetters(kafkaClient('dlq-replay'), dlq, [poison]);
     await waitFor(async () => (await readStoredOffset(fixture.pool, fixture.name, position)) === 7n, { message: 'replays consumed' });
+    // the replayed records carry dlq.replay-of and no other dlq.* header
+    const replays = (await readTopic(fixture.topic, { count: 7 })).filter((m) => BigInt(m.offset) >= 5n);
+    expect(replays.map((m) => Object.keys(m.headers ?? {}).filter((k) => k.startsWith('dlq.')))).toEqual([['dlq.replay-of'], ['dlq.replay-of']]);
+    expect(replays.map((m) => m.value?.toString())).toEqual([poison.value?.toString(), poison.value?.toString()]);
     // then: applied exactly once
     expect(await readCounts(fixture.pool, fixture.name)).toEqual({ rows: 4, appliedTotal: 4, maxApplied: 1 });
     const { rows } = await fixture.pool.query(`select applied from "${fixture.name}".counts where event_id = 'p1'`);

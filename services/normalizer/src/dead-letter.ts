@@ -1,4 +1,5 @@
 import type { KafkaMessage, Message } from 'kafkajs';
+import { deadLetterMessage as envelope, withValueOmitted } from '@livechat-pipeline/events';
 
 export interface DeadLetterOrigin {
   readonly topic: string;
@@ -7,24 +8,22 @@ export interface DeadLetterOrigin {
 }
 
 /**
- * A raw record the normalizer cannot turn into events, kept byte for byte with where it came from and why,
- * so it can be inspected and replayed once the cause is fixed. The message text is the error's, which
- * never contains the body.
+ * A raw record the normalizer cannot turn into events, in the dead-letter envelope of @livechat-pipeline/events:
+ * kept byte for byte (with its own headers) with where it came from and why, so it can be inspected and replayed
+ * (`pnpm dead-letters`) once the cause is fixed. The message text is the error's, which never contains the body.
  */
 export function deadLetterMessage(origin: DeadLetterOrigin, error: { code: string; message: string }, consumer: string): Message {
-  return {
-    key: origin.message.key,
-    value: origin.message.value,
-    headers: {
-      'dlq.origin.topic': origin.topic,
-      'dlq.origin.partition': String(origin.partition),
-      'dlq.origin.offset': origin.message.offset,
-      'dlq.origin.timestamp': origin.message.timestamp,
-      'dlq.error.code': error.code,
-      'dlq.error.message': error.message.slice(0, 1000),
-      'dlq.attempts': '1',
-      'dlq.consumer': consumer,
-      'dlq.failed_at': new Date().toISOString(),
-    },
-  };
+  return envelope({
+    origin: { topic: origin.topic, partition: origin.partition, offset: origin.message.offset },
+    message: origin.message,
+    error,
+    attempts: 1,
+    consumer,
+    failedAt: new Date(),
+  });
+}
+
+/** The dead letter without its value, for when even the dead-letter topic refuses its size. */
+export function withoutValue(deadLetter: Message): Message {
+  return withValueOmitted(deadLetter, 'too large for the dead-letter topic; read it at dlq.origin.*');
 }

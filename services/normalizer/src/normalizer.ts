@@ -1,8 +1,8 @@
 import { Partitioners, type Batch, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { EventsError, rawWebhookSchema, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
+import { EventsError, readRawWebhook, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
 import { chatEventKey, describeUnexpected, normalizeRawWebhook } from './normalize-record.js';
-import { deadLetterMessage } from './dead-letter.js';
+import { deadLetterMessage, withoutValue } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
@@ -62,7 +62,6 @@ export class RawWebhookNormalizer {
   private slot: ProducerSlot | undefined;
   private replacing: Promise<void> | undefined;
   private joined = false;
-  private readonly rawWebhookReader = rawWebhookSchema().type;
 
   constructor(
     private readonly config: NormalizerConfig,
@@ -182,12 +181,7 @@ export class RawWebhookNormalizer {
       await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [deadLetter], acks: -1 }));
     } catch (error) {
       if (!isTooLarge(error)) throw error;
-      const withoutValue: Message = {
-        ...deadLetter,
-        value: null,
-        headers: { ...deadLetter.headers, 'dlq.value.omitted': 'too large for the dead-letter topic; read it at dlq.origin.*' },
-      };
-      await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [withoutValue], acks: -1 }));
+      await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [withoutValue(deadLetter)], acks: -1 }));
     }
   }
 
@@ -300,12 +294,13 @@ export class RawWebhookNormalizer {
   }
 
   /**
-   * Decodes a raw record into the RawWebhook this service reads: a value written with any other schema (one that
-   * does not resolve to RawWebhook) is undecodable, not a shapeless object further on.
+   * Decodes a raw record with the current RawWebhook schema (fields added since it was written at their defaults):
+   * a value written with any other schema (one that does not resolve to RawWebhook) is undecodable, not a
+   * shapeless object further on.
    */
   private async decode(value: Buffer): Promise<RawWebhook> {
     try {
-      return (await this.deps.serde.decode<RawWebhook>(value, this.rawWebhookReader)).value;
+      return await readRawWebhook(this.deps.serde, value);
     } catch (error) {
       if (error instanceof EventsError && !error.retryable) {
         throw new NormalizerError('NORMALIZER_UNDECODABLE', `raw record cannot be decoded: ${error.code}`, { cause: error });

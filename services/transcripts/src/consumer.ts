@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { createServiceKafka } from '@livechat-pipeline/service-host';
 import type { Logger } from 'pino';
-import { ConfluentAvroSerde, SchemaRegistryClient, EventsError } from '@livechat-pipeline/events';
+import { ConfluentAvroSerde, SchemaRegistryClient, EventsError, readChatEvent } from '@livechat-pipeline/events';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { ConsumerError, type ConsumerDefinition, type PostgresConsumerOptions, type RuntimeEvent } from '@livechat-pipeline/postgres-consumer';
 import { applyTranscriptEvents } from './projection/apply.js';
@@ -21,7 +21,7 @@ export function transcriptsConsumer(config: TranscriptsConfig): ConsumerDefiniti
     decode: async (message) => {
       if (message.value === null) throw new ConsumerError('CONSUMER_DECODE_FAILED', 'chat event without a value');
       try {
-        return (await serde.decode<ChatDomainEvent>(message.value)).value;
+        return (await readChatEvent(serde, message.value)) as ChatDomainEvent;
       } catch (error) {
         // A registry outage is worth waiting for; bytes that are not a chat event are not.
         if (error instanceof EventsError && error.retryable) throw error;
