@@ -16,7 +16,10 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeout
     }, timeoutMs);
     force.unref();
     stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info('shut down cleanly');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: { message: error instanceof Error ? error.message : String(error) } }, 'shutdown failed');
         process.exit(1);
