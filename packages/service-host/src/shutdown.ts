@@ -9,7 +9,7 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeout
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down (finishing the batch in hand)');
+    logger.info({ signal }, 'shutting down (finishing the work in hand)');
     const force = setTimeout(() => {
       logger.error({ timeoutMs }, 'shutdown timed out');
       process.exit(1);
