@@ -7,11 +7,10 @@ import {
   buildApp as buildIngest,
   createIngestDeps,
   createIngestMetrics,
-  createIngestVerifier,
   createLogger,
   loadIngestConfig,
 } from '@livechat-pipeline/ingest';
-import type { IngestRuntime, IngestVerifier } from '@livechat-pipeline/ingest';
+import type { IngestRuntime } from '@livechat-pipeline/ingest';
 import { startFakeLiveChat } from '@livechat-pipeline/livechat-fake';
 import { ensureLoginRole } from '@livechat-pipeline/local-stack';
 import type { FakeLiveChat } from '@livechat-pipeline/livechat-fake';
@@ -66,7 +65,6 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
   let ingest: IngestHttpApp;
   let ingestRuntime: IngestRuntime;
   let ingestUrl: string;
-  let ingestVerifier: IngestVerifier;
   let topic: string;
   const appLogs: string[] = [];
   const ingestLogs: string[] = [];
@@ -93,7 +91,8 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     ingestDbUrl.username = INGEST_ROLE;
     ingestDbUrl.password = INGEST_ROLE_PASSWORD;
 
-    // ingest, in-process through its public entry, plus the registry verifier
+    // ingest, in-process through its public entry (with the registry verifier). It starts first, before the app
+    // has migrated: it refuses registry secrets until the tables appear.
     topic = uniqueName('app-e2e-raw');
     const ingestConfig = loadIngestConfig({
       KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
@@ -128,8 +127,6 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       account: { accountId: 'acct-1', organizationId: ORG, licenseId: LICENSE, email: 'owner@example.com' },
     });
 
-    // the ingest starts first, before the app has migrated: it refuses registry secrets until the tables appear
-    ingestVerifier = await createIngestVerifier(ingestConfig, ingestRuntime.deps.verifier, ingestLogger);
 
     // migrations (and the ingest role's grants) run in createAppDeps
     const ingestPort = await freePort();
@@ -151,7 +148,7 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     app = await buildApp(deps);
     await app.listen({ host: '127.0.0.1', port: appPort });
 
-    ingest = await buildIngest(ingestConfig, { ...ingestRuntime.deps, verifier: ingestVerifier.verifier });
+    ingest = await buildIngest(ingestConfig, ingestRuntime.deps);
     await ingest.listen({ host: '127.0.0.1', port: ingestPort });
     lifecycleUrl = `${appUrl.replace('http://', `http://livechat:${LIFECYCLE_PASSWORD}@`)}/app/lifecycle`;
   });
@@ -165,7 +162,6 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
     );
     await ingest?.close();
     await ingestRuntime?.close();
-    await ingestVerifier?.close();
     await app?.close();
     await deps?.close();
     await fake?.close();

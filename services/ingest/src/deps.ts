@@ -10,6 +10,7 @@ import { Startup } from '@livechat-pipeline/service-host';
 import type { RegisteredSchema } from '@livechat-pipeline/events';
 import type { Logger } from 'pino';
 import { StaticSecretVerifier } from './auth/static-verifier.js';
+import { createIngestVerifier } from './auth/tenant-registry-verifier.js';
 import type { WebhookSecretVerifier } from './auth/verifier.js';
 import type { IngestConfig } from './config.js';
 import { DurableProducer, createKafka, fetchPartitionCount } from './kafka.js';
@@ -40,8 +41,9 @@ export interface IngestRuntime {
 
 /**
  * Connects to the stack: creates the raw topic when missing (retention forever), registers the raw webhook
- * schema (BACKWARD_TRANSITIVE), reads the topic's partition count and connects the pool of idempotent producers. Retries what can be retried until
- * INGEST_STARTUP_TIMEOUT_MS.
+ * schema (BACKWARD_TRANSITIVE), reads the topic's partition count, connects the pool of idempotent producers and
+ * builds the secret verifier (static secrets, plus the tenant registry when configured). Retries what can be
+ * retried until INGEST_STARTUP_TIMEOUT_MS.
  */
 export async function createIngestDeps(
   config: IngestConfig,
@@ -74,12 +76,17 @@ export async function createIngestDeps(
   metrics.producers.set(producers.length);
   logger.info({ topic, partitions, producers: producers.length }, 'producers connected');
 
+  // The static secrets, plus the app's tenant registry when it is configured: built once, here.
+  const verifier = await startup.step('connect to the tenant registry', () =>
+    createIngestVerifier(config, new StaticSecretVerifier(config.auth), logger),
+  );
+
   const publisher = new KafkaRawWebhookPublisher({ producers, topic, partitions, serde, schema, batch: config.batch, metrics });
   return {
     schema,
     deps: {
       publisher,
-      verifier: new StaticSecretVerifier(config.auth),
+      verifier: verifier.verifier,
       readiness: new CachedReadiness(new StackReadiness({ kafka, registry, topic, schema }), config.operations.readinessCacheMs),
       logger,
       metrics,
@@ -87,6 +94,7 @@ export async function createIngestDeps(
     async close() {
       await publisher.close();
       await Promise.all(producers.map((p) => p.disconnect()));
+      await verifier.close();
     },
   };
 }

@@ -4,7 +4,6 @@ import { IngestConfigError } from './errors.js';
 import { buildApp } from './app.js';
 import { loadIngestConfig } from './config.js';
 import { createIngestDeps } from './deps.js';
-import { createIngestVerifier } from './auth/tenant-registry-verifier.js';
 import { createLogger } from './logger.js';
 import { createIngestMetrics } from './metrics.js';
 import { createIngestOperationsServer } from './operations.js';
@@ -17,8 +16,7 @@ runMain(
     const metrics = createIngestMetrics();
     const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });
     const runtime = await createIngestDeps(config, logger, metrics, startup);
-    const verifier = await startup.step('connect to the tenant registry', () => createIngestVerifier(config, runtime.deps.verifier, logger));
-    const app = await buildApp(config, { ...runtime.deps, verifier: verifier.verifier });
+    const app = await buildApp(config, runtime.deps);
     const operations = createIngestOperationsServer({ readiness: runtime.deps.readiness, metrics, logger });
 
     stopOnSignals(logger, async () => {
@@ -27,8 +25,7 @@ runMain(
         operations.close(() => resolve()); // also when it never listened
         operations.closeAllConnections();
       });
-      await runtime.close(); // flushes the batcher, disconnects the producer
-      await verifier.close();
+      await runtime.close(); // flushes the batcher, disconnects the producers and the tenant registry
     }, config.http.shutdownTimeoutMs);
 
     operations.listen(config.operations.port, config.operations.host);

@@ -3,7 +3,6 @@ import pg from 'pg';
 import { TenantRegistry, hashWebhookSecret, migrateRegistry } from '@livechat-pipeline/tenant-registry';
 import { createTestDatabase, waitFor, type TestDatabase } from '@livechat-pipeline/testkit';
 import { buildApp } from '../src/app.js';
-import { createIngestVerifier, type IngestVerifier } from '../src/auth/tenant-registry-verifier.js';
 import { testConfig } from './support/env.js';
 import { startTestIngest, topicRecordCount, type TestIngest } from './support/harness.js';
 
@@ -23,7 +22,6 @@ const delivery = (secret: string, organizationId = org) => ({
 let db: TestDatabase;
 let pool: pg.Pool;
 let ingest: TestIngest;
-let verifier: IngestVerifier;
 let app: Awaited<ReturnType<typeof buildApp>>;
 
 beforeAll(async () => {
@@ -46,12 +44,10 @@ beforeAll(async () => {
     INGEST_TENANT_REGISTRY_REFRESH_MS: '200',
     INGEST_ALLOW_GLOBAL_SECRETS: 'true',
   });
-  verifier = await createIngestVerifier(ingest.config, ingest.runtime.deps.verifier, ingest.runtime.deps.logger);
-  app = await buildApp(ingest.config, { ...ingest.runtime.deps, verifier: verifier.verifier });
+  app = await buildApp(ingest.config, ingest.runtime.deps);
 });
 afterAll(async () => {
   await app?.close();
-  await verifier?.close();
   await ingest?.close();
   await pool?.end();
   await db?.drop();
@@ -67,8 +63,7 @@ describe('ingest with the tenant registry', () => {
 
   it("registry-only: a registry secret counts only for its tenant's deliveries, with a matching label or none", async () => {
     const strict = await startTestIngest({ INGEST_TENANT_REGISTRY_DATABASE_URL: db.url, LIVECHAT_SECRET_KEYS: '', LIVECHAT_BASIC_AUTH: '' });
-    const strictVerifier = await createIngestVerifier(strict.config, strict.runtime.deps.verifier, strict.runtime.deps.logger);
-    const strictApp = await buildApp(strict.config, { ...strict.runtime.deps, verifier: strictVerifier.verifier });
+    const strictApp = await buildApp(strict.config, strict.runtime.deps);
     try {
       const send = (body: object, path = '/webhooks/livechat') =>
         strictApp.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
@@ -85,7 +80,6 @@ describe('ingest with the tenant registry', () => {
       expect(await topicRecordCount(strict.topic)).toBe(2);
     } finally {
       await strictApp.close();
-      await strictVerifier.close();
       await strict.close();
     }
   });
