@@ -53,11 +53,13 @@ export class SchemaRegistryClient {
     const schema = { type: SchemaType.AVRO, schema: schemaText } as const;
     try {
       if (compatibility === undefined) {
+        if (!isNamedSchema(schemaText)) return await this.registerUnnamed(subject, schemaText, undefined);
         // The library refuses to register unless the subject's level equals the one it is given: give it the current one.
         const current = await this.getCompatibility(subject);
         const level = current === undefined ? undefined : COMPATIBILITY[current as CompatibilityLevel];
         return (await this.library.register(schema, { subject, updateConfig: false, ...(level === undefined ? {} : { compatibility: level }) })).id;
       }
+      if (!isNamedSchema(schemaText)) return await this.registerUnnamed(subject, schemaText, compatibility);
       const options = { subject, compatibility: COMPATIBILITY[compatibility] };
       try {
         return (await this.library.register(schema, options)).id;
@@ -69,6 +71,20 @@ export class SchemaRegistryClient {
     } catch (err) {
       throw toEventsError(err, `register(${subject})`, { subject });
     }
+  }
+
+  /**
+   * The library refuses schemas without a name (a primitive such as `"null"`, valid Avro that a foreign writer may
+   * register): those are registered on plain HTTP, as before the library.
+   */
+  private async registerUnnamed(subject: string, schemaText: string, compatibility: CompatibilityLevel | undefined): Promise<number> {
+    const body = await this.request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schema: schemaText, schemaType: 'AVRO' });
+    const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+    if (typeof id !== 'number') {
+      throw new EventsError('EVENTS_REGISTRY_REJECTED', `registry answered register(${subject}) without an id`, { details: { subject } });
+    }
+    if (compatibility !== undefined) await this.setCompatibility(subject, compatibility);
+    return id;
   }
 
   /** The Avro type of a global id, from the library's cache or the registry. */
@@ -156,6 +172,16 @@ function toEventsError(err: unknown, what: string, details: Details): EventsErro
     cause: err,
     details,
   });
+}
+
+/** Whether a schema text is a record, enum or fixed with a name (the only kind the library registers). */
+function isNamedSchema(schemaText: string): boolean {
+  try {
+    const parsed = JSON.parse(schemaText) as unknown;
+    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { name?: unknown }).name === 'string';
+  } catch {
+    return true; // not JSON: let the library refuse it with its own message
+  }
 }
 
 function describeError(text: string): string {

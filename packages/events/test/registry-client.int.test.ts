@@ -31,4 +31,11 @@ describe('SchemaRegistryClient (@kafkajs/confluent-schema-registry on Apicurio c
     expect(type.equals(rawWebhookSchema().type)).toBe(true);
     await expect(registry().writerType(2_000_000_000)).rejects.toMatchObject({ code: 'EVENTS_SCHEMA_NOT_FOUND', retryable: false });
   });
+
+  it('registers a schema without a name (the library refuses those) and reads it back by id', async () => {
+    const subject = `${uniqueName('unnamed')}-value`;
+    const id = await registry().register(subject, '"null"', 'BACKWARD_TRANSITIVE');
+    expect((await registry().writerType(id)).typeName).toBe('null');
+    expect(await registry().getCompatibility(subject)).toBe('BACKWARD_TRANSITIVE');
+  });
 });
