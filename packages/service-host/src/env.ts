@@ -1,39 +1,109 @@
 import { z } from 'zod';
 import { DEFAULT_STARTUP_TIMEOUT_MS } from './startup.js';
 
-/** An integer environment variable within bounds (env values are strings). */
+/**
+ * Environment helpers. Every variable is parsed from its string; a blank value (empty or only spaces) counts as
+ * unset everywhere, so the default applies. Each helper's message is written to follow the variable's name:
+ * problems read `NAME: must be …`.
+ */
+
+/** An integer environment variable within bounds. */
 export const intVar = (min: number, max: number) =>
-  z.string().trim().regex(/^\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+  z.string().trim().regex(/^-?\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
 
 export const nameVar = z.string().trim().min(1, 'must not be empty');
+
+/**
+ * `true` / `false`; with `aliases`, also `1` / `0` / `yes` / `no`.
+ */
+export const boolVar = (options: { aliases?: boolean } = {}) =>
+  options.aliases === true
+    ? z
+        .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false (or 1/0, yes/no)' })
+        .transform((v) => v === 'true' || v === '1' || v === 'yes')
+    : z.enum(['true', 'false'], { message: 'must be true or false' }).transform((v) => v === 'true');
+
+/** A list split on `separator` (commas by default); items are trimmed and empty items dropped. */
+export const listVar = (separator: string | RegExp = ',') =>
+  z.string().transform((s) =>
+    s
+      .split(separator)
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  );
+
+/** An http(s) URL; trailing slashes are removed. */
+export const httpUrlVar = () =>
+  z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+    .transform((u) => u.replace(/\/+$/, ''));
+
+/** A Postgres connection URL (`postgres://` or `postgresql://`). */
+export const postgresUrlVar = () => z.string().trim().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
+
+/** `KAFKA_BROKERS`: comma-separated host:port, at least one. */
+export const brokersVar = () =>
+  listVar().pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'needs at least one broker'));
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const logLevelVar = () => z.enum(LOG_LEVELS).default('info');
 
 /** `<SERVICE>_STARTUP_TIMEOUT_MS`: how long start-up steps are retried (1 s … 10 min, default 60 s). */
 export const startupTimeoutVar = () => intVar(1_000, 600_000).default(DEFAULT_STARTUP_TIMEOUT_MS);
 
 /** The connection settings every service shares, with defaults for the local stack. */
 export const connectionEnv = (clientId: string) => ({
-  KAFKA_BROKERS: z
-    .string()
-    .default('127.0.0.1:59092')
-    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1, 'needs at least one broker')),
+  KAFKA_BROKERS: brokersVar().default(['127.0.0.1:59092']),
   KAFKA_CLIENT_ID: nameVar.default(clientId),
   KAFKA_REPLICATION_FACTOR: intVar(1, 10).default(1),
   SCHEMA_REGISTRY_URL: z.url('must be a URL').default('http://127.0.0.1:58081/apis/ccompat/v7'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevelVar(),
 });
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** The variables of `env` that are set to something other than blanks (blank = unset). */
+export function presentEnv(env: NodeJS.ProcessEnv, names?: readonly string[]): Record<string, string> {
+  const present: Record<string, string> = {};
+  for (const name of names ?? Object.keys(env)) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') present[name] = value;
+  }
+  return present;
+}
 
-/** Parses the environment with a schema and names every bad variable in one message. */
+export type EnvResult<T> =
+  | { readonly ok: true; readonly data: T; readonly present: Record<string, string> }
+  | { readonly ok: false; readonly problems: string[]; readonly present: Record<string, string> };
+
+/**
+ * Parses the schema's variables (blank = unset) and returns the values, or one `NAME: message` line per bad
+ * variable, for services that add checks of their own and throw their own typed error.
+ */
+export function readEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv): EnvResult<z.output<S>> {
+  const present = presentEnv(env, Object.keys(schema.shape));
+  const parsed = schema.safeParse(present);
+  if (parsed.success) return { ok: true, data: parsed.data, present };
+  return { ok: false, problems: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? '?')}: ${issue.message}`), present };
+}
+
+/** Parses the environment with a schema (blank = unset) and names every bad variable in one message. */
 export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
-  const parsed = schema.safeParse(env);
+  const parsed = schema.safeParse(presentEnv(env));
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
   throw new ServiceConfigError(`invalid ${what} configuration:\n${lines.join('\n')}`);
 }
 
+/** Freezes a configuration object and everything in it (Buffers excepted), so nothing can change it after start. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value) && !Buffer.isBuffer(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
 export class ServiceConfigError extends Error {
-  override readonly name = 'ServiceConfigError';
-  readonly code = 'SERVICE_BAD_CONFIG';
+  override readonly name: string = 'ServiceConfigError';
+  readonly code: string = 'SERVICE_BAD_CONFIG';
 }

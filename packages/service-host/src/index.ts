@@ -1,5 +1,25 @@
-export { connectionEnv, intVar, nameVar, parseEnv, startupTimeoutVar, ServiceConfigError, type LogLevel } from './env.js';
-export { createServiceKafka } from './kafka.js';
+export {
+  LOG_LEVELS,
+  ServiceConfigError,
+  boolVar,
+  brokersVar,
+  connectionEnv,
+  deepFreeze,
+  httpUrlVar,
+  intVar,
+  listVar,
+  logLevelVar,
+  nameVar,
+  parseEnv,
+  postgresUrlVar,
+  presentEnv,
+  readEnv,
+  startupTimeoutVar,
+  type EnvResult,
+  type LogLevel,
+} from './env.js';
+export { createServiceKafka, type ServiceKafkaOptions } from './kafka.js';
+export { createServiceLogger, type ServiceLoggerOptions } from './logger.js';
 export { createOperationsServer, type Readiness } from './operations-server.js';
 export { stopOnSignals, runMain } from './shutdown.js';
 export {

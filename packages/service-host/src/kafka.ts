@@ -1,16 +1,30 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 
+export interface ServiceKafkaOptions {
+  readonly clientId: string;
+  readonly brokers: readonly string[];
+  readonly logger: Logger;
+  /** kafkajs `connectionTimeout` (ms); kafkajs's default when unset. */
+  readonly connectionTimeoutMs?: number;
+  /** kafkajs `requestTimeout` (ms); kafkajs's default when unset. */
+  readonly requestTimeoutMs?: number;
+  /** The client's retry policy; default 200 ms … 5 s, 10 retries. */
+  readonly retry?: RetryOptions;
+}
+
 /** A kafkajs client whose own log lines (warn and above) go to the service's pino logger. */
-export function createServiceKafka(options: { clientId: string; brokers: readonly string[]; logger: Logger }): Kafka {
+export function createServiceKafka(options: ServiceKafkaOptions): Kafka {
   const log = options.logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
+    ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     logLevel: logLevel.WARN,
-    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
+    retry: options.retry ?? { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
     logCreator: () => (entry: LogEntry) => {
-      const fields = { namespace: entry.namespace, error: entry.log['error'] };
+      const fields = { namespace: entry.namespace, broker: entry.log['broker'], error: entry.log['error'] };
       if (entry.level <= logLevel.ERROR) log.error(fields, entry.log.message);
       else log.warn(fields, entry.log.message);
     },

@@ -9,14 +9,17 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeout
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down (finishing the batch in hand)');
+    logger.info({ signal }, 'shutting down (finishing the work in hand)');
     const force = setTimeout(() => {
       logger.error({ timeoutMs }, 'shutdown timed out');
       process.exit(1);
     }, timeoutMs);
     force.unref();
     stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info('shut down cleanly');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: { message: error instanceof Error ? error.message : String(error) } }, 'shutdown failed');
         process.exit(1);

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { boolVar, deepFreeze, httpUrlVar, intVar, listVar, logLevelVar, postgresUrlVar, readEnv, type LogLevel } from '@livechat-pipeline/service-host';
 import { parseTokenKeys } from './crypto/token-cipher.js';
 import type { TokenKey } from './crypto/token-cipher.js';
 import { AppConfigError, isAppError } from './errors.js';
@@ -35,37 +36,24 @@ export interface AppConfig {
   readonly database: { readonly url: string; readonly schema: string; readonly ingestRole: string | null };
   readonly webhooks: readonly DesiredWebhook[];
   readonly rotationOverlapSeconds: number;
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly logLevel: LogLevel;
 }
 
 const DEFAULT_WEBHOOKS_FILE = fileURLToPath(
   new URL('../../../config/livechat-webhooks.json', import.meta.url),
 );
 
-const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be an integer')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
-
-const httpUrl = z
-  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-  .transform((u) => u.replace(/\/+$/, ''));
-
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const httpUrl = httpUrlVar();
+const bool = boolVar({ aliases: true });
 
 const envSchema = z.object({
   APP_HOST: z.string().trim().min(1).default('127.0.0.1'),
-  APP_PORT: int(0, 65535).default(8081),
+  APP_PORT: intVar(0, 65535).default(8081),
   APP_OPERATIONS_HOST: z.string().trim().min(1).default('127.0.0.1'),
-  APP_OPERATIONS_PORT: int(0, 65535).default(8093),
+  APP_OPERATIONS_PORT: intVar(0, 65535).default(8093),
   APP_PUBLIC_URL: httpUrl.default('http://127.0.0.1:8081'),
   APP_WEBHOOK_URL: httpUrl.optional(),
-  APP_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  APP_LOG_LEVEL: logLevelVar(),
   LIVECHAT_CLIENT_ID: z.string().trim().default(''),
   LIVECHAT_CLIENT_SECRET: z.string().trim().default(''),
   LIVECHAT_ACCOUNTS_URL: httpUrl.default('https://accounts.livechat.com'),
@@ -74,15 +62,13 @@ const envSchema = z.object({
     .string()
     .regex(/^[^:\s]+:\S+$/, 'must be account_id:PAT')
     .optional(),
-  LIVECHAT_HTTP_TIMEOUT_MS: int(100, 120_000).default(10_000),
-  LIVECHAT_MAX_RETRIES: int(0, 20).default(5),
+  LIVECHAT_HTTP_TIMEOUT_MS: intVar(100, 120_000).default(10_000),
+  LIVECHAT_MAX_RETRIES: intVar(0, 20).default(5),
   APP_TOKEN_KEYS: z.string().default(''),
-  APP_TOKEN_REFRESH_MARGIN_SECONDS: int(10, 86_400).default(900),
-  APP_TOKEN_REFRESH_INTERVAL_SECONDS: int(1, 86_400).default(60),
-  APP_FRAME_ANCESTORS: z
-    .string()
-    .default('https://my.livechatinc.com https://*.livechat.com https://*.text.com')
-    .transform((s) => s.split(/[\s,]+/).filter((x) => x !== ''))
+  APP_TOKEN_REFRESH_MARGIN_SECONDS: intVar(10, 86_400).default(900),
+  APP_TOKEN_REFRESH_INTERVAL_SECONDS: intVar(1, 86_400).default(60),
+  APP_FRAME_ANCESTORS: listVar(/[\s,]+/)
+    .default(['https://my.livechatinc.com', 'https://*.livechat.com', 'https://*.text.com'])
     .pipe(
       z
         .array(
@@ -100,8 +86,8 @@ const envSchema = z.object({
     .regex(/^[^:\s]+:\S{12,}$/, 'must be user:password with a password of 12+ characters')
     .optional(),
   APP_COOKIE_SECURE: bool.optional(),
-  APP_SESSION_TTL_SECONDS: int(60, 30 * 86_400).default(12 * 3600),
-  APP_ROTATION_OVERLAP_SECONDS: int(0, 86_400).default(150),
+  APP_SESSION_TTL_SECONDS: intVar(60, 30 * 86_400).default(12 * 3600),
+  APP_ROTATION_OVERLAP_SECONDS: intVar(0, 86_400).default(150),
   APP_DB_SCHEMA: z
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case SQL identifier')
@@ -111,10 +97,7 @@ const envSchema = z.object({
     .trim()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a plain lower-case SQL identifier (or 'none')")
     .default('livechat_ingest'),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
+  DATABASE_URL: postgresUrlVar().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
   APP_WEBHOOKS_FILE: z.string().trim().min(1).default(DEFAULT_WEBHOOKS_FILE),
 });
 
@@ -123,18 +106,9 @@ const envSchema = z.object({
  * Throws AppConfigError naming every missing or bad variable; never echoes a secret value.
  */
 export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
-  const cleaned: Record<string, string> = {};
-  for (const key of Object.keys(envSchema.shape)) {
-    const value = env[key];
-    if (value !== undefined && value.trim() !== '') cleaned[key] = value;
-  }
-  const parsed = envSchema.safeParse(cleaned);
+  const parsed = readEnv(envSchema, env);
+  if (!parsed.ok) throw new AppConfigError(parsed.problems);
   const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues)
-      problems.push(`${String(issue.path[0] ?? '?')}: ${issue.message}`);
-    throw new AppConfigError(problems);
-  }
   const e = parsed.data;
 
   const { keys, problems: keyProblems } = parseTokenKeys(e.APP_TOKEN_KEYS);
@@ -202,12 +176,4 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     rotationOverlapSeconds: e.APP_ROTATION_OVERLAP_SECONDS,
     logLevel: e.APP_LOG_LEVEL,
   });
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value) && !Buffer.isBuffer(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
 }

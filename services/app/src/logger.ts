@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { createServiceLogger } from '@livechat-pipeline/service-host';
 import type { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from './config.js';
 
@@ -30,18 +30,20 @@ export function createAppLogger(
   config: Pick<AppConfig, 'logLevel'>,
   destination?: DestinationStream,
 ): Logger {
-  const options = {
-    level: config.logLevel,
-    base: { service: 'app' },
-    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
-    serializers: {
-      // Only method and path: queries carry OAuth codes and state.
-      req: (req: { method?: string; url?: string; id?: string }) => ({
-        method: req.method,
-        path: (req.url ?? '').split('?')[0],
-        id: req.id,
-      }),
+  return createServiceLogger(
+    {
+      service: 'app',
+      level: config.logLevel,
+      redactPaths: REDACT_PATHS,
+      serializers: {
+        // Only method and path: queries carry OAuth codes and state.
+        req: (req: { method?: string; url?: string; id?: string }) => ({
+          method: req.method,
+          path: (req.url ?? '').split('?')[0],
+          id: req.id,
+        }),
+      },
     },
-  };
-  return destination === undefined ? pino(options) : pino(options, destination);
+    destination,
+  );
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { boolVar, brokersVar, deepFreeze, httpUrlVar, intVar, listVar, logLevelVar, postgresUrlVar, readEnv, type LogLevel } from '@livechat-pipeline/service-host';
 import { IngestConfigError } from './errors.js';
 import { LOCAL_DEV_BASIC_PASSWORD, LOCAL_DEV_BASIC_USER, LOCAL_DEV_SECRET_KEY, isLoopbackHost } from './local-dev-secrets.js';
 
@@ -50,7 +51,7 @@ export interface IngestConfig {
     /** INGEST_LOCAL_DEV_SECRETS=true: the global lists are the local development secrets. */
     readonly localDevSecrets: boolean;
   };
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly logLevel: LogLevel;
   readonly startupTimeoutMs: number;
   /**
    * The LiveChat app's tenant registry (services/app): when set, the v3 secrets of its active tenants
@@ -66,67 +67,42 @@ const DEFAULT_PRODUCERS = 1;
 const NO_SECRETS =
   'LIVECHAT_BASIC_AUTH / LIVECHAT_SECRET_KEYS / LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: none is set, so every webhook would be refused; set at least one (or, on a laptop only, INGEST_LOCAL_DEV_SECRETS=true)';
 
-const bool = z.enum(['true', 'false'], { message: 'must be true or false' }).transform((v) => v === 'true');
-
-const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, 'must be an integer')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
-
-const list = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x !== ''),
-  );
-
 const basicPair = z.string().regex(/^[^:]+:.+$/, 'must be user:password');
 
 const envSchema = z.object({
   INGEST_HOST: z.string().trim().min(1).default('127.0.0.1'),
-  INGEST_PORT: int(0, 65535).default(8080),
+  INGEST_PORT: intVar(0, 65535).default(8080),
   INGEST_OPERATIONS_HOST: z.string().trim().min(1).default('127.0.0.1'),
-  INGEST_OPERATIONS_PORT: int(0, 65535).default(8092),
-  INGEST_READINESS_CACHE_MS: int(0, 60_000).default(1000),
-  INGEST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  INGEST_BODY_LIMIT_BYTES: int(1024, 100 * MiB).default(MiB),
-  INGEST_JSON_MAX_DEPTH: int(4, 1000).default(64),
-  INGEST_JSON_MAX_NODES: int(100, 10_000_000).default(100_000),
-  INGEST_REQUEST_DEADLINE_MS: int(100, 60_000).default(5000),
-  INGEST_SHUTDOWN_TIMEOUT_MS: int(100, 300_000).default(10_000),
-  INGEST_STARTUP_TIMEOUT_MS: int(1000, 600_000).default(60_000),
-  INGEST_BATCH_LINGER_MS: int(0, 1000).default(2),
-  INGEST_BATCH_MAX_RECORDS: int(1, 100_000).default(500),
-  INGEST_BATCH_MAX_BYTES: int(1024, 64 * MiB).default(MiB),
-  INGEST_PRODUCERS: int(1, 64).default(DEFAULT_PRODUCERS),
-  KAFKA_BROKERS: list
-    .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'needs at least one host:port'))
-    .default(['127.0.0.1:59092']),
+  INGEST_OPERATIONS_PORT: intVar(0, 65535).default(8092),
+  INGEST_READINESS_CACHE_MS: intVar(0, 60_000).default(1000),
+  INGEST_LOG_LEVEL: logLevelVar(),
+  INGEST_BODY_LIMIT_BYTES: intVar(1024, 100 * MiB).default(MiB),
+  INGEST_JSON_MAX_DEPTH: intVar(4, 1000).default(64),
+  INGEST_JSON_MAX_NODES: intVar(100, 10_000_000).default(100_000),
+  INGEST_REQUEST_DEADLINE_MS: intVar(100, 60_000).default(5000),
+  INGEST_SHUTDOWN_TIMEOUT_MS: intVar(100, 300_000).default(10_000),
+  INGEST_STARTUP_TIMEOUT_MS: intVar(1000, 600_000).default(60_000),
+  INGEST_BATCH_LINGER_MS: intVar(0, 1000).default(2),
+  INGEST_BATCH_MAX_RECORDS: intVar(1, 100_000).default(500),
+  INGEST_BATCH_MAX_BYTES: intVar(1024, 64 * MiB).default(MiB),
+  INGEST_PRODUCERS: intVar(1, 64).default(DEFAULT_PRODUCERS),
+  KAFKA_BROKERS: brokersVar().default(['127.0.0.1:59092']),
   KAFKA_CLIENT_ID: z.string().trim().min(1).default('livechat-ingest'),
-  KAFKA_REPLICATION_FACTOR: int(1, 16).default(1),
-  SCHEMA_REGISTRY_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:58081/apis/ccompat/v7'),
+  KAFKA_REPLICATION_FACTOR: intVar(1, 16).default(1),
+  SCHEMA_REGISTRY_URL: httpUrlVar().default('http://127.0.0.1:58081/apis/ccompat/v7'),
   RAW_WEBHOOK_TOPIC: z
     .string()
     .trim()
     .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name ([A-Za-z0-9._-], up to 249)')
     .default('livechat.webhooks.raw'),
-  RAW_WEBHOOK_TOPIC_PARTITIONS: int(1, 10_000).default(6),
-  LIVECHAT_BASIC_AUTH: list.pipe(z.array(basicPair)).default([]),
-  LIVECHAT_SECRET_KEYS: list.default([]),
+  RAW_WEBHOOK_TOPIC_PARTITIONS: intVar(1, 10_000).default(6),
+  LIVECHAT_BASIC_AUTH: listVar().pipe(z.array(basicPair)).default([]),
+  LIVECHAT_SECRET_KEYS: listVar().default([]),
   LIVECHAT_TENANT_SECRETS_FILE: z.string().trim().min(1).optional(),
-  INGEST_TENANT_REGISTRY_DATABASE_URL: z
-    .string()
-    .trim()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .optional(),
-  INGEST_TENANT_REGISTRY_REFRESH_MS: int(100, 60_000).default(1000),
-  INGEST_ALLOW_GLOBAL_SECRETS: bool.default(false),
-  INGEST_LOCAL_DEV_SECRETS: bool.default(false),
+  INGEST_TENANT_REGISTRY_DATABASE_URL: postgresUrlVar().optional(),
+  INGEST_TENANT_REGISTRY_REFRESH_MS: intVar(100, 60_000).default(1000),
+  INGEST_ALLOW_GLOBAL_SECRETS: boolVar().default(false),
+  INGEST_LOCAL_DEV_SECRETS: boolVar().default(false),
   NODE_ENV: z.string().trim().optional(),
 });
 
@@ -148,18 +124,11 @@ const tenantFileSchema = z.object({
  * secret values.
  */
 export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
-  const cleaned: Record<string, string> = {};
-  for (const key of Object.keys(envSchema.shape)) {
-    const value = env[key];
-    if (value !== undefined && value.trim() !== '') cleaned[key] = value;
-  }
-  const parsed = envSchema.safeParse(cleaned);
+  const parsed = readEnv(envSchema, env);
+  const cleaned = parsed.present;
   const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const variable = String(issue.path[0] ?? '?');
-      problems.push(`${variable}: ${issue.message}`);
-    }
+  if (!parsed.ok) {
+    problems.push(...parsed.problems);
     if (
       !(
         'LIVECHAT_BASIC_AUTH' in cleaned ||
@@ -241,7 +210,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
     },
     operations: { host: e.INGEST_OPERATIONS_HOST, port: e.INGEST_OPERATIONS_PORT, readinessCacheMs: e.INGEST_READINESS_CACHE_MS },
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
-    registry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, '') },
+    registry: { url: e.SCHEMA_REGISTRY_URL },
     rawTopic: { name: e.RAW_WEBHOOK_TOPIC, partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS },
     batch: { lingerMs: e.INGEST_BATCH_LINGER_MS, maxRecords: e.INGEST_BATCH_MAX_RECORDS, maxBytes: e.INGEST_BATCH_MAX_BYTES },
     producers: e.INGEST_PRODUCERS,
@@ -289,12 +258,4 @@ function readTenantSecrets(file: string): Record<string, TenantSecrets> {
 function toCredential(pair: string): BasicCredential {
   const colon = pair.indexOf(':');
   return { user: pair.slice(0, colon), password: pair.slice(colon + 1) };
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
 }

@@ -1,24 +1,18 @@
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import type { LogEntry, Message, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { Kafka, Message, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { createServiceKafka } from '@livechat-pipeline/service-host';
 import type { IngestConfig } from './config.js';
 
-/** A KafkaJS client whose own log lines go to the service's pino logger (warn and above). */
+/** The service-host client with the ingest's timeouts: a webhook waits on the broker, so it fails fast. */
 export function createKafka(config: IngestConfig, logger: Logger): Kafka {
-  const log = logger.child({ component: 'kafkajs' });
-  return new Kafka({
+  return createServiceKafka({
     clientId: config.kafka.clientId,
-    brokers: [...config.kafka.brokers],
-    connectionTimeout: 1000,
-    requestTimeout: Math.max(config.http.requestDeadlineMs, 5000),
+    brokers: config.kafka.brokers,
+    logger,
+    connectionTimeoutMs: 1000,
+    requestTimeoutMs: Math.max(config.http.requestDeadlineMs, 5000),
     retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 },
-    logLevel: logLevel.WARN,
-    logCreator: () => (entry: LogEntry) => {
-      const { message, ...extra } = entry.log;
-      const fields = { namespace: entry.namespace, broker: extra.broker, error: extra.error };
-      if (entry.level <= logLevel.ERROR) log.error(fields, message);
-      else log.warn(fields, message);
-    },
   });
 }
 

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { createServiceLogger } from '@livechat-pipeline/service-host';
 import type { DestinationStream, Logger } from 'pino';
 import type { IngestConfig } from './config.js';
 
@@ -23,10 +23,5 @@ export const REDACT_PATHS = [
 
 /** The service's pino logger; `destination` lets tests capture every line. */
 export function createLogger(config: Pick<IngestConfig, 'logLevel'>, destination?: DestinationStream): Logger {
-  const options = {
-    level: config.logLevel,
-    base: { service: 'ingest' },
-    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
-  };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return createServiceLogger({ service: 'ingest', level: config.logLevel, redactPaths: REDACT_PATHS }, destination);
 }
