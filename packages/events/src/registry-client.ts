@@ -17,7 +17,8 @@ type LibraryMiddleware = NonNullable<ConstructorParameters<typeof SchemaRegistry
 
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 /** mappersmith reports a request that got no answer (refused, reset, timed out) as status 400 with this text. */
-const NO_ANSWER = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|timeout/i;
+const NO_ANSWER =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|timeout/i;
 
 /**
  * Registry access through `@kafkajs/confluent-schema-registry` (the design's registry client; it also speaks to
@@ -35,7 +36,9 @@ export class SchemaRegistryClient {
   constructor(options: SchemaRegistryClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 5000;
-    const timeout: LibraryMiddleware = () => ({ request: (request) => request.enhance({ timeout: this.timeoutMs }) });
+    const timeout: LibraryMiddleware = () => ({
+      request: (request) => request.enhance({ timeout: this.timeoutMs }),
+    });
     this.library = new SchemaRegistry({
       host: this.baseUrl,
       clientId: 'livechat-pipeline',
@@ -57,7 +60,13 @@ export class SchemaRegistryClient {
         // The library refuses to register unless the subject's level equals the one it is given: give it the current one.
         const current = await this.getCompatibility(subject);
         const level = current === undefined ? undefined : COMPATIBILITY[current as CompatibilityLevel];
-        return (await this.library.register(schema, { subject, updateConfig: false, ...(level === undefined ? {} : { compatibility: level }) })).id;
+        return (
+          await this.library.register(schema, {
+            subject,
+            updateConfig: false,
+            ...(level === undefined ? {} : { compatibility: level }),
+          })
+        ).id;
       }
       if (!isNamedSchema(schemaText)) return await this.registerUnnamed(subject, schemaText, compatibility);
       const options = { subject, compatibility: COMPATIBILITY[compatibility] };
@@ -77,11 +86,22 @@ export class SchemaRegistryClient {
    * The library refuses schemas without a name (a primitive such as `"null"`, valid Avro that a foreign writer may
    * register): those are registered on plain HTTP, as before the library.
    */
-  private async registerUnnamed(subject: string, schemaText: string, compatibility: CompatibilityLevel | undefined): Promise<number> {
-    const body = await this.request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schema: schemaText, schemaType: 'AVRO' });
+  private async registerUnnamed(
+    subject: string,
+    schemaText: string,
+    compatibility: CompatibilityLevel | undefined,
+  ): Promise<number> {
+    const body = await this.request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, {
+      schema: schemaText,
+      schemaType: 'AVRO',
+    });
     const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
     if (typeof id !== 'number') {
-      throw new EventsError('EVENTS_REGISTRY_REJECTED', `registry answered register(${subject}) without an id`, { details: { subject } });
+      throw new EventsError(
+        'EVENTS_REGISTRY_REJECTED',
+        `registry answered register(${subject}) without an id`,
+        { details: { subject } },
+      );
     }
     if (compatibility !== undefined) await this.setCompatibility(subject, compatibility);
     return id;
@@ -117,7 +137,9 @@ export class SchemaRegistryClient {
     const body = await this.request('GET', `/schemas/ids/${id}`);
     const schema = readString(body, 'schema');
     if (schema === undefined) {
-      throw new EventsError('EVENTS_SCHEMA_NOT_FOUND', `registry has no schema text for id ${id}`, { details: { id } });
+      throw new EventsError('EVENTS_SCHEMA_NOT_FOUND', `registry has no schema text for id ${id}`, {
+        details: { id },
+      });
     }
     return schema;
   }
@@ -139,7 +161,11 @@ export class SchemaRegistryClient {
     }
     const text = await response.text().catch(() => '');
     if (response.ok) return text === '' ? undefined : (JSON.parse(text) as unknown);
-    throw statusError(response.status, `${method} ${path}${describeError(text)}`, { method, path, status: response.status });
+    throw statusError(response.status, `${method} ${path}${describeError(text)}`, {
+      method,
+      path,
+      status: response.status,
+    });
   }
 }
 
@@ -147,9 +173,14 @@ type Details = Readonly<Record<string, string | number>>;
 
 function statusError(status: number, what: string, details: Details, cause?: unknown): EventsError {
   const options = { details, ...(cause === undefined ? {} : { cause }) };
-  if (status === 404) return new EventsError('EVENTS_SCHEMA_NOT_FOUND', `schema registry: not found: ${what}`, options);
+  if (status === 404)
+    return new EventsError('EVENTS_SCHEMA_NOT_FOUND', `schema registry: not found: ${what}`, options);
   if (status >= 500 || status === 429) {
-    return new EventsError('EVENTS_REGISTRY_UNAVAILABLE', `schema registry failed (${status}): ${what}`, options);
+    return new EventsError(
+      'EVENTS_REGISTRY_UNAVAILABLE',
+      `schema registry failed (${status}): ${what}`,
+      options,
+    );
   }
   return new EventsError('EVENTS_REGISTRY_REJECTED', `schema registry refused (${status}): ${what}`, options);
 }
@@ -161,24 +192,34 @@ function toEventsError(err: unknown, what: string, details: Details): EventsErro
   const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
   if (typeof status === 'number') {
     if (status === 400 && NO_ANSWER.test(message)) {
-      return new EventsError('EVENTS_REGISTRY_UNAVAILABLE', `schema registry unreachable: ${what} — ${message.slice(0, 200)}`, {
-        cause: err,
-        details,
-      });
+      return new EventsError(
+        'EVENTS_REGISTRY_UNAVAILABLE',
+        `schema registry unreachable: ${what} — ${message.slice(0, 200)}`,
+        {
+          cause: err,
+          details,
+        },
+      );
     }
     return statusError(status, `${what} — ${message.slice(0, 500)}`, { ...details, status }, err);
   }
-  return new EventsError('EVENTS_REGISTRY_REJECTED', `schema registry client refused ${what} — ${message.slice(0, 500)}`, {
-    cause: err,
-    details,
-  });
+  return new EventsError(
+    'EVENTS_REGISTRY_REJECTED',
+    `schema registry client refused ${what} — ${message.slice(0, 500)}`,
+    {
+      cause: err,
+      details,
+    },
+  );
 }
 
 /** Whether a schema text is a record, enum or fixed with a name (the only kind the library registers). */
 function isNamedSchema(schemaText: string): boolean {
   try {
     const parsed = JSON.parse(schemaText) as unknown;
-    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { name?: unknown }).name === 'string';
+    return (
+      typeof parsed === 'object' && parsed !== null && typeof (parsed as { name?: unknown }).name === 'string'
+    );
   } catch {
     return true; // not JSON: let the library refuse it with its own message
   }

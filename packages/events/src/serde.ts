@@ -52,8 +52,16 @@ export class ConfluentAvroSerde {
   constructor(private readonly registry: SchemaRegistryClient) {}
 
   /** Registers the schema under `subject`, sets the subject's compatibility, and caches the id. */
-  async register(subject: string, schema: LoadedSchema, options: RegisterOptions = {}): Promise<RegisteredSchema> {
-    const id = await this.registry.register(subject, schema.text, options.compatibility ?? 'BACKWARD_TRANSITIVE');
+  async register(
+    subject: string,
+    schema: LoadedSchema,
+    options: RegisterOptions = {},
+  ): Promise<RegisteredSchema> {
+    const id = await this.registry.register(
+      subject,
+      schema.text,
+      options.compatibility ?? 'BACKWARD_TRANSITIVE',
+    );
     return Object.freeze({ subject, id, type: schema.type });
   }
 
@@ -68,10 +76,14 @@ export class ConfluentAvroSerde {
         end = schema.type.encode(value, this.scratch, HEADER_LENGTH);
       }
     } catch (cause) {
-      throw new EventsError('EVENTS_ENCODE_FAILED', `value does not match schema ${schema.id} of ${schema.subject}`, {
-        cause,
-        details: { subject: schema.subject, schemaId: schema.id },
-      });
+      throw new EventsError(
+        'EVENTS_ENCODE_FAILED',
+        `value does not match schema ${schema.id} of ${schema.subject}`,
+        {
+          cause,
+          details: { subject: schema.subject, schemaId: schema.id },
+        },
+      );
     }
     const out = Buffer.allocUnsafe(end);
     out.writeUInt8(MAGIC_BYTE, 0);
@@ -86,7 +98,11 @@ export class ConfluentAvroSerde {
    */
   reader<T>(schema: LoadedSchema<T>): SchemaReader<T> {
     const readDecoded = (bytes: Buffer): Promise<Decoded<T>> => this.decode<T>(bytes, schema.type);
-    return Object.freeze({ schema, readDecoded, read: async (bytes: Buffer) => (await readDecoded(bytes)).value });
+    return Object.freeze({
+      schema,
+      readDecoded,
+      read: async (bytes: Buffer) => (await readDecoded(bytes)).value,
+    });
   }
 
   /**
@@ -102,10 +118,14 @@ export class ConfluentAvroSerde {
       }
       return { schemaId, value: reader.fromBuffer(body, this.resolver(schemaId, writer, reader)) as T };
     } catch (cause) {
-      throw new EventsError('EVENTS_DECODE_FAILED', `cannot decode Avro body written with schema ${schemaId}`, {
-        cause,
-        details: { schemaId },
-      });
+      throw new EventsError(
+        'EVENTS_DECODE_FAILED',
+        `cannot decode Avro body written with schema ${schemaId}`,
+        {
+          cause,
+          details: { schemaId },
+        },
+      );
     }
   }
 
@@ -115,10 +135,14 @@ export class ConfluentAvroSerde {
       return await this.registry.writerType(schemaId);
     } catch (cause) {
       if (cause instanceof EventsError && cause.code !== 'EVENTS_REGISTRY_REJECTED') throw cause;
-      throw new EventsError('EVENTS_DECODE_FAILED', `registry schema ${schemaId} is not a valid Avro schema`, {
-        cause,
-        details: { schemaId },
-      });
+      throw new EventsError(
+        'EVENTS_DECODE_FAILED',
+        `registry schema ${schemaId} is not a valid Avro schema`,
+        {
+          cause,
+          details: { schemaId },
+        },
+      );
     }
   }
 

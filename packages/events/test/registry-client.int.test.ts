@@ -10,7 +10,9 @@ describe('SchemaRegistryClient (@kafkajs/confluent-schema-registry on Apicurio c
   it('a registry that does not answer is EVENTS_REGISTRY_UNAVAILABLE, retryable', async () => {
     const down = new SchemaRegistryClient({ baseUrl: 'http://127.0.0.1:9/apis/ccompat/v7', retries: 0 });
     const failure = { code: 'EVENTS_REGISTRY_UNAVAILABLE', retryable: true };
-    await expect(down.register(`${uniqueName('down')}-value`, rawWebhookSchema().text, 'BACKWARD_TRANSITIVE')).rejects.toMatchObject(failure);
+    await expect(
+      down.register(`${uniqueName('down')}-value`, rawWebhookSchema().text, 'BACKWARD_TRANSITIVE'),
+    ).rejects.toMatchObject(failure);
     await expect(down.writerType(1)).rejects.toMatchObject(failure);
   });
 
@@ -29,7 +31,10 @@ describe('SchemaRegistryClient (@kafkajs/confluent-schema-registry on Apicurio c
     const id = await registry().register(subject, rawWebhookSchema().text, 'BACKWARD_TRANSITIVE');
     const type = await registry().writerType(id);
     expect(type.equals(rawWebhookSchema().type)).toBe(true);
-    await expect(registry().writerType(2_000_000_000)).rejects.toMatchObject({ code: 'EVENTS_SCHEMA_NOT_FOUND', retryable: false });
+    await expect(registry().writerType(2_000_000_000)).rejects.toMatchObject({
+      code: 'EVENTS_SCHEMA_NOT_FOUND',
+      retryable: false,
+    });
   });
 
   it('registers a schema without a name (the library refuses those) and reads it back by id', async () => {

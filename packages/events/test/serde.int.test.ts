@@ -10,13 +10,21 @@ import { ConfluentAvroSerde } from '../src/serde.js';
 import { ensureTopic } from '../src/topic-admin.js';
 
 /** A pass-through HTTP proxy in front of the real registry, counting the schema-by-id requests that reach it. */
-async function countingProxy(target: string): Promise<{ url: string; lookups: () => number; close: () => Promise<void> }> {
+async function countingProxy(
+  target: string,
+): Promise<{ url: string; lookups: () => number; close: () => Promise<void> }> {
   const upstream = new URL(target);
   let lookups = 0;
   const server = http.createServer((req, res) => {
     if (req.url?.includes('/schemas/ids/')) lookups++;
     const forward = http.request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: `${upstream.pathname}${req.url ?? ''}`, headers: req.headers },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: `${upstream.pathname}${req.url ?? ''}`,
+        headers: req.headers,
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
@@ -82,8 +90,18 @@ describe('ConfluentAvroSerde on the real registry', () => {
     const subject = `${uniqueName('serde-compat')}-value`;
     const serde = new ConfluentAvroSerde(registry());
     await serde.register(subject, rawWebhookSchema());
-    const incompatible = { type: 'record', name: 'RawWebhook', namespace: 'com.livechatpipeline.raw', fields: [{ name: 'required_new', type: 'string' }] };
-    const loaded = { path: 'x', schema: incompatible as avro.Schema, text: JSON.stringify(incompatible), type: avro.Type.forSchema(incompatible as avro.Schema) };
+    const incompatible = {
+      type: 'record',
+      name: 'RawWebhook',
+      namespace: 'com.livechatpipeline.raw',
+      fields: [{ name: 'required_new', type: 'string' }],
+    };
+    const loaded = {
+      path: 'x',
+      schema: incompatible as avro.Schema,
+      text: JSON.stringify(incompatible),
+      type: avro.Type.forSchema(incompatible as avro.Schema),
+    };
     await expect(serde.register(subject, loaded)).rejects.toMatchObject({ code: 'EVENTS_REGISTRY_REJECTED' });
   });
 
@@ -122,7 +140,9 @@ describe('ConfluentAvroSerde on the real registry', () => {
 
   it('fails decoding an unknown schema id with EVENTS_SCHEMA_NOT_FOUND', async () => {
     const bytes = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 2, 0]);
-    await expect(new ConfluentAvroSerde(registry()).decode(bytes)).rejects.toMatchObject({ code: 'EVENTS_SCHEMA_NOT_FOUND' });
+    await expect(new ConfluentAvroSerde(registry()).decode(bytes)).rejects.toMatchObject({
+      code: 'EVENTS_SCHEMA_NOT_FOUND',
+    });
   });
 });
 

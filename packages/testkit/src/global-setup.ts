@@ -18,7 +18,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   }
   if (kind === 'containers') {
     const stack = await startContainerStack(say);
-    say('TEST_STACK=containers: the fault-injection tests (*.fault.int.test.ts) need the managed local stack and are left out');
+    say(
+      'TEST_STACK=containers: the fault-injection tests (*.fault.int.test.ts) need the managed local stack and are left out',
+    );
     process.env['KAFKA_BROKERS'] = stack.kafkaBrokers;
     process.env['SCHEMA_REGISTRY_URL'] = stack.schemaRegistryUrl;
     process.env['DATABASE_URL'] = stack.databaseUrl;

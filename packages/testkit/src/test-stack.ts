@@ -21,7 +21,9 @@ export function chooseTestStack(env: NodeJS.ProcessEnv = process.env): TestStack
 }
 
 /** Where the Docker engine is expected: DOCKER_HOST (unix:// or tcp://), else /var/run/docker.sock. */
-export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env): { socketPath: string } | { host: string; port: number } {
+export function dockerEndpoint(
+  env: NodeJS.ProcessEnv = process.env,
+): { socketPath: string } | { host: string; port: number } {
   const dockerHost = (env['DOCKER_HOST'] ?? '').trim();
   if (dockerHost === '') return { socketPath: '/var/run/docker.sock' };
   if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
@@ -37,7 +39,9 @@ export function assertDockerReachable(env: NodeJS.ProcessEnv = process.env, time
   const endpoint = dockerEndpoint(env);
   const where = 'socketPath' in endpoint ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`;
   const fail = (why: string) =>
-    new Error(`TEST_STACK=containers needs a Docker engine, and none answers at ${where} (${why}); unset TEST_STACK to use the native stack`);
+    new Error(
+      `TEST_STACK=containers needs a Docker engine, and none answers at ${where} (${why}); unset TEST_STACK to use the native stack`,
+    );
   return new Promise((resolve, reject) => {
     const request = http.get({ ...endpoint, path: '/_ping', timeout: timeoutMs }, (response) => {
       response.resume();
@@ -66,7 +70,9 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts Kafka, Apicurio Registry (on its own Postgres) and Postgres as infra/compose.yaml has them. */
-export async function startContainerStack(log: (line: string) => void = () => undefined): Promise<ContainerStack> {
+export async function startContainerStack(
+  log: (line: string) => void = () => undefined,
+): Promise<ContainerStack> {
   await assertDockerReachable();
   // Loaded only on this path: the default (native) path does not pay for testcontainers.
   const { GenericContainer, Network, Wait } = await import('testcontainers');
@@ -79,7 +85,9 @@ export async function startContainerStack(log: (line: string) => void = () => un
   try {
     network = await new Network().start();
     const postgresReady = Wait.forLogMessage(/database system is ready to accept connections/, 2);
-    log('containers: postgres:18, registry-db (postgres:18), apache/kafka:4.1.1, apicurio/apicurio-registry:3.3.3');
+    log(
+      'containers: postgres:18, registry-db (postgres:18), apache/kafka:4.1.1, apicurio/apicurio-registry:3.3.3',
+    );
     const [postgres, registryDb] = await Promise.all([
       new GenericContainer('postgres:18')
         .withEnvironment({ POSTGRES_PASSWORD: 'postgres' })

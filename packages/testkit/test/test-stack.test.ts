@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { assertDockerReachable, chooseTestStack, dockerEndpoint } from '../src/test-stack.js';
 
-const endpoints = { KAFKA_BROKERS: '127.0.0.1:1', SCHEMA_REGISTRY_URL: 'http://127.0.0.1:2', DATABASE_URL: 'postgres://x@127.0.0.1:3/db' };
+const endpoints = {
+  KAFKA_BROKERS: '127.0.0.1:1',
+  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:2',
+  DATABASE_URL: 'postgres://x@127.0.0.1:3/db',
+};
 
 describe('chooseTestStack: the one place the integration stack is chosen', () => {
   it('the three endpoint variables win over TEST_STACK', () => {
@@ -22,14 +26,18 @@ describe('chooseTestStack: the one place the integration stack is chosen', () =>
   });
 
   it('an unknown TEST_STACK is refused, naming the choices', () => {
-    expect(() => chooseTestStack({ TEST_STACK: 'docker' })).toThrow('TEST_STACK=docker is not a test stack: use containers or native');
+    expect(() => chooseTestStack({ TEST_STACK: 'docker' })).toThrow(
+      'TEST_STACK=docker is not a test stack: use containers or native',
+    );
   });
 });
 
 describe('the Docker engine check of TEST_STACK=containers', () => {
   it('reads DOCKER_HOST, else the default socket', () => {
     expect(dockerEndpoint({})).toEqual({ socketPath: '/var/run/docker.sock' });
-    expect(dockerEndpoint({ DOCKER_HOST: 'unix:///run/user/1/docker.sock' })).toEqual({ socketPath: '/run/user/1/docker.sock' });
+    expect(dockerEndpoint({ DOCKER_HOST: 'unix:///run/user/1/docker.sock' })).toEqual({
+      socketPath: '/run/user/1/docker.sock',
+    });
     expect(dockerEndpoint({ DOCKER_HOST: 'tcp://10.0.0.5:2376' })).toEqual({ host: '10.0.0.5', port: 2376 });
   });
 
