@@ -1,4 +1,3 @@
-import avro from 'avsc';
 import type { Resolver, Type } from 'avsc';
 import { EventsError } from './errors.js';
 import type { CompatibilityLevel, SchemaRegistryClient } from './registry-client.js';
@@ -36,11 +35,12 @@ export interface SchemaReader<T> {
 }
 
 /**
- * Avro in the Confluent wire format through a schema registry. Writer schemas are cached by id; concurrent
- * misses for the same id share one registry request. Encoding with a registered schema is synchronous.
+ * Avro in the Confluent wire format through a schema registry. Registering and writer schemas by id go through
+ * `@kafkajs/confluent-schema-registry` (its cache; concurrent misses for one id share one registry request). Ours
+ * are the synchronous single-pass encode into a reused buffer (the library's `encode` is async and encodes twice
+ * for values over 1 KiB: see bench/encode.bench.ts) and the typed readers with cached writer→reader resolvers.
  */
 export class ConfluentAvroSerde {
-  private readonly writers = new Map<number, Promise<Type>>();
   /** Resolvers per reader type, then per writer schema id (a reader type is one object per loaded schema). */
   private readonly resolvers = new WeakMap<Type, Map<number, Resolver>>();
   /**
@@ -52,10 +52,16 @@ export class ConfluentAvroSerde {
   constructor(private readonly registry: SchemaRegistryClient) {}
 
   /** Registers the schema under `subject`, sets the subject's compatibility, and caches the id. */
-  async register(subject: string, schema: LoadedSchema, options: RegisterOptions = {}): Promise<RegisteredSchema> {
-    const id = await this.registry.register(subject, schema.text);
-    await this.registry.setCompatibility(subject, options.compatibility ?? 'BACKWARD_TRANSITIVE');
-    this.writers.set(id, Promise.resolve(schema.type));
+  async register(
+    subject: string,
+    schema: LoadedSchema,
+    options: RegisterOptions = {},
+  ): Promise<RegisteredSchema> {
+    const id = await this.registry.register(
+      subject,
+      schema.text,
+      options.compatibility ?? 'BACKWARD_TRANSITIVE',
+    );
     return Object.freeze({ subject, id, type: schema.type });
   }
 
@@ -70,10 +76,14 @@ export class ConfluentAvroSerde {
         end = schema.type.encode(value, this.scratch, HEADER_LENGTH);
       }
     } catch (cause) {
-      throw new EventsError('EVENTS_ENCODE_FAILED', `value does not match schema ${schema.id} of ${schema.subject}`, {
-        cause,
-        details: { subject: schema.subject, schemaId: schema.id },
-      });
+      throw new EventsError(
+        'EVENTS_ENCODE_FAILED',
+        `value does not match schema ${schema.id} of ${schema.subject}`,
+        {
+          cause,
+          details: { subject: schema.subject, schemaId: schema.id },
+        },
+      );
     }
     const out = Buffer.allocUnsafe(end);
     out.writeUInt8(MAGIC_BYTE, 0);
@@ -88,7 +98,11 @@ export class ConfluentAvroSerde {
    */
   reader<T>(schema: LoadedSchema<T>): SchemaReader<T> {
     const readDecoded = (bytes: Buffer): Promise<Decoded<T>> => this.decode<T>(bytes, schema.type);
-    return Object.freeze({ schema, readDecoded, read: async (bytes: Buffer) => (await readDecoded(bytes)).value });
+    return Object.freeze({
+      schema,
+      readDecoded,
+      read: async (bytes: Buffer) => (await readDecoded(bytes)).value,
+    });
   }
 
   /**
@@ -104,32 +118,32 @@ export class ConfluentAvroSerde {
       }
       return { schemaId, value: reader.fromBuffer(body, this.resolver(schemaId, writer, reader)) as T };
     } catch (cause) {
-      throw new EventsError('EVENTS_DECODE_FAILED', `cannot decode Avro body written with schema ${schemaId}`, {
-        cause,
-        details: { schemaId },
-      });
+      throw new EventsError(
+        'EVENTS_DECODE_FAILED',
+        `cannot decode Avro body written with schema ${schemaId}`,
+        {
+          cause,
+          details: { schemaId },
+        },
+      );
     }
   }
 
-  /** The writer type of a schema id; concurrent misses share one registry request, failures are not cached. */
-  writerType(schemaId: number): Promise<Type> {
-    const cached = this.writers.get(schemaId);
-    if (cached !== undefined) return cached;
-    const pending = this.registry.getSchemaById(schemaId).then((text) => {
-      try {
-        return avro.Type.forSchema(JSON.parse(text) as avro.Schema);
-      } catch (cause) {
-        throw new EventsError('EVENTS_DECODE_FAILED', `registry schema ${schemaId} is not a valid Avro schema`, {
+  /** The writer type of a schema id (the library's cache; failures are not cached). */
+  async writerType(schemaId: number): Promise<Type> {
+    try {
+      return await this.registry.writerType(schemaId);
+    } catch (cause) {
+      if (cause instanceof EventsError && cause.code !== 'EVENTS_REGISTRY_REJECTED') throw cause;
+      throw new EventsError(
+        'EVENTS_DECODE_FAILED',
+        `registry schema ${schemaId} is not a valid Avro schema`,
+        {
           cause,
           details: { schemaId },
-        });
-      }
-    });
-    this.writers.set(schemaId, pending);
-    pending.catch(() => {
-      if (this.writers.get(schemaId) === pending) this.writers.delete(schemaId);
-    });
-    return pending;
+        },
+      );
+    }
   }
 
   private resolver(schemaId: number, writer: Type, reader: Type): Resolver {

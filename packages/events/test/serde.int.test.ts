@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import avro from 'avsc';
 import { stackEndpoints, testKafka, uniqueName } from '@livechat-pipeline/testkit';
 import { describe, expect, it } from 'vitest';
@@ -7,13 +9,36 @@ import { loadAvroSchema } from '../src/schemas.js';
 import { ConfluentAvroSerde } from '../src/serde.js';
 import { ensureTopic } from '../src/topic-admin.js';
 
-/** The real client, counting how often it asks the registry for a schema by id. */
-class CountingClient extends SchemaRegistryClient {
-  lookups = 0;
-  override getSchemaById(id: number): Promise<string> {
-    this.lookups++;
-    return super.getSchemaById(id);
-  }
+/** A pass-through HTTP proxy in front of the real registry, counting the schema-by-id requests that reach it. */
+async function countingProxy(
+  target: string,
+): Promise<{ url: string; lookups: () => number; close: () => Promise<void> }> {
+  const upstream = new URL(target);
+  let lookups = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url?.includes('/schemas/ids/')) lookups++;
+    const forward = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: `${upstream.pathname}${req.url ?? ''}`,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    lookups: () => lookups,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 const registry = () => new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl });
@@ -47,22 +72,36 @@ describe('ConfluentAvroSerde on the real registry', () => {
     expect(bytes[0]).toBe(0);
     expect(bytes.readUInt32BE(1)).toBe(schema.id);
 
-    const client = new CountingClient({ baseUrl: stackEndpoints().schemaRegistryUrl });
-    const reader = new ConfluentAvroSerde(client);
-    // Concurrent misses for one id collapse into one registry request.
-    const decoded = await Promise.all(Array.from({ length: 20 }, () => reader.decode(bytes)));
-    expect(client.lookups).toBe(1);
-    for (const d of decoded) expect(d).toEqual({ schemaId: schema.id, value });
-    await reader.decode(bytes);
-    expect(client.lookups).toBe(1);
+    const proxy = await countingProxy(stackEndpoints().schemaRegistryUrl);
+    try {
+      const reader = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: proxy.url }));
+      // Concurrent misses for one id collapse into one registry request.
+      const decoded = await Promise.all(Array.from({ length: 20 }, () => reader.decode(bytes)));
+      expect(proxy.lookups()).toBe(1);
+      for (const d of decoded) expect(d).toEqual({ schemaId: schema.id, value });
+      await reader.decode(bytes);
+      expect(proxy.lookups()).toBe(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('rejects a backward-incompatible schema with a typed error', async () => {
     const subject = `${uniqueName('serde-compat')}-value`;
     const serde = new ConfluentAvroSerde(registry());
     await serde.register(subject, rawWebhookSchema());
-    const incompatible = { type: 'record', name: 'RawWebhook', namespace: 'com.livechatpipeline.raw', fields: [{ name: 'required_new', type: 'string' }] };
-    const loaded = { path: 'x', schema: incompatible as avro.Schema, text: JSON.stringify(incompatible), type: avro.Type.forSchema(incompatible as avro.Schema) };
+    const incompatible = {
+      type: 'record',
+      name: 'RawWebhook',
+      namespace: 'com.livechatpipeline.raw',
+      fields: [{ name: 'required_new', type: 'string' }],
+    };
+    const loaded = {
+      path: 'x',
+      schema: incompatible as avro.Schema,
+      text: JSON.stringify(incompatible),
+      type: avro.Type.forSchema(incompatible as avro.Schema),
+    };
     await expect(serde.register(subject, loaded)).rejects.toMatchObject({ code: 'EVENTS_REGISTRY_REJECTED' });
   });
 
@@ -101,7 +140,9 @@ describe('ConfluentAvroSerde on the real registry', () => {
 
   it('fails decoding an unknown schema id with EVENTS_SCHEMA_NOT_FOUND', async () => {
     const bytes = Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 2, 0]);
-    await expect(new ConfluentAvroSerde(registry()).decode(bytes)).rejects.toMatchObject({ code: 'EVENTS_SCHEMA_NOT_FOUND' });
+    await expect(new ConfluentAvroSerde(registry()).decode(bytes)).rejects.toMatchObject({
+      code: 'EVENTS_SCHEMA_NOT_FOUND',
+    });
   });
 });
 
