@@ -3,7 +3,9 @@ import tseslint from 'typescript-eslint';
 import boundaries from './infra/eslint/boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/.local/**', '**/dist/**', '**/generated/**', 'scripts/bootstrap.mjs'] },
+  {
+    ignores: ['**/node_modules/**', '**/.local/**', '**/dist/**', '**/generated/**', 'scripts/bootstrap.mjs'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

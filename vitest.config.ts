@@ -9,7 +9,10 @@ const ignored = ['**/node_modules/**', '**/.local/**'];
 // *.fault.int.test.ts stop and start the broker or Postgres, which only the managed native stack allows. On a
 // stack named by the three endpoint variables (e.g. the compose stack) or on TEST_STACK=containers they are left out, and the global
 // setup says so in its first line.
-const externalStack = Boolean(process.env['KAFKA_BROKERS'] && process.env['SCHEMA_REGISTRY_URL'] && process.env['DATABASE_URL'] || process.env['TEST_STACK'] === 'containers');
+const externalStack = Boolean(
+  (process.env['KAFKA_BROKERS'] && process.env['SCHEMA_REGISTRY_URL'] && process.env['DATABASE_URL']) ||
+  process.env['TEST_STACK'] === 'containers',
+);
 const faultFiles = externalStack ? ['**/*.fault.int.test.ts'] : [];
 
 export default defineConfig({

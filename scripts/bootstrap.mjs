@@ -21,7 +21,9 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(1);
 }
 
-const wantedPnpm = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const wantedPnpm = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).packageManager.split(
+  '@',
+)[1];
 const localPnpmDir = path.join(root, '.local', 'pnpm');
 const localPnpm = path.join(localPnpmDir, 'node_modules', '.bin', 'pnpm');
 
@@ -41,11 +43,24 @@ function findPnpm() {
   if (onPath?.split('.')[0] === wantedPnpm.split('.')[0]) return 'pnpm';
   if (existsSync(localPnpm) && pnpmVersion(localPnpm)) return localPnpm;
   console.error(`bootstrap: installing pnpm ${wantedPnpm} with npm…`);
-  if (run('npm', ['install', '-g', `pnpm@${wantedPnpm}`, '--no-fund', '--no-audit']).ok && pnpmVersion('pnpm') === wantedPnpm) {
+  if (
+    run('npm', ['install', '-g', `pnpm@${wantedPnpm}`, '--no-fund', '--no-audit']).ok &&
+    pnpmVersion('pnpm') === wantedPnpm
+  ) {
     return 'pnpm';
   }
   // No permission for a global install: keep a private copy in the repository's .local folder.
-  if (run('npm', ['install', '--prefix', localPnpmDir, `pnpm@${wantedPnpm}`, '--no-fund', '--no-audit', '--no-save']).ok) {
+  if (
+    run('npm', [
+      'install',
+      '--prefix',
+      localPnpmDir,
+      `pnpm@${wantedPnpm}`,
+      '--no-fund',
+      '--no-audit',
+      '--no-save',
+    ]).ok
+  ) {
     return localPnpm;
   }
   console.error('bootstrap: could not install pnpm with npm (is the npm registry reachable?)');

@@ -20,7 +20,10 @@ export interface DemoOptions {
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await fetch(url).then((r) => r.ok, () => false);
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -36,13 +39,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const v2 = simulateTraffic({ seed: seed + 1, chats: 3, format: 'v2', startAt });
   const deliveries = [...v3.deliveries, ...v2.deliveries];
   const basic = `Basic ${Buffer.from(options.basicAuth).toString('base64')}`;
-  options.say(`demo: posting ${deliveries.length} simulated webhooks (7 chats; v3.6 and v2; duplicates and reordering included)…`);
+  options.say(
+    `demo: posting ${deliveries.length} simulated webhooks (7 chats; v3.6 and v2; duplicates and reordering included)…`,
+  );
   const statuses = new Map<number, number>();
   for (const delivery of deliveries) {
     const body = delivery.body as unknown as Record<string, unknown>;
     const response = await fetch(`${options.ingestUrl}/webhooks/livechat`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(delivery.format === 'v2' ? { authorization: basic } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(delivery.format === 'v2' ? { authorization: basic } : {}),
+      },
       body: JSON.stringify(body),
     });
     await response.arrayBuffer();
@@ -88,8 +96,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
        from ${s}.chat_transcript where tenant = $1 and chat_id = $2 order by position limit 8`,
       [first.tenant, first.chat.chatId],
     );
-    printTable(`select … from ${options.schema}.chat_transcript where chat_id = '${first.chat.chatId}'`, transcript.rows);
-    options.say(`demo: query them yourself: psql ${options.databaseUrl} -c 'select * from ${options.schema}.chat_summary'`);
+    printTable(
+      `select … from ${options.schema}.chat_transcript where chat_id = '${first.chat.chatId}'`,
+      transcript.rows,
+    );
+    options.say(
+      `demo: query them yourself: psql ${options.databaseUrl} -c 'select * from ${options.schema}.chat_summary'`,
+    );
   } finally {
     await client.end();
   }
@@ -97,7 +110,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
 function printTable(title: string, rows: readonly Record<string, unknown>[]): void {
   const cell = (v: unknown) =>
-    v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : Array.isArray(v) ? `{${v.join(',')}}` : String(v).replace(/\s+/g, ' ');
+    v === null || v === undefined
+      ? ''
+      : v instanceof Date
+        ? v.toISOString()
+        : Array.isArray(v)
+          ? `{${v.join(',')}}`
+          : String(v).replace(/\s+/g, ' ');
   const headers = Object.keys(rows[0] ?? {});
   const widths = headers.map((h) => Math.max(h.length, ...rows.map((r) => cell(r[h]).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');

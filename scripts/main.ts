@@ -30,8 +30,16 @@ const LOCAL_DEV_BASIC_PASSWORD = 'local-dev-password';
 
 /** The ingest's test for a loopback INGEST_HOST (it refuses the local secrets on any other). */
 const isLoopbackHost = (host: string): boolean => {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  return (
+    h === 'localhost' ||
+    h === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) ||
+    /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+  );
 };
 
 /** The ingest's secret settings: when none is set, `npm start` runs the ingest in local mode. */
@@ -49,7 +57,10 @@ const ingestSecretVariables = [
  * tenant registry (global secrets and per-tenant ones do not mix). With no secret configured anywhere else,
  * `npm start` refuses to start, in one line saying what to set.
  */
-function ingestSecretsEnv(env: NodeJS.ProcessEnv): { readonly local: boolean; readonly env: NodeJS.ProcessEnv } {
+function ingestSecretsEnv(env: NodeJS.ProcessEnv): {
+  readonly local: boolean;
+  readonly env: NodeJS.ProcessEnv;
+} {
   if (ingestSecretVariables.some((name) => (env[name] ?? '').trim() !== '')) return { local: false, env: {} };
   const host = env['INGEST_HOST']?.trim() || '127.0.0.1';
   if (env['NODE_ENV'] === 'production' || !isLoopbackHost(host)) {
@@ -70,14 +81,19 @@ async function main(): Promise<void> {
   process.stdout.write(
     `KAFKA_BROKERS=${endpoints.kafkaBrokers}\nSCHEMA_REGISTRY_URL=${endpoints.schemaRegistryUrl}\nDATABASE_URL=${endpoints.databaseUrl}\n`,
   );
-  const env: NodeJS.ProcessEnv & { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string; DATABASE_URL: string } = {
+  const env: NodeJS.ProcessEnv & {
+    KAFKA_BROKERS: string;
+    SCHEMA_REGISTRY_URL: string;
+    DATABASE_URL: string;
+  } = {
     ...process.env,
     KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? endpoints.kafkaBrokers,
     SCHEMA_REGISTRY_URL: process.env['SCHEMA_REGISTRY_URL'] ?? endpoints.schemaRegistryUrl,
     DATABASE_URL: process.env['DATABASE_URL'] ?? endpoints.databaseUrl,
     // Locally the app and the ingest listen on their own ports; behind one public host a proxy joins them.
     APP_WEBHOOK_URL:
-      process.env['APP_WEBHOOK_URL'] ?? `http://${process.env['INGEST_HOST'] ?? '127.0.0.1'}:${process.env['INGEST_PORT'] ?? '8080'}/webhooks/livechat`,
+      process.env['APP_WEBHOOK_URL'] ??
+      `http://${process.env['INGEST_HOST'] ?? '127.0.0.1'}:${process.env['INGEST_PORT'] ?? '8080'}/webhooks/livechat`,
     ...ingestSecrets.env,
   };
   if (ingestSecrets.local) {
@@ -107,16 +123,21 @@ async function main(): Promise<void> {
           }),
       ),
     );
-    if (started.length > 0) await stackDown(settings, { components: started }, (line) => process.stderr.write(`stack: ${line}\n`));
+    if (started.length > 0)
+      await stackDown(settings, { components: started }, (line) => process.stderr.write(`stack: ${line}\n`));
     process.exit(code);
   };
 
   for (const name of services) {
-    const child = spawn(process.execPath, [...(nodeFlags[name] ?? []), '--import', 'tsx', path.join(root, 'services', name, 'src', 'main.ts')], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(nodeFlags[name] ?? []), '--import', 'tsx', path.join(root, 'services', name, 'src', 'main.ts')],
+      {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     children.set(name, child);
     say(`${name} started (pid ${child.pid ?? '?'})`);
     child.once('exit', (code, signal) => {
@@ -131,15 +152,27 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
   void announceReady(env, () => stopping);
   if (process.argv.includes('--demo')) {
-    const [secretKey] = ingestSecrets.local ? [LOCAL_DEV_SECRET_KEY] : (env.LIVECHAT_SECRET_KEYS ?? '').split(',');
-    const [basicAuth] = ingestSecrets.local ? [`${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}`] : (env.LIVECHAT_BASIC_AUTH ?? '').split(',');
+    const [secretKey] = ingestSecrets.local
+      ? [LOCAL_DEV_SECRET_KEY]
+      : (env.LIVECHAT_SECRET_KEYS ?? '').split(',');
+    const [basicAuth] = ingestSecrets.local
+      ? [`${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}`]
+      : (env.LIVECHAT_BASIC_AUTH ?? '').split(',');
     if (!secretKey || !basicAuth) {
       say('--demo needs LIVECHAT_SECRET_KEYS and LIVECHAT_BASIC_AUTH (or neither, for the local ones)');
       return;
     }
     const ingestUrl = `http://${env.INGEST_HOST ?? '127.0.0.1'}:${env.INGEST_PORT ?? '8080'}`;
     const ingestReadyUrl = `http://${env.INGEST_OPERATIONS_HOST ?? '127.0.0.1'}:${env.INGEST_OPERATIONS_PORT ?? '8092'}/readyz`;
-    runDemo({ ingestUrl, ingestReadyUrl, databaseUrl: env.DATABASE_URL, secretKey, basicAuth, schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts', say }).then(
+    runDemo({
+      ingestUrl,
+      ingestReadyUrl,
+      databaseUrl: env.DATABASE_URL,
+      secretKey,
+      basicAuth,
+      schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts',
+      say,
+    }).then(
       () => say('demo done; the pipeline keeps running (Ctrl-C stops it)'),
       (error: unknown) => say(`demo failed: ${error instanceof Error ? error.message : String(error)}`),
     );
@@ -199,6 +232,12 @@ async function announceReady(env: NodeJS.ProcessEnv, stopping: () => boolean): P
 }
 
 main().catch((error: unknown) => {
-  say(error instanceof StackError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error));
+  say(
+    error instanceof StackError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error),
+  );
   process.exit(1);
 });

@@ -127,7 +127,6 @@ describe('app + ingest end to end: install, deliver, rotate, uninstall', () => {
       account: { accountId: 'acct-1', organizationId: ORG, licenseId: LICENSE, email: 'owner@example.com' },
     });
 
-
     // migrations (and the ingest role's grants) run in createAppDeps
     const ingestPort = await freePort();
     ingestUrl = `http://127.0.0.1:${ingestPort}`;

@@ -14,16 +14,33 @@ import { REGISTRY_ERROR_CODES } from '@livechat-pipeline/tenant-registry';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Every package or service with an error catalogue: its README, the codes' prefix and the codes. */
-const catalogues: { readonly readme: string; readonly prefix: string; readonly codes: readonly string[] }[] = [
-  { readme: 'services/app/README.md', prefix: 'APP_', codes: Object.keys(APP_ERROR_CODES) },
-  { readme: 'packages/events/README.md', prefix: 'EVENTS_', codes: Object.keys(EVENTS_ERROR_CODES) },
-  { readme: 'services/ingest/README.md', prefix: 'INGEST_', codes: Object.keys(INGEST_ERROR_CODES) },
-  { readme: 'packages/livechat/README.md', prefix: 'LIVECHAT_', codes: [...LIVECHAT_PARSE_ERROR_CODES] },
-  { readme: 'services/normalizer/README.md', prefix: 'NORMALIZER_', codes: Object.keys(NORMALIZER_ERROR_CODES) },
-  { readme: 'packages/postgres-consumer/README.md', prefix: 'CONSUMER_', codes: Object.keys(CONSUMER_ERROR_CODES) },
-  { readme: 'packages/service-host/README.md', prefix: 'SERVICE_', codes: Object.keys(STARTUP_ERROR_CODES) },
-  { readme: 'packages/tenant-registry/README.md', prefix: 'REGISTRY_', codes: Object.keys(REGISTRY_ERROR_CODES) },
-];
+const catalogues: { readonly readme: string; readonly prefix: string; readonly codes: readonly string[] }[] =
+  [
+    { readme: 'services/app/README.md', prefix: 'APP_', codes: Object.keys(APP_ERROR_CODES) },
+    { readme: 'packages/events/README.md', prefix: 'EVENTS_', codes: Object.keys(EVENTS_ERROR_CODES) },
+    { readme: 'services/ingest/README.md', prefix: 'INGEST_', codes: Object.keys(INGEST_ERROR_CODES) },
+    { readme: 'packages/livechat/README.md', prefix: 'LIVECHAT_', codes: [...LIVECHAT_PARSE_ERROR_CODES] },
+    {
+      readme: 'services/normalizer/README.md',
+      prefix: 'NORMALIZER_',
+      codes: Object.keys(NORMALIZER_ERROR_CODES),
+    },
+    {
+      readme: 'packages/postgres-consumer/README.md',
+      prefix: 'CONSUMER_',
+      codes: Object.keys(CONSUMER_ERROR_CODES),
+    },
+    {
+      readme: 'packages/service-host/README.md',
+      prefix: 'SERVICE_',
+      codes: Object.keys(STARTUP_ERROR_CODES),
+    },
+    {
+      readme: 'packages/tenant-registry/README.md',
+      prefix: 'REGISTRY_',
+      codes: Object.keys(REGISTRY_ERROR_CODES),
+    },
+  ];
 
 /** The first cells of every table whose header names a code: the codes a README documents. */
 function documentedCodes(markdown: string): Set<string> {

@@ -4,7 +4,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { createTestDatabase, stackEndpoints, testKafka, uniqueName, waitFor } from '@livechat-pipeline/testkit';
+import {
+  createTestDatabase,
+  stackEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@livechat-pipeline/testkit';
 
 /**
  * The main job (`npm start`: scripts/main.ts) started several times in a row on an "empty stack": fresh topic
@@ -27,7 +33,11 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -56,10 +66,15 @@ async function topicSettings(topics: string[]): Promise<Record<string, string>> 
   try {
     const { resources } = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: topics.map((name) => ({ type: 2, name, configNames: ['max.message.bytes', 'retention.ms'] })),
+      resources: topics.map((name) => ({
+        type: 2,
+        name,
+        configNames: ['max.message.bytes', 'retention.ms'],
+      })),
     });
     const settings: Record<string, string> = {};
-    for (const r of resources) for (const e of r.configEntries) settings[`${r.resourceName} ${e.configName}`] = e.configValue;
+    for (const r of resources)
+      for (const e of r.configEntries) settings[`${r.resourceName} ${e.configName}`] = e.configValue;
     return settings;
   } finally {
     await admin.disconnect();
@@ -73,7 +88,11 @@ interface Job {
 }
 
 function startJob(env: NodeJS.ProcessEnv): Job {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'main.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'main.ts')], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   let partial = '';
   const collect = (chunk: Buffer) => {
@@ -83,23 +102,39 @@ function startJob(env: NodeJS.ProcessEnv): Job {
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, output, exited };
 }
 
 /** The job's own lines and every error or warning line of the services, for a failure message. */
 const digest = (output: readonly string[]) =>
-  output.filter((l) => !/"level":(10|20|30)/.test(l)).slice(-40).join('\n');
+  output
+    .filter((l) => !/"level":(10|20|30)/.test(l))
+    .slice(-40)
+    .join('\n');
 
 describe('the main job (npm start) on an empty stack', () => {
   it(`starts, serves and stops cleanly ${RUNS} times in a row`, { timeout: 420_000 }, async () => {
     const endpoints = stackEndpoints();
-    const ports = { INGEST_PORT: await freePort(), INGEST_OPERATIONS_PORT: await freePort(), NORMALIZER_PORT: await freePort(), TRANSCRIPTS_PORT: await freePort(), APP_PORT: await freePort(), APP_OPERATIONS_PORT: await freePort() };
+    const ports = {
+      INGEST_PORT: await freePort(),
+      INGEST_OPERATIONS_PORT: await freePort(),
+      NORMALIZER_PORT: await freePort(),
+      TRANSCRIPTS_PORT: await freePort(),
+      APP_PORT: await freePort(),
+      APP_OPERATIONS_PORT: await freePort(),
+    };
     const durations: number[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const t0 = Date.now();
       // The same ports every run: the previous run must have let go of them.
-      for (const port of Object.values(ports)) await waitFor(() => portIsFree(port), { timeoutMs: 15_000, message: `port ${port} free before run ${run}` });
+      for (const port of Object.values(ports))
+        await waitFor(() => portIsFree(port), {
+          timeoutMs: 15_000,
+          message: `port ${port} free before run ${run}`,
+        });
       const database = await createTestDatabase('main_job');
       const consumerName = uniqueName('mainjob-transcripts');
       const env: NodeJS.ProcessEnv = {
@@ -126,17 +161,30 @@ describe('the main job (npm start) on an empty stack', () => {
           throw new Error(`${error instanceof Error ? error.message : String(error)}\n${digest(job.output)}`);
         });
         expect(job.child.exitCode, `run ${run} exited early:\n${digest(job.output)}`).toBeNull();
-        const pids = job.output.flatMap((l) => /^main: (\w+) started \(pid (\d+)\)$/.exec(l)?.slice(1, 3) ?? []);
+        const pids = job.output.flatMap(
+          (l) => /^main: (\w+) started \(pid (\d+)\)$/.exec(l)?.slice(1, 3) ?? [],
+        );
         for (let i = 0; i < pids.length; i += 2) children.set(pids[i]!, Number(pids[i + 1]));
         expect([...children.keys()].sort()).toEqual(['app', 'ingest', 'normalizer', 'transcripts']);
-        for (const port of [ports.INGEST_OPERATIONS_PORT, ports.NORMALIZER_PORT, ports.TRANSCRIPTS_PORT, ports.APP_OPERATIONS_PORT]) expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+        for (const port of [
+          ports.INGEST_OPERATIONS_PORT,
+          ports.NORMALIZER_PORT,
+          ports.TRANSCRIPTS_PORT,
+          ports.APP_OPERATIONS_PORT,
+        ])
+          expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
         // Whoever won the race to create chat-events (normalizer or transcripts), it has the writer's settings.
         const chatEvents = env['CHAT_EVENTS_TOPIC']!;
         const dlqs = [env['NORMALIZER_DLQ_TOPIC']!, `${consumerName}.dlq`];
         expect(await topicSettings([chatEvents, ...dlqs])).toEqual({
           [`${chatEvents} max.message.bytes`]: '8388608',
           [`${chatEvents} retention.ms`]: '-1',
-          ...Object.fromEntries(dlqs.flatMap((t) => [[`${t} max.message.bytes`, '8388608'], [`${t} retention.ms`, '-1']])),
+          ...Object.fromEntries(
+            dlqs.flatMap((t) => [
+              [`${t} max.message.bytes`, '8388608'],
+              [`${t} retention.ms`, '-1'],
+            ]),
+          ),
         });
 
         // One webhook through ingest → normalizer → transcripts into the run's own database.
@@ -152,7 +200,13 @@ describe('the main job (npm start) on an empty stack', () => {
             payload: {
               chat_id: chatId,
               thread_id: `T${run}`,
-              event: { id: `E${run}`, type: 'message', text: `hello from run ${run}`, author_id: 'a@example.com', created_at: '2026-11-25T10:00:00.123456Z' },
+              event: {
+                id: `E${run}`,
+                type: 'message',
+                text: `hello from run ${run}`,
+                author_id: 'a@example.com',
+                created_at: '2026-11-25T10:00:00.123456Z',
+              },
             },
           }),
         });
@@ -161,7 +215,13 @@ describe('the main job (npm start) on an empty stack', () => {
         await db.connect();
         try {
           const text = await waitFor(
-            async () => (await db.query<{ text: string }>('select text from transcripts.chat_transcript where chat_id = $1', [chatId])).rows[0]?.text,
+            async () =>
+              (
+                await db.query<{ text: string }>(
+                  'select text from transcripts.chat_transcript where chat_id = $1',
+                  [chatId],
+                )
+              ).rows[0]?.text,
             { timeoutMs: 30_000, message: `run ${run}: the webhook's row in transcripts.chat_transcript` },
           );
           expect(text).toBe(`hello from run ${run}`);
@@ -172,7 +232,8 @@ describe('the main job (npm start) on an empty stack', () => {
         job.child.kill('SIGINT');
         const exit = await job.exited;
         expect(exit, digest(job.output)).toEqual({ code: 0, signal: null });
-        for (const [name, pid] of children) expect(isAlive(pid), `${name} (pid ${pid}) still running`).toBe(false);
+        for (const [name, pid] of children)
+          expect(isAlive(pid), `${name} (pid ${pid}) still running`).toBe(false);
         expect(job.output.filter((l) => /^main: .* stopped$/.test(l))).toHaveLength(4);
         expect(job.output.filter((l) => /exited \(/.test(l))).toEqual([]);
       } finally {
@@ -184,9 +245,15 @@ describe('the main job (npm start) on an empty stack', () => {
         for (const pid of children.values()) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
         await database.drop().catch(() => undefined);
       }
-      for (const port of Object.values(ports)) await waitFor(() => portIsFree(port), { timeoutMs: 15_000, message: `port ${port} free after run ${run}` });
+      for (const port of Object.values(ports))
+        await waitFor(() => portIsFree(port), {
+          timeoutMs: 15_000,
+          message: `port ${port} free after run ${run}`,
+        });
       durations.push(Date.now() - t0);
     }
-    process.stderr.write(`main job: ${RUNS} runs in ${durations.map((d) => `${(d / 1000).toFixed(1)} s`).join(', ')}\n`);
+    process.stderr.write(
+      `main job: ${RUNS} runs in ${durations.map((d) => `${(d / 1000).toFixed(1)} s`).join(', ')}\n`,
+    );
   });
 });

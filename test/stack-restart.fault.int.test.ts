@@ -13,10 +13,17 @@ describe('the local stack across a restart', () => {
     await createTopic(topic, 1);
     const registry = new SchemaRegistry({ host: stackEndpoints().schemaRegistryUrl });
     const schema = { type: 'record', name: 'Restart', fields: [{ name: 'n', type: 'long' }] };
-    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject },
+    );
     const producer = testKafka('restart').producer({ idempotent: true });
     await producer.connect();
-    await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: await registry.encode(id, { n: 7 }) }] });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key: 'k', value: await registry.encode(id, { n: 7 }) }],
+    });
     await producer.disconnect();
 
     const settings = loadStackSettings();

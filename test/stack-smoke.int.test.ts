@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import pg from 'pg';
-import { createTestDatabase, createTopic, readTopic, stackEndpoints, testKafka, uniqueName } from '@livechat-pipeline/testkit';
+import {
+  createTestDatabase,
+  createTopic,
+  readTopic,
+  stackEndpoints,
+  testKafka,
+  uniqueName,
+} from '@livechat-pipeline/testkit';
 
 describe('the local stack', () => {
   it('carries an Avro record in the Confluent wire format through Kafka and the registry', async () => {
@@ -48,8 +55,17 @@ describe('the local stack', () => {
     });
     expect(response.ok).toBe(true);
     // A new required field without a default cannot read old records.
-    const v2 = { type: 'record', name: 'C', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: 'int' }] };
-    await expect(registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject })).rejects.toThrow();
+    const v2 = {
+      type: 'record',
+      name: 'C',
+      fields: [
+        { name: 'a', type: 'string' },
+        { name: 'b', type: 'int' },
+      ],
+    };
+    await expect(
+      registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject }),
+    ).rejects.toThrow();
   });
 
   it('round-trips rows through Postgres in a database of its own', async () => {

@@ -16,14 +16,21 @@ export interface InsertStats {
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
 
 /** Every row of the schema's own tables (bookkeeping tables `_…` left out), in primary-key order. */
-export async function readTables(db: pg.Pool, schema: string, tables: readonly string[]): Promise<TableRows[]> {
+export async function readTables(
+  db: pg.Pool,
+  schema: string,
+  tables: readonly string[],
+): Promise<TableRows[]> {
   const result: TableRows[] = [];
   for (const table of tables) {
     const { rows: cols } = await db.query<{ column_name: string; data_type: string }>(
       `select column_name, data_type from information_schema.columns where table_schema = $1 and table_name = $2 order by ordinal_position`,
       [schema, table],
     );
-    const columns = cols.map((c) => ({ name: c.column_name, json: c.data_type === 'jsonb' || c.data_type === 'json' }));
+    const columns = cols.map((c) => ({
+      name: c.column_name,
+      json: c.data_type === 'jsonb' || c.data_type === 'json',
+    }));
     const { rows } = await db.query<unknown[]>({
       text: `select ${columns.map((c) => quote(c.name)).join(', ')} from ${quote(schema)}.${quote(table)}`,
       rowMode: 'array',
@@ -41,7 +48,12 @@ export async function readTables(db: pg.Pool, schema: string, tables: readonly s
  * each, parameters, autocommit, one connection, no ON CONFLICT, no dedup, no offsets) into empty tables
  * of the same definition (indexes and primary keys included). Only the INSERTs are timed.
  */
-export async function insertPlain(db: pg.Pool, schema: string, tables: readonly TableRows[], rowsPerStatement: number): Promise<InsertStats> {
+export async function insertPlain(
+  db: pg.Pool,
+  schema: string,
+  tables: readonly TableRows[],
+  rowsPerStatement: number,
+): Promise<InsertStats> {
   const client = await db.connect();
   const perTable = new Map<string, number>();
   let rows = 0;

@@ -32,7 +32,10 @@ export async function produceAll(
   messages: readonly { key: string; value: Buffer }[],
   options: { chunk: number; inFlight: number; onProgress?: (done: number) => void },
 ): Promise<ProduceStats> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   const started = performance.now();
   let next = 0;
@@ -63,7 +66,11 @@ export async function highWatermarks(admin: Admin, topic: string): Promise<Map<n
 }
 
 /** Offsets a consumer group committed on one topic (-1 where none). */
-export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> {
+export async function committedOffsets(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
   const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
   return new Map((entry?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
 }

@@ -8,7 +8,10 @@ import { pino, destination } from 'pino';
 import { loadNormalizerConfig, startNormalizer } from '@livechat-pipeline/normalizer';
 
 const env = workerData as NodeJS.ProcessEnv;
-const logger = pino({ level: env['LOG_LEVEL'] ?? 'warn', base: { bench: 'chain', thread: 'normalizer' } }, destination(2));
+const logger = pino(
+  { level: env['LOG_LEVEL'] ?? 'warn', base: { bench: 'chain', thread: 'normalizer' } },
+  destination(2),
+);
 const running = await startNormalizer(loadNormalizerConfig(env), logger);
 parentPort?.postMessage('started');
 parentPort?.on('message', (message: unknown) => {

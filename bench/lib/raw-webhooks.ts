@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { RawWebhook } from '@livechat-pipeline/events';
 import { readEnvelope } from '@livechat-pipeline/livechat';
-import { simulateTraffic, simulatedTenant, webhookKind, type Delivery, type SimulatedTenant } from '@livechat-pipeline/traffic-simulator';
+import {
+  simulateTraffic,
+  simulatedTenant,
+  webhookKind,
+  type Delivery,
+  type SimulatedTenant,
+} from '@livechat-pipeline/traffic-simulator';
 
 /** A raw-topic record as the ingest would write it: Kafka key + Avro value. */
 export interface KeyedRawWebhook {
@@ -37,7 +43,9 @@ const REDACTED = '[redacted]';
  */
 export function generateRawWebhooks(mix: RawWebhookMix): RawWebhookSet {
   const chatsPerRound = mix.chatsPerRound ?? 400;
-  const tenants: SimulatedTenant[] = Array.from({ length: mix.tenants ?? 8 }, (_, i) => simulatedTenant(mix.seed, `bench-tenant-${i}`));
+  const tenants: SimulatedTenant[] = Array.from({ length: mix.tenants ?? 8 }, (_, i) =>
+    simulatedTenant(mix.seed, `bench-tenant-${i}`),
+  );
   const records: KeyedRawWebhook[] = [];
   const byFormat = { v2: 0, v3: 0 };
   const byKind = new Map<string, number>();
@@ -47,7 +55,12 @@ export function generateRawWebhooks(mix: RawWebhookMix): RawWebhookSet {
   for (let round = 0; records.length < mix.count; round++) {
     // Keep the v2 share of *webhooks* near the target: render v2 whenever it is behind.
     const format = byFormat.v2 < mix.v2Share * (records.length + 1) ? 'v2' : 'v3';
-    const traffic = simulateTraffic({ seed: mix.seed * 100_003 + round, chats: chatsPerRound, format, tenants });
+    const traffic = simulateTraffic({
+      seed: mix.seed * 100_003 + round,
+      chats: chatsPerRound,
+      format,
+      tenants,
+    });
     chats += traffic.chats.length;
     for (const delivery of traffic.deliveries) {
       if (records.length >= mix.count) break;

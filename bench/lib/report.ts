@@ -2,7 +2,9 @@ import os from 'node:os';
 import { readFileSync } from 'node:fs';
 
 export const fmt = (value: number, digits: number): string =>
-  Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : String(value);
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : String(value);
 
 /** A rate with thousands separators and no decimals. */
 export const rate = (perSecond: number): string => fmt(perSecond, 0);
@@ -37,7 +39,8 @@ export class CpuSampler {
     const processCores = (used.user + used.system) / 1e6 / seconds;
     const now = machineTicks();
     const cores = os.cpus().length;
-    const machineCores = ((now.busy - this.machine.busy) / Math.max(1, now.total - this.machine.total)) * cores;
+    const machineCores =
+      ((now.busy - this.machine.busy) / Math.max(1, now.total - this.machine.total)) * cores;
     return {
       processCores,
       machineCores,

@@ -15,7 +15,8 @@ function unitOf(file) {
   return rel[0] ?? '';
 }
 
-const servicePackageNames = (name) => /^@livechat-pipeline\/(ingest|normalizer|transcripts|app|analytics|crm-sync)(\/|$)/.test(name);
+const servicePackageNames = (name) =>
+  /^@livechat-pipeline\/(ingest|normalizer|transcripts|app|analytics|crm-sync)(\/|$)/.test(name);
 
 const rule = {
   meta: {
@@ -23,7 +24,8 @@ const rule = {
     docs: { description: 'keep imports inside the architecture boundaries' },
     schema: [],
     messages: {
-      outside: 'import "{{source}}" reaches out of {{unit}}: import other packages through their exports (@livechat-pipeline/<name>)',
+      outside:
+        'import "{{source}}" reaches out of {{unit}}: import other packages through their exports (@livechat-pipeline/<name>)',
       deep: 'import "{{source}}" reaches into a package\'s files: import "@livechat-pipeline/{{pkg}}" (its exports) instead',
       service: 'a service or package must not import another service ("{{source}}"): services meet on topics',
       pure: 'packages/livechat is pure and imports nothing of ours ("{{source}}")',
@@ -42,7 +44,8 @@ const rule = {
       const ours = /^@livechat-pipeline\/([^/]+)(\/.*)?$/.exec(source);
       if (!ours) return;
       if (unit === 'packages/livechat') return context.report({ node, messageId: 'pure', data: { source } });
-      if (ours[2] !== undefined) return context.report({ node, messageId: 'deep', data: { source, pkg: ours[1] } });
+      if (ours[2] !== undefined)
+        return context.report({ node, messageId: 'deep', data: { source, pkg: ours[1] } });
       // End-to-end tests and benchmarks run services together through their public entries.
       if (servicePackageNames(source) && unit !== 'test' && unit !== 'bench') {
         context.report({ node, messageId: 'service', data: { source } });

@@ -15,7 +15,10 @@ const tester = new RuleTester({ languageOptions: { ecmaVersion: 2023, sourceType
 tester.run('boundaries/imports', boundaries.rules.imports, {
   valid: [
     { filename: at('services/ingest/src/app.ts'), code: "import { x } from './routes/webhooks.js';" },
-    { filename: at('services/ingest/src/app.ts'), code: "import { rawWebhookTopic } from '@livechat-pipeline/events';" },
+    {
+      filename: at('services/ingest/src/app.ts'),
+      code: "import { rawWebhookTopic } from '@livechat-pipeline/events';",
+    },
     { filename: at('packages/events/src/serde.ts'), code: "import avro from 'avsc';" },
     { filename: at('test/chain.e2e.test.ts'), code: "import { buildApp } from '@livechat-pipeline/ingest';" },
   ],

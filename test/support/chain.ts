@@ -1,9 +1,20 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, createIngestDeps, createIngestMetrics, createLogger, loadIngestConfig, type IngestRuntime } from '@livechat-pipeline/ingest';
+import {
+  buildApp,
+  createIngestDeps,
+  createIngestMetrics,
+  createLogger,
+  loadIngestConfig,
+  type IngestRuntime,
+} from '@livechat-pipeline/ingest';
 import { loadNormalizerConfig, startNormalizer, type RunningNormalizer } from '@livechat-pipeline/normalizer';
-import { loadTranscriptsConfig, startTranscripts, type TranscriptsConfig } from '@livechat-pipeline/transcripts';
+import {
+  loadTranscriptsConfig,
+  startTranscripts,
+  type TranscriptsConfig,
+} from '@livechat-pipeline/transcripts';
 import type { PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { createTestDatabase, stackEndpoints, uniqueName } from '@livechat-pipeline/testkit';
@@ -31,8 +42,15 @@ export interface RunningChain {
 
 export async function startChain(): Promise<RunningChain> {
   const endpoints = stackEndpoints();
-  const common = { KAFKA_BROKERS: endpoints.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl };
-  const topics = { raw: uniqueName('e2e-raw'), chatEvents: uniqueName('e2e-chat-events'), normalizerDlq: uniqueName('e2e-raw-dlq') };
+  const common = {
+    KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
+  };
+  const topics = {
+    raw: uniqueName('e2e-raw'),
+    chatEvents: uniqueName('e2e-chat-events'),
+    normalizerDlq: uniqueName('e2e-raw-dlq'),
+  };
   const normalizerLogs: string[] = [];
   const transcriptsLogs: string[] = [];
 
@@ -45,7 +63,11 @@ export async function startChain(): Promise<RunningChain> {
     INGEST_LOG_LEVEL: 'debug',
   });
   const ingestLogs: string[] = [];
-  const ingestRuntime: IngestRuntime = await createIngestDeps(ingestConfig, createLogger(ingestConfig, capture(ingestLogs)), createIngestMetrics({ defaultMetrics: false }));
+  const ingestRuntime: IngestRuntime = await createIngestDeps(
+    ingestConfig,
+    createLogger(ingestConfig, capture(ingestLogs)),
+    createIngestMetrics({ defaultMetrics: false }),
+  );
   const app: FastifyInstance = await buildApp(ingestConfig, ingestRuntime.deps);
   const ingestUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 
@@ -81,7 +103,13 @@ export async function startChain(): Promise<RunningChain> {
     ingestLogs,
     databaseUrl: database.url,
     logs: { ingest: ingestLogs, normalizer: normalizerLogs, transcripts: transcriptsLogs },
-    databaseUrls: [...new Set([transcriptsConfig.databaseUrl, ingestConfig.tenantRegistry.databaseUrl].filter((u): u is string => u !== undefined))],
+    databaseUrls: [
+      ...new Set(
+        [transcriptsConfig.databaseUrl, ingestConfig.tenantRegistry.databaseUrl].filter(
+          (u): u is string => u !== undefined,
+        ),
+      ),
+    ],
     get transcripts() {
       return transcripts;
     },
@@ -143,7 +171,10 @@ export async function postDeliveries(
         const body = deliveries[index]!.body;
         const response = await fetch(`${ingestUrl}/webhooks/livechat`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...('event_type' in body ? { authorization: basic } : {}) },
+          headers: {
+            'content-type': 'application/json',
+            ...('event_type' in body ? { authorization: basic } : {}),
+          },
           body: JSON.stringify(body),
         });
         await response.arrayBuffer();

@@ -28,14 +28,22 @@ function ident(name: string): string {
  * every schema of the database (the catalogs excepted), listed through information_schema. Tables
  * dropped while the scan runs (other tests share the database) are left out of the result.
  */
-export async function scanDatabaseForSecrets(databaseUrl: string, canaries: readonly string[]): Promise<DatabaseScan> {
+export async function scanDatabaseForSecrets(
+  databaseUrl: string,
+  canaries: readonly string[],
+): Promise<DatabaseScan> {
   if (canaries.length === 0) throw new Error('scanDatabaseForSecrets needs at least one canary');
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const database = new URL(databaseUrl).pathname.slice(1) || 'postgres';
   try {
     await client.query(`set lock_timeout = '30s'`);
-    const { rows: columns } = await client.query<{ table_schema: string; table_name: string; column_name: string; data_type: string }>(
+    const { rows: columns } = await client.query<{
+      table_schema: string;
+      table_name: string;
+      column_name: string;
+      data_type: string;
+    }>(
       `select c.table_schema, c.table_name, c.column_name, c.data_type
        from information_schema.columns c
        join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
@@ -43,7 +51,10 @@ export async function scanDatabaseForSecrets(databaseUrl: string, canaries: read
          and c.table_schema not in ('pg_catalog', 'information_schema') and c.table_schema not like 'pg\\_toast%'
        order by c.table_schema, c.table_name, c.ordinal_position`,
     );
-    const byTable = new Map<string, { schema: string; table: string; columns: { name: string; type: string }[] }>();
+    const byTable = new Map<
+      string,
+      { schema: string; table: string; columns: { name: string; type: string }[] }
+    >();
     for (const c of columns) {
       const key = `${c.table_schema}.${c.table_name}`;
       const entry = byTable.get(key) ?? { schema: c.table_schema, table: c.table_name, columns: [] };
@@ -51,7 +62,17 @@ export async function scanDatabaseForSecrets(databaseUrl: string, canaries: read
       byTable.set(key, entry);
     }
 
-    const textual = new Set(['text', 'character varying', 'character', 'json', 'jsonb', 'xml', 'ARRAY', 'USER-DEFINED', 'name']);
+    const textual = new Set([
+      'text',
+      'character varying',
+      'character',
+      'json',
+      'jsonb',
+      'xml',
+      'ARRAY',
+      'USER-DEFINED',
+      'name',
+    ]);
     const textParams = canaries.map((_, i) => `$${i + 1}::text`);
     const byteParams = canaries.map((_, i) => `convert_to($${i + 1}::text, 'UTF8')`);
     const tables: string[] = [];
@@ -60,8 +81,20 @@ export async function scanDatabaseForSecrets(databaseUrl: string, canaries: read
     for (const [key, { schema, table, columns: cols }] of byTable) {
       const probes = cols.flatMap((col) => {
         const c = ident(col.name);
-        if (textual.has(col.type)) return [{ col, sql: `count(*) filter (where greatest(${textParams.map((p) => `strpos(${c}::text, ${p})`).join(', ')}) > 0)` }];
-        if (col.type === 'bytea') return [{ col, sql: `count(*) filter (where greatest(${byteParams.map((p) => `position(${p} in ${c})`).join(', ')}) > 0)` }];
+        if (textual.has(col.type))
+          return [
+            {
+              col,
+              sql: `count(*) filter (where greatest(${textParams.map((p) => `strpos(${c}::text, ${p})`).join(', ')}) > 0)`,
+            },
+          ];
+        if (col.type === 'bytea')
+          return [
+            {
+              col,
+              sql: `count(*) filter (where greatest(${byteParams.map((p) => `position(${p} in ${c})`).join(', ')}) > 0)`,
+            },
+          ];
         return [];
       });
       try {

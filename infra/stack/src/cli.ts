@@ -6,7 +6,14 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { StackConfigError, loadStackSettings, stackEndpoints } from './settings.js';
 import { StackError } from './errors.js';
-import { stackComponents, stackDown, stackLogFiles, stackStatus, stackUp, type StackComponent } from './stack.js';
+import {
+  stackComponents,
+  stackDown,
+  stackLogFiles,
+  stackStatus,
+  stackUp,
+  type StackComponent,
+} from './stack.js';
 
 const log = (line: string) => process.stderr.write(`stack: ${line}\n`);
 
@@ -36,7 +43,9 @@ async function main(argv: string[]): Promise<number> {
       const status = await stackStatus(settings);
       for (const s of status) {
         const state = !s.running ? 'stopped' : s.ready ? 'ready' : 'running, not ready';
-        process.stdout.write(`${s.component.padEnd(9)} ${state.padEnd(18)} ${s.pid === undefined ? '' : `pid ${s.pid}`}${s.rssMb === undefined ? '' : `  rss ${s.rssMb} MB`}\n`);
+        process.stdout.write(
+          `${s.component.padEnd(9)} ${state.padEnd(18)} ${s.pid === undefined ? '' : `pid ${s.pid}`}${s.rssMb === undefined ? '' : `  rss ${s.rssMb} MB`}\n`,
+        );
       }
       if (status.every((s) => s.ready)) printEndpoints(stackEndpoints(settings));
       return status.every((s) => s.ready) ? 0 : 3;
@@ -49,7 +58,9 @@ async function main(argv: string[]): Promise<number> {
         log(`unknown component ${unknown.join(', ')}; one of ${stackComponents.join(', ')}`);
         return 2;
       }
-      const chosen = (wanted.length > 0 ? wanted : stackComponents).map((c) => files[c as StackComponent]).filter((f) => existsSync(f));
+      const chosen = (wanted.length > 0 ? wanted : stackComponents)
+        .map((c) => files[c as StackComponent])
+        .filter((f) => existsSync(f));
       if (chosen.length === 0) {
         log('no logs yet: run `pnpm stack up` first');
         return 1;
@@ -58,7 +69,9 @@ async function main(argv: string[]): Promise<number> {
       return new Promise((resolve) => tail.on('exit', (code) => resolve(code ?? 0)));
     }
     default:
-      log(`unknown command "${command}": use up | down [--clean] | status | logs [postgres|kafka|registry] [-f]`);
+      log(
+        `unknown command "${command}": use up | down [--clean] | status | logs [postgres|kafka|registry] [-f]`,
+      );
       return 2;
   }
 }

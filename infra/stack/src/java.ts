@@ -26,7 +26,10 @@ function candidates(env: NodeJS.ProcessEnv): string[] {
   for (const root of ['/usr/lib/jvm', '/usr/java', '/opt/java', '/Library/Java/JavaVirtualMachines']) {
     if (!existsSync(root)) continue;
     for (const entry of readdirSync(root).sort().reverse()) {
-      for (const bin of [path.join(root, entry, 'bin', 'java'), path.join(root, entry, 'Contents', 'Home', 'bin', 'java')]) {
+      for (const bin of [
+        path.join(root, entry, 'bin', 'java'),
+        path.join(root, entry, 'Contents', 'Home', 'bin', 'java'),
+      ]) {
         if (existsSync(bin)) found.push(bin);
       }
     }
@@ -38,7 +41,11 @@ function candidates(env: NodeJS.ProcessEnv): string[] {
  * Finds a Java runtime of at least `minMajor`: JAVA_HOME first, then `java` on the PATH, then the
  * usual JVM folders (the machines keep a Temurin 25 JDK beside the default Java 17).
  */
-export function findJava(minMajor: number, purpose: string, env: NodeJS.ProcessEnv = process.env): JavaRuntime {
+export function findJava(
+  minMajor: number,
+  purpose: string,
+  env: NodeJS.ProcessEnv = process.env,
+): JavaRuntime {
   let seen: JavaRuntime | undefined;
   for (const javaBin of candidates(env)) {
     const major = javaMajor(javaBin);

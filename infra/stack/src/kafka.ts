@@ -93,17 +93,40 @@ export async function startKafkaBroker(
     log('formatting the Kafka (KRaft) log folder…');
     const format = spawnSync(
       java.javaBin,
-      [log4jOpt, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', randomBytes(16).toString('base64url'), '-c', propsFile],
+      [
+        log4jOpt,
+        '-cp',
+        classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        randomBytes(16).toString('base64url'),
+        '-c',
+        propsFile,
+      ],
       { encoding: 'utf8' },
     );
     if (format.status !== 0) {
-      throw new StackError('STACK_START_FAILED', `kafka storage format failed: ${(format.stderr || format.stdout).trim().split('\n').slice(-5).join(' ')}`);
+      throw new StackError(
+        'STACK_START_FAILED',
+        `kafka storage format failed: ${(format.stderr || format.stdout).trim().split('\n').slice(-5).join(' ')}`,
+      );
     }
   }
   const pid = startDaemon({
     name: 'kafka',
     command: java.javaBin,
-    args: [`-Xmx${settings.kafkaHeap}`, '-Xms128m', '-XX:+UseG1GC', '-Djava.awt.headless=true', log4jOpt, '-cp', classpath, 'kafka.Kafka', propsFile],
+    args: [
+      `-Xmx${settings.kafkaHeap}`,
+      '-Xms128m',
+      '-XX:+UseG1GC',
+      '-Djava.awt.headless=true',
+      log4jOpt,
+      '-cp',
+      classpath,
+      'kafka.Kafka',
+      propsFile,
+    ],
     logFile: path.join(dirs.logs, 'kafka.out'),
     pidFile: path.join(dirs.run, 'kafka.pid'),
   });

@@ -25,7 +25,8 @@ export async function withStackLock<T>(runDir: string, timeoutMs: number, fn: ()
         rmSync(lockFile, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`the local stack is locked by process ${owner} (${lockFile})`);
+      if (Date.now() > deadline)
+        throw new Error(`the local stack is locked by process ${owner} (${lockFile})`);
       await sleep(200);
     }
   }

@@ -39,9 +39,18 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   const uid = id('-u');
   const gid = id('-g');
   if (uid.status !== 0 || gid.status !== 0) {
-    const add = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    const add = spawnSync('useradd', [
+      '--system',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      'postgres',
+    ]);
     if (add.status !== 0) {
-      throw new StackError('STACK_START_FAILED', 'running as root, and there is no `postgres` user to run Postgres as (useradd failed): create one');
+      throw new StackError(
+        'STACK_START_FAILED',
+        'running as root, and there is no `postgres` user to run Postgres as (useradd failed): create one',
+      );
     }
     return postgresUser();
   }
@@ -49,7 +58,10 @@ function postgresUser(): { uid: number; gid: number } | undefined {
 }
 
 export async function postgresReady(settings: StackSettings): Promise<boolean> {
-  const client = new pg.Client({ connectionString: stackEndpoints(settings).databaseUrl, connectionTimeoutMillis: 1000 });
+  const client = new pg.Client({
+    connectionString: stackEndpoints(settings).databaseUrl,
+    connectionTimeoutMillis: 1000,
+  });
   try {
     await client.connect();
     await client.query('select 1');
@@ -78,12 +90,24 @@ export async function startPostgres(settings: StackSettings, log: (line: string)
     }
     const init = spawnSync(
       bins.initdb,
-      ['-D', dataDir, '-U', settings.postgresUser, `--pwfile=${pwFile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C'],
+      [
+        '-D',
+        dataDir,
+        '-U',
+        settings.postgresUser,
+        `--pwfile=${pwFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
       { encoding: 'utf8', ...(owner ?? {}) },
     );
     rmSync(pwFile, { force: true });
     if (init.status !== 0) {
-      throw new StackError('STACK_START_FAILED', `initdb failed: ${(init.stderr || init.stdout).trim().split('\n').slice(-5).join(' ')}`);
+      throw new StackError(
+        'STACK_START_FAILED',
+        `initdb failed: ${(init.stderr || init.stdout).trim().split('\n').slice(-5).join(' ')}`,
+      );
     }
   }
   if (owner) {
@@ -99,19 +123,29 @@ export async function startPostgres(settings: StackSettings, log: (line: string)
     name: 'postgres',
     command: bins.postgres,
     args: [
-      '-D', dataDir,
-      '-p', String(settings.postgresPort),
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=300',
-      '-c', 'shared_buffers=128MB',
+      '-D',
+      dataDir,
+      '-p',
+      String(settings.postgresPort),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=300',
+      '-c',
+      'shared_buffers=128MB',
     ],
     logFile,
     pidFile: path.join(dirs.run, 'postgres.pid'),
     ...(owner ?? {}),
   };
   const pid = startDaemon(spec);
-  await waitUntil('postgres', () => postgresReady(settings), { timeoutMs: settings.startTimeoutMs, pid, logFile });
+  await waitUntil('postgres', () => postgresReady(settings), {
+    timeoutMs: settings.startTimeoutMs,
+    pid,
+    logFile,
+  });
   return pid;
 }
 
@@ -145,7 +179,8 @@ export async function ensureRoles(settings: StackSettings): Promise<void> {
 
 /** `create role <name> login password <password>` unless it exists; concurrent callers both succeed. */
 export async function ensureLoginRole(client: pg.ClientBase, name: string, password: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new StackError('STACK_START_FAILED', `bad role name ${name.slice(0, 70)}`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name))
+    throw new StackError('STACK_START_FAILED', `bad role name ${name.slice(0, 70)}`);
   const exists = await client.query('select 1 from pg_roles where rolname = $1', [name]);
   if (exists.rowCount !== 0) return;
   const literal = `'${password.replaceAll("'", "''")}'`;

@@ -5,7 +5,9 @@ import type { JavaRuntime } from './java.js';
 
 export async function registryReady(settings: StackSettings): Promise<boolean> {
   try {
-    const response = await fetch(`${stackEndpoints(settings).schemaRegistryUrl}/subjects`, { signal: AbortSignal.timeout(1000) });
+    const response = await fetch(`${stackEndpoints(settings).schemaRegistryUrl}/subjects`, {
+      signal: AbortSignal.timeout(1000),
+    });
     return response.ok;
   } catch {
     return false;
@@ -13,7 +15,11 @@ export async function registryReady(settings: StackSettings): Promise<boolean> {
 }
 
 /** Apicurio Registry 3.x (Quarkus), SQL storage on the stack's Postgres so schemas and ids survive restarts. */
-export async function startRegistry(settings: StackSettings, java: JavaRuntime, registryJar: string): Promise<number> {
+export async function startRegistry(
+  settings: StackSettings,
+  java: JavaRuntime,
+  registryJar: string,
+): Promise<number> {
   const dirs = stackDirs(settings);
   const logFile = path.join(dirs.logs, 'registry.log');
   const pid = startDaemon({
@@ -40,6 +46,10 @@ export async function startRegistry(settings: StackSettings, java: JavaRuntime, 
     logFile,
     pidFile: path.join(dirs.run, 'registry.pid'),
   });
-  await waitUntil('registry', () => registryReady(settings), { timeoutMs: settings.startTimeoutMs, pid, logFile });
+  await waitUntil('registry', () => registryReady(settings), {
+    timeoutMs: settings.startTimeoutMs,
+    pid,
+    logFile,
+  });
   return pid;
 }

@@ -7,7 +7,13 @@ import { ensureArtifacts } from './artifacts.js';
 import { ensureDatabase, ensureRoles, postgresReady, startPostgres } from './postgres.js';
 import { kafkaReady, startKafkaBroker } from './kafka.js';
 import { registryReady, startRegistry } from './registry.js';
-import { loadStackSettings, stackDirs, stackEndpoints, type StackEndpoints, type StackSettings } from './settings.js';
+import {
+  loadStackSettings,
+  stackDirs,
+  stackEndpoints,
+  type StackEndpoints,
+  type StackSettings,
+} from './settings.js';
 
 export type StackComponent = 'postgres' | 'kafka' | 'registry';
 /** Start order; stop order is the reverse. */
@@ -30,7 +36,8 @@ export interface StackUpResult {
 type Log = (line: string) => void;
 const silent: Log = () => undefined;
 
-const pidFile = (settings: StackSettings, component: StackComponent) => path.join(stackDirs(settings).run, `${component}.pid`);
+const pidFile = (settings: StackSettings, component: StackComponent) =>
+  path.join(stackDirs(settings).run, `${component}.pid`);
 
 const readiness: Record<StackComponent, (s: StackSettings) => Promise<boolean>> = {
   postgres: postgresReady,
@@ -71,14 +78,25 @@ export async function stackStatus(settings: StackSettings = loadStackSettings())
     stackComponents.map(async (component) => {
       const pid = ownPid(settings, component);
       const ready = pid !== undefined && (await readiness[component](settings));
-      return { component, pid, running: pid !== undefined, ready, rssMb: pid === undefined ? undefined : rssMb(pid) };
+      return {
+        component,
+        pid,
+        running: pid !== undefined,
+        ready,
+        rssMb: pid === undefined ? undefined : rssMb(pid),
+      };
     }),
   );
 }
 
 /** Starts whatever is not running, in order, and waits until each is healthy. A second call is a no-op. */
-export async function stackUp(settings: StackSettings = loadStackSettings(), log: Log = silent): Promise<StackUpResult> {
-  return withStackLock(stackDirs(settings).run, settings.startTimeoutMs * 3, () => stackUpLocked(settings, log));
+export async function stackUp(
+  settings: StackSettings = loadStackSettings(),
+  log: Log = silent,
+): Promise<StackUpResult> {
+  return withStackLock(stackDirs(settings).run, settings.startTimeoutMs * 3, () =>
+    stackUpLocked(settings, log),
+  );
 }
 
 async function stackUpLocked(settings: StackSettings, log: Log): Promise<StackUpResult> {
@@ -88,12 +106,15 @@ async function stackUpLocked(settings: StackSettings, log: Log): Promise<StackUp
   const needed = stackComponents.filter((c) => ownPid(settings, c) === undefined);
   if (needed.length > 0) {
     for (const component of needed) {
-      for (const [port, envName] of portOf(settings, component)) await assertPortFree(port, component, envName);
+      for (const [port, envName] of portOf(settings, component))
+        await assertPortFree(port, component, envName);
     }
     // Check Java before anything starts, so a missing JDK is the first and only message.
     const registryJava = findJava(21, 'the schema registry (Apicurio Registry 3.x)');
     const kafkaJava = findJava(17, 'Kafka 4.x');
-    const artifacts = needed.some((c) => c !== 'postgres') ? ensureArtifacts(settings, kafkaJava, log) : undefined;
+    const artifacts = needed.some((c) => c !== 'postgres')
+      ? ensureArtifacts(settings, kafkaJava, log)
+      : undefined;
     for (const component of needed) {
       log(`starting ${component}…`);
       const t0 = Date.now();
@@ -128,7 +149,9 @@ export async function stackDown(
   opts: { clean?: boolean; components?: readonly StackComponent[] } = {},
   log: Log = silent,
 ): Promise<StackComponent[]> {
-  return withStackLock(stackDirs(settings).run, settings.startTimeoutMs * 3, () => stackDownLocked(settings, opts, log));
+  return withStackLock(stackDirs(settings).run, settings.startTimeoutMs * 3, () =>
+    stackDownLocked(settings, opts, log),
+  );
 }
 
 async function stackDownLocked(
@@ -153,7 +176,10 @@ async function stackDownLocked(
 }
 
 /** Stops one component and leaves the rest running (fault-injection tests stop the broker this way). */
-export async function stopComponent(component: StackComponent, settings: StackSettings = loadStackSettings()): Promise<void> {
+export async function stopComponent(
+  component: StackComponent,
+  settings: StackSettings = loadStackSettings(),
+): Promise<void> {
   await stackDown(settings, { components: [component] });
 }
 

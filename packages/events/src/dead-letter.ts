@@ -107,7 +107,11 @@ export function deadLetterMessage(input: DeadLetterInput): Message {
 
 /** The same dead letter without its value, saying why (`reason`) in `dlq.value.omitted`. Pure. */
 export function withValueOmitted(deadLetter: Message, reason: string): Message {
-  return { ...deadLetter, value: null, headers: { ...deadLetter.headers, [DEAD_LETTER_HEADERS.valueOmitted]: reason } };
+  return {
+    ...deadLetter,
+    value: null,
+    headers: { ...deadLetter.headers, [DEAD_LETTER_HEADERS.valueOmitted]: reason },
+  };
 }
 
 /** A dead letter read back. */
@@ -152,7 +156,8 @@ export function parseDeadLetter(partition: number, message: KafkaMessage): DeadL
     errorMessage: headerText(headers, DEAD_LETTER_HEADERS.errorMessage) ?? '',
     attempts: Number(headerText(headers, DEAD_LETTER_HEADERS.attempts) ?? '0'),
     consumer: headerText(headers, DEAD_LETTER_HEADERS.consumer) ?? '',
-    failedAt: headerText(headers, DEAD_LETTER_HEADERS.failedAt) ?? headerText(headers, LEGACY_FAILED_AT) ?? '',
+    failedAt:
+      headerText(headers, DEAD_LETTER_HEADERS.failedAt) ?? headerText(headers, LEGACY_FAILED_AT) ?? '',
     valueOmitted: headerText(headers, DEAD_LETTER_HEADERS.valueOmitted),
     key: message.key,
     value: message.value,
@@ -164,11 +169,17 @@ export function parseDeadLetter(partition: number, message: KafkaMessage): DeadL
  * The record a replay produces to the origin topic and partition: the original key, value and non-`dlq.*` headers,
  * plus `dlq.replay-of`. No other `dlq.*` header is ever copied back. Pure.
  */
-export function replayMessage(deadLetterTopic: string, record: DeadLetterRecord): Message & { partition: number } {
+export function replayMessage(
+  deadLetterTopic: string,
+  record: DeadLetterRecord,
+): Message & { partition: number } {
   return {
     partition: record.origin.partition,
     key: record.key,
     value: record.value,
-    headers: { ...withoutDeadLetterHeaders(record.headers), [REPLAY_HEADER]: `${deadLetterTopic}/${record.partition}/${record.offset}` },
+    headers: {
+      ...withoutDeadLetterHeaders(record.headers),
+      [REPLAY_HEADER]: `${deadLetterTopic}/${record.partition}/${record.offset}`,
+    },
   };
 }

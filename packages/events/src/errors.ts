@@ -1,14 +1,36 @@
 /** Error codes of @livechat-pipeline/events: one closed list, each with whether a retry can help. */
 export const EVENTS_ERROR_CODES = {
-  EVENTS_SCHEMA_LOAD_FAILED: { retryable: false, description: 'An .avsc file under schemas/ is missing or is not a valid Avro schema' },
-  EVENTS_REGISTRY_UNAVAILABLE: { retryable: true, description: 'The schema registry could not be reached, timed out or answered 5xx' },
-  EVENTS_REGISTRY_REJECTED: { retryable: false, description: 'The schema registry refused the request (4xx), e.g. an incompatible schema' },
+  EVENTS_SCHEMA_LOAD_FAILED: {
+    retryable: false,
+    description: 'An .avsc file under schemas/ is missing or is not a valid Avro schema',
+  },
+  EVENTS_REGISTRY_UNAVAILABLE: {
+    retryable: true,
+    description: 'The schema registry could not be reached, timed out or answered 5xx',
+  },
+  EVENTS_REGISTRY_REJECTED: {
+    retryable: false,
+    description: 'The schema registry refused the request (4xx), e.g. an incompatible schema',
+  },
   EVENTS_SCHEMA_NOT_FOUND: { retryable: false, description: 'No schema with this id exists in the registry' },
-  EVENTS_WIRE_FORMAT_INVALID: { retryable: false, description: 'Bytes are not in the Confluent wire format (magic byte 0 + 4-byte schema id + Avro body)' },
-  EVENTS_ENCODE_FAILED: { retryable: false, description: 'A value does not match the Avro schema it is encoded with' },
-  EVENTS_DECODE_FAILED: { retryable: false, description: 'An Avro body could not be decoded with its writer schema' },
+  EVENTS_WIRE_FORMAT_INVALID: {
+    retryable: false,
+    description: 'Bytes are not in the Confluent wire format (magic byte 0 + 4-byte schema id + Avro body)',
+  },
+  EVENTS_ENCODE_FAILED: {
+    retryable: false,
+    description: 'A value does not match the Avro schema it is encoded with',
+  },
+  EVENTS_DECODE_FAILED: {
+    retryable: false,
+    description: 'An Avro body could not be decoded with its writer schema',
+  },
   EVENTS_TOPIC_CREATE_FAILED: { retryable: true, description: 'A topic could not be created or inspected' },
-  EVENTS_TOPIC_MISCONFIGURED: { retryable: false, description: 'An existing topic lacks a setting its writer needs (e.g. max.message.bytes, retention.ms); the message says how to change it' },
+  EVENTS_TOPIC_MISCONFIGURED: {
+    retryable: false,
+    description:
+      'An existing topic lacks a setting its writer needs (e.g. max.message.bytes, retention.ms); the message says how to change it',
+  },
 } as const;
 
 export type EventsErrorCode = keyof typeof EVENTS_ERROR_CODES;

@@ -16,7 +16,12 @@ export interface EnsureTopicOptions {
 }
 
 /** Kafka error types that mean "the topic's metadata has not reached this broker yet". */
-const METADATA_NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
+const METADATA_NOT_YET = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_LEADER_OR_FOLLOWER',
+]);
 
 /**
  * Creates the topic when it is missing, waits until every partition of it has a leader, and checks the
@@ -28,7 +33,11 @@ const METADATA_NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAI
  * naming the topic, the setting, its value, the value needed and the command to change it; EVENTS_TOPIC_CREATE_FAILED
  * (retryable) for anything else.
  */
-export async function ensureTopic(kafka: Kafka, spec: TopicSpec, options: EnsureTopicOptions = {}): Promise<boolean> {
+export async function ensureTopic(
+  kafka: Kafka,
+  spec: TopicSpec,
+  options: EnsureTopicOptions = {},
+): Promise<boolean> {
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -52,14 +61,19 @@ export async function ensureTopic(kafka: Kafka, spec: TopicSpec, options: Ensure
       }
     }
     await waitForLeaders(admin, spec.topic, options.metadataTimeoutMs ?? 15_000);
-    if (spec.requires !== undefined && spec.requires.length > 0) await checkSettings(admin, spec, options.brokers);
+    if (spec.requires !== undefined && spec.requires.length > 0)
+      await checkSettings(admin, spec, options.brokers);
     return created;
   } catch (cause) {
     if (cause instanceof EventsError) throw cause;
-    throw new EventsError('EVENTS_TOPIC_CREATE_FAILED', `cannot ensure topic ${spec.topic}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-      details: { topic: spec.topic },
-    });
+    throw new EventsError(
+      'EVENTS_TOPIC_CREATE_FAILED',
+      `cannot ensure topic ${spec.topic}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+        details: { topic: spec.topic },
+      },
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -69,17 +83,25 @@ export async function ensureTopic(kafka: Kafka, spec: TopicSpec, options: Ensure
  * Waits until a topic another service creates exists with a leader for every partition (a reader's start-up
  * step). Throws EVENTS_TOPIC_CREATE_FAILED (retryable) when it is not there within `timeoutMs`.
  */
-export async function waitForTopic(kafka: Kafka, topic: string, options: { timeoutMs?: number } = {}): Promise<void> {
+export async function waitForTopic(
+  kafka: Kafka,
+  topic: string,
+  options: { timeoutMs?: number } = {},
+): Promise<void> {
   const admin = kafka.admin();
   try {
     await admin.connect();
     await waitForLeaders(admin, topic, options.timeoutMs ?? 5_000);
   } catch (cause) {
     if (cause instanceof EventsError) throw cause;
-    throw new EventsError('EVENTS_TOPIC_CREATE_FAILED', `cannot read the metadata of topic ${topic}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-      details: { topic },
-    });
+    throw new EventsError(
+      'EVENTS_TOPIC_CREATE_FAILED',
+      `cannot read the metadata of topic ${topic}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+        details: { topic },
+      },
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -96,15 +118,22 @@ async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number): P
       const partitions = topics.find((t) => t.name === topic)?.partitions ?? [];
       const withoutLeader = partitions.filter((p) => p.partitionErrorCode !== 0 || p.leader < 0);
       if (partitions.length > 0 && withoutLeader.length === 0) return;
-      last = partitions.length === 0 ? 'not in the metadata yet' : `${withoutLeader.length} partition(s) without a leader`;
+      last =
+        partitions.length === 0
+          ? 'not in the metadata yet'
+          : `${withoutLeader.length} partition(s) without a leader`;
     } catch (error) {
       if (!hasErrorType(error, (type) => METADATA_NOT_YET.has(type))) throw error;
       last = error instanceof Error ? error.message : String(error);
     }
     if (Date.now() + delay > deadline) {
-      throw new EventsError('EVENTS_TOPIC_CREATE_FAILED', `topic ${topic} has no leader for every partition after ${timeoutMs} ms (${last})`, {
-        details: { topic },
-      });
+      throw new EventsError(
+        'EVENTS_TOPIC_CREATE_FAILED',
+        `topic ${topic} has no leader for every partition after ${timeoutMs} ms (${last})`,
+        {
+          details: { topic },
+        },
+      );
     }
     await sleep(delay);
     delay = Math.min(delay * 2, 1_000);
@@ -112,11 +141,17 @@ async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number): P
 }
 
 /** One line per misconfigured topic: which settings, their value, the value needed, and the command to fix them. */
-async function checkSettings(admin: Admin, spec: TopicSpec, brokers: readonly string[] | undefined): Promise<void> {
+async function checkSettings(
+  admin: Admin,
+  spec: TopicSpec,
+  brokers: readonly string[] | undefined,
+): Promise<void> {
   const requires = spec.requires ?? [];
   const described = await admin.describeConfigs({
     includeSynonyms: false,
-    resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.topic, configNames: requires.map((r) => r.config) }],
+    resources: [
+      { type: ConfigResourceTypes.TOPIC, name: spec.topic, configNames: requires.map((r) => r.config) },
+    ],
   });
   const entries = described.resources.find((r) => r.resourceName === spec.topic)?.configEntries ?? [];
   const actual = new Map(entries.map((e) => [e.configName, e.configValue]));
@@ -126,13 +161,22 @@ async function checkSettings(admin: Admin, spec: TopicSpec, brokers: readonly st
   });
   if (problems.length === 0) return;
   const summary = problems
-    .map(({ requirement, value }) => `${requirement.config} is ${value ?? '(not reported)'}, needs ${'atLeast' in requirement ? `at least ${requirement.atLeast}` : requirement.equals}`)
+    .map(
+      ({ requirement, value }) =>
+        `${requirement.config} is ${value ?? '(not reported)'}, needs ${'atLeast' in requirement ? `at least ${requirement.atLeast}` : requirement.equals}`,
+    )
     .join('; ');
-  const settings = problems.map(({ requirement }) => `${requirement.config}=${neededValue(spec, requirement)}`).join(',');
+  const settings = problems
+    .map(({ requirement }) => `${requirement.config}=${neededValue(spec, requirement)}`)
+    .join(',');
   const command = `kafka-configs.sh --bootstrap-server ${brokers !== undefined && brokers.length > 0 ? brokers.join(',') : '<broker:port>'} --alter --entity-type topics --entity-name ${spec.topic} --add-config ${settings}`;
-  throw new EventsError('EVENTS_TOPIC_MISCONFIGURED', `topic ${spec.topic}: ${summary}; change it with: ${command}`, {
-    details: { topic: spec.topic, settings },
-  });
+  throw new EventsError(
+    'EVENTS_TOPIC_MISCONFIGURED',
+    `topic ${spec.topic}: ${summary}; change it with: ${command}`,
+    {
+      details: { topic: spec.topic, settings },
+    },
+  );
 }
 
 function meets(requirement: TopicRequirement, value: string): boolean {
@@ -145,7 +189,9 @@ function meets(requirement: TopicRequirement, value: string): boolean {
 function neededValue(spec: TopicSpec, requirement: TopicRequirement): string {
   if ('equals' in requirement) return requirement.equals;
   const configured = spec.configs?.[requirement.config];
-  return configured !== undefined && meets(requirement, configured) ? configured : String(requirement.atLeast);
+  return configured !== undefined && meets(requirement, configured)
+    ? configured
+    : String(requirement.atLeast);
 }
 
 /** True when the error, or every error it aggregates, has a Kafka error type that `match` accepts. */
@@ -153,7 +199,12 @@ function hasErrorType(err: unknown, match: (type: string) => boolean): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { type?: unknown; errors?: unknown; cause?: unknown; originalError?: unknown };
   if (typeof e.type === 'string' && match(e.type)) return true;
-  if (Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every((x: unknown) => hasErrorType(x, match))) return true;
+  if (
+    Array.isArray(e.errors) &&
+    e.errors.length > 0 &&
+    e.errors.every((x: unknown) => hasErrorType(x, match))
+  )
+    return true;
   if (e.originalError !== undefined && hasErrorType(e.originalError, match)) return true;
   return e.cause !== undefined && hasErrorType(e.cause, match);
 }

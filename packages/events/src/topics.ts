@@ -58,7 +58,11 @@ export function keptForeverTopicSpec(o: KeptForever): TopicSpec {
     topic: o.topic,
     numPartitions: o.numPartitions,
     replicationFactor: o.replicationFactor,
-    configs: { 'retention.ms': '-1', 'retention.bytes': '-1', 'max.message.bytes': String(o.maxMessageBytes) },
+    configs: {
+      'retention.ms': '-1',
+      'retention.bytes': '-1',
+      'max.message.bytes': String(o.maxMessageBytes),
+    },
     requires: [
       { config: 'retention.ms', equals: '-1' },
       { config: 'retention.bytes', equals: '-1' },
@@ -74,8 +78,18 @@ export function keptForeverTopicSpec(o: KeptForever): TopicSpec {
  */
 export const topicSpecs = {
   /** `livechat.webhooks.raw`: the ingest writes batches of up to `maxMessageBytes` (from its body and batch limits). */
-  rawWebhook: (o: { topic?: string; partitions: number; replicationFactor: number; maxMessageBytes: number }): TopicSpec =>
-    keptForeverTopicSpec({ topic: o.topic ?? TOPICS.rawWebhook, numPartitions: o.partitions, replicationFactor: o.replicationFactor, maxMessageBytes: o.maxMessageBytes }),
+  rawWebhook: (o: {
+    topic?: string;
+    partitions: number;
+    replicationFactor: number;
+    maxMessageBytes: number;
+  }): TopicSpec =>
+    keptForeverTopicSpec({
+      topic: o.topic ?? TOPICS.rawWebhook,
+      numPartitions: o.partitions,
+      replicationFactor: o.replicationFactor,
+      maxMessageBytes: o.maxMessageBytes,
+    }),
   /** `livechat.chat-events`: written by the normalizer, created by it or by a reader that starts first. */
   chatEvents: (o: { topic?: string; partitions: number; replicationFactor: number }): TopicSpec =>
     keptForeverTopicSpec({
@@ -94,5 +108,10 @@ export const topicSpecs = {
     }),
   /** `<consumer>.dlq` of a Postgres consumer: its origin records byte for byte. */
   consumerDeadLetters: (o: { topic: string; replicationFactor: number }): TopicSpec =>
-    keptForeverTopicSpec({ topic: o.topic, numPartitions: 1, replicationFactor: o.replicationFactor, maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES }),
+    keptForeverTopicSpec({
+      topic: o.topic,
+      numPartitions: 1,
+      replicationFactor: o.replicationFactor,
+      maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES,
+    }),
 } as const;

@@ -19,13 +19,19 @@ export interface Unframed {
 
 export function unframe(bytes: Buffer): Unframed {
   if (bytes.length < HEADER_LENGTH) {
-    throw new EventsError('EVENTS_WIRE_FORMAT_INVALID', `message of ${bytes.length} bytes is shorter than the 5-byte header`, {
-      details: { length: bytes.length },
-    });
+    throw new EventsError(
+      'EVENTS_WIRE_FORMAT_INVALID',
+      `message of ${bytes.length} bytes is shorter than the 5-byte header`,
+      {
+        details: { length: bytes.length },
+      },
+    );
   }
   const magic = bytes.readUInt8(0);
   if (magic !== MAGIC_BYTE) {
-    throw new EventsError('EVENTS_WIRE_FORMAT_INVALID', `unknown magic byte ${magic} (expected 0)`, { details: { magic } });
+    throw new EventsError('EVENTS_WIRE_FORMAT_INVALID', `unknown magic byte ${magic} (expected 0)`, {
+      details: { magic },
+    });
   }
   return { schemaId: bytes.readUInt32BE(1), body: bytes.subarray(HEADER_LENGTH) };
 }

@@ -12,9 +12,19 @@ import {
 } from '../src/dead-letter.js';
 
 /** What a consumer reads back: every header value a Buffer. */
-function consumed(message: { key?: Buffer | string | null; value?: Buffer | string | null; headers?: Record<string, unknown> }, offset = '9'): KafkaMessage {
-  const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, Buffer.from(String(v))]));
-  const buf = (v: Buffer | string | null | undefined) => (v === undefined || v === null ? null : Buffer.from(v));
+function consumed(
+  message: {
+    key?: Buffer | string | null;
+    value?: Buffer | string | null;
+    headers?: Record<string, unknown>;
+  },
+  offset = '9',
+): KafkaMessage {
+  const headers = Object.fromEntries(
+    Object.entries(message.headers ?? {}).map(([k, v]) => [k, Buffer.from(String(v))]),
+  );
+  const buf = (v: Buffer | string | null | undefined) =>
+    v === undefined || v === null ? null : Buffer.from(v);
   return { key: buf(message.key), value: buf(message.value), offset, timestamp: '0', attributes: 0, headers };
 }
 
@@ -24,7 +34,11 @@ const origin = {
   offset: '1234',
   timestamp: '1700000000000',
   attributes: 0,
-  headers: { 'trace-id': Buffer.from('abc'), 'dlq.replay-of': Buffer.from('x.dlq/0/1'), 'dlq.failed_at': Buffer.from('old') },
+  headers: {
+    'trace-id': Buffer.from('abc'),
+    'dlq.replay-of': Buffer.from('x.dlq/0/1'),
+    'dlq.failed_at': Buffer.from('old'),
+  },
 };
 
 describe('the dead-letter envelope', () => {
@@ -88,7 +102,9 @@ describe('the dead-letter envelope', () => {
       consumer: 'c',
       failedAt: new Date(0),
     });
-    expect(Buffer.byteLength(String(letter.headers?.['dlq.error.message']))).toBe(DEAD_LETTER_MESSAGE_MAX_BYTES);
+    expect(Buffer.byteLength(String(letter.headers?.['dlq.error.message']))).toBe(
+      DEAD_LETTER_MESSAGE_MAX_BYTES,
+    );
   });
 
   it('reads the older normalizer spelling dlq.failed_at, and says when the value was omitted', () => {
@@ -117,8 +133,15 @@ describe('the dead-letter envelope', () => {
   });
 
   it('marks a dead letter without its value', () => {
-    const letter = withValueOmitted({ key: 'k', value: Buffer.from('big'), headers: { a: 'b' } }, 'too large');
-    expect(letter).toEqual({ key: 'k', value: null, headers: { a: 'b', [DEAD_LETTER_HEADERS.valueOmitted]: 'too large' } });
+    const letter = withValueOmitted(
+      { key: 'k', value: Buffer.from('big'), headers: { a: 'b' } },
+      'too large',
+    );
+    expect(letter).toEqual({
+      key: 'k',
+      value: null,
+      headers: { a: 'b', [DEAD_LETTER_HEADERS.valueOmitted]: 'too large' },
+    });
   });
 
   it('replays the original key, value and own headers with dlq.replay-of, never another dlq.* header', () => {
@@ -128,14 +151,29 @@ describe('the dead-letter envelope', () => {
         {
           key: 'k',
           value: 'v',
-          headers: { 'trace-id': 'abc', 'dlq.origin.topic': 't', 'dlq.origin.partition': '2', 'dlq.origin.offset': '7', 'dlq.failed_at': 'x', 'dlq.something-new': 'y' },
+          headers: {
+            'trace-id': 'abc',
+            'dlq.origin.topic': 't',
+            'dlq.origin.partition': '2',
+            'dlq.origin.offset': '7',
+            'dlq.failed_at': 'x',
+            'dlq.something-new': 'y',
+          },
         },
         '11',
       ),
     )!;
     // Even a record whose headers were handed in with dlq.* ones (not from parseDeadLetter) loses them.
-    const message = replayMessage('t.dlq', { ...record, headers: { ...record.headers, 'dlq.replay-of': 't.dlq/0/1', 'dlq.error.code': 'E' } });
-    expect(message).toEqual({ partition: 2, key: Buffer.from('k'), value: Buffer.from('v'), headers: { 'trace-id': Buffer.from('abc'), [REPLAY_HEADER]: 't.dlq/0/11' } });
+    const message = replayMessage('t.dlq', {
+      ...record,
+      headers: { ...record.headers, 'dlq.replay-of': 't.dlq/0/1', 'dlq.error.code': 'E' },
+    });
+    expect(message).toEqual({
+      partition: 2,
+      key: Buffer.from('k'),
+      value: Buffer.from('v'),
+      headers: { 'trace-id': Buffer.from('abc'), [REPLAY_HEADER]: 't.dlq/0/11' },
+    });
   });
 
   it('ignores records without provenance', () => {

@@ -113,6 +113,8 @@ describe('typed readers on the real registry', () => {
       user_agent: null,
       remote_address: null,
     });
-    await expect(readChatEvent(new ConfluentAvroSerde(registry()), bytes)).rejects.toMatchObject({ code: 'EVENTS_DECODE_FAILED' });
+    await expect(readChatEvent(new ConfluentAvroSerde(registry()), bytes)).rejects.toMatchObject({
+      code: 'EVENTS_DECODE_FAILED',
+    });
   });
 });

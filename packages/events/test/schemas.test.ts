@@ -76,7 +76,9 @@ describe('Confluent wire format', () => {
   });
 
   it('refuses short messages and unknown magic bytes', () => {
-    expect(() => unframe(Buffer.from([0, 1]))).toThrowError(expect.objectContaining({ code: 'EVENTS_WIRE_FORMAT_INVALID' }) as Error);
+    expect(() => unframe(Buffer.from([0, 1]))).toThrowError(
+      expect.objectContaining({ code: 'EVENTS_WIRE_FORMAT_INVALID' }) as Error,
+    );
     expect(() => unframe(Buffer.from([1, 0, 0, 0, 1, 5]))).toThrowError(/magic byte 1/);
   });
 });

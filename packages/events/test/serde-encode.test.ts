@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfluentAvroSerde, SchemaRegistryClient, frame, isEventsError, rawWebhookSchema } from '../src/index.js';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  frame,
+  isEventsError,
+  rawWebhookSchema,
+} from '../src/index.js';
 import type { RawWebhook, RegisteredSchema } from '../src/index.js';
 
 // No registry is contacted: encoding with a registered schema is local.

@@ -5,13 +5,21 @@ import { EventsError, ensureTopic, topicSpecs, waitForTopic } from '../src/index
 
 /** A client of its own per simulated service, as separate processes would have. */
 const serviceKafka = (clientId: string) =>
-  new Kafka({ clientId, brokers: stackEndpoints().kafkaBrokers, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 100 } });
+  new Kafka({
+    clientId,
+    brokers: stackEndpoints().kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 3, initialRetryTime: 100 },
+  });
 
 async function topicConfig(topic: string, names: string[]): Promise<Record<string, string>> {
   const admin = testKafka('topic-admin-test').admin();
   await admin.connect();
   try {
-    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: topic, configNames: names }] });
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: 2, name: topic, configNames: names }],
+    });
     return Object.fromEntries((resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
   } finally {
     await admin.disconnect();
@@ -30,7 +38,9 @@ describe('ensureTopic on the real broker', () => {
         const results = await Promise.all(
           Array.from({ length: 8 }, (_, i) =>
             ensureTopic(serviceKafka(`svc-${i}`), spec).catch((e: unknown) => {
-              failures.push(`${topic}: ${e instanceof Error ? `${e.message} / ${String((e.cause as Error | undefined)?.message)}` : String(e)}`);
+              failures.push(
+                `${topic}: ${e instanceof Error ? `${e.message} / ${String((e.cause as Error | undefined)?.message)}` : String(e)}`,
+              );
               return false;
             }),
           ),
@@ -52,7 +62,10 @@ describe('ensureTopic on the real broker', () => {
     } finally {
       await admin.disconnect();
     }
-    expect(await topicConfig(topics[0]!, ['max.message.bytes', 'retention.ms'])).toEqual({ 'max.message.bytes': '8388608', 'retention.ms': '-1' });
+    expect(await topicConfig(topics[0]!, ['max.message.bytes', 'retention.ms'])).toEqual({
+      'max.message.bytes': '8388608',
+      'retention.ms': '-1',
+    });
   });
 
   it('returns false for a topic another client created without waiting for its leaders, once its leaders are known', async () => {
@@ -60,11 +73,28 @@ describe('ensureTopic on the real broker', () => {
     const other = serviceKafka('other').admin();
     await other.connect();
     try {
-      await other.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 3, configEntries: [{ name: 'retention.ms', value: '-1' }, { name: 'max.message.bytes', value: '8388608' }] }] });
+      await other.createTopics({
+        waitForLeaders: false,
+        topics: [
+          {
+            topic,
+            numPartitions: 3,
+            configEntries: [
+              { name: 'retention.ms', value: '-1' },
+              { name: 'max.message.bytes', value: '8388608' },
+            ],
+          },
+        ],
+      });
     } finally {
       await other.disconnect();
     }
-    expect(await ensureTopic(serviceKafka('me'), topicSpecs.chatEvents({ topic, partitions: 3, replicationFactor: 1 }))).toBe(false);
+    expect(
+      await ensureTopic(
+        serviceKafka('me'),
+        topicSpecs.chatEvents({ topic, partitions: 3, replicationFactor: 1 }),
+      ),
+    ).toBe(false);
   });
 
   it('refuses an existing topic whose max.message.bytes is too small, with one line naming the setting and the command', async () => {
@@ -73,9 +103,13 @@ describe('ensureTopic on the real broker', () => {
       { name: 'max.message.bytes', value: '1048588' },
       { name: 'retention.ms', value: '-1' },
     ]);
-    const error = await ensureTopic(testKafka('svc'), topicSpecs.chatEvents({ topic, partitions: 1, replicationFactor: 1 }), {
-      brokers: stackEndpoints().kafkaBrokers,
-    }).catch((e: unknown) => e);
+    const error = await ensureTopic(
+      testKafka('svc'),
+      topicSpecs.chatEvents({ topic, partitions: 1, replicationFactor: 1 }),
+      {
+        brokers: stackEndpoints().kafkaBrokers,
+      },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EventsError);
     const e = error as EventsError;
     expect(e.code).toBe('EVENTS_TOPIC_MISCONFIGURED');
@@ -89,11 +123,20 @@ describe('ensureTopic on the real broker', () => {
   it('names every setting that falls short (retention too) in the same line', async () => {
     const topic = uniqueName('defaults');
     await createTopic(topic, 1, [{ name: 'retention.ms', value: String(7 * 24 * 3600 * 1000) }]); // and the broker's 1 MiB
-    const error = await ensureTopic(testKafka('svc'), topicSpecs.normalizerDeadLetters({ topic, replicationFactor: 1 })).catch((e: unknown) => e);
+    const error = await ensureTopic(
+      testKafka('svc'),
+      topicSpecs.normalizerDeadLetters({ topic, replicationFactor: 1 }),
+    ).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'EVENTS_TOPIC_MISCONFIGURED' });
     const message = (error as Error).message;
-    expect(message).toMatch(new RegExp(`^topic ${topic}: retention\\.ms is 604800000, needs -1; max\\.message\\.bytes is \\d+, needs at least 8388608; change it with: kafka-configs\\.sh `));
-    expect(message).toContain(`--entity-name ${topic} --add-config retention.ms=-1,max.message.bytes=8388608`);
+    expect(message).toMatch(
+      new RegExp(
+        `^topic ${topic}: retention\\.ms is 604800000, needs -1; max\\.message\\.bytes is \\d+, needs at least 8388608; change it with: kafka-configs\\.sh `,
+      ),
+    );
+    expect(message).toContain(
+      `--entity-name ${topic} --add-config retention.ms=-1,max.message.bytes=8388608`,
+    );
   });
 
   it('accepts an existing topic with the settings needed (or more room)', async () => {
@@ -102,7 +145,12 @@ describe('ensureTopic on the real broker', () => {
       { name: 'max.message.bytes', value: String(16 * 1024 * 1024) },
       { name: 'retention.ms', value: '-1' },
     ]);
-    expect(await ensureTopic(testKafka('svc'), topicSpecs.chatEvents({ topic, partitions: 2, replicationFactor: 1 }))).toBe(false);
+    expect(
+      await ensureTopic(
+        testKafka('svc'),
+        topicSpecs.chatEvents({ topic, partitions: 2, replicationFactor: 1 }),
+      ),
+    ).toBe(false);
   });
 
   it('waitForTopic waits for a topic another service creates, and fails retryably when it never comes', async () => {
@@ -110,7 +158,9 @@ describe('ensureTopic on the real broker', () => {
     const waiting = waitForTopic(serviceKafka('reader'), topic, { timeoutMs: 20_000 });
     await createTopic(topic, 2);
     await expect(waiting).resolves.toBeUndefined();
-    const missing = await waitForTopic(serviceKafka('reader'), uniqueName('never'), { timeoutMs: 500 }).catch((e: unknown) => e);
+    const missing = await waitForTopic(serviceKafka('reader'), uniqueName('never'), { timeoutMs: 500 }).catch(
+      (e: unknown) => e,
+    );
     expect(missing).toMatchObject({ code: 'EVENTS_TOPIC_CREATE_FAILED', retryable: true });
   });
 });

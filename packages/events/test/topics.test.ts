@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { CHAT_EVENTS_MAX_MESSAGE_BYTES, TOPICS, topicSpecs, type TopicSpec } from '../src/index.js';
 
 const all: TopicSpec[] = [
-  topicSpecs.rawWebhook({ partitions: 6, replicationFactor: 1, maxMessageBytes: 5 * 1024 * 1024 + 256 * 1024 }),
+  topicSpecs.rawWebhook({
+    partitions: 6,
+    replicationFactor: 1,
+    maxMessageBytes: 5 * 1024 * 1024 + 256 * 1024,
+  }),
   topicSpecs.chatEvents({ partitions: 6, replicationFactor: 1 }),
   topicSpecs.normalizerDeadLetters({ replicationFactor: 1 }),
   topicSpecs.consumerDeadLetters({ topic: 'transcripts.dlq', replicationFactor: 1 }),
@@ -10,7 +14,11 @@ const all: TopicSpec[] = [
 
 describe('topic specs', () => {
   it('default to the pipeline topic names', () => {
-    expect(all.slice(0, 3).map((s) => s.topic)).toEqual([TOPICS.rawWebhook, TOPICS.chatEvents, TOPICS.normalizerDeadLetters]);
+    expect(all.slice(0, 3).map((s) => s.topic)).toEqual([
+      TOPICS.rawWebhook,
+      TOPICS.chatEvents,
+      TOPICS.normalizerDeadLetters,
+    ]);
   });
 
   it('create every topic with settings that meet its own requirements (kept forever, room for what is written)', () => {

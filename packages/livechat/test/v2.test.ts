@@ -241,7 +241,9 @@ describe('v2 other event types', () => {
 
 describe('v2 chat groups', () => {
   it('are a fact of their own, so chat_ended adds the groups that chat_started (same thread_started id) lacked', () => {
-    const started = structuredClone(singleFixture('v2-chat_started-no-survey.json')) as { chat: { groups?: unknown } };
+    const started = structuredClone(singleFixture('v2-chat_started-no-survey.json')) as {
+      chat: { groups?: unknown };
+    };
     delete started.chat.groups;
     const ended = structuredClone(started) as { event_type: string; chat: { groups?: unknown } };
     ended.event_type = 'chat_ended';
@@ -250,6 +252,9 @@ describe('v2 chat groups', () => {
     const endedEvents = parseWebhook(ended, CONTEXT);
     expect(ofType(startedEvents, 'chat_access_changed')).toEqual([]);
     expect(only(startedEvents, 'thread_started').event_id).toBe(only(endedEvents, 'thread_started').event_id);
-    expect(only(endedEvents, 'chat_access_changed').body.chat_access_changed).toEqual({ change: 'set', group_ids: [0, 7] });
+    expect(only(endedEvents, 'chat_access_changed').body.chat_access_changed).toEqual({
+      change: 'set',
+      group_ids: [0, 7],
+    });
   });
 });

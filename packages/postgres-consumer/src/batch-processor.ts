@@ -65,7 +65,8 @@ export class BatchProcessor<E> {
 
   async process(input: BatchInput): Promise<BatchOutcome> {
     const plan = planBatch(input.messages, input.expected);
-    if (plan.fresh.length === 0 || plan.nextOffset === null) return { kind: 'nothing-new', skipped: plan.skipped };
+    if (plan.fresh.length === 0 || plan.nextOffset === null)
+      return { kind: 'nothing-new', skipped: plan.skipped };
     const { decoded, poison } = await this.decodeAll(input, plan.fresh);
 
     const client = await this.connect();
@@ -82,8 +83,18 @@ export class BatchProcessor<E> {
           return this.applyOneByOne(tx, decoded, input.attempt + 1, poison);
         },
       );
-      const key = { consumer: this.deps.options.consumerName, topic: input.topic, partition: input.partition };
-      const stored = await compareAndSetOffset(tx, this.deps.options.schema, key, input.expected, plan.nextOffset);
+      const key = {
+        consumer: this.deps.options.consumerName,
+        topic: input.topic,
+        partition: input.partition,
+      };
+      const stored = await compareAndSetOffset(
+        tx,
+        this.deps.options.schema,
+        key,
+        input.expected,
+        plan.nextOffset,
+      );
       if (!stored) {
         await client.query('rollback');
         return { kind: 'conflict', expected: input.expected };
@@ -106,7 +117,11 @@ export class BatchProcessor<E> {
         ),
       );
       await client.query('commit');
-      await this.deps.hooks?.afterPostgresCommit?.({ topic: input.topic, partition: input.partition, nextOffset: plan.nextOffset.toString() });
+      await this.deps.hooks?.afterPostgresCommit?.({
+        topic: input.topic,
+        partition: input.partition,
+        nextOffset: plan.nextOffset.toString(),
+      });
       return {
         kind: 'committed',
         nextOffset: plan.nextOffset,
@@ -140,7 +155,10 @@ export class BatchProcessor<E> {
     };
   }
 
-  private async decodeAll(input: BatchInput, messages: readonly KafkaMessage[]): Promise<{ decoded: DecodedRecord<E>[]; poison: PoisonRecord[] }> {
+  private async decodeAll(
+    input: BatchInput,
+    messages: readonly KafkaMessage[],
+  ): Promise<{ decoded: DecodedRecord<E>[]; poison: PoisonRecord[] }> {
     const { decode, eventId } = this.deps.definition;
     const settled = await Promise.allSettled(messages.map((m) => decode(m, originOf(input, m))));
     const decoded: DecodedRecord<E>[] = [];
@@ -159,11 +177,19 @@ export class BatchProcessor<E> {
         id = eventId(result.value);
       } catch (cause) {
         id = undefined;
-        poison.push({ message, error: new ConsumerError('CONSUMER_EVENT_ID_MISSING', 'eventId() threw', { cause }), attempts: input.attempt });
+        poison.push({
+          message,
+          error: new ConsumerError('CONSUMER_EVENT_ID_MISSING', 'eventId() threw', { cause }),
+          attempts: input.attempt,
+        });
         return;
       }
       if (!id) {
-        poison.push({ message, error: new ConsumerError('CONSUMER_EVENT_ID_MISSING', 'eventId() returned an empty id'), attempts: input.attempt });
+        poison.push({
+          message,
+          error: new ConsumerError('CONSUMER_EVENT_ID_MISSING', 'eventId() returned an empty id'),
+          attempts: input.attempt,
+        });
         return;
       }
       decoded.push({ message, event: result.value, id });
@@ -172,12 +198,24 @@ export class BatchProcessor<E> {
   }
 
   /** Fast path: one dedup INSERT and one handler call for the whole batch. */
-  private async applyWholeBatch(tx: ConsumerTransaction, decoded: readonly DecodedRecord<E>[]): Promise<{ applied: number; duplicates: number }> {
+  private async applyWholeBatch(
+    tx: ConsumerTransaction,
+    decoded: readonly DecodedRecord<E>[],
+  ): Promise<{ applied: number; duplicates: number }> {
     await tx.query('savepoint whole_batch');
     const { schema, consumerName } = this.deps.options;
-    const claimed = await claimEventIds(tx, schema, consumerName, decoded.map((d) => d.id));
+    const claimed = await claimEventIds(
+      tx,
+      schema,
+      consumerName,
+      decoded.map((d) => d.id),
+    );
     const { fresh, duplicates } = selectClaimed(decoded, (d) => d.id, claimed);
-    if (fresh.length > 0) await this.deps.definition.handle(fresh.map((d) => d.event), tx);
+    if (fresh.length > 0)
+      await this.deps.definition.handle(
+        fresh.map((d) => d.event),
+        tx,
+      );
     return { applied: fresh.length, duplicates };
   }
 

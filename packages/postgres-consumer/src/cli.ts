@@ -36,18 +36,30 @@ function table(records: readonly DeadLetterRecord[]): string {
     `${r.partition}:${r.offset}`,
     `${r.origin.topic}/${r.origin.partition}/${r.origin.offset}`,
     r.errorCode,
-    `${r.valueOmitted === undefined ? '' : '[value omitted] '}${r.errorMessage.replace(/\s+/g, ' ')}`.slice(0, 60),
+    `${r.valueOmitted === undefined ? '' : '[value omitted] '}${r.errorMessage.replace(/\s+/g, ' ')}`.slice(
+      0,
+      60,
+    ),
     r.failedAt,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 function isDefinition(value: unknown): value is ConsumerDefinition<unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v['name'] === 'string' && Array.isArray(v['topics']) && typeof v['handle'] === 'function' && typeof v['decode'] === 'function';
+  return (
+    typeof v['name'] === 'string' &&
+    Array.isArray(v['topics']) &&
+    typeof v['handle'] === 'function' &&
+    typeof v['decode'] === 'function'
+  );
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -62,10 +74,17 @@ async function main(argv: readonly string[]): Promise<void> {
       definition: { type: 'string' },
       export: { type: 'string', default: 'definition' },
       brokers: { type: 'string', default: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:59092' },
-      'database-url': { type: 'string', default: process.env['DATABASE_URL'] ?? 'postgres://postgres:postgres@127.0.0.1:55432/postgres' },
+      'database-url': {
+        type: 'string',
+        default: process.env['DATABASE_URL'] ?? 'postgres://postgres:postgres@127.0.0.1:55432/postgres',
+      },
     },
   });
-  const kafka = new Kafka({ clientId: 'postgres-consumer-cli', brokers: values.brokers.split(',').map((b) => b.trim()), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'postgres-consumer-cli',
+    brokers: values.brokers.split(',').map((b) => b.trim()),
+    logLevel: logLevel.NOTHING,
+  });
   const [command, sub] = positionals;
 
   if (command === 'dead-letters') {
@@ -77,12 +96,19 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     if (sub === 'replay') {
       const wanted = new Set(values.offset ?? []);
-      if (!values.all && wanted.size === 0) fail('replay needs --all or at least one --offset <partition:offset>');
-      const selected = records.filter((r) => (values.all || wanted.has(`${r.partition}:${r.offset}`)) && (values.code === undefined || r.errorCode === values.code));
+      if (!values.all && wanted.size === 0)
+        fail('replay needs --all or at least one --offset <partition:offset>');
+      const selected = records.filter(
+        (r) =>
+          (values.all || wanted.has(`${r.partition}:${r.offset}`)) &&
+          (values.code === undefined || r.errorCode === values.code),
+      );
       const omitted = selected.filter((r) => r.valueOmitted !== undefined);
       const count = await replayDeadLetters(kafka, topic, selected);
       for (const r of omitted) {
-        process.stdout.write(`skipped ${r.partition}:${r.offset}: its value was omitted (${r.valueOmitted ?? ''}); the record is at ${r.origin.topic}/${r.origin.partition}/${r.origin.offset}\n`);
+        process.stdout.write(
+          `skipped ${r.partition}:${r.offset}: its value was omitted (${r.valueOmitted ?? ''}); the record is at ${r.origin.topic}/${r.origin.partition}/${r.origin.offset}\n`,
+        );
       }
       process.stdout.write(`replayed ${count} dead letter(s) from ${topic} to their origin topics\n`);
       return;
@@ -95,7 +121,8 @@ async function main(argv: readonly string[]): Promise<void> {
     const databaseUrl = values['database-url'] ?? fail('--database-url (or DATABASE_URL) is required');
     const loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as Record<string, unknown>;
     const definition = loaded[values.export];
-    if (!isDefinition(definition)) fail(`${modulePath} does not export a consumer definition named "${values.export}"`);
+    if (!isDefinition(definition))
+      fail(`${modulePath} does not export a consumer definition named "${values.export}"`);
     const bar = progressWriter(process.stderr);
     let last: Parameters<typeof bar.finish>[0] | undefined;
     const result = await rebuild(definition, {
@@ -107,7 +134,9 @@ async function main(argv: readonly string[]): Promise<void> {
       },
     });
     if (last !== undefined) bar.finish(last);
-    process.stdout.write(`rebuild of ${definition.name} ${result.resumed ? 'resumed and ' : ''}finished: ${result.total} events in ${(result.durationMs / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `rebuild of ${definition.name} ${result.resumed ? 'resumed and ' : ''}finished: ${result.total} events in ${(result.durationMs / 1000).toFixed(1)} s\n`,
+    );
     return;
   }
   fail(`unknown command ${String(command)}`);

@@ -1,5 +1,11 @@
 import type { Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import { deadLetterMessage, parseDeadLetter, replayMessage, topicSpecs, type DeadLetterRecord } from '@livechat-pipeline/events';
+import {
+  deadLetterMessage,
+  parseDeadLetter,
+  replayMessage,
+  topicSpecs,
+  type DeadLetterRecord,
+} from '@livechat-pipeline/events';
 import { ConsumerError } from './errors.js';
 import type { RecordOrigin } from './types.js';
 
@@ -26,12 +32,20 @@ export function toDeadLetterMessage(input: DeadLetterInput): Message {
 }
 
 /** Produces dead letters and waits for all in-sync replicas: a dead letter must outlive the commit that skips it. */
-export async function publishDeadLetters(producer: Producer, topic: string, messages: readonly Message[]): Promise<void> {
+export async function publishDeadLetters(
+  producer: Producer,
+  topic: string,
+  messages: readonly Message[],
+): Promise<void> {
   if (messages.length === 0) return;
   try {
     await producer.send({ topic, acks: -1, messages: [...messages] });
   } catch (error) {
-    throw new ConsumerError('CONSUMER_DEAD_LETTER_FAILED', `could not produce ${messages.length} dead letter(s) to ${topic}`, { cause: error, details: { topic } });
+    throw new ConsumerError(
+      'CONSUMER_DEAD_LETTER_FAILED',
+      `could not produce ${messages.length} dead letter(s) to ${topic}`,
+      { cause: error, details: { topic } },
+    );
   }
 }
 
@@ -49,7 +63,11 @@ export const DEAD_LETTER_TOPIC_CONFIGS: Readonly<Record<string, string>> =
  * same moment: TOPIC_ALREADY_EXISTS counts as created, and "This server does not host this
  * topic-partition" while the new topic's metadata spreads is waited out (up to `timeoutMs`).
  */
-export async function ensureDeadLetterTopic(kafka: Kafka, topic: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+export async function ensureDeadLetterTopic(
+  kafka: Kafka,
+  topic: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -58,7 +76,16 @@ export async function ensureDeadLetterTopic(kafka: Kafka, topic: string, opts: {
       try {
         await admin.createTopics({
           waitForLeaders: false,
-          topics: [{ topic, numPartitions: 1, configEntries: Object.entries(DEAD_LETTER_TOPIC_CONFIGS).map(([name, value]) => ({ name, value })) }],
+          topics: [
+            {
+              topic,
+              numPartitions: 1,
+              configEntries: Object.entries(DEAD_LETTER_TOPIC_CONFIGS).map(([name, value]) => ({
+                name,
+                value,
+              })),
+            },
+          ],
         });
       } catch (error) {
         if (!hasKafkaErrorType(error, 'TOPIC_ALREADY_EXISTS')) throw error;
@@ -69,12 +96,21 @@ export async function ensureDeadLetterTopic(kafka: Kafka, topic: string, opts: {
       try {
         const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
         const partitions = topics.find((t) => t.name === topic)?.partitions ?? [];
-        if (partitions.length > 0 && partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0)) return;
+        if (partitions.length > 0 && partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0))
+          return;
       } catch (error) {
-        if (!hasKafkaErrorType(error, 'UNKNOWN_TOPIC_OR_PARTITION') && !hasKafkaErrorType(error, 'LEADER_NOT_AVAILABLE')) throw error;
+        if (
+          !hasKafkaErrorType(error, 'UNKNOWN_TOPIC_OR_PARTITION') &&
+          !hasKafkaErrorType(error, 'LEADER_NOT_AVAILABLE')
+        )
+          throw error;
       }
       if (Date.now() + delay > deadline) {
-        throw new ConsumerError('CONSUMER_KAFKA_UNAVAILABLE', `dead-letter topic ${topic} has no leader after ${opts.timeoutMs ?? 15_000} ms`, { details: { topic } });
+        throw new ConsumerError(
+          'CONSUMER_KAFKA_UNAVAILABLE',
+          `dead-letter topic ${topic} has no leader after ${opts.timeoutMs ?? 15_000} ms`,
+          { details: { topic } },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
@@ -87,7 +123,12 @@ function hasKafkaErrorType(error: unknown, type: string): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { type?: unknown; errors?: unknown; cause?: unknown };
   if (e.type === type) return true;
-  if (Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every((x: unknown) => hasKafkaErrorType(x, type))) return true;
+  if (
+    Array.isArray(e.errors) &&
+    e.errors.length > 0 &&
+    e.errors.every((x: unknown) => hasKafkaErrorType(x, type))
+  )
+    return true;
   return e.cause !== undefined && hasKafkaErrorType(e.cause, type);
 }
 
@@ -95,7 +136,11 @@ function hasKafkaErrorType(error: unknown, type: string): boolean {
  * Reads every dead letter present now: from the low to the high watermark of each partition, with
  * no consumer group (nothing is committed, so listing never changes anything).
  */
-export async function readDeadLetters(kafka: Kafka, topic: string, opts: { timeoutMs?: number } = {}): Promise<DeadLetterRecord[]> {
+export async function readDeadLetters(
+  kafka: Kafka,
+  topic: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<DeadLetterRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
   let watermarks: { partition: number; low: string; high: string }[];
@@ -104,10 +149,15 @@ export async function readDeadLetters(kafka: Kafka, topic: string, opts: { timeo
   } finally {
     await admin.disconnect();
   }
-  const pending = new Map(watermarks.filter((w) => BigInt(w.high) > BigInt(w.low)).map((w) => [w.partition, BigInt(w.high)]));
+  const pending = new Map(
+    watermarks.filter((w) => BigInt(w.high) > BigInt(w.low)).map((w) => [w.partition, BigInt(w.high)]),
+  );
   const records: DeadLetterRecord[] = [];
   if (pending.size === 0) return records;
-  const consumer = kafka.consumer({ groupId: `${topic}.reader.${process.pid}.${Date.now()}`, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({
+    groupId: `${topic}.reader.${process.pid}.${Date.now()}`,
+    maxWaitTimeInMs: 200,
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -125,11 +175,17 @@ export async function readDeadLetters(kafka: Kafka, topic: string, opts: { timeo
     });
     let timer: NodeJS.Timeout | undefined;
     const timeoutMs = opts.timeoutMs ?? 30_000;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const timedOut = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
+    );
     const outcome = await Promise.race([done.then(() => 'done' as const), timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
-      throw new ConsumerError('CONSUMER_KAFKA_UNAVAILABLE', `reading ${topic} did not reach its high watermark within ${timeoutMs} ms`, { details: { topic } });
+      throw new ConsumerError(
+        'CONSUMER_KAFKA_UNAVAILABLE',
+        `reading ${topic} did not reach its high watermark within ${timeoutMs} ms`,
+        { details: { topic } },
+      );
     }
   } finally {
     await consumer.disconnect();
@@ -144,7 +200,11 @@ export async function readDeadLetters(kafka: Kafka, topic: string, opts: { timeo
  * no second code path. A dead letter without its value (`dlq.value.omitted`) is never replayed: that would write an
  * empty record; the original is still at its origin. Returns how many were replayed.
  */
-export async function replayDeadLetters(kafka: Kafka, deadLetterTopic: string, all: readonly DeadLetterRecord[]): Promise<number> {
+export async function replayDeadLetters(
+  kafka: Kafka,
+  deadLetterTopic: string,
+  all: readonly DeadLetterRecord[],
+): Promise<number> {
   const records = all.filter((r) => r.valueOmitted === undefined);
   if (records.length === 0) return 0;
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true });
@@ -152,11 +212,13 @@ export async function replayDeadLetters(kafka: Kafka, deadLetterTopic: string, a
   try {
     await producer.sendBatch({
       acks: -1,
-      topicMessages: records.map((r) => ({ topic: r.origin.topic, messages: [replayMessage(deadLetterTopic, r)] })),
+      topicMessages: records.map((r) => ({
+        topic: r.origin.topic,
+        messages: [replayMessage(deadLetterTopic, r)],
+      })),
     });
   } finally {
     await producer.disconnect();
   }
   return records.length;
 }
-

@@ -5,7 +5,12 @@ import type { Queryable } from './types.js';
  * Records the ids in one multi-row INSERT and returns those not seen before (ON CONFLICT DO
  * NOTHING also settles repeats inside the same array: the first wins).
  */
-export async function claimEventIds(tx: Queryable, schema: string, consumer: string, eventIds: readonly string[]): Promise<Set<string>> {
+export async function claimEventIds(
+  tx: Queryable,
+  schema: string,
+  consumer: string,
+  eventIds: readonly string[],
+): Promise<Set<string>> {
   if (eventIds.length === 0) return new Set();
   const { rows } = await tx.query<{ event_id: string }>(
     `insert into ${quoteIdent(schema)}._dedup (consumer, event_id)
@@ -18,7 +23,11 @@ export async function claimEventIds(tx: Queryable, schema: string, consumer: str
 }
 
 /** Keeps the first event of each claimed id, in order; the rest are duplicates. Pure. */
-export function selectClaimed<T>(items: readonly T[], idOf: (item: T) => string, claimed: ReadonlySet<string>): { fresh: T[]; duplicates: number } {
+export function selectClaimed<T>(
+  items: readonly T[],
+  idOf: (item: T) => string,
+  claimed: ReadonlySet<string>,
+): { fresh: T[]; duplicates: number } {
   const taken = new Set<string>();
   const fresh: T[] = [];
   for (const item of items) {
@@ -32,7 +41,12 @@ export function selectClaimed<T>(items: readonly T[], idOf: (item: T) => string,
 }
 
 /** Deletes dedup records older than the retention window (redeliveries older than that are not expected). */
-export async function purgeExpiredEventIds(db: Queryable, schema: string, consumer: string, retentionMs: number): Promise<number> {
+export async function purgeExpiredEventIds(
+  db: Queryable,
+  schema: string,
+  consumer: string,
+  retentionMs: number,
+): Promise<number> {
   const { rowCount } = await db.query(
     `delete from ${quoteIdent(schema)}._dedup where consumer = $1 and seen_at < now() - make_interval(secs => $2)`,
     [consumer, retentionMs / 1000],

@@ -4,16 +4,46 @@
  * retryable -> the event goes to the dead-letter topic.
  */
 export const CONSUMER_ERROR_CODES = {
-  CONSUMER_CONFIG_INVALID: { retryable: false, description: 'The consumer definition or its options are invalid' },
-  CONSUMER_MIGRATION_FAILED: { retryable: false, description: 'A SQL migration of the consumer (or of the runtime bookkeeping) failed' },
-  CONSUMER_DECODE_FAILED: { retryable: false, description: 'A record value could not be decoded into an event' },
-  CONSUMER_EVENT_ID_MISSING: { retryable: false, description: 'eventId() returned no id (or threw) for a decoded event' },
-  CONSUMER_EVENT_REJECTED: { retryable: false, description: 'The handler rejected an event with a non-retryable error' },
-  CONSUMER_HANDLER_FAILED: { retryable: false, description: 'The handler threw an error that is neither marked retryable nor a known transient fault' },
-  CONSUMER_POSTGRES_UNAVAILABLE: { retryable: true, description: 'Postgres could not be reached or the connection broke' },
-  CONSUMER_TRANSIENT_FAILURE: { retryable: true, description: 'A transient fault: serialization failure, deadlock, timeout, or an error marked retryable' },
-  CONSUMER_DEAD_LETTER_FAILED: { retryable: true, description: 'A dead letter could not be produced to the dead-letter topic' },
-  CONSUMER_KAFKA_UNAVAILABLE: { retryable: true, description: 'Kafka metadata (watermarks) could not be read' },
+  CONSUMER_CONFIG_INVALID: {
+    retryable: false,
+    description: 'The consumer definition or its options are invalid',
+  },
+  CONSUMER_MIGRATION_FAILED: {
+    retryable: false,
+    description: 'A SQL migration of the consumer (or of the runtime bookkeeping) failed',
+  },
+  CONSUMER_DECODE_FAILED: {
+    retryable: false,
+    description: 'A record value could not be decoded into an event',
+  },
+  CONSUMER_EVENT_ID_MISSING: {
+    retryable: false,
+    description: 'eventId() returned no id (or threw) for a decoded event',
+  },
+  CONSUMER_EVENT_REJECTED: {
+    retryable: false,
+    description: 'The handler rejected an event with a non-retryable error',
+  },
+  CONSUMER_HANDLER_FAILED: {
+    retryable: false,
+    description: 'The handler threw an error that is neither marked retryable nor a known transient fault',
+  },
+  CONSUMER_POSTGRES_UNAVAILABLE: {
+    retryable: true,
+    description: 'Postgres could not be reached or the connection broke',
+  },
+  CONSUMER_TRANSIENT_FAILURE: {
+    retryable: true,
+    description: 'A transient fault: serialization failure, deadlock, timeout, or an error marked retryable',
+  },
+  CONSUMER_DEAD_LETTER_FAILED: {
+    retryable: true,
+    description: 'A dead letter could not be produced to the dead-letter topic',
+  },
+  CONSUMER_KAFKA_UNAVAILABLE: {
+    retryable: true,
+    description: 'Kafka metadata (watermarks) could not be read',
+  },
   CONSUMER_REBUILD_FAILED: { retryable: false, description: 'A rebuild could not start or finish' },
 } as const;
 
@@ -127,15 +157,24 @@ export function transientFaultCode(err: unknown): ConsumerErrorCode | undefined 
 export function classifyError(err: unknown, stage: 'decode' | 'handler' | 'storage'): ConsumerError {
   if (isConsumerError(err)) return err;
   const flagged = booleanProp(err, 'retryable');
-  const details = { stage, errorName: err instanceof Error ? err.name : typeof err, sourceCode: stringProp(err, 'code') ?? null };
-  if (flagged === true) return new ConsumerError('CONSUMER_TRANSIENT_FAILURE', messageOf(err), { cause: err, details });
+  const details = {
+    stage,
+    errorName: err instanceof Error ? err.name : typeof err,
+    sourceCode: stringProp(err, 'code') ?? null,
+  };
+  if (flagged === true)
+    return new ConsumerError('CONSUMER_TRANSIENT_FAILURE', messageOf(err), { cause: err, details });
   const transient = flagged === false ? undefined : transientFaultCode(err);
   if (transient !== undefined) return new ConsumerError(transient, messageOf(err), { cause: err, details });
   switch (stage) {
     case 'decode':
       return new ConsumerError('CONSUMER_DECODE_FAILED', messageOf(err), { cause: err, details });
     case 'handler':
-      return new ConsumerError(flagged === false ? 'CONSUMER_EVENT_REJECTED' : 'CONSUMER_HANDLER_FAILED', messageOf(err), { cause: err, details });
+      return new ConsumerError(
+        flagged === false ? 'CONSUMER_EVENT_REJECTED' : 'CONSUMER_HANDLER_FAILED',
+        messageOf(err),
+        { cause: err, details },
+      );
     case 'storage':
       // The runtime's own SQL is fixed; an unknown failure there is most likely the database's state.
       return new ConsumerError('CONSUMER_TRANSIENT_FAILURE', messageOf(err), { cause: err, details });

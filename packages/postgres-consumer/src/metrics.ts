@@ -13,18 +13,73 @@ export class ConsumerMetrics {
   private readonly transientFailures: Counter<'consumer' | 'code'>;
   private readonly offsetConflicts: Counter<'consumer' | 'topic' | 'partition'>;
 
-  constructor(private readonly consumer: string, registry?: Registry) {
+  constructor(
+    private readonly consumer: string,
+    registry?: Registry,
+  ) {
     this.registry = registry ?? new Registry();
     const registers = [this.registry];
-    this.lag = existing(this.registry, 'postgres_consumer_lag') ?? new Gauge({ name: 'postgres_consumer_lag', help: 'Records between the stored offset and the high watermark', labelNames: ['consumer', 'topic', 'partition'], registers });
-    this.events = existing(this.registry, 'postgres_consumer_events_total') ?? new Counter({ name: 'postgres_consumer_events_total', help: 'Records handled, by outcome (applied, duplicate, skipped, dead_lettered)', labelNames: ['consumer', 'outcome'], registers });
-    this.batchDuration = existing(this.registry, 'postgres_consumer_batch_duration_seconds') ?? new Histogram({ name: 'postgres_consumer_batch_duration_seconds', help: 'Time from batch start to Postgres commit', labelNames: ['consumer'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    this.deadLetters = existing(this.registry, 'postgres_consumer_dead_letters_total') ?? new Counter({ name: 'postgres_consumer_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['consumer', 'code'], registers });
-    this.transientFailures = existing(this.registry, 'postgres_consumer_transient_failures_total') ?? new Counter({ name: 'postgres_consumer_transient_failures_total', help: 'Batch attempts that failed transiently and were retried', labelNames: ['consumer', 'code'], registers });
-    this.offsetConflicts = existing(this.registry, 'postgres_consumer_offset_conflicts_total') ?? new Counter({ name: 'postgres_consumer_offset_conflicts_total', help: 'Batches rolled back because another member had moved the stored offset (compare-and-set failed)', labelNames: ['consumer', 'topic', 'partition'], registers });
+    this.lag =
+      existing(this.registry, 'postgres_consumer_lag') ??
+      new Gauge({
+        name: 'postgres_consumer_lag',
+        help: 'Records between the stored offset and the high watermark',
+        labelNames: ['consumer', 'topic', 'partition'],
+        registers,
+      });
+    this.events =
+      existing(this.registry, 'postgres_consumer_events_total') ??
+      new Counter({
+        name: 'postgres_consumer_events_total',
+        help: 'Records handled, by outcome (applied, duplicate, skipped, dead_lettered)',
+        labelNames: ['consumer', 'outcome'],
+        registers,
+      });
+    this.batchDuration =
+      existing(this.registry, 'postgres_consumer_batch_duration_seconds') ??
+      new Histogram({
+        name: 'postgres_consumer_batch_duration_seconds',
+        help: 'Time from batch start to Postgres commit',
+        labelNames: ['consumer'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers,
+      });
+    this.deadLetters =
+      existing(this.registry, 'postgres_consumer_dead_letters_total') ??
+      new Counter({
+        name: 'postgres_consumer_dead_letters_total',
+        help: 'Records sent to the dead-letter topic',
+        labelNames: ['consumer', 'code'],
+        registers,
+      });
+    this.transientFailures =
+      existing(this.registry, 'postgres_consumer_transient_failures_total') ??
+      new Counter({
+        name: 'postgres_consumer_transient_failures_total',
+        help: 'Batch attempts that failed transiently and were retried',
+        labelNames: ['consumer', 'code'],
+        registers,
+      });
+    this.offsetConflicts =
+      existing(this.registry, 'postgres_consumer_offset_conflicts_total') ??
+      new Counter({
+        name: 'postgres_consumer_offset_conflicts_total',
+        help: 'Batches rolled back because another member had moved the stored offset (compare-and-set failed)',
+        labelNames: ['consumer', 'topic', 'partition'],
+        registers,
+      });
   }
 
-  recordBatch(b: { topic: string; partition: number; applied: number; duplicates: number; skipped: number; deadLettered: number; durationMs: number; lag: number }): void {
+  recordBatch(b: {
+    topic: string;
+    partition: number;
+    applied: number;
+    duplicates: number;
+    skipped: number;
+    deadLettered: number;
+    durationMs: number;
+    lag: number;
+  }): void {
     const consumer = this.consumer;
     if (b.applied > 0) this.events.inc({ consumer, outcome: 'applied' }, b.applied);
     if (b.duplicates > 0) this.events.inc({ consumer, outcome: 'duplicate' }, b.duplicates);

@@ -10,7 +10,12 @@ export interface MigrateOptions {
 }
 
 const RUNTIME_MIGRATIONS_DIR = fileURLToPath(new URL('./sql', import.meta.url));
-const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const silent = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 /**
  * Brings a consumer's schema up to date: first the runtime's bookkeeping tables, then the
@@ -18,7 +23,9 @@ const silent = { debug: () => undefined, info: () => undefined, warn: () => unde
  * an advisory lock, and 'wait' lets members starting together queue instead of failing.
  */
 export async function migrateConsumerSchema(options: MigrateOptions): Promise<void> {
-  const runs: { dir: string; table: string }[] = [{ dir: RUNTIME_MIGRATIONS_DIR, table: '_runtime_migrations' }];
+  const runs: { dir: string; table: string }[] = [
+    { dir: RUNTIME_MIGRATIONS_DIR, table: '_runtime_migrations' },
+  ];
   if (options.migrationsDir !== undefined) runs.push({ dir: options.migrationsDir, table: '_migrations' });
   for (const run of runs) {
     try {
@@ -35,10 +42,14 @@ export async function migrateConsumerSchema(options: MigrateOptions): Promise<vo
         logger: silent,
       });
     } catch (error) {
-      throw new ConsumerError('CONSUMER_MIGRATION_FAILED', `migrations in ${run.dir} failed for schema ${options.schema}: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-        details: { schema: options.schema, dir: run.dir },
-      });
+      throw new ConsumerError(
+        'CONSUMER_MIGRATION_FAILED',
+        `migrations in ${run.dir} failed for schema ${options.schema}: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          cause: error,
+          details: { schema: options.schema, dir: run.dir },
+        },
+      );
     }
   }
 }

@@ -9,7 +9,11 @@ export interface PartitionKey {
 }
 
 /** The next offset to apply for one partition, as stored in Postgres (the source of truth); null if never stored. */
-export async function readStoredOffset(db: Queryable, schema: string, key: PartitionKey): Promise<bigint | null> {
+export async function readStoredOffset(
+  db: Queryable,
+  schema: string,
+  key: PartitionKey,
+): Promise<bigint | null> {
   const { rows } = await db.query<{ next_offset: string }>(
     `select next_offset from ${quoteIdent(schema)}._offsets where consumer = $1 and topic = $2 and partition = $3`,
     [key.consumer, key.topic, key.partition],
@@ -19,7 +23,11 @@ export async function readStoredOffset(db: Queryable, schema: string, key: Parti
 }
 
 /** All stored offsets of a consumer, keyed `topic:partition`. */
-export async function readAllStoredOffsets(db: Queryable, schema: string, consumer: string): Promise<Map<string, bigint>> {
+export async function readAllStoredOffsets(
+  db: Queryable,
+  schema: string,
+  consumer: string,
+): Promise<Map<string, bigint>> {
   const { rows } = await db.query<{ topic: string; partition: number; next_offset: string }>(
     `select topic, partition, next_offset from ${quoteIdent(schema)}._offsets where consumer = $1`,
     [consumer],

@@ -7,7 +7,11 @@ import type { ConsumerDefinition, RuntimeEvent } from './types.js';
 /** Test-only seams; production code leaves them unset. */
 export interface RuntimeHooks {
   /** Runs right after the Postgres COMMIT of a batch and before anything is committed to Kafka. */
-  readonly afterPostgresCommit?: (batch: { topic: string; partition: number; nextOffset: string }) => void | Promise<void>;
+  readonly afterPostgresCommit?: (batch: {
+    topic: string;
+    partition: number;
+    nextOffset: string;
+  }) => void | Promise<void>;
 }
 
 export interface PostgresConsumerOptions {
@@ -69,33 +73,50 @@ export function defaultSchemaName(consumerName: string): string {
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v <= 0) {
-    throw new ConsumerError('CONSUMER_CONFIG_INVALID', `${name} must be a positive number (got ${String(value)})`, { details: { option: name } });
+    throw new ConsumerError(
+      'CONSUMER_CONFIG_INVALID',
+      `${name} must be a positive number (got ${String(value)})`,
+      { details: { option: name } },
+    );
   }
   return v;
 }
 
 /** Validates a definition and its options once, when the consumer is built; the result is frozen. */
-export function resolveOptions<E>(definition: ConsumerDefinition<E>, options: PostgresConsumerOptions): ResolvedOptions {
+export function resolveOptions<E>(
+  definition: ConsumerDefinition<E>,
+  options: PostgresConsumerOptions,
+): ResolvedOptions {
   if (!definition.name || definition.name.trim() !== definition.name) {
-    throw new ConsumerError('CONSUMER_CONFIG_INVALID', 'a consumer needs a non-empty name without surrounding spaces');
+    throw new ConsumerError(
+      'CONSUMER_CONFIG_INVALID',
+      'a consumer needs a non-empty name without surrounding spaces',
+    );
   }
   if (definition.topics.length === 0) {
     throw new ConsumerError('CONSUMER_CONFIG_INVALID', `consumer ${definition.name} declares no topics`);
   }
   const schema = definition.schema ?? defaultSchemaName(definition.name);
   if (!IDENTIFIER.test(schema)) {
-    throw new ConsumerError('CONSUMER_CONFIG_INVALID', `schema "${schema}" must match ${IDENTIFIER.source}`, { details: { schema } });
+    throw new ConsumerError('CONSUMER_CONFIG_INVALID', `schema "${schema}" must match ${IDENTIFIER.source}`, {
+      details: { schema },
+    });
   }
   for (const table of definition.tables ?? []) {
     if (!IDENTIFIER.test(table)) {
-      throw new ConsumerError('CONSUMER_CONFIG_INVALID', `table "${table}" must match ${IDENTIFIER.source}`, { details: { table } });
+      throw new ConsumerError('CONSUMER_CONFIG_INVALID', `table "${table}" must match ${IDENTIFIER.source}`, {
+        details: { table },
+      });
     }
   }
   const backoff: BackoffPolicy = Object.freeze({ ...DEFAULT_BACKOFF, ...options.backoff });
   positive('backoff.initialMs', backoff.initialMs, 1);
   positive('backoff.maxMs', backoff.maxMs, 1);
   if (backoff.multiplier < 1 || backoff.jitter < 0 || backoff.jitter > 1) {
-    throw new ConsumerError('CONSUMER_CONFIG_INVALID', 'backoff.multiplier must be >= 1 and backoff.jitter within 0..1');
+    throw new ConsumerError(
+      'CONSUMER_CONFIG_INVALID',
+      'backoff.multiplier must be >= 1 and backoff.jitter within 0..1',
+    );
   }
   return Object.freeze({
     consumerName: definition.name,
@@ -114,7 +135,11 @@ export function resolveOptions<E>(definition: ConsumerDefinition<E>, options: Po
     heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs, 3_000),
     maxBytesPerPartition: positive('maxBytesPerPartition', options.maxBytesPerPartition, 1024 * 1024),
     maxWaitTimeMs: positive('maxWaitTimeMs', options.maxWaitTimeMs, 500),
-    partitionsConsumedConcurrently: positive('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 1),
+    partitionsConsumedConcurrently: positive(
+      'partitionsConsumedConcurrently',
+      options.partitionsConsumedConcurrently,
+      1,
+    ),
   });
 }
 

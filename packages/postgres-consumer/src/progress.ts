@@ -9,7 +9,12 @@ export interface ProgressSnapshot {
 }
 
 /** Derives rate and ETA from two counts and the time between them. Pure. */
-export function progressSnapshot(done: number, total: number, doneAtStart: number, elapsedMs: number): ProgressSnapshot {
+export function progressSnapshot(
+  done: number,
+  total: number,
+  doneAtStart: number,
+  elapsedMs: number,
+): ProgressSnapshot {
   const ratePerSec = elapsedMs > 0 ? ((done - doneAtStart) * 1000) / elapsedMs : 0;
   const left = Math.max(0, total - done);
   const etaSeconds = left === 0 ? 0 : ratePerSec > 0 ? left / ratePerSec : null;
@@ -37,7 +42,10 @@ export function renderProgressBar(p: ProgressSnapshot, width = 30): string {
  * Draws the bar on a stream: redrawn in place on a terminal, one line every `lineEveryMs`
  * otherwise (CI logs must not fill with carriage returns).
  */
-export function progressWriter(stream: NodeJS.WriteStream, opts: { lineEveryMs?: number } = {}): { update(p: ProgressSnapshot): void; finish(p: ProgressSnapshot): void } {
+export function progressWriter(
+  stream: NodeJS.WriteStream,
+  opts: { lineEveryMs?: number } = {},
+): { update(p: ProgressSnapshot): void; finish(p: ProgressSnapshot): void } {
   let lastLine = 0;
   const lineEveryMs = opts.lineEveryMs ?? 2_000;
   return {

@@ -36,10 +36,17 @@ interface PartitionRange {
  * second truncate and the stored offsets say where to continue. Stop the live consumer first:
  * it would otherwise race the rebuild for the same partitions (safely, but pointlessly).
  */
-export async function rebuild<E>(definition: ConsumerDefinition<E>, options: RebuildOptions): Promise<RebuildResult> {
+export async function rebuild<E>(
+  definition: ConsumerDefinition<E>,
+  options: RebuildOptions,
+): Promise<RebuildResult> {
   const resolved = resolveOptions(definition, options);
   const startedAt = Date.now();
-  await migrateConsumerSchema({ databaseUrl: resolved.databaseUrl, schema: resolved.schema, migrationsDir: definition.migrationsDir });
+  await migrateConsumerSchema({
+    databaseUrl: resolved.databaseUrl,
+    schema: resolved.schema,
+    migrationsDir: definition.migrationsDir,
+  });
   const ranges = await topicRanges(options, resolved.topics);
   const total = ranges.reduce((sum, r) => sum + Number(r.high - r.low), 0);
 
@@ -47,7 +54,10 @@ export async function rebuild<E>(definition: ConsumerDefinition<E>, options: Reb
   await db.connect();
   try {
     const resumed = await resetUnlessInProgress(db, resolved, definition.tables);
-    const doneAtStart = doneCount(ranges, await readAllStoredOffsets(db, resolved.schema, resolved.consumerName));
+    const doneAtStart = doneCount(
+      ranges,
+      await readAllStoredOffsets(db, resolved.schema, resolved.consumerName),
+    );
     const runStarted = Date.now();
     const report = (done: number): boolean => {
       options.onProgress?.(progressSnapshot(done, total, doneAtStart, Date.now() - runStarted));
@@ -59,14 +69,19 @@ export async function rebuild<E>(definition: ConsumerDefinition<E>, options: Reb
       try {
         for (;;) {
           await sleep(options.pollIntervalMs ?? 500);
-          const done = doneCount(ranges, await readAllStoredOffsets(db, resolved.schema, resolved.consumerName));
+          const done = doneCount(
+            ranges,
+            await readAllStoredOffsets(db, resolved.schema, resolved.consumerName),
+          );
           if (report(done)) break;
         }
       } finally {
         await consumer.stop();
       }
     }
-    await db.query(`delete from ${quoteIdent(resolved.schema)}._rebuild where consumer = $1`, [resolved.consumerName]);
+    await db.query(`delete from ${quoteIdent(resolved.schema)}._rebuild where consumer = $1`, [
+      resolved.consumerName,
+    ]);
     return { resumed, total, durationMs: Date.now() - startedAt };
   } finally {
     await db.end();
@@ -84,7 +99,10 @@ function doneCount(ranges: readonly PartitionRange[], stored: ReadonlyMap<string
   return Number(done);
 }
 
-async function topicRanges(options: PostgresConsumerOptions, topics: readonly string[]): Promise<PartitionRange[]> {
+async function topicRanges(
+  options: PostgresConsumerOptions,
+  topics: readonly string[],
+): Promise<PartitionRange[]> {
   const admin = options.kafka.admin();
   await admin.connect();
   try {
@@ -96,26 +114,39 @@ async function topicRanges(options: PostgresConsumerOptions, topics: readonly st
     }
     return ranges;
   } catch (error) {
-    throw new ConsumerError('CONSUMER_KAFKA_UNAVAILABLE', 'could not read the watermarks of the consumed topics', { cause: error });
+    throw new ConsumerError(
+      'CONSUMER_KAFKA_UNAVAILABLE',
+      'could not read the watermarks of the consumed topics',
+      { cause: error },
+    );
   } finally {
     await admin.disconnect();
   }
 }
 
 /** Truncates and marks in one transaction; returns true when a marker was already there (resume). */
-async function resetUnlessInProgress(db: pg.Client, resolved: ResolvedOptions, declaredTables: readonly string[] | undefined): Promise<boolean> {
+async function resetUnlessInProgress(
+  db: pg.Client,
+  resolved: ResolvedOptions,
+  declaredTables: readonly string[] | undefined,
+): Promise<boolean> {
   const schema = quoteIdent(resolved.schema);
   await db.query('begin');
   try {
     // Two rebuilds started together must not both truncate.
-    await db.query('select pg_advisory_xact_lock(hashtext($1))', [`rebuild:${resolved.schema}:${resolved.consumerName}`]);
-    const marker = await db.query(`select 1 from ${schema}._rebuild where consumer = $1`, [resolved.consumerName]);
+    await db.query('select pg_advisory_xact_lock(hashtext($1))', [
+      `rebuild:${resolved.schema}:${resolved.consumerName}`,
+    ]);
+    const marker = await db.query(`select 1 from ${schema}._rebuild where consumer = $1`, [
+      resolved.consumerName,
+    ]);
     if (marker.rowCount === 1) {
       await db.query('commit');
       return true;
     }
     const tables = declaredTables ?? (await consumerTables(db, resolved.schema));
-    if (tables.length > 0) await db.query(`truncate table ${tables.map((t) => `${schema}.${quoteIdent(t)}`).join(', ')}`);
+    if (tables.length > 0)
+      await db.query(`truncate table ${tables.map((t) => `${schema}.${quoteIdent(t)}`).join(', ')}`);
     await db.query(`delete from ${schema}._dedup where consumer = $1`, [resolved.consumerName]);
     await db.query(`delete from ${schema}._offsets where consumer = $1`, [resolved.consumerName]);
     await db.query(`insert into ${schema}._rebuild (consumer) values ($1)`, [resolved.consumerName]);
@@ -123,7 +154,9 @@ async function resetUnlessInProgress(db: pg.Client, resolved: ResolvedOptions, d
     return false;
   } catch (error) {
     await db.query('rollback').catch(() => undefined);
-    throw new ConsumerError('CONSUMER_REBUILD_FAILED', `could not reset ${resolved.schema} for a rebuild`, { cause: error });
+    throw new ConsumerError('CONSUMER_REBUILD_FAILED', `could not reset ${resolved.schema} for a rebuild`, {
+      cause: error,
+    });
   }
 }
 

@@ -94,9 +94,17 @@ export class PostgresConsumer<E> {
 
   /** Migrates the schema, connects, joins the group and starts consuming. */
   async start(): Promise<void> {
-    if (this.state !== 'new') throw new ConsumerError('CONSUMER_CONFIG_INVALID', `start() called on a consumer that is ${this.state}`);
+    if (this.state !== 'new')
+      throw new ConsumerError(
+        'CONSUMER_CONFIG_INVALID',
+        `start() called on a consumer that is ${this.state}`,
+      );
     this.state = 'starting';
-    await migrateConsumerSchema({ databaseUrl: this.options.databaseUrl, schema: this.options.schema, migrationsDir: this.definition.migrationsDir });
+    await migrateConsumerSchema({
+      databaseUrl: this.options.databaseUrl,
+      schema: this.options.schema,
+      migrationsDir: this.definition.migrationsDir,
+    });
     await ensureDeadLetterTopic(this.rawOptions.kafka, this.options.deadLetterTopic);
     await this.admin.connect();
     await this.producer.connect();
@@ -141,7 +149,10 @@ export class PostgresConsumer<E> {
       }
     }
     const joined = this.joined && this.state === 'running';
-    return { ok: postgres.ok && joined, details: { postgres, kafka: { joined, assignment: this.assignment } } };
+    return {
+      ok: postgres.ok && joined,
+      details: { postgres, kafka: { joined, assignment: this.assignment } },
+    };
   }
 
   private watchGroup(): void {
@@ -166,13 +177,21 @@ export class PostgresConsumer<E> {
    * stored offsets) would never deliver a batch to check.
    */
   private async seekAssigned(generation: number, assignment: Assignment): Promise<void> {
-    for (let attempt = 1; generation === this.generation && this.state !== 'stopping' && this.state !== 'stopped'; attempt++) {
+    for (
+      let attempt = 1;
+      generation === this.generation && this.state !== 'stopping' && this.state !== 'stopped';
+      attempt++
+    ) {
       try {
         for (const [topic, partitions] of Object.entries(assignment)) {
           for (const partition of partitions) {
             const key = partitionId(topic, partition);
             if (this.positions.has(key)) continue;
-            const stored = await readStoredOffset(this.pool, this.options.schema, { consumer: this.options.consumerName, topic, partition });
+            const stored = await readStoredOffset(this.pool, this.options.schema, {
+              consumer: this.options.consumerName,
+              topic,
+              partition,
+            });
             // Postgres is the truth: nothing stored means "from the earliest offset", whatever Kafka committed.
             const target = stored ?? (await this.lowWatermark(topic, partition));
             // A batch may have settled this partition while we awaited; its position is newer.
@@ -196,7 +215,10 @@ export class PostgresConsumer<E> {
       const found = offsets.find((o) => o.partition === partition);
       return BigInt(found?.low ?? '0');
     } catch (error) {
-      throw new ConsumerError('CONSUMER_KAFKA_UNAVAILABLE', `could not read the watermarks of ${topic}`, { cause: error, details: { topic, partition } });
+      throw new ConsumerError('CONSUMER_KAFKA_UNAVAILABLE', `could not read the watermarks of ${topic}`, {
+        cause: error,
+        details: { topic, partition },
+      });
     }
   }
 
@@ -208,7 +230,11 @@ export class PostgresConsumer<E> {
   private async positionFor(batch: Batch, key: string): Promise<{ expected: bigint | null } | 'seeked'> {
     if (this.positions.has(key)) return { expected: this.positions.get(key) ?? null };
     const { topic, partition } = batch;
-    const stored = await readStoredOffset(this.pool, this.options.schema, { consumer: this.options.consumerName, topic, partition });
+    const stored = await readStoredOffset(this.pool, this.options.schema, {
+      consumer: this.options.consumerName,
+      topic,
+      partition,
+    });
     const target = stored ?? (await this.lowWatermark(topic, partition));
     if (this.positions.has(key)) return 'seeked';
     this.positions.set(key, stored);
@@ -247,7 +273,14 @@ export class PostgresConsumer<E> {
           resume ??= pause();
           const delayMs = backoffDelay(this.options.backoff, attempt);
           this.metrics.recordTransientFailure(failure.code);
-          this.emit({ type: 'transient-failure', topic: batch.topic, partition: batch.partition, attempt, delayMs, error: failure });
+          this.emit({
+            type: 'transient-failure',
+            topic: batch.topic,
+            partition: batch.partition,
+            attempt,
+            delayMs,
+            error: failure,
+          });
           await waitHeartbeating(delayMs, heartbeat, () => !isRunning() || isStale());
         }
       }
@@ -256,7 +289,12 @@ export class PostgresConsumer<E> {
     }
   }
 
-  private async settle(payload: EachBatchPayload, key: string, outcome: BatchOutcome, durationMs: number): Promise<void> {
+  private async settle(
+    payload: EachBatchPayload,
+    key: string,
+    outcome: BatchOutcome,
+    durationMs: number,
+  ): Promise<void> {
     const { batch, resolveOffset } = payload;
     const { topic, partition } = batch;
     const lastOffset = batch.messages[batch.messages.length - 1]!.offset;
@@ -265,13 +303,24 @@ export class PostgresConsumer<E> {
         // Another member stored a different offset: forget ours, re-read it at the next batch.
         this.positions.delete(key);
         this.metrics.recordOffsetConflict(topic, partition);
-        this.emit({ type: 'offset-conflict', topic, partition, expected: outcome.expected?.toString() ?? null });
+        this.emit({
+          type: 'offset-conflict',
+          topic,
+          partition,
+          expected: outcome.expected?.toString() ?? null,
+        });
         return;
       case 'nothing-new': {
         resolveOffset(lastOffset);
         this.metrics.recordSkipped(outcome.skipped);
         const stored = this.positions.get(key);
-        this.emit({ type: 'records-skipped', topic, partition, count: outcome.skipped, storedOffset: stored?.toString() ?? '' });
+        this.emit({
+          type: 'records-skipped',
+          topic,
+          partition,
+          count: outcome.skipped,
+          storedOffset: stored?.toString() ?? '',
+        });
         return;
       }
       case 'committed': {
@@ -287,13 +336,27 @@ export class PostgresConsumer<E> {
           deadLettered: outcome.deadLetters.length,
           durationMs,
         };
-        this.metrics.recordBatch({ ...summary, lag: Number(BigInt(batch.highWatermark) - outcome.nextOffset) });
+        this.metrics.recordBatch({
+          ...summary,
+          lag: Number(BigInt(batch.highWatermark) - outcome.nextOffset),
+        });
         if (outcome.skipped > 0) {
-          this.emit({ type: 'records-skipped', topic, partition, count: outcome.skipped, storedOffset: outcome.nextOffset.toString() });
+          this.emit({
+            type: 'records-skipped',
+            topic,
+            partition,
+            count: outcome.skipped,
+            storedOffset: outcome.nextOffset.toString(),
+          });
         }
         for (const dead of outcome.deadLetters) {
           this.metrics.recordDeadLetter(dead.error.code);
-          this.emit({ type: 'dead-lettered', origin: dead.origin, error: dead.error, deadLetterTopic: this.options.deadLetterTopic });
+          this.emit({
+            type: 'dead-lettered',
+            origin: dead.origin,
+            error: dead.error,
+            deadLetterTopic: this.options.deadLetterTopic,
+          });
         }
         this.emit({ type: 'batch-committed', ...summary });
         await this.commitToKafka(payload, outcome.nextOffset);
@@ -306,7 +369,9 @@ export class PostgresConsumer<E> {
   private async commitToKafka(payload: EachBatchPayload, nextOffset: bigint): Promise<void> {
     const { topic, partition } = payload.batch;
     try {
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }] });
+      await payload.commitOffsetsIfNecessary({
+        topics: [{ topic, partitions: [{ partition, offset: nextOffset.toString() }] }],
+      });
     } catch (error) {
       this.emit({ type: 'kafka-commit-failed', topic, partition, error });
     }
@@ -314,7 +379,12 @@ export class PostgresConsumer<E> {
 
   private async purgeDedup(): Promise<void> {
     try {
-      const deleted = await purgeExpiredEventIds(this.pool, this.options.schema, this.options.consumerName, this.options.dedupRetentionMs);
+      const deleted = await purgeExpiredEventIds(
+        this.pool,
+        this.options.schema,
+        this.options.consumerName,
+        this.options.dedupRetentionMs,
+      );
       this.emit({ type: 'dedup-purged', deleted });
     } catch (error) {
       this.emit({ type: 'background-failure', task: 'dedup-purge', error });
@@ -323,7 +393,11 @@ export class PostgresConsumer<E> {
 }
 
 /** Waits in slices, heartbeating so the group does not evict this member while it backs off. */
-async function waitHeartbeating(ms: number, heartbeat: () => Promise<void>, shouldStop: () => boolean): Promise<void> {
+async function waitHeartbeating(
+  ms: number,
+  heartbeat: () => Promise<void>,
+  shouldStop: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!shouldStop()) {
     const left = deadline - Date.now();
@@ -333,6 +407,9 @@ async function waitHeartbeating(ms: number, heartbeat: () => Promise<void>, shou
   }
 }
 
-export function createPostgresConsumer<E>(definition: ConsumerDefinition<E>, options: PostgresConsumerOptions): PostgresConsumer<E> {
+export function createPostgresConsumer<E>(
+  definition: ConsumerDefinition<E>,
+  options: PostgresConsumerOptions,
+): PostgresConsumer<E> {
   return new PostgresConsumer(definition, options);
 }

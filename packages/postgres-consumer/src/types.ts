@@ -9,7 +9,10 @@ import type { ConsumerError } from './errors.js';
  */
 export interface ConsumerTransaction {
   readonly schema: string;
-  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
 }
 
 /** Where a record came from. */
@@ -61,21 +64,62 @@ export interface BatchSummary {
 export type RuntimeEvent =
   | { readonly type: 'started'; readonly consumer: string; readonly groupId: string }
   | { readonly type: 'joined'; readonly assignment: Readonly<Record<string, readonly number[]>> }
-  | { readonly type: 'seek'; readonly topic: string; readonly partition: number; readonly offset: string; readonly reason: 'assignment' | 'batch-start' }
+  | {
+      readonly type: 'seek';
+      readonly topic: string;
+      readonly partition: number;
+      readonly offset: string;
+      readonly reason: 'assignment' | 'batch-start';
+    }
   | ({ readonly type: 'batch-committed' } & BatchSummary)
-  | { readonly type: 'records-skipped'; readonly topic: string; readonly partition: number; readonly count: number; readonly storedOffset: string }
-  | { readonly type: 'offset-conflict'; readonly topic: string; readonly partition: number; readonly expected: string | null }
-  | { readonly type: 'transient-failure'; readonly topic: string; readonly partition: number; readonly attempt: number; readonly delayMs: number; readonly error: ConsumerError }
-  | { readonly type: 'dead-lettered'; readonly origin: RecordOrigin; readonly error: ConsumerError; readonly deadLetterTopic: string }
-  | { readonly type: 'kafka-commit-failed'; readonly topic: string; readonly partition: number; readonly error: unknown }
+  | {
+      readonly type: 'records-skipped';
+      readonly topic: string;
+      readonly partition: number;
+      readonly count: number;
+      readonly storedOffset: string;
+    }
+  | {
+      readonly type: 'offset-conflict';
+      readonly topic: string;
+      readonly partition: number;
+      readonly expected: string | null;
+    }
+  | {
+      readonly type: 'transient-failure';
+      readonly topic: string;
+      readonly partition: number;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: ConsumerError;
+    }
+  | {
+      readonly type: 'dead-lettered';
+      readonly origin: RecordOrigin;
+      readonly error: ConsumerError;
+      readonly deadLetterTopic: string;
+    }
+  | {
+      readonly type: 'kafka-commit-failed';
+      readonly topic: string;
+      readonly partition: number;
+      readonly error: unknown;
+    }
   | { readonly type: 'dedup-purged'; readonly deleted: number }
-  | { readonly type: 'background-failure'; readonly task: 'dedup-purge' | 'assignment-seek' | 'postgres-pool'; readonly error: unknown }
+  | {
+      readonly type: 'background-failure';
+      readonly task: 'dedup-purge' | 'assignment-seek' | 'postgres-pool';
+      readonly error: unknown;
+    }
   | { readonly type: 'stopped' };
 
 export interface ReadyReport {
   readonly ok: boolean;
   readonly details: {
     readonly postgres: { readonly ok: boolean; readonly error?: string };
-    readonly kafka: { readonly joined: boolean; readonly assignment: Readonly<Record<string, readonly number[]>> };
+    readonly kafka: {
+      readonly joined: boolean;
+      readonly assignment: Readonly<Record<string, readonly number[]>>;
+    };
   };
 }

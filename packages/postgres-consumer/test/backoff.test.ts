@@ -5,7 +5,9 @@ describe('backoffDelay', () => {
   const noJitter = { ...DEFAULT_BACKOFF, jitter: 0 };
 
   it('doubles from 200 ms and stops at 30 s', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 20].map((n) => backoffDelay(noJitter, n))).toEqual([200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 20].map((n) => backoffDelay(noJitter, n))).toEqual([
+      200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000,
+    ]);
   });
 
   it('jitters downwards only, so the cap stays a cap', () => {

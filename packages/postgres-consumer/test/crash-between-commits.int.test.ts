@@ -3,7 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackEndpoints, waitFor } from '@livechat-pipeline/testkit';
 import { readAllStoredOffsets } from '@livechat-pipeline/postgres-consumer';
-import { counterEvents, counterFixture, kafkaClient, produceEvents, readCounts, type CounterFixture } from './support.js';
+import {
+  counterEvents,
+  counterFixture,
+  kafkaClient,
+  produceEvents,
+  readCounts,
+  type CounterFixture,
+} from './support.js';
 
 const fixtureScript = fileURLToPath(new URL('./fixtures/counter-process.ts', import.meta.url));
 
@@ -17,12 +24,21 @@ interface ChildRun {
 function runCounter(fixture: CounterFixture, extraEnv: Record<string, string>): ChildRun {
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', fixtureScript], {
-    env: { ...process.env, KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','), DATABASE_URL: fixture.db.url, CONSUMER_NAME: fixture.name, TOPIC: fixture.topic, ...extraEnv },
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
+      DATABASE_URL: fixture.db.url,
+      CONSUMER_NAME: fixture.name,
+      TOPIC: fixture.topic,
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code)),
+  );
   const lines = (): Record<string, unknown>[] =>
     output
       .split('\n')
@@ -64,23 +80,35 @@ describe('hard kill between the Postgres commit and the Kafka commit', () => {
     await admin.connect();
     const [committed] = await admin.fetchOffsets({ groupId: fixture.name, topics: [fixture.topic] });
     await admin.disconnect();
-    const kafkaOffset = (partition: number): bigint => BigInt(committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+    const kafkaOffset = (partition: number): bigint =>
+      BigInt(committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
     const postgresOffset = (partition: number): bigint => stored.get(`${fixture.topic}:${partition}`) ?? 0n;
     const partitions = Array.from({ length: PARTITIONS }, (_, p) => p);
     const behind = partitions.filter((p) => kafkaOffset(p) < postgresOffset(p));
-    expect(behind.length, `Kafka committed ${partitions.map((p) => `${p}:${kafkaOffset(p)}`).join(' ')}; Postgres ${partitions.map((p) => `${p}:${postgresOffset(p)}`).join(' ')}`).toBeGreaterThan(0);
+    expect(
+      behind.length,
+      `Kafka committed ${partitions.map((p) => `${p}:${kafkaOffset(p)}`).join(' ')}; Postgres ${partitions.map((p) => `${p}:${postgresOffset(p)}`).join(' ')}`,
+    ).toBeGreaterThan(0);
     // Kafka never got ahead of Postgres either (its commit follows the Postgres commit).
     for (const p of partitions) expect(kafkaOffset(p)).toBeLessThanOrEqual(postgresOffset(p));
 
     // and every partition has records past its stored offset (the crash may have come after the last
     // record of a partition), so the restarted member has something to decode on each
     const half = AFTER_CRASH / PARTITIONS;
-    for (const p of partitions) await produceEvents(fixture.topic, events.slice(BEFORE_CRASH + p * half, BEFORE_CRASH + (p + 1) * half), p);
+    for (const p of partitions)
+      await produceEvents(
+        fixture.topic,
+        events.slice(BEFORE_CRASH + p * half, BEFORE_CRASH + (p + 1) * half),
+        p,
+      );
 
     // when: it restarts without the hook
     const second = runCounter(fixture, {});
     try {
-      await waitFor(async () => (await readCounts(fixture.pool, fixture.name)).rows === TOTAL, { timeoutMs: 60_000, message: `all ${TOTAL} events applied` });
+      await waitFor(async () => (await readCounts(fixture.pool, fixture.name)).rows === TOTAL, {
+        timeoutMs: 60_000,
+        message: `all ${TOTAL} events applied`,
+      });
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
@@ -89,16 +117,27 @@ describe('hard kill between the Postgres commit and the Kafka commit', () => {
     // then: the first record the restarted member decoded on each partition is the one at the offset
     // Postgres stored, also where Kafka's committed offset pointed further back
     const lines = second.lines();
-    const firstDecoded = new Map(lines.filter((l) => l['type'] === 'first-decoded').map((l) => [Number(l['partition']), BigInt(String(l['offset']))]));
-    for (const p of partitions) expect(firstDecoded.get(p), `first decoded offset of partition ${p}`).toBe(postgresOffset(p));
+    const firstDecoded = new Map(
+      lines
+        .filter((l) => l['type'] === 'first-decoded')
+        .map((l) => [Number(l['partition']), BigInt(String(l['offset']))]),
+    );
+    for (const p of partitions)
+      expect(firstDecoded.get(p), `first decoded offset of partition ${p}`).toBe(postgresOffset(p));
     // and it re-applied nothing: no record already in Postgres reached the handler or even the dedup
     const batches = lines.filter((l) => l['type'] === 'batch-committed');
     const sum = (field: string): number => batches.reduce((total, b) => total + Number(b[field]), 0);
     expect(sum('duplicates')).toBe(0);
     expect(sum('applied')).toBe(TOTAL - appliedBeforeCrash);
     // and every event exactly once, the per-key totals adding up to exactly TOTAL
-    expect(await readCounts(fixture.pool, fixture.name)).toEqual({ rows: TOTAL, appliedTotal: TOTAL, maxApplied: 1 });
-    const { rows } = await fixture.pool.query<{ n: string }>(`select sum(n)::text as n from "${fixture.name}".totals`);
+    expect(await readCounts(fixture.pool, fixture.name)).toEqual({
+      rows: TOTAL,
+      appliedTotal: TOTAL,
+      maxApplied: 1,
+    });
+    const { rows } = await fixture.pool.query<{ n: string }>(
+      `select sum(n)::text as n from "${fixture.name}".totals`,
+    );
     expect(rows[0]?.n).toBe(String(TOTAL));
     const finalStored = await readAllStoredOffsets(fixture.pool, fixture.name, fixture.name);
     expect([...finalStored.values()].reduce((total, o) => total + Number(o), 0)).toBe(TOTAL);

@@ -3,13 +3,20 @@ import { DEAD_LETTER_HEADERS, toDeadLetterMessage } from '../src/dead-letter.js'
 import { EventRejectedError } from '../src/errors.js';
 
 // The envelope itself (names, shape, truncation, parsing, replay) is tested in packages/events/test/dead-letter.test.ts.
-describe('the runtime\'s dead letters', () => {
+describe("the runtime's dead letters", () => {
   it('put a consumer error into the shared envelope, the original bytes and headers untouched', () => {
     const key = Buffer.from('chat-1');
     const value = Buffer.from([0, 0, 0, 0, 7, 1, 2, 3]);
     const message = toDeadLetterMessage({
       origin: { topic: 'livechat.chat-events', partition: 3, offset: '1234' },
-      message: { key, value, offset: '1234', timestamp: '1700000000000', attributes: 0, headers: { 'trace-id': 'abc' } },
+      message: {
+        key,
+        value,
+        offset: '1234',
+        timestamp: '1700000000000',
+        attributes: 0,
+        headers: { 'trace-id': 'abc' },
+      },
       error: new EventRejectedError('poison'),
       attempts: 2,
       consumer: 'transcripts',

@@ -13,9 +13,21 @@ describe('classifyError', () => {
     ['admin shutdown', pgError('57P01'), 'CONSUMER_POSTGRES_UNAVAILABLE'],
     ['connection failure', pgError('08006'), 'CONSUMER_POSTGRES_UNAVAILABLE'],
     ['connection refused', pgError('ECONNREFUSED'), 'CONSUMER_POSTGRES_UNAVAILABLE'],
-    ['terminated connection', new Error('Connection terminated unexpectedly'), 'CONSUMER_POSTGRES_UNAVAILABLE'],
-    ['pool connect timeout', new Error('timeout exceeded when trying to connect'), 'CONSUMER_POSTGRES_UNAVAILABLE'],
-    ['refused on every address', new AggregateError([pgError('ECONNREFUSED')], ''), 'CONSUMER_POSTGRES_UNAVAILABLE'],
+    [
+      'terminated connection',
+      new Error('Connection terminated unexpectedly'),
+      'CONSUMER_POSTGRES_UNAVAILABLE',
+    ],
+    [
+      'pool connect timeout',
+      new Error('timeout exceeded when trying to connect'),
+      'CONSUMER_POSTGRES_UNAVAILABLE',
+    ],
+    [
+      'refused on every address',
+      new AggregateError([pgError('ECONNREFUSED')], ''),
+      'CONSUMER_POSTGRES_UNAVAILABLE',
+    ],
     // a migration not applied yet is the deployment's fault, not one event's: wait, don't dead-letter
     ['undefined column', pgError('42703'), 'CONSUMER_TRANSIENT_FAILURE'],
     ['undefined table', pgError('42P01'), 'CONSUMER_TRANSIENT_FAILURE'],
@@ -30,14 +42,29 @@ describe('classifyError', () => {
   });
 
   it('makes an unknown decode failure permanent', () => {
-    expect(classifyError(new SyntaxError('Unexpected token'), 'decode')).toMatchObject({ code: 'CONSUMER_DECODE_FAILED', retryable: false });
+    expect(classifyError(new SyntaxError('Unexpected token'), 'decode')).toMatchObject({
+      code: 'CONSUMER_DECODE_FAILED',
+      retryable: false,
+    });
   });
 
   it('makes handler errors permanent unless they say otherwise', () => {
-    expect(classifyError(new TypeError('x is undefined'), 'handler')).toMatchObject({ code: 'CONSUMER_HANDLER_FAILED', retryable: false });
-    expect(classifyError(pgError('23505'), 'handler')).toMatchObject({ code: 'CONSUMER_HANDLER_FAILED', retryable: false });
-    expect(classifyError(Object.assign(new Error('no'), { retryable: false }), 'handler')).toMatchObject({ code: 'CONSUMER_EVENT_REJECTED', retryable: false });
-    expect(classifyError(Object.assign(new Error('later'), { retryable: true }), 'decode')).toMatchObject({ code: 'CONSUMER_TRANSIENT_FAILURE', retryable: true });
+    expect(classifyError(new TypeError('x is undefined'), 'handler')).toMatchObject({
+      code: 'CONSUMER_HANDLER_FAILED',
+      retryable: false,
+    });
+    expect(classifyError(pgError('23505'), 'handler')).toMatchObject({
+      code: 'CONSUMER_HANDLER_FAILED',
+      retryable: false,
+    });
+    expect(classifyError(Object.assign(new Error('no'), { retryable: false }), 'handler')).toMatchObject({
+      code: 'CONSUMER_EVENT_REJECTED',
+      retryable: false,
+    });
+    expect(classifyError(Object.assign(new Error('later'), { retryable: true }), 'decode')).toMatchObject({
+      code: 'CONSUMER_TRANSIENT_FAILURE',
+      retryable: true,
+    });
   });
 
   it('keeps ConsumerErrors as they are', () => {
@@ -48,7 +75,9 @@ describe('classifyError', () => {
 
   it('takes retryable from the catalogue for every code', () => {
     for (const [code, entry] of Object.entries(CONSUMER_ERROR_CODES)) {
-      expect(new ConsumerError(code as keyof typeof CONSUMER_ERROR_CODES, 'm').retryable).toBe(entry.retryable);
+      expect(new ConsumerError(code as keyof typeof CONSUMER_ERROR_CODES, 'm').retryable).toBe(
+        entry.retryable,
+      );
     }
   });
 });

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { selectClaimed } from '../src/dedup.js';
 import { planBatch } from '../src/offsets.js';
 
-const message = (offset: number): KafkaMessage => ({ offset: String(offset), key: null, value: null, timestamp: '0', attributes: 0, headers: {} });
+const message = (offset: number): KafkaMessage => ({
+  offset: String(offset),
+  key: null,
+  value: null,
+  timestamp: '0',
+  attributes: 0,
+  headers: {},
+});
 
 describe('planBatch', () => {
   const batch = [10, 11, 12, 13].map(message);
@@ -32,7 +39,10 @@ describe('selectClaimed', () => {
   it('keeps the first event of each newly claimed id, in order', () => {
     const events = ['a', 'b', 'a', 'c', 'd'].map((id, i) => ({ id, i }));
     const { fresh, duplicates } = selectClaimed(events, (e) => e.id, new Set(['a', 'c']));
-    expect(fresh).toEqual([{ id: 'a', i: 0 }, { id: 'c', i: 3 }]);
+    expect(fresh).toEqual([
+      { id: 'a', i: 0 },
+      { id: 'c', i: 3 },
+    ]);
     expect(duplicates).toBe(3);
   });
 });

@@ -20,17 +20,32 @@ describe('rebuild progress', () => {
 
 describe('resolveOptions', () => {
   const kafka = {} as Kafka;
-  const definition = { name: 'crm-sync', topics: ['t'], decode: async () => 1, eventId: () => 'x', handle: async () => undefined };
+  const definition = {
+    name: 'crm-sync',
+    topics: ['t'],
+    decode: async () => 1,
+    eventId: () => 'x',
+    handle: async () => undefined,
+  };
 
   it('derives schema, group and dead-letter topic from the name, and freezes the result', () => {
     const resolved = resolveOptions(definition, { kafka, databaseUrl: 'postgres://x' });
-    expect(resolved).toMatchObject({ schema: 'crm_sync', groupId: 'crm-sync', deadLetterTopic: 'crm-sync.dlq', dedupRetentionMs: 86_400_000 });
+    expect(resolved).toMatchObject({
+      schema: 'crm_sync',
+      groupId: 'crm-sync',
+      deadLetterTopic: 'crm-sync.dlq',
+      dedupRetentionMs: 86_400_000,
+    });
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(defaultSchemaName('9lives')).toBe('c_9lives');
   });
 
   it('rejects unsafe schema names and empty topic lists', () => {
-    expect(() => resolveOptions({ ...definition, schema: 'x"; drop' }, { kafka, databaseUrl: '' })).toThrow(ConsumerError);
-    expect(() => resolveOptions({ ...definition, topics: [] }, { kafka, databaseUrl: '' })).toThrow(/no topics/);
+    expect(() => resolveOptions({ ...definition, schema: 'x"; drop' }, { kafka, databaseUrl: '' })).toThrow(
+      ConsumerError,
+    );
+    expect(() => resolveOptions({ ...definition, topics: [] }, { kafka, databaseUrl: '' })).toThrow(
+      /no topics/,
+    );
   });
 });

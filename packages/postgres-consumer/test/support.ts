@@ -1,7 +1,19 @@
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { createTestDatabase, createTopic, stackEndpoints, testKafka, uniqueName, type TestDatabase } from '@livechat-pipeline/testkit';
-import { createPostgresConsumer, type PostgresConsumer, type PostgresConsumerOptions, type RuntimeEvent } from '@livechat-pipeline/postgres-consumer';
+import {
+  createTestDatabase,
+  createTopic,
+  stackEndpoints,
+  testKafka,
+  uniqueName,
+  type TestDatabase,
+} from '@livechat-pipeline/testkit';
+import {
+  createPostgresConsumer,
+  type PostgresConsumer,
+  type PostgresConsumerOptions,
+  type RuntimeEvent,
+} from '@livechat-pipeline/postgres-consumer';
 import { counterConsumer, type CounterEvent } from '../examples/counter-consumer.js';
 
 export interface CounterFixture {
@@ -37,7 +49,11 @@ export function kafkaClient(clientId: string): Kafka {
 }
 
 /** Produces counter events (JSON values, key = event key) in chunks. */
-export async function produceEvents(topic: string, events: readonly (CounterEvent | { raw: string; key: string })[], partition?: number): Promise<void> {
+export async function produceEvents(
+  topic: string,
+  events: readonly (CounterEvent | { raw: string; key: string })[],
+  partition?: number,
+): Promise<void> {
   const producer = testKafka('test-producer').producer();
   await producer.connect();
   try {
@@ -89,10 +105,13 @@ export function startCounter(
   opts: Partial<PostgresConsumerOptions> & { acceptPoison?: () => boolean; events?: RuntimeEvent[] } = {},
 ): PostgresConsumer<CounterEvent> {
   const { acceptPoison, events, ...rest } = opts;
-  return createPostgresConsumer(counterConsumer({ name: fixture.name, topics: [fixture.topic], acceptPoison }), {
-    kafka: kafkaClient(fixture.name),
-    databaseUrl: fixture.db.url,
-    onEvent: (e) => events?.push(e),
-    ...rest,
-  });
+  return createPostgresConsumer(
+    counterConsumer({ name: fixture.name, topics: [fixture.topic], acceptPoison }),
+    {
+      kafka: kafkaClient(fixture.name),
+      databaseUrl: fixture.db.url,
+      onEvent: (e) => events?.push(e),
+      ...rest,
+    },
+  );
 }

@@ -9,7 +9,12 @@ import { DEFAULT_STARTUP_TIMEOUT_MS } from './startup.js';
 
 /** An integer environment variable within bounds. */
 export const intVar = (min: number, max: number) =>
-  z.string().trim().regex(/^-?\d+$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 export const nameVar = z.string().trim().min(1, 'must not be empty');
 
@@ -34,16 +39,22 @@ export const listVar = (separator: string | RegExp = ',') =>
 
 /** An http(s) URL; trailing slashes are removed. */
 export const httpUrlVar = () =>
-  z
-    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-    .transform((u) => u.replace(/\/+$/, ''));
+  z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
 
 /** A Postgres connection URL (`postgres://` or `postgresql://`). */
-export const postgresUrlVar = () => z.string().trim().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
+export const postgresUrlVar = () =>
+  z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
 
 /** `KAFKA_BROKERS`: comma-separated host:port, at least one. */
 export const brokersVar = () =>
-  listVar().pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'needs at least one broker'));
+  listVar().pipe(
+    z
+      .array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'each broker must be host:port'))
+      .min(1, 'needs at least one broker'),
+  );
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -83,7 +94,11 @@ export function readEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv
   const present = presentEnv(env, Object.keys(schema.shape));
   const parsed = schema.safeParse(present);
   if (parsed.success) return { ok: true, data: parsed.data, present };
-  return { ok: false, problems: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? '?')}: ${issue.message}`), present };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? '?')}: ${issue.message}`),
+    present,
+  };
 }
 
 /** Parses the environment with a schema (blank = unset) and names every bad variable in one message. */

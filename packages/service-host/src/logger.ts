@@ -16,7 +16,9 @@ export function createServiceLogger(options: ServiceLoggerOptions, destination?:
   const pinoOptions: LoggerOptions = {
     level: options.level,
     base: { service: options.service },
-    ...(options.redactPaths === undefined ? {} : { redact: { paths: [...options.redactPaths], censor: '[redacted]' } }),
+    ...(options.redactPaths === undefined
+      ? {}
+      : { redact: { paths: [...options.redactPaths], censor: '[redacted]' } }),
     ...(options.serializers === undefined ? {} : { serializers: options.serializers }),
   };
   return destination === undefined ? pino(pinoOptions) : pino(pinoOptions, destination);

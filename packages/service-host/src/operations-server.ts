@@ -9,7 +9,8 @@ export interface Readiness {
 /** /healthz (process alive), /readyz (the service's own check), /metrics (Prometheus). */
 export function createOperationsServer(registry: Registry, ready: () => Promise<Readiness>): Server {
   return createServer((req, res) => {
-    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/healthz') {
       json(200, { status: 'ok' });
     } else if (req.url === '/readyz') {

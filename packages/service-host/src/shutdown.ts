@@ -21,7 +21,10 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeout
         process.exit(0);
       },
       (error: unknown) => {
-        logger.error({ err: { message: error instanceof Error ? error.message : String(error) } }, 'shutdown failed');
+        logger.error(
+          { err: { message: error instanceof Error ? error.message : String(error) } },
+          'shutdown failed',
+        );
         process.exit(1);
       },
     );
@@ -31,13 +34,19 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeout
 }
 
 /** Runs a service's main(): a configuration error is one message and exit 2, anything else exit 1. */
-export function runMain(service: string, main: () => Promise<void>, isConfigError: (error: unknown) => boolean): void {
+export function runMain(
+  service: string,
+  main: () => Promise<void>,
+  isConfigError: (error: unknown) => boolean,
+): void {
   main().catch((error: unknown) => {
     if (isConfigError(error)) {
       process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(2);
     }
-    process.stderr.write(`${service} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `${service} failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exit(1);
   });
 }

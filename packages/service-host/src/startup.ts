@@ -28,7 +28,10 @@ export interface StepOptions {
 
 export const STARTUP_ERROR_CODES = {
   /** The step kept failing with transient errors until the start-up deadline. */
-  SERVICE_STARTUP_TIMEOUT: { retryable: false, description: 'A start-up step did not succeed before the start-up deadline' },
+  SERVICE_STARTUP_TIMEOUT: {
+    retryable: false,
+    description: 'A start-up step did not succeed before the start-up deadline',
+  },
   /** The step failed with an error that waiting cannot fix (bad settings, an incompatible schema, a broken migration). */
   SERVICE_STARTUP_FAILED: { retryable: false, description: 'A start-up step failed with a permanent error' },
 } as const;
@@ -85,12 +88,22 @@ export class Startup {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await fn();
-        if (attempt > 1) logger.info({ step: name, attempts: attempt }, `start-up step "${name}" succeeded after ${attempt} attempts`);
+        if (attempt > 1)
+          logger.info(
+            { step: name, attempts: attempt },
+            `start-up step "${name}" succeeded after ${attempt} attempts`,
+          );
         return result;
       } catch (error) {
         const reason = describe(error);
         if (isPermanent(error)) {
-          throw new StartupError('SERVICE_STARTUP_FAILED', name, attempt, `start-up step "${name}" failed: ${reason}`, error);
+          throw new StartupError(
+            'SERVICE_STARTUP_FAILED',
+            name,
+            attempt,
+            `start-up step "${name}" failed: ${reason}`,
+            error,
+          );
         }
         const left = this.deadline - this.now();
         if (left <= delay) {
@@ -102,7 +115,10 @@ export class Startup {
             error,
           );
         }
-        logger.warn({ step: name, attempt, retryInMs: delay, err: errorForLog(error) }, `start-up step "${name}" failed; retrying`);
+        logger.warn(
+          { step: name, attempt, retryInMs: delay, err: errorForLog(error) },
+          `start-up step "${name}" failed; retrying`,
+        );
         await this.sleep(delay);
         delay = Math.min(delay * 2, maxDelay);
       }
@@ -111,12 +127,25 @@ export class Startup {
 }
 
 /** Shorthand for a single step with its own deadline. */
-export function startupStep<T>(name: string, fn: () => Promise<T>, options: StartupOptions & StepOptions): Promise<T> {
+export function startupStep<T>(
+  name: string,
+  fn: () => Promise<T>,
+  options: StartupOptions & StepOptions,
+): Promise<T> {
   return new Startup(options).step(name, fn, options);
 }
 
 /** Socket errnos and SQLSTATE classes that say "not reachable yet", whatever wraps them. */
-const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 const TRANSIENT_SQLSTATE_PREFIXES = ['08', '53', '57P'];
 
 /**
@@ -129,7 +158,8 @@ export function isPermanentStartupError(error: unknown): boolean {
   let markedPermanent = false;
   for (const e of causeChain(error)) {
     if (isConnectionFault(e)) return false;
-    if (typeof e === 'object' && e !== null && (e as { retryable?: unknown }).retryable === false) markedPermanent = true;
+    if (typeof e === 'object' && e !== null && (e as { retryable?: unknown }).retryable === false)
+      markedPermanent = true;
   }
   return markedPermanent;
 }
@@ -138,7 +168,10 @@ function isConnectionFault(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
   const code = (e as { code?: unknown }).code;
   if (typeof code !== 'string') return false;
-  return CONNECTION_ERRNOS.has(code) || (/^[0-9A-Z]{5}$/.test(code) && TRANSIENT_SQLSTATE_PREFIXES.some((p) => code.startsWith(p)));
+  return (
+    CONNECTION_ERRNOS.has(code) ||
+    (/^[0-9A-Z]{5}$/.test(code) && TRANSIENT_SQLSTATE_PREFIXES.some((p) => code.startsWith(p)))
+  );
 }
 
 function* causeChain(error: unknown): Generator<unknown> {

@@ -1,7 +1,18 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { boolVar, brokersVar, createServiceLogger, deepFreeze, httpUrlVar, intVar, listVar, parseEnv, postgresUrlVar, readEnv } from '../src/index.js';
+import {
+  boolVar,
+  brokersVar,
+  createServiceLogger,
+  deepFreeze,
+  httpUrlVar,
+  intVar,
+  listVar,
+  parseEnv,
+  postgresUrlVar,
+  readEnv,
+} from '../src/index.js';
 
 const schema = z.object({
   SVC_PORT: intVar(0, 65535).default(8000),
@@ -22,7 +33,14 @@ function problems(env: NodeJS.ProcessEnv): string[] {
 describe('readEnv and the variable helpers', () => {
   it('treats blank values as unset, so defaults apply', () => {
     const result = readEnv(schema, { SVC_PORT: '  ', SVC_ON: '', SVC_URL: ' ', KAFKA_BROKERS: '' });
-    expect(result.ok && result.data).toEqual({ SVC_PORT: 8000, SVC_ON: false, SVC_LIST: [], SVC_WORDS: [], SVC_URL: 'http://localhost:1', KAFKA_BROKERS: ['127.0.0.1:1'] });
+    expect(result.ok && result.data).toEqual({
+      SVC_PORT: 8000,
+      SVC_ON: false,
+      SVC_LIST: [],
+      SVC_WORDS: [],
+      SVC_URL: 'http://localhost:1',
+      KAFKA_BROKERS: ['127.0.0.1:1'],
+    });
     expect(result.present).toEqual({});
   });
 
@@ -84,9 +102,18 @@ describe('createServiceLogger', () => {
         done();
       },
     });
-    const logger = createServiceLogger({ service: 'svc', level: 'info', redactPaths: ['secret', '*.token'] }, sink);
+    const logger = createServiceLogger(
+      { service: 'svc', level: 'info', redactPaths: ['secret', '*.token'] },
+      sink,
+    );
     logger.info({ secret: 's3cr3t', nested: { token: 't0k3n' }, kept: 'yes' }, 'hello');
     const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
-    expect(line).toMatchObject({ service: 'svc', secret: '[redacted]', nested: { token: '[redacted]' }, kept: 'yes', msg: 'hello' });
+    expect(line).toMatchObject({
+      service: 'svc',
+      secret: '[redacted]',
+      nested: { token: '[redacted]' },
+      kept: 'yes',
+      msg: 'hello',
+    });
   });
 });

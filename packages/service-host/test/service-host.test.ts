@@ -8,7 +8,12 @@ describe('parseEnv', () => {
   const schema = z.object({ ...connectionEnv('svc'), SVC_PORT: intVar(0, 65535).default(8000) });
 
   it('applies the local-stack defaults', () => {
-    expect(parseEnv(schema, {}, 'svc')).toMatchObject({ KAFKA_BROKERS: ['127.0.0.1:59092'], KAFKA_CLIENT_ID: 'svc', SVC_PORT: 8000, LOG_LEVEL: 'info' });
+    expect(parseEnv(schema, {}, 'svc')).toMatchObject({
+      KAFKA_BROKERS: ['127.0.0.1:59092'],
+      KAFKA_CLIENT_ID: 'svc',
+      SVC_PORT: 8000,
+      LOG_LEVEL: 'info',
+    });
   });
 
   it('names every bad variable in one ServiceConfigError', () => {

@@ -47,7 +47,10 @@ describe('Startup.step', () => {
     let calls = 0;
     const result = await startup.step('create topic t', async () => {
       calls += 1;
-      if (calls < 6) throw Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+      if (calls < 6)
+        throw Object.assign(new Error('This server does not host this topic-partition'), {
+          type: 'UNKNOWN_TOPIC_OR_PARTITION',
+        });
       return 'done';
     });
     expect(result).toBe('done');
@@ -55,13 +58,24 @@ describe('Startup.step', () => {
     expect(time.sleeps).toEqual([250, 500, 1000, 2000, 4000]);
     const retries = lines.filter((l) => l['msg'] === 'start-up step "create topic t" failed; retrying');
     expect(retries.map((l) => l['attempt'])).toEqual([1, 2, 3, 4, 5]);
-    expect(retries[0]).toMatchObject({ level: 40, step: 'create topic t', retryInMs: 250, err: { message: 'This server does not host this topic-partition' } });
+    expect(retries[0]).toMatchObject({
+      level: 40,
+      step: 'create topic t',
+      retryInMs: 250,
+      err: { message: 'This server does not host this topic-partition' },
+    });
     expect(lines.at(-1)).toMatchObject({ step: 'create topic t', attempts: 6 });
   });
 
   it('caps the delay at maxDelayMs', async () => {
     const time = fakeTime();
-    const startup = new Startup({ timeoutMs: 600_000, logger: pino({ level: 'silent' }), now: time.now, sleep: time.sleep, maxDelayMs: 1000 });
+    const startup = new Startup({
+      timeoutMs: 600_000,
+      logger: pino({ level: 'silent' }),
+      now: time.now,
+      sleep: time.sleep,
+      maxDelayMs: 1000,
+    });
     let calls = 0;
     await startup.step('s', async () => {
       if (++calls < 6) throw new Error('not yet');
@@ -71,7 +85,12 @@ describe('Startup.step', () => {
 
   it('fails with SERVICE_STARTUP_TIMEOUT naming the step once the deadline passes', async () => {
     const time = fakeTime();
-    const startup = new Startup({ timeoutMs: 10_000, logger: pino({ level: 'silent' }), now: time.now, sleep: time.sleep });
+    const startup = new Startup({
+      timeoutMs: 10_000,
+      logger: pino({ level: 'silent' }),
+      now: time.now,
+      sleep: time.sleep,
+    });
     let calls = 0;
     const error = await startup
       .step('connect to Postgres', async () => {
@@ -95,16 +114,28 @@ describe('Startup.step', () => {
 
   it('shares one deadline between steps', async () => {
     const time = fakeTime();
-    const startup = new Startup({ timeoutMs: 10_000, logger: pino({ level: 'silent' }), now: time.now, sleep: time.sleep });
+    const startup = new Startup({
+      timeoutMs: 10_000,
+      logger: pino({ level: 'silent' }),
+      now: time.now,
+      sleep: time.sleep,
+    });
     await startup.step('first', async () => time.advance(9_000));
     expect(startup.remainingMs).toBe(1_000);
-    const error = await startup.step('second', async () => Promise.reject(new Error('down'))).catch((e: unknown) => e);
+    const error = await startup
+      .step('second', async () => Promise.reject(new Error('down')))
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SERVICE_STARTUP_TIMEOUT', step: 'second', attempts: 3 });
   });
 
   it('fails at once with SERVICE_STARTUP_FAILED on a permanent error', async () => {
     const time = fakeTime();
-    const startup = new Startup({ timeoutMs: 60_000, logger: pino({ level: 'silent' }), now: time.now, sleep: time.sleep });
+    const startup = new Startup({
+      timeoutMs: 60_000,
+      logger: pino({ level: 'silent' }),
+      now: time.now,
+      sleep: time.sleep,
+    });
     let calls = 0;
     const error = await startup
       .step('check topic settings', async () => {
@@ -114,16 +145,29 @@ describe('Startup.step', () => {
       .catch((e: unknown) => e);
     expect(calls).toBe(1);
     expect(time.sleeps).toEqual([]);
-    expect(error).toMatchObject({ code: 'SERVICE_STARTUP_FAILED', step: 'check topic settings', attempts: 1 });
-    expect((error as Error).message).toBe('start-up step "check topic settings" failed: topic x: max.message.bytes is 1048588, needs at least 8388608');
+    expect(error).toMatchObject({
+      code: 'SERVICE_STARTUP_FAILED',
+      step: 'check topic settings',
+      attempts: 1,
+    });
+    expect((error as Error).message).toBe(
+      'start-up step "check topic settings" failed: topic x: max.message.bytes is 1048588, needs at least 8388608',
+    );
     expect((error as Error).cause).toBeInstanceOf(Typed);
   });
 
   it('lets the caller decide what is permanent', async () => {
     const time = fakeTime();
-    const startup = new Startup({ timeoutMs: 60_000, logger: pino({ level: 'silent' }), now: time.now, sleep: time.sleep });
+    const startup = new Startup({
+      timeoutMs: 60_000,
+      logger: pino({ level: 'silent' }),
+      now: time.now,
+      sleep: time.sleep,
+    });
     const error = await startup
-      .step('register schema', async () => Promise.reject(new Error('409 incompatible')), { isPermanent: (e) => (e as Error).message.startsWith('409') })
+      .step('register schema', async () => Promise.reject(new Error('409 incompatible')), {
+        isPermanent: (e) => (e as Error).message.startsWith('409'),
+      })
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SERVICE_STARTUP_FAILED' });
   });

@@ -18,7 +18,10 @@ export function stackEndpoints(env: NodeJS.ProcessEnv = process.env): TestStackE
     );
   }
   return {
-    kafkaBrokers: kafka.split(',').map((b) => b.trim()).filter(Boolean),
+    kafkaBrokers: kafka
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
     schemaRegistryUrl: registry.replace(/\/+$/, ''),
     databaseUrl: database,
   };

@@ -22,15 +22,23 @@ export async function createTopic(
   try {
     // Not kafkajs' waitForLeaders: right after a create the broker may answer UNKNOWN_TOPIC_OR_PARTITION ("does
     // not host this topic-partition") while the metadata spreads, which kafkajs does not retry there.
-    await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: partitions, configEntries }] });
+    await admin.createTopics({
+      waitForLeaders: false,
+      topics: [{ topic, numPartitions: partitions, configEntries }],
+    });
     const deadline = Date.now() + 30_000;
     for (;;) {
       const ready = await admin
         .fetchTopicMetadata({ topics: [topic] })
-        .then((m) => m.topics[0]?.partitions.length === partitions && m.topics[0].partitions.every((p) => p.leader >= 0))
+        .then(
+          (m) =>
+            m.topics[0]?.partitions.length === partitions &&
+            m.topics[0].partitions.every((p) => p.leader >= 0),
+        )
         .catch(() => false);
       if (ready) return;
-      if (Date.now() > deadline) throw new Error(`createTopic(${topic}): no leader for every partition within 30 s`);
+      if (Date.now() > deadline)
+        throw new Error(`createTopic(${topic}): no leader for every partition within 30 s`);
       await sleep(100);
     }
   } finally {
@@ -78,11 +86,15 @@ export async function readTopic(
   try {
     for (;;) {
       const offsets = await admin.fetchTopicOffsets(topic);
-      ranges = offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) })).sort((a, b) => a.partition - b.partition);
+      ranges = offsets
+        .map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }))
+        .sort((a, b) => a.partition - b.partition);
       const held = ranges.reduce((sum, r) => sum + (r.high - r.low), 0n);
       if (held >= BigInt(count)) break;
       if (Date.now() >= deadline) {
-        throw new Error(`readTopic(${topic}): expected at least ${count} records, the topic holds ${held} after ${timeoutMs} ms (${describeRanges(ranges)})`);
+        throw new Error(
+          `readTopic(${topic}): expected at least ${count} records, the topic holds ${held} after ${timeoutMs} ms (${describeRanges(ranges)})`,
+        );
       }
       await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
     }
@@ -107,7 +119,12 @@ export async function readTopic(
           const range = pending.get(batch.partition);
           if (range === undefined) return;
           for (const message of batch.messages) {
-            if (BigInt(message.offset) < range.high) received.set(`${batch.partition}:${message.offset}`, { ...message, topic: batch.topic, partition: batch.partition });
+            if (BigInt(message.offset) < range.high)
+              received.set(`${batch.partition}:${message.offset}`, {
+                ...message,
+                topic: batch.topic,
+                partition: batch.partition,
+              });
           }
           // lastOffset() counts records the batch filtered out (control records) too.
           const next = BigInt(batch.lastOffset()) + 1n;
@@ -117,16 +134,25 @@ export async function readTopic(
         },
       });
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()))));
+      const timedOut = new Promise<'timeout'>(
+        (resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()))),
+      );
       const outcome = await Promise.race([done, timedOut]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
-        const missing = [...pending.values()].map((r) => `partition ${r.partition} read up to offset ${reached.get(r.partition) ?? r.low} of end offset ${r.high}`);
-        throw new Error(`readTopic(${topic}): ${received.size} records read, not at the end offsets after ${timeoutMs} ms: ${missing.join('; ')}`);
+        const missing = [...pending.values()].map(
+          (r) =>
+            `partition ${r.partition} read up to offset ${reached.get(r.partition) ?? r.low} of end offset ${r.high}`,
+        );
+        throw new Error(
+          `readTopic(${topic}): ${received.size} records read, not at the end offsets after ${timeoutMs} ms: ${missing.join('; ')}`,
+        );
       }
     } finally {
       await consumer.disconnect();
     }
   }
-  return [...received.values()].sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+  return [...received.values()].sort(
+    (a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
+  );
 }

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createTopic, readTopic, testKafka, uniqueName } from '../src/index.js';
 
-async function produce(topic: string, messages: { partition: number; value: string | Buffer }[], oneSendEach = false): Promise<void> {
+async function produce(
+  topic: string,
+  messages: { partition: number; value: string | Buffer }[],
+  oneSendEach = false,
+): Promise<void> {
   const producer = testKafka('read-topic-test').producer();
   await producer.connect();
   try {
@@ -19,23 +23,40 @@ describe('readTopic reads up to the end offsets', () => {
     const topic = uniqueName('read-topic-big');
     await createTopic(topic, 2, [{ name: 'max.message.bytes', value: String(2 * 1024 * 1024) }]);
     const big = (i: number): Buffer => Buffer.alloc(600 * 1024, i);
-    await produce(topic, [0, 1, 2].map((i) => ({ partition: 0, value: big(i) })), true);
+    await produce(
+      topic,
+      [0, 1, 2].map((i) => ({ partition: 0, value: big(i) })),
+      true,
+    );
     await produce(topic, [{ partition: 1, value: 'small' }]);
 
     // when: the caller expects at least 1
     const records = await readTopic(topic, { count: 1 });
 
     // then: all four come back, by partition then offset
-    expect(records.map((r) => `${r.partition}:${r.offset}:${r.value?.length}`)).toEqual(['0:0:614400', '0:1:614400', '0:2:614400', '1:0:5']);
+    expect(records.map((r) => `${r.partition}:${r.offset}:${r.value?.length}`)).toEqual([
+      '0:0:614400',
+      '0:1:614400',
+      '0:2:614400',
+      '1:0:5',
+    ]);
   });
 
   it('waits for records that are produced after it was called', async () => {
     const topic = uniqueName('read-topic-late');
     await createTopic(topic, 2);
     const reading = readTopic(topic, { count: 4, timeoutMs: 30_000 });
-    await produce(topic, [0, 1, 0, 1].map((partition, i) => ({ partition, value: `late-${i}` })));
+    await produce(
+      topic,
+      [0, 1, 0, 1].map((partition, i) => ({ partition, value: `late-${i}` })),
+    );
     const records = await reading;
-    expect(records.map((r) => `${r.partition}:${r.value?.toString()}`)).toEqual(['0:late-0', '0:late-2', '1:late-1', '1:late-3']);
+    expect(records.map((r) => `${r.partition}:${r.value?.toString()}`)).toEqual([
+      '0:late-0',
+      '0:late-2',
+      '1:late-1',
+      '1:late-3',
+    ]);
   });
 
   it('fails within its timeout naming the topic, what it expected and what each partition holds', async () => {

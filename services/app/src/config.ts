@@ -1,6 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { boolVar, deepFreeze, httpUrlVar, intVar, listVar, logLevelVar, postgresUrlVar, readEnv, type LogLevel } from '@livechat-pipeline/service-host';
+import {
+  boolVar,
+  deepFreeze,
+  httpUrlVar,
+  intVar,
+  listVar,
+  logLevelVar,
+  postgresUrlVar,
+  readEnv,
+  type LogLevel,
+} from '@livechat-pipeline/service-host';
 import { parseTokenKeys } from './crypto/token-cipher.js';
 import type { TokenKey } from './crypto/token-cipher.js';
 import { AppConfigError, isAppError } from './errors.js';

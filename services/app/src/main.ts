@@ -18,17 +18,29 @@ runMain(
     const app = await buildApp(deps);
     const operations = await startAppOperations(deps, config.operations);
     if (deps.oauth === null)
-      logger.warn('LIVECHAT_CLIENT_ID / LIVECHAT_CLIENT_SECRET not set: /app/install answers "not configured"');
+      logger.warn(
+        'LIVECHAT_CLIENT_ID / LIVECHAT_CLIENT_SECRET not set: /app/install answers "not configured"',
+      );
     else deps.oauth.tokens.startRefresher(config.tokenRefresh.intervalSeconds);
 
-    stopOnSignals(logger, async () => {
-      await app.close();
-      await operations.close();
-      await deps.close();
-    }, SHUTDOWN_TIMEOUT_MS);
+    stopOnSignals(
+      logger,
+      async () => {
+        await app.close();
+        await operations.close();
+        await deps.close();
+      },
+      SHUTDOWN_TIMEOUT_MS,
+    );
     const address = await app.listen({ host: config.http.host, port: config.http.port });
     logger.info(
-      { address, operations: operations.url, publicUrl: config.publicUrl, webhookUrl: config.webhookUrl, oauth: deps.oauth !== null },
+      {
+        address,
+        operations: operations.url,
+        publicUrl: config.publicUrl,
+        webhookUrl: config.webhookUrl,
+        oauth: deps.oauth !== null,
+      },
       'app listening',
     );
   },

@@ -29,7 +29,9 @@ const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 8);
 const PRODUCERS = process.env['BENCH_PRODUCERS'];
 const LINGER_MS = process.env['BENCH_LINGER_MS'];
 /** The README's recommended runtime flag for the ingest (young generation capped: peak RSS); `BENCH_NODE_FLAGS=` for none. */
-const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=4').split(' ').filter((f) => f !== '');
+const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=4')
+  .split(' ')
+  .filter((f) => f !== '');
 const HEADERS = { 'content-type': 'application/json', 'user-agent': 'LiveChat-Webhooks/bench' } as const;
 const SECRET = `bench-${randomBytes(8).toString('hex')}`;
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -60,18 +62,35 @@ function webhookBody(n: number): string {
         properties: {
           lc2: { welcome_message: false },
           routing: { continuous: false, pinned: false },
-          source: { client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b', customer_client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b' },
+          source: {
+            client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b',
+            customer_client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b',
+          },
         },
       },
     },
     additional_data: {
       chat_properties: {
-        routing: { continuous: false, pinned: false, email_follow_up: false, idle: false, unassigned: false, start_url: 'https://shop.example/checkout/step-2?utm_source=newsletter&utm_medium=email' },
-        source: { client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b', customer_client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b' },
+        routing: {
+          continuous: false,
+          pinned: false,
+          email_follow_up: false,
+          idle: false,
+          unassigned: false,
+          start_url: 'https://shop.example/checkout/step-2?utm_source=newsletter&utm_medium=email',
+        },
+        source: {
+          client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b',
+          customer_client_id: 'c6e4f62e2a2dab12531235b12c5a2a6b',
+        },
         rating: { score: null, comment: null },
         supervising: { agent_ids: '' },
       },
-      chat_presence_user_ids: ['smith@example.com', 'b7eff798-f8df-4364-8059-649c35c9ed0c', 'jones@example.com'],
+      chat_presence_user_ids: [
+        'smith@example.com',
+        'b7eff798-f8df-4364-8059-649c35c9ed0c',
+        'jones@example.com',
+      ],
       customer: {
         id: 'b7eff798-f8df-4364-8059-649c35c9ed0c',
         name: 'Żaneta Kowalska',
@@ -79,11 +98,26 @@ function webhookBody(n: number): string {
         session_fields: [{ plan: 'pro' }, { cart_value: '129.00' }, { locale: 'pl-PL' }],
         visit: {
           ip: '203.0.113.7',
-          user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
-          geolocation: { country: 'Poland', country_code: 'PL', region: 'Lower Silesia', city: 'Wroclaw', timezone: 'Europe/Warsaw' },
+          user_agent:
+            'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+          geolocation: {
+            country: 'Poland',
+            country_code: 'PL',
+            region: 'Lower Silesia',
+            city: 'Wroclaw',
+            timezone: 'Europe/Warsaw',
+          },
           last_pages: [
-            { opened_at: '2026-11-09T11:58:40.071345Z', url: 'https://shop.example/running/shoes-x2', title: 'Runner X2 — Shop' },
-            { opened_at: '2026-11-09T12:00:12.071345Z', url: 'https://shop.example/checkout/step-2', title: 'Checkout — Shop' },
+            {
+              opened_at: '2026-11-09T11:58:40.071345Z',
+              url: 'https://shop.example/running/shoes-x2',
+              title: 'Runner X2 — Shop',
+            },
+            {
+              opened_at: '2026-11-09T12:00:12.071345Z',
+              url: 'https://shop.example/checkout/step-2',
+              title: 'Checkout — Shop',
+            },
           ],
         },
       },
@@ -106,19 +140,28 @@ async function freePort(): Promise<number> {
 function startChild(script: string, env: NodeJS.ProcessEnv): ChildProcess {
   const isIngest = script.endsWith('main.ts');
   const profDir = process.env['BENCH_CPU_PROF_DIR'];
-  const flags = isIngest ? [...NODE_FLAGS, ...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])] : [];
+  const flags = isIngest
+    ? [...NODE_FLAGS, ...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])]
+    : [];
   // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx), one process per server.
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
     cwd: here('..'),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${script.split('/').pop()}] ${chunk.toString()}`));
+  child.stderr?.on('data', (chunk: Buffer) =>
+    process.stderr.write(`[${script.split('/').pop()}] ${chunk.toString()}`),
+  );
   child.stdout?.resume();
   return child;
 }
 
-async function waitReady(url: string, child: ChildProcess, anyStatus = false, timeoutMs = 90_000): Promise<void> {
+async function waitReady(
+  url: string,
+  child: ChildProcess,
+  anyStatus = false,
+  timeoutMs = 90_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
@@ -186,7 +229,9 @@ async function main(): Promise<void> {
   const topic = `bench-raw-${Date.now().toString(36)}`;
   const bodyBytes = Buffer.byteLength(webhookBody(0));
   const loadBefore = load1();
-  console.log(`body ≈ ${bodyBytes} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per run, topic ${topic}, load average ${loadBefore}`);
+  console.log(
+    `body ≈ ${bodyBytes} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per run, topic ${topic}, load average ${loadBefore}`,
+  );
 
   const ingest = startChild(here('../src/main.ts'), {
     INGEST_HOST: '127.0.0.1',
@@ -210,7 +255,14 @@ async function main(): Promise<void> {
     // Warm-up of both (JIT, connections, producer metadata).
     for (const url of [ingestUrl, bareUrl]) {
       let n = 0;
-      await autocannon({ url, connections: 10, duration: 2, method: 'POST', headers: HEADERS, requests: [{ setupRequest: (req) => ({ ...req, body: webhookBody(1_000_000 + n++) }) }] });
+      await autocannon({
+        url,
+        connections: 10,
+        duration: 2,
+        method: 'POST',
+        headers: HEADERS,
+        requests: [{ setupRequest: (req) => ({ ...req, body: webhookBody(1_000_000 + n++) }) }],
+      });
     }
 
     const bareRun = await load(bareUrl);
@@ -247,16 +299,30 @@ async function main(): Promise<void> {
     );
     console.log('');
     console.log('==================== ingest benchmark summary ====================');
-    console.log(`settings           : body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}`);
-    console.log(`load average (1m)  : ${loadBefore} before, ${loadPeak} after the bare run, ${load1()} at the end (2 cores incl. broker, registry, Postgres, load generator)`);
+    console.log(
+      `settings           : body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}`,
+    );
+    console.log(
+      `load average (1m)  : ${loadBefore} before, ${loadPeak} after the bare run, ${load1()} at the end (2 cores incl. broker, registry, Postgres, load generator)`,
+    );
     console.log(`bare route         : ${bareRun.rps.toFixed(0)} req/s`);
-    console.log(`ingest peak        : ${ingestRun.rps.toFixed(0)} req/s   p50 ${ingestRun.p50} ms   p99 ${ingestRun.p99} ms`);
+    console.log(
+      `ingest peak        : ${ingestRun.rps.toFixed(0)} req/s   p50 ${ingestRun.p50} ms   p99 ${ingestRun.p99} ms`,
+    );
     console.log(`ratio ingest/bare  : ${ratio.toFixed(2)}x   (target >= 0.5x)  ${ok(ratio >= 0.5)}`);
-    console.log(`p99 at half rate   : ${ms(halfRun.p99)} at ${halfRate} req/s evenly paced (p50 ${ms(halfRun.p50)})   (target <= 20 ms)  ${ok(halfRun.p99 <= 20)}`);
-    console.log(`ingest CPU at peak : ${((cpuPeak / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeak * 1e6) / ingestRun.total).toFixed(0)} µs per request`);
-    console.log(`ingest peak RSS    : ${peakRssMb.toFixed(1)} MB (now ${rssMb.toFixed(1)} MB)   (target <= 150 MB)  ${ok(peakRssMb <= 150)}`);
+    console.log(
+      `p99 at half rate   : ${ms(halfRun.p99)} at ${halfRate} req/s evenly paced (p50 ${ms(halfRun.p50)})   (target <= 20 ms)  ${ok(halfRun.p99 <= 20)}`,
+    );
+    console.log(
+      `ingest CPU at peak : ${((cpuPeak / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeak * 1e6) / ingestRun.total).toFixed(0)} µs per request`,
+    );
+    console.log(
+      `ingest peak RSS    : ${peakRssMb.toFixed(1)} MB (now ${rssMb.toFixed(1)} MB)   (target <= 150 MB)  ${ok(peakRssMb <= 150)}`,
+    );
     if (batches !== undefined && records !== undefined) {
-      console.log(`batches            : ${batches} batches, ${(Number(records) / Number(batches)).toFixed(1)} records per batch on average`);
+      console.log(
+        `batches            : ${batches} batches, ${(Number(records) / Number(batches)).toFixed(1)} records per batch on average`,
+      );
     }
     console.log('==================================================================');
   } finally {

@@ -186,7 +186,8 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   for (const c of all) c.close();
 
   latencies.sort((a, b) => a - b);
-  const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(q * latencies.length) - 1))] ?? Number.NaN;
+  const pct = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(q * latencies.length) - 1))] ?? Number.NaN;
   return {
     targetRate: options.rate,
     rps: latencies.length / ((sendEnd - started) / 1000),

@@ -40,7 +40,10 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
     frameworkErrors: (err, _request, reply) => {
       const error =
         err.code === 'FST_ERR_MAX_PARAM_LENGTH'
-          ? new IngestError('INGEST_INVALID_TENANT_LABEL', 'the tenant label in the path must be 1-128 characters of A-Z a-z 0-9 . _ -')
+          ? new IngestError(
+              'INGEST_INVALID_TENANT_LABEL',
+              'the tenant label in the path must be 1-128 characters of A-Z a-z 0-9 . _ -',
+            )
           : new IngestError('INGEST_BAD_REQUEST', 'the request URL is malformed (e.g. bad percent-encoding)');
       void (reply as FastifyReply).code(error.status).send({ code: error.code, message: error.message });
     },
@@ -57,22 +60,36 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
   });
 
   app.setErrorHandler((err: FastifyError | IngestError, request, reply) => {
-    const response = toErrorResponse(err, { bodyLimitBytes: config.http.bodyLimitBytes, contentType: request.headers['content-type'] });
+    const response = toErrorResponse(err, {
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      contentType: request.headers['content-type'],
+    });
     if (response.status >= 500) {
       request.log.error({ code: response.body.code, err: errorForLog(response.error) }, 'request failed');
-    } else if (response.body.code !== 'INGEST_UNAUTHENTICATED' && response.body.code !== 'INGEST_TENANT_MISMATCH') {
+    } else if (
+      response.body.code !== 'INGEST_UNAUTHENTICATED' &&
+      response.body.code !== 'INGEST_TENANT_MISMATCH'
+    ) {
       request.log.info({ code: response.body.code, status: response.status }, 'request refused');
     }
-    if (response.retryAfterSeconds !== undefined) reply.header('retry-after', String(response.retryAfterSeconds));
+    if (response.retryAfterSeconds !== undefined)
+      reply.header('retry-after', String(response.retryAfterSeconds));
     return reply.code(response.status).send(response.body);
   });
 
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ code: 'INGEST_NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0] ?? ''}` });
+    return reply.code(404).send({
+      code: 'INGEST_NOT_FOUND',
+      message: `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`,
+    });
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) });
+    metrics.httpRequests.inc({
+      route: request.routeOptions.url ?? 'unmatched',
+      method: request.method,
+      status: String(reply.statusCode),
+    });
     done();
   });
 

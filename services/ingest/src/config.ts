@@ -1,8 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { boolVar, brokersVar, deepFreeze, httpUrlVar, intVar, listVar, logLevelVar, postgresUrlVar, readEnv, type LogLevel } from '@livechat-pipeline/service-host';
+import {
+  boolVar,
+  brokersVar,
+  deepFreeze,
+  httpUrlVar,
+  intVar,
+  listVar,
+  logLevelVar,
+  postgresUrlVar,
+  readEnv,
+  type LogLevel,
+} from '@livechat-pipeline/service-host';
 import { IngestConfigError } from './errors.js';
-import { LOCAL_DEV_BASIC_PASSWORD, LOCAL_DEV_BASIC_USER, LOCAL_DEV_SECRET_KEY, isLoopbackHost } from './local-dev-secrets.js';
+import {
+  LOCAL_DEV_BASIC_PASSWORD,
+  LOCAL_DEV_BASIC_USER,
+  LOCAL_DEV_SECRET_KEY,
+  isLoopbackHost,
+} from './local-dev-secrets.js';
 
 export interface BasicCredential {
   readonly user: string;
@@ -129,15 +145,13 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
   const problems: string[] = [];
   if (!parsed.ok) {
     problems.push(...parsed.problems);
-    if (
-      !(
-        'LIVECHAT_BASIC_AUTH' in cleaned ||
-        'LIVECHAT_SECRET_KEYS' in cleaned ||
-        'LIVECHAT_TENANT_SECRETS_FILE' in cleaned ||
-        'INGEST_TENANT_REGISTRY_DATABASE_URL' in cleaned ||
-        'INGEST_LOCAL_DEV_SECRETS' in cleaned
-      )
-    ) {
+    if (!(
+      'LIVECHAT_BASIC_AUTH' in cleaned ||
+      'LIVECHAT_SECRET_KEYS' in cleaned ||
+      'LIVECHAT_TENANT_SECRETS_FILE' in cleaned ||
+      'INGEST_TENANT_REGISTRY_DATABASE_URL' in cleaned ||
+      'INGEST_LOCAL_DEV_SECRETS' in cleaned
+    )) {
       problems.push(NO_SECRETS);
     }
     throw new IngestConfigError(problems);
@@ -152,7 +166,9 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       problems.push(`LIVECHAT_TENANT_SECRETS_FILE: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  const hasTenantSecrets = Object.values(tenants).some((t) => t.secretKeys.length > 0 || t.basicAuth.length > 0);
+  const hasTenantSecrets = Object.values(tenants).some(
+    (t) => t.secretKeys.length > 0 || t.basicAuth.length > 0,
+  );
   const hasRegistry = e.INGEST_TENANT_REGISTRY_DATABASE_URL !== undefined;
   const multiTenant = e.LIVECHAT_TENANT_SECRETS_FILE !== undefined || hasRegistry;
   const hasGlobal = e.LIVECHAT_BASIC_AUTH.length > 0 || e.LIVECHAT_SECRET_KEYS.length > 0;
@@ -178,7 +194,9 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
     (e.LIVECHAT_SECRET_KEYS.includes(LOCAL_DEV_SECRET_KEY) ||
       e.LIVECHAT_BASIC_AUTH.includes(`${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}`) ||
       Object.values(tenants).some(
-        (t) => t.secretKeys.includes(LOCAL_DEV_SECRET_KEY) || t.basicAuth.some((c) => c.password === LOCAL_DEV_BASIC_PASSWORD),
+        (t) =>
+          t.secretKeys.includes(LOCAL_DEV_SECRET_KEY) ||
+          t.basicAuth.some((c) => c.password === LOCAL_DEV_BASIC_PASSWORD),
       ))
   ) {
     problems.push(
@@ -187,14 +205,22 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
   }
 
   if (e.INGEST_OPERATIONS_PORT !== 0 && e.INGEST_OPERATIONS_PORT === e.INGEST_PORT) {
-    problems.push(`INGEST_OPERATIONS_PORT: must differ from INGEST_PORT (${e.INGEST_PORT}); the operations endpoints are not served on the webhook port`);
+    problems.push(
+      `INGEST_OPERATIONS_PORT: must differ from INGEST_PORT (${e.INGEST_PORT}); the operations endpoints are not served on the webhook port`,
+    );
   }
   if (multiTenant && hasGlobal && !e.INGEST_ALLOW_GLOBAL_SECRETS) {
     problems.push(
       'LIVECHAT_SECRET_KEYS / LIVECHAT_BASIC_AUTH are accepted for every tenant, so they are refused next to LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: unset them, or set INGEST_ALLOW_GLOBAL_SECRETS=true to accept them for every tenant',
     );
   }
-  if (!hasGlobal && !hasTenantSecrets && !hasRegistry && !e.INGEST_LOCAL_DEV_SECRETS && problems.length === 0) {
+  if (
+    !hasGlobal &&
+    !hasTenantSecrets &&
+    !hasRegistry &&
+    !e.INGEST_LOCAL_DEV_SECRETS &&
+    problems.length === 0
+  ) {
     problems.push(NO_SECRETS);
   }
   if (problems.length > 0) throw new IngestConfigError(problems);
@@ -208,11 +234,23 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       requestDeadlineMs: e.INGEST_REQUEST_DEADLINE_MS,
       shutdownTimeoutMs: e.INGEST_SHUTDOWN_TIMEOUT_MS,
     },
-    operations: { host: e.INGEST_OPERATIONS_HOST, port: e.INGEST_OPERATIONS_PORT, readinessCacheMs: e.INGEST_READINESS_CACHE_MS },
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
+    operations: {
+      host: e.INGEST_OPERATIONS_HOST,
+      port: e.INGEST_OPERATIONS_PORT,
+      readinessCacheMs: e.INGEST_READINESS_CACHE_MS,
+    },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+    },
     registry: { url: e.SCHEMA_REGISTRY_URL },
     rawTopic: { name: e.RAW_WEBHOOK_TOPIC, partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS },
-    batch: { lingerMs: e.INGEST_BATCH_LINGER_MS, maxRecords: e.INGEST_BATCH_MAX_RECORDS, maxBytes: e.INGEST_BATCH_MAX_BYTES },
+    batch: {
+      lingerMs: e.INGEST_BATCH_LINGER_MS,
+      maxRecords: e.INGEST_BATCH_MAX_RECORDS,
+      maxBytes: e.INGEST_BATCH_MAX_BYTES,
+    },
     producers: e.INGEST_PRODUCERS,
     auth: e.INGEST_LOCAL_DEV_SECRETS
       ? {
@@ -231,7 +269,10 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
         },
     logLevel: e.INGEST_LOG_LEVEL,
     startupTimeoutMs: e.INGEST_STARTUP_TIMEOUT_MS,
-    tenantRegistry: { databaseUrl: e.INGEST_TENANT_REGISTRY_DATABASE_URL, refreshMs: e.INGEST_TENANT_REGISTRY_REFRESH_MS },
+    tenantRegistry: {
+      databaseUrl: e.INGEST_TENANT_REGISTRY_DATABASE_URL,
+      refreshMs: e.INGEST_TENANT_REGISTRY_REFRESH_MS,
+    },
   });
 }
 
@@ -246,7 +287,9 @@ function readTenantSecrets(file: string): Record<string, TenantSecrets> {
   const parsed = tenantFileSchema.safeParse(json);
   if (!parsed.success) {
     const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`${file} does not match { "tenants": { "<id>": { "secretKeys": [...], "basicAuth": ["user:pw"] } } } (${where})`);
+    throw new Error(
+      `${file} does not match { "tenants": { "<id>": { "secretKeys": [...], "basicAuth": ["user:pw"] } } } (${where})`,
+    );
   }
   const out: Record<string, TenantSecrets> = {};
   for (const [tenant, secrets] of Object.entries(parsed.data.tenants)) {

@@ -62,16 +62,28 @@ export async function createIngestDeps(
     // One batch (or one maximal body) must fit into a broker record batch.
     maxMessageBytes: Math.max(config.http.bodyLimitBytes, config.batch.maxBytes) + 256 * 1024,
   });
-  const created = await startup.step(`ensure topic ${topic}`, () => ensureTopic(kafka, spec, { brokers: config.kafka.brokers }));
-  logger.info({ topic, created }, created ? 'raw topic created' : 'raw topic exists with the settings needed');
+  const created = await startup.step(`ensure topic ${topic}`, () =>
+    ensureTopic(kafka, spec, { brokers: config.kafka.brokers }),
+  );
+  logger.info(
+    { topic, created },
+    created ? 'raw topic created' : 'raw topic exists with the settings needed',
+  );
 
   const subject = valueSubject(topic);
-  const schema = await startup.step(`register schema ${subject}`, () => serde.register(subject, rawWebhookSchema(), { compatibility: 'BACKWARD_TRANSITIVE' }));
+  const schema = await startup.step(`register schema ${subject}`, () =>
+    serde.register(subject, rawWebhookSchema(), { compatibility: 'BACKWARD_TRANSITIVE' }),
+  );
   logger.info({ subject: schema.subject, schemaId: schema.id }, 'raw webhook schema registered');
 
-  const partitions = await startup.step(`read topic metadata ${topic}`, () => fetchPartitionCount(kafka, topic));
+  const partitions = await startup.step(`read topic metadata ${topic}`, () =>
+    fetchPartitionCount(kafka, topic),
+  );
   // More producers than partitions would idle: partition p is written by producer p % producers.
-  const producers = Array.from({ length: Math.min(config.producers, partitions) }, () => new DurableProducer(kafka));
+  const producers = Array.from(
+    { length: Math.min(config.producers, partitions) },
+    () => new DurableProducer(kafka),
+  );
   await startup.step('connect producers', () => Promise.all(producers.map((p) => p.connect())));
   metrics.producers.set(producers.length);
   logger.info({ topic, partitions, producers: producers.length }, 'producers connected');
@@ -81,13 +93,24 @@ export async function createIngestDeps(
     createIngestVerifier(config, new StaticSecretVerifier(config.auth), logger),
   );
 
-  const publisher = new KafkaRawWebhookPublisher({ producers, topic, partitions, serde, schema, batch: config.batch, metrics });
+  const publisher = new KafkaRawWebhookPublisher({
+    producers,
+    topic,
+    partitions,
+    serde,
+    schema,
+    batch: config.batch,
+    metrics,
+  });
   return {
     schema,
     deps: {
       publisher,
       verifier: verifier.verifier,
-      readiness: new CachedReadiness(new StackReadiness({ kafka, registry, topic, schema }), config.operations.readinessCacheMs),
+      readiness: new CachedReadiness(
+        new StackReadiness({ kafka, registry, topic, schema }),
+        config.operations.readinessCacheMs,
+      ),
       logger,
       metrics,
     },

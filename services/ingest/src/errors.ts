@@ -3,32 +3,98 @@
  * operator) should retry, and what it means. The HTTP layer maps codes to statuses here and nowhere else.
  */
 export const INGEST_ERROR_CODES = {
-  INGEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, description: 'Content-Type is not application/json' },
-  INGEST_PAYLOAD_TOO_LARGE: { status: 413, retryable: false, description: 'The body is larger than INGEST_BODY_LIMIT_BYTES' },
+  INGEST_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    description: 'Content-Type is not application/json',
+  },
+  INGEST_PAYLOAD_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    description: 'The body is larger than INGEST_BODY_LIMIT_BYTES',
+  },
   INGEST_EMPTY_BODY: { status: 400, retryable: false, description: 'The JSON body is empty' },
   INGEST_MALFORMED_JSON: { status: 400, retryable: false, description: 'The body is not valid JSON' },
-  INGEST_JSON_TOO_DEEP: { status: 400, retryable: false, description: 'The JSON is nested deeper than INGEST_JSON_MAX_DEPTH' },
-  INGEST_JSON_TOO_LARGE: { status: 400, retryable: false, description: 'The JSON has more values than INGEST_JSON_MAX_NODES' },
-  INGEST_PROTOTYPE_POISONING: { status: 400, retryable: false, description: 'The JSON contains a __proto__ or constructor.prototype key' },
-  INGEST_INVALID_CONTENT_LENGTH: { status: 400, retryable: false, description: 'Content-Length does not match the body received' },
-  INGEST_BAD_REQUEST: { status: 400, retryable: false, description: 'The request is malformed in another way (e.g. a bad header)' },
-  INGEST_INVALID_TENANT_LABEL: { status: 400, retryable: false, description: 'The tenant label in the URL path is not 1–128 of [A-Za-z0-9._-]' },
-  INGEST_UNRECOGNIZED_WEBHOOK: { status: 422, retryable: false, description: 'The JSON is neither a v2 (event_type) nor a v3 (action) webhook' },
+  INGEST_JSON_TOO_DEEP: {
+    status: 400,
+    retryable: false,
+    description: 'The JSON is nested deeper than INGEST_JSON_MAX_DEPTH',
+  },
+  INGEST_JSON_TOO_LARGE: {
+    status: 400,
+    retryable: false,
+    description: 'The JSON has more values than INGEST_JSON_MAX_NODES',
+  },
+  INGEST_PROTOTYPE_POISONING: {
+    status: 400,
+    retryable: false,
+    description: 'The JSON contains a __proto__ or constructor.prototype key',
+  },
+  INGEST_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    retryable: false,
+    description: 'Content-Length does not match the body received',
+  },
+  INGEST_BAD_REQUEST: {
+    status: 400,
+    retryable: false,
+    description: 'The request is malformed in another way (e.g. a bad header)',
+  },
+  INGEST_INVALID_TENANT_LABEL: {
+    status: 400,
+    retryable: false,
+    description: 'The tenant label in the URL path is not 1–128 of [A-Za-z0-9._-]',
+  },
+  INGEST_UNRECOGNIZED_WEBHOOK: {
+    status: 422,
+    retryable: false,
+    description: 'The JSON is neither a v2 (event_type) nor a v3 (action) webhook',
+  },
   INGEST_INVALID_TENANT_ID: {
     status: 422,
     retryable: false,
-    description: 'organization_id / license_id is not a tenant id (license_id: a non-negative safe integer; organization_id: 1–128 of [A-Za-z0-9._-])',
+    description:
+      'organization_id / license_id is not a tenant id (license_id: a non-negative safe integer; organization_id: 1–128 of [A-Za-z0-9._-])',
   },
-  INGEST_ID_TOO_LONG: { status: 422, retryable: false, description: 'A chat, thread or webhook id is longer than 256 characters' },
-  INGEST_UNAUTHENTICATED: { status: 401, retryable: false, description: 'Missing or wrong credentials (v2 Basic auth, v3 secret_key)' },
-  INGEST_TENANT_MISMATCH: { status: 401, retryable: false, description: "The body's organization_id / license_id and the path's tenant label name different tenants" },
+  INGEST_ID_TOO_LONG: {
+    status: 422,
+    retryable: false,
+    description: 'A chat, thread or webhook id is longer than 256 characters',
+  },
+  INGEST_UNAUTHENTICATED: {
+    status: 401,
+    retryable: false,
+    description: 'Missing or wrong credentials (v2 Basic auth, v3 secret_key)',
+  },
+  INGEST_TENANT_MISMATCH: {
+    status: 401,
+    retryable: false,
+    description: "The body's organization_id / license_id and the path's tenant label name different tenants",
+  },
   INGEST_NOT_FOUND: { status: 404, retryable: false, description: 'No such route' },
-  INGEST_DEADLINE_EXCEEDED: { status: 503, retryable: true, description: 'Kafka did not acknowledge the write within INGEST_REQUEST_DEADLINE_MS; nothing is promised, retry' },
-  INGEST_KAFKA_UNAVAILABLE: { status: 503, retryable: true, description: 'Kafka refused or failed the write; retry' },
+  INGEST_DEADLINE_EXCEEDED: {
+    status: 503,
+    retryable: true,
+    description:
+      'Kafka did not acknowledge the write within INGEST_REQUEST_DEADLINE_MS; nothing is promised, retry',
+  },
+  INGEST_KAFKA_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description: 'Kafka refused or failed the write; retry',
+  },
   INGEST_SHUTTING_DOWN: { status: 503, retryable: true, description: 'The ingest is shutting down; retry' },
-  INGEST_NOT_READY: { status: 503, retryable: true, description: 'Kafka or the schema registry is not reachable (GET /readyz)' },
+  INGEST_NOT_READY: {
+    status: 503,
+    retryable: true,
+    description: 'Kafka or the schema registry is not reachable (GET /readyz)',
+  },
   INGEST_INTERNAL: { status: 500, retryable: true, description: 'Unexpected error' },
-  INGEST_CONFIG_INVALID: { status: 500, retryable: false, description: 'Start-up configuration is missing or invalid (not an HTTP answer)' },
+  INGEST_CONFIG_INVALID: {
+    status: 500,
+    retryable: false,
+    description: 'Start-up configuration is missing or invalid (not an HTTP answer)',
+  },
 } as const;
 
 export type IngestErrorCode = keyof typeof INGEST_ERROR_CODES;
@@ -65,7 +131,9 @@ export class IngestConfigError extends IngestError {
     // One problem is one line (what a refused start prints); several are listed one per line.
     super(
       'INGEST_CONFIG_INVALID',
-      problems.length === 1 ? `invalid ingest configuration: ${problems[0]}` : `invalid ingest configuration:\n  - ${problems.join('\n  - ')}`,
+      problems.length === 1
+        ? `invalid ingest configuration: ${problems[0]}`
+        : `invalid ingest configuration:\n  - ${problems.join('\n  - ')}`,
       options,
     );
     this.problems = Object.freeze([...problems]);

@@ -19,7 +19,10 @@ interface FastifyLikeError {
  * The one place where errors become HTTP answers: our coded errors keep their code; fastify's own errors
  * (media type, body size, JSON syntax, poisoning) are mapped onto the INGEST_* catalogue.
  */
-export function toErrorResponse(err: unknown, context: { bodyLimitBytes: number; contentType?: string | undefined }): ErrorResponse {
+export function toErrorResponse(
+  err: unknown,
+  context: { bodyLimitBytes: number; contentType?: string | undefined },
+): ErrorResponse {
   const error = isIngestError(err) ? err : fromFramework(err, context);
   const response: ErrorResponse = {
     status: error.status,
@@ -30,7 +33,10 @@ export function toErrorResponse(err: unknown, context: { bodyLimitBytes: number;
   return response;
 }
 
-function fromFramework(err: unknown, context: { bodyLimitBytes: number; contentType?: string | undefined }): IngestError {
+function fromFramework(
+  err: unknown,
+  context: { bodyLimitBytes: number; contentType?: string | undefined },
+): IngestError {
   const e = (typeof err === 'object' && err !== null ? err : {}) as FastifyLikeError;
   const make = (code: IngestErrorCode, message: string) => new IngestError(code, message, { cause: err });
   switch (e.code) {
@@ -42,7 +48,10 @@ function fromFramework(err: unknown, context: { bodyLimitBytes: number; contentT
           : `Content-Type ${JSON.stringify(context.contentType.slice(0, 100))} is not supported; send application/json`,
       );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return make('INGEST_PAYLOAD_TOO_LARGE', `the body is larger than the limit of ${context.bodyLimitBytes} bytes`);
+      return make(
+        'INGEST_PAYLOAD_TOO_LARGE',
+        `the body is larger than the limit of ${context.bodyLimitBytes} bytes`,
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return make('INGEST_EMPTY_BODY', 'the request body is empty; expected a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -54,12 +63,20 @@ function fromFramework(err: unknown, context: { bodyLimitBytes: number; contentT
   }
   if (err instanceof SyntaxError) {
     return /forbidden/.test(err.message)
-      ? make('INGEST_PROTOTYPE_POISONING', 'the JSON contains a forbidden __proto__ or constructor.prototype key')
+      ? make(
+          'INGEST_PROTOTYPE_POISONING',
+          'the JSON contains a forbidden __proto__ or constructor.prototype key',
+        )
       : make('INGEST_MALFORMED_JSON', 'the body is not valid JSON');
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
-  if (status === 413) return make('INGEST_PAYLOAD_TOO_LARGE', `the body is larger than the limit of ${context.bodyLimitBytes} bytes`);
-  if (status === 415) return make('INGEST_UNSUPPORTED_MEDIA_TYPE', 'Content-Type is not supported; send application/json');
+  if (status === 413)
+    return make(
+      'INGEST_PAYLOAD_TOO_LARGE',
+      `the body is larger than the limit of ${context.bodyLimitBytes} bytes`,
+    );
+  if (status === 415)
+    return make('INGEST_UNSUPPORTED_MEDIA_TYPE', 'Content-Type is not supported; send application/json');
   if (status >= 400 && status < 500) return make('INGEST_BAD_REQUEST', 'the request is malformed');
   return make('INGEST_INTERNAL', 'unexpected error');
 }

@@ -29,7 +29,9 @@ export function parseJsonBody(text: string, limits: JsonLimits = DEFAULT_JSON_LI
     const position = cause instanceof SyntaxError ? /position (\d+)/.exec(cause.message)?.[1] : undefined;
     throw new IngestError(
       'INGEST_MALFORMED_JSON',
-      position === undefined ? 'the body is not valid JSON' : `the body is not valid JSON (error at position ${position})`,
+      position === undefined
+        ? 'the body is not valid JSON'
+        : `the body is not valid JSON (error at position ${position})`,
     );
   }
   // JSON.parse only creates __proto__ as an own property; such keys matter when the value is merged or copied.
@@ -53,7 +55,10 @@ function assertNoPoisoning(root: unknown): void {
     if (Object.hasOwn(obj, 'constructor')) {
       const ctor = obj.constructor;
       if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) {
-        throw new IngestError('INGEST_PROTOTYPE_POISONING', 'the JSON contains a forbidden "constructor.prototype" key');
+        throw new IngestError(
+          'INGEST_PROTOTYPE_POISONING',
+          'the JSON contains a forbidden "constructor.prototype" key',
+        );
       }
     }
     for (const key of Object.keys(obj)) stack.push(obj[key]);
@@ -100,7 +105,10 @@ function checkShape(text: string, limits: JsonLimits): void {
       case OPEN_BRACKET:
         depth++;
         if (depth > limits.maxDepth) {
-          throw new IngestError('INGEST_JSON_TOO_DEEP', `the JSON is nested deeper than ${limits.maxDepth} levels`);
+          throw new IngestError(
+            'INGEST_JSON_TOO_DEEP',
+            `the JSON is nested deeper than ${limits.maxDepth} levels`,
+          );
         }
         emptyContainer = true;
         break;

@@ -22,6 +22,12 @@ export const REDACT_PATHS = [
 ] as const;
 
 /** The service's pino logger; `destination` lets tests capture every line. */
-export function createLogger(config: Pick<IngestConfig, 'logLevel'>, destination?: DestinationStream): Logger {
-  return createServiceLogger({ service: 'ingest', level: config.logLevel, redactPaths: REDACT_PATHS }, destination);
+export function createLogger(
+  config: Pick<IngestConfig, 'logLevel'>,
+  destination?: DestinationStream,
+): Logger {
+  return createServiceLogger(
+    { service: 'ingest', level: config.logLevel, redactPaths: REDACT_PATHS },
+    destination,
+  );
 }

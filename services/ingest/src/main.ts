@@ -19,20 +19,29 @@ runMain(
     const app = await buildApp(config, runtime.deps);
     const operations = createIngestOperationsServer({ readiness: runtime.deps.readiness, metrics, logger });
 
-    stopOnSignals(logger, async () => {
-      await app.close(); // stops accepting, waits for in-flight requests
-      await new Promise<void>((resolve) => {
-        operations.close(() => resolve()); // also when it never listened
-        operations.closeAllConnections();
-      });
-      await runtime.close(); // flushes the batcher, disconnects the producers and the tenant registry
-    }, config.http.shutdownTimeoutMs);
+    stopOnSignals(
+      logger,
+      async () => {
+        await app.close(); // stops accepting, waits for in-flight requests
+        await new Promise<void>((resolve) => {
+          operations.close(() => resolve()); // also when it never listened
+          operations.closeAllConnections();
+        });
+        await runtime.close(); // flushes the batcher, disconnects the producers and the tenant registry
+      },
+      config.http.shutdownTimeoutMs,
+    );
 
     operations.listen(config.operations.port, config.operations.host);
     await once(operations, 'listening');
     const address = await app.listen({ host: config.http.host, port: config.http.port });
     logger.info(
-      { address, operations: `http://${config.operations.host}:${config.operations.port}`, topic: config.rawTopic.name, schemaId: runtime.schema.id },
+      {
+        address,
+        operations: `http://${config.operations.host}:${config.operations.port}`,
+        topic: config.rawTopic.name,
+        schemaId: runtime.schema.id,
+      },
       'ingest listening',
     );
   },

@@ -10,14 +10,20 @@ import type { ReadinessProbe } from './readiness.js';
  * public webhook port: `GET /healthz`, `GET /readyz` (200/503 with which checks passed, no error text),
  * `GET /metrics`. A failed check's detail is logged once per change of readiness, never answered.
  */
-export function createIngestOperationsServer(options: { readiness: ReadinessProbe; metrics: IngestMetrics; logger?: Logger }): Server {
+export function createIngestOperationsServer(options: {
+  readiness: ReadinessProbe;
+  metrics: IngestMetrics;
+  logger?: Logger;
+}): Server {
   let wasReady: boolean | undefined;
   return createOperationsServer(options.metrics.registry, async () => {
     const report = await options.readiness.check();
     if (report.ready !== wasReady) {
       wasReady = report.ready;
       if (!report.ready) {
-        const failed = report.checks.filter((c) => !c.ok).map((c) => ({ name: c.name, detail: c.detail?.slice(0, 200) }));
+        const failed = report.checks
+          .filter((c) => !c.ok)
+          .map((c) => ({ name: c.name, detail: c.detail?.slice(0, 200) }));
         options.logger?.warn({ checks: failed }, 'not ready');
       } else {
         options.logger?.info('ready');

@@ -37,12 +37,14 @@ export function murmur2(key: string | Buffer): number {
 
 /** The partition of a keyed record among `partitions`, as Kafka's default partitioner chooses it. */
 export function partitionOfKey(key: string | Buffer, partitions: number): number {
-  if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
   return (murmur2(key) & 0x7fffffff) % partitions;
 }
 
 /** The producer (0 … producers-1) that owns `partition`: every record of a partition goes through the same one. */
 export function producerOfPartition(partition: number, producers: number): number {
-  if (!Number.isInteger(producers) || producers < 1) throw new RangeError(`producers must be a positive integer, got ${producers}`);
+  if (!Number.isInteger(producers) || producers < 1)
+    throw new RangeError(`producers must be a positive integer, got ${producers}`);
   return partition % producers;
 }

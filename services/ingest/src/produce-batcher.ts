@@ -66,7 +66,9 @@ export class ProduceBatcher<M> {
   /** Queues a message; `deadlineAt` is on the same clock as `now` (default performance.now()). */
   enqueue(message: M, deadlineAt: number = Number.POSITIVE_INFINITY): Promise<void> {
     if (this.closed) {
-      return Promise.reject(new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; not accepting new writes'));
+      return Promise.reject(
+        new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; not accepting new writes'),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const bytes = this.options.sizeOf(message);
@@ -76,7 +78,10 @@ export class ProduceBatcher<M> {
       if (this.queue.length >= this.options.maxRecords || this.queuedBytes >= this.options.maxBytes) {
         this.flush();
       } else if (this.timer === undefined) {
-        this.timer = this.options.lingerMs > 0 ? setTimeout(this.onLinger, this.options.lingerMs) : setImmediate(this.onLinger);
+        this.timer =
+          this.options.lingerMs > 0
+            ? setTimeout(this.onLinger, this.options.lingerMs)
+            : setImmediate(this.onLinger);
       }
     });
   }
@@ -123,7 +128,12 @@ export class ProduceBatcher<M> {
       if (next.deadlineAt <= now) {
         this.queue.shift();
         this.queuedBytes -= next.bytes;
-        next.reject(new IngestError('INGEST_DEADLINE_EXCEEDED', 'the request deadline passed before the write was sent'));
+        next.reject(
+          new IngestError(
+            'INGEST_DEADLINE_EXCEEDED',
+            'the request deadline passed before the write was sent',
+          ),
+        );
         continue;
       }
       if (batch.length >= this.options.maxRecords) break;
@@ -143,7 +153,9 @@ export class ProduceBatcher<M> {
       await this.options.send(batch.map((e) => e.message));
     } catch (cause) {
       this.options.onBatch?.({ records: batch.length, bytes, durationMs: this.now() - started, ok: false });
-      const err = new IngestError('INGEST_KAFKA_UNAVAILABLE', 'Kafka did not acknowledge the write', { cause });
+      const err = new IngestError('INGEST_KAFKA_UNAVAILABLE', 'Kafka did not acknowledge the write', {
+        cause,
+      });
       for (const e of batch) e.reject(err);
       return;
     }

@@ -40,7 +40,8 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
   private readonly batchers: ProduceBatcher<KeyedMessage>[];
 
   constructor(private readonly options: KafkaRawWebhookPublisherOptions) {
-    if (options.producers.length === 0) throw new RangeError('KafkaRawWebhookPublisher needs at least one producer');
+    if (options.producers.length === 0)
+      throw new RangeError('KafkaRawWebhookPublisher needs at least one producer');
     const metrics = options.metrics;
     const onBatch =
       metrics === undefined

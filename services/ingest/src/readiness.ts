@@ -36,7 +36,10 @@ export class StackReadiness implements ReadinessProbe {
         await this.options.registry.getSchemaById(this.options.schema.id);
       }),
     ]);
-    const schema: ReadinessCheck = { name: 'schema', ok: this.options.schema.id > 0 || this.options.schema.id === 0 };
+    const schema: ReadinessCheck = {
+      name: 'schema',
+      ok: this.options.schema.id > 0 || this.options.schema.id === 0,
+    };
     const checks = [kafka, registry, schema];
     return { ready: checks.every((c) => c.ok), checks };
   }
@@ -56,7 +59,11 @@ export class StackReadiness implements ReadinessProbe {
   }
 }
 
-async function probe(name: ReadinessCheck['name'], timeoutMs: number, fn: () => Promise<void>): Promise<ReadinessCheck> {
+async function probe(
+  name: ReadinessCheck['name'],
+  timeoutMs: number,
+  fn: () => Promise<void>,
+): Promise<ReadinessCheck> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -104,7 +111,11 @@ export class CachedReadiness implements ReadinessProbe {
 }
 
 /** What /readyz shows callers: which checks passed, never why one failed (broker and registry errors stay in the log). */
-export function publicReport(report: ReadinessReport): { ok: boolean; status: 'ready' | 'not_ready'; checks: { name: string; ok: boolean }[] } {
+export function publicReport(report: ReadinessReport): {
+  ok: boolean;
+  status: 'ready' | 'not_ready';
+  checks: { name: string; ok: boolean }[];
+} {
   return {
     ok: report.ready,
     status: report.ready ? 'ready' : 'not_ready',

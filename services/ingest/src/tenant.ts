@@ -7,7 +7,10 @@ const LABEL = /^[A-Za-z0-9._-]{1,128}$/;
 export function parseTenantLabel(label: string | undefined): string | null {
   if (label === undefined) return null;
   if (!LABEL.test(label)) {
-    throw new IngestError('INGEST_INVALID_TENANT_LABEL', 'the tenant label in the path must be 1-128 characters of A-Z a-z 0-9 . _ -');
+    throw new IngestError(
+      'INGEST_INVALID_TENANT_LABEL',
+      'the tenant label in the path must be 1-128 characters of A-Z a-z 0-9 . _ -',
+    );
   }
   return label;
 }
@@ -26,7 +29,10 @@ export interface ResolvedTenant {
 export function resolveTenant(bodyTenant: string | null, pathTenant: string | null): ResolvedTenant {
   if (bodyTenant !== null) {
     if (pathTenant !== null && pathTenant !== bodyTenant) {
-      throw new IngestError('INGEST_TENANT_MISMATCH', "the body's organization_id / license_id and the tenant label in the path name different tenants");
+      throw new IngestError(
+        'INGEST_TENANT_MISMATCH',
+        "the body's organization_id / license_id and the tenant label in the path name different tenants",
+      );
     }
     return { tenant: bodyTenant, source: 'body' };
   }

@@ -29,7 +29,10 @@ describe('parseBasicAuth', () => {
 });
 
 describe('StaticSecretVerifier', () => {
-  const config = testConfig({ LIVECHAT_SECRET_KEYS: 'old-key,new-key', LIVECHAT_BASIC_AUTH: 'lc:pw1,lc:pw2' });
+  const config = testConfig({
+    LIVECHAT_SECRET_KEYS: 'old-key,new-key',
+    LIVECHAT_BASIC_AUTH: 'lc:pw1,lc:pw2',
+  });
   const verifier = new StaticSecretVerifier(config.auth);
   const subject = { tenant: 'org-1', action: 'incoming_event' };
 
@@ -39,16 +42,35 @@ describe('StaticSecretVerifier', () => {
   });
 
   it('refuses a wrong or missing v3 secret_key with a reason', () => {
-    expect(verifier.verify({ format: 'v3', secretKey: 'nope' }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
-    expect(verifier.verify({ format: 'v3', secretKey: undefined }, subject)).toEqual({ ok: false, reason: 'missing_credentials' });
+    expect(verifier.verify({ format: 'v3', secretKey: 'nope' }, subject)).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(verifier.verify({ format: 'v3', secretKey: undefined }, subject)).toEqual({
+      ok: false,
+      reason: 'missing_credentials',
+    });
   });
 
   it('checks v2 Basic credentials', () => {
-    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lc', 'pw2') }, subject)).toEqual({ ok: true });
-    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lc', 'pw3') }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
-    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('other', 'pw1') }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
-    expect(verifier.verify({ format: 'v2', authorization: undefined }, subject)).toEqual({ ok: false, reason: 'missing_credentials' });
-    expect(verifier.verify({ format: 'v2', authorization: 'Token x' }, subject)).toEqual({ ok: false, reason: 'malformed_credentials' });
+    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lc', 'pw2') }, subject)).toEqual({
+      ok: true,
+    });
+    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lc', 'pw3') }, subject)).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(
+      verifier.verify({ format: 'v2', authorization: basicAuthHeader('other', 'pw1') }, subject),
+    ).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(verifier.verify({ format: 'v2', authorization: undefined }, subject)).toEqual({
+      ok: false,
+      reason: 'missing_credentials',
+    });
+    expect(verifier.verify({ format: 'v2', authorization: 'Token x' }, subject)).toEqual({
+      ok: false,
+      reason: 'malformed_credentials',
+    });
   });
 
   it('accepts per-tenant secrets only for that tenant', () => {
@@ -58,15 +80,36 @@ describe('StaticSecretVerifier', () => {
       tenants: { 'org-1': { secretKeys: ['tenant-key'], basicAuth: [{ user: 'u', password: 'p' }] } },
       globalSecretsAllowed: false,
     });
-    expect(tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenant: 'org-1', action: 'a' })).toEqual({ ok: true });
-    expect(tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenant: 'org-2', action: 'a' }).ok).toBe(false);
-    expect(tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenant: null, action: 'a' }).ok).toBe(false);
-    expect(tenantVerifier.verify({ format: 'v2', authorization: basicAuthHeader('u', 'p') }, { tenant: 'org-1', action: 'a' })).toEqual({ ok: true });
-    expect(tenantVerifier.verify({ format: 'v2', authorization: basicAuthHeader('u', 'p') }, { tenant: 'x', action: 'a' })).toEqual({
+    expect(
+      tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenant: 'org-1', action: 'a' }),
+    ).toEqual({ ok: true });
+    expect(
+      tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenant: 'org-2', action: 'a' }).ok,
+    ).toBe(false);
+    expect(
+      tenantVerifier.verify({ format: 'v3', secretKey: 'tenant-key' }, { tenant: null, action: 'a' }).ok,
+    ).toBe(false);
+    expect(
+      tenantVerifier.verify(
+        { format: 'v2', authorization: basicAuthHeader('u', 'p') },
+        { tenant: 'org-1', action: 'a' },
+      ),
+    ).toEqual({ ok: true });
+    expect(
+      tenantVerifier.verify(
+        { format: 'v2', authorization: basicAuthHeader('u', 'p') },
+        { tenant: 'x', action: 'a' },
+      ),
+    ).toEqual({
       ok: false,
       reason: 'bad_credentials',
     });
-    expect(tenantVerifier.verify({ format: 'v2', authorization: basicAuthHeader('u', 'p') }, { tenant: null, action: 'a' }).ok).toBe(false);
+    expect(
+      tenantVerifier.verify(
+        { format: 'v2', authorization: basicAuthHeader('u', 'p') },
+        { tenant: null, action: 'a' },
+      ).ok,
+    ).toBe(false);
   });
 });
 
@@ -76,23 +119,51 @@ describe('StaticSecretVerifier in multi-tenant mode', () => {
 
   it('accepts no global secret for a tenant unless INGEST_ALLOW_GLOBAL_SECRETS=true', () => {
     // The config refuses global secrets next to per-tenant ones; the verifier does not count them either.
-    const strict = new StaticSecretVerifier({ ...loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file }).auth, secretKeys: ['global-key'], basicAuth: [{ user: 'g', password: 'global-pw' }] });
-    expect(strict.verify({ format: 'v3', secretKey: 'global-key' }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
-    expect(strict.verify({ format: 'v3', secretKey: 'global-key' }, { tenant: null, action: 'a' })).toEqual({ ok: false, reason: 'bad_credentials' });
-    expect(strict.verify({ format: 'v2', authorization: basicAuthHeader('g', 'global-pw') }, subject)).toEqual({ ok: false, reason: 'bad_credentials' });
+    const strict = new StaticSecretVerifier({
+      ...loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file }).auth,
+      secretKeys: ['global-key'],
+      basicAuth: [{ user: 'g', password: 'global-pw' }],
+    });
+    expect(strict.verify({ format: 'v3', secretKey: 'global-key' }, subject)).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(strict.verify({ format: 'v3', secretKey: 'global-key' }, { tenant: null, action: 'a' })).toEqual({
+      ok: false,
+      reason: 'bad_credentials',
+    });
+    expect(
+      strict.verify({ format: 'v2', authorization: basicAuthHeader('g', 'global-pw') }, subject),
+    ).toEqual({ ok: false, reason: 'bad_credentials' });
     expect(strict.verify({ format: 'v3', secretKey: 'tenant-key' }, subject)).toEqual({ ok: true });
 
     const allowed = new StaticSecretVerifier(
-      loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file, LIVECHAT_SECRET_KEYS: 'global-key', INGEST_ALLOW_GLOBAL_SECRETS: 'true' }).auth,
+      loadIngestConfig({
+        LIVECHAT_TENANT_SECRETS_FILE: file,
+        LIVECHAT_SECRET_KEYS: 'global-key',
+        INGEST_ALLOW_GLOBAL_SECRETS: 'true',
+      }).auth,
     );
     expect(allowed.verify({ format: 'v3', secretKey: 'global-key' }, subject)).toEqual({ ok: true });
   });
 
   it('binds v2 Basic credentials to their tenant', () => {
     const verifier = new StaticSecretVerifier(loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file }).auth);
-    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') }, subject)).toEqual({ ok: true });
-    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') }, { tenant: 'org-2', action: 'a' }).ok).toBe(false);
-    expect(verifier.verify({ format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') }, { tenant: null, action: 'a' }).ok).toBe(false);
+    expect(
+      verifier.verify({ format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') }, subject),
+    ).toEqual({ ok: true });
+    expect(
+      verifier.verify(
+        { format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') },
+        { tenant: 'org-2', action: 'a' },
+      ).ok,
+    ).toBe(false);
+    expect(
+      verifier.verify(
+        { format: 'v2', authorization: basicAuthHeader('lic', 'tenant-pw') },
+        { tenant: null, action: 'a' },
+      ).ok,
+    ).toBe(false);
   });
 });
 
@@ -105,6 +176,8 @@ describe('resolveTenant: one tenant per delivery', () => {
   });
 
   it('refuses a body and a path that name different tenants', () => {
-    expect(() => resolveTenant('org-b', 'org-a')).toThrow(expect.objectContaining({ code: 'INGEST_TENANT_MISMATCH', status: 401 }));
+    expect(() => resolveTenant('org-b', 'org-a')).toThrow(
+      expect.objectContaining({ code: 'INGEST_TENANT_MISMATCH', status: 401 }),
+    );
   });
 });

@@ -12,7 +12,10 @@ describe.each(['1', '3'])('Kafka outage (INGEST_PRODUCERS=%s)', (producers) => {
   let ingest: TestIngest;
   let brokerStopped = false;
   beforeAll(async () => {
-    ingest = await startTestIngest({ INGEST_REQUEST_DEADLINE_MS: String(DEADLINE_MS), INGEST_PRODUCERS: producers });
+    ingest = await startTestIngest({
+      INGEST_REQUEST_DEADLINE_MS: String(DEADLINE_MS),
+      INGEST_PRODUCERS: producers,
+    });
   });
   afterAll(async () => {
     if (brokerStopped) await startKafka();
@@ -31,20 +34,27 @@ describe.each(['1', '3'])('Kafka outage (INGEST_PRODUCERS=%s)', (producers) => {
     brokerStopped = true;
 
     const started = performance.now();
-    const during = await Promise.all(Array.from({ length: 10 }, (_, i) => postWebhook(ingest, body(100 + i))));
+    const during = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => postWebhook(ingest, body(100 + i))),
+    );
     const elapsed = performance.now() - started;
     for (const res of during) {
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBeDefined();
-      expect(['INGEST_DEADLINE_EXCEEDED', 'INGEST_KAFKA_UNAVAILABLE']).toContain(res.json<{ code: string }>().code);
+      expect(['INGEST_DEADLINE_EXCEEDED', 'INGEST_KAFKA_UNAVAILABLE']).toContain(
+        res.json<{ code: string }>().code,
+      );
     }
     expect(elapsed).toBeLessThan(DEADLINE_MS + 1000);
 
     // Readiness is cached for INGEST_READINESS_CACHE_MS (1 s): wait for a fresh answer.
-    await waitFor(async () => ((await fetch(`${ingest.operationsUrl}/readyz`)).status === 503 ? true : undefined), {
-      timeoutMs: 10_000,
-      message: '/readyz answering 503 while the broker is down',
-    });
+    await waitFor(
+      async () => ((await fetch(`${ingest.operationsUrl}/readyz`)).status === 503 ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        message: '/readyz answering 503 while the broker is down',
+      },
+    );
 
     await startKafka();
     brokerStopped = false;
@@ -60,7 +70,9 @@ describe.each(['1', '3'])('Kafka outage (INGEST_PRODUCERS=%s)', (producers) => {
       },
       { timeoutMs: 60_000, intervalMs: 200, message: 'ingest accepting again after the broker restart' },
     );
-    const afterOk = await Promise.all(Array.from({ length: 5 }, (_, i) => postWebhook(ingest, body(300 + i))));
+    const afterOk = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => postWebhook(ingest, body(300 + i))),
+    );
     for (const res of afterOk) expect(res.statusCode).toBe(200);
 
     // Everything answered 200 is in the topic.

@@ -39,7 +39,9 @@ describe('loadIngestConfig', () => {
   });
 
   it('keeps the operations port apart from the webhook port', () => {
-    expect(problemsOf({ ...secrets, INGEST_PORT: '9000', INGEST_OPERATIONS_PORT: '9000' }).join()).toMatch(/^INGEST_OPERATIONS_PORT: must differ from INGEST_PORT/);
+    expect(problemsOf({ ...secrets, INGEST_PORT: '9000', INGEST_OPERATIONS_PORT: '9000' }).join()).toMatch(
+      /^INGEST_OPERATIONS_PORT: must differ from INGEST_PORT/,
+    );
   });
 
   it('reads INGEST_PRODUCERS (1-64)', () => {
@@ -57,7 +59,10 @@ describe('loadIngestConfig', () => {
   });
 
   it('parses the comma-separated secret lists (for rotation)', () => {
-    const config = loadIngestConfig({ LIVECHAT_SECRET_KEYS: ' old , new ', LIVECHAT_BASIC_AUTH: 'a:p:w,b:x' });
+    const config = loadIngestConfig({
+      LIVECHAT_SECRET_KEYS: ' old , new ',
+      LIVECHAT_BASIC_AUTH: 'a:p:w,b:x',
+    });
     expect(config.auth.secretKeys).toEqual(['old', 'new']);
     expect(config.auth.basicAuth).toEqual([
       { user: 'a', password: 'p:w' },
@@ -75,14 +80,22 @@ describe('loadIngestConfig', () => {
       LIVECHAT_BASIC_AUTH: 'user-without-password-s3cret',
     });
     const text = problems.join('\n');
-    for (const name of ['INGEST_PORT', 'KAFKA_BROKERS', 'INGEST_BODY_LIMIT_BYTES', 'SCHEMA_REGISTRY_URL', 'LIVECHAT_BASIC_AUTH']) {
+    for (const name of [
+      'INGEST_PORT',
+      'KAFKA_BROKERS',
+      'INGEST_BODY_LIMIT_BYTES',
+      'SCHEMA_REGISTRY_URL',
+      'LIVECHAT_BASIC_AUTH',
+    ]) {
       expect(text).toContain(name);
     }
     expect(text).not.toContain('s3cret');
   });
 
   it('refuses to start with no secret at all, also next to other problems', () => {
-    expect(problemsOf({}).join()).toMatch(/LIVECHAT_BASIC_AUTH.*LIVECHAT_SECRET_KEYS.*LIVECHAT_TENANT_SECRETS_FILE/);
+    expect(problemsOf({}).join()).toMatch(
+      /LIVECHAT_BASIC_AUTH.*LIVECHAT_SECRET_KEYS.*LIVECHAT_TENANT_SECRETS_FILE/,
+    );
     const both = problemsOf({ INGEST_PORT: 'x' });
     expect(both).toHaveLength(2);
   });
@@ -90,9 +103,17 @@ describe('loadIngestConfig', () => {
   it('reads per-tenant secrets from a JSON file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ingest-config-'));
     const file = join(dir, 'tenants.json');
-    writeFileSync(file, JSON.stringify({ tenants: { '1025707': { basicAuth: ['u:p'] }, 'org-1': { secretKeys: ['s1', 's2'] } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        tenants: { '1025707': { basicAuth: ['u:p'] }, 'org-1': { secretKeys: ['s1', 's2'] } },
+      }),
+    );
     const config = loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file });
-    expect(config.auth.tenants['1025707']).toEqual({ secretKeys: [], basicAuth: [{ user: 'u', password: 'p' }] });
+    expect(config.auth.tenants['1025707']).toEqual({
+      secretKeys: [],
+      basicAuth: [{ user: 'u', password: 'p' }],
+    });
     expect(config.auth.tenants['org-1']?.secretKeys).toEqual(['s1', 's2']);
   });
 
@@ -100,8 +121,12 @@ describe('loadIngestConfig', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ingest-config-'));
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"tenants": {"x": {"secretKeys": "not-a-list"}}}');
-    expect(problemsOf({ LIVECHAT_TENANT_SECRETS_FILE: bad }).join()).toMatch(/LIVECHAT_TENANT_SECRETS_FILE: .*bad\.json does not match/);
-    expect(problemsOf({ LIVECHAT_TENANT_SECRETS_FILE: join(dir, 'missing.json') }).join()).toMatch(/cannot be read/);
+    expect(problemsOf({ LIVECHAT_TENANT_SECRETS_FILE: bad }).join()).toMatch(
+      /LIVECHAT_TENANT_SECRETS_FILE: .*bad\.json does not match/,
+    );
+    expect(problemsOf({ LIVECHAT_TENANT_SECRETS_FILE: join(dir, 'missing.json') }).join()).toMatch(
+      /cannot be read/,
+    );
   });
 });
 
@@ -117,17 +142,25 @@ describe('global secrets are for single-tenant deployments', () => {
     ]) {
       const problems = problemsOf(env);
       expect(problems).toHaveLength(1);
-      expect(problems[0]).toMatch(/^LIVECHAT_SECRET_KEYS \/ LIVECHAT_BASIC_AUTH .*INGEST_ALLOW_GLOBAL_SECRETS=true/);
+      expect(problems[0]).toMatch(
+        /^LIVECHAT_SECRET_KEYS \/ LIVECHAT_BASIC_AUTH .*INGEST_ALLOW_GLOBAL_SECRETS=true/,
+      );
       expect(problems[0]).not.toContain('\n');
     }
   });
 
   it('accepts them there only with INGEST_ALLOW_GLOBAL_SECRETS=true', () => {
-    const config = loadIngestConfig({ INGEST_TENANT_REGISTRY_DATABASE_URL: registry, LIVECHAT_SECRET_KEYS: 'g', INGEST_ALLOW_GLOBAL_SECRETS: 'true' });
+    const config = loadIngestConfig({
+      INGEST_TENANT_REGISTRY_DATABASE_URL: registry,
+      LIVECHAT_SECRET_KEYS: 'g',
+      INGEST_ALLOW_GLOBAL_SECRETS: 'true',
+    });
     expect(config.auth.globalSecretsAllowed).toBe(true);
     expect(loadIngestConfig({ LIVECHAT_TENANT_SECRETS_FILE: file }).auth.globalSecretsAllowed).toBe(false);
     expect(loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'g' }).auth.globalSecretsAllowed).toBe(true);
-    expect(problemsOf({ LIVECHAT_SECRET_KEYS: 'g', INGEST_ALLOW_GLOBAL_SECRETS: 'yes' }).join()).toMatch(/^INGEST_ALLOW_GLOBAL_SECRETS: must be true or false/);
+    expect(problemsOf({ LIVECHAT_SECRET_KEYS: 'g', INGEST_ALLOW_GLOBAL_SECRETS: 'yes' }).join()).toMatch(
+      /^INGEST_ALLOW_GLOBAL_SECRETS: must be true or false/,
+    );
   });
 });
 
@@ -136,7 +169,11 @@ describe('local secrets never leave the laptop', () => {
 
   it('INGEST_LOCAL_DEV_SECRETS=true gives the local secrets on loopback outside production', () => {
     for (const host of ['127.0.0.1', 'localhost', '::1', '127.0.0.2']) {
-      const config = loadIngestConfig({ INGEST_LOCAL_DEV_SECRETS: 'true', INGEST_HOST: host, NODE_ENV: 'development' });
+      const config = loadIngestConfig({
+        INGEST_LOCAL_DEV_SECRETS: 'true',
+        INGEST_HOST: host,
+        NODE_ENV: 'development',
+      });
       expect(config.auth.localDevSecrets).toBe(true);
       expect(config.auth.secretKeys).toEqual(['local-dev-secret']);
       expect(config.auth.basicAuth).toEqual([{ user: 'livechat', password: 'local-dev-password' }]);
@@ -153,7 +190,9 @@ describe('local secrets never leave the laptop', () => {
   ])('refuses INGEST_LOCAL_DEV_SECRETS=true with %s, in one line saying what to set', (_name, env) => {
     const problems = problemsOf({ INGEST_LOCAL_DEV_SECRETS: 'true', ...env });
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^INGEST_LOCAL_DEV_SECRETS=true is refused with .*; unset INGEST_LOCAL_DEV_SECRETS and set LIVECHAT_SECRET_KEYS/);
+    expect(problems[0]).toMatch(
+      /^INGEST_LOCAL_DEV_SECRETS=true is refused with .*; unset INGEST_LOCAL_DEV_SECRETS and set LIVECHAT_SECRET_KEYS/,
+    );
     try {
       loadIngestConfig({ INGEST_LOCAL_DEV_SECRETS: 'true', ...env });
     } catch (err) {
@@ -165,11 +204,18 @@ describe('local secrets never leave the laptop', () => {
     for (const env of [
       { NODE_ENV: 'production', LIVECHAT_SECRET_KEYS: 'local-dev-secret' },
       { INGEST_HOST: '0.0.0.0', LIVECHAT_BASIC_AUTH: 'livechat:local-dev-password' },
-      { NODE_ENV: 'production', LIVECHAT_TENANT_SECRETS_FILE: tenantsFile({ t: { secretKeys: ['local-dev-secret'] } }) },
+      {
+        NODE_ENV: 'production',
+        LIVECHAT_TENANT_SECRETS_FILE: tenantsFile({ t: { secretKeys: ['local-dev-secret'] } }),
+      },
     ]) {
-      expect(problemsOf(env).join(), JSON.stringify(env)).toMatch(/local development secrets .* are public and refused/);
+      expect(problemsOf(env).join(), JSON.stringify(env)).toMatch(
+        /local development secrets .* are public and refused/,
+      );
     }
     // On a laptop they are just values.
-    expect(loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'local-dev-secret' }).auth.secretKeys).toEqual(['local-dev-secret']);
+    expect(loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'local-dev-secret' }).auth.secretKeys).toEqual([
+      'local-dev-secret',
+    ]);
   });
 });

@@ -13,7 +13,10 @@ describe('README', () => {
     }
     const named = new Set(readme.match(/INGEST_[A-Z_]+[A-Z]/g) ?? []);
     // Environment variables are the names documented in the Configuration section's table.
-    const configuration = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    const configuration = readme.slice(
+      readme.indexOf('## Configuration'),
+      readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+    );
     const envVars = new Set([...configuration.matchAll(/^\|\s*`(INGEST_[A-Z_]+)`\s*\|/gm)].map((m) => m[1]));
     expect(envVars.size).toBeGreaterThan(10);
     for (const name of named) {

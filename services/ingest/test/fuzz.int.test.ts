@@ -36,7 +36,8 @@ interface FuzzRequest {
   readonly credentialTenant: string | null;
 }
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 // ---- pieces ----------------------------------------------------------------------------------------------
 
@@ -44,7 +45,20 @@ const hostileString = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.string({ unit: 'binary', maxLength: 20 }), // lone surrogates included
-  fc.constantFrom('', ' ', '\u0000', '\ud800', '\udfff', 'a|b', '__proto__', 'constructor', '../..', '%00', '\u202e', 'x'.repeat(300)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '\ud800',
+    '\udfff',
+    'a|b',
+    '__proto__',
+    'constructor',
+    '../..',
+    '%00',
+    '\u202e',
+    'x'.repeat(300),
+  ),
 );
 
 const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -57,15 +71,43 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 
 const tenantLabel = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('org-A', 'org-B', '1111111', '2222222', 'org-C', '9') },
-  { weight: 2, arbitrary: hostileString.map((x) => [...Buffer.from(x)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')) },
+  {
+    weight: 2,
+    arbitrary: hostileString.map((x) =>
+      [...Buffer.from(x)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''),
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 20 }).map((x) => x.replace(/[\s?#/]/g, '')) },
-  { weight: 1, arbitrary: fc.constantFrom('%', '%E0%A4%A', '%ff%fe', '%C0%AF', '..%2F..%2Fetc', 'a'.repeat(129), 'a'.repeat(5000), '%00', '%2F') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '%',
+      '%E0%A4%A',
+      '%ff%fe',
+      '%C0%AF',
+      '..%2F..%2Fetc',
+      'a'.repeat(129),
+      'a'.repeat(5000),
+      '%00',
+      '%2F',
+    ),
+  },
 );
 
 const path = fc.oneof(
   { weight: 4, arbitrary: fc.constant('/webhooks/livechat') },
   { weight: 4, arbitrary: tenantLabel.map((l) => `/webhooks/livechat/${l}`) },
-  { weight: 1, arbitrary: fc.constantFrom('/webhooks/livechat/', '/webhooks/livechat/a/b', '/webhooks/livechat?x=%zz', '/webhooks//livechat', '/readyz', '/metrics') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '/webhooks/livechat/',
+      '/webhooks/livechat/a/b',
+      '/webhooks/livechat?x=%zz',
+      '/webhooks//livechat',
+      '/readyz',
+      '/metrics',
+    ),
+  },
 );
 
 const contentType = fc.oneof(
@@ -108,12 +150,24 @@ const credentials = fc.oneof(
     [basic('lic-b', 'pw-of-A'), null, undefined, null],
   ),
   hostileString.map((x): Credentials => [undefined, null, x, null]),
-  hostileString.map((x): Credentials => [`Basic ${Buffer.from(x).toString('base64')}`, null, undefined, null]),
+  hostileString.map((x): Credentials => [
+    `Basic ${Buffer.from(x).toString('base64')}`,
+    null,
+    undefined,
+    null,
+  ]),
 );
 
 const v3Base = fixture('v3.6-incoming_event-file');
 const v2Base = fixture('v2-chat_started-no-survey');
-const v3Actions = ['incoming_event', 'thread_tagged', 'incoming_chat', 'event_updated', 'chat_deactivated', 'brand_new_action'];
+const v3Actions = [
+  'incoming_event',
+  'thread_tagged',
+  'incoming_chat',
+  'event_updated',
+  'chat_deactivated',
+  'brand_new_action',
+];
 
 /** A webhook body that may be genuine, with a tenant that may or may not match the credentials, and mutated fields. */
 const webhookBody = fc
@@ -123,11 +177,31 @@ const webhookBody = fc
       fc.constantFrom<unknown>('org-A', 'org-B', '1111111', 1111111, '2222222', 2222222, undefined, null, ''),
       hostileValue,
     ),
-    action: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...v3Actions) }, { weight: 1, arbitrary: hostileValue }),
+    action: fc.oneof(
+      { weight: 5, arbitrary: fc.constantFrom(...v3Actions) },
+      { weight: 1, arbitrary: hostileValue },
+    ),
     id: fc.string({ minLength: 1, maxLength: 12 }),
-    mutations: fc.array(fc.tuple(fc.constantFrom('payload', 'chat', 'event_unique_id', 'license_id', 'organization_id', 'webhook_id', 'token', 'extra', 'event_type', 'action'), hostileValue), {
-      maxLength: 3,
-    }),
+    mutations: fc.array(
+      fc.tuple(
+        fc.constantFrom(
+          'payload',
+          'chat',
+          'event_unique_id',
+          'license_id',
+          'organization_id',
+          'webhook_id',
+          'token',
+          'extra',
+          'event_type',
+          'action',
+        ),
+        hostileValue,
+      ),
+      {
+        maxLength: 3,
+      },
+    ),
   })
   .map(({ v2, bodyTenant, action, id, mutations }) => {
     const body: Record<string, unknown> = v2
@@ -135,8 +209,12 @@ const webhookBody = fc
       : {
           ...v3Base,
           action,
-          organization_id: typeof bodyTenant === 'string' && /^\d+$/.test(bodyTenant) ? undefined : bodyTenant,
-          license_id: typeof bodyTenant === 'number' || (typeof bodyTenant === 'string' && /^\d+$/.test(bodyTenant)) ? bodyTenant : undefined,
+          organization_id:
+            typeof bodyTenant === 'string' && /^\d+$/.test(bodyTenant) ? undefined : bodyTenant,
+          license_id:
+            typeof bodyTenant === 'number' || (typeof bodyTenant === 'string' && /^\d+$/.test(bodyTenant))
+              ? bodyTenant
+              : undefined,
           payload: { ...(v3Base.payload as object), event: { id: `fuzz-${id}`, type: 'message', text: id } },
         };
     for (const [key, value] of mutations) body[key] = value;
@@ -148,12 +226,17 @@ const deepNesting = fc
   .map(([depth, open, wrap]) => {
     const close = open === '[' ? ']' : '}';
     const inner = `${open.repeat(depth)}1${close.repeat(depth)}`.replace('[1]', '[]');
-    return wrap ? `{"action":"incoming_event","secret_key":"secret-of-A","organization_id":"org-A","payload":${inner}}` : inner;
+    return wrap
+      ? `{"action":"incoming_event","secret_key":"secret-of-A","organization_id":"org-A","payload":${inner}}`
+      : inner;
   });
 
 const hugeArray = fc
   .tuple(fc.integer({ min: 500, max: 20_000 }), fc.constantFrom('0', '{}', '[]', '"x"', 'null'))
-  .map(([n, item]) => `{"action":"incoming_event","secret_key":"secret-of-A","organization_id":"org-A","payload":{"chat_id":"C","items":[${Array(n).fill(item).join(',')}]}}`);
+  .map(
+    ([n, item]) =>
+      `{"action":"incoming_event","secret_key":"secret-of-A","organization_id":"org-A","payload":{"chat_id":"C","items":[${Array(n).fill(item).join(',')}]}}`,
+  );
 
 const invalidUtf8 = fc
   .tuple(
@@ -169,39 +252,66 @@ const invalidUtf8 = fc
     fc.boolean(),
   )
   .map(([bytes, inString]) => {
-    const before = Buffer.from(`{"action":"incoming_event","secret_key":"secret-of-A","organization_id":"org-A","payload":{"chat_id":"C","thread_id":"T","event":{"id":"`);
+    const before = Buffer.from(
+      `{"action":"incoming_event","secret_key":"secret-of-A","organization_id":"org-A","payload":{"chat_id":"C","thread_id":"T","event":{"id":"`,
+    );
     const after = Buffer.from(`"}}}`);
-    return inString ? Buffer.concat([before, Buffer.from(bytes), after]) : Buffer.concat([Buffer.from(bytes), before, after]);
+    return inString
+      ? Buffer.concat([before, Buffer.from(bytes), after])
+      : Buffer.concat([Buffer.from(bytes), before, after]);
   });
 
-const loneSurrogateEscapes = fc.constantFrom('\\ud800', '\\udfff', '\\ud800\\ud800', '\\udc00\\ud800', '\\u0000', '\\uffff', '\\ud83d').map(
-  (esc) => `{"action":"incoming_event","secret_key":"secret-of-A","organization_id":"org-A","payload":{"chat_id":"C${esc}","thread_id":"T","event":{"id":"E${esc}","text":"${esc}"}}}`,
-);
+const loneSurrogateEscapes = fc
+  .constantFrom('\\ud800', '\\udfff', '\\ud800\\ud800', '\\udc00\\ud800', '\\u0000', '\\uffff', '\\ud83d')
+  .map(
+    (esc) =>
+      `{"action":"incoming_event","secret_key":"secret-of-A","organization_id":"org-A","payload":{"chat_id":"C${esc}","thread_id":"T","event":{"id":"E${esc}","text":"${esc}"}}}`,
+  );
 
-const oversize = fc.integer({ min: 1, max: 4096 }).map((extra) => JSON.stringify({ ...v3Base, secret_key: 'secret-of-A', pad: 'x'.repeat(BODY_LIMIT + extra) }));
+const oversize = fc
+  .integer({ min: 1, max: 4096 })
+  .map((extra) =>
+    JSON.stringify({ ...v3Base, secret_key: 'secret-of-A', pad: 'x'.repeat(BODY_LIMIT + extra) }),
+  );
 
 const garbage = fc.oneof(
   fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
   fc.string({ maxLength: 200 }),
   fc.jsonValue().map((v) => JSON.stringify(v)),
-  fc.constantFrom('', ' ', 'null', '[]', '{}', '"x"', '1', '{"__proto__":{"x":1},"action":"a"}', '{"constructor":{"prototype":{}},"action":"a"}', '{"action":"a"'),
+  fc.constantFrom(
+    '',
+    ' ',
+    'null',
+    '[]',
+    '{}',
+    '"x"',
+    '1',
+    '{"__proto__":{"x":1},"action":"a"}',
+    '{"constructor":{"prototype":{}},"action":"a"}',
+    '{"action":"a"',
+  ),
 );
 
 const request: fc.Arbitrary<FuzzRequest> = fc.oneof(
   {
     weight: 10,
-    arbitrary: fc.tuple(webhookBody, credentials, path, contentType).map(([body, [authorization, basicTenant, secret, secretTenant], url, type]) => {
-      const v2 = 'event_type' in body && !('action' in body);
-      if (secret !== undefined && !v2) body.secret_key = secret;
-      const tenant = v2 ? basicTenant : secretTenant;
-      return {
-        kind: 'webhook',
-        url,
-        headers: { ...(type === undefined ? {} : { 'content-type': type }), ...(authorization === undefined ? {} : { authorization }) },
-        payload: JSON.stringify(body),
-        credentialTenant: tenant,
-      };
-    }),
+    arbitrary: fc
+      .tuple(webhookBody, credentials, path, contentType)
+      .map(([body, [authorization, basicTenant, secret, secretTenant], url, type]) => {
+        const v2 = 'event_type' in body && !('action' in body);
+        if (secret !== undefined && !v2) body.secret_key = secret;
+        const tenant = v2 ? basicTenant : secretTenant;
+        return {
+          kind: 'webhook',
+          url,
+          headers: {
+            ...(type === undefined ? {} : { 'content-type': type }),
+            ...(authorization === undefined ? {} : { authorization }),
+          },
+          payload: JSON.stringify(body),
+          credentialTenant: tenant,
+        };
+      }),
   },
   ...[
     ['deep-nesting', deepNesting],
@@ -212,16 +322,16 @@ const request: fc.Arbitrary<FuzzRequest> = fc.oneof(
     ['garbage', garbage],
   ].map(([kind, arbitrary]) => ({
     weight: 1,
-    arbitrary: fc.tuple(arbitrary as fc.Arbitrary<string | Buffer>, path, contentType).map(
-      ([payload, url, type]): FuzzRequest => ({
+    arbitrary: fc
+      .tuple(arbitrary as fc.Arbitrary<string | Buffer>, path, contentType)
+      .map(([payload, url, type]): FuzzRequest => ({
         kind: kind as string,
         url,
         headers: type === undefined ? {} : { 'content-type': type },
         payload,
         // These bodies carry org-A's secret; they are accepted only if they are a valid delivery of org-A.
         credentialTenant: 'org-A',
-      }),
-    ),
+      })),
   })),
 );
 
@@ -256,7 +366,12 @@ describe(`fuzz: ${RUNS} hostile requests against the real ingest (seed ${SEED})`
     let acceptedCount = 0;
 
     const describeRequest = (r: FuzzRequest) =>
-      JSON.stringify({ kind: r.kind, url: r.url.slice(0, 100), headers: r.headers, payload: r.payload.toString().slice(0, 300) });
+      JSON.stringify({
+        kind: r.kind,
+        url: r.url.slice(0, 100),
+        headers: r.headers,
+        payload: r.payload.toString().slice(0, 300),
+      });
 
     for (let i = 0; i < requests.length; i += CONCURRENCY) {
       const chunk = requests.slice(i, i + CONCURRENCY);
@@ -264,7 +379,12 @@ describe(`fuzz: ${RUNS} hostile requests against the real ingest (seed ${SEED})`
         chunk.map(async (r, j) => {
           let res;
           try {
-            res = await ingest.app.inject({ method: 'POST', url: r.url, headers: r.headers, payload: r.payload });
+            res = await ingest.app.inject({
+              method: 'POST',
+              url: r.url,
+              headers: r.headers,
+              payload: r.payload,
+            });
           } catch (err) {
             crashes++;
             failures.push(`#${i + j} threw ${String(err).slice(0, 200)}: ${describeRequest(r)}`);
@@ -278,17 +398,21 @@ describe(`fuzz: ${RUNS} hostile requests against the real ingest (seed ${SEED})`
             failures.push(`#${i + j} answered ${res.statusCode} with a non-JSON body: ${describeRequest(r)}`);
             return;
           }
-          if (res.statusCode >= 500) failures.push(`#${i + j} answered ${res.statusCode} ${body.code}: ${describeRequest(r)}`);
+          if (res.statusCode >= 500)
+            failures.push(`#${i + j} answered ${res.statusCode} ${body.code}: ${describeRequest(r)}`);
           if (res.statusCode === 200) {
             acceptedCount++;
-            if (body.status !== 'stored' || typeof body.event_id !== 'string') failures.push(`#${i + j} 200 without an event_id`);
+            if (body.status !== 'stored' || typeof body.event_id !== 'string')
+              failures.push(`#${i + j} 200 without an event_id`);
             else {
               const seen = accepted.get(body.event_id);
               accepted.set(body.event_id, { tenant: r.credentialTenant, count: (seen?.count ?? 0) + 1 });
-              if (r.credentialTenant === null) failures.push(`#${i + j} accepted without valid credentials: ${describeRequest(r)}`);
+              if (r.credentialTenant === null)
+                failures.push(`#${i + j} accepted without valid credentials: ${describeRequest(r)}`);
             }
           } else {
-            if (typeof body.code !== 'string' || !body.code.startsWith('INGEST_')) failures.push(`#${i + j} answered ${res.statusCode} without a code`);
+            if (typeof body.code !== 'string' || !body.code.startsWith('INGEST_'))
+              failures.push(`#${i + j} answered ${res.statusCode} without a code`);
             byCode.set(body.code ?? '?', (byCode.get(body.code ?? '?') ?? 0) + 1);
           }
         }),
@@ -299,7 +423,12 @@ describe(`fuzz: ${RUNS} hostile requests against the real ingest (seed ${SEED})`
       method: 'POST',
       url: '/webhooks/livechat/org-A',
       headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({ ...v3Base, organization_id: 'org-A', secret_key: 'secret-of-A', payload: { chat_id: 'SENTINEL', thread_id: 'T', event: { id: 'S' } } }),
+      payload: JSON.stringify({
+        ...v3Base,
+        organization_id: 'org-A',
+        secret_key: 'secret-of-A',
+        payload: { chat_id: 'SENTINEL', thread_id: 'T', event: { id: 'S' } },
+      }),
     });
     expect(sentinel.statusCode).toBe(200);
     const sentinelId = sentinel.json<{ event_id: string }>().event_id;
@@ -313,9 +442,17 @@ describe(`fuzz: ${RUNS} hostile requests against the real ingest (seed ${SEED})`
     }
     const refused = requests.length - acceptedCount;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    const statuses = [...byStatus.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(' ');
+    const statuses = [...byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(' ');
     console.log(
-      `ingest fuzz: seed ${SEED} (FUZZ_SEED=${SEED} to reproduce), ${requests.length} requests in ${seconds} s — accepted ${acceptedCount}, refused ${refused}, >=500 ${[...byStatus.entries()].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0)}, crashes ${crashes}; records on the topic ${onTopic} (expected ${acceptedCount} + 1 sentinel); statuses ${statuses}; codes ${[...byCode.entries()].sort().map(([c, n]) => `${c.replace('INGEST_', '')}:${n}`).join(' ')}`,
+      `ingest fuzz: seed ${SEED} (FUZZ_SEED=${SEED} to reproduce), ${requests.length} requests in ${seconds} s — accepted ${acceptedCount}, refused ${refused}, >=500 ${[...byStatus.entries()].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0)}, crashes ${crashes}; records on the topic ${onTopic} (expected ${acceptedCount} + 1 sentinel); statuses ${statuses}; codes ${[
+        ...byCode.entries(),
+      ]
+        .sort()
+        .map(([c, n]) => `${c.replace('INGEST_', '')}:${n}`)
+        .join(' ')}`,
     );
 
     expect(failures.slice(0, 10)).toEqual([]);

@@ -50,7 +50,9 @@ describe('operations endpoints', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const body = await res.text();
-    expect(body).toMatch(/ingest_http_requests_total\{route="\/webhooks\/livechat",method="POST",status="200"\} 1/);
+    expect(body).toMatch(
+      /ingest_http_requests_total\{route="\/webhooks\/livechat",method="POST",status="200"\} 1/,
+    );
     expect(body).toMatch(/ingest_produce_latency_seconds_count\{outcome="ok"\} 1/);
     expect(body).toMatch(/ingest_batch_records_count 1/);
     expect(body).toMatch(/ingest_in_flight_requests 0/);
@@ -68,7 +70,10 @@ describe('operations endpoints', () => {
     });
     // Each StackReadiness.check opens one admin connection; count the checks.
     const counted = { check: () => (checks++, stack.check()) };
-    const server = createIngestOperationsServer({ readiness: new CachedReadiness(counted, 60_000), metrics: runtime.deps.metrics });
+    const server = createIngestOperationsServer({
+      readiness: new CachedReadiness(counted, 60_000),
+      metrics: runtime.deps.metrics,
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -83,10 +88,13 @@ describe('operations endpoints', () => {
     }
   });
 
-  it('a failed check answers 503 with which check failed, never the broker\'s or registry\'s error text', async () => {
+  it("a failed check answers 503 with which check failed, never the broker's or registry's error text", async () => {
     const { config, runtime } = ingest;
     const unreachable = new StackReadiness({
-      kafka: createKafka({ ...config, kafka: { ...config.kafka, brokers: ['127.0.0.1:1'] } }, runtime.deps.logger),
+      kafka: createKafka(
+        { ...config, kafka: { ...config.kafka, brokers: ['127.0.0.1:1'] } },
+        runtime.deps.logger,
+      ),
       registry: new SchemaRegistryClient({ baseUrl: 'http://127.0.0.1:1/apis/ccompat/v7' }),
       topic: ingest.topic,
       schema: runtime.schema,
@@ -94,7 +102,10 @@ describe('operations endpoints', () => {
     });
     const report = await unreachable.check();
     expect(report.checks.find((c) => c.name === 'kafka')?.detail).toBeDefined(); // the reason exists, for the log
-    const server = createIngestOperationsServer({ readiness: { check: async () => report }, metrics: runtime.deps.metrics });
+    const server = createIngestOperationsServer({
+      readiness: { check: async () => report },
+      metrics: runtime.deps.metrics,
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`);
@@ -126,7 +137,9 @@ describe('operations endpoints', () => {
         includeSynonyms: false,
         resources: [{ type: 2, name: ingest.topic, configNames: ['retention.ms'] }],
       });
-      expect(described.resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue).toBe('-1');
+      expect(
+        described.resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue,
+      ).toBe('-1');
       const meta = await admin.fetchTopicMetadata({ topics: [ingest.topic] });
       expect(meta.topics[0]?.partitions).toHaveLength(3);
     } finally {

@@ -12,7 +12,10 @@ const codeOf = (text: string): string | undefined => {
 
 describe('parseJsonBody', () => {
   it('parses JSON', () => {
-    expect(parseJsonBody('{"action":"a","constructor":"fine"}')).toEqual({ action: 'a', constructor: 'fine' });
+    expect(parseJsonBody('{"action":"a","constructor":"fine"}')).toEqual({
+      action: 'a',
+      constructor: 'fine',
+    });
   });
   it('tells empty, malformed and poisoned bodies apart', () => {
     expect(codeOf('')).toBe('INGEST_EMPTY_BODY');
@@ -51,12 +54,16 @@ describe('parseJsonBody bounds the shape before parsing', () => {
   it('refuses more values than the limit with INGEST_JSON_TOO_LARGE', () => {
     expect(codeWith(`[${Array(49).fill(0).join(',')}]`)).toBeUndefined();
     expect(codeWith(`[${Array(50).fill(0).join(',')}]`)).toBe('INGEST_JSON_TOO_LARGE');
-    expect(codeWith(`{${Array.from({ length: 60 }, (_, i) => `"k${i}":{}`).join(',')}}`)).toBe('INGEST_JSON_TOO_LARGE');
+    expect(codeWith(`{${Array.from({ length: 60 }, (_, i) => `"k${i}":{}`).join(',')}}`)).toBe(
+      'INGEST_JSON_TOO_LARGE',
+    );
     expect(codeOf(`[${Array(200_000).fill('[]').join(',')}]`)).toBe('INGEST_JSON_TOO_LARGE');
   });
 
   it('does not count brackets, commas or escaped quotes inside strings', () => {
-    const s = JSON.stringify({ text: '[[[[[[[[[[,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\\"{{{{{{{{{{' });
+    const s = JSON.stringify({
+      text: '[[[[[[[[[[,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\\"{{{{{{{{{{',
+    });
     expect(parseJsonBody(s, limits)).toEqual(JSON.parse(s));
   });
 

@@ -32,7 +32,10 @@ const keys = [
 describe('partitionOfKey', () => {
   it("chooses the same partition as Kafka's (and KafkaJS's) default partitioner", () => {
     for (const partitions of [1, 2, 3, 6, 12, 100]) {
-      for (const key of keys) expect(partitionOfKey(key, partitions), `${key} / ${partitions}`).toBe(kafkajsPartition(key, partitions));
+      for (const key of keys)
+        expect(partitionOfKey(key, partitions), `${key} / ${partitions}`).toBe(
+          kafkajsPartition(key, partitions),
+        );
     }
   });
 

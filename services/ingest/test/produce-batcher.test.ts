@@ -31,7 +31,13 @@ function settled(p: Promise<unknown>): Promise<'resolved' | string> {
 describe('ProduceBatcher', () => {
   it('collects concurrent messages into one send after the linger time', async () => {
     const s = controllableSender();
-    const b = new ProduceBatcher<string>({ send: s.send, lingerMs: 5, maxRecords: 100, maxBytes: 1e6, sizeOf: (m) => m.length });
+    const b = new ProduceBatcher<string>({
+      send: s.send,
+      lingerMs: 5,
+      maxRecords: 100,
+      maxBytes: 1e6,
+      sizeOf: (m) => m.length,
+    });
     const all = ['a', 'b', 'c'].map((m) => b.enqueue(m));
     expect(s.batches).toEqual([]);
     await expect.poll(() => s.batches.length).toBe(1);
@@ -42,7 +48,13 @@ describe('ProduceBatcher', () => {
 
   it('sends at once when maxRecords is reached, and splits by maxRecords', async () => {
     const s = controllableSender();
-    const b = new ProduceBatcher<string>({ send: s.send, lingerMs: 60_000, maxRecords: 2, maxBytes: 1e6, sizeOf: () => 1 });
+    const b = new ProduceBatcher<string>({
+      send: s.send,
+      lingerMs: 60_000,
+      maxRecords: 2,
+      maxBytes: 1e6,
+      sizeOf: () => 1,
+    });
     const p = ['a', 'b', 'c', 'd', 'e'].map((m) => b.enqueue(m));
     expect(s.batches).toEqual([['a', 'b']]); // full: no linger
     s.pending[0]?.resolve();
@@ -57,7 +69,13 @@ describe('ProduceBatcher', () => {
 
   it('keeps one batch in flight; the next accumulates meanwhile', async () => {
     const s = controllableSender();
-    const b = new ProduceBatcher<string>({ send: s.send, lingerMs: 0, maxRecords: 100, maxBytes: 1e6, sizeOf: () => 1 });
+    const b = new ProduceBatcher<string>({
+      send: s.send,
+      lingerMs: 0,
+      maxRecords: 100,
+      maxBytes: 1e6,
+      sizeOf: () => 1,
+    });
     const first = b.enqueue('1');
     await expect.poll(() => s.batches.length).toBe(1);
     const later = ['2', '3', '4'].map((m) => b.enqueue(m));
@@ -75,7 +93,13 @@ describe('ProduceBatcher', () => {
 
   it('respects the byte cap, but sends an oversized message alone', async () => {
     const s = controllableSender();
-    const b = new ProduceBatcher<string>({ send: s.send, lingerMs: 0, maxRecords: 100, maxBytes: 10, sizeOf: (m) => m.length });
+    const b = new ProduceBatcher<string>({
+      send: s.send,
+      lingerMs: 0,
+      maxRecords: 100,
+      maxBytes: 10,
+      sizeOf: (m) => m.length,
+    });
     const p = ['aaaa', 'bbbb', 'cccc', 'x'.repeat(50), 'd'].map((m) => b.enqueue(m));
     for (let i = 0; i < 4; i++) {
       await expect.poll(() => s.batches.length).toBe(i + 1);
@@ -99,7 +123,10 @@ describe('ProduceBatcher', () => {
     const failed = [b.enqueue('a'), b.enqueue('b')];
     await expect.poll(() => s.batches.length).toBe(1);
     s.pending[0]?.reject(new Error('broker down'));
-    expect(await Promise.all(failed.map(settled))).toEqual(['INGEST_KAFKA_UNAVAILABLE', 'INGEST_KAFKA_UNAVAILABLE']);
+    expect(await Promise.all(failed.map(settled))).toEqual([
+      'INGEST_KAFKA_UNAVAILABLE',
+      'INGEST_KAFKA_UNAVAILABLE',
+    ]);
     const next = b.enqueue('c');
     await expect.poll(() => s.batches.length).toBe(2);
     s.pending[1]?.resolve();
@@ -113,7 +140,14 @@ describe('ProduceBatcher', () => {
   it('drops messages whose deadline passed before they could be sent', async () => {
     const s = controllableSender();
     let now = 0;
-    const b = new ProduceBatcher<string>({ send: s.send, lingerMs: 0, maxRecords: 100, maxBytes: 1e6, sizeOf: () => 1, now: () => now });
+    const b = new ProduceBatcher<string>({
+      send: s.send,
+      lingerMs: 0,
+      maxRecords: 100,
+      maxBytes: 1e6,
+      sizeOf: () => 1,
+      now: () => now,
+    });
     const first = b.enqueue('first', 100);
     await expect.poll(() => s.batches.length).toBe(1);
     const expired = b.enqueue('expired', 50);
@@ -129,7 +163,13 @@ describe('ProduceBatcher', () => {
 
   it('close() flushes what is queued and refuses new messages', async () => {
     const s = controllableSender();
-    const b = new ProduceBatcher<string>({ send: s.send, lingerMs: 60_000, maxRecords: 100, maxBytes: 1e6, sizeOf: () => 1 });
+    const b = new ProduceBatcher<string>({
+      send: s.send,
+      lingerMs: 60_000,
+      maxRecords: 100,
+      maxBytes: 1e6,
+      sizeOf: () => 1,
+    });
     const queued = b.enqueue('q');
     const closing = b.close();
     expect(s.batches).toEqual([['q']]);

@@ -21,13 +21,19 @@ describe('producer pool (INGEST_PRODUCERS=3)', () => {
     const chats = Array.from({ length: 12 }, (_, c) => `POOLCHAT${c}`);
     const perChat = 5;
     const body = (chat: string, i: number) => {
-      const f = fixture('v3.6-incoming_event-file') as { payload: Record<string, unknown> & { event: Record<string, unknown> } };
-      return { ...f, payload: { ...f.payload, chat_id: chat, event: { ...f.payload.event, id: `${chat}-${i}` } } };
+      const f = fixture('v3.6-incoming_event-file') as {
+        payload: Record<string, unknown> & { event: Record<string, unknown> };
+      };
+      return {
+        ...f,
+        payload: { ...f.payload, chat_id: chat, event: { ...f.payload.event, id: `${chat}-${i}` } },
+      };
     };
     // Chats in parallel (all producers busy at once), each chat's webhooks one after the other.
     await Promise.all(
       chats.map(async (chat) => {
-        for (let i = 0; i < perChat; i++) expect((await postWebhook(ingest, body(chat, i))).statusCode).toBe(200);
+        for (let i = 0; i < perChat; i++)
+          expect((await postWebhook(ingest, body(chat, i))).statusCode).toBe(200);
       }),
     );
 
@@ -37,8 +43,12 @@ describe('producer pool (INGEST_PRODUCERS=3)', () => {
     expect(new Set(records.map((r) => r.partition)).size).toBeGreaterThan(3); // spread over the producers' partitions
     for (const chat of chats) {
       // readTopic returns a partition's records in offset order.
-      const inOffsetOrder = records.filter((r) => r.value.chat_id === chat).map((r) => JSON.parse(r.value.body) as { payload: { event: { id: string } } });
-      expect(inOffsetOrder.map((b) => b.payload.event.id)).toEqual(Array.from({ length: perChat }, (_, i) => `${chat}-${i}`));
+      const inOffsetOrder = records
+        .filter((r) => r.value.chat_id === chat)
+        .map((r) => JSON.parse(r.value.body) as { payload: { event: { id: string } } });
+      expect(inOffsetOrder.map((b) => b.payload.event.id)).toEqual(
+        Array.from({ length: perChat }, (_, i) => `${chat}-${i}`),
+      );
     }
   });
 });

@@ -33,7 +33,11 @@ describe('CachedReadiness', () => {
 
   it('a failed probe is not cached as an answer and the next call tries again', async () => {
     let checks = 0;
-    const cached = new CachedReadiness({ check: () => (checks++, Promise.reject(new Error('boom'))) }, 1000, () => 0);
+    const cached = new CachedReadiness(
+      { check: () => (checks++, Promise.reject(new Error('boom'))) },
+      1000,
+      () => 0,
+    );
     await expect(cached.check()).rejects.toThrow('boom');
     await expect(cached.check()).rejects.toThrow('boom');
     expect(checks).toBe(2);
@@ -42,8 +46,15 @@ describe('CachedReadiness', () => {
 
 describe('publicReport', () => {
   it('drops the detail of a failed check', () => {
-    const report: ReadinessReport = { ready: false, checks: [{ name: 'kafka', ok: false, detail: 'Connection error: connect ECONNREFUSED 10.0.0.7:9092' }] };
+    const report: ReadinessReport = {
+      ready: false,
+      checks: [{ name: 'kafka', ok: false, detail: 'Connection error: connect ECONNREFUSED 10.0.0.7:9092' }],
+    };
     expect(JSON.stringify(publicReport(report))).not.toContain('ECONNREFUSED');
-    expect(publicReport(report)).toEqual({ ok: false, status: 'not_ready', checks: [{ name: 'kafka', ok: false }] });
+    expect(publicReport(report)).toEqual({
+      ok: false,
+      status: 'not_ready',
+      checks: [{ name: 'kafka', ok: false }],
+    });
   });
 });

@@ -35,11 +35,17 @@ describe('secrets never leave the process', () => {
       });
 
     expect((await post(v3)).statusCode).toBe(200);
-    expect((await post(v2, { authorization: basicAuthHeader('livechat', BASIC_PASSWORD_CANARY) })).statusCode).toBe(200);
+    expect(
+      (await post(v2, { authorization: basicAuthHeader('livechat', BASIC_PASSWORD_CANARY) })).statusCode,
+    ).toBe(200);
     // Failures log too: make sure those lines are clean as well.
     expect((await post({ ...v3, secret_key: WRONG_KEY_CANARY })).statusCode).toBe(401);
-    expect((await post(v2, { authorization: basicAuthHeader('livechat', WRONG_KEY_CANARY) })).statusCode).toBe(401);
-    expect((await post({ ...v3, payload: { text: BODY_CANARY } }, { 'content-type': 'text/plain' })).statusCode).toBe(415);
+    expect(
+      (await post(v2, { authorization: basicAuthHeader('livechat', WRONG_KEY_CANARY) })).statusCode,
+    ).toBe(401);
+    expect(
+      (await post({ ...v3, payload: { text: BODY_CANARY } }, { 'content-type': 'text/plain' })).statusCode,
+    ).toBe(415);
     expect(
       (
         await ingest.app.inject({
@@ -53,8 +59,11 @@ describe('secrets never leave the process', () => {
 
     const messages = await readTopic(ingest.topic, { count: 2, timeoutMs: 30_000 });
     expect(messages).toHaveLength(2);
-    const rawBytes = Buffer.concat(messages.flatMap((m) => [m.key ?? Buffer.alloc(0), m.value ?? Buffer.alloc(0)])).toString('latin1');
-    for (const canary of [V3_CANARY, V2_TOKEN_CANARY, BASIC_PASSWORD_CANARY]) expect(rawBytes).not.toContain(canary);
+    const rawBytes = Buffer.concat(
+      messages.flatMap((m) => [m.key ?? Buffer.alloc(0), m.value ?? Buffer.alloc(0)]),
+    ).toString('latin1');
+    for (const canary of [V3_CANARY, V2_TOKEN_CANARY, BASIC_PASSWORD_CANARY])
+      expect(rawBytes).not.toContain(canary);
     expect(rawBytes).toContain('[redacted]');
 
     const decoded = await decodeAll(messages);

@@ -54,19 +54,35 @@ afterAll(async () => {
 });
 
 const post = (body: object) =>
-  app.inject({ method: 'POST', url: '/webhooks/livechat', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  app.inject({
+    method: 'POST',
+    url: '/webhooks/livechat',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify(body),
+  });
 
 describe('ingest with the tenant registry', () => {
   it('refuses to start with global secrets next to the registry unless INGEST_ALLOW_GLOBAL_SECRETS=true', () => {
-    expect(() => testConfig({ INGEST_TENANT_REGISTRY_DATABASE_URL: db.url })).toThrow(/INGEST_ALLOW_GLOBAL_SECRETS=true/);
+    expect(() => testConfig({ INGEST_TENANT_REGISTRY_DATABASE_URL: db.url })).toThrow(
+      /INGEST_ALLOW_GLOBAL_SECRETS=true/,
+    );
   });
 
   it("registry-only: a registry secret counts only for its tenant's deliveries, with a matching label or none", async () => {
-    const strict = await startTestIngest({ INGEST_TENANT_REGISTRY_DATABASE_URL: db.url, LIVECHAT_SECRET_KEYS: '', LIVECHAT_BASIC_AUTH: '' });
+    const strict = await startTestIngest({
+      INGEST_TENANT_REGISTRY_DATABASE_URL: db.url,
+      LIVECHAT_SECRET_KEYS: '',
+      LIVECHAT_BASIC_AUTH: '',
+    });
     const strictApp = await buildApp(strict.config, strict.runtime.deps);
     try {
       const send = (body: object, path = '/webhooks/livechat') =>
-        strictApp.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+        strictApp.inject({
+          method: 'POST',
+          url: path,
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify(body),
+        });
       expect((await send(delivery(registrySecret))).statusCode).toBe(200);
       expect((await send(delivery(registrySecret), `/webhooks/livechat/${org}`)).statusCode).toBe(200);
       const mismatch = await send(delivery(registrySecret, 'another-org'), `/webhooks/livechat/${org}`);
@@ -93,10 +109,13 @@ describe('ingest with the tenant registry', () => {
 
   it('refuses the tenant within seconds of its uninstall', async () => {
     await new TenantRegistry(pool).markUninstalled({ clientId, organizationId: org });
-    await waitFor(async () => ((await post(delivery(registrySecret))).statusCode === 401 ? true : undefined), {
-      timeoutMs: 5000,
-      message: 'an uninstalled tenant refused',
-    });
+    await waitFor(
+      async () => ((await post(delivery(registrySecret))).statusCode === 401 ? true : undefined),
+      {
+        timeoutMs: 5000,
+        message: 'an uninstalled tenant refused',
+      },
+    );
     // The static secrets are not the registry's to revoke.
     expect((await post(delivery('fixture-v3-secret'))).statusCode).toBe(200);
     expect(ingest.logs.join('\n')).not.toContain(registrySecret);

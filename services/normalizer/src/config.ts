@@ -1,10 +1,21 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
 import type { ParseLimits } from '@livechat-pipeline/livechat';
-import { connectionEnv, intVar, nameVar, parseEnv, startupTimeoutVar, type LogLevel } from '@livechat-pipeline/service-host';
+import {
+  connectionEnv,
+  intVar,
+  nameVar,
+  parseEnv,
+  startupTimeoutVar,
+  type LogLevel,
+} from '@livechat-pipeline/service-host';
 
 export interface NormalizerConfig {
-  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly replicationFactor: number };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly replicationFactor: number;
+  };
   readonly registry: { readonly url: string };
   readonly groupId: string;
   readonly partitionsConcurrently: number;
@@ -42,7 +53,11 @@ const schema = z.object({
 export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
   const e = parseEnv(schema, env, 'normalizer');
   return Object.freeze({
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+    },
     registry: { url: e.SCHEMA_REGISTRY_URL },
     groupId: e.NORMALIZER_GROUP_ID,
     partitionsConcurrently: e.NORMALIZER_PARTITIONS_CONCURRENTLY,

@@ -12,7 +12,11 @@ export interface DeadLetterOrigin {
  * kept byte for byte (with its own headers) with where it came from and why, so it can be inspected and replayed
  * (`pnpm dead-letters`) once the cause is fixed. The message text is the error's, which never contains the body.
  */
-export function deadLetterMessage(origin: DeadLetterOrigin, error: { code: string; message: string }, consumer: string): Message {
+export function deadLetterMessage(
+  origin: DeadLetterOrigin,
+  error: { code: string; message: string },
+  consumer: string,
+): Message {
   return envelope({
     origin: { topic: origin.topic, partition: origin.partition, offset: origin.message.offset },
     message: origin.message,

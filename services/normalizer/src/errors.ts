@@ -1,28 +1,39 @@
 /** Error codes of the normalizer; `retryable` says whether processing the same record again can help. */
 export const NORMALIZER_ERROR_CODES = {
-  NORMALIZER_UNDECODABLE: { retryable: false, description: 'The raw record is not a RawWebhook in the Confluent wire format' },
+  NORMALIZER_UNDECODABLE: {
+    retryable: false,
+    description: 'The raw record is not a RawWebhook in the Confluent wire format',
+  },
   NORMALIZER_BODY_NOT_JSON: { retryable: false, description: "The raw record's body is not JSON" },
   NORMALIZER_TENANT_MISMATCH: {
     retryable: false,
-    description: "The body names another tenant than the one the ingest authenticated and stored the record under",
+    description:
+      'The body names another tenant than the one the ingest authenticated and stored the record under',
   },
   NORMALIZER_UNPARSABLE: { retryable: false, description: 'The LiveChat parser refused the webhook body' },
-  NORMALIZER_UNENCODABLE: { retryable: false, description: 'A parsed event does not fit the chat-event schema' },
+  NORMALIZER_UNENCODABLE: {
+    retryable: false,
+    description: 'A parsed event does not fit the chat-event schema',
+  },
   NORMALIZER_PARSER_FAILED: {
     retryable: false,
-    description: 'The LiveChat parser threw an error it does not declare (a parser bug): the same bytes would fail again',
+    description:
+      'The LiveChat parser threw an error it does not declare (a parser bug): the same bytes would fail again',
   },
   NORMALIZER_UNEXPECTED: {
     retryable: false,
-    description: 'Turning the raw record into events failed with an error that is not an infrastructure fault',
+    description:
+      'Turning the raw record into events failed with an error that is not an infrastructure fault',
   },
   NORMALIZER_OUTPUT_TOO_LARGE: {
     retryable: false,
-    description: "The broker refused an event of the record as larger than the chat-events topic's max.message.bytes",
+    description:
+      "The broker refused an event of the record as larger than the chat-events topic's max.message.bytes",
   },
   NORMALIZER_OVER_LIMIT: {
     retryable: false,
-    description: 'The webhook is over a limit: events, threads or users per webhook, nesting depth, or output bytes per raw record',
+    description:
+      'The webhook is over a limit: events, threads or users per webhook, nesting depth, or output bytes per raw record',
   },
 } as const;
 

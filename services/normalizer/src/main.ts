@@ -1,5 +1,10 @@
 import { pino } from 'pino';
-import { ServiceConfigError, createOperationsServer, runMain, stopOnSignals } from '@livechat-pipeline/service-host';
+import {
+  ServiceConfigError,
+  createOperationsServer,
+  runMain,
+  stopOnSignals,
+} from '@livechat-pipeline/service-host';
 import { loadNormalizerConfig } from './config.js';
 import { startNormalizer } from './start.js';
 
@@ -9,13 +14,22 @@ runMain(
     const config = loadNormalizerConfig(process.env);
     const logger = pino({ level: config.logLevel, base: { service: 'normalizer' } });
     const running = await startNormalizer(config, logger);
-    const server = createOperationsServer(running.metrics.registry, async () => ({ ok: running.normalizer.ready }));
+    const server = createOperationsServer(running.metrics.registry, async () => ({
+      ok: running.normalizer.ready,
+    }));
     server.listen(config.http.port, config.http.host);
-    logger.info({ raw: config.rawTopic, out: config.chatEventsTopic.name, group: config.groupId }, 'normalizer running');
-    stopOnSignals(logger, async () => {
-      server.close();
-      await running.stop();
-    }, 15_000);
+    logger.info(
+      { raw: config.rawTopic, out: config.chatEventsTopic.name, group: config.groupId },
+      'normalizer running',
+    );
+    stopOnSignals(
+      logger,
+      async () => {
+        server.close();
+        await running.stop();
+      },
+      15_000,
+    );
   },
   (error) => error instanceof ServiceConfigError,
 );

@@ -13,9 +13,29 @@ export function createNormalizerMetrics(): NormalizerMetrics {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    rawRecords: new Counter({ name: 'normalizer_raw_records_total', help: 'Raw records consumed, by outcome (normalized, dead_lettered)', labelNames: ['outcome'], registers: [registry] }),
-    chatEvents: new Counter({ name: 'normalizer_chat_events_total', help: 'Chat events produced, by type', labelNames: ['type'], registers: [registry] }),
-    batchSeconds: new Histogram({ name: 'normalizer_batch_seconds', help: 'Time to turn one fetched batch into acknowledged events', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
-    lag: new Gauge({ name: 'normalizer_partition_lag', help: 'High watermark minus the next offset, per raw partition', labelNames: ['partition'], registers: [registry] }),
+    rawRecords: new Counter({
+      name: 'normalizer_raw_records_total',
+      help: 'Raw records consumed, by outcome (normalized, dead_lettered)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    chatEvents: new Counter({
+      name: 'normalizer_chat_events_total',
+      help: 'Chat events produced, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'normalizer_batch_seconds',
+      help: 'Time to turn one fetched batch into acknowledged events',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    lag: new Gauge({
+      name: 'normalizer_partition_lag',
+      help: 'High watermark minus the next offset, per raw partition',
+      labelNames: ['partition'],
+      registers: [registry],
+    }),
   };
 }

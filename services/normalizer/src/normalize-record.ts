@@ -1,4 +1,11 @@
-import { parseWebhook, webhookTenant, LiveChatParseError, type ChatDomainEvent, type LiveChatParseErrorCode, type ParseLimits } from '@livechat-pipeline/livechat';
+import {
+  parseWebhook,
+  webhookTenant,
+  LiveChatParseError,
+  type ChatDomainEvent,
+  type LiveChatParseErrorCode,
+  type ParseLimits,
+} from '@livechat-pipeline/livechat';
 import type { RawWebhook } from '@livechat-pipeline/events';
 import { NormalizerError } from './errors.js';
 
@@ -27,7 +34,9 @@ export function normalizeRawWebhook(raw: RawWebhook, limits?: Partial<ParseLimit
     body = JSON.parse(raw.body);
   } catch (cause) {
     // The cause's message may quote the body: it stays out of the dead letter's message.
-    throw new NormalizerError('NORMALIZER_BODY_NOT_JSON', `raw record ${raw.event_id}: body is not JSON`, { cause });
+    throw new NormalizerError('NORMALIZER_BODY_NOT_JSON', `raw record ${raw.event_id}: body is not JSON`, {
+      cause,
+    });
   }
   const named = webhookTenant(body);
   if (named !== null && raw.tenant !== null && named !== raw.tenant) {
@@ -47,11 +56,17 @@ export function normalizeRawWebhook(raw: RawWebhook, limits?: Partial<ParseLimit
   } catch (cause) {
     if (cause instanceof LiveChatParseError) {
       const code = LIMIT_CODES.has(cause.code) ? 'NORMALIZER_OVER_LIMIT' : 'NORMALIZER_UNPARSABLE';
-      throw new NormalizerError(code, `raw record ${raw.event_id}: ${cause.code}: ${cause.message}`, { cause });
+      throw new NormalizerError(code, `raw record ${raw.event_id}: ${cause.code}: ${cause.message}`, {
+        cause,
+      });
     }
-    throw new NormalizerError('NORMALIZER_PARSER_FAILED', `raw record ${raw.event_id}: the parser failed: ${describeUnexpected(cause)}`, {
-      cause,
-    });
+    throw new NormalizerError(
+      'NORMALIZER_PARSER_FAILED',
+      `raw record ${raw.event_id}: the parser failed: ${describeUnexpected(cause)}`,
+      {
+        cause,
+      },
+    );
   }
 }
 

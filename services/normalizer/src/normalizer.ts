@@ -1,6 +1,21 @@
-import { Partitioners, type Batch, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
+import {
+  Partitioners,
+  type Batch,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type KafkaMessage,
+  type Message,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
-import { EventsError, readRawWebhook, type ConfluentAvroSerde, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
+import {
+  EventsError,
+  readRawWebhook,
+  type ConfluentAvroSerde,
+  type RawWebhook,
+  type RegisteredSchema,
+} from '@livechat-pipeline/events';
 import { chatEventKey, describeUnexpected, normalizeRawWebhook } from './normalize-record.js';
 import { deadLetterMessage, withoutValue } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
@@ -75,7 +90,10 @@ export class RawWebhookNormalizer {
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       this.joined = false;
-      this.deps.logger.error({ err: { message: e.payload.error.message } }, 'consumer crashed; kafkajs restarts it');
+      this.deps.logger.error(
+        { err: { message: e.payload.error.message } },
+        'consumer crashed; kafkajs restarts it',
+      );
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.config.rawTopic, fromBeginning: true });
@@ -100,7 +118,14 @@ export class RawWebhookNormalizer {
     await this.slot?.producer.disconnect();
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    commitOffsetsIfNecessary,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     const stopTimer = this.deps.metrics.batchSeconds.startTimer();
     let start = 0;
     while (start < batch.messages.length && isRunning() && !isStale()) {
@@ -125,7 +150,9 @@ export class RawWebhookNormalizer {
    */
   private async produceChunk(batch: Batch, chunk: NormalizedChunk): Promise<void> {
     const events = chunk.records.flatMap((record) => record.events);
-    const deadLetters = chunk.records.flatMap((record) => (record.deadLetter === null ? [] : [record.deadLetter.message]));
+    const deadLetters = chunk.records.flatMap((record) =>
+      record.deadLetter === null ? [] : [record.deadLetter.message],
+    );
     const topicMessages = [
       ...(events.length > 0 ? [{ topic: this.config.chatEventsTopic.name, messages: events }] : []),
       ...(deadLetters.length > 0 ? [{ topic: this.config.deadLetterTopic, messages: deadLetters }] : []),
@@ -136,7 +163,11 @@ export class RawWebhookNormalizer {
       } catch (error) {
         if (!isTooLarge(error)) throw error;
         this.deps.logger.warn(
-          { partition: batch.partition, offset: chunk.records[0]?.message.offset, records: chunk.records.length },
+          {
+            partition: batch.partition,
+            offset: chunk.records[0]?.message.offset,
+            records: chunk.records.length,
+          },
           'the broker refused a produce as too large; producing record by record',
         );
         for (const record of chunk.records) await this.produceRecord(batch, record);
@@ -154,7 +185,9 @@ export class RawWebhookNormalizer {
     }
     for (const slice of slices(record.events, FALLBACK_SLICE_BYTES)) {
       try {
-        await this.send((producer) => producer.send({ topic: this.config.chatEventsTopic.name, messages: slice, acks: -1 }));
+        await this.send((producer) =>
+          producer.send({ topic: this.config.chatEventsTopic.name, messages: slice, acks: -1 }),
+        );
       } catch (error) {
         if (!isTooLarge(error)) throw error;
         const failure = new NormalizerError(
@@ -162,8 +195,20 @@ export class RawWebhookNormalizer {
           `the broker refused an event of this record as too large for ${this.config.chatEventsTopic.name} (its max.message.bytes); ` +
             `the record has ${record.events.length} events, ${record.bytes} bytes`,
         );
-        this.deps.logger.warn({ code: failure.code, partition: batch.partition, offset: record.message.offset, msg: failure.message }, 'raw record dead-lettered');
-        const deadLetter = deadLetterMessage({ topic: batch.topic, partition: batch.partition, message: record.message }, failure, this.config.groupId);
+        this.deps.logger.warn(
+          {
+            code: failure.code,
+            partition: batch.partition,
+            offset: record.message.offset,
+            msg: failure.message,
+          },
+          'raw record dead-lettered',
+        );
+        const deadLetter = deadLetterMessage(
+          { topic: batch.topic, partition: batch.partition, message: record.message },
+          failure,
+          this.config.groupId,
+        );
         await this.sendDeadLetter(deadLetter);
         this.count({ ...record, deadLetter: { message: deadLetter, code: failure.code } });
         return;
@@ -178,10 +223,14 @@ export class RawWebhookNormalizer {
    */
   private async sendDeadLetter(deadLetter: Message): Promise<void> {
     try {
-      await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [deadLetter], acks: -1 }));
+      await this.send((producer) =>
+        producer.send({ topic: this.config.deadLetterTopic, messages: [deadLetter], acks: -1 }),
+      );
     } catch (error) {
       if (!isTooLarge(error)) throw error;
-      await this.send((producer) => producer.send({ topic: this.config.deadLetterTopic, messages: [withoutValue(deadLetter)], acks: -1 }));
+      await this.send((producer) =>
+        producer.send({ topic: this.config.deadLetterTopic, messages: [withoutValue(deadLetter)], acks: -1 }),
+      );
     }
   }
 
@@ -192,7 +241,8 @@ export class RawWebhookNormalizer {
       return;
     }
     metrics.rawRecords.inc({ outcome: 'normalized' });
-    for (const event of record.events) metrics.chatEvents.inc({ type: String(event.headers?.['event.type']) });
+    for (const event of record.events)
+      metrics.chatEvents.inc({ type: String(event.headers?.['event.type']) });
   }
 
   /**
@@ -231,14 +281,21 @@ export class RawWebhookNormalizer {
   }
 
   private async connectProducer(): Promise<ProducerSlot> {
-    const producer = this.deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = this.deps.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     return { producer, inFlight: 0, retired: false };
   }
 
   private disconnectQuietly(slot: ProducerSlot): void {
     slot.producer.disconnect().catch((error: unknown) => {
-      this.deps.logger.warn({ err: { message: describeUnexpected(error) } }, 'disconnecting a replaced producer failed');
+      this.deps.logger.warn(
+        { err: { message: describeUnexpected(error) } },
+        'disconnecting a replaced producer failed',
+      );
     });
   }
 
@@ -250,7 +307,8 @@ export class RawWebhookNormalizer {
     while (chunk.end < batch.messages.length && chunk.end - start < SEND_CHUNK && bytes < SEND_CHUNK_BYTES) {
       const message = batch.messages[chunk.end++]!;
       try {
-        if (message.value === null) throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
+        if (message.value === null)
+          throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
         const raw = await this.decode(message.value);
         // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
         // or dead-lettered, never both.
@@ -261,7 +319,11 @@ export class RawWebhookNormalizer {
           try {
             value = serde.encode(chatEventSchema, event);
           } catch (cause) {
-            throw new NormalizerError('NORMALIZER_UNENCODABLE', `event ${event.event_id} (${event.type}) does not fit the chat-event schema`, { cause });
+            throw new NormalizerError(
+              'NORMALIZER_UNENCODABLE',
+              `event ${event.event_id} (${event.type}) does not fit the chat-event schema`,
+              { cause },
+            );
           }
           const key = chatEventKey(event, message.key);
           recordBytes += value.length + keyBytes(key);
@@ -283,10 +345,26 @@ export class RawWebhookNormalizer {
         const failure =
           error instanceof NormalizerError
             ? error
-            : new NormalizerError('NORMALIZER_UNEXPECTED', `raw record failed unexpectedly: ${describeUnexpected(error)}`, { cause: error });
-        logger.warn({ code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message }, 'raw record dead-lettered');
-        const deadLetter = deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, failure, this.config.groupId);
-        chunk.records.push({ message, events: [], bytes: 0, deadLetter: { message: deadLetter, code: failure.code } });
+            : new NormalizerError(
+                'NORMALIZER_UNEXPECTED',
+                `raw record failed unexpectedly: ${describeUnexpected(error)}`,
+                { cause: error },
+              );
+        logger.warn(
+          { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
+          'raw record dead-lettered',
+        );
+        const deadLetter = deadLetterMessage(
+          { topic: batch.topic, partition: batch.partition, message },
+          failure,
+          this.config.groupId,
+        );
+        chunk.records.push({
+          message,
+          events: [],
+          bytes: 0,
+          deadLetter: { message: deadLetter, code: failure.code },
+        });
         bytes += message.value?.length ?? 0;
       }
     }
@@ -303,7 +381,9 @@ export class RawWebhookNormalizer {
       return await readRawWebhook(this.deps.serde, value);
     } catch (error) {
       if (error instanceof EventsError && !error.retryable) {
-        throw new NormalizerError('NORMALIZER_UNDECODABLE', `raw record cannot be decoded: ${error.code}`, { cause: error });
+        throw new NormalizerError('NORMALIZER_UNDECODABLE', `raw record cannot be decoded: ${error.code}`, {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -350,6 +430,11 @@ function slices(messages: readonly Message[], maxBytes: number): Message[][] {
 
 function valueBytes(message: Message): number {
   const value = message.value;
-  const size = value === null || value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+  const size =
+    value === null || value === undefined
+      ? 0
+      : typeof value === 'string'
+        ? Buffer.byteLength(value)
+        : value.length;
   return size + keyBytes(message.key ?? null);
 }

@@ -28,26 +28,47 @@ export interface RunningNormalizer {
  */
 export async function startNormalizer(config: NormalizerConfig, logger: Logger): Promise<RunningNormalizer> {
   const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });
-  const kafka = createServiceKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
+  const kafka = createServiceKafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logger,
+  });
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
   const brokers = config.kafka.brokers;
   const replicationFactor = config.kafka.replicationFactor;
 
   for (const spec of [
-    topicSpecs.chatEvents({ topic: config.chatEventsTopic.name, partitions: config.chatEventsTopic.partitions, replicationFactor }),
+    topicSpecs.chatEvents({
+      topic: config.chatEventsTopic.name,
+      partitions: config.chatEventsTopic.partitions,
+      replicationFactor,
+    }),
     topicSpecs.normalizerDeadLetters({ topic: config.deadLetterTopic, replicationFactor }),
   ]) {
-    const created = await startup.step(`ensure topic ${spec.topic}`, () => ensureTopic(kafka, spec, { brokers }));
-    logger.info({ topic: spec.topic, created }, created ? 'topic created' : 'topic exists with the settings needed');
+    const created = await startup.step(`ensure topic ${spec.topic}`, () =>
+      ensureTopic(kafka, spec, { brokers }),
+    );
+    logger.info(
+      { topic: spec.topic, created },
+      created ? 'topic created' : 'topic exists with the settings needed',
+    );
   }
   await startup.step(`wait for input topic ${config.rawTopic}`, () =>
     waitForTopic(kafka, config.rawTopic, { timeoutMs: Math.max(500, Math.min(5_000, startup.remainingMs)) }),
   );
   const subject = valueSubject(config.chatEventsTopic.name);
-  const schema = await startup.step(`register schema ${subject}`, () => serde.register(subject, chatEventSchema()));
+  const schema = await startup.step(`register schema ${subject}`, () =>
+    serde.register(subject, chatEventSchema()),
+  );
   const metrics = createNormalizerMetrics();
   const normalizer = await startup.step('start consumer', async () => {
-    const candidate = new RawWebhookNormalizer(config, { kafka, serde, chatEventSchema: schema, logger, metrics });
+    const candidate = new RawWebhookNormalizer(config, {
+      kafka,
+      serde,
+      chatEventSchema: schema,
+      logger,
+      metrics,
+    });
     try {
       await candidate.start();
       return candidate;

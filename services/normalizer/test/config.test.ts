@@ -21,14 +21,23 @@ describe('normalizer configuration', () => {
       NORMALIZER_MAX_JSON_DEPTH: '20',
       NORMALIZER_MAX_OUTPUT_BYTES: '65536',
     });
-    expect(config.limits).toEqual({ parse: { maxEvents: 50, maxThreads: 5, maxUsers: 7, maxDepth: 20 }, maxOutputBytes: 65_536 });
-    expect(() => loadNormalizerConfig({ NORMALIZER_MAX_JSON_DEPTH: '100000', NORMALIZER_MAX_EVENTS_PER_WEBHOOK: '0' })).toThrow(
-      /NORMALIZER_MAX_EVENTS_PER_WEBHOOK[\s\S]*NORMALIZER_MAX_JSON_DEPTH/,
-    );
+    expect(config.limits).toEqual({
+      parse: { maxEvents: 50, maxThreads: 5, maxUsers: 7, maxDepth: 20 },
+      maxOutputBytes: 65_536,
+    });
+    expect(() =>
+      loadNormalizerConfig({ NORMALIZER_MAX_JSON_DEPTH: '100000', NORMALIZER_MAX_EVENTS_PER_WEBHOOK: '0' }),
+    ).toThrow(/NORMALIZER_MAX_EVENTS_PER_WEBHOOK[\s\S]*NORMALIZER_MAX_JSON_DEPTH/);
   });
 
   it('names every bad variable in one error', () => {
-    expect(() => loadNormalizerConfig({ KAFKA_BROKERS: 'nohostport', CHAT_EVENTS_TOPIC_PARTITIONS: 'many', SCHEMA_REGISTRY_URL: 'nope' })).toThrow(
+    expect(() =>
+      loadNormalizerConfig({
+        KAFKA_BROKERS: 'nohostport',
+        CHAT_EVENTS_TOPIC_PARTITIONS: 'many',
+        SCHEMA_REGISTRY_URL: 'nope',
+      }),
+    ).toThrow(
       /KAFKA_BROKERS[\s\S]*SCHEMA_REGISTRY_URL[\s\S]*CHAT_EVENTS_TOPIC_PARTITIONS|KAFKA_BROKERS[\s\S]*CHAT_EVENTS_TOPIC_PARTITIONS[\s\S]*SCHEMA_REGISTRY_URL/,
     );
   });

@@ -3,8 +3,22 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { ConfluentAvroSerde, SchemaRegistryClient, ensureTopic, rawWebhookSchema, valueSubject, type RawWebhook, type RegisteredSchema } from '@livechat-pipeline/events';
-import { readTopic, stackEndpoints, testKafka, uniqueName, type ReadMessage } from '@livechat-pipeline/testkit';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  ensureTopic,
+  rawWebhookSchema,
+  valueSubject,
+  type RawWebhook,
+  type RegisteredSchema,
+} from '@livechat-pipeline/events';
+import {
+  readTopic,
+  stackEndpoints,
+  testKafka,
+  uniqueName,
+  type ReadMessage,
+} from '@livechat-pipeline/testkit';
 import { loadNormalizerConfig } from '../src/config.js';
 import { startNormalizer, type RunningNormalizer } from '../src/start.js';
 
@@ -149,16 +163,21 @@ describe('dead-letters CLI on livechat.webhooks.raw.dlq', () => {
       ['2', 'NORMALIZER_UNDECODABLE', 'abc'],
       ['3', 'NORMALIZER_UNPARSABLE', undefined],
     ]);
-    for (const h of again) expect(Object.keys(h).filter((k) => k.startsWith('dlq.')).sort()).toEqual([
-      'dlq.attempts',
-      'dlq.consumer',
-      'dlq.error.code',
-      'dlq.error.message',
-      'dlq.failed-at',
-      'dlq.origin.offset',
-      'dlq.origin.partition',
-      'dlq.origin.timestamp',
-      'dlq.origin.topic',
-    ]);
+    for (const h of again)
+      expect(
+        Object.keys(h)
+          .filter((k) => k.startsWith('dlq.'))
+          .sort(),
+      ).toEqual([
+        'dlq.attempts',
+        'dlq.consumer',
+        'dlq.error.code',
+        'dlq.error.message',
+        'dlq.failed-at',
+        'dlq.origin.offset',
+        'dlq.origin.partition',
+        'dlq.origin.timestamp',
+        'dlq.origin.topic',
+      ]);
   });
 });

@@ -10,7 +10,15 @@ import {
   type RawWebhook,
   type RegisteredSchema,
 } from '@livechat-pipeline/events';
-import { createTopic, readTopic, stackEndpoints, testKafka, uniqueName, waitFor, type ReadMessage } from '@livechat-pipeline/testkit';
+import {
+  createTopic,
+  readTopic,
+  stackEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+  type ReadMessage,
+} from '@livechat-pipeline/testkit';
 import { loadNormalizerConfig } from '../src/config.js';
 import { startNormalizer, type RunningNormalizer } from '../src/start.js';
 
@@ -38,10 +46,21 @@ const rawRecord = (eventId: string, body: unknown): RawWebhook => ({
 const message = (id: string, text: string, chatId = 'CHAT1') => ({
   action: 'incoming_event',
   organization_id: org,
-  payload: { chat_id: chatId, thread_id: 'TH1', event: { id, type: 'message', text, author_id: 'agent@example.com', created_at: '2026-11-25T10:00:05.123456Z' } },
+  payload: {
+    chat_id: chatId,
+    thread_id: 'TH1',
+    event: {
+      id,
+      type: 'message',
+      text,
+      author_id: 'agent@example.com',
+      created_at: '2026-11-25T10:00:05.123456Z',
+    },
+  },
 });
 
-const headersOf = (m: ReadMessage) => Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v?.toString()]));
+const headersOf = (m: ReadMessage) =>
+  Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v?.toString()]));
 
 interface Harness {
   readonly rawTopic: string;
@@ -63,13 +82,20 @@ afterEach(async () => {
  * chat-events topic's max.message.bytes lowered to that value once the normalizer runs (the start-up check refuses
  * a topic that is too small; an operator can still shrink it later, and the normalizer must not stall then).
  */
-async function harness(opts: { outMaxBytes?: number; outPartitions?: number; env?: Record<string, string> } = {}): Promise<Harness> {
+async function harness(
+  opts: { outMaxBytes?: number; outPartitions?: number; env?: Record<string, string> } = {},
+): Promise<Harness> {
   const rawTopic = uniqueName('raw-dl');
   const outTopic = uniqueName('chat-events-dl');
   const dlqTopic = uniqueName('raw-dlq-dl');
   await createTopic(rawTopic, 1, [{ name: 'max.message.bytes', value: String(8 * 1024 * 1024) }]);
-  if (opts.outMaxBytes !== undefined) await createTopic(outTopic, opts.outPartitions ?? 1, [{ name: 'max.message.bytes', value: String(8 * 1024 * 1024) }]);
-  const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
+  if (opts.outMaxBytes !== undefined)
+    await createTopic(outTopic, opts.outPartitions ?? 1, [
+      { name: 'max.message.bytes', value: String(8 * 1024 * 1024) },
+    ]);
+  const serde = new ConfluentAvroSerde(
+    new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
+  );
   const rawSchema = await serde.register(valueSubject(rawTopic), rawWebhookSchema());
   running = await startNormalizer(
     loadNormalizerConfig({
@@ -102,10 +128,9 @@ describe('normalizer dead letters on the real stack', () => {
     const h = await harness();
     // A value in the wire format whose schema is not RawWebhook ("null"): decoded as is, it used to throw a
     // TypeError outside every declared error, fail the batch, and be fetched again forever.
-    const nullSchemaId = await new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }).register(
-      uniqueName('foreign-null-value'),
-      '"null"',
-    );
+    const nullSchemaId = await new SchemaRegistryClient({
+      baseUrl: stackEndpoints().schemaRegistryUrl,
+    }).register(uniqueName('foreign-null-value'), '"null"');
     await h.produce([
       h.serde.encode(h.rawSchema, rawRecord('raw-1', message('EV1', 'before'))),
       frame(nullSchemaId, Buffer.alloc(0)),
@@ -113,9 +138,14 @@ describe('normalizer dead letters on the real stack', () => {
     ]);
 
     const out = await readTopic(h.outTopic, { count: 2, timeoutMs: OUTCOME_TIMEOUT_MS });
-    expect(out.map((m) => m.headers?.['event.type']?.toString())).toEqual(['message_posted', 'message_posted']);
+    expect(out.map((m) => m.headers?.['event.type']?.toString())).toEqual([
+      'message_posted',
+      'message_posted',
+    ]);
     const dead = await readTopic(h.dlqTopic, { count: 1, timeoutMs: OUTCOME_TIMEOUT_MS });
-    expect(dead.map(headersOf).map((h) => [h['dlq.error.code'], h['dlq.origin.offset']])).toEqual([['NORMALIZER_UNDECODABLE', '1']]);
+    expect(dead.map(headersOf).map((h) => [h['dlq.error.code'], h['dlq.origin.offset']])).toEqual([
+      ['NORMALIZER_UNDECODABLE', '1'],
+    ]);
   });
 
   it('dead-letters a record whose events the chat-events topic refuses as too large (NORMALIZER_OUTPUT_TOO_LARGE), and the records after it flow', async () => {
@@ -132,12 +162,17 @@ describe('normalizer dead letters on the real stack', () => {
     ]);
 
     const out = await readTopic(h.outTopic, { count: 3, timeoutMs: OUTCOME_TIMEOUT_MS });
-    const decoded = await Promise.all(out.map(async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id));
+    const decoded = await Promise.all(
+      out.map(async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id),
+    );
     expect(decoded).toEqual(['raw-1', 'raw-2', 'raw-3']);
     const dead = await readTopic(h.dlqTopic, { count: 1, timeoutMs: OUTCOME_TIMEOUT_MS });
     expect(dead).toHaveLength(1);
     const headers = headersOf(dead[0]!);
-    expect([headers['dlq.error.code'], headers['dlq.origin.offset']]).toEqual(['NORMALIZER_OUTPUT_TOO_LARGE', '1']);
+    expect([headers['dlq.error.code'], headers['dlq.origin.offset']]).toEqual([
+      'NORMALIZER_OUTPUT_TOO_LARGE',
+      '1',
+    ]);
     expect(headers['dlq.error.message']).toContain('max.message.bytes');
     expect(dead[0]!.value?.equals(bigValue)).toBe(true);
   });
@@ -148,10 +183,18 @@ describe('normalizer dead letters on the real stack', () => {
     // order on the next call to a written partition, for ever.
     const h = await harness({ outMaxBytes: 64 * 1024, outPartitions: 3 });
     const chats = Array.from({ length: 9 }, (_, n) => `CHAT${n}`);
-    const values = chats.map((chat, n) => h.serde.encode(h.rawSchema, rawRecord(`raw-${n}`, message(`EV${n}`, `to ${chat}`, chat))));
-    values.splice(4, 0, h.serde.encode(h.rawSchema, rawRecord('raw-big', message('EVBIG', 'x'.repeat(100_000), 'CHATBIG'))));
+    const values = chats.map((chat, n) =>
+      h.serde.encode(h.rawSchema, rawRecord(`raw-${n}`, message(`EV${n}`, `to ${chat}`, chat))),
+    );
+    values.splice(
+      4,
+      0,
+      h.serde.encode(h.rawSchema, rawRecord('raw-big', message('EVBIG', 'x'.repeat(100_000), 'CHATBIG'))),
+    );
     await h.produce(values);
-    const after = chats.map((chat, n) => h.serde.encode(h.rawSchema, rawRecord(`raw-after-${n}`, message(`EVA${n}`, `then ${chat}`, chat))));
+    const after = chats.map((chat, n) =>
+      h.serde.encode(h.rawSchema, rawRecord(`raw-after-${n}`, message(`EVA${n}`, `then ${chat}`, chat))),
+    );
     await h.produce(after);
 
     const dead = await readTopic(h.dlqTopic, { count: 1, timeoutMs: OUTCOME_TIMEOUT_MS });
@@ -161,7 +204,13 @@ describe('normalizer dead letters on the real stack', () => {
     const out = await waitFor(
       async () => {
         const read = await readTopic(h.outTopic, { count: wanted.length, timeoutMs: 5_000 });
-        const rawIds = new Set(await Promise.all(read.map(async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id)));
+        const rawIds = new Set(
+          await Promise.all(
+            read.map(
+              async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id,
+            ),
+          ),
+        );
         return wanted.every((id) => rawIds.has(id)) ? { read, rawIds } : undefined;
       },
       { timeoutMs: OUTCOME_TIMEOUT_MS, message: 'every record event on the chat-events topic' },
@@ -172,12 +221,32 @@ describe('normalizer dead letters on the real stack', () => {
 
   it('maps or dead-letters the 8k-event and the 1,000,000-thread webhooks within seconds, and the records after them flow', async () => {
     const h = await harness({ env: { NORMALIZER_MAX_OUTPUT_BYTES: String(2 * 1024 * 1024) } });
-    const incomingChat = (chat: Record<string, unknown>) => ({ action: 'incoming_chat', organization_id: org, payload: { chat } });
+    const incomingChat = (chat: Record<string, unknown>) => ({
+      action: 'incoming_chat',
+      organization_id: org,
+      payload: { chat },
+    });
     // 8,000 events without LiveChat ids: their ids hash the payload once per delivery, not once per event.
-    const eightK = incomingChat({ id: 'BIG', thread: { id: 'T', events: Array.from({ length: 8_000 }, (_, n) => ({ type: 'message', text: `m${n}` })) } });
+    const eightK = incomingChat({
+      id: 'BIG',
+      thread: {
+        id: 'T',
+        events: Array.from({ length: 8_000 }, (_, n) => ({ type: 'message', text: `m${n}` })),
+      },
+    });
     const millionThreads = `{"action":"incoming_chat","organization_id":"${org}","payload":{"chat":{"id":"C","threads":[${Array(1_000_000).fill('{}').join(',')}]}}}`;
     // 200 events of 12 KB: over the 2 MiB output limit of this normalizer.
-    const overOutput = incomingChat({ id: 'WIDE', thread: { id: 'T', events: Array.from({ length: 200 }, (_, n) => ({ id: `W${n}`, type: 'message', text: 'w'.repeat(12_000) })) } });
+    const overOutput = incomingChat({
+      id: 'WIDE',
+      thread: {
+        id: 'T',
+        events: Array.from({ length: 200 }, (_, n) => ({
+          id: `W${n}`,
+          type: 'message',
+          text: 'w'.repeat(12_000),
+        })),
+      },
+    });
     const started = Date.now();
     await h.produce([
       h.serde.encode(h.rawSchema, rawRecord('raw-8k', eightK)),
@@ -195,7 +264,9 @@ describe('normalizer dead letters on the real stack', () => {
     ]);
     expect(headersOf(dead[0]!)['dlq.error.message']).toContain('LIVECHAT_TOO_MANY_THREADS');
     expect(headersOf(dead[1]!)['dlq.error.message']).toContain('NORMALIZER_MAX_OUTPUT_BYTES');
-    const rawIds = await Promise.all(out.map(async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id));
+    const rawIds = await Promise.all(
+      out.map(async (m) => (await h.serde.decode<{ raw_event_id: string }>(m.value!)).value.raw_event_id),
+    );
     expect(rawIds.filter((id) => id === 'raw-8k')).toHaveLength(8_001);
     expect(rawIds.at(-1)).toBe('raw-after');
     expect(rawIds).toHaveLength(8_002);
@@ -209,15 +280,24 @@ async function setMaxMessageBytes(topic: string, bytes: number): Promise<void> {
   try {
     await admin.alterConfigs({
       validateOnly: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }],
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: topic,
+          configEntries: [{ name: 'max.message.bytes', value: String(bytes) }],
+        },
+      ],
     });
-    await waitFor(async () => {
-      const described = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
-      });
-      return described.resources[0]?.configEntries[0]?.configValue === String(bytes);
-    }, { timeoutMs: 10_000, message: `${topic} max.message.bytes = ${bytes}` });
+    await waitFor(
+      async () => {
+        const described = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+        });
+        return described.resources[0]?.configEntries[0]?.configValue === String(bytes);
+      },
+      { timeoutMs: 10_000, message: `${topic} max.message.bytes = ${bytes}` },
+    );
   } finally {
     await admin.disconnect();
   }

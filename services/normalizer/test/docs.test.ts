@@ -7,7 +7,9 @@ const configSource = readFileSync(new URL('../src/config.ts', import.meta.url), 
 
 describe('normalizer README', () => {
   it('documents every dead-letter code', () => {
-    expect(Object.keys(NORMALIZER_ERROR_CODES).filter((code) => !readme.includes(`| \`${code}\``))).toEqual([]);
+    expect(Object.keys(NORMALIZER_ERROR_CODES).filter((code) => !readme.includes(`| \`${code}\``))).toEqual(
+      [],
+    );
   });
 
   it('documents every variable of its own configuration', () => {

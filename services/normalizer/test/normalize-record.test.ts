@@ -24,7 +24,16 @@ const raw = (body: unknown): RawWebhook => ({
 const chat = (events: number, extra: Record<string, unknown> = {}) => ({
   action: 'incoming_chat',
   organization_id: org,
-  payload: { chat: { id: 'C', thread: { id: 'T', events: Array.from({ length: events }, (_, n) => ({ id: `E${n}`, type: 'message', text: `${n}` })) }, ...extra } },
+  payload: {
+    chat: {
+      id: 'C',
+      thread: {
+        id: 'T',
+        events: Array.from({ length: events }, (_, n) => ({ id: `E${n}`, type: 'message', text: `${n}` })),
+      },
+      ...extra,
+    },
+  },
 });
 
 function failure(record: RawWebhook, limits = loadNormalizerConfig({}).limits.parse): NormalizerError {
@@ -43,25 +52,44 @@ describe('normalizeRawWebhook limits', () => {
     const tooMany = failure(raw(chat(5)), limits);
     expect(tooMany).toMatchObject({ code: 'NORMALIZER_OVER_LIMIT', retryable: false });
     expect(tooMany.message).toContain('LIVECHAT_TOO_MANY_EVENTS');
-    expect(failure(raw(chat(1, { users: [{}, {}, {}] })), limits).message).toContain('LIVECHAT_TOO_MANY_USERS');
-    expect(failure(raw({ action: 'incoming_chat', organization_id: org, payload: { chat: { threads: [{}, {}, {}] } } }), limits).message).toContain(
-      'LIVECHAT_TOO_MANY_THREADS',
+    expect(failure(raw(chat(1, { users: [{}, {}, {}] })), limits).message).toContain(
+      'LIVECHAT_TOO_MANY_USERS',
     );
-    expect(failure(raw(`{"action":"tag_created","organization_id":"${org}","payload":${'['.repeat(20)}${']'.repeat(20)}}`), limits).message).toContain(
-      'LIVECHAT_TOO_DEEP',
-    );
+    expect(
+      failure(
+        raw({ action: 'incoming_chat', organization_id: org, payload: { chat: { threads: [{}, {}, {}] } } }),
+        limits,
+      ).message,
+    ).toContain('LIVECHAT_TOO_MANY_THREADS');
+    expect(
+      failure(
+        raw(
+          `{"action":"tag_created","organization_id":"${org}","payload":${'['.repeat(20)}${']'.repeat(20)}}`,
+        ),
+        limits,
+      ).message,
+    ).toContain('LIVECHAT_TOO_DEEP');
     expect(normalizeRawWebhook(raw(chat(4)), limits)).toHaveLength(5);
   });
 
   it("never maps a body under another tenant than the record's (the one the ingest authenticated)", () => {
     const forged = failure({ ...raw({ ...chat(1), organization_id: 'org-B' }), tenant: 'org-A' });
     expect(forged.code).toBe('NORMALIZER_TENANT_MISMATCH');
-    const v2 = { event_type: 'chat_started', license_id: '1111111', organization_id: 'org-B', chat: { id: 'C', started_timestamp: 1 } };
+    const v2 = {
+      event_type: 'chat_started',
+      license_id: '1111111',
+      organization_id: 'org-B',
+      chat: { id: 'C', started_timestamp: 1 },
+    };
     expect(failure({ ...raw(v2), format: 'v2', tenant: '1111111' }).code).toBe('NORMALIZER_TENANT_MISMATCH');
     // the record's own tenant, or a body that names none (the path label was the tenant), map as before
     expect(normalizeRawWebhook(raw(chat(1))).every((event) => event.tenant === org)).toBe(true);
     const { organization_id: _none, ...unnamed } = chat(1);
-    expect(normalizeRawWebhook({ ...raw(unnamed), tenant: 'label-A', tenant_source: 'path' }).every((e) => e.tenant === 'label-A')).toBe(true);
+    expect(
+      normalizeRawWebhook({ ...raw(unnamed), tenant: 'label-A', tenant_source: 'path' }).every(
+        (e) => e.tenant === 'label-A',
+      ),
+    ).toBe(true);
   });
 
   it('keeps the refusals of malformed bodies as NORMALIZER_UNPARSABLE and NORMALIZER_BODY_NOT_JSON', () => {

@@ -36,7 +36,18 @@ const message = (id: string, text: string) => ({
   secret_key: '[redacted]',
   action: 'incoming_event',
   organization_id: org,
-  payload: { chat_id: 'CHAT1', thread_id: 'TH1', event: { id, type: 'message', text, author_id: 'agent@example.com', created_at: '2026-11-25T10:00:05.123456Z', visibility: 'all' } },
+  payload: {
+    chat_id: 'CHAT1',
+    thread_id: 'TH1',
+    event: {
+      id,
+      type: 'message',
+      text,
+      author_id: 'agent@example.com',
+      created_at: '2026-11-25T10:00:05.123456Z',
+      visibility: 'all',
+    },
+  },
 });
 
 describe('normalizer on the real stack', () => {
@@ -87,9 +98,16 @@ describe('normalizer on the real stack', () => {
 
     const out = await readTopic(outTopic, { count: 2, timeoutMs: 30_000 });
     expect(out).toHaveLength(2);
-    const decoded = await Promise.all(out.map(async (m) => (await serde.decode<ChatDomainEvent>(m.value!)).value));
+    const decoded = await Promise.all(
+      out.map(async (m) => (await serde.decode<ChatDomainEvent>(m.value!)).value),
+    );
     const expected = [good1, good2].flatMap((raw) =>
-      parseWebhook(JSON.parse(raw.body), { rawEventId: raw.event_id, receivedAtMicros: raw.received_at, tenantHint: raw.tenant, apiVersion: raw.api_version }),
+      parseWebhook(JSON.parse(raw.body), {
+        rawEventId: raw.event_id,
+        receivedAtMicros: raw.received_at,
+        tenantHint: raw.tenant,
+        apiVersion: raw.api_version,
+      }),
     );
     expect(decoded).toEqual(expected);
     expect(out.map((m) => m.key?.toString())).toEqual([`${org}|CHAT1`, `${org}|CHAT1`]);
@@ -97,11 +115,23 @@ describe('normalizer on the real stack', () => {
 
     const dead = await readTopic(dlqTopic, { count: 2, timeoutMs: 30_000 });
     expect(dead).toHaveLength(2);
-    const headers = dead.map((m) => Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v?.toString()])));
-    expect(headers.map((h) => h['dlq.error.code'])).toEqual(['NORMALIZER_UNDECODABLE', 'NORMALIZER_UNPARSABLE']);
+    const headers = dead.map((m) =>
+      Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, v?.toString()])),
+    );
+    expect(headers.map((h) => h['dlq.error.code'])).toEqual([
+      'NORMALIZER_UNDECODABLE',
+      'NORMALIZER_UNPARSABLE',
+    ]);
     const [rawRecordOnTopic] = await readTopic(rawTopic, { count: 1, settleMs: 0 });
     const rawPartition = String(rawRecordOnTopic!.partition);
-    expect(headers.map((h) => [h['dlq.origin.topic'], h['dlq.origin.partition'], h['dlq.origin.offset'], h['dlq.consumer'] !== undefined])).toEqual([
+    expect(
+      headers.map((h) => [
+        h['dlq.origin.topic'],
+        h['dlq.origin.partition'],
+        h['dlq.origin.offset'],
+        h['dlq.consumer'] !== undefined,
+      ]),
+    ).toEqual([
       [rawTopic, rawPartition, '1', true],
       [rawTopic, rawPartition, '2', true],
     ]);
@@ -117,8 +147,15 @@ describe('normalizer: large chunks', () => {
     const kafka = testKafka('normalizer-large');
     await ensureTopic(kafka, { topic: rawTopic, numPartitions: 1, replicationFactor: 1 });
     // Created before the normalizer starts, kept forever but with the broker's default max.message.bytes (1 MiB).
-    await ensureTopic(kafka, { topic: outTopic, numPartitions: 1, replicationFactor: 1, configs: { 'retention.ms': '-1', 'retention.bytes': '-1' } });
-    const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
+    await ensureTopic(kafka, {
+      topic: outTopic,
+      numPartitions: 1,
+      replicationFactor: 1,
+      configs: { 'retention.ms': '-1', 'retention.bytes': '-1' },
+    });
+    const serde = new ConfluentAvroSerde(
+      new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
+    );
     const rawSchema = await serde.register(valueSubject(rawTopic), rawWebhookSchema());
     // An incoming_chat carries the thread's events: one raw record becomes many chat events, each
     // with its own envelope, so the output of one fetched batch outgrows its input.
@@ -175,7 +212,12 @@ describe('normalizer: large chunks', () => {
     );
     const admin = kafka.admin();
     await admin.connect();
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: outTopic, configEntries: [{ name: 'max.message.bytes', value: '8388608' }] }] });
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        { type: 2, name: outTopic, configEntries: [{ name: 'max.message.bytes', value: '8388608' }] },
+      ],
+    });
     await admin.disconnect();
 
     const running = await startNormalizer(config, pino({ level: 'silent' }));

@@ -34,14 +34,21 @@ describe('normalizer start-up', () => {
     const { lines, logger } = capture();
     const starting = startNormalizer(configFor(rawTopic), logger);
     try {
-      await waitFor(() => lines.some((l) => l.msg === `start-up step "wait for input topic ${rawTopic}" failed; retrying`), {
-        timeoutMs: 30_000,
-        message: 'a logged retry of the input-topic step',
-      });
+      await waitFor(
+        () =>
+          lines.some((l) => l.msg === `start-up step "wait for input topic ${rawTopic}" failed; retrying`),
+        {
+          timeoutMs: 30_000,
+          message: 'a logged retry of the input-topic step',
+        },
+      );
       await createTopic(rawTopic, 2);
       const running = await starting;
       try {
-        await waitFor(() => running.normalizer.ready, { timeoutMs: 30_000, message: 'normalizer joined its group' });
+        await waitFor(() => running.normalizer.ready, {
+          timeoutMs: 30_000,
+          message: 'normalizer joined its group',
+        });
       } finally {
         await running.stop();
       }
@@ -52,7 +59,13 @@ describe('normalizer start-up', () => {
 
   it('gives up at NORMALIZER_STARTUP_TIMEOUT_MS naming the step when the raw topic never comes', async () => {
     const rawTopic = uniqueName('never-raw');
-    const error = await startNormalizer(configFor(rawTopic, { NORMALIZER_STARTUP_TIMEOUT_MS: '3000' }), pino({ level: 'silent' })).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'SERVICE_STARTUP_TIMEOUT', step: `wait for input topic ${rawTopic}` });
+    const error = await startNormalizer(
+      configFor(rawTopic, { NORMALIZER_STARTUP_TIMEOUT_MS: '3000' }),
+      pino({ level: 'silent' }),
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'SERVICE_STARTUP_TIMEOUT',
+      step: `wait for input topic ${rawTopic}`,
+    });
   });
 });

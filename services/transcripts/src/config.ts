@@ -1,16 +1,31 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
-import { connectionEnv, intVar, nameVar, parseEnv, startupTimeoutVar, type LogLevel } from '@livechat-pipeline/service-host';
+import {
+  connectionEnv,
+  intVar,
+  nameVar,
+  parseEnv,
+  startupTimeoutVar,
+  type LogLevel,
+} from '@livechat-pipeline/service-host';
 
 export interface TranscriptsConfig {
-  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly replicationFactor: number };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly replicationFactor: number;
+  };
   readonly registry: { readonly url: string };
   readonly databaseUrl: string;
   readonly chatEventsTopic: { readonly name: string; readonly partitions: number };
   readonly consumerName: string;
   readonly schema: string;
   /** Throughput knobs of the consumer runtime (see the README). */
-  readonly consumer: { readonly partitionsConcurrently: number; readonly fetchMaxBytes: number; readonly poolSize: number };
+  readonly consumer: {
+    readonly partitionsConcurrently: number;
+    readonly fetchMaxBytes: number;
+    readonly poolSize: number;
+  };
   readonly http: { readonly host: string; readonly port: number };
   /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
   readonly startupTimeoutMs: number;
@@ -26,7 +41,10 @@ const schema = z.object({
   CHAT_EVENTS_TOPIC: nameVar.default(TOPICS.chatEvents),
   CHAT_EVENTS_TOPIC_PARTITIONS: intVar(1, 1000).default(6),
   TRANSCRIPTS_CONSUMER_NAME: nameVar.default('transcripts'),
-  TRANSCRIPTS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier').default('transcripts'),
+  TRANSCRIPTS_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier')
+    .default('transcripts'),
   TRANSCRIPTS_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
   TRANSCRIPTS_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   TRANSCRIPTS_POOL_SIZE: intVar(1, 100).default(6),
@@ -39,7 +57,11 @@ const schema = z.object({
 export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig {
   const e = parseEnv(schema, env, 'transcripts');
   return Object.freeze({
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, replicationFactor: e.KAFKA_REPLICATION_FACTOR },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+    },
     registry: { url: e.SCHEMA_REGISTRY_URL },
     databaseUrl: e.DATABASE_URL,
     chatEventsTopic: { name: e.CHAT_EVENTS_TOPIC, partitions: e.CHAT_EVENTS_TOPIC_PARTITIONS },

@@ -2,9 +2,19 @@ import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { createServiceKafka } from '@livechat-pipeline/service-host';
 import type { Logger } from 'pino';
-import { ConfluentAvroSerde, SchemaRegistryClient, EventsError, readChatEvent } from '@livechat-pipeline/events';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  EventsError,
+  readChatEvent,
+} from '@livechat-pipeline/events';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
-import { ConsumerError, type ConsumerDefinition, type PostgresConsumerOptions, type RuntimeEvent } from '@livechat-pipeline/postgres-consumer';
+import {
+  ConsumerError,
+  type ConsumerDefinition,
+  type PostgresConsumerOptions,
+  type RuntimeEvent,
+} from '@livechat-pipeline/postgres-consumer';
 import { applyTranscriptEvents } from './projection/apply.js';
 import type { TranscriptsConfig } from './config.js';
 
@@ -19,13 +29,18 @@ export function transcriptsConsumer(config: TranscriptsConfig): ConsumerDefiniti
     schema: config.schema,
     migrationsDir: transcriptsMigrationsDir,
     decode: async (message) => {
-      if (message.value === null) throw new ConsumerError('CONSUMER_DECODE_FAILED', 'chat event without a value');
+      if (message.value === null)
+        throw new ConsumerError('CONSUMER_DECODE_FAILED', 'chat event without a value');
       try {
         return (await readChatEvent(serde, message.value)) as ChatDomainEvent;
       } catch (error) {
         // A registry outage is worth waiting for; bytes that are not a chat event are not.
         if (error instanceof EventsError && error.retryable) throw error;
-        throw new ConsumerError('CONSUMER_DECODE_FAILED', `not a chat event: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new ConsumerError(
+          'CONSUMER_DECODE_FAILED',
+          `not a chat event: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
       }
     },
     eventId: (event) => event.event_id,
@@ -37,7 +52,11 @@ export function createTranscriptsKafka(config: TranscriptsConfig, logger: Logger
   return createServiceKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
 }
 
-export function consumerOptions(config: TranscriptsConfig, kafka: Kafka, logger: Logger): PostgresConsumerOptions {
+export function consumerOptions(
+  config: TranscriptsConfig,
+  kafka: Kafka,
+  logger: Logger,
+): PostgresConsumerOptions {
   return {
     kafka,
     databaseUrl: config.databaseUrl,
@@ -57,12 +76,22 @@ function logRuntimeEvent(logger: Logger, event: RuntimeEvent): void {
       return;
     case 'transient-failure':
       logger.warn(
-        { topic: event.topic, partition: event.partition, attempt: event.attempt, delayMs: event.delayMs, code: event.error.code, cause: event.error.details['sourceCode'] },
+        {
+          topic: event.topic,
+          partition: event.partition,
+          attempt: event.attempt,
+          delayMs: event.delayMs,
+          code: event.error.code,
+          cause: event.error.details['sourceCode'],
+        },
         'transient failure; retrying',
       );
       return;
     case 'dead-lettered':
-      logger.warn({ origin: event.origin, code: event.error.code, deadLetterTopic: event.deadLetterTopic }, 'event dead-lettered');
+      logger.warn(
+        { origin: event.origin, code: event.error.code, deadLetterTopic: event.deadLetterTopic },
+        'event dead-lettered',
+      );
       return;
     case 'background-failure':
     case 'kafka-commit-failed':

@@ -1,5 +1,10 @@
 import { pino } from 'pino';
-import { ServiceConfigError, createOperationsServer, runMain, stopOnSignals } from '@livechat-pipeline/service-host';
+import {
+  ServiceConfigError,
+  createOperationsServer,
+  runMain,
+  stopOnSignals,
+} from '@livechat-pipeline/service-host';
 import { loadTranscriptsConfig } from './config.js';
 import { startTranscripts } from './start.js';
 
@@ -12,10 +17,14 @@ runMain(
     const server = createOperationsServer(consumer.metricsRegistry, () => consumer.ready());
     server.listen(config.http.port, config.http.host);
     logger.info({ topic: config.chatEventsTopic.name, schema: config.schema }, 'transcripts running');
-    stopOnSignals(logger, async () => {
-      server.close();
-      await consumer.stop();
-    }, 20_000);
+    stopOnSignals(
+      logger,
+      async () => {
+        server.close();
+        await consumer.stop();
+      },
+      20_000,
+    );
   },
   (error) => error instanceof ServiceConfigError,
 );

@@ -19,7 +19,9 @@ async function main(): Promise<void> {
     onProgress: (snapshot) => progress.update((last = snapshot)),
   });
   if (last !== undefined) progress.finish(last);
-  process.stderr.write(`\nrebuilt ${config.schema} from ${result.total} events in ${(result.durationMs / 1000).toFixed(1)} s${result.resumed ? ' (resumed)' : ''}\n`);
+  process.stderr.write(
+    `\nrebuilt ${config.schema} from ${result.total} events in ${(result.durationMs / 1000).toFixed(1)} s${result.resumed ? ' (resumed)' : ''}\n`,
+  );
 }
 
 main().then(

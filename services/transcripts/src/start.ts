@@ -1,11 +1,20 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { ensureTopic, topicSpecs } from '@livechat-pipeline/events';
-import { createPostgresConsumer, migrateConsumerSchema, type PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
+import {
+  createPostgresConsumer,
+  migrateConsumerSchema,
+  type PostgresConsumer,
+} from '@livechat-pipeline/postgres-consumer';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { Startup } from '@livechat-pipeline/service-host';
 import type { TranscriptsConfig } from './config.js';
-import { consumerOptions, createTranscriptsKafka, transcriptsConsumer, transcriptsMigrationsDir } from './consumer.js';
+import {
+  consumerOptions,
+  createTranscriptsKafka,
+  transcriptsConsumer,
+  transcriptsMigrationsDir,
+} from './consumer.js';
 
 /**
  * Each start-up step retried until TRANSCRIPTS_STARTUP_TIMEOUT_MS (a fresh stack, or services starting
@@ -13,7 +22,10 @@ import { consumerOptions, createTranscriptsKafka, transcriptsConsumer, transcrip
  * dead-letter topic exists with the settings it needs, Postgres answers, the schema is migrated, and the
  * consumer joins its group.
  */
-export async function startTranscripts(config: TranscriptsConfig, logger: Logger): Promise<PostgresConsumer<ChatDomainEvent>> {
+export async function startTranscripts(
+  config: TranscriptsConfig,
+  logger: Logger,
+): Promise<PostgresConsumer<ChatDomainEvent>> {
   const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });
   const kafka = createTranscriptsKafka(config, logger);
   const brokers = config.kafka.brokers;
@@ -23,13 +35,27 @@ export async function startTranscripts(config: TranscriptsConfig, logger: Logger
   let consumer = createPostgresConsumer(definition, options);
 
   // A reader: it creates the topic with the writer's settings when it starts first, and leaves checking them to the writer.
-  const input = { ...topicSpecs.chatEvents({ topic: config.chatEventsTopic.name, partitions: config.chatEventsTopic.partitions, replicationFactor }), requires: [] };
+  const input = {
+    ...topicSpecs.chatEvents({
+      topic: config.chatEventsTopic.name,
+      partitions: config.chatEventsTopic.partitions,
+      replicationFactor,
+    }),
+    requires: [],
+  };
   await startup.step(`ensure topic ${input.topic}`, () => ensureTopic(kafka, input, { brokers }));
-  const deadLetters = topicSpecs.consumerDeadLetters({ topic: consumer.options.deadLetterTopic, replicationFactor });
+  const deadLetters = topicSpecs.consumerDeadLetters({
+    topic: consumer.options.deadLetterTopic,
+    replicationFactor,
+  });
   await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
   await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));
   await startup.step(`migrate schema ${config.schema}`, () =>
-    migrateConsumerSchema({ databaseUrl: config.databaseUrl, schema: config.schema, migrationsDir: transcriptsMigrationsDir }),
+    migrateConsumerSchema({
+      databaseUrl: config.databaseUrl,
+      schema: config.schema,
+      migrationsDir: transcriptsMigrationsDir,
+    }),
   );
   let first = true;
   await startup.step('start consumer', async () => {

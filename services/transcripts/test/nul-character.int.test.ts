@@ -1,11 +1,24 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
-import { ConfluentAvroSerde, SchemaRegistryClient, chatEventSchema, valueSubject } from '@livechat-pipeline/events';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  chatEventSchema,
+  valueSubject,
+} from '@livechat-pipeline/events';
 import { parseWebhook } from '@livechat-pipeline/livechat';
 import type { PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
-import { createTestDatabase, createTopic, stackEndpoints, testKafka, uniqueName, waitFor, type TestDatabase } from '@livechat-pipeline/testkit';
+import {
+  createTestDatabase,
+  createTopic,
+  stackEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@livechat-pipeline/testkit';
 import { loadTranscriptsConfig } from '../src/config.js';
 import { startTranscripts } from '../src/start.js';
 
@@ -19,7 +32,14 @@ const nulChat = {
   payload: {
     chat: {
       id: 'NULCHAT',
-      users: [{ id: customerId, type: 'customer', name: 'Ann\u0000Lee', session_fields: [{ 'plan\u0000': 'pro\u0000' }] }],
+      users: [
+        {
+          id: customerId,
+          type: 'customer',
+          name: 'Ann\u0000Lee',
+          session_fields: [{ 'plan\u0000': 'pro\u0000' }],
+        },
+      ],
       thread: {
         id: 'NULTHREAD',
         created_at: '2026-11-25T10:00:00.000000Z',
@@ -44,7 +64,13 @@ const sentinel = {
   payload: {
     chat_id: 'NULCHAT',
     thread_id: 'NULTHREAD',
-    event: { id: 'NULEV2', type: 'message', text: 'sentinel', author_id: 'agent@example.com', created_at: '2026-11-25T10:00:02.000000Z' },
+    event: {
+      id: 'NULEV2',
+      type: 'message',
+      text: 'sentinel',
+      author_id: 'agent@example.com',
+      created_at: '2026-11-25T10:00:02.000000Z',
+    },
   },
 };
 
@@ -61,15 +87,22 @@ describe('transcripts: U+0000 in a chat event', () => {
   it('is projected with U+FFFD in place of U+0000 and of lone surrogates, and is not dead-lettered', async () => {
     const topic = uniqueName('chat-events-nul');
     await createTopic(topic, 1);
-    const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
+    const serde = new ConfluentAvroSerde(
+      new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
+    );
     const schema = await serde.register(valueSubject(topic), chatEventSchema());
-    const events = [nulChat, sentinel].flatMap((body, n) => parseWebhook(body, { rawEventId: `raw-nul-${n}`, receivedAtMicros: 1_795_600_000_000_000 + n }));
+    const events = [nulChat, sentinel].flatMap((body, n) =>
+      parseWebhook(body, { rawEventId: `raw-nul-${n}`, receivedAtMicros: 1_795_600_000_000_000 + n }),
+    );
     const producer = testKafka('nul-producer').producer({ idempotent: true });
     await producer.connect();
     await producer.send({
       topic,
       acks: -1,
-      messages: events.map((event) => ({ key: `${event.tenant}|${event.chat_id ?? ''}`, value: serde.encode(schema, event) })),
+      messages: events.map((event) => ({
+        key: `${event.tenant}|${event.chat_id ?? ''}`,
+        value: serde.encode(schema, event),
+      })),
     });
     await producer.disconnect();
 
@@ -100,12 +133,17 @@ describe('transcripts: U+0000 in a chat event', () => {
       { event_id: 'NULEV1', text: 'before\uFFFDafter', author_name: 'Ann\uFFFDLee' },
       { event_id: 'NULEV2', text: 'sentinel', author_name: null },
     ]);
-    const customer = await pool.query<{ name: string; session_fields: unknown }>(`select name, session_fields from transcripts.customers where customer_id = $1`, [
-      customerId,
-    ]);
+    const customer = await pool.query<{ name: string; session_fields: unknown }>(
+      `select name, session_fields from transcripts.customers where customer_id = $1`,
+      [customerId],
+    );
     expect(customer.rows).toEqual([{ name: 'Ann\uFFFDLee', session_fields: { 'plan\uFFFD': 'pro\uFFFD' } }]);
-    const entry = await pool.query<{ content: unknown }>(`select content from transcripts.entries where entry_id = 'NULEV1'`);
-    expect(entry.rows).toEqual([{ content: { properties: { 'k\uFFFD': { v: '\uFFFD', lone: 'x\uFFFDy' } } } }]);
+    const entry = await pool.query<{ content: unknown }>(
+      `select content from transcripts.entries where entry_id = 'NULEV1'`,
+    );
+    expect(entry.rows).toEqual([
+      { content: { properties: { 'k\uFFFD': { v: '\uFFFD', lone: 'x\uFFFDy' } } } },
+    ]);
 
     // Nothing went to the dead-letter topic.
     const admin = testKafka('nul-admin').admin();

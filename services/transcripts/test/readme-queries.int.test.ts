@@ -35,7 +35,10 @@ describe('README example queries', () => {
     const chat = traffic.expected[0]!;
     for (const query of queries) {
       const params = query.includes('$2') ? [chat.tenant.organizationId, chat.chatId] : [];
-      const { rows } = await pool.query(query.replace(/now\(\) - interval '7 days'/, "timestamptz '2000-01-01'"), params);
+      const { rows } = await pool.query(
+        query.replace(/now\(\) - interval '7 days'/, "timestamptz '2000-01-01'"),
+        params,
+      );
       expect(rows.length, query).toBeGreaterThan(0);
     }
   });

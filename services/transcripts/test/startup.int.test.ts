@@ -55,17 +55,25 @@ describe('transcripts start-up', () => {
     const { lines, logger } = capture();
     const starting = startTranscripts(configFor(db.url), logger);
     try {
-      await waitFor(() => lines.some((l) => l.msg === 'start-up step "connect to Postgres" failed; retrying'), {
-        timeoutMs: 30_000,
-        message: 'a logged retry of "connect to Postgres"',
-      });
+      await waitFor(
+        () => lines.some((l) => l.msg === 'start-up step "connect to Postgres" failed; retrying'),
+        {
+          timeoutMs: 30_000,
+          message: 'a logged retry of "connect to Postgres"',
+        },
+      );
       await admin((c) => c.query(`create database "${db.name}"`));
       const consumer = await starting;
       try {
-        await waitFor(async () => (await consumer.ready()).ok, { timeoutMs: 30_000, message: 'consumer ready' });
+        await waitFor(async () => (await consumer.ready()).ok, {
+          timeoutMs: 30_000,
+          message: 'consumer ready',
+        });
         const tables = new pg.Client({ connectionString: db.url });
         await tables.connect();
-        const { rows } = await tables.query<{ n: number }>(`select count(*)::int as n from information_schema.tables where table_schema = 'transcripts'`);
+        const { rows } = await tables.query<{ n: number }>(
+          `select count(*)::int as n from information_schema.tables where table_schema = 'transcripts'`,
+        );
         await tables.end();
         expect(rows[0]!.n).toBeGreaterThan(0);
       } finally {
@@ -85,9 +93,14 @@ describe('transcripts start-up', () => {
   it('gives up at TRANSCRIPTS_STARTUP_TIMEOUT_MS with an error naming the step', async () => {
     const db = missingDatabase();
     const started = Date.now();
-    const error = await startTranscripts(configFor(db.url, { TRANSCRIPTS_STARTUP_TIMEOUT_MS: '2000' }), pino({ level: 'silent' })).catch((e: unknown) => e);
+    const error = await startTranscripts(
+      configFor(db.url, { TRANSCRIPTS_STARTUP_TIMEOUT_MS: '2000' }),
+      pino({ level: 'silent' }),
+    ).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'SERVICE_STARTUP_TIMEOUT', step: 'connect to Postgres' });
-    expect((error as Error).message).toMatch(/^start-up step "connect to Postgres" still failing after \d+ attempts when the start-up deadline \(2000 ms\) passed: /);
+    expect((error as Error).message).toMatch(
+      /^start-up step "connect to Postgres" still failing after \d+ attempts when the start-up deadline \(2000 ms\) passed: /,
+    );
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 });

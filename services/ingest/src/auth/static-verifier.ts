@@ -27,10 +27,14 @@ export class StaticSecretVerifier implements WebhookSecretVerifier {
   private readonly tenants: ReadonlyMap<string, Sets>;
   private readonly globalAllowed: boolean;
 
-  constructor(auth: Pick<IngestConfig['auth'], 'secretKeys' | 'basicAuth' | 'tenants' | 'globalSecretsAllowed'>) {
+  constructor(
+    auth: Pick<IngestConfig['auth'], 'secretKeys' | 'basicAuth' | 'tenants' | 'globalSecretsAllowed'>,
+  ) {
     this.global = setsOf(auth.secretKeys, auth.basicAuth);
     this.globalAllowed = auth.globalSecretsAllowed;
-    this.tenants = new Map(Object.entries(auth.tenants).map(([id, t]) => [id, setsOf(t.secretKeys, t.basicAuth)]));
+    this.tenants = new Map(
+      Object.entries(auth.tenants).map(([id, t]) => [id, setsOf(t.secretKeys, t.basicAuth)]),
+    );
   }
 
   verify(credentials: AuthCredentials, subject: AuthSubject): AuthResult {
@@ -38,7 +42,8 @@ export class StaticSecretVerifier implements WebhookSecretVerifier {
     const own = subject.tenant === null ? undefined : this.tenants.get(subject.tenant);
     if (own !== undefined) candidates.push(own);
     if (credentials.format === 'v3') {
-      if (credentials.secretKey === undefined || credentials.secretKey === '') return { ok: false, reason: 'missing_credentials' };
+      if (credentials.secretKey === undefined || credentials.secretKey === '')
+        return { ok: false, reason: 'missing_credentials' };
       const key = credentials.secretKey;
       let ok = false;
       for (const sets of candidates) if (sets.secretKeys.matches(key)) ok = true;

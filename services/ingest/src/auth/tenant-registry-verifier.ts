@@ -15,13 +15,25 @@ export interface IngestVerifier {
  * of its active tenants (a delivery for an uninstalled tenant is refused). The registry's set is
  * reloaded every few seconds; when Postgres is unreachable the last set stays in force.
  */
-export async function createIngestVerifier(config: IngestConfig, staticVerifier: WebhookSecretVerifier, logger: Logger): Promise<IngestVerifier> {
+export async function createIngestVerifier(
+  config: IngestConfig,
+  staticVerifier: WebhookSecretVerifier,
+  logger: Logger,
+): Promise<IngestVerifier> {
   const databaseUrl = config.tenantRegistry.databaseUrl;
   if (databaseUrl === undefined) return { verifier: staticVerifier, close: async () => undefined };
   // Bounded waits: a Postgres that hangs (rather than refusing) must not hold requests or the refresh loop.
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, connectionTimeoutMillis: 2_000, query_timeout: 2_000, statement_timeout: 2_000 });
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 2,
+    connectionTimeoutMillis: 2_000,
+    query_timeout: 2_000,
+    statement_timeout: 2_000,
+  });
   // an idle connection dropped by Postgres must not crash the ingest (the next query reconnects)
-  pool.on('error', (err) => logger.warn({ err: { message: err.message } }, 'tenant registry connection lost'));
+  pool.on('error', (err) =>
+    logger.warn({ err: { message: err.message } }, 'tenant registry connection lost'),
+  );
   // the same failure is logged once a minute, not at every refresh (e.g. while the app has not migrated yet)
   const logged = new Map<string, number>();
   const onError = (err: Error): void => {
@@ -29,7 +41,10 @@ export async function createIngestVerifier(config: IngestConfig, staticVerifier:
     if ((logged.get(err.message) ?? -Infinity) > now - 60_000) return;
     if (logged.size > 100) logged.clear();
     logged.set(err.message, now);
-    logger.warn({ err: { message: err.message.slice(0, 300) } }, 'tenant registry not readable; registry secrets refused, the last set kept');
+    logger.warn(
+      { err: { message: err.message.slice(0, 300) } },
+      'tenant registry not readable; registry secrets refused, the last set kept',
+    );
   };
   try {
     // The app owns the registry's schema and migrations; the ingest only reads it (a role with SELECT on what

@@ -23,7 +23,8 @@ interface WebhookRoute {
 
 /** `POST /webhooks/livechat` and `POST /webhooks/livechat/:tenant`: parse → authenticate → redact → produce. */
 export function registerWebhookRoutes(app: FastifyInstance, ctx: WebhookRouteContext): void {
-  const handler = (request: FastifyRequest<WebhookRoute>, reply: FastifyReply) => handleWebhook(ctx, request, reply);
+  const handler = (request: FastifyRequest<WebhookRoute>, reply: FastifyReply) =>
+    handleWebhook(ctx, request, reply);
   app.post<WebhookRoute>('/webhooks/livechat', handler);
   app.post<WebhookRoute>('/webhooks/livechat/:tenant', handler);
 }
@@ -49,7 +50,13 @@ async function handleWebhook(
     } catch (err) {
       metrics.authFailures.inc({ format: webhook.format, reason: 'tenant_mismatch' });
       request.log.warn(
-        { format: webhook.format, action: forLog(webhook.action), tenant: webhook.bodyTenant, path_tenant: pathTenant, reason: 'tenant_mismatch' },
+        {
+          format: webhook.format,
+          action: forLog(webhook.action),
+          tenant: webhook.bodyTenant,
+          path_tenant: pathTenant,
+          reason: 'tenant_mismatch',
+        },
         'webhook authentication failed',
       );
       throw err;
@@ -67,7 +74,12 @@ async function handleWebhook(
     if (!result.ok) {
       metrics.authFailures.inc({ format: webhook.format, reason: result.reason });
       request.log.warn(
-        { format: webhook.format, action: forLog(webhook.action), tenant: forLog(tenant.tenant), reason: result.reason },
+        {
+          format: webhook.format,
+          action: forLog(webhook.action),
+          tenant: forLog(tenant.tenant),
+          reason: result.reason,
+        },
         'webhook authentication failed',
       );
       throw new IngestError(
@@ -95,7 +107,12 @@ async function handleWebhook(
     await withDeadline(deps.publisher.publish(record, deadlineAt), deadlineAt);
     metrics.webhooksAccepted.inc({ format: webhook.format });
     request.log.info(
-      { event_id: record.value.event_id, format: webhook.format, action: forLog(webhook.action), tenant: forLog(record.value.tenant) },
+      {
+        event_id: record.value.event_id,
+        format: webhook.format,
+        action: forLog(webhook.action),
+        tenant: forLog(record.value.tenant),
+      },
       'webhook stored',
     );
     return { status: 'stored', event_id: record.value.event_id };

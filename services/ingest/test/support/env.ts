@@ -16,7 +16,9 @@ export function testConfig(env: NodeJS.ProcessEnv = {}): IngestConfig {
 }
 
 /** Writes a LIVECHAT_TENANT_SECRETS_FILE with these tenants and returns its path. */
-export function tenantsFile(tenants: Record<string, { secretKeys?: string[]; basicAuth?: string[] }>): string {
+export function tenantsFile(
+  tenants: Record<string, { secretKeys?: string[]; basicAuth?: string[] }>,
+): string {
   const file = join(mkdtempSync(join(tmpdir(), 'ingest-tenants-')), 'tenants.json');
   writeFileSync(file, JSON.stringify({ tenants }));
   return file;

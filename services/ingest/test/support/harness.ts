@@ -50,7 +50,11 @@ export async function startTestIngest(env: NodeJS.ProcessEnv = {}): Promise<Test
   const logger = createLogger(config, stream);
   const runtime = await createIngestDeps(config, logger, createIngestMetrics({ defaultMetrics: false }));
   const app = await buildApp(config, runtime.deps);
-  const operations = createIngestOperationsServer({ readiness: runtime.deps.readiness, metrics: runtime.deps.metrics, logger });
+  const operations = createIngestOperationsServer({
+    readiness: runtime.deps.readiness,
+    metrics: runtime.deps.metrics,
+    logger,
+  });
   await new Promise<void>((resolve) => operations.listen(0, '127.0.0.1', resolve));
   const { port } = operations.address() as AddressInfo;
   return {
@@ -71,11 +75,20 @@ export async function startTestIngest(env: NodeJS.ProcessEnv = {}): Promise<Test
   };
 }
 
-export function postWebhook(ingest: TestIngest, body: JsonBody, options: { path?: string; headers?: Record<string, string> } = {}) {
+export function postWebhook(
+  ingest: TestIngest,
+  body: JsonBody,
+  options: { path?: string; headers?: Record<string, string> } = {},
+) {
   return ingest.app.inject({
     method: 'POST',
     url: options.path ?? '/webhooks/livechat',
-    headers: { 'content-type': 'application/json', 'user-agent': 'LiveChat-Webhooks/test', ...authHeadersFor(body), ...options.headers },
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'LiveChat-Webhooks/test',
+      ...authHeadersFor(body),
+      ...options.headers,
+    },
     payload: JSON.stringify(body),
   });
 }
@@ -95,12 +108,20 @@ export async function readRawRecords(topic: string, count: number): Promise<Deco
 }
 
 export async function decodeAll(messages: ReadMessage[]): Promise<DecodedRecord[]> {
-  const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
+  const serde = new ConfluentAvroSerde(
+    new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
+  );
   const out: DecodedRecord[] = [];
   for (const m of messages) {
     if (m.value === null) throw new Error('tombstone in the raw topic');
     const decoded = await serde.decode<RawWebhook>(m.value);
-    out.push({ key: m.key?.toString('utf8') ?? '', partition: m.partition, schemaId: decoded.schemaId, value: decoded.value, raw: m.value });
+    out.push({
+      key: m.key?.toString('utf8') ?? '',
+      partition: m.partition,
+      schemaId: decoded.schemaId,
+      value: decoded.value,
+      raw: m.value,
+    });
   }
   return out;
 }

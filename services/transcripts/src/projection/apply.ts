@@ -13,12 +13,19 @@ export interface SqlExecutor {
  * U+0000 in what is written becomes U+FFFD (Postgres text and jsonb refuse U+0000; see `replaceNul`), before the
  * rows are layered by key, so two keys that differ only there still meet in one upsert per layer.
  */
-export async function applyTranscriptEvents(events: readonly ChatDomainEvent[], tx: SqlExecutor, schema = 'transcripts'): Promise<void> {
+export async function applyTranscriptEvents(
+  events: readonly ChatDomainEvent[],
+  tx: SqlExecutor,
+  schema = 'transcripts',
+): Promise<void> {
   const changes = transcriptRowChanges(events);
   for (const table of tableOrder) {
     const rows = replaceNul(changes[table] as readonly object[]);
     if (rows.length === 0) continue;
-    const statement = statements[table] as unknown as { key: (row: object) => string; sql: (s: string) => string };
+    const statement = statements[table] as unknown as {
+      key: (row: object) => string;
+      sql: (s: string) => string;
+    };
     const sql = statement.sql(quoteIdent(schema));
     for (const layer of layerRows(rows, statement.key)) await tx.query(sql, [JSON.stringify(layer)]);
   }

@@ -23,7 +23,9 @@ function replace(value: unknown): unknown {
   if (typeof value === 'string') {
     const withoutNul = value.includes('\u0000') ? value.replaceAll('\u0000', NUL_REPLACEMENT) : value;
     // A lone surrogate (e.g. "\ud800" in a body's JSON) is written by JSON.stringify as an escape jsonb refuses.
-    return LONE_SURROGATE.test(withoutNul) ? withoutNul.replace(LONE_SURROGATES, NUL_REPLACEMENT) : withoutNul;
+    return LONE_SURROGATE.test(withoutNul)
+      ? withoutNul.replace(LONE_SURROGATES, NUL_REPLACEMENT)
+      : withoutNul;
   }
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
@@ -36,7 +38,11 @@ function replace(value: unknown): unknown {
   }
   // Records decoded by avsc are class instances: like plain objects, they are written as their own fields.
   // Objects that serialise themselves (Date, Buffer) are left alone.
-  if (typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { toJSON?: unknown }).toJSON !== 'function'
+  ) {
     let changed = false;
     const entries = Object.entries(value).map(([key, item]) => {
       const newKey = replace(key) as string;

@@ -203,7 +203,9 @@ export function layerRows<T>(rows: readonly T[], key: (row: T) => string): T[][]
     bodies.add(body);
     (layers[layer] ??= []).push({ id, row });
   }
-  return layers.map((layer) => layer.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((entry) => entry.row));
+  return layers.map((layer) =>
+    layer.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((entry) => entry.row),
+  );
 }
 
 /** Tables in the order their rows are written (parents first, so a reader never sees an orphan). */

@@ -13,7 +13,9 @@ export async function createProjectionSchema(pool: pg.Pool, schema: string): Pro
   try {
     await client.query(`create schema ${quoteIdent(schema)}`);
     await client.query(`set search_path to ${quoteIdent(schema)}`);
-    for (const file of readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const file of readdirSync(migrationsDir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
       await client.query(readFileSync(path.join(migrationsDir, file), 'utf8'));
     }
   } finally {
@@ -22,7 +24,12 @@ export async function createProjectionSchema(pool: pg.Pool, schema: string): Pro
   }
 }
 
-export async function applyInTransaction(pool: pg.Pool, schema: string, events: readonly ChatDomainEvent[], batchSize = 50): Promise<void> {
+export async function applyInTransaction(
+  pool: pg.Pool,
+  schema: string,
+  events: readonly ChatDomainEvent[],
+  batchSize = 50,
+): Promise<void> {
   for (let i = 0; i < events.length; i += batchSize) {
     const client = await pool.connect();
     try {
@@ -42,7 +49,9 @@ export async function applyInTransaction(pool: pg.Pool, schema: string, events: 
  * Parses deliveries as the normalizer would, in arrival order, and drops event ids already seen, as
  * the runtime does. Each arrives 1 ms after the previous one, and never before LiveChat emitted it.
  */
-export function eventsFromDeliveries(deliveries: readonly { body: unknown; emittedAt: number }[]): ChatDomainEvent[] {
+export function eventsFromDeliveries(
+  deliveries: readonly { body: unknown; emittedAt: number }[],
+): ChatDomainEvent[] {
   const seen = new Set<string>();
   const events: ChatDomainEvent[] = [];
   let receivedAt = 0;
@@ -72,7 +81,10 @@ export interface EventCopy {
  * not different copies. Events repeated by different webhooks (v2 `chat_started` and `chat_ended`
  * repeat the start and the messages) keep each webhook's own content and receipt time.
  */
-export function eventCopies(webhooks: readonly { body: unknown; emittedAt: number }[], copiesOf: (webhook: number) => number): EventCopy[] {
+export function eventCopies(
+  webhooks: readonly { body: unknown; emittedAt: number }[],
+  copiesOf: (webhook: number) => number,
+): EventCopy[] {
   const copies: EventCopy[] = [];
   let receivedAt = 0;
   webhooks.forEach(({ body, emittedAt }, webhook) => {
@@ -96,7 +108,10 @@ export function firstCopies(arrivals: readonly EventCopy[]): EventCopy[] {
 }
 
 /** A checksum of both views' whole contents, in a stable order. */
-export async function viewsChecksum(pool: pg.Pool, schema: string): Promise<{ transcript: string; summary: string }> {
+export async function viewsChecksum(
+  pool: pg.Pool,
+  schema: string,
+): Promise<{ transcript: string; summary: string }> {
   const s = quoteIdent(schema);
   const transcript = await pool.query<{ md5: string }>(
     `select md5(coalesce(string_agg(t::text, '|' order by t.tenant, t.chat_id, t.thread_id, t.event_id), '')) as md5 from ${s}.chat_transcript t`,
