@@ -9,6 +9,7 @@ import {
   logLevelVar,
   postgresUrlVar,
   readEnv,
+  startupTimeoutVar,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
 import { parseTokenKeys } from './crypto/token-cipher.js';
@@ -21,6 +22,8 @@ export interface AppConfig {
   readonly http: { readonly host: string; readonly port: number };
   /** /healthz, /readyz, /metrics: off the public port, loopback by default. */
   readonly operations: { readonly host: string; readonly port: number };
+  /** How long start-up steps (Postgres, the registry migrations) are retried. */
+  readonly startupTimeoutMs: number;
   readonly publicUrl: string;
   /** Where LiveChat delivers webhooks (the ingest): APP_WEBHOOK_URL, default `${APP_PUBLIC_URL}/webhooks/livechat`. */
   readonly webhookUrl: string;
@@ -61,6 +64,7 @@ const envSchema = z.object({
   APP_PORT: intVar(0, 65535).default(8081),
   APP_OPERATIONS_HOST: z.string().trim().min(1).default('127.0.0.1'),
   APP_OPERATIONS_PORT: intVar(0, 65535).default(8093),
+  APP_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   APP_PUBLIC_URL: httpUrl.default('http://127.0.0.1:8081'),
   APP_WEBHOOK_URL: httpUrl.optional(),
   APP_LOG_LEVEL: logLevelVar(),
@@ -156,6 +160,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
   return deepFreeze<AppConfig>({
     http: { host: e.APP_HOST, port: e.APP_PORT },
     operations: { host: e.APP_OPERATIONS_HOST, port: e.APP_OPERATIONS_PORT },
+    startupTimeoutMs: e.APP_STARTUP_TIMEOUT_MS,
     publicUrl: e.APP_PUBLIC_URL,
     webhookUrl,
     livechat: {

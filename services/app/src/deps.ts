@@ -1,4 +1,5 @@
 import { TenantRegistry, migrateRegistryWithGrants } from '@livechat-pipeline/tenant-registry';
+import { Startup } from '@livechat-pipeline/service-host';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config.js';
@@ -46,22 +47,28 @@ export function retryPolicy(config: AppConfig): RetryPolicy {
   return { maxRetries: config.livechat.maxRetries, timeoutMs: config.livechat.timeoutMs };
 }
 
-/** Connects to Postgres, migrates the registry schema, and builds the clients. */
+/**
+ * Connects to Postgres, migrates the registry schema (retried until APP_STARTUP_TIMEOUT_MS while Postgres is not
+ * there yet; a migration that fails for good stops the start at once), and builds the clients.
+ */
 export async function createAppDeps(
   config: AppConfig,
   logger: Logger,
-  options: { pool?: pg.Pool; metrics?: AppMetrics } = {},
+  options: { pool?: pg.Pool; metrics?: AppMetrics; startup?: Startup } = {},
 ): Promise<AppDeps> {
+  const startup = options.startup ?? new Startup({ timeoutMs: config.startupTimeoutMs, logger });
   const pool = options.pool ?? new pg.Pool({ connectionString: config.database.url, max: 5 });
   // An idle connection Postgres drops (restart, failover, terminated backend) must not crash the process:
   // without a listener the pool's 'error' event is thrown. The next query opens a new connection.
   pool.on('error', (err) =>
     logger.warn({ err: { message: err.message.slice(0, 300) } }, 'idle Postgres connection lost'),
   );
-  const { applied, ingestRoleMissing } = await migrateRegistryWithGrants(pool, {
-    schema: config.database.schema,
-    ...(config.database.ingestRole === null ? {} : { ingestRole: config.database.ingestRole }),
-  });
+  const { applied, ingestRoleMissing } = await startup.step(`migrate schema ${config.database.schema}`, () =>
+    migrateRegistryWithGrants(pool, {
+      schema: config.database.schema,
+      ...(config.database.ingestRole === null ? {} : { ingestRole: config.database.ingestRole }),
+    }),
+  );
   if (applied.length > 0)
     logger.info({ schema: config.database.schema, applied }, 'registry schema migrated');
   if (ingestRoleMissing)
