@@ -32,6 +32,8 @@ export class SchemaRegistryClient {
   /** The library client (its cache holds the writer schemas by id). */
   readonly library: SchemaRegistry;
   private readonly timeoutMs: number;
+  /** Writer types by global id (schemas under an id never change), in flight or parsed. */
+  private readonly writerTypes = new Map<number, Promise<Type>>();
 
   constructor(options: SchemaRegistryClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -107,13 +109,22 @@ export class SchemaRegistryClient {
     return id;
   }
 
-  /** The Avro type of a global id, from the library's cache or the registry. */
-  async writerType(id: number): Promise<Type> {
-    try {
-      return (await this.library.getSchema(id)) as Type;
-    } catch (err) {
-      throw toEventsError(err, `schema ${id}`, { id });
+  /**
+   * The Avro type of a global id, from the registry once, then from memory. Concurrent misses share one promise:
+   * the library shares the HTTP request, but each caller would still parse the schema into a type of its own
+   * (a batch of 8,000 records decoded at a cold start meant 8,000 parses of the chat-event schema). A failure is
+   * not kept, so the next call asks again.
+   */
+  writerType(id: number): Promise<Type> {
+    let type = this.writerTypes.get(id);
+    if (type === undefined) {
+      type = (this.library.getSchema(id) as Promise<Type>).catch((err: unknown) => {
+        this.writerTypes.delete(id);
+        throw toEventsError(err, `schema ${id}`, { id });
+      });
+      this.writerTypes.set(id, type);
     }
+    return type;
   }
 
   /** Sets a subject's compatibility level (`PUT /config/{subject}`); the library only sets it on a first version. */

@@ -37,6 +37,16 @@ describe('SchemaRegistryClient (@kafkajs/confluent-schema-registry on Apicurio c
     });
   });
 
+  it('parses a writer schema once however many cold decodes ask for it at the same moment', async () => {
+    const subject = `${uniqueName('by-id-once')}-value`;
+    const id = await registry().register(subject, rawWebhookSchema().text, 'BACKWARD_TRANSITIVE');
+    // A batch decoded at a cold start (a client that has not seen the id): every caller must get the one parsed
+    // type, not a parse of its own (2,000 callers took 6 s that way).
+    const cold = registry();
+    const types = await Promise.all(Array.from({ length: 50 }, () => cold.writerType(id)));
+    expect(new Set(types).size).toBe(1);
+  });
+
   it('registers a schema without a name (the library refuses those) and reads it back by id', async () => {
     const subject = `${uniqueName('unnamed')}-value`;
     const id = await registry().register(subject, '"null"', 'BACKWARD_TRANSITIVE');
