@@ -54,7 +54,8 @@ export async function produceEvents(
   events: readonly (CounterEvent | { raw: string; key: string })[],
   partition?: number,
 ): Promise<void> {
-  const producer = testKafka('test-producer').producer();
+  // Idempotent: a send kafkajs retries must not write the records twice.
+  const producer = testKafka('test-producer').producer({ idempotent: true });
   await producer.connect();
   try {
     for (let i = 0; i < events.length; i += 1000) {

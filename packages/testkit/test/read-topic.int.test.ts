@@ -6,7 +6,8 @@ async function produce(
   messages: { partition: number; value: string | Buffer }[],
   oneSendEach = false,
 ): Promise<void> {
-  const producer = testKafka('read-topic-test').producer();
+  // Idempotent: a send that kafkajs retries (e.g. right after the topic's creation) must not write twice.
+  const producer = testKafka('read-topic-test').producer({ idempotent: true });
   await producer.connect();
   try {
     if (oneSendEach) for (const m of messages) await producer.send({ topic, acks: -1, messages: [m] });
