@@ -26,6 +26,8 @@ export async function createTopic(
       waitForLeaders: false,
       topics: [{ topic, numPartitions: partitions, configEntries }],
     });
+    // Metadata naming a leader is not enough: that broker may still answer NOT_LEADER_OR_FOLLOWER to
+    // ListOffsets for a moment, so the topic is ready once its offsets can be listed too.
     const deadline = Date.now() + 30_000;
     for (;;) {
       const ready = await admin
@@ -35,6 +37,7 @@ export async function createTopic(
             m.topics[0]?.partitions.length === partitions &&
             m.topics[0].partitions.every((p) => p.leader >= 0),
         )
+        .then(async (led) => led && (await admin.fetchTopicOffsets(topic)).length === partitions)
         .catch(() => false);
       if (ready) return;
       if (Date.now() > deadline)
@@ -85,7 +88,17 @@ export async function readTopic(
   let ranges: PartitionRange[] = [];
   try {
     for (;;) {
-      const offsets = await admin.fetchTopicOffsets(topic);
+      // A topic just created (by the test or by the service under test) may answer NOT_LEADER for a
+      // moment; retriable errors are retried until the deadline, the last one named if it passes.
+      let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>>;
+      try {
+        offsets = await admin.fetchTopicOffsets(topic);
+      } catch (error) {
+        const retriable = (error as { retriable?: boolean }).retriable === true;
+        if (!retriable || Date.now() >= deadline) throw error;
+        await sleep(100);
+        continue;
+      }
       ranges = offsets
         .map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }))
         .sort((a, b) => a.partition - b.partition);
