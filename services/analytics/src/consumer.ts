@@ -1,0 +1,104 @@
+import { fileURLToPath } from 'node:url';
+import type { Kafka } from 'kafkajs';
+import { createServiceKafka } from '@livechat-pipeline/service-host';
+import type { Logger } from 'pino';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  EventsError,
+  readChatEvent,
+} from '@livechat-pipeline/events';
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import {
+  ConsumerError,
+  type ConsumerDefinition,
+  type PostgresConsumerOptions,
+  type RuntimeEvent,
+} from '@livechat-pipeline/postgres-consumer';
+import { applyAnalyticsEvents, FACT_TABLES } from './facts/apply.js';
+import type { AnalyticsConfig } from './config.js';
+
+export const analyticsMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
+
+/** The analytics projection as a consumer of the chat-events topic. */
+export function analyticsConsumer(config: AnalyticsConfig): ConsumerDefinition<ChatDomainEvent> {
+  const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
+  return {
+    name: config.consumerName,
+    topics: [config.chatEventsTopic.name],
+    schema: config.schema,
+    migrationsDir: analyticsMigrationsDir,
+    tables: FACT_TABLES,
+    decode: async (message) => {
+      if (message.value === null)
+        throw new ConsumerError('CONSUMER_DECODE_FAILED', 'chat event without a value');
+      try {
+        return (await readChatEvent(serde, message.value)) as ChatDomainEvent;
+      } catch (error) {
+        // A registry outage is worth waiting for; bytes that are not a chat event are not.
+        if (error instanceof EventsError && error.retryable) throw error;
+        throw new ConsumerError(
+          'CONSUMER_DECODE_FAILED',
+          `not a chat event: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+    },
+    eventId: (event) => event.event_id,
+    handle: (events, tx) => applyAnalyticsEvents(events, tx, tx.schema),
+  };
+}
+
+export function createAnalyticsKafka(config: AnalyticsConfig, logger: Logger): Kafka {
+  return createServiceKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
+}
+
+export function consumerOptions(
+  config: AnalyticsConfig,
+  kafka: Kafka,
+  logger: Logger,
+): PostgresConsumerOptions {
+  return {
+    kafka,
+    databaseUrl: config.databaseUrl,
+    // Several partitions in flight hide Postgres round trips; bigger fetches mean bigger transactions.
+    partitionsConsumedConcurrently: config.consumer.partitionsConcurrently,
+    maxBytesPerPartition: config.consumer.fetchMaxBytes,
+    poolSize: config.consumer.poolSize,
+    onEvent: (event: RuntimeEvent) => logRuntimeEvent(logger, event),
+  };
+}
+
+/** The runtime reports instead of logging; the service decides what is worth a line. */
+function logRuntimeEvent(logger: Logger, event: RuntimeEvent): void {
+  switch (event.type) {
+    case 'batch-committed':
+      logger.debug({ ...event }, 'batch committed');
+      return;
+    case 'transient-failure':
+      logger.warn(
+        {
+          topic: event.topic,
+          partition: event.partition,
+          attempt: event.attempt,
+          delayMs: event.delayMs,
+          code: event.error.code,
+          cause: event.error.details['sourceCode'],
+        },
+        'transient failure; retrying',
+      );
+      return;
+    case 'dead-lettered':
+      logger.warn(
+        { origin: event.origin, code: event.error.code, deadLetterTopic: event.deadLetterTopic },
+        'event dead-lettered',
+      );
+      return;
+    case 'background-failure':
+    case 'kafka-commit-failed':
+      logger.warn({ type: event.type }, 'background failure');
+      return;
+    default:
+      logger.info({ ...event }, event.type);
+  }
+}

@@ -1,0 +1,109 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { ensureTopic, topicSpecs } from '@livechat-pipeline/events';
+import {
+  createPostgresConsumer,
+  migrateConsumerSchema,
+  type PostgresConsumer,
+} from '@livechat-pipeline/postgres-consumer';
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { Startup } from '@livechat-pipeline/service-host';
+import { quoteIdent } from './facts/apply.js';
+import type { AnalyticsConfig } from './config.js';
+import {
+  consumerOptions,
+  createAnalyticsKafka,
+  analyticsConsumer,
+  analyticsMigrationsDir,
+} from './consumer.js';
+
+/**
+ * Each start-up step retried until ANALYTICS_STARTUP_TIMEOUT_MS (a fresh stack, or services starting
+ * together): the input topic exists (whichever service starts first creates it, with the shared spec), the
+ * dead-letter topic exists with the settings it needs, Postgres answers, the schema is migrated, and the
+ * consumer joins its group.
+ */
+export async function startAnalytics(
+  config: AnalyticsConfig,
+  logger: Logger,
+): Promise<PostgresConsumer<ChatDomainEvent>> {
+  const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });
+  const kafka = createAnalyticsKafka(config, logger);
+  const brokers = config.kafka.brokers;
+  const replicationFactor = config.kafka.replicationFactor;
+  const definition = analyticsConsumer(config);
+  const options = consumerOptions(config, kafka, logger);
+  let consumer = createPostgresConsumer(definition, options);
+
+  // A reader: it creates the topic with the writer's settings when it starts first, and leaves checking them to the writer.
+  const input = {
+    ...topicSpecs.chatEvents({
+      topic: config.chatEventsTopic.name,
+      partitions: config.chatEventsTopic.partitions,
+      replicationFactor,
+    }),
+    requires: [],
+  };
+  await startup.step(`ensure topic ${input.topic}`, () => ensureTopic(kafka, input, { brokers }));
+  const deadLetters = topicSpecs.consumerDeadLetters({
+    topic: consumer.options.deadLetterTopic,
+    replicationFactor,
+  });
+  await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
+  await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));
+  await startup.step(`migrate schema ${config.schema}`, () =>
+    migrateConsumerSchema({
+      databaseUrl: config.databaseUrl,
+      schema: config.schema,
+      migrationsDir: analyticsMigrationsDir,
+    }),
+  );
+  await startup.step('apply tenant time zones', () =>
+    applyTenantTimeZones(config.databaseUrl, config.schema, config.tenantTimeZones),
+  );
+  let first = true;
+  await startup.step('start consumer', async () => {
+    if (!first) consumer = createPostgresConsumer(definition, options);
+    first = false;
+    try {
+      await consumer.start();
+    } catch (error) {
+      await consumer.stop().catch(() => undefined);
+      throw error;
+    }
+  });
+  return consumer;
+}
+
+async function pingPostgres(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** ANALYTICS_TENANT_TIME_ZONES into `tenant_settings` (a tenant set there by SQL and not named here is kept). */
+async function applyTenantTimeZones(
+  databaseUrl: string,
+  schema: string,
+  zones: ReadonlyMap<string, string>,
+): Promise<void> {
+  if (zones.size === 0) return;
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query(
+      `insert into ${quoteIdent(schema)}.tenant_settings (tenant, time_zone)
+       select * from unnest($1::text[], $2::text[])
+       on conflict (tenant) do update set time_zone = excluded.time_zone`,
+      [[...zones.keys()], [...zones.values()]],
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
