@@ -194,6 +194,9 @@ function chatTranscript(input: V2Delivery, ended: boolean): ChatDomainEvent[] {
     );
   });
 
+  const rating = v2Rating(input, chatId, threadId);
+  if (rating !== null) events.push(rating);
+
   if (ended) {
     const tags = stringsAt(chat, 'tags');
     const endedAt = epochSecondsAt(chat, 'ended_timestamp');
@@ -213,6 +216,33 @@ function chatTranscript(input: V2Delivery, ended: boolean): ChatDomainEvent[] {
     );
   }
   return events;
+}
+
+/**
+ * v2's `chat.rate` (`rated_good` / `rated_bad`; `not_rated` says nothing) as the `rating.score` thread property
+ * v3 uses (1 good, 0 bad), dated at the chat's end (else its start): the same fact in both formats.
+ */
+function v2Rating(input: V2Delivery, chatId: string | null, threadId: string | null): ChatDomainEvent | null {
+  const chat = objectAt(input.body, 'chat');
+  const rate = stringAt(chat, 'rate');
+  const score = rate === 'rated_good' ? 1 : rate === 'rated_bad' ? 0 : null;
+  if (score === null) return null;
+  return chatEvent(
+    input.delivery,
+    {
+      event_id: deterministicEventId(['v2-rate', input.delivery.tenant, chatId, rate]),
+      chat_id: chatId,
+      thread_id: threadId,
+      occurred_at: epochSecondsAt(chat, 'ended_timestamp') ?? epochSecondsAt(chat, 'started_timestamp'),
+    },
+    'properties_changed',
+    {
+      scope: 'thread',
+      change: 'updated',
+      livechat_event_id: null,
+      properties_json: JSON.stringify({ rating: { score } }),
+    },
+  );
 }
 
 /** Who closed a v2 chat: its `closed` chat event names the user type; a visitor's id is the top-level visitor's. */

@@ -24,6 +24,7 @@ import type {
   SimulatedTenant,
 } from './model.js';
 import { invalidOption } from './errors.js';
+import { withReportFacts } from './report-facts.js';
 import { Random } from './prng.js';
 import { microsFromDate, type EpochMicros } from './time.js';
 
@@ -35,6 +36,11 @@ export interface GenerateChatsOptions {
   readonly startAt?: Date;
   /** Chats are spread over these tenants; default: one tenant derived from the seed. */
   readonly tenants?: readonly SimulatedTenant[];
+  /**
+   * Adds what the reports need (`withReportFacts`): ratings, queues, transfers, greetings, resumed chats.
+   * Off by default: the transcript facts of the chats stay exactly those of earlier releases.
+   */
+  readonly reportFacts?: boolean;
 }
 
 export const DEFAULT_START_AT = new Date('2026-11-25T10:00:00.000Z');
@@ -76,7 +82,7 @@ export function generateChats(options: GenerateChatsOptions): SimulatedChat[] {
     chats.push(generateChat(random, index, random.pick(tenants), uniqueId(), uniqueId(), startedAt));
     startedAt += random.int(20 * SECOND, 150 * SECOND);
   }
-  return chats;
+  return options.reportFacts === true ? withReportFacts(chats, options.seed) : chats;
 }
 
 function generateChat(

@@ -4,9 +4,12 @@ export {
   DEFAULT_CLIENT_ID,
   DEFAULT_V3_SECRET_KEY,
   defaultWebhookId,
+  renderAgentStatusesV3,
   renderV3,
   type RenderV3Options,
 } from './render-v3.js';
+export { agentStatuses, withReportFacts } from './report-facts.js';
+export { expectedThreadFacts, type ExpectedThreadFacts } from './expected-report.js';
 export { DEFAULT_V2_TOKEN, renderV2, type RenderV2Options } from './render-v2.js';
 export {
   DEFAULT_DUPLICATE_RATE,
@@ -30,12 +33,17 @@ export {
   tagsAt,
   type MessageVisibility,
   type SimulatedAgent,
+  type SimulatedAgentStatus,
   type SimulatedAuthor,
   type SimulatedChat,
   type SimulatedCloser,
   type SimulatedCustomer,
   type SimulatedMessage,
   type SimulatedPrechatSurvey,
+  type SimulatedQueue,
+  type SimulatedRating,
+  type SimulatedReportFacts,
+  type SimulatedTransfer,
   type SimulatedTagChange,
   type SimulatedTenant,
 } from './model.js';

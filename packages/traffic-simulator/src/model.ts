@@ -48,6 +48,51 @@ export interface SimulatedMessage {
   readonly createdAt: EpochMicros;
   /** The agent's automatic greeting (v3 carries `properties.lc2.welcome_message`). */
   readonly isWelcome: boolean;
+  /** A targeted greeting shown before the customer spoke (v3 carries `properties.lc2.greeting_id`). */
+  readonly isGreeting?: boolean;
+}
+
+/** The customer's rating: given after the close, sometimes with a comment, sometimes cancelled later. */
+export interface SimulatedRating {
+  readonly score: 'good' | 'bad';
+  readonly ratedAt: EpochMicros;
+  readonly comment: string | null;
+  readonly commentedAt: EpochMicros;
+  /** When the customer took the rating back; null when it stands. */
+  readonly canceledAt: EpochMicros | null;
+}
+
+/** The thread waited in its group's queue from `queuedAt`; `left`: the customer gave up before an agent came. */
+export interface SimulatedQueue {
+  readonly queuedAt: EpochMicros;
+  readonly position: number;
+  readonly left: boolean;
+}
+
+/** A manual transfer to another agent: the agent's later messages are the new agent's. */
+export interface SimulatedTransfer {
+  readonly at: EpochMicros;
+  readonly from: SimulatedAgent;
+  readonly to: SimulatedAgent;
+}
+
+/** What the analytics need beyond a transcript (`generateChats({ reportFacts: true })`). */
+export interface SimulatedReportFacts {
+  readonly rating: SimulatedRating | null;
+  readonly queue: SimulatedQueue | null;
+  readonly transfer: SimulatedTransfer | null;
+  /** The thread this one resumes (same chat id, a new thread); null for a chat's first thread. */
+  readonly previousThreadId: string | null;
+  /** LiveChat's archiving system message at the close (v3), which dates the close. */
+  readonly archivedEventId: string;
+}
+
+/** An agent's routing status change (v3 `routing_status_set`; v2 has no such webhook). */
+export interface SimulatedAgentStatus {
+  readonly tenant: SimulatedTenant;
+  readonly agentId: string;
+  readonly status: 'accepting_chats' | 'not_accepting_chats' | 'offline';
+  readonly at: EpochMicros;
 }
 
 export interface SimulatedPrechatSurvey {
@@ -89,6 +134,8 @@ export interface SimulatedChat {
   readonly tagChanges: readonly SimulatedTagChange[];
   readonly closedBy: SimulatedCloser;
   readonly closedAt: EpochMicros;
+  /** Present with `reportFacts`: ratings, queue, transfer, resumed thread. */
+  readonly report?: SimulatedReportFacts;
 }
 
 /** The tag set after every change, sorted: the order tags were added in carries no meaning. */
@@ -110,5 +157,6 @@ export function tagsAt(chat: SimulatedChat, at: EpochMicros): string[] {
 export function agentOf(chat: SimulatedChat, agentId: string): SimulatedAgent {
   if (chat.agent.id === agentId) return chat.agent;
   if (chat.supervisor?.id === agentId) return chat.supervisor;
+  if (chat.report?.transfer?.to.id === agentId) return chat.report.transfer.to;
   throw new RangeError(`agent ${agentId} is not part of chat ${chat.chatId}`);
 }

@@ -10,6 +10,7 @@ import type {
   V2Message,
   V2PrechatSurveyField,
   V2Visitor,
+  V2VisitorQueuedBody,
   V2WebhookBody,
 } from './v2-body.js';
 
@@ -31,7 +32,9 @@ export function renderV2(chats: readonly SimulatedChat[], options: RenderV2Optio
   return byEmission(chats.flatMap((chat) => renderChatV2(chat, options)));
 }
 
-function renderChatV2(chat: SimulatedChat, options: RenderV2Options): RenderedWebhook[] {
+function renderChatV2(thread: SimulatedChat, options: RenderV2Options): RenderedWebhook[] {
+  // v2 has no threads: a resumed chat's new thread reaches a v2 receiver as a chat of its own.
+  const chat = thread.report?.previousThreadId ? { ...thread, chatId: thread.threadId } : thread;
   const token = options.token ?? DEFAULT_V2_TOKEN;
   const eventUniqueIdRate = options.eventUniqueIdRate ?? 0.5;
   // Seeded by the chat so the same chat renders the same bytes whatever other chats are rendered with it.
@@ -93,12 +96,24 @@ function renderChatV2(chat: SimulatedChat, options: RenderV2Options): RenderedWe
       agents: [{ name: chat.agent.name, login: chat.agent.id }],
       tags: tagsAt(chat, chat.closedAt),
       groups: [chat.groupId],
+      ...(chat.report ? { rate: v2Rate(chat) } : {}),
     },
     visitor,
     pre_chat_survey: preChatSurvey,
   };
   webhooks.push(webhook(ended, chat.closedAt));
+  if (chat.report?.queue) {
+    const queued: V2VisitorQueuedBody = { ...common('visitor_queued'), visitor };
+    webhooks.push({ ...webhook(queued, chat.report.queue.queuedAt), orderKeys: [] });
+  }
   return webhooks.sort((a, b) => a.emittedAt - b.emittedAt);
+}
+
+/** v2 knows only the rating a chat ends with (a cancelled one is `not_rated`). */
+function v2Rate(chat: SimulatedChat): 'rated_good' | 'rated_bad' | 'not_rated' {
+  const rating = chat.report?.rating;
+  if (!rating || rating.canceledAt !== null) return 'not_rated';
+  return rating.score === 'good' ? 'rated_good' : 'rated_bad';
 }
 
 function v2Message(chat: SimulatedChat, message: SimulatedMessage): V2Message {

@@ -1,4 +1,10 @@
-import type { SimulatedAgent, SimulatedAuthor, SimulatedChat, SimulatedMessage } from './model.js';
+import type {
+  SimulatedAgent,
+  SimulatedAgentStatus,
+  SimulatedAuthor,
+  SimulatedChat,
+  SimulatedMessage,
+} from './model.js';
 import { Random, hashToSeed } from './prng.js';
 import { byEmission, type RenderedWebhook } from './rendered.js';
 import { formatRfc3339Micros, type EpochMicros } from './time.js';
@@ -12,6 +18,8 @@ import type {
   V3MessageEvent,
   V3Properties,
   V3ChatDeactivatedBody,
+  V3RoutingStatusSetBody,
+  V3SystemMessageEvent,
   V3WebhookBody,
 } from './v3-body.js';
 
@@ -109,6 +117,7 @@ function renderChatV3(chat: SimulatedChat, options: RenderV3Options): RenderedWe
         : envelope('thread_untagged', change.at, payload);
     webhooks.push(webhook(body, change.at, [tagOrderKey(change.tag)]));
   }
+  webhooks.push(...reportWebhooksV3(chat, envelope, webhook));
   const closer = chat.closedBy;
   const closedByUserId =
     closer.by === 'agent' ? closer.agentId : closer.by === 'customer' ? chat.customer.id : undefined;
@@ -160,6 +169,7 @@ function v3Chat(
       access,
       created_at: formatRfc3339Micros(chat.startedAt),
       ...(chat.initialTags.length > 0 ? { tags: [...chat.initialTags] } : {}),
+      ...(chat.report?.previousThreadId ? { previous_thread_id: chat.report.previousThreadId } : {}),
     },
   };
 }
@@ -214,9 +224,171 @@ function v3MessageEvent(chat: SimulatedChat, message: SimulatedMessage): V3Messa
     created_at: formatRfc3339Micros(message.createdAt),
     visibility: message.visibility,
     ...(message.isWelcome ? { properties: { lc2: { welcome_message: true } } } : {}),
+    ...(message.isGreeting === true ? { properties: { lc2: { greeting_id: 42 } } } : {}),
   };
 }
 
 function authorId(chat: SimulatedChat, author: SimulatedAuthor): string {
   return author.kind === 'customer' ? chat.customer.id : author.agentId;
+}
+
+type Envelope = <Action extends V3ChatAction, Payload>(
+  action: Action,
+  at: EpochMicros,
+  payload: Payload,
+) => V3Envelope<Action, Payload>;
+
+/**
+ * The report facts of a thread as LiveChat sends them: a queue entry and a manual transfer (`chat_transferred`),
+ * the archiving system message at the close, the rating (system messages `rating.chat_rated`,
+ * `rating.chat_commented`, `rating.chat_rating_canceled`, with the `rating` thread properties set and deleted).
+ */
+function reportWebhooksV3(
+  chat: SimulatedChat,
+  envelope: Envelope,
+  webhook: (body: V3WebhookBody, emittedAt: EpochMicros) => RenderedWebhook,
+): RenderedWebhook[] {
+  const report = chat.report;
+  if (report === undefined) return [];
+  const ids = { chat_id: chat.chatId, thread_id: chat.threadId };
+  const out: RenderedWebhook[] = [];
+  const system = (id: string, type: string, text: string, at: EpochMicros, vars?: Record<string, string>) =>
+    webhook(
+      envelope('incoming_event', at, {
+        ...ids,
+        event: {
+          id,
+          type: 'system_message',
+          system_message_type: type,
+          text,
+          ...(vars ? { text_vars: vars } : {}),
+          created_at: formatRfc3339Micros(at),
+          visibility: 'all',
+        } satisfies V3SystemMessageEvent,
+      }),
+      at,
+    );
+  if (report.queue) {
+    const at = report.queue.queuedAt;
+    out.push(
+      webhook(
+        envelope('chat_transferred', at, {
+          ...ids,
+          reason: 'unassigned' as const,
+          transferred_to: { group_ids: [chat.groupId] },
+          queue: { position: report.queue.position, wait_time: 0, queued_at: formatRfc3339Micros(at) },
+        }),
+        at,
+      ),
+    );
+  }
+  if (report.transfer) {
+    const { at, from, to } = report.transfer;
+    out.push(
+      webhook(
+        envelope('chat_transferred', at, {
+          ...ids,
+          requester_id: from.id,
+          reason: 'manual' as const,
+          transferred_to: { group_ids: [chat.groupId], agent_ids: [to.id] },
+        }),
+        at,
+      ),
+    );
+  }
+  const closer = chat.closedBy;
+  out.push(
+    system(
+      report.archivedEventId,
+      closer.by === 'agent'
+        ? 'manual_archived_agent'
+        : closer.by === 'customer'
+          ? 'manual_archived_customer'
+          : 'system_archived',
+      'The chat was archived.',
+      chat.closedAt,
+    ),
+  );
+  const rating = report.rating;
+  if (rating) {
+    out.push(
+      system(
+        `${chat.threadId}_r1`,
+        'rating.chat_rated',
+        `Customer rated the chat as ${rating.score}`,
+        rating.ratedAt,
+        {
+          score: rating.score,
+        },
+      ),
+      webhook(
+        envelope('thread_properties_updated', rating.ratedAt, {
+          ...ids,
+          properties: { rating: { score: rating.score === 'good' ? 1 : 0 } },
+        }),
+        rating.ratedAt,
+      ),
+    );
+    if (rating.comment !== null)
+      out.push(
+        system(
+          `${chat.threadId}_r2`,
+          'rating.chat_commented',
+          'Customer left a comment',
+          rating.commentedAt,
+          {
+            comment: rating.comment,
+          },
+        ),
+        webhook(
+          envelope('thread_properties_updated', rating.commentedAt, {
+            ...ids,
+            properties: { rating: { comment: rating.comment } },
+          }),
+          rating.commentedAt,
+        ),
+      );
+    if (rating.canceledAt !== null)
+      out.push(
+        system(
+          `${chat.threadId}_r3`,
+          'rating.chat_rating_canceled',
+          'Customer canceled the rating',
+          rating.canceledAt,
+        ),
+        webhook(
+          envelope('thread_properties_deleted', rating.canceledAt, {
+            ...ids,
+            properties: { rating: ['score', 'comment'] },
+          }),
+          rating.canceledAt,
+        ),
+      );
+  }
+  return out;
+}
+
+/** `routing_status_set` per agent status change (agents are not chats: each agent's changes keep their order). */
+export function renderAgentStatusesV3(
+  statuses: readonly SimulatedAgentStatus[],
+  options: RenderV3Options = {},
+): RenderedWebhook[] {
+  return statuses.map((status) => {
+    const body: V3RoutingStatusSetBody = {
+      webhook_id: options.webhookIds?.routing_status_set ?? defaultWebhookId('routing_status_set'),
+      secret_key: options.secretKey ?? DEFAULT_V3_SECRET_KEY,
+      action: 'routing_status_set',
+      organization_id: status.tenant.organizationId,
+      payload: { agent_id: status.agentId, status: status.status },
+      additional_data: {},
+    };
+    return {
+      format: 'v3',
+      body,
+      chatId: `agent:${status.agentId}`,
+      tenant: status.tenant,
+      emittedAt: status.at,
+      orderKeys: [`${status.tenant.organizationId}/status:${status.agentId}`],
+    };
+  });
 }

@@ -1,10 +1,12 @@
 import { scheduleDeliveries, type Delivery } from './delivery.js';
 import { expectedChats, type ExpectedChat } from './expected.js';
 import { generateChats } from './generate.js';
-import type { SimulatedChat, SimulatedTenant } from './model.js';
+import { expectedThreadFacts, type ExpectedThreadFacts } from './expected-report.js';
+import type { SimulatedAgentStatus, SimulatedChat, SimulatedTenant } from './model.js';
 import { renderV2 } from './render-v2.js';
-import { renderV3 } from './render-v3.js';
-import type { WebhookFormat } from './rendered.js';
+import { renderAgentStatusesV3, renderV3 } from './render-v3.js';
+import { agentStatuses } from './report-facts.js';
+import { byEmission, type WebhookFormat } from './rendered.js';
 
 export interface SimulateTrafficOptions {
   readonly seed: number;
@@ -23,6 +25,11 @@ export interface SimulateTrafficOptions {
   readonly startAt?: Date;
   /** Default: one tenant derived from the seed. */
   readonly tenants?: readonly SimulatedTenant[];
+  /**
+   * What the reports need: ratings, queues, transfers, greetings, resumed chats, and (v3) agents' routing
+   * statuses; `expectedThreads` then holds each thread's expected facts. Default false.
+   */
+  readonly reportFacts?: boolean;
 }
 
 export interface SimulatedTraffic {
@@ -32,6 +39,10 @@ export interface SimulatedTraffic {
   readonly expected: ExpectedChat[];
   /** The model behind both, for tests that need more than the expected facts. */
   readonly chats: SimulatedChat[];
+  /** With `reportFacts`: each thread's expected analytics facts, in the format's precision; else empty. */
+  readonly expectedThreads: ExpectedThreadFacts[];
+  /** With `reportFacts` and v3: the agents' routing status changes sent; else empty. */
+  readonly agentStatuses: SimulatedAgentStatus[];
 }
 
 /** Generates chats, renders them in one format and delivers them the way LiveChat does. */
@@ -41,10 +52,13 @@ export function simulateTraffic(options: SimulateTrafficOptions): SimulatedTraff
     chats: options.chats,
     ...(options.startAt ? { startAt: options.startAt } : {}),
     ...(options.tenants ? { tenants: options.tenants } : {}),
+    ...(options.reportFacts === true ? { reportFacts: true } : {}),
   });
+  const v3Options = options.secretKey === undefined ? {} : { secretKey: options.secretKey };
+  const statuses = options.reportFacts === true && options.format === 'v3' ? agentStatuses(chats) : [];
   const webhooks =
     options.format === 'v3'
-      ? renderV3(chats, options.secretKey === undefined ? {} : { secretKey: options.secretKey })
+      ? byEmission([...renderV3(chats, v3Options), ...renderAgentStatusesV3(statuses, v3Options)])
       : renderV2(chats, options.v2Token === undefined ? {} : { token: options.v2Token });
   const deliveries = scheduleDeliveries(webhooks, {
     seed: options.seed,
@@ -52,5 +66,7 @@ export function simulateTraffic(options: SimulateTrafficOptions): SimulatedTraff
     ...(options.reorderRate === undefined ? {} : { reorderRate: options.reorderRate }),
     ...(options.reorderWindow === undefined ? {} : { reorderWindow: options.reorderWindow }),
   });
-  return { deliveries, expected: expectedChats(chats), chats };
+  const expectedThreads =
+    options.reportFacts === true ? chats.map((chat) => expectedThreadFacts(chat, options.format)) : [];
+  return { deliveries, expected: expectedChats(chats), chats, expectedThreads, agentStatuses: statuses };
 }

@@ -3,7 +3,7 @@
  * body is assignable to `Record<string, unknown>`.
  */
 
-export type V2EventType = 'chat_started' | 'chat_changed' | 'chat_ended';
+export type V2EventType = 'chat_started' | 'chat_changed' | 'chat_ended' | 'visitor_queued';
 
 export type V2Message = {
   user_type: 'agent' | 'supervisor' | 'visitor';
@@ -66,8 +66,13 @@ export type V2ChatEndedBody = V2Common<'chat_ended'> & {
     agents: { name: string; login: string }[];
     tags: string[];
     groups: number[];
+    /** The chat's rating at its end; `not_rated` also after a cancelled rating. */
+    rate?: 'rated_good' | 'rated_bad' | 'not_rated';
   };
   pre_chat_survey: V2PrechatSurveyField[];
 };
 
-export type V2WebhookBody = V2ChatStartedBody | V2ChatChangedBody | V2ChatEndedBody;
+/** A visitor entered the queue (before any chat exists: no chat in the body). */
+export type V2VisitorQueuedBody = V2Common<'visitor_queued'>;
+
+export type V2WebhookBody = V2ChatStartedBody | V2ChatChangedBody | V2ChatEndedBody | V2VisitorQueuedBody;

@@ -5,7 +5,15 @@
  */
 
 export type V3ChatAction =
-  'incoming_chat' | 'incoming_event' | 'thread_tagged' | 'thread_untagged' | 'chat_deactivated';
+  | 'incoming_chat'
+  | 'incoming_event'
+  | 'thread_tagged'
+  | 'thread_untagged'
+  | 'chat_deactivated'
+  | 'chat_transferred'
+  | 'thread_properties_updated'
+  | 'thread_properties_deleted'
+  | 'routing_status_set';
 
 /** `{namespace: {property: value}}`. */
 export type V3Properties = Record<string, Record<string, unknown>>;
@@ -75,7 +83,18 @@ export type V3FilledFormEvent = {
   fields: { id: string; type: 'name' | 'email'; label: string; answer: string }[];
 };
 
-export type V3Event = V3MessageEvent | V3FilledFormEvent;
+/** LiveChat's own events in a thread: archiving, ratings (`text_vars` carry the score or the comment). */
+export type V3SystemMessageEvent = {
+  id: string;
+  type: 'system_message';
+  system_message_type: string;
+  text: string;
+  text_vars?: Record<string, string>;
+  created_at: string;
+  visibility: 'all';
+};
+
+export type V3Event = V3MessageEvent | V3FilledFormEvent | V3SystemMessageEvent;
 
 export type V3Thread = {
   id: string;
@@ -87,6 +106,8 @@ export type V3Thread = {
   created_at: string;
   /** Present only when the thread is tagged (SPEC.md §3.4). */
   tags?: string[];
+  /** The thread before this one, when the chat was resumed. */
+  previous_thread_id?: string;
 };
 
 export type V3Chat = {
@@ -116,7 +137,39 @@ export type V3ChatDeactivatedBody = V3Envelope<
   { chat_id: string; thread_id: string; user_id?: string }
 >;
 
+/** A transfer (SPEC.md §3.3): `queue` only when the chat waits in the target group's queue. */
+export type V3ChatTransferredBody = V3Envelope<
+  'chat_transferred',
+  {
+    chat_id: string;
+    thread_id: string;
+    requester_id?: string;
+    reason: 'manual' | 'inactive' | 'assigned' | 'unassigned' | 'other';
+    transferred_to: { group_ids?: number[]; agent_ids?: string[] };
+    queue?: { position: number; wait_time: number; queued_at: string };
+  }
+>;
+/** Only the changed properties; ratings live in the `rating` namespace (`score` 1 good / 0 bad, `comment`). */
+export type V3ThreadPropertiesUpdatedBody = V3Envelope<
+  'thread_properties_updated',
+  { chat_id: string; thread_id: string; properties: V3Properties }
+>;
+export type V3ThreadPropertiesDeletedBody = V3Envelope<
+  'thread_properties_deleted',
+  { chat_id: string; thread_id: string; properties: Record<string, string[]> }
+>;
+/** Not about a chat: its `additional_data` is empty. */
+export type V3RoutingStatusSetBody = V3Envelope<
+  'routing_status_set',
+  { agent_id: string; status: V3RoutingStatus }
+>;
+export type V3RoutingStatus = 'accepting_chats' | 'not_accepting_chats' | 'offline';
+
 export type V3WebhookBody =
+  | V3ChatTransferredBody
+  | V3ThreadPropertiesUpdatedBody
+  | V3ThreadPropertiesDeletedBody
+  | V3RoutingStatusSetBody
   | V3IncomingChatBody
   | V3IncomingEventBody
   | V3ThreadTaggedBody

@@ -5,6 +5,7 @@ import {
   generateChats,
   renderV2,
   tagsAt,
+  type V2ChatChangedBody,
   type V2ChatEndedBody,
   type V2WebhookBody,
 } from '../src/index.js';
@@ -96,7 +97,9 @@ describe('renderV2', () => {
 
   it('sends chat_changed with the whole tag list on every tag change, and closes with a closed event for people', () => {
     for (const chat of chats) {
-      const changed = bodies.filter((b) => b.event_type === 'chat_changed' && b.chat.id === chat.chatId);
+      const changed = bodies.filter(
+        (b): b is V2ChatChangedBody => b.event_type === 'chat_changed' && b.chat.id === chat.chatId,
+      );
       expect(changed.map((b) => b.chat.tags)).toEqual(
         chat.tagChanges.map((change) => tagsAt(chat, change.at)),
       );

@@ -98,7 +98,11 @@ describe('renderV3', () => {
 
   it('sends a whisper as a message visible to agents only, authored by the supervisor', () => {
     const whispers = bodies.flatMap((body) =>
-      body.action === 'incoming_event' && body.payload.event.visibility === 'agents' ? [body] : [],
+      body.action === 'incoming_event' &&
+      body.payload.event.type === 'message' &&
+      body.payload.event.visibility === 'agents'
+        ? [{ ...body, payload: { ...body.payload, event: body.payload.event } }]
+        : [],
     );
     expect(whispers.length).toBeGreaterThan(0);
     for (const whisper of whispers) {

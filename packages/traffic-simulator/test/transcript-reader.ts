@@ -159,6 +159,8 @@ export function readV2(bodies: readonly V2WebhookBody[]): Transcript[] {
   }
   const chats = new Map<string, State>();
   for (const body of bodies) {
+    // A queued visitor is not a chat yet.
+    if (body.event_type === 'visitor_queued') continue;
     const key = `${body.license_id}/${body.chat.id}`;
     const state: State = chats.get(key) ?? {
       tenant: body.license_id,

@@ -61,6 +61,8 @@ create table entries (
   author_id           text,
   visibility          text,
   created_us          bigint,
+  -- v2: the message's place in the transcript (v2 times are whole seconds); null for v3
+  position            int,
   system_message_type text,
   automatic           text,
   deleted             boolean not null default false,
@@ -139,7 +141,8 @@ create view tenant_zones as
 
 -- Entries with the author's kind resolved (an id's shape gives way to the chat's user list) and its side.
 create view thread_entries as
-  select e.tenant, e.chat_id, e.thread_id, e.entry_id, e.kind, e.visibility, e.created_us, e.system_message_type,
+  select e.tenant, e.chat_id, e.thread_id, e.entry_id, e.kind, e.visibility, e.created_us,
+         coalesce(e.position, 0) as position, e.system_message_type,
          e.automatic, e.author_id, k.author_kind,
          case when k.author_kind = 'customer' then 'customer'
               when k.author_kind in ('agent', 'bot') then 'agent' end as side
@@ -159,7 +162,7 @@ create view thread_messages as
 create view responses as
   with ordered as (
     select *, count(*) filter (where side = 'agent')
-                over (partition by tenant, chat_id, thread_id order by created_us, entry_id) as agent_turn
+                over (partition by tenant, chat_id, thread_id order by created_us, position, entry_id) as agent_turn
     from thread_messages where automatic is null
   ), waiting as (
     select tenant, chat_id, thread_id, agent_turn, min(created_us) as since_us
@@ -178,23 +181,27 @@ create view thread_facts as
     from threads order by tenant, chat_id, started_us desc nulls last, thread_id desc
   ), msg as (
     select tenant, chat_id, thread_id,
-           min(created_us) filter (where side = 'customer') as first_customer_us,
            count(*) filter (where side = 'customer') as customer_messages,
            count(*) filter (where side = 'agent') as agent_messages,
            array_agg(distinct author_id) filter (where side = 'agent' and author_id is not null) as agent_ids,
            min(created_us) as first_message_us
     from thread_messages group by tenant, chat_id, thread_id
+  ), first_customer as (
+    select distinct on (tenant, chat_id, thread_id) tenant, chat_id, thread_id, created_us, position
+    from thread_messages where side = 'customer'
+    order by tenant, chat_id, thread_id, created_us, position, entry_id
   ), first_reply as (
+    -- "after" by time, then (v2, whole seconds) by the place in the transcript
     select distinct on (m.tenant, m.chat_id, m.thread_id) m.tenant, m.chat_id, m.thread_id, m.author_id,
-           m.created_us
+           m.created_us, fc.created_us as first_customer_us
     from thread_messages m
-    join msg on msg.tenant = m.tenant and msg.chat_id = m.chat_id and msg.thread_id = m.thread_id
-    where m.side = 'agent' and m.created_us > msg.first_customer_us
-    order by m.tenant, m.chat_id, m.thread_id, m.created_us, m.entry_id
+    join first_customer fc on fc.tenant = m.tenant and fc.chat_id = m.chat_id and fc.thread_id = m.thread_id
+    where m.side = 'agent' and (m.created_us, m.position) > (fc.created_us, fc.position)
+    order by m.tenant, m.chat_id, m.thread_id, m.created_us, m.position, m.entry_id
   ), opener as (
     select distinct on (tenant, chat_id, thread_id) tenant, chat_id, thread_id, side, automatic
     from thread_messages
-    order by tenant, chat_id, thread_id, (automatic is not null and side = 'agent'), created_us, entry_id
+    order by tenant, chat_id, thread_id, (automatic is not null and side = 'agent'), created_us, position, entry_id
   ), greeted as (
     select distinct tenant, chat_id, thread_id from thread_messages where automatic = 'greeting'
   ), last_event as (
@@ -220,7 +227,9 @@ create view thread_facts as
     from rating_facts where kind = 'comment'
     order by tenant, chat_id, thread_id, dated desc, at_us desc, fact_id desc
   ), transfer as (
-    select tenant, chat_id, thread_id, count(*) as transfers,
+    -- the router's own assignments (reason assigned / unassigned, e.g. into a queue) are not transfers
+    select tenant, chat_id, thread_id, count(*) filter (where reason is null or reason not in ('assigned', 'unassigned'))
+             as transfers,
            array_agg(g) filter (where g is not null) as group_ids
     from transfers left join lateral unnest(to_group_ids) g on true
     group by tenant, chat_id, thread_id
@@ -235,7 +244,7 @@ create view thread_facts as
            coalesce(t.started_us, msg.first_message_us) as start_us,
            case when t.closed then coalesce(t.close_dated_us, greatest(le.at_us, t.started_us), t.close_received_us)
            end as end_us,
-           msg.first_customer_us, msg.customer_messages, msg.agent_messages, msg.agent_ids,
+           fr.first_customer_us, msg.customer_messages, msg.agent_messages, msg.agent_ids,
            fr.author_id as first_responder_id, fr.created_us as first_reply_us,
            o.side as opener_side, g.thread_id is not null as greeted,
            r.kind as rating_kind, r.score as rating_score, rc.comment as rating_comment,

@@ -40,7 +40,10 @@ const timeZonesVar = z
   .default('')
   .transform((text, ctx) => {
     const zones = new Map<string, string>();
-    for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    for (const part of text
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '')) {
       const at = part.lastIndexOf('=');
       const tenant = part.slice(0, at).trim();
       const zone = part.slice(at + 1).trim();

@@ -8,7 +8,14 @@ const org = 'f9c7cc55-b35a-4e76-b0d5-ae9fce362314';
 type Delivery = { body: unknown; emittedAt: number };
 const v3 = (action: string, payload: unknown, emittedAt: number): Delivery => ({
   emittedAt,
-  body: { webhook_id: 'wh', secret_key: 'fixture-secret', action, organization_id: org, payload, additional_data: {} },
+  body: {
+    webhook_id: 'wh',
+    secret_key: 'fixture-secret',
+    action,
+    organization_id: org,
+    payload,
+    additional_data: {},
+  },
 });
 const T0 = Date.parse('2026-11-25T10:00:00Z') * 1000;
 const iso = (secondsAfterT0: number) => new Date(T0 / 1000 + secondsAfterT0 * 1000).toISOString();
@@ -75,7 +82,13 @@ afterAll(async () => {
 });
 
 describe('analytics: out-of-order arrival', () => {
-  const conversation = [incomingChat, say('M1', 5, 'customer'), say('M2', 12, 'agent'), archived(300), closed(300)];
+  const conversation = [
+    incomingChat,
+    say('M1', 5, 'customer'),
+    say('M2', 12, 'agent'),
+    archived(300),
+    closed(300),
+  ];
 
   it('in order: the thread facts of a plain conversation', async () => {
     const s = await project(conversation);
@@ -139,7 +152,13 @@ describe('analytics: out-of-order arrival', () => {
   it('the close before the first message: the duration and first response are those of in-order delivery', async () => {
     const inOrder = await facts(await project(conversation));
     const closeFirst = await facts(
-      await project([closed(300), archived(300), say('M2', 12, 'agent'), incomingChat, say('M1', 5, 'customer')]),
+      await project([
+        closed(300),
+        archived(300),
+        say('M2', 12, 'agent'),
+        incomingChat,
+        say('M1', 5, 'customer'),
+      ]),
     );
     expect(closeFirst).toEqual(inOrder);
   });
@@ -150,7 +169,14 @@ describe('analytics: out-of-order arrival', () => {
       {
         chat_id: 'CHAT1',
         thread_id: 'TH1',
-        event: { id: 'M1', type: 'message', text: 'hello!', author_id: 'c-1', created_at: iso(5), visibility: 'all' },
+        event: {
+          id: 'M1',
+          type: 'message',
+          text: 'hello!',
+          author_id: 'c-1',
+          created_at: iso(5),
+          visibility: 'all',
+        },
       },
       T0 + 20e6,
     );
@@ -180,7 +206,9 @@ describe('analytics: out-of-order arrival', () => {
       `select first_response_seconds::float8 as frt, agent_messages, started_by, started_from_greeting
        from "${s}".thread_facts`,
     );
-    expect(rows).toEqual([{ frt: 7, agent_messages: 2, started_by: 'customer', started_from_greeting: true }]);
+    expect(rows).toEqual([
+      { frt: 7, agent_messages: 2, started_by: 'customer', started_from_greeting: true },
+    ]);
   });
 
   it('a message that arrives after its day was read changes that day on the next read', async () => {
@@ -204,7 +232,11 @@ describe('analytics: out-of-order arrival', () => {
     const tags = async () =>
       (await pool.query(`select day::text, tag, chats from "${s}".tag_daily order by tag`)).rows;
     expect(await tags()).toEqual([{ day: '2026-11-25', tag: 'vip', chats: 1 }]);
-    const untag = v3('thread_untagged', { chat_id: 'CHAT1', thread_id: 'TH1', tag: 'vip' }, T0 + 2 * 86_400e6);
+    const untag = v3(
+      'thread_untagged',
+      { chat_id: 'CHAT1', thread_id: 'TH1', tag: 'vip' },
+      T0 + 2 * 86_400e6,
+    );
     await applyInTransaction(pool, s, eventsFromDeliveries([untag]), 1);
     expect(await tags()).toEqual([]);
   });
@@ -238,9 +270,19 @@ describe('analytics: out-of-order arrival', () => {
     );
     const answered = await project([...conversation, queued]);
     const q = async (s: string) =>
-      (await pool.query(`select queued, queued_seconds::float8 as seconds, left_queue from "${s}".thread_facts`)).rows;
+      (
+        await pool.query(
+          `select queued, queued_seconds::float8 as seconds, left_queue from "${s}".thread_facts`,
+        )
+      ).rows;
     expect(await q(answered)).toEqual([{ queued: true, seconds: 11, left_queue: false }]);
-    const abandoned = await project([closed(90), queued, incomingChat, say('M1', 5, 'customer'), archived(90)]);
+    const abandoned = await project([
+      closed(90),
+      queued,
+      incomingChat,
+      say('M1', 5, 'customer'),
+      archived(90),
+    ]);
     expect(await q(abandoned)).toEqual([{ queued: true, seconds: 89, left_queue: true }]);
   });
 });

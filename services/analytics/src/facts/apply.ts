@@ -12,7 +12,8 @@ interface TableStatement {
   readonly sql: (schema: string) => string;
 }
 
-const k = (row: Record<string, unknown>, ...names: string[]) => names.map((n) => String(row[n])).join('\u001f');
+const k = (row: Record<string, unknown>, ...names: string[]) =>
+  names.map((n) => String(row[n])).join('\u001f');
 const union = (column: string, alias: string) =>
   `array(select distinct g from unnest(${alias}.${column} || excluded.${column}) as g order by g)`;
 
@@ -69,9 +70,11 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
     key: (r) => k(r, 'tenant', 'chat_id', 'thread_id', 'entry_id'),
     sql: (s) => `
       insert into ${s}.entries as e (tenant, chat_id, thread_id, entry_id, kind, author_kind, author_id, visibility,
-                                     created_us, system_message_type, automatic, deleted)
-      select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, entry_id text,
-             kind text, author_kind text, author_id text, visibility text, created_us bigint,
+                                     created_us, position, system_message_type, automatic, deleted)
+      select tenant, chat_id, thread_id, entry_id, kind, author_kind, author_id, visibility, created_us, position,
+             system_message_type, automatic, deleted
+      from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, entry_id text,
+             kind text, author_kind text, author_id text, visibility text, created_us bigint, position int,
              system_message_type text, automatic text, deleted boolean)
       on conflict (tenant, chat_id, thread_id, entry_id) do update set
         kind = coalesce(e.kind, excluded.kind),
@@ -80,6 +83,7 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
         author_id = coalesce(e.author_id, excluded.author_id),
         visibility = coalesce(e.visibility, excluded.visibility),
         created_us = least(e.created_us, excluded.created_us),
+        position = least(e.position, excluded.position),
         system_message_type = coalesce(e.system_message_type, excluded.system_message_type),
         automatic = coalesce(e.automatic, excluded.automatic),
         deleted = e.deleted or excluded.deleted`,

@@ -48,6 +48,8 @@ export interface EntryRow {
   author_id: string | null;
   visibility: string | null;
   created_us: number | null;
+  /** v2: the place in the transcript (whole-second times need it); null for v3. */
+  position: number | null;
   system_message_type: string | null;
   /** `welcome` (lc2.welcome_message) or `greeting` (lc2.greeting_id): automatic messages before the customer spoke. */
   automatic: string | null;
@@ -178,7 +180,14 @@ export function addEventRows(event: ChatDomainEvent, into: AnalyticsRowChanges):
         group_ids: [...body.group_ids],
       });
       for (const tag of body.tags)
-        into.threadTags.push({ tenant, chat_id: chatId, thread_id: threadId, tag, tagged: true, untagged: false });
+        into.threadTags.push({
+          tenant,
+          chat_id: chatId,
+          thread_id: threadId,
+          tag,
+          tagged: true,
+          untagged: false,
+        });
       for (const user of body.users)
         if (user.id !== null && user.kind !== 'unknown')
           into.participants.push({ tenant, chat_id: chatId, user_id: user.id, kind: user.kind });
@@ -214,6 +223,7 @@ export function addEventRows(event: ChatDomainEvent, into: AnalyticsRowChanges):
         author_id: null,
         visibility: null,
         created_us: null,
+        position: null,
         system_message_type: null,
         automatic: null,
         deleted: true,
@@ -224,7 +234,9 @@ export function addEventRows(event: ChatDomainEvent, into: AnalyticsRowChanges):
     case 'thread_untagged': {
       if (chatId === null || threadId === null) return;
       const tagged = event.type === 'thread_tagged';
-      const tag = tagged ? event.body.thread_tagged.tag : (event as ChatEventOf<'thread_untagged'>).body.thread_untagged.tag;
+      const tag = tagged
+        ? event.body.thread_tagged.tag
+        : (event as ChatEventOf<'thread_untagged'>).body.thread_untagged.tag;
       into.threadTags.push({ tenant, chat_id: chatId, thread_id: threadId, tag, tagged, untagged: !tagged });
       return;
     }
@@ -329,6 +341,7 @@ function entry(event: ChatDomainEvent, message: ChatMessage, into: AnalyticsRowC
     author_id: message.author_id,
     visibility: message.visibility,
     created_us: message.created_at ?? (event.type === 'message_posted' ? event.occurred_at : null),
+    position: message.transcript_position,
     system_message_type: message.system_message_type,
     automatic,
     deleted: false,
@@ -365,7 +378,13 @@ function ratingFromSystemMessage(
       return;
     }
     case 'rating.chat_rating_canceled':
-      into.ratings.push({ ...base, fact_id: `${entryId}:cancel`, kind: 'cancel', score: null, comment: null });
+      into.ratings.push({
+        ...base,
+        fact_id: `${entryId}:cancel`,
+        kind: 'cancel',
+        score: null,
+        comment: null,
+      });
       return;
     case 'rating.chat_commented': {
       const comment = typeof vars?.['comment'] === 'string' ? vars['comment'] : message.text;
@@ -403,7 +422,13 @@ function ratingFromProperties(
   };
   if (change === 'deleted') {
     if (Array.isArray(rating) && rating.includes('score'))
-      into.ratings.push({ ...base, fact_id: `${event.event_id}:cancel`, kind: 'cancel', score: null, comment: null });
+      into.ratings.push({
+        ...base,
+        fact_id: `${event.event_id}:cancel`,
+        kind: 'cancel',
+        score: null,
+        comment: null,
+      });
     return;
   }
   const fields = objectOf(rating);
@@ -413,7 +438,13 @@ function ratingFromProperties(
     into.ratings.push({ ...base, fact_id: `${event.event_id}:score`, kind: 'score', score, comment: null });
   const comment = valueOf(fields['comment']);
   if (typeof comment === 'string')
-    into.ratings.push({ ...base, fact_id: `${event.event_id}:comment`, kind: 'comment', score: null, comment });
+    into.ratings.push({
+      ...base,
+      fact_id: `${event.event_id}:comment`,
+      kind: 'comment',
+      score: null,
+      comment,
+    });
 }
 
 /** Properties may come as plain values or as `{ value }` (the property-definition shape). */

@@ -116,7 +116,12 @@ export async function viewChecksum(pool: pg.Pool, schema: string, view: string):
 }
 
 /** The rows of a view that differ between two schemas (as text), to say what a checksum mismatch is. */
-export async function viewDiff(pool: pg.Pool, schema: string, reference: string, view: string): Promise<string[]> {
+export async function viewDiff(
+  pool: pg.Pool,
+  schema: string,
+  reference: string,
+  view: string,
+): Promise<string[]> {
   const a = `${quoteIdent(schema)}.${view}`;
   const b = `${quoteIdent(reference)}.${view}`;
   const { rows } = await pool.query<{ side: string; row: string }>(
