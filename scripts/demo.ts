@@ -108,7 +108,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
 }
 
-function printTable(title: string, rows: readonly Record<string, unknown>[]): void {
+export function printTable(title: string, rows: readonly Record<string, unknown>[]): void {
   const cell = (v: unknown) =>
     v === null || v === undefined
       ? ''

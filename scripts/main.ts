@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadStackSettings, stackDown, stackUp, StackError } from '@livechat-pipeline/local-stack';
+import { runAnalyticsDemo } from './analytics-demo.js';
 import { runDemo } from './demo.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,7 +19,7 @@ const say = (line: string) => process.stderr.write(`main: ${line}\n`);
 const nodeFlags: Readonly<Record<string, readonly string[]>> = { ingest: ['--max-semi-space-size=4'] };
 
 /** The services `npm start` runs, in start order. */
-const services: readonly string[] = ['ingest', 'normalizer', 'transcripts', 'app'];
+const services: readonly string[] = ['ingest', 'normalizer', 'transcripts', 'analytics', 'app'];
 
 /**
  * The public local secrets the ingest accepts with INGEST_LOCAL_DEV_SECRETS=true (defined and enforced in
@@ -172,10 +173,22 @@ async function main(): Promise<void> {
       basicAuth,
       schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts',
       say,
-    }).then(
-      () => say('demo done; the pipeline keeps running (Ctrl-C stops it)'),
-      (error: unknown) => say(`demo failed: ${error instanceof Error ? error.message : String(error)}`),
-    );
+    })
+      .then(() =>
+        runAnalyticsDemo({
+          ingestUrl,
+          ingestReadyUrl,
+          databaseUrl: env.DATABASE_URL,
+          secretKey,
+          basicAuth,
+          say,
+          schema: env.ANALYTICS_SCHEMA ?? 'analytics',
+        }),
+      )
+      .then(
+        () => say('demo done; the pipeline keeps running (Ctrl-C stops it)'),
+        (error: unknown) => say(`demo failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
   }
 }
 
@@ -206,6 +219,7 @@ function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
     ingest: base(env['INGEST_OPERATIONS_HOST'], env['INGEST_OPERATIONS_PORT'] ?? '8092'),
     normalizer: base(env['NORMALIZER_HOST'], env['NORMALIZER_PORT'] ?? '8090'),
     transcripts: base(env['TRANSCRIPTS_HOST'], env['TRANSCRIPTS_PORT'] ?? '8091'),
+    analytics: base(env['ANALYTICS_HOST'], env['ANALYTICS_PORT'] ?? '8094'),
     app: base(env['APP_OPERATIONS_HOST'], env['APP_OPERATIONS_PORT'] ?? '8093'),
   };
 }
