@@ -10,6 +10,19 @@ export {
 } from './render-v3.js';
 export { agentStatuses, withReportFacts } from './report-facts.js';
 export { expectedThreadFacts, type ExpectedThreadFacts } from './expected-report.js';
+export {
+  expectedAgentDaily,
+  expectedDaily,
+  expectedHourly,
+  expectedTagDaily,
+  percentileCont,
+  rounded,
+  sortRows,
+  wilsonScore,
+  type AgentDailyRow,
+  type DailyRow,
+  type TagDailyRow,
+} from './expected-aggregates.js';
 export { DEFAULT_V2_TOKEN, renderV2, type RenderV2Options } from './render-v2.js';
 export {
   DEFAULT_DUPLICATE_RATE,

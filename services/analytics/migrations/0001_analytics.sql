@@ -239,6 +239,12 @@ create view thread_facts as
   ), tags as (
     select tenant, chat_id, thread_id, array_agg(tag order by tag) as tags
     from thread_tags where tagged and not untagged group by tenant, chat_id, thread_id
+  ), queued_visitors as (
+    -- v2 visitor_queued names a visitor, not a chat: it marks the visitor's first chat (by start)
+    select distinct on (t.tenant, t.customer_id) t.tenant, t.chat_id, t.thread_id
+    from threads t
+    where exists (select 1 from visitor_queues v where v.tenant = t.tenant and v.visitor_id = t.customer_id)
+    order by t.tenant, t.customer_id, t.started_us nulls last, t.chat_id, t.thread_id
   ), base as (
     select t.*,
            coalesce(t.started_us, msg.first_message_us) as start_us,
@@ -251,8 +257,7 @@ create view thread_facts as
            coalesce(tr.transfers, 0) as transfers, tr.group_ids as transfer_group_ids,
            cg.group_ids as chat_group_ids,
            q.queued_at_us,
-           exists (select 1 from visitor_queues v where v.tenant = t.tenant and v.visitor_id = t.customer_id)
-             as visitor_queued,
+           qv.thread_id is not null as visitor_queued,
            coalesce(case when t.tags_snapshot_us is not null then t.tags_snapshot end, tg.tags, '{}') as tags
     from threads t
     left join msg on msg.tenant = t.tenant and msg.chat_id = t.chat_id and msg.thread_id = t.thread_id
@@ -266,6 +271,7 @@ create view thread_facts as
     left join chat_groups cg on cg.tenant = t.tenant and cg.chat_id = t.chat_id
     left join queue q on q.tenant = t.tenant and q.chat_id = t.chat_id and q.thread_id = t.thread_id
     left join tags tg on tg.tenant = t.tenant and tg.chat_id = t.chat_id and tg.thread_id = t.thread_id
+    left join queued_visitors qv on qv.tenant = t.tenant and qv.chat_id = t.chat_id and qv.thread_id = t.thread_id
   ), queue_end as (
     select b.tenant, b.chat_id, b.thread_id,
            (select min(e.created_us) from thread_entries e

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '@livechat-pipeline/testkit';
-import { Random, simulateTraffic } from '@livechat-pipeline/traffic-simulator';
 import { applyInTransaction, createProjectionSchema, eventsFromDeliveries } from './support/projection-db.js';
 import {
+  Random,
+  simulateTraffic,
   expectedAgentDaily,
   expectedDaily,
   expectedHourly,
@@ -11,7 +12,7 @@ import {
   rounded,
   sortRows,
   wilsonScore,
-} from './support/expected-aggregates.js';
+} from '@livechat-pipeline/traffic-simulator';
 import {
   agentDailyOf,
   byThread,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ExpectedThreadFacts } from '@livechat-pipeline/traffic-simulator';
-import type { AgentDailyRow, DailyRow, TagDailyRow } from './expected-aggregates.js';
+import type { AgentDailyRow, DailyRow, TagDailyRow } from '@livechat-pipeline/traffic-simulator';
 
 const q = (schema: string) => `"${schema.replaceAll('"', '""')}"`;
 

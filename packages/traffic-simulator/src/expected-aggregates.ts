@@ -1,8 +1,9 @@
-import type { ExpectedThreadFacts } from '@livechat-pipeline/traffic-simulator';
+import type { ExpectedThreadFacts } from './expected-report.js';
 
 /**
- * The report aggregates recomputed in TypeScript from per-thread facts (the simulator's expectations), to check
- * the views against sums computed independently of their SQL. Days and hours are UTC here (the tests' tenants
+ * The report aggregates (services/analytics views `daily`, `hourly`, `agent_daily`, `tag_daily`) recomputed in
+ * TypeScript from per-thread facts (the simulator's expectations), to check the views against sums computed
+ * independently of their SQL. Days and hours are UTC here (the tests' tenants
  * have no time zone configured unless a test says otherwise, and then passes `dayOf`).
  */
 export interface DailyRow {
