@@ -285,4 +285,60 @@ describe('analytics: out-of-order arrival', () => {
     ]);
     expect(await q(abandoned)).toEqual([{ queued: true, seconds: 89, left_queue: true }]);
   });
+
+  it('days and hours are the tenant’s local ones when its time zone is configured', async () => {
+    const late = (id: string, at: string) =>
+      v3(
+        'incoming_chat',
+        { chat: { id, users: [customer, agent], thread: { id: `T-${id}`, created_at: at, events: [] } } },
+        Date.parse(at) * 1000,
+      );
+    const s = await project([
+      late('LATE', '2026-11-25T23:30:00.000000Z'),
+      late('EARLY', '2026-11-25T22:30:00.000000Z'),
+    ]);
+    const days = async () =>
+      (await pool.query(`select day::text, chats from "${s}".daily order by day`)).rows;
+    expect(await days()).toEqual([{ day: '2026-11-25', chats: 2 }]);
+    await pool.query(`insert into "${s}".tenant_settings (tenant, time_zone) values ($1, 'Europe/Warsaw')`, [
+      org,
+    ]);
+    expect(await days()).toEqual([
+      { day: '2026-11-25', chats: 1 },
+      { day: '2026-11-26', chats: 1 },
+    ]);
+    const hours = await pool.query(
+      `select to_char(hour, 'YYYY-MM-DD HH24') as hour from "${s}".hourly order by 1`,
+    );
+    expect(hours.rows).toEqual([{ hour: '2026-11-25 23' }, { hour: '2026-11-26 00' }]);
+  });
+
+  it('agent availability: accepting-chats time per local day, split at the tenant’s midnight', async () => {
+    const status = (status: string, at: string): Delivery =>
+      v3('routing_status_set', { agent_id: 'agent@example.com', status }, Date.parse(at) * 1000);
+    // Receipt times are the statuses' only times; eventsFromDeliveries receives each 1 ms after its emission.
+    const s = await project([
+      status('accepting_chats', '2026-11-25T22:00:00Z'),
+      status('not_accepting_chats', '2026-11-26T01:00:00Z'),
+      status('offline', '2026-11-26T02:00:00Z'),
+    ]);
+    const rows = async () =>
+      (
+        await pool.query(
+          `select day::text, round(accepting_chats_seconds) as accepting, round(not_accepting_chats_seconds) as not_accepting
+           from "${s}".agent_availability order by day`,
+        )
+      ).rows;
+    expect(await rows()).toEqual([
+      { day: '2026-11-25', accepting: '7200', not_accepting: '0' },
+      { day: '2026-11-26', accepting: '3600', not_accepting: '3600' },
+    ]);
+    await pool.query(`insert into "${s}".tenant_settings (tenant, time_zone) values ($1, 'Europe/Warsaw')`, [
+      org,
+    ]);
+    expect(await rows()).toEqual([
+      { day: '2026-11-25', accepting: '3600', not_accepting: '0' },
+      { day: '2026-11-26', accepting: '7200', not_accepting: '3600' },
+    ]);
+  });
 });
