@@ -258,3 +258,38 @@ describe('v2 chat groups', () => {
     });
   });
 });
+
+describe('v2 chat.rate', () => {
+  const body = (rate: string) => ({
+    event_type: 'chat_ended',
+    license_id: '8762851',
+    token: 't',
+    chat: { id: 'RATED1', started_timestamp: 1795600000, ended_timestamp: 1795600300, messages: [], rate },
+  });
+
+  it('rated_good / rated_bad become the rating.score thread property (1 / 0), dated at the chat end', () => {
+    for (const [rate, score] of [
+      ['rated_good', 1],
+      ['rated_bad', 0],
+    ] as const) {
+      const events = parseWebhook(body(rate), CONTEXT).filter((e) => e.type === 'properties_changed');
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        chat_id: 'RATED1',
+        thread_id: 'RATED1',
+        occurred_at: 1795600300 * 1_000_000,
+        body: {
+          properties_changed: {
+            scope: 'thread',
+            change: 'updated',
+            properties_json: JSON.stringify({ rating: { score } }),
+          },
+        },
+      });
+    }
+  });
+
+  it('not_rated (also after a cancelled rating) says nothing', () => {
+    expect(parseWebhook(body('not_rated'), CONTEXT).some((e) => e.type === 'properties_changed')).toBe(false);
+  });
+});
