@@ -1,7 +1,7 @@
 /**
- * Benchmark (not a test): raw webhooks -> normalizer -> chat-events -> transcripts projection -> Postgres,
- * both services in this process on the real stack, beside a baseline of plain batched INSERTs of the
- * same rows in the same run.
+ * Benchmark (not a test): raw webhooks -> normalizer -> chat-events -> transcripts and analytics projections
+ * -> Postgres, the services in this process on the real stack, beside a baseline of plain batched INSERTs of
+ * the same rows in the same run; then a rebuild of the analytics schema from the chain's chat events.
  *
  *   pnpm bench:chain [--webhooks 200000] [--timeout-s 900] [--no-stages] …   (--help for all flags)
  *
@@ -21,7 +21,14 @@ import { benchKafka } from './lib/kafka.js';
 import { fmt } from './lib/report.js';
 import { BenchTimeout, logger, progress } from './chain/settings.js';
 import { endpoints } from './chain/runtime.js';
-import { baselinePhase, chainPhase, preload, stagesPhase, type Names } from './chain/phases.js';
+import {
+  analyticsRebuildPhase,
+  baselinePhase,
+  chainPhase,
+  preload,
+  stagesPhase,
+  type Names,
+} from './chain/phases.js';
 import { printSummary } from './chain/summary.js';
 
 // Settings (chain/settings.ts) are read from the command line when it loads; phases in chain/phases.ts.
@@ -45,9 +52,10 @@ async function main(): Promise<void> {
     const names: Names = { suffix, rawTopic: `bench.webhooks.raw.${suffix}` };
     const preloaded = await preload(e, kafka, admin, names);
     const chained = await chainPhase(e, kafka, admin, db, names, preloaded.rawHigh, running);
+    const analyticsRebuild = await analyticsRebuildPhase(e, db, chained);
     const stages = await stagesPhase(e, kafka, admin, db, names, preloaded.rawHigh, chained);
     const baselined = await baselinePhase(e, db, names, chained.txSchema);
-    printSummary(print, { started, loadBefore, preloaded, chained, stages, baselined });
+    printSummary(print, { started, loadBefore, preloaded, chained, stages, baselined, analyticsRebuild });
   } finally {
     for (const r of running) await r.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);

@@ -12,14 +12,17 @@ import {
   rawWebhookSchema,
   valueSubject,
 } from '@livechat-pipeline/events';
-import { migrateConsumerSchema, readAllStoredOffsets } from '@livechat-pipeline/postgres-consumer';
+import { migrateConsumerSchema, readAllStoredOffsets, rebuild } from '@livechat-pipeline/postgres-consumer';
+import { analyticsConsumer, startAnalytics } from '@livechat-pipeline/analytics';
 import { transcriptsMigrationsDir } from '@livechat-pipeline/transcripts';
 import { generateRawWebhooks } from '../lib/raw-webhooks.js';
 import { committedOffsets, highWatermarks, produceAll, reached, sum } from '../lib/kafka.js';
 import { insertPlain, projectionTables, readTables } from '../lib/baseline.js';
 import { CpuSampler, fmt, type CpuShare } from '../lib/report.js';
-import { progress, settings } from './settings.js';
+import { logger, progress, settings } from './settings.js';
+import { benchKafka } from '../lib/kafka.js';
 import {
+  analyticsConfigFor,
   launchNormalizer,
   partitionsOf,
   precreateChatEvents,
@@ -36,6 +39,10 @@ export interface ChainResult {
   readonly normalizerFirstOutputSeconds: number;
   readonly chatEvents: number;
   readonly projectedAtNormalizerDone: number;
+  /** When the transcripts projection had stored every chat event's offset (from the normalizer's start). */
+  readonly transcriptsSeconds: number;
+  /** The same for the analytics projection, which runs beside it (absent with --no-analytics). */
+  readonly analyticsSeconds: number | undefined;
   readonly peakRssMb: number;
   readonly cpu: CpuShare;
 }
@@ -110,6 +117,9 @@ export interface ChainPhase {
   readonly txSchema: string;
   readonly txDlq: number;
   readonly normalizerDlq: number;
+  readonly analyticsDlq: number;
+  /** The analytics projection's name and schema (rebuilt in phase 2b). */
+  readonly analytics: { readonly name: string; readonly schema: string } | undefined;
 }
 
 // ── 2. The chain (timed) ────────────────────────────────────────────────────────────
@@ -132,6 +142,20 @@ export async function chainPhase(
   const projection = await startProjection(e, transcriptsConfigFor(e, chainTopic, txName, txSchema));
   running.push(projection);
   await waitJoined(projection);
+  const analytics = settings.analytics
+    ? { name: `bench-analytics-${suffix}`, schema: `bench_an_${suffix}` }
+    : undefined;
+  if (analytics) {
+    progress(
+      `starting the analytics projection (${analytics.name}, schema ${analytics.schema}) on ${chainTopic}…`,
+    );
+    const consumer = await startAnalytics(
+      analyticsConfigFor(e, chainTopic, analytics.name, analytics.schema),
+      logger.child({ service: 'analytics' }),
+    );
+    running.push(consumer);
+    await waitJoined(consumer);
+  }
 
   const chain = await runChain(e, admin, db, {
     rawTopic: names.rawTopic,
@@ -141,12 +165,43 @@ export async function chainPhase(
     txName,
     txSchema,
     dlq: `bench.webhooks.raw.dlq.${suffix}`,
+    analytics,
   });
-  await projection.stop();
+  for (const consumer of running) await consumer.stop();
   running.length = 0;
   const txDlq = sum((await highWatermarks(admin, `${txName}.dlq`)).values());
   const normalizerDlq = sum((await highWatermarks(admin, `bench.webhooks.raw.dlq.${suffix}`)).values());
-  return { chain, chainTopic, txSchema, txDlq, normalizerDlq };
+  const analyticsDlq = analytics ? sum((await highWatermarks(admin, `${analytics.name}.dlq`)).values()) : 0;
+  return { chain, chainTopic, txSchema, txDlq, normalizerDlq, analyticsDlq, analytics };
+}
+
+export interface AnalyticsRebuild {
+  readonly events: number;
+  readonly seconds: number;
+  readonly threads: number;
+}
+
+// ── 2b. Rebuild of the analytics schema from the chain's chat events ─────────────────
+export async function analyticsRebuildPhase(
+  e: Endpoints,
+  db: pg.Pool,
+  chained: ChainPhase,
+): Promise<AnalyticsRebuild | undefined> {
+  const analytics = chained.analytics;
+  if (analytics === undefined) return undefined;
+  const config = analyticsConfigFor(e, chained.chainTopic, analytics.name, analytics.schema);
+  progress(`analytics rebuild: truncating ${analytics.schema} and replaying ${chained.chainTopic}…`);
+  const result = await rebuild(analyticsConsumer(config), {
+    kafka: benchKafka(e.kafkaBrokers, 'bench-analytics-rebuild', logger),
+    databaseUrl: e.databaseUrl,
+    onEvent: () => undefined,
+  });
+  const threads = Number(
+    (await db.query<{ n: string }>(`select count(*) as n from "${analytics.schema}".threads`)).rows[0]?.n ??
+      0,
+  );
+  progress(`analytics rebuild: ${result.total} events in ${fmt(result.durationMs / 1000, 2)} s`);
+  return { events: result.total, seconds: result.durationMs / 1000, threads };
 }
 
 export interface StagesAlone {
@@ -220,6 +275,7 @@ export async function runChain(
     txName: string;
     txSchema: string;
     dlq: string;
+    analytics: { readonly name: string; readonly schema: string } | undefined;
   },
 ): Promise<ChainResult> {
   const normalizerEnv: NodeJS.ProcessEnv = {
@@ -237,6 +293,9 @@ export async function runChain(
   let normalized = 0;
   let events = 0;
   let projected = 0;
+  let analyzed = 0;
+  let transcriptsDoneAt: number | undefined;
+  let analyticsDoneAt: number | undefined;
   let firstOutputAt: number | undefined;
   let normalizerDoneAt: number | undefined;
   let projectedAtNormalizerDone = 0;
@@ -247,17 +306,21 @@ export async function runChain(
   const normalizer = await launchNormalizer(normalizerEnv);
   try {
     const status = (): string =>
-      `chain ${fmt((performance.now() - t0) / 1000, 1)} s: normalizer ${normalized}/${settings.webhooks} webhooks -> ${events} events; projected ${projected}/${events} events`;
+      `chain ${fmt((performance.now() - t0) / 1000, 1)} s: normalizer ${normalized}/${settings.webhooks} webhooks -> ${events} events; projected ${projected}/${events} events` +
+      (run.analytics ? `; analytics ${analyzed}/${events}` : '');
     const seconds = await until(
       'the chain to drain',
       async () => {
         peakRss = Math.max(peakRss, process.memoryUsage.rss());
-        const [committed, high, stored] = await Promise.all([
+        const [committed, high, stored, storedAnalytics] = await Promise.all([
           normalizerDoneAt === undefined
             ? committedOffsets(admin, run.groupId, run.rawTopic)
             : Promise.resolve(run.rawHigh),
           highWatermarks(admin, run.chatEventsTopic),
           readAllStoredOffsets(db, run.txSchema, run.txName),
+          run.analytics
+            ? readAllStoredOffsets(db, run.analytics.schema, run.analytics.name)
+            : Promise.resolve(new Map<string, bigint>()),
         ]);
         const now = performance.now();
         normalized = sum(committed.values());
@@ -274,7 +337,15 @@ export async function runChain(
           events = sum(eventsHigh.values());
           progress(`chain: normalizer done after ${fmt((now - t0) / 1000, 2)} s (${events} chat events)`);
         }
-        if (normalizerDoneAt !== undefined && reached(storedHere, eventsHigh)) return (now - t0) / 1000;
+        const analyticsHere = partitionsOf(storedAnalytics, run.chatEventsTopic);
+        analyzed = sum(analyticsHere.values());
+        if (normalizerDoneAt !== undefined) {
+          if (transcriptsDoneAt === undefined && reached(storedHere, eventsHigh)) transcriptsDoneAt = now;
+          if (analyticsDoneAt === undefined && run.analytics && reached(analyticsHere, eventsHigh))
+            analyticsDoneAt = now;
+        }
+        if (transcriptsDoneAt !== undefined && (run.analytics === undefined || analyticsDoneAt !== undefined))
+          return (now - t0) / 1000;
         return undefined;
       },
       status,
@@ -287,6 +358,8 @@ export async function runChain(
       normalizerFirstOutputSeconds: ((firstOutputAt ?? t0) - t0) / 1000,
       chatEvents: events,
       projectedAtNormalizerDone,
+      transcriptsSeconds: ((transcriptsDoneAt ?? t0) - t0) / 1000,
+      analyticsSeconds: analyticsDoneAt === undefined ? undefined : (analyticsDoneAt - t0) / 1000,
       peakRssMb: peakRss / 2 ** 20,
       cpu: cpu.stop(),
     };

@@ -16,6 +16,7 @@ import {
   transcriptsConsumer,
   type TranscriptsConfig,
 } from '@livechat-pipeline/transcripts';
+import { loadAnalyticsConfig, type AnalyticsConfig } from '@livechat-pipeline/analytics';
 import { benchKafka } from '../lib/kafka.js';
 import { BenchTimeout, logger, progress, settings } from './settings.js';
 
@@ -189,4 +190,23 @@ export async function waitJoined(consumer: PostgresConsumer<ChatDomainEvent>): P
     60_000,
     50,
   );
+}
+
+export function analyticsConfigFor(
+  e: Endpoints,
+  chatEventsTopic: string,
+  name: string,
+  schema: string,
+): AnalyticsConfig {
+  return loadAnalyticsConfig({
+    KAFKA_BROKERS: e.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: e.schemaRegistryUrl,
+    DATABASE_URL: e.databaseUrl,
+    CHAT_EVENTS_TOPIC: chatEventsTopic,
+    CHAT_EVENTS_TOPIC_PARTITIONS: String(settings.partitions),
+    ANALYTICS_CONSUMER_NAME: name,
+    ANALYTICS_SCHEMA: schema,
+    ANALYTICS_PORT: '0',
+    LOG_LEVEL: settings.logLevel,
+  });
 }

@@ -21,6 +21,7 @@ export const USAGE = `pnpm bench:chain [flags]
                           1000-record produce chunks then exceed it and it crash-loops, see the report)
   --baseline-rows N       rows per baseline INSERT statement (default 1000)
   --no-stages             skip phase 3 (each stage alone)
+  --no-analytics          run the chain without the analytics projection (and skip its rebuild)
   --tx-concurrency N      projection: partitionsConsumedConcurrently (default: the service's, 3)
   --tx-max-bytes N        projection: maxBytesPerPartition (default: the service's, 4 MiB)
   --tx-pool N             projection: Postgres pool size (default: the service's, 6)
@@ -39,6 +40,7 @@ const { values: flags } = parseArgs({
     'events-max-message-bytes': { type: 'string', default: String(8 * 1024 * 1024) },
     'baseline-rows': { type: 'string', default: '1000' },
     'no-stages': { type: 'boolean', default: false },
+    'no-analytics': { type: 'boolean', default: false },
     'tx-concurrency': { type: 'string' },
     'tx-max-bytes': { type: 'string' },
     'tx-pool': { type: 'string' },
@@ -73,6 +75,7 @@ export const settings = {
   eventsMaxMessageBytes: Math.floor(Number(flags['events-max-message-bytes'])),
   baselineRows: Math.floor(positiveNumber('baseline-rows', flags['baseline-rows'])),
   stages: !flags['no-stages'],
+  analytics: !flags['no-analytics'],
   tx: {
     concurrency: optional('tx-concurrency', flags['tx-concurrency']),
     maxBytes: optional('tx-max-bytes', flags['tx-max-bytes']),

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { fmt, rate } from '../lib/report.js';
 import { TARGET_EVENTS_PER_S, TARGET_RATIO, settings } from './settings.js';
-import type { Baseline, ChainPhase, Preloaded, StagesAlone } from './phases.js';
+import type { AnalyticsRebuild, Baseline, ChainPhase, Preloaded, StagesAlone } from './phases.js';
 
 export interface RunFigures {
   /** performance.now() when the run started. */
@@ -13,6 +13,7 @@ export interface RunFigures {
   readonly chained: ChainPhase;
   readonly stages: StagesAlone;
   readonly baselined: Baseline;
+  readonly analyticsRebuild: AnalyticsRebuild | undefined;
 }
 
 export function printSummary(print: (line?: string) => void, figures: RunFigures): void {
@@ -28,7 +29,7 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
   const w = (label: string, value: string): void => print(`  ${label.padEnd(44)} ${value}`);
   print('');
   print(
-    '== chain benchmark: raw webhooks -> normalizer -> chat events -> transcripts projection -> Postgres ==',
+    '== chain benchmark: raw webhooks -> normalizer -> chat events -> transcripts (+ analytics) projection -> Postgres ==',
   );
   print('machine');
   w('cpus', `${cpus.length} x ${cpus[0]?.model.trim() ?? '?'}`);
@@ -98,6 +99,16 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
     `${chain.projectedAtNormalizerDone} of ${chain.chatEvents} events (${fmt((100 * chain.projectedAtNormalizerDone) / chain.chatEvents, 0)} %)`,
   );
   w('projection tail after the normalizer', `${fmt(chain.seconds - chain.normalizerSeconds, 2)} s`);
+  w(
+    'transcripts projection done after',
+    `${fmt(chain.transcriptsSeconds, 2)} s = ${rate(chain.chatEvents / chain.transcriptsSeconds)} events/s`,
+  );
+  if (chain.analyticsSeconds !== undefined)
+    w(
+      'analytics projection done after',
+      `${fmt(chain.analyticsSeconds, 2)} s = ${rate(chain.chatEvents / chain.analyticsSeconds)} events/s (dead letters ${figures.chained.analyticsDlq}; keeps up with the normalizer: ${chain.analyticsSeconds - chain.normalizerSeconds <= Math.max(2, 0.1 * chain.normalizerSeconds) ? 'yes' : 'NO'})`,
+    );
+  else w('analytics projection', 'not run (--no-analytics)');
   w('cpu during the chain', chain.cpu.describe());
   w(
     'peak RSS during the chain',
@@ -112,6 +123,14 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
     w(
       'projection alone',
       `${fmt(projectionAlone.seconds, 2)} s = ${rate(chain.chatEvents / projectionAlone.seconds)} events/s; cpu ${projectionAlone.cpu.describe()}`,
+    );
+  }
+  const rebuilt = figures.analyticsRebuild;
+  if (rebuilt) {
+    print("analytics rebuild (truncate, replay the chain's chat events from the earliest offsets)");
+    w(
+      'rebuild',
+      `${rebuilt.events} events in ${fmt(rebuilt.seconds, 2)} s = ${rate(rebuilt.events / rebuilt.seconds)} events/s (${rebuilt.threads} threads)`,
     );
   }
   print(
