@@ -68,19 +68,19 @@ export async function runAnalyticsDemo(
       ],
       [
         'daily',
-        `select tenant, day, group_id, chats, chats_with_reply, round(avg_first_response_seconds::numeric, 1) as avg_frt,
+        `select tenant, day::text, group_id, chats, chats_with_reply, round(avg_first_response_seconds::numeric, 1) as avg_frt,
                 round(p90_first_response_seconds::numeric, 1) as p90_frt, round(avg_duration_seconds::numeric) as avg_duration,
                 rated_good, rated_bad, queued, left_queue
          from ${s}.daily where tenant = any($1) order by tenant, day, group_id`,
       ],
       [
         'hourly',
-        `select tenant, hour, group_id, chats, round(avg_first_response_seconds::numeric, 1) as avg_frt, rated_good, rated_bad
+        `select tenant, to_char(hour, 'YYYY-MM-DD HH24:00') as hour, group_id, chats, round(avg_first_response_seconds::numeric, 1) as avg_frt, rated_good, rated_bad
          from ${s}.hourly where tenant = any($1) order by tenant, hour, group_id`,
       ],
       [
         'agent_daily',
-        `select tenant, day, agent_id, chats, first_responses, round(avg_first_response_seconds::numeric, 1) as avg_frt,
+        `select tenant, day::text, agent_id, chats, first_responses, round(avg_first_response_seconds::numeric, 1) as avg_frt,
                 round(avg_response_seconds::numeric, 1) as avg_response, rated_good, rated_bad
          from ${s}.agent_daily where tenant = any($1) order by tenant, day, agent_id`,
       ],
@@ -89,10 +89,13 @@ export async function runAnalyticsDemo(
         `select tenant, agent_id, good, bad, total, round(score::numeric, 4) as score
          from ${s}.agent_ranking where tenant = any($1) order by tenant, score desc`,
       ],
-      ['tag_daily', `select * from ${s}.tag_daily where tenant = any($1) order by tenant, day, tag`],
+      [
+        'tag_daily',
+        `select tenant, day::text, tag, chats from ${s}.tag_daily where tenant = any($1) order by tenant, day, tag`,
+      ],
       [
         'agent_availability',
-        `select tenant, day, agent_id, round(accepting_chats_seconds::numeric, 3) as accepting_s,
+        `select tenant, day::text, agent_id, round(accepting_chats_seconds::numeric, 3) as accepting_s,
                 round(not_accepting_chats_seconds::numeric, 3) as not_accepting_s
          from ${s}.agent_availability where tenant = any($1) order by tenant, day, agent_id`,
       ],

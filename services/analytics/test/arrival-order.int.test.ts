@@ -341,4 +341,14 @@ describe('analytics: out-of-order arrival', () => {
       { day: '2026-11-26', accepting: '7200', not_accepting: '3600' },
     ]);
   });
+
+  it('a thread whose start never arrived still has its facts, started at its first message', async () => {
+    const s = await project([say('M1', 5, 'customer'), say('M2', 12, 'agent'), archived(300), closed(300)]);
+    expect((await facts(s))[0]).toMatchObject({
+      thread_id: 'TH1',
+      started_at: new Date(T0 / 1000 + 5_000),
+      duration_seconds: 295,
+      first_response_seconds: 7,
+    });
+  });
 });

@@ -233,6 +233,7 @@ export function addEventRows(event: ChatDomainEvent, into: AnalyticsRowChanges):
     case 'thread_tagged':
     case 'thread_untagged': {
       if (chatId === null || threadId === null) return;
+      into.threads.push(threadRow(event, chatId, threadId));
       const tagged = event.type === 'thread_tagged';
       const tag = tagged
         ? event.body.thread_tagged.tag
@@ -257,6 +258,7 @@ export function addEventRows(event: ChatDomainEvent, into: AnalyticsRowChanges):
         into.chatGroups.push({ tenant, chat_id: chatId, group_ids: [...body.transferred_to_group_ids] });
         return;
       }
+      into.threads.push(threadRow(event, chatId, threadId));
       into.transfers.push({
         tenant,
         chat_id: chatId,
@@ -327,6 +329,8 @@ function entry(event: ChatDomainEvent, message: ChatMessage, into: AnalyticsRowC
   const { tenant, chat_id: chatId, thread_id: threadId } = event;
   if (chatId === null || threadId === null) return;
   const entryId = message.livechat_event_id ?? event.event_id;
+  // A thread is known from any of its events: one whose start was lost still gets its facts.
+  into.threads.push(threadRow(event, chatId, threadId));
   const properties = objectOf(parseJson(message.properties_json));
   const lc2 = objectOf(properties?.['lc2']);
   const automatic =
