@@ -123,6 +123,7 @@ describe('the main job (npm start) on an empty stack', () => {
       INGEST_OPERATIONS_PORT: await freePort(),
       NORMALIZER_PORT: await freePort(),
       TRANSCRIPTS_PORT: await freePort(),
+      ANALYTICS_PORT: await freePort(),
       APP_PORT: await freePort(),
       APP_OPERATIONS_PORT: await freePort(),
     };
@@ -148,6 +149,7 @@ describe('the main job (npm start) on an empty stack', () => {
         NORMALIZER_GROUP_ID: uniqueName('mainjob-normalizer'),
         // Also its group id and its dead-letter topic (`<name>.dlq`).
         TRANSCRIPTS_CONSUMER_NAME: consumerName,
+        ANALYTICS_CONSUMER_NAME: uniqueName('mainjob-analytics'),
         ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
         LOG_LEVEL: 'info',
       };
@@ -165,11 +167,18 @@ describe('the main job (npm start) on an empty stack', () => {
           (l) => /^main: (\w+) started \(pid (\d+)\)$/.exec(l)?.slice(1, 3) ?? [],
         );
         for (let i = 0; i < pids.length; i += 2) children.set(pids[i]!, Number(pids[i + 1]));
-        expect([...children.keys()].sort()).toEqual(['app', 'ingest', 'normalizer', 'transcripts']);
+        expect([...children.keys()].sort()).toEqual([
+          'analytics',
+          'app',
+          'ingest',
+          'normalizer',
+          'transcripts',
+        ]);
         for (const port of [
           ports.INGEST_OPERATIONS_PORT,
           ports.NORMALIZER_PORT,
           ports.TRANSCRIPTS_PORT,
+          ports.ANALYTICS_PORT,
           ports.APP_OPERATIONS_PORT,
         ])
           expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
@@ -234,7 +243,7 @@ describe('the main job (npm start) on an empty stack', () => {
         expect(exit, digest(job.output)).toEqual({ code: 0, signal: null });
         for (const [name, pid] of children)
           expect(isAlive(pid), `${name} (pid ${pid}) still running`).toBe(false);
-        expect(job.output.filter((l) => /^main: .* stopped$/.test(l))).toHaveLength(4);
+        expect(job.output.filter((l) => /^main: .* stopped$/.test(l))).toHaveLength(5);
         expect(job.output.filter((l) => /exited \(/.test(l))).toEqual([]);
       } finally {
         if (job.child.exitCode === null && job.child.signalCode === null) {
