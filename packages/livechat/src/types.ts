@@ -137,6 +137,8 @@ export interface ThreadStartedBody {
   readonly active: boolean | null;
   readonly chat_properties_json: string | null;
   readonly thread_properties_json: string | null;
+  /** The thread's queue while it waits for an agent (v3 `thread.queue`, present only while queued); null for v2. */
+  readonly queue: QueueInfo | null;
 }
 
 export interface MessagePostedBody {

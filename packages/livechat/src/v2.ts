@@ -109,6 +109,7 @@ function chatTranscript(input: V2Delivery, ended: boolean): ChatDomainEvent[] {
         active: !ended,
         chat_properties_json: null,
         thread_properties_json: null,
+        queue: null,
       },
     ),
   ];

@@ -22,7 +22,7 @@ import {
 import type { JsonObject } from './json.js';
 import { rfc3339At } from './time.js';
 import { customerIdentified, sessionFieldsJson } from './customers.js';
-import type { ChatDomainEvent, ChatUser, CustomerIdentifiedBody } from './types.js';
+import type { ChatDomainEvent, ChatUser, CustomerIdentifiedBody, QueueInfo } from './types.js';
 import { chatMessageFromV3Event, chatUserFromV3, knownUsersFrom } from './v3-structures.js';
 import type { KnownUsers } from './v3-structures.js';
 
@@ -203,6 +203,7 @@ function incomingChat(input: V3Delivery): ChatDomainEvent[] {
           active: booleanAt(thread, 'active'),
           chat_properties_json: first ? jsonOrNull(chat?.['properties']) : null,
           thread_properties_json: jsonOrNull(thread['properties']),
+          queue: queueInfo(objectAt(thread, 'queue')),
         },
       ),
     );
@@ -356,16 +357,20 @@ function chatTransferred(input: V3Delivery): ChatDomainEvent[] {
       reason: stringAt(input.fields, 'reason'),
       transferred_to_group_ids: integersAt(transferredTo, 'group_ids'),
       transferred_to_agent_ids: stringsAt(transferredTo, 'agent_ids'),
-      queue:
-        queue === undefined
-          ? null
-          : {
-              position: integerAt(queue, 'position'),
-              wait_time: integerAt(queue, 'wait_time'),
-              queued_at: rfc3339At(queue, 'queued_at'),
-            },
+      queue: queueInfo(queue),
     }),
   ];
+}
+
+/** A thread's queue (`{position, wait_time, queued_at}`), in a transfer or in the thread itself. */
+function queueInfo(queue: JsonObject | undefined): QueueInfo | null {
+  return queue === undefined
+    ? null
+    : {
+        position: integerAt(queue, 'position'),
+        wait_time: integerAt(queue, 'wait_time'),
+        queued_at: rfc3339At(queue, 'queued_at'),
+      };
 }
 
 /** Chat access actions name the chat `id`, not `chat_id`. */

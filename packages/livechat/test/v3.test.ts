@@ -482,3 +482,41 @@ describe('v3 agent-level and configuration actions', () => {
     });
   });
 });
+
+describe('v3 incoming_chat of a queued thread', () => {
+  const body = (queue?: unknown) => ({
+    webhook_id: 'w',
+    secret_key: 's',
+    action: 'incoming_chat',
+    organization_id: ORG,
+    payload: {
+      chat: {
+        id: 'QCHAT',
+        users: [],
+        thread: {
+          id: 'QTHREAD',
+          created_at: '2026-11-25T10:00:00.000000Z',
+          events: [],
+          ...(queue === undefined ? {} : { queue }),
+        },
+      },
+    },
+  });
+
+  it('carries thread.queue on the thread start (position, seconds waited, queued_at in µs)', () => {
+    const started = parseWebhook(
+      body({ position: 3, wait_time: 42, queued_at: '2026-11-25T10:00:00.250000Z' }),
+      CONTEXT,
+    ).find((e) => e.type === 'thread_started');
+    expect(started?.body).toMatchObject({
+      thread_started: {
+        queue: { position: 3, wait_time: 42, queued_at: Date.parse('2026-11-25T10:00:00Z') * 1000 + 250_000 },
+      },
+    });
+  });
+
+  it('has no queue when the thread is not queued', () => {
+    const started = parseWebhook(body(), CONTEXT).find((e) => e.type === 'thread_started');
+    expect(started?.body).toMatchObject({ thread_started: { queue: null } });
+  });
+});

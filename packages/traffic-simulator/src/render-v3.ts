@@ -4,6 +4,7 @@ import type {
   SimulatedAuthor,
   SimulatedChat,
   SimulatedMessage,
+  SimulatedQueue,
 } from './model.js';
 import { Random, hashToSeed } from './prng.js';
 import { byEmission, type RenderedWebhook } from './rendered.js';
@@ -170,7 +171,22 @@ function v3Chat(
       created_at: formatRfc3339Micros(chat.startedAt),
       ...(chat.initialTags.length > 0 ? { tags: [...chat.initialTags] } : {}),
       ...(chat.report?.previousThreadId ? { previous_thread_id: chat.report.previousThreadId } : {}),
+      ...(chat.report?.queue
+        ? { queue: v3Queue(chat.report.queue, firstMessage?.createdAt ?? chat.startedAt) }
+        : {}),
     },
+  };
+}
+
+/** The queue as `incoming_chat` shows it: where the thread stands and how long it has waited so far. */
+function v3Queue(
+  queue: SimulatedQueue,
+  at: EpochMicros,
+): { position: number; wait_time: number; queued_at: string } {
+  return {
+    position: queue.position,
+    wait_time: Math.floor((at - queue.queuedAt) / SECOND),
+    queued_at: formatRfc3339Micros(queue.queuedAt),
   };
 }
 
@@ -239,7 +255,7 @@ type Envelope = <Action extends V3ChatAction, Payload>(
 ) => V3Envelope<Action, Payload>;
 
 /**
- * The report facts of a thread as LiveChat sends them: a queue entry and a manual transfer (`chat_transferred`),
+ * The report facts of a thread as LiveChat sends them (the queue is in `incoming_chat`'s thread): a manual transfer (`chat_transferred`),
  * the archiving system message at the close, the rating (system messages `rating.chat_rated`,
  * `rating.chat_commented`, `rating.chat_rating_canceled`, with the `rating` thread properties set and deleted).
  */
@@ -268,20 +284,6 @@ function reportWebhooksV3(
       }),
       at,
     );
-  if (report.queue) {
-    const at = report.queue.queuedAt;
-    out.push(
-      webhook(
-        envelope('chat_transferred', at, {
-          ...ids,
-          reason: 'unassigned' as const,
-          transferred_to: { group_ids: [chat.groupId] },
-          queue: { position: report.queue.position, wait_time: 0, queued_at: formatRfc3339Micros(at) },
-        }),
-        at,
-      ),
-    );
-  }
   if (report.transfer) {
     const { at, from, to } = report.transfer;
     out.push(

@@ -108,6 +108,8 @@ export type V3Thread = {
   tags?: string[];
   /** The thread before this one, when the chat was resumed. */
   previous_thread_id?: string;
+  /** Only while the thread waits in the queue. */
+  queue?: { position: number; wait_time: number; queued_at: string };
 };
 
 export type V3Chat = {

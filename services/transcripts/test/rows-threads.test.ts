@@ -38,6 +38,7 @@ const started = {
   active: true,
   chat_properties_json: null,
   thread_properties_json: null,
+  queue: null,
 };
 
 describe('transcript rows: threads', () => {

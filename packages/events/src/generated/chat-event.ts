@@ -59,6 +59,8 @@ export interface ThreadStarted {
   readonly active: boolean | null;
   readonly chat_properties_json: string | null;
   readonly thread_properties_json: string | null;
+  /** The thread's queue while it waits for an agent (v3 thread.queue; only while queued). Null when not queued or unknown (v2). */
+  readonly queue: ThreadQueue | null;
 }
 
 /** A chat participant. */
@@ -69,6 +71,13 @@ export interface ChatUser {
   readonly name: string | null;
   readonly email: string | null;
   readonly present: boolean | null;
+}
+
+export interface ThreadQueue {
+  readonly position: number | null;
+  /** Seconds waited so far. */
+  readonly wait_time: number | null;
+  readonly queued_at: number | null;
 }
 
 /** An event was added to the transcript (message, file, form, rich message, system message, …). */

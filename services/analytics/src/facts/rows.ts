@@ -192,6 +192,15 @@ export function addEventRows(event: ChatDomainEvent, into: AnalyticsRowChanges):
         if (user.id !== null && user.kind !== 'unknown')
           into.participants.push({ tenant, chat_id: chatId, user_id: user.id, kind: user.kind });
       ratingFromProperties(event, 'thread', body.thread_properties_json, 'updated', into);
+      if (body.queue !== null)
+        into.queues.push({
+          tenant,
+          chat_id: chatId,
+          thread_id: threadId,
+          fact_id: event.event_id,
+          queued_at_us: body.queue.queued_at,
+          wait_seconds: body.queue.wait_time,
+        });
       return;
     }
     case 'thread_closed': {
