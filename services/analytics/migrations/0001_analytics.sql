@@ -134,11 +134,6 @@ create table tenant_settings (
   time_zone text not null default 'UTC'
 );
 
-create view tenant_zones as
-  select t.tenant, coalesce(s.time_zone, 'UTC') as time_zone
-  from (select distinct tenant from threads union select distinct tenant from agent_statuses) t
-  left join tenant_settings s using (tenant);
-
 -- Entries with the author's kind resolved (an id's shape gives way to the chat's user list) and its side.
 create view thread_entries as
   select e.tenant, e.chat_id, e.thread_id, e.entry_id, e.kind, e.visibility, e.created_us,
