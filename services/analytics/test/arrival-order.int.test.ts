@@ -354,4 +354,22 @@ describe('analytics: out-of-order arrival', () => {
       first_response_seconds: 7,
     });
   });
+
+  it('a rating property redelivered late (receipt time, another clock) does not override dated rating messages', async () => {
+    const property = (score: number, at: number) =>
+      v3(
+        'thread_properties_updated',
+        { chat_id: 'CHAT1', thread_id: 'TH1', properties: { rating: { score } } },
+        T0 + at * 1e6,
+      );
+    // The customer rated bad, then good (two dated messages); the bad rating's property arrives last.
+    const s = await project([
+      ...conversation,
+      rated(320, 'bad'),
+      rated(330, 'good'),
+      property(1, 330),
+      property(0, 900),
+    ]);
+    expect((await facts(s))[0]).toMatchObject({ rating: 'good' });
+  });
 });
