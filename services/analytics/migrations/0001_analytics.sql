@@ -107,7 +107,7 @@ create table queues (
   thread_id    text not null,
   fact_id      text not null,
   queued_at_us bigint,
-  wait_seconds int,
+  wait_seconds bigint,
   primary key (tenant, chat_id, thread_id, fact_id)
 );
 

@@ -117,7 +117,7 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
     sql: (s) => `
       insert into ${s}.queues (tenant, chat_id, thread_id, fact_id, queued_at_us, wait_seconds)
       select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, fact_id text,
-             queued_at_us bigint, wait_seconds int)
+             queued_at_us bigint, wait_seconds bigint)
       on conflict do nothing`,
   },
   visitorQueues: {
