@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -159,10 +160,11 @@ describe('analytics on the whole chain', () => {
       { timeoutMs: 90_000, intervalMs: 100, message: `${expected.length} threads in thread_facts` },
     );
     // Partitions are consumed concurrently: let the last facts (a cancel, a comment) land before comparing.
-    await waitFor(
-      async () => (JSON.stringify(await threadFacts()) === JSON.stringify(expected) ? true : undefined),
-      { timeoutMs: 20_000, intervalMs: 200, message: 'thread_facts equal to the expected facts' },
-    ).catch(() => undefined); // the assertion below shows the difference
+    await waitFor(async () => (isDeepStrictEqual(await threadFacts(), expected) ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      message: 'thread_facts equal to the expected facts',
+    }).catch(() => undefined); // the assertion below shows the difference
     expect(await threadFacts()).toEqual(expected);
 
     const daily = await pool.query(
