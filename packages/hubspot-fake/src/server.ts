@@ -64,11 +64,14 @@ export class FakeHubSpot {
   private nextId = 1000;
   private down = false;
   readonly tenSecondlyLimit: number;
+  readonly tenSecondlyWindowMs: number;
   readonly dailyLimit: number;
   readonly dailyWindowMs: number;
 
   constructor(private readonly options: FakeHubSpotOptions) {
+    this.options = { ...options, tokens: { ...options.tokens } };
     this.tenSecondlyLimit = options.tenSecondlyLimit ?? 190;
+    this.tenSecondlyWindowMs = options.tenSecondlyWindowMs ?? 10_000;
     this.dailyLimit = options.dailyLimit ?? 650_000;
     this.dailyWindowMs = options.dailyWindowMs ?? 24 * 60 * 60 * 1000;
     for (const portalId of new Set(Object.values(options.tokens))) this.portal(portalId);
@@ -120,6 +123,16 @@ export class FakeHubSpot {
   /** While down, every API call answers 503 (HubSpot unreachable for minutes, as far as a client can tell). */
   setDown(down: boolean): void {
     this.down = down;
+  }
+
+  /** Lets a token in (portal id) or out (null): a token revoked or replaced in HubSpot. */
+  setToken(token: string, portalId: number | null): void {
+    const tokens = this.options.tokens as Record<string, number>;
+    if (portalId === null) delete tokens[token];
+    else {
+      tokens[token] = portalId;
+      this.portal(portalId);
+    }
   }
 
   /** Starts a new daily window for every portal (the midnight reset). */
@@ -290,7 +303,8 @@ export class FakeHubSpot {
       portal.dailyWindowStart = t;
     }
     if (portal.dailyCount >= this.dailyLimit) return { policy: 'DAILY' };
-    while (portal.window.length > 0 && portal.window[0]! <= t - 10_000) portal.window.shift();
+    while (portal.window.length > 0 && portal.window[0]! <= t - this.tenSecondlyWindowMs)
+      portal.window.shift();
     if (portal.window.length >= this.tenSecondlyLimit) return { policy: 'TEN_SECONDLY_ROLLING' };
     portal.window.push(t);
     portal.dailyCount += 1;
@@ -301,7 +315,7 @@ export class FakeHubSpot {
     return {
       'x-hubspot-ratelimit-max': String(this.tenSecondlyLimit),
       'x-hubspot-ratelimit-remaining': String(Math.max(0, this.tenSecondlyLimit - portal.window.length)),
-      'x-hubspot-ratelimit-interval-milliseconds': '10000',
+      'x-hubspot-ratelimit-interval-milliseconds': String(this.tenSecondlyWindowMs),
       'x-hubspot-ratelimit-daily': String(this.dailyLimit),
       'x-hubspot-ratelimit-daily-remaining': String(Math.max(0, this.dailyLimit - portal.dailyCount)),
     };

@@ -47,6 +47,8 @@ export interface FakeHubSpotOptions {
   readonly expiredTokens?: readonly string[];
   /** Calls per portal in any rolling 10 s (HubSpot: 100 for free/starter, 190 for professional private apps). */
   readonly tenSecondlyLimit?: number;
+  /** Length of the rolling window (HubSpot: 10 s; tests shorten it together with the client's wait). */
+  readonly tenSecondlyWindowMs?: number;
   /** Calls per portal per daily window. */
   readonly dailyLimit?: number;
   /** Length of the "day" (tests shorten it); HubSpot resets at midnight in the account's time zone. */
