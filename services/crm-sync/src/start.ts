@@ -75,18 +75,8 @@ export async function startCrmSync(
       migrationsDir: crmMigrationsDir,
     }),
   );
-  let first = true;
-  await startup.step('start consumer', async () => {
-    if (!first) consumer = createPostgresConsumer(definition, consumerOpts);
-    first = false;
-    try {
-      await consumer.start();
-    } catch (error) {
-      await consumer.stop().catch(() => undefined);
-      throw error;
-    }
-  });
-
+  // The worker needs only Postgres: it drains what is there while the consumer joins its group (which can take a
+  // session timeout after a crash).
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => undefined);
   const metrics = createCrmMetrics(registry);
@@ -111,6 +101,24 @@ export async function startCrmSync(
     ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
   });
   if (options.worker !== false) worker.start();
+
+  let first = true;
+  await startup
+    .step('start consumer', async () => {
+      if (!first) consumer = createPostgresConsumer(definition, consumerOpts);
+      first = false;
+      try {
+        await consumer.start();
+      } catch (error) {
+        await consumer.stop().catch(() => undefined);
+        throw error;
+      }
+    })
+    .catch(async (error: unknown) => {
+      await worker.stop();
+      await pool.end().catch(() => undefined);
+      throw error;
+    });
 
   return {
     consumer,
