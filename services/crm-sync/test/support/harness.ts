@@ -11,15 +11,24 @@ import { parseWebhook, type ChatDomainEvent } from '@livechat-pipeline/livechat'
 import { createTopic, stackEndpoints, testKafka, uniqueName } from '@livechat-pipeline/testkit';
 import { loadCrmSyncConfig, type CrmSyncConfig } from '../../src/config.js';
 
-/** Webhook bodies as the normalizer turns them into chat events (every copy: the runtime deduplicates). */
+/**
+ * Webhook bodies as the normalizer turns them into chat events (every copy: the runtime deduplicates). Copies of
+ * one webhook share its receipt time: for a fact LiveChat gives no time for (a v3 close), the receipt time is the
+ * fact's time, and the copies are one fact (as in services/transcripts' tests).
+ */
 export function eventsOf(deliveries: readonly { body: unknown; emittedAt: number }[]): ChatDomainEvent[] {
   const events: ChatDomainEvent[] = [];
+  const receiptOf = new Map<string, number>();
   let receivedAt = 0;
   deliveries.forEach(({ body, emittedAt }, index) => {
-    receivedAt = Math.max(receivedAt + 1000, emittedAt + 1000);
-    events.push(
-      ...parseWebhook(structuredClone(body), { rawEventId: `raw-${index}`, receivedAtMicros: receivedAt }),
-    );
+    const text = JSON.stringify(body);
+    let at = receiptOf.get(text);
+    if (at === undefined) {
+      receivedAt = Math.max(receivedAt + 1000, emittedAt + 1000);
+      at = receivedAt;
+      receiptOf.set(text, at);
+    }
+    events.push(...parseWebhook(structuredClone(body), { rawEventId: `raw-${index}`, receivedAtMicros: at }));
   });
   return events;
 }
