@@ -107,7 +107,8 @@ async function main(): Promise<void> {
     env.HUBSPOT_ACCESS_TOKEN = HUBSPOT_FAKE_TOKEN;
     say(`--hubspot-fake: crm-sync talks to a fake HubSpot at ${hubspotFake.url}`);
   }
-  if ((env.HUBSPOT_ACCESS_TOKEN ?? '').trim() !== '') services.push('crm-sync');
+  if ((env.HUBSPOT_ACCESS_TOKEN ?? '').trim() !== '' || (env.CRM_TENANT_REGISTRY_DATABASE_URL ?? '') !== '')
+    services.push('crm-sync');
   else say('CRM sync is off: set HUBSPOT_ACCESS_TOKEN (or try npm start -- --demo --hubspot-fake)');
   if (ingestSecrets.local) {
     say(

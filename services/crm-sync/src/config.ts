@@ -40,6 +40,13 @@ export interface CrmSyncConfig {
     /** Minutes east of UTC of the accounts' time zone (HubSpot's daily limit resets at its midnight). */
     readonly dailyResetOffsetMinutes: number;
   };
+  /** Per-tenant tokens from the tenant registry (null: HUBSPOT_ACCESS_TOKEN only). */
+  readonly tenantRegistry: {
+    readonly databaseUrl: string;
+    readonly schema: string;
+    /** The app's APP_TOKEN_KEYS: key id -> 32-byte key. */
+    readonly tokenKeys: ReadonlyMap<string, Buffer>;
+  } | null;
   readonly worker: {
     readonly batchSize: number;
     readonly leaseMs: number;
@@ -76,6 +83,27 @@ const propertyMapVar = z
     return map;
   });
 
+/** The app's APP_TOKEN_KEYS format: comma-separated `kid:base64key`, 32-byte keys. */
+const tokenKeysVar = z.string().transform((s, ctx) => {
+  const keys = new Map<string, Buffer>();
+  for (const entry of s
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
+    const colon = entry.indexOf(':');
+    const key = Buffer.from(entry.slice(colon + 1), 'base64');
+    if (colon <= 0 || key.length !== 32) {
+      ctx.addIssue({
+        code: 'custom',
+        message: "must be kid:base64key entries with 32-byte keys (the app's APP_TOKEN_KEYS)",
+      });
+      continue;
+    }
+    keys.set(entry.slice(0, colon), key);
+  }
+  return keys;
+});
+
 const schema = z.object({
   ...connectionEnv('livechat-crm-sync'),
   DATABASE_URL: postgresUrlVar().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
@@ -97,6 +125,12 @@ const schema = z.object({
   HUBSPOT_BURST: intVar(1, 10_000).default(80),
   HUBSPOT_BURST_WINDOW_MS: intVar(100, 600_000).default(10_000),
   HUBSPOT_DAILY_RESET_OFFSET_MINUTES: intVar(-720, 840).default(0),
+  CRM_TENANT_REGISTRY_DATABASE_URL: postgresUrlVar().optional(),
+  CRM_TENANT_REGISTRY_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier')
+    .default('app'),
+  CRM_TOKEN_KEYS: tokenKeysVar.optional(),
   CRM_WORKER_BATCH: intVar(1, 1000).default(100),
   CRM_WORKER_LEASE_MS: intVar(1_000, 3_600_000).default(120_000),
   CRM_WORKER_POLL_MS: intVar(10, 60_000).default(250),
@@ -114,7 +148,17 @@ const schema = z.object({
 
 /** Reads the service's environment once; every problem is named in one error (ServiceConfigError). */
 export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
-  const e = parseEnv(schema, env, 'crm-sync');
+  const e = parseEnv(
+    schema.refine(
+      (v) => v.CRM_TENANT_REGISTRY_DATABASE_URL === undefined || (v.CRM_TOKEN_KEYS?.size ?? 0) > 0,
+      {
+        message: "CRM_TOKEN_KEYS (the app's APP_TOKEN_KEYS) is needed with CRM_TENANT_REGISTRY_DATABASE_URL",
+        path: ['CRM_TOKEN_KEYS'],
+      },
+    ),
+    env,
+    'crm-sync',
+  );
   return Object.freeze({
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -142,6 +186,14 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
       burstWindowMs: e.HUBSPOT_BURST_WINDOW_MS,
       dailyResetOffsetMinutes: e.HUBSPOT_DAILY_RESET_OFFSET_MINUTES,
     },
+    tenantRegistry:
+      e.CRM_TENANT_REGISTRY_DATABASE_URL === undefined
+        ? null
+        : {
+            databaseUrl: e.CRM_TENANT_REGISTRY_DATABASE_URL,
+            schema: e.CRM_TENANT_REGISTRY_SCHEMA,
+            tokenKeys: e.CRM_TOKEN_KEYS ?? new Map(),
+          },
     worker: {
       batchSize: e.CRM_WORKER_BATCH,
       leaseMs: e.CRM_WORKER_LEASE_MS,

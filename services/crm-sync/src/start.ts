@@ -15,7 +15,8 @@ import { HubSpotClient } from './hubspot/client.js';
 import { createCrmMetrics } from './metrics.js';
 import { AccountLimits, nextMidnight } from './sync/accounts.js';
 import { SyncStore } from './sync/store.js';
-import { staticTokenSource, type TokenSource } from './sync/tokens.js';
+import { openSealedToken, TenantRegistry } from '@livechat-pipeline/tenant-registry';
+import { registryTokenSource, staticTokenSource, type TokenSource } from './sync/tokens.js';
 import { OutboxWorker, type WorkerHooks } from './sync/worker.js';
 
 export interface CrmSync {
@@ -79,6 +80,7 @@ export async function startCrmSync(
   // session timeout after a crash).
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, connectionTimeoutMillis: 5_000 });
   pool.on('error', () => undefined);
+  const pools = [pool];
   const metrics = createCrmMetrics(registry);
   const worker = new OutboxWorker({
     store: new SyncStore(pool, `"${config.schema}"`),
@@ -94,7 +96,7 @@ export async function startCrmSync(
       probeMs: config.worker.probeMs,
       nextDailyReset: (now) => nextMidnight(now, config.hubspot.dailyResetOffsetMinutes),
     }),
-    tokens: options.tokens ?? staticTokenSource(config.hubspot.accessToken),
+    tokens: options.tokens ?? tokenSource(config, pools),
     metrics,
     logger,
     options: config.worker,
@@ -131,9 +133,29 @@ export async function startCrmSync(
     stop: async () => {
       await worker.stop();
       await consumer.stop();
-      await pool.end().catch(() => undefined);
+      await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
     },
   };
+}
+
+/** HUBSPOT_ACCESS_TOKEN, and with a tenant registry each tenant's own token first. */
+function tokenSource(config: CrmSyncConfig, pools: pg.Pool[]): TokenSource {
+  const fallback = staticTokenSource(config.hubspot.accessToken);
+  const registryConfig = config.tenantRegistry;
+  if (registryConfig === null) return fallback;
+  const registryPool = new pg.Pool({
+    connectionString: registryConfig.databaseUrl,
+    max: 2,
+    connectionTimeoutMillis: 5_000,
+  });
+  registryPool.on('error', () => undefined);
+  pools.push(registryPool);
+  const registry = new TenantRegistry(registryPool, { schema: registryConfig.schema });
+  return registryTokenSource(
+    registry,
+    (sealed, aad) => openSealedToken(registryConfig.tokenKeys, sealed, aad),
+    fallback,
+  );
 }
 
 async function pingPostgres(databaseUrl: string): Promise<void> {

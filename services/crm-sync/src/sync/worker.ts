@@ -57,6 +57,8 @@ export class OutboxWorker {
   private running: Promise<void> | undefined;
   private readonly paused = new Set<string>();
   private readonly broken = new Set<string>();
+  /** Accounts whose connection this process has recorded as working (once each, then on every recovery). */
+  private readonly confirmed = new Set<string>();
 
   constructor(private readonly deps: WorkerDeps) {}
 
@@ -303,12 +305,15 @@ export class OutboxWorker {
     try {
       const result = await fn();
       const previous = limits.succeeded(account);
-      if (previous === 'paused' || previous === 'broken') {
+      if (previous === 'paused' || previous === 'broken' || !this.confirmed.has(account)) {
+        this.confirmed.add(account);
         this.paused.delete(account);
         this.broken.delete(account);
         this.gauges();
-        logger.info({ account, was: previous }, 'HubSpot account works again; its work resumes');
+        if (previous === 'paused' || previous === 'broken')
+          logger.info({ account, was: previous }, 'HubSpot account works again; its work resumes');
         await store.setConnection(tenants, account, 'ok', null, null);
+        await this.deps.tokens.reportState?.(tenants, 'ok', null);
       }
       return result;
     } catch (error) {
@@ -328,6 +333,7 @@ export class OutboxWorker {
           );
         }
         await store.setConnection(tenants, account, 'paused', error.code, new Date(until));
+        await this.deps.tokens.reportState?.(tenants, 'paused', error.code);
       } else if (error.code === 'CRM_HUBSPOT_UNAUTHORIZED') {
         limits.breakConnection(account, error.code);
         if (!this.broken.has(account)) {
@@ -339,6 +345,7 @@ export class OutboxWorker {
           );
         }
         await store.setConnection(tenants, account, 'broken', error.code, null);
+        await this.deps.tokens.reportState?.(tenants, 'broken', error.code);
       }
       throw error;
     }
