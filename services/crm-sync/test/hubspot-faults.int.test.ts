@@ -191,6 +191,41 @@ describe('crm-sync: HubSpot limits and faults', () => {
     ).toHaveLength(3);
   });
 
+  it('two workers share the outbox (SKIP LOCKED claims): each thread synced once, both did work', async () => {
+    fake = await startFakeHubSpot({ tokens: { [TOKEN]: 7 } });
+    fake.setFaultPlan(() => ({ kind: 'slow', ms: 30 }));
+    const { topic, publish } = await chatEventsTopic(2);
+    const schema = uniqueName('crm').replace(/[^a-z0-9_]/g, '_');
+    const env = crmEnv(
+      { databaseUrl: db.url, topic, apiUrl: fake.url, token: TOKEN },
+      { CRM_SCHEMA: schema, CRM_WORKER_BATCH: '3', CRM_WORKER_CONCURRENCY: '1' },
+    );
+    const first = await startCrmSync(crmConfig(env), captureLogs().logger);
+    const second = await startCrmSync(crmConfig(env), captureLogs().logger);
+    try {
+      const chats = Array.from({ length: 16 }, (_, i) => smallChat(800 + i));
+      await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+      await waitFor(
+        async () =>
+          (await pool.query(`select 1 from "${schema}".outbox where status = 'done'`)).rowCount === 16,
+        { timeoutMs: 30_000, message: 'every thread synced' },
+      );
+      expect(notesOf(fake, chats)).toEqual(chats.map(() => 1));
+      const created = async (c: CrmSync) =>
+        Number(
+          /outcome="created"} (\d+)/.exec(
+            await c.metricsRegistry.getSingleMetricAsString('crm_sync_threads_synced_total'),
+          )?.[1] ?? 0,
+        );
+      const [a, b] = [await created(first), await created(second)];
+      expect(a + b).toBe(16);
+      expect(Math.min(a, b)).toBeGreaterThan(0);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  });
+
   it('HubSpot down: the consumer keeps committing offsets and intents; the notes follow once it is back', async () => {
     const { publish, schema } = await setUp({}, { CRM_BACKOFF_MAX_MS: '300' });
     fake!.setDown(true);

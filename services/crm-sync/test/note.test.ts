@@ -79,6 +79,15 @@ describe('note body', () => {
     expect(note.body).toContain('… [message cut]');
   });
 
+  it('a header a sender blows up (name, tags, rating comment) is clipped and still leaves the transcript room', () => {
+    const huge = '<'.repeat(100_000);
+    const note = renderNote(
+      thread([entry('still here')], { customerName: huge, tags: [huge, huge], ratingComment: huge }),
+    );
+    expect(note.body.length).toBeLessThan(10_000);
+    expect(note.body).toContain('still here');
+  });
+
   it('the same snapshot renders the same bytes (the hash decides whether the note needs an update)', () => {
     expect(renderNote(thread([entry('x')])).bodySha256).toBe(renderNote(thread([entry('x')])).bodySha256);
     expect(renderNote(thread([entry('x')])).bodySha256).not.toBe(

@@ -56,6 +56,8 @@ export function escapeHtml(s: string): string {
   );
 }
 
+/** Header fields a sender controls are clipped, so the header always leaves room for the transcript. */
+const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s);
 const iso = (us: number) => new Date(Math.floor(us / 1000)).toISOString();
 const clock = (us: number) => `${iso(us).slice(0, 19).replace('T', ' ')} UTC`;
 const safeUrl = (url: string) => /^https?:\/\//i.test(url);
@@ -90,11 +92,11 @@ export function renderNote(t: ThreadSnapshot, maxChars = NOTE_BODY_LIMIT): Rende
     t.ratingScore === null && t.ratingComment === null
       ? '—'
       : `${t.ratingScore === 1 ? 'good' : t.ratingScore === 0 ? 'bad' : 'none'}${t.ratingComment === null ? '' : ` (“${t.ratingComment}”)`}`;
-  const title = t.customerName === null ? t.customerEmail : t.customerName;
+  const title = clip(t.customerName === null ? t.customerEmail : t.customerName, 200);
   const header =
     `<p><strong>LiveChat conversation with ${escapeHtml(title)}</strong></p>` +
-    `<p>Chat ID: ${escapeHtml(t.chatId)}<br>Thread ID: ${escapeHtml(t.threadId)}<br>Closed: ${clock(t.closedUs)}` +
-    `<br>Tags: ${t.tags.length === 0 ? '—' : escapeHtml(t.tags.join(', '))}<br>Rating: ${escapeHtml(rating)}` +
+    `<p>Chat ID: ${escapeHtml(clip(t.chatId, 200))}<br>Thread ID: ${escapeHtml(clip(t.threadId, 200))}<br>Closed: ${clock(t.closedUs)}` +
+    `<br>Tags: ${t.tags.length === 0 ? '—' : escapeHtml(clip(t.tags.join(', '), 1_000))}<br>Rating: ${escapeHtml(clip(rating, 1_000))}` +
     `<br>Sync key: ${syncKey(t.tenant, t.chatId, t.threadId)}</p>`;
   const cutMarker = (n: number) =>
     `<p><em>[transcript cut: ${n} more ${n === 1 ? 'entry' : 'entries'} not shown; the full transcript is in LiveChat]</em></p>`;
