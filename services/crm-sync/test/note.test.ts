@@ -73,6 +73,11 @@ describe('note body', () => {
     expect(note.body).toContain('message 0');
   });
 
+  it('counts entries that were not even loaded in the cut marker', () => {
+    const note = renderNote({ ...thread([entry('first')]), entriesNotLoaded: 5 });
+    expect(note.body).toContain('[transcript cut: 5 more entries not shown');
+  });
+
   it('cuts one over-long first message inside, so the start of the conversation is there', () => {
     const note = renderNote(thread([entry('"'.repeat(200_000)), entry('after', 1)]));
     expect(note.body.length).toBeLessThanOrEqual(NOTE_BODY_LIMIT);

@@ -8,6 +8,7 @@ import { crmMigrationsDir } from '../src/consumer.js';
 import { applyCrmEvents } from '../src/projection/apply.js';
 import { renderNote } from '../src/sync/note.js';
 import { SyncStore } from '../src/sync/store.js';
+import { smallChat } from './support/chats.js';
 import { eventsOf } from './support/harness.js';
 
 // Given simulated traffic, when its events arrive in any order (and in batches of any size), then the same
@@ -77,5 +78,33 @@ describe('crm projection: order of arrival', () => {
     expect(forward.every((line) => !line.includes('none'))).toBe(true);
     expect(await project([...events].reverse(), 7)).toEqual(forward);
     expect(await project(shuffled, 1)).toEqual(forward);
+  });
+
+  it('a thread of 2,500 messages: 2,000 entries are loaded, the rest counted, the note stays under the limit', async () => {
+    const chat = smallChat(1, { texts: Array.from({ length: 2_500 }, (_, i) => `message number ${i}`) });
+    const schema = `crm_big_${++n}`;
+    await migrateConsumerSchema({ databaseUrl: db.url, schema, migrationsDir: crmMigrationsDir });
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await applyCrmEvents(eventsOf(chat.deliveries), client, schema, 0);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    const { rows } = await pool.query<{ tenant: string }>(`select tenant from "${schema}".outbox`);
+    const snapshot = await new SyncStore(pool, `"${schema}"`).snapshot({
+      tenant: rows[0]!.tenant,
+      chatId: chat.chatId,
+      threadId: chat.threadId,
+      version: '1',
+      attempts: 0,
+      queuedAtMs: 0,
+    });
+    expect([snapshot!.entries.length, snapshot!.entriesNotLoaded]).toEqual([2_000, 500]);
+    const note = renderNote(snapshot!);
+    expect(note.body.length).toBeLessThanOrEqual(65_536);
+    expect(note.body).toContain(`[transcript cut: ${note.entriesCut} more entries not shown`);
+    expect(note.body).toContain('message number 0<');
   });
 });

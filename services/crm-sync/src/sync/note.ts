@@ -25,6 +25,8 @@ export interface ThreadSnapshot {
   readonly ratingComment: string | null;
   /** In transcript order; whispers (agents-only) and deleted entries already left out. */
   readonly entries: readonly NoteEntry[];
+  /** Entries of the thread not loaded at all (beyond what a note could ever show); counted in the cut marker. */
+  readonly entriesNotLoaded?: number;
 }
 
 export interface RenderedNote {
@@ -101,7 +103,7 @@ export function renderNote(t: ThreadSnapshot, maxChars = NOTE_BODY_LIMIT): Rende
   const cutMarker = (n: number) =>
     `<p><em>[transcript cut: ${n} more ${n === 1 ? 'entry' : 'entries'} not shown; the full transcript is in LiveChat]</em></p>`;
   // Room kept for the marker, whatever the number in it.
-  const reserve = cutMarker(t.entries.length).length;
+  const reserve = cutMarker(t.entries.length + (t.entriesNotLoaded ?? 0)).length;
   const parts: string[] = [header];
   let length = header.length;
   let shown = 0;
@@ -116,7 +118,7 @@ export function renderNote(t: ThreadSnapshot, maxChars = NOTE_BODY_LIMIT): Rende
     length += html.length;
     shown += 1;
   }
-  const entriesCut = t.entries.length - shown;
+  const entriesCut = t.entries.length - shown + (t.entriesNotLoaded ?? 0);
   if (entriesCut > 0) parts.push(cutMarker(entriesCut));
   const body = parts.join('');
   return {

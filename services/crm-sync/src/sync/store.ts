@@ -24,6 +24,12 @@ export interface Snapshot extends ThreadSnapshot {
   readonly sessionFields: Readonly<Record<string, unknown>> | null;
 }
 
+/**
+ * Entries read per thread: a note holds at most ~65,536 characters, so no more than this many entries can ever
+ * be shown; the rest is counted, not loaded (a thread's size is the sender's to choose).
+ */
+const MAX_ENTRIES = 2_000;
+
 const key = (i: { tenant: string; chatId: string; threadId: string }) => [i.tenant, i.chatId, i.threadId];
 
 /**
@@ -105,15 +111,17 @@ export class SyncStore {
       file_name: string | null;
       file_url: string | null;
       created_us: string | null;
+      total: string;
     }>(
-      `select case when e.author_kind is null or e.author_kind = 'unknown' then coalesce(p.kind, e.author_kind) else e.author_kind end as author_kind,
+      `select count(*) over ()::text as total, case when e.author_kind is null or e.author_kind = 'unknown' then coalesce(p.kind, e.author_kind) else e.author_kind end as author_kind,
               coalesce(e.author_name, p.name) as author_name, e.author_id, e.kind, e.text, e.file_name, e.file_url,
               e.created_us::text
        from ${this.s}.entries e
        left join ${this.s}.participants p on p.tenant = e.tenant and p.chat_id = e.chat_id and p.user_id = e.author_id
        where e.tenant = $1 and e.chat_id = $2 and e.thread_id = $3 and e.deleted_us is null
          and coalesce(e.visibility, 'all') = 'all' and e.kind is not null
-       order by e.created_us nulls last, e.transcript_position nulls last, e.entry_id`,
+       order by e.created_us nulls last, e.transcript_position nulls last, e.entry_id
+       limit ${MAX_ENTRIES}`,
       key(item),
     );
     const list: NoteEntry[] = entries.rows.map((e) => ({
@@ -137,6 +145,7 @@ export class SyncStore {
       ratingScore: h.rating_score,
       ratingComment: h.rating_comment,
       entries: list,
+      entriesNotLoaded: Math.max(0, Number(entries.rows[0]?.total ?? 0) - list.length),
       sessionFields: h.session_fields,
     };
   }

@@ -59,6 +59,7 @@ export class OutboxWorker {
   private readonly broken = new Set<string>();
   /** Accounts whose connection this process has recorded as working (once each, then on every recovery). */
   private readonly confirmed = new Set<string>();
+  private pendingCountedAt = 0;
 
   constructor(private readonly deps: WorkerDeps) {}
 
@@ -80,7 +81,11 @@ export class OutboxWorker {
     while (!this.stopped) {
       try {
         const items = await store.claim(options.batchSize, options.leaseMs);
-        this.deps.metrics.pending.set(await store.pendingCount());
+        if (Date.now() - this.pendingCountedAt > 5_000) {
+          // A count over a large backlog is not free: at most every 5 s.
+          this.pendingCountedAt = Date.now();
+          this.deps.metrics.pending.set(await store.pendingCount());
+        }
         if (items.length === 0) {
           await sleep(options.pollMs, undefined, { signal: this.abort.signal });
           continue;
