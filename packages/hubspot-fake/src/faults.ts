@@ -19,7 +19,12 @@ export type Fault =
    */
   | { readonly kind: 'answer-late'; readonly ms: number }
   /** Do the work, then drop the connection without an answer. */
-  | { readonly kind: 'drop-after-write' };
+  | { readonly kind: 'drop-after-write' }
+  /**
+   * A batch upsert racing another writer of the same e-mail: the contacts are written (by "the other writer"),
+   * the answer is 409 OBJECT_ALREADY_EXISTS naming the existing id, as HubSpot answers concurrent creates.
+   */
+  | { readonly kind: 'conflict' };
 
 export interface QueuedFault {
   readonly fault: Fault;

@@ -273,10 +273,22 @@ export class FakeHubSpot {
     }
     const headers = { ...this.limitHeaders(portal), ...answer.headers };
     const faultName = fault === undefined ? {} : { fault: fault.kind };
-    record(answer.status, portalId, {
+    const conflict = fault?.kind === 'conflict' && answer.status < 300;
+    record(conflict ? 409 : answer.status, portalId, {
       ...faultName,
       ...(answer.noteId === undefined ? {} : { noteId: answer.noteId }),
     });
+    if (conflict) {
+      const firstId = (answer.body as { results?: { id: string }[] }).results?.[0]?.id ?? '0';
+      return send(
+        res,
+        409,
+        errorBody('OBJECT_ALREADY_EXISTS', `Contact already exists. Existing ID: ${firstId}`, {
+          error: 'CONTACT_EXISTS',
+        }),
+        headers,
+      );
+    }
     if (fault?.kind === 'drop-after-write') {
       res.socket?.destroy();
       return;

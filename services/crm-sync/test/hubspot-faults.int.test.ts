@@ -170,6 +170,23 @@ describe('crm-sync: HubSpot limits and faults', () => {
     ).toEqual(['bob@mail.example', 'customer400@mail.example']);
   });
 
+  it('a 409 from a concurrent create of the same e-mail is convergence: the same contact, the note made', async () => {
+    const { publish } = await setUp();
+    fake!.injectFaults('contacts', { kind: 'conflict' });
+    const chats = [smallChat(550), smallChat(551, { email: 'CUSTOMER550@mail.example' })];
+    await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+    await waitFor(() => notesOf(fake!, chats).every((n) => n === 1), {
+      timeoutMs: 20_000,
+      message: 'both notes',
+    });
+    expect(fake!.contacts().map((c) => c.emailKey)).toEqual(['customer550@mail.example']);
+    expect(fake!.calls().filter((c) => c.status === 409)).toHaveLength(1);
+    expect(new Set(fake!.notes().flatMap((n) => n.contactIds))).toEqual(new Set([fake!.contacts()[0]!.id]));
+    expect(await metric('crm_sync_dead_letters_total')).toBe(0);
+    // not a failure that was retried later: the 409 is convergence at once
+    expect(await metric('crm_sync_failures_total')).toBe(0);
+  });
+
   it('ambiguous creates (answer after the client timed out, connection dropped) create no second note', async () => {
     const { publish, schema } = await setUp({}, { HUBSPOT_TIMEOUT_MS: '400' });
     fake!.injectFaults(

@@ -5,6 +5,7 @@ import { createTestDatabase, waitFor, type TestDatabase } from '@livechat-pipeli
 import { simulateTraffic, type ExpectedChat } from '@livechat-pipeline/traffic-simulator';
 import { escapeHtml, syncKey } from '../src/sync/note.js';
 import { startCrmSync, type CrmSync } from '../src/start.js';
+import { ORG, smallChat } from './support/chats.js';
 import { allRowsText, captureLogs, chatEventsTopic, crmConfig, crmEnv, eventsOf } from './support/harness.js';
 
 const TOKEN = 'pat-na1-CANARY-crm-sync-token';
@@ -31,6 +32,11 @@ describe('crm-sync against the fake HubSpot with 429s, timeouts and 5xx switched
       ...v3.expected.map((chat) => ({ chat, tenant: tenantOf(chat, 'v3'), threadId: chat.threadId })),
       // v2 has no threads: the thread of a v2 chat is the chat
       ...v2.expected.map((chat) => ({ chat, tenant: tenantOf(chat, 'v2'), threadId: chat.chatId })),
+    ];
+    // Two more chats of the first customer (one with the e-mail in capitals): still one contact for the e-mail.
+    const sameCustomer = [
+      smallChat(50, { email: v3.expected[0]!.customerEmail }),
+      smallChat(51, { email: v3.expected[0]!.customerEmail.toUpperCase() }),
     ];
 
     // HubSpot with a 1 s "ten-second" window of 12 calls (the client is allowed 20: it meets real 429s), and
@@ -62,7 +68,11 @@ describe('crm-sync against the fake HubSpot with 429s, timeouts and 5xx switched
     const { lines, logger } = captureLogs('debug');
     const started = Date.now();
     crm = await startCrmSync(crmConfig(env), logger);
-    await publish([...eventsOf(v3.deliveries), ...eventsOf(v2.deliveries)]);
+    await publish([
+      ...eventsOf(v3.deliveries),
+      ...eventsOf(v2.deliveries),
+      ...eventsOf(sameCustomer.flatMap((c) => c.deliveries)),
+    ]);
 
     const notesByKey = () => {
       const byKey = new Map<string, string[]>();
@@ -81,6 +91,7 @@ describe('crm-sync against the fake HubSpot with 429s, timeouts and 5xx switched
     await waitFor(
       async () =>
         threads.every((t) => notesByKey().has(syncKey(t.tenant, t.chat.chatId, t.threadId))) &&
+        sameCustomer.every((c) => notesByKey().has(syncKey(ORG, c.chatId, c.threadId))) &&
         (await allDone()),
       { timeoutMs: 40_000, message: 'a note for every thread' },
     );
@@ -96,7 +107,7 @@ describe('crm-sync against the fake HubSpot with 429s, timeouts and 5xx switched
     ).toEqual([...emails].sort());
     // one note per thread, associated with its customer, showing the final transcript and tags
     const byKey = notesByKey();
-    expect(fake.notes()).toHaveLength(threads.length);
+    expect(fake.notes()).toHaveLength(threads.length + sameCustomer.length);
     const contactIdByEmail = new Map(fake.contacts().map((c) => [c.emailKey, c.id]));
     for (const t of threads) {
       const [body, ...more] = byKey.get(syncKey(t.tenant, t.chat.chatId, t.threadId))!;
@@ -108,6 +119,14 @@ describe('crm-sync against the fake HubSpot with 429s, timeouts and 5xx switched
       expect(body).toContain(`Tags: ${t.chat.tags.length === 0 ? '—' : escapeHtml(t.chat.tags.join(', '))}`);
       const note = fake.notes().find((n) => n.properties['hs_note_body'] === body)!;
       expect(note.contactIds).toEqual([contactIdByEmail.get(t.chat.customerEmail.toLowerCase())]);
+    }
+
+    const firstContact = contactIdByEmail.get(v3.expected[0]!.customerEmail.toLowerCase());
+    for (const c of sameCustomer) {
+      const notes = fake
+        .notes()
+        .filter((n) => n.properties['hs_note_body']?.includes(syncKey(ORG, c.chatId, c.threadId)));
+      expect(notes.map((n) => n.contactIds)).toEqual([[firstContact]]);
     }
 
     // The numbers of the run (the issue's "Done when").
@@ -124,10 +143,10 @@ describe('crm-sync against the fake HubSpot with 429s, timeouts and 5xx switched
       (c) => c.method === 'POST' && c.path === '/crm/v3/objects/notes',
     ).length;
     process.stdout.write(
-      `crm-sync run: threads synced ${threads.length} (${emails.size} contacts) in ${(syncedInMs / 1000).toFixed(1)} s; ` +
+      `crm-sync run: threads synced ${threads.length + sameCustomer.length} (${emails.size} contacts) in ${(syncedInMs / 1000).toFixed(1)} s; ` +
         `HubSpot calls ${calls.length} (note creates ${createAttempts}, late answers ${calls.filter((c) => c.fault === 'answer-late').length}); ` +
         `429s met ${calls.filter((c) => c.status === 429).length} (window ${calls.filter((c) => c.fault?.startsWith('limit:') === true).length}, injected ${calls.filter((c) => c.fault?.startsWith('rate-limit:') === true).length}); ` +
-        `5xx/423 ${calls.filter((c) => c.status >= 500 || c.status === 423).length}; duplicates created ${fake.notes().length - threads.length}; ` +
+        `5xx/423 ${calls.filter((c) => c.status >= 500 || c.status === 423).length}; duplicates created ${fake.notes().length - threads.length - sameCustomer.length}; ` +
         `close to note mean ${(sum / count).toFixed(2)} s over ${count}, median ${latency.rows[0]!.median.toFixed(2)} s, max ${latency.rows[0]!.max.toFixed(2)} s\n`,
     );
 
@@ -157,7 +176,7 @@ describe('crm-sync against the fake HubSpot with 429s, timeouts and 5xx switched
         message: 'the late tag on the note',
       },
     );
-    expect(fake.notes()).toHaveLength(threads.length);
+    expect(fake.notes()).toHaveLength(threads.length + sameCustomer.length);
 
     // No token in any log line or any column.
     expect(lines.length).toBeGreaterThan(0);
