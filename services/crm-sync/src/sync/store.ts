@@ -120,6 +120,8 @@ export class SyncStore {
        left join ${this.s}.participants p on p.tenant = e.tenant and p.chat_id = e.chat_id and p.user_id = e.author_id
        where e.tenant = $1 and e.chat_id = $2 and e.thread_id = $3 and e.deleted_us is null
          and coalesce(e.visibility, 'all') = 'all' and e.kind is not null
+         -- forms and rich messages without text have nothing readable to show
+         and (e.text is not null or e.file_url is not null or e.file_name is not null)
        order by e.created_us nulls last, e.transcript_position nulls last, e.entry_id
        limit ${MAX_ENTRIES}`,
       key(item),
