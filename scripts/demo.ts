@@ -14,6 +14,8 @@ export interface DemoOptions {
   readonly secretKey: string;
   readonly basicAuth: string;
   readonly schema: string;
+  /** With `--hubspot-fake`: the fake HubSpot whose contacts and notes the demo prints once crm-sync made them. */
+  readonly hubspotFakeUrl?: string;
   readonly say: (line: string) => void;
 }
 
@@ -106,6 +108,45 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   } finally {
     await client.end();
   }
+  if (options.hubspotFakeUrl !== undefined)
+    await printHubSpot(options.hubspotFakeUrl, expected.length, options.say);
+}
+
+/** The contacts and notes crm-sync created in the fake HubSpot (its inspection API). */
+async function printHubSpot(url: string, threads: number, say: (line: string) => void): Promise<void> {
+  const read = async <T>(path: string): Promise<T[]> =>
+    fetch(`${url}${path}`).then(
+      async (r) => (await r.json()) as T[],
+      () => [],
+    );
+  type Note = { id: string; properties: Record<string, string>; contactIds: string[] };
+  const deadline = Date.now() + 60_000;
+  let notes: Note[] = [];
+  while (Date.now() < deadline && (notes = await read<Note>('/__fake/notes')).length < threads)
+    await new Promise((r) => setTimeout(r, 250));
+  const contacts = await read<{ id: string; properties: Record<string, string> }>('/__fake/contacts');
+  say(
+    `demo: crm-sync made ${contacts.length} contacts and ${notes.length} notes (one per thread) in the fake HubSpot`,
+  );
+  printTable(
+    'fake HubSpot contacts',
+    contacts.map((c) => ({
+      id: c.id,
+      email: c.properties['email'],
+      firstname: c.properties['firstname'],
+      lastname: c.properties['lastname'],
+    })),
+  );
+  printTable(
+    'fake HubSpot notes',
+    notes.map((n) => ({
+      id: n.id,
+      contact: n.contactIds.join(','),
+      hs_timestamp: n.properties['hs_timestamp'],
+      chars: n.properties['hs_note_body']?.length ?? 0,
+      body: (n.properties['hs_note_body'] ?? '').replace(/<[^>]+>/g, ' ').slice(0, 90),
+    })),
+  );
 }
 
 export function printTable(title: string, rows: readonly Record<string, unknown>[]): void {

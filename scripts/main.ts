@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadStackSettings, stackDown, stackUp, StackError } from '@livechat-pipeline/local-stack';
 import { runAnalyticsDemo } from './analytics-demo.js';
+import { startFakeHubSpot } from '@livechat-pipeline/hubspot-fake';
 import { runDemo } from './demo.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,8 +19,10 @@ const say = (line: string) => process.stderr.write(`main: ${line}\n`);
  */
 const nodeFlags: Readonly<Record<string, readonly string[]>> = { ingest: ['--max-semi-space-size=4'] };
 
-/** The services `npm start` runs, in start order. */
-const services: readonly string[] = ['ingest', 'normalizer', 'transcripts', 'analytics', 'app'];
+/** The services `npm start` runs, in start order (crm-sync joins when a HubSpot token is configured). */
+const services: string[] = ['ingest', 'normalizer', 'transcripts', 'analytics', 'app'];
+/** `--demo --hubspot-fake`: crm-sync talks to a local fake HubSpot (packages/hubspot-fake) with this public token. */
+const HUBSPOT_FAKE_TOKEN = 'local-hubspot-fake-token';
 
 /**
  * The public local secrets the ingest accepts with INGEST_LOCAL_DEV_SECRETS=true (defined and enforced in
@@ -97,6 +100,17 @@ async function main(): Promise<void> {
       `http://${process.env['INGEST_HOST'] ?? '127.0.0.1'}:${process.env['INGEST_PORT'] ?? '8080'}/webhooks/livechat`,
     ...ingestSecrets.env,
   };
+  const hubspotFake = process.argv.includes('--hubspot-fake')
+    ? await startFakeHubSpot({ tokens: { [HUBSPOT_FAKE_TOKEN]: 1 } })
+    : undefined;
+  if (hubspotFake !== undefined) {
+    env.HUBSPOT_API_URL = hubspotFake.url;
+    env.HUBSPOT_ACCESS_TOKEN = HUBSPOT_FAKE_TOKEN;
+    say(`--hubspot-fake: crm-sync talks to a fake HubSpot at ${hubspotFake.url}`);
+  }
+  if ((env.HUBSPOT_ACCESS_TOKEN ?? '').trim() !== '' || (env.CRM_TENANT_REGISTRY_DATABASE_URL ?? '') !== '')
+    services.push('crm-sync');
+  else say('CRM sync is off: set HUBSPOT_ACCESS_TOKEN (or try npm start -- --demo --hubspot-fake)');
   if (ingestSecrets.local) {
     say(
       `no ingest secrets configured: local mode, the ingest accepts the local ones (v3 secret_key "${LOCAL_DEV_SECRET_KEY}", v2 Basic "${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}") and not the app's tenant registry (for the app's tenants set INGEST_TENANT_REGISTRY_DATABASE_URL, e.g. to the ingest role's URL that \`pnpm stack up\` prints)`,
@@ -172,6 +186,7 @@ async function main(): Promise<void> {
       secretKey,
       basicAuth,
       schema: env.TRANSCRIPTS_SCHEMA ?? 'transcripts',
+      ...(hubspotFake === undefined ? {} : { hubspotFakeUrl: hubspotFake.url }),
       say,
     })
       .then(() =>
@@ -221,6 +236,7 @@ function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
     transcripts: base(env['TRANSCRIPTS_HOST'], env['TRANSCRIPTS_PORT'] ?? '8091'),
     analytics: base(env['ANALYTICS_HOST'], env['ANALYTICS_PORT'] ?? '8094'),
     app: base(env['APP_OPERATIONS_HOST'], env['APP_OPERATIONS_PORT'] ?? '8093'),
+    'crm-sync': base(env['CRM_HOST'], env['CRM_PORT'] ?? '8095'),
   };
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { APP_ERROR_CODES } from '@livechat-pipeline/app';
+import { CRM_ERROR_CODES } from '@livechat-pipeline/crm-sync';
 import { EVENTS_ERROR_CODES } from '@livechat-pipeline/events';
 import { INGEST_ERROR_CODES } from '@livechat-pipeline/ingest';
 import { LIVECHAT_PARSE_ERROR_CODES } from '@livechat-pipeline/livechat';
@@ -17,6 +18,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const catalogues: { readonly readme: string; readonly prefix: string; readonly codes: readonly string[] }[] =
   [
     { readme: 'services/app/README.md', prefix: 'APP_', codes: Object.keys(APP_ERROR_CODES) },
+    { readme: 'services/crm-sync/README.md', prefix: 'CRM_', codes: Object.keys(CRM_ERROR_CODES) },
     { readme: 'packages/events/README.md', prefix: 'EVENTS_', codes: Object.keys(EVENTS_ERROR_CODES) },
     { readme: 'services/ingest/README.md', prefix: 'INGEST_', codes: Object.keys(INGEST_ERROR_CODES) },
     { readme: 'packages/livechat/README.md', prefix: 'LIVECHAT_', codes: [...LIVECHAT_PARSE_ERROR_CODES] },

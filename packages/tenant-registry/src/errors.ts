@@ -13,6 +13,11 @@ export const REGISTRY_ERROR_CODES = {
     description: 'The ingest role name is not a plain SQL identifier ([a-z_][a-z0-9_]*)',
   },
   REGISTRY_TENANT_NOT_FOUND: { retryable: false, description: 'No tenant with that id' },
+  REGISTRY_TOKEN_UNREADABLE: {
+    retryable: false,
+    description:
+      'A sealed token cannot be opened: unknown key id, unknown format, or it failed authentication',
+  },
   REGISTRY_UNAVAILABLE: {
     retryable: true,
     description: 'Postgres could not be reached or refused the query',

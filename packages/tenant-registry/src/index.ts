@@ -1,7 +1,8 @@
 export { INGEST_GRANTS, migrateRegistry, migrateRegistryWithGrants, MIGRATIONS } from './migrations.js';
 export type { MigrationOutcome } from './migrations.js';
 export { TenantRegistry } from './registry.js';
-export type { NewRegistration, NewTokens } from './registry.js';
+export type { CrmConnection, CrmConnectionStatus, NewRegistration, NewTokens } from './registry.js';
+export { openSealedToken } from './sealed-token.js';
 export { DEFAULT_REGISTRY_SCHEMA, DEFAULT_RETIRING_SECONDS } from './schema.js';
 export { hashWebhookSecret } from './secret-hash.js';
 export { RegistrySecretVerifier, anyOfVerifiers, createRegistrySecretVerifier } from './verifier.js';

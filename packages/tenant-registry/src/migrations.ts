@@ -100,6 +100,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: "CRM connections (a tenant's HubSpot token, sealed, and the connection's state as crm-sync last saw it)",
+    sql: (s) => `
+      create table ${s}.crm_connections (
+        tenant_id     uuid primary key references ${s}.tenants (id) on delete cascade,
+        key_id        text not null,
+        token_enc     bytea not null,
+        status        text not null default 'unknown' check (status in ('unknown', 'ok', 'broken', 'paused')),
+        status_code   text,
+        status_since  timestamptz not null default now(),
+        updated_at    timestamptz not null default now()
+      );
+    `,
+  },
 ];
 
 /**

@@ -104,6 +104,15 @@ export interface NewRegistration {
  * Data access to the registry's tables. Holds no secret in clear: callers pass ciphertext and digests. Every
  * method is one statement (or one transaction), so it can be used from the app, the CLI and tests alike.
  */
+export type CrmConnectionStatus = 'unknown' | 'ok' | 'broken' | 'paused';
+
+/** A tenant's CRM connection as crm-sync last saw it (the token itself is never read here). */
+export interface CrmConnection {
+  readonly status: CrmConnectionStatus;
+  readonly code: string | null;
+  readonly since: Date;
+}
+
 export class TenantRegistry {
   private readonly s: string;
 
@@ -198,6 +207,60 @@ export class TenantRegistry {
        where status = 'active' and (organization_id = any($1) or license_id = any($1))`,
       [tenantKeys, at],
     );
+  }
+
+  // --- CRM connections (HubSpot) ------------------------------------------------------------------------
+
+  /** Stores a tenant's HubSpot token (ciphertext, sealed by the caller); its state starts again as unknown. */
+  async saveCrmToken(tenantId: string, token: { keyId: string; tokenEnc: Buffer }): Promise<void> {
+    await this.q(
+      `insert into ${this.s}.crm_connections (tenant_id, key_id, token_enc) values ($1, $2, $3)
+       on conflict (tenant_id) do update set key_id = excluded.key_id, token_enc = excluded.token_enc,
+         status = 'unknown', status_code = null, status_since = now(), updated_at = now()`,
+      [tenantId, token.keyId, token.tokenEnc],
+    );
+  }
+
+  /**
+   * The sealed HubSpot token of the active tenant a chat event names (organization id, or v2 licence id); the
+   * most recently set when several installations name it. Null when none is set.
+   */
+  async crmTokenFor(
+    tenantKey: string,
+  ): Promise<{ tenantId: string; keyId: string; tokenEnc: Buffer } | null> {
+    const r = await this.q<{ tenant_id: string; key_id: string; token_enc: Buffer }>(
+      `select c.tenant_id, c.key_id, c.token_enc from ${this.s}.crm_connections c
+       join ${this.s}.tenants t on t.id = c.tenant_id
+       where t.status = 'active' and (t.organization_id = $1 or t.license_id = $1)
+       order by c.updated_at desc limit 1`,
+      [tenantKey],
+    );
+    const row = r.rows[0];
+    return row === undefined ? null : { tenantId: row.tenant_id, keyId: row.key_id, tokenEnc: row.token_enc };
+  }
+
+  /** crm-sync's view of the connection (`ok`, `broken` after a 401/403, `paused` by HubSpot's daily limit). */
+  async setCrmStatus(
+    tenantIds: readonly string[],
+    status: CrmConnectionStatus,
+    code: string | null,
+  ): Promise<void> {
+    if (tenantIds.length === 0) return;
+    await this.q(
+      `update ${this.s}.crm_connections set status = $2, status_code = $3, updated_at = now(),
+         status_since = case when status = $2 then status_since else now() end
+       where tenant_id = any($1::uuid[])`,
+      [tenantIds, status, code],
+    );
+  }
+
+  async getCrmConnection(tenantId: string): Promise<CrmConnection | null> {
+    const r = await this.q<{ status: CrmConnectionStatus; status_code: string | null; status_since: Date }>(
+      `select status, status_code, status_since from ${this.s}.crm_connections where tenant_id = $1`,
+      [tenantId],
+    );
+    const row = r.rows[0];
+    return row === undefined ? null : { status: row.status, code: row.status_code, since: row.status_since };
   }
 
   // --- tokens --------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { formatTable } from './cli-table.js';
 import { loadAppConfig } from './config.js';
+import { TokenCipher } from './crypto/token-cipher.js';
 import { createAppDeps } from './deps.js';
 import { AppConfigError, isAppError } from './errors.js';
 import { REDACT_PATHS } from './logger.js';
@@ -19,13 +20,25 @@ const USAGE = `usage: pnpm livechat webhooks <command>
                            (default APP_ROTATION_OVERLAP_SECONDS), unregister old, accept old for N s more, forget it
 
 Authenticates with a personal access token: LIVECHAT_PAT=<account_id>:<PAT> (scope webhooks.configuration:rw),
-for the app LIVECHAT_CLIENT_ID. Needs DATABASE_URL (the registry keeps the secrets' hashes for the ingest).`;
+for the app LIVECHAT_CLIENT_ID. Needs DATABASE_URL (the registry keeps the secrets' hashes for the ingest).
+
+usage: pnpm livechat hubspot set-token <organization id or licence>   < token
+  stores the tenant's HubSpot private-app token for crm-sync, read from stdin (never an argument: it would
+  show in the shell's history and the process list), sealed with APP_TOKEN_KEYS.`;
 
 export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   /** Log destination; default stderr. */
   readonly logger?: Logger;
+  /** The secret a command reads (hubspot set-token); default: stdin to its end. */
+  readonly readSecret?: () => Promise<string>;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const fmt = (d: Date | null) => (d === null ? '-' : d.toISOString().replace(/\.\d{3}Z$/, 'Z'));
@@ -40,6 +53,8 @@ function planTable(plan: readonly PlanStep[]): string {
 /** Runs one CLI command; returns the exit code. */
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   const [group, command, ...rest] = argv;
+  if (group === 'hubspot' && command === 'set-token' && rest[0] !== undefined)
+    return setHubSpotToken(rest[0], env, io);
   if (group !== 'webhooks' || command === undefined || command === '--help') {
     io.err(USAGE);
     return group === undefined || command === '--help' ? 0 : 64;
@@ -149,6 +164,48 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
       return 1;
     }
     throw err;
+  } finally {
+    await deps.close();
+  }
+}
+
+/** `hubspot set-token`: seals the token as the app seals its OAuth tokens and stores it for the tenant. */
+async function setHubSpotToken(tenantKey: string, env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  let config;
+  try {
+    config = loadAppConfig(env);
+  } catch (err) {
+    if (err instanceof AppConfigError) {
+      io.err(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  if (config.tokenKeys.length === 0) {
+    io.err('APP_TOKEN_KEYS is needed to seal the token (crm-sync opens it with the same keys)');
+    return 2;
+  }
+  const token = (await (io.readSecret ?? readStdin)()).trim();
+  if (!/^\S{8,512}$/.test(token)) {
+    io.err('give the HubSpot token on stdin: one line, 8 to 512 characters without spaces');
+    return 64;
+  }
+  const logger = io.logger ?? pino({ level: 'warn', base: { service: 'app-cli' } }, process.stderr);
+  const deps = await createAppDeps(config, logger);
+  try {
+    const tenant = (await deps.registry.listTenants(config.livechat.clientId)).find(
+      (t) => t.status === 'active' && (t.organizationId === tenantKey || t.licenseId === tenantKey),
+    );
+    if (tenant === undefined) {
+      io.err(`no active tenant ${tenantKey} for client ${config.livechat.clientId}`);
+      return 1;
+    }
+    const sealed = new TokenCipher(config.tokenKeys).seal(token, `${tenant.id}/hubspot`);
+    await deps.registry.saveCrmToken(tenant.id, { keyId: sealed.keyId, tokenEnc: sealed.ciphertext });
+    io.out(
+      `HubSpot token stored for ${tenant.organizationId} (sealed with key ${sealed.keyId}); crm-sync uses it from its next sync`,
+    );
+    return 0;
   } finally {
     await deps.close();
   }

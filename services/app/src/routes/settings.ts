@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Tenant, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
+import type { CrmConnection, Tenant, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../deps.js';
 import { errorPage, escapeHtml, htmlSecurityHeaders, page } from '../http/html.js';
@@ -26,7 +26,30 @@ ${body}
 </tbody></table>`;
 }
 
-function connected(tenant: Tenant, tokenState: string, rows: readonly WebhookRegistration[]): string {
+/** The tenant's HubSpot connection as crm-sync last saw it. */
+function crmState(c: CrmConnection | null): { text: string; broken: boolean } {
+  if (c === null)
+    return { text: 'not set up (an operator sets a token: pnpm livechat hubspot set-token)', broken: false };
+  if (c.status === 'broken')
+    return {
+      text: `broken since ${fmt(c.since)}: HubSpot refused the token; chats wait until a new token is set`,
+      broken: true,
+    };
+  if (c.status === 'paused')
+    return {
+      text: `paused since ${fmt(c.since)}: HubSpot's daily API limit is reached; it resumes after the reset`,
+      broken: false,
+    };
+  return { text: c.status === 'ok' ? 'connected' : 'token set, not used yet', broken: false };
+}
+
+function connected(
+  tenant: Tenant,
+  tokenState: string,
+  rows: readonly WebhookRegistration[],
+  crm: CrmConnection | null = null,
+): string {
+  const hubspot = crmState(crm);
   const last =
     tenant.lastWebhookAt === null
       ? 'unknown <span class="muted">(none recorded yet: the ingest records it when it accepts a delivery with a registered secret)</span>'
@@ -39,6 +62,7 @@ function connected(tenant: Tenant, tokenState: string, rows: readonly WebhookReg
 <tr><th>Connected since</th><td>${escapeHtml(fmt(tenant.installedAt))}</td></tr>
 <tr><th>Access</th><td id="token-state">${escapeHtml(tokenState)}</td></tr>
 <tr><th>Last webhook</th><td id="last-webhook">${last}</td></tr>
+<tr><th>HubSpot</th><td id="crm-state"${hubspot.broken ? ' class="status off"' : ''}>${escapeHtml(hubspot.text)}</td></tr>
 </tbody></table>
 <h2>Webhooks</h2>
 ${webhooksTable(rows)}
@@ -102,8 +126,9 @@ export function registerSettingsRoute(app: FastifyInstance, deps: AppDeps): void
           ? `valid until ${fmt(stored.accessExpiresAt)} (refreshed automatically)`
           : 'expired: refreshing';
     const rows = await deps.registry.liveRegistrations(tenant.clientId);
+    const crm = await deps.registry.getCrmConnection(tenant.id);
     return reply.send(
-      page('LiveChat pipeline', connected(tenant, tokenState, rows) + script(nonce, FRAME_SCRIPT)),
+      page('LiveChat pipeline', connected(tenant, tokenState, rows, crm) + script(nonce, FRAME_SCRIPT)),
     );
   });
 

@@ -1,0 +1,60 @@
+/**
+ * pnpm crm dead-letters list [--all]            threads HubSpot refused (crm.dead_letters), not yet replayed
+ * pnpm crm dead-letters replay --id N [--id M] | --all   send them again (through the outbox)
+ * Connection: DATABASE_URL (default: the local stack), CRM_SCHEMA (default crm).
+ */
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { listDeadLetters, replayDeadLetters } from './dead-letters.js';
+
+const USAGE = 'usage: pnpm crm dead-letters list [--all] | pnpm crm dead-letters replay (--id N ... | --all)';
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { id: { type: 'string', multiple: true }, all: { type: 'boolean' } },
+  });
+  const [group, command] = positionals;
+  if (group !== 'dead-letters' || (command !== 'list' && command !== 'replay')) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const schema = process.env['CRM_SCHEMA'] ?? 'crm';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    process.stderr.write('CRM_SCHEMA must be a lower-case Postgres identifier\n');
+    return 2;
+  }
+  const pool = new pg.Pool({
+    connectionString: process.env['DATABASE_URL'] ?? 'postgres://postgres:postgres@127.0.0.1:55432/postgres',
+    max: 1,
+  });
+  try {
+    if (command === 'list') {
+      const letters = await listDeadLetters(pool, schema, { all: values.all === true });
+      for (const d of letters)
+        process.stdout.write(
+          `${d.id} | ${d.tenant}/${d.chatId}/${d.threadId} | ${d.code} | ${d.httpStatus ?? '-'} | ${d.message} | ${d.failedAt.toISOString()}${d.replayedAt === null ? '' : ` | replayed ${d.replayedAt.toISOString()}`}\n`,
+        );
+      process.stderr.write(`${letters.length} dead letter(s)\n`);
+      return 0;
+    }
+    if (values.all !== true && (values.id === undefined || values.id.length === 0)) {
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+    }
+    const n = await replayDeadLetters(pool, schema, values.all === true ? 'all' : values.id!);
+    process.stderr.write(`${n} thread(s) sent again\n`);
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,4 @@
+export { loadCrmSyncConfig, type CrmSyncConfig } from './config.js';
+export { crmConsumer, crmMigrationsDir } from './consumer.js';
+export { CRM_ERROR_CODES, CrmSyncError, type CrmErrorCode } from './errors.js';
+export { startCrmSync, type CrmSync, type CrmSyncStartOptions } from './start.js';

@@ -1,0 +1,322 @@
+import type pg from 'pg';
+import type { NoteEntry, ThreadSnapshot } from './note.js';
+
+/** One claimed outbox row. */
+export interface ClaimedItem {
+  readonly tenant: string;
+  readonly chatId: string;
+  readonly threadId: string;
+  readonly version: string;
+  readonly attempts: number;
+  /** When the consumer first recorded the intent (the close as seen by the pipeline), epoch ms. */
+  readonly queuedAtMs: number;
+}
+
+export interface NoteRecord {
+  readonly account: string;
+  readonly contactId: string | null;
+  readonly noteId: string | null;
+  readonly bodySha256: string | null;
+  readonly createStarted: boolean;
+}
+
+export interface Snapshot extends ThreadSnapshot {
+  readonly sessionFields: Readonly<Record<string, unknown>> | null;
+}
+
+/**
+ * Entries read per thread: a note holds at most ~65,536 characters, so no more than this many entries can ever
+ * be shown; the rest is counted, not loaded (a thread's size is the sender's to choose).
+ */
+const MAX_ENTRIES = 2_000;
+
+const key = (i: { tenant: string; chatId: string; threadId: string }) => [i.tenant, i.chatId, i.threadId];
+
+/**
+ * The worker's SQL on the `crm` schema. Every write is its own short transaction (autocommit): a result is on
+ * disk before the next HubSpot call, so a crash loses at most the call in flight, which the note's
+ * `create_started_at` marker covers.
+ */
+export class SyncStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly s: string,
+  ) {}
+
+  /**
+   * Claims up to `limit` due rows with FOR UPDATE SKIP LOCKED, so several workers (threads or processes) never
+   * take the same row; the claim is a lease (`claimed_until`), so the row comes back if its worker dies.
+   */
+  async claim(limit: number, leaseMs: number): Promise<ClaimedItem[]> {
+    const { rows } = await this.pool.query<{
+      tenant: string;
+      chat_id: string;
+      thread_id: string;
+      version: string;
+      attempts: number;
+      queued_at_ms: string;
+    }>(
+      `with due as (
+         select tenant, chat_id, thread_id from ${this.s}.outbox
+         where status = 'pending' and next_attempt_at <= now() and (claimed_until is null or claimed_until <= now())
+         order by next_attempt_at
+         limit $1
+         for update skip locked)
+       update ${this.s}.outbox o
+       set claimed_until = now() + make_interval(secs => $2::double precision / 1000)
+       from due where o.tenant = due.tenant and o.chat_id = due.chat_id and o.thread_id = due.thread_id
+       returning o.tenant, o.chat_id, o.thread_id, o.version::text, o.attempts,
+                 (extract(epoch from o.created_at) * 1000)::bigint::text as queued_at_ms`,
+      [limit, leaseMs],
+    );
+    return rows.map((r) => ({
+      tenant: r.tenant,
+      chatId: r.chat_id,
+      threadId: r.thread_id,
+      version: r.version,
+      attempts: r.attempts,
+      queuedAtMs: Number(r.queued_at_ms),
+    }));
+  }
+
+  /** What the note is rendered from, as the projection holds it now; null when the thread no longer qualifies. */
+  async snapshot(item: ClaimedItem): Promise<Snapshot | null> {
+    const head = await this.pool.query<{
+      closed_us: string | null;
+      name: string | null;
+      email: string | null;
+      session_fields: Record<string, unknown> | null;
+      rating_score: number | null;
+      rating_comment: string | null;
+      tags: string[];
+    }>(
+      `select t.closed_us::text, u.name, u.email, u.session_fields, t.rating_score, t.rating_comment,
+              coalesce(t.tags_snapshot, array(select g.tag from ${this.s}.thread_tags g
+                where g.tenant = t.tenant and g.chat_id = t.chat_id and g.thread_id = t.thread_id
+                  and g.tagged and not g.untagged order by g.tag)) as tags
+       from ${this.s}.threads t
+       join ${this.s}.chats c on c.tenant = t.tenant and c.chat_id = t.chat_id
+       join ${this.s}.customers u on u.tenant = c.tenant and u.customer_id = c.customer_id
+       where t.tenant = $1 and t.chat_id = $2 and t.thread_id = $3`,
+      key(item),
+    );
+    const h = head.rows[0];
+    if (h === undefined || h.closed_us === null || h.email === null) return null;
+    const entries = await this.pool.query<{
+      author_kind: string | null;
+      author_name: string | null;
+      author_id: string | null;
+      kind: string | null;
+      text: string | null;
+      file_name: string | null;
+      file_url: string | null;
+      created_us: string | null;
+      total: string;
+    }>(
+      `select count(*) over ()::text as total, case when e.author_kind is null or e.author_kind = 'unknown' then coalesce(p.kind, e.author_kind) else e.author_kind end as author_kind,
+              coalesce(e.author_name, p.name) as author_name, e.author_id, e.kind, e.text, e.file_name, e.file_url,
+              e.created_us::text
+       from ${this.s}.entries e
+       left join ${this.s}.participants p on p.tenant = e.tenant and p.chat_id = e.chat_id and p.user_id = e.author_id
+       where e.tenant = $1 and e.chat_id = $2 and e.thread_id = $3 and e.deleted_us is null
+         and coalesce(e.visibility, 'all') = 'all' and e.kind is not null
+         -- forms and rich messages without text have nothing readable to show
+         and (e.text is not null or e.file_url is not null or e.file_name is not null)
+       order by e.created_us nulls last, e.transcript_position nulls last, e.entry_id
+       limit ${MAX_ENTRIES}`,
+      key(item),
+    );
+    const list: NoteEntry[] = entries.rows.map((e) => ({
+      authorKind: e.author_kind,
+      authorName: e.author_name,
+      authorId: e.author_id,
+      kind: e.kind,
+      text: e.text,
+      fileName: e.file_name,
+      fileUrl: e.file_url,
+      createdUs: e.created_us === null ? null : Number(e.created_us),
+    }));
+    return {
+      tenant: item.tenant,
+      chatId: item.chatId,
+      threadId: item.threadId,
+      closedUs: Number(h.closed_us),
+      customerName: h.name,
+      customerEmail: h.email,
+      tags: h.tags,
+      ratingScore: h.rating_score,
+      ratingComment: h.rating_comment,
+      entries: list,
+      entriesNotLoaded: Math.max(0, Number(entries.rows[0]?.total ?? 0) - list.length),
+      sessionFields: h.session_fields,
+    };
+  }
+
+  async noteRecord(item: ClaimedItem): Promise<NoteRecord | null> {
+    const { rows } = await this.pool.query<{
+      account: string;
+      contact_id: string | null;
+      note_id: string | null;
+      body_sha256: string | null;
+      create_started: boolean;
+    }>(
+      `select account, contact_id, note_id, body_sha256, create_started_at is not null as create_started
+       from ${this.s}.notes where tenant = $1 and chat_id = $2 and thread_id = $3`,
+      key(item),
+    );
+    const r = rows[0];
+    return r === undefined
+      ? null
+      : {
+          account: r.account,
+          contactId: r.contact_id,
+          noteId: r.note_id,
+          bodySha256: r.body_sha256,
+          createStarted: r.create_started,
+        };
+  }
+
+  /** Committed before the create call: from now on a note may exist that we do not know of. */
+  async markCreateStarted(item: ClaimedItem, account: string, contactId: string): Promise<void> {
+    await this.pool.query(
+      `insert into ${this.s}.notes (tenant, chat_id, thread_id, account, contact_id, create_started_at)
+       values ($1, $2, $3, $4, $5, now())
+       on conflict (tenant, chat_id, thread_id) do update set account = excluded.account,
+         contact_id = excluded.contact_id, create_started_at = coalesce(${this.s}.notes.create_started_at, now())`,
+      [...key(item), account, contactId],
+    );
+  }
+
+  async recordNote(
+    item: ClaimedItem,
+    note: { account: string; contactId: string; noteId: string; bodySha256: string | null },
+  ): Promise<void> {
+    await this.pool.query(
+      `insert into ${this.s}.notes (tenant, chat_id, thread_id, account, contact_id, note_id, body_sha256, synced_at)
+       values ($1, $2, $3, $4, $5, $6, $7, now())
+       on conflict (tenant, chat_id, thread_id) do update set account = excluded.account, contact_id = excluded.contact_id,
+         note_id = excluded.note_id, body_sha256 = excluded.body_sha256, synced_at = now()`,
+      [...key(item), note.account, note.contactId, note.noteId, note.bodySha256],
+    );
+  }
+
+  /** The create certainly did not happen (HubSpot refused it with an answer): no look-up needed next time. */
+  async clearCreateStarted(item: ClaimedItem): Promise<void> {
+    await this.pool.query(
+      `update ${this.s}.notes set create_started_at = null
+       where tenant = $1 and chat_id = $2 and thread_id = $3 and note_id is null`,
+      key(item),
+    );
+  }
+
+  /** The note is gone from HubSpot (deleted there): forget it, so the next attempt creates a new one. */
+  async forgetNote(item: ClaimedItem): Promise<void> {
+    await this.pool.query(
+      `update ${this.s}.notes set note_id = null, body_sha256 = null, create_started_at = null
+       where tenant = $1 and chat_id = $2 and thread_id = $3`,
+      key(item),
+    );
+  }
+
+  async rememberContacts(
+    account: string,
+    contacts: readonly { emailKey: string; contactId: string }[],
+  ): Promise<void> {
+    if (contacts.length === 0) return;
+    await this.pool.query(
+      `insert into ${this.s}.contacts (account, email_key, contact_id)
+       select $1, x.email_key, x.contact_id from jsonb_to_recordset($2::jsonb) as x(email_key text, contact_id text)
+       order by x.email_key
+       on conflict (account, email_key) do update set contact_id = excluded.contact_id, updated_at = now()`,
+      [account, JSON.stringify(contacts.map((c) => ({ email_key: c.emailKey, contact_id: c.contactId })))],
+    );
+  }
+
+  /** Done with the version it synced; a newer version (a change during the sync) stays pending. */
+  async complete(item: ClaimedItem): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `update ${this.s}.outbox set status = case when version = $4 then 'done' else 'pending' end,
+         synced_version = greatest(synced_version, $4), attempts = 0, claimed_until = null, last_error_code = null,
+         updated_at = now()
+       where tenant = $1 and chat_id = $2 and thread_id = $3 and status = 'pending'`,
+      [...key(item), item.version],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /** Back to the queue at `at`; `failed` counts an attempt (waits for a window or a pause do not). */
+  async reschedule(item: ClaimedItem, at: Date, code: string, failed: boolean): Promise<void> {
+    await this.pool.query(
+      `update ${this.s}.outbox set next_attempt_at = greatest(next_attempt_at, $4), claimed_until = null,
+         last_error_code = $5, attempts = attempts + $6, updated_at = now()
+       where tenant = $1 and chat_id = $2 and thread_id = $3`,
+      [...key(item), at, code, failed ? 1 : 0],
+    );
+  }
+
+  /** The thread no longer qualifies (no e-mail, not closed): nothing to send. */
+  async drop(item: ClaimedItem): Promise<void> {
+    await this.pool.query(
+      `update ${this.s}.outbox set status = 'done', claimed_until = null, updated_at = now()
+       where tenant = $1 and chat_id = $2 and thread_id = $3 and version = $4`,
+      [...key(item), item.version],
+    );
+  }
+
+  async deadLetter(
+    item: ClaimedItem,
+    failure: { code: string; status?: number; message: string; hubspotError?: unknown },
+  ): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(
+        `insert into ${this.s}.dead_letters (tenant, chat_id, thread_id, code, http_status, message, hubspot_error)
+         values ($1, $2, $3, $4, $5, $6, $7)`,
+        [
+          ...key(item),
+          failure.code,
+          failure.status ?? null,
+          failure.message.slice(0, 1024),
+          failure.hubspotError === undefined ? null : JSON.stringify(failure.hubspotError),
+        ],
+      );
+      await client.query(
+        `update ${this.s}.outbox set status = 'dead', claimed_until = null, last_error_code = $4, updated_at = now()
+         where tenant = $1 and chat_id = $2 and thread_id = $3`,
+        [...key(item), failure.code],
+      );
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async setConnection(
+    tenants: readonly string[],
+    account: string,
+    status: 'ok' | 'broken' | 'paused',
+    code: string | null,
+    pausedUntil: Date | null,
+  ): Promise<void> {
+    if (tenants.length === 0) return;
+    await this.pool.query(
+      `insert into ${this.s}.connections (tenant, account, status, code, paused_until)
+       select t, $2, $3, $4, $5 from unnest($1::text[]) as t order by t
+       on conflict (tenant) do update set account = excluded.account, status = excluded.status, code = excluded.code,
+         paused_until = excluded.paused_until,
+         since = case when ${this.s}.connections.status = excluded.status then ${this.s}.connections.since else now() end`,
+      [tenants, account, status, code, pausedUntil],
+    );
+  }
+
+  async pendingCount(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      `select count(*)::text as n from ${this.s}.outbox where status = 'pending'`,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+}

@@ -1,0 +1,453 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { CrmSyncError } from '../errors.js';
+import type { ContactInput, HubSpotClient } from '../hubspot/client.js';
+import type { CrmMetrics } from '../metrics.js';
+import type { AccountLimits } from './accounts.js';
+import { renderNote, splitName, syncKey } from './note.js';
+import type { ClaimedItem, Snapshot, SyncStore } from './store.js';
+import type { TokenSource } from './tokens.js';
+
+export interface WorkerOptions {
+  /** Rows claimed at once (contacts of one account go in one batch upsert, ≤ 100 per call). */
+  readonly batchSize: number;
+  /** How long a claim holds a row; a worker that dies gives its rows back after this. */
+  readonly leaseMs: number;
+  /** How often an idle worker looks for due rows. */
+  readonly pollMs: number;
+  /** Notes synced at once per account (each call still takes a token of the account's bucket). */
+  readonly concurrency: number;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  /** When an account is paused or broken, or a tenant has no token, its rows come back this often. */
+  readonly probeMs: number;
+  readonly noteMaxChars: number;
+  /** LiveChat session field -> HubSpot contact property (besides email, firstname, lastname). */
+  readonly contactProperties: Readonly<Record<string, string>>;
+}
+
+/** Test seams (a child process SIGKILLs itself there); production leaves them unset. */
+export interface WorkerHooks {
+  readonly beforeNoteCreate?: (item: ClaimedItem) => void | Promise<void>;
+  readonly afterNoteCreate?: (item: ClaimedItem, noteId: string) => void | Promise<void>;
+}
+
+export interface WorkerDeps {
+  readonly store: SyncStore;
+  readonly client: HubSpotClient;
+  readonly limits: AccountLimits;
+  readonly tokens: TokenSource;
+  readonly metrics: CrmMetrics;
+  readonly logger: Logger;
+  readonly options: WorkerOptions;
+  readonly hooks?: WorkerHooks;
+}
+
+interface Work {
+  readonly item: ClaimedItem;
+  readonly snapshot: Snapshot;
+}
+
+/**
+ * Drains crm.outbox: claims due rows (FOR UPDATE SKIP LOCKED, so any number of workers can run), upserts the
+ * contacts of each HubSpot account in one batch, then creates or updates one note per thread. Never inside the
+ * consumer's processing: HubSpot's state only ever delays this loop.
+ */
+export class OutboxWorker {
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly paused = new Set<string>();
+  private readonly broken = new Set<string>();
+  /** Accounts whose connection this process has recorded as working (once each, then on every recovery). */
+  private readonly confirmed = new Set<string>();
+  private pendingCountedAt = 0;
+
+  constructor(private readonly deps: WorkerDeps) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async loop(): Promise<void> {
+    const { store, options, logger } = this.deps;
+    while (!this.stopped) {
+      try {
+        const items = await store.claim(options.batchSize, options.leaseMs);
+        if (Date.now() - this.pendingCountedAt > 5_000) {
+          // A count over a large backlog is not free: at most every 5 s.
+          this.pendingCountedAt = Date.now();
+          this.deps.metrics.pending.set(await store.pendingCount());
+        }
+        if (items.length === 0) {
+          await sleep(options.pollMs, undefined, { signal: this.abort.signal });
+          continue;
+        }
+        await this.process(items);
+      } catch (error) {
+        if (this.stopped) return;
+        // Postgres down or the like: the claimed rows come back when their lease ends.
+        logger.warn({ err: errorSummary(error) }, 'outbox worker pass failed; retrying');
+        await sleep(options.pollMs * 5, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  private async process(items: readonly ClaimedItem[]): Promise<void> {
+    const { store, tokens, options } = this.deps;
+    const byAccount = new Map<string, { token: string; tenants: Set<string>; work: Work[] }>();
+    for (const item of items) {
+      const snapshot = await store.snapshot(item);
+      if (snapshot === null) {
+        await store.drop(item);
+        continue;
+      }
+      const credentials = await tokens.tokenFor(item.tenant);
+      if (credentials === null) {
+        this.deps.metrics.failures.inc({ code: 'CRM_NO_TOKEN' });
+        await store.reschedule(item, new Date(Date.now() + options.probeMs), 'CRM_NO_TOKEN', false);
+        continue;
+      }
+      let group = byAccount.get(credentials.account);
+      if (group === undefined) {
+        group = { token: credentials.token, tenants: new Set(), work: [] };
+        byAccount.set(credentials.account, group);
+      }
+      group.tenants.add(item.tenant);
+      group.work.push({ item, snapshot });
+    }
+    await Promise.all(
+      [...byAccount].map(([account, g]) => this.processAccount(account, g.token, [...g.tenants], g.work)),
+    );
+  }
+
+  private async processAccount(
+    account: string,
+    token: string,
+    tenants: string[],
+    work: Work[],
+  ): Promise<void> {
+    const { limits, store } = this.deps;
+    const unavailable = limits.unavailable(account);
+    if (unavailable !== undefined) {
+      const code = unavailable.kind === 'paused' ? 'CRM_HUBSPOT_DAILY_LIMIT' : 'CRM_HUBSPOT_UNAUTHORIZED';
+      for (const w of work) await store.reschedule(w.item, new Date(unavailable.until), code, false);
+      return;
+    }
+
+    // Contacts: one input per e-mail (HubSpot refuses duplicate ids in a batch), ≤ 100 per call.
+    const inputs = new Map<string, ContactInput & { work: Work[] }>();
+    for (const w of work) {
+      const emailKey = w.snapshot.customerEmail.trim().toLowerCase();
+      let input = inputs.get(emailKey);
+      if (input === undefined) {
+        input = {
+          email: w.snapshot.customerEmail.trim(),
+          properties: this.contactProperties(w.snapshot),
+          traceId: `c${inputs.size}`,
+          work: [],
+        };
+        inputs.set(emailKey, input);
+      }
+      input.work.push(w);
+    }
+    const withContact: { work: Work; contactId: string }[] = [];
+    const all = [...inputs.entries()];
+    for (let i = 0; i < all.length; i += 100) {
+      const chunk = all.slice(i, i + 100);
+      try {
+        const outcome = await this.call(account, tenants, () =>
+          this.deps.client.upsertContacts(
+            token,
+            chunk.map(([, c]) => c),
+          ),
+        );
+        const known: { emailKey: string; contactId: string }[] = [];
+        for (const [emailKey, input] of chunk) {
+          const id = outcome.ids.get(input.traceId);
+          if (id !== undefined) {
+            known.push({ emailKey, contactId: id });
+            for (const w of input.work) withContact.push({ work: w, contactId: id });
+            continue;
+          }
+          const refused = outcome.errors.get(input.traceId);
+          for (const w of input.work)
+            await this.deadLetter(w.item, {
+              code: 'CRM_HUBSPOT_REJECTED',
+              status: 207,
+              message: refused?.message ?? 'contact refused',
+              hubspotError: refused?.error,
+            });
+        }
+        await store.rememberContacts(account, known);
+      } catch (error) {
+        await this.failed(
+          chunk.flatMap(([, c]) => c.work.map((w) => w.item)),
+          error,
+        );
+      }
+    }
+
+    // Notes, a few at a time; the bucket paces the calls.
+    let next = 0;
+    const runners = Array.from(
+      { length: Math.min(this.deps.options.concurrency, withContact.length) },
+      async () => {
+        while (next < withContact.length && !this.stopped) {
+          const current = withContact[next++]!;
+          await this.syncNote(account, token, tenants, current.work, current.contactId);
+        }
+      },
+    );
+    await Promise.all(runners);
+  }
+
+  private contactProperties(s: Snapshot): Record<string, string> {
+    const properties: Record<string, string> = {
+      email: s.customerEmail.trim(),
+      ...splitName(s.customerName),
+    };
+    for (const [field, property] of Object.entries(this.deps.options.contactProperties)) {
+      const value = s.sessionFields?.[field];
+      if (typeof value === 'string' && value !== '') properties[property] = value;
+      else if (typeof value === 'number' || typeof value === 'boolean') properties[property] = String(value);
+    }
+    return properties;
+  }
+
+  private async syncNote(
+    account: string,
+    token: string,
+    tenants: string[],
+    w: Work,
+    contactId: string,
+  ): Promise<void> {
+    const { store, client, metrics, hooks, options } = this.deps;
+    const { item, snapshot } = w;
+    try {
+      const rendered = renderNote(snapshot, options.noteMaxChars);
+      const note = { body: rendered.body, timestamp: rendered.timestamp };
+      const record = await store.noteRecord(item);
+      const sameAccount = record !== null && record.account === account;
+      let noteId = sameAccount ? record.noteId : null;
+      let knownSha = sameAccount ? record.bodySha256 : null;
+      let outcome: 'created' | 'updated' | 'unchanged' | 'found' = 'unchanged';
+
+      // A create that may have happened (a timeout, a crash after the call): look for our note first.
+      if (noteId === null && sameAccount && record.createStarted && record.contactId !== null) {
+        const lookupContact = record.contactId;
+        const found = await this.call(account, tenants, () =>
+          client.findNoteByMarker(token, lookupContact, syncKey(item.tenant, item.chatId, item.threadId)),
+        );
+        metrics.lookups.inc({ found: String(found !== null) });
+        if (found !== null) {
+          noteId = found;
+          knownSha = null;
+          outcome = 'found';
+          await store.recordNote(item, { account, contactId: lookupContact, noteId, bodySha256: null });
+          metrics.closeToNote.observe(Math.max(0, (Date.now() - item.queuedAtMs) / 1000));
+        }
+      }
+
+      if (noteId !== null && knownSha !== rendered.bodySha256) {
+        const existing = noteId;
+        const result = await this.call(account, tenants, () => client.updateNote(token, existing, note));
+        if (result === 'gone') {
+          await store.forgetNote(item);
+          noteId = null;
+        } else {
+          await store.recordNote(item, {
+            account,
+            contactId: record?.contactId ?? contactId,
+            noteId,
+            bodySha256: rendered.bodySha256,
+          });
+          if (outcome === 'unchanged') outcome = 'updated';
+        }
+      }
+
+      if (noteId === null) {
+        await store.markCreateStarted(item, account, contactId);
+        await hooks?.beforeNoteCreate?.(item);
+        let created: string;
+        try {
+          created = await this.call(account, tenants, () => client.createNote(token, { ...note, contactId }));
+        } catch (error) {
+          // An answer that says "not written" needs no look-up next time; silence or a 5xx does.
+          if (error instanceof CrmSyncError && isCertainlyNotWritten(error))
+            await store.clearCreateStarted(item);
+          throw error;
+        }
+        await hooks?.afterNoteCreate?.(item, created);
+        await store.recordNote(item, {
+          account,
+          contactId,
+          noteId: created,
+          bodySha256: rendered.bodySha256,
+        });
+        metrics.closeToNote.observe(Math.max(0, (Date.now() - item.queuedAtMs) / 1000));
+        outcome = 'created';
+      }
+
+      metrics.threads.inc({ outcome });
+      await store.complete(item);
+    } catch (error) {
+      await this.failed([item], error);
+    }
+  }
+
+  /** One HubSpot call of an account: paced by its bucket; what HubSpot says about the account is recorded. */
+  private async call<T>(account: string, tenants: string[], fn: () => Promise<T>): Promise<T> {
+    const { limits, metrics, logger, store } = this.deps;
+    await limits.acquire(account, this.abort.signal);
+    try {
+      const result = await fn();
+      const previous = limits.succeeded(account);
+      if (previous === 'paused' || previous === 'broken' || !this.confirmed.has(account)) {
+        this.confirmed.add(account);
+        this.paused.delete(account);
+        this.broken.delete(account);
+        this.gauges();
+        if (previous === 'paused' || previous === 'broken')
+          logger.info({ account, was: previous }, 'HubSpot account works again; its work resumes');
+        await store.setConnection(tenants, account, 'ok', null, null);
+        await this.deps.tokens.reportState?.(tenants, 'ok', null);
+      }
+      return result;
+    } catch (error) {
+      if (!(error instanceof CrmSyncError)) throw error;
+      if (error.code === 'CRM_HUBSPOT_RATE_LIMITED') {
+        metrics.rateLimited.inc({ policy: error.details.policy ?? 'TEN_SECONDLY_ROLLING' });
+        limits.block(account, error.details.retryAfterMs ?? 10_000);
+      } else if (error.code === 'CRM_HUBSPOT_DAILY_LIMIT') {
+        metrics.rateLimited.inc({ policy: 'DAILY' });
+        const until = limits.pause(account);
+        if (!this.paused.has(account)) {
+          this.paused.add(account);
+          this.gauges();
+          logger.warn(
+            { account, until: new Date(until).toISOString() },
+            "HubSpot daily limit reached: the account's work pauses until the reset",
+          );
+        }
+        await store.setConnection(tenants, account, 'paused', error.code, new Date(until));
+        await this.deps.tokens.reportState?.(tenants, 'paused', error.code);
+      } else if (error.code === 'CRM_HUBSPOT_UNAUTHORIZED') {
+        limits.breakConnection(account, error.code);
+        if (!this.broken.has(account)) {
+          this.broken.add(account);
+          this.gauges();
+          logger.error(
+            { account, status: error.details.status, tenants: tenants.length },
+            'HubSpot refused the token: CRM connection broken, work kept',
+          );
+        }
+        await store.setConnection(tenants, account, 'broken', error.code, null);
+        await this.deps.tokens.reportState?.(tenants, 'broken', error.code);
+      }
+      throw error;
+    }
+  }
+
+  private gauges(): void {
+    this.deps.metrics.accountsPaused.set(this.paused.size);
+    this.deps.metrics.accountsBroken.set(this.broken.size);
+  }
+
+  /** What to do with rows whose sync failed: wait a window, back off, or dead-letter. */
+  private async failed(items: readonly ClaimedItem[], error: unknown): Promise<void> {
+    const { store, metrics, options, logger } = this.deps;
+    if (!(error instanceof CrmSyncError)) {
+      if (this.stopped) return;
+      throw error;
+    }
+    metrics.failures.inc({ code: error.code }, items.length);
+    for (const item of items) {
+      switch (error.code) {
+        case 'CRM_HUBSPOT_REJECTED':
+          await this.deadLetter(item, {
+            code: error.code,
+            ...(error.details.status === undefined ? {} : { status: error.details.status }),
+            message: error.message,
+            hubspotError: error.details.hubspotError,
+          });
+          break;
+        case 'CRM_HUBSPOT_RATE_LIMITED':
+          await store.reschedule(
+            item,
+            new Date(Date.now() + (error.details.retryAfterMs ?? 10_000)),
+            error.code,
+            false,
+          );
+          break;
+        case 'CRM_HUBSPOT_DAILY_LIMIT':
+        case 'CRM_HUBSPOT_UNAUTHORIZED':
+          await store.reschedule(item, new Date(Date.now() + options.probeMs), error.code, false);
+          break;
+        default: {
+          const delay = backoffDelay(options.backoff, item.attempts, error.details.retryAfterMs);
+          await store.reschedule(item, new Date(Date.now() + delay), error.code, true);
+        }
+      }
+    }
+    if (error.code !== 'CRM_HUBSPOT_RATE_LIMITED')
+      logger.warn(
+        { code: error.code, status: error.details.status, threads: items.length },
+        'HubSpot sync failed; rescheduled',
+      );
+  }
+
+  private async deadLetter(
+    item: ClaimedItem,
+    failure: { code: string; status?: number; message: string; hubspotError?: unknown },
+  ): Promise<void> {
+    await this.deps.store.deadLetter(item, failure);
+    this.deps.metrics.deadLetters.inc();
+    this.deps.logger.warn(
+      {
+        code: failure.code,
+        status: failure.status,
+        tenant: item.tenant,
+        chatId: item.chatId,
+        threadId: item.threadId,
+      },
+      'thread moved to crm.dead_letters',
+    );
+  }
+}
+
+function isCertainlyNotWritten(error: CrmSyncError): boolean {
+  return (
+    error.code === 'CRM_HUBSPOT_RATE_LIMITED' ||
+    error.code === 'CRM_HUBSPOT_DAILY_LIMIT' ||
+    error.code === 'CRM_HUBSPOT_UNAUTHORIZED' ||
+    error.code === 'CRM_HUBSPOT_REJECTED' ||
+    (error.code === 'CRM_HUBSPOT_UNAVAILABLE' && error.details.status === 423)
+  );
+}
+
+/** Exponential backoff with "equal jitter": half fixed, half random, so retries of many rows spread out. */
+export function backoffDelay(
+  policy: { readonly initialMs: number; readonly maxMs: number },
+  attempt: number,
+  atLeastMs = 0,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt, 30));
+  return Math.max(atLeastMs, Math.round(base / 2 + (random() * base) / 2));
+}
+
+function errorSummary(error: unknown): { code?: string; message: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { ...(typeof code === 'string' ? { code } : {}), message: error.message.slice(0, 200) };
+  }
+  return { message: String(error).slice(0, 200) };
+}

@@ -1,0 +1,272 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startFakeHubSpot, type FakeHubSpot, type FakeHubSpotOptions } from '@livechat-pipeline/hubspot-fake';
+import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@livechat-pipeline/testkit';
+import { listDeadLetters, replayDeadLetters } from '../src/dead-letters.js';
+import { syncKey } from '../src/sync/note.js';
+import { startCrmSync, type CrmSync } from '../src/start.js';
+import { ORG, customerUpdate, smallChat } from './support/chats.js';
+import { captureLogs, chatEventsTopic, crmConfig, crmEnv, eventsOf } from './support/harness.js';
+
+const TOKEN = 'pat-na1-CANARY-faults';
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let fake: FakeHubSpot | undefined;
+let crm: CrmSync | undefined;
+beforeAll(async () => {
+  db = await createTestDatabase('crm_faults');
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+});
+afterEach(async () => {
+  await crm?.stop();
+  await fake?.close();
+  crm = undefined;
+  fake = undefined;
+});
+afterAll(async () => {
+  await pool.end();
+  await db.drop();
+});
+
+/** A fresh crm-sync (own topic, group and schema) against a fresh fake. */
+async function setUp(fakeOptions: Partial<FakeHubSpotOptions> = {}, extra: Record<string, string> = {}) {
+  fake = await startFakeHubSpot({ tokens: { [TOKEN]: 7 }, ...fakeOptions });
+  const { topic, publish } = await chatEventsTopic(2);
+  const schema = uniqueName('crm').replace(/[^a-z0-9_]/g, '_');
+  const env = crmEnv(
+    { databaseUrl: db.url, topic, apiUrl: fake.url, token: TOKEN },
+    { CRM_SCHEMA: schema, HUBSPOT_RATE_LIMIT_WAIT_MS: '1000', ...extra },
+  );
+  const logs = captureLogs('info');
+  crm = await startCrmSync(crmConfig(env), logs.logger);
+  return { publish, schema, logs };
+}
+
+const notesOf = (f: FakeHubSpot, chats: readonly { chatId: string; threadId: string }[]) =>
+  chats.map(
+    (c) =>
+      f.notes().filter((n) => n.properties['hs_note_body']?.includes(syncKey(ORG, c.chatId, c.threadId)))
+        .length,
+  );
+
+async function metric(name: string): Promise<number> {
+  const text = await crm!.metricsRegistry.getSingleMetricAsString(name);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name) && !l.startsWith('#'))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+describe('crm-sync: HubSpot limits and faults', () => {
+  it('a 429 storm (ten-second policy, no Retry-After) recovers on its own: every note once', async () => {
+    // The client's bucket (30 per window) is above the portal's (4 per 1 s window): the fake answers 429s.
+    const { publish } = await setUp(
+      { tenSecondlyLimit: 4, tenSecondlyWindowMs: 1_000 },
+      { HUBSPOT_BURST: '30', HUBSPOT_BURST_WINDOW_MS: '1000' },
+    );
+    const chats = Array.from({ length: 10 }, (_, i) => smallChat(100 + i));
+    await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+    await waitFor(() => notesOf(fake!, chats).every((n) => n >= 1), {
+      timeoutMs: 30_000,
+      message: 'every note',
+    });
+    expect(notesOf(fake!, chats)).toEqual(chats.map(() => 1));
+    expect(fake!.calls().filter((c) => c.status === 429).length).toBeGreaterThan(0);
+    expect(await metric('crm_sync_hubspot_rate_limited_total')).toBeGreaterThan(0);
+  });
+
+  it('a DAILY 429 pauses the account (metrics, log, connection row) with only probes, and resumes after the reset', async () => {
+    const { publish, schema, logs } = await setUp({ dailyLimit: 4 }, { CRM_PROBE_MS: '300' });
+    const chats = Array.from({ length: 5 }, (_, i) => smallChat(200 + i));
+    await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+    await waitFor(async () => (await metric('crm_sync_accounts_paused')) === 1, {
+      timeoutMs: 20_000,
+      message: 'paused',
+    });
+    const { rows } = await pool.query<{ status: string; code: string }>(
+      `select status, code from "${schema}".connections`,
+    );
+    expect(rows).toEqual([{ status: 'paused', code: 'CRM_HUBSPOT_DAILY_LIMIT' }]);
+    expect(logs.lines.some((l) => l.includes('daily limit reached'))).toBe(true);
+    // While paused, only a probe now and then (300 ms apart), not a call per waiting thread.
+    const pausedAt = Date.now();
+    await waitFor(() => Date.now() - pausedAt >= 1_000, { intervalMs: 50 });
+    const callsWhilePaused = fake!.calls().filter((c) => c.at >= pausedAt);
+    expect(callsWhilePaused.length).toBeGreaterThanOrEqual(1);
+    expect(callsWhilePaused.length).toBeLessThanOrEqual(5);
+    expect(callsWhilePaused.every((c) => c.status === 429)).toBe(true);
+    fake!.resetDaily();
+    await waitFor(() => notesOf(fake!, chats).every((n) => n >= 1), {
+      timeoutMs: 20_000,
+      message: 'every note',
+    });
+    expect(notesOf(fake!, chats)).toEqual(chats.map(() => 1));
+    await waitFor(async () => (await metric('crm_sync_accounts_paused')) === 0, { message: 'resumed' });
+    const after = await pool.query<{ status: string }>(`select status from "${schema}".connections`);
+    expect(after.rows).toEqual([{ status: 'ok' }]);
+  });
+
+  it('a 401 marks the connection broken and keeps the work; a valid token resumes it', async () => {
+    const { publish, schema } = await setUp({}, { CRM_PROBE_MS: '300' });
+    fake!.setToken(TOKEN, null);
+    const chats = [smallChat(300), smallChat(301)];
+    await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+    await waitFor(
+      async () =>
+        (await pool.query(`select 1 from "${schema}".connections where status = 'broken'`)).rowCount === 1,
+      { timeoutMs: 20_000, message: 'broken connection' },
+    );
+    expect(await metric('crm_sync_accounts_broken')).toBe(1);
+    const pending = await pool.query(`select status from "${schema}".outbox`);
+    expect(pending.rows.map((r: { status: string }) => r.status)).toEqual(['pending', 'pending']);
+    fake!.setToken(TOKEN, 7);
+    await waitFor(() => notesOf(fake!, chats).every((n) => n === 1), {
+      timeoutMs: 20_000,
+      message: 'every note',
+    });
+    await waitFor(
+      async () =>
+        (await pool.query(`select 1 from "${schema}".connections where status = 'ok'`)).rowCount === 1,
+      { message: 'connection ok' },
+    );
+  });
+
+  it('a 207 refusing one input moves only that thread to crm.dead_letters; replay sends it again once fixed', async () => {
+    const { publish, schema } = await setUp();
+    const good = smallChat(400);
+    const bad = smallChat(401, { email: 'bob@localhost' });
+    await publish(eventsOf([...good.deliveries, ...bad.deliveries]));
+    await waitFor(
+      async () => (await listDeadLetters(pool, schema)).length === 1 && notesOf(fake!, [good])[0] === 1,
+      {
+        timeoutMs: 20_000,
+        message: 'one note, one dead letter',
+      },
+    );
+    const [letter] = await listDeadLetters(pool, schema);
+    expect(letter).toMatchObject({ chatId: bad.chatId, code: 'CRM_HUBSPOT_REJECTED', httpStatus: 207 });
+    const stored = await pool.query<{ e: { category: string } }>(
+      `select hubspot_error as e from "${schema}".dead_letters`,
+    );
+    expect(stored.rows[0]!.e.category).toBe('VALIDATION_ERROR');
+    expect(fake!.calls().filter((c) => c.status === 207)).toHaveLength(1);
+
+    // The customer's e-mail is corrected in LiveChat; the replay sends the thread with it.
+    await publish(eventsOf([customerUpdate(401, 'bob@mail.example', Date.parse('2026-11-26T00:00:00Z'))]));
+    await waitFor(
+      async () =>
+        (await pool.query(`select 1 from "${schema}".customers where email = 'bob@mail.example'`))
+          .rowCount === 1,
+    );
+    expect(await replayDeadLetters(pool, schema, 'all')).toBe(1);
+    await waitFor(() => notesOf(fake!, [bad])[0] === 1, { timeoutMs: 20_000, message: 'the replayed note' });
+    expect(await listDeadLetters(pool, schema)).toEqual([]);
+    expect(
+      fake!
+        .contacts()
+        .map((c) => c.emailKey)
+        .sort(),
+    ).toEqual(['bob@mail.example', 'customer400@mail.example']);
+  });
+
+  it('a 409 from a concurrent create of the same e-mail is convergence: the same contact, the note made', async () => {
+    const { publish } = await setUp();
+    fake!.injectFaults('contacts', { kind: 'conflict' });
+    const chats = [smallChat(550), smallChat(551, { email: 'CUSTOMER550@mail.example' })];
+    await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+    await waitFor(() => notesOf(fake!, chats).every((n) => n === 1), {
+      timeoutMs: 20_000,
+      message: 'both notes',
+    });
+    expect(fake!.contacts().map((c) => c.emailKey)).toEqual(['customer550@mail.example']);
+    expect(fake!.calls().filter((c) => c.status === 409)).toHaveLength(1);
+    expect(new Set(fake!.notes().flatMap((n) => n.contactIds))).toEqual(new Set([fake!.contacts()[0]!.id]));
+    expect(await metric('crm_sync_dead_letters_total')).toBe(0);
+    // not a failure that was retried later: the 409 is convergence at once
+    expect(await metric('crm_sync_failures_total')).toBe(0);
+  });
+
+  it('ambiguous creates (answer after the client timed out, connection dropped) create no second note', async () => {
+    const { publish, schema } = await setUp({}, { HUBSPOT_TIMEOUT_MS: '400' });
+    fake!.injectFaults(
+      'notes-create',
+      { kind: 'answer-late', ms: 800 },
+      { kind: 'drop-after-write' },
+      { kind: 'answer-late', ms: 800 },
+    );
+    const chats = [smallChat(500), smallChat(501), smallChat(502)];
+    await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+    await waitFor(
+      async () => (await pool.query(`select 1 from "${schema}".outbox where status = 'done'`)).rowCount === 3,
+      { timeoutMs: 20_000, message: 'outbox drained' },
+    );
+    expect(notesOf(fake!, chats)).toEqual([1, 1, 1]);
+    expect(await metric('crm_sync_note_lookups_total')).toBe(3);
+    expect(
+      fake!.calls().filter((c) => c.path === '/crm/v3/objects/notes' && c.method === 'POST'),
+    ).toHaveLength(3);
+  });
+
+  it('two workers share the outbox (SKIP LOCKED claims): each thread synced once, both did work', async () => {
+    fake = await startFakeHubSpot({ tokens: { [TOKEN]: 7 } });
+    fake.setFaultPlan(() => ({ kind: 'slow', ms: 30 }));
+    const { topic, publish } = await chatEventsTopic(2);
+    const schema = uniqueName('crm').replace(/[^a-z0-9_]/g, '_');
+    const env = crmEnv(
+      { databaseUrl: db.url, topic, apiUrl: fake.url, token: TOKEN },
+      { CRM_SCHEMA: schema, CRM_WORKER_BATCH: '3', CRM_WORKER_CONCURRENCY: '1' },
+    );
+    const first = await startCrmSync(crmConfig(env), captureLogs().logger);
+    const second = await startCrmSync(crmConfig(env), captureLogs().logger);
+    try {
+      const chats = Array.from({ length: 16 }, (_, i) => smallChat(800 + i));
+      await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+      await waitFor(
+        async () =>
+          (await pool.query(`select 1 from "${schema}".outbox where status = 'done'`)).rowCount === 16,
+        { timeoutMs: 30_000, message: 'every thread synced' },
+      );
+      expect(notesOf(fake, chats)).toEqual(chats.map(() => 1));
+      const created = async (c: CrmSync) =>
+        Number(
+          /outcome="created"} (\d+)/.exec(
+            await c.metricsRegistry.getSingleMetricAsString('crm_sync_threads_synced_total'),
+          )?.[1] ?? 0,
+        );
+      const [a, b] = [await created(first), await created(second)];
+      expect(a + b).toBe(16);
+      expect(Math.min(a, b)).toBeGreaterThan(0);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  });
+
+  it('HubSpot down: the consumer keeps committing offsets and intents; the notes follow once it is back', async () => {
+    const { publish, schema } = await setUp({}, { CRM_BACKOFF_MAX_MS: '300' });
+    fake!.setDown(true);
+    const chats = Array.from({ length: 4 }, (_, i) => smallChat(600 + i));
+    const events = eventsOf(chats.flatMap((c) => c.deliveries));
+    await publish(events);
+    await waitFor(
+      async () => {
+        const { rows } = await pool.query<{ n: string }>(
+          `select coalesce(sum(next_offset), 0)::text as n from "${schema}"._offsets`,
+        );
+        return Number(rows[0]!.n) === events.length;
+      },
+      { timeoutMs: 20_000, message: 'offsets at the end of the topic' },
+    );
+    await waitFor(async () => (await pool.query(`select 1 from "${schema}".outbox`)).rowCount === 4);
+    await waitFor(() => fake!.calls().filter((c) => c.fault === 'down').length >= 2, {
+      message: 'tries while down',
+    });
+    expect(fake!.notes()).toEqual([]);
+    fake!.setDown(false);
+    await waitFor(() => notesOf(fake!, chats).every((n) => n === 1), {
+      timeoutMs: 20_000,
+      message: 'every note',
+    });
+  });
+});
