@@ -22,6 +22,29 @@ function overtaken(deliveries: readonly Delivery[]): Delivery[] {
   });
 }
 
+/**
+ * The most deliveries of later-emitted webhooks that arrived before any one delivery. Counted with a Fenwick
+ * tree over emission indexes (n log n): the quadratic scan took seconds on a loaded 2-core machine.
+ */
+function mostOvertakers(deliveries: readonly Delivery[]): number {
+  const size = deliveries.reduce((max, d) => Math.max(max, d.emissionIndex), 0) + 1;
+  const tree = new Array<number>(size + 1).fill(0);
+  const add = (index: number): void => {
+    for (let i = index + 1; i <= size; i += i & -i) tree[i] = (tree[i] ?? 0) + 1;
+  };
+  const atMost = (index: number): number => {
+    let sum = 0;
+    for (let i = index + 1; i > 0; i -= i & -i) sum += tree[i] ?? 0;
+    return sum;
+  };
+  let most = 0;
+  for (const [position, delivery] of deliveries.entries()) {
+    most = Math.max(most, position - atMost(delivery.emissionIndex));
+    add(delivery.emissionIndex);
+  }
+  return most;
+}
+
 describe('scheduleDeliveries', () => {
   it('is deterministic from the seed', () => {
     const options = { seed: 4, duplicateRate: 0.2, reorderRate: 0.2, reorderWindow: 3 };
@@ -67,12 +90,7 @@ describe('scheduleDeliveries', () => {
       // Late webhooks overtaken only by their own retries or held back by an order key do not show.
       expect(late.length / deliveries.length).toBeGreaterThan(reorderRate * 0.6);
       expect(late.length / deliveries.length).toBeLessThan(reorderRate * 1.2);
-      for (const [position, delivery] of deliveries.entries()) {
-        const overtakers = deliveries
-          .slice(0, position)
-          .filter((d) => d.emissionIndex > delivery.emissionIndex);
-        expect(overtakers.length).toBeLessThanOrEqual(reorderWindow);
-      }
+      expect(mostOvertakers(deliveries)).toBeLessThanOrEqual(reorderWindow);
     },
   );
 
