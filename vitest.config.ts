@@ -24,6 +24,9 @@ export default defineConfig({
           include: ['**/*.test.ts'],
           exclude: [...ignored, ...integrationFiles],
           environment: 'node',
+          // Unit tests run in parallel on two cores; a CPU-bound test (fuzz, corpus) must not fail on a busy
+          // machine because of the 5 s default. Speed is measured by the benchmarks, not by test timeouts.
+          testTimeout: 30_000,
         },
       },
       {
