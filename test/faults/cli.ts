@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadStackSettings, stackUp } from '@livechat-pipeline/local-stack';
 import { resultTable } from './report.js';
 import { seedFrom } from './schedule.js';
+import { ServiceProcess } from './service-process.js';
 import { failedChecks, runFaultSuite } from './suite.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -41,6 +42,14 @@ async function main(): Promise<number> {
   process.stdout.write(`${resultTable(result)}\n`);
   return failedChecks(result).length === 0 ? 0 : 1;
 }
+
+// Ctrl-C: the services this run started go with it (the stack stays, as after any run).
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    ServiceProcess.killAll();
+    say(`fault suite: ${signal}: services stopped`);
+    process.exit(130);
+  });
 
 main().then(
   (code) => process.exit(code),

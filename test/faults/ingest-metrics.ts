@@ -86,6 +86,8 @@ export function parseSpoolMetrics(text: string): Map<string, number> {
 
 /** The spool's record count among the metrics, when the ingest has one (a gauge named like `…spool…records`). */
 export function spoolRecordCount(latest: ReadonlyMap<string, number>): number | undefined {
+  const exact = latest.get('ingest_spool_records');
+  if (exact !== undefined) return exact;
   for (const [name, value] of latest)
     if (/spool.*records/.test(name) && !/_total$|_sum$|_count$/.test(name)) return value;
   return undefined;

@@ -57,6 +57,11 @@ export interface SenderOptions {
   readonly ratePerSecond: number;
   /** Chats sending at once (not counting those waiting for a retry). */
   readonly concurrentChats: number;
+  /**
+   * Chats started and not finished, those waiting for a retry included: while many wait (the ingest refusing),
+   * new chats replace them only up to this bound, so the backlog after an outage stays small.
+   */
+  readonly maxActiveChats: number;
   readonly basicAuth: string;
   readonly ledgerFile: string;
   readonly requestTimeoutMs?: number;
@@ -164,13 +169,15 @@ export class LiveChatSender {
 
   #nextReady(): ChatState | undefined {
     const sending = [...this.#active].filter((s) => !s.waitingForRetry).length;
-    if (this.#accepting && sending < this.#options.concurrentChats) {
-      for (let i = sending; i < this.#options.concurrentChats; i++) this.#activate();
-    }
+    for (let i = sending; i < this.#options.concurrentChats && this.#canActivate(); i++) this.#activate();
     const ready = this.#ready.shift();
-    if (ready !== undefined || !this.#accepting) return ready;
+    if (ready !== undefined || !this.#canActivate()) return ready;
     this.#activate();
     return this.#ready.shift();
+  }
+
+  #canActivate(): boolean {
+    return this.#accepting && this.#active.size < this.#options.maxActiveChats;
   }
 
   #activate(): void {

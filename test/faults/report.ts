@@ -20,7 +20,7 @@ export function resultTable(result: FaultSuiteResult): string {
     ['acked missing from views', `${result.missing}   (must be 0)`],
     [
       'chats differing',
-      `${result.differing}   (must be 0; ${result.comparedChats} complete chats compared)`,
+      `${result.differing}   (must be 0; ${result.comparedChats} complete chats compared${result.tagsNotCompared > 0 ? `, the tags of ${result.tagsNotCompared} not: a v2 tag list repeated` : ''})`,
     ],
     ['chats incomplete', `${result.incompleteChats}   (must be 0; ${result.gaveUp} webhooks given up after 3 retries)`],
     [
@@ -32,7 +32,7 @@ export function resultTable(result: FaultSuiteResult): string {
       Object.keys(result.spoolHighWater).length === 0
         ? 'n/a (the ingest has no spool metrics)'
         : Object.entries(result.spoolHighWater)
-            .filter(([name]) => /bytes|records/.test(name) && !/_total$/.test(name))
+            .filter(([name]) => /^ingest_spool_(bytes|records)$/.test(name) || !/^ingest_spool_/.test(name))
             .map(([name, v]) => `${name} ${v}`)
             .join(', '),
     ],

@@ -31,6 +31,10 @@ describe('the fault schedule', () => {
       expect(kills.filter((k) => k.kind === 'normalizer-kill').length).toBeGreaterThanOrEqual(3);
       expect(kills.filter((k) => k.kind === 'transcripts-kill').length).toBeGreaterThanOrEqual(3);
       expect(kills.map((k) => k.atMs)).toEqual([...kills.map((k) => k.atMs)].sort((a, b) => a - b));
+      // Kills hit consumers that can work: none while the broker is down.
+      for (const outage of outages)
+        for (const kill of kills)
+          expect(kill.atMs < outage.atMs || kill.atMs > outage.atMs + outage.downMs).toBe(true);
     }
   });
 

@@ -110,12 +110,20 @@ export function faultSchedule(seed: number, mode: FaultMode): FaultSchedule {
       at += downMs + KAFKA_RESTART_ALLOWANCE_MS + random.int(4_000, 12_000);
     }
   }
-  // Consumer kills at random moments over the whole run, but not in its last stretch, so that the end check does
-  // not mostly wait for a group rebalance.
+  // Consumer kills at random moments while the consumers can work (not during a broker outage, when a killed
+  // consumer could only wait for the broker), and not in the run's last stretch, so that the end check does not
+  // mostly wait for a group rebalance.
   const killWindowEnd = Math.max(at - 5_000, 20_000);
-  const times = Array.from({ length: settings.consumerKills }, () => random.int(4_000, killWindowEnd)).sort(
-    (a, b) => a - b,
-  );
+  const windows = workingWindows(4_000, killWindowEnd, stackFaults);
+  const workingMs = windows.reduce((sum, [from, to]) => sum + (to - from), 0);
+  const times = Array.from({ length: settings.consumerKills }, () => {
+    let offset = random.int(0, workingMs - 1);
+    for (const [from, to] of windows) {
+      if (offset < to - from) return from + offset;
+      offset -= to - from;
+    }
+    return killWindowEnd;
+  }).sort((a, b) => a - b);
   // Both consumers are killed, at least a third of the kills each.
   const minimumEach = Math.ceil(settings.consumerKills / 3);
   const targets = shuffle(random, [
@@ -134,6 +142,20 @@ export function faultSchedule(seed: number, mode: FaultMode): FaultSchedule {
     consumerKills,
     tailMs: settings.tailMs,
   };
+}
+
+/** [from, to) stretches of the run outside the broker outages (and the broker's return). */
+function workingWindows(from: number, to: number, faults: readonly StackFault[]): [number, number][] {
+  const windows: [number, number][] = [];
+  let start = from;
+  for (const fault of faults) {
+    if (fault.kind !== 'kafka-outage') continue;
+    const outageEnd = fault.atMs + fault.downMs + KAFKA_RESTART_ALLOWANCE_MS;
+    if (fault.atMs > start) windows.push([start, Math.min(fault.atMs, to)]);
+    start = Math.max(start, outageEnd);
+  }
+  if (to > start) windows.push([start, to]);
+  return windows.filter(([a, b]) => b > a);
 }
 
 function shuffle<T>(random: Random, items: readonly T[]): T[] {

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * One service of the pipeline as a child process, started the way `npm start` (scripts/main.ts) starts it:
- * `node [flags] --import tsx services/<name>/src/main.ts` with its environment. Its output goes to a log file of
- * the run (appended across restarts). `kill()` is SIGKILL: nothing of the process's shutdown path runs.
+ * `node [flags] --import tsx services/<name>/src/main.ts` with its environment. Its output goes straight to a log
+ * file of the run (appended across restarts; the file, not a pipe, so a process never depends on the suite's
+ * own). `kill()` is SIGKILL: nothing of the process's shutdown path runs.
  *
  * When the process exits without being killed by the suite, `onUnplannedExit` is told and the process is started
  * again, as a supervisor (systemd, Kubernetes) would.
@@ -27,13 +28,21 @@ export class ServiceProcess {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #ready: Promise<void> = Promise.resolve();
+  #readyNow = false;
+  readonly #killed = new WeakSet<ChildProcess>();
   #closing = false;
   #starts = 0;
-  readonly #log: WriteStream;
+
+  /** Every service process of this suite still running: killed when the suite itself is interrupted. */
+  static readonly #running = new Set<ChildProcess>();
 
   constructor(private readonly options: ServiceProcessOptions) {
     this.name = options.name;
-    this.#log = createWriteStream(options.logFile, { flags: 'a' });
+  }
+
+  /** SIGKILLs every service process still running (the suite was interrupted). */
+  static killAll(): void {
+    for (const child of ServiceProcess.#running) child.kill('SIGKILL');
   }
 
   get pid(): number | undefined {
@@ -48,18 +57,24 @@ export class ServiceProcess {
   start(readyTimeoutMs: number): Promise<void> {
     this.#starts++;
     const { root, name, env, nodeFlags } = this.options;
-    const child = spawn(
-      process.execPath,
-      [...nodeFlags, '--import', 'tsx', path.join(root, 'services', name, 'src', 'main.ts')],
-      { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const log = openSync(this.options.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(
+        process.execPath,
+        [...nodeFlags, '--import', 'tsx', path.join(root, 'services', name, 'src', 'main.ts')],
+        { cwd: root, env, stdio: ['ignore', log, log] },
+      );
+    } finally {
+      closeSync(log);
+    }
     this.#child = child;
-    this.#log.write(`--- fault suite: ${name} start #${this.#starts} (pid ${child.pid ?? '?'})\n`);
-    child.stdout?.pipe(this.#log, { end: false });
-    child.stderr?.pipe(this.#log, { end: false });
+    ServiceProcess.#running.add(child);
+    this.#mark(`${name} start #${this.#starts} (pid ${child.pid ?? '?'})`);
     this.#exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
-        this.#log.write(`--- fault suite: ${name} pid ${child.pid ?? '?'} exited (${signal ?? code})\n`);
+        ServiceProcess.#running.delete(child);
+        this.#mark(`${name} pid ${child.pid ?? '?'} exited (${signal ?? code})`);
         resolve();
         if (!this.#closing && this.#child === child && signal !== 'SIGKILL') {
           this.options.onUnplannedExit(name, code, signal);
@@ -67,13 +82,24 @@ export class ServiceProcess {
         }
       }),
     );
-    this.#ready = this.#waitReady(child, readyTimeoutMs);
+    this.#readyNow = false;
+    this.#ready = this.#waitReady(child, readyTimeoutMs).then(() => {
+      if (this.#child === child && this.isAlive()) this.#readyNow = true;
+    });
     return this.#ready;
   }
 
-  /** Resolves once the current process answers ready (it may still be starting). */
+  /**
+   * Resolves once the current process answers ready (it may still be starting). A process the suite kills before
+   * it was ready resolves too: the next start has its own readiness.
+   */
   ready(): Promise<void> {
     return this.#ready;
+  }
+
+  /** Answered ready since its last start (and not killed since). */
+  isReady(): boolean {
+    return this.#readyNow && this.isAlive();
   }
 
   isAlive(): boolean {
@@ -85,6 +111,7 @@ export class ServiceProcess {
   async kill(): Promise<void> {
     const child = this.#child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    this.#killed.add(child);
     child.kill('SIGKILL');
     await this.#exited;
   }
@@ -99,12 +126,16 @@ export class ServiceProcess {
       await this.#exited;
       clearTimeout(timer);
     }
-    await new Promise<void>((resolve) => this.#log.end(resolve));
+  }
+
+  #mark(line: string): void {
+    appendFileSync(this.options.logFile, `--- fault suite: ${line}\n`);
   }
 
   async #waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      if (this.#killed.has(child)) return;
       if (child.exitCode !== null || child.signalCode !== null)
         throw new Error(`${this.name} (pid ${child.pid ?? '?'}) exited before it was ready`);
       try {

@@ -94,6 +94,25 @@ interface SummaryRow {
 }
 
 /**
+ * Whether a chat's final tag set can be decided from its deliveries. A v2 tag list (`chat_changed`, `chat_ended`)
+ * that goes back to a list sent earlier has the very same body, so the same `event_id` (v2 webhooks without
+ * `event_unique_id` are keyed by their body): the pipeline takes it for LiveChat's redelivery of the earlier one and
+ * drops it, by design, with or without faults. Such a chat's tags are not compared.
+ */
+export function tagsDecidable(chat: SimulatedChat): boolean {
+  if (chat.format !== 'v2') return true;
+  const firstEmissionOf = new Map<string, number>();
+  for (const d of chat.deliveries) {
+    if (d.kind !== 'chat_changed' && d.kind !== 'chat_ended') continue;
+    const body = JSON.stringify(d.body);
+    const first = firstEmissionOf.get(body);
+    if (first === undefined) firstEmissionOf.set(body, d.emissionIndex);
+    else if (first !== d.emissionIndex) return false;
+  }
+  return true;
+}
+
+/**
  * Chats whose views differ from the simulator's expected facts (messages in order with author, visibility and
  * time; tags, customer e-mail and start): the same facts test/chain.e2e.test.ts checks. Returns one line per
  * differing chat, naming the first difference.
@@ -155,8 +174,17 @@ function firstDifference(
   if (summary === undefined) return 'no row in chat_summary';
   const started =
     chat.format === 'v3' ? micros(expected.startedAt) : String(BigInt(expected.startedAtEpochSeconds) * 1_000_000n);
-  const got = { tags: summary.tags, customer_email: summary.customer_email, started: summary.started_us };
-  const wanted = { tags: [...expected.tags], customer_email: expected.customerEmail, started };
+  const tags = tagsDecidable(chat);
+  const got = {
+    tags: tags ? summary.tags : 'not compared',
+    customer_email: summary.customer_email,
+    started: summary.started_us,
+  };
+  const wanted = {
+    tags: tags ? [...expected.tags] : 'not compared',
+    customer_email: expected.customerEmail,
+    started,
+  };
   if (JSON.stringify(got) !== JSON.stringify(wanted))
     return `chat_summary ${JSON.stringify(got)}, expected ${JSON.stringify(wanted)}`;
   return null;
