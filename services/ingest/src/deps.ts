@@ -17,8 +17,10 @@ import { DurableProducer, createKafka, fetchPartitionCount } from './kafka.js';
 import type { IngestMetrics } from './metrics.js';
 import { KafkaRawWebhookPublisher } from './publisher.js';
 import type { RawWebhookPublisher } from './publisher.js';
-import { CachedReadiness, StackReadiness } from './readiness.js';
+import { CachedReadiness, SpoolingReadiness, StackReadiness } from './readiness.js';
 import type { ReadinessProbe } from './readiness.js';
+import { openSpool } from './spool/open.js';
+import { SpoolingPublisher } from './spool/spooling-publisher.js';
 
 /** What buildApp needs from the outside world. */
 export interface IngestDeps {
@@ -35,6 +37,8 @@ export interface IngestDeps {
 export interface IngestRuntime {
   readonly deps: IngestDeps & { readonly metrics: IngestMetrics; readonly logger: Logger };
   readonly schema: RegisteredSchema;
+  /** The spooling publisher when INGEST_SPOOL_DIR is set. */
+  readonly spooling: SpoolingPublisher | undefined;
   /** Flushes queued writes and disconnects from Kafka. */
   close(): Promise<void>;
 }
@@ -51,6 +55,8 @@ export async function createIngestDeps(
   metrics: IngestMetrics,
   startup: Startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger }),
 ): Promise<IngestRuntime> {
+  // The spool first: a second process on the same directory is refused before it touches anything.
+  const spool = config.spool === undefined ? undefined : await openSpool(config, logger, metrics);
   const kafka = createKafka(config, logger);
   const registry = new SchemaRegistryClient({ baseUrl: config.registry.url });
   const serde = new ConfluentAvroSerde(registry);
@@ -93,7 +99,7 @@ export async function createIngestDeps(
     createIngestVerifier(config, new StaticSecretVerifier(config.auth), logger),
   );
 
-  const publisher = new KafkaRawWebhookPublisher({
+  const direct = new KafkaRawWebhookPublisher({
     producers,
     topic,
     partitions,
@@ -102,22 +108,64 @@ export async function createIngestDeps(
     batch: config.batch,
     metrics,
   });
+  const spooling =
+    spool === undefined || config.spool === undefined
+      ? undefined
+      : new SpoolingPublisher({
+          direct,
+          spool,
+          serde,
+          schema,
+          spoolAfterMs: config.spool.afterMs,
+          drainMaxRecords: config.batch.maxRecords,
+          drainMaxBytes: config.batch.maxBytes,
+          logger,
+          metrics: metrics.spool,
+        });
+  const publisher: RawWebhookPublisher = spooling ?? direct;
+  const stackReadiness = new StackReadiness({ kafka, registry, topic, schema });
   return {
     schema,
     deps: {
       publisher,
       verifier: verifier.verifier,
       readiness: new CachedReadiness(
-        new StackReadiness({ kafka, registry, topic, schema }),
+        spooling === undefined ? stackReadiness : new SpoolingReadiness(stackReadiness, spooling),
         config.operations.readinessCacheMs,
       ),
       logger,
       metrics,
     },
+    spooling,
     async close() {
-      await publisher.close();
-      await Promise.all(producers.map((p) => p.disconnect()));
+      if (spooling !== undefined) {
+        // The spool first: what is queued is fsynced and the lock released. Kafka may be down, so the drain send
+        // in flight and the producers get a bounded wait only (spooled records are re-sent at the next start).
+        await spooling.close();
+        await boundedWait(
+          (async () => {
+            await direct.close();
+            await Promise.all(producers.map((p) => p.disconnect()));
+          })(),
+          config.spool?.afterMs ?? 0,
+        );
+      } else {
+        await direct.close();
+        await Promise.all(producers.map((p) => p.disconnect()));
+      }
       await verifier.close();
     },
   };
+}
+
+/** Waits for `work` at most `ms` (it keeps running; its failure is ignored). */
+async function boundedWait(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
