@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startKafka, stopKafka, waitFor } from '@livechat-pipeline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './support/fixtures.js';
-import { postWebhook, readRawRecords, startTestIngest } from './support/harness.js';
+import { postWebhook, readRawRecords, startTestIngest, topicRecordCount } from './support/harness.js';
 import type { DecodedRecord, TestIngest } from './support/harness.js';
 
 // Stops the stack's broker (a fault test: its own file, run alone) and starts it again before it ends.
@@ -12,6 +12,9 @@ const DEADLINE_MS = 3000;
 const SPOOL_AFTER_MS = 400;
 const CHATS = 4;
 const PER_CHAT = 12;
+const SMALL_BODY_LIMIT = 8192;
+/** The least INGEST_SPOOL_MAX_BYTES allows with that body limit: room for a few dozen of the fixture's records. */
+const SMALL_SPOOL_BYTES = SMALL_BODY_LIMIT + 64 * 1024;
 
 const body = (chat: number, i: number) => {
   const f = fixture('v3.6-incoming_event-file') as {
@@ -42,21 +45,35 @@ function firstOccurrencesByKey(records: readonly DecodedRecord[]): Map<string, s
 
 describe('Kafka outage with the spool on', () => {
   let ingest: TestIngest;
+  /** A second ingest with a spool that fills after a few dozen webhooks. */
+  let small: TestIngest;
   let brokerStopped = false;
   const dir = mkdtempSync(join(tmpdir(), 'ingest-spool-'));
+  const smallDir = mkdtempSync(join(tmpdir(), 'ingest-spool-small-'));
   beforeAll(async () => {
-    ingest = await startTestIngest({
+    const common = {
       INGEST_REQUEST_DEADLINE_MS: String(DEADLINE_MS),
-      INGEST_SPOOL_DIR: dir,
       INGEST_SPOOL_AFTER_MS: String(SPOOL_AFTER_MS),
-      INGEST_SPOOL_SEGMENT_BYTES: String(16 * 1024), // several segments, so deletion as they drain is exercised
       INGEST_READINESS_CACHE_MS: '0',
+    };
+    ingest = await startTestIngest({
+      ...common,
+      INGEST_SPOOL_DIR: dir,
+      INGEST_SPOOL_SEGMENT_BYTES: String(16 * 1024), // several segments, so deletion as they drain is exercised
+    });
+    small = await startTestIngest({
+      ...common,
+      INGEST_SPOOL_DIR: smallDir,
+      INGEST_BODY_LIMIT_BYTES: String(SMALL_BODY_LIMIT),
+      INGEST_SPOOL_MAX_BYTES: String(SMALL_SPOOL_BYTES),
     });
   });
   afterAll(async () => {
     if (brokerStopped) await startKafka();
     await ingest?.close();
+    await small?.close();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(smallDir, { recursive: true, force: true });
   });
 
   it('answers 200 within the deadline while the broker is down, then every acknowledged webhook reaches the topic in order per chat', async () => {
@@ -99,6 +116,21 @@ describe('Kafka outage with the spool on', () => {
     );
     expect(ingest.logs.some((l) => l.includes('spooling started'))).toBe(true);
 
+    // The full spool: 503 INGEST_SPOOL_FULL with Retry-After, and nothing of the refused webhooks kept.
+    const smallAcked: string[] = [];
+    let refused;
+    for (let i = 0; i < 200 && refused === undefined; i++) {
+      const res = await postWebhook(small, body(9, i));
+      if (res.statusCode === 200) smallAcked.push(res.json<{ event_id: string }>().event_id);
+      else refused = res;
+    }
+    expect(refused?.statusCode).toBe(503);
+    expect(refused?.headers['retry-after']).toBe('5');
+    expect(refused?.json()).toMatchObject({ code: 'INGEST_SPOOL_FULL' });
+    expect(smallAcked.length).toBeGreaterThan(10);
+    const again = await postWebhook(small, body(9, 1000));
+    expect(again.statusCode).toBe(503);
+
     await startKafka();
     brokerStopped = false;
 
@@ -119,5 +151,15 @@ describe('Kafka outage with the spool on', () => {
     const spooled = records.filter((r) => r.value.spooled_at !== null);
     expect(new Set(spooled.map((r) => r.value.event_id)).size).toBe(CHATS * PER_CHAT);
     for (const r of spooled) expect(r.value.spooled_at).toBeGreaterThanOrEqual(r.value.received_at);
+
+    // The small ingest's topic: exactly what it answered 200, in order.
+    await waitFor(async () => (small.runtime.spooling?.mode === 'direct' ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      message: 'the small spool drained',
+    });
+    expect(await topicRecordCount(small.topic)).toBe(smallAcked.length);
+    const smallRecords = await readRawRecords(small.topic, smallAcked.length);
+    expect(smallRecords.map((r) => r.value.event_id)).toEqual(smallAcked);
   });
 });

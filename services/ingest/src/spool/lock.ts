@@ -13,6 +13,8 @@ interface LockOwner {
 }
 
 const LOCK_FILE = 'LOCK';
+/** Directories this process holds: a second open in the same process is refused too (its pid is ours). */
+const heldHere = new Set<string>();
 
 /**
  * Takes the spool directory for this process: a `LOCK` file with our pid and host name, created exclusively. A
@@ -23,6 +25,13 @@ const LOCK_FILE = 'LOCK';
 export async function acquireSpoolLock(dir: string): Promise<SpoolLock> {
   const file = path.join(dir, LOCK_FILE);
   const me: LockOwner = { pid: process.pid, host: hostname() };
+  const key = path.resolve(dir);
+  if (heldHere.has(key)) {
+    throw new IngestError(
+      'INGEST_SPOOL_LOCKED',
+      `spool directory ${dir} is already open in this process: one spool per directory`,
+    );
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(file, 'wx');
@@ -33,10 +42,12 @@ export async function acquireSpoolLock(dir: string): Promise<SpoolLock> {
         await handle.close();
       }
       let released = false;
+      heldHere.add(key);
       return {
         async release() {
           if (released) return;
           released = true;
+          heldHere.delete(key);
           await rm(file, { force: true });
         },
       };
