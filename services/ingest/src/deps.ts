@@ -1,3 +1,5 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import {
   ConfluentAvroSerde,
   SchemaRegistryClient,
@@ -6,7 +8,7 @@ import {
   topicSpecs,
   valueSubject,
 } from '@livechat-pipeline/events';
-import { Startup } from '@livechat-pipeline/service-host';
+import { Startup, isStartupError } from '@livechat-pipeline/service-host';
 import type { RegisteredSchema } from '@livechat-pipeline/events';
 import type { Logger } from 'pino';
 import { StaticSecretVerifier } from './auth/static-verifier.js';
@@ -68,13 +70,26 @@ export async function createIngestDeps(
     // One batch (or one maximal body) must fit into a broker record batch.
     maxMessageBytes: Math.max(config.http.bodyLimitBytes, config.batch.maxBytes) + 256 * 1024,
   });
-  const created = await startup.step(`ensure topic ${topic}`, () =>
-    ensureTopic(kafka, spec, { brokers: config.kafka.brokers }),
-  );
-  logger.info(
-    { topic, created },
-    created ? 'raw topic created' : 'raw topic exists with the settings needed',
-  );
+  // With the spool on and the topic seen before (its partition count kept in the spool directory), Kafka gets a
+  // short start-up budget: when it is down the ingest starts anyway, spooling, and drains once Kafka is back.
+  const knownTopic = spool === undefined ? undefined : await readKnownTopic(config, topic);
+  const kafkaStartup =
+    knownTopic === undefined ? startup : new Startup({ timeoutMs: KAFKA_STARTUP_WITH_SPOOL_MS, logger });
+  let kafkaDownAtStart = false;
+  try {
+    const created = await kafkaStartup.step(`ensure topic ${topic}`, () => {
+      const ensured = ensureTopic(kafka, spec, { brokers: config.kafka.brokers });
+      // One attempt may take longer than the short budget (an unanswered connection, kafkajs's own retries).
+      return knownTopic === undefined ? ensured : withinMs(ensured, kafkaStartup.remainingMs);
+    });
+    logger.info(
+      { topic, created },
+      created ? 'raw topic created' : 'raw topic exists with the settings needed',
+    );
+  } catch (err) {
+    if (knownTopic === undefined || !isStartupError(err) || err.code !== 'SERVICE_STARTUP_TIMEOUT') throw err;
+    kafkaDownAtStart = true;
+  }
 
   const subject = valueSubject(topic);
   const schema = await startup.step(`register schema ${subject}`, () =>
@@ -82,17 +97,27 @@ export async function createIngestDeps(
   );
   logger.info({ subject: schema.subject, schemaId: schema.id }, 'raw webhook schema registered');
 
-  const partitions = await startup.step(`read topic metadata ${topic}`, () =>
-    fetchPartitionCount(kafka, topic),
-  );
+  let partitions: number;
+  if (kafkaDownAtStart && knownTopic !== undefined) {
+    partitions = knownTopic.partitions;
+    logger.warn(
+      { topic, partitions },
+      'Kafka unreachable at start-up: starting with the spool (the partition count kept from an earlier start); webhooks are spooled until Kafka is back',
+    );
+  } else {
+    partitions = await startup.step(`read topic metadata ${topic}`, () => fetchPartitionCount(kafka, topic));
+    if (config.spool !== undefined) await writeKnownTopic(config, { topic, partitions });
+  }
   // More producers than partitions would idle: partition p is written by producer p % producers.
   const producers = Array.from(
     { length: Math.min(config.producers, partitions) },
     () => new DurableProducer(kafka),
   );
-  await startup.step('connect producers', () => Promise.all(producers.map((p) => p.connect())));
+  if (!kafkaDownAtStart) {
+    await startup.step('connect producers', () => Promise.all(producers.map((p) => p.connect())));
+    logger.info({ topic, partitions, producers: producers.length }, 'producers connected');
+  } // else each producer connects at its first send
   metrics.producers.set(producers.length);
-  logger.info({ topic, partitions, producers: producers.length }, 'producers connected');
 
   // The static secrets, plus the app's tenant registry when it is configured: built once, here.
   const verifier = await startup.step('connect to the tenant registry', () =>
@@ -121,6 +146,7 @@ export async function createIngestDeps(
           drainMaxBytes: config.batch.maxBytes,
           logger,
           metrics: metrics.spool,
+          ...(kafkaDownAtStart ? { spoolFromStart: 'kafka unreachable at start-up' } : {}),
         });
   const publisher: RawWebhookPublisher = spooling ?? direct;
   const stackReadiness = new StackReadiness({ kafka, registry, topic, schema });
@@ -168,4 +194,49 @@ async function boundedWait(work: Promise<unknown>, ms: number): Promise<void> {
     }),
   ]);
   clearTimeout(timer);
+}
+
+/** Kafka's start-up budget when the spool can take webhooks without it (the topic was seen before). */
+const KAFKA_STARTUP_WITH_SPOOL_MS = 2000;
+const KNOWN_TOPIC_FILE = 'raw-topic.json';
+
+/** The raw topic's partition count as read at an earlier start, kept in the spool directory. */
+async function readKnownTopic(
+  config: IngestConfig,
+  topic: string,
+): Promise<{ topic: string; partitions: number } | undefined> {
+  if (config.spool === undefined) return undefined;
+  try {
+    const known = JSON.parse(await readFile(path.join(config.spool.dir, KNOWN_TOPIC_FILE), 'utf8')) as {
+      topic?: unknown;
+      partitions?: unknown;
+    };
+    if (known.topic === topic && typeof known.partitions === 'number' && known.partitions >= 1) {
+      return { topic, partitions: known.partitions };
+    }
+  } catch {
+    // first start with this directory
+  }
+  return undefined;
+}
+
+async function writeKnownTopic(
+  config: IngestConfig,
+  known: { topic: string; partitions: number },
+): Promise<void> {
+  if (config.spool === undefined) return;
+  const file = path.join(config.spool.dir, KNOWN_TOPIC_FILE);
+  await writeFile(`${file}.tmp`, JSON.stringify(known));
+  await rename(`${file}.tmp`, file);
+}
+
+/** `work`, or a (transient) rejection after `ms`. */
+function withinMs<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Kafka within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -20,6 +20,8 @@ export interface SpoolingPublisherOptions {
   readonly metrics?: SpoolMetrics;
   /** Microseconds since the epoch; default Date.now() × 1000. */
   readonly clockMicros?: () => number;
+  /** Start in spooling mode for this reason (e.g. Kafka unreachable at start-up). */
+  readonly spoolFromStart?: string;
 }
 
 export type PublishMode = 'direct' | 'spooling';
@@ -51,7 +53,8 @@ export class SpoolingPublisher implements RawWebhookPublisher {
 
   constructor(private readonly options: SpoolingPublisherOptions) {
     this.clockMicros = options.clockMicros ?? (() => Date.now() * 1000);
-    if (!options.spool.idle) this.startSpooling('spool not empty at start-up');
+    if (options.spoolFromStart !== undefined) this.startSpooling(options.spoolFromStart);
+    else if (!options.spool.idle) this.startSpooling('spool not empty at start-up');
     this.updateGauges();
     // The oldest record's age grows between events too.
     this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
