@@ -1,3 +1,5 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import {
   ConfluentAvroSerde,
   SchemaRegistryClient,
@@ -6,7 +8,7 @@ import {
   topicSpecs,
   valueSubject,
 } from '@livechat-pipeline/events';
-import { Startup } from '@livechat-pipeline/service-host';
+import { Startup, isStartupError } from '@livechat-pipeline/service-host';
 import type { RegisteredSchema } from '@livechat-pipeline/events';
 import type { Logger } from 'pino';
 import { StaticSecretVerifier } from './auth/static-verifier.js';
@@ -17,8 +19,10 @@ import { DurableProducer, createKafka, fetchPartitionCount } from './kafka.js';
 import type { IngestMetrics } from './metrics.js';
 import { KafkaRawWebhookPublisher } from './publisher.js';
 import type { RawWebhookPublisher } from './publisher.js';
-import { CachedReadiness, StackReadiness } from './readiness.js';
+import { CachedReadiness, SpoolingReadiness, StackReadiness } from './readiness.js';
 import type { ReadinessProbe } from './readiness.js';
+import { openSpool } from './spool/open.js';
+import { SpoolingPublisher } from './spool/spooling-publisher.js';
 
 /** What buildApp needs from the outside world. */
 export interface IngestDeps {
@@ -35,6 +39,8 @@ export interface IngestDeps {
 export interface IngestRuntime {
   readonly deps: IngestDeps & { readonly metrics: IngestMetrics; readonly logger: Logger };
   readonly schema: RegisteredSchema;
+  /** The spooling publisher when INGEST_SPOOL_DIR is set. */
+  readonly spooling: SpoolingPublisher | undefined;
   /** Flushes queued writes and disconnects from Kafka. */
   close(): Promise<void>;
 }
@@ -51,6 +57,8 @@ export async function createIngestDeps(
   metrics: IngestMetrics,
   startup: Startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger }),
 ): Promise<IngestRuntime> {
+  // The spool first: a second process on the same directory is refused before it touches anything.
+  const spool = config.spool === undefined ? undefined : await openSpool(config, logger, metrics);
   const kafka = createKafka(config, logger);
   const registry = new SchemaRegistryClient({ baseUrl: config.registry.url });
   const serde = new ConfluentAvroSerde(registry);
@@ -62,13 +70,26 @@ export async function createIngestDeps(
     // One batch (or one maximal body) must fit into a broker record batch.
     maxMessageBytes: Math.max(config.http.bodyLimitBytes, config.batch.maxBytes) + 256 * 1024,
   });
-  const created = await startup.step(`ensure topic ${topic}`, () =>
-    ensureTopic(kafka, spec, { brokers: config.kafka.brokers }),
-  );
-  logger.info(
-    { topic, created },
-    created ? 'raw topic created' : 'raw topic exists with the settings needed',
-  );
+  // With the spool on and the topic seen before (its partition count kept in the spool directory), Kafka gets a
+  // short start-up budget: when it is down the ingest starts anyway, spooling, and drains once Kafka is back.
+  const knownTopic = spool === undefined ? undefined : await readKnownTopic(config, topic);
+  const kafkaStartup =
+    knownTopic === undefined ? startup : new Startup({ timeoutMs: KAFKA_STARTUP_WITH_SPOOL_MS, logger });
+  let kafkaDownAtStart = false;
+  try {
+    const created = await kafkaStartup.step(`ensure topic ${topic}`, () => {
+      const ensured = ensureTopic(kafka, spec, { brokers: config.kafka.brokers });
+      // One attempt may take longer than the short budget (an unanswered connection, kafkajs's own retries).
+      return knownTopic === undefined ? ensured : withinMs(ensured, kafkaStartup.remainingMs);
+    });
+    logger.info(
+      { topic, created },
+      created ? 'raw topic created' : 'raw topic exists with the settings needed',
+    );
+  } catch (err) {
+    if (knownTopic === undefined || !isStartupError(err) || err.code !== 'SERVICE_STARTUP_TIMEOUT') throw err;
+    kafkaDownAtStart = true;
+  }
 
   const subject = valueSubject(topic);
   const schema = await startup.step(`register schema ${subject}`, () =>
@@ -76,24 +97,34 @@ export async function createIngestDeps(
   );
   logger.info({ subject: schema.subject, schemaId: schema.id }, 'raw webhook schema registered');
 
-  const partitions = await startup.step(`read topic metadata ${topic}`, () =>
-    fetchPartitionCount(kafka, topic),
-  );
+  let partitions: number;
+  if (kafkaDownAtStart && knownTopic !== undefined) {
+    partitions = knownTopic.partitions;
+    logger.warn(
+      { topic, partitions },
+      'Kafka unreachable at start-up: starting with the spool (the partition count kept from an earlier start); webhooks are spooled until Kafka is back',
+    );
+  } else {
+    partitions = await startup.step(`read topic metadata ${topic}`, () => fetchPartitionCount(kafka, topic));
+    if (config.spool !== undefined) await writeKnownTopic(config, { topic, partitions });
+  }
   // More producers than partitions would idle: partition p is written by producer p % producers.
   const producers = Array.from(
     { length: Math.min(config.producers, partitions) },
     () => new DurableProducer(kafka),
   );
-  await startup.step('connect producers', () => Promise.all(producers.map((p) => p.connect())));
+  if (!kafkaDownAtStart) {
+    await startup.step('connect producers', () => Promise.all(producers.map((p) => p.connect())));
+    logger.info({ topic, partitions, producers: producers.length }, 'producers connected');
+  } // else each producer connects at its first send
   metrics.producers.set(producers.length);
-  logger.info({ topic, partitions, producers: producers.length }, 'producers connected');
 
   // The static secrets, plus the app's tenant registry when it is configured: built once, here.
   const verifier = await startup.step('connect to the tenant registry', () =>
     createIngestVerifier(config, new StaticSecretVerifier(config.auth), logger),
   );
 
-  const publisher = new KafkaRawWebhookPublisher({
+  const direct = new KafkaRawWebhookPublisher({
     producers,
     topic,
     partitions,
@@ -102,22 +133,110 @@ export async function createIngestDeps(
     batch: config.batch,
     metrics,
   });
+  const spooling =
+    spool === undefined || config.spool === undefined
+      ? undefined
+      : new SpoolingPublisher({
+          direct,
+          spool,
+          serde,
+          schema,
+          spoolAfterMs: config.spool.afterMs,
+          drainMaxRecords: config.batch.maxRecords,
+          drainMaxBytes: config.batch.maxBytes,
+          logger,
+          metrics: metrics.spool,
+          ...(kafkaDownAtStart ? { spoolFromStart: 'kafka unreachable at start-up' } : {}),
+        });
+  const publisher: RawWebhookPublisher = spooling ?? direct;
+  const stackReadiness = new StackReadiness({ kafka, registry, topic, schema });
   return {
     schema,
     deps: {
       publisher,
       verifier: verifier.verifier,
       readiness: new CachedReadiness(
-        new StackReadiness({ kafka, registry, topic, schema }),
+        spooling === undefined ? stackReadiness : new SpoolingReadiness(stackReadiness, spooling),
         config.operations.readinessCacheMs,
       ),
       logger,
       metrics,
     },
+    spooling,
     async close() {
-      await publisher.close();
-      await Promise.all(producers.map((p) => p.disconnect()));
+      if (spooling !== undefined) {
+        // The spool first: what is queued is fsynced and the lock released. Kafka may be down, so the drain send
+        // in flight and the producers get a bounded wait only (spooled records are re-sent at the next start).
+        await spooling.close();
+        await boundedWait(
+          (async () => {
+            await direct.close();
+            await Promise.all(producers.map((p) => p.disconnect()));
+          })(),
+          config.spool?.afterMs ?? 0,
+        );
+      } else {
+        await direct.close();
+        await Promise.all(producers.map((p) => p.disconnect()));
+      }
       await verifier.close();
     },
   };
+}
+
+/** Waits for `work` at most `ms` (it keeps running; its failure is ignored). */
+async function boundedWait(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** Kafka's start-up budget when the spool can take webhooks without it (the topic was seen before). */
+const KAFKA_STARTUP_WITH_SPOOL_MS = 2000;
+const KNOWN_TOPIC_FILE = 'raw-topic.json';
+
+/** The raw topic's partition count as read at an earlier start, kept in the spool directory. */
+async function readKnownTopic(
+  config: IngestConfig,
+  topic: string,
+): Promise<{ topic: string; partitions: number } | undefined> {
+  if (config.spool === undefined) return undefined;
+  try {
+    const known = JSON.parse(await readFile(path.join(config.spool.dir, KNOWN_TOPIC_FILE), 'utf8')) as {
+      topic?: unknown;
+      partitions?: unknown;
+    };
+    if (known.topic === topic && typeof known.partitions === 'number' && known.partitions >= 1) {
+      return { topic, partitions: known.partitions };
+    }
+  } catch {
+    // first start with this directory
+  }
+  return undefined;
+}
+
+async function writeKnownTopic(
+  config: IngestConfig,
+  known: { topic: string; partitions: number },
+): Promise<void> {
+  if (config.spool === undefined) return;
+  const file = path.join(config.spool.dir, KNOWN_TOPIC_FILE);
+  await writeFile(`${file}.tmp`, JSON.stringify(known));
+  await rename(`${file}.tmp`, file);
+}
+
+/** `work`, or a (transient) rejection after `ms`. */
+function withinMs<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Kafka within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -83,6 +83,18 @@ export const INGEST_ERROR_CODES = {
     retryable: true,
     description: 'Kafka refused or failed the write; retry',
   },
+  INGEST_SPOOL_FULL: {
+    status: 503,
+    retryable: true,
+    description:
+      'Kafka is not acknowledging writes and the on-disk spool holds INGEST_SPOOL_MAX_BYTES already; nothing was written, retry',
+  },
+  INGEST_SPOOL_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description:
+      'Kafka is not acknowledging writes and the on-disk spool could not be written (e.g. disk full); retry',
+  },
   INGEST_SHUTTING_DOWN: { status: 503, retryable: true, description: 'The ingest is shutting down; retry' },
   INGEST_NOT_READY: {
     status: 503,
@@ -90,6 +102,12 @@ export const INGEST_ERROR_CODES = {
     description: 'Kafka or the schema registry is not reachable (GET /readyz)',
   },
   INGEST_INTERNAL: { status: 500, retryable: true, description: 'Unexpected error' },
+  INGEST_SPOOL_LOCKED: {
+    status: 500,
+    retryable: false,
+    description:
+      'Another live ingest process holds the spool directory (its LOCK file); one process per INGEST_SPOOL_DIR (not an HTTP answer: the start fails)',
+  },
   INGEST_CONFIG_INVALID: {
     status: 500,
     retryable: false,

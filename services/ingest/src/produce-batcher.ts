@@ -26,7 +26,8 @@ export interface ProduceBatcherOptions<M> {
 }
 
 interface Entry<M> {
-  readonly message: M;
+  /** One message, or a group that travels in one send (enqueueGroup). */
+  readonly messages: readonly M[];
   readonly bytes: number;
   readonly deadlineAt: number;
   readonly resolve: () => void;
@@ -65,14 +66,24 @@ export class ProduceBatcher<M> {
 
   /** Queues a message; `deadlineAt` is on the same clock as `now` (default performance.now()). */
   enqueue(message: M, deadlineAt: number = Number.POSITIVE_INFINITY): Promise<void> {
+    return this.enqueueGroup([message], deadlineAt);
+  }
+
+  /**
+   * Queues messages that must travel in one send, never split across batches (the spool's drainer: if a send
+   * failed after another of its records was written, the retry would put records behind later ones). A group
+   * larger than maxRecords / maxBytes goes out alone.
+   */
+  enqueueGroup(messages: readonly M[], deadlineAt: number = Number.POSITIVE_INFINITY): Promise<void> {
     if (this.closed) {
       return Promise.reject(
         new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; not accepting new writes'),
       );
     }
     return new Promise<void>((resolve, reject) => {
-      const bytes = this.options.sizeOf(message);
-      this.queue.push({ message, bytes, deadlineAt, resolve, reject });
+      let bytes = 0;
+      for (const m of messages) bytes += this.options.sizeOf(m);
+      this.queue.push({ messages, bytes, deadlineAt, resolve, reject });
       this.queuedBytes += bytes;
       if (this.inFlight !== undefined) return; // goes out when the current batch is acknowledged
       if (this.queue.length >= this.options.maxRecords || this.queuedBytes >= this.options.maxBytes) {
@@ -122,6 +133,7 @@ export class ProduceBatcher<M> {
     const now = this.now();
     const batch: Entry<M>[] = [];
     let bytes = 0;
+    let records = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0];
       if (next === undefined) break;
@@ -136,11 +148,12 @@ export class ProduceBatcher<M> {
         );
         continue;
       }
-      if (batch.length >= this.options.maxRecords) break;
+      if (batch.length > 0 && records + next.messages.length > this.options.maxRecords) break;
       if (batch.length > 0 && bytes + next.bytes > this.options.maxBytes) break;
       this.queue.shift();
       this.queuedBytes -= next.bytes;
       bytes += next.bytes;
+      records += next.messages.length;
       batch.push(next);
     }
     return batch;
@@ -149,17 +162,20 @@ export class ProduceBatcher<M> {
   private async sendBatch(batch: Entry<M>[]): Promise<void> {
     const started = this.now();
     const bytes = batch.reduce((sum, e) => sum + e.bytes, 0);
+    const records = batch.reduce((sum, e) => sum + e.messages.length, 0);
     try {
-      await this.options.send(batch.map((e) => e.message));
+      await this.options.send(
+        batch.length === 1 ? (batch[0]?.messages ?? []) : batch.flatMap((e) => e.messages),
+      );
     } catch (cause) {
-      this.options.onBatch?.({ records: batch.length, bytes, durationMs: this.now() - started, ok: false });
+      this.options.onBatch?.({ records, bytes, durationMs: this.now() - started, ok: false });
       const err = new IngestError('INGEST_KAFKA_UNAVAILABLE', 'Kafka did not acknowledge the write', {
         cause,
       });
       for (const e of batch) e.reject(err);
       return;
     }
-    this.options.onBatch?.({ records: batch.length, bytes, durationMs: this.now() - started, ok: true });
+    this.options.onBatch?.({ records, bytes, durationMs: this.now() - started, ok: true });
     for (const e of batch) e.resolve();
   }
 

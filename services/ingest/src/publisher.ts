@@ -73,6 +73,30 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
     return batcher.enqueue({ key, value, partition }, deadlineAt);
   }
 
+  /**
+   * Writes already-encoded records (the spool's drainer) in their order: each producer's share goes as one group
+   * (one send), so a failed attempt followed by a retry never puts a record of a partition behind a later one.
+   * Resolves once every record is acknowledged.
+   */
+  async publishEncoded(
+    records: readonly { readonly key: Buffer; readonly value: Buffer }[],
+    deadlineAt: number,
+  ): Promise<void> {
+    const groups = this.batchers.map((): KeyedMessage[] => []);
+    for (const { key, value } of records) {
+      const partition = partitionOfKey(key, this.options.partitions);
+      groups[producerOfPartition(partition, this.batchers.length)]?.push({ key, value, partition });
+    }
+    // Every group settles before the caller may retry: a retry never overtakes its own first attempt.
+    const outcomes = await Promise.allSettled(
+      groups.flatMap((messages, i) =>
+        messages.length === 0 ? [] : [this.batchers[i]?.enqueueGroup(messages, deadlineAt)],
+      ),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.batchers.map((b) => b.close()));
   }

@@ -1,0 +1,268 @@
+import type { ConfluentAvroSerde, RegisteredSchema } from '@livechat-pipeline/events';
+import type { Logger } from 'pino';
+import { IngestError } from '../errors.js';
+import type { SpoolMetrics } from '../metrics.js';
+import type { KafkaRawWebhookPublisher, RawWebhookPublisher } from '../publisher.js';
+import type { KeyedRawRecord } from '../raw-record.js';
+import type { DiskSpool } from './disk-spool.js';
+
+export interface SpoolingPublisherOptions {
+  readonly direct: KafkaRawWebhookPublisher;
+  readonly spool: DiskSpool;
+  readonly serde: ConfluentAvroSerde;
+  readonly schema: RegisteredSchema;
+  /** How long a webhook waits for Kafka before it is spooled instead (INGEST_SPOOL_AFTER_MS). */
+  readonly spoolAfterMs: number;
+  /** Drain batches: at most this many records / about this many bytes per round trip. */
+  readonly drainMaxRecords: number;
+  readonly drainMaxBytes: number;
+  readonly logger?: Logger;
+  readonly metrics?: SpoolMetrics;
+  /** Microseconds since the epoch; default Date.now() × 1000. */
+  readonly clockMicros?: () => number;
+  /** Start in spooling mode for this reason (e.g. Kafka unreachable at start-up). */
+  readonly spoolFromStart?: string;
+}
+
+export type PublishMode = 'direct' | 'spooling';
+
+const DRAIN_RETRY_MIN_MS = 100;
+const DRAIN_RETRY_MAX_MS = 2000;
+/** A drain send's own deadline: long enough for a slow broker, short enough to notice a dead one. */
+const DRAIN_SEND_TIMEOUT_MS = 30_000;
+
+/**
+ * Kafka first, the on-disk spool when Kafka cannot acknowledge in time. In `direct` mode a webhook goes to Kafka
+ * and is answered when Kafka acknowledges it; when Kafka fails it or has not acknowledged it after spoolAfterMs,
+ * the publisher switches to `spooling` and the webhook is appended to the spool (answered once fsynced; the
+ * Kafka attempt may still land: a duplicate with the same event_id). In `spooling` mode every new webhook goes to
+ * the spool, so nothing acknowledged later overtakes what is spooled. The drainer produces the spool in order
+ * through the same producers and switches back to `direct` only at a moment when the spool holds nothing and no
+ * append is in progress (checked and switched in one synchronous step, so no webhook can slip between).
+ */
+export class SpoolingPublisher implements RawWebhookPublisher {
+  private currentMode: PublishMode = 'direct';
+  private closed = false;
+  private wake: (() => void) | undefined;
+  /** Whether the drainer waits for new records (an append wakes it) rather than backing off from Kafka. */
+  private waitingForData = false;
+  private readonly gaugeTimer: NodeJS.Timeout;
+  private readonly drainer: Promise<void>;
+  private readonly clockMicros: () => number;
+  private drainedTotal = 0;
+
+  constructor(private readonly options: SpoolingPublisherOptions) {
+    this.clockMicros = options.clockMicros ?? (() => Date.now() * 1000);
+    if (options.spoolFromStart !== undefined) this.startSpooling(options.spoolFromStart);
+    else if (!options.spool.idle) this.startSpooling('spool not empty at start-up');
+    this.updateGauges();
+    // The oldest record's age grows between events too.
+    this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
+    this.gaugeTimer.unref();
+    this.drainer = this.drainLoop();
+  }
+
+  get mode(): PublishMode {
+    return this.currentMode;
+  }
+
+  /** Records drained to Kafka since start. */
+  get drained(): number {
+    return this.drainedTotal;
+  }
+
+  publish(record: KeyedRawRecord, deadlineAt: number): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; retry'));
+    }
+    if (this.currentMode === 'spooling') return this.spoolRecord(record);
+    const now = performance.now();
+    const spoolAt = Math.min(now + this.options.spoolAfterMs, deadlineAt);
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const divert = (reason: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (this.closed) {
+          reject(new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; retry'));
+          return;
+        }
+        this.startSpooling(reason);
+        this.spoolRecord(record).then(resolve, reject);
+      };
+      const timer = setTimeout(() => divert('kafka_slow'), Math.max(0, spoolAt - now));
+      // The batcher drops the write if it has not left by spoolAt (it is spooled instead).
+      this.options.direct.publish(record, spoolAt).then(
+        () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          if (err instanceof IngestError && err.code === 'INGEST_SHUTTING_DOWN') {
+            if (!settled) {
+              settled = true;
+              clearTimeout(timer);
+              reject(err);
+            }
+            return;
+          }
+          divert('kafka_error');
+        },
+      );
+    });
+  }
+
+  /** Stops the drainer (a send in flight is abandoned: its records stay in the spool) and closes the spool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.gaugeTimer);
+    this.wake?.();
+    await this.options.spool.close();
+  }
+
+  /** Waits until the drainer loop has ended (after close()); a send it abandoned may still be settling. */
+  async drainerStopped(): Promise<void> {
+    await this.drainer;
+  }
+
+  private spoolRecord(record: KeyedRawRecord): Promise<void> {
+    const spooledAtMicros = this.clockMicros();
+    const value = this.options.serde.encode(this.options.schema, {
+      ...record.value,
+      spooled_at: spooledAtMicros,
+    });
+    const appended = this.options.spool.append({
+      key: Buffer.from(record.key, 'utf8'),
+      value,
+      spooledAtMicros,
+    });
+    return appended.then(
+      () => {
+        this.options.metrics?.appendedRecords.inc();
+        this.updateGauges();
+        if (this.waitingForData) this.wake?.();
+      },
+      (err: unknown) => {
+        if (err instanceof IngestError) {
+          if (err.code === 'INGEST_SPOOL_FULL') this.options.metrics?.refused.inc({ reason: 'full' });
+          else if (err.code === 'INGEST_SPOOL_UNAVAILABLE')
+            this.options.metrics?.refused.inc({ reason: 'unavailable' });
+        }
+        throw err;
+      },
+    );
+  }
+
+  private startSpooling(reason: string): void {
+    if (this.currentMode === 'spooling') return;
+    this.currentMode = 'spooling';
+    this.options.metrics?.spooling.set(1);
+    this.options.logger?.warn(
+      { reason, spool_records: this.options.spool.records, spool_bytes: this.options.spool.bytes },
+      'spooling started: new webhooks go to the on-disk spool until it is drained to Kafka',
+    );
+    this.wake?.();
+  }
+
+  private updateGauges(): void {
+    const metrics = this.options.metrics;
+    if (metrics === undefined) return;
+    const spool = this.options.spool;
+    metrics.bytes.set(spool.bytes);
+    metrics.records.set(spool.records);
+    const oldest = spool.oldestSpooledAtMicros;
+    metrics.oldestRecordAge.set(oldest === undefined ? 0 : Math.max(0, (this.clockMicros() - oldest) / 1e6));
+  }
+
+  /** Waits `ms`, or less when woken: by close() and startSpooling() always, by an append when `forData`. */
+  private sleep(ms: number, forData = false): Promise<void> {
+    this.waitingForData = forData;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        this.waitingForData = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  private async drainLoop(): Promise<void> {
+    const { spool, logger } = this.options;
+    let retryMs = DRAIN_RETRY_MIN_MS;
+    let spoolingSince = performance.now();
+    let drainedThisEpisode = 0;
+    while (!this.closed) {
+      if (this.currentMode === 'direct') {
+        await this.sleep(60_000);
+        spoolingSince = performance.now();
+        drainedThisEpisode = 0;
+        continue;
+      }
+      let batch;
+      try {
+        batch = await spool.read(this.options.drainMaxRecords, this.options.drainMaxBytes);
+      } catch (err) {
+        logger?.error({ err: describe(err) }, 'spool read failed; retrying');
+        await this.sleep(DRAIN_RETRY_MAX_MS);
+        continue;
+      }
+      if (this.closed) break;
+      if (batch.records.length === 0) {
+        // The switch back: nothing left and nothing being appended, checked and done in this one step.
+        if (spool.release()) {
+          this.currentMode = 'direct';
+          this.options.metrics?.spooling.set(0);
+          this.updateGauges();
+          logger?.info(
+            {
+              drained_records: drainedThisEpisode,
+              spooling_ms: Math.round(performance.now() - spoolingSince),
+            },
+            'spool drained: webhooks go to Kafka directly again',
+          );
+          continue;
+        }
+        await this.sleep(DRAIN_RETRY_MIN_MS, true); // an append is being committed: read it once it is
+        continue;
+      }
+      try {
+        await this.options.direct.publishEncoded(batch.records, performance.now() + DRAIN_SEND_TIMEOUT_MS);
+      } catch (err) {
+        if (this.closed) break;
+        logger?.debug(
+          { err: describe(err), retry_ms: retryMs },
+          'spool drain: Kafka did not acknowledge; retrying',
+        );
+        await this.sleep(retryMs);
+        retryMs = Math.min(retryMs * 2, DRAIN_RETRY_MAX_MS);
+        continue;
+      }
+      retryMs = DRAIN_RETRY_MIN_MS;
+      try {
+        await spool.acknowledge(batch.next, batch.records.length);
+      } catch (err) {
+        logger?.error({ err: describe(err) }, 'spool drain: could not record the drained position');
+      }
+      this.drainedTotal += batch.records.length;
+      drainedThisEpisode += batch.records.length;
+      this.options.metrics?.drainedRecords.inc(batch.records.length);
+      this.updateGauges();
+    }
+  }
+}
+
+function describe(err: unknown): Record<string, string> {
+  if (err instanceof IngestError) {
+    const cause =
+      err.cause instanceof Error ? `${err.cause.name}: ${err.cause.message}`.slice(0, 300) : undefined;
+    return { code: err.code, message: err.message, ...(cause === undefined ? {} : { cause }) };
+  }
+  return { message: err instanceof Error ? err.message.slice(0, 300) : String(err).slice(0, 300) };
+}

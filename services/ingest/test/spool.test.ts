@@ -1,0 +1,259 @@
+import { spawn } from 'node:child_process';
+import {
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DiskSpool } from '../src/spool/disk-spool.js';
+import type { DiskSpoolOptions, SpoolEvent } from '../src/spool/disk-spool.js';
+import { encodeFrame } from '../src/spool/frame.js';
+import type { SpoolRecord } from '../src/spool/frame.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-test-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const record = (i: number, size = 40): SpoolRecord => ({
+  key: Buffer.from(`tenant|chat-${i % 3}`),
+  value: Buffer.from(`value-${i}-`.padEnd(size, 'x')),
+  spooledAtMicros: 1_794_937_653_000_000 + i,
+});
+
+function open(dir: string, overrides: Partial<DiskSpoolOptions> = {}) {
+  const events: SpoolEvent[] = [];
+  const commits: number[] = [];
+  const spool = DiskSpool.open({
+    dir,
+    maxBytes: 1024 * 1024,
+    segmentBytes: 1024 * 1024,
+    maxRecordBytes: 64 * 1024,
+    onEvent: (e) => events.push(e),
+    onCommit: (c) => commits.push(c.records),
+    ...overrides,
+  });
+  return { spool, events, commits };
+}
+
+async function readAll(spool: DiskSpool): Promise<string[]> {
+  const batch = await spool.read(1_000_000, 1_000_000_000);
+  return batch.records.map((r) => r.value.toString());
+}
+
+function segmentFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.seg'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+async function spoolWith(count: number, overrides: Partial<DiskSpoolOptions> = {}): Promise<string> {
+  const dir = tempDir();
+  const { spool } = open(dir, overrides);
+  const s = await spool;
+  for (let i = 0; i < count; i++) await s.append(record(i));
+  await s.close();
+  return dir;
+}
+
+const recovered = (events: SpoolEvent[]) => events.find((e) => e.kind === 'recovered');
+
+describe('DiskSpool', () => {
+  it('keeps appended records across a close and an open, in order', async () => {
+    const dir = await spoolWith(5);
+    const { spool, events } = open(dir);
+    const s = await spool;
+    expect(await readAll(s)).toEqual([0, 1, 2, 3, 4].map((i) => record(i).value.toString()));
+    expect(s.records).toBe(5);
+    expect(s.oldestSpooledAtMicros).toBe(record(0).spooledAtMicros);
+    expect(recovered(events)).toMatchObject({ records: 5, tornBytes: 0, corruptRecords: 0 });
+    await s.close();
+  });
+
+  it('group commit: concurrent appends share one write and fsync, and each resolves only once committed', async () => {
+    const dir = tempDir();
+    const { spool, commits } = open(dir);
+    const s = await spool;
+    await Promise.all(Array.from({ length: 200 }, (_, i) => s.append(record(i))));
+    expect(commits.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(commits.length).toBeLessThanOrEqual(2); // all in the first turn's group (at most one straggler group)
+    expect(s.records).toBe(200);
+    await s.close();
+  });
+
+  it('a torn last append, cut at every byte position, is dropped at open and the records before it are kept', async () => {
+    const source = await spoolWith(3);
+    const [segment] = segmentFiles(source);
+    if (segment === undefined) throw new Error('no segment');
+    const whole = statSync(segment).size;
+    const lastFrame = encodeFrame(record(2)).length;
+    const lastStart = whole - lastFrame;
+    const kept = [0, 1].map((i) => record(i).value.toString());
+    for (let cut = lastStart; cut < whole; cut++) {
+      const dir = tempDir();
+      cpSync(source, dir, { recursive: true });
+      const file = segmentFiles(dir)[0] as string;
+      truncateSync(file, cut);
+      const { spool, events } = open(dir);
+      const s = await spool;
+      expect(recovered(events), `cut at ${cut}`).toMatchObject({
+        records: 2,
+        tornBytes: cut - lastStart,
+        corruptRecords: 0,
+      });
+      expect(events.some((e) => e.kind === 'corrupt')).toBe(false);
+      expect(await readAll(s)).toEqual(kept);
+      expect(statSync(file).size).toBe(lastStart); // cut back to the last whole record
+      // New appends go after the kept records, never behind garbage.
+      await s.append(record(9));
+      expect(await readAll(s)).toEqual([...kept, record(9).value.toString()]);
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a last append whose bytes did not reach the disk (zeros from any byte on) is dropped as torn, never read as a record', async () => {
+    const source = await spoolWith(3);
+    const file = segmentFiles(source)[0] as string;
+    const original = readFileSync(file);
+    const lastStart = original.length - encodeFrame(record(2)).length;
+    for (let from = lastStart; from < original.length; from++) {
+      const damaged = Buffer.from(original);
+      damaged.fill(0, from);
+      writeFileSync(file, damaged);
+      const { spool, events } = open(source);
+      const s = await spool;
+      expect(recovered(events), `zeros from ${from}`).toMatchObject({ records: 2, corruptRecords: 0 });
+      expect(await readAll(s)).toEqual([0, 1].map((i) => record(i).value.toString()));
+      await s.close();
+      writeFileSync(file, original);
+    }
+  });
+
+  it('a checksum mismatch in the middle of a segment skips that one record, loudly, and keeps the records after it', async () => {
+    const dir = await spoolWith(5);
+    const file = segmentFiles(dir)[0] as string;
+    const data = readFileSync(file);
+    const frame = encodeFrame(record(0)).length; // all records here have the same size
+    data[2 * frame + 8 + 20] = (data[2 * frame + 8 + 20] as number) ^ 0xff; // a payload byte of record 2
+    writeFileSync(file, data);
+    const { spool, events } = open(dir);
+    const s = await spool;
+    expect(events.filter((e) => e.kind === 'corrupt')).toEqual([
+      expect.objectContaining({ offset: 2 * frame, reason: 'checksum mismatch', action: 'skipped_record' }),
+    ]);
+    expect(recovered(events)).toMatchObject({
+      records: 4,
+      corruptRecords: 1,
+      lostBytes: frame,
+      tornBytes: 0,
+    });
+    expect(await readAll(s)).toEqual([0, 1, 3, 4].map((i) => record(i).value.toString()));
+    await s.close();
+    // The segment was rewritten without it: a second open finds nothing wrong.
+    const again = open(dir);
+    const s2 = await again.spool;
+    expect(recovered(again.events)).toMatchObject({ records: 4, corruptRecords: 0 });
+    await s2.close();
+  });
+
+  it('a corrupt length in the middle of a sealed segment cuts the segment there, loudly; later segments are kept', async () => {
+    const frame = encodeFrame(record(0)).length;
+    const dir = await spoolWith(8, { segmentBytes: 4 * frame }); // two segments of 4 records
+    const [first] = segmentFiles(dir);
+    const data = readFileSync(first as string);
+    data.writeUInt32BE(0x7fffffff, frame); // record 1's length field
+    writeFileSync(first as string, data);
+    const { spool, events } = open(dir, { segmentBytes: 4 * frame });
+    const s = await spool;
+    expect(events.filter((e) => e.kind === 'corrupt')).toEqual([
+      expect.objectContaining({ offset: frame, action: 'truncated', lostBytes: 3 * frame }),
+    ]);
+    expect(await readAll(s)).toEqual([0, 4, 5, 6, 7].map((i) => record(i).value.toString()));
+    await s.close();
+  });
+
+  it('refuses an append beyond maxBytes at once (INGEST_SPOOL_FULL) with nothing written', async () => {
+    const frame = encodeFrame(record(0)).length;
+    const dir = tempDir();
+    const s = await open(dir, { maxBytes: 3 * frame + 10 }).spool;
+    // Concurrent appends: the ones still being committed count against the bound too.
+    const first = await Promise.allSettled([0, 1, 2, 3].map((i) => s.append(record(i))));
+    expect(first.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    expect(first[3]).toMatchObject({ reason: { code: 'INGEST_SPOOL_FULL', status: 503 } });
+    const before = segmentFiles(dir).map((f) => statSync(f).size);
+    expect(before).toEqual([3 * frame]);
+    await expect(s.append(record(4))).rejects.toMatchObject({ code: 'INGEST_SPOOL_FULL', status: 503 });
+    expect(segmentFiles(dir).map((f) => statSync(f).size)).toEqual(before);
+    expect(s.records).toBe(3);
+    // Draining frees room.
+    const batch = await s.read(2, 1e9);
+    await s.acknowledge(batch.next, batch.records.length);
+    expect(s.records).toBe(1);
+    await s.close();
+  });
+
+  it('acknowledge persists the drained position: a reopen reads only what was not acknowledged, and drained segments are deleted', async () => {
+    const frame = encodeFrame(record(0)).length;
+    const dir = await spoolWith(10, { segmentBytes: 4 * frame });
+    expect(segmentFiles(dir)).toHaveLength(3);
+    const first = await open(dir, { segmentBytes: 4 * frame }).spool;
+    const batch = await first.read(6, 1e9);
+    expect(batch.records).toHaveLength(6);
+    await first.acknowledge(batch.next, 6);
+    expect(segmentFiles(dir)).toHaveLength(2); // the first segment (records 0-3) is gone
+    await first.close();
+    const { spool, events } = open(dir, { segmentBytes: 4 * frame });
+    const s = await spool;
+    expect(recovered(events)).toMatchObject({ records: 4 });
+    expect(await readAll(s)).toEqual([6, 7, 8, 9].map((i) => record(i).value.toString()));
+    expect(s.oldestSpooledAtMicros).toBe(record(6).spooledAtMicros);
+    const rest = await s.read(100, 1e9);
+    await s.acknowledge(rest.next, rest.records.length);
+    expect(s.release()).toBe(true);
+    await s.close();
+    expect(segmentFiles(dir)).toEqual([]);
+  });
+
+  it('one process per directory: a live owner is refused with INGEST_SPOOL_LOCKED, a dead one is taken over', async () => {
+    const dir = tempDir();
+    const s = await open(dir).spool;
+    await expect(open(dir).spool).rejects.toMatchObject({ code: 'INGEST_SPOOL_LOCKED' });
+    await s.close();
+
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: hostname() }));
+      await expect(open(dir).spool).rejects.toMatchObject({
+        code: 'INGEST_SPOOL_LOCKED',
+        message: expect.stringContaining(`pid ${sleeper.pid}`),
+      });
+      writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: 'another-host' }));
+      await expect(open(dir).spool).rejects.toMatchObject({ code: 'INGEST_SPOOL_LOCKED' });
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((resolve) => sleeper.once('exit', resolve));
+    }
+    writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: hostname() })); // now dead
+    const taken = await open(dir).spool;
+    expect(JSON.parse(readFileSync(join(dir, 'LOCK'), 'utf8'))).toEqual({
+      pid: process.pid,
+      host: hostname(),
+    });
+    await taken.close();
+  });
+});
