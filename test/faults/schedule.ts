@@ -56,6 +56,8 @@ export interface FaultSchedule {
 
 interface ModeSettings {
   readonly ratePerSecond: number;
+  /** When the first stack fault may start: room for consumer kills before it. */
+  readonly firstFaultMs: readonly [number, number];
   readonly outages: number;
   readonly downMs: readonly [number, number];
   readonly postgresRestarts: number;
@@ -67,6 +69,7 @@ const MODES: Readonly<Record<FaultMode, ModeSettings>> = {
   // npm test: one 90 s outage, one Postgres restart, ten consumer kills, in about four minutes.
   quick: {
     ratePerSecond: 25,
+    firstFaultMs: [20_000, 30_000],
     outages: 1,
     downMs: [90_000, 90_000],
     postgresRestarts: 1,
@@ -76,6 +79,7 @@ const MODES: Readonly<Record<FaultMode, ModeSettings>> = {
   // pnpm test:faults: two longer outages, two Postgres restarts, more kills.
   full: {
     ratePerSecond: 40,
+    firstFaultMs: [6_000, 12_000],
     outages: 2,
     downMs: [90_000, 150_000],
     postgresRestarts: 2,
@@ -98,7 +102,7 @@ export function faultSchedule(seed: number, mode: FaultMode): FaultSchedule {
   // The order of the stack faults is part of the schedule (a Postgres restart first or last).
   const order = shuffle(random, kinds);
   const stackFaults: StackFault[] = [];
-  let at = random.int(6_000, 12_000);
+  let at = random.int(settings.firstFaultMs[0], settings.firstFaultMs[1]);
   for (const kind of order) {
     if (kind === 'postgres-restart') {
       stackFaults.push({ kind, atMs: at });
