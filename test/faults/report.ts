@@ -15,7 +15,12 @@ export function resultTable(result: FaultSuiteResult): string {
             .map(([reason, n]) => `${reason}: ${n}`)
             .join(', '),
     ],
-    ...FAULT_KINDS.map((kind): [string, string] => [`faults: ${kind}`, String(result.faults[kind])]),
+    ...FAULT_KINDS.map((kind): [string, string] => [
+      `faults: ${kind}`,
+      kind === 'normalizer-kill' || kind === 'transcripts-kill'
+        ? `${result.faults[kind]} (${result.killsAtWork[kind]} at work, ${result.faults[kind] - result.killsAtWork[kind]} while starting again)`
+        : String(result.faults[kind]),
+    ]),
     ['broker down', result.brokerDownMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ') || '-'],
     ['acked missing from views', `${result.missing}   (must be 0)`],
     [

@@ -52,6 +52,12 @@ export interface FaultSchedule {
   readonly consumerKills: readonly ConsumerKill[];
   /** Traffic keeps flowing this long after the last stack fault is over, then no new chat starts. */
   readonly tailMs: number;
+  /**
+   * How long a consumer kill waits for its target to be at work again (ready) when it is still starting after an
+   * earlier kill. A killed consumer is back only after its group dropped the dead member (the 30 s session
+   * timeout), so without waiting most kills close together hit a process that is starting.
+   */
+  readonly killWaitsForReadyMs: number;
 }
 
 interface ModeSettings {
@@ -63,6 +69,7 @@ interface ModeSettings {
   readonly postgresRestarts: number;
   readonly consumerKills: number;
   readonly tailMs: number;
+  readonly killWaitsForReadyMs: number;
 }
 
 const MODES: Readonly<Record<FaultMode, ModeSettings>> = {
@@ -75,6 +82,7 @@ const MODES: Readonly<Record<FaultMode, ModeSettings>> = {
     postgresRestarts: 1,
     consumerKills: 10,
     tailMs: 10_000,
+    killWaitsForReadyMs: 0,
   },
   // pnpm test:faults: two longer outages, two Postgres restarts, more kills.
   full: {
@@ -85,6 +93,7 @@ const MODES: Readonly<Record<FaultMode, ModeSettings>> = {
     postgresRestarts: 2,
     consumerKills: 24,
     tailMs: 20_000,
+    killWaitsForReadyMs: 45_000,
   },
 };
 
@@ -145,6 +154,7 @@ export function faultSchedule(seed: number, mode: FaultMode): FaultSchedule {
     stackFaults,
     consumerKills,
     tailMs: settings.tailMs,
+    killWaitsForReadyMs: settings.killWaitsForReadyMs,
   };
 }
 

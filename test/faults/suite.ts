@@ -42,6 +42,8 @@ export interface FaultSuiteResult {
   /** Compared chats whose tags cannot be decided from their deliveries (see `tagsDecidable`). */
   readonly tagsNotCompared: number;
   readonly faults: Readonly<Record<FaultKind, number>>;
+  /** Consumer kills that hit a ready process (the others hit one starting again after an earlier kill). */
+  readonly killsAtWork: Readonly<Record<'normalizer-kill' | 'transcripts-kill', number>>;
   /** What happened to the faults that wait for a state (e.g. the spool never held records). */
   readonly faultNotes: readonly string[];
   /** Faults injected without the state they are meant for (e.g. an ingest kill while no spool drained). */
@@ -172,6 +174,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
     const faultNotes: string[] = [];
     const faultsOutOfState: string[] = [];
+    const killsAtWork = { 'normalizer-kill': 0, 'transcripts-kill': 0 };
     const brokerDownMs: number[] = [];
     const activeSender = sender;
     const at = async (ms: number) => {
@@ -197,8 +200,13 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
       for (const kill of schedule.consumerKills) {
         await at(kill.atMs);
         const target = kill.kind === 'normalizer-kill' ? normalizer : transcripts;
-        // Whatever the service is doing then: consuming, committing, starting again, joining its group.
-        await killAndRestart(target, kill.kind, target.isReady() ? 'at work' : 'while starting again');
+        // Whatever the service is doing then: consuming, committing, starting again, joining its group (the long
+        // mode first lets a restart under way finish, for a while).
+        if (!target.isReady() && schedule.killWaitsForReadyMs > 0)
+          await Promise.race([target.ready().catch(() => undefined), sleep(schedule.killWaitsForReadyMs)]);
+        const atWork = target.isReady();
+        if (atWork) killsAtWork[kill.kind]++;
+        await killAndRestart(target, kill.kind, atWork ? 'at work' : 'while starting again');
       }
     };
 
@@ -298,6 +306,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
       comparedChats: complete.length,
       tagsNotCompared: complete.filter((c) => !tagsDecidable(c)).length,
       faults,
+      killsAtWork,
       faultNotes,
       faultsOutOfState,
       missing: projection.missing.length,
