@@ -38,7 +38,13 @@ async function main(): Promise<number> {
   process.env['SCHEMA_REGISTRY_URL'] = endpoints.schemaRegistryUrl;
   process.env['DATABASE_URL'] = endpoints.databaseUrl;
   process.env['LOCAL_STACK_MANAGED'] = '1';
-  const result = await runFaultSuite({ seed, mode, root, say, ...(rate === undefined ? {} : { ratePerSecond: rate }) });
+  const result = await runFaultSuite({
+    seed,
+    mode,
+    root,
+    say,
+    ...(rate === undefined ? {} : { ratePerSecond: rate }),
+  });
   process.stdout.write(`${resultTable(result)}\n`);
   return failedChecks(result).length === 0 ? 0 : 1;
 }
@@ -54,7 +60,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    say(`fault suite failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    say(
+      `fault suite failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     process.exit(1);
   },
 );

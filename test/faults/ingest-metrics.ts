@@ -63,7 +63,8 @@ export class IngestMetricsWatch {
     }
     const latest = parseSpoolMetrics(text);
     this.#latest = latest;
-    for (const [name, value] of latest) this.highWater.set(name, Math.max(this.highWater.get(name) ?? 0, value));
+    for (const [name, value] of latest)
+      this.highWater.set(name, Math.max(this.highWater.get(name) ?? 0, value));
     for (const listener of [...this.#listeners]) listener(latest);
   }
 }

@@ -143,7 +143,8 @@ export class LiveChatSender {
       gaveUp: this.#gaveUp,
       chatsStarted: this.#nextChat,
       longestRequestMs: this.#longest,
-      p99RequestMs: sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!,
+      p99RequestMs:
+        sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!,
       exhausted: this.#exhausted,
     };
   }
@@ -284,7 +285,8 @@ export class LiveChatSender {
 }
 
 function transportFailure(error: unknown): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timeout';
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return 'timeout';
   const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   if (typeof cause?.code === 'string') return cause.code;
   return error instanceof Error ? error.name : 'unknown';

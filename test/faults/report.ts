@@ -27,7 +27,10 @@ export function resultTable(result: FaultSuiteResult): string {
       'chats differing',
       `${result.differing}   (must be 0; ${result.comparedChats} complete chats compared${result.tagsNotCompared > 0 ? `, the tags of ${result.tagsNotCompared} not: a v2 tag list repeated` : ''})`,
     ],
-    ['chats incomplete', `${result.incompleteChats}   (must be 0; ${result.gaveUp} webhooks given up after 3 retries)`],
+    [
+      'chats incomplete',
+      `${result.incompleteChats}   (must be 0; ${result.gaveUp} webhooks given up after 3 retries)`,
+    ],
     [
       'longest request',
       `${Math.round(result.longestRequestMs)} ms   (must be < 10000; p99 ${Math.round(result.p99RequestMs)} ms)`,

@@ -19,7 +19,9 @@ describe('the fault schedule', () => {
         expect(outage.ingestKillAfterMs).toBeGreaterThan(0);
         expect(outage.ingestKillAfterMs).toBeLessThan(outage.downMs);
       }
-      expect(schedule.stackFaults.filter((f) => f.kind === 'postgres-restart').length).toBeGreaterThanOrEqual(1);
+      expect(schedule.stackFaults.filter((f) => f.kind === 'postgres-restart').length).toBeGreaterThanOrEqual(
+        1,
+      );
       // Stack faults one after another, never overlapping.
       for (let i = 1; i < schedule.stackFaults.length; i++) {
         const previous = schedule.stackFaults[i - 1]!;

@@ -132,7 +132,11 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
   const operationsUrl = `http://127.0.0.1:${ports.INGEST_OPERATIONS_PORT}`;
   const unplannedExits: string[] = [];
   const problems: string[] = [];
-  const service = (name: 'ingest' | 'normalizer' | 'transcripts', readyUrl: string, nodeFlags: string[] = []) =>
+  const service = (
+    name: 'ingest' | 'normalizer' | 'transcripts',
+    readyUrl: string,
+    nodeFlags: string[] = [],
+  ) =>
     new ServiceProcess({
       name,
       root,
@@ -192,7 +196,9 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
       faults[kind]++;
       note(`${target.name} SIGKILLed (${why})`);
       target.start(RESTART_READY_TIMEOUT_MS).catch((error: unknown) => {
-        problems.push(`${target.name} did not come back: ${error instanceof Error ? error.message : String(error)}`);
+        problems.push(
+          `${target.name} did not come back: ${error instanceof Error ? error.message : String(error)}`,
+        );
       });
     };
 
@@ -271,10 +277,14 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     await sender.finish();
     const stats = sender.stats();
     if (stats.exhausted) problems.push('the senders ran out of simulated chats before the end of the faults');
-    say(`fault suite: ${elapsed()}: traffic done (${stats.acked} webhooks acknowledged); waiting for the views`);
+    say(
+      `fault suite: ${elapsed()}: traffic done (${stats.acked} webhooks acknowledged); waiting for the views`,
+    );
     for (const s of services)
       await s.ready().catch((error: unknown) => {
-        problems.push(`${s.name} not ready at the end: ${error instanceof Error ? error.message : String(error)}`);
+        problems.push(
+          `${s.name} not ready at the end: ${error instanceof Error ? error.message : String(error)}`,
+        );
       });
     await metrics.scrape();
     metrics.stop();
@@ -342,13 +352,18 @@ function simulatedChats(
   schedule: ReturnType<typeof faultSchedule>,
 ): SimulatedChat[] {
   const last = schedule.stackFaults.at(-1);
-  const lastEndMs = last === undefined ? 0 : last.atMs + (last.kind === 'kafka-outage' ? last.downMs + 60_000 : 30_000);
+  const lastEndMs =
+    last === undefined ? 0 : last.atMs + (last.kind === 'kafka-outage' ? last.downMs + 60_000 : 30_000);
   const runMs = lastEndMs + schedule.tailMs + 60_000;
   const perFormat = Math.ceil(((rate * runMs) / 1000 / DELIVERIES_PER_CHAT) * 0.75);
   const common = { chats: perFormat, duplicateRate: 0.15, reorderRate: 0.15 };
   const v3 = simulateTraffic({ ...common, seed: seed ^ 0x3, format: 'v3', secretKey: LOCAL_SECRET_KEY });
   const v2 = simulateTraffic({ ...common, seed: seed ^ 0x2, format: 'v2' });
-  const byChat = (deliveries: readonly Delivery[], expected: readonly ExpectedChat[], format: 'v2' | 'v3') => {
+  const byChat = (
+    deliveries: readonly Delivery[],
+    expected: readonly ExpectedChat[],
+    format: 'v2' | 'v3',
+  ) => {
     const grouped = new Map<string, Delivery[]>();
     for (const d of deliveries) grouped.set(d.chatId, [...(grouped.get(d.chatId) ?? []), d]);
     return expected.map((chat): SimulatedChat => {
@@ -466,7 +481,9 @@ async function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
       );
     });
   });
@@ -476,9 +493,12 @@ async function freePort(): Promise<number> {
 export function failedChecks(result: FaultSuiteResult): string[] {
   const failed: string[] = [];
   if (result.missing > 0) failed.push(`${result.missing} acknowledged webhooks missing from the views`);
-  if (result.differing > 0) failed.push(`${result.differing} chats whose transcript differs from the expected one`);
+  if (result.differing > 0)
+    failed.push(`${result.differing} chats whose transcript differs from the expected one`);
   if (result.incompleteChats > 0)
-    failed.push(`${result.incompleteChats} chats incomplete (${result.gaveUp} webhooks given up after LiveChat's retries)`);
+    failed.push(
+      `${result.incompleteChats} chats incomplete (${result.gaveUp} webhooks given up after LiveChat's retries)`,
+    );
   if (result.longestRequestMs >= LIVECHAT_TIMEOUT_MS)
     failed.push(`a request took ${Math.round(result.longestRequestMs)} ms (LiveChat's timeout is 10 s)`);
   if (result.deadLetters > 0) failed.push(`${result.deadLetters} dead letters`);

@@ -62,7 +62,8 @@ export async function waitForLedgerInViews(
   }
   const missingByEntry = new Map<LedgerEntry, string[]>();
   for (const id of pending)
-    for (const entry of byId.get(id) ?? []) missingByEntry.set(entry, [...(missingByEntry.get(entry) ?? []), id]);
+    for (const entry of byId.get(id) ?? [])
+      missingByEntry.set(entry, [...(missingByEntry.get(entry) ?? []), id]);
   // A webhook acknowledged several times (LiveChat's duplicates) is one webhook missing, whichever copy.
   const seen = new Set<string>();
   const missing = [...missingByEntry]
@@ -173,7 +174,9 @@ function firstDifference(
   }
   if (summary === undefined) return 'no row in chat_summary';
   const started =
-    chat.format === 'v3' ? micros(expected.startedAt) : String(BigInt(expected.startedAtEpochSeconds) * 1_000_000n);
+    chat.format === 'v3'
+      ? micros(expected.startedAt)
+      : String(BigInt(expected.startedAtEpochSeconds) * 1_000_000n);
   const tags = tagsDecidable(chat);
   const got = {
     tags: tags ? summary.tags : 'not compared',
