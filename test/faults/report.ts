@@ -22,7 +22,10 @@ export function resultTable(result: FaultSuiteResult): string {
         : String(result.faults[kind]),
     ]),
     ['broker down', result.brokerDownMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ') || '-'],
-    ['acked missing from views', `${result.missing}   (must be 0)`],
+    [
+      'acked missing from views',
+      `${result.missing}   (must be 0${result.missing > 0 ? `; ${result.missingFromRawTopic} of them never on the raw topic` : ''})`,
+    ],
     [
       'chats differing',
       `${result.differing}   (must be 0; ${result.comparedChats} complete chats compared${result.tagsNotCompared > 0 ? `, the tags of ${result.tagsNotCompared} not: a v2 tag list repeated` : ''})`,

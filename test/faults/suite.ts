@@ -10,7 +10,12 @@ import { IngestMetricsWatch, spoolRecordCount } from './ingest-metrics.js';
 import { LIVECHAT_TIMEOUT_MS, LiveChatSender, type SimulatedChat } from './livechat-sender.js';
 import { describeSchedule, faultSchedule, FAULT_KINDS, type FaultKind, type FaultMode } from './schedule.js';
 import { ServiceProcess } from './service-process.js';
-import { differingTranscripts, tagsDecidable, waitForLedgerInViews } from './views-check.js';
+import {
+  differingTranscripts,
+  rawTopicEventIds,
+  tagsDecidable,
+  waitForLedgerInViews,
+} from './views-check.js';
 
 /**
  * The fault suite: the real ingest, normalizer and transcripts as processes (started as `npm start` starts them)
@@ -49,6 +54,8 @@ export interface FaultSuiteResult {
   /** Faults injected without the state they are meant for (e.g. an ingest kill while no spool drained). */
   readonly faultsOutOfState: readonly string[];
   readonly missing: number;
+  /** Of the missing ones, those never written to the raw topic. */
+  readonly missingFromRawTopic: number;
   readonly missingExamples: readonly string[];
   readonly differing: number;
   readonly differingExamples: readonly string[];
@@ -298,6 +305,11 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     say(
       `fault suite: ${projection.expectedEventIds} chat events of ${sender.ledger.length} acknowledged webhooks checked in ${(projection.waitedMs / 1000).toFixed(1)} s`,
     );
+    // Where the missing ones were lost: never on the raw topic (the ingest), or after it (a consumer).
+    const onRawTopic =
+      projection.missing.length === 0
+        ? new Set<string>()
+        : await rawTopicEventIds(names.raw, endpoints.schemaRegistryUrl);
     const complete = sender.finishedChats.filter((c) => !sender!.incompleteChats.has(c.key));
     const differing = await differingTranscripts(pool, 'transcripts', complete);
     const deadLetters = await topicRecords([names.normalizerDlq, `${names.transcripts}.dlq`]);
@@ -320,11 +332,12 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
       faultNotes,
       faultsOutOfState,
       missing: projection.missing.length,
+      missingFromRawTopic: projection.missing.filter(({ entry }) => !onRawTopic.has(entry.eventId)).length,
       missingExamples: projection.missing
         .slice(0, 10)
         .map(
           ({ entry, missingEventIds }) =>
-            `${entry.chatKey} webhook #${entry.emissionIndex} (${entry.kind}, ingest event_id ${entry.eventId}, acked at ${(entry.ackedAtMs / 1000).toFixed(1)} s): ${missingEventIds.length} chat event(s) not in the views`,
+            `${entry.chatKey} webhook #${entry.emissionIndex} (${entry.kind}, ingest event_id ${entry.eventId}, acked at ${(entry.ackedAtMs / 1000).toFixed(1)} s): ${missingEventIds.length} chat event(s) not in the views; ${onRawTopic.has(entry.eventId) ? 'on the raw topic (lost by a consumer)' : 'not on the raw topic (lost by the ingest)'}`,
         ),
       differing: differing.length,
       differingExamples: differing.slice(0, 10),

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { parseWebhook } from '@livechat-pipeline/livechat';
+import { ConfluentAvroSerde, SchemaRegistryClient, readRawWebhook } from '@livechat-pipeline/events';
+import { readTopic } from '@livechat-pipeline/testkit';
 import type { LedgerEntry, SimulatedChat } from './livechat-sender.js';
 
 /**
@@ -75,6 +77,18 @@ export async function waitForLedgerInViews(
     })
     .map(([entry, missingEventIds]) => ({ entry, missingEventIds }));
   return { missing, expectedEventIds: byId.size, waitedMs: Date.now() - started };
+}
+
+/**
+ * The `event_id`s on the raw topic, to say where a missing webhook was lost: never written to Kafka by the ingest
+ * (lost on the way in, e.g. from its spool), or on the raw topic and lost by a consumer.
+ */
+export async function rawTopicEventIds(topic: string, registryUrl: string): Promise<Set<string>> {
+  const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: registryUrl }));
+  const ids = new Set<string>();
+  for (const record of await readTopic(topic, { timeoutMs: 120_000 }))
+    if (record.value !== null) ids.add((await readRawWebhook(serde, record.value)).event_id);
+  return ids;
 }
 
 interface TranscriptRow {
