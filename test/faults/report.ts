@@ -43,7 +43,10 @@ export function resultTable(result: FaultSuiteResult): string {
       Object.keys(result.spoolHighWater).length === 0
         ? 'n/a (the ingest has no spool metrics)'
         : Object.entries(result.spoolHighWater)
-            .filter(([name]) => /^ingest_spool_(bytes|records)$/.test(name) || !/^ingest_spool_/.test(name))
+            .filter(
+              ([name]) =>
+                /^ingest_spool_(high_water_)?(bytes|records)$/.test(name) || !/^ingest_spool_/.test(name),
+            )
             .map(([name, v]) => `${name} ${v}`)
             .join(', '),
     ],

@@ -209,8 +209,9 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
       });
     };
 
-    const consumerKills = async () => {
-      for (const kill of schedule.consumerKills) {
+    // One loop per consumer: waiting for one to be back does not hold up the other's kills.
+    const consumerKills = async (kind: 'normalizer-kill' | 'transcripts-kill') => {
+      for (const kill of schedule.consumerKills.filter((k) => k.kind === kind)) {
         await at(kill.atMs);
         const target = kill.kind === 'normalizer-kill' ? normalizer : transcripts;
         // Whatever the service is doing then: consuming, committing, starting again, joining its group (the long
@@ -278,7 +279,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
 
     sender.start();
     say('fault suite: traffic started');
-    await Promise.all([stackFaults(), consumerKills()]);
+    await Promise.all([stackFaults(), consumerKills('normalizer-kill'), consumerKills('transcripts-kill')]);
     await sleep(schedule.tailMs);
     say(`fault suite: ${elapsed()}: faults done; letting every started chat finish`);
     await sender.finish();
