@@ -130,6 +130,12 @@ describe('Kafka outage with the spool on', () => {
     expect(smallAcked.length).toBeGreaterThan(10);
     const again = await postWebhook(small, body(9, 1000));
     expect(again.statusCode).toBe(503);
+    const smallReady = await fetch(`${small.operationsUrl}/readyz`);
+    expect(smallReady.status).toBe(503);
+    expect(await smallReady.json()).toMatchObject({
+      ok: false,
+      checks: expect.arrayContaining([{ name: 'spool', ok: false }]),
+    });
 
     // A graceful stop while spooling (SIGTERM's path) is quick and leaves the spool on disk, unlocked; a new
     // ingest on the same directory starts although Kafka is still down (the topic was seen before) and keeps

@@ -244,13 +244,17 @@ describe('DiskSpool', () => {
       });
       writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: 'another-host' }));
       await expect(open(dir).spool).rejects.toMatchObject({ code: 'INGEST_SPOOL_LOCKED' });
+      // The pid is alive but it is not the process that wrote the lock (another start time): a reused pid.
+      writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: hostname(), started: '1' }));
+      const reused = await open(dir).spool;
+      await reused.close();
     } finally {
       sleeper.kill('SIGKILL');
       await new Promise((resolve) => sleeper.once('exit', resolve));
     }
     writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: hostname() })); // now dead
     const taken = await open(dir).spool;
-    expect(JSON.parse(readFileSync(join(dir, 'LOCK'), 'utf8'))).toEqual({
+    expect(JSON.parse(readFileSync(join(dir, 'LOCK'), 'utf8'))).toMatchObject({
       pid: process.pid,
       host: hostname(),
     });

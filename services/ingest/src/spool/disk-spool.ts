@@ -139,6 +139,11 @@ export class DiskSpool {
     return this.undrained > 0 ? this.oldestMicros : undefined;
   }
 
+  /** Less than 64 KiB left below maxBytes: most webhooks that need the spool now are refused (readiness says so). */
+  get nearlyFull(): boolean {
+    return this.bytesOnDisk + this.reservedBytes + 64 * 1024 > this.options.maxBytes;
+  }
+
   /** No record waiting to be drained and no append in progress: the moment to go back to writing directly. */
   get idle(): boolean {
     return this.undrained === 0 && this.pending.length === 0 && this.writing === undefined;
