@@ -173,7 +173,7 @@ export async function createIngestDeps(
             await direct.close();
             await Promise.all(producers.map((p) => p.disconnect()));
           })(),
-          config.spool?.afterMs ?? 0,
+          SPOOLING_STOP_KAFKA_WAIT_MS,
         );
       } else {
         await direct.close();
@@ -195,6 +195,12 @@ async function boundedWait(work: Promise<unknown>, ms: number): Promise<void> {
   ]);
   clearTimeout(timer);
 }
+
+/**
+ * How long a stop waits for Kafka (the batchers' last sends, the producers' disconnect) once the spool is closed:
+ * every request was answered before (app.close), so nothing waits on these sends; Kafka may be down.
+ */
+const SPOOLING_STOP_KAFKA_WAIT_MS = 1000;
 
 /** Kafka's start-up budget when the spool can take webhooks without it (the topic was seen before). */
 const KAFKA_STARTUP_WITH_SPOOL_MS = 2000;

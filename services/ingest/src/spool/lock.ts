@@ -33,7 +33,7 @@ export async function acquireSpoolLock(dir: string): Promise<SpoolLock> {
   if (heldHere.has(key)) {
     throw new IngestError(
       'INGEST_SPOOL_LOCKED',
-      `spool directory ${dir} is already open in this process: one spool per directory`,
+      `INGEST_SPOOL_LOCKED: spool directory ${dir} is already open in this process: one spool per directory`,
     );
   }
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -62,19 +62,19 @@ export async function acquireSpoolLock(dir: string): Promise<SpoolLock> {
     if (owner !== undefined && owner.host !== me.host) {
       throw new IngestError(
         'INGEST_SPOOL_LOCKED',
-        `spool directory ${dir} is locked by pid ${owner.pid} on host ${owner.host.slice(0, 100)}: one ingest process per spool directory (give each replica its own volume); delete ${file} only if that process is gone`,
+        `INGEST_SPOOL_LOCKED: spool directory ${dir} is locked by pid ${owner.pid} on host ${owner.host.slice(0, 100)}: one ingest process per spool directory (give each replica its own volume); delete ${file} only if that process is gone`,
       );
     }
     if (owner !== undefined && owner.pid !== me.pid && isAlive(owner.pid, owner.started)) {
       throw new IngestError(
         'INGEST_SPOOL_LOCKED',
-        `spool directory ${dir} is in use by another ingest process (pid ${owner.pid}): one ingest process per spool directory`,
+        `INGEST_SPOOL_LOCKED: spool directory ${dir} is in use by another ingest process (pid ${owner.pid}): one ingest process per spool directory`,
       );
     }
     // Stale (or unreadable: a crash while it was written): take it over.
     await rm(file, { force: true });
   }
-  throw new IngestError('INGEST_SPOOL_LOCKED', `could not take the lock ${file}`);
+  throw new IngestError('INGEST_SPOOL_LOCKED', `INGEST_SPOOL_LOCKED: could not take the lock ${file}`);
 }
 
 async function readOwner(file: string): Promise<LockOwner | undefined> {
