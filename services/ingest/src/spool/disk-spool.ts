@@ -455,7 +455,12 @@ interface RecoveredState {
  * corrupt stretches elsewhere (reported loudly), places the cursor on a record boundary.
  */
 async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
-  const names = (await readdir(options.dir)).filter((n) => /^\d{20}\.seg$/.test(n)).sort();
+  const entries = await readdir(options.dir);
+  // Left by a crash in the middle of a rewrite or a cursor write: the originals are intact.
+  for (const leftover of entries.filter((n) => n.endsWith('.recovering') || n.endsWith('.tmp'))) {
+    await rm(path.join(options.dir, leftover), { force: true });
+  }
+  const names = entries.filter((n) => /^\d{20}\.seg$/.test(n)).sort();
   const saved = await readCursor(options.dir);
   const segments: Segment[] = [];
   let tornBytes = 0;
