@@ -229,6 +229,27 @@ describe('DiskSpool', () => {
     expect(segmentFiles(dir)).toEqual([]);
   });
 
+  it('release() (the switch back to direct writes) refuses while an append is queued or being committed', async () => {
+    const dir = tempDir();
+    const s = await open(dir).spool;
+    expect(s.release()).toBe(true); // empty
+    const appended = s.append(record(0));
+    expect(s.idle).toBe(false);
+    expect(s.release()).toBe(false); // queued, not yet committed: a reader sees nothing, yet it is not empty
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.release()).toBe(false); // being written
+    await appended;
+    expect(s.release()).toBe(false); // committed, not drained
+    const batch = await s.read(10, 1e9);
+    expect(batch.records).toHaveLength(1);
+    await s.acknowledge(batch.next, 1);
+    expect(s.release()).toBe(true);
+    // The next append starts a new segment; nothing of the old one is read again.
+    await s.append(record(1));
+    expect(await readAll(s)).toEqual([record(1).value.toString()]);
+    await s.close();
+  });
+
   it('one process per directory: a live owner is refused with INGEST_SPOOL_LOCKED, a dead one is taken over', async () => {
     const dir = tempDir();
     const s = await open(dir).spool;
