@@ -50,6 +50,8 @@ export class SpoolingPublisher implements RawWebhookPublisher {
   private readonly drainer: Promise<void>;
   private readonly clockMicros: () => number;
   private drainedTotal = 0;
+  private highWaterRecords = 0;
+  private highWaterBytes = 0;
   private acknowledging: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: SpoolingPublisherOptions) {
@@ -191,6 +193,10 @@ export class SpoolingPublisher implements RawWebhookPublisher {
     const spool = this.options.spool;
     metrics.bytes.set(spool.bytes);
     metrics.records.set(spool.records);
+    this.highWaterRecords = Math.max(this.highWaterRecords, spool.records);
+    this.highWaterBytes = Math.max(this.highWaterBytes, spool.bytes);
+    metrics.highWaterRecords.set(this.highWaterRecords);
+    metrics.highWaterBytes.set(this.highWaterBytes);
     const oldest = spool.oldestSpooledAtMicros;
     metrics.oldestRecordAge.set(oldest === undefined ? 0 : Math.max(0, (this.clockMicros() - oldest) / 1e6));
   }
