@@ -94,7 +94,8 @@ export class DiskSpool {
   private pending: PendingAppend[] = [];
   private writing: Promise<void> | undefined;
   private closed = false;
-  private deletions: Promise<unknown>[] = [];
+  /** Background deletions of released segments (close() waits for them). */
+  private readonly deletions = new Set<Promise<void>>();
   private cursorWrites: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -262,12 +263,14 @@ export class DiskSpool {
       this.cursor = cursor;
       const handle = last.handle;
       last.handle = undefined;
-      const deletion = (async () => {
+      const deletion: Promise<void> = (async () => {
         await handle?.close().catch(() => undefined);
         await rm(last.file, { force: true });
         await this.saveCursor(cursor);
-      })();
-      this.deletions.push(deletion.catch(() => undefined));
+      })()
+        .catch(() => undefined)
+        .finally(() => this.deletions.delete(deletion));
+      this.deletions.add(deletion);
     }
     return true;
   }
@@ -277,7 +280,7 @@ export class DiskSpool {
     if (this.closed) return;
     this.closed = true;
     while (this.writing !== undefined) await this.writing;
-    await Promise.all(this.deletions);
+    await Promise.all([...this.deletions]);
     await this.cursorWrites;
     for (const s of this.segments) {
       await s.handle?.close().catch(() => undefined);
