@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiskSpool } from '../src/spool/disk-spool.js';
 import type { DiskSpoolOptions, SpoolEvent } from '../src/spool/disk-spool.js';
@@ -204,6 +205,48 @@ describe('DiskSpool', () => {
     const batch = await s.read(2, 1e9);
     await s.acknowledge(batch.next, batch.records.length);
     expect(s.records).toBe(1);
+    await s.close();
+  });
+
+  it('a write that fails part-way (file size limit, as a full disk) is cut back off: nothing half-written, later appends refused cleanly', async () => {
+    const dir = tempDir();
+    const size = 1000;
+    // bash's ulimit -f counts KiB: 8 KiB holds 7 records of about 1 KiB, the 8th is written part-way.
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        'ulimit -f 8 && exec "$0" --import tsx test/support/spool-append-child.ts "$@"',
+        process.execPath,
+        dir,
+        '12',
+        String(size),
+      ],
+      {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    const outcomes = JSON.parse(out) as string[];
+    const ok = outcomes.filter((o) => o === 'ok').length;
+    expect(ok).toBe(Math.floor(8192 / (size + 8 + 13 + 4)));
+    expect(outcomes).toEqual([
+      ...Array<string>(ok).fill('ok'),
+      ...Array<string>(12 - ok).fill('INGEST_SPOOL_UNAVAILABLE'),
+    ]);
+    const frame = encodeFrame({
+      key: Buffer.from('k000'),
+      value: Buffer.alloc(size),
+      spooledAtMicros: 0,
+    }).length;
+    expect(segmentFiles(dir).map((f) => statSync(f).size)).toEqual([ok * frame]); // the failed write cut back
+    const { spool, events } = open(dir);
+    const s = await spool;
+    expect(recovered(events)).toMatchObject({ records: ok, tornBytes: 0, corruptRecords: 0 });
     await s.close();
   });
 
