@@ -272,6 +272,23 @@ describe('DiskSpool', () => {
     expect(segmentFiles(dir)).toEqual([]);
   });
 
+  it('read() keeps a batch within maxBytes (a drain batch must fit max.message.bytes), at least one record', async () => {
+    const dir = tempDir();
+    const s = await open(dir).spool;
+    const sizes = [100, 100, 5000, 100, 100];
+    for (const [i, size] of sizes.entries()) await s.append(record(i, size));
+    const frames = sizes.map((size, i) => encodeFrame(record(i, size)).length);
+    const first = await s.read(100, frames[0]! + frames[1]! + 10);
+    expect(first.records.map((r) => r.value.length)).toEqual([100, 100]);
+    await s.acknowledge(first.next, 2);
+    const big = await s.read(100, 10); // a record larger than the budget comes alone
+    expect(big.records.map((r) => r.value.length)).toEqual([5000]);
+    await s.acknowledge(big.next, 1);
+    const rest = await s.read(1, 1e9); // and maxRecords bounds too
+    expect(rest.records.map((r) => r.value.length)).toEqual([100]);
+    await s.close();
+  });
+
   it('release() (the switch back to direct writes) refuses while an append is queued or being committed', async () => {
     const dir = tempDir();
     const s = await open(dir).spool;

@@ -177,28 +177,38 @@ export class DiskSpool {
   }
 
   /**
-   * Reads, in order, up to maxRecords records (and about maxBytes, at least one record) after the acknowledged
-   * position, among those already committed. Empty when everything committed has been read.
+   * Reads, in order, up to maxRecords records and at most maxBytes of frames (but always at least one record)
+   * after the acknowledged position, among those already committed. Empty when everything committed has been read.
+   * The bound matters: a drain batch must fit the raw topic's max.message.bytes.
    */
   async read(maxRecords: number, maxBytes: number): Promise<SpoolBatch> {
     const records: SpoolRecord[] = [];
     let { segment: seq, offset } = this.cursor;
     let bytes = 0;
+    let full = false;
     for (const segment of this.segments) {
+      if (full) break;
       if (segment.seq < seq) continue;
       if (segment.seq > seq) {
         seq = segment.seq;
         offset = 0;
       }
       const end = segment.size;
-      while (offset < end && records.length < maxRecords && (records.length === 0 || bytes < maxBytes)) {
+      while (!full && offset < end) {
         const want = Math.min(end - offset, Math.max(maxBytes - bytes, FRAME_HEADER_BYTES));
-        const chunk = await readAt(segment.file, offset, want);
+        let chunk = await readAt(segment.file, offset, want);
+        if (readFrame(chunk, 0, this.options.maxRecordBytes).kind === 'incomplete') {
+          // The next record is larger than what is left of the budget: read exactly that frame.
+          chunk = await readAt(segment.file, offset, FRAME_HEADER_BYTES + chunk.readUInt32BE(0));
+        }
         let at = 0;
-        let progressed = false;
-        while (records.length < maxRecords && (records.length === 0 || bytes < maxBytes)) {
+        for (;;) {
+          if (records.length >= maxRecords) {
+            full = true;
+            break;
+          }
           const frame = readFrame(chunk, at, this.options.maxRecordBytes);
-          if (frame.kind === 'incomplete') break;
+          if (frame.kind === 'incomplete') break; // the chunk ends inside it: read on from there
           if (frame.kind === 'corrupt') {
             // Verified at open and written by us since: only a disk changing bytes under us gets here.
             throw new IngestError(
@@ -206,29 +216,24 @@ export class DiskSpool {
               `spool segment ${segment.file} is corrupt at ${offset + at} (${frame.reason}); restart the ingest to recover it`,
             );
           }
-          records.push(frame.record);
-          bytes += frame.end - at;
-          at = frame.end;
-          progressed = true;
-        }
-        if (!progressed) {
-          // One record larger than the chunk: read exactly that frame.
-          const header = await readAt(segment.file, offset, FRAME_HEADER_BYTES);
-          const whole = await readAt(segment.file, offset, FRAME_HEADER_BYTES + header.readUInt32BE(0));
-          const frame = readFrame(whole, 0, this.options.maxRecordBytes);
-          if (frame.kind !== 'record') {
-            throw new IngestError(
-              'INGEST_SPOOL_UNAVAILABLE',
-              `spool segment ${segment.file} is corrupt at ${offset}; restart the ingest to recover it`,
-            );
+          const frameBytes = frame.end - at;
+          if (records.length > 0 && bytes + frameBytes > maxBytes) {
+            full = true;
+            break;
           }
           records.push(frame.record);
-          bytes += frame.end;
+          bytes += frameBytes;
           at = frame.end;
+        }
+        if (at === 0 && !full) {
+          // Not even one whole frame where the committed size says there is one: the file was cut under us.
+          throw new IngestError(
+            'INGEST_SPOOL_UNAVAILABLE',
+            `spool segment ${segment.file} is shorter than written at ${offset}; restart the ingest to recover it`,
+          );
         }
         offset += at;
       }
-      if (records.length >= maxRecords || (records.length > 0 && bytes >= maxBytes)) break;
     }
     return { records, next: { segment: seq, offset } };
   }
