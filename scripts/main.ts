@@ -96,7 +96,15 @@ async function main(): Promise<void> {
       `http://${process.env['INGEST_HOST'] ?? '127.0.0.1'}:${process.env['INGEST_PORT'] ?? '8080'}/webhooks/livechat`,
     // The ingest's on-disk spool (Kafka down: webhooks are kept here and drained later), under the stack's
     // git-ignored data: `pnpm stack down --clean` wipes it with the registry whose schema ids its records carry.
-    INGEST_SPOOL_DIR: process.env['INGEST_SPOOL_DIR'] ?? path.join(settings.home, 'data', 'ingest-spool'),
+    // One directory per raw topic: spooled records belong to the topic they were spooled for.
+    INGEST_SPOOL_DIR:
+      process.env['INGEST_SPOOL_DIR'] ??
+      path.join(
+        settings.home,
+        'data',
+        'ingest-spool',
+        process.env['RAW_WEBHOOK_TOPIC'] ?? 'livechat.webhooks.raw',
+      ),
     ...ingestSecrets.env,
   };
   if (ingestSecrets.local) {

@@ -16,6 +16,7 @@ import { createIngestVerifier } from './auth/tenant-registry-verifier.js';
 import type { WebhookSecretVerifier } from './auth/verifier.js';
 import type { IngestConfig } from './config.js';
 import { DurableProducer, createKafka, fetchPartitionCount } from './kafka.js';
+import { IngestError } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
 import { KafkaRawWebhookPublisher } from './publisher.js';
 import type { RawWebhookPublisher } from './publisher.js';
@@ -72,7 +73,16 @@ export async function createIngestDeps(
   });
   // With the spool on and the topic seen before (its partition count kept in the spool directory), Kafka gets a
   // short start-up budget: when it is down the ingest starts anyway, spooling, and drains once Kafka is back.
-  const knownTopic = spool === undefined ? undefined : await readKnownTopic(config, topic);
+  const known = spool === undefined ? undefined : await readKnownTopic(config);
+  if (spool !== undefined && known !== undefined && known.topic !== topic && !spool.idle) {
+    // Spooled records do not name their topic: they belong to the one the spool was filled for.
+    await spool.close();
+    throw new IngestError(
+      'INGEST_SPOOL_TOPIC_MISMATCH',
+      `INGEST_SPOOL_TOPIC_MISMATCH: the spool in ${config.spool?.dir ?? ''} holds ${spool.records} records for the topic ${known.topic}, but RAW_WEBHOOK_TOPIC is ${topic}: start once with RAW_WEBHOOK_TOPIC=${known.topic} to drain it, or give this topic a spool directory of its own`,
+    );
+  }
+  const knownTopic = known?.topic === topic ? known : undefined;
   const kafkaStartup =
     knownTopic === undefined ? startup : new Startup({ timeoutMs: KAFKA_STARTUP_WITH_SPOOL_MS, logger });
   let kafkaDownAtStart = false;
@@ -173,7 +183,7 @@ export async function createIngestDeps(
             await direct.close();
             await Promise.all(producers.map((p) => p.disconnect()));
           })(),
-          config.spool?.afterMs ?? 0,
+          SPOOLING_STOP_KAFKA_WAIT_MS,
         );
       } else {
         await direct.close();
@@ -196,6 +206,12 @@ async function boundedWait(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * How long a stop waits for Kafka (the batchers' last sends, the producers' disconnect) once the spool is closed:
+ * every request was answered before (app.close), so nothing waits on these sends; Kafka may be down.
+ */
+const SPOOLING_STOP_KAFKA_WAIT_MS = 1000;
+
 /** Kafka's start-up budget when the spool can take webhooks without it (the topic was seen before). */
 const KAFKA_STARTUP_WITH_SPOOL_MS = 2000;
 const KNOWN_TOPIC_FILE = 'raw-topic.json';
@@ -203,7 +219,6 @@ const KNOWN_TOPIC_FILE = 'raw-topic.json';
 /** The raw topic's partition count as read at an earlier start, kept in the spool directory. */
 async function readKnownTopic(
   config: IngestConfig,
-  topic: string,
 ): Promise<{ topic: string; partitions: number } | undefined> {
   if (config.spool === undefined) return undefined;
   try {
@@ -211,8 +226,8 @@ async function readKnownTopic(
       topic?: unknown;
       partitions?: unknown;
     };
-    if (known.topic === topic && typeof known.partitions === 'number' && known.partitions >= 1) {
-      return { topic, partitions: known.partitions };
+    if (typeof known.topic === 'string' && typeof known.partitions === 'number' && known.partitions >= 1) {
+      return { topic: known.topic, partitions: known.partitions };
     }
   } catch {
     // first start with this directory

@@ -108,6 +108,12 @@ export const INGEST_ERROR_CODES = {
     description:
       'Another live ingest process holds the spool directory (its LOCK file); one process per INGEST_SPOOL_DIR (not an HTTP answer: the start fails)',
   },
+  INGEST_SPOOL_TOPIC_MISMATCH: {
+    status: 500,
+    retryable: false,
+    description:
+      'The spool holds records for another raw topic than RAW_WEBHOOK_TOPIC (not an HTTP answer: the start fails)',
+  },
   INGEST_CONFIG_INVALID: {
     status: 500,
     retryable: false,

@@ -20,6 +20,9 @@ export interface SpoolMetrics {
   readonly spooling: Gauge;
   readonly bytes: Gauge;
   readonly records: Gauge;
+  /** The most records / bytes the spool held at once since the process started. */
+  readonly highWaterRecords: Gauge;
+  readonly highWaterBytes: Gauge;
   readonly oldestRecordAge: Gauge;
   readonly appendedRecords: Counter;
   readonly drainedRecords: Counter;
@@ -96,6 +99,16 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
       records: new Gauge({
         name: 'ingest_spool_records',
         help: 'Spooled records not yet acknowledged by Kafka',
+        registers: [registry],
+      }),
+      highWaterRecords: new Gauge({
+        name: 'ingest_spool_high_water_records',
+        help: 'The most records the spool held at once since the ingest started',
+        registers: [registry],
+      }),
+      highWaterBytes: new Gauge({
+        name: 'ingest_spool_high_water_bytes',
+        help: 'The most bytes of spool segment files at once since the ingest started',
         registers: [registry],
       }),
       oldestRecordAge: new Gauge({

@@ -114,22 +114,29 @@ export class CachedReadiness implements ReadinessProbe {
 
 /**
  * With the spool on, the ingest can take webhooks while Kafka is down: it stays ready (200) and says
- * "degraded: spooling" while it spools or Kafka's check fails. The registry is not needed to spool (the schema id
- * is known since start-up).
+ * "degraded: spooling" while it spools or Kafka's check fails; it is not ready (503) only while it spools and the
+ * spool is full. The registry is not needed to spool (the schema id is known since start-up).
  */
 export class SpoolingReadiness implements ReadinessProbe {
   constructor(
     private readonly stack: ReadinessProbe,
-    private readonly publisher: { readonly mode: 'direct' | 'spooling' },
+    private readonly publisher: { readonly mode: 'direct' | 'spooling'; readonly refusing: boolean },
   ) {}
 
   async check(): Promise<ReadinessReport> {
     const stack = await this.stack.check();
     const spooling = this.publisher.mode === 'spooling' || !stack.ready;
+    // Not ready only when webhooks would be refused: spooling with the spool full.
+    const spoolOk = !this.publisher.refusing;
     return {
-      ready: true,
+      ready: spoolOk,
       spooling,
-      checks: [...stack.checks, { name: 'spool', ok: true }],
+      checks: [
+        ...stack.checks,
+        spoolOk
+          ? { name: 'spool', ok: true }
+          : { name: 'spool', ok: false, detail: 'spool full (INGEST_SPOOL_MAX_BYTES)' },
+      ],
     };
   }
 }

@@ -23,8 +23,9 @@ describe('spool drain interrupted between produce and acknowledge', () => {
 
   it('re-sends only the records after the acknowledged position; every record reaches the topic, first occurrences in spool order per key', async () => {
     const topic = uniqueName('ingest-raw-drain');
-    // A first ingest creates the topic (with the settings it checks) and registers the schema.
-    const first = await startTestIngest({ RAW_WEBHOOK_TOPIC: topic });
+    // A first ingest creates the topic (with the settings it checks), registers the schema and notes the topic
+    // in the spool directory.
+    const first = await startTestIngest({ RAW_WEBHOOK_TOPIC: topic, INGEST_SPOOL_DIR: dir });
     await first.close();
     const serde = new ConfluentAvroSerde(
       new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
@@ -78,6 +79,11 @@ describe('spool drain interrupted between produce and acknowledge', () => {
     await produce(round2.records);
     await producer.disconnect();
     await spool.close(); // no acknowledge: the crash
+
+    // Those records belong to `topic`: an ingest for another topic refuses the directory.
+    await expect(
+      startTestIngest({ RAW_WEBHOOK_TOPIC: uniqueName('ingest-raw-other'), INGEST_SPOOL_DIR: dir }),
+    ).rejects.toMatchObject({ code: 'INGEST_SPOOL_TOPIC_MISMATCH' });
 
     // The restarted ingest finds 20 records in its spool, drains them and goes back to writing directly.
     const ingest = await startTestIngest({ RAW_WEBHOOK_TOPIC: topic, INGEST_SPOOL_DIR: dir });

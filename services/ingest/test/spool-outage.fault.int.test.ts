@@ -111,9 +111,9 @@ describe('Kafka outage with the spool on', () => {
     expect(await ready.json()).toMatchObject({ ok: true, status: 'degraded: spooling' });
     const metrics = await (await fetch(`${ingest.operationsUrl}/metrics`)).text();
     expect(metrics).toMatch(/^ingest_spool_active 1$/m);
-    expect(Number(/^ingest_spool_records (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(
-      CHATS * PER_CHAT,
-    );
+    expect(Number(/^ingest_spool_records (\d+)$/m.exec(metrics)?.[1])).toBe(CHATS * PER_CHAT);
+    expect(Number(/^ingest_spool_high_water_records (\d+)$/m.exec(metrics)?.[1])).toBe(CHATS * PER_CHAT);
+    expect(Number(/^ingest_spool_oldest_record_age_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(ingest.logs.some((l) => l.includes('spooling started'))).toBe(true);
 
     // The full spool: 503 INGEST_SPOOL_FULL with Retry-After, and nothing of the refused webhooks kept.
@@ -130,6 +130,12 @@ describe('Kafka outage with the spool on', () => {
     expect(smallAcked.length).toBeGreaterThan(10);
     const again = await postWebhook(small, body(9, 1000));
     expect(again.statusCode).toBe(503);
+    const smallReady = await fetch(`${small.operationsUrl}/readyz`);
+    expect(smallReady.status).toBe(503);
+    expect(await smallReady.json()).toMatchObject({
+      ok: false,
+      checks: expect.arrayContaining([{ name: 'spool', ok: false }]),
+    });
 
     // A graceful stop while spooling (SIGTERM's path) is quick and leaves the spool on disk, unlocked; a new
     // ingest on the same directory starts although Kafka is still down (the topic was seen before) and keeps

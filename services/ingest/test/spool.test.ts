@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiskSpool } from '../src/spool/disk-spool.js';
 import type { DiskSpoolOptions, SpoolEvent } from '../src/spool/disk-spool.js';
@@ -207,6 +208,48 @@ describe('DiskSpool', () => {
     await s.close();
   });
 
+  it('a write that fails part-way (file size limit, as a full disk) is cut back off: nothing half-written, later appends refused cleanly', async () => {
+    const dir = tempDir();
+    const size = 1000;
+    // bash's ulimit -f counts KiB: 8 KiB holds 7 records of about 1 KiB, the 8th is written part-way.
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        'ulimit -f 8 && exec "$0" --import tsx test/support/spool-append-child.ts "$@"',
+        process.execPath,
+        dir,
+        '12',
+        String(size),
+      ],
+      {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    const outcomes = JSON.parse(out) as string[];
+    const ok = outcomes.filter((o) => o === 'ok').length;
+    expect(ok).toBe(Math.floor(8192 / (size + 8 + 13 + 4)));
+    expect(outcomes).toEqual([
+      ...Array<string>(ok).fill('ok'),
+      ...Array<string>(12 - ok).fill('INGEST_SPOOL_UNAVAILABLE'),
+    ]);
+    const frame = encodeFrame({
+      key: Buffer.from('k000'),
+      value: Buffer.alloc(size),
+      spooledAtMicros: 0,
+    }).length;
+    expect(segmentFiles(dir).map((f) => statSync(f).size)).toEqual([ok * frame]); // the failed write cut back
+    const { spool, events } = open(dir);
+    const s = await spool;
+    expect(recovered(events)).toMatchObject({ records: ok, tornBytes: 0, corruptRecords: 0 });
+    await s.close();
+  });
+
   it('acknowledge persists the drained position: a reopen reads only what was not acknowledged, and drained segments are deleted', async () => {
     const frame = encodeFrame(record(0)).length;
     const dir = await spoolWith(10, { segmentBytes: 4 * frame });
@@ -229,6 +272,44 @@ describe('DiskSpool', () => {
     expect(segmentFiles(dir)).toEqual([]);
   });
 
+  it('read() keeps a batch within maxBytes (a drain batch must fit max.message.bytes), at least one record', async () => {
+    const dir = tempDir();
+    const s = await open(dir).spool;
+    const sizes = [100, 100, 5000, 100, 100];
+    for (const [i, size] of sizes.entries()) await s.append(record(i, size));
+    const frames = sizes.map((size, i) => encodeFrame(record(i, size)).length);
+    const first = await s.read(100, frames[0]! + frames[1]! + 10);
+    expect(first.records.map((r) => r.value.length)).toEqual([100, 100]);
+    await s.acknowledge(first.next, 2);
+    const big = await s.read(100, 10); // a record larger than the budget comes alone
+    expect(big.records.map((r) => r.value.length)).toEqual([5000]);
+    await s.acknowledge(big.next, 1);
+    const rest = await s.read(1, 1e9); // and maxRecords bounds too
+    expect(rest.records.map((r) => r.value.length)).toEqual([100]);
+    await s.close();
+  });
+
+  it('release() (the switch back to direct writes) refuses while an append is queued or being committed', async () => {
+    const dir = tempDir();
+    const s = await open(dir).spool;
+    expect(s.release()).toBe(true); // empty
+    const appended = s.append(record(0));
+    expect(s.idle).toBe(false);
+    expect(s.release()).toBe(false); // queued, not yet committed: a reader sees nothing, yet it is not empty
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.release()).toBe(false); // being written
+    await appended;
+    expect(s.release()).toBe(false); // committed, not drained
+    const batch = await s.read(10, 1e9);
+    expect(batch.records).toHaveLength(1);
+    await s.acknowledge(batch.next, 1);
+    expect(s.release()).toBe(true);
+    // The next append starts a new segment; nothing of the old one is read again.
+    await s.append(record(1));
+    expect(await readAll(s)).toEqual([record(1).value.toString()]);
+    await s.close();
+  });
+
   it('one process per directory: a live owner is refused with INGEST_SPOOL_LOCKED, a dead one is taken over', async () => {
     const dir = tempDir();
     const s = await open(dir).spool;
@@ -244,13 +325,17 @@ describe('DiskSpool', () => {
       });
       writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: 'another-host' }));
       await expect(open(dir).spool).rejects.toMatchObject({ code: 'INGEST_SPOOL_LOCKED' });
+      // The pid is alive but it is not the process that wrote the lock (another start time): a reused pid.
+      writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: hostname(), started: '1' }));
+      const reused = await open(dir).spool;
+      await reused.close();
     } finally {
       sleeper.kill('SIGKILL');
       await new Promise((resolve) => sleeper.once('exit', resolve));
     }
     writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: sleeper.pid, host: hostname() })); // now dead
     const taken = await open(dir).spool;
-    expect(JSON.parse(readFileSync(join(dir, 'LOCK'), 'utf8'))).toEqual({
+    expect(JSON.parse(readFileSync(join(dir, 'LOCK'), 'utf8'))).toMatchObject({
       pid: process.pid,
       host: hostname(),
     });

@@ -94,7 +94,8 @@ export class DiskSpool {
   private pending: PendingAppend[] = [];
   private writing: Promise<void> | undefined;
   private closed = false;
-  private deletions: Promise<unknown>[] = [];
+  /** Background deletions of released segments (close() waits for them). */
+  private readonly deletions = new Set<Promise<void>>();
   private cursorWrites: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -139,6 +140,11 @@ export class DiskSpool {
     return this.undrained > 0 ? this.oldestMicros : undefined;
   }
 
+  /** Less than 64 KiB left below maxBytes: most webhooks that need the spool now are refused (readiness says so). */
+  get nearlyFull(): boolean {
+    return this.bytesOnDisk + this.reservedBytes + 64 * 1024 > this.options.maxBytes;
+  }
+
   /** No record waiting to be drained and no append in progress: the moment to go back to writing directly. */
   get idle(): boolean {
     return this.undrained === 0 && this.pending.length === 0 && this.writing === undefined;
@@ -171,28 +177,38 @@ export class DiskSpool {
   }
 
   /**
-   * Reads, in order, up to maxRecords records (and about maxBytes, at least one record) after the acknowledged
-   * position, among those already committed. Empty when everything committed has been read.
+   * Reads, in order, up to maxRecords records and at most maxBytes of frames (but always at least one record)
+   * after the acknowledged position, among those already committed. Empty when everything committed has been read.
+   * The bound matters: a drain batch must fit the raw topic's max.message.bytes.
    */
   async read(maxRecords: number, maxBytes: number): Promise<SpoolBatch> {
     const records: SpoolRecord[] = [];
     let { segment: seq, offset } = this.cursor;
     let bytes = 0;
+    let full = false;
     for (const segment of this.segments) {
+      if (full) break;
       if (segment.seq < seq) continue;
       if (segment.seq > seq) {
         seq = segment.seq;
         offset = 0;
       }
       const end = segment.size;
-      while (offset < end && records.length < maxRecords && (records.length === 0 || bytes < maxBytes)) {
+      while (!full && offset < end) {
         const want = Math.min(end - offset, Math.max(maxBytes - bytes, FRAME_HEADER_BYTES));
-        const chunk = await readAt(segment.file, offset, want);
+        let chunk = await readAt(segment.file, offset, want);
+        if (readFrame(chunk, 0, this.options.maxRecordBytes).kind === 'incomplete') {
+          // The next record is larger than what is left of the budget: read exactly that frame.
+          chunk = await readAt(segment.file, offset, FRAME_HEADER_BYTES + chunk.readUInt32BE(0));
+        }
         let at = 0;
-        let progressed = false;
-        while (records.length < maxRecords && (records.length === 0 || bytes < maxBytes)) {
+        for (;;) {
+          if (records.length >= maxRecords) {
+            full = true;
+            break;
+          }
           const frame = readFrame(chunk, at, this.options.maxRecordBytes);
-          if (frame.kind === 'incomplete') break;
+          if (frame.kind === 'incomplete') break; // the chunk ends inside it: read on from there
           if (frame.kind === 'corrupt') {
             // Verified at open and written by us since: only a disk changing bytes under us gets here.
             throw new IngestError(
@@ -200,29 +216,24 @@ export class DiskSpool {
               `spool segment ${segment.file} is corrupt at ${offset + at} (${frame.reason}); restart the ingest to recover it`,
             );
           }
-          records.push(frame.record);
-          bytes += frame.end - at;
-          at = frame.end;
-          progressed = true;
-        }
-        if (!progressed) {
-          // One record larger than the chunk: read exactly that frame.
-          const header = await readAt(segment.file, offset, FRAME_HEADER_BYTES);
-          const whole = await readAt(segment.file, offset, FRAME_HEADER_BYTES + header.readUInt32BE(0));
-          const frame = readFrame(whole, 0, this.options.maxRecordBytes);
-          if (frame.kind !== 'record') {
-            throw new IngestError(
-              'INGEST_SPOOL_UNAVAILABLE',
-              `spool segment ${segment.file} is corrupt at ${offset}; restart the ingest to recover it`,
-            );
+          const frameBytes = frame.end - at;
+          if (records.length > 0 && bytes + frameBytes > maxBytes) {
+            full = true;
+            break;
           }
           records.push(frame.record);
-          bytes += frame.end;
+          bytes += frameBytes;
           at = frame.end;
+        }
+        if (at === 0 && !full) {
+          // Not even one whole frame where the committed size says there is one: the file was cut under us.
+          throw new IngestError(
+            'INGEST_SPOOL_UNAVAILABLE',
+            `spool segment ${segment.file} is shorter than written at ${offset}; restart the ingest to recover it`,
+          );
         }
         offset += at;
       }
-      if (records.length >= maxRecords || (records.length > 0 && bytes >= maxBytes)) break;
     }
     return { records, next: { segment: seq, offset } };
   }
@@ -257,12 +268,14 @@ export class DiskSpool {
       this.cursor = cursor;
       const handle = last.handle;
       last.handle = undefined;
-      const deletion = (async () => {
+      const deletion: Promise<void> = (async () => {
         await handle?.close().catch(() => undefined);
         await rm(last.file, { force: true });
         await this.saveCursor(cursor);
-      })();
-      this.deletions.push(deletion.catch(() => undefined));
+      })()
+        .catch(() => undefined)
+        .finally(() => this.deletions.delete(deletion));
+      this.deletions.add(deletion);
     }
     return true;
   }
@@ -272,7 +285,7 @@ export class DiskSpool {
     if (this.closed) return;
     this.closed = true;
     while (this.writing !== undefined) await this.writing;
-    await Promise.all(this.deletions);
+    await Promise.all([...this.deletions]);
     await this.cursorWrites;
     for (const s of this.segments) {
       await s.handle?.close().catch(() => undefined);
@@ -450,7 +463,12 @@ interface RecoveredState {
  * corrupt stretches elsewhere (reported loudly), places the cursor on a record boundary.
  */
 async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
-  const names = (await readdir(options.dir)).filter((n) => /^\d{20}\.seg$/.test(n)).sort();
+  const entries = await readdir(options.dir);
+  // Left by a crash in the middle of a rewrite or a cursor write: the originals are intact.
+  for (const leftover of entries.filter((n) => n.endsWith('.recovering') || n.endsWith('.tmp'))) {
+    await rm(path.join(options.dir, leftover), { force: true });
+  }
+  const names = entries.filter((n) => /^\d{20}\.seg$/.test(n)).sort();
   const saved = await readCursor(options.dir);
   const segments: Segment[] = [];
   let tornBytes = 0;

@@ -50,6 +50,9 @@ export class SpoolingPublisher implements RawWebhookPublisher {
   private readonly drainer: Promise<void>;
   private readonly clockMicros: () => number;
   private drainedTotal = 0;
+  private highWaterRecords = 0;
+  private highWaterBytes = 0;
+  private acknowledging: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: SpoolingPublisherOptions) {
     this.clockMicros = options.clockMicros ?? (() => Date.now() * 1000);
@@ -64,6 +67,11 @@ export class SpoolingPublisher implements RawWebhookPublisher {
 
   get mode(): PublishMode {
     return this.currentMode;
+  }
+
+  /** Spooling and the spool has (almost) no room left: webhooks are answered 503 INGEST_SPOOL_FULL. */
+  get refusing(): boolean {
+    return this.currentMode === 'spooling' && this.options.spool.nearlyFull;
   }
 
   /** Records drained to Kafka since start. */
@@ -93,7 +101,16 @@ export class SpoolingPublisher implements RawWebhookPublisher {
       };
       const timer = setTimeout(() => divert('kafka_slow'), Math.max(0, spoolAt - now));
       // The batcher drops the write if it has not left by spoolAt (it is spooled instead).
-      this.options.direct.publish(record, spoolAt).then(
+      let direct: Promise<void>;
+      try {
+        direct = this.options.direct.publish(record, spoolAt);
+      } catch (err) {
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+        return;
+      }
+      direct.then(
         () => {
           if (settled) return;
           settled = true;
@@ -121,6 +138,8 @@ export class SpoolingPublisher implements RawWebhookPublisher {
     this.closed = true;
     clearInterval(this.gaugeTimer);
     this.wake?.();
+    // A position being recorded is finished first (it writes into the directory, whose lock close() releases).
+    await this.acknowledging;
     await this.options.spool.close();
   }
 
@@ -174,6 +193,10 @@ export class SpoolingPublisher implements RawWebhookPublisher {
     const spool = this.options.spool;
     metrics.bytes.set(spool.bytes);
     metrics.records.set(spool.records);
+    this.highWaterRecords = Math.max(this.highWaterRecords, spool.records);
+    this.highWaterBytes = Math.max(this.highWaterBytes, spool.bytes);
+    metrics.highWaterRecords.set(this.highWaterRecords);
+    metrics.highWaterBytes.set(this.highWaterBytes);
     const oldest = spool.oldestSpooledAtMicros;
     metrics.oldestRecordAge.set(oldest === undefined ? 0 : Math.max(0, (this.clockMicros() - oldest) / 1e6));
   }
@@ -245,11 +268,11 @@ export class SpoolingPublisher implements RawWebhookPublisher {
         continue;
       }
       retryMs = DRAIN_RETRY_MIN_MS;
-      try {
-        await spool.acknowledge(batch.next, batch.records.length);
-      } catch (err) {
+      if (this.closed) break; // produced but not recorded: re-sent at the next start (duplicates are fine)
+      this.acknowledging = spool.acknowledge(batch.next, batch.records.length).catch((err: unknown) => {
         logger?.error({ err: describe(err) }, 'spool drain: could not record the drained position');
-      }
+      });
+      await this.acknowledging;
       this.drainedTotal += batch.records.length;
       drainedThisEpisode += batch.records.length;
       this.options.metrics?.drainedRecords.inc(batch.records.length);
