@@ -1,6 +1,7 @@
 /**
  * `pnpm test:faults`: the fault suite in its long mode on the managed local stack (started when not running).
- * FAULT_SEED replays a run; FAULT_MODE=quick runs the `npm test` mode; FAULT_RATE overrides webhooks per second.
+ * FAULT_SEED replays a run; FAULT_MODE=quick runs the `npm test` mode; FAULT_RATE overrides webhooks per second;
+ * FAULT_SPOOL=off runs the ingest without its spool (the suite then fails: webhooks given up during the outage).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,11 @@ async function main(): Promise<number> {
     say(`FAULT_RATE must be an integer from 1 to 2000, got "${rateText!.slice(0, 40)}"`);
     return 2;
   }
+  const spoolText = process.env['FAULT_SPOOL']?.trim() || 'on';
+  if (spoolText !== 'on' && spoolText !== 'off') {
+    say(`FAULT_SPOOL must be on or off, got "${spoolText.slice(0, 40)}"`);
+    return 2;
+  }
   const seed = seedFrom(process.env);
   const { endpoints } = await stackUp(loadStackSettings(), (line) => say(`stack: ${line}`));
   // The testkit helpers the suite uses read the endpoints from the environment, as in the integration tests.
@@ -39,6 +45,7 @@ async function main(): Promise<number> {
   process.env['DATABASE_URL'] = endpoints.databaseUrl;
   process.env['LOCAL_STACK_MANAGED'] = '1';
   const result = await runFaultSuite({
+    spool: spoolText === 'on',
     seed,
     mode,
     root,

@@ -30,6 +30,11 @@ export interface FaultSuiteOptions {
   readonly say: (line: string) => void;
   /** Overrides the mode's webhooks per second. */
   readonly ratePerSecond?: number;
+  /**
+   * false: the ingest runs without its spool (INGEST_SPOOL_DIR unset: a webhook Kafka does not acknowledge in time
+   * gets 503), to see the suite fail as it did before the spool existed.
+   */
+  readonly spool?: boolean;
 }
 
 export interface FaultSuiteResult {
@@ -89,7 +94,9 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
   const runName = uniqueName(`faults-${seed}`);
   const runDir = path.join(root, 'infra', '.local', 'fault-runs', runName);
   mkdirSync(runDir, { recursive: true });
-  say(`fault suite: FAULT_SEED=${seed} mode ${mode}, ${rate} webhooks/s; run folder ${runDir}`);
+  say(
+    `fault suite: FAULT_SEED=${seed} mode ${mode}, ${rate} webhooks/s${options.spool === false ? ', the ingest WITHOUT its spool' : ''}; run folder ${runDir}`,
+  );
   for (const line of describeSchedule(schedule)) say(line);
 
   const settings = loadStackSettings();
@@ -127,7 +134,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     NORMALIZER_DLQ_TOPIC: names.normalizerDlq,
     NORMALIZER_GROUP_ID: names.normalizerGroup,
     TRANSCRIPTS_CONSUMER_NAME: names.transcripts,
-    INGEST_SPOOL_DIR: spoolDir,
+    ...(options.spool === false ? {} : { INGEST_SPOOL_DIR: spoolDir }),
     ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
     // A service restarted during a broker outage waits for the broker instead of giving up after 60 s.
     INGEST_STARTUP_TIMEOUT_MS: '600000',
