@@ -118,12 +118,26 @@ export class LiveChatSender {
     this.#pacer = setInterval(() => this.#tick(), 10);
   }
 
-  /** Stops starting new chats; resolves once every started chat has sent its last webhook. */
-  async finish(): Promise<void> {
+  /**
+   * Stops starting new chats; resolves once every started chat has sent its last webhook, or at the deadline with
+   * the chats still sending (they are then counted incomplete).
+   */
+  async finish(timeoutMs: number): Promise<{ unfinished: number }> {
     this.#accepting = false;
-    if (this.#active.size > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
-    clearInterval(this.#pacer);
-    await new Promise<void>((resolve) => this.#ledgerOut.end(resolve));
+    let timer: NodeJS.Timeout | undefined;
+    if (this.#active.size > 0)
+      await Promise.race([
+        new Promise<void>((resolve) => (this.#onIdle = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+    clearTimeout(timer);
+    const unfinished = [...this.#active];
+    for (const state of unfinished) this.incompleteChats.add(state.chat.key);
+    this.abort();
+    await new Promise<void>((resolve) =>
+      this.#ledgerOut.writableFinished ? resolve() : this.#ledgerOut.once('finish', resolve),
+    );
+    return { unfinished: unfinished.length };
   }
 
   /** Stops at once (a failed run): no retries, no new requests. */
@@ -131,7 +145,7 @@ export class LiveChatSender {
     this.#accepting = false;
     clearInterval(this.#pacer);
     for (const timer of this.#timers) clearTimeout(timer);
-    this.#ledgerOut.end();
+    if (!this.#ledgerOut.writableEnded) this.#ledgerOut.end();
   }
 
   stats(): SenderStats {

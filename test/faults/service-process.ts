@@ -45,14 +45,6 @@ export class ServiceProcess {
     for (const child of ServiceProcess.#running) child.kill('SIGKILL');
   }
 
-  get pid(): number | undefined {
-    return this.#child?.pid;
-  }
-
-  get starts(): number {
-    return this.#starts;
-  }
-
   /** Starts the process; the promise settles once it answers ready (or rejects at the deadline). */
   start(readyTimeoutMs: number): Promise<void> {
     this.#starts++;
@@ -76,7 +68,7 @@ export class ServiceProcess {
         ServiceProcess.#running.delete(child);
         this.#mark(`${name} pid ${child.pid ?? '?'} exited (${signal ?? code})`);
         resolve();
-        if (!this.#closing && this.#child === child && signal !== 'SIGKILL') {
+        if (!this.#closing && this.#child === child && !this.#killed.has(child)) {
           this.options.onUnplannedExit(name, code, signal);
           void this.start(readyTimeoutMs).catch(() => undefined);
         }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -78,6 +78,10 @@ export interface FaultSuiteResult {
 /** Modes' deadlines: how long a restarted service may take, and the end check's wait for the consumers. */
 const RESTART_READY_TIMEOUT_MS = 300_000;
 const CATCH_UP_TIMEOUT_MS: Record<FaultMode, number> = { quick: 90_000, full: 240_000 };
+/** Run folders kept (logs, ledger, spool): the newest, the older ones are removed at the start of a run. */
+const KEPT_RUNS = 5;
+/** How long the chats under way may take to send their last webhooks after the faults (LiveChat's retries included). */
+const FINISH_TIMEOUT_MS = 120_000;
 /** Simulated deliveries per chat, both formats together (v3 ≈ 13.6, v2 ≈ 4.4): to size the chat pool. */
 const DELIVERIES_PER_CHAT = 9;
 
@@ -92,7 +96,9 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
   const schedule = faultSchedule(seed, mode);
   const rate = options.ratePerSecond ?? schedule.ratePerSecond;
   const runName = uniqueName(`faults-${seed}`);
-  const runDir = path.join(root, 'infra', '.local', 'fault-runs', runName);
+  const runsDir = path.join(root, 'infra', '.local', 'fault-runs');
+  pruneOldRuns(runsDir, KEPT_RUNS - 1);
+  const runDir = path.join(runsDir, runName);
   mkdirSync(runDir, { recursive: true });
   say(
     `fault suite: FAULT_SEED=${seed} mode ${mode}, ${rate} webhooks/s${options.spool === false ? ', the ingest WITHOUT its spool' : ''}; run folder ${runDir}`,
@@ -289,7 +295,11 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     await Promise.all([stackFaults(), consumerKills('normalizer-kill'), consumerKills('transcripts-kill')]);
     await sleep(schedule.tailMs);
     say(`fault suite: ${elapsed()}: faults done; letting every started chat finish`);
-    await sender.finish();
+    const { unfinished } = await sender.finish(FINISH_TIMEOUT_MS);
+    if (unfinished > 0)
+      problems.push(
+        `${unfinished} chats still sending ${FINISH_TIMEOUT_MS / 1000} s after the faults (counted incomplete)`,
+      );
     const stats = sender.stats();
     if (stats.exhausted) problems.push('the senders ran out of simulated chats before the end of the faults');
     say(
@@ -467,6 +477,14 @@ function watchDraining(metrics: IngestMetricsWatch): {
     });
   });
   return { seen, cancel };
+}
+
+function pruneOldRuns(runsDir: string, keep: number): void {
+  if (!existsSync(runsDir)) return;
+  const runs = readdirSync(runsDir)
+    .map((name) => ({ dir: path.join(runsDir, name), mtime: statSync(path.join(runsDir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const run of runs.slice(keep)) rmSync(run.dir, { recursive: true, force: true });
 }
 
 async function topicRecords(topics: readonly string[]): Promise<number> {
