@@ -289,6 +289,36 @@ describe('DiskSpool', () => {
     await s.close();
   });
 
+  it('a read during which an append lands in its segment and the next one rolls over loses nothing', async () => {
+    const frame = encodeFrame(record(0)).length;
+    const dir = tempDir();
+    let duringRead: (() => Promise<void>) | undefined;
+    const s = await open(dir, {
+      segmentBytes: 2 * frame,
+      readChunk: async (file, offset, length) => {
+        const bytes = readFileSync(file).subarray(offset, offset + length);
+        const race = duringRead;
+        duringRead = undefined;
+        await race?.(); // while the read is away: commits into its segment, then a roll to a new one
+        return bytes;
+      },
+    }).spool;
+    await s.append(record(0));
+    duringRead = async () => {
+      await s.append(record(1)); // the same segment (2 frames fit)
+      await s.append(record(2)); // rolls to a new segment
+    };
+    const first = await s.read(10, 1e9);
+    await s.acknowledge(first.next, first.records.length);
+    const rest = await s.read(10, 1e9);
+    await s.acknowledge(rest.next, rest.records.length);
+    expect([...first.records, ...rest.records].map((r) => r.value.toString())).toEqual(
+      [0, 1, 2].map((i) => record(i).value.toString()),
+    );
+    expect(s.records).toBe(0);
+    await s.close();
+  });
+
   it('release() (the switch back to direct writes) refuses while an append is queued or being committed', async () => {
     const dir = tempDir();
     const s = await open(dir).spool;

@@ -19,6 +19,8 @@ export interface DiskSpoolOptions {
   readonly onEvent?: (event: SpoolEvent) => void;
   /** Called after each group commit (records, bytes, fsync duration). */
   readonly onCommit?: (commit: { records: number; bytes: number; durationMs: number }) => void;
+  /** How a drain read reads bytes of a segment file (default: a positional read); tests wrap it to order races. */
+  readonly readChunk?: (file: string, offset: number, length: number) => Promise<Buffer>;
 }
 
 export type SpoolEvent =
@@ -98,11 +100,14 @@ export class DiskSpool {
   private readonly deletions = new Set<Promise<void>>();
   private cursorWrites: Promise<void> = Promise.resolve();
 
+  private readonly readChunk: (file: string, offset: number, length: number) => Promise<Buffer>;
+
   private constructor(
     private readonly options: DiskSpoolOptions,
     private readonly lock: SpoolLock,
     state: RecoveredState,
   ) {
+    this.readChunk = options.readChunk ?? readAt;
     this.segments = state.segments;
     this.cursor = state.cursor;
     this.nextSeq = state.nextSeq;
@@ -186,20 +191,23 @@ export class DiskSpool {
     let { segment: seq, offset } = this.cursor;
     let bytes = 0;
     let full = false;
-    for (const segment of this.segments) {
+    // One consistent view, taken now: appends committed during the awaits below (into a segment being read, or a
+    // new segment after a roll) are read by the next call. Moving on to a segment that did not exist when a
+    // segment's size was taken would skip what was committed into that segment meanwhile.
+    const view = this.segments.map((segment) => ({ segment, end: segment.size }));
+    for (const { segment, end } of view) {
       if (full) break;
       if (segment.seq < seq) continue;
       if (segment.seq > seq) {
         seq = segment.seq;
         offset = 0;
       }
-      const end = segment.size;
       while (!full && offset < end) {
         const want = Math.min(end - offset, Math.max(maxBytes - bytes, FRAME_HEADER_BYTES));
-        let chunk = await readAt(segment.file, offset, want);
+        let chunk = await this.readChunk(segment.file, offset, want);
         if (readFrame(chunk, 0, this.options.maxRecordBytes).kind === 'incomplete') {
           // The next record is larger than what is left of the budget: read exactly that frame.
-          chunk = await readAt(segment.file, offset, FRAME_HEADER_BYTES + chunk.readUInt32BE(0));
+          chunk = await this.readChunk(segment.file, offset, FRAME_HEADER_BYTES + chunk.readUInt32BE(0));
         }
         let at = 0;
         for (;;) {
