@@ -78,6 +78,8 @@ export interface FaultSuiteResult {
 /** Modes' deadlines: how long a restarted service may take, and the end check's wait for the consumers. */
 const RESTART_READY_TIMEOUT_MS = 300_000;
 const CATCH_UP_TIMEOUT_MS: Record<FaultMode, number> = { quick: 90_000, full: 240_000 };
+/** The ingest's spool segment size in the suite (see the environment below). */
+const SPOOL_SEGMENT_BYTES = 256 * 1024;
 /** Run folders kept (logs, ledger, spool): the newest, the older ones are removed at the start of a run. */
 const KEPT_RUNS = 5;
 /** How long the chats under way may take to send their last webhooks after the faults (LiveChat's retries included). */
@@ -140,7 +142,11 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     NORMALIZER_DLQ_TOPIC: names.normalizerDlq,
     NORMALIZER_GROUP_ID: names.normalizerGroup,
     TRANSCRIPTS_CONSUMER_NAME: names.transcripts,
-    ...(options.spool === false ? {} : { INGEST_SPOOL_DIR: spoolDir }),
+    ...(options.spool === false
+      ? {}
+      : // Small segments: an outage's spool spans many, so segments roll while the drainer reads and are deleted
+        // one by one as they drain (the default 16 MiB would hold a whole run in one).
+        { INGEST_SPOOL_DIR: spoolDir, INGEST_SPOOL_SEGMENT_BYTES: String(SPOOL_SEGMENT_BYTES) }),
     ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
     // A service restarted during a broker outage waits for the broker instead of giving up after 60 s.
     INGEST_STARTUP_TIMEOUT_MS: '600000',
