@@ -15,7 +15,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 describe('the pipeline under faults (ledger of acknowledged webhooks against the views)', () => {
   it(
     'loses no acknowledged webhook, keeps every transcript exact and answers every request within 10 s',
-    { timeout: 420_000 },
+    { timeout: 600_000 },
     async () => {
       if (process.env['LOCAL_STACK_MANAGED'] !== '1')
         throw new Error('the fault suite stops the broker and Postgres: it needs the managed local stack');

@@ -311,12 +311,18 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<FaultSu
     say(
       `fault suite: ${elapsed()}: traffic done (${stats.acked} webhooks acknowledged); waiting for the views`,
     );
-    for (const s of services)
-      await s.ready().catch((error: unknown) => {
-        problems.push(
-          `${s.name} not ready at the end: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      });
+    // Every service back (a restart under way may still be joining its group), within the catch-up deadline.
+    const readyBy = performance.now() + CATCH_UP_TIMEOUT_MS[mode];
+    for (const s of services) {
+      const outcome = await Promise.race([
+        s.ready().then(
+          () => 'ready',
+          (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        ),
+        sleep(Math.max(0, readyBy - performance.now())).then(() => 'still not ready'),
+      ]);
+      if (outcome !== 'ready') problems.push(`${s.name} not ready at the end: ${outcome}`);
+    }
     await metrics.scrape();
     metrics.stop();
 
