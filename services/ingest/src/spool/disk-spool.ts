@@ -246,6 +246,21 @@ export class DiskSpool {
     return { records, next: { segment: seq, offset } };
   }
 
+  /** Keeps a record Kafka refuses for good in `rejected/` (its frame, fsynced) and returns the file's path. */
+  async setAside(record: SpoolRecord): Promise<string> {
+    const dir = path.join(this.options.dir, 'rejected');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${String(record.spooledAtMicros)}-${Date.now()}.rec`);
+    const handle = await open(file, 'wx');
+    try {
+      await handle.writeFile(encodeFrame(record));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return file;
+  }
+
   /**
    * The records before `next` are on Kafka: persist the position, delete the segments wholly before it (and the
    * last one too when it is drained and nothing is being appended: the spool is then empty on disk).
