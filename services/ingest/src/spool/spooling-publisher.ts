@@ -4,13 +4,22 @@ import { IngestError } from '../errors.js';
 import type { SpoolMetrics } from '../metrics.js';
 import type { CancellableSend } from '../produce-batcher.js';
 import { assertRecordFits } from '../publisher.js';
-import type { KafkaRawWebhookPublisher, RawWebhookPublisher } from '../publisher.js';
+import type { RawWebhookPublisher } from '../publisher.js';
 import type { KeyedRawRecord } from '../raw-record.js';
 import type { DiskSpool } from './disk-spool.js';
 import type { SpoolRecord } from './frame.js';
 
+/** What the spooling publisher needs of the Kafka side (KafkaRawWebhookPublisher). */
+export interface DirectPublisher {
+  publishCancellable(record: KeyedRawRecord, deadlineAt: number): CancellableSend;
+  publishEncoded(
+    records: readonly { readonly key: Buffer; readonly value: Buffer }[],
+    deadlineAt: number,
+  ): Promise<void>;
+}
+
 export interface SpoolingPublisherOptions {
-  readonly direct: KafkaRawWebhookPublisher;
+  readonly direct: DirectPublisher;
   readonly spool: DiskSpool;
   readonly serde: ConfluentAvroSerde;
   readonly schema: RegisteredSchema;
