@@ -358,6 +358,47 @@ describe('DiskSpool', () => {
     await s.close();
   });
 
+  it('concurrent starters on one directory (also over a stale lock): exactly one gets it', async () => {
+    for (const stale of [false, true]) {
+      const dir = tempDir();
+      if (stale) writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname() }));
+      const startAt = Date.now() + 2000; // after the children's start-up (tsx), all at once
+      // Each holds what it got until killed, so a late starter cannot get a lock released meanwhile.
+      const children = Array.from({ length: 5 }, () =>
+        spawn(
+          process.execPath,
+          ['--import', 'tsx', 'test/support/spool-lock-child.ts', dir, String(startAt), '60000'],
+          {
+            cwd: fileURLToPath(new URL('..', import.meta.url)),
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        ),
+      );
+      try {
+        const outcomes = await Promise.all(
+          children.map(
+            (child) =>
+              new Promise<string>((resolve) => {
+                let out = '';
+                child.stdout.on('data', (chunk: Buffer) => {
+                  out += chunk.toString();
+                  if (out.includes('\n')) resolve(out.trim());
+                });
+                child.once('exit', () => resolve(out.trim()));
+              }),
+          ),
+        );
+        expect(
+          outcomes.filter((o) => o === 'locked'),
+          `stale lock: ${stale}`,
+        ).toHaveLength(1);
+        expect(outcomes.filter((o) => o !== 'locked')).toEqual(Array<string>(4).fill('INGEST_SPOOL_LOCKED'));
+      } finally {
+        for (const child of children) child.kill('SIGKILL');
+      }
+    }
+  }, 30_000);
+
   it('one process per directory: a live owner is refused with INGEST_SPOOL_LOCKED, a dead one is taken over', async () => {
     const dir = tempDir();
     const s = await open(dir).spool;

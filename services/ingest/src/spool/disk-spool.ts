@@ -500,7 +500,10 @@ async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_PAYLOAD_BYTES;
   const entries = await readdir(options.dir);
   // Left by a crash in the middle of a rewrite or a cursor write: the originals are intact.
-  for (const leftover of entries.filter((n) => n.endsWith('.recovering') || n.endsWith('.tmp'))) {
+  const leftovers = entries.filter(
+    (n) => !n.startsWith('LOCK') && (n.endsWith('.recovering') || n.endsWith('.tmp')),
+  );
+  for (const leftover of leftovers) {
     await rm(path.join(options.dir, leftover), { force: true });
   }
   const names = entries.filter((n) => /^\d{20}\.seg$/.test(n)).sort();
