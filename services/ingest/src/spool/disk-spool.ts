@@ -120,6 +120,7 @@ export class DiskSpool {
   /** Opens (creating) the directory, takes its lock, recovers what is there. */
   static async open(options: DiskSpoolOptions): Promise<DiskSpool> {
     await mkdir(options.dir, { recursive: true });
+    await fsyncDir(path.dirname(path.resolve(options.dir))); // the directory's own entry is durable too
     const lock = await acquireSpoolLock(options.dir);
     try {
       const state = await recover(options);
@@ -529,7 +530,9 @@ async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
     const kept: Buffer[] = [];
     let keptBytes = 0;
     let at = 0;
-    let changed = false;
+    /** Whether the file ends in a stretch to cut off (torn or corrupt), and whether one in the middle was skipped. */
+    let cutTail = false;
+    let skipped = false;
     /** The saved cursor's offset translated into the kept bytes (undefined: not on a record boundary). */
     let cursorInKept: number | undefined;
     let cursorRecord: number | undefined;
@@ -545,7 +548,6 @@ async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
         at = frame.end;
         continue;
       }
-      changed = true;
       // Where intact records resume after the bad stretch: where its length says (a checksum mismatch with an
       // intact length), else the next position holding a frame with a valid checksum.
       const byLength =
@@ -559,6 +561,7 @@ async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
         // Nothing intact follows in the last segment: the last append, whose fsync never completed (so it was
         // never answered 200).
         tornBytes += data.length - at;
+        cutTail = true;
         break;
       }
       const reason =
@@ -574,14 +577,27 @@ async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
       });
       corruptRecords++;
       lostBytes += lost;
-      if (resume === undefined) break;
+      if (resume === undefined) {
+        cutTail = true;
+        break;
+      }
+      skipped = true;
       at = resume;
     }
     if (saved?.segment === seq && at === saved.offset && cursorInKept === undefined) {
       cursorInKept = keptBytes;
       cursorRecord = kept.length;
     }
-    if (changed) {
+    if (cutTail && !skipped) {
+      // Only the end goes: cut it off in place.
+      const handle = await open(file, 'r+');
+      try {
+        await handle.truncate(keptBytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } else if (skipped) {
       // Rewrite the segment with exactly its intact records: a new file, fsynced, renamed over the old one.
       const tmp = `${file}.recovering`;
       const handle = await open(tmp, 'w');
