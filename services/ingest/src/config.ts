@@ -228,6 +228,11 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       `INGEST_SPOOL_AFTER_MS (${e.INGEST_SPOOL_AFTER_MS}) must be less than INGEST_REQUEST_DEADLINE_MS (${e.INGEST_REQUEST_DEADLINE_MS}): a webhook must be spooled while its request can still be answered`,
     );
   }
+  if (e.INGEST_SPOOL_DIR !== undefined && e.INGEST_SPOOL_SEGMENT_BYTES * 4 > e.INGEST_SPOOL_MAX_BYTES) {
+    problems.push(
+      `INGEST_SPOOL_SEGMENT_BYTES (${e.INGEST_SPOOL_SEGMENT_BYTES}) must be at most a quarter of INGEST_SPOOL_MAX_BYTES (${e.INGEST_SPOOL_MAX_BYTES}): a segment's drained part counts until the segment is deleted`,
+    );
+  }
   if (e.INGEST_SPOOL_DIR !== undefined && e.INGEST_SPOOL_MAX_BYTES < e.INGEST_BODY_LIMIT_BYTES + 64 * 1024) {
     problems.push(
       `INGEST_SPOOL_MAX_BYTES (${e.INGEST_SPOOL_MAX_BYTES}) must hold at least one largest webhook (INGEST_BODY_LIMIT_BYTES ${e.INGEST_BODY_LIMIT_BYTES} + 64 KiB)`,

@@ -64,12 +64,15 @@ export async function createIngestDeps(
   const registry = new SchemaRegistryClient({ baseUrl: config.registry.url });
   const serde = new ConfluentAvroSerde(registry);
   const topic = config.rawTopic.name;
+  // One batch (or one maximal body) must fit into a broker record batch.
+  const topicMaxMessageBytes = Math.max(config.http.bodyLimitBytes, config.batch.maxBytes) + 256 * 1024;
+  // A record alone in a batch: the batch's and the record's own framing take well under 512 bytes.
+  const maxRecordBytes = topicMaxMessageBytes - 512;
   const spec = topicSpecs.rawWebhook({
     topic,
     partitions: config.rawTopic.partitions,
     replicationFactor: config.kafka.replicationFactor,
-    // One batch (or one maximal body) must fit into a broker record batch.
-    maxMessageBytes: Math.max(config.http.bodyLimitBytes, config.batch.maxBytes) + 256 * 1024,
+    maxMessageBytes: topicMaxMessageBytes,
   });
   // With the spool on and the topic seen before (its partition count kept in the spool directory), Kafka gets a
   // short start-up budget: when it is down the ingest starts anyway, spooling, and drains once Kafka is back.
@@ -141,6 +144,7 @@ export async function createIngestDeps(
     serde,
     schema,
     batch: config.batch,
+    maxRecordBytes,
     metrics,
   });
   const spooling =
@@ -152,7 +156,9 @@ export async function createIngestDeps(
           serde,
           schema,
           spoolAfterMs: config.spool.afterMs,
+          maxRecordBytes,
           drainMaxRecords: config.batch.maxRecords,
+          // A drain batch must fit a broker record batch of the raw topic like a direct one.
           drainMaxBytes: config.batch.maxBytes,
           logger,
           metrics: metrics.spool,

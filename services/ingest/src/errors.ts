@@ -61,6 +61,12 @@ export const INGEST_ERROR_CODES = {
     retryable: false,
     description: 'A chat, thread or webhook id is longer than 256 characters',
   },
+  INGEST_RECORD_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    description:
+      "The record to store (the redacted body re-serialised, e.g. numbers like 9e20 written out in full) is larger than the raw topic's max.message.bytes",
+  },
   INGEST_UNAUTHENTICATED: {
     status: 401,
     retryable: false,

@@ -29,6 +29,7 @@ export interface SpoolMetrics {
   readonly groupRecords: Histogram;
   readonly commitLatency: Histogram;
   readonly refused: Counter<'reason'>;
+  readonly rejected: Counter;
   readonly recoveryLostRecords: Counter;
   readonly recoveryTornBytes: Counter;
 }
@@ -142,6 +143,11 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
         name: 'ingest_spool_refused_total',
         help: 'Webhooks the spool refused (answered 503), by reason: full, unavailable',
         labelNames: ['reason'] as const,
+        registers: [registry],
+      }),
+      rejected: new Counter({
+        name: 'ingest_spool_rejected_records_total',
+        help: "Spooled records Kafka refused for good while draining, set aside in the spool directory's rejected/ (alert on any)",
         registers: [registry],
       }),
       recoveryLostRecords: new Counter({

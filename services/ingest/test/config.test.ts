@@ -52,10 +52,14 @@ describe('loadIngestConfig', () => {
         INGEST_SPOOL_DIR: '/s',
         INGEST_SPOOL_AFTER_MS: '5000',
         INGEST_SPOOL_MAX_BYTES: '100000',
+        INGEST_SPOOL_SEGMENT_BYTES: '30000',
       }),
     ).toEqual([
       expect.stringMatching(
         /^INGEST_SPOOL_AFTER_MS \(5000\) must be less than INGEST_REQUEST_DEADLINE_MS \(5000\)/,
+      ),
+      expect.stringMatching(
+        /^INGEST_SPOOL_SEGMENT_BYTES \(30000\) must be at most a quarter of INGEST_SPOOL_MAX_BYTES/,
       ),
       expect.stringMatching(/^INGEST_SPOOL_MAX_BYTES \(100000\) must hold at least one largest webhook/),
     ]);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,7 +13,8 @@ import { Partitioners } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiskSpool } from '../src/spool/disk-spool.js';
 import type { SpoolRecord } from '../src/spool/frame.js';
-import { decodeAll, startTestIngest, topicRecordCount } from './support/harness.js';
+import { decodeAll, postWebhook, startTestIngest, topicRecordCount } from './support/harness.js';
+import { fixture } from './support/fixtures.js';
 
 const RECORDS = 30;
 
@@ -120,6 +121,73 @@ describe('spool drain interrupted between produce and acknowledge', () => {
       expect(duplicated.map((r) => r.value.event_id).sort()).toEqual(
         records.slice(10, 20).map((_, i) => `drain-${String(10 + i).padStart(3, '0')}`.padEnd(64, '0')),
       );
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
+describe('records the raw topic refuses for good', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ingest-spool-rejected-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a body that grows past the topic limit when re-serialised is 413 INGEST_RECORD_TOO_LARGE, stored nowhere', async () => {
+    const ingest = await startTestIngest({ INGEST_SPOOL_DIR: dir, INGEST_SPOOL_AFTER_MS: '200' });
+    try {
+      const f = fixture('v3.6-incoming_event-file') as { payload: Record<string, unknown> };
+      // 90,000 numbers written as 9e20 (5 bytes each with the comma): 450 KB, under the 1 MiB body limit; stored
+      // re-serialised as 900000000000000000000 they take 2 MB, over the topic's max.message.bytes (1.25 MiB).
+      const body = JSON.stringify({ ...f, payload: { ...f.payload, numbers: ['__N__'] } }).replace(
+        '"__N__"',
+        Array.from({ length: 90_000 }, () => '9e20').join(','),
+      );
+      const res = await ingest.app.inject({
+        method: 'POST',
+        url: '/webhooks/livechat',
+        headers: { 'content-type': 'application/json' },
+        payload: body,
+      });
+      expect(res.statusCode, res.body).toBe(413);
+      expect(res.json()).toMatchObject({ code: 'INGEST_RECORD_TOO_LARGE' });
+      expect(ingest.runtime.spooling?.mode).toBe('direct'); // not a Kafka failure: nothing spooled
+      expect(await topicRecordCount(ingest.topic)).toBe(0);
+      expect((await postWebhook(ingest, fixture('v3.6-incoming_event-file'))).statusCode).toBe(200);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('a spooled record Kafka refuses while draining is set aside in rejected/ and the drain goes on, in order', async () => {
+    const topic = uniqueName('ingest-raw-rejected');
+    const first = await startTestIngest({ RAW_WEBHOOK_TOPIC: topic, INGEST_SPOOL_DIR: dir });
+    await first.close();
+    const spool = await DiskSpool.open({
+      dir,
+      maxBytes: 64 << 20,
+      segmentBytes: 64 << 20,
+      maxRecordBytes: 64 << 20,
+    });
+    // Spooled by an ingest whose topic took more (or with a bigger body limit): 2 MiB, over this topic's limit.
+    const at = (i: number) => 1_794_937_654_000_000 + i;
+    await spool.append({ key: Buffer.from('k|C'), value: Buffer.from('small-1'), spooledAtMicros: at(1) });
+    await spool.append({ key: Buffer.from('k|C'), value: Buffer.alloc(2 << 20, 7), spooledAtMicros: at(2) });
+    await spool.append({ key: Buffer.from('k|C'), value: Buffer.from('small-3'), spooledAtMicros: at(3) });
+    await spool.close();
+    const ingest = await startTestIngest({ RAW_WEBHOOK_TOPIC: topic, INGEST_SPOOL_DIR: dir });
+    try {
+      await waitFor(async () => (ingest.runtime.spooling?.mode === 'direct' ? true : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        message: 'the spool drained past the refused record',
+      });
+      const values = (await readTopic(topic, { count: 2 })).map((m) => m.value?.toString());
+      expect(values).toEqual(['small-1', 'small-3']);
+      expect(await topicRecordCount(topic)).toBe(2);
+      expect(existsSync(join(dir, 'rejected'))).toBe(true);
+      expect(readdirSync(join(dir, 'rejected'))).toHaveLength(1);
+      const metrics = await (await fetch(`${ingest.operationsUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^ingest_spool_rejected_records_total 1$/m);
+      expect(ingest.logs.some((l) => l.includes('refuses a spooled record for good'))).toBe(true);
     } finally {
       await ingest.close();
     }

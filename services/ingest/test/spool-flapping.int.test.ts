@@ -26,9 +26,11 @@ describe('spool mode flapping on a slow Kafka', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ingest-spool-flap-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  // Every direct write waits for the 60 ms linger, longer than INGEST_SPOOL_AFTER_MS (10 ms): each webhook that
-  // finds the ingest in direct mode is spooled (its direct write still goes out: a duplicate), and every wave
-  // switches the ingest from direct to spooling and back, with webhooks arriving around both switches.
+  // Every direct write waits for the 60 ms linger, longer than INGEST_SPOOL_AFTER_MS (10 ms), so each webhook that
+  // finds the ingest in direct mode is spooled (its direct write is dropped before it leaves: none reaches Kafka),
+  // and every wave switches the ingest from direct to spooling and back, with webhooks arriving around both
+  // switches. What this exercises is the switching on the real stack; the interleavings with direct writes on the
+  // wire are spooling-publisher.test.ts's.
   it('keeps each chat in the order it was acknowledged across many switches between direct and spooling', async () => {
     const ingest = await startTestIngest({
       INGEST_SPOOL_DIR: dir,
@@ -75,7 +77,7 @@ describe('spool mode flapping on a slow Kafka', () => {
         });
       }
       const switches = ingest.logs.filter((l) => l.includes('spooling started')).length;
-      expect(switches).toBe(WAVES);
+      expect(switches).toBeGreaterThanOrEqual(WAVES); // at least one per wave (more if a wave's spool empties early)
 
       // Duplicates are expected (a direct write that was on the wire when its webhook was spooled): first
       // occurrences per chat must be the acknowledged order.

@@ -172,7 +172,7 @@ describe('DiskSpool', () => {
     await s2.close();
   });
 
-  it('a corrupt length in the middle of a sealed segment cuts the segment there, loudly; later segments are kept', async () => {
+  it('a corrupt length in the middle of a sealed segment: the next intact frame is found by its checksum, loudly', async () => {
     const frame = encodeFrame(record(0)).length;
     const dir = await spoolWith(8, { segmentBytes: 4 * frame }); // two segments of 4 records
     const [first] = segmentFiles(dir);
@@ -182,9 +182,27 @@ describe('DiskSpool', () => {
     const { spool, events } = open(dir, { segmentBytes: 4 * frame });
     const s = await spool;
     expect(events.filter((e) => e.kind === 'corrupt')).toEqual([
-      expect.objectContaining({ offset: frame, action: 'truncated', lostBytes: 3 * frame }),
+      expect.objectContaining({ offset: frame, action: 'skipped_record', lostBytes: frame }),
     ]);
-    expect(await readAll(s)).toEqual([0, 4, 5, 6, 7].map((i) => record(i).value.toString()));
+    expect(recovered(events)).toMatchObject({ records: 7, corruptRecords: 1, tornBytes: 0 });
+    expect(await readAll(s)).toEqual([0, 2, 3, 4, 5, 6, 7].map((i) => record(i).value.toString()));
+    await s.close();
+  });
+
+  it('a corrupt length in the last segment with intact records after it is corruption (loud, they are kept), not a torn tail', async () => {
+    const frame = encodeFrame(record(0)).length;
+    const dir = await spoolWith(4);
+    const file = segmentFiles(dir)[0] as string;
+    const data = readFileSync(file);
+    data.writeUInt32BE(0x00ffffff, frame); // record 1's length: past the end of the file
+    writeFileSync(file, data);
+    const { spool, events } = open(dir);
+    const s = await spool;
+    expect(recovered(events)).toMatchObject({ records: 3, corruptRecords: 1, tornBytes: 0 });
+    expect(events.filter((e) => e.kind === 'corrupt')).toEqual([
+      expect.objectContaining({ offset: frame, action: 'skipped_record', lostBytes: frame }),
+    ]);
+    expect(await readAll(s)).toEqual([0, 2, 3].map((i) => record(i).value.toString()));
     await s.close();
   });
 
@@ -339,6 +357,47 @@ describe('DiskSpool', () => {
     expect(await readAll(s)).toEqual([record(1).value.toString()]);
     await s.close();
   });
+
+  it('concurrent starters on one directory (also over a stale lock): exactly one gets it', async () => {
+    for (const stale of [false, true]) {
+      const dir = tempDir();
+      if (stale) writeFileSync(join(dir, 'LOCK'), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname() }));
+      const startAt = Date.now() + 2000; // after the children's start-up (tsx), all at once
+      // Each holds what it got until killed, so a late starter cannot get a lock released meanwhile.
+      const children = Array.from({ length: 5 }, () =>
+        spawn(
+          process.execPath,
+          ['--import', 'tsx', 'test/support/spool-lock-child.ts', dir, String(startAt), '60000'],
+          {
+            cwd: fileURLToPath(new URL('..', import.meta.url)),
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        ),
+      );
+      try {
+        const outcomes = await Promise.all(
+          children.map(
+            (child) =>
+              new Promise<string>((resolve) => {
+                let out = '';
+                child.stdout.on('data', (chunk: Buffer) => {
+                  out += chunk.toString();
+                  if (out.includes('\n')) resolve(out.trim());
+                });
+                child.once('exit', () => resolve(out.trim()));
+              }),
+          ),
+        );
+        expect(
+          outcomes.filter((o) => o === 'locked'),
+          `stale lock: ${stale}`,
+        ).toHaveLength(1);
+        expect(outcomes.filter((o) => o !== 'locked')).toEqual(Array<string>(4).fill('INGEST_SPOOL_LOCKED'));
+      } finally {
+        for (const child of children) child.kill('SIGKILL');
+      }
+    }
+  }, 30_000);
 
   it('one process per directory: a live owner is refused with INGEST_SPOOL_LOCKED, a dead one is taken over', async () => {
     const dir = tempDir();

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/p
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { IngestError } from '../errors.js';
-import { FRAME_HEADER_BYTES, encodeFrame, readFrame } from './frame.js';
+import { FRAME_HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, encodeFrame, readFrame } from './frame.js';
 import type { SpoolRecord } from './frame.js';
 import { acquireSpoolLock } from './lock.js';
 import type { SpoolLock } from './lock.js';
@@ -13,8 +13,8 @@ export interface DiskSpoolOptions {
   readonly maxBytes: number;
   /** A segment is sealed once it reached this size; the next append starts a new one. */
   readonly segmentBytes: number;
-  /** The largest plausible record payload: a bigger length field is corruption, not a record. */
-  readonly maxRecordBytes: number;
+  /** The largest record payload (default MAX_RECORD_PAYLOAD_BYTES): a bigger length field is corruption. */
+  readonly maxRecordBytes?: number;
   /** Called for what the spool has to report (recovery, corruption); the spool itself never logs. */
   readonly onEvent?: (event: SpoolEvent) => void;
   /** Called after each group commit (records, bytes, fsync duration). */
@@ -101,6 +101,7 @@ export class DiskSpool {
   private cursorWrites: Promise<void> = Promise.resolve();
 
   private readonly readChunk: (file: string, offset: number, length: number) => Promise<Buffer>;
+  private readonly maxPayload: number;
 
   private constructor(
     private readonly options: DiskSpoolOptions,
@@ -108,6 +109,7 @@ export class DiskSpool {
     state: RecoveredState,
   ) {
     this.readChunk = options.readChunk ?? readAt;
+    this.maxPayload = options.maxRecordBytes ?? MAX_RECORD_PAYLOAD_BYTES;
     this.segments = state.segments;
     this.cursor = state.cursor;
     this.nextSeq = state.nextSeq;
@@ -118,6 +120,7 @@ export class DiskSpool {
   /** Opens (creating) the directory, takes its lock, recovers what is there. */
   static async open(options: DiskSpoolOptions): Promise<DiskSpool> {
     await mkdir(options.dir, { recursive: true });
+    await fsyncDir(path.dirname(path.resolve(options.dir))); // the directory's own entry is durable too
     const lock = await acquireSpoolLock(options.dir);
     try {
       const state = await recover(options);
@@ -165,6 +168,15 @@ export class DiskSpool {
       return Promise.reject(new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; retry'));
     }
     const frame = encodeFrame(record);
+    if (frame.length - FRAME_HEADER_BYTES > this.maxPayload) {
+      // Never written: it could not be read back (the caller refuses such records before; this is the backstop).
+      return Promise.reject(
+        new IngestError(
+          'INGEST_RECORD_TOO_LARGE',
+          `a record of ${frame.length} bytes is larger than the spool takes`,
+        ),
+      );
+    }
     if (this.bytesOnDisk + this.reservedBytes + frame.length > this.options.maxBytes) {
       return Promise.reject(
         new IngestError(
@@ -205,7 +217,7 @@ export class DiskSpool {
       while (!full && offset < end) {
         const want = Math.min(end - offset, Math.max(maxBytes - bytes, FRAME_HEADER_BYTES));
         let chunk = await this.readChunk(segment.file, offset, want);
-        if (readFrame(chunk, 0, this.options.maxRecordBytes).kind === 'incomplete') {
+        if (readFrame(chunk, 0, this.maxPayload).kind === 'incomplete') {
           // The next record is larger than what is left of the budget: read exactly that frame.
           chunk = await this.readChunk(segment.file, offset, FRAME_HEADER_BYTES + chunk.readUInt32BE(0));
         }
@@ -215,7 +227,7 @@ export class DiskSpool {
             full = true;
             break;
           }
-          const frame = readFrame(chunk, at, this.options.maxRecordBytes);
+          const frame = readFrame(chunk, at, this.maxPayload);
           if (frame.kind === 'incomplete') break; // the chunk ends inside it: read on from there
           if (frame.kind === 'corrupt') {
             // Verified at open and written by us since: only a disk changing bytes under us gets here.
@@ -244,6 +256,21 @@ export class DiskSpool {
       }
     }
     return { records, next: { segment: seq, offset } };
+  }
+
+  /** Keeps a record Kafka refuses for good in `rejected/` (its frame, fsynced) and returns the file's path. */
+  async setAside(record: SpoolRecord): Promise<string> {
+    const dir = path.join(this.options.dir, 'rejected');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${String(record.spooledAtMicros)}-${Date.now()}.rec`);
+    const handle = await open(file, 'wx');
+    try {
+      await handle.writeFile(encodeFrame(record));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return file;
   }
 
   /**
@@ -471,9 +498,13 @@ interface RecoveredState {
  * corrupt stretches elsewhere (reported loudly), places the cursor on a record boundary.
  */
 async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
+  const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_PAYLOAD_BYTES;
   const entries = await readdir(options.dir);
   // Left by a crash in the middle of a rewrite or a cursor write: the originals are intact.
-  for (const leftover of entries.filter((n) => n.endsWith('.recovering') || n.endsWith('.tmp'))) {
+  const leftovers = entries.filter(
+    (n) => !n.startsWith('LOCK') && (n.endsWith('.recovering') || n.endsWith('.tmp')),
+  );
+  for (const leftover of leftovers) {
     await rm(path.join(options.dir, leftover), { force: true });
   }
   const names = entries.filter((n) => /^\d{20}\.seg$/.test(n)).sort();
@@ -499,7 +530,9 @@ async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
     const kept: Buffer[] = [];
     let keptBytes = 0;
     let at = 0;
-    let changed = false;
+    /** Whether the file ends in a stretch to cut off (torn or corrupt), and whether one in the middle was skipped. */
+    let cutTail = false;
+    let skipped = false;
     /** The saved cursor's offset translated into the kept bytes (undefined: not on a record boundary). */
     let cursorInKept: number | undefined;
     let cursorRecord: number | undefined;
@@ -508,55 +541,63 @@ async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
         cursorInKept = keptBytes;
         cursorRecord = kept.length;
       }
-      const frame = readFrame(data, at, options.maxRecordBytes);
+      const frame = readFrame(data, at, maxRecordBytes);
       if (frame.kind === 'record') {
         kept.push(data.subarray(at, frame.end));
         keptBytes += frame.end - at;
         at = frame.end;
         continue;
       }
-      changed = true;
-      const nextIntact =
+      // Where intact records resume after the bad stretch: where its length says (a checksum mismatch with an
+      // intact length), else the next position holding a frame with a valid checksum.
+      const byLength =
         frame.kind === 'corrupt' &&
-        frame.end <= data.length &&
-        (frame.end === data.length || readFrame(data, frame.end, options.maxRecordBytes).kind === 'record');
-      if (last && !(nextIntact && frame.kind === 'corrupt' && frame.end < data.length)) {
-        // The last append of the last segment, whose fsync never completed (so it was never answered 200).
+        frame.end < data.length &&
+        readFrame(data, frame.end, maxRecordBytes).kind === 'record'
+          ? frame.end
+          : undefined;
+      const resume = byLength ?? findNextFrame(data, at + 1, maxRecordBytes);
+      if (resume === undefined && last) {
+        // Nothing intact follows in the last segment: the last append, whose fsync never completed (so it was
+        // never answered 200).
         tornBytes += data.length - at;
+        cutTail = true;
         break;
       }
-      if (nextIntact && frame.kind === 'corrupt') {
-        options.onEvent?.({
-          kind: 'corrupt',
-          segment: file,
-          offset: at,
-          reason: frame.reason,
-          action: 'skipped_record',
-          lostBytes: frame.end - at,
-        });
-        corruptRecords++;
-        lostBytes += frame.end - at;
-        at = frame.end;
-        continue;
-      }
+      const reason =
+        frame.kind === 'corrupt' ? frame.reason : 'record cut short before the end of a sealed segment';
+      const lost = (resume ?? data.length) - at;
       options.onEvent?.({
         kind: 'corrupt',
         segment: file,
         offset: at,
-        reason:
-          frame.kind === 'corrupt' ? frame.reason : 'record cut short before the end of a sealed segment',
-        action: 'truncated',
-        lostBytes: data.length - at,
+        reason,
+        action: resume === undefined ? 'truncated' : 'skipped_record',
+        lostBytes: lost,
       });
       corruptRecords++;
-      lostBytes += data.length - at;
-      break;
+      lostBytes += lost;
+      if (resume === undefined) {
+        cutTail = true;
+        break;
+      }
+      skipped = true;
+      at = resume;
     }
     if (saved?.segment === seq && at === saved.offset && cursorInKept === undefined) {
       cursorInKept = keptBytes;
       cursorRecord = kept.length;
     }
-    if (changed) {
+    if (cutTail && !skipped) {
+      // Only the end goes: cut it off in place.
+      const handle = await open(file, 'r+');
+      try {
+        await handle.truncate(keptBytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } else if (skipped) {
       // Rewrite the segment with exactly its intact records: a new file, fsynced, renamed over the old one.
       const tmp = `${file}.recovering`;
       const handle = await open(tmp, 'w');
@@ -596,4 +637,19 @@ async function recover(options: DiskSpoolOptions): Promise<RecoveredState> {
     lostBytes,
   });
   return { segments, cursor, nextSeq, undrained };
+}
+
+/**
+ * The first position at or after `from` where a whole frame with a valid checksum starts (resynchronising after a
+ * corrupt length field), or undefined. Cheap tests (length, version byte, key length) come before the checksum.
+ */
+function findNextFrame(data: Buffer, from: number, maxPayloadBytes: number): number | undefined {
+  for (let pos = from; pos + FRAME_HEADER_BYTES < data.length; pos++) {
+    const length = data.readUInt32BE(pos);
+    if (length < 13 || length > maxPayloadBytes || pos + FRAME_HEADER_BYTES + length > data.length) continue;
+    if (data[pos + FRAME_HEADER_BYTES] !== 1) continue;
+    if (data.readUInt32BE(pos + FRAME_HEADER_BYTES + 9) > length - 13) continue;
+    if (readFrame(data, pos, maxPayloadBytes).kind === 'record') return pos;
+  }
+  return undefined;
 }

@@ -10,6 +10,12 @@ import { crc32 } from 'node:zlib';
  * the drainer needs neither the registry nor the schema. zlib's crc32 exists since Node 20.15 (engines: 20.19+).
  */
 export const FRAME_HEADER_BYTES = 8;
+/**
+ * The largest record payload the spool writes or reads. Fixed, not derived from the configuration: a frame's
+ * plausibility must not change between runs (a lower INGEST_BODY_LIMIT_BYTES would otherwise turn acknowledged
+ * records into "corruption"). Above any record the raw topic takes (INGEST_BODY_LIMIT_BYTES is at most 100 MiB).
+ */
+export const MAX_RECORD_PAYLOAD_BYTES = 128 * 1024 * 1024;
 const PAYLOAD_VERSION = 1;
 const PAYLOAD_FIXED_BYTES = 1 + 8 + 4;
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { IngestError } from '../errors.js';
 
@@ -36,45 +36,76 @@ export async function acquireSpoolLock(dir: string): Promise<SpoolLock> {
       `INGEST_SPOOL_LOCKED: spool directory ${dir} is already open in this process: one spool per directory`,
     );
   }
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(file, 'wx');
-      try {
-        await handle.writeFile(JSON.stringify(me));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      let released = false;
-      heldHere.add(key);
-      return {
-        async release() {
-          if (released) return;
-          released = true;
-          heldHere.delete(key);
-          await rm(file, { force: true });
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = await readOwner(file);
-    if (owner !== undefined && owner.host !== me.host) {
-      throw new IngestError(
-        'INGEST_SPOOL_LOCKED',
-        `INGEST_SPOOL_LOCKED: spool directory ${dir} is locked by pid ${owner.pid} on host ${owner.host.slice(0, 100)}: one ingest process per spool directory (give each replica its own volume); delete ${file} only if that process is gone`,
-      );
-    }
-    if (owner !== undefined && owner.pid !== me.pid && isAlive(owner.pid, owner.started)) {
-      throw new IngestError(
-        'INGEST_SPOOL_LOCKED',
-        `INGEST_SPOOL_LOCKED: spool directory ${dir} is in use by another ingest process (pid ${owner.pid}): one ingest process per spool directory`,
-      );
-    }
-    // Stale (or unreadable: a crash while it was written): take it over.
-    await rm(file, { force: true });
+  // The lock is written whole under a name of our own, then linked to LOCK: link() fails if LOCK exists, so there
+  // is never an empty or half-written LOCK that a concurrent starter could take for a stale one.
+  const mine = path.join(dir, `${LOCK_FILE}.${process.pid}.tmp`);
+  const handle = await open(mine, 'w');
+  try {
+    await handle.writeFile(JSON.stringify(me));
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
-  throw new IngestError('INGEST_SPOOL_LOCKED', `INGEST_SPOOL_LOCKED: could not take the lock ${file}`);
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await link(mine, file);
+        heldHere.add(key);
+        let released = false;
+        return {
+          async release() {
+            if (released) return;
+            released = true;
+            heldHere.delete(key);
+            const owner = await readOwner(file);
+            if (owner?.pid === me.pid && owner.host === me.host) await rm(file, { force: true });
+          },
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = await readOwner(file);
+      if (owner !== undefined && owner.host !== me.host) {
+        throw new IngestError(
+          'INGEST_SPOOL_LOCKED',
+          `INGEST_SPOOL_LOCKED: spool directory ${dir} is locked by pid ${owner.pid} on host ${owner.host.slice(0, 100)}: one ingest process per spool directory (give each replica its own volume); delete ${file} only if that process is gone`,
+        );
+      }
+      if (owner !== undefined && owner.pid !== me.pid && isAlive(owner.pid, owner.started)) {
+        throw new IngestError(
+          'INGEST_SPOOL_LOCKED',
+          `INGEST_SPOOL_LOCKED: spool directory ${dir} is in use by another ingest process (pid ${owner.pid}): one ingest process per spool directory`,
+        );
+      }
+      // Stale: move it aside (one of several concurrent starters wins the rename), check that what was moved is
+      // the stale lock judged above and not a fresh one linked meanwhile, and try again.
+      const aside = path.join(dir, `${LOCK_FILE}.${process.pid}.stale`);
+      try {
+        await rename(file, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      const moved = await readOwner(aside);
+      if (!sameOwner(moved, owner)) {
+        // A fresh lock of a concurrent starter: give it back and leave the directory to it.
+        await link(aside, file).catch(() => undefined);
+        await rm(aside, { force: true });
+        throw new IngestError(
+          'INGEST_SPOOL_LOCKED',
+          `INGEST_SPOOL_LOCKED: spool directory ${dir} was just taken by another ingest process (pid ${moved?.pid ?? '?'})`,
+        );
+      }
+      await rm(aside, { force: true });
+    }
+    throw new IngestError('INGEST_SPOOL_LOCKED', `INGEST_SPOOL_LOCKED: could not take the lock ${file}`);
+  } finally {
+    await rm(mine, { force: true });
+  }
+}
+
+function sameOwner(a: LockOwner | undefined, b: LockOwner | undefined): boolean {
+  return a?.pid === b?.pid && a?.host === b?.host && a?.started === b?.started;
 }
 
 async function readOwner(file: string): Promise<LockOwner | undefined> {

@@ -15,8 +15,6 @@ export async function openSpool(
     dir: spoolConfig.dir,
     maxBytes: spoolConfig.maxBytes,
     segmentBytes: spoolConfig.segmentBytes,
-    // A length field beyond this is corruption: the record holds the body (re-serialised, redacted) and headers.
-    maxRecordBytes: 2 * config.http.bodyLimitBytes + 256 * 1024,
     onEvent: (event) => {
       if (event.kind === 'recovered') {
         metrics.spool.recoveryTornBytes.inc(event.tornBytes);

@@ -2,17 +2,31 @@ import type { ConfluentAvroSerde, RegisteredSchema } from '@livechat-pipeline/ev
 import type { Logger } from 'pino';
 import { IngestError } from '../errors.js';
 import type { SpoolMetrics } from '../metrics.js';
-import type { KafkaRawWebhookPublisher, RawWebhookPublisher } from '../publisher.js';
+import type { CancellableSend } from '../produce-batcher.js';
+import { assertRecordFits } from '../publisher.js';
+import type { RawWebhookPublisher } from '../publisher.js';
 import type { KeyedRawRecord } from '../raw-record.js';
 import type { DiskSpool } from './disk-spool.js';
+import type { SpoolRecord } from './frame.js';
+
+/** What the spooling publisher needs of the Kafka side (KafkaRawWebhookPublisher). */
+export interface DirectPublisher {
+  publishCancellable(record: KeyedRawRecord, deadlineAt: number): CancellableSend;
+  publishEncoded(
+    records: readonly { readonly key: Buffer; readonly value: Buffer }[],
+    deadlineAt: number,
+  ): Promise<void>;
+}
 
 export interface SpoolingPublisherOptions {
-  readonly direct: KafkaRawWebhookPublisher;
+  readonly direct: DirectPublisher;
   readonly spool: DiskSpool;
   readonly serde: ConfluentAvroSerde;
   readonly schema: RegisteredSchema;
   /** How long a webhook waits for Kafka before it is spooled instead (INGEST_SPOOL_AFTER_MS). */
   readonly spoolAfterMs: number;
+  /** The largest key + value the raw topic takes: a bigger record is refused, never spooled. */
+  readonly maxRecordBytes: number;
   /** Drain batches: at most this many records / about this many bytes per round trip. */
   readonly drainMaxRecords: number;
   readonly drainMaxBytes: number;
@@ -25,6 +39,14 @@ export interface SpoolingPublisherOptions {
 }
 
 export type PublishMode = 'direct' | 'spooling';
+
+interface PendingDirect {
+  readonly record: KeyedRawRecord;
+  readonly send: CancellableSend;
+  settled: boolean;
+  /** Answers the request from the spool instead (once; a no-op when already answered). */
+  readonly divert: (reason: string) => void;
+}
 
 const DRAIN_RETRY_MIN_MS = 100;
 const DRAIN_RETRY_MAX_MS = 2000;
@@ -53,6 +75,8 @@ export class SpoolingPublisher implements RawWebhookPublisher {
   private highWaterRecords = 0;
   private highWaterBytes = 0;
   private acknowledging: Promise<void> = Promise.resolve();
+  /** Direct writes waiting for Kafka's answer, in arrival order (a Set keeps insertion order). */
+  private readonly pendingDirect = new Set<PendingDirect>();
 
   constructor(private readonly options: SpoolingPublisherOptions) {
     this.clockMicros = options.clockMicros ?? (() => Date.now() * 1000);
@@ -86,47 +110,51 @@ export class SpoolingPublisher implements RawWebhookPublisher {
     if (this.currentMode === 'spooling') return this.spoolRecord(record);
     const now = performance.now();
     const spoolAt = Math.min(now + this.options.spoolAfterMs, deadlineAt);
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const divert = (reason: string) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (this.closed) {
-          reject(new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; retry'));
-          return;
-        }
-        this.startSpooling(reason);
-        this.spoolRecord(record).then(resolve, reject);
-      };
-      const timer = setTimeout(() => divert('kafka_slow'), Math.max(0, spoolAt - now));
+    let send: CancellableSend;
+    try {
       // The batcher drops the write if it has not left by spoolAt (it is spooled instead).
-      let direct: Promise<void>;
-      try {
-        direct = this.options.direct.publish(record, spoolAt);
-      } catch (err) {
-        settled = true;
-        clearTimeout(timer);
-        reject(err);
-        return;
-      }
-      direct.then(
-        () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve();
-        },
-        (err: unknown) => {
-          if (err instanceof IngestError && err.code === 'INGEST_SHUTTING_DOWN') {
-            if (!settled) {
-              settled = true;
-              clearTimeout(timer);
-              reject(err);
-            }
+      send = this.options.direct.publishCancellable(record, spoolAt);
+    } catch (err) {
+      return Promise.reject(err); // e.g. INGEST_RECORD_TOO_LARGE: refused, not spooled
+    }
+    return new Promise<void>((resolve, reject) => {
+      const pending: PendingDirect = {
+        record,
+        send,
+        settled: false,
+        divert: (reason) => {
+          if (!settle()) return;
+          if (this.closed) {
+            reject(new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; retry'));
             return;
           }
-          divert('kafka_error');
+          this.spoolRecord(record).then(resolve, reject);
+          this.startSpooling(reason);
+        },
+      };
+      const settle = (): boolean => {
+        if (pending.settled) return false;
+        pending.settled = true;
+        clearTimeout(timer);
+        this.pendingDirect.delete(pending);
+        return true;
+      };
+      const timer = setTimeout(() => pending.divert('kafka_slow'), Math.max(0, spoolAt - now));
+      this.pendingDirect.add(pending);
+      send.done.then(
+        () => {
+          if (settle()) resolve();
+        },
+        (err: unknown) => {
+          if (
+            isPermanentRecordError(err) ||
+            (err instanceof IngestError && err.code === 'INGEST_SHUTTING_DOWN')
+          ) {
+            // Kafka refuses this record for good (it would block the drain for ever), or we are stopping.
+            if (settle()) reject(err);
+            return;
+          }
+          pending.divert('kafka_error');
         },
       );
     });
@@ -150,15 +178,18 @@ export class SpoolingPublisher implements RawWebhookPublisher {
 
   private spoolRecord(record: KeyedRawRecord): Promise<void> {
     const spooledAtMicros = this.clockMicros();
-    const value = this.options.serde.encode(this.options.schema, {
-      ...record.value,
-      spooled_at: spooledAtMicros,
-    });
-    const appended = this.options.spool.append({
-      key: Buffer.from(record.key, 'utf8'),
-      value,
-      spooledAtMicros,
-    });
+    let appended: Promise<void>;
+    try {
+      const value = this.options.serde.encode(this.options.schema, {
+        ...record.value,
+        spooled_at: spooledAtMicros,
+      });
+      const key = Buffer.from(record.key, 'utf8');
+      assertRecordFits(key, value, this.options.maxRecordBytes); // never spool what Kafka will refuse for good
+      appended = this.options.spool.append({ key, value, spooledAtMicros });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return appended.then(
       () => {
         this.options.metrics?.appendedRecords.inc();
@@ -176,9 +207,19 @@ export class SpoolingPublisher implements RawWebhookPublisher {
     );
   }
 
+  /**
+   * From now on every webhook goes to the spool, and so does every direct write still waiting for its answer, in
+   * the order they arrived: one still queued in a batcher is taken back first (so it never reaches Kafka after
+   * records spooled before it), one already on the wire is spooled too (its direct copy, if it lands, lands before
+   * anything drained from the spool). So no webhook answered later reaches Kafka before one answered earlier.
+   */
   private startSpooling(reason: string): void {
     if (this.currentMode === 'spooling') return;
     this.currentMode = 'spooling';
+    for (const pending of [...this.pendingDirect]) {
+      pending.send.cancel();
+      pending.divert(reason);
+    }
     this.options.metrics?.spooling.set(1);
     this.options.logger?.warn(
       { reason, spool_records: this.options.spool.records, spool_bytes: this.options.spool.bytes },
@@ -214,6 +255,27 @@ export class SpoolingPublisher implements RawWebhookPublisher {
       const timer = setTimeout(done, ms);
       this.wake = done;
     });
+  }
+
+  /**
+   * Sends records one at a time; one Kafka refuses for good is written to the spool directory's `rejected/` folder
+   * and counted (ingest_spool_rejected_records_total, an error line) instead of blocking the drain for ever. A
+   * transient failure throws (the caller retries from the acknowledged position).
+   */
+  private async drainOneByOne(records: readonly SpoolRecord[]): Promise<void> {
+    for (const record of records) {
+      try {
+        await this.options.direct.publishEncoded([record], performance.now() + DRAIN_SEND_TIMEOUT_MS);
+      } catch (err) {
+        if (!isPermanentRecordError(err)) throw err;
+        const file = await this.options.spool.setAside(record);
+        this.options.metrics?.rejected.inc();
+        this.options.logger?.error(
+          { err: describe(err), file, bytes: record.key.length + record.value.length },
+          'spool drain: Kafka refuses a spooled record for good; set aside (not on the raw topic)',
+        );
+      }
+    }
   }
 
   private async drainLoop(): Promise<void> {
@@ -256,7 +318,13 @@ export class SpoolingPublisher implements RawWebhookPublisher {
         continue;
       }
       try {
-        await this.options.direct.publishEncoded(batch.records, performance.now() + DRAIN_SEND_TIMEOUT_MS);
+        try {
+          await this.options.direct.publishEncoded(batch.records, performance.now() + DRAIN_SEND_TIMEOUT_MS);
+        } catch (err) {
+          if (!isPermanentRecordError(err)) throw err;
+          // Some record of the batch is refused for good: one by one, in order, setting aside what is refused.
+          await this.drainOneByOne(batch.records);
+        }
       } catch (err) {
         if (this.closed) break;
         logger?.debug(
@@ -288,4 +356,28 @@ function describe(err: unknown): Record<string, string> {
     return { code: err.code, message: err.message, ...(cause === undefined ? {} : { cause }) };
   }
   return { message: err instanceof Error ? err.message.slice(0, 300) : String(err).slice(0, 300) };
+}
+
+/** Kafka error types that refuse a record for good: retrying it (or spooling it) can never succeed. */
+const PERMANENT_RECORD_ERRORS = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+]);
+
+/** Whether `err` (or an error in its cause chain, e.g. the batcher's INGEST_KAFKA_UNAVAILABLE) is one of those. */
+export function isPermanentRecordError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    const { type, retriable, cause, originalError } = e as {
+      type?: unknown;
+      retriable?: unknown;
+      cause?: unknown;
+      originalError?: unknown;
+    };
+    if (typeof type === 'string' && PERMANENT_RECORD_ERRORS.has(type) && retriable === false) return true;
+    if (e instanceof IngestError && e.code === 'INGEST_RECORD_TOO_LARGE') return true;
+    e = cause ?? originalError;
+  }
+  return false;
 }
