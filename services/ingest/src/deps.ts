@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -105,10 +106,32 @@ export async function createIngestDeps(
   }
 
   const subject = valueSubject(topic);
-  const schema = await startup.step(`register schema ${subject}`, () =>
-    serde.register(subject, rawWebhookSchema(), { compatibility: 'BACKWARD_TRANSITIVE' }),
-  );
-  logger.info({ subject: schema.subject, schemaId: schema.id }, 'raw webhook schema registered');
+  const fingerprint = createHash('sha256').update(rawWebhookSchema().text).digest('hex');
+  // The schema id kept from an earlier start, when it is this very schema: the registry gets a short budget too.
+  const knownSchema =
+    knownTopic?.schema?.subject === subject && knownTopic.schema.fingerprint === fingerprint
+      ? knownTopic.schema
+      : undefined;
+  const registryStartup =
+    knownSchema === undefined ? startup : new Startup({ timeoutMs: KAFKA_STARTUP_WITH_SPOOL_MS, logger });
+  let schema: RegisteredSchema;
+  try {
+    schema = await registryStartup.step(`register schema ${subject}`, () => {
+      const registered = serde.register(subject, rawWebhookSchema(), {
+        compatibility: 'BACKWARD_TRANSITIVE',
+      });
+      return knownSchema === undefined ? registered : withinMs(registered, registryStartup.remainingMs);
+    });
+    logger.info({ subject: schema.subject, schemaId: schema.id }, 'raw webhook schema registered');
+  } catch (err) {
+    if (knownSchema === undefined || !isStartupError(err) || err.code !== 'SERVICE_STARTUP_TIMEOUT')
+      throw err;
+    schema = { subject, id: knownSchema.id, type: rawWebhookSchema().type };
+    logger.warn(
+      { subject, schemaId: schema.id },
+      'schema registry unreachable at start-up: using the schema id kept from an earlier start (same schema)',
+    );
+  }
 
   let partitions: number;
   if (kafkaDownAtStart && knownTopic !== undefined) {
@@ -119,7 +142,9 @@ export async function createIngestDeps(
     );
   } else {
     partitions = await startup.step(`read topic metadata ${topic}`, () => fetchPartitionCount(kafka, topic));
-    if (config.spool !== undefined) await writeKnownTopic(config, { topic, partitions });
+    if (config.spool !== undefined) {
+      await writeKnownTopic(config, { topic, partitions, schema: { subject, id: schema.id, fingerprint } });
+    }
   }
   // More producers than partitions would idle: partition p is written by producer p % producers.
   const producers = Array.from(
@@ -218,22 +243,40 @@ async function boundedWait(work: Promise<unknown>, ms: number): Promise<void> {
  */
 const SPOOLING_STOP_KAFKA_WAIT_MS = 1000;
 
-/** Kafka's start-up budget when the spool can take webhooks without it (the topic was seen before). */
+/** Kafka's (and the registry's) start-up budget when the spool can take webhooks without them (seen before). */
 const KAFKA_STARTUP_WITH_SPOOL_MS = 2000;
 const KNOWN_TOPIC_FILE = 'raw-topic.json';
 
-/** The raw topic's partition count as read at an earlier start, kept in the spool directory. */
-async function readKnownTopic(
-  config: IngestConfig,
-): Promise<{ topic: string; partitions: number } | undefined> {
+interface KnownTopic {
+  readonly topic: string;
+  readonly partitions: number;
+  /** The raw schema's registered id, with the SHA-256 of the schema text it was registered for. */
+  readonly schema?: { readonly subject: string; readonly id: number; readonly fingerprint: string };
+}
+
+/**
+ * The raw topic's partition count and the schema id as read at an earlier start, kept in the spool directory: a
+ * start while Kafka or the registry is down can still spool.
+ */
+async function readKnownTopic(config: IngestConfig): Promise<KnownTopic | undefined> {
   if (config.spool === undefined) return undefined;
   try {
     const known = JSON.parse(await readFile(path.join(config.spool.dir, KNOWN_TOPIC_FILE), 'utf8')) as {
       topic?: unknown;
       partitions?: unknown;
+      schema?: { subject?: unknown; id?: unknown; fingerprint?: unknown };
     };
     if (typeof known.topic === 'string' && typeof known.partitions === 'number' && known.partitions >= 1) {
-      return { topic: known.topic, partitions: known.partitions };
+      const schema = known.schema;
+      return {
+        topic: known.topic,
+        partitions: known.partitions,
+        ...(typeof schema?.subject === 'string' &&
+        typeof schema.id === 'number' &&
+        typeof schema.fingerprint === 'string'
+          ? { schema: { subject: schema.subject, id: schema.id, fingerprint: schema.fingerprint } }
+          : {}),
+      };
     }
   } catch {
     // first start with this directory
@@ -241,10 +284,7 @@ async function readKnownTopic(
   return undefined;
 }
 
-async function writeKnownTopic(
-  config: IngestConfig,
-  known: { topic: string; partitions: number },
-): Promise<void> {
+async function writeKnownTopic(config: IngestConfig, known: KnownTopic): Promise<void> {
   if (config.spool === undefined) return;
   const file = path.join(config.spool.dir, KNOWN_TOPIC_FILE);
   await writeFile(`${file}.tmp`, JSON.stringify(known));
@@ -257,7 +297,7 @@ function withinMs<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
     work,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer from Kafka within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }

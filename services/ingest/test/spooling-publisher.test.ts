@@ -86,7 +86,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function setup(spoolAfterMs: number) {
+async function setup(spoolAfterMs: number, spoolFromStart?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'spooling-publisher-'));
   dirs.push(dir);
   const kafka = controllableKafka();
@@ -105,6 +105,7 @@ async function setup(spoolAfterMs: number) {
     maxRecordBytes: 1 << 20,
     drainMaxRecords: 100,
     drainMaxBytes: 1 << 20,
+    ...(spoolFromStart === undefined ? {} : { spoolFromStart }),
   });
   closing.push(() => publisher.close());
   const acked: string[] = [];
@@ -157,6 +158,20 @@ describe('SpoolingPublisher: the switch to spooling', () => {
     kafka.sends[1]?.ack();
     await until(() => publisher.mode === 'direct');
     expect(kafka.log).toEqual(['X', 'X', 'A', 'B']);
+  });
+
+  it('started with Kafka unreachable it spools from the first webhook, empty spool or not, until a drain send succeeds', async () => {
+    const { kafka, publisher, acked, publish } = await setup(5_000, 'kafka unreachable at start-up');
+    for (let i = 0; i < 20; i++) await tick();
+    expect(publisher.mode).toBe('spooling'); // the spool is empty, yet no switch back to a Kafka known to be down
+    const started = performance.now();
+    await publish('A');
+    expect(performance.now() - started).toBeLessThan(1000); // not after INGEST_SPOOL_AFTER_MS (5 s here)
+    expect(acked).toEqual(['A']);
+    await until(() => kafka.sends.length === 1);
+    kafka.sends[0]?.ack();
+    await until(() => publisher.mode === 'direct');
+    expect(kafka.log).toEqual(['A']);
   });
 
   it('a record Kafka refuses for good is not spooled (it would block the drain): the request fails with its error', async () => {

@@ -72,6 +72,11 @@ export class SpoolingPublisher implements RawWebhookPublisher {
   private readonly drainer: Promise<void>;
   private readonly clockMicros: () => number;
   private drainedTotal = 0;
+  /**
+   * False after a start with Kafka unreachable until a drain send succeeds: until then the ingest keeps spooling
+   * even with an empty spool (each webhook would otherwise wait INGEST_SPOOL_AFTER_MS for a Kafka known to be down).
+   */
+  private kafkaConfirmed: boolean;
   private highWaterRecords = 0;
   private highWaterBytes = 0;
   private acknowledging: Promise<void> = Promise.resolve();
@@ -80,6 +85,7 @@ export class SpoolingPublisher implements RawWebhookPublisher {
 
   constructor(private readonly options: SpoolingPublisherOptions) {
     this.clockMicros = options.clockMicros ?? (() => Date.now() * 1000);
+    this.kafkaConfirmed = options.spoolFromStart === undefined;
     if (options.spoolFromStart !== undefined) this.startSpooling(options.spoolFromStart);
     else if (!options.spool.idle) this.startSpooling('spool not empty at start-up');
     this.updateGauges();
@@ -301,7 +307,7 @@ export class SpoolingPublisher implements RawWebhookPublisher {
       if (this.closed) break;
       if (batch.records.length === 0) {
         // The switch back: nothing left and nothing being appended, checked and done in this one step.
-        if (spool.release()) {
+        if (this.kafkaConfirmed && spool.release()) {
           this.currentMode = 'direct';
           this.options.metrics?.spooling.set(0);
           this.updateGauges();
@@ -314,7 +320,8 @@ export class SpoolingPublisher implements RawWebhookPublisher {
           );
           continue;
         }
-        await this.sleep(DRAIN_RETRY_MIN_MS, true); // an append is being committed: read it once it is
+        // An append is being committed (read it once it is), or Kafka is not confirmed yet (wait for records).
+        await this.sleep(this.kafkaConfirmed ? DRAIN_RETRY_MIN_MS : DRAIN_RETRY_MAX_MS, true);
         continue;
       }
       try {
@@ -336,6 +343,7 @@ export class SpoolingPublisher implements RawWebhookPublisher {
         continue;
       }
       retryMs = DRAIN_RETRY_MIN_MS;
+      this.kafkaConfirmed = true;
       if (this.closed) break; // produced but not recorded: re-sent at the next start (duplicates are fine)
       this.acknowledging = spool.acknowledge(batch.next, batch.records.length).catch((err: unknown) => {
         logger?.error({ err: describe(err) }, 'spool drain: could not record the drained position');
