@@ -98,6 +98,17 @@ async function main(): Promise<void> {
     APP_WEBHOOK_URL:
       process.env['APP_WEBHOOK_URL'] ??
       `http://${process.env['INGEST_HOST'] ?? '127.0.0.1'}:${process.env['INGEST_PORT'] ?? '8080'}/webhooks/livechat`,
+    // The ingest's on-disk spool (Kafka down: webhooks are kept here and drained later), under the stack's
+    // git-ignored data: `pnpm stack down --clean` wipes it with the registry whose schema ids its records carry.
+    // One directory per raw topic: spooled records belong to the topic they were spooled for.
+    INGEST_SPOOL_DIR:
+      process.env['INGEST_SPOOL_DIR'] ??
+      path.join(
+        settings.home,
+        'data',
+        'ingest-spool',
+        process.env['RAW_WEBHOOK_TOPIC'] ?? 'livechat.webhooks.raw',
+      ),
     ...ingestSecrets.env,
   };
   const hubspotFake = process.argv.includes('--hubspot-fake')

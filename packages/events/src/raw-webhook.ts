@@ -26,6 +26,12 @@ export interface RawWebhook {
   content_length: number | null;
   user_agent: string | null;
   remote_address: string | null;
+  /**
+   * Microseconds since the epoch when the ingest wrote the webhook to its on-disk spool because Kafka could not
+   * acknowledge it in time (produced later by the spool's drainer); null for a direct write. Optional when
+   * writing (the schema's default, null, applies); always present when read through `readRawWebhook`.
+   */
+  spooled_at?: number | null;
 }
 
 export const RAW_WEBHOOK_FIELDS = [
@@ -43,6 +49,7 @@ export const RAW_WEBHOOK_FIELDS = [
   'content_length',
   'user_agent',
   'remote_address',
+  'spooled_at',
 ] as const satisfies readonly (keyof RawWebhook)[];
 
 let cached: LoadedSchema<GeneratedRawWebhook> | undefined;

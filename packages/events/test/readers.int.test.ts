@@ -89,7 +89,8 @@ describe('typed readers on the real registry', () => {
       remote_address: null,
     };
     const raw = await readRawWebhook(new ConfluentAvroSerde(registry()), writer.encode(v1, value));
-    expect({ ...raw }).toEqual(value);
+    // v1 has no spooled_at: the current shape reads it as its default, null (written to Kafka directly).
+    expect({ ...raw }).toEqual({ ...value, spooled_at: null });
     expect(rawWebhookSchema().type.isValid(raw)).toBe(true);
   });
 

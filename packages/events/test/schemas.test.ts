@@ -40,14 +40,25 @@ describe('raw webhook schema', () => {
   it('has exactly the fields of the RawWebhook type, and round-trips a value with microsecond time', () => {
     const type = rawWebhookSchema().type as avro.types.RecordType;
     expect(type.fields.map((f) => f.name)).toEqual([...RAW_WEBHOOK_FIELDS]);
-    expect(type.fromBuffer(type.toBuffer(sample))).toEqual(sample);
+    // spooled_at left out is written as its default, null.
+    expect(type.fromBuffer(type.toBuffer(sample))).toEqual({ ...sample, spooled_at: null });
+    const spooled = { ...sample, spooled_at: 1_794_937_660_000_001 };
+    expect(type.fromBuffer(type.toBuffer(spooled))).toEqual(spooled);
   });
 
   it('the released v1 can be read by the current schema (backward) and is kept verbatim', () => {
     const released = loadAvroSchema('raw-webhook/released/raw-webhook.v1.avsc').type;
     const current = rawWebhookSchema().type;
     const resolver = current.createResolver(released);
-    expect(current.fromBuffer(released.toBuffer(sample), resolver)).toEqual(sample);
+    // A v1 record has no spooled_at: it reads as null (it was written to Kafka directly).
+    expect(current.fromBuffer(released.toBuffer(sample), resolver)).toEqual({ ...sample, spooled_at: null });
+  });
+
+  it('a current record with spooled_at can be read by a v1 reader (forward: it skips the new field)', () => {
+    const released = loadAvroSchema('raw-webhook/released/raw-webhook.v1.avsc').type;
+    const current = rawWebhookSchema().type;
+    const spooled = { ...sample, spooled_at: 1_794_937_660_000_001 };
+    expect(released.fromBuffer(current.toBuffer(spooled), released.createResolver(current))).toEqual(sample);
   });
 
   it('names the missing file in a typed error', () => {

@@ -67,6 +67,7 @@ describe('ConfluentAvroSerde on the real registry', () => {
       content_length: null,
       user_agent: null,
       remote_address: null,
+      spooled_at: null,
     };
     const bytes = writer.encode(schema, value);
     expect(bytes[0]).toBe(0);

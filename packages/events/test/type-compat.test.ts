@@ -78,10 +78,10 @@ describe('generated ChatEvent vs @livechat-pipeline/livechat ChatDomainEvent', (
 });
 
 describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () => {
-  it('are mutually assignable, and equal up to readonly', () => {
-    expectTypeOf<RawWebhook>().toExtend<RawWebhookAvro.RawWebhook>();
+  it('equal up to readonly, except that spooled_at (a field with a default) may be left out when writing', () => {
     expectTypeOf<RawWebhookAvro.RawWebhook>().toExtend<RawWebhook>();
-    expectTypeOf<Readonly<RawWebhook>>().toEqualTypeOf<RawWebhookAvro.RawWebhook>();
+    expectTypeOf<Required<RawWebhook>>().toExtend<RawWebhookAvro.RawWebhook>();
+    expectTypeOf<Readonly<Required<RawWebhook>>>().toEqualTypeOf<RawWebhookAvro.RawWebhook>();
     expectTypeOf<WebhookFormat>().toEqualTypeOf<RawWebhookAvro.WebhookFormat>();
     expectTypeOf<TenantSource>().toEqualTypeOf<RawWebhookAvro.TenantSource>();
   });
@@ -102,9 +102,33 @@ describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () =>
       content_length: 2,
       user_agent: null,
       remote_address: null,
+      spooled_at: 1_794_937_660_000_000,
     };
     const handWritten: RawWebhook = value;
     const type = rawWebhookSchema().type;
     expect(type.fromBuffer(type.toBuffer(handWritten))).toEqual(value);
+  });
+
+  it('a hand-written value without spooled_at is written with its default, null', () => {
+    const { spooled_at: _omitted, ...direct } = {
+      event_id: 'c'.repeat(64),
+      received_at: 1_794_937_653_123_456,
+      format: 'v3',
+      api_version: '3.6+',
+      action: 'incoming_event',
+      tenant: 'org-1',
+      tenant_source: 'body',
+      chat_id: 'C3',
+      thread_id: 'T3',
+      webhook_id: null,
+      body: '{}',
+      content_length: 2,
+      user_agent: null,
+      remote_address: null,
+      spooled_at: null,
+    } satisfies RawWebhookAvro.RawWebhook;
+    const handWritten: RawWebhook = direct;
+    const type = rawWebhookSchema().type;
+    expect(type.fromBuffer(type.toBuffer(handWritten))).toEqual({ ...direct, spooled_at: null });
   });
 });

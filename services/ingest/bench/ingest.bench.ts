@@ -12,15 +12,23 @@
  * BENCH_PRODUCERS (INGEST_PRODUCERS of the ingest; default: the ingest's default), BENCH_LINGER_MS
  * (INGEST_BATCH_LINGER_MS), BENCH_NODE_FLAGS (node flags of the ingest process, space-separated; default
  * `--max-semi-space-size=4` as the README recommends, empty for none),
- * BENCH_CPU_PROF_DIR (write a V8 CPU profile of the ingest there).
+ * BENCH_CPU_PROF_DIR (write a V8 CPU profile of the ingest there), BENCH_SPOOL (`0`: skip the spool runs).
+ *
+ * The ingest runs with its on-disk spool on (INGEST_SPOOL_DIR in a temporary directory), as `npm start` does. After
+ * the normal runs, unless BENCH_SPOOL=0 or the stack is not the managed native one (its broker is stopped and
+ * started through @livechat-pipeline/local-stack): the broker is stopped and the ingest measured while spooling
+ * (closed loop, as the peak run), then the broker is started and the ingest measured under the same load while its
+ * drainer empties the spool, then the drain rate without load until the spool is empty.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadStackSettings, stackEndpoints, stackUp, stopComponent } from '@livechat-pipeline/local-stack';
 import autocannon from 'autocannon';
 import { pacedLoad } from './paced-load.js';
 
@@ -28,6 +36,9 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 8);
 const PRODUCERS = process.env['BENCH_PRODUCERS'];
 const LINGER_MS = process.env['BENCH_LINGER_MS'];
+const SPOOL_RUNS = process.env['BENCH_SPOOL'] !== '0';
+/** LiveChat waits about 10 s for an answer: the p99 while spooling and draining must stay well inside it. */
+const LIVECHAT_TIMEOUT_MS = 10_000;
 /** The README's recommended runtime flag for the ingest (young generation capped: peak RSS); `BENCH_NODE_FLAGS=` for none. */
 const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=4')
   .split(' ')
@@ -197,8 +208,8 @@ interface Run {
   readonly total: number;
 }
 
-async function load(url: string): Promise<Run> {
-  let n = 0;
+async function load(url: string, offset = 0): Promise<Run> {
+  let n = offset;
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -233,7 +244,9 @@ async function main(): Promise<void> {
     `body ≈ ${bodyBytes} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per run, topic ${topic}, load average ${loadBefore}`,
   );
 
+  const spoolDir = mkdtempSync(join(tmpdir(), 'bench-ingest-spool-'));
   const ingest = startChild(here('../src/main.ts'), {
+    INGEST_SPOOL_DIR: spoolDir,
     INGEST_HOST: '127.0.0.1',
     INGEST_PORT: String(ingestPort),
     INGEST_OPERATIONS_PORT: String(operationsPort),
@@ -288,6 +301,16 @@ async function main(): Promise<void> {
     const records = /^ingest_batch_records_sum (\d+)/m.exec(metrics)?.[1];
     const producers = /^ingest_producers (\d+)/m.exec(metrics)?.[1] ?? PRODUCERS ?? 'default';
 
+    const spoolRunLines: string[] = [];
+    let spoolSummary: string[] = [];
+    if (SPOOL_RUNS) {
+      spoolSummary = await spoolRuns({
+        ingestUrl,
+        operationsUrl: `http://127.0.0.1:${operationsPort}`,
+        normal: ingestRun,
+        print: (line) => spoolRunLines.push(line),
+      });
+    }
     const ratio = ingestRun.rps / bareRun.rps;
     const ok = (pass: boolean) => (pass ? 'OK' : 'MISSED');
     const ms = (v: number) => `${v.toFixed(1)} ms`;
@@ -297,6 +320,7 @@ async function main(): Promise<void> {
     console.log(
       `ingest @ ${String(halfRate).padStart(5)} req/s: ${halfRun.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(halfRun.p50)}  p99 ${ms(halfRun.p99)}  p99.9 ${ms(halfRun.p999)}  max ${ms(halfRun.max)}  (${halfRun.total} requests, non-2xx ${halfRun.non2xx}, errors ${halfRun.errors}, waited for a connection ${halfRun.queued})`,
     );
+    for (const line of spoolRunLines) console.log(line);
     console.log('');
     console.log('==================== ingest benchmark summary ====================');
     console.log(
@@ -324,10 +348,97 @@ async function main(): Promise<void> {
         `batches            : ${batches} batches, ${(Number(records) / Number(batches)).toFixed(1)} records per batch on average`,
       );
     }
+    for (const line of spoolSummary) console.log(line);
     console.log('==================================================================');
   } finally {
     ingest.kill('SIGTERM');
     bare.kill('SIGTERM');
+    await new Promise((resolve) => ingest.once('exit', resolve));
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
+}
+
+/** A metric's value from a Prometheus text exposition. */
+async function metric(operationsUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${operationsUrl}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+}
+
+async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return performance.now() - started;
+}
+
+/** The spool runs (broker stopped, then started); returns the summary lines. */
+async function spoolRuns(o: {
+  ingestUrl: string;
+  operationsUrl: string;
+  normal: Run;
+  print: (line: string) => void;
+}): Promise<string[]> {
+  const settings = loadStackSettings();
+  const local = stackEndpoints(settings).kafkaBrokers;
+  const brokers = process.env['KAFKA_BROKERS'];
+  if (brokers !== undefined && brokers !== local) {
+    return [
+      `spool runs         : skipped (KAFKA_BROKERS=${brokers} is not the managed local stack's ${local})`,
+    ];
+  }
+  const ok = (pass: boolean) => (pass ? 'OK' : 'MISSED');
+  await stopComponent('kafka', settings);
+  let kafkaStopped = true;
+  try {
+    // The first webhook waits INGEST_SPOOL_AFTER_MS for Kafka, then the ingest spools: measure from then on.
+    await fetch(o.ingestUrl, { method: 'POST', headers: HEADERS, body: webhookBody(3_000_000) });
+    await until('spooling', 30_000, async () => (await metric(o.operationsUrl, 'ingest_spool_active')) === 1);
+    const spooling = await load(o.ingestUrl, 4_000_000);
+    o.print(`ingest spooling    : ${fmt(spooling)}`);
+    const spooled = await metric(o.operationsUrl, 'ingest_spool_records');
+    const spoolBytes = await metric(o.operationsUrl, 'ingest_spool_bytes');
+    const commits = await metric(o.operationsUrl, 'ingest_spool_commit_records_count');
+    const committed = await metric(o.operationsUrl, 'ingest_spool_commit_records_sum');
+
+    const restartStarted = performance.now();
+    await stackUp(settings);
+    kafkaStopped = false;
+    const restartMs = performance.now() - restartStarted;
+    const drainedBefore = await metric(o.operationsUrl, 'ingest_spool_drained_records_total');
+    const drainStarted = performance.now();
+    const draining = await load(o.ingestUrl, 5_000_000);
+    o.print(`ingest draining    : ${fmt(draining)}`);
+    const drainedUnderLoad =
+      (await metric(o.operationsUrl, 'ingest_spool_drained_records_total')) - drainedBefore;
+    const underLoadS = (performance.now() - drainStarted) / 1000;
+    const left = await metric(o.operationsUrl, 'ingest_spool_records');
+    const restStarted = performance.now();
+    await until(
+      'spool drained',
+      600_000,
+      async () => (await metric(o.operationsUrl, 'ingest_spool_active')) === 0,
+    );
+    const restS = (performance.now() - restStarted) / 1000;
+    const drainRate = left / restS;
+
+    const spoolRatio = spooling.rps / o.normal.rps;
+    const drainRatio = draining.rps / o.normal.rps;
+    return [
+      `spooling (Kafka down): ${spooling.rps.toFixed(0)} req/s = ${spoolRatio.toFixed(2)}x the normal peak   p50 ${spooling.p50} ms   p99 ${spooling.p99} ms   (non-2xx ${spooling.non2xx})`,
+      `  p99 while spooling: ${spooling.p99} ms   (target <= ${LIVECHAT_TIMEOUT_MS} ms, LiveChat's timeout)  ${ok(spooling.p99 <= LIVECHAT_TIMEOUT_MS && spooling.non2xx === 0)}`,
+      `  rate while spooling: ${spoolRatio.toFixed(2)}x the normal peak   (target >= 0.5x)  ${ok(spoolRatio >= 0.5)}`,
+      `  group commit      : ${(committed / commits).toFixed(1)} records per fdatasync on average (${commits} commits); spool ${spooled} records, ${(spoolBytes / 1e6).toFixed(1)} MB`,
+      `draining (under load): ${draining.rps.toFixed(0)} req/s = ${drainRatio.toFixed(2)}x the normal peak   p50 ${draining.p50} ms   p99 ${draining.p99} ms   (non-2xx ${draining.non2xx}; broker restart took ${(restartMs / 1000).toFixed(1)} s before it)`,
+      `  p99 while draining: ${draining.p99} ms   (target <= ${LIVECHAT_TIMEOUT_MS} ms)  ${ok(draining.p99 <= LIVECHAT_TIMEOUT_MS && draining.non2xx === 0)}`,
+      `  drained under load: ${drainedUnderLoad} records in ${underLoadS.toFixed(1)} s (${(drainedUnderLoad / underLoadS).toFixed(0)} records/s while new webhooks kept being spooled)`,
+      left < 1000
+        ? `drain without load   : only ${left} records were left after the load run (too few to measure a rate)`
+        : `drain without load   : ${left} records in ${restS.toFixed(1)} s = ${drainRate.toFixed(0)} records/s = ${(drainRate / o.normal.rps).toFixed(2)}x the normal peak   (target >= the spooling rate, ${spooling.rps.toFixed(0)}/s)  ${ok(drainRate >= spooling.rps)}`,
+    ];
+  } finally {
+    if (kafkaStopped) await stackUp(settings);
   }
 }
 

@@ -74,6 +74,16 @@ export interface IngestConfig {
    * are accepted besides the static ones, refreshed every `refreshMs`.
    */
   readonly tenantRegistry: { readonly databaseUrl: string | undefined; readonly refreshMs: number };
+  /** The on-disk spool (src/spool/): on when INGEST_SPOOL_DIR is set. */
+  readonly spool: SpoolConfig | undefined;
+}
+
+export interface SpoolConfig {
+  readonly dir: string;
+  readonly maxBytes: number;
+  /** How long a webhook waits for Kafka's acknowledgement before it is spooled instead. */
+  readonly afterMs: number;
+  readonly segmentBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -119,6 +129,10 @@ const envSchema = z.object({
   INGEST_TENANT_REGISTRY_REFRESH_MS: intVar(100, 60_000).default(1000),
   INGEST_ALLOW_GLOBAL_SECRETS: boolVar().default(false),
   INGEST_LOCAL_DEV_SECRETS: boolVar().default(false),
+  INGEST_SPOOL_DIR: z.string().trim().min(1).optional(),
+  INGEST_SPOOL_MAX_BYTES: intVar(64 * 1024, Number.MAX_SAFE_INTEGER).default(1024 * MiB),
+  INGEST_SPOOL_AFTER_MS: intVar(10, 60_000).default(2000),
+  INGEST_SPOOL_SEGMENT_BYTES: intVar(4096, 1024 * MiB).default(16 * MiB),
   NODE_ENV: z.string().trim().optional(),
 });
 
@@ -209,6 +223,21 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       `INGEST_OPERATIONS_PORT: must differ from INGEST_PORT (${e.INGEST_PORT}); the operations endpoints are not served on the webhook port`,
     );
   }
+  if (e.INGEST_SPOOL_DIR !== undefined && e.INGEST_SPOOL_AFTER_MS >= e.INGEST_REQUEST_DEADLINE_MS) {
+    problems.push(
+      `INGEST_SPOOL_AFTER_MS (${e.INGEST_SPOOL_AFTER_MS}) must be less than INGEST_REQUEST_DEADLINE_MS (${e.INGEST_REQUEST_DEADLINE_MS}): a webhook must be spooled while its request can still be answered`,
+    );
+  }
+  if (e.INGEST_SPOOL_DIR !== undefined && e.INGEST_SPOOL_SEGMENT_BYTES * 4 > e.INGEST_SPOOL_MAX_BYTES) {
+    problems.push(
+      `INGEST_SPOOL_SEGMENT_BYTES (${e.INGEST_SPOOL_SEGMENT_BYTES}) must be at most a quarter of INGEST_SPOOL_MAX_BYTES (${e.INGEST_SPOOL_MAX_BYTES}): a segment's drained part counts until the segment is deleted`,
+    );
+  }
+  if (e.INGEST_SPOOL_DIR !== undefined && e.INGEST_SPOOL_MAX_BYTES < e.INGEST_BODY_LIMIT_BYTES + 64 * 1024) {
+    problems.push(
+      `INGEST_SPOOL_MAX_BYTES (${e.INGEST_SPOOL_MAX_BYTES}) must hold at least one largest webhook (INGEST_BODY_LIMIT_BYTES ${e.INGEST_BODY_LIMIT_BYTES} + 64 KiB)`,
+    );
+  }
   if (multiTenant && hasGlobal && !e.INGEST_ALLOW_GLOBAL_SECRETS) {
     problems.push(
       'LIVECHAT_SECRET_KEYS / LIVECHAT_BASIC_AUTH are accepted for every tenant, so they are refused next to LIVECHAT_TENANT_SECRETS_FILE / INGEST_TENANT_REGISTRY_DATABASE_URL: unset them, or set INGEST_ALLOW_GLOBAL_SECRETS=true to accept them for every tenant',
@@ -273,6 +302,15 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       databaseUrl: e.INGEST_TENANT_REGISTRY_DATABASE_URL,
       refreshMs: e.INGEST_TENANT_REGISTRY_REFRESH_MS,
     },
+    spool:
+      e.INGEST_SPOOL_DIR === undefined
+        ? undefined
+        : {
+            dir: e.INGEST_SPOOL_DIR,
+            maxBytes: e.INGEST_SPOOL_MAX_BYTES,
+            afterMs: e.INGEST_SPOOL_AFTER_MS,
+            segmentBytes: e.INGEST_SPOOL_SEGMENT_BYTES,
+          },
   });
 }
 

@@ -61,6 +61,12 @@ export const INGEST_ERROR_CODES = {
     retryable: false,
     description: 'A chat, thread or webhook id is longer than 256 characters',
   },
+  INGEST_RECORD_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    description:
+      "The record to store (the redacted body re-serialised, e.g. numbers like 9e20 written out in full) is larger than the raw topic's max.message.bytes",
+  },
   INGEST_UNAUTHENTICATED: {
     status: 401,
     retryable: false,
@@ -83,6 +89,18 @@ export const INGEST_ERROR_CODES = {
     retryable: true,
     description: 'Kafka refused or failed the write; retry',
   },
+  INGEST_SPOOL_FULL: {
+    status: 503,
+    retryable: true,
+    description:
+      'Kafka is not acknowledging writes and the on-disk spool holds INGEST_SPOOL_MAX_BYTES already; nothing was written, retry',
+  },
+  INGEST_SPOOL_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description:
+      'Kafka is not acknowledging writes and the on-disk spool could not be written (e.g. disk full); retry',
+  },
   INGEST_SHUTTING_DOWN: { status: 503, retryable: true, description: 'The ingest is shutting down; retry' },
   INGEST_NOT_READY: {
     status: 503,
@@ -90,6 +108,18 @@ export const INGEST_ERROR_CODES = {
     description: 'Kafka or the schema registry is not reachable (GET /readyz)',
   },
   INGEST_INTERNAL: { status: 500, retryable: true, description: 'Unexpected error' },
+  INGEST_SPOOL_LOCKED: {
+    status: 500,
+    retryable: false,
+    description:
+      'Another live ingest process holds the spool directory (its LOCK file); one process per INGEST_SPOOL_DIR (not an HTTP answer: the start fails)',
+  },
+  INGEST_SPOOL_TOPIC_MISMATCH: {
+    status: 500,
+    retryable: false,
+    description:
+      'The spool holds records for another raw topic than RAW_WEBHOOK_TOPIC (not an HTTP answer: the start fails)',
+  },
   INGEST_CONFIG_INVALID: {
     status: 500,
     retryable: false,

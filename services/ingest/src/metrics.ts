@@ -11,6 +11,27 @@ export interface IngestMetrics {
   readonly batchBytes: Histogram;
   readonly inFlightRequests: Gauge;
   readonly producers: Gauge;
+  readonly spool: SpoolMetrics;
+}
+
+/** The on-disk spool's metrics (src/spool/); all zero while the spool is off or empty. */
+export interface SpoolMetrics {
+  /** 1 while new webhooks go to the spool (Kafka down or slow, or the spool not yet drained). */
+  readonly spooling: Gauge;
+  readonly bytes: Gauge;
+  readonly records: Gauge;
+  /** The most records / bytes the spool held at once since the process started. */
+  readonly highWaterRecords: Gauge;
+  readonly highWaterBytes: Gauge;
+  readonly oldestRecordAge: Gauge;
+  readonly appendedRecords: Counter;
+  readonly drainedRecords: Counter;
+  readonly groupRecords: Histogram;
+  readonly commitLatency: Histogram;
+  readonly refused: Counter<'reason'>;
+  readonly rejected: Counter;
+  readonly recoveryLostRecords: Counter;
+  readonly recoveryTornBytes: Counter;
 }
 
 export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}): IngestMetrics {
@@ -65,5 +86,80 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
       help: 'Idempotent Kafka producers in the pool (INGEST_PRODUCERS, at most the partition count)',
       registers: [registry],
     }),
+    spool: {
+      spooling: new Gauge({
+        name: 'ingest_spool_active',
+        help: '1 while new webhooks are written to the on-disk spool instead of Kafka (Kafka down or slow, or the spool not drained yet)',
+        registers: [registry],
+      }),
+      bytes: new Gauge({
+        name: 'ingest_spool_bytes',
+        help: 'Bytes of spool segment files on disk (bounded by INGEST_SPOOL_MAX_BYTES)',
+        registers: [registry],
+      }),
+      records: new Gauge({
+        name: 'ingest_spool_records',
+        help: 'Spooled records not yet acknowledged by Kafka',
+        registers: [registry],
+      }),
+      highWaterRecords: new Gauge({
+        name: 'ingest_spool_high_water_records',
+        help: 'The most records the spool held at once since the ingest started',
+        registers: [registry],
+      }),
+      highWaterBytes: new Gauge({
+        name: 'ingest_spool_high_water_bytes',
+        help: 'The most bytes of spool segment files at once since the ingest started',
+        registers: [registry],
+      }),
+      oldestRecordAge: new Gauge({
+        name: 'ingest_spool_oldest_record_age_seconds',
+        help: 'Age of the oldest spooled record not yet on Kafka (0 when the spool is empty)',
+        registers: [registry],
+      }),
+      appendedRecords: new Counter({
+        name: 'ingest_spool_appended_records_total',
+        help: 'Records written to the spool (fsynced) and answered 200',
+        registers: [registry],
+      }),
+      drainedRecords: new Counter({
+        name: 'ingest_spool_drained_records_total',
+        help: 'Spooled records acknowledged by Kafka (its rate is the drain rate)',
+        registers: [registry],
+      }),
+      groupRecords: new Histogram({
+        name: 'ingest_spool_commit_records',
+        help: 'Records per spool group commit (one write and one fdatasync)',
+        buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+        registers: [registry],
+      }),
+      commitLatency: new Histogram({
+        name: 'ingest_spool_commit_seconds',
+        help: 'Time of one spool group commit (write + fdatasync)',
+        buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+        registers: [registry],
+      }),
+      refused: new Counter({
+        name: 'ingest_spool_refused_total',
+        help: 'Webhooks the spool refused (answered 503), by reason: full, unavailable',
+        labelNames: ['reason'] as const,
+        registers: [registry],
+      }),
+      rejected: new Counter({
+        name: 'ingest_spool_rejected_records_total',
+        help: "Spooled records Kafka refused for good while draining, set aside in the spool directory's rejected/ (alert on any)",
+        registers: [registry],
+      }),
+      recoveryLostRecords: new Counter({
+        name: 'ingest_spool_recovery_corrupt_records_total',
+        help: 'Corrupt stretches found in the middle of spool segments at start-up (acknowledged records lost: alert on any)',
+        registers: [registry],
+      }),
+      recoveryTornBytes: new Counter({
+        name: 'ingest_spool_recovery_torn_bytes_total',
+        help: 'Bytes of torn last appends cut off at start-up (never acknowledged)',
+        registers: [registry],
+      }),
+    },
   };
 }

@@ -1,5 +1,11 @@
 import { IngestError } from './errors.js';
 
+/** A queued write that can be taken back while it waits (ProduceBatcher.enqueueCancellable). */
+export interface CancellableSend {
+  readonly done: Promise<void>;
+  cancel(): boolean;
+}
+
 /** Sends one batch; resolves when the broker acknowledged every message of it. */
 export type BatchSender<M> = (messages: readonly M[]) => Promise<void>;
 
@@ -26,7 +32,8 @@ export interface ProduceBatcherOptions<M> {
 }
 
 interface Entry<M> {
-  readonly message: M;
+  /** One message, or a group that travels in one send (enqueueGroup). */
+  readonly messages: readonly M[];
   readonly bytes: number;
   readonly deadlineAt: number;
   readonly resolve: () => void;
@@ -65,14 +72,42 @@ export class ProduceBatcher<M> {
 
   /** Queues a message; `deadlineAt` is on the same clock as `now` (default performance.now()). */
   enqueue(message: M, deadlineAt: number = Number.POSITIVE_INFINITY): Promise<void> {
+    return this.enqueueGroup([message], deadlineAt);
+  }
+
+  /**
+   * Queues messages that must travel in one send, never split across batches (the spool's drainer: if a send
+   * failed after another of its records was written, the retry would put records behind later ones). A group
+   * larger than maxRecords / maxBytes goes out alone.
+   */
+  enqueueGroup(messages: readonly M[], deadlineAt: number = Number.POSITIVE_INFINITY): Promise<void> {
+    return this.add(messages, deadlineAt).done;
+  }
+
+  /**
+   * Queues a message that may be taken back while it waits: `cancel()` removes it when it has not left yet (and
+   * returns true; its `done` then rejects), else returns false (it is in flight or settled). The spool takes back
+   * the waiting direct writes when it starts spooling, so none of them reaches Kafka after records spooled before.
+   */
+  enqueueCancellable(message: M, deadlineAt: number = Number.POSITIVE_INFINITY): CancellableSend {
+    return this.add([message], deadlineAt);
+  }
+
+  private add(messages: readonly M[], deadlineAt: number): CancellableSend {
     if (this.closed) {
-      return Promise.reject(
-        new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; not accepting new writes'),
-      );
+      return {
+        done: Promise.reject(
+          new IngestError('INGEST_SHUTTING_DOWN', 'ingest is shutting down; not accepting new writes'),
+        ),
+        cancel: () => false,
+      };
     }
-    return new Promise<void>((resolve, reject) => {
-      const bytes = this.options.sizeOf(message);
-      this.queue.push({ message, bytes, deadlineAt, resolve, reject });
+    let entry: Entry<M> | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      let bytes = 0;
+      for (const m of messages) bytes += this.options.sizeOf(m);
+      entry = { messages, bytes, deadlineAt, resolve, reject };
+      this.queue.push(entry);
       this.queuedBytes += bytes;
       if (this.inFlight !== undefined) return; // goes out when the current batch is acknowledged
       if (this.queue.length >= this.options.maxRecords || this.queuedBytes >= this.options.maxBytes) {
@@ -84,6 +119,18 @@ export class ProduceBatcher<M> {
             : setImmediate(this.onLinger);
       }
     });
+    return {
+      done,
+      cancel: () => {
+        const i = entry === undefined ? -1 : this.queue.indexOf(entry);
+        if (i < 0 || entry === undefined) return false;
+        this.queue.splice(i, 1);
+        this.queuedBytes -= entry.bytes;
+        entry.reject(new IngestError('INGEST_DEADLINE_EXCEEDED', 'taken back before it was sent'));
+        if (this.queue.length === 0 && this.inFlight === undefined) this.notifyIdle();
+        return true;
+      },
+    };
   }
 
   /** Stops accepting messages and resolves once everything queued has been sent (or has failed). */
@@ -111,10 +158,13 @@ export class ProduceBatcher<M> {
       this.notifyIdle();
       return;
     }
-    this.inFlight = this.sendBatch(batch).finally(() => {
+    this.inFlight = this.sendBatch(batch).then((ok) => {
       this.inFlight = undefined;
-      if (this.queue.length > 0) this.flush();
-      else this.notifyIdle();
+      if (this.queue.length === 0) this.notifyIdle();
+      else if (ok) this.flush();
+      // After a failure the next batch waits a turn: the failed writes' handlers (the spool taking back what waits
+      // behind them) run first.
+      else setImmediate(() => (this.inFlight === undefined ? this.flush() : undefined));
     });
   }
 
@@ -122,6 +172,7 @@ export class ProduceBatcher<M> {
     const now = this.now();
     const batch: Entry<M>[] = [];
     let bytes = 0;
+    let records = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0];
       if (next === undefined) break;
@@ -136,31 +187,37 @@ export class ProduceBatcher<M> {
         );
         continue;
       }
-      if (batch.length >= this.options.maxRecords) break;
+      if (batch.length > 0 && records + next.messages.length > this.options.maxRecords) break;
       if (batch.length > 0 && bytes + next.bytes > this.options.maxBytes) break;
       this.queue.shift();
       this.queuedBytes -= next.bytes;
       bytes += next.bytes;
+      records += next.messages.length;
       batch.push(next);
     }
     return batch;
   }
 
-  private async sendBatch(batch: Entry<M>[]): Promise<void> {
+  /** Sends one batch and settles its entries; true when it was acknowledged. */
+  private async sendBatch(batch: Entry<M>[]): Promise<boolean> {
     const started = this.now();
     const bytes = batch.reduce((sum, e) => sum + e.bytes, 0);
+    const records = batch.reduce((sum, e) => sum + e.messages.length, 0);
     try {
-      await this.options.send(batch.map((e) => e.message));
+      await this.options.send(
+        batch.length === 1 ? (batch[0]?.messages ?? []) : batch.flatMap((e) => e.messages),
+      );
     } catch (cause) {
-      this.options.onBatch?.({ records: batch.length, bytes, durationMs: this.now() - started, ok: false });
+      this.options.onBatch?.({ records, bytes, durationMs: this.now() - started, ok: false });
       const err = new IngestError('INGEST_KAFKA_UNAVAILABLE', 'Kafka did not acknowledge the write', {
         cause,
       });
       for (const e of batch) e.reject(err);
-      return;
+      return false;
     }
-    this.options.onBatch?.({ records: batch.length, bytes, durationMs: this.now() - started, ok: true });
+    this.options.onBatch?.({ records, bytes, durationMs: this.now() - started, ok: true });
     for (const e of batch) e.resolve();
+    return true;
   }
 
   private notifyIdle(): void {

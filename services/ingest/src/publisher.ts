@@ -3,8 +3,9 @@ import type { IngestConfig } from './config.js';
 import type { DurableProducer } from './kafka.js';
 import type { IngestMetrics } from './metrics.js';
 import { partitionOfKey, producerOfPartition } from './partitioner.js';
+import { IngestError } from './errors.js';
 import { ProduceBatcher } from './produce-batcher.js';
-import type { BatchReport } from './produce-batcher.js';
+import type { BatchReport, CancellableSend } from './produce-batcher.js';
 import type { KeyedRawRecord } from './raw-record.js';
 
 /** Writes raw records durably: resolves only once Kafka acknowledged the write (acks=-1). */
@@ -27,7 +28,22 @@ export interface KafkaRawWebhookPublisherOptions {
   readonly serde: ConfluentAvroSerde;
   readonly schema: RegisteredSchema;
   readonly batch: IngestConfig['batch'];
+  /**
+   * The largest key + value the raw topic takes (its max.message.bytes less a record batch's overhead): a bigger
+   * record is refused (413 INGEST_RECORD_TOO_LARGE) before it is sent or spooled, never retried for ever.
+   */
+  readonly maxRecordBytes: number;
   readonly metrics?: IngestMetrics;
+}
+
+/** Refuses a record the raw topic would refuse for good (a body that grew past the limit when re-serialised). */
+export function assertRecordFits(key: Buffer, value: Buffer, maxRecordBytes: number): void {
+  if (key.length + value.length > maxRecordBytes) {
+    throw new IngestError(
+      'INGEST_RECORD_TOO_LARGE',
+      `the stored record (${key.length + value.length} bytes after redaction and re-serialisation) is larger than the raw topic accepts (${maxRecordBytes} bytes)`,
+    );
+  }
 }
 
 interface KeyedMessage {
@@ -65,12 +81,46 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
   }
 
   publish(record: KeyedRawRecord, deadlineAt: number): Promise<void> {
+    try {
+      return this.publishCancellable(record, deadlineAt).done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** As publish, but the write can be taken back while it waits for its batch (the spool's switch). */
+  publishCancellable(record: KeyedRawRecord, deadlineAt: number): CancellableSend {
     const value = this.options.serde.encode(this.options.schema, record.value);
     const key = Buffer.from(record.key, 'utf8');
+    assertRecordFits(key, value, this.options.maxRecordBytes);
     const partition = partitionOfKey(key, this.options.partitions);
     const batcher = this.batchers[producerOfPartition(partition, this.batchers.length)];
     if (batcher === undefined) throw new Error('no batcher for the partition'); // unreachable
-    return batcher.enqueue({ key, value, partition }, deadlineAt);
+    return batcher.enqueueCancellable({ key, value, partition }, deadlineAt);
+  }
+
+  /**
+   * Writes already-encoded records (the spool's drainer) in their order: each producer's share goes as one group
+   * (one send), so a failed attempt followed by a retry never puts a record of a partition behind a later one.
+   * Resolves once every record is acknowledged.
+   */
+  async publishEncoded(
+    records: readonly { readonly key: Buffer; readonly value: Buffer }[],
+    deadlineAt: number,
+  ): Promise<void> {
+    const groups = this.batchers.map((): KeyedMessage[] => []);
+    for (const { key, value } of records) {
+      const partition = partitionOfKey(key, this.options.partitions);
+      groups[producerOfPartition(partition, this.batchers.length)]?.push({ key, value, partition });
+    }
+    // Every group settles before the caller may retry: a retry never overtakes its own first attempt.
+    const outcomes = await Promise.allSettled(
+      groups.flatMap((messages, i) =>
+        messages.length === 0 ? [] : [this.batchers[i]?.enqueueGroup(messages, deadlineAt)],
+      ),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   async close(): Promise<void> {

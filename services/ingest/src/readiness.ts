@@ -2,13 +2,15 @@ import type { RegisteredSchema, SchemaRegistryClient } from '@livechat-pipeline/
 import type { Kafka } from 'kafkajs';
 
 export interface ReadinessCheck {
-  readonly name: 'kafka' | 'schema_registry' | 'schema';
+  readonly name: 'kafka' | 'schema_registry' | 'schema' | 'spool';
   readonly ok: boolean;
   readonly detail?: string;
 }
 
 export interface ReadinessReport {
   readonly ready: boolean;
+  /** Ready, but webhooks go to the on-disk spool (Kafka down or slow, or the spool not drained yet). */
+  readonly spooling?: boolean;
   readonly checks: readonly ReadinessCheck[];
 }
 
@@ -110,15 +112,44 @@ export class CachedReadiness implements ReadinessProbe {
   }
 }
 
+/**
+ * With the spool on, the ingest can take webhooks while Kafka is down: it stays ready (200) and says
+ * "degraded: spooling" while it spools or Kafka's check fails; it is not ready (503) only while it spools and the
+ * spool is full. The registry is not needed to spool (the schema id is known since start-up).
+ */
+export class SpoolingReadiness implements ReadinessProbe {
+  constructor(
+    private readonly stack: ReadinessProbe,
+    private readonly publisher: { readonly mode: 'direct' | 'spooling'; readonly refusing: boolean },
+  ) {}
+
+  async check(): Promise<ReadinessReport> {
+    const stack = await this.stack.check();
+    const spooling = this.publisher.mode === 'spooling' || !stack.ready;
+    // Not ready only when webhooks would be refused: spooling with the spool full.
+    const spoolOk = !this.publisher.refusing;
+    return {
+      ready: spoolOk,
+      spooling,
+      checks: [
+        ...stack.checks,
+        spoolOk
+          ? { name: 'spool', ok: true }
+          : { name: 'spool', ok: false, detail: 'spool full (INGEST_SPOOL_MAX_BYTES)' },
+      ],
+    };
+  }
+}
+
 /** What /readyz shows callers: which checks passed, never why one failed (broker and registry errors stay in the log). */
 export function publicReport(report: ReadinessReport): {
   ok: boolean;
-  status: 'ready' | 'not_ready';
+  status: 'ready' | 'not_ready' | 'degraded: spooling';
   checks: { name: string; ok: boolean }[];
 } {
   return {
     ok: report.ready,
-    status: report.ready ? 'ready' : 'not_ready',
+    status: !report.ready ? 'not_ready' : report.spooling === true ? 'degraded: spooling' : 'ready',
     checks: report.checks.map((c) => ({ name: c.name, ok: c.ok })),
   };
 }

@@ -38,6 +38,33 @@ describe('loadIngestConfig', () => {
     expect(config.operations).toEqual({ host: '127.0.0.1', port: 8092, readinessCacheMs: 1000 });
   });
 
+  it('the spool is off unless INGEST_SPOOL_DIR is set, and its budget fits inside the request deadline', () => {
+    expect(loadIngestConfig(secrets).spool).toBeUndefined();
+    expect(loadIngestConfig({ ...secrets, INGEST_SPOOL_DIR: '/var/spool/ingest' }).spool).toEqual({
+      dir: '/var/spool/ingest',
+      maxBytes: 1024 * 1024 * 1024,
+      afterMs: 2000,
+      segmentBytes: 16 * 1024 * 1024,
+    });
+    expect(
+      problemsOf({
+        ...secrets,
+        INGEST_SPOOL_DIR: '/s',
+        INGEST_SPOOL_AFTER_MS: '5000',
+        INGEST_SPOOL_MAX_BYTES: '100000',
+        INGEST_SPOOL_SEGMENT_BYTES: '30000',
+      }),
+    ).toEqual([
+      expect.stringMatching(
+        /^INGEST_SPOOL_AFTER_MS \(5000\) must be less than INGEST_REQUEST_DEADLINE_MS \(5000\)/,
+      ),
+      expect.stringMatching(
+        /^INGEST_SPOOL_SEGMENT_BYTES \(30000\) must be at most a quarter of INGEST_SPOOL_MAX_BYTES/,
+      ),
+      expect.stringMatching(/^INGEST_SPOOL_MAX_BYTES \(100000\) must hold at least one largest webhook/),
+    ]);
+  });
+
   it('keeps the operations port apart from the webhook port', () => {
     expect(problemsOf({ ...secrets, INGEST_PORT: '9000', INGEST_OPERATIONS_PORT: '9000' }).join()).toMatch(
       /^INGEST_OPERATIONS_PORT: must differ from INGEST_PORT/,

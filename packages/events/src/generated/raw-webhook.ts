@@ -31,6 +31,8 @@ export interface RawWebhook {
   readonly user_agent: string | null;
   /** The peer address of the request as seen by ingest. */
   readonly remote_address: string | null;
+  /** When Kafka could not acknowledge the webhook in time and ingest wrote it to its on-disk spool instead (UTC, microseconds since the epoch); the spool's drainer produced it later. Null for a webhook written to Kafka directly. Added after v1 (readers of v1 records see null). */
+  readonly spooled_at: number | null;
 }
 
 export type WebhookFormat = 'v2' | 'v3';

@@ -31,7 +31,7 @@ export interface TestIngest {
 /** A real ingest (real Kafka, registry) on its own topic, with its log lines captured. */
 export async function startTestIngest(env: NodeJS.ProcessEnv = {}): Promise<TestIngest> {
   const endpoints = stackEndpoints();
-  const topic = uniqueName('ingest-raw');
+  const topic = env['RAW_WEBHOOK_TOPIC'] ?? uniqueName('ingest-raw');
   const config = testConfig({
     KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
