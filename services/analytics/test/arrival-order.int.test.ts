@@ -342,6 +342,27 @@ describe('analytics: out-of-order arrival', () => {
     ]);
   });
 
+  it('agent availability: a status repeated later in the day counts again (accepting, not accepting, accepting)', async () => {
+    const status = (status: string, at: string): Delivery =>
+      v3('routing_status_set', { agent_id: 'agent@example.com', status }, Date.parse(at) * 1000);
+    const s = await project([
+      status('accepting_chats', '2026-11-25T09:00:00Z'),
+      status('not_accepting_chats', '2026-11-25T12:00:00Z'),
+      status('accepting_chats', '2026-11-25T13:00:00Z'),
+      status('offline', '2026-11-25T17:00:00Z'),
+      status('accepting_chats', '2026-11-26T09:00:00Z'),
+      status('offline', '2026-11-26T10:00:00Z'),
+    ]);
+    const { rows } = await pool.query(
+      `select day::text, round(accepting_chats_seconds) as accepting, round(not_accepting_chats_seconds) as not_accepting
+       from "${s}".agent_availability order by day`,
+    );
+    expect(rows).toEqual([
+      { day: '2026-11-25', accepting: String(7 * 3600), not_accepting: '3600' },
+      { day: '2026-11-26', accepting: '3600', not_accepting: '0' },
+    ]);
+  });
+
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {
     // Without the chat's user list, the author's kind comes from the id's shape (a UUID is a customer).
     const uuid = 'b7eff798-f8df-4364-8059-649c35c9ed0c';
