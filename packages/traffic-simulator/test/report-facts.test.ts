@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { agentStatuses, expectedThreadFacts, generateChats, simulateTraffic } from '../src/index.js';
+import {
+  agentStatuses,
+  expectedThreadFacts,
+  generateChats,
+  simulateTraffic,
+  wilsonScore,
+} from '../src/index.js';
 
 describe('report facts (generateChats({ reportFacts: true }))', () => {
   const plain = generateChats({ seed: 9, chats: 80 });
@@ -77,5 +83,13 @@ describe('report facts (generateChats({ reportFacts: true }))', () => {
       expect(kinds, kind).toContain(kind);
     expect(traffic.expectedThreads).toHaveLength(traffic.chats.length);
     expect(simulateTraffic({ seed: 9, chats: 20, format: 'v3', reportFacts: true })).toEqual(traffic);
+  });
+});
+
+describe('wilsonScore', () => {
+  it('reproduces LiveChat’s samples (13 good / 6 bad → 0.423267, 36 / 174 → 0.114734)', () => {
+    expect(wilsonScore(13, 6)).toBeCloseTo(0.423267, 6);
+    expect(wilsonScore(36, 174)).toBeCloseTo(0.114734, 6);
+    expect(wilsonScore(0, 0)).toBeNull();
   });
 });

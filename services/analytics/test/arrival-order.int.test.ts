@@ -363,6 +363,16 @@ describe('analytics: out-of-order arrival', () => {
     ]);
   });
 
+  it('the ranking score is LiveChat’s: the docs’ samples 13 good / 6 bad → 0.423267, 36 / 174 → 0.114734', async () => {
+    const s = await project([]);
+    const { rows } = await pool.query(
+      `select "${s}".wilson_score(13, 6) as a, "${s}".wilson_score(36, 174) as b, "${s}".wilson_score(0, 0) as none`,
+    );
+    expect(rows[0].a).toBeCloseTo(0.423267, 6);
+    expect(rows[0].b).toBeCloseTo(0.114734, 6);
+    expect(rows[0].none).toBeNull();
+  });
+
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {
     // Without the chat's user list, the author's kind comes from the id's shape (a UUID is a customer).
     const uuid = 'b7eff798-f8df-4364-8059-649c35c9ed0c';
