@@ -141,9 +141,9 @@ function resumedThread(previous: SimulatedChat, random: Random): SimulatedChat {
 
 /**
  * Each agent's routing status over the run (v3 `routing_status_set`): accepting chats from 5 minutes before
- * their first chat, not accepting a minute after their last chat closed, offline 10 minutes later. Each status
- * once per agent: LiveChat's webhook carries neither an id nor a time, so a repeated status is indistinguishable
- * from a redelivery and the pipeline keeps one (see services/analytics/README.md).
+ * their first chat, not accepting a minute after their last chat closed, accepting again 2 minutes later (a
+ * status repeated: the webhook carries neither an id nor a time, so only its receipt tells the repeat from the
+ * first), offline 10 minutes after the last chat.
  */
 export function agentStatuses(chats: readonly SimulatedChat[]): SimulatedAgentStatus[] {
   const spans = new Map<
@@ -167,6 +167,7 @@ export function agentStatuses(chats: readonly SimulatedChat[]): SimulatedAgentSt
     statuses.push(
       { tenant: chat.tenant, agentId, status: 'accepting_chats', at: from - 5 * MINUTE },
       { tenant: chat.tenant, agentId, status: 'not_accepting_chats', at: to + MINUTE },
+      { tenant: chat.tenant, agentId, status: 'accepting_chats', at: to + 3 * MINUTE },
       { tenant: chat.tenant, agentId, status: 'offline', at: to + 11 * MINUTE },
     );
   }

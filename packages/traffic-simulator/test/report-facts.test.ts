@@ -67,13 +67,14 @@ describe('report facts (generateChats({ reportFacts: true }))', () => {
     }
   });
 
-  it('agents go accepting → not accepting → offline, once each, around their chats', () => {
+  it('agents go accepting → not accepting → accepting again → offline around their chats', () => {
     const statuses = agentStatuses(report);
     const agents = new Set(statuses.map((s) => s.agentId));
     for (const agent of agents) {
       expect(statuses.filter((s) => s.agentId === agent).map((s) => s.status)).toEqual([
         'accepting_chats',
         'not_accepting_chats',
+        'accepting_chats',
         'offline',
       ]);
     }

@@ -373,6 +373,34 @@ describe('analytics: out-of-order arrival', () => {
     expect(rows[0].none).toBeNull();
   });
 
+  it('a rating property received two days after the close (a later receipt time) rates the thread and moves nothing else', async () => {
+    const property = v3(
+      'thread_properties_updated',
+      { chat_id: 'CHAT1', thread_id: 'TH1', properties: { rating: { score: 1 } } },
+      T0 + 2 * 86_400e6,
+    );
+    const inOrder = await facts(await project(conversation));
+    const late = await facts(await project([...conversation, property]));
+    expect(late).toEqual([{ ...inOrder[0], rating: 'good' }]);
+  });
+
+  it('a routing status retried minutes later (a later receipt time) changes no availability', async () => {
+    const status = (status: string, at: string): Delivery =>
+      v3('routing_status_set', { agent_id: 'agent@example.com', status }, Date.parse(at) * 1000);
+    const accepting = status('accepting_chats', '2026-11-25T09:00:00Z');
+    const retried = { ...accepting, emittedAt: Date.parse('2026-11-25T09:05:00Z') * 1000 };
+    const availability = async (deliveries: Delivery[]) =>
+      (
+        await pool.query(
+          `select day::text, round(accepting_chats_seconds) as accepting from "${await project(deliveries)}".agent_availability`,
+        )
+      ).rows;
+    const offline = status('offline', '2026-11-25T10:00:00Z');
+    expect(await availability([accepting, retried, offline])).toEqual([
+      { day: '2026-11-25', accepting: '3600' },
+    ]);
+  });
+
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {
     // Without the chat's user list, the author's kind comes from the id's shape (a UUID is a customer).
     const uuid = 'b7eff798-f8df-4364-8059-649c35c9ed0c';
