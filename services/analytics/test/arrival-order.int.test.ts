@@ -401,6 +401,34 @@ describe('analytics: out-of-order arrival', () => {
     ]);
   });
 
+  it('a chat-level rating stays with its thread when the customer comes back the next day (a new thread)', async () => {
+    const chatRating = v3(
+      'chat_properties_updated',
+      { chat_id: 'CHAT1', properties: { rating: { score: 1 } } },
+      T0 + 320e6,
+    );
+    const nextDay = v3(
+      'incoming_chat',
+      {
+        chat: {
+          id: 'CHAT1',
+          users: [customer, agent],
+          thread: { id: 'TH2', created_at: iso(86_400), events: [], tags: [], access: { group_ids: [2] } },
+        },
+      },
+      T0 + 86_400e6,
+    );
+    const ratings = async (deliveries: Delivery[]) =>
+      (await facts(await project(deliveries))).map((f) => [f['thread_id'], f['rating']]);
+    const expected = [
+      ['TH1', 'good'],
+      ['TH2', null],
+    ];
+    expect(await ratings([...conversation, chatRating, nextDay])).toEqual(expected);
+    // received before either thread start arrived: the threads' LiveChat start times still decide
+    expect(await ratings([chatRating, nextDay, ...conversation])).toEqual(expected);
+  });
+
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {
     // Without the chat's user list, the author's kind comes from the id's shape (a UUID is a customer).
     const uuid = 'b7eff798-f8df-4364-8059-649c35c9ed0c';
