@@ -46,7 +46,8 @@ function addFacts(chat: SimulatedChat, random: Random, previousThreadId: string 
   let queue: SimulatedQueue | null = null;
   let transfer: SimulatedTransfer | null = null;
 
-  if (previousThreadId === null && random.chance(0.18)) {
+  // A returning customer (a resumed thread; in v2 a chat of its own) may be queued too.
+  if (random.chance(previousThreadId === null ? 0.18 : 0.4)) {
     queue = { queuedAt: chat.startedAt, position: random.int(1, 6), left: random.chance(0.35) };
     if (queue.left) {
       // Nobody came: only the customer wrote, and the customer (or the router) ended it.

@@ -2,6 +2,8 @@
 -- Review fixes of thread_facts (same columns):
 -- - a chat-level rating (chat properties) rates the chat's latest thread started at or before the rating, not
 --   whichever thread is newest (a resumed thread took its predecessor's rating);
+-- - v2 visitor_queued marks the visitor's first chat started at or after it was received (less a minute), not
+--   the visitor's first chat ever;
 
 create or replace view thread_facts as
   with msg as (
@@ -73,11 +75,15 @@ create or replace view thread_facts as
     select tenant, chat_id, thread_id, array_agg(tag order by tag) as tags
     from thread_tags where tagged and not untagged group by tenant, chat_id, thread_id
   ), queued_visitors as (
-    -- v2 visitor_queued names a visitor, not a chat: it marks the visitor's first chat (by start)
-    select distinct on (t.tenant, t.customer_id) t.tenant, t.chat_id, t.thread_id
-    from threads t
-    where exists (select 1 from visitor_queues v where v.tenant = t.tenant and v.visitor_id = t.customer_id)
-    order by t.tenant, t.customer_id, t.started_us nulls last, t.chat_id, t.thread_id
+    -- v2 visitor_queued names a visitor, not a chat, and carries no time: it marks the visitor's first chat
+    -- started at or after its receipt, less a minute (the chat's start is LiveChat's clock, the receipt ours)
+    select distinct q.tenant, q.chat_id, q.thread_id
+    from visitor_queues v
+    cross join lateral (
+      select t.tenant, t.chat_id, t.thread_id from threads t
+      where t.tenant = v.tenant and t.customer_id = v.visitor_id and t.started_us >= v.received_us - 60000000
+      order by t.started_us, t.chat_id, t.thread_id
+      limit 1) q
   ), base as (
     select t.*,
            coalesce(t.started_us, msg.first_message_us) as start_us,

@@ -429,6 +429,38 @@ describe('analytics: out-of-order arrival', () => {
     expect(await ratings([chatRating, nextDay, ...conversation])).toEqual(expected);
   });
 
+  it('v2: a returning visitor queued on the second visit marks the second chat queued, not the first', async () => {
+    const visitor = { id: 'S1.visitor', name: 'Mary', email: 'mary@example.com' };
+    const v2 = (body: Record<string, unknown>, emittedAt: number): Delivery => ({
+      emittedAt,
+      body: { token: 'fixture-token', license_id: '1025707', visitor, ...body },
+    });
+    const started = (id: string, at: number) =>
+      v2(
+        { event_type: 'chat_started', chat: { id, started_timestamp: at, messages: [], tags: [] } },
+        at * 1e6,
+      );
+    const day1 = 1_795_600_800;
+    const day2 = day1 + 86_400;
+    const queued = v2({ event_type: 'visitor_queued' }, (day2 - 5) * 1e6);
+    const queuedChats = async (deliveries: Delivery[]) =>
+      (
+        await pool.query(
+          `select chat_id, queued from "${await project(deliveries)}".thread_facts order by chat_id`,
+        )
+      ).rows;
+    const expected = [
+      { chat_id: 'FIRSTVISIT', queued: false },
+      { chat_id: 'SECONDVISIT', queued: true },
+    ];
+    expect(await queuedChats([started('FIRSTVISIT', day1), queued, started('SECONDVISIT', day2)])).toEqual(
+      expected,
+    );
+    expect(await queuedChats([queued, started('SECONDVISIT', day2), started('FIRSTVISIT', day1)])).toEqual(
+      expected,
+    );
+  });
+
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {
     // Without the chat's user list, the author's kind comes from the id's shape (a UUID is a customer).
     const uuid = 'b7eff798-f8df-4364-8059-649c35c9ed0c';

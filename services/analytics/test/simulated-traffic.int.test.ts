@@ -76,6 +76,10 @@ describe('analytics: simulated traffic (duplicates, reordering) gives the simula
       expect(new Set(expectedThreads.map((f) => f.chatId)).size).toBeLessThan(
         expectedThreads.length + (format === 'v2' ? 1 : 0),
       );
+      // a returning customer queued again (v2: the queue names the visitor, not the chat)
+      expect(
+        traffic[format].chats.some((c) => c.report?.previousThreadId != null && c.report.queue !== null),
+      ).toBe(true);
       if (format === 'v3') {
         expect(expectedThreads.filter((f) => f.transfers > 0).length).toBeGreaterThan(2);
         expect(expectedThreads.filter((f) => f.leftQueue).length).toBeGreaterThan(0);
