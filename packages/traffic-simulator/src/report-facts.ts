@@ -98,6 +98,24 @@ function addFacts(chat: SimulatedChat, random: Random, previousThreadId: string 
       canceledAt: random.chance(0.15) ? commentedAt + random.int(10 * SECOND, 60 * SECOND) : null,
     };
   }
+  const firstCustomer = messages.findIndex((m) => m.author.kind === 'customer');
+  if (
+    firstCustomer === 0 &&
+    queue?.left !== true &&
+    !messages.some((m) => m.isWelcome) &&
+    random.chance(0.2)
+  ) {
+    // A welcome message shown just after the customer's first message (automatic: not a response).
+    const welcome: SimulatedMessage = {
+      eventId: `${chat.threadId}_w`,
+      author: { kind: 'agent', agentId: chat.agent.id },
+      text: random.pick(AGENT_GREETINGS),
+      visibility: 'all',
+      createdAt: messages[0]!.createdAt + 30_000,
+      isWelcome: true,
+    };
+    messages = [messages[0]!, welcome, ...messages.slice(1)];
+  }
   return {
     ...chat,
     messages,

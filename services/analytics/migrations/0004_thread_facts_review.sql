@@ -4,6 +4,8 @@
 --   whichever thread is newest (a resumed thread took its predecessor's rating);
 -- - v2 visitor_queued marks the visitor's first chat started at or after it was received (less a minute), not
 --   the visitor's first chat ever;
+-- - the first response is never an automatic message (a greeting or welcome message shown after the customer's
+--   first message), as in responses;
 
 create or replace view thread_facts as
   with msg as (
@@ -23,7 +25,7 @@ create or replace view thread_facts as
            m.created_us, fc.created_us as first_customer_us
     from thread_messages m
     join first_customer fc on fc.tenant = m.tenant and fc.chat_id = m.chat_id and fc.thread_id = m.thread_id
-    where m.side = 'agent' and (m.created_us, m.position) > (fc.created_us, fc.position)
+    where m.side = 'agent' and m.automatic is null and (m.created_us, m.position) > (fc.created_us, fc.position)
     order by m.tenant, m.chat_id, m.thread_id, m.created_us, m.position, m.entry_id
   ), opener as (
     select distinct on (tenant, chat_id, thread_id) tenant, chat_id, thread_id, side, automatic

@@ -461,6 +461,41 @@ describe('analytics: out-of-order arrival', () => {
     );
   });
 
+  it('a welcome message 30 ms after the customer’s first message is not the first response; a bot’s reply is', async () => {
+    const welcome = event('W1', 5.03, {
+      type: 'message',
+      text: 'Welcome! An agent will be with you shortly.',
+      author_id: 'agent@example.com',
+      properties: { lc2: { welcome_message: true } },
+    });
+    const frt = async (deliveries: Delivery[]) =>
+      (
+        await pool.query(
+          `select first_response_seconds::float8 as frt, first_responder_id, agent_messages
+           from "${await project(deliveries)}".thread_facts`,
+        )
+      ).rows;
+    expect(await frt([...conversation, welcome])).toEqual([
+      { frt: 7, first_responder_id: 'agent@example.com', agent_messages: 2 },
+    ]);
+    const withBot = v3(
+      'incoming_chat',
+      {
+        chat: {
+          id: 'CHAT1',
+          users: [customer, agent, { id: 'bot-1', type: 'bot', name: 'ChatBot' }],
+          access: { group_ids: [2] },
+          thread: { id: 'TH1', created_at: iso(0), events: [], tags: [], access: { group_ids: [2] } },
+        },
+      },
+      T0,
+    );
+    const botReply = event('B1', 8, { type: 'message', text: 'I can help with that.', author_id: 'bot-1' });
+    expect(await frt([withBot, ...conversation.slice(1), botReply])).toEqual([
+      { frt: 3, first_responder_id: 'bot-1', agent_messages: 2 },
+    ]);
+  });
+
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {
     // Without the chat's user list, the author's kind comes from the id's shape (a UUID is a customer).
     const uuid = 'b7eff798-f8df-4364-8059-649c35c9ed0c';
