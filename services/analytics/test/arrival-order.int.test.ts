@@ -194,6 +194,37 @@ describe('analytics: out-of-order arrival', () => {
     });
   });
 
+  it('a deletion then an edit of the same message (either order): the message stays deleted', async () => {
+    const deletion = v3('event_deleted', { chat_id: 'CHAT1', thread_id: 'TH1', event_id: 'M1' }, T0 + 20e6);
+    const edit = v3(
+      'event_updated',
+      {
+        chat_id: 'CHAT1',
+        thread_id: 'TH1',
+        event: {
+          id: 'M1',
+          type: 'message',
+          text: 'edited',
+          author_id: 'c-1',
+          created_at: iso(5),
+          visibility: 'all',
+        },
+      },
+      T0 + 25e6,
+    );
+    for (const deliveries of [
+      [...conversation, deletion, edit],
+      [edit, deletion, ...conversation],
+      [deletion, ...conversation, edit],
+    ])
+      expect((await facts(await project(deliveries)))[0]).toMatchObject({
+        customer_messages: 0,
+        agent_messages: 1,
+        first_response_seconds: null,
+        started_by: 'agent',
+      });
+  });
+
   it('a greeting before the customer speaks is not the first response, and the customer started the chat', async () => {
     const greeting = event('G1', 1, {
       type: 'message',
