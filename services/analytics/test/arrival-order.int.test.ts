@@ -66,7 +66,7 @@ async function facts(schema: string): Promise<Record<string, unknown>[]> {
   const { rows } = await pool.query(
     `select thread_id, started_at, ended_at, duration_seconds::float8 as duration_seconds,
             first_response_seconds::float8 as first_response_seconds, customer_messages, agent_messages, agent_ids,
-            first_responder_id, group_ids, tags, rating, rating_comment, started_by, transfers
+            first_responder_id, group_ids::float8[] as group_ids, tags, rating, rating_comment, started_by, transfers
      from "${schema}".thread_facts order by thread_id`,
   );
   return rows;
@@ -247,7 +247,7 @@ describe('analytics: out-of-order arrival', () => {
     const day = async () =>
       (
         await pool.query(
-          `select day::text, group_id, chats, chats_with_reply, avg_first_response_seconds::float8 as frt
+          `select day::text, group_id::float8 as group_id, chats, chats_with_reply, avg_first_response_seconds::float8 as frt
            from "${s}".daily`,
         )
       ).rows;
@@ -525,6 +525,31 @@ describe('analytics: out-of-order arrival', () => {
     expect(await frt([withBot, ...conversation.slice(1), botReply])).toEqual([
       { frt: 3, first_responder_id: 'bot-1', agent_messages: 2 },
     ]);
+  });
+
+  it('group ids above 2^31 - 1 (Avro longs) are kept, in the facts and the daily rows', async () => {
+    const big = 3_000_000_000;
+    const start = v3(
+      'incoming_chat',
+      {
+        chat: {
+          id: 'CHAT1',
+          users: [customer, agent],
+          access: { group_ids: [big] },
+          thread: { id: 'TH1', created_at: iso(0), events: [], tags: [], access: { group_ids: [big] } },
+        },
+      },
+      T0,
+    );
+    const transfer = v3(
+      'chat_transferred',
+      { chat_id: 'CHAT1', thread_id: 'TH1', reason: 'manual', transferred_to: { group_ids: [big + 1] } },
+      T0 + 50e6,
+    );
+    const s = await project([start, ...conversation.slice(1), transfer]);
+    expect((await facts(s))[0]).toMatchObject({ group_ids: [big, big + 1] });
+    const { rows } = await pool.query(`select group_id::text from "${s}".daily order by 1`);
+    expect(rows).toEqual([{ group_id: String(big) }, { group_id: String(big + 1) }]);
   });
 
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {
