@@ -552,6 +552,20 @@ describe('analytics: out-of-order arrival', () => {
     expect(rows).toEqual([{ group_id: String(big) }, { group_id: String(big + 1) }]);
   });
 
+  it('v3 close: the archiving message’s time, not a later system message’s; without entries, the close’s receipt', async () => {
+    const transcriptSent = event('SENT', 900, {
+      type: 'system_message',
+      system_message_type: 'transcript_sent',
+      text: 'Transcript sent',
+    });
+    expect((await facts(await project([...conversation, transcriptSent])))[0]).toMatchObject({
+      duration_seconds: 300,
+    });
+    expect((await facts(await project([incomingChat, closed(120)])))[0]).toMatchObject({
+      duration_seconds: 120.001,
+    });
+  });
+
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {
     // Without the chat's user list, the author's kind comes from the id's shape (a UUID is a customer).
     const uuid = 'b7eff798-f8df-4364-8059-649c35c9ed0c';
