@@ -169,7 +169,7 @@ describe('analytics: any order of arrival, with duplicates, gives the same facts
       const copies = eventCopies(webhooks, (i) => (i % 3 === 0 ? 2 : 1));
       expect(copies.length).toBeGreaterThan(once.length);
       const reversed = await freshSchema();
-      await applyInTransaction(pool, reversed, [...copies].reverse(), 7);
+      await applyInTransaction(pool, reversed, [...copies].reverse(), 20);
       await same(reversed);
 
       const random = Random.derive(73, 'arrival');
@@ -179,7 +179,7 @@ describe('analytics: any order of arrival, with duplicates, gives the same facts
         [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
       }
       const shuffledSchema = await freshSchema();
-      await applyInTransaction(pool, shuffledSchema, shuffled, 3);
+      await applyInTransaction(pool, shuffledSchema, shuffled, 10);
       await same(shuffledSchema);
 
       const oneBatch = await freshSchema();
