@@ -510,10 +510,18 @@ function threadSummarySet(input: V3Delivery): ChatDomainEvent[] {
 function routingStatusSet(input: V3Delivery): ChatDomainEvent[] {
   // The docs write the statuses with spaces ("accepting chats"), the SDKs with underscores.
   const status = stringAt(input.fields, 'status')?.trim().replace(/\s+/g, '_') ?? null;
+  // The body has neither an id nor a time, so an agent's repeated status (accepting, not accepting, accepting)
+  // has the same payload each time: its receipt time is part of the id. A replay of the raw record keeps its
+  // received_at (same id, deduplicated); a retried HTTP delivery repeats the current status, harmless to intervals.
   return [
     chatEvent(
       input.delivery,
-      { ...chatScopedFacts(input), chat_id: null, thread_id: null },
+      {
+        ...chatScopedFacts(input),
+        event_id: actionEventId(input, input.delivery.received_at),
+        chat_id: null,
+        thread_id: null,
+      },
       'routing_status_set',
       {
         agent_id: stringAt(input.fields, 'agent_id'),

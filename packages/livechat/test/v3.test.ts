@@ -388,6 +388,14 @@ describe('v3 agent-level and configuration actions', () => {
     ).toEqual({ routing_status_set: { agent_id: 'smith@example.com', status: 'accepting_chats' } });
   });
 
+  it('routing_status_set: a status repeated later is a new fact, a replay of the same delivery is not', () => {
+    const id = (receivedAtMicros: number) =>
+      only(parseFixture('v3.6-routing_status_set.json', { receivedAtMicros }), 'routing_status_set').event_id;
+    // The body has no id and no time: accepting → not accepting → accepting repeats a payload byte for byte.
+    expect(id(CONTEXT.receivedAtMicros + 3_600_000_000)).not.toBe(id(CONTEXT.receivedAtMicros));
+    expect(id(CONTEXT.receivedAtMicros)).toBe(id(CONTEXT.receivedAtMicros));
+  });
+
   it('agent_updated → configuration_changed with the requester and the payload as JSON', () => {
     const changed = only(parseFixture('v3.6-agent_updated.json'), 'configuration_changed');
     expect(changed.chat_id).toBeNull();

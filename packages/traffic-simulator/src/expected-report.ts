@@ -44,7 +44,12 @@ export function expectedThreadFacts(chat: SimulatedChat, format: WebhookFormat):
   const automatic = (m: SimulatedMessage) => !v2 && (m.isWelcome || m.isGreeting === true);
   const firstCustomerIndex = visible.findIndex((m) => !isAgent(m));
   const firstCustomer = visible[firstCustomerIndex];
-  const firstReply = firstCustomerIndex < 0 ? undefined : visible.slice(firstCustomerIndex + 1).find(isAgent);
+  // services/analytics/README.md: bots are agents; an automatic message (greeting, welcome) is never a response
+  // (v2 marks none, so there it is one).
+  const firstReply =
+    firstCustomerIndex < 0
+      ? undefined
+      : visible.slice(firstCustomerIndex + 1).find((m) => isAgent(m) && !automatic(m));
   const opener = visible.find((m) => !(automatic(m) && isAgent(m))) ?? visible[0];
   const agentIdOf = (m: SimulatedMessage) => (m.author.kind === 'customer' ? null : m.author.agentId);
   const rating = report?.rating ?? null;

@@ -46,7 +46,8 @@ function addFacts(chat: SimulatedChat, random: Random, previousThreadId: string 
   let queue: SimulatedQueue | null = null;
   let transfer: SimulatedTransfer | null = null;
 
-  if (previousThreadId === null && random.chance(0.18)) {
+  // A returning customer (a resumed thread; in v2 a chat of its own) may be queued too.
+  if (random.chance(previousThreadId === null ? 0.18 : 0.4)) {
     queue = { queuedAt: chat.startedAt, position: random.int(1, 6), left: random.chance(0.35) };
     if (queue.left) {
       // Nobody came: only the customer wrote, and the customer (or the router) ended it.
@@ -97,6 +98,24 @@ function addFacts(chat: SimulatedChat, random: Random, previousThreadId: string 
       canceledAt: random.chance(0.15) ? commentedAt + random.int(10 * SECOND, 60 * SECOND) : null,
     };
   }
+  const firstCustomer = messages.findIndex((m) => m.author.kind === 'customer');
+  if (
+    firstCustomer === 0 &&
+    queue?.left !== true &&
+    !messages.some((m) => m.isWelcome) &&
+    random.chance(0.2)
+  ) {
+    // A welcome message shown just after the customer's first message (automatic: not a response).
+    const welcome: SimulatedMessage = {
+      eventId: `${chat.threadId}_w`,
+      author: { kind: 'agent', agentId: chat.agent.id },
+      text: random.pick(AGENT_GREETINGS),
+      visibility: 'all',
+      createdAt: messages[0]!.createdAt + 30_000,
+      isWelcome: true,
+    };
+    messages = [messages[0]!, welcome, ...messages.slice(1)];
+  }
   return {
     ...chat,
     messages,
@@ -141,9 +160,9 @@ function resumedThread(previous: SimulatedChat, random: Random): SimulatedChat {
 
 /**
  * Each agent's routing status over the run (v3 `routing_status_set`): accepting chats from 5 minutes before
- * their first chat, not accepting a minute after their last chat closed, offline 10 minutes later. Each status
- * once per agent: LiveChat's webhook carries neither an id nor a time, so a repeated status is indistinguishable
- * from a redelivery and the pipeline keeps one (see services/analytics/README.md).
+ * their first chat, not accepting a minute after their last chat closed, accepting again 2 minutes later (a
+ * status repeated: the webhook carries neither an id nor a time, so only its receipt tells the repeat from the
+ * first), offline 10 minutes after the last chat.
  */
 export function agentStatuses(chats: readonly SimulatedChat[]): SimulatedAgentStatus[] {
   const spans = new Map<
@@ -167,6 +186,7 @@ export function agentStatuses(chats: readonly SimulatedChat[]): SimulatedAgentSt
     statuses.push(
       { tenant: chat.tenant, agentId, status: 'accepting_chats', at: from - 5 * MINUTE },
       { tenant: chat.tenant, agentId, status: 'not_accepting_chats', at: to + MINUTE },
+      { tenant: chat.tenant, agentId, status: 'accepting_chats', at: to + 3 * MINUTE },
       { tenant: chat.tenant, agentId, status: 'offline', at: to + 11 * MINUTE },
     );
   }

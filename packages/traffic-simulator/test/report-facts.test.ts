@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { agentStatuses, expectedThreadFacts, generateChats, simulateTraffic } from '../src/index.js';
+import {
+  agentStatuses,
+  expectedThreadFacts,
+  generateChats,
+  simulateTraffic,
+  wilsonScore,
+} from '../src/index.js';
 
 describe('report facts (generateChats({ reportFacts: true }))', () => {
   const plain = generateChats({ seed: 9, chats: 80 });
@@ -61,13 +67,14 @@ describe('report facts (generateChats({ reportFacts: true }))', () => {
     }
   });
 
-  it('agents go accepting → not accepting → offline, once each, around their chats', () => {
+  it('agents go accepting → not accepting → accepting again → offline around their chats', () => {
     const statuses = agentStatuses(report);
     const agents = new Set(statuses.map((s) => s.agentId));
     for (const agent of agents) {
       expect(statuses.filter((s) => s.agentId === agent).map((s) => s.status)).toEqual([
         'accepting_chats',
         'not_accepting_chats',
+        'accepting_chats',
         'offline',
       ]);
     }
@@ -77,5 +84,13 @@ describe('report facts (generateChats({ reportFacts: true }))', () => {
       expect(kinds, kind).toContain(kind);
     expect(traffic.expectedThreads).toHaveLength(traffic.chats.length);
     expect(simulateTraffic({ seed: 9, chats: 20, format: 'v3', reportFacts: true })).toEqual(traffic);
+  });
+});
+
+describe('wilsonScore', () => {
+  it('reproduces LiveChat’s samples (13 good / 6 bad → 0.423267, 36 / 174 → 0.114734)', () => {
+    expect(wilsonScore(13, 6)).toBeCloseTo(0.423267, 6);
+    expect(wilsonScore(36, 174)).toBeCloseTo(0.114734, 6);
+    expect(wilsonScore(0, 0)).toBeNull();
   });
 });

@@ -7,7 +7,7 @@ import {
   type PostgresConsumer,
 } from '@livechat-pipeline/postgres-consumer';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
-import { Startup } from '@livechat-pipeline/service-host';
+import { isPermanentStartupError, Startup } from '@livechat-pipeline/service-host';
 import { quoteIdent } from './facts/apply.js';
 import type { AnalyticsConfig } from './config.js';
 import {
@@ -58,8 +58,11 @@ export async function startAnalytics(
       migrationsDir: analyticsMigrationsDir,
     }),
   );
-  await startup.step('apply tenant time zones', () =>
-    applyTenantTimeZones(config.databaseUrl, config.schema, config.tenantTimeZones),
+  await startup.step(
+    'apply tenant time zones',
+    () => applyTenantTimeZones(config.databaseUrl, config.schema, config.tenantTimeZones),
+    // A zone Postgres does not know (22023, from the check on tenant_settings) will not become known by retrying.
+    { isPermanent: (error) => isPermanentStartupError(error) || pgCode(error) === '22023' },
   );
   let first = true;
   await startup.step('start consumer', async () => {
@@ -106,4 +109,8 @@ async function applyTenantTimeZones(
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+function pgCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
 }

@@ -66,7 +66,7 @@ async function facts(schema: string): Promise<Record<string, unknown>[]> {
   const { rows } = await pool.query(
     `select thread_id, started_at, ended_at, duration_seconds::float8 as duration_seconds,
             first_response_seconds::float8 as first_response_seconds, customer_messages, agent_messages, agent_ids,
-            first_responder_id, group_ids, tags, rating, rating_comment, started_by, transfers
+            first_responder_id, group_ids::float8[] as group_ids, tags, rating, rating_comment, started_by, transfers
      from "${schema}".thread_facts order by thread_id`,
   );
   return rows;
@@ -194,6 +194,37 @@ describe('analytics: out-of-order arrival', () => {
     });
   });
 
+  it('a deletion then an edit of the same message (either order): the message stays deleted', async () => {
+    const deletion = v3('event_deleted', { chat_id: 'CHAT1', thread_id: 'TH1', event_id: 'M1' }, T0 + 20e6);
+    const edit = v3(
+      'event_updated',
+      {
+        chat_id: 'CHAT1',
+        thread_id: 'TH1',
+        event: {
+          id: 'M1',
+          type: 'message',
+          text: 'edited',
+          author_id: 'c-1',
+          created_at: iso(5),
+          visibility: 'all',
+        },
+      },
+      T0 + 25e6,
+    );
+    for (const deliveries of [
+      [...conversation, deletion, edit],
+      [edit, deletion, ...conversation],
+      [deletion, ...conversation, edit],
+    ])
+      expect((await facts(await project(deliveries)))[0]).toMatchObject({
+        customer_messages: 0,
+        agent_messages: 1,
+        first_response_seconds: null,
+        started_by: 'agent',
+      });
+  });
+
   it('a greeting before the customer speaks is not the first response, and the customer started the chat', async () => {
     const greeting = event('G1', 1, {
       type: 'message',
@@ -216,7 +247,7 @@ describe('analytics: out-of-order arrival', () => {
     const day = async () =>
       (
         await pool.query(
-          `select day::text, group_id, chats, chats_with_reply, avg_first_response_seconds::float8 as frt
+          `select day::text, group_id::float8 as group_id, chats, chats_with_reply, avg_first_response_seconds::float8 as frt
            from "${s}".daily`,
         )
       ).rows;
@@ -340,6 +371,199 @@ describe('analytics: out-of-order arrival', () => {
       { day: '2026-11-25', accepting: '3600', not_accepting: '0' },
       { day: '2026-11-26', accepting: '7200', not_accepting: '3600' },
     ]);
+  });
+
+  it('agent availability: a status repeated later in the day counts again (accepting, not accepting, accepting)', async () => {
+    const status = (status: string, at: string): Delivery =>
+      v3('routing_status_set', { agent_id: 'agent@example.com', status }, Date.parse(at) * 1000);
+    const s = await project([
+      status('accepting_chats', '2026-11-25T09:00:00Z'),
+      status('not_accepting_chats', '2026-11-25T12:00:00Z'),
+      status('accepting_chats', '2026-11-25T13:00:00Z'),
+      status('offline', '2026-11-25T17:00:00Z'),
+      status('accepting_chats', '2026-11-26T09:00:00Z'),
+      status('offline', '2026-11-26T10:00:00Z'),
+    ]);
+    const { rows } = await pool.query(
+      `select day::text, round(accepting_chats_seconds) as accepting, round(not_accepting_chats_seconds) as not_accepting
+       from "${s}".agent_availability order by day`,
+    );
+    expect(rows).toEqual([
+      { day: '2026-11-25', accepting: String(7 * 3600), not_accepting: '3600' },
+      { day: '2026-11-26', accepting: '3600', not_accepting: '0' },
+    ]);
+  });
+
+  it('the ranking score is LiveChat’s: the docs’ samples 13 good / 6 bad → 0.423267, 36 / 174 → 0.114734', async () => {
+    const s = await project([]);
+    const { rows } = await pool.query(
+      `select "${s}".wilson_score(13, 6) as a, "${s}".wilson_score(36, 174) as b, "${s}".wilson_score(0, 0) as none`,
+    );
+    expect(rows[0].a).toBeCloseTo(0.423267, 6);
+    expect(rows[0].b).toBeCloseTo(0.114734, 6);
+    expect(rows[0].none).toBeNull();
+  });
+
+  it('a rating property received two days after the close (a later receipt time) rates the thread and moves nothing else', async () => {
+    const property = v3(
+      'thread_properties_updated',
+      { chat_id: 'CHAT1', thread_id: 'TH1', properties: { rating: { score: 1 } } },
+      T0 + 2 * 86_400e6,
+    );
+    const inOrder = await facts(await project(conversation));
+    const late = await facts(await project([...conversation, property]));
+    expect(late).toEqual([{ ...inOrder[0], rating: 'good' }]);
+  });
+
+  it('a routing status retried minutes later (a later receipt time) changes no availability', async () => {
+    const status = (status: string, at: string): Delivery =>
+      v3('routing_status_set', { agent_id: 'agent@example.com', status }, Date.parse(at) * 1000);
+    const accepting = status('accepting_chats', '2026-11-25T09:00:00Z');
+    const retried = { ...accepting, emittedAt: Date.parse('2026-11-25T09:05:00Z') * 1000 };
+    const availability = async (deliveries: Delivery[]) =>
+      (
+        await pool.query(
+          `select day::text, round(accepting_chats_seconds) as accepting from "${await project(deliveries)}".agent_availability`,
+        )
+      ).rows;
+    const offline = status('offline', '2026-11-25T10:00:00Z');
+    expect(await availability([accepting, retried, offline])).toEqual([
+      { day: '2026-11-25', accepting: '3600' },
+    ]);
+  });
+
+  it('a chat-level rating stays with its thread when the customer comes back the next day (a new thread)', async () => {
+    const chatRating = v3(
+      'chat_properties_updated',
+      { chat_id: 'CHAT1', properties: { rating: { score: 1 } } },
+      T0 + 320e6,
+    );
+    const nextDay = v3(
+      'incoming_chat',
+      {
+        chat: {
+          id: 'CHAT1',
+          users: [customer, agent],
+          thread: { id: 'TH2', created_at: iso(86_400), events: [], tags: [], access: { group_ids: [2] } },
+        },
+      },
+      T0 + 86_400e6,
+    );
+    const ratings = async (deliveries: Delivery[]) =>
+      (await facts(await project(deliveries))).map((f) => [f['thread_id'], f['rating']]);
+    const expected = [
+      ['TH1', 'good'],
+      ['TH2', null],
+    ];
+    expect(await ratings([...conversation, chatRating, nextDay])).toEqual(expected);
+    // received before either thread start arrived: the threads' LiveChat start times still decide
+    expect(await ratings([chatRating, nextDay, ...conversation])).toEqual(expected);
+  });
+
+  it('v2: a returning visitor queued on the second visit marks the second chat queued, not the first', async () => {
+    const visitor = { id: 'S1.visitor', name: 'Mary', email: 'mary@example.com' };
+    const v2 = (body: Record<string, unknown>, emittedAt: number): Delivery => ({
+      emittedAt,
+      body: { token: 'fixture-token', license_id: '1025707', visitor, ...body },
+    });
+    const started = (id: string, at: number) =>
+      v2(
+        { event_type: 'chat_started', chat: { id, started_timestamp: at, messages: [], tags: [] } },
+        at * 1e6,
+      );
+    const day1 = 1_795_600_800;
+    const day2 = day1 + 86_400;
+    const queued = v2({ event_type: 'visitor_queued' }, (day2 - 5) * 1e6);
+    const queuedChats = async (deliveries: Delivery[]) =>
+      (
+        await pool.query(
+          `select chat_id, queued from "${await project(deliveries)}".thread_facts order by chat_id`,
+        )
+      ).rows;
+    const expected = [
+      { chat_id: 'FIRSTVISIT', queued: false },
+      { chat_id: 'SECONDVISIT', queued: true },
+    ];
+    expect(await queuedChats([started('FIRSTVISIT', day1), queued, started('SECONDVISIT', day2)])).toEqual(
+      expected,
+    );
+    expect(await queuedChats([queued, started('SECONDVISIT', day2), started('FIRSTVISIT', day1)])).toEqual(
+      expected,
+    );
+  });
+
+  it('a welcome message 30 ms after the customer’s first message is not the first response; a bot’s reply is', async () => {
+    const welcome = event('W1', 5.03, {
+      type: 'message',
+      text: 'Welcome! An agent will be with you shortly.',
+      author_id: 'agent@example.com',
+      properties: { lc2: { welcome_message: true } },
+    });
+    const frt = async (deliveries: Delivery[]) =>
+      (
+        await pool.query(
+          `select first_response_seconds::float8 as frt, first_responder_id, agent_messages
+           from "${await project(deliveries)}".thread_facts`,
+        )
+      ).rows;
+    expect(await frt([...conversation, welcome])).toEqual([
+      { frt: 7, first_responder_id: 'agent@example.com', agent_messages: 2 },
+    ]);
+    const withBot = v3(
+      'incoming_chat',
+      {
+        chat: {
+          id: 'CHAT1',
+          users: [customer, agent, { id: 'bot-1', type: 'bot', name: 'ChatBot' }],
+          access: { group_ids: [2] },
+          thread: { id: 'TH1', created_at: iso(0), events: [], tags: [], access: { group_ids: [2] } },
+        },
+      },
+      T0,
+    );
+    const botReply = event('B1', 8, { type: 'message', text: 'I can help with that.', author_id: 'bot-1' });
+    expect(await frt([withBot, ...conversation.slice(1), botReply])).toEqual([
+      { frt: 3, first_responder_id: 'bot-1', agent_messages: 2 },
+    ]);
+  });
+
+  it('group ids above 2^31 - 1 (Avro longs) are kept, in the facts and the daily rows', async () => {
+    const big = 3_000_000_000;
+    const start = v3(
+      'incoming_chat',
+      {
+        chat: {
+          id: 'CHAT1',
+          users: [customer, agent],
+          access: { group_ids: [big] },
+          thread: { id: 'TH1', created_at: iso(0), events: [], tags: [], access: { group_ids: [big] } },
+        },
+      },
+      T0,
+    );
+    const transfer = v3(
+      'chat_transferred',
+      { chat_id: 'CHAT1', thread_id: 'TH1', reason: 'manual', transferred_to: { group_ids: [big + 1] } },
+      T0 + 50e6,
+    );
+    const s = await project([start, ...conversation.slice(1), transfer]);
+    expect((await facts(s))[0]).toMatchObject({ group_ids: [big, big + 1] });
+    const { rows } = await pool.query(`select group_id::text from "${s}".daily order by 1`);
+    expect(rows).toEqual([{ group_id: String(big) }, { group_id: String(big + 1) }]);
+  });
+
+  it('v3 close: the archiving message’s time, not a later system message’s; without entries, the close’s receipt', async () => {
+    const transcriptSent = event('SENT', 900, {
+      type: 'system_message',
+      system_message_type: 'transcript_sent',
+      text: 'Transcript sent',
+    });
+    expect((await facts(await project([...conversation, transcriptSent])))[0]).toMatchObject({
+      duration_seconds: 300,
+    });
+    expect((await facts(await project([incomingChat, closed(120)])))[0]).toMatchObject({
+      duration_seconds: 120.001,
+    });
   });
 
   it('an open thread whose start never arrived still has its facts, started at its first message', async () => {

@@ -114,4 +114,35 @@ describe('analytics start-up', () => {
     );
     expect(Date.now() - started).toBeLessThan(15_000);
   });
+
+  it('stops at "apply tenant time zones" on a zone Node accepts but Postgres does not know (US/Pacific-New)', async () => {
+    const db = missingDatabase();
+    await admin((c) => c.query(`create database "${db.name}"`));
+    try {
+      const result = await startAnalytics(
+        configFor(db.url, {
+          ANALYTICS_TENANT_TIME_ZONES: 'org-1=US/Pacific-New',
+          ANALYTICS_STARTUP_TIMEOUT_MS: '20000',
+        }),
+        pino({ level: 'silent' }),
+      ).catch((e: unknown) => e);
+      if (!(result instanceof Error)) await (result as { stop(): Promise<void> }).stop();
+      expect(result).toMatchObject({ code: 'SERVICE_STARTUP_FAILED', step: 'apply tenant time zones' });
+      expect((result as Error).message).toContain('US/Pacific-New');
+      // and written by SQL, it is refused too: no row can break the views of every tenant
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        await expect(
+          client.query(`insert into analytics.tenant_settings values ('org-2', 'US/Pacific-New')`),
+        ).rejects.toThrow(/time zone/);
+        const { rows } = await client.query(`select count(*)::int as n from analytics.daily`);
+        expect(rows[0].n).toBe(0);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await admin((c) => c.query(`drop database if exists "${db.name}" with (force)`));
+    }
+  });
 });

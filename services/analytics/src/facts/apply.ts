@@ -32,7 +32,7 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
              customer_id, coalesce(group_ids, '{}'), tags_snapshot, tags_snapshot_us
       from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, started_us bigint,
              source_format text, closed boolean, close_dated_us bigint, close_received_us bigint, customer_id text,
-             group_ids int[], tags_snapshot text[], tags_snapshot_us bigint)
+             group_ids bigint[], tags_snapshot text[], tags_snapshot_us bigint)
       on conflict (tenant, chat_id, thread_id) do update set
         started_us = least(t.started_us, excluded.started_us),
         source_format = coalesce(t.source_format, excluded.source_format),
@@ -53,7 +53,7 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
     sql: (s) => `
       insert into ${s}.chat_groups as c (tenant, chat_id, group_ids)
       select tenant, chat_id, coalesce(group_ids, '{}')
-      from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, group_ids int[])
+      from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, group_ids bigint[])
       on conflict (tenant, chat_id) do update set group_ids = ${union('group_ids', 'c')}`,
   },
   threadTags: {
@@ -109,7 +109,7 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
       insert into ${s}.transfers (tenant, chat_id, thread_id, fact_id, to_group_ids, to_agent_ids, reason)
       select tenant, chat_id, thread_id, fact_id, coalesce(to_group_ids, '{}'), coalesce(to_agent_ids, '{}'), reason
       from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, fact_id text,
-             to_group_ids int[], to_agent_ids text[], reason text)
+             to_group_ids bigint[], to_agent_ids text[], reason text)
       on conflict do nothing`,
   },
   queues: {

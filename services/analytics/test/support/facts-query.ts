@@ -11,7 +11,7 @@ export async function threadFactsOf(pool: pg.Pool, schema: string): Promise<Expe
             (extract(epoch from started_at) * 1e6)::bigint::float8 as started_us,
             (extract(epoch from ended_at) * 1e6)::bigint::float8 as ended_us,
             duration_seconds::float8, first_response_seconds::float8, customer_messages, agent_messages, agent_ids,
-            first_responder_id, group_ids, tags, rating, rating_comment, queued, queued_seconds::float8, left_queue,
+            first_responder_id, group_ids::float8[] as group_ids, tags, rating, rating_comment, queued, queued_seconds::float8, left_queue,
             started_by, started_from_greeting, transfers
      from ${q(schema)}.thread_facts order by tenant, chat_id, thread_id`,
   );
@@ -47,7 +47,7 @@ export const byThread = (a: ExpectedThreadFacts, b: ExpectedThreadFacts) =>
 
 export async function dailyOf(pool: pg.Pool, schema: string, tenant?: string): Promise<DailyRow[]> {
   const { rows } = await pool.query<DailyRow>(
-    `select tenant, day::text, group_id, chats, chats_with_reply,
+    `select tenant, day::text, group_id::float8 as group_id, chats, chats_with_reply,
             avg_first_response_seconds::float8, p90_first_response_seconds::float8, avg_duration_seconds::float8,
             rated_good, rated_bad, queued, left_queue
      from ${q(schema)}.daily where $1::text is null or tenant = $1`,
@@ -58,7 +58,7 @@ export async function dailyOf(pool: pg.Pool, schema: string, tenant?: string): P
 
 export async function hourlyOf(pool: pg.Pool, schema: string, tenant?: string) {
   const { rows } = await pool.query(
-    `select tenant, to_char(hour, 'YYYY-MM-DD"T"HH24:MI:SS') as hour, group_id, chats, chats_with_reply,
+    `select tenant, to_char(hour, 'YYYY-MM-DD"T"HH24:MI:SS') as hour, group_id::float8 as group_id, chats, chats_with_reply,
             avg_first_response_seconds::float8, p90_first_response_seconds::float8, avg_duration_seconds::float8,
             rated_good, rated_bad, queued, left_queue
      from ${q(schema)}.hourly where $1::text is null or tenant = $1`,

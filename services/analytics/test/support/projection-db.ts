@@ -46,73 +46,45 @@ export async function applyInTransaction(
 }
 
 /**
- * Parses deliveries as the normalizer would, in arrival order, and drops event ids already seen, as
- * the runtime does. Each arrives 1 ms after the previous one, and never before LiveChat emitted it.
+ * Parses deliveries as the normalizer would, in arrival order, and keeps every copy: the runtime drops an
+ * event id it has seen within its dedup window, but a duplicate after the window (or a replay after a rebuild)
+ * reaches the projection, which must therefore be idempotent on its own. Each delivery arrives 1 ms after the
+ * previous one, and never before LiveChat emitted it: a late or repeated delivery has a later receipt time.
  */
 export function eventsFromDeliveries(
   deliveries: readonly { body: unknown; emittedAt: number }[],
 ): ChatDomainEvent[] {
-  const seen = new Set<string>();
   const events: ChatDomainEvent[] = [];
   let receivedAt = 0;
   deliveries.forEach(({ body, emittedAt }, index) => {
     receivedAt = Math.max(receivedAt + 1000, emittedAt + 1000);
-    for (const event of parseWebhook(body, { rawEventId: `raw-${index}`, receivedAtMicros: receivedAt })) {
-      if (seen.has(event.event_id)) continue;
-      seen.add(event.event_id);
-      events.push(event);
-    }
+    events.push(
+      ...parseWebhook(structuredClone(body), { rawEventId: `raw-${index}`, receivedAtMicros: receivedAt }),
+    );
   });
   return events;
-}
-
-/** One copy of a domain event as it reaches the projection: which webhook it came from, and which copy of it. */
-export interface EventCopy {
-  readonly event: ChatDomainEvent;
-  readonly webhook: number;
-  readonly copy: number;
 }
 
 /**
  * Every copy of every webhook, parsed, without dropping anything: webhook `i` (in emission order) is
  * delivered `copiesOf(i)` times, each copy from its own raw record (`raw_event_id`). The copies share
- * the receipt time of the webhook: for a fact LiveChat gives no time for (a v3 thread close), the
- * receipt time IS the fact's time, so copies received at different times would be different facts,
- * not different copies. Events repeated by different webhooks (v2 `chat_started` and `chat_ended`
- * repeat the start and the messages) keep each webhook's own content and receipt time.
+ * the receipt time of the webhook (a replay of the raw record), so they are copies of one fact even where the
+ * receipt time is the fact's time (a v3 close, a routing status).
  */
 export function eventCopies(
   webhooks: readonly { body: unknown; emittedAt: number }[],
   copiesOf: (webhook: number) => number,
-): EventCopy[] {
-  const copies: EventCopy[] = [];
+): ChatDomainEvent[] {
+  const copies: ChatDomainEvent[] = [];
   let receivedAt = 0;
   webhooks.forEach(({ body, emittedAt }, webhook) => {
     receivedAt = Math.max(receivedAt + 1000, emittedAt + 1000);
     for (let copy = 0; copy < copiesOf(webhook); copy++) {
       const context = { rawEventId: `raw-${webhook}-${copy}`, receivedAtMicros: receivedAt };
-      for (const event of parseWebhook(structuredClone(body), context)) copies.push({ event, webhook, copy });
+      copies.push(...parseWebhook(structuredClone(body), context));
     }
   });
   return copies;
-}
-
-/** What the runtime does with arrivals: the first copy of each event id is applied, later ones are duplicates. */
-export function firstCopies(arrivals: readonly EventCopy[]): EventCopy[] {
-  const seen = new Set<string>();
-  return arrivals.filter(({ event }) => {
-    if (seen.has(event.event_id)) return false;
-    seen.add(event.event_id);
-    return true;
-  });
-}
-
-/** A checksum of a view's whole contents, in a stable order (every column, as text). */
-export async function viewChecksum(pool: pg.Pool, schema: string, view: string): Promise<string> {
-  const { rows } = await pool.query<{ md5: string }>(
-    `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as md5 from ${quoteIdent(schema)}.${view} t`,
-  );
-  return rows[0]!.md5;
 }
 
 /** The rows of a view that differ between two schemas (as text), to say what a checksum mismatch is. */
