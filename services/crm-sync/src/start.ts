@@ -99,7 +99,7 @@ export async function startCrmSync(
     tokens: options.tokens ?? tokenSource(config, pools),
     metrics,
     logger,
-    options: config.worker,
+    options: { ...config.worker, requestTimeoutMs: config.hubspot.timeoutMs },
     ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
   });
   if (options.worker !== false) worker.start();

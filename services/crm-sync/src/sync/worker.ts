@@ -13,6 +13,8 @@ export interface WorkerOptions {
   readonly batchSize: number;
   /** How long a claim holds a row; a worker that dies gives its rows back after this. */
   readonly leaseMs: number;
+  /** HUBSPOT_TIMEOUT_MS: a note create holds its row at least this long (plus a margin) past its start. */
+  readonly requestTimeoutMs: number;
   /** How often an idle worker looks for due rows. */
   readonly pollMs: number;
   /** Notes synced at once per account (each call still takes a token of the account's bucket). */
@@ -80,6 +82,8 @@ export class OutboxWorker {
     const { store, options, logger } = this.deps;
     while (!this.stopped) {
       try {
+        // Taken before the claim: the lease as this process sees it ends no later than the database's.
+        const claimedAt = Date.now();
         const items = await store.claim(options.batchSize, options.leaseMs);
         if (Date.now() - this.pendingCountedAt > 5_000) {
           // A count over a large backlog is not free: at most every 5 s.
@@ -90,7 +94,7 @@ export class OutboxWorker {
           await sleep(options.pollMs, undefined, { signal: this.abort.signal });
           continue;
         }
-        await this.process(items);
+        await this.process(items, claimedAt + options.leaseMs);
       } catch (error) {
         if (this.stopped) return;
         // Postgres down or the like: the claimed rows come back when their lease ends.
@@ -100,7 +104,7 @@ export class OutboxWorker {
     }
   }
 
-  private async process(items: readonly ClaimedItem[]): Promise<void> {
+  private async process(items: readonly ClaimedItem[], leaseEnd: number): Promise<void> {
     const { store, tokens, options } = this.deps;
     const byAccount = new Map<string, { token: string; tenants: Set<string>; work: Work[] }>();
     for (const item of items) {
@@ -124,7 +128,9 @@ export class OutboxWorker {
       group.work.push({ item, snapshot });
     }
     await Promise.all(
-      [...byAccount].map(([account, g]) => this.processAccount(account, g.token, [...g.tenants], g.work)),
+      [...byAccount].map(([account, g]) =>
+        this.processAccount(account, g.token, [...g.tenants], g.work, leaseEnd),
+      ),
     );
   }
 
@@ -133,6 +139,7 @@ export class OutboxWorker {
     token: string,
     tenants: string[],
     work: Work[],
+    leaseEnd: number,
   ): Promise<void> {
     const { limits, store } = this.deps;
     const unavailable = limits.unavailable(account);
@@ -195,12 +202,19 @@ export class OutboxWorker {
       }
     }
 
-    // Notes, a few at a time; the bucket paces the calls.
+    // Notes, a few at a time; the bucket paces the calls. Near the lease's end the rest goes back to the queue
+    // (another worker may claim it once the lease ends; a create would be refused by the claim check anyway).
+    const margin = Math.min(this.deps.options.leaseMs / 4, 10_000);
     let next = 0;
     const runners = Array.from(
       { length: Math.min(this.deps.options.concurrency, withContact.length) },
       async () => {
         while (next < withContact.length && !this.stopped) {
+          if (Date.now() >= leaseEnd - margin) {
+            const rest = withContact.splice(next);
+            for (const r of rest) await store.release(r.work.item);
+            return;
+          }
           const current = withContact[next++]!;
           await this.syncNote(account, token, tenants, current.work, current.contactId);
         }
@@ -274,11 +288,25 @@ export class OutboxWorker {
       }
 
       if (noteId === null) {
-        await store.markCreateStarted(item, account, contactId);
-        await hooks?.beforeNoteCreate?.(item);
         let created: string;
         try {
-          created = await this.call(account, tenants, () => client.createNote(token, { ...note, contactId }));
+          created = await this.call(
+            account,
+            tenants,
+            () => client.createNote(token, { ...note, contactId }),
+            // After the bucket's wait, right before the request: the claim must still hold, and is held
+            // through the call, so no other worker can create this thread's note meanwhile.
+            async () => {
+              const held = await store.markCreateStarted(
+                item,
+                account,
+                contactId,
+                options.requestTimeoutMs + CREATE_HOLD_MARGIN_MS,
+              );
+              if (!held) throw new ClaimLost();
+              await hooks?.beforeNoteCreate?.(item);
+            },
+          );
         } catch (error) {
           // An answer that says "not written" needs no look-up next time; silence or a 5xx does.
           if (error instanceof CrmSyncError && isCertainlyNotWritten(error))
@@ -299,14 +327,25 @@ export class OutboxWorker {
       metrics.threads.inc({ outcome });
       await store.complete(item);
     } catch (error) {
+      if (error instanceof ClaimLost) {
+        // Another worker holds the row now (this pass outlived its lease): its sync decides.
+        this.deps.logger.debug({ chatId: item.chatId, threadId: item.threadId }, 'claim lost; row left');
+        return;
+      }
       await this.failed([item], error);
     }
   }
 
   /** One HubSpot call of an account: paced by its bucket; what HubSpot says about the account is recorded. */
-  private async call<T>(account: string, tenants: string[], fn: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    account: string,
+    tenants: string[],
+    fn: () => Promise<T>,
+    beforeSend?: () => Promise<void>,
+  ): Promise<T> {
     const { limits, metrics, logger, store } = this.deps;
     await limits.acquire(account, this.abort.signal);
+    await beforeSend?.();
     try {
       const result = await fn();
       const previous = limits.succeeded(account);
@@ -421,6 +460,14 @@ export class OutboxWorker {
       'thread moved to crm.dead_letters',
     );
   }
+}
+
+/** A note create holds its row this long past HUBSPOT_TIMEOUT_MS (the database round trips around the call). */
+const CREATE_HOLD_MARGIN_MS = 5_000;
+
+/** This worker's claim of a row ended (its lease ran out and another worker may hold the row). */
+class ClaimLost extends Error {
+  override readonly name = 'ClaimLost';
 }
 
 function isCertainlyNotWritten(error: CrmSyncError): boolean {
