@@ -278,6 +278,60 @@ export class SyncStore {
     );
   }
 
+  /**
+   * Every pending row of a tenant that cannot be synced now (its account paused or broken, its token unreadable)
+   * waits until `at`, in one UPDATE: its backlog does not come back row by row to crowd out other tenants. Rows
+   * another worker holds are left alone.
+   */
+  async deferTenant(
+    tenant: string,
+    claimToken: string,
+    at: Date,
+    code: string,
+    failed: boolean,
+  ): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `update ${this.s}.outbox set next_attempt_at = greatest(next_attempt_at, $3), claimed_until = null,
+         last_error_code = $4, attempts = attempts + $5, updated_at = now()
+       where tenant = $1 and status = 'pending'
+         and (claim_token = $2 or claimed_until is null or claimed_until <= now())`,
+      [tenant, claimToken, at, code, failed ? 1 : 0],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** A tenant without a token: its pending rows are parked (`no_token`, never claimed) until one is set. */
+  async parkTenant(tenant: string, claimToken: string): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `update ${this.s}.outbox set status = 'no_token', claimed_until = null, last_error_code = 'CRM_NO_TOKEN',
+         updated_at = now()
+       where tenant = $1 and status = 'pending'
+         and (claim_token = $2 or claimed_until is null or claimed_until <= now())`,
+      [tenant, claimToken],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Tenants with parked rows (a bounded look: the worker asks for their tokens). */
+  async parkedTenants(limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ tenant: string }>(
+      `select distinct tenant from ${this.s}.outbox where status = 'no_token' limit $1`,
+      [limit],
+    );
+    return rows.map((r) => r.tenant);
+  }
+
+  /** A token is there now: the tenant's parked rows are due again. */
+  async unparkTenant(tenant: string): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `update ${this.s}.outbox set status = 'pending', next_attempt_at = now(), last_error_code = null,
+         updated_at = now()
+       where tenant = $1 and status = 'no_token'`,
+      [tenant],
+    );
+    return rowCount ?? 0;
+  }
+
   /** Back to the queue as it is (this pass ran out of lease before reaching the row). */
   async release(item: ClaimedItem): Promise<void> {
     await this.pool.query(

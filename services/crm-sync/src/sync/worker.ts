@@ -62,6 +62,7 @@ export class OutboxWorker {
   /** Accounts whose connection this process has recorded as working (once each, then on every recovery). */
   private readonly confirmed = new Set<string>();
   private pendingCountedAt = 0;
+  private unparkedAt = 0;
 
   constructor(private readonly deps: WorkerDeps) {}
 
@@ -85,6 +86,10 @@ export class OutboxWorker {
         // Taken before the claim: the lease as this process sees it ends no later than the database's.
         const claimedAt = Date.now();
         const items = await store.claim(options.batchSize, options.leaseMs);
+        if (Date.now() - this.unparkedAt > options.probeMs) {
+          this.unparkedAt = Date.now();
+          await this.unparkTenants();
+        }
         if (Date.now() - this.pendingCountedAt > 5_000) {
           // A count over a large backlog is not free: at most every 5 s.
           this.pendingCountedAt = Date.now();
@@ -105,33 +110,83 @@ export class OutboxWorker {
   }
 
   private async process(items: readonly ClaimedItem[], leaseEnd: number): Promise<void> {
-    const { store, tokens, options } = this.deps;
-    const byAccount = new Map<string, { token: string; tenants: Set<string>; work: Work[] }>();
+    const { store, tokens, options, limits, metrics, logger } = this.deps;
+    const byTenant = new Map<string, ClaimedItem[]>();
     for (const item of items) {
-      const snapshot = await store.snapshot(item);
-      if (snapshot === null) {
-        await store.drop(item);
+      const list = byTenant.get(item.tenant);
+      if (list === undefined) byTenant.set(item.tenant, [item]);
+      else list.push(item);
+    }
+    const byAccount = new Map<string, { token: string; tenants: Set<string>; work: Work[] }>();
+    // The tenant first (its token, its account's state), the snapshots only for work that can be sent now: a
+    // paused, broken or token-less tenant costs one UPDATE for its whole backlog, and one tenant's failure
+    // (an unreadable token) never ends the pass of the others.
+    for (const [tenant, tenantItems] of byTenant) {
+      const claimToken = tenantItems[0]!.claimToken;
+      let credentials: Awaited<ReturnType<TokenSource['tokenFor']>>;
+      try {
+        credentials = await tokens.tokenFor(tenant);
+      } catch (error) {
+        if (this.stopped) return;
+        const code = error instanceof CrmSyncError ? error.code : 'CRM_TOKEN_UNREADABLE';
+        metrics.failures.inc({ code }, tenantItems.length);
+        logger.error(
+          { tenant, code, err: errorSummary(error) },
+          "the tenant's HubSpot token cannot be used; its work waits",
+        );
+        const attempts = Math.max(...tenantItems.map((i) => i.attempts));
+        await store.deferTenant(
+          tenant,
+          claimToken,
+          new Date(Date.now() + Math.max(options.probeMs, backoffDelay(options.backoff, attempts))),
+          code,
+          true,
+        );
+        await tokens.reportState?.([tenant], 'broken', code)?.catch(() => undefined);
         continue;
       }
-      const credentials = await tokens.tokenFor(item.tenant);
       if (credentials === null) {
-        this.deps.metrics.failures.inc({ code: 'CRM_NO_TOKEN' });
-        await store.reschedule(item, new Date(Date.now() + options.probeMs), 'CRM_NO_TOKEN', false);
+        metrics.failures.inc({ code: 'CRM_NO_TOKEN' }, tenantItems.length);
+        await store.parkTenant(tenant, claimToken);
         continue;
       }
-      let group = byAccount.get(credentials.account);
-      if (group === undefined) {
-        group = { token: credentials.token, tenants: new Set(), work: [] };
-        byAccount.set(credentials.account, group);
+      const unavailable = limits.unavailable(credentials.account);
+      if (unavailable !== undefined) {
+        const code = unavailable.kind === 'paused' ? 'CRM_HUBSPOT_DAILY_LIMIT' : 'CRM_HUBSPOT_UNAUTHORIZED';
+        await store.deferTenant(tenant, claimToken, new Date(unavailable.until), code, false);
+        continue;
       }
-      group.tenants.add(item.tenant);
-      group.work.push({ item, snapshot });
+      for (const item of tenantItems) {
+        const snapshot = await store.snapshot(item);
+        if (snapshot === null) {
+          await store.drop(item);
+          continue;
+        }
+        let group = byAccount.get(credentials.account);
+        if (group === undefined) {
+          group = { token: credentials.token, tenants: new Set(), work: [] };
+          byAccount.set(credentials.account, group);
+        }
+        group.tenants.add(item.tenant);
+        group.work.push({ item, snapshot });
+      }
     }
     await Promise.all(
       [...byAccount].map(([account, g]) =>
         this.processAccount(account, g.token, [...g.tenants], g.work, leaseEnd),
       ),
     );
+  }
+
+  /** Parked tenants (no token) whose token is there now get their rows back; at most every probe interval. */
+  private async unparkTenants(): Promise<void> {
+    const { store, tokens, logger } = this.deps;
+    for (const tenant of await store.parkedTenants(1_000)) {
+      const credentials = await tokens.tokenFor(tenant).catch(() => null);
+      if (credentials === null) continue;
+      const rows = await store.unparkTenant(tenant);
+      logger.info({ tenant, rows }, "HubSpot token set: the tenant's parked work resumes");
+    }
   }
 
   private async processAccount(
@@ -142,12 +197,7 @@ export class OutboxWorker {
     leaseEnd: number,
   ): Promise<void> {
     const { limits, store } = this.deps;
-    const unavailable = limits.unavailable(account);
-    if (unavailable !== undefined) {
-      const code = unavailable.kind === 'paused' ? 'CRM_HUBSPOT_DAILY_LIMIT' : 'CRM_HUBSPOT_UNAUTHORIZED';
-      for (const w of work) await store.reschedule(w.item, new Date(unavailable.until), code, false);
-      return;
-    }
+    // Whether the account can be called (paused, broken, a probe due) was decided in process(), per tenant.
 
     // Contacts: one input per e-mail (HubSpot refuses duplicate ids in a batch), ≤ 100 per call.
     const inputs = new Map<string, ContactInput & { work: Work[] }>();
