@@ -46,6 +46,8 @@ export interface CrmSyncConfig {
     readonly schema: string;
     /** The app's APP_TOKEN_KEYS: key id -> 32-byte key. */
     readonly tokenKeys: ReadonlyMap<string, Buffer>;
+    /** How long a tenant's token (or its absence) is kept before the registry is asked again. */
+    readonly cacheMs: number;
   } | null;
   readonly worker: {
     readonly batchSize: number;
@@ -131,6 +133,7 @@ const schema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier')
     .default('app'),
   CRM_TOKEN_KEYS: tokenKeysVar.optional(),
+  CRM_TOKEN_CACHE_MS: intVar(0, 3_600_000).default(10_000),
   CRM_WORKER_BATCH: intVar(1, 1000).default(100),
   CRM_WORKER_LEASE_MS: intVar(1_000, 3_600_000).default(120_000),
   CRM_WORKER_POLL_MS: intVar(10, 60_000).default(250),
@@ -193,6 +196,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
             databaseUrl: e.CRM_TENANT_REGISTRY_DATABASE_URL,
             schema: e.CRM_TENANT_REGISTRY_SCHEMA,
             tokenKeys: e.CRM_TOKEN_KEYS ?? new Map(),
+            cacheMs: e.CRM_TOKEN_CACHE_MS,
           },
     worker: {
       batchSize: e.CRM_WORKER_BATCH,

@@ -155,6 +155,7 @@ function tokenSource(config: CrmSyncConfig, pools: pg.Pool[]): TokenSource {
     registry,
     (sealed, aad) => openSealedToken(registryConfig.tokenKeys, sealed, aad),
     fallback,
+    registryConfig.cacheMs,
   );
 }
 

@@ -65,7 +65,7 @@ describe('crm-sync: HubSpot limits and faults', () => {
       { tenSecondlyLimit: 4, tenSecondlyWindowMs: 1_000 },
       { HUBSPOT_BURST: '30', HUBSPOT_BURST_WINDOW_MS: '1000' },
     );
-    const chats = Array.from({ length: 10 }, (_, i) => smallChat(100 + i));
+    const chats = Array.from({ length: 6 }, (_, i) => smallChat(100 + i));
     await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
     await waitFor(() => notesOf(fake!, chats).every((n) => n >= 1), {
       timeoutMs: 30_000,
@@ -89,14 +89,17 @@ describe('crm-sync: HubSpot limits and faults', () => {
     );
     expect(rows).toEqual([{ status: 'paused', code: 'CRM_HUBSPOT_DAILY_LIMIT' }]);
     expect(logs.lines.some((l) => l.includes('daily limit reached'))).toBe(true);
-    // While paused, only a probe now and then (300 ms apart), not a call per waiting thread.
+    // While paused, only a probe now and then (300 ms apart), not a call per waiting thread: wait for three
+    // probes, then the calls can be no more than the probe intervals that passed (plus the first).
     const pausedAt = Date.now();
-    await waitFor(() => Date.now() - pausedAt >= 1_000, { intervalMs: 50 });
-    const callsWhilePaused = fake!.calls().filter((c) => c.at >= pausedAt);
-    expect(callsWhilePaused.length).toBeGreaterThanOrEqual(1);
-    expect(callsWhilePaused.length).toBeLessThanOrEqual(5);
-    expect(callsWhilePaused.every((c) => c.status === 429)).toBe(true);
-    fake!.resetDaily();
+    const whilePaused = () => fake!.calls().filter((c) => c.at >= pausedAt);
+    await waitFor(() => whilePaused().length >= 3, { timeoutMs: 10_000, intervalMs: 50, message: 'probes' });
+    const calls = whilePaused();
+    const elapsed = Date.now() - pausedAt;
+    expect(calls.length).toBeLessThanOrEqual(Math.floor(elapsed / 300) + 2);
+    expect(calls.every((c) => c.status === 429)).toBe(true);
+    // A new day with room to spare: look-ups after a slow answer on a loaded machine must not pause it again.
+    fake!.resetDaily(1_000);
     await waitFor(() => notesOf(fake!, chats).every((n) => n >= 1), {
       timeoutMs: 20_000,
       message: 'every note',
@@ -188,12 +191,12 @@ describe('crm-sync: HubSpot limits and faults', () => {
   });
 
   it('ambiguous creates (answer after the client timed out, connection dropped) create no second note', async () => {
-    const { publish, schema } = await setUp({}, { HUBSPOT_TIMEOUT_MS: '400' });
+    const { publish, schema } = await setUp({}, { HUBSPOT_TIMEOUT_MS: '800' });
     fake!.injectFaults(
       'notes-create',
-      { kind: 'answer-late', ms: 800 },
+      { kind: 'answer-late', ms: 1_600 },
       { kind: 'drop-after-write' },
-      { kind: 'answer-late', ms: 800 },
+      { kind: 'answer-late', ms: 1_600 },
     );
     const chats = [smallChat(500), smallChat(501), smallChat(502)];
     await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
@@ -202,7 +205,9 @@ describe('crm-sync: HubSpot limits and faults', () => {
       { timeoutMs: 20_000, message: 'outbox drained' },
     );
     expect(notesOf(fake!, chats)).toEqual([1, 1, 1]);
-    expect(await metric('crm_sync_note_lookups_total')).toBe(3);
+    // One look-up per ambiguous create at least (an ordinary call slower than the timeout on a loaded machine
+    // adds one, and finds its note); never a second create.
+    expect(await metric('crm_sync_note_lookups_total')).toBeGreaterThanOrEqual(3);
     expect(
       fake!.calls().filter((c) => c.path === '/crm/v3/objects/notes' && c.method === 'POST'),
     ).toHaveLength(3);

@@ -112,6 +112,7 @@ describe('crm-sync: tenants that cannot be synced do not hold up the others', ()
         CRM_TENANT_REGISTRY_DATABASE_URL: db2.url,
         CRM_TOKEN_KEYS: `k1:${KEY.toString('base64')}`,
         CRM_PROBE_MS: '200',
+        CRM_TOKEN_CACHE_MS: '200',
       },
     );
     crm2 = await startCrmSync(crmConfig(env), captureLogs().logger);
@@ -153,6 +154,6 @@ describe('crm-sync: tenants that cannot be synced do not hold up the others', ()
 
     // set-token for the token-less tenant: its parked thread is synced.
     await registry.saveCrmToken(none.id, { keyId: 'k1', tokenEnc: seal(TENANT_TOKEN, `${none.id}/hubspot`) });
-    await waitFor(() => fake2!.notes().length === 2, { timeoutMs: 30_000, message: 'the parked note' });
+    await waitFor(() => fake2!.notes().length === 2, { timeoutMs: 20_000, message: 'the parked note' });
   });
 });

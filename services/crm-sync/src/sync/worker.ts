@@ -196,7 +196,7 @@ export class OutboxWorker {
     work: Work[],
     leaseEnd: number,
   ): Promise<void> {
-    const { limits, store } = this.deps;
+    const { store } = this.deps;
     // Whether the account can be called (paused, broken, a probe due) was decided in process(), per tenant.
 
     // Contacts: one input per e-mail (HubSpot refuses duplicate ids in a batch), ≤ 100 per call.
@@ -513,7 +513,7 @@ export class OutboxWorker {
 }
 
 /** A note create holds its row this long past HUBSPOT_TIMEOUT_MS (the database round trips around the call). */
-const CREATE_HOLD_MARGIN_MS = 5_000;
+const CREATE_HOLD_MARGIN_MS = 2_000;
 
 /** This worker's claim of a row ended (its lease ran out and another worker may hold the row). */
 class ClaimLost extends Error {
