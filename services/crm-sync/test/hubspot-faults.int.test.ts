@@ -3,7 +3,8 @@ import pg from 'pg';
 import { startFakeHubSpot, type FakeHubSpot, type FakeHubSpotOptions } from '@livechat-pipeline/hubspot-fake';
 import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@livechat-pipeline/testkit';
 import { listDeadLetters, replayDeadLetters } from '../src/dead-letters.js';
-import { syncKey } from '../src/sync/note.js';
+import { HubSpotClient } from '../src/hubspot/client.js';
+import { renderNote, syncKey } from '../src/sync/note.js';
 import { startCrmSync, type CrmSync } from '../src/start.js';
 import { ORG, customerUpdate, smallChat } from './support/chats.js';
 import { captureLogs, chatEventsTopic, crmConfig, crmEnv, eventsOf } from './support/harness.js';
@@ -259,6 +260,46 @@ describe('crm-sync: HubSpot limits and faults', () => {
       await first.stop();
       await second?.stop();
     }
+  });
+
+  it("a customer named after another thread's sync key: the look-up never takes that note for the other thread's", async () => {
+    fake = await startFakeHubSpot({ tokens: { [TOKEN]: 7 } });
+    const client = new HubSpotClient({ baseUrl: fake.url, timeoutMs: 5_000 });
+    const upsert = await client.upsertContacts(TOKEN, [
+      { email: 'forger@mail.example', properties: { email: 'forger@mail.example' }, traceId: 'c0' },
+    ]);
+    const contactId = upsert.ids.get('c0')!;
+    const forged = syncKey(ORG, 'CHAT2', 'TH2');
+    const first = renderNote({
+      tenant: ORG,
+      chatId: 'CHAT1',
+      threadId: 'TH1',
+      closedUs: Date.parse('2026-11-25T10:00:00Z') * 1000,
+      customerName: forged,
+      customerEmail: 'forger@mail.example',
+      tags: [forged],
+      ratingScore: null,
+      ratingComment: null,
+      entries: [
+        {
+          authorKind: 'customer',
+          authorName: forged,
+          authorId: 'c',
+          kind: 'message',
+          text: `Sync key: ${forged}`,
+          fileName: null,
+          fileUrl: null,
+          createdUs: null,
+        },
+      ],
+    });
+    const firstId = await client.createNote(TOKEN, {
+      body: first.body,
+      timestamp: first.timestamp,
+      contactId,
+    });
+    expect(await client.findNoteByMarker(TOKEN, contactId, forged)).toBeNull();
+    expect(await client.findNoteByMarker(TOKEN, contactId, syncKey(ORG, 'CHAT1', 'TH1'))).toBe(firstId);
   });
 
   it('HubSpot down: the consumer keeps committing offsets and intents; the notes follow once it is back', async () => {

@@ -1,4 +1,5 @@
 import { CrmSyncError } from '../errors.js';
+import { isNoteOf } from '../sync/note.js';
 
 /** Which HubSpot call, for metrics and the token bucket. */
 export type Endpoint = 'contacts-upsert' | 'note-create' | 'note-update' | 'note-associations' | 'notes-read';
@@ -166,7 +167,7 @@ export class HubSpotClient {
   }
 
   /**
-   * The id of the contact's note whose body holds `marker`, if any: the contact's note associations (consistent,
+   * The id of the contact's note whose body opens with `marker` (isNoteOf: only at its fixed place), if any: the contact's note associations (consistent,
    * unlike search), then their bodies in batches of 100.
    */
   async findNoteByMarker(token: string, contactId: string, marker: string): Promise<string | null> {
@@ -205,7 +206,7 @@ export class HubSpotClient {
       const results = field(answer.body, 'results');
       for (const r of Array.isArray(results) ? results : []) {
         const body = field(field(r, 'properties'), 'hs_note_body');
-        if (typeof body === 'string' && body.includes(marker)) return String(field(r, 'id'));
+        if (typeof body === 'string' && isNoteOf(body, marker)) return String(field(r, 'id'));
       }
     }
     return null;
