@@ -264,6 +264,7 @@ export class FakeHubSpot {
       return send(res, 429, rateLimitBody(fault.policy), this.retryAfter(fault.retryAfterSeconds));
     }
     if (fault?.kind === 'slow') await sleep(fault.ms);
+    if (fault?.kind === 'answer-late' && fault.writeAfterMs !== undefined) await sleep(fault.writeAfterMs);
 
     let answer: Answer;
     try {

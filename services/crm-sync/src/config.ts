@@ -34,6 +34,8 @@ export interface CrmSyncConfig {
     readonly accessToken: string | null;
     readonly timeoutMs: number;
     readonly rateLimitWaitMs: number;
+    /** After an ambiguous create, the look-up waits this long past the create's start. */
+    readonly lookupDelayMs: number;
     /** Calls per account per window: the token bucket (below HubSpot's burst limit). */
     readonly burst: number;
     readonly burstWindowMs: number;
@@ -124,6 +126,7 @@ const schema = z.object({
   HUBSPOT_ACCESS_TOKEN: z.string().trim().optional(),
   HUBSPOT_TIMEOUT_MS: intVar(100, 120_000).default(10_000),
   HUBSPOT_RATE_LIMIT_WAIT_MS: intVar(100, 600_000).default(10_000),
+  HUBSPOT_LOOKUP_DELAY_MS: intVar(0, 3_600_000).default(30_000),
   HUBSPOT_BURST: intVar(1, 10_000).default(80),
   HUBSPOT_BURST_WINDOW_MS: intVar(100, 600_000).default(10_000),
   HUBSPOT_DAILY_RESET_OFFSET_MINUTES: intVar(-720, 840).default(0),
@@ -185,6 +188,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
         e.HUBSPOT_ACCESS_TOKEN === undefined || e.HUBSPOT_ACCESS_TOKEN === '' ? null : e.HUBSPOT_ACCESS_TOKEN,
       timeoutMs: e.HUBSPOT_TIMEOUT_MS,
       rateLimitWaitMs: e.HUBSPOT_RATE_LIMIT_WAIT_MS,
+      lookupDelayMs: e.HUBSPOT_LOOKUP_DELAY_MS,
       burst: e.HUBSPOT_BURST,
       burstWindowMs: e.HUBSPOT_BURST_WINDOW_MS,
       dailyResetOffsetMinutes: e.HUBSPOT_DAILY_RESET_OFFSET_MINUTES,

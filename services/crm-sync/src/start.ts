@@ -99,7 +99,11 @@ export async function startCrmSync(
     tokens: options.tokens ?? tokenSource(config, pools),
     metrics,
     logger,
-    options: { ...config.worker, requestTimeoutMs: config.hubspot.timeoutMs },
+    options: {
+      ...config.worker,
+      requestTimeoutMs: config.hubspot.timeoutMs,
+      lookupDelayMs: config.hubspot.lookupDelayMs,
+    },
     ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
   });
   if (options.worker !== false) worker.start();

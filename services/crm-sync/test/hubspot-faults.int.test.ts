@@ -214,6 +214,25 @@ describe('crm-sync: HubSpot limits and faults', () => {
     ).toHaveLength(3);
   });
 
+  it('a create whose write lands after the client gave up, and after a look-up at once would have run: no second note', async () => {
+    // HubSpot writes 2 s after the request; the client gives up at 0.8 s. A look-up then finds nothing; the
+    // worker waits HUBSPOT_LOOKUP_DELAY_MS (3 s) past the create's start before it looks.
+    const { publish, schema } = await setUp(
+      {},
+      { HUBSPOT_TIMEOUT_MS: '800', HUBSPOT_LOOKUP_DELAY_MS: '3000' },
+    );
+    fake!.injectFaults('notes-create', { kind: 'answer-late', ms: 500, writeAfterMs: 2_000 });
+    const chats = [smallChat(570)];
+    await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+    await waitFor(
+      async () => (await pool.query(`select 1 from "${schema}".outbox where status = 'done'`)).rowCount === 1,
+      { timeoutMs: 20_000, message: 'synced' },
+    );
+    await waitFor(() => fake!.calls().some((c) => c.fault === 'answer-late'), { message: 'the late write' });
+    expect(notesOf(fake!, chats)).toEqual([1]);
+    expect(await metric('crm_sync_note_lookups_total')).toBeGreaterThanOrEqual(1);
+  });
+
   it('a pass that outlives its 1 s lease leaves the rows another worker claimed: each note once', async () => {
     // The first worker's contact upsert takes 1.5 s: its 1 s lease ends before it reaches the notes, and the
     // second worker claims the same rows and creates their notes (600 ms each, written at the end). The first

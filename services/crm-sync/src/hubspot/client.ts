@@ -50,7 +50,12 @@ export class HubSpotClient {
   constructor(private readonly options: HubSpotClientOptions) {}
 
   /** Batch upsert by e-mail (≤ 100 inputs). A 409 (a concurrent create of the same e-mail) is retried once. */
-  async upsertContacts(token: string, inputs: readonly ContactInput[]): Promise<UpsertOutcome> {
+  async upsertContacts(
+    token: string,
+    inputs: readonly ContactInput[],
+    /** Waits for the account's bucket before a further request (the 409 retry); the caller paced the first. */
+    pace: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<UpsertOutcome> {
     const body = {
       inputs: inputs.map((i) => ({
         id: i.email,
@@ -68,7 +73,8 @@ export class HubSpotClient {
       [200, 207, 409],
     );
     // Convergence, not an error: the other writer created the contact; the same upsert now updates it.
-    if (answer.status === 409)
+    if (answer.status === 409) {
+      await pace();
       answer = await this.request(
         'contacts-upsert',
         token,
@@ -77,6 +83,7 @@ export class HubSpotClient {
         body,
         [200, 207],
       );
+    }
     const ids = new Map<string, string>();
     const errors = new Map<string, { message: string; error: unknown }>();
     const byEmail = new Map(inputs.map((i) => [i.email.toLowerCase(), i.traceId]));
@@ -170,10 +177,21 @@ export class HubSpotClient {
    * The id of the contact's note whose body opens with `marker` (isNoteOf: only at its fixed place), if any: the contact's note associations (consistent,
    * unlike search), then their bodies in batches of 100.
    */
-  async findNoteByMarker(token: string, contactId: string, marker: string): Promise<string | null> {
+  async findNoteByMarker(
+    token: string,
+    contactId: string,
+    marker: string,
+    /** Waits for the account's bucket before each request after the first (the caller paced the first). */
+    pace: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<string | null> {
     const ids: string[] = [];
     let after: string | undefined;
+    let requests = 0;
+    const paced = async () => {
+      if (requests++ > 0) await pace();
+    };
     do {
+      await paced();
       const query = new URLSearchParams({ limit: '500', ...(after === undefined ? {} : { after }) });
       const answer = await this.request(
         'note-associations',
@@ -195,6 +213,7 @@ export class HubSpotClient {
     // Newest first: the note we look for is usually the last one made.
     ids.reverse();
     for (let i = 0; i < ids.length; i += 100) {
+      await paced();
       const answer = await this.request(
         'notes-read',
         token,

@@ -21,6 +21,8 @@ export interface NoteRecord {
   readonly noteId: string | null;
   readonly bodySha256: string | null;
   readonly createStarted: boolean;
+  /** When the last create started (epoch ms), if one may have happened. */
+  readonly createStartedAtMs: number | null;
 }
 
 export interface Snapshot extends ThreadSnapshot {
@@ -164,8 +166,10 @@ export class SyncStore {
       note_id: string | null;
       body_sha256: string | null;
       create_started: boolean;
+      create_started_ms: string | null;
     }>(
-      `select account, contact_id, note_id, body_sha256, create_started_at is not null as create_started
+      `select account, contact_id, note_id, body_sha256, create_started_at is not null as create_started,
+              (extract(epoch from create_started_at) * 1000)::bigint::text as create_started_ms
        from ${this.s}.notes where tenant = $1 and chat_id = $2 and thread_id = $3`,
       key(item),
     );
@@ -178,6 +182,7 @@ export class SyncStore {
           noteId: r.note_id,
           bodySha256: r.body_sha256,
           createStarted: r.create_started,
+          createStartedAtMs: r.create_started_ms === null ? null : Number(r.create_started_ms),
         };
   }
 

@@ -15,6 +15,11 @@ export interface WorkerOptions {
   readonly leaseMs: number;
   /** HUBSPOT_TIMEOUT_MS: a note create holds its row at least this long (plus a margin) past its start. */
   readonly requestTimeoutMs: number;
+  /**
+   * A note that may have been created (an ambiguous create, a crash) is looked up no sooner than this after the
+   * create started: HubSpot may still be writing it when the client gives up.
+   */
+  readonly lookupDelayMs: number;
   /** How often an idle worker looks for due rows. */
   readonly pollMs: number;
   /** Notes synced at once per account (each call still takes a token of the account's bucket). */
@@ -224,6 +229,7 @@ export class OutboxWorker {
           this.deps.client.upsertContacts(
             token,
             chunk.map(([, c]) => c),
+            () => this.deps.limits.acquire(account, this.abort.signal),
           ),
         );
         const known: { emailKey: string; contactId: string }[] = [];
@@ -306,9 +312,22 @@ export class OutboxWorker {
 
       // A create that may have happened (a timeout, a crash after the call): look for our note first.
       if (noteId === null && sameAccount && record.createStarted && record.contactId !== null) {
+        const lookupAt = (record.createStartedAtMs ?? 0) + options.lookupDelayMs;
+        if (Date.now() < lookupAt) {
+          // Too early to trust "not found": the create may still land. Back then (not a failed attempt).
+          await store.reschedule(item, new Date(lookupAt), 'CRM_HUBSPOT_AMBIGUOUS', false);
+          return;
+        }
         const lookupContact = record.contactId;
+        // A bucket token per HTTP request: the look-up's first request takes call()'s, each further one its own.
+        const pace = () => this.deps.limits.acquire(account, this.abort.signal);
         const found = await this.call(account, tenants, () =>
-          client.findNoteByMarker(token, lookupContact, syncKey(item.tenant, item.chatId, item.threadId)),
+          client.findNoteByMarker(
+            token,
+            lookupContact,
+            syncKey(item.tenant, item.chatId, item.threadId),
+            pace,
+          ),
         );
         metrics.lookups.inc({ found: String(found !== null) });
         if (found !== null) {
