@@ -21,7 +21,8 @@ export const CRM_ERROR_CODES = {
   },
   CRM_HUBSPOT_UNAVAILABLE: {
     retryable: true,
-    description: 'HubSpot answered 5xx or 423, or could not be reached: backoff with jitter',
+    description:
+      'HubSpot answered 5xx or 423 (or a second 409 on an upsert), or could not be reached: backoff with jitter',
   },
   CRM_HUBSPOT_AMBIGUOUS: {
     retryable: true,

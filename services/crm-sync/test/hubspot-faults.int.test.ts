@@ -191,6 +191,19 @@ describe('crm-sync: HubSpot limits and faults', () => {
     expect(await metric('crm_sync_failures_total')).toBe(0);
   });
 
+  it('a second 409 on the same upsert backs the batch off instead of dead-lettering it', async () => {
+    const { publish, schema } = await setUp();
+    fake!.injectFaults('contacts', { kind: 'conflict' }, { kind: 'conflict' });
+    const chats = [smallChat(560), smallChat(561)];
+    await publish(eventsOf(chats.flatMap((c) => c.deliveries)));
+    await waitFor(() => notesOf(fake!, chats).every((n) => n === 1), {
+      timeoutMs: 20_000,
+      message: 'both notes',
+    });
+    expect(await listDeadLetters(pool, schema)).toEqual([]);
+    expect(fake!.calls().filter((c) => c.status === 409)).toHaveLength(2);
+  });
+
   it('ambiguous creates (answer after the client timed out, connection dropped) create no second note', async () => {
     const { publish, schema } = await setUp({}, { HUBSPOT_TIMEOUT_MS: '800' });
     fake!.injectFaults(

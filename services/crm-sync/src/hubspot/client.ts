@@ -81,8 +81,18 @@ export class HubSpotClient {
         'POST',
         '/crm/v3/objects/contacts/batch/upsert',
         body,
-        [200, 207],
+        [200, 207, 409],
       );
+      // Still a conflict: the other writer's create is not visible yet. Not the inputs' fault (no dead letter
+      // for the batch): the batch backs off and is tried again.
+      if (answer.status === 409)
+        throw new CrmSyncError(
+          'CRM_HUBSPOT_UNAVAILABLE',
+          'HubSpot answered 409 twice (a concurrent create)',
+          {
+            status: 409,
+          },
+        );
     }
     const ids = new Map<string, string>();
     const errors = new Map<string, { message: string; error: unknown }>();
