@@ -17,7 +17,15 @@ export type Fault =
    * Do the work at once, then hold the answer this long (a client with a shorter timeout gives up although the
    * write succeeded: the ambiguous case).
    */
-  | { readonly kind: 'answer-late'; readonly ms: number }
+  | {
+      readonly kind: 'answer-late';
+      readonly ms: number;
+      /**
+       * The write lands this long after the request arrived (HubSpot still working on it while the client has
+       * given up, and past its first look-up); the answer then comes `ms` later. Default: at once.
+       */
+      readonly writeAfterMs?: number;
+    }
   /** Do the work, then drop the connection without an answer. */
   | { readonly kind: 'drop-after-write' }
   /**

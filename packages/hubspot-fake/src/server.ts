@@ -65,7 +65,7 @@ export class FakeHubSpot {
   private down = false;
   readonly tenSecondlyLimit: number;
   readonly tenSecondlyWindowMs: number;
-  readonly dailyLimit: number;
+  dailyLimit: number;
   readonly dailyWindowMs: number;
 
   constructor(private readonly options: FakeHubSpotOptions) {
@@ -135,8 +135,9 @@ export class FakeHubSpot {
     }
   }
 
-  /** Starts a new daily window for every portal (the midnight reset). */
-  resetDaily(): void {
+  /** Starts a new daily window for every portal (the midnight reset), optionally with a new daily limit. */
+  resetDaily(dailyLimit?: number): void {
+    if (dailyLimit !== undefined) this.dailyLimit = dailyLimit;
     for (const p of this.portals.values()) {
       p.dailyCount = 0;
       p.dailyWindowStart = Date.now();
@@ -263,6 +264,7 @@ export class FakeHubSpot {
       return send(res, 429, rateLimitBody(fault.policy), this.retryAfter(fault.retryAfterSeconds));
     }
     if (fault?.kind === 'slow') await sleep(fault.ms);
+    if (fault?.kind === 'answer-late' && fault.writeAfterMs !== undefined) await sleep(fault.writeAfterMs);
 
     let answer: Answer;
     try {

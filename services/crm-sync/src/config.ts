@@ -34,6 +34,8 @@ export interface CrmSyncConfig {
     readonly accessToken: string | null;
     readonly timeoutMs: number;
     readonly rateLimitWaitMs: number;
+    /** After an ambiguous create, the look-up waits this long past the create's start. */
+    readonly lookupDelayMs: number;
     /** Calls per account per window: the token bucket (below HubSpot's burst limit). */
     readonly burst: number;
     readonly burstWindowMs: number;
@@ -46,6 +48,8 @@ export interface CrmSyncConfig {
     readonly schema: string;
     /** The app's APP_TOKEN_KEYS: key id -> 32-byte key. */
     readonly tokenKeys: ReadonlyMap<string, Buffer>;
+    /** How long a tenant's token (or its absence) is kept before the registry is asked again. */
+    readonly cacheMs: number;
   } | null;
   readonly worker: {
     readonly batchSize: number;
@@ -122,6 +126,7 @@ const schema = z.object({
   HUBSPOT_ACCESS_TOKEN: z.string().trim().optional(),
   HUBSPOT_TIMEOUT_MS: intVar(100, 120_000).default(10_000),
   HUBSPOT_RATE_LIMIT_WAIT_MS: intVar(100, 600_000).default(10_000),
+  HUBSPOT_LOOKUP_DELAY_MS: intVar(0, 3_600_000).default(30_000),
   HUBSPOT_BURST: intVar(1, 10_000).default(80),
   HUBSPOT_BURST_WINDOW_MS: intVar(100, 600_000).default(10_000),
   HUBSPOT_DAILY_RESET_OFFSET_MINUTES: intVar(-720, 840).default(0),
@@ -131,6 +136,7 @@ const schema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case Postgres identifier')
     .default('app'),
   CRM_TOKEN_KEYS: tokenKeysVar.optional(),
+  CRM_TOKEN_CACHE_MS: intVar(0, 3_600_000).default(10_000),
   CRM_WORKER_BATCH: intVar(1, 1000).default(100),
   CRM_WORKER_LEASE_MS: intVar(1_000, 3_600_000).default(120_000),
   CRM_WORKER_POLL_MS: intVar(10, 60_000).default(250),
@@ -182,6 +188,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
         e.HUBSPOT_ACCESS_TOKEN === undefined || e.HUBSPOT_ACCESS_TOKEN === '' ? null : e.HUBSPOT_ACCESS_TOKEN,
       timeoutMs: e.HUBSPOT_TIMEOUT_MS,
       rateLimitWaitMs: e.HUBSPOT_RATE_LIMIT_WAIT_MS,
+      lookupDelayMs: e.HUBSPOT_LOOKUP_DELAY_MS,
       burst: e.HUBSPOT_BURST,
       burstWindowMs: e.HUBSPOT_BURST_WINDOW_MS,
       dailyResetOffsetMinutes: e.HUBSPOT_DAILY_RESET_OFFSET_MINUTES,
@@ -193,6 +200,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
             databaseUrl: e.CRM_TENANT_REGISTRY_DATABASE_URL,
             schema: e.CRM_TENANT_REGISTRY_SCHEMA,
             tokenKeys: e.CRM_TOKEN_KEYS ?? new Map(),
+            cacheMs: e.CRM_TOKEN_CACHE_MS,
           },
     worker: {
       batchSize: e.CRM_WORKER_BATCH,

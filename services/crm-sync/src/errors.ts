@@ -5,6 +5,11 @@ export const CRM_ERROR_CODES = {
     retryable: true,
     description: "No HubSpot token for the thread's tenant: its work waits until one is set",
   },
+  CRM_TOKEN_UNREADABLE: {
+    retryable: true,
+    description:
+      "The tenant's sealed HubSpot token cannot be opened (key id not in CRM_TOKEN_KEYS, corrupt): its work waits, the connection is shown broken",
+  },
   CRM_HUBSPOT_RATE_LIMITED: {
     retryable: true,
     description:
@@ -16,7 +21,8 @@ export const CRM_ERROR_CODES = {
   },
   CRM_HUBSPOT_UNAVAILABLE: {
     retryable: true,
-    description: 'HubSpot answered 5xx or 423, or could not be reached: backoff with jitter',
+    description:
+      'HubSpot answered 5xx or 423 (or a second 409 on an upsert), or could not be reached: backoff with jitter',
   },
   CRM_HUBSPOT_AMBIGUOUS: {
     retryable: true,

@@ -99,7 +99,11 @@ export async function startCrmSync(
     tokens: options.tokens ?? tokenSource(config, pools),
     metrics,
     logger,
-    options: config.worker,
+    options: {
+      ...config.worker,
+      requestTimeoutMs: config.hubspot.timeoutMs,
+      lookupDelayMs: config.hubspot.lookupDelayMs,
+    },
     ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
   });
   if (options.worker !== false) worker.start();
@@ -155,6 +159,7 @@ function tokenSource(config: CrmSyncConfig, pools: pg.Pool[]): TokenSource {
     registry,
     (sealed, aad) => openSealedToken(registryConfig.tokenKeys, sealed, aad),
     fallback,
+    registryConfig.cacheMs,
   );
 }
 

@@ -53,6 +53,7 @@ async function project(events: readonly ChatDomainEvent[], batch: number): Promi
       threadId: r.thread_id,
       version: '1',
       attempts: 0,
+      claimToken: '',
       queuedAtMs: 0,
     });
     out.push(
@@ -99,6 +100,7 @@ describe('crm projection: order of arrival', () => {
       threadId: chat.threadId,
       version: '1',
       attempts: 0,
+      claimToken: '',
       queuedAtMs: 0,
     });
     expect([snapshot!.entries.length, snapshot!.entriesNotLoaded]).toEqual([2_000, 500]);

@@ -72,3 +72,88 @@ describe('crm-sync with per-tenant tokens from the tenant registry', () => {
     expect(await allRowsText(pool, 'crm')).not.toContain('CANARY');
   });
 });
+
+describe('crm-sync: tenants that cannot be synced do not hold up the others', () => {
+  const GOOD = 'a1111111-1111-4111-8111-111111111111';
+  const BAD_KEY = 'b2222222-2222-4222-8222-222222222222';
+  const NONE = 'c3333333-3333-4333-8333-333333333333';
+  let db2: TestDatabase | undefined;
+  let pool2: pg.Pool | undefined;
+  let fake2: FakeHubSpot | undefined;
+  let crm2: CrmSync | undefined;
+  afterAll(async () => {
+    await crm2?.stop();
+    await fake2?.close();
+    await pool2?.end();
+    await db2?.drop();
+  });
+
+  it("an unreadable token (unknown key id) backs off only its tenant; a token-less tenant's rows are parked until set-token", async () => {
+    db2 = await createTestDatabase('crm_registry_tenants');
+    pool2 = new pg.Pool({ connectionString: db2.url, max: 2 });
+    await migrateRegistry(pool2);
+    const registry = new TenantRegistry(pool2);
+    const good = await registry.recordInstall({ clientId: 'client-good', organizationId: GOOD });
+    const badKey = await registry.recordInstall({ clientId: 'client-bad', organizationId: BAD_KEY });
+    const none = await registry.recordInstall({ clientId: 'client-none', organizationId: NONE });
+    await registry.saveCrmToken(good.id, { keyId: 'k1', tokenEnc: seal(TENANT_TOKEN, `${good.id}/hubspot`) });
+    // Sealed with a key this crm-sync does not have (rotated away): openSealedToken throws.
+    await registry.saveCrmToken(badKey.id, {
+      keyId: 'k-gone',
+      tokenEnc: seal(TENANT_TOKEN, `${badKey.id}/hubspot`),
+    });
+
+    fake2 = await startFakeHubSpot({ tokens: { [TENANT_TOKEN]: 11 } });
+    const { topic, publish } = await chatEventsTopic(1);
+    const schema = 'crm';
+    const env = crmEnv(
+      { databaseUrl: db2.url, topic, apiUrl: fake2.url, token: '' },
+      {
+        CRM_TENANT_REGISTRY_DATABASE_URL: db2.url,
+        CRM_TOKEN_KEYS: `k1:${KEY.toString('base64')}`,
+        CRM_PROBE_MS: '200',
+        CRM_TOKEN_CACHE_MS: '200',
+      },
+    );
+    crm2 = await startCrmSync(crmConfig(env), captureLogs().logger);
+
+    // The unreadable and the token-less tenants' threads are older: they are claimed first.
+    await publish(
+      eventsOf([
+        ...smallChat(910, { org: BAD_KEY }).deliveries,
+        ...smallChat(911, { org: BAD_KEY }).deliveries,
+        ...smallChat(920, { org: NONE }).deliveries,
+        ...smallChat(930, { org: GOOD }).deliveries,
+      ]),
+    );
+    await waitFor(() => fake2!.notes().length === 1, {
+      timeoutMs: 20_000,
+      message: "the good tenant's note",
+    });
+    await waitFor(
+      async () => {
+        const { rows } = await pool2!.query<{ tenant: string; status: string; code: string | null }>(
+          `select tenant, status, last_error_code as code from "${schema}".outbox where tenant <> $1 order by chat_id`,
+          [GOOD],
+        );
+        return (
+          JSON.stringify(rows) ===
+          JSON.stringify([
+            { tenant: BAD_KEY, status: 'pending', code: 'CRM_TOKEN_UNREADABLE' },
+            { tenant: BAD_KEY, status: 'pending', code: 'CRM_TOKEN_UNREADABLE' },
+            { tenant: NONE, status: 'no_token', code: 'CRM_NO_TOKEN' },
+          ])
+        );
+      },
+      { timeoutMs: 20_000, message: 'unreadable rows backed off, token-less rows parked' },
+    );
+    await waitFor(async () => (await registry.getCrmConnection(badKey.id))?.code === 'CRM_TOKEN_UNREADABLE', {
+      message: 'the unreadable token shown broken',
+    });
+    expect((await registry.getCrmConnection(badKey.id))?.status).toBe('broken');
+
+    // set-token for the token-less tenant: its parked thread is synced.
+    await registry.saveCrmToken(none.id, { keyId: 'k1', tokenEnc: seal(TENANT_TOKEN, `${none.id}/hubspot`) });
+    await waitFor(() => fake2!.notes().length === 2, { timeoutMs: 20_000, message: 'the parked note' });
+  });
+});

@@ -26,8 +26,8 @@ const tenantOf = (chat: ExpectedChat, format: 'v2' | 'v3') =>
 
 describe('crm-sync against the fake HubSpot with 429s, timeouts and 5xx switched on', () => {
   it('simulated traffic with duplicates and reordering: one contact per e-mail, one note per thread with the final transcript; a late tag updates the note', async () => {
-    const v3 = simulateTraffic({ seed: 21, chats: 14, format: 'v3', duplicateRate: 0.3, reorderRate: 0.3 });
-    const v2 = simulateTraffic({ seed: 22, chats: 8, format: 'v2', duplicateRate: 0.3, reorderRate: 0.3 });
+    const v3 = simulateTraffic({ seed: 21, chats: 9, format: 'v3', duplicateRate: 0.3, reorderRate: 0.3 });
+    const v2 = simulateTraffic({ seed: 22, chats: 5, format: 'v2', duplicateRate: 0.3, reorderRate: 0.3 });
     const threads = [
       ...v3.expected.map((chat) => ({ chat, tenant: tenantOf(chat, 'v3'), threadId: chat.threadId })),
       // v2 has no threads: the thread of a v2 chat is the chat

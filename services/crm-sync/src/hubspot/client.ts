@@ -1,4 +1,5 @@
 import { CrmSyncError } from '../errors.js';
+import { isNoteOf } from '../sync/note.js';
 
 /** Which HubSpot call, for metrics and the token bucket. */
 export type Endpoint = 'contacts-upsert' | 'note-create' | 'note-update' | 'note-associations' | 'notes-read';
@@ -49,7 +50,12 @@ export class HubSpotClient {
   constructor(private readonly options: HubSpotClientOptions) {}
 
   /** Batch upsert by e-mail (≤ 100 inputs). A 409 (a concurrent create of the same e-mail) is retried once. */
-  async upsertContacts(token: string, inputs: readonly ContactInput[]): Promise<UpsertOutcome> {
+  async upsertContacts(
+    token: string,
+    inputs: readonly ContactInput[],
+    /** Waits for the account's bucket before a further request (the 409 retry); the caller paced the first. */
+    pace: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<UpsertOutcome> {
     const body = {
       inputs: inputs.map((i) => ({
         id: i.email,
@@ -67,15 +73,27 @@ export class HubSpotClient {
       [200, 207, 409],
     );
     // Convergence, not an error: the other writer created the contact; the same upsert now updates it.
-    if (answer.status === 409)
+    if (answer.status === 409) {
+      await pace();
       answer = await this.request(
         'contacts-upsert',
         token,
         'POST',
         '/crm/v3/objects/contacts/batch/upsert',
         body,
-        [200, 207],
+        [200, 207, 409],
       );
+      // Still a conflict: the other writer's create is not visible yet. Not the inputs' fault (no dead letter
+      // for the batch): the batch backs off and is tried again.
+      if (answer.status === 409)
+        throw new CrmSyncError(
+          'CRM_HUBSPOT_UNAVAILABLE',
+          'HubSpot answered 409 twice (a concurrent create)',
+          {
+            status: 409,
+          },
+        );
+    }
     const ids = new Map<string, string>();
     const errors = new Map<string, { message: string; error: unknown }>();
     const byEmail = new Map(inputs.map((i) => [i.email.toLowerCase(), i.traceId]));
@@ -166,13 +184,24 @@ export class HubSpotClient {
   }
 
   /**
-   * The id of the contact's note whose body holds `marker`, if any: the contact's note associations (consistent,
+   * The id of the contact's note whose body opens with `marker` (isNoteOf: only at its fixed place), if any: the contact's note associations (consistent,
    * unlike search), then their bodies in batches of 100.
    */
-  async findNoteByMarker(token: string, contactId: string, marker: string): Promise<string | null> {
+  async findNoteByMarker(
+    token: string,
+    contactId: string,
+    marker: string,
+    /** Waits for the account's bucket before each request after the first (the caller paced the first). */
+    pace: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<string | null> {
     const ids: string[] = [];
     let after: string | undefined;
+    let requests = 0;
+    const paced = async () => {
+      if (requests++ > 0) await pace();
+    };
     do {
+      await paced();
       const query = new URLSearchParams({ limit: '500', ...(after === undefined ? {} : { after }) });
       const answer = await this.request(
         'note-associations',
@@ -194,6 +223,7 @@ export class HubSpotClient {
     // Newest first: the note we look for is usually the last one made.
     ids.reverse();
     for (let i = 0; i < ids.length; i += 100) {
+      await paced();
       const answer = await this.request(
         'notes-read',
         token,
@@ -205,7 +235,7 @@ export class HubSpotClient {
       const results = field(answer.body, 'results');
       for (const r of Array.isArray(results) ? results : []) {
         const body = field(field(r, 'properties'), 'hs_note_body');
-        if (typeof body === 'string' && body.includes(marker)) return String(field(r, 'id'));
+        if (typeof body === 'string' && isNoteOf(body, marker)) return String(field(r, 'id'));
       }
     }
     return null;

@@ -51,6 +51,19 @@ export function syncKey(tenant: string, chatId: string, threadId: string): strin
   return `lc-thread-${digest.slice(0, 32)}`;
 }
 
+/**
+ * Whether a note body is the note of this sync key: the key must be the body's first text ("Sync key: …", as
+ * renderNote writes it), wherever HubSpot moved the tags. A key anywhere else (in a customer's name, a message,
+ * a tag) is text a sender chose and never matches.
+ */
+export function isNoteOf(body: string, key: string): boolean {
+  const text = body
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&nbsp;/g, ' ')
+    .trimStart();
+  return text.startsWith(`Sync key: ${key}`) && !/[0-9a-z]/i.test(text.charAt(`Sync key: ${key}`.length));
+}
+
 export function escapeHtml(s: string): string {
   return s.replace(
     /[&<>"']/g,
@@ -87,7 +100,7 @@ function entryHtml(e: NoteEntry, maxText: number): string {
  * The note: a header (chat id, thread id, close, tags, rating, sync key), then the transcript as escaped HTML
  * (author, time, text; files as links). When the whole does not fit in `maxChars`, whole entries are left out
  * from the end and a marker says how many; one over-long message is cut inside, so at least the start of the
- * conversation is always there. The sync key is in the header, never cut.
+ * conversation is always there. The sync key opens the header, never cut.
  */
 export function renderNote(t: ThreadSnapshot, maxChars = NOTE_BODY_LIMIT): RenderedNote {
   const rating =
@@ -95,11 +108,13 @@ export function renderNote(t: ThreadSnapshot, maxChars = NOTE_BODY_LIMIT): Rende
       ? '—'
       : `${t.ratingScore === 1 ? 'good' : t.ratingScore === 0 ? 'bad' : 'none'}${t.ratingComment === null ? '' : ` (“${t.ratingComment}”)`}`;
   const title = clip(t.customerName === null ? t.customerEmail : t.customerName, 200);
+  // The sync key comes first, before anything a sender controls: the look-up accepts it only there (a customer
+  // naming themselves after another thread's key cannot make the worker adopt the wrong note).
   const header =
+    `<p>Sync key: ${syncKey(t.tenant, t.chatId, t.threadId)}</p>` +
     `<p><strong>LiveChat conversation with ${escapeHtml(title)}</strong></p>` +
     `<p>Chat ID: ${escapeHtml(clip(t.chatId, 200))}<br>Thread ID: ${escapeHtml(clip(t.threadId, 200))}<br>Closed: ${clock(t.closedUs)}` +
-    `<br>Tags: ${t.tags.length === 0 ? '—' : escapeHtml(clip(t.tags.join(', '), 1_000))}<br>Rating: ${escapeHtml(clip(rating, 1_000))}` +
-    `<br>Sync key: ${syncKey(t.tenant, t.chatId, t.threadId)}</p>`;
+    `<br>Tags: ${t.tags.length === 0 ? '—' : escapeHtml(clip(t.tags.join(', '), 1_000))}<br>Rating: ${escapeHtml(clip(rating, 1_000))}</p>`;
   const cutMarker = (n: number) =>
     `<p><em>[transcript cut: ${n} more ${n === 1 ? 'entry' : 'entries'} not shown; the full transcript is in LiveChat]</em></p>`;
   // Room kept for the marker, whatever the number in it.

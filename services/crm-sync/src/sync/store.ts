@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { NoteEntry, ThreadSnapshot } from './note.js';
 
@@ -8,6 +9,8 @@ export interface ClaimedItem {
   readonly threadId: string;
   readonly version: string;
   readonly attempts: number;
+  /** The claim's holder: every write of the row checks it, so a worker whose lease ran out writes nothing. */
+  readonly claimToken: string;
   /** When the consumer first recorded the intent (the close as seen by the pipeline), epoch ms. */
   readonly queuedAtMs: number;
 }
@@ -18,6 +21,8 @@ export interface NoteRecord {
   readonly noteId: string | null;
   readonly bodySha256: string | null;
   readonly createStarted: boolean;
+  /** When the last create started (epoch ms), if one may have happened. */
+  readonly createStartedAtMs: number | null;
 }
 
 export interface Snapshot extends ThreadSnapshot {
@@ -55,6 +60,7 @@ export class SyncStore {
       version: string;
       attempts: number;
       queued_at_ms: string;
+      claim_token: string;
     }>(
       `with due as (
          select tenant, chat_id, thread_id from ${this.s}.outbox
@@ -63,11 +69,11 @@ export class SyncStore {
          limit $1
          for update skip locked)
        update ${this.s}.outbox o
-       set claimed_until = now() + make_interval(secs => $2::double precision / 1000)
+       set claimed_until = now() + make_interval(secs => $2::double precision / 1000), claim_token = $3
        from due where o.tenant = due.tenant and o.chat_id = due.chat_id and o.thread_id = due.thread_id
        returning o.tenant, o.chat_id, o.thread_id, o.version::text, o.attempts,
-                 (extract(epoch from o.created_at) * 1000)::bigint::text as queued_at_ms`,
-      [limit, leaseMs],
+                 (extract(epoch from o.created_at) * 1000)::bigint::text as queued_at_ms, o.claim_token::text`,
+      [limit, leaseMs, randomUUID()],
     );
     return rows.map((r) => ({
       tenant: r.tenant,
@@ -75,6 +81,7 @@ export class SyncStore {
       threadId: r.thread_id,
       version: r.version,
       attempts: r.attempts,
+      claimToken: r.claim_token,
       queuedAtMs: Number(r.queued_at_ms),
     }));
   }
@@ -159,8 +166,10 @@ export class SyncStore {
       note_id: string | null;
       body_sha256: string | null;
       create_started: boolean;
+      create_started_ms: string | null;
     }>(
-      `select account, contact_id, note_id, body_sha256, create_started_at is not null as create_started
+      `select account, contact_id, note_id, body_sha256, create_started_at is not null as create_started,
+              (extract(epoch from create_started_at) * 1000)::bigint::text as create_started_ms
        from ${this.s}.notes where tenant = $1 and chat_id = $2 and thread_id = $3`,
       key(item),
     );
@@ -173,11 +182,30 @@ export class SyncStore {
           noteId: r.note_id,
           bodySha256: r.body_sha256,
           createStarted: r.create_started,
+          createStartedAtMs: r.create_started_ms === null ? null : Number(r.create_started_ms),
         };
   }
 
-  /** Committed before the create call: from now on a note may exist that we do not know of. */
-  async markCreateStarted(item: ClaimedItem, account: string, contactId: string): Promise<void> {
+  /**
+   * Committed right before the create call: from now on a note may exist that we do not know of. Only while this
+   * worker's claim holds (its token, its lease not run out); the lease is then extended to cover the call
+   * (`holdMs`), so no other worker can claim the row and create a second note while this create is in flight.
+   * False: the claim is lost, the caller must not create.
+   */
+  async markCreateStarted(
+    item: ClaimedItem,
+    account: string,
+    contactId: string,
+    holdMs: number,
+  ): Promise<boolean> {
+    const held = await this.pool.query(
+      `update ${this.s}.outbox
+       set claimed_until = greatest(claimed_until, now() + make_interval(secs => $5::double precision / 1000))
+       where tenant = $1 and chat_id = $2 and thread_id = $3 and claim_token = $4 and claimed_until > now()
+         and status = 'pending'`,
+      [...key(item), item.claimToken, holdMs],
+    );
+    if ((held.rowCount ?? 0) === 0) return false;
     await this.pool.query(
       `insert into ${this.s}.notes (tenant, chat_id, thread_id, account, contact_id, create_started_at)
        values ($1, $2, $3, $4, $5, now())
@@ -185,6 +213,7 @@ export class SyncStore {
          contact_id = excluded.contact_id, create_started_at = coalesce(${this.s}.notes.create_started_at, now())`,
       [...key(item), account, contactId],
     );
+    return true;
   }
 
   async recordNote(
@@ -238,8 +267,8 @@ export class SyncStore {
       `update ${this.s}.outbox set status = case when version = $4 then 'done' else 'pending' end,
          synced_version = greatest(synced_version, $4), attempts = 0, claimed_until = null, last_error_code = null,
          updated_at = now()
-       where tenant = $1 and chat_id = $2 and thread_id = $3 and status = 'pending'`,
-      [...key(item), item.version],
+       where tenant = $1 and chat_id = $2 and thread_id = $3 and status = 'pending' and claim_token = $5`,
+      [...key(item), item.version, item.claimToken],
     );
     return (rowCount ?? 0) > 0;
   }
@@ -249,8 +278,71 @@ export class SyncStore {
     await this.pool.query(
       `update ${this.s}.outbox set next_attempt_at = greatest(next_attempt_at, $4), claimed_until = null,
          last_error_code = $5, attempts = attempts + $6, updated_at = now()
-       where tenant = $1 and chat_id = $2 and thread_id = $3`,
-      [...key(item), at, code, failed ? 1 : 0],
+       where tenant = $1 and chat_id = $2 and thread_id = $3 and claim_token = $7`,
+      [...key(item), at, code, failed ? 1 : 0, item.claimToken],
+    );
+  }
+
+  /**
+   * Every pending row of a tenant that cannot be synced now (its account paused or broken, its token unreadable)
+   * waits until `at`, in one UPDATE: its backlog does not come back row by row to crowd out other tenants. Rows
+   * another worker holds are left alone.
+   */
+  async deferTenant(
+    tenant: string,
+    claimToken: string,
+    at: Date,
+    code: string,
+    failed: boolean,
+  ): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `update ${this.s}.outbox set next_attempt_at = greatest(next_attempt_at, $3), claimed_until = null,
+         last_error_code = $4, attempts = attempts + $5, updated_at = now()
+       where tenant = $1 and status = 'pending'
+         and (claim_token = $2 or claimed_until is null or claimed_until <= now())`,
+      [tenant, claimToken, at, code, failed ? 1 : 0],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** A tenant without a token: its pending rows are parked (`no_token`, never claimed) until one is set. */
+  async parkTenant(tenant: string, claimToken: string): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `update ${this.s}.outbox set status = 'no_token', claimed_until = null, last_error_code = 'CRM_NO_TOKEN',
+         updated_at = now()
+       where tenant = $1 and status = 'pending'
+         and (claim_token = $2 or claimed_until is null or claimed_until <= now())`,
+      [tenant, claimToken],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Tenants with parked rows (a bounded look: the worker asks for their tokens). */
+  async parkedTenants(limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ tenant: string }>(
+      `select distinct tenant from ${this.s}.outbox where status = 'no_token' limit $1`,
+      [limit],
+    );
+    return rows.map((r) => r.tenant);
+  }
+
+  /** A token is there now: the tenant's parked rows are due again. */
+  async unparkTenant(tenant: string): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `update ${this.s}.outbox set status = 'pending', next_attempt_at = now(), last_error_code = null,
+         updated_at = now()
+       where tenant = $1 and status = 'no_token'`,
+      [tenant],
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Back to the queue as it is (this pass ran out of lease before reaching the row). */
+  async release(item: ClaimedItem): Promise<void> {
+    await this.pool.query(
+      `update ${this.s}.outbox set claimed_until = null
+       where tenant = $1 and chat_id = $2 and thread_id = $3 and claim_token = $4`,
+      [...key(item), item.claimToken],
     );
   }
 
@@ -258,8 +350,8 @@ export class SyncStore {
   async drop(item: ClaimedItem): Promise<void> {
     await this.pool.query(
       `update ${this.s}.outbox set status = 'done', claimed_until = null, updated_at = now()
-       where tenant = $1 and chat_id = $2 and thread_id = $3 and version = $4`,
-      [...key(item), item.version],
+       where tenant = $1 and chat_id = $2 and thread_id = $3 and version = $4 and claim_token = $5`,
+      [...key(item), item.version, item.claimToken],
     );
   }
 
@@ -281,12 +373,13 @@ export class SyncStore {
           failure.hubspotError === undefined ? null : JSON.stringify(failure.hubspotError),
         ],
       );
-      await client.query(
+      const held = await client.query(
         `update ${this.s}.outbox set status = 'dead', claimed_until = null, last_error_code = $4, updated_at = now()
-         where tenant = $1 and chat_id = $2 and thread_id = $3`,
-        [...key(item), failure.code],
+         where tenant = $1 and chat_id = $2 and thread_id = $3 and claim_token = $5`,
+        [...key(item), failure.code, item.claimToken],
       );
-      await client.query('commit');
+      // The claim is lost: the worker holding the row now decides (no dead letter for a row it may sync).
+      await client.query((held.rowCount ?? 0) === 0 ? 'rollback' : 'commit');
     } catch (error) {
       await client.query('rollback').catch(() => undefined);
       throw error;

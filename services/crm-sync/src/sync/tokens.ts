@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CrmSyncError } from '../errors.js';
 
 /** A tenant's HubSpot credentials: the token, and the account it stands for (a hash, safe to store and log). */
 export interface HubSpotCredentials {
@@ -52,17 +53,23 @@ export function registryTokenSource(
   fallback: TokenSource,
   cacheMs = 10_000,
 ): TokenSource {
-  const cache = new Map<string, { at: number; value: (HubSpotCredentials & { tenantId: string }) | null }>();
-  const lookup = async (tenant: string) => {
+  type Entry = (HubSpotCredentials & { tenantId: string }) | { unreadable: true; tenantId: string } | null;
+  const cache = new Map<string, { at: number; value: Entry }>();
+  const lookup = async (tenant: string): Promise<Entry> => {
     const hit = cache.get(tenant);
     if (hit !== undefined && Date.now() - hit.at < cacheMs) return hit.value;
     const row = await registry.crmTokenFor(tenant);
-    const value =
+    const value: Entry =
       row === null
         ? null
         : (() => {
-            const token = open({ keyId: row.keyId, ciphertext: row.tokenEnc }, `${row.tenantId}/hubspot`);
-            return { token, account: accountOf(token), tenantId: row.tenantId };
+            try {
+              const token = open({ keyId: row.keyId, ciphertext: row.tokenEnc }, `${row.tenantId}/hubspot`);
+              return { token, account: accountOf(token), tenantId: row.tenantId };
+            } catch {
+              // A key id not in CRM_TOKEN_KEYS, a corrupt blob: this tenant's problem, not the pass's.
+              return { unreadable: true as const, tenantId: row.tenantId };
+            }
           })();
     if (cache.size > 10_000) cache.clear();
     cache.set(tenant, { at: Date.now(), value });
@@ -71,7 +78,10 @@ export function registryTokenSource(
   return {
     tokenFor: async (tenant) => {
       const own = await lookup(tenant);
-      return own === null ? fallback.tokenFor(tenant) : { token: own.token, account: own.account };
+      if (own === null) return fallback.tokenFor(tenant);
+      if ('unreadable' in own)
+        throw new CrmSyncError('CRM_TOKEN_UNREADABLE', "the tenant's sealed HubSpot token cannot be opened");
+      return { token: own.token, account: own.account };
     },
     reportState: async (tenants, status, code) => {
       const ids = (await Promise.all(tenants.map((t) => lookup(t)))).flatMap((c) =>

@@ -13,6 +13,13 @@ export interface WorkerOptions {
   readonly batchSize: number;
   /** How long a claim holds a row; a worker that dies gives its rows back after this. */
   readonly leaseMs: number;
+  /** HUBSPOT_TIMEOUT_MS: a note create holds its row at least this long (plus a margin) past its start. */
+  readonly requestTimeoutMs: number;
+  /**
+   * A note that may have been created (an ambiguous create, a crash) is looked up no sooner than this after the
+   * create started: HubSpot may still be writing it when the client gives up.
+   */
+  readonly lookupDelayMs: number;
   /** How often an idle worker looks for due rows. */
   readonly pollMs: number;
   /** Notes synced at once per account (each call still takes a token of the account's bucket). */
@@ -60,6 +67,7 @@ export class OutboxWorker {
   /** Accounts whose connection this process has recorded as working (once each, then on every recovery). */
   private readonly confirmed = new Set<string>();
   private pendingCountedAt = 0;
+  private unparkedAt = 0;
 
   constructor(private readonly deps: WorkerDeps) {}
 
@@ -80,7 +88,13 @@ export class OutboxWorker {
     const { store, options, logger } = this.deps;
     while (!this.stopped) {
       try {
+        // Taken before the claim: the lease as this process sees it ends no later than the database's.
+        const claimedAt = Date.now();
         const items = await store.claim(options.batchSize, options.leaseMs);
+        if (Date.now() - this.unparkedAt > options.probeMs) {
+          this.unparkedAt = Date.now();
+          await this.unparkTenants();
+        }
         if (Date.now() - this.pendingCountedAt > 5_000) {
           // A count over a large backlog is not free: at most every 5 s.
           this.pendingCountedAt = Date.now();
@@ -90,7 +104,7 @@ export class OutboxWorker {
           await sleep(options.pollMs, undefined, { signal: this.abort.signal });
           continue;
         }
-        await this.process(items);
+        await this.process(items, claimedAt + options.leaseMs);
       } catch (error) {
         if (this.stopped) return;
         // Postgres down or the like: the claimed rows come back when their lease ends.
@@ -100,32 +114,84 @@ export class OutboxWorker {
     }
   }
 
-  private async process(items: readonly ClaimedItem[]): Promise<void> {
-    const { store, tokens, options } = this.deps;
-    const byAccount = new Map<string, { token: string; tenants: Set<string>; work: Work[] }>();
+  private async process(items: readonly ClaimedItem[], leaseEnd: number): Promise<void> {
+    const { store, tokens, options, limits, metrics, logger } = this.deps;
+    const byTenant = new Map<string, ClaimedItem[]>();
     for (const item of items) {
-      const snapshot = await store.snapshot(item);
-      if (snapshot === null) {
-        await store.drop(item);
+      const list = byTenant.get(item.tenant);
+      if (list === undefined) byTenant.set(item.tenant, [item]);
+      else list.push(item);
+    }
+    const byAccount = new Map<string, { token: string; tenants: Set<string>; work: Work[] }>();
+    // The tenant first (its token, its account's state), the snapshots only for work that can be sent now: a
+    // paused, broken or token-less tenant costs one UPDATE for its whole backlog, and one tenant's failure
+    // (an unreadable token) never ends the pass of the others.
+    for (const [tenant, tenantItems] of byTenant) {
+      const claimToken = tenantItems[0]!.claimToken;
+      let credentials: Awaited<ReturnType<TokenSource['tokenFor']>>;
+      try {
+        credentials = await tokens.tokenFor(tenant);
+      } catch (error) {
+        if (this.stopped) return;
+        const code = error instanceof CrmSyncError ? error.code : 'CRM_TOKEN_UNREADABLE';
+        metrics.failures.inc({ code }, tenantItems.length);
+        logger.error(
+          { tenant, code, err: errorSummary(error) },
+          "the tenant's HubSpot token cannot be used; its work waits",
+        );
+        const attempts = Math.max(...tenantItems.map((i) => i.attempts));
+        await store.deferTenant(
+          tenant,
+          claimToken,
+          new Date(Date.now() + Math.max(options.probeMs, backoffDelay(options.backoff, attempts))),
+          code,
+          true,
+        );
+        await tokens.reportState?.([tenant], 'broken', code)?.catch(() => undefined);
         continue;
       }
-      const credentials = await tokens.tokenFor(item.tenant);
       if (credentials === null) {
-        this.deps.metrics.failures.inc({ code: 'CRM_NO_TOKEN' });
-        await store.reschedule(item, new Date(Date.now() + options.probeMs), 'CRM_NO_TOKEN', false);
+        metrics.failures.inc({ code: 'CRM_NO_TOKEN' }, tenantItems.length);
+        await store.parkTenant(tenant, claimToken);
         continue;
       }
-      let group = byAccount.get(credentials.account);
-      if (group === undefined) {
-        group = { token: credentials.token, tenants: new Set(), work: [] };
-        byAccount.set(credentials.account, group);
+      const unavailable = limits.unavailable(credentials.account);
+      if (unavailable !== undefined) {
+        const code = unavailable.kind === 'paused' ? 'CRM_HUBSPOT_DAILY_LIMIT' : 'CRM_HUBSPOT_UNAUTHORIZED';
+        await store.deferTenant(tenant, claimToken, new Date(unavailable.until), code, false);
+        continue;
       }
-      group.tenants.add(item.tenant);
-      group.work.push({ item, snapshot });
+      for (const item of tenantItems) {
+        const snapshot = await store.snapshot(item);
+        if (snapshot === null) {
+          await store.drop(item);
+          continue;
+        }
+        let group = byAccount.get(credentials.account);
+        if (group === undefined) {
+          group = { token: credentials.token, tenants: new Set(), work: [] };
+          byAccount.set(credentials.account, group);
+        }
+        group.tenants.add(item.tenant);
+        group.work.push({ item, snapshot });
+      }
     }
     await Promise.all(
-      [...byAccount].map(([account, g]) => this.processAccount(account, g.token, [...g.tenants], g.work)),
+      [...byAccount].map(([account, g]) =>
+        this.processAccount(account, g.token, [...g.tenants], g.work, leaseEnd),
+      ),
     );
+  }
+
+  /** Parked tenants (no token) whose token is there now get their rows back; at most every probe interval. */
+  private async unparkTenants(): Promise<void> {
+    const { store, tokens, logger } = this.deps;
+    for (const tenant of await store.parkedTenants(1_000)) {
+      const credentials = await tokens.tokenFor(tenant).catch(() => null);
+      if (credentials === null) continue;
+      const rows = await store.unparkTenant(tenant);
+      logger.info({ tenant, rows }, "HubSpot token set: the tenant's parked work resumes");
+    }
   }
 
   private async processAccount(
@@ -133,14 +199,10 @@ export class OutboxWorker {
     token: string,
     tenants: string[],
     work: Work[],
+    leaseEnd: number,
   ): Promise<void> {
-    const { limits, store } = this.deps;
-    const unavailable = limits.unavailable(account);
-    if (unavailable !== undefined) {
-      const code = unavailable.kind === 'paused' ? 'CRM_HUBSPOT_DAILY_LIMIT' : 'CRM_HUBSPOT_UNAUTHORIZED';
-      for (const w of work) await store.reschedule(w.item, new Date(unavailable.until), code, false);
-      return;
-    }
+    const { store } = this.deps;
+    // Whether the account can be called (paused, broken, a probe due) was decided in process(), per tenant.
 
     // Contacts: one input per e-mail (HubSpot refuses duplicate ids in a batch), ≤ 100 per call.
     const inputs = new Map<string, ContactInput & { work: Work[] }>();
@@ -167,6 +229,7 @@ export class OutboxWorker {
           this.deps.client.upsertContacts(
             token,
             chunk.map(([, c]) => c),
+            () => this.deps.limits.acquire(account, this.abort.signal),
           ),
         );
         const known: { emailKey: string; contactId: string }[] = [];
@@ -195,12 +258,19 @@ export class OutboxWorker {
       }
     }
 
-    // Notes, a few at a time; the bucket paces the calls.
+    // Notes, a few at a time; the bucket paces the calls. Near the lease's end the rest goes back to the queue
+    // (another worker may claim it once the lease ends; a create would be refused by the claim check anyway).
+    const margin = Math.min(this.deps.options.leaseMs / 4, 10_000);
     let next = 0;
     const runners = Array.from(
       { length: Math.min(this.deps.options.concurrency, withContact.length) },
       async () => {
         while (next < withContact.length && !this.stopped) {
+          if (Date.now() >= leaseEnd - margin) {
+            const rest = withContact.splice(next);
+            for (const r of rest) await store.release(r.work.item);
+            return;
+          }
           const current = withContact[next++]!;
           await this.syncNote(account, token, tenants, current.work, current.contactId);
         }
@@ -242,9 +312,22 @@ export class OutboxWorker {
 
       // A create that may have happened (a timeout, a crash after the call): look for our note first.
       if (noteId === null && sameAccount && record.createStarted && record.contactId !== null) {
+        const lookupAt = (record.createStartedAtMs ?? 0) + options.lookupDelayMs;
+        if (Date.now() < lookupAt) {
+          // Too early to trust "not found": the create may still land. Back then (not a failed attempt).
+          await store.reschedule(item, new Date(lookupAt), 'CRM_HUBSPOT_AMBIGUOUS', false);
+          return;
+        }
         const lookupContact = record.contactId;
+        // A bucket token per HTTP request: the look-up's first request takes call()'s, each further one its own.
+        const pace = () => this.deps.limits.acquire(account, this.abort.signal);
         const found = await this.call(account, tenants, () =>
-          client.findNoteByMarker(token, lookupContact, syncKey(item.tenant, item.chatId, item.threadId)),
+          client.findNoteByMarker(
+            token,
+            lookupContact,
+            syncKey(item.tenant, item.chatId, item.threadId),
+            pace,
+          ),
         );
         metrics.lookups.inc({ found: String(found !== null) });
         if (found !== null) {
@@ -274,11 +357,25 @@ export class OutboxWorker {
       }
 
       if (noteId === null) {
-        await store.markCreateStarted(item, account, contactId);
-        await hooks?.beforeNoteCreate?.(item);
         let created: string;
         try {
-          created = await this.call(account, tenants, () => client.createNote(token, { ...note, contactId }));
+          created = await this.call(
+            account,
+            tenants,
+            () => client.createNote(token, { ...note, contactId }),
+            // After the bucket's wait, right before the request: the claim must still hold, and is held
+            // through the call, so no other worker can create this thread's note meanwhile.
+            async () => {
+              const held = await store.markCreateStarted(
+                item,
+                account,
+                contactId,
+                options.requestTimeoutMs + CREATE_HOLD_MARGIN_MS,
+              );
+              if (!held) throw new ClaimLost();
+              await hooks?.beforeNoteCreate?.(item);
+            },
+          );
         } catch (error) {
           // An answer that says "not written" needs no look-up next time; silence or a 5xx does.
           if (error instanceof CrmSyncError && isCertainlyNotWritten(error))
@@ -299,14 +396,25 @@ export class OutboxWorker {
       metrics.threads.inc({ outcome });
       await store.complete(item);
     } catch (error) {
+      if (error instanceof ClaimLost) {
+        // Another worker holds the row now (this pass outlived its lease): its sync decides.
+        this.deps.logger.debug({ chatId: item.chatId, threadId: item.threadId }, 'claim lost; row left');
+        return;
+      }
       await this.failed([item], error);
     }
   }
 
   /** One HubSpot call of an account: paced by its bucket; what HubSpot says about the account is recorded. */
-  private async call<T>(account: string, tenants: string[], fn: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    account: string,
+    tenants: string[],
+    fn: () => Promise<T>,
+    beforeSend?: () => Promise<void>,
+  ): Promise<T> {
     const { limits, metrics, logger, store } = this.deps;
     await limits.acquire(account, this.abort.signal);
+    await beforeSend?.();
     try {
       const result = await fn();
       const previous = limits.succeeded(account);
@@ -421,6 +529,14 @@ export class OutboxWorker {
       'thread moved to crm.dead_letters',
     );
   }
+}
+
+/** A note create holds its row this long past HUBSPOT_TIMEOUT_MS (the database round trips around the call). */
+const CREATE_HOLD_MARGIN_MS = 2_000;
+
+/** This worker's claim of a row ended (its lease ran out and another worker may hold the row). */
+class ClaimLost extends Error {
+  override readonly name = 'ClaimLost';
 }
 
 function isCertainlyNotWritten(error: CrmSyncError): boolean {

@@ -2,13 +2,13 @@
 export const ORG = 'f9c7cc55-b35a-4e76-b0d5-ae9fce362314';
 const T0 = Date.parse('2026-11-25T10:00:00Z');
 
-const v3 = (action: string, payload: unknown, emittedAtMs: number) => ({
+const v3 = (action: string, payload: unknown, emittedAtMs: number, org = ORG) => ({
   emittedAt: emittedAtMs * 1000,
   body: {
     webhook_id: 'wh',
     secret_key: 'fixture-secret',
     action,
-    organization_id: ORG,
+    organization_id: org,
     payload,
     additional_data: {},
   },
@@ -16,7 +16,7 @@ const v3 = (action: string, payload: unknown, emittedAtMs: number) => ({
 
 export function smallChat(
   n: number,
-  options: { email?: string; name?: string; texts?: string[] } = {},
+  options: { email?: string; name?: string; texts?: string[]; org?: string } = {},
 ): { chatId: string; threadId: string; email: string; deliveries: { body: unknown; emittedAt: number }[] } {
   const chatId = `CHAT${String(n).padStart(4, '0')}`;
   const threadId = `TH${String(n).padStart(4, '0')}`;
@@ -41,6 +41,7 @@ export function smallChat(
           },
         },
         start,
+        options.org,
       ),
       ...texts.map((text, i) =>
         v3(
@@ -58,9 +59,15 @@ export function smallChat(
             },
           },
           start + (i + 1) * 1000,
+          options.org,
         ),
       ),
-      v3('chat_deactivated', { chat_id: chatId, thread_id: threadId, user_id: agent.id }, start + 30_000),
+      v3(
+        'chat_deactivated',
+        { chat_id: chatId, thread_id: threadId, user_id: agent.id },
+        start + 30_000,
+        options.org,
+      ),
     ],
   };
 }

@@ -79,6 +79,8 @@ export function crmEnv(
     HUBSPOT_API_URL: input.apiUrl,
     HUBSPOT_ACCESS_TOKEN: input.token,
     HUBSPOT_TIMEOUT_MS: '1000',
+    // The fake writes at once unless a test says otherwise (answer-late with writeAfterMs).
+    HUBSPOT_LOOKUP_DELAY_MS: '0',
     CRM_SETTLE_MS: '200',
     CRM_WORKER_POLL_MS: '50',
     CRM_PROBE_MS: '300',
