@@ -33,6 +33,8 @@ export {
 } from './dead-letter.js';
 export type { DeadLetterInput, DeadLetterOrigin, DeadLetterRecord } from './dead-letter.js';
 export { ensureTopic, waitForTopic } from './topic-admin.js';
+export { keepConsumerRunning } from './consumer-run.js';
+export type { KeepRunningOptions, KeptConsumer } from './consumer-run.js';
 export type { EnsureTopicOptions, TopicRequirement, TopicSpec } from './topic-admin.js';
 export { RAW_WEBHOOK_FIELDS, RAW_WEBHOOK_SCHEMA_PATH, rawWebhookSchema } from './raw-webhook.js';
 export type { RawWebhook, TenantSource, WebhookFormat } from './raw-webhook.js';

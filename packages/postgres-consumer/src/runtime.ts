@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Batch, Consumer, EachBatchPayload, Producer } from 'kafkajs';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
+import { keepConsumerRunning, type KeptConsumer } from '@livechat-pipeline/events';
 import { backoffDelay } from './backoff.js';
 import { BatchProcessor, type BatchOutcome } from './batch-processor.js';
 import { ensureDeadLetterTopic } from './dead-letter.js';
@@ -49,6 +50,7 @@ export class PostgresConsumer<E> {
   private joined = false;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private purgeTimer: NodeJS.Timeout | undefined;
+  private kept: KeptConsumer | undefined;
 
   constructor(
     private readonly definition: ConsumerDefinition<E>,
@@ -110,12 +112,19 @@ export class PostgresConsumer<E> {
     await this.producer.connect();
     await this.consumer.connect();
     for (const topic of this.options.topics) await this.consumer.subscribe({ topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.handleBatch(payload),
-    });
+    this.kept = await keepConsumerRunning(
+      this.consumer,
+      {
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
+        eachBatch: (payload) => this.handleBatch(payload),
+      },
+      {
+        onRestart: ({ error, attempt, delayMs }) =>
+          this.emit({ type: 'consumer-restart', attempt, delayMs, error }),
+      },
+    );
     this.purgeTimer = setInterval(() => void this.purgeDedup(), this.options.dedupPurgeIntervalMs);
     this.purgeTimer.unref();
     void this.purgeDedup();
@@ -128,6 +137,7 @@ export class PostgresConsumer<E> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
     clearInterval(this.purgeTimer);
+    this.kept?.stop();
     await this.consumer.disconnect().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);

@@ -111,6 +111,13 @@ export type RuntimeEvent =
       readonly task: 'dedup-purge' | 'assignment-seek' | 'postgres-pool';
       readonly error: unknown;
     }
+  | {
+      /** kafkajs gave up on the consumer (a non-retriable crash); it is started again after `delayMs`. */
+      readonly type: 'consumer-restart';
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: Error;
+    }
   | { readonly type: 'stopped' };
 
 export interface ReadyReport {

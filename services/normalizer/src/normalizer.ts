@@ -11,8 +11,10 @@ import {
 import type { Logger } from 'pino';
 import {
   EventsError,
+  keepConsumerRunning,
   readRawWebhook,
   type ConfluentAvroSerde,
+  type KeptConsumer,
   type RawWebhook,
   type RegisteredSchema,
 } from '@livechat-pipeline/events';
@@ -74,6 +76,7 @@ interface ProducerSlot {
  */
 export class RawWebhookNormalizer {
   private consumer: Consumer | undefined;
+  private kept: KeptConsumer | undefined;
   private slot: ProducerSlot | undefined;
   private replacing: Promise<void> | undefined;
   private joined = false;
@@ -91,20 +94,29 @@ export class RawWebhookNormalizer {
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       this.joined = false;
       this.deps.logger.error(
-        { err: { message: e.payload.error.message } },
-        'consumer crashed; kafkajs restarts it',
+        { err: { message: e.payload.error.message }, restart: e.payload.restart },
+        e.payload.restart
+          ? 'consumer crashed; kafkajs restarts it'
+          : 'consumer crashed on a non-retriable error; it is started again after a delay',
       );
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.config.rawTopic, fromBeginning: true });
-    await this.consumer.run({
-      // Offsets are resolved only once their events are acknowledged; kafkajs commits resolved
-      // offsets every few seconds and on rebalance or shutdown (at least once, never at most once).
-      eachBatchAutoResolve: false,
-      // One partition's wait for its acknowledgement overlaps another's parsing.
-      partitionsConsumedConcurrently: this.config.partitionsConcurrently,
-      eachBatch: (payload) => this.handleBatch(payload),
-    });
+    this.kept = await keepConsumerRunning(
+      this.consumer,
+      {
+        // Offsets are resolved only once their events are acknowledged; kafkajs commits resolved
+        // offsets every few seconds and on rebalance or shutdown (at least once, never at most once).
+        eachBatchAutoResolve: false,
+        // One partition's wait for its acknowledgement overlaps another's parsing.
+        partitionsConsumedConcurrently: this.config.partitionsConcurrently,
+        eachBatch: (payload) => this.handleBatch(payload),
+      },
+      {
+        onRestart: ({ attempt, delayMs }) =>
+          this.deps.logger.warn({ attempt, delayMs }, 'starting the consumer again'),
+      },
+    );
   }
 
   get ready(): boolean {
@@ -113,6 +125,7 @@ export class RawWebhookNormalizer {
 
   /** Finishes the batch in hand, commits, and disconnects. */
   async stop(): Promise<void> {
+    this.kept?.stop();
     await this.consumer?.disconnect();
     await this.replacing;
     await this.slot?.producer.disconnect();
