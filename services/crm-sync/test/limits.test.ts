@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classify } from '../src/hubspot/client.js';
-import { AccountLimits, TokenBucket, nextMidnight } from '../src/sync/accounts.js';
+import { AccountBusy, AccountLimits, TokenBucket, nextMidnight } from '../src/sync/accounts.js';
 import { backoffDelay } from '../src/sync/worker.js';
 
 const rateLimit = (policyName: string, message: string) => ({
@@ -81,6 +81,25 @@ describe('limits per account', () => {
     expect(limits.unavailable('a')?.kind).toBe('paused'); // only one
     expect(limits.succeeded('a')).toBe('paused');
     expect(limits.unavailable('a')).toBeUndefined();
+  });
+
+  it('acquire waits no longer than its bound: a 429 window beyond it throws AccountBusy with its end', async () => {
+    let now = 1_000_000;
+    const limits = new AccountLimits({
+      burst: 10,
+      windowMs: 10_000,
+      probeMs: 1_000,
+      nextDailyReset: (t) => t + 86_400_000,
+      now: () => now,
+    });
+    limits.block('a', 10_000);
+    expect(limits.blockedUntil('a')).toBe(1_010_000);
+    expect(limits.blockedUntil('b')).toBeUndefined();
+    await expect(limits.acquire('a', undefined, 2_000)).rejects.toEqual(new AccountBusy(1_010_000));
+    await limits.acquire('b', undefined, 2_000);
+    now = 1_010_000;
+    expect(limits.blockedUntil('a')).toBeUndefined();
+    await limits.acquire('a', undefined, 2_000);
   });
 
   it('the next midnight in the account zone', () => {

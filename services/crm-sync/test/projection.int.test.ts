@@ -8,7 +8,7 @@ import { crmMigrationsDir } from '../src/consumer.js';
 import { applyCrmEvents } from '../src/projection/apply.js';
 import { renderNote } from '../src/sync/note.js';
 import { SyncStore } from '../src/sync/store.js';
-import { smallChat } from './support/chats.js';
+import { customerUpdate, smallChat } from './support/chats.js';
 import { eventsOf } from './support/harness.js';
 
 // Given simulated traffic, when its events arrive in any order (and in batches of any size), then the same
@@ -108,5 +108,44 @@ describe('crm projection: order of arrival', () => {
     expect(note.body.length).toBeLessThanOrEqual(65_536);
     expect(note.body).toContain(`[transcript cut: ${note.entriesCut} more entries not shown`);
     expect(note.body).toContain('message number 0<');
+  });
+
+  it("a returning customer's new thread queues only that thread; a changed e-mail queues all the customer's threads", async () => {
+    const schema = `crm_touched_${++n}`;
+    await migrateConsumerSchema({ databaseUrl: db.url, schema, migrationsDir: crmMigrationsDir });
+    const apply = async (events: readonly ChatDomainEvent[]) => {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        await applyCrmEvents(events, client, schema, 0);
+        await client.query('commit');
+      } finally {
+        client.release();
+      }
+    };
+    const versions = async () => {
+      const { rows } = await pool.query<{ thread_id: string; version: string }>(
+        `select thread_id, version::text from "${schema}".outbox order by thread_id`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.thread_id, Number(r.version)]));
+    };
+    const first = smallChat(5);
+    await apply(eventsOf(first.deliveries));
+    const before = await versions();
+    expect(Object.keys(before)).toEqual([first.threadId]);
+
+    const second = smallChat(5, { thread: 2 });
+    expect(second.chatId).toBe(first.chatId);
+    // Event by event, as a live chat arrives: no batch of the new thread touches the old thread's intent.
+    for (const event of eventsOf(second.deliveries)) await apply([event]);
+    const after = await versions();
+    expect(after[first.threadId]).toBe(before[first.threadId]);
+    expect(after[second.threadId]).toBeGreaterThanOrEqual(1);
+
+    // The customer's e-mail corrected (no chat id): both notes show it, both are queued again.
+    await apply(eventsOf([customerUpdate(5, 'fixed5@mail.example', Date.parse('2026-11-26T00:00:00Z'))]));
+    const corrected = await versions();
+    expect(corrected[first.threadId]).toBe(after[first.threadId]! + 1);
+    expect(corrected[second.threadId]).toBe(after[second.threadId]! + 1);
   });
 });

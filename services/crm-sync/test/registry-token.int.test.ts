@@ -157,3 +157,70 @@ describe('crm-sync: tenants that cannot be synced do not hold up the others', ()
     await waitFor(() => fake2!.notes().length === 2, { timeoutMs: 20_000, message: 'the parked note' });
   });
 });
+
+describe('crm-sync: a rate-limited account does not hold up the other accounts', () => {
+  const LIMITED = 'd4444444-4444-4444-8444-444444444444';
+  const OTHER = 'e5555555-5555-4555-8555-555555555555';
+  const LIMITED_TOKEN = 'pat-na1-CANARY-limited';
+  const OTHER_TOKEN = 'pat-na1-CANARY-other';
+  let db3: TestDatabase | undefined;
+  let pool3: pg.Pool | undefined;
+  let fake3: FakeHubSpot | undefined;
+  let crm3: CrmSync | undefined;
+  afterAll(async () => {
+    await crm3?.stop();
+    await fake3?.close();
+    await pool3?.end();
+    await db3?.drop();
+  });
+
+  it("tenant A's account in a ten-second 429 window: tenant B's note still arrives within a few seconds", async () => {
+    db3 = await createTestDatabase('crm_registry_limited');
+    pool3 = new pg.Pool({ connectionString: db3.url, max: 2 });
+    await migrateRegistry(pool3);
+    const registry = new TenantRegistry(pool3);
+    const limited = await registry.recordInstall({ clientId: 'client-limited', organizationId: LIMITED });
+    const other = await registry.recordInstall({ clientId: 'client-other', organizationId: OTHER });
+    await registry.saveCrmToken(limited.id, {
+      keyId: 'k1',
+      tokenEnc: seal(LIMITED_TOKEN, `${limited.id}/hubspot`),
+    });
+    await registry.saveCrmToken(other.id, {
+      keyId: 'k1',
+      tokenEnc: seal(OTHER_TOKEN, `${other.id}/hubspot`),
+    });
+
+    // Three calls per portal per ten seconds: A's upsert and two notes pass, its next note meets a 429 (no
+    // Retry-After: the client waits HUBSPOT_RATE_LIMIT_WAIT_MS, HubSpot's ten seconds).
+    fake3 = await startFakeHubSpot({
+      tokens: { [LIMITED_TOKEN]: 21, [OTHER_TOKEN]: 22 },
+      tenSecondlyLimit: 3,
+      tenSecondlyWindowMs: 10_000,
+    });
+    const { topic, publish } = await chatEventsTopic(1);
+    const env = crmEnv(
+      { databaseUrl: db3.url, topic, apiUrl: fake3.url, token: '' },
+      {
+        CRM_TENANT_REGISTRY_DATABASE_URL: db3.url,
+        CRM_TOKEN_KEYS: `k1:${KEY.toString('base64')}`,
+        HUBSPOT_RATE_LIMIT_WAIT_MS: '10000',
+        CRM_WORKER_CONCURRENCY: '4',
+      },
+    );
+    crm3 = await startCrmSync(crmConfig(env), captureLogs().logger);
+
+    await publish(
+      eventsOf([940, 941, 942, 943, 944, 945].flatMap((n) => smallChat(n, { org: LIMITED }).deliveries)),
+    );
+    await waitFor(() => fake3!.calls().some((c) => c.portalId === 21 && c.status === 429), {
+      timeoutMs: 20_000,
+      message: "A's 429",
+    });
+    const blockedAt = Date.now();
+    await publish(eventsOf(smallChat(950, { org: OTHER }).deliveries));
+    await waitFor(() => fake3!.notes(22).length === 1, { timeoutMs: 20_000, message: "B's note" });
+    // Within the ten-second window of A (before the fix B waited for A's pass to sleep it out).
+    expect(Date.now() - blockedAt).toBeLessThan(5_000);
+    expect(fake3.notes(21).length).toBeLessThan(6);
+  });
+});

@@ -5,7 +5,7 @@ import { layerRows, outboxSql, statements, tableOrder } from './statements.js';
 
 /** The part of a pg client the projection needs (the consumer runtime's transaction). */
 export interface SqlExecutor {
-  query(sql: string, params?: unknown[]): Promise<unknown>;
+  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
 /**
@@ -21,6 +21,10 @@ export async function applyCrmEvents(
 ): Promise<void> {
   const changes = crmRowChanges(events);
   const s = quoteIdent(schema);
+  // What the chats and customers upserts return: chats linked to their customer now, customers whose name or
+  // e-mail changed.
+  const linked: object[] = [];
+  const changedCustomers: object[] = [];
   for (const table of tableOrder) {
     const rows = replaceNul(changes[table] as readonly object[]);
     if (rows.length === 0) continue;
@@ -29,16 +33,24 @@ export async function applyCrmEvents(
       sql: (s: string) => string;
     };
     const sql = statement.sql(s);
-    for (const layer of layerRows(rows, statement.key)) await tx.query(sql, [JSON.stringify(layer)]);
+    for (const layer of layerRows(rows, statement.key)) {
+      const result = await tx.query(sql, [JSON.stringify(layer)]);
+      if (table === 'chats') linked.push(...(result.rows as object[]));
+      else if (table === 'customers') changedCustomers.push(...(result.rows as object[]));
+    }
   }
-  const chats = replaceNul([
+  const threads = replaceNul([
     ...new Map(
-      changes.chats.map((c) => [`${c.tenant}\u001f${c.chat_id}`, { tenant: c.tenant, chat_id: c.chat_id }]),
+      changes.touchedThreads.map((t) => [`${t.tenant}\u001f${t.chat_id}\u001f${t.thread_id}`, t]),
     ).values(),
   ]);
-  const customers = replaceNul(changes.touchedCustomers);
-  if (chats.length === 0 && customers.length === 0) return;
-  await tx.query(outboxSql(s), [JSON.stringify(chats), JSON.stringify(customers), settleMs]);
+  if (threads.length === 0 && linked.length === 0 && changedCustomers.length === 0) return;
+  await tx.query(outboxSql(s), [
+    JSON.stringify(threads),
+    JSON.stringify(linked),
+    JSON.stringify(changedCustomers),
+    settleMs,
+  ]);
 }
 
 export function quoteIdent(name: string): string {

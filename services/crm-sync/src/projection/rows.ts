@@ -71,8 +71,8 @@ export interface CrmRowChanges {
   threads: ThreadRow[];
   threadTags: ThreadTagRow[];
   entries: EntryRow[];
-  /** Customers whose facts changed without a chat id: every chat of theirs may need its notes updated. */
-  touchedCustomers: { tenant: string; customer_id: string }[];
+  /** Threads an event of the batch is about: their notes may change (other threads' do not). */
+  touchedThreads: { tenant: string; chat_id: string; thread_id: string }[];
 }
 
 export const emptyChanges = (): CrmRowChanges => ({
@@ -82,7 +82,7 @@ export const emptyChanges = (): CrmRowChanges => ({
   threads: [],
   threadTags: [],
   entries: [],
-  touchedCustomers: [],
+  touchedThreads: [],
 });
 
 const thread = (tenant: string, chat_id: string, thread_id: string): ThreadRow => ({
@@ -171,11 +171,27 @@ function messageRow(
   };
 }
 
+/** Event types whose facts show in their thread's note (a customer's name or e-mail is found by the SQL). */
+const THREAD_FACTS = new Set<ChatDomainEvent['type']>([
+  'thread_started',
+  'thread_closed',
+  'thread_tagged',
+  'thread_untagged',
+  'tags_snapshot',
+  'message_posted',
+  'event_edited',
+  'event_deleted',
+  'participant_added',
+  'properties_changed',
+]);
+
 /** Appends the row changes of one event; events crm-sync does not need change nothing. */
 export function addEventRows(event: ChatDomainEvent, into: CrmRowChanges): void {
   const { tenant, chat_id: chatId, thread_id: threadId } = event;
   const at = event.occurred_at ?? event.received_at;
   if (chatId !== null) into.chats.push(chat(tenant, chatId));
+  if (chatId !== null && threadId !== null && THREAD_FACTS.has(event.type))
+    into.touchedThreads.push({ tenant, chat_id: chatId, thread_id: threadId });
   switch (event.type) {
     case 'thread_started': {
       if (chatId === null || threadId === null) return;
@@ -303,7 +319,6 @@ export function addEventRows(event: ChatDomainEvent, into: CrmRowChanges): void 
         updated_us: at,
       });
       if (chatId !== null) into.chats.push(chat(tenant, chatId, body.customer_id));
-      else into.touchedCustomers.push({ tenant, customer_id: body.customer_id });
       return;
     }
     case 'properties_changed': {

@@ -1,6 +1,6 @@
 import type { CrmRowChanges } from './rows.js';
 
-type Tables = Exclude<keyof CrmRowChanges, 'touchedCustomers'>;
+type Tables = Exclude<keyof CrmRowChanges, 'touchedThreads'>;
 
 /**
  * One upsert per table, rows as one JSON array. The ON CONFLICT clauses are the merge rules, the same as
@@ -15,25 +15,40 @@ export interface TableStatement<K extends Tables> {
 const k = (...parts: (string | number)[]) => parts.join('\u001f');
 
 export const statements: { [K in Tables]: TableStatement<K> } = {
+  // Returns the chats that got their customer now: their earlier closed threads may qualify from now on.
   chats: {
     key: (r) => k(r.tenant, r.chat_id),
     sql: (s) => `
-      insert into ${s}.chats as c (tenant, chat_id, customer_id)
-      select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, customer_id text)
-      on conflict (tenant, chat_id) do update set customer_id = coalesce(c.customer_id, excluded.customer_id)`,
+      with x as (select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, customer_id text)),
+      old as (select c.tenant, c.chat_id, c.customer_id from ${s}.chats c join x using (tenant, chat_id)),
+      up as (
+        insert into ${s}.chats as c (tenant, chat_id, customer_id)
+        select x.tenant, x.chat_id, x.customer_id from x
+        on conflict (tenant, chat_id) do update set customer_id = coalesce(c.customer_id, excluded.customer_id)
+        returning c.tenant, c.chat_id, c.customer_id)
+      select up.tenant, up.chat_id, up.customer_id from up left join old using (tenant, chat_id)
+      where up.customer_id is not null and old.customer_id is null`,
   },
+  // Returns the customers whose name or e-mail changed (the CTE "old" sees the rows as before the statement):
+  // every note of theirs shows them, so all their closed threads are synced again.
   customers: {
     key: (r) => k(r.tenant, r.customer_id),
     sql: (s) => `
+      with x as (select * from jsonb_to_recordset($1::jsonb) as x(tenant text, customer_id text, name text, email text,
+             session_fields jsonb, updated_us bigint)),
+      old as (select c.tenant, c.customer_id, c.name, c.email from ${s}.customers c join x using (tenant, customer_id)),
+      up as (
       insert into ${s}.customers as c (tenant, customer_id, name, email, session_fields, updated_us)
-      select * from jsonb_to_recordset($1::jsonb) as x(tenant text, customer_id text, name text, email text,
-             session_fields jsonb, updated_us bigint)
+      select x.tenant, x.customer_id, x.name, x.email, x.session_fields, x.updated_us from x
       on conflict (tenant, customer_id) do update set
         name = case when excluded.name is not null and (c.name is null or excluded.updated_us >= c.updated_us) then excluded.name else c.name end,
         email = case when excluded.email is not null and (c.email is null or excluded.updated_us >= c.updated_us) then excluded.email else c.email end,
         session_fields = case when excluded.session_fields is not null and (c.session_fields is null or excluded.updated_us >= c.updated_us)
                               then excluded.session_fields else c.session_fields end,
-        updated_us = greatest(c.updated_us, excluded.updated_us)`,
+        updated_us = greatest(c.updated_us, excluded.updated_us)
+      returning c.tenant, c.customer_id, c.name, c.email)
+      select up.tenant, up.customer_id from up left join old using (tenant, customer_id)
+      where up.name is distinct from old.name or up.email is distinct from old.email`,
   },
   participants: {
     key: (r) => k(r.tenant, r.chat_id, r.user_id),
@@ -133,21 +148,25 @@ export function layerRows<T>(rows: readonly T[], key: (row: T) => string): T[][]
 }
 
 /**
- * Records the intent to sync every closed thread with a customer e-mail among the chats this batch touched (and
- * the chats of customers it touched): one outbox row per thread, its version bumped. Runs in the consumer's
+ * Records the intent to sync every closed thread with a customer e-mail among the threads this batch touched,
+ * the threads of chats that got their customer in it, and every thread of a customer whose name or e-mail it
+ * changed (their notes show them): one outbox row per thread, its version bumped. Other threads of the chat are
+ * left alone: a returning customer's new thread does not send their old notes again (HubSpot's daily limit). Runs in the consumer's
  * transaction, after the projection's upserts, so the intent commits with the offsets. A thread whose intent is
  * still waiting keeps its place; a new change pushes the attempt to `settle` from now, so a burst of late events
  * (tags after the close) makes one update, not one per event.
  */
 export const outboxSql = (s: string) => `
   insert into ${s}.outbox as o (tenant, chat_id, thread_id, first_closed_us, next_attempt_at)
-  select t.tenant, t.chat_id, t.thread_id, t.closed_us, now() + make_interval(secs => $3::double precision / 1000)
+  select t.tenant, t.chat_id, t.thread_id, t.closed_us, now() + make_interval(secs => $4::double precision / 1000)
   from ${s}.threads t
   join ${s}.chats c on c.tenant = t.tenant and c.chat_id = t.chat_id
   join ${s}.customers u on u.tenant = c.tenant and u.customer_id = c.customer_id
   where t.closed_us is not null and u.email is not null
-    and ((t.tenant, t.chat_id) in (select x.tenant, x.chat_id from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text))
-         or (c.tenant, c.customer_id) in (select y.tenant, y.customer_id from jsonb_to_recordset($2::jsonb) as y(tenant text, customer_id text)))
+    and ((t.tenant, t.chat_id, t.thread_id) in (select x.tenant, x.chat_id, x.thread_id
+                                                 from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text))
+         or (t.tenant, t.chat_id) in (select y.tenant, y.chat_id from jsonb_to_recordset($2::jsonb) as y(tenant text, chat_id text))
+         or (c.tenant, c.customer_id) in (select z.tenant, z.customer_id from jsonb_to_recordset($3::jsonb) as z(tenant text, customer_id text)))
   order by t.tenant, t.chat_id, t.thread_id
   on conflict (tenant, chat_id, thread_id) do update set
     version = o.version + 1,

@@ -36,6 +36,14 @@ export class TokenBucket {
   }
 }
 
+/** The account cannot take a call within the caller's wait bound; `until` is when it can (epoch ms). */
+export class AccountBusy extends Error {
+  override readonly name = 'AccountBusy';
+  constructor(readonly until: number) {
+    super('the HubSpot account is busy (rate limit or bucket) beyond the wait bound');
+  }
+}
+
 export type AccountState =
   | { readonly kind: 'ok' }
   /** A 429 TEN_SECONDLY_ROLLING (or secondly): every call waits until `until`. */
@@ -106,19 +114,31 @@ export class AccountLimits {
     return undefined;
   }
 
-  /** Waits for a token of the account's bucket and for any ten-second block to end. */
-  async acquire(account: string, signal?: AbortSignal): Promise<void> {
+  /** The end of the account's ten-second block (a 429), if it is blocked now. */
+  blockedUntil(account: string): number | undefined {
+    const s = this.state(account);
+    return s.kind === 'blocked' && this.now() < s.until ? s.until : undefined;
+  }
+
+  /**
+   * Waits for a token of the account's bucket and for any ten-second block to end, but never longer than
+   * `maxWaitMs` in all: a longer wait throws {@link AccountBusy} (the caller gives the work back to the queue
+   * instead of holding its pass, and other accounts' work, behind one account).
+   */
+  async acquire(account: string, signal?: AbortSignal, maxWaitMs = Number.POSITIVE_INFINITY): Promise<void> {
+    const deadline = this.now() + maxWaitMs;
     for (;;) {
       signal?.throwIfAborted();
       const s = this.state(account);
       const t = this.now();
-      if (s.kind === 'blocked' && t < s.until) {
-        await sleep(s.until - t, undefined, signal === undefined ? {} : { signal });
-        continue;
+      let wait: number;
+      if (s.kind === 'blocked' && t < s.until) wait = s.until - t;
+      else {
+        if (s.kind === 'blocked') this.states.set(account, { kind: 'ok' });
+        wait = this.bucket(account).tryTake();
+        if (wait === 0) return;
       }
-      if (s.kind === 'blocked') this.states.set(account, { kind: 'ok' });
-      const wait = this.bucket(account).tryTake();
-      if (wait === 0) return;
+      if (t + wait > deadline) throw new AccountBusy(t + wait);
       await sleep(wait, undefined, signal === undefined ? {} : { signal });
     }
   }

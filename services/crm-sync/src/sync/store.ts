@@ -284,6 +284,30 @@ export class SyncStore {
   }
 
   /**
+   * Claimed rows (of one claim) back to the queue at `at`, in one UPDATE: an account in a 429 window gives its
+   * rest back instead of holding the pass. Not a failed attempt.
+   */
+  async rescheduleClaimed(items: readonly ClaimedItem[], at: Date, code: string): Promise<number> {
+    if (items.length === 0) return 0;
+    const { rowCount } = await this.pool.query(
+      `update ${this.s}.outbox o set next_attempt_at = greatest(o.next_attempt_at, $5), claimed_until = null,
+         last_error_code = $6, updated_at = now()
+       from unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) as k(tenant, chat_id, thread_id, claim_token)
+       where o.tenant = k.tenant and o.chat_id = k.chat_id and o.thread_id = k.thread_id
+         and o.claim_token = k.claim_token`,
+      [
+        items.map((i) => i.tenant),
+        items.map((i) => i.chatId),
+        items.map((i) => i.threadId),
+        items.map((i) => i.claimToken),
+        at,
+        code,
+      ],
+    );
+    return rowCount ?? 0;
+  }
+
+  /**
    * Every pending row of a tenant that cannot be synced now (its account paused or broken, its token unreadable)
    * waits until `at`, in one UPDATE: its backlog does not come back row by row to crowd out other tenants. Rows
    * another worker holds are left alone.

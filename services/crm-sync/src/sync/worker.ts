@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { CrmSyncError } from '../errors.js';
 import type { ContactInput, HubSpotClient } from '../hubspot/client.js';
 import type { CrmMetrics } from '../metrics.js';
-import type { AccountLimits } from './accounts.js';
+import { AccountBusy, type AccountLimits } from './accounts.js';
 import { renderNote, splitName, syncKey } from './note.js';
 import type { ClaimedItem, Snapshot, SyncStore } from './store.js';
 import type { TokenSource } from './tokens.js';
@@ -161,6 +161,12 @@ export class OutboxWorker {
         await store.deferTenant(tenant, claimToken, new Date(unavailable.until), code, false);
         continue;
       }
+      const blockedUntil = limits.blockedUntil(credentials.account);
+      if (blockedUntil !== undefined) {
+        // A 429 window: the claimed rows come back at its end (one UPDATE), the pass goes on with the others.
+        await store.rescheduleClaimed(tenantItems, new Date(blockedUntil), 'CRM_HUBSPOT_RATE_LIMITED');
+        continue;
+      }
       for (const item of tenantItems) {
         const snapshot = await store.snapshot(item);
         if (snapshot === null) {
@@ -229,7 +235,7 @@ export class OutboxWorker {
           this.deps.client.upsertContacts(
             token,
             chunk.map(([, c]) => c),
-            () => this.deps.limits.acquire(account, this.abort.signal),
+            () => this.acquire(account),
           ),
         );
         const known: { emailKey: string; contactId: string }[] = [];
@@ -269,6 +275,14 @@ export class OutboxWorker {
           if (Date.now() >= leaseEnd - margin) {
             const rest = withContact.splice(next);
             for (const r of rest) await store.release(r.work.item);
+            return;
+          }
+          const blockedUntil = this.deps.limits.blockedUntil(account);
+          if (blockedUntil !== undefined) {
+            // A 429 window: the rest waits in the queue until it ends, not in this pass (which would hold up
+            // every other account's work, claimed with it or after it).
+            const rest = withContact.splice(next).map((r) => r.work.item);
+            await store.rescheduleClaimed(rest, new Date(blockedUntil), 'CRM_HUBSPOT_RATE_LIMITED');
             return;
           }
           const current = withContact[next++]!;
@@ -320,7 +334,7 @@ export class OutboxWorker {
         }
         const lookupContact = record.contactId;
         // A bucket token per HTTP request: the look-up's first request takes call()'s, each further one its own.
-        const pace = () => this.deps.limits.acquire(account, this.abort.signal);
+        const pace = () => this.acquire(account);
         const found = await this.call(account, tenants, () =>
           client.findNoteByMarker(
             token,
@@ -413,7 +427,7 @@ export class OutboxWorker {
     beforeSend?: () => Promise<void>,
   ): Promise<T> {
     const { limits, metrics, logger, store } = this.deps;
-    await limits.acquire(account, this.abort.signal);
+    await this.acquire(account);
     await beforeSend?.();
     try {
       const result = await fn();
@@ -464,6 +478,11 @@ export class OutboxWorker {
     }
   }
 
+  /** A token of the account's bucket, waiting at most MAX_ACQUIRE_WAIT_MS (else AccountBusy). */
+  private acquire(account: string): Promise<void> {
+    return this.deps.limits.acquire(account, this.abort.signal, MAX_ACQUIRE_WAIT_MS);
+  }
+
   private gauges(): void {
     this.deps.metrics.accountsPaused.set(this.paused.size);
     this.deps.metrics.accountsBroken.set(this.broken.size);
@@ -472,6 +491,20 @@ export class OutboxWorker {
   /** What to do with rows whose sync failed: wait a window, back off, or dead-letter. */
   private async failed(items: readonly ClaimedItem[], error: unknown): Promise<void> {
     const { store, metrics, options, logger } = this.deps;
+    if (error instanceof AccountBusy) {
+      // The account's bucket or 429 window would have held this pass too long: back when it is free.
+      await store.rescheduleClaimed(items, new Date(error.until), 'CRM_HUBSPOT_RATE_LIMITED');
+      return;
+    }
+    if (error instanceof CrmSyncError && error.code === 'CRM_HUBSPOT_RATE_LIMITED') {
+      metrics.failures.inc({ code: error.code }, items.length);
+      await store.rescheduleClaimed(
+        items,
+        new Date(Date.now() + (error.details.retryAfterMs ?? 10_000)),
+        error.code,
+      );
+      return;
+    }
     if (!(error instanceof CrmSyncError)) {
       if (this.stopped) return;
       throw error;
@@ -487,14 +520,6 @@ export class OutboxWorker {
             hubspotError: error.details.hubspotError,
           });
           break;
-        case 'CRM_HUBSPOT_RATE_LIMITED':
-          await store.reschedule(
-            item,
-            new Date(Date.now() + (error.details.retryAfterMs ?? 10_000)),
-            error.code,
-            false,
-          );
-          break;
         case 'CRM_HUBSPOT_DAILY_LIMIT':
         case 'CRM_HUBSPOT_UNAUTHORIZED':
           await store.reschedule(item, new Date(Date.now() + options.probeMs), error.code, false);
@@ -505,11 +530,10 @@ export class OutboxWorker {
         }
       }
     }
-    if (error.code !== 'CRM_HUBSPOT_RATE_LIMITED')
-      logger.warn(
-        { code: error.code, status: error.details.status, threads: items.length },
-        'HubSpot sync failed; rescheduled',
-      );
+    logger.warn(
+      { code: error.code, status: error.details.status, threads: items.length },
+      'HubSpot sync failed; rescheduled',
+    );
   }
 
   private async deadLetter(
@@ -530,6 +554,12 @@ export class OutboxWorker {
     );
   }
 }
+
+/**
+ * The longest a call waits for its account's bucket or 429 window inside a pass; a longer wait gives the row
+ * back to the queue until then, so one rate-limited account never holds up the other accounts' work.
+ */
+const MAX_ACQUIRE_WAIT_MS = 2_000;
 
 /** A note create holds its row this long past HUBSPOT_TIMEOUT_MS (the database round trips around the call). */
 const CREATE_HOLD_MARGIN_MS = 2_000;

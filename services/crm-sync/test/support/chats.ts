@@ -16,12 +16,14 @@ const v3 = (action: string, payload: unknown, emittedAtMs: number, org = ORG) =>
 
 export function smallChat(
   n: number,
-  options: { email?: string; name?: string; texts?: string[]; org?: string } = {},
+  options: { email?: string; name?: string; texts?: string[]; org?: string; thread?: number } = {},
 ): { chatId: string; threadId: string; email: string; deliveries: { body: unknown; emittedAt: number }[] } {
+  // thread > 1: a later thread of the same chat and customer (a returning customer), 40 s after the previous.
+  const thread = options.thread ?? 1;
   const chatId = `CHAT${String(n).padStart(4, '0')}`;
-  const threadId = `TH${String(n).padStart(4, '0')}`;
+  const threadId = `TH${String(n).padStart(4, '0')}${thread > 1 ? `-${thread}` : ''}`;
   const email = options.email ?? `customer${n}@mail.example`;
-  const start = T0 + n * 60_000;
+  const start = T0 + n * 60_000 + (thread - 1) * 40_000;
   const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
   const customer = { id: `cust-${n}`, type: 'customer', name: options.name ?? `Ada Lovelace${n}`, email };
   const agent = { id: 'agent@example.com', type: 'agent', name: 'Bob Agent' };
