@@ -2,6 +2,7 @@ import type { KafkaMessage, Producer } from 'kafkajs';
 import type pg from 'pg';
 import { publishDeadLetters, toDeadLetterMessage } from './dead-letter.js';
 import { claimEventIds, selectClaimed } from './dedup.js';
+import { watchConnection } from './connection-watch.js';
 import { ConsumerError, classifyError } from './errors.js';
 import { compareAndSetOffset, planBatch } from './offsets.js';
 import type { ResolvedOptions, RuntimeHooks } from './options.js';
@@ -70,6 +71,7 @@ export class BatchProcessor<E> {
     const { decoded, poison } = await this.decodeAll(input, plan.fresh);
 
     const client = await this.connect();
+    const watch = watchConnection(client);
     let broken = false;
     try {
       await client.query('begin');
@@ -136,7 +138,8 @@ export class BatchProcessor<E> {
       throw classifyError(error, 'storage');
     } finally {
       // A connection that saw an error may be half-dead (Postgres restarting): do not reuse it.
-      client.release(broken);
+      watch.stop();
+      client.release(broken || watch.lost() !== undefined);
     }
   }
 

@@ -51,6 +51,9 @@ export async function rebuild<E>(
   const total = ranges.reduce((sum, r) => sum + Number(r.high - r.low), 0);
 
   const db = new pg.Client({ connectionString: resolved.databaseUrl });
+  // The client is held across the whole rebuild: a connection dropped between queries would emit
+  // 'error' with no listener and crash the process. The next query fails instead (the rebuild resumes).
+  db.on('error', () => undefined);
   await db.connect();
   try {
     const resumed = await resetUnlessInProgress(db, resolved, definition.tables);

@@ -176,6 +176,13 @@ export async function migrateRegistryWithGrants(
   let ingestRoleMissing = false;
   const client = await pool.connect();
   const applied: number[] = [];
+  // pg-pool drops its 'error' listener while a client is checked out: a connection dropped between these
+  // queries would emit 'error' unheard and crash the process. The next query fails instead.
+  let lost: Error | undefined;
+  const onError = (error: Error): void => {
+    lost ??= error;
+  };
+  client.on('error', onError);
   try {
     await client.query('select pg_advisory_lock(hashtext($1))', [`tenant-registry:${schemaName}`]);
     try {
@@ -210,7 +217,8 @@ export async function migrateRegistryWithGrants(
       await client.query('select pg_advisory_unlock(hashtext($1))', [`tenant-registry:${schemaName}`]);
     }
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(lost);
   }
   return { applied, ingestRoleMissing };
 }

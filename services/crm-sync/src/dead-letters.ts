@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { CrmSyncError } from './errors.js';
+import { withPoolClient } from './pg-client.js';
 
 export interface CrmDeadLetter {
   readonly id: string;
@@ -56,38 +57,37 @@ export async function replayDeadLetters(
   schema: string,
   ids: readonly string[] | 'all',
 ): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    const selected = await client.query<{ id: string; tenant: string; chat_id: string; thread_id: string }>(
-      `select id::text, tenant, chat_id, thread_id from "${schema}".dead_letters
+  return withPoolClient(pool, async (client) => {
+    try {
+      await client.query('begin');
+      const selected = await client.query<{ id: string; tenant: string; chat_id: string; thread_id: string }>(
+        `select id::text, tenant, chat_id, thread_id from "${schema}".dead_letters
        where replayed_at is null ${ids === 'all' ? '' : 'and id = any($1::bigint[])'} order by id for update`,
-      ids === 'all' ? [] : [ids],
-    );
-    if (ids !== 'all') {
-      const found = new Set(selected.rows.map((r) => r.id));
-      const missing = ids.filter((id) => !found.has(id));
-      if (missing.length > 0)
-        throw new CrmSyncError(
-          'CRM_DEAD_LETTER_NOT_FOUND',
-          `no dead letter waiting with id ${missing.join(', ')}`,
-        );
-    }
-    for (const r of selected.rows) {
-      await client.query(
-        `update "${schema}".outbox set status = 'pending', next_attempt_at = now(), attempts = 0, claimed_until = null,
+        ids === 'all' ? [] : [ids],
+      );
+      if (ids !== 'all') {
+        const found = new Set(selected.rows.map((r) => r.id));
+        const missing = ids.filter((id) => !found.has(id));
+        if (missing.length > 0)
+          throw new CrmSyncError(
+            'CRM_DEAD_LETTER_NOT_FOUND',
+            `no dead letter waiting with id ${missing.join(', ')}`,
+          );
+      }
+      for (const r of selected.rows) {
+        await client.query(
+          `update "${schema}".outbox set status = 'pending', next_attempt_at = now(), attempts = 0, claimed_until = null,
            version = version + 1, updated_at = now()
          where tenant = $1 and chat_id = $2 and thread_id = $3 and status = 'dead'`,
-        [r.tenant, r.chat_id, r.thread_id],
-      );
-      await client.query(`update "${schema}".dead_letters set replayed_at = now() where id = $1`, [r.id]);
+          [r.tenant, r.chat_id, r.thread_id],
+        );
+        await client.query(`update "${schema}".dead_letters set replayed_at = now() where id = $1`, [r.id]);
+      }
+      await client.query('commit');
+      return selected.rows.length;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
     }
-    await client.query('commit');
-    return selected.rows.length;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

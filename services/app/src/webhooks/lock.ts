@@ -15,6 +15,12 @@ export async function withAdvisoryLock<T>(
   const client = await pool.connect();
   // A connection whose unlock failed is closed, not pooled: closing it is what frees a session lock.
   let broken: Error | undefined;
+  // pg-pool drops its 'error' listener while a client is checked out, and this one is held across `fn`: a
+  // connection dropped meanwhile (Postgres restarting) would emit 'error' unheard and crash the process.
+  const onError = (error: Error): void => {
+    broken ??= error;
+  };
+  client.on('error', onError);
   try {
     if (mode === 'try') {
       const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [key]);
@@ -28,6 +34,7 @@ export async function withAdvisoryLock<T>(
       });
     }
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

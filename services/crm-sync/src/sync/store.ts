@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { NoteEntry, ThreadSnapshot } from './note.js';
+import { withPoolClient } from '../pg-client.js';
 
 /** One claimed outbox row. */
 export interface ClaimedItem {
@@ -383,33 +384,32 @@ export class SyncStore {
     item: ClaimedItem,
     failure: { code: string; status?: number; message: string; hubspotError?: unknown },
   ): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(
-        `insert into ${this.s}.dead_letters (tenant, chat_id, thread_id, code, http_status, message, hubspot_error)
+    await withPoolClient(this.pool, async (client) => {
+      try {
+        await client.query('begin');
+        await client.query(
+          `insert into ${this.s}.dead_letters (tenant, chat_id, thread_id, code, http_status, message, hubspot_error)
          values ($1, $2, $3, $4, $5, $6, $7)`,
-        [
-          ...key(item),
-          failure.code,
-          failure.status ?? null,
-          failure.message.slice(0, 1024),
-          failure.hubspotError === undefined ? null : JSON.stringify(failure.hubspotError),
-        ],
-      );
-      const held = await client.query(
-        `update ${this.s}.outbox set status = 'dead', claimed_until = null, last_error_code = $4, updated_at = now()
+          [
+            ...key(item),
+            failure.code,
+            failure.status ?? null,
+            failure.message.slice(0, 1024),
+            failure.hubspotError === undefined ? null : JSON.stringify(failure.hubspotError),
+          ],
+        );
+        const held = await client.query(
+          `update ${this.s}.outbox set status = 'dead', claimed_until = null, last_error_code = $4, updated_at = now()
          where tenant = $1 and chat_id = $2 and thread_id = $3 and claim_token = $5`,
-        [...key(item), failure.code, item.claimToken],
-      );
-      // The claim is lost: the worker holding the row now decides (no dead letter for a row it may sync).
-      await client.query((held.rowCount ?? 0) === 0 ? 'rollback' : 'commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+          [...key(item), failure.code, item.claimToken],
+        );
+        // The claim is lost: the worker holding the row now decides (no dead letter for a row it may sync).
+        await client.query((held.rowCount ?? 0) === 0 ? 'rollback' : 'commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      }
+    });
   }
 
   async setConnection(
