@@ -553,6 +553,9 @@ export function failedChecks(result: FaultSuiteResult): string[] {
   if (result.longestRequestMs >= LIVECHAT_TIMEOUT_MS)
     failed.push(`a request took ${Math.round(result.longestRequestMs)} ms (LiveChat's timeout is 10 s)`);
   if (result.deadLetters > 0) failed.push(`${result.deadLetters} dead letters`);
+  // A service must survive every fault here by itself (a Postgres restart once crashed transcripts).
+  if (result.unplannedExits.length > 0)
+    failed.push(`services exited on their own: ${result.unplannedExits.join('; ')}`);
   failed.push(...result.problems);
   return failed;
 }
