@@ -41,7 +41,7 @@ async function setUp(fakeOptions: Partial<FakeHubSpotOptions> = {}, extra: Recor
   );
   const logs = captureLogs('info');
   crm = await startCrmSync(crmConfig(env), logs.logger);
-  return { publish, schema, logs };
+  return { publish, schema, logs, topic };
 }
 
 const notesOf = (f: FakeHubSpot, chats: readonly { chatId: string; threadId: string }[]) =>
@@ -134,6 +134,51 @@ describe('crm-sync: HubSpot limits and faults', () => {
         (await pool.query(`select 1 from "${schema}".connections where status = 'ok'`)).rowCount === 1,
       { message: 'connection ok' },
     );
+  });
+
+  it("a replaced token (same portal) updates the thread's note instead of creating a second one", async () => {
+    // given: a thread synced with the first token
+    const { publish, schema, topic } = await setUp();
+    const chat = smallChat(320);
+    await publish(eventsOf(chat.deliveries));
+    await waitFor(() => notesOf(fake!, [chat])[0] === 1, { timeoutMs: 20_000, message: 'the note' });
+    await waitFor(
+      async () =>
+        (await pool.query(`select 1 from "${schema}".outbox where status = 'pending'`)).rowCount === 0,
+      { timeoutMs: 20_000, message: 'the outbox drained' },
+    );
+
+    // when: the operator replaces the token (the old one revoked), crm-sync starts with the new one, and a
+    // change of the customer re-queues the thread
+    const replacedAt = Date.now();
+    await crm!.stop();
+    const NEW_TOKEN = 'pat-na1-CANARY-replaced';
+    fake!.setToken(TOKEN, null);
+    fake!.setToken(NEW_TOKEN, 7);
+    const env = crmEnv(
+      { databaseUrl: db.url, topic, apiUrl: fake!.url, token: NEW_TOKEN },
+      { CRM_SCHEMA: schema, HUBSPOT_RATE_LIMIT_WAIT_MS: '1000' },
+    );
+    crm = await startCrmSync(crmConfig(env), captureLogs('info').logger);
+    await publish(
+      eventsOf([customerUpdate(320, 'ada320.new@mail.example', Date.parse('2026-11-26T00:00:00Z'))]),
+    );
+
+    // then: the re-queued thread is synced again by updating its note (no second note)
+    await waitFor(
+      async () =>
+        (
+          await pool.query(
+            `select 1 from "${schema}".outbox where version >= 2 and synced_version >= version and status = 'done'`,
+          )
+        ).rowCount === 1,
+      { timeoutMs: 20_000, message: 'the thread synced again' },
+    );
+    expect(notesOf(fake!, [chat])).toEqual([1]);
+    const patched = fake!
+      .calls()
+      .filter((c) => c.at >= replacedAt && c.method === 'PATCH' && c.status === 200);
+    expect(patched.map((c) => c.path.replace(/\d+$/, 'N'))).toEqual(['/crm/v3/objects/notes/N']);
   });
 
   it('a 207 refusing one input moves only that thread to crm.dead_letters; replay sends it again once fixed', async () => {

@@ -320,7 +320,10 @@ export class OutboxWorker {
       const note = { body: rendered.body, timestamp: rendered.timestamp };
       const record = await store.noteRecord(item);
       const sameAccount = record !== null && record.account === account;
-      let noteId = sameAccount ? record.noteId : null;
+      // A note recorded under another account key is still this thread's note: the account key is a hash of the
+      // token, and a replaced token (the fix for a 401) usually names the same portal. Updating it by id tells:
+      // the same portal updates it (no second note); another portal answers 404, and the note is created there.
+      let noteId = record?.noteId ?? null;
       let knownSha = sameAccount ? record.bodySha256 : null;
       let outcome: 'created' | 'updated' | 'unchanged' | 'found' = 'unchanged';
 
