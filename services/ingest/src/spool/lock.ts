@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { link, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { IngestError } from '../errors.js';
 
@@ -47,7 +48,7 @@ export async function acquireSpoolLock(dir: string): Promise<SpoolLock> {
     await handle.close();
   }
   try {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
       try {
         await link(mine, file);
         heldHere.add(key);
@@ -77,31 +78,47 @@ export async function acquireSpoolLock(dir: string): Promise<SpoolLock> {
           `INGEST_SPOOL_LOCKED: spool directory ${dir} is in use by another ingest process (pid ${owner.pid}): one ingest process per spool directory`,
         );
       }
-      // Stale: move it aside (one of several concurrent starters wins the rename), check that what was moved is
-      // the stale lock judged above and not a fresh one linked meanwhile, and try again.
-      const aside = path.join(dir, `${LOCK_FILE}.${process.pid}.stale`);
+      // Stale. Only the holder of LOCK.break may remove a LOCK, and only one it judged stale while holding it:
+      // then no starter can remove a fresh lock another starter linked meanwhile (moving LOCK aside could).
+      const breakFile = path.join(dir, `${LOCK_FILE}.break`);
+      const breaking = await tryCreateExclusive(breakFile, JSON.stringify(me));
+      if (!breaking) {
+        // Another starter is breaking the stale lock; a break file left by a dead process is removed.
+        const breaker = await readOwner(breakFile);
+        if (breaker !== undefined && breaker.host === me.host && !isAlive(breaker.pid, breaker.started))
+          await rm(breakFile, { force: true });
+        await sleep(20 + Math.floor(Math.random() * 30));
+        continue;
+      }
       try {
-        await rename(file, aside);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
+        const now = await readOwner(file);
+        if (sameOwner(now, owner)) await rm(file, { force: true });
+      } finally {
+        await rm(breakFile, { force: true });
       }
-      const moved = await readOwner(aside);
-      if (!sameOwner(moved, owner)) {
-        // A fresh lock of a concurrent starter: give it back and leave the directory to it.
-        await link(aside, file).catch(() => undefined);
-        await rm(aside, { force: true });
-        throw new IngestError(
-          'INGEST_SPOOL_LOCKED',
-          `INGEST_SPOOL_LOCKED: spool directory ${dir} was just taken by another ingest process (pid ${moved?.pid ?? '?'})`,
-        );
-      }
-      await rm(aside, { force: true });
     }
     throw new IngestError('INGEST_SPOOL_LOCKED', `INGEST_SPOOL_LOCKED: could not take the lock ${file}`);
   } finally {
     await rm(mine, { force: true });
   }
+}
+
+/** Creates `file` with `content` unless it exists (O_EXCL); false when it does. */
+async function tryCreateExclusive(file: string, content: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
 }
 
 function sameOwner(a: LockOwner | undefined, b: LockOwner | undefined): boolean {
