@@ -5,6 +5,7 @@ export {
   DEAD_LETTER_MAX_MESSAGE_BYTES,
   TOPICS,
   chatEventsTopic,
+  defaultMinInsyncReplicas,
   keptForeverTopicSpec,
   rawWebhookTopic,
   topicSpecs,

@@ -49,11 +49,29 @@ interface KeptForever {
   readonly topic: string;
   readonly numPartitions: number;
   readonly replicationFactor: number;
+  /** Default min(replicationFactor, 2): see `defaultMinInsyncReplicas`. */
+  readonly minInsyncReplicas?: number | undefined;
   readonly maxMessageBytes: number;
+}
+
+/**
+ * `min.insync.replicas` of a topic the services create when the caller names none: 2 when replicated (every
+ * producer of the pipeline writes with acks=all, so an acknowledged record is then on two brokers), 1 otherwise.
+ */
+export function defaultMinInsyncReplicas(replicationFactor: number): number {
+  return Math.min(replicationFactor, 2);
+}
+
+/** The replication settings every topic spec takes. */
+interface Replication {
+  replicationFactor: number;
+  /** `KAFKA_MIN_INSYNC_REPLICAS`; default `defaultMinInsyncReplicas(replicationFactor)`. */
+  minInsyncReplicas?: number | undefined;
 }
 
 /** A topic kept forever (no time or size retention) whose batches may be up to `maxMessageBytes`. */
 export function keptForeverTopicSpec(o: KeptForever): TopicSpec {
+  const minInsyncReplicas = o.minInsyncReplicas ?? defaultMinInsyncReplicas(o.replicationFactor);
   return {
     topic: o.topic,
     numPartitions: o.numPartitions,
@@ -62,8 +80,11 @@ export function keptForeverTopicSpec(o: KeptForever): TopicSpec {
       'retention.ms': '-1',
       'retention.bytes': '-1',
       'max.message.bytes': String(o.maxMessageBytes),
+      'min.insync.replicas': String(minInsyncReplicas),
     },
     requires: [
+      // An existing topic with fewer (a cluster's default of 1, say) would acknowledge acks=all writes on one copy.
+      { config: 'min.insync.replicas', atLeast: minInsyncReplicas },
       { config: 'retention.ms', equals: '-1' },
       { config: 'retention.bytes', equals: '-1' },
       { config: 'max.message.bytes', atLeast: o.maxMessageBytes },
@@ -78,40 +99,45 @@ export function keptForeverTopicSpec(o: KeptForever): TopicSpec {
  */
 export const topicSpecs = {
   /** `livechat.webhooks.raw`: the ingest writes batches of up to `maxMessageBytes` (from its body and batch limits). */
-  rawWebhook: (o: {
-    topic?: string;
-    partitions: number;
-    replicationFactor: number;
-    maxMessageBytes: number;
-  }): TopicSpec =>
+  rawWebhook: (
+    o: Replication & {
+      topic?: string;
+      partitions: number;
+      maxMessageBytes: number;
+    },
+  ): TopicSpec =>
     keptForeverTopicSpec({
       topic: o.topic ?? TOPICS.rawWebhook,
       numPartitions: o.partitions,
       replicationFactor: o.replicationFactor,
+      minInsyncReplicas: o.minInsyncReplicas,
       maxMessageBytes: o.maxMessageBytes,
     }),
   /** `livechat.chat-events`: written by the normalizer, created by it or by a reader that starts first. */
-  chatEvents: (o: { topic?: string; partitions: number; replicationFactor: number }): TopicSpec =>
+  chatEvents: (o: Replication & { topic?: string; partitions: number }): TopicSpec =>
     keptForeverTopicSpec({
       topic: o.topic ?? TOPICS.chatEvents,
       numPartitions: o.partitions,
       replicationFactor: o.replicationFactor,
+      minInsyncReplicas: o.minInsyncReplicas,
       maxMessageBytes: CHAT_EVENTS_MAX_MESSAGE_BYTES,
     }),
   /** `livechat.webhooks.raw.dlq`: raw records the normalizer could not map, byte for byte. */
-  normalizerDeadLetters: (o: { topic?: string; replicationFactor: number }): TopicSpec =>
+  normalizerDeadLetters: (o: Replication & { topic?: string }): TopicSpec =>
     keptForeverTopicSpec({
       topic: o.topic ?? TOPICS.normalizerDeadLetters,
       numPartitions: 1,
       replicationFactor: o.replicationFactor,
+      minInsyncReplicas: o.minInsyncReplicas,
       maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES,
     }),
   /** `<consumer>.dlq` of a Postgres consumer: its origin records byte for byte. */
-  consumerDeadLetters: (o: { topic: string; replicationFactor: number }): TopicSpec =>
+  consumerDeadLetters: (o: Replication & { topic: string }): TopicSpec =>
     keptForeverTopicSpec({
       topic: o.topic,
       numPartitions: 1,
       replicationFactor: o.replicationFactor,
+      minInsyncReplicas: o.minInsyncReplicas,
       maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES,
     }),
 } as const;

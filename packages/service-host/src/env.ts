@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_STARTUP_TIMEOUT_MS } from './startup.js';
 
@@ -41,12 +42,64 @@ export const listVar = (separator: string | RegExp = ',') =>
 export const httpUrlVar = () =>
   z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, ''));
 
-/** A Postgres connection URL (`postgres://` or `postgresql://`). */
+/** The `sslmode` values node-postgres understands (in a URL, or as `PGSSLMODE` when the URL names none). */
+export const POSTGRES_SSL_MODES = [
+  'disable',
+  'prefer',
+  'require',
+  'verify-ca',
+  'verify-full',
+  'no-verify',
+] as const;
+
+/**
+ * A Postgres connection URL (`postgres://` or `postgresql://`). Its TLS parameters are checked here, where the
+ * variable's name is known, rather than at the first connection: `sslmode` must be one node-postgres
+ * understands, the `sslrootcert` / `sslcert` / `sslkey` files must be readable (node-postgres reads them when a
+ * pool connects), and a client certificate needs its key.
+ */
 export const postgresUrlVar = () =>
   z
     .string()
     .trim()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL');
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .superRefine((value, ctx) => {
+      for (const message of postgresTlsProblems(value)) ctx.addIssue({ code: 'custom', message });
+    });
+
+function postgresTlsProblems(value: string): string[] {
+  let params: URLSearchParams;
+  try {
+    params = new URL(value).searchParams;
+  } catch {
+    return ['must be a valid URL'];
+  }
+  const problems: string[] = [];
+  const sslmode = params.get('sslmode');
+  if (sslmode !== null && !(POSTGRES_SSL_MODES as readonly string[]).includes(sslmode))
+    problems.push(`sslmode=${sslmode} is not one of ${POSTGRES_SSL_MODES.join(', ')}`);
+  if (sslmode === 'disable' && ['sslrootcert', 'sslcert', 'sslkey'].some((p) => params.has(p)))
+    problems.push('sslmode=disable with TLS files: remove them or choose a TLS sslmode');
+  for (const param of ['sslrootcert', 'sslcert', 'sslkey']) {
+    const file = params.get(param);
+    if (file === null) continue;
+    try {
+      readFileSync(file);
+    } catch (error) {
+      problems.push(`${param}=${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if (params.has('sslcert') !== params.has('sslkey'))
+    problems.push(params.has('sslcert') ? 'sslcert needs sslkey' : 'sslkey needs sslcert');
+  return problems;
+}
+
+/** `PGSSLMODE`: node-postgres's TLS mode for a URL without `sslmode`; a typo would silently mean no TLS. */
+export const postgresTlsEnv = {
+  PGSSLMODE: z
+    .enum(POSTGRES_SSL_MODES, { message: `must be one of ${POSTGRES_SSL_MODES.join(', ')}` })
+    .optional(),
+};
 
 /** `KAFKA_BROKERS`: comma-separated host:port, at least one. */
 export const brokersVar = () =>
@@ -62,15 +115,6 @@ export const logLevelVar = () => z.enum(LOG_LEVELS).default('info');
 
 /** `<SERVICE>_STARTUP_TIMEOUT_MS`: how long start-up steps are retried (1 s … 10 min, default 60 s). */
 export const startupTimeoutVar = () => intVar(1_000, 600_000).default(DEFAULT_STARTUP_TIMEOUT_MS);
-
-/** The connection settings every service shares, with defaults for the local stack. */
-export const connectionEnv = (clientId: string) => ({
-  KAFKA_BROKERS: brokersVar().default(['127.0.0.1:59092']),
-  KAFKA_CLIENT_ID: nameVar.default(clientId),
-  KAFKA_REPLICATION_FACTOR: intVar(1, 10).default(1),
-  SCHEMA_REGISTRY_URL: z.url('must be a URL').default('http://127.0.0.1:58081/apis/ccompat/v7'),
-  LOG_LEVEL: logLevelVar(),
-});
 
 /** The variables of `env` that are set to something other than blanks (blank = unset). */
 export function presentEnv(env: NodeJS.ProcessEnv, names?: readonly string[]): Record<string, string> {

@@ -3,7 +3,6 @@ export {
   ServiceConfigError,
   boolVar,
   brokersVar,
-  connectionEnv,
   deepFreeze,
   httpUrlVar,
   intVar,
@@ -11,6 +10,8 @@ export {
   logLevelVar,
   nameVar,
   parseEnv,
+  POSTGRES_SSL_MODES,
+  postgresTlsEnv,
   postgresUrlVar,
   presentEnv,
   readEnv,
@@ -18,6 +19,16 @@ export {
   type EnvResult,
   type LogLevel,
 } from './env.js';
+export {
+  SASL_MECHANISMS,
+  connectionEnv,
+  kafkaClusterEnv,
+  kafkaClusterFromEnv,
+  readKafkaCluster,
+  type KafkaClientSecurity,
+  type KafkaClusterSettings,
+  type SaslMechanism,
+} from './cluster.js';
 export { createServiceKafka, type ServiceKafkaOptions } from './kafka.js';
 export { createServiceLogger, type ServiceLoggerOptions } from './logger.js';
 export { createOperationsServer, type Readiness } from './operations-server.js';

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type LogEntry, type RetryOptions } from 'kafkajs';
 import type { Logger } from 'pino';
+import { kafkaClusterFromEnv, type KafkaClientSecurity } from './cluster.js';
 
 export interface ServiceKafkaOptions {
   readonly clientId: string;
@@ -11,14 +12,23 @@ export interface ServiceKafkaOptions {
   readonly requestTimeoutMs?: number;
   /** The client's retry policy; default 200 ms … 5 s, 10 retries. */
   readonly retry?: RetryOptions;
+  /**
+   * TLS and SASL (see cluster.ts). Unset: read from the process environment (`KAFKA_SSL*`, `KAFKA_SASL_*`) and
+   * checked, so every service connects to a secured cluster without code of its own; a service that read them
+   * with its configuration passes them here.
+   */
+  readonly security?: KafkaClientSecurity;
 }
 
 /** A kafkajs client whose own log lines (warn and above) go to the service's pino logger. */
 export function createServiceKafka(options: ServiceKafkaOptions): Kafka {
   const log = options.logger.child({ component: 'kafkajs' });
+  const security = options.security ?? kafkaClusterFromEnv(process.env);
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
+    ...(security.ssl === undefined ? {} : { ssl: security.ssl }),
+    ...(security.sasl === undefined ? {} : { sasl: security.sasl }),
     ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs }),
     logLevel: logLevel.WARN,

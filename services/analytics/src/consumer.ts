@@ -50,7 +50,12 @@ export function analyticsConsumer(config: AnalyticsConfig): ConsumerDefinition<C
 }
 
 export function createAnalyticsKafka(config: AnalyticsConfig, logger: Logger): Kafka {
-  return createServiceKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
+  return createServiceKafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logger,
+    security: config.kafka,
+  });
 }
 
 export function consumerOptions(

@@ -41,6 +41,7 @@ export async function startAnalytics(
       topic: config.chatEventsTopic.name,
       partitions: config.chatEventsTopic.partitions,
       replicationFactor,
+      minInsyncReplicas: config.kafka.minInsyncReplicas,
     }),
     requires: [],
   };
@@ -48,6 +49,7 @@ export async function startAnalytics(
   const deadLetters = topicSpecs.consumerDeadLetters({
     topic: consumer.options.deadLetterTopic,
     replicationFactor,
+    minInsyncReplicas: config.kafka.minInsyncReplicas,
   });
   await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
   await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));

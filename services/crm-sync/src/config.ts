@@ -2,21 +2,20 @@ import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
 import {
   connectionEnv,
+  kafkaClusterFromEnv,
   httpUrlVar,
   intVar,
   nameVar,
   parseEnv,
   postgresUrlVar,
   startupTimeoutVar,
+  type KafkaClusterSettings,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
 
 export interface CrmSyncConfig {
-  readonly kafka: {
-    readonly brokers: readonly string[];
-    readonly clientId: string;
-    readonly replicationFactor: number;
-  };
+  /** Brokers, client id, and the cluster's TLS, SASL and replication settings (service-host). */
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string } & KafkaClusterSettings;
   readonly registry: { readonly url: string };
   readonly databaseUrl: string;
   readonly chatEventsTopic: { readonly name: string; readonly partitions: number };
@@ -169,7 +168,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
     kafka: {
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID,
-      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      ...kafkaClusterFromEnv(env),
     },
     registry: { url: e.SCHEMA_REGISTRY_URL },
     databaseUrl: e.DATABASE_URL,

@@ -51,7 +51,12 @@ export function crmConsumer(config: CrmSyncConfig): ConsumerDefinition<ChatDomai
 }
 
 export function createCrmKafka(config: CrmSyncConfig, logger: Logger): Kafka {
-  return createServiceKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
+  return createServiceKafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logger,
+    security: config.kafka,
+  });
 }
 
 export function consumerOptions(

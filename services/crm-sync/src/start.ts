@@ -59,6 +59,7 @@ export async function startCrmSync(
       topic: config.chatEventsTopic.name,
       partitions: config.chatEventsTopic.partitions,
       replicationFactor,
+      minInsyncReplicas: config.kafka.minInsyncReplicas,
     }),
     requires: [],
   };
@@ -66,6 +67,7 @@ export async function startCrmSync(
   const deadLetters = topicSpecs.consumerDeadLetters({
     topic: consumer.options.deadLetterTopic,
     replicationFactor,
+    minInsyncReplicas: config.kafka.minInsyncReplicas,
   });
   await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
   await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));

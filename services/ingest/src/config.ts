@@ -6,10 +6,14 @@ import {
   deepFreeze,
   httpUrlVar,
   intVar,
+  kafkaClusterEnv,
   listVar,
   logLevelVar,
+  postgresTlsEnv,
   postgresUrlVar,
   readEnv,
+  readKafkaCluster,
+  type KafkaClusterSettings,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
 import { IngestConfigError } from './errors.js';
@@ -42,11 +46,8 @@ export interface IngestConfig {
   };
   /** The operations server (/healthz, /readyz, /metrics), loopback by default. */
   readonly operations: { readonly host: string; readonly port: number; readonly readinessCacheMs: number };
-  readonly kafka: {
-    readonly brokers: readonly string[];
-    readonly clientId: string;
-    readonly replicationFactor: number;
-  };
+  /** Brokers, client id, and the cluster's TLS, SASL and replication settings (service-host). */
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string } & KafkaClusterSettings;
   readonly registry: { readonly url: string };
   readonly rawTopic: { readonly name: string; readonly partitions: number };
   readonly batch: { readonly lingerMs: number; readonly maxRecords: number; readonly maxBytes: number };
@@ -114,7 +115,8 @@ const envSchema = z.object({
   INGEST_PRODUCERS: intVar(1, 64).default(DEFAULT_PRODUCERS),
   KAFKA_BROKERS: brokersVar().default(['127.0.0.1:59092']),
   KAFKA_CLIENT_ID: z.string().trim().min(1).default('livechat-ingest'),
-  KAFKA_REPLICATION_FACTOR: intVar(1, 16).default(1),
+  ...kafkaClusterEnv,
+  ...postgresTlsEnv,
   SCHEMA_REGISTRY_URL: httpUrlVar().default('http://127.0.0.1:58081/apis/ccompat/v7'),
   RAW_WEBHOOK_TOPIC: z
     .string()
@@ -252,7 +254,10 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
   ) {
     problems.push(NO_SECRETS);
   }
-  if (problems.length > 0) throw new IngestConfigError(problems);
+  const cluster = readKafkaCluster(env);
+  if (!cluster.ok) problems.push(...cluster.problems);
+  if (problems.length > 0 || !cluster.ok) throw new IngestConfigError(problems);
+  const kafkaCluster = cluster.settings;
 
   return deepFreeze<IngestConfig>({
     http: {
@@ -268,11 +273,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       port: e.INGEST_OPERATIONS_PORT,
       readinessCacheMs: e.INGEST_READINESS_CACHE_MS,
     },
-    kafka: {
-      brokers: e.KAFKA_BROKERS,
-      clientId: e.KAFKA_CLIENT_ID,
-      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
-    },
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, ...kafkaCluster },
     registry: { url: e.SCHEMA_REGISTRY_URL },
     rawTopic: { name: e.RAW_WEBHOOK_TOPIC, partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS },
     batch: {

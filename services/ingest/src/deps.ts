@@ -73,6 +73,7 @@ export async function createIngestDeps(
     topic,
     partitions: config.rawTopic.partitions,
     replicationFactor: config.kafka.replicationFactor,
+    minInsyncReplicas: config.kafka.minInsyncReplicas,
     maxMessageBytes: topicMaxMessageBytes,
   });
   // With the spool on and the topic seen before (its partition count kept in the spool directory), Kafka gets a

@@ -10,6 +10,7 @@ export function createKafka(config: IngestConfig, logger: Logger): Kafka {
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,
     logger,
+    security: config.kafka,
     connectionTimeoutMs: 1000,
     requestTimeoutMs: Math.max(config.http.requestDeadlineMs, 5000),
     retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 },

@@ -3,19 +3,18 @@ import { TOPICS } from '@livechat-pipeline/events';
 import type { ParseLimits } from '@livechat-pipeline/livechat';
 import {
   connectionEnv,
+  kafkaClusterFromEnv,
   intVar,
   nameVar,
   parseEnv,
   startupTimeoutVar,
+  type KafkaClusterSettings,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
 
 export interface NormalizerConfig {
-  readonly kafka: {
-    readonly brokers: readonly string[];
-    readonly clientId: string;
-    readonly replicationFactor: number;
-  };
+  /** Brokers, client id, and the cluster's TLS, SASL and replication settings (service-host). */
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string } & KafkaClusterSettings;
   readonly registry: { readonly url: string };
   readonly groupId: string;
   readonly partitionsConcurrently: number;
@@ -56,7 +55,7 @@ export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
     kafka: {
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID,
-      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      ...kafkaClusterFromEnv(env),
     },
     registry: { url: e.SCHEMA_REGISTRY_URL },
     groupId: e.NORMALIZER_GROUP_ID,

@@ -32,6 +32,7 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,
     logger,
+    security: config.kafka,
   });
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
   const brokers = config.kafka.brokers;
@@ -42,8 +43,13 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
       topic: config.chatEventsTopic.name,
       partitions: config.chatEventsTopic.partitions,
       replicationFactor,
+      minInsyncReplicas: config.kafka.minInsyncReplicas,
     }),
-    topicSpecs.normalizerDeadLetters({ topic: config.deadLetterTopic, replicationFactor }),
+    topicSpecs.normalizerDeadLetters({
+      topic: config.deadLetterTopic,
+      replicationFactor,
+      minInsyncReplicas: config.kafka.minInsyncReplicas,
+    }),
   ]) {
     const created = await startup.step(`ensure topic ${spec.topic}`, () =>
       ensureTopic(kafka, spec, { brokers }),

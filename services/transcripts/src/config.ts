@@ -2,19 +2,19 @@ import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
 import {
   connectionEnv,
+  kafkaClusterFromEnv,
   intVar,
   nameVar,
   parseEnv,
+  postgresUrlVar,
   startupTimeoutVar,
+  type KafkaClusterSettings,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
 
 export interface TranscriptsConfig {
-  readonly kafka: {
-    readonly brokers: readonly string[];
-    readonly clientId: string;
-    readonly replicationFactor: number;
-  };
+  /** Brokers, client id, and the cluster's TLS, SASL and replication settings (service-host). */
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string } & KafkaClusterSettings;
   readonly registry: { readonly url: string };
   readonly databaseUrl: string;
   readonly chatEventsTopic: { readonly name: string; readonly partitions: number };
@@ -34,10 +34,7 @@ export interface TranscriptsConfig {
 
 const schema = z.object({
   ...connectionEnv('livechat-transcripts'),
-  DATABASE_URL: z
-    .string()
-    .default('postgres://postgres:postgres@127.0.0.1:55432/postgres')
-    .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// URL'),
+  DATABASE_URL: postgresUrlVar().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
   CHAT_EVENTS_TOPIC: nameVar.default(TOPICS.chatEvents),
   CHAT_EVENTS_TOPIC_PARTITIONS: intVar(1, 1000).default(6),
   TRANSCRIPTS_CONSUMER_NAME: nameVar.default('transcripts'),
@@ -60,7 +57,7 @@ export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig
     kafka: {
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID,
-      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      ...kafkaClusterFromEnv(env),
     },
     registry: { url: e.SCHEMA_REGISTRY_URL },
     databaseUrl: e.DATABASE_URL,

@@ -49,7 +49,12 @@ export function transcriptsConsumer(config: TranscriptsConfig): ConsumerDefiniti
 }
 
 export function createTranscriptsKafka(config: TranscriptsConfig, logger: Logger): Kafka {
-  return createServiceKafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logger });
+  return createServiceKafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logger,
+    security: config.kafka,
+  });
 }
 
 export function consumerOptions(

@@ -40,6 +40,7 @@ export async function startTranscripts(
       topic: config.chatEventsTopic.name,
       partitions: config.chatEventsTopic.partitions,
       replicationFactor,
+      minInsyncReplicas: config.kafka.minInsyncReplicas,
     }),
     requires: [],
   };
@@ -47,6 +48,7 @@ export async function startTranscripts(
   const deadLetters = topicSpecs.consumerDeadLetters({
     topic: consumer.options.deadLetterTopic,
     replicationFactor,
+    minInsyncReplicas: config.kafka.minInsyncReplicas,
   });
   await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
   await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));
