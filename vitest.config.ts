@@ -13,7 +13,8 @@ const externalStack = Boolean(
   (process.env['KAFKA_BROKERS'] && process.env['SCHEMA_REGISTRY_URL'] && process.env['DATABASE_URL']) ||
   process.env['TEST_STACK'] === 'containers',
 );
-const faultFiles = externalStack ? ['**/*.fault.int.test.ts'] : [];
+// *.managed.int.test.ts need the managed native stack too (its SASL_SSL listener and throwaway CA).
+const faultFiles = externalStack ? ['**/*.fault.int.test.ts', '**/*.managed.int.test.ts'] : [];
 
 export default defineConfig({
   test: {

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { StackConfigError, loadStackSettings, stackEndpoints } from './settings.js';
 import { StackError } from './errors.js';
+import { stackSecureKafka } from './kafka-secure.js';
 import {
   stackComponents,
   stackDown,
@@ -31,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
       const t0 = Date.now();
       const { endpoints, started } = await stackUp(settings, log);
       log(started.length === 0 ? 'already up' : `up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const secure = stackSecureKafka(settings);
+      log(
+        `SASL_SSL listener: KAFKA_BROKERS=${secure.brokers} KAFKA_SSL=true KAFKA_SSL_CA_FILE=${secure.caFile} KAFKA_SASL_MECHANISM=scram-sha-512 (or scram-sha-256, plain) KAFKA_SASL_USERNAME=${secure.username} KAFKA_SASL_PASSWORD=${secure.password}`,
+      );
       printEndpoints(endpoints);
       return 0;
     }

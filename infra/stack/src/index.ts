@@ -9,3 +9,4 @@ export { stackUp, stackDown, stackStatus, stopComponent, stackLogFiles, stackCom
 export type { StackComponent, ComponentStatus, StackUpResult } from './stack.js';
 export { StackError } from './errors.js';
 export { ensureLoginRole } from './postgres.js';
+export { stackSecureKafka, secureKafkaReady, type StackSecureKafka } from './kafka-secure.js';

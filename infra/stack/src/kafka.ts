@@ -7,6 +7,7 @@ import { StackError } from './errors.js';
 import { startDaemon, waitUntil } from './daemon.js';
 import { stackDirs, stackEndpoints, type StackSettings } from './settings.js';
 import type { JavaRuntime } from './java.js';
+import { ensureBrokerCertificate, ensureScramUsers, secureListenerProperties } from './kafka-secure.js';
 
 function serverProperties(settings: StackSettings, dataDir: string): string {
   return [
@@ -14,9 +15,10 @@ function serverProperties(settings: StackSettings, dataDir: string): string {
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${settings.kafkaControllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${settings.kafkaPort},CONTROLLER://127.0.0.1:${settings.kafkaControllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${settings.kafkaPort}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listeners=PLAINTEXT://127.0.0.1:${settings.kafkaPort},CONTROLLER://127.0.0.1:${settings.kafkaControllerPort},SECURE://127.0.0.1:${settings.kafkaSecurePort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${settings.kafkaPort},SECURE://127.0.0.1:${settings.kafkaSecurePort}`,
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:SASL_SSL',
+    ...secureListenerProperties(settings),
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${dataDir}`,
@@ -86,6 +88,7 @@ export async function startKafkaBroker(
   const propsFile = path.join(dirs.kafkaConfig, 'server.properties');
   const log4jFile = path.join(dirs.kafkaConfig, 'log4j2.properties');
   const logFile = path.join(dirs.logs, 'kafka.log');
+  ensureBrokerCertificate(settings, log);
   writeFileSync(propsFile, serverProperties(settings, dirs.kafkaData));
   writeFileSync(log4jFile, log4jConfig(logFile));
   const log4jOpt = `-Dlog4j2.configurationFile=${log4jFile}`;
@@ -131,5 +134,6 @@ export async function startKafkaBroker(
     pidFile: path.join(dirs.run, 'kafka.pid'),
   });
   await waitUntil('kafka', () => kafkaReady(settings), { timeoutMs: settings.startTimeoutMs, pid, logFile });
+  ensureScramUsers(settings, java, classpath, log4jOpt, log);
   return pid;
 }

@@ -7,6 +7,8 @@ export interface StackSettings {
   readonly postgresPort: number;
   readonly kafkaPort: number;
   readonly kafkaControllerPort: number;
+  /** The broker's SASL_SSL listener (kafka-secure.ts). */
+  readonly kafkaSecurePort: number;
   readonly registryPort: number;
   readonly registryManagementPort: number;
   readonly postgresUser: string;
@@ -43,11 +45,14 @@ export function loadStackSettings(env: NodeJS.ProcessEnv = process.env): StackSe
     throw new StackConfigError(`STACK_START_TIMEOUT_MS must be a positive number of milliseconds`);
   }
   const registryPort = port(env, 'STACK_REGISTRY_PORT', 58081);
+  const kafkaPort = port(env, 'STACK_KAFKA_PORT', 59092);
   return Object.freeze({
     home: path.resolve(env['STACK_HOME'] ?? path.join(repoRoot, 'infra', '.local')),
     postgresPort: port(env, 'STACK_POSTGRES_PORT', 55432),
-    kafkaPort: port(env, 'STACK_KAFKA_PORT', 59092),
+    kafkaPort,
     kafkaControllerPort: port(env, 'STACK_KAFKA_CONTROLLER_PORT', 59093),
+    // Two above the Kafka port unless set (the controller's is usually one above), so stacks never clash.
+    kafkaSecurePort: port(env, 'STACK_KAFKA_SECURE_PORT', kafkaPort + 2),
     registryPort,
     // Next to the registry's own port unless set, so two stacks with different ports never clash.
     registryManagementPort: port(env, 'STACK_REGISTRY_MANAGEMENT_PORT', registryPort + 1),

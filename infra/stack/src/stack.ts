@@ -6,6 +6,7 @@ import { withStackLock } from './lock.js';
 import { ensureArtifacts } from './artifacts.js';
 import { ensureDatabase, ensureRoles, postgresReady, startPostgres } from './postgres.js';
 import { kafkaReady, startKafkaBroker } from './kafka.js';
+import { secureKafkaReady } from './kafka-secure.js';
 import { registryReady, startRegistry } from './registry.js';
 import {
   loadStackSettings,
@@ -52,6 +53,7 @@ const portOf = (s: StackSettings, c: StackComponent): [number, string][] =>
       ? [
           [s.kafkaPort, 'STACK_KAFKA_PORT'],
           [s.kafkaControllerPort, 'STACK_KAFKA_CONTROLLER_PORT'],
+          [s.kafkaSecurePort, 'STACK_KAFKA_SECURE_PORT'],
         ]
       : [
           [s.registryPort, 'STACK_REGISTRY_PORT'],
@@ -138,6 +140,11 @@ async function stackUpLocked(settings: StackSettings, log: Log): Promise<StackUp
         await new Promise((r) => setTimeout(r, 200));
       }
     }
+  }
+  if (!started.includes('kafka') && !(await secureKafkaReady(settings))) {
+    log(
+      `kafka has no SASL_SSL listener on ${settings.kafkaSecurePort} (started by an older launcher, or still settling): restart the broker for it (pnpm stack down && pnpm stack up)`,
+    );
   }
   await ensureRoles(settings);
   return { endpoints: stackEndpoints(settings), started };
