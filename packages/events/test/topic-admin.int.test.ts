@@ -120,6 +120,38 @@ describe('ensureTopic on the real broker', () => {
     );
   });
 
+  it('creates a topic with min.insync.replicas, and refuses an existing one with fewer (a cluster default of 1)', async () => {
+    const created = uniqueName('min-isr');
+    // A replication factor of 1 is all one broker has; min.insync.replicas is a topic config all the same.
+    await ensureTopic(
+      testKafka('svc'),
+      topicSpecs.chatEvents({ topic: created, partitions: 1, replicationFactor: 1, minInsyncReplicas: 1 }),
+    );
+    expect(await topicConfig(created, ['min.insync.replicas'])).toEqual({ 'min.insync.replicas': '1' });
+
+    const existing = uniqueName('min-isr-short');
+    await createTopic(existing, 1, [
+      { name: 'max.message.bytes', value: '8388608' },
+      { name: 'retention.ms', value: '-1' },
+      { name: 'retention.bytes', value: '-1' },
+    ]);
+    const error = await ensureTopic(
+      testKafka('svc'),
+      topicSpecs.rawWebhook({
+        topic: existing,
+        partitions: 1,
+        replicationFactor: 1,
+        minInsyncReplicas: 2,
+        maxMessageBytes: 1024 * 1024,
+      }),
+      { brokers: stackEndpoints().kafkaBrokers },
+    ).catch((e: unknown) => e);
+    expect((error as EventsError).code).toBe('EVENTS_TOPIC_MISCONFIGURED');
+    expect((error as EventsError).message).toBe(
+      `topic ${existing}: min.insync.replicas is 1, needs at least 2; change it with: kafka-configs.sh --bootstrap-server ${stackEndpoints().kafkaBrokers.join(',')} --alter --entity-type topics --entity-name ${existing} --add-config min.insync.replicas=2`,
+    );
+  });
+
   it('names every setting that falls short (retention too) in the same line', async () => {
     const topic = uniqueName('defaults');
     await createTopic(topic, 1, [{ name: 'retention.ms', value: String(7 * 24 * 3600 * 1000) }]); // and the broker's 1 MiB
