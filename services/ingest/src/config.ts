@@ -49,7 +49,11 @@ export interface IngestConfig {
   /** Brokers, client id, and the cluster's TLS, SASL and replication settings (service-host). */
   readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string } & KafkaClusterSettings;
   readonly registry: { readonly url: string };
-  readonly rawTopic: { readonly name: string; readonly partitions: number };
+  /**
+   * `partitions`: created with; `refreshMs`: how often the running ingest reads the topic's partition count (it
+   * learns partitions added to the topic without a restart).
+   */
+  readonly rawTopic: { readonly name: string; readonly partitions: number; readonly refreshMs: number };
   readonly batch: { readonly lingerMs: number; readonly maxRecords: number; readonly maxBytes: number };
   /** Idempotent producers in the pool; partition p is written by producer p % producers. */
   readonly producers: number;
@@ -113,6 +117,7 @@ const envSchema = z.object({
   INGEST_BATCH_MAX_RECORDS: intVar(1, 100_000).default(500),
   INGEST_BATCH_MAX_BYTES: intVar(1024, 64 * MiB).default(MiB),
   INGEST_PRODUCERS: intVar(1, 64).default(DEFAULT_PRODUCERS),
+  INGEST_PARTITION_REFRESH_MS: intVar(100, 3_600_000).default(30_000),
   KAFKA_BROKERS: brokersVar().default(['127.0.0.1:59092']),
   KAFKA_CLIENT_ID: z.string().trim().min(1).default('livechat-ingest'),
   ...kafkaClusterEnv,
@@ -275,7 +280,11 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
     },
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, ...kafkaCluster },
     registry: { url: e.SCHEMA_REGISTRY_URL },
-    rawTopic: { name: e.RAW_WEBHOOK_TOPIC, partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS },
+    rawTopic: {
+      name: e.RAW_WEBHOOK_TOPIC,
+      partitions: e.RAW_WEBHOOK_TOPIC_PARTITIONS,
+      refreshMs: e.INGEST_PARTITION_REFRESH_MS,
+    },
     batch: {
       lingerMs: e.INGEST_BATCH_LINGER_MS,
       maxRecords: e.INGEST_BATCH_MAX_RECORDS,

@@ -17,6 +17,7 @@ import { createIngestVerifier } from './auth/tenant-registry-verifier.js';
 import type { WebhookSecretVerifier } from './auth/verifier.js';
 import type { IngestConfig } from './config.js';
 import { DurableProducer, createKafka, fetchPartitionCount } from './kafka.js';
+import { PartitionCountWatch } from './partition-watch.js';
 import { IngestError } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
 import { KafkaRawWebhookPublisher } from './publisher.js';
@@ -173,6 +174,18 @@ export async function createIngestDeps(
     maxRecordBytes,
     metrics,
   });
+  const partitionWatch = new PartitionCountWatch({
+    kafka,
+    topic,
+    intervalMs: config.rawTopic.refreshMs,
+    target: direct,
+    producers,
+    logger,
+    report: (count) => metrics.rawTopicPartitions.set(count),
+    onGrown: (count) =>
+      writeKnownTopic(config, { topic, partitions: count, schema: { subject, id: schema.id, fingerprint } }),
+  });
+  partitionWatch.start();
   const spooling =
     spool === undefined || config.spool === undefined
       ? undefined
@@ -206,6 +219,7 @@ export async function createIngestDeps(
     },
     spooling,
     async close() {
+      await partitionWatch.stop();
       if (spooling !== undefined) {
         // The spool first: what is queued is fsynced and the lock released. Kafka may be down, so the drain send
         // in flight and the producers get a bounded wait only (spooled records are re-sent at the next start).

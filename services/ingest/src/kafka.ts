@@ -1,5 +1,5 @@
 import { Partitioners } from 'kafkajs';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
 import { createServiceKafka } from '@livechat-pipeline/service-host';
 import type { IngestConfig } from './config.js';
@@ -27,6 +27,7 @@ export function createKafka(config: IngestConfig, logger: Logger): Kafka {
 export class DurableProducer {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
+  private renewBeforeNextSend = false;
 
   constructor(private readonly kafka: Kafka) {}
 
@@ -35,14 +36,28 @@ export class DurableProducer {
   }
 
   async send(topic: string, messages: readonly Message[]): Promise<void> {
+    if (this.renewBeforeNextSend) {
+      // No send is in flight here (one batch at a time per producer): the old producer can go.
+      this.renewBeforeNextSend = false;
+      if (this.producer !== undefined) this.discard(this.producer);
+    }
     const producer = await this.current();
     try {
       // KafkaJS only reads the array.
-      await producer.send({ topic, messages: messages as Message[], acks: -1 });
+      const written = await producer.send({ topic, messages: messages as Message[], acks: -1 });
+      assertEveryPartitionWritten(topic, messages, written);
     } catch (err) {
       this.discard(producer);
       throw err;
     }
+  }
+
+  /**
+   * The next send goes through a new producer, which reads the topic's metadata afresh: called before records go
+   * to partitions added to the topic, which the current producer's metadata (refreshed every 5 minutes) may lack.
+   */
+  renew(): void {
+    this.renewBeforeNextSend = true;
   }
 
   async disconnect(): Promise<void> {
@@ -78,6 +93,26 @@ export class DurableProducer {
   private discard(producer: Producer): void {
     if (this.producer === producer) this.producer = undefined;
     void producer.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * KafkaJS drops the messages of a partition missing from its metadata without an error (its send resolves with
+ * no result for that partition): a partition added to the topic after the producer read the metadata. A send
+ * that did not write every partition it was given fails here instead, so the webhook is answered 503 (or
+ * spooled) and the producer replaced, never acknowledged and lost.
+ */
+export function assertEveryPartitionWritten(
+  topic: string,
+  messages: readonly Message[],
+  written: readonly RecordMetadata[],
+): void {
+  const done = new Set(written.filter((w) => w.topicName === topic).map((w) => w.partition));
+  const missing = [...new Set(messages.map((m) => m.partition ?? -1))].filter((p) => !done.has(p));
+  if (missing.length > 0) {
+    throw new Error(
+      `Kafka client had no metadata for partition(s) ${missing.sort((a, b) => a - b).join(', ')} of ${topic}: those records were not written`,
+    );
   }
 }
 

@@ -11,6 +11,7 @@ export interface IngestMetrics {
   readonly batchBytes: Histogram;
   readonly inFlightRequests: Gauge;
   readonly producers: Gauge;
+  readonly rawTopicPartitions: Gauge;
   readonly spool: SpoolMetrics;
 }
 
@@ -84,6 +85,11 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
     producers: new Gauge({
       name: 'ingest_producers',
       help: 'Idempotent Kafka producers in the pool (INGEST_PRODUCERS, at most the partition count)',
+      registers: [registry],
+    }),
+    rawTopicPartitions: new Gauge({
+      name: 'ingest_raw_topic_partitions',
+      help: 'Partitions of the raw topic webhooks are spread over (read at start, then every INGEST_PARTITION_REFRESH_MS)',
       registers: [registry],
     }),
     spool: {

@@ -23,7 +23,10 @@ export interface KafkaRawWebhookPublisherOptions {
    */
   readonly producers: readonly DurableProducer[];
   readonly topic: string;
-  /** The topic's partition count (read at start-up): records are partitioned here, as Kafka's default would. */
+  /**
+   * The topic's partition count read at start-up: records are partitioned here, as Kafka's default would. It only
+   * grows afterwards (`growPartitions`, from partition-watch.ts) when partitions are added to the topic.
+   */
   readonly partitions: number;
   readonly serde: ConfluentAvroSerde;
   readonly schema: RegisteredSchema;
@@ -54,8 +57,10 @@ interface KeyedMessage {
 
 export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
   private readonly batchers: ProduceBatcher<KeyedMessage>[];
+  private partitions: number;
 
   constructor(private readonly options: KafkaRawWebhookPublisherOptions) {
+    this.partitions = options.partitions;
     if (options.producers.length === 0)
       throw new RangeError('KafkaRawWebhookPublisher needs at least one producer');
     const metrics = options.metrics;
@@ -80,6 +85,23 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
     );
   }
 
+  /** The partition count records are spread over now. */
+  get partitionCount(): number {
+    return this.partitions;
+  }
+
+  /**
+   * Spreads the records written from now on over `partitions` when that is more than now (partitions were added to
+   * the topic); a smaller count (a broker's stale metadata; Kafka never removes partitions) is ignored. The
+   * producer pool stays as it is: partition p keeps going through producer p % producers, so no partition's
+   * records ever change producer (and order) mid-stream. Returns whether the count changed.
+   */
+  growPartitions(partitions: number): boolean {
+    if (!Number.isInteger(partitions) || partitions <= this.partitions) return false;
+    this.partitions = partitions;
+    return true;
+  }
+
   publish(record: KeyedRawRecord, deadlineAt: number): Promise<void> {
     try {
       return this.publishCancellable(record, deadlineAt).done;
@@ -93,7 +115,7 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
     const value = this.options.serde.encode(this.options.schema, record.value);
     const key = Buffer.from(record.key, 'utf8');
     assertRecordFits(key, value, this.options.maxRecordBytes);
-    const partition = partitionOfKey(key, this.options.partitions);
+    const partition = partitionOfKey(key, this.partitions);
     const batcher = this.batchers[producerOfPartition(partition, this.batchers.length)];
     if (batcher === undefined) throw new Error('no batcher for the partition'); // unreachable
     return batcher.enqueueCancellable({ key, value, partition }, deadlineAt);
@@ -110,7 +132,7 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
   ): Promise<void> {
     const groups = this.batchers.map((): KeyedMessage[] => []);
     for (const { key, value } of records) {
-      const partition = partitionOfKey(key, this.options.partitions);
+      const partition = partitionOfKey(key, this.partitions);
       groups[producerOfPartition(partition, this.batchers.length)]?.push({ key, value, partition });
     }
     // Every group settles before the caller may retry: a retry never overtakes its own first attempt.
