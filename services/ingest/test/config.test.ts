@@ -31,7 +31,7 @@ describe('loadIngestConfig', () => {
     });
     expect(config.kafka.brokers).toEqual(['127.0.0.1:59092']);
     expect(config.registry.url).toBe('http://127.0.0.1:58081/apis/ccompat/v7');
-    expect(config.rawTopic).toEqual({ name: 'livechat.webhooks.raw', partitions: 6 });
+    expect(config.rawTopic).toEqual({ name: 'livechat.webhooks.raw', partitions: 6, refreshMs: 30_000 });
     expect(config.kafka.replicationFactor).toBe(1);
     expect(config.batch).toEqual({ lingerMs: 2, maxRecords: 500, maxBytes: 1024 * 1024 });
     expect(config.producers).toBe(1);
