@@ -2,11 +2,13 @@
  * `pnpm test:faults`: the fault suite in its long mode on the managed local stack (started when not running).
  * FAULT_SEED replays a run; FAULT_MODE=quick runs the `npm test` mode; FAULT_RATE overrides webhooks per second;
  * FAULT_SPOOL=off runs the ingest without its spool (the suite then fails: webhooks given up during the outage).
+ * FAULT_MODE=scale-out runs the scale-out run instead (scale-out.ts: two processes of each kind, 6 partitions).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadStackSettings, stackUp } from '@livechat-pipeline/local-stack';
 import { resultTable } from './report.js';
+import { runScaleOut } from './scale-out.js';
 import { seedFrom } from './schedule.js';
 import { ServiceProcess } from './service-process.js';
 import { failedChecks, runFaultSuite } from './suite.js';
@@ -22,8 +24,8 @@ async function main(): Promise<number> {
     return 2;
   }
   const mode = process.env['FAULT_MODE']?.trim() || 'full';
-  if (mode !== 'full' && mode !== 'quick') {
-    say(`FAULT_MODE must be full or quick, got "${mode.slice(0, 40)}"`);
+  if (mode !== 'full' && mode !== 'quick' && mode !== 'scale-out') {
+    say(`FAULT_MODE must be full, quick or scale-out, got "${mode.slice(0, 40)}"`);
     return 2;
   }
   const rateText = process.env['FAULT_RATE']?.trim();
@@ -44,6 +46,13 @@ async function main(): Promise<number> {
   process.env['SCHEMA_REGISTRY_URL'] = endpoints.schemaRegistryUrl;
   process.env['DATABASE_URL'] = endpoints.databaseUrl;
   process.env['LOCAL_STACK_MANAGED'] = '1';
+  if (mode === 'scale-out') {
+    const scaled = await runScaleOut({ root, seed, say });
+    process.stdout.write(`${scaled.lines.join('\n')}\n`);
+    for (const line of scaled.failed) process.stdout.write(`FAILED: ${line}\n`);
+    process.stdout.write(`scale-out: ${scaled.failed.length === 0 ? 'PASSED' : 'FAILED'}\n`);
+    return scaled.failed.length === 0 ? 0 : 1;
+  }
   const result = await runFaultSuite({
     spool: spoolText === 'on',
     seed,

@@ -52,7 +52,8 @@ export interface SenderStats {
 }
 
 export interface SenderOptions {
-  readonly ingestUrl: string;
+  /** One ingest, or several fed alternately (request by request; a retry may go to another one). */
+  readonly ingestUrl: string | readonly string[];
   readonly chats: readonly SimulatedChat[];
   readonly ratePerSecond: number;
   /** Chats sending at once (not counting those waiting for a retry). */
@@ -215,7 +216,10 @@ export class LiveChatSender {
     const started = performance.now();
     let outcome: { ok: true; eventId: string } | { ok: false; reason: string };
     try {
-      const response = await fetch(`${this.#options.ingestUrl}/webhooks/livechat`, {
+      const urls =
+        typeof this.#options.ingestUrl === 'string' ? [this.#options.ingestUrl] : this.#options.ingestUrl;
+      const url = urls[this.#requests % urls.length]!;
+      const response = await fetch(`${url}/webhooks/livechat`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
