@@ -6,6 +6,8 @@ import pg from 'pg';
 import { loadStackSettings, stackUp } from '@livechat-pipeline/local-stack';
 import { simulateTraffic, type Delivery, type ExpectedChat } from '@livechat-pipeline/traffic-simulator';
 import { createTestDatabase, testKafka, uniqueName } from '@livechat-pipeline/testkit';
+import { analyticsConsumer, loadAnalyticsConfig } from '@livechat-pipeline/analytics';
+import { rebuild } from '@livechat-pipeline/postgres-consumer';
 import { LiveChatSender, type LedgerEntry, type SimulatedChat } from './livechat-sender.js';
 import { ServiceProcess } from './service-process.js';
 import { differingTranscripts, waitForLedgerInViews } from './views-check.js';
@@ -18,7 +20,7 @@ import { differingTranscripts, waitForLedgerInViews } from './views-check.js';
  * end-to-end throughput with one and with two processes of each kind; fails unless every chat of the three phases
  * is exact in the transcripts views and every acknowledged webhook's events were applied.
  *
- * Covers ingest, normalizer and transcripts; analytics and crm-sync are not run here (see the README).
+ * Covers ingest, normalizer, transcripts and analytics; crm-sync is not run here (see the README).
  */
 export interface ScaleOutResult {
   readonly runDir: string;
@@ -35,7 +37,8 @@ const CHATS_PER_PHASE = 160;
 /** The fault phase: its rate, its length, and when one process of each kind is killed and started again. */
 const FAULT_PHASE = { rate: 40, ms: 40_000, killAtMs: 10_000, restartAtMs: 25_000 } as const;
 
-type Kind = 'ingest' | 'normalizer' | 'transcripts';
+type Kind = 'ingest' | 'normalizer' | 'transcripts' | 'analytics';
+type GroupNames = { normalizerGroup: string; transcripts: string; analytics: string };
 
 export async function runScaleOut(options: {
   readonly root: string;
@@ -60,6 +63,7 @@ export async function runScaleOut(options: {
     chatEvents: uniqueName('scale-chat-events'),
     normalizerGroup: uniqueName('scale-normalizer'),
     transcripts: uniqueName('scale-transcripts'),
+    analytics: uniqueName('scale-analytics'),
   };
   const common: NodeJS.ProcessEnv = {
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => PASSED_THROUGH.test(name))),
@@ -74,6 +78,7 @@ export async function runScaleOut(options: {
     NORMALIZER_DLQ_TOPIC: `${names.raw}.dlq`,
     NORMALIZER_GROUP_ID: names.normalizerGroup,
     TRANSCRIPTS_CONSUMER_NAME: names.transcripts,
+    ANALYTICS_CONSUMER_NAME: names.analytics,
     LOG_LEVEL: 'info',
   };
   const processes: ServiceProcess[] = [];
@@ -90,7 +95,7 @@ export async function runScaleOut(options: {
       ingestUrls[instance] = `http://127.0.0.1:${port}`;
       readyUrl = `http://127.0.0.1:${port}/healthz`;
     } else {
-      env[kind === 'normalizer' ? 'NORMALIZER_PORT' : 'TRANSCRIPTS_PORT'] = String(port);
+      env[`${kind.toUpperCase()}_PORT`] = String(port);
       readyUrl = `http://127.0.0.1:${port}/readyz`;
     }
     const process = new ServiceProcess({
@@ -131,17 +136,29 @@ export async function runScaleOut(options: {
     sender.start();
     await waitUntilExhausted(sender, chats.length);
     await sender.finish(120_000);
-    const wait = await waitForLedgerInViews(pool, {
-      schema: 'transcripts',
-      consumer: names.transcripts,
-      ledger: sender.ledger,
-      timeoutMs: 180_000,
-    });
+    const wait = await waitForViews(sender.ledger, label);
     const seconds = (performance.now() - t0) / 1000;
     collect(sender);
-    if (wait.missing.length > 0)
-      failed.push(`${label}: ${wait.missing.length} acked webhooks missing from the views`);
     return { webhooks: sender.ledger.length, events: wait.expectedEventIds, seconds };
+  };
+  /** Every chat event of the ledger applied by transcripts and by analytics (their `_dedup` records). */
+  const waitForViews = async (entries: readonly LedgerEntry[], label: string) => {
+    let result = { expectedEventIds: 0 };
+    for (const [schema, consumer] of [
+      ['transcripts', names.transcripts],
+      ['analytics', names.analytics],
+    ] as const) {
+      const wait = await waitForLedgerInViews(pool, {
+        schema,
+        consumer,
+        ledger: entries,
+        timeoutMs: 180_000,
+      });
+      if (wait.missing.length > 0)
+        failed.push(`${label}: ${wait.missing.length} acked webhooks missing from the ${schema} views`);
+      result = wait;
+    }
+    return result;
   };
   const collect = (sender: LiveChatSender) => {
     ledger.push(...sender.ledger);
@@ -153,8 +170,9 @@ export async function runScaleOut(options: {
     const ingestA = await make('ingest', 'a');
     const normalizerA = await make('normalizer', 'a');
     const transcriptsA = await make('transcripts', 'a');
+    const analyticsA = await make('analytics', 'a');
     await ingestA.start(120_000);
-    await Promise.all([normalizerA.start(120_000), transcriptsA.start(120_000)]);
+    await Promise.all([normalizerA.start(120_000), transcriptsA.start(120_000), analyticsA.start(120_000)]);
     report(`topics of ${PARTITIONS} partitions; run folder ${runDir}`);
     await printAssignments(report, 'one process of each kind', names);
     const one = await throughputPhase('one', phaseChats[0], [ingestUrls['a']!]);
@@ -162,7 +180,9 @@ export async function runScaleOut(options: {
     const ingestB = await make('ingest', 'b');
     const normalizerB = await make('normalizer', 'b');
     const transcriptsB = await make('transcripts', 'b');
-    await Promise.all([ingestB.start(120_000), normalizerB.start(120_000), transcriptsB.start(120_000)]);
+    const analyticsB = await make('analytics', 'b');
+    const bs = [ingestB, normalizerB, transcriptsB, analyticsB];
+    await Promise.all(bs.map((p) => p.start(120_000)));
     await waitForMembers(names, 2);
     await printAssignments(report, 'two processes of each kind (rebalanced up)', names);
     const two = await throughputPhase('two', phaseChats[1], [ingestUrls['a']!, ingestUrls['b']!]);
@@ -187,15 +207,17 @@ export async function runScaleOut(options: {
     });
     sender.start();
     await sleep(FAULT_PHASE.killAtMs);
-    await Promise.all([ingestB.kill(), normalizerB.kill(), transcriptsB.kill()]);
+    await Promise.all(bs.map((p) => p.kill()));
     report(
-      `${(FAULT_PHASE.killAtMs / 1000).toFixed(0)} s into steady traffic: SIGKILLed ingest-b, normalizer-b, transcripts-b`,
+      `${(FAULT_PHASE.killAtMs / 1000).toFixed(0)} s into steady traffic: SIGKILLed ingest-b, normalizer-b, transcripts-b, analytics-b`,
     );
     await waitForMembers(names, 1);
     await printAssignments(report, 'after the kills (rebalanced down)', names);
     await sleep(FAULT_PHASE.restartAtMs - FAULT_PHASE.killAtMs);
-    await Promise.all([ingestB.start(120_000), normalizerB.start(120_000), transcriptsB.start(120_000)]);
-    report('ingest-b, normalizer-b, transcripts-b started again');
+    await Promise.all(bs.map((p) => p.start(120_000)));
+    report(
+      'ingest-b, normalizer-b, transcripts-b, analytics-b started again, 15 s after the groups rebalanced without them',
+    );
     await waitForMembers(names, 2);
     await printAssignments(report, 'after the restarts (rebalanced up)', names);
     await sleep(Math.max(0, FAULT_PHASE.ms - FAULT_PHASE.restartAtMs));
@@ -210,14 +232,7 @@ export async function runScaleOut(options: {
           .join(', ') || 'no failed request'
       }, ${stats.gaveUp} given up`,
     );
-    const wait = await waitForLedgerInViews(pool, {
-      schema: 'transcripts',
-      consumer: names.transcripts,
-      ledger: sender.ledger,
-      timeoutMs: 180_000,
-    });
-    if (wait.missing.length > 0)
-      failed.push(`fault phase: ${wait.missing.length} acked webhooks missing from the views`);
+    await waitForViews(sender.ledger, 'fault phase');
 
     const complete = finishedChats.filter((c) => !incomplete.has(c.key));
     const differing = await differingTranscripts(pool, 'transcripts', complete);
@@ -229,6 +244,22 @@ export async function runScaleOut(options: {
     report(
       `end check: ${complete.length} chats compared with the simulator's expected transcripts, ${differing.length} differ; ${ledger.length} acknowledged webhooks, ${incomplete.size} chats incomplete${applied === undefined ? '' : `; ${applied.rows[0]?.n ?? '?'} chat events applied (each once: the dedup record is a primary key)`}`,
     );
+    // Analytics: what two processes (one killed and restarted) projected equals a rebuild by one from the topic.
+    await Promise.all([analyticsA.close(), analyticsB.close()]);
+    const analyticsConfig = loadAnalyticsConfig({ ...common, KAFKA_CLIENT_ID: 'analytics-rebuild' });
+    const scaled = await analyticsChecksums(pool);
+    const rebuilt = await rebuild(analyticsConsumer(analyticsConfig), {
+      kafka: testKafka('scale-out-analytics-rebuild'),
+      databaseUrl: database.url,
+      onEvent: () => undefined,
+    });
+    const replayed = await analyticsChecksums(pool);
+    const differingViews = Object.keys(scaled).filter((view) => scaled[view] !== replayed[view]);
+    report(
+      `analytics: every view equal to a rebuild by one process from the topic (${rebuilt.total} chat events): ${differingViews.length === 0 ? 'yes' : `no, ${differingViews.join(', ')} differ`}`,
+    );
+    if (differingViews.length > 0)
+      failed.push(`analytics views differ from a rebuild: ${differingViews.join(', ')}`);
     if (differing.length > 0)
       failed.push(`${differing.length} chats differ: ${differing.slice(0, 5).join('; ')}`);
     if (incomplete.size > 0) failed.push(`${incomplete.size} chats incomplete (webhooks given up)`);
@@ -241,21 +272,34 @@ export async function runScaleOut(options: {
   }
 }
 
+/** A checksum of every analytics view (rows as text, sorted). */
+async function analyticsChecksums(pool: pg.Pool): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const view of ['thread_facts', 'daily', 'hourly', 'agent_daily', 'agent_ranking', 'tag_daily']) {
+    const { rows } = await pool.query<{ md5: string }>(
+      `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as md5 from "analytics".${view} t`,
+    );
+    out[view] = rows[0]!.md5;
+  }
+  return out;
+}
+
 /** Every chat handed to the senders (the sender stops starting chats when it runs out). */
 async function waitUntilExhausted(sender: LiveChatSender, chats: number): Promise<void> {
   while (sender.stats().chatsStarted < chats) await sleep(100);
 }
 
-async function waitForMembers(
-  names: { normalizerGroup: string; transcripts: string },
-  members: number,
-): Promise<void> {
+async function waitForMembers(names: GroupNames, members: number): Promise<void> {
   const admin = testKafka('scale-out-admin').admin();
   await admin.connect();
   try {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const { groups } = await admin.describeGroups([names.normalizerGroup, names.transcripts]);
+      const { groups } = await admin.describeGroups([
+        names.normalizerGroup,
+        names.transcripts,
+        names.analytics,
+      ]);
       if (groups.every((g) => g.state === 'Stable' && g.members.length === members)) return;
       if (Date.now() > deadline)
         throw new Error(
@@ -271,15 +315,24 @@ async function waitForMembers(
 async function printAssignments(
   report: (line: string) => void,
   when: string,
-  names: { normalizerGroup: string; transcripts: string },
+  names: GroupNames,
 ): Promise<void> {
   const admin = testKafka('scale-out-admin').admin();
   await admin.connect();
   try {
     report(`partition assignments, ${when}:`);
-    const { groups } = await admin.describeGroups([names.normalizerGroup, names.transcripts]);
+    const { groups } = await admin.describeGroups([
+      names.normalizerGroup,
+      names.transcripts,
+      names.analytics,
+    ]);
     for (const group of groups) {
-      const label = group.groupId === names.normalizerGroup ? 'normalizer group' : 'transcripts group';
+      const label =
+        group.groupId === names.normalizerGroup
+          ? 'normalizer group'
+          : group.groupId === names.transcripts
+            ? 'transcripts group'
+            : 'analytics group';
       const members = group.members
         .map((m) => {
           const partitions = assignedPartitions(m.memberAssignment).sort((a, b) => a - b);
