@@ -119,6 +119,22 @@ describe('loadIngestConfig', () => {
     expect(text).not.toContain('s3cret');
   });
 
+  it('names the cluster settings that do not fit together (service-host), never a password', () => {
+    const problems = problemsOf({
+      ...secrets,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_PASSWORD: 'kafka-s3cret',
+      KAFKA_REPLICATION_FACTOR: '3',
+      KAFKA_MIN_INSYNC_REPLICAS: '1',
+    });
+    expect(problems).toContain('KAFKA_SASL_USERNAME: is needed with KAFKA_SASL_MECHANISM=scram-sha-512');
+    expect(problems.join('\n')).toMatch(
+      /KAFKA_MIN_INSYNC_REPLICAS: 1 with KAFKA_REPLICATION_FACTOR=3 is refused/,
+    );
+    expect(problems.join('\n')).not.toContain('kafka-s3cret');
+    expect(problemsOf({ ...secrets, PGSSLMODE: 'yes' }).join('\n')).toContain('PGSSLMODE: must be one of');
+  });
+
   it('refuses to start with no secret at all, also next to other problems', () => {
     expect(problemsOf({}).join()).toMatch(
       /LIVECHAT_BASIC_AUTH.*LIVECHAT_SECRET_KEYS.*LIVECHAT_TENANT_SECRETS_FILE/,
