@@ -9,6 +9,7 @@ import {
   intVar,
   logLevelVar,
   nameVar,
+  parseSchemaEnv,
   postgresTlsEnv,
   presentEnv,
 } from './env.js';
@@ -45,6 +46,7 @@ export const kafkaClusterEnv = {
     .optional(),
   KAFKA_SASL_USERNAME: z.string().trim().min(1).optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_ALLOW_SASL_PLAIN_WITHOUT_SSL: boolVar({ aliases: true }).default(false),
 };
 
 /**
@@ -61,6 +63,17 @@ export const connectionEnv = (clientId: string) => ({
 });
 
 const clusterSchema = z.object(kafkaClusterEnv);
+
+/**
+ * Parses the environment with a schema (blank = unset) and names every bad variable in one ServiceConfigError.
+ * When the schema has the cluster settings (built with `connectionEnv`), the checks that need several of them or
+ * the file system (`readKafkaCluster`) are in the same message.
+ */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
+  const withCluster = schema instanceof z.ZodObject && 'KAFKA_SASL_MECHANISM' in schema.shape;
+  const cluster = withCluster ? readKafkaCluster(env) : undefined;
+  return parseSchemaEnv(schema, env, what, cluster === undefined || cluster.ok ? [] : cluster.problems);
+}
 type ClusterVars = z.output<typeof clusterSchema>;
 
 /** What a kafkajs client needs to reach the cluster (none of it is ever logged). */
@@ -186,6 +199,10 @@ function resolveCluster(v: ClusterVars): { settings: KafkaClusterSettings; probl
         username === undefined
           ? `KAFKA_SASL_PASSWORD: is needed with KAFKA_SASL_MECHANISM=${mechanism}`
           : 'KAFKA_SASL_PASSWORD: is needed with KAFKA_SASL_USERNAME',
+      );
+    if (mechanism === 'plain' && !v.KAFKA_SSL && !v.KAFKA_ALLOW_SASL_PLAIN_WITHOUT_SSL)
+      problems.push(
+        'KAFKA_SASL_MECHANISM: plain sends the password in clear text without TLS: set KAFKA_SSL=true (or use scram-sha-512; KAFKA_ALLOW_SASL_PLAIN_WITHOUT_SSL=true accepts it, for a local broker only)',
       );
     if (username !== undefined && password !== undefined) sasl = { mechanism, username, password };
   }

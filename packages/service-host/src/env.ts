@@ -68,12 +68,10 @@ export const postgresUrlVar = () =>
     });
 
 function postgresTlsProblems(value: string): string[] {
-  let params: URLSearchParams;
-  try {
-    params = new URL(value).searchParams;
-  } catch {
-    return ['must be a valid URL'];
-  }
+  // The query string only: a Unix-socket URL (`postgres://u@/db?host=/var/run/postgresql`) is no WHATWG URL, but
+  // node-postgres takes it.
+  const query = value.indexOf('?');
+  const params = new URLSearchParams(query < 0 ? '' : value.slice(query + 1));
   const problems: string[] = [];
   const sslmode = params.get('sslmode');
   if (sslmode !== null && !(POSTGRES_SSL_MODES as readonly string[]).includes(sslmode))
@@ -145,11 +143,22 @@ export function readEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv
   };
 }
 
-/** Parses the environment with a schema (blank = unset) and names every bad variable in one message. */
-export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
+/**
+ * Parses the environment with a schema (blank = unset) and names every bad variable in one message. The exported
+ * `parseEnv` (cluster.ts) adds the cluster settings' checks to it.
+ */
+export function parseSchemaEnv<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  what: string,
+  more: readonly string[] = [],
+): z.output<S> {
   const parsed = schema.safeParse(presentEnv(env));
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+  const lines = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+  for (const problem of more) if (!lines.includes(`  ${problem}`)) lines.push(`  ${problem}`);
+  if (parsed.success && lines.length === 0) return parsed.data;
   throw new ServiceConfigError(`invalid ${what} configuration:\n${lines.join('\n')}`);
 }
 

@@ -24,6 +24,10 @@ export interface ServiceKafkaOptions {
 export function createServiceKafka(options: ServiceKafkaOptions): Kafka {
   const log = options.logger.child({ component: 'kafkajs' });
   const security = options.security ?? kafkaClusterFromEnv(process.env);
+  if (typeof security.ssl === 'object' && security.ssl.rejectUnauthorized === false)
+    log.warn(
+      "KAFKA_SSL_REJECT_UNAUTHORIZED=false: the brokers' certificates are not verified (anyone on the path can pose as a broker)",
+    );
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],

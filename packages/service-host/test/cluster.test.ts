@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +7,8 @@ import { z } from 'zod';
 import {
   ServiceConfigError,
   connectionEnv,
+  createServiceKafka,
+  createServiceLogger,
   kafkaClusterFromEnv,
   parseEnv,
   postgresUrlVar,
@@ -70,9 +73,9 @@ describe('Kafka cluster settings', () => {
   });
 
   it('refuses half-given credentials, naming what is missing and never echoing a password', () => {
-    expect(problems({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'svc' })).toEqual([
-      'KAFKA_SASL_PASSWORD: is needed with KAFKA_SASL_USERNAME',
-    ]);
+    expect(
+      problems({ KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'svc' }),
+    ).toEqual(['KAFKA_SASL_PASSWORD: is needed with KAFKA_SASL_USERNAME']);
     expect(problems({ KAFKA_SASL_MECHANISM: 'scram-sha-256' })).toEqual([
       'KAFKA_SASL_USERNAME: is needed with KAFKA_SASL_MECHANISM=scram-sha-256',
       'KAFKA_SASL_PASSWORD: is needed with KAFKA_SASL_MECHANISM=scram-sha-256',
@@ -114,7 +117,7 @@ describe('Kafka cluster settings', () => {
   it('throws one ServiceConfigError listing every problem', () => {
     const error = (() => {
       try {
-        kafkaClusterFromEnv({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SSL_CERT_FILE: cert });
+        kafkaClusterFromEnv({ KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_SSL_CERT_FILE: cert });
       } catch (e) {
         return e;
       }
@@ -127,8 +130,64 @@ describe('Kafka cluster settings', () => {
         'invalid Kafka cluster configuration:',
         '  KAFKA_SSL_CERT_FILE: is set but KAFKA_SSL is not true',
         '  KAFKA_SSL_KEY_FILE: is needed with KAFKA_SSL_CERT_FILE (a client certificate is a certificate and its key)',
-        '  KAFKA_SASL_USERNAME: is needed with KAFKA_SASL_MECHANISM=plain',
-        '  KAFKA_SASL_PASSWORD: is needed with KAFKA_SASL_MECHANISM=plain',
+        '  KAFKA_SASL_USERNAME: is needed with KAFKA_SASL_MECHANISM=scram-sha-256',
+        '  KAFKA_SASL_PASSWORD: is needed with KAFKA_SASL_MECHANISM=scram-sha-256',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses SASL PLAIN without TLS (the password in clear text) unless told it is a local broker', () => {
+    const plain = { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'pw' };
+    expect(problems(plain)).toEqual([
+      'KAFKA_SASL_MECHANISM: plain sends the password in clear text without TLS: set KAFKA_SSL=true (or use scram-sha-512; KAFKA_ALLOW_SASL_PLAIN_WITHOUT_SSL=true accepts it, for a local broker only)',
+    ]);
+    expect(problems({ ...plain, KAFKA_SSL: 'true' })).toEqual([]);
+    expect(problems({ ...plain, KAFKA_ALLOW_SASL_PLAIN_WITHOUT_SSL: 'true' })).toEqual([]);
+    expect(problems({ ...plain, KAFKA_SASL_MECHANISM: 'scram-sha-512' })).toEqual([]);
+  });
+
+  it("warns once a client is made that does not verify the brokers' certificates", () => {
+    const lines: string[] = [];
+    const logger = createServiceLogger(
+      { service: 'svc', level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString('utf8'));
+          done();
+        },
+      }),
+    );
+    const brokers = ['127.0.0.1:1'];
+    createServiceKafka({
+      clientId: 'svc',
+      brokers,
+      logger,
+      security: kafkaClusterFromEnv({ KAFKA_SSL: 'true' }),
+    });
+    expect(lines).toEqual([]);
+    createServiceKafka({
+      clientId: 'svc',
+      brokers,
+      logger,
+      security: kafkaClusterFromEnv({ KAFKA_SSL: 'true', KAFKA_SSL_REJECT_UNAUTHORIZED: 'false' }),
+    });
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 40,
+      msg: expect.stringContaining('KAFKA_SSL_REJECT_UNAUTHORIZED=false'),
+    });
+  });
+
+  it("names the cluster problems in the same error as the service's own (parseEnv with connectionEnv)", () => {
+    const schema = z.object({ ...connectionEnv('svc') });
+    expect(() =>
+      parseEnv(schema, { KAFKA_BROKERS: 'nohostport', KAFKA_SASL_MECHANISM: 'scram-sha-256' }, 'svc'),
+    ).toThrow(
+      [
+        'invalid svc configuration:',
+        '  KAFKA_BROKERS.0: each broker must be host:port',
+        '  KAFKA_SASL_USERNAME: is needed with KAFKA_SASL_MECHANISM=scram-sha-256',
+        '  KAFKA_SASL_PASSWORD: is needed with KAFKA_SASL_MECHANISM=scram-sha-256',
       ].join('\n'),
     );
   });
@@ -155,6 +214,11 @@ describe('Postgres TLS settings', () => {
         PGSSLMODE: 'verify-full',
       }),
     ).toEqual([]);
+  });
+
+  it('takes a Unix-socket URL, which is no WHATWG URL but one node-postgres takes', () => {
+    expect(pgProblems({ DATABASE_URL: 'postgres://u:p@/db?host=/var/run/postgresql' })).toEqual([]);
+    expect(pgProblems({ DATABASE_URL: 'postgresql:///db?host=/tmp&sslmode=disable' })).toEqual([]);
   });
 
   it('names the variable of an unknown sslmode, an unreadable CA file or a certificate without its key', () => {
