@@ -2,6 +2,7 @@ import { Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
 import { createServiceKafka } from '@livechat-pipeline/service-host';
+import { IngestError } from './errors.js';
 import type { IngestConfig } from './config.js';
 
 /** The service-host client with the ingest's timeouts: a webhook waits on the broker, so it fails fast. */
@@ -110,7 +111,8 @@ export function assertEveryPartitionWritten(
   const done = new Set(written.filter((w) => w.topicName === topic).map((w) => w.partition));
   const missing = [...new Set(messages.map((m) => m.partition ?? -1))].filter((p) => !done.has(p));
   if (missing.length > 0) {
-    throw new Error(
+    throw new IngestError(
+      'INGEST_KAFKA_UNAVAILABLE',
       `Kafka client had no metadata for partition(s) ${missing.sort((a, b) => a - b).join(', ')} of ${topic}: those records were not written`,
     );
   }

@@ -30,8 +30,8 @@ export interface PartitionWatchOptions {
  */
 export class PartitionCountWatch {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
   private stopped = false;
+  private failing = false;
 
   constructor(private readonly options: PartitionWatchOptions) {
     options.report?.(options.target.partitionCount);
@@ -49,12 +49,16 @@ export class PartitionCountWatch {
     try {
       count = await fetchPartitionCount(kafka, topic);
     } catch (error) {
-      logger.debug(
-        { topic, err: error instanceof Error ? error.message : String(error) },
-        'cannot read the raw topic partition count; trying again later',
-      );
+      // Once per failing streak at warn (a topic deleted, a user without Describe: new partitions would go unseen).
+      const fields = { topic, err: error instanceof Error ? error.message : String(error) };
+      if (this.failing) logger.debug(fields, 'cannot read the raw topic partition count; trying again later');
+      else logger.warn(fields, 'cannot read the raw topic partition count; trying again later');
+      this.failing = true;
       return before;
     }
+    if (this.failing) logger.info({ topic, partitions: count }, 'raw topic partition count read again');
+    this.failing = false;
+    if (this.stopped) return before;
     if (count > before) for (const producer of this.options.producers) producer.renew();
     if (target.growPartitions(count)) {
       logger.info(
@@ -72,19 +76,20 @@ export class PartitionCountWatch {
     return target.partitionCount;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * No further reads; one in flight is not waited for (Kafka may hang: the shutdown, the spool's first, must not
+   * wait on it), and what it finds is dropped.
+   */
+  stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.running;
+    return Promise.resolve();
   }
 
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.refresh().finally(() => {
-        this.running = undefined;
-        this.schedule();
-      });
+      void this.refresh().finally(() => this.schedule());
     }, this.options.intervalMs);
     this.timer.unref();
   }

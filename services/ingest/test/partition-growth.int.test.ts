@@ -93,8 +93,12 @@ describe('a producer whose metadata lacks a partition', () => {
       ).rejects.toThrow(
         `Kafka client had no metadata for partition(s) 1 of ${topic}: those records were not written`,
       );
-      // The failed producer was replaced: the retry reads fresh metadata and writes both partitions.
-      await producer.send(topic, [{ key: 'c', value: 'third', partition: 1 }]);
+      // The failed producer was replaced: a retry reads fresh metadata and writes the new partition (once the
+      // broker's metadata has it: KRaft applies it asynchronously).
+      await waitFor(
+        () => producer.send(topic, [{ key: 'c', value: 'third', partition: 1 }]).then(() => true),
+        { timeoutMs: 15_000, message: 'a send to the new partition through a fresh producer' },
+      );
       const admin2 = testKafka('stale-metadata-admin').admin();
       await admin2.connect();
       const offsets = await admin2.fetchTopicOffsets(topic);
