@@ -1,8 +1,8 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopic, topicSpecs } from '@livechat-pipeline/events';
-import { loadStackSettings, stackSecureKafka } from '@livechat-pipeline/local-stack';
+import { loadStackSettings, secureKafkaReady, stackSecureKafka } from '@livechat-pipeline/local-stack';
 import { createServiceKafka, kafkaClusterFromEnv } from '@livechat-pipeline/service-host';
 import { stackEndpoints, uniqueName, waitFor } from '@livechat-pipeline/testkit';
 
@@ -12,7 +12,8 @@ import { stackEndpoints, uniqueName, waitFor } from '@livechat-pipeline/testkit'
  * users in the cluster metadata). Needs the managed local stack: on a stack named by the endpoint variables
  * the file is left out (vitest.config.ts).
  */
-const secure = stackSecureKafka(loadStackSettings());
+const settings = loadStackSettings();
+const secure = stackSecureKafka(settings);
 const logger = pino({ level: 'silent' });
 const disconnects: (() => Promise<void>)[] = [];
 
@@ -34,6 +35,15 @@ const clusterEnv = (mechanism: string, password = secure.password): NodeJS.Proce
   KAFKA_SASL_MECHANISM: mechanism,
   KAFKA_SASL_USERNAME: secure.username,
   KAFKA_SASL_PASSWORD: password,
+});
+
+beforeAll(async () => {
+  // A broker started by a launcher without the listener (or with STACK_KAFKA_SECURE=0) cannot run these: say what
+  // to do instead of failing on a missing CA file.
+  if (!settings.kafkaSecure || !(await secureKafkaReady(settings)))
+    throw new Error(
+      `the local broker has no SASL_SSL listener on ${secure.brokers}${settings.kafkaSecure ? '' : ' (STACK_KAFKA_SECURE=0)'}: restart the stack with it: pnpm stack down && pnpm stack up`,
+    );
 });
 
 afterAll(async () => {

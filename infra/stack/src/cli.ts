@@ -33,9 +33,10 @@ async function main(argv: string[]): Promise<number> {
       const { endpoints, started } = await stackUp(settings, log);
       log(started.length === 0 ? 'already up' : `up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       const secure = stackSecureKafka(settings);
-      log(
-        `SASL_SSL listener: KAFKA_BROKERS=${secure.brokers} KAFKA_SSL=true KAFKA_SSL_CA_FILE=${secure.caFile} KAFKA_SASL_MECHANISM=scram-sha-512 (or scram-sha-256, plain) KAFKA_SASL_USERNAME=${secure.username} KAFKA_SASL_PASSWORD=${secure.password}`,
-      );
+      if (settings.kafkaSecure)
+        log(
+          `SASL_SSL listener: KAFKA_BROKERS=${secure.brokers} KAFKA_SSL=true KAFKA_SSL_CA_FILE=${secure.caFile} KAFKA_SASL_MECHANISM=scram-sha-512 (or scram-sha-256, plain) KAFKA_SASL_USERNAME=${secure.username} KAFKA_SASL_PASSWORD=${secure.password}`,
+        );
       printEndpoints(endpoints);
       return 0;
     }

@@ -52,6 +52,12 @@ export function secureListenerProperties(settings: StackSettings): string[] {
 
 function openssl(args: string[], cwd: string): void {
   const result = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new StackError(
+      'STACK_START_FAILED',
+      "openssl is not on the PATH: install it (Debian: apt-get install openssl) for the broker's SASL_SSL listener's throwaway certificate, or start the stack without that listener: STACK_KAFKA_SECURE=0 pnpm stack up",
+    );
+  }
   if (result.error !== undefined || result.status !== 0) {
     throw new StackError(
       'STACK_START_FAILED',

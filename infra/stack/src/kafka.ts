@@ -10,15 +10,16 @@ import type { JavaRuntime } from './java.js';
 import { ensureBrokerCertificate, ensureScramUsers, secureListenerProperties } from './kafka-secure.js';
 
 function serverProperties(settings: StackSettings, dataDir: string): string {
+  const secure = settings.kafkaSecure ? `,SECURE://127.0.0.1:${settings.kafkaSecurePort}` : '';
   return [
     '# Written by the local-stack launcher on every start; edit infra/stack/src/kafka.ts instead.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${settings.kafkaControllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${settings.kafkaPort},CONTROLLER://127.0.0.1:${settings.kafkaControllerPort},SECURE://127.0.0.1:${settings.kafkaSecurePort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${settings.kafkaPort},SECURE://127.0.0.1:${settings.kafkaSecurePort}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SECURE:SASL_SSL',
-    ...secureListenerProperties(settings),
+    `listeners=PLAINTEXT://127.0.0.1:${settings.kafkaPort},CONTROLLER://127.0.0.1:${settings.kafkaControllerPort}${secure}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${settings.kafkaPort}${secure}`,
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${settings.kafkaSecure ? ',SECURE:SASL_SSL' : ''}`,
+    ...(settings.kafkaSecure ? secureListenerProperties(settings) : []),
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${dataDir}`,
@@ -88,7 +89,7 @@ export async function startKafkaBroker(
   const propsFile = path.join(dirs.kafkaConfig, 'server.properties');
   const log4jFile = path.join(dirs.kafkaConfig, 'log4j2.properties');
   const logFile = path.join(dirs.logs, 'kafka.log');
-  ensureBrokerCertificate(settings, log);
+  if (settings.kafkaSecure) ensureBrokerCertificate(settings, log);
   writeFileSync(propsFile, serverProperties(settings, dirs.kafkaData));
   writeFileSync(log4jFile, log4jConfig(logFile));
   const log4jOpt = `-Dlog4j2.configurationFile=${log4jFile}`;
@@ -134,6 +135,6 @@ export async function startKafkaBroker(
     pidFile: path.join(dirs.run, 'kafka.pid'),
   });
   await waitUntil('kafka', () => kafkaReady(settings), { timeoutMs: settings.startTimeoutMs, pid, logFile });
-  ensureScramUsers(settings, java, classpath, log4jOpt, log);
+  if (settings.kafkaSecure) ensureScramUsers(settings, java, classpath, log4jOpt, log);
   return pid;
 }

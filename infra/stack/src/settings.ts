@@ -9,6 +9,8 @@ export interface StackSettings {
   readonly kafkaControllerPort: number;
   /** The broker's SASL_SSL listener (kafka-secure.ts). */
   readonly kafkaSecurePort: number;
+  /** STACK_KAFKA_SECURE (default on): the SASL_SSL listener, its throwaway CA (openssl) and SCRAM user. */
+  readonly kafkaSecure: boolean;
   readonly registryPort: number;
   readonly registryManagementPort: number;
   readonly postgresUser: string;
@@ -46,6 +48,12 @@ export function loadStackSettings(env: NodeJS.ProcessEnv = process.env): StackSe
   }
   const registryPort = port(env, 'STACK_REGISTRY_PORT', 58081);
   const kafkaPort = port(env, 'STACK_KAFKA_PORT', 59092);
+  const secure = (env['STACK_KAFKA_SECURE'] ?? '').trim() || '1';
+  if (!['0', '1', 'true', 'false'].includes(secure)) {
+    throw new StackConfigError(
+      `STACK_KAFKA_SECURE must be 1 or 0 (true or false), got "${secure.slice(0, 20)}"`,
+    );
+  }
   return Object.freeze({
     home: path.resolve(env['STACK_HOME'] ?? path.join(repoRoot, 'infra', '.local')),
     postgresPort: port(env, 'STACK_POSTGRES_PORT', 55432),
@@ -53,6 +61,7 @@ export function loadStackSettings(env: NodeJS.ProcessEnv = process.env): StackSe
     kafkaControllerPort: port(env, 'STACK_KAFKA_CONTROLLER_PORT', 59093),
     // Two above the Kafka port unless set (the controller's is usually one above), so stacks never clash.
     kafkaSecurePort: port(env, 'STACK_KAFKA_SECURE_PORT', kafkaPort + 2),
+    kafkaSecure: secure === '1' || secure === 'true',
     registryPort,
     // Next to the registry's own port unless set, so two stacks with different ports never clash.
     registryManagementPort: port(env, 'STACK_REGISTRY_MANAGEMENT_PORT', registryPort + 1),

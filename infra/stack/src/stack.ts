@@ -141,7 +141,7 @@ async function stackUpLocked(settings: StackSettings, log: Log): Promise<StackUp
       }
     }
   }
-  if (!started.includes('kafka') && !(await secureKafkaReady(settings))) {
+  if (settings.kafkaSecure && !started.includes('kafka') && !(await secureKafkaReady(settings))) {
     log(
       `kafka has no SASL_SSL listener on ${settings.kafkaSecurePort} (started by an older launcher, or still settling): restart the broker for it (pnpm stack down && pnpm stack up)`,
     );
