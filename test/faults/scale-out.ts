@@ -10,7 +10,7 @@ import { analyticsConsumer, loadAnalyticsConfig } from '@livechat-pipeline/analy
 import { rebuild } from '@livechat-pipeline/postgres-consumer';
 import { LiveChatSender, type LedgerEntry, type SimulatedChat } from './livechat-sender.js';
 import { ServiceProcess } from './service-process.js';
-import { differingTranscripts, waitForLedgerInViews } from './views-check.js';
+import { differingTranscripts, expectedChatEventIds, waitForLedgerInViews } from './views-check.js';
 
 /**
  * The scale-out run (`FAULT_MODE=scale-out pnpm test:faults`): topics of 6 partitions, the ingest, the normalizer
@@ -236,13 +236,28 @@ export async function runScaleOut(options: {
 
     const complete = finishedChats.filter((c) => !incomplete.has(c.key));
     const differing = await differingTranscripts(pool, 'transcripts', complete);
-    const applied = await pool
-      .query<{ n: string }>(`select count(*)::text as n from "transcripts"."_dedup" where consumer = $1`, [
-        names.transcripts,
-      ])
-      .catch(() => undefined);
+    // Every chat event applied exactly once by each consumer: its `_dedup` records are exactly the events the
+    // acknowledged webhooks yield (none missing, none from anywhere else).
+    const expectedIds = new Set(ledger.flatMap((entry) => expectedChatEventIds(entry)));
+    const appliedBy: Record<string, number> = {};
+    for (const [schema, consumer] of [
+      ['transcripts', names.transcripts],
+      ['analytics', names.analytics],
+    ] as const) {
+      const { rows } = await pool.query<{ event_id: string }>(
+        `select event_id from "${schema}"._dedup where consumer = $1`,
+        [consumer],
+      );
+      appliedBy[schema] = rows.length;
+      const extra = rows.filter((r) => !expectedIds.has(r.event_id)).length;
+      const missing = expectedIds.size - (rows.length - extra);
+      if (extra > 0 || missing > 0)
+        failed.push(
+          `${schema} applied ${rows.length} chat events: ${missing} expected ones missing, ${extra} unexpected`,
+        );
+    }
     report(
-      `end check: ${complete.length} chats compared with the simulator's expected transcripts, ${differing.length} differ; ${ledger.length} acknowledged webhooks, ${incomplete.size} chats incomplete${applied === undefined ? '' : `; ${applied.rows[0]?.n ?? '?'} chat events applied (each once: the dedup record is a primary key)`}`,
+      `end check: ${complete.length} chats compared with the simulator's expected transcripts, ${differing.length} differ; ${ledger.length} acknowledged webhooks, ${incomplete.size} chats incomplete; ${expectedIds.size} distinct chat events expected, applied by transcripts ${appliedBy['transcripts']}, by analytics ${appliedBy['analytics']}`,
     );
     // Analytics: what two processes (one killed and restarted) projected equals a rebuild by one from the topic.
     await Promise.all([analyticsA.close(), analyticsB.close()]);
@@ -268,7 +283,7 @@ export async function runScaleOut(options: {
   } finally {
     await Promise.all(processes.map((p) => p.close()));
     await pool.end().catch(() => undefined);
-    await database.drop().catch(() => undefined);
+    await database.drop();
   }
 }
 
@@ -286,7 +301,12 @@ async function analyticsChecksums(pool: pg.Pool): Promise<Record<string, string>
 
 /** Every chat handed to the senders (the sender stops starting chats when it runs out). */
 async function waitUntilExhausted(sender: LiveChatSender, chats: number): Promise<void> {
-  while (sender.stats().chatsStarted < chats) await sleep(100);
+  const deadline = Date.now() + 300_000;
+  while (sender.stats().chatsStarted < chats) {
+    if (Date.now() > deadline)
+      throw new Error(`the sender started ${sender.stats().chatsStarted} of ${chats} chats in 5 minutes`);
+    await sleep(100);
+  }
 }
 
 async function waitForMembers(names: GroupNames, members: number): Promise<void> {
