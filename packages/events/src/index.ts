@@ -33,7 +33,7 @@ export {
   withoutDeadLetterHeaders,
 } from './dead-letter.js';
 export type { DeadLetterInput, DeadLetterOrigin, DeadLetterRecord } from './dead-letter.js';
-export { ensureTopic, waitForTopic } from './topic-admin.js';
+export { ensureTopic, unreplicatedRefusal, waitForTopic, withReplicatedRequirements } from './topic-admin.js';
 export { keepConsumerRunning } from './consumer-run.js';
 export type { KeepRunningOptions, KeptConsumer } from './consumer-run.js';
 export type { EnsureTopicOptions, TopicRequirement, TopicSpec } from './topic-admin.js';

@@ -44,6 +44,9 @@ export async function ensureTopic(
     let created = false;
     const existing = await admin.listTopics();
     if (!existing.includes(spec.topic)) {
+      const refusal = unreplicatedRefusal(spec, (await admin.describeCluster()).brokers.length);
+      if (refusal !== undefined)
+        throw new EventsError('EVENTS_TOPIC_MISCONFIGURED', refusal, { details: { topic: spec.topic } });
       try {
         created = await admin.createTopics({
           waitForLeaders: false,
@@ -60,9 +63,10 @@ export async function ensureTopic(
         if (!hasErrorType(cause, (type) => type === 'TOPIC_ALREADY_EXISTS')) throw cause;
       }
     }
-    await waitForLeaders(admin, spec.topic, options.metadataTimeoutMs ?? 15_000);
-    if (spec.requires !== undefined && spec.requires.length > 0)
-      await checkSettings(admin, spec, options.brokers);
+    const replicas = await waitForLeaders(admin, spec.topic, options.metadataTimeoutMs ?? 15_000);
+    const checked = withReplicatedRequirements(spec, replicas);
+    if (checked.requires !== undefined && checked.requires.length > 0)
+      await checkSettings(admin, checked, options.brokers);
     return created;
   } catch (cause) {
     if (cause instanceof EventsError) throw cause;
@@ -107,8 +111,43 @@ export async function waitForTopic(
   }
 }
 
-/** Until the broker reports the topic with a leader for every partition (metadata visible to every client). */
-async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number): Promise<void> {
+/**
+ * Why a topic the services need must not be created as specified: one replica on a cluster of several brokers (a
+ * broker's loss loses its records, while acks=all says they are safe), unless the spec accepts a single copy
+ * (`minInsyncReplicasWhenReplicated` 1: KAFKA_ALLOW_SINGLE_INSYNC_REPLICA). Undefined: fine.
+ */
+export function unreplicatedRefusal(spec: TopicSpec, brokers: number): string | undefined {
+  if (spec.minInsyncReplicasWhenReplicated === undefined || spec.minInsyncReplicasWhenReplicated < 2)
+    return undefined;
+  if (spec.replicationFactor > 1 || brokers < 2) return undefined;
+  return `topic ${spec.topic} would be created with replication factor 1 on a cluster of ${brokers} brokers (one broker's loss would lose acknowledged records): set KAFKA_REPLICATION_FACTOR (3 on three brokers or more), or KAFKA_ALLOW_SINGLE_INSYNC_REPLICA=true to accept a single copy`;
+}
+
+/**
+ * The spec's requirements for a topic that has `replicas` replicas: a replicated one needs at least
+ * `minInsyncReplicasWhenReplicated` in-sync replicas whatever the configured factor said (an existing topic of 3
+ * replicas left at a cluster default of min.insync.replicas=1 is refused).
+ */
+export function withReplicatedRequirements(spec: TopicSpec, replicas: number): TopicSpec {
+  const least = spec.minInsyncReplicasWhenReplicated;
+  if (least === undefined || replicas < 2) return spec;
+  const requires = spec.requires ?? [];
+  const current = requires.find((r) => r.config === 'min.insync.replicas');
+  const needed = Math.max(least, current !== undefined && 'atLeast' in current ? current.atLeast : 0);
+  return {
+    ...spec,
+    requires: [
+      ...requires.filter((r) => r.config !== 'min.insync.replicas'),
+      { config: 'min.insync.replicas', atLeast: needed },
+    ],
+  };
+}
+
+/**
+ * Until the broker reports the topic with a leader for every partition (metadata visible to every client).
+ * Returns the fewest replicas of any of its partitions.
+ */
+async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let delay = 50;
   let last = 'no metadata yet';
@@ -117,7 +156,8 @@ async function waitForLeaders(admin: Admin, topic: string, timeoutMs: number): P
       const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
       const partitions = topics.find((t) => t.name === topic)?.partitions ?? [];
       const withoutLeader = partitions.filter((p) => p.partitionErrorCode !== 0 || p.leader < 0);
-      if (partitions.length > 0 && withoutLeader.length === 0) return;
+      if (partitions.length > 0 && withoutLeader.length === 0)
+        return Math.min(...partitions.map((p) => p.replicas.length));
       last =
         partitions.length === 0
           ? 'not in the metadata yet'

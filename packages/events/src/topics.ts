@@ -32,6 +32,12 @@ export interface TopicSpec {
    * EVENTS_TOPIC_MISCONFIGURED when a setting falls short).
    */
   readonly requires?: readonly TopicRequirement[];
+  /**
+   * The least `min.insync.replicas` the writer accepts on a topic that is replicated (more than one replica; the
+   * topic's actual replicas, read by ensureTopic, not the configured factor): 2 unless the operator accepted 1
+   * (`KAFKA_ALLOW_SINGLE_INSYNC_REPLICA`). Every producer writes with acks=all.
+   */
+  readonly minInsyncReplicasWhenReplicated?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -51,6 +57,8 @@ interface KeptForever {
   readonly replicationFactor: number;
   /** Default min(replicationFactor, 2): see `defaultMinInsyncReplicas`. */
   readonly minInsyncReplicas?: number | undefined;
+  /** KAFKA_ALLOW_SINGLE_INSYNC_REPLICA: accept min.insync.replicas=1 on a replicated topic. */
+  readonly allowSingleInsyncReplica?: boolean | undefined;
   readonly maxMessageBytes: number;
 }
 
@@ -67,6 +75,8 @@ interface Replication {
   replicationFactor: number;
   /** `KAFKA_MIN_INSYNC_REPLICAS`; default `defaultMinInsyncReplicas(replicationFactor)`. */
   minInsyncReplicas?: number | undefined;
+  /** `KAFKA_ALLOW_SINGLE_INSYNC_REPLICA`. */
+  allowSingleInsyncReplica?: boolean | undefined;
 }
 
 /** A topic kept forever (no time or size retention) whose batches may be up to `maxMessageBytes`. */
@@ -89,6 +99,7 @@ export function keptForeverTopicSpec(o: KeptForever): TopicSpec {
       { config: 'retention.bytes', equals: '-1' },
       { config: 'max.message.bytes', atLeast: o.maxMessageBytes },
     ],
+    minInsyncReplicasWhenReplicated: o.allowSingleInsyncReplica === true ? 1 : 2,
   };
 }
 
@@ -111,6 +122,7 @@ export const topicSpecs = {
       numPartitions: o.partitions,
       replicationFactor: o.replicationFactor,
       minInsyncReplicas: o.minInsyncReplicas,
+      allowSingleInsyncReplica: o.allowSingleInsyncReplica,
       maxMessageBytes: o.maxMessageBytes,
     }),
   /** `livechat.chat-events`: written by the normalizer, created by it or by a reader that starts first. */
@@ -120,6 +132,7 @@ export const topicSpecs = {
       numPartitions: o.partitions,
       replicationFactor: o.replicationFactor,
       minInsyncReplicas: o.minInsyncReplicas,
+      allowSingleInsyncReplica: o.allowSingleInsyncReplica,
       maxMessageBytes: CHAT_EVENTS_MAX_MESSAGE_BYTES,
     }),
   /** `livechat.webhooks.raw.dlq`: raw records the normalizer could not map, byte for byte. */
@@ -129,6 +142,7 @@ export const topicSpecs = {
       numPartitions: 1,
       replicationFactor: o.replicationFactor,
       minInsyncReplicas: o.minInsyncReplicas,
+      allowSingleInsyncReplica: o.allowSingleInsyncReplica,
       maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES,
     }),
   /** `<consumer>.dlq` of a Postgres consumer: its origin records byte for byte. */
@@ -138,6 +152,7 @@ export const topicSpecs = {
       numPartitions: 1,
       replicationFactor: o.replicationFactor,
       minInsyncReplicas: o.minInsyncReplicas,
+      allowSingleInsyncReplica: o.allowSingleInsyncReplica,
       maxMessageBytes: DEAD_LETTER_MAX_MESSAGE_BYTES,
     }),
 } as const;

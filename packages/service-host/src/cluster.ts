@@ -90,6 +90,8 @@ export interface KafkaClusterSettings extends KafkaClientSecurity {
    * min(replication factor, 2). Every producer of the pipeline writes with acks=all.
    */
   readonly minInsyncReplicas: number;
+  /** `KAFKA_ALLOW_SINGLE_INSYNC_REPLICA`: a single in-sync copy (or one replica on several brokers) accepted. */
+  readonly allowSingleInsyncReplica: boolean;
 }
 
 /**
@@ -225,6 +227,7 @@ function resolveCluster(v: ClusterVars): { settings: KafkaClusterSettings; probl
       ...(sasl === undefined ? {} : { sasl }),
       replicationFactor,
       minInsyncReplicas,
+      allowSingleInsyncReplica: v.KAFKA_ALLOW_SINGLE_INSYNC_REPLICA,
     },
     problems,
   };

@@ -35,7 +35,11 @@ function problems(env: NodeJS.ProcessEnv): string[] {
 
 describe('Kafka cluster settings', () => {
   it('defaults to plaintext, no SASL, replication 1 with min.insync.replicas 1', () => {
-    expect(kafkaClusterFromEnv({})).toEqual({ replicationFactor: 1, minInsyncReplicas: 1 });
+    expect(kafkaClusterFromEnv({})).toEqual({
+      replicationFactor: 1,
+      minInsyncReplicas: 1,
+      allowSingleInsyncReplica: false,
+    });
   });
 
   it('reads TLS files and SASL credentials into the kafkajs options', () => {

@@ -42,6 +42,7 @@ export async function startAnalytics(
       partitions: config.chatEventsTopic.partitions,
       replicationFactor,
       minInsyncReplicas: config.kafka.minInsyncReplicas,
+      allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
     }),
     requires: [],
   };
@@ -50,6 +51,7 @@ export async function startAnalytics(
     topic: consumer.options.deadLetterTopic,
     replicationFactor,
     minInsyncReplicas: config.kafka.minInsyncReplicas,
+    allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
   });
   await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
   await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));

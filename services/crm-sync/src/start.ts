@@ -60,6 +60,7 @@ export async function startCrmSync(
       partitions: config.chatEventsTopic.partitions,
       replicationFactor,
       minInsyncReplicas: config.kafka.minInsyncReplicas,
+      allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
     }),
     requires: [],
   };
@@ -68,6 +69,7 @@ export async function startCrmSync(
     topic: consumer.options.deadLetterTopic,
     replicationFactor,
     minInsyncReplicas: config.kafka.minInsyncReplicas,
+    allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
   });
   await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
   await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));

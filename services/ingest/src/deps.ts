@@ -75,6 +75,7 @@ export async function createIngestDeps(
     partitions: config.rawTopic.partitions,
     replicationFactor: config.kafka.replicationFactor,
     minInsyncReplicas: config.kafka.minInsyncReplicas,
+    allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
     maxMessageBytes: topicMaxMessageBytes,
   });
   // With the spool on and the topic seen before (its partition count kept in the spool directory), Kafka gets a

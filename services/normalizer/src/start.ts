@@ -44,11 +44,13 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
       partitions: config.chatEventsTopic.partitions,
       replicationFactor,
       minInsyncReplicas: config.kafka.minInsyncReplicas,
+      allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
     }),
     topicSpecs.normalizerDeadLetters({
       topic: config.deadLetterTopic,
       replicationFactor,
       minInsyncReplicas: config.kafka.minInsyncReplicas,
+      allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
     }),
   ]) {
     const created = await startup.step(`ensure topic ${spec.topic}`, () =>

@@ -41,6 +41,7 @@ export async function startTranscripts(
       partitions: config.chatEventsTopic.partitions,
       replicationFactor,
       minInsyncReplicas: config.kafka.minInsyncReplicas,
+      allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
     }),
     requires: [],
   };
@@ -49,6 +50,7 @@ export async function startTranscripts(
     topic: consumer.options.deadLetterTopic,
     replicationFactor,
     minInsyncReplicas: config.kafka.minInsyncReplicas,
+    allowSingleInsyncReplica: config.kafka.allowSingleInsyncReplica,
   });
   await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
   await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));
