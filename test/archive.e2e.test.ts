@@ -35,7 +35,7 @@ import { E2E_SECRET_KEY, postDeliveries, startChain, type RunningChain } from '.
  * normalizer, transcripts, analytics and crm-sync (consumer only: the outbox is the CRM intent), every view of
  * BOTH and ARCHIVE equals that of WEBHOOKS: each thread shows once, with the same transcript, facts and intent.
  */
-const CHATS = 30;
+const CHATS = 20;
 const tenant = (name: string): SimulatedTenant => ({
   organizationId: uniqueName(`org-${name}`),
   licenseId: '1',
@@ -195,6 +195,14 @@ describe('archive threads and webhooks into the same log', () => {
     const chats = generateChats({ seed: 515, chats: CHATS, reportFacts: true });
     for (const c of chats)
       for (const a of [c.agent, c.supervisor, c.report?.transfer?.to]) if (a) AGENT_NAMES.set(a.id, a.name);
+    // The corpus has every kind of fact an archive must carry.
+    expect(chats.some((c) => c.supervisor !== null)).toBe(true);
+    expect(chats.some((c) => c.report?.transfer)).toBe(true);
+    expect(chats.some((c) => c.report?.queue)).toBe(true);
+    expect(chats.some((c) => c.report?.previousThreadId)).toBe(true);
+    expect(chats.some((c) => c.report?.rating?.canceledAt !== null && c.report?.rating)).toBe(true);
+    expect(chats.some((c) => c.tagChanges.some((t) => t.kind === 'untagged'))).toBe(true);
+    expect(new Set(chats.map((c) => c.closedBy.by)).size).toBe(3);
     const archiveFirst = chats.filter((_, i) => i % 2 === 0);
     const webhooksFirst = chats.filter((_, i) => i % 2 === 1);
     // Same key (tenant|chat) → same partition: the raw topic keeps this order per chat.
