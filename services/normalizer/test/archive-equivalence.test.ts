@@ -18,6 +18,7 @@ const WEBHOOK_ONLY_TYPES = new Set([
   'thread_untagged',
   'properties_changed',
   'chat_transferred',
+  'participant_added',
 ]);
 
 function webhookRaw(body: unknown, tenant: string, n: number): RawWebhook {
