@@ -76,11 +76,9 @@ export { TrafficSimulatorError, type TrafficSimulatorErrorCode } from './errors.
 export type * from './v3-body.js';
 export type * from './v2-body.js';
 export {
-  TAG_HISTORY_TAGS,
   expectedTagsOf,
   finalTagsKnowable,
   generateTagHistories,
-  newestRead,
   tagHistoryDeliveries,
   type TagChange,
   type TagDelivery,

@@ -10,7 +10,7 @@ import { mulberry32 } from './prng.js';
  * same microsecond wins); without a read, tagged and never untagged.
  */
 
-export const TAG_HISTORY_TAGS = ['a', 'b'] as const;
+const TAG_HISTORY_TAGS = ['a', 'b'] as const;
 const START = 1_795_600_000_000_000;
 
 export interface TagChange {
@@ -149,7 +149,7 @@ export function expectedTagsOf(history: TagHistory): string[] {
 }
 
 /** The newest delivered read of a history. */
-export function newestRead(history: TagHistory): TagRead | undefined {
+function newestRead(history: TagHistory): TagRead | undefined {
   return history.reads.filter((r) => r.delivered).sort((x, y) => y.at - x.at)[0];
 }
 
