@@ -91,6 +91,23 @@ describe('transcripts: archive reads and tag changes in any order', () => {
     expect(tags.get('reread')).toEqual(['a']);
   });
 
+  it('two reads at the same microsecond with different lists: one wins whatever their order', async () => {
+    const read = (tags: string[]) => ({ at: START + 100, tags, delivered: true });
+    const history = (reads: TagHistory['reads']): TagHistory => ({ changes: [], reads, final: [] });
+    await applyInTransaction(
+      pool,
+      'p',
+      [
+        ...events(history([read(['a']), read(['b'])]), 'tie-ab', null),
+        ...events(history([read(['b']), read(['a'])]), 'tie-ba', null),
+      ],
+      500,
+    );
+    const tags = await effectiveTags();
+    expect(tags.get('tie-ab')).toEqual(['b']);
+    expect(tags.get('tie-ba')).toEqual(['b']);
+  });
+
   it('property: 200 generated histories, each applied in 3 arrival orders with duplicates', async () => {
     const histories = generateTagHistories(20261129, 200);
     const all = histories.flatMap((history, i) =>
