@@ -6,8 +6,18 @@ export {
   defaultWebhookId,
   renderAgentStatusesV3,
   renderV3,
+  reportSystemEventsV3,
   type RenderV3Options,
+  type SystemEventV3,
 } from './render-v3.js';
+export {
+  archiveGetChat,
+  renderArchive,
+  type RenderArchiveOptions,
+  type SimulatedArchiveThread,
+  type V36ArchiveChat,
+  type V36ArchiveThread,
+} from './render-archive.js';
 export { agentStatuses, withReportFacts } from './report-facts.js';
 export { expectedThreadFacts, type ExpectedThreadFacts } from './expected-report.js';
 export {
@@ -65,3 +75,13 @@ export { Random, hashToSeed, mulberry32 } from './prng.js';
 export { TrafficSimulatorError, type TrafficSimulatorErrorCode } from './errors.js';
 export type * from './v3-body.js';
 export type * from './v2-body.js';
+export {
+  expectedTagsOf,
+  finalTagsKnowable,
+  generateTagHistories,
+  tagHistoryDeliveries,
+  type TagChange,
+  type TagDelivery,
+  type TagHistory,
+  type TagRead,
+} from './tag-histories.js';
