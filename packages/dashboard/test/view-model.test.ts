@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import {
+  analyticsQuery,
+  fillDays,
+  filtersToSearch,
+  formatSeconds,
+  heatLevel,
+  parseFilters,
+  rankAgents,
+  readAgents,
+  readChat,
+  readChats,
+  readDaily,
+  readGroups,
+  totals,
+  weekHeatmap,
+} from '../src/view-model.js';
+
+describe('filters in the address', () => {
+  it('defaults to the last 30 days ending today, every group, no search', () => {
+    expect(parseFilters('', '2026-11-29')).toEqual({
+      from: '2026-10-31',
+      to: '2026-11-29',
+      group: null,
+      q: '',
+    });
+  });
+
+  it('keeps valid values and round-trips through the address', () => {
+    const f = parseFilters('?from=2026-11-01&to=2026-11-07&group=2&q=refund', '2026-11-29');
+    expect(f).toEqual({ from: '2026-11-01', to: '2026-11-07', group: '2', q: 'refund' });
+    expect(parseFilters(filtersToSearch(f), '2026-11-29')).toEqual(f);
+  });
+
+  it('replaces malformed days and groups, and cuts reversed or too long ranges', () => {
+    expect(parseFilters('?from=2026-02-30&to=yesterday&group=x1', '2026-11-29')).toEqual({
+      from: '2026-10-31',
+      to: '2026-11-29',
+      group: null,
+      q: '',
+    });
+    expect(parseFilters('?from=2026-11-10&to=2026-11-01', '2026-11-29').from).toBe('2026-11-01');
+    expect(parseFilters('?from=2000-01-01&to=2026-11-29', '2026-11-29').from).toBe('2025-11-29');
+  });
+
+  it("asks the API for the days' range with an exclusive end", () => {
+    expect(analyticsQuery({ from: '2026-11-01', to: '2026-11-30', group: '7', q: '' })).toBe(
+      'from=2026-11-01&to=2026-12-01&group=7',
+    );
+  });
+});
+
+describe('reading API answers', () => {
+  it('reads daily rows with numeric strings, sorted, dropping rows without a day', () => {
+    const rows = readDaily({
+      data: [
+        { day: '2026-11-02', chats: '3', median_first_response_seconds: '12.5', rated_good: 1, rated_bad: 0 },
+        { day: '2026-11-01', chats: 2, p90_first_response_seconds: 40, queued: 2, left_queue: 1 },
+        { chats: 9 },
+      ],
+    });
+    expect(rows.map((r) => [r.day, r.chats, r.medianFirstResponse, r.p90FirstResponse])).toEqual([
+      ['2026-11-01', 2, null, 40],
+      ['2026-11-02', 3, 12.5, null],
+    ]);
+  });
+
+  it('reads the chat list and its cursor, and a chat with its threads in transcript order', () => {
+    const list = readChats({
+      data: [{ chat_id: 'C1', customer: { name: 'Ann', email: 'a@x' }, tags: ['vip'], agent_ids: ['b@y'] }],
+      next_cursor: 'abc',
+    });
+    expect(list.nextCursor).toBe('abc');
+    expect(list.chats[0]).toMatchObject({ chatId: 'C1', customer: 'Ann', tags: ['vip'], agents: ['b@y'] });
+    const chat = readChat({
+      chat_id: 'C1',
+      customer: { email: 'a@x' },
+      rating: 'good',
+      threads: [
+        {
+          thread_id: 'T1',
+          entries: [
+            { position: 2, author_type: 'agent', author_name: 'Bob', text: 'hi', visibility: 'all' },
+            { position: 1, author_type: 'customer', author_name: 'Ann', text: 'hello' },
+            { position: 3, author_type: 'customer', file: { name: 'invoice.pdf' } },
+          ],
+        },
+      ],
+    });
+    expect(chat?.customer).toBe('a@x');
+    expect(chat?.rating).toBe('good');
+    expect(chat?.threads[0]?.entries.map((e) => e.text)).toEqual(['hello', 'hi', 'invoice.pdf']);
+    expect(readChat('nope')).toBeNull();
+  });
+
+  it('reads groups once each, in id order', () => {
+    expect(
+      readGroups({ data: [{ group_id: 2 }, { group_id: '0' }, { group_id: 2 }, { group_id: 'x' }] }),
+    ).toEqual([
+      { id: '0', label: 'Group 0' },
+      { id: '2', label: 'Group 2' },
+    ]);
+  });
+});
+
+describe('what the views compute', () => {
+  it('totals ratings and the queue, with shares rounded to one decimal', () => {
+    const rows = readDaily({
+      data: [
+        { day: '2026-11-01', chats: 4, rated_good: 2, rated_bad: 1, queued: 3, left_queue: 1 },
+        { day: '2026-11-02', chats: 1, rated_good: 0, rated_bad: 0 },
+      ],
+    });
+    expect(totals(rows)).toEqual({
+      chats: 5,
+      ratedGood: 2,
+      ratedBad: 1,
+      goodShare: 66.7,
+      queued: 3,
+      leftQueue: 1,
+      abandonment: 33.3,
+    });
+    expect(totals([]).goodShare).toBeNull();
+  });
+
+  it('fills every day of the range', () => {
+    const rows = fillDays(readDaily({ data: [{ day: '2026-11-02', chats: 5 }] }), '2026-11-01', '2026-11-03');
+    expect(rows.map((r) => [r.day, r.chats])).toEqual([
+      ['2026-11-01', 0],
+      ['2026-11-02', 5],
+      ['2026-11-03', 0],
+    ]);
+  });
+
+  it('folds local hours into weekday × hour, Monday first, from the date as written', () => {
+    const grid = weekHeatmap([
+      { hour: '2026-11-30T09:00:00', chats: 2 }, // a Monday
+      { hour: '2026-12-07 09:00:00', chats: 3 }, // the next Monday
+      { hour: '2026-11-29T23:00:00+00:00', chats: 1 }, // a Sunday
+    ]);
+    expect(grid[0]![9]).toBe(5);
+    expect(grid[6]![23]).toBe(1);
+    expect(grid.flat().reduce((a, b) => a + b, 0)).toBe(6);
+    expect([0, 1, 2, 3, 4].map((v) => heatLevel(v, 4))).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('ranks agents by score, unrated last, then by chats', () => {
+    const ranked = rankAgents(
+      readAgents({
+        data: [
+          { agent_id: 'c', chats: 9, score: null },
+          { agent_id: 'a', chats: 1, score: '0.42' },
+          { agent_id: 'b', chats: 5, score: 0.42 },
+          { agent_id: 'd', chats: 2, score: 0.9 },
+        ],
+      }),
+    );
+    expect(ranked.map((r) => [r.rank, r.agentId])).toEqual([
+      [1, 'd'],
+      [2, 'b'],
+      [3, 'a'],
+      [4, 'c'],
+    ]);
+  });
+
+  it('formats seconds for people', () => {
+    expect([null, 42.4, 185, 7800].map(formatSeconds)).toEqual(['—', '42 s', '3 min 05 s', '2 h 10 min']);
+  });
+});
