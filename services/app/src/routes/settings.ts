@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CrmConnection, Tenant, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
+import { mintDashboardLink } from '@livechat-pipeline/dashboard';
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../deps.js';
 import { errorPage, escapeHtml, htmlSecurityHeaders, page } from '../http/html.js';
@@ -48,6 +49,7 @@ function connected(
   tokenState: string,
   rows: readonly WebhookRegistration[],
   crm: CrmConnection | null = null,
+  dashboard = false,
 ): string {
   const hubspot = crmState(crm);
   const last =
@@ -66,7 +68,7 @@ function connected(
 </tbody></table>
 <h2>Webhooks</h2>
 ${webhooksTable(rows)}
-<p><a id="connect" class="button" href="/app/install" target="_top">Reconnect</a></p>`;
+<p>${dashboard ? '<a id="open-dashboard" class="button" href="/app/dashboard" target="_blank" rel="noopener">Open the dashboard</a> ' : ''}<a id="connect" class="button" href="/app/install" target="_top">Reconnect</a></p>`;
 }
 
 function disconnected(reason: string): string {
@@ -128,8 +130,23 @@ export function registerSettingsRoute(app: FastifyInstance, deps: AppDeps): void
     const rows = await deps.registry.liveRegistrations(tenant.clientId);
     const crm = await deps.registry.getCrmConnection(tenant.id);
     return reply.send(
-      page('LiveChat pipeline', connected(tenant, tokenState, rows, crm) + script(nonce, FRAME_SCRIPT)),
+      page(
+        'LiveChat pipeline',
+        connected(tenant, tokenState, rows, crm, deps.config.dashboard !== null) +
+          script(nonce, FRAME_SCRIPT),
+      ),
     );
+  });
+
+  // A fresh signed link to the api's dashboard for the session's tenant (valid 5 minutes, once), minted on click
+  app.get('/app/dashboard', async (request, reply) => {
+    reply.headers(htmlSecurityHeaders(deps.config.frameAncestors));
+    const tenant = await deps.sessions.tenantOf(request);
+    if (deps.config.dashboard === null || tenant === null || tenant.status !== 'active') {
+      return reply.redirect('/app/settings', 303);
+    }
+    const { url, linkSecret } = deps.config.dashboard;
+    return reply.redirect(mintDashboardLink(url, linkSecret, tenant.organizationId), 303);
   });
 
   app.get('/app/session/claim', async (request, reply) => {
