@@ -1,0 +1,95 @@
+import type { ApiDeps } from '../deps.js';
+
+export interface ChatFilters {
+  /** Epoch microseconds, inclusive. */
+  readonly fromUs?: number | undefined;
+  /** Epoch microseconds, exclusive. */
+  readonly toUs?: number | undefined;
+  readonly tag?: string | undefined;
+  readonly agent?: string | undefined;
+  readonly group?: number | undefined;
+  readonly customerEmail?: string | undefined;
+  readonly customerId?: string | undefined;
+  readonly q?: string | undefined;
+}
+
+export interface ChatSummaryRow {
+  chat_id: string;
+  started_at: string | null;
+  ended_at: string | null;
+  customer_id: string | null;
+  customer_name: string | null;
+  customer_email: string | null;
+  agent_ids: string[];
+  group_ids: number[];
+  tags: string[];
+  message_count: number;
+  thread_count: number;
+}
+
+/** A page position: the chat's sort time (µs, -1 when unknown) and its id. */
+export type ChatPosition = readonly [number, string];
+
+/**
+ * One page of a tenant's chats, newest first. Paging and the time filters run on the chats table's sort key
+ * (first thread's start, index chats_api_list from transcripts migration 0003); the summaries of the page's
+ * chats come from the public chat_summary view.
+ */
+export async function listChats(
+  deps: ApiDeps,
+  tenant: string,
+  filters: ChatFilters,
+  limit: number,
+  after: ChatPosition | null,
+): Promise<{ rows: ChatSummaryRow[]; last: ChatPosition | null; more: boolean }> {
+  const t = deps.sql.transcripts;
+  const values: unknown[] = [tenant];
+  const param = (value: unknown): string => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const sortKey = 'coalesce(c.first_thread_started_us, -1)';
+  const where = ['c.tenant = $1'];
+  if (filters.fromUs !== undefined) where.push(`${sortKey} >= ${param(filters.fromUs)}`);
+  if (filters.toUs !== undefined) where.push(`${sortKey} < ${param(filters.toUs)}`);
+  if (filters.group !== undefined) where.push(`${param(filters.group)}::int = any(c.group_ids)`);
+  if (filters.customerId !== undefined) where.push(`c.customer_id = ${param(filters.customerId)}`);
+  if (filters.tag !== undefined)
+    where.push(`exists (select 1 from ${t}.thread_effective_tags g
+                        where g.tenant = c.tenant and g.chat_id = c.chat_id and g.tag = ${param(filters.tag)})`);
+  if (filters.agent !== undefined) {
+    const agent = param(filters.agent);
+    where.push(`(exists (select 1 from ${t}.participants p where p.tenant = c.tenant and p.chat_id = c.chat_id
+                         and p.kind = 'agent' and (p.user_id = ${agent} or lower(p.email) = lower(${agent})))
+                 or exists (select 1 from ${t}.entries e where e.tenant = c.tenant and e.chat_id = c.chat_id
+                            and e.author_kind = 'agent' and e.author_id = ${agent}))`);
+  }
+  if (filters.customerEmail !== undefined)
+    where.push(`exists (select 1 from ${t}.customers cu where cu.tenant = c.tenant and cu.customer_id = c.customer_id
+                        and lower(cu.email) = lower(${param(filters.customerEmail)}))`);
+  if (filters.q !== undefined)
+    where.push(`exists (select 1 from ${t}.entries e where e.tenant = c.tenant and e.chat_id = c.chat_id
+                        and to_tsvector('simple', coalesce(e.text, '')) @@ plainto_tsquery('simple', ${param(filters.q)}))`);
+  if (after !== null)
+    where.push(`(${sortKey}, c.chat_id) < (${param(after[0])}::bigint, ${param(after[1])}::text)`);
+  const page = await deps.pool.query<{ chat_id: string; sort_us: number }>(
+    `select c.chat_id, ${sortKey} as sort_us from ${t}.chats c
+     where ${where.join(' and ')}
+     order by ${sortKey} desc, c.chat_id desc
+     limit ${param(limit + 1)}`,
+    values,
+  );
+  const more = page.rows.length > limit;
+  const ids = page.rows.slice(0, limit);
+  if (ids.length === 0) return { rows: [], last: null, more: false };
+  const summaries = await deps.pool.query<ChatSummaryRow>(
+    `select chat_id, started_at, ended_at, customer_id, customer_name, customer_email, agent_ids,
+            group_ids, tags, message_count, thread_count
+     from ${t}.chat_summary where tenant = $1 and chat_id = any($2::text[])`,
+    [tenant, ids.map((r) => r.chat_id)],
+  );
+  const byId = new Map(summaries.rows.map((r) => [r.chat_id, r]));
+  const rows = ids.map((r) => byId.get(r.chat_id)).filter((r): r is ChatSummaryRow => r !== undefined);
+  const lastRow = ids[ids.length - 1]!;
+  return { rows, last: [Number(lastRow.sort_us), lastRow.chat_id], more };
+}

@@ -1,0 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.js';
+import { registerChatRoutes } from './chats.js';
+
+/** One module of routes: defines its routes on `app` (defineRoute for documented /v1 routes). */
+export type RegisterRoutes = (app: FastifyInstance, deps: ApiDeps) => void | Promise<void>;
+
+/**
+ * Every route module, in registration order. To add routes: write `src/routes/<name>.ts` exporting a
+ * RegisterRoutes function and add it here (the dashboard adds `registerDashboardRoutes` from src/dashboard).
+ */
+export const routeModules: readonly RegisterRoutes[] = [registerChatRoutes];
