@@ -86,6 +86,7 @@ export interface DailyRow {
   readonly medianFirstResponse: number | null;
   readonly p90FirstResponse: number | null;
   readonly avgDuration: number | null;
+  readonly medianDuration: number | null;
   readonly ratedGood: number;
   readonly ratedBad: number;
   readonly queued: number;
@@ -94,16 +95,21 @@ export interface DailyRow {
 }
 
 export interface HourlyRow {
-  /** Local hour, `YYYY-MM-DDTHH…` (no offset: the tenant's own clock). */
+  /** Local hour, `YYYY-MM-DDTHH…` (no offset: the tenant's own clock), or an ISO weekday (1 Monday … 7) and hour. */
   readonly hour: string;
+  readonly dayOfWeek?: number;
+  readonly hourOfDay?: number;
   readonly chats: number;
 }
 
 export interface AgentRow {
   readonly agentId: string;
+  readonly name: string | null;
+  /** The API's rank, when it gives one. */
+  readonly apiRank: number | null;
   readonly chats: number;
   readonly firstResponses: number | null;
-  readonly avgFirstResponse: number | null;
+  readonly medianFirstResponse: number | null;
   readonly ratedGood: number;
   readonly ratedBad: number;
   readonly score: number | null;
@@ -172,44 +178,65 @@ const first = (o: Json, ...keys: string[]): unknown => {
 const strings = (v: unknown): string[] =>
   Array.isArray(v) ? v.map(str).filter((s): s is string => s !== null) : [];
 
-/** The rows of a list answer: `{ data: [...] }` (or a bare array). */
-export function rowsOf(body: unknown): Json[] {
-  const list = isObject(body) ? body['data'] : body;
+/** The rows of a list answer: `{ data: [...] }`, else its first array (`{ days: [...] }`, `{ chats: [...] }`), or a bare array. */
+export function rowsOf(body: unknown, key?: string): Json[] {
+  let list: unknown = body;
+  if (isObject(body)) {
+    list = key !== undefined && Array.isArray(body[key]) ? body[key] : body['data'];
+    if (!Array.isArray(list)) list = Object.values(body).find(Array.isArray);
+  }
   return Array.isArray(list) ? list.filter(isObject) : [];
 }
 
+function measures(r: Json): Omit<DailyRow, 'day'> {
+  return {
+    chats: count(r['chats']),
+    chatsWithReply: num(r['chats_with_reply']),
+    medianFirstResponse: num(first(r, 'first_response_median_seconds', 'median_first_response_seconds')),
+    p90FirstResponse: num(first(r, 'first_response_p90_seconds', 'p90_first_response_seconds')),
+    avgDuration: num(first(r, 'duration_avg_seconds', 'avg_duration_seconds')),
+    medianDuration: num(first(r, 'duration_median_seconds', 'median_duration_seconds')),
+    ratedGood: count(r['rated_good']),
+    ratedBad: count(r['rated_bad']),
+    queued: count(r['queued']),
+    leftQueue: count(r['left_queue']),
+    medianQueueWait: num(first(r, 'queue_wait_median_seconds', 'median_queued_seconds')),
+  };
+}
+
 export function readDaily(body: unknown): DailyRow[] {
-  return rowsOf(body)
-    .map((r) => ({
-      day: (str(r['day']) ?? '').slice(0, 10),
-      chats: count(r['chats']),
-      chatsWithReply: num(r['chats_with_reply']),
-      medianFirstResponse: num(first(r, 'median_first_response_seconds', 'avg_first_response_seconds')),
-      p90FirstResponse: num(r['p90_first_response_seconds']),
-      avgDuration: num(first(r, 'avg_duration_seconds', 'median_duration_seconds')),
-      ratedGood: count(r['rated_good']),
-      ratedBad: count(r['rated_bad']),
-      queued: count(r['queued']),
-      leftQueue: count(r['left_queue']),
-      medianQueueWait: num(first(r, 'median_queued_seconds', 'avg_queued_seconds')),
-    }))
+  return rowsOf(body, 'days')
+    .map((r) => ({ day: (str(r['day']) ?? '').slice(0, 10), ...measures(r) }))
     .filter((r) => DAY.test(r.day))
     .sort((a, b) => a.day.localeCompare(b.day));
 }
 
+/** The period's own figures (`totals`: medians over every thread, which the days' medians cannot give), or null. */
+export function readPeriodTotals(body: unknown): Omit<DailyRow, 'day'> | null {
+  return isObject(body) && isObject(body['totals']) ? measures(body['totals']) : null;
+}
+
 export function readHourly(body: unknown): HourlyRow[] {
-  return rowsOf(body)
-    .map((r) => ({ hour: str(r['hour']) ?? '', chats: count(r['chats']) }))
-    .filter((r) => /^\d{4}-\d{2}-\d{2}[T ]\d{2}/.test(r.hour));
+  return rowsOf(body, 'hours')
+    .map((r): HourlyRow => {
+      const dow = num(r['day_of_week']);
+      const hour = num(r['hour']);
+      if (dow !== null && hour !== null)
+        return { hour: '', dayOfWeek: dow, hourOfDay: hour, chats: count(r['chats']) };
+      return { hour: str(r['hour']) ?? '', chats: count(r['chats']) };
+    })
+    .filter((r) => r.dayOfWeek !== undefined || /^\d{4}-\d{2}-\d{2}[T ]\d{2}/.test(r.hour));
 }
 
 export function readAgents(body: unknown): AgentRow[] {
-  return rowsOf(body)
+  return rowsOf(body, 'agents')
     .map((r) => ({
       agentId: str(r['agent_id']) ?? '',
+      name: str(r['name']),
+      apiRank: num(r['rank']),
       chats: count(r['chats']),
       firstResponses: num(r['first_responses']),
-      avgFirstResponse: num(first(r, 'avg_first_response_seconds', 'median_first_response_seconds')),
+      medianFirstResponse: num(first(r, 'first_response_median_seconds', 'avg_first_response_seconds')),
       ratedGood: count(first(r, 'rated_good', 'good')),
       ratedBad: count(first(r, 'rated_bad', 'bad')),
       score: num(r['score']),
@@ -218,7 +245,7 @@ export function readAgents(body: unknown): AgentRow[] {
 }
 
 export function readTags(body: unknown): TagRow[] {
-  return rowsOf(body)
+  return rowsOf(body, 'tags')
     .map((r) => ({ tag: str(r['tag']) ?? '', chats: count(r['chats']) }))
     .filter((r) => r.tag !== '')
     .sort((a, b) => b.chats - a.chats || a.tag.localeCompare(b.tag));
@@ -226,7 +253,7 @@ export function readTags(body: unknown): TagRow[] {
 
 export function readGroups(body: unknown): GroupOption[] {
   const seen = new Map<string, GroupOption>();
-  for (const r of rowsOf(body)) {
+  for (const r of rowsOf(body, 'groups')) {
     const id = str(first(r, 'group_id', 'id'));
     if (id === null || !/^\d{1,18}$/.test(id) || seen.has(id)) continue;
     const name = str(r['name']);
@@ -240,8 +267,17 @@ function customerLabel(r: Json): string {
   return str(first(c, 'name', 'customer_name')) ?? str(first(c, 'email', 'customer_email')) ?? '';
 }
 
+/** Groups seen on chat summaries (`group_ids`): the group filter's choices until the API lists groups. */
+export function groupsOfChats(body: unknown): GroupOption[] {
+  return readGroups(
+    rowsOf(body, 'chats').flatMap((r) =>
+      (Array.isArray(r['group_ids']) ? r['group_ids'] : []).map((g: unknown) => ({ group_id: g })),
+    ),
+  );
+}
+
 export function readChats(body: unknown): { chats: ChatSummary[]; nextCursor: string | null } {
-  const chats = rowsOf(body)
+  const chats = rowsOf(body, 'chats')
     .map((r) => ({
       chatId: str(r['chat_id']) ?? '',
       startedAt: str(r['started_at']),
@@ -273,10 +309,11 @@ export function readChat(body: unknown): ChatDetail | null {
       .filter(isObject)
       .map((e) => {
         const file = isObject(e['file']) ? e['file'] : null;
+        const author = isObject(e['author']) ? e['author'] : {};
         return {
           position: count(e['position']),
-          authorType: str(e['author_type']) ?? '',
-          authorName: str(first(e, 'author_name', 'author_id')) ?? '',
+          authorType: str(first(author, 'type')) ?? str(e['author_type']) ?? '',
+          authorName: str(first(author, 'name', 'id')) ?? str(first(e, 'author_name', 'author_id')) ?? '',
           visibility: str(e['visibility']) ?? 'all',
           text: str(e['text']) ?? (file !== null ? (str(first(file, 'name', 'url')) ?? '') : ''),
           createdAt: str(e['created_at']),
@@ -343,6 +380,7 @@ export function fillDays(rows: readonly DailyRow[], from: string, to: string): D
         medianFirstResponse: null,
         p90FirstResponse: null,
         avgDuration: null,
+        medianDuration: null,
         ratedGood: 0,
         ratedBad: 0,
         queued: 0,
@@ -364,6 +402,11 @@ export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as con
 export function weekHeatmap(rows: readonly HourlyRow[]): number[][] {
   const grid = WEEKDAYS.map(() => new Array<number>(24).fill(0));
   for (const r of rows) {
+    if (r.dayOfWeek !== undefined && r.hourOfDay !== undefined) {
+      const row = grid[r.dayOfWeek - 1];
+      if (row !== undefined && r.hourOfDay >= 0 && r.hourOfDay < 24) row[r.hourOfDay]! += r.chats;
+      continue;
+    }
     const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2})/.exec(r.hour);
     if (m === null) continue;
     const weekday = (new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDay() + 6) % 7;
@@ -385,6 +428,9 @@ export function heatLevel(value: number, max: number): number {
  * without ratings last, then by chats.
  */
 export function rankAgents(rows: readonly AgentRow[]): (AgentRow & { readonly rank: number })[] {
+  if (rows.length > 0 && rows.every((r) => r.apiRank !== null)) {
+    return [...rows].sort((a, b) => a.apiRank! - b.apiRank!).map((r) => ({ ...r, rank: r.apiRank! }));
+  }
   return [...rows]
     .sort(
       (a, b) => (b.score ?? -1) - (a.score ?? -1) || b.chats - a.chats || a.agentId.localeCompare(b.agentId),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   analyticsQuery,
   fillDays,
+  groupsOfChats,
   filtersToSearch,
   formatSeconds,
   heatLevel,
@@ -12,6 +13,8 @@ import {
   readChats,
   readDaily,
   readGroups,
+  readHourly,
+  readPeriodTotals,
   totals,
   weekHeatmap,
 } from '../src/view-model.js';
@@ -165,5 +168,60 @@ describe('what the views compute', () => {
 
   it('formats seconds for people', () => {
     expect([null, 42.4, 185, 7800].map(formatSeconds)).toEqual(['—', '42 s', '3 min 05 s', '2 h 10 min']);
+  });
+});
+
+describe("the api's own shapes", () => {
+  it('reads days with the period totals, the hour-of-week cells, ranked agents and author objects', () => {
+    const daily = {
+      days: [
+        { day: '2026-11-01', chats: 2, first_response_median_seconds: 30, duration_median_seconds: 600 },
+      ],
+      totals: {
+        chats: 2,
+        first_response_median_seconds: 31,
+        first_response_p90_seconds: 50,
+        queue_wait_median_seconds: 9,
+      },
+    };
+    expect(readDaily(daily)[0]).toMatchObject({
+      day: '2026-11-01',
+      medianFirstResponse: 30,
+      medianDuration: 600,
+    });
+    expect(readPeriodTotals(daily)).toMatchObject({
+      medianFirstResponse: 31,
+      p90FirstResponse: 50,
+      medianQueueWait: 9,
+    });
+    const grid = weekHeatmap(
+      readHourly({
+        hours: [
+          { day_of_week: 1, hour: 0, chats: 4 },
+          { day_of_week: 7, hour: 23, chats: 1 },
+        ],
+      }),
+    );
+    expect([grid[0]![0], grid[6]![23]]).toEqual([4, 1]);
+    const ranked = rankAgents(
+      readAgents({
+        agents: [
+          { rank: 2, agent_id: 'b', score: 0.9 },
+          { rank: 1, agent_id: 'a', score: 0.1 },
+        ],
+      }),
+    );
+    expect(ranked.map((r) => r.agentId)).toEqual(['a', 'b']);
+    const chat = readChat({
+      chat_id: 'C',
+      threads: [
+        { thread_id: 'T', entries: [{ position: 1, author: { type: 'agent', name: 'Bob' }, text: 'hi' }] },
+      ],
+    });
+    expect(chat?.threads[0]?.entries[0]).toMatchObject({ authorType: 'agent', authorName: 'Bob' });
+    expect(groupsOfChats({ chats: [{ group_ids: [3, 1] }, { group_ids: [1] }] }).map((g) => g.id)).toEqual([
+      '1',
+      '3',
+    ]);
   });
 });

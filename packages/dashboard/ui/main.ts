@@ -27,6 +27,7 @@ import {
   formatPercent,
   formatSeconds,
   formatTime,
+  groupsOfChats,
   heatLevel,
   isoDay,
   parseFilters,
@@ -35,13 +36,13 @@ import {
   readChat,
   readChats,
   readDaily,
-  readGroups,
   readHourly,
+  readPeriodTotals,
   readTags,
   totals,
   weekHeatmap,
 } from '../src/view-model.js';
-import type { ChatSummary, DailyRow, Filters } from '../src/view-model.js';
+import type { ChatSummary, DailyRow, Filters, GroupOption } from '../src/view-model.js';
 
 Chart.register(
   ArcElement,
@@ -141,15 +142,19 @@ function draw(id: string, config: ChartConfiguration): void {
 const seconds = (v: number | null) => (v === null ? null : Math.round(v));
 const n = (v: number) => v.toLocaleString('en-US');
 
-function renderKpis(rows: readonly DailyRow[]): void {
+function renderKpis(rows: readonly DailyRow[], period: Omit<DailyRow, 'day'> | null): void {
   const t = totals(rows);
   const answered = rows.reduce((s, r) => s + (r.chatsWithReply ?? 0), 0);
   const items: [string, string, string][] = [
     ['kpi-chats', 'Chats', n(t.chats)],
     ['kpi-answered', 'Answered', n(answered)],
+    ['kpi-frt-median', 'First response, median', formatSeconds(period?.medianFirstResponse ?? null)],
+    ['kpi-frt-p90', 'First response, p90', formatSeconds(period?.p90FirstResponse ?? null)],
+    ['kpi-duration', 'Duration, median', formatSeconds(period?.medianDuration ?? null)],
     ['kpi-good-share', 'Good ratings', formatPercent(t.goodShare)],
     ['kpi-queued', 'Queued', n(t.queued)],
     ['kpi-abandonment', 'Left the queue', formatPercent(t.abandonment)],
+    ['kpi-queue-wait', 'Queue wait, median', formatSeconds(period?.medianQueueWait ?? null)],
   ];
   put(
     'kpi-list',
@@ -222,11 +227,19 @@ function renderDaily(rows: readonly DailyRow[]): void {
       labels,
       datasets: [
         {
-          label: 'Average duration (min)',
-          data: rows.map((r) => (r.avgDuration === null ? null : Math.round(r.avgDuration / 6) / 10)),
+          label: 'Median (min)',
+          data: rows.map((r) => (r.medianDuration === null ? null : Math.round(r.medianDuration / 6) / 10)),
           borderColor: COLORS.green,
           backgroundColor: COLORS.green,
           spanGaps: true,
+        },
+        {
+          label: 'Average (min)',
+          data: rows.map((r) => (r.avgDuration === null ? null : Math.round(r.avgDuration / 6) / 10)),
+          borderColor: COLORS.grey,
+          backgroundColor: COLORS.grey,
+          spanGaps: true,
+          borderDash: [6, 3],
         },
       ],
     },
@@ -236,9 +249,9 @@ function renderDaily(rows: readonly DailyRow[]): void {
     'duration-table',
     table(
       'duration-data',
-      'Average chat duration per day',
-      ['Day', 'Average duration'],
-      rows.map((r) => [r.day, formatSeconds(r.avgDuration)]),
+      'Chat duration per day',
+      ['Day', 'Median', 'Average'],
+      rows.map((r) => [r.day, formatSeconds(r.medianDuration), formatSeconds(r.avgDuration)]),
     ),
   );
 
@@ -382,13 +395,13 @@ function renderAgents(body: unknown): void {
     table(
       'agents-data',
       'Agents, ranked',
-      ['Agent', 'Rank', 'Chats', 'First responses', 'Avg first response', 'Good', 'Bad', 'Score'],
+      ['Agent', 'Rank', 'Chats', 'First responses', 'Median first response', 'Good', 'Bad', 'Score'],
       rows.map((r) => [
-        r.agentId,
+        r.name !== null && r.name !== '' ? `${r.name} (${r.agentId})` : r.agentId,
         String(r.rank),
         n(r.chats),
         r.firstResponses === null ? '—' : n(r.firstResponses),
-        formatSeconds(r.avgFirstResponse),
+        formatSeconds(r.medianFirstResponse),
         n(r.ratedGood),
         n(r.ratedBad),
         r.score === null ? '—' : r.score.toFixed(3),
@@ -462,10 +475,9 @@ function chatRow(c: ChatSummary): HTMLTableRowElement {
   );
 }
 
-async function loadChats(f: Filters, append: boolean): Promise<void> {
-  const { chats, nextCursor } = readChats(
-    await getJson(`/v1/chats?${chatsQuery(f, append ? chatCursor : null)}`),
-  );
+async function loadChats(f: Filters, append: boolean): Promise<unknown> {
+  const body = await getJson(`/v1/chats?${chatsQuery(f, append ? chatCursor : null)}`);
+  const { chats, nextCursor } = readChats(body);
   chatCursor = nextCursor;
   let tbody = document.querySelector<HTMLTableSectionElement>('#chats-data tbody');
   if (!append || tbody === null) {
@@ -481,6 +493,7 @@ async function loadChats(f: Filters, append: boolean): Promise<void> {
   tbody.append(...chats.map(chatRow));
   if (!append && chats.length === 0) put('chats-table', el('p', { id: 'chats-empty' }, 'No chats match.'));
   byId('chats-more').hidden = nextCursor === null;
+  return body;
 }
 
 async function openTranscript(chatId: string): Promise<void> {
@@ -560,11 +573,12 @@ function showFilters(f: Filters): void {
   byId<HTMLInputElement>('chat-q').value = f.q;
 }
 
-async function loadGroups(f: Filters): Promise<void> {
+/** The group filter's choices: the groups seen so far on the tenant's chats (the API lists no groups). */
+const knownGroups = new Map<string, GroupOption>();
+function showGroups(f: Filters, chatsBody: unknown): void {
   const select = byId<HTMLSelectElement>('filter-group');
-  const groups = readGroups(
-    await getJson(`/v1/analytics/groups?${analyticsQuery({ ...f, group: null })}`).catch(() => null),
-  );
+  for (const g of groupsOfChats(chatsBody)) knownGroups.set(g.id, g);
+  const groups = [...knownGroups.values()].sort((a, b) => Number(a.id) - Number(b.id));
   if (f.group !== null && !groups.some((g) => g.id === f.group))
     groups.push({ id: f.group, label: `Group ${f.group}` });
   select.replaceChildren(
@@ -581,16 +595,16 @@ async function load(f: Filters): Promise<void> {
   showFilters(f);
   const q = analyticsQuery(f);
   try {
-    const [daily, hourly, agents, tags] = await Promise.all([
+    const [daily, hourly, agents, tags, chats] = await Promise.all([
       getJson(`/v1/analytics/daily?${q}`),
       getJson(`/v1/analytics/hourly?${q}`),
       getJson(`/v1/analytics/agents?${q}`),
       getJson(`/v1/analytics/tags?${q}`),
-      loadGroups(f),
       loadChats(f, false),
     ]);
+    showGroups(f, chats);
     const rows = fillDays(readDaily(daily), f.from, f.to);
-    renderKpis(rows);
+    renderKpis(rows, readPeriodTotals(daily));
     renderDaily(rows);
     renderHeatmap(weekHeatmap(readHourly(hourly)));
     renderAgents(agents);

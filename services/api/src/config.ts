@@ -8,6 +8,8 @@ import {
   startupTimeoutVar,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
+import { readDashboardEnv } from './dashboard/config.js';
+import type { DashboardConfig } from './dashboard/config.js';
 import { ApiConfigError } from './errors.js';
 
 export interface ApiConfig {
@@ -27,6 +29,8 @@ export interface ApiConfig {
   /** How long start-up steps (Postgres, the api migrations) are retried. */
   readonly startupTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** `/dashboard`: its session and link secrets (src/dashboard/config.ts). */
+  readonly dashboard: DashboardConfig;
 }
 
 const identifier = z
@@ -52,7 +56,9 @@ const envSchema = z.object({
 /** Reads and validates the api's environment once; throws ApiConfigError naming every bad variable. */
 export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   const parsed = readEnv(envSchema, env);
-  if (!parsed.ok) throw new ApiConfigError(parsed.problems);
+  const dashboard = readDashboardEnv(env);
+  const problems = [...(parsed.ok ? [] : parsed.problems), ...(dashboard.ok ? [] : dashboard.problems)];
+  if (!parsed.ok || !dashboard.ok) throw new ApiConfigError(problems);
   const e = parsed.data;
   return deepFreeze<ApiConfig>({
     http: { host: e.API_HOST, port: e.API_PORT },
@@ -67,5 +73,6 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     },
     startupTimeoutMs: e.API_STARTUP_TIMEOUT_MS,
     logLevel: e.API_LOG_LEVEL,
+    dashboard: dashboard.config,
   });
 }

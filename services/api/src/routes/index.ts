@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
+import { registerDashboardRoutes } from '../dashboard/index.js';
 import { registerChatRoutes } from './chats.js';
 
 /** One module of routes: defines its routes on `app` (defineRoute for documented /v1 routes). */
@@ -9,4 +10,4 @@ export type RegisterRoutes = (app: FastifyInstance, deps: ApiDeps) => void | Pro
  * Every route module, in registration order. To add routes: write `src/routes/<name>.ts` exporting a
  * RegisterRoutes function and add it here (the dashboard adds `registerDashboardRoutes` from src/dashboard).
  */
-export const routeModules: readonly RegisterRoutes[] = [registerChatRoutes];
+export const routeModules: readonly RegisterRoutes[] = [registerChatRoutes, registerDashboardRoutes];
