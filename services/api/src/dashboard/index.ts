@@ -30,7 +30,7 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
   return reply
     .header('content-security-policy', DASHBOARD_CSP)
     .header('x-frame-options', 'DENY')
-    .header('referrer-policy', 'no-referrer')
+    .header('referrer-policy', 'same-origin')
     .header('cache-control', 'no-store');
 }
 

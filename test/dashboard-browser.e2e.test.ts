@@ -1,0 +1,296 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildApi, createApiDeps, loadApiConfig, type ApiDeps } from '@livechat-pipeline/api';
+import { mintDashboardLink } from '@livechat-pipeline/dashboard';
+import { buildDashboard } from '@livechat-pipeline/dashboard/build';
+import { createApiTestBed, type ApiTestBed } from './support/api-bed.js';
+
+/** Screenshots a person can look at (git-ignored). */
+export const SCREENSHOT_DIR = fileURLToPath(new URL('../test-results/dashboard/', import.meta.url));
+const LINK_SECRET = 'dashboard-link-secret-for-the-browser-test-0123';
+
+/**
+ * The dashboard in Debian's chromium (playwright-core) on the real stack: two tenants' simulated traffic projected
+ * by the transcripts and analytics projections' own writers, the api with its dashboard on a loopback port.
+ */
+describe('dashboard in a real browser', () => {
+  let bed: ApiTestBed;
+  let deps: ApiDeps;
+  let api: FastifyInstance;
+  let base: string;
+  let browser: BrowserContext;
+  let profile: string;
+  let range: { from: string; to: string };
+
+  /** The api's own answer for tenant A (Bearer key), to compare with what the page shows. */
+  const apiGet = async <T>(url: string, key = bed.keys[0]): Promise<T> => {
+    const res = await api.inject({ url, headers: { authorization: `Bearer ${key}` } });
+    expect(res.statusCode, url).toBe(200);
+    return res.json<T>();
+  };
+
+  /** A page whose console errors and uncaught exceptions are collected (the list must stay empty). */
+  const watched = async (context: {
+    newPage(): Promise<Page>;
+  }): Promise<{ page: Page; errors: string[] }> => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`${page.url()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
+    return { page, errors };
+  };
+
+  const signIn = async (page: Page, key: string): Promise<void> => {
+    await page.goto(`${base}/dashboard`);
+    await page.fill('#api-key', key);
+    await page.click('button[type=submit]');
+  };
+
+  const loaded = (page: Page) => page.waitForSelector('body[data-loaded]', { timeout: 20_000 });
+
+  beforeAll(async () => {
+    await buildDashboard();
+    bed = await createApiTestBed({ seed: 1616, chats: 24 });
+    // the bed's own api has no link secret: a second api on the same database, as `npm start` runs it
+    deps = await createApiDeps(
+      loadApiConfig({
+        DATABASE_URL: bed.db.url,
+        DASHBOARD_LINK_SECRET: LINK_SECRET,
+        API_LOG_LEVEL: 'silent',
+      }),
+      pino({ level: 'silent' }),
+    );
+    api = await buildApi(deps);
+    base = await api.listen({ host: '127.0.0.1', port: 0 });
+    const { rows } = await bed.pool.query<{ from: string; to: string }>(
+      `select min(day)::text as from, max(day)::text as to from analytics.local_thread_facts where tenant = $1`,
+      [bed.tenantIds[0]],
+    );
+    range = rows[0]!;
+    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    profile = await mkdtemp(path.join(tmpdir(), 'dashboard-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    await deps?.close();
+    await bed?.close();
+    if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+  });
+
+  it('refuses a wrong key on the sign-in page, saying so', async () => {
+    const page = await browser.newPage();
+    await signIn(page, 'lcp_0123456789abcdef_wrongwrongwrongwrongwrongwrongwrongwrongwro');
+    await expect(page.locator('#sign-in-error').textContent()).resolves.toBe(
+      'That API key was not accepted.',
+    );
+    await expect(page.locator('#api-key').count()).resolves.toBe(1);
+    await page.close();
+  });
+
+  it('refuses a form posted from another site, and a forged or expired link', async () => {
+    const crossSite = await api.inject({
+      method: 'POST',
+      url: '/dashboard/sign-in',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      payload: `api_key=${encodeURIComponent(bed.keys[0])}`,
+    });
+    expect(crossSite.statusCode).toBe(403);
+    expect(crossSite.headers['set-cookie']).toBeUndefined();
+    expect(crossSite.body).toContain('DASHBOARD_CROSS_SITE');
+
+    const link = new URL(mintDashboardLink(base, LINK_SECRET, bed.tenantIds[0]));
+    link.searchParams.set('tenant', bed.tenantIds[1]);
+    const forged = await api.inject({ url: `${link.pathname}${link.search}` });
+    expect([forged.statusCode, forged.headers['set-cookie']]).toEqual([400, undefined]);
+    const old = new URL(mintDashboardLink(base, LINK_SECRET, bed.tenantIds[0], Date.now() - 301_000));
+    const expired = await api.inject({ url: `${old.pathname}${old.search}` });
+    expect([expired.statusCode, expired.headers['set-cookie']]).toEqual([410, undefined]);
+  });
+
+  it("signs in with a key and shows the tenant's numbers as the API gives them", async () => {
+    const { page, errors } = await watched(browser);
+    await signIn(page, bed.keys[0]);
+    await page.waitForURL(`${base}/dashboard`);
+    await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
+    await loaded(page);
+    await expect(page.locator('#tenant').textContent()).resolves.toBe(bed.tenantIds[0]);
+    // the session cookie is HttpOnly: the page's scripts cannot read it
+    await expect(page.evaluate('document.cookie')).resolves.toBe('');
+
+    const q = `from=${range.from}&to=${range.to}`;
+    const daily = await apiGet<{ days: { day: string; chats: number }[]; totals: { chats: number } }>(
+      `/v1/analytics/daily?${q}`,
+    );
+    expect(daily.totals.chats).toBeGreaterThan(0);
+    await expect(page.locator('#kpi-chats').textContent()).resolves.toBe(String(daily.totals.chats));
+    const shownDays = await page
+      .locator('#daily-data tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.children[0]!.textContent, Number(r.children[1]!.textContent)]),
+      );
+    expect(shownDays.filter(([, chats]) => chats !== 0)).toEqual(daily.days.map((d) => [d.day, d.chats]));
+    // and the API's count is the projection's own
+    const { rows: sql } = await bed.pool.query<{ n: number }>(
+      `select count(*)::int as n from analytics.local_thread_facts where tenant = $1`,
+      [bed.tenantIds[0]],
+    );
+    expect(daily.totals.chats).toBe(sql[0]!.n);
+
+    const heat = await page
+      .locator('#heatmap-data tbody td')
+      .evaluateAll((cells) => cells.reduce((s, c) => s + Number(c.textContent), 0));
+    expect(heat).toBe(daily.totals.chats);
+
+    const agents = await apiGet<{ agents: { agent_id: string; rank: number }[] }>(
+      `/v1/analytics/agents?${q}`,
+    );
+    const shownAgents = await page
+      .locator('#agents-data tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.children[0]!.textContent, Number(r.children[1]!.textContent)]),
+      );
+    expect(shownAgents.map(([, rank]) => rank)).toEqual(agents.agents.map((a) => a.rank));
+    expect(shownAgents.map(([name], i) => String(name).includes(agents.agents[i]!.agent_id))).toEqual(
+      agents.agents.map(() => true),
+    );
+
+    const tags = await apiGet<{ tags: { tag: string; chats: number }[] }>(`/v1/analytics/tags?${q}`);
+    const shownTags = await page
+      .locator('#tags-data tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.children[0]!.textContent, Number(r.children[1]!.textContent)]),
+      );
+    expect(new Map(shownTags)).toEqual(new Map(tags.tags.map((t) => [t.tag, t.chats])));
+
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'dashboard-laptop.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('reaches the chat list and a transcript with the keyboard alone, and the transcript is the API’s', async () => {
+    const { page, errors } = await watched(browser);
+    await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
+    await loaded(page);
+    const list = await apiGet<{ chats: { chat_id: string }[] }>(
+      `/v1/chats?from=${range.from}T00:00:00Z&limit=25`,
+    );
+    const shownIds = await page.locator('#chats-data tbody .open-chat').allTextContents();
+    expect(shownIds.length).toBeGreaterThan(0);
+    expect(shownIds).toEqual(list.chats.map((c) => c.chat_id).slice(0, shownIds.length));
+
+    // Tab from the top of the page until the first chat's button has the focus
+    let focused = '';
+    for (let i = 0; i < 80 && focused !== shownIds[0]; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate(() =>
+        document.activeElement?.classList.contains('open-chat')
+          ? (document.activeElement.textContent ?? '')
+          : '',
+      );
+    }
+    expect(focused).toBe(shownIds[0]);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#transcript[open] .entry');
+    const chat = await apiGet<{ threads: { entries: { text: string | null }[] }[] }>(
+      `/v1/chats/${encodeURIComponent(shownIds[0]!)}`,
+    );
+    const texts = await page.locator('#transcript .entry .text').allTextContents();
+    expect(texts).toEqual(chat.threads.flatMap((t) => t.entries.map((e) => e.text ?? '')));
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'dashboard-transcript.png') });
+    await page.keyboard.press('Escape');
+    await expect(page.locator('#transcript').getAttribute('open')).resolves.toBeNull();
+    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe(shownIds[0]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("never shows another tenant's chats, and the API refuses them to this session", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
+    await loaded(page);
+    const others = await apiGet<{ chats: { chat_id: string }[] }>('/v1/chats?limit=200', bed.keys[1]);
+    expect(others.chats.length).toBeGreaterThan(0);
+    const shown = new Set(await page.locator('#chats-data tbody .open-chat').allTextContents());
+    expect(others.chats.filter((c) => shown.has(c.chat_id))).toEqual([]);
+    const status = await page.evaluate(
+      async (id) => (await fetch(`/v1/chats/${encodeURIComponent(id)}`)).status,
+      others.chats[0]!.chat_id,
+    );
+    expect(status).toBe(404);
+    await page.close();
+  });
+
+  it('is readable on a phone: one column, nothing wider than the screen', async () => {
+    const { page: phone, errors } = await watched(browser);
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
+    await loaded(phone);
+    const widths = await phone.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      viewport: window.innerWidth,
+    }));
+    expect(widths.page).toBeLessThanOrEqual(widths.viewport);
+    await phone.screenshot({ path: path.join(SCREENSHOT_DIR, 'dashboard-phone.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await phone.close();
+  });
+
+  it('opens from a link of the LiveChat app once, for its tenant', async () => {
+    const link = mintDashboardLink(base, LINK_SECRET, bed.tenantIds[1]);
+    const context = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const { page, errors } = await watched(context);
+      await page.goto(link);
+      await page.waitForURL(`${base}/dashboard`);
+      await loaded(page);
+      await expect(page.locator('#tenant').textContent()).resolves.toBe(bed.tenantIds[1]);
+      expect(errors).toEqual([]);
+      const again = await page.goto(link);
+      expect(again?.status()).toBe(410);
+      await expect(page.locator('#error-code').textContent()).resolves.toBe('DASHBOARD_LINK_USED');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('signs out (the old cookie no longer works) and a revoked key ends its sessions', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/dashboard`);
+    await loaded(page);
+    await page.click('#sign-out');
+    await page.waitForSelector('#api-key');
+    await expect(page.evaluate(async () => (await fetch('/v1/chats?limit=1')).status)).resolves.toBe(401);
+
+    const { key, record } = await deps.keys.create({ tenant: bed.tenantIds[0], name: 'to revoke' });
+    await signIn(page, key);
+    await loaded(page);
+    await deps.keys.revoke(record.id);
+    await expect(page.evaluate(async () => (await fetch('/v1/chats?limit=1')).status)).resolves.toBe(401);
+    await page.reload();
+    await page.waitForSelector('#api-key');
+    await page.close();
+  });
+});
