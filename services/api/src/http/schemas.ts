@@ -43,3 +43,62 @@ export const chatPage = z.object({
   chats: z.array(chatSummary),
   next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
 });
+
+export const transcriptEntry = z.object({
+  position: z.number().int().describe("The entry's place in its chat, from 1"),
+  event_id: z.string(),
+  author: z.object({
+    type: z.enum(['customer', 'agent', 'system']),
+    id: z.string().nullable(),
+    name: z.string().nullable(),
+  }),
+  visibility: z.string().describe('`all`, or `agents` for an internal note'),
+  kind: z.string().describe('`message`, `file`, `rich_message`, `system_message`, `filled_form`, …'),
+  text: z.string().nullable().describe("The text (the newest edit); a file's name"),
+  file: z
+    .object({
+      name: z.string().nullable(),
+      url: z.string().nullable(),
+      content_type: z.string().nullable(),
+      size: z.number().nullable(),
+    })
+    .nullable(),
+  created_at: timestamp.nullable(),
+  edited_at: timestamp.nullable(),
+  deleted_at: timestamp.nullable(),
+});
+
+export const rating = z
+  .enum(['good', 'bad'])
+  .nullable()
+  .describe("The customer's rating, null when not rated");
+
+export const chatThread = z.object({
+  thread_id: z.string(),
+  started_at: timestamp.nullable(),
+  closed_at: timestamp.nullable(),
+  closed_by: z.string().nullable().describe('`agent`, `customer`, `router`, … (null while open)'),
+  queue_wait_seconds: z.number().nullable(),
+  tags: z.array(z.string()),
+  rating,
+  rating_comment: z.string().nullable(),
+  first_response_seconds: z.number().nullable(),
+  entries: z.array(transcriptEntry),
+});
+
+export const chatDetail = chatSummary.extend({
+  rating: rating.describe('The rating of the newest rated thread'),
+  threads: z.array(chatThread),
+});
+
+export const customer = z.object({
+  customer_id: z.string(),
+  name: z.string().nullable(),
+  email: z.string().nullable(),
+  session_fields: z.unknown().describe('As LiveChat sent them (JSON), or null'),
+  visit: z.unknown().describe('The last visit LiveChat reported (JSON), or null'),
+  updated_at: timestamp.nullable(),
+  chat_count: z.number().int(),
+  first_chat_at: timestamp.nullable(),
+  last_chat_at: timestamp.nullable(),
+});

@@ -5,7 +5,15 @@ import { ApiError } from '../errors.js';
 import { sendCsv, wantsCsv } from '../http/csv.js';
 import { decodeCursor, encodeCursor, filtersDigest, pageQuery } from '../http/pagination.js';
 import { defineRoute } from '../http/route.js';
-import { chatPage, dateTimeParam, rfc3339ToMicros, type chatSummary } from '../http/schemas.js';
+import {
+  chatDetail,
+  chatPage,
+  dateTimeParam,
+  rfc3339ToMicros,
+  type chatSummary,
+  type transcriptEntry,
+} from '../http/schemas.js';
+import { readChat, type EntryRow } from '../queries/detail.js';
 import { listChats, type ChatFilters, type ChatPosition, type ChatSummaryRow } from '../queries/chats.js';
 
 const chatListQuery = z.object({
@@ -125,6 +133,92 @@ export function registerChatRoutes(app: FastifyInstance, deps: ApiDeps): void {
         q: query.q,
       };
       return answerChatList(deps, request, reply, filters, query, 'chats.csv');
+    },
+  );
+}
+
+export const chatIdParams = z.object({
+  chat_id: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'must be a chat id')
+    .describe('The chat id'),
+});
+
+const nullableString = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function entryBody(row: EntryRow): z.infer<typeof transcriptEntry> {
+  return {
+    position: row.position,
+    event_id: row.event_id,
+    author: { type: row.author_type, id: row.author_id, name: row.author_name },
+    visibility: row.visibility,
+    kind: row.kind,
+    text: row.text,
+    file:
+      row.file === null
+        ? null
+        : {
+            name: nullableString(row.file.name),
+            url: nullableString(row.file.url),
+            content_type: nullableString(row.file.content_type),
+            size: typeof row.file.size === 'number' ? row.file.size : null,
+          },
+    created_at: row.created_at,
+    edited_at: row.edited_at,
+    deleted_at: row.deleted_at,
+  };
+}
+
+export function registerChatDetailRoute(app: FastifyInstance, deps: ApiDeps): void {
+  defineRoute(
+    app,
+    deps,
+    {
+      url: '/v1/chats/:chat_id',
+      operationId: 'getChat',
+      summary: 'A chat with its threads and transcript',
+      description:
+        "The chat's summary, its threads (oldest first) with their tags, rating and first response time, and each " +
+        "thread's transcript entries in order. 404 when the key's tenant has no such chat.",
+      tag: 'chats',
+      params: chatIdParams,
+      response: chatDetail,
+    },
+    async (request, _reply, { params }) => {
+      wantsCsv(request, false);
+      const chat = await readChat(deps, request.principal.tenant, params.chat_id);
+      if (chat === null) throw new ApiError('API_NOT_FOUND', `no chat ${params.chat_id}`);
+      const facts = new Map(chat.facts.map((f) => [f.thread_id, f]));
+      const threads = chat.threads.map((th) => {
+        const fact = facts.get(th.thread_id);
+        return {
+          ...th,
+          rating: fact?.rating ?? null,
+          rating_comment: fact?.rating_comment ?? null,
+          first_response_seconds: fact?.first_response_seconds ?? null,
+          entries: chat.entries.filter((e) => e.thread_id === th.thread_id).map(entryBody),
+        };
+      });
+      // entries of a thread whose start was never seen still belong to the chat: shown under their thread id
+      for (const id of new Set(chat.entries.map((e) => e.thread_id))) {
+        if (threads.some((th) => th.thread_id === id)) continue;
+        threads.push({
+          thread_id: id,
+          started_at: null,
+          closed_at: null,
+          closed_by: null,
+          queue_wait_seconds: null,
+          tags: [],
+          rating: null,
+          rating_comment: null,
+          first_response_seconds: null,
+          entries: chat.entries.filter((e) => e.thread_id === id).map(entryBody),
+        });
+      }
+      const rated = [...threads].reverse().find((th) => th.rating !== null);
+      return { ...chatSummaryBody(chat.summary), rating: rated?.rating ?? null, threads };
     },
   );
 }
