@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi, createApiDeps, loadApiConfig, type ApiDeps } from '@livechat-pipeline/api';
 import { mintDashboardLink } from '@livechat-pipeline/dashboard';
-import { buildDashboard } from '@livechat-pipeline/dashboard/build';
 import { createApiTestBed, type ApiTestBed } from './support/api-bed.js';
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Screenshots a person can look at (git-ignored). */
-export const SCREENSHOT_DIR = fileURLToPath(new URL('../test-results/dashboard/', import.meta.url));
+const SCREENSHOT_DIR = path.join(ROOT, 'test-results', 'dashboard');
 const LINK_SECRET = 'dashboard-link-secret-for-the-browser-test-0123';
 
 /**
@@ -58,7 +59,8 @@ describe('dashboard in a real browser', () => {
   const loaded = (page: Page) => page.waitForSelector('body[data-loaded]', { timeout: 20_000 });
 
   beforeAll(async () => {
-    await buildDashboard();
+    // the build `npm test` runs first, run here too so this file alone tests the sources as they are
+    execFileSync('pnpm', ['run', '--silent', 'build:dashboard'], { cwd: ROOT, stdio: 'ignore' });
     bed = await createApiTestBed({ seed: 1616, chats: 24 });
     // the bed's own api has no link secret: a second api on the same database, as `npm start` runs it
     deps = await createApiDeps(
@@ -183,7 +185,9 @@ describe('dashboard in a real browser', () => {
       .evaluateAll((rows) =>
         rows.map((r) => [r.children[0]!.textContent, Number(r.children[1]!.textContent)]),
       );
-    expect(new Map(shownTags)).toEqual(new Map(tags.tags.map((t) => [t.tag, t.chats])));
+    expect(new Map(shownTags as [unknown, unknown][])).toEqual(
+      new Map(tags.tags.map((t) => [t.tag, t.chats])),
+    );
 
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'dashboard-laptop.png'), fullPage: true });
     expect(errors).toEqual([]);
@@ -205,10 +209,8 @@ describe('dashboard in a real browser', () => {
     let focused = '';
     for (let i = 0; i < 80 && focused !== shownIds[0]; i++) {
       await page.keyboard.press('Tab');
-      focused = await page.evaluate(() =>
-        document.activeElement?.classList.contains('open-chat')
-          ? (document.activeElement.textContent ?? '')
-          : '',
+      focused = await page.evaluate<string>(
+        "document.activeElement?.classList.contains('open-chat') ? document.activeElement.textContent : ''",
       );
     }
     expect(focused).toBe(shownIds[0]);
@@ -222,7 +224,7 @@ describe('dashboard in a real browser', () => {
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'dashboard-transcript.png') });
     await page.keyboard.press('Escape');
     await expect(page.locator('#transcript').getAttribute('open')).resolves.toBeNull();
-    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe(shownIds[0]);
+    await expect(page.evaluate('document.activeElement?.textContent')).resolves.toBe(shownIds[0]);
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -248,10 +250,9 @@ describe('dashboard in a real browser', () => {
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
     await loaded(phone);
-    const widths = await phone.evaluate(() => ({
-      page: document.documentElement.scrollWidth,
-      viewport: window.innerWidth,
-    }));
+    const widths = await phone.evaluate<{ page: number; viewport: number }>(
+      '({ page: document.documentElement.scrollWidth, viewport: window.innerWidth })',
+    );
     expect(widths.page).toBeLessThanOrEqual(widths.viewport);
     await phone.screenshot({ path: path.join(SCREENSHOT_DIR, 'dashboard-phone.png'), fullPage: true });
     expect(errors).toEqual([]);

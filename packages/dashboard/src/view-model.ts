@@ -66,12 +66,9 @@ export function filtersToSearch(f: Filters): string {
   return `?${params.toString()}`;
 }
 
-/**
- * The API's query for a range of local days: `from` the first day's start, `to` the day after the last (the API's
- * `to` is exclusive), plus the group.
- */
+/** The API's analytics query: the range's local days (`to` included, as the API reads it) and the group. */
 export function analyticsQuery(f: Filters): string {
-  const params = new URLSearchParams({ from: f.from, to: addDays(f.to, 1) });
+  const params = new URLSearchParams({ from: f.from, to: f.to });
   if (f.group !== null) params.set('group', f.group);
   return params.toString();
 }

@@ -46,9 +46,9 @@ describe('filters in the address', () => {
     expect(parseFilters('?from=2000-01-01&to=2026-11-29', '2026-11-29').from).toBe('2025-11-29');
   });
 
-  it("asks the API for the days' range with an exclusive end", () => {
+  it("asks the API for the days' range, both included", () => {
     expect(analyticsQuery({ from: '2026-11-01', to: '2026-11-30', group: '7', q: '' })).toBe(
-      'from=2026-11-01&to=2026-12-01&group=7',
+      'from=2026-11-01&to=2026-11-30&group=7',
     );
   });
 });
