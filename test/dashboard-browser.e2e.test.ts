@@ -143,11 +143,25 @@ describe('dashboard in a real browser', () => {
     await expect(page.evaluate('document.cookie')).resolves.toBe('');
 
     const q = `from=${range.from}&to=${range.to}`;
-    const daily = await apiGet<{ days: { day: string; chats: number }[]; totals: { chats: number } }>(
-      `/v1/analytics/daily?${q}`,
-    );
+    const daily = await apiGet<{
+      days: { day: string; chats: number }[];
+      totals: {
+        chats: number;
+        queued: number;
+        rated_good: number;
+        rated_bad: number;
+        first_response_p90_seconds: number | null;
+      };
+    }>(`/v1/analytics/daily?${q}`);
     expect(daily.totals.chats).toBeGreaterThan(0);
     await expect(page.locator('#kpi-chats').textContent()).resolves.toBe(String(daily.totals.chats));
+    await expect(page.locator('#kpi-queued').textContent()).resolves.toBe(String(daily.totals.queued));
+    const goodShare = (100 * daily.totals.rated_good) / (daily.totals.rated_good + daily.totals.rated_bad);
+    await expect(page.locator('#kpi-good-share').textContent()).resolves.toBe(`${goodShare.toFixed(1)} %`);
+    const p90 = Math.round(daily.totals.first_response_p90_seconds!);
+    await expect(page.locator('#kpi-frt-p90').textContent()).resolves.toBe(
+      `${Math.floor(p90 / 60)} min ${String(p90 % 60).padStart(2, '0')} s`,
+    );
     const shownDays = await page
       .locator('#daily-data tbody tr')
       .evaluateAll((rows) =>
@@ -229,6 +243,44 @@ describe('dashboard in a real browser', () => {
     await page.close();
   });
 
+  it('searches the messages and filters by group, showing what the API answers for them', async () => {
+    const { page, errors } = await watched(browser);
+    await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
+    await loaded(page);
+    // a word of some chat's messages
+    const { rows } = await bed.pool.query<{ word: string }>(
+      `select w as word from transcripts.chat_transcript, regexp_split_to_table(lower(text), '[^a-z]+') w
+        where tenant = $1 and author_type = 'customer' and length(w) >= 6 group by w order by count(*), w limit 1`,
+      [bed.tenantIds[0]],
+    );
+    const word = rows[0]!.word;
+    await page.fill('#chat-q', word);
+    await page.press('#chat-q', 'Enter');
+    await page.waitForSelector(`#chats-data caption:has-text("${word}")`);
+    const found = await apiGet<{ chats: { chat_id: string }[] }>(
+      `/v1/chats?q=${encodeURIComponent(word)}&from=${range.from}T00:00:00Z&limit=25`,
+    );
+    expect(found.chats.length).toBeGreaterThan(0);
+    await expect(page.locator('#chats-data tbody .open-chat').allTextContents()).resolves.toEqual(
+      found.chats.map((c) => c.chat_id),
+    );
+
+    const groups = await page
+      .locator('#filter-group option')
+      .evaluateAll((o) => o.map((x) => x.getAttribute('value')));
+    const group = groups.find((g) => g !== '')!;
+    expect(group).toBeDefined();
+    await page.selectOption('#filter-group', group);
+    await page.click('#apply');
+    await page.waitForSelector(`body[data-loaded*="group=${group}"]`);
+    const inGroup = await apiGet<{ totals: { chats: number } }>(
+      `/v1/analytics/daily?from=${range.from}&to=${range.to}&group=${group}`,
+    );
+    await expect(page.locator('#kpi-chats').textContent()).resolves.toBe(String(inGroup.totals.chats));
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("never shows another tenant's chats, and the API refuses them to this session", async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
@@ -281,9 +333,17 @@ describe('dashboard in a real browser', () => {
     const page = await browser.newPage();
     await page.goto(`${base}/dashboard`);
     await loaded(page);
+    const cookie = (await browser.cookies(base)).find((c) => c.name === 'lcp_dashboard')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
     await page.click('#sign-out');
     await page.waitForSelector('#api-key');
     await expect(page.evaluate(async () => (await fetch('/v1/chats?limit=1')).status)).resolves.toBe(401);
+    // a copy of the signed-out cookie is refused too
+    const replay = await api.inject({
+      url: '/v1/chats?limit=1',
+      headers: { cookie: `lcp_dashboard=${cookie.value}` },
+    });
+    expect(replay.statusCode).toBe(401);
 
     const { key, record } = await deps.keys.create({ tenant: bed.tenantIds[0], name: 'to revoke' });
     await signIn(page, key);
