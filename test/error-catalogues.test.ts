@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { DASHBOARD_ERROR_CODES } from '@livechat-pipeline/api';
 import { APP_ERROR_CODES } from '@livechat-pipeline/app';
 import { CRM_ERROR_CODES } from '@livechat-pipeline/crm-sync';
 import { EVENTS_ERROR_CODES } from '@livechat-pipeline/events';
@@ -19,6 +20,11 @@ const catalogues: { readonly readme: string; readonly prefix: string; readonly c
   [
     { readme: 'services/app/README.md', prefix: 'APP_', codes: Object.keys(APP_ERROR_CODES) },
     { readme: 'services/crm-sync/README.md', prefix: 'CRM_', codes: Object.keys(CRM_ERROR_CODES) },
+    {
+      readme: 'services/api/src/dashboard/README.md',
+      prefix: 'DASHBOARD_',
+      codes: Object.keys(DASHBOARD_ERROR_CODES),
+    },
     { readme: 'packages/events/README.md', prefix: 'EVENTS_', codes: Object.keys(EVENTS_ERROR_CODES) },
     { readme: 'services/ingest/README.md', prefix: 'INGEST_', codes: Object.keys(INGEST_ERROR_CODES) },
     { readme: 'packages/livechat/README.md', prefix: 'LIVECHAT_', codes: [...LIVECHAT_PARSE_ERROR_CODES] },

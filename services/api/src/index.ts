@@ -7,3 +7,4 @@ export { ApiKeyStore, type ApiKeyRecord, type Principal } from './keys.js';
 export { migrateApiSchema } from './migrations.js';
 export { defineRoute } from './http/route.js';
 export type { RegisterRoutes } from './routes/index.js';
+export { DASHBOARD_ERROR_CODES } from './dashboard/index.js';
