@@ -337,13 +337,39 @@ describe('chats', () => {
       const positions = thread.entries.map((e) => e.position);
       expect(positions).toEqual([...positions].sort((a, b) => a - b));
     }
-    const facts = await bed.pool.query<{ thread_id: string; rating: string | null }>(
-      `select thread_id, rating from analytics.thread_facts where tenant = $1 and chat_id = $2`,
-      [bed.tenantIds[0], own.ratedChatId],
-    );
-    for (const fact of facts.rows)
-      expect(chat.threads.find((t) => t.thread_id === fact.thread_id)?.rating).toBe(fact.rating);
     expect(chat.rating).not.toBeNull();
+  });
+
+  it('gives every thread the rating and comment analytics.thread_facts gives it', async () => {
+    const facts = await bed.pool.query<{
+      chat_id: string;
+      thread_id: string;
+      rating: string | null;
+      rating_comment: string | null;
+    }>(
+      `select chat_id, thread_id, rating, rating_comment from analytics.thread_facts where tenant = $1 order by chat_id, thread_id`,
+      [bed.tenantIds[0]],
+    );
+    expect(facts.rows.filter((f) => f.rating !== null).length).toBeGreaterThan(2);
+    expect(facts.rows.some((f) => f.rating_comment !== null)).toBe(true);
+    const shown: typeof facts.rows = [];
+    for (const chatId of new Set(facts.rows.map((f) => f.chat_id))) {
+      const chat = (await asA(`/v1/chats/${chatId}`)).json<{
+        threads: { thread_id: string; rating: string | null; rating_comment: string | null }[];
+      }>();
+      for (const t of chat.threads)
+        shown.push({
+          chat_id: chatId,
+          thread_id: t.thread_id,
+          rating: t.rating,
+          rating_comment: t.rating_comment,
+        });
+    }
+    const byThread = (
+      a: { chat_id: string; thread_id: string },
+      b: { chat_id: string; thread_id: string },
+    ) => (a.chat_id === b.chat_id ? (a.thread_id < b.thread_id ? -1 : 1) : a.chat_id < b.chat_id ? -1 : 1);
+    expect(shown.sort(byThread)).toEqual([...facts.rows].sort(byThread));
   });
 
   it('streams CSV with a header and one line per chat, the same chats as the JSON pages', async () => {

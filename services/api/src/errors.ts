@@ -42,7 +42,8 @@ export const API_ERROR_CODES = {
   API_UNAVAILABLE: {
     status: 503,
     retryable: true,
-    description: 'Postgres did not answer (down, or the query ran past API_STATEMENT_TIMEOUT_MS)',
+    description:
+      'Postgres did not answer (down, or the query ran past API_STATEMENT_TIMEOUT_MS), or the projections it reads are not migrated yet',
   },
   API_INTERNAL: { status: 500, retryable: true, description: 'Unexpected error' },
   API_KEY_NOT_FOUND: {

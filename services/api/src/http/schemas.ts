@@ -82,7 +82,6 @@ export const chatThread = z.object({
   tags: z.array(z.string()),
   rating,
   rating_comment: z.string().nullable(),
-  first_response_seconds: z.number().nullable(),
   entries: z.array(transcriptEntry),
 });
 

@@ -30,7 +30,6 @@ export interface ThreadFactRow {
   thread_id: string;
   rating: 'good' | 'bad' | null;
   rating_comment: string | null;
-  first_response_seconds: number | null;
 }
 
 /** A chat of the tenant with its threads, transcript entries (by position) and thread facts; null if none. */
@@ -79,14 +78,43 @@ export async function readChat(
 }
 
 /**
- * Ratings and first response times from the analytics projection; an empty list when that schema is not there
- * (the api also serves a database with the transcripts projection only).
+ * Each thread's rating and rating comment, as analytics.thread_facts decides them (its `rating_facts`, `rating`
+ * and `rating_comment` steps, repeated here for one chat): that view aggregates every tenant's threads before a
+ * filter applies, far too slow for one transcript. The e2e test compares both on simulated traffic. An empty list
+ * when the analytics schema is not there (the api also serves a database with transcripts only).
  */
 async function readThreadFacts(deps: ApiDeps, tenant: string, chatId: string): Promise<ThreadFactRow[]> {
+  const a = deps.sql.analytics;
   try {
     const { rows } = await deps.pool.query<ThreadFactRow>(
-      `select thread_id, rating, rating_comment, first_response_seconds
-       from ${deps.sql.analytics}.thread_facts where tenant = $1 and chat_id = $2`,
+      `with rating_facts as (
+         select r.thread_id, r.fact_id, r.dated, r.at_us, r.kind, r.score, r.comment
+         from ${a}.ratings r
+         join ${a}.threads t on t.tenant = r.tenant and t.chat_id = r.chat_id and t.thread_id = r.thread_id
+         where r.tenant = $1 and r.chat_id = $2
+         union all
+         select l.thread_id, r.fact_id, r.dated, r.at_us, r.kind, r.score, r.comment
+         from ${a}.ratings r
+         cross join lateral (
+           select t.thread_id from ${a}.threads t
+           where t.tenant = r.tenant and t.chat_id = r.chat_id
+           order by (t.started_us <= r.at_us) desc nulls last,
+                    case when t.started_us <= r.at_us then -t.started_us else t.started_us end nulls last, t.thread_id
+           limit 1) l
+         where r.tenant = $1 and r.chat_id = $2 and r.thread_id = ''
+       ), rating as (
+         select distinct on (thread_id) thread_id, kind, score
+         from rating_facts where kind in ('score', 'cancel')
+         order by thread_id, dated desc, at_us desc, (kind = 'cancel') desc, fact_id desc
+       ), rating_comment as (
+         select distinct on (thread_id) thread_id, comment
+         from rating_facts where kind = 'comment'
+         order by thread_id, dated desc, at_us desc, fact_id desc
+       )
+       select coalesce(r.thread_id, c.thread_id) as thread_id,
+              case when r.kind = 'score' then case r.score when 1 then 'good' else 'bad' end end as rating,
+              case when r.kind is distinct from 'cancel' then c.comment end as rating_comment
+       from rating r full join rating_comment c on c.thread_id = r.thread_id`,
       [tenant, chatId],
     );
     return rows;

@@ -197,7 +197,6 @@ export function registerChatDetailRoute(app: FastifyInstance, deps: ApiDeps): vo
           ...th,
           rating: fact?.rating ?? null,
           rating_comment: fact?.rating_comment ?? null,
-          first_response_seconds: fact?.first_response_seconds ?? null,
           entries: chat.entries.filter((e) => e.thread_id === th.thread_id).map(entryBody),
         };
       });
@@ -213,7 +212,6 @@ export function registerChatDetailRoute(app: FastifyInstance, deps: ApiDeps): vo
           tags: [],
           rating: null,
           rating_comment: null,
-          first_response_seconds: null,
           entries: chat.entries.filter((e) => e.thread_id === id).map(entryBody),
         });
       }
