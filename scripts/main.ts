@@ -177,6 +177,7 @@ async function main(): Promise<void> {
   say(`running ${services.join(', ')}; Ctrl-C stops everything`);
   const apiUrl = `http://${env.API_HOST ?? '127.0.0.1'}:${env.API_PORT ?? '8082'}`;
   say(`api: ${apiUrl} (reference ${apiUrl}/docs); a key: pnpm api-keys create --tenant <tenant id>`);
+  say(`dashboard: ${apiUrl}/dashboard (sign in with an API key)`);
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   void announceReady(env, () => stopping);
