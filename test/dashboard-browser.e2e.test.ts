@@ -268,6 +268,11 @@ describe('dashboard in a real browser', () => {
     const groups = await page
       .locator('#filter-group option')
       .evaluateAll((o) => o.map((x) => x.getAttribute('value')));
+    const { rows: groupRows } = await bed.pool.query<{ g: string }>(
+      `select distinct unnest(group_ids)::text as g from analytics.local_thread_facts where tenant = $1 order by 1`,
+      [bed.tenantIds[0]],
+    );
+    expect(groups.filter((g) => g !== '').sort()).toEqual(groupRows.map((r) => r.g).sort());
     const group = groups.find((g) => g !== '')!;
     expect(group).toBeDefined();
     await page.selectOption('#filter-group', group);

@@ -4,12 +4,10 @@
  * chart has its numbers in a table beside it (for screen readers, keyboards and tests).
  */
 import {
-  ArcElement,
   BarController,
   BarElement,
   CategoryScale,
   Chart,
-  DoughnutController,
   Legend,
   LinearScale,
   LineController,
@@ -36,6 +34,7 @@ import {
   readChat,
   readChats,
   readDaily,
+  readGroups,
   readHourly,
   readPeriodTotals,
   readTags,
@@ -45,11 +44,9 @@ import {
 import type { ChatSummary, DailyRow, Filters, GroupOption } from '../src/view-model.js';
 
 Chart.register(
-  ArcElement,
   BarController,
   BarElement,
   CategoryScale,
-  DoughnutController,
   Legend,
   LinearScale,
   LineController,
@@ -573,12 +570,13 @@ function showFilters(f: Filters): void {
   byId<HTMLInputElement>('chat-q').value = f.q;
 }
 
-/** The group filter's choices: the groups seen so far on the tenant's chats (the API lists no groups). */
-const knownGroups = new Map<string, GroupOption>();
-function showGroups(f: Filters, chatsBody: unknown): void {
+/** The group filter's choices: the groups of the tenant's threads in the range, and any seen on its chats. */
+function showGroups(f: Filters, groupsBody: unknown, chatsBody: unknown): void {
   const select = byId<HTMLSelectElement>('filter-group');
-  for (const g of groupsOfChats(chatsBody)) knownGroups.set(g.id, g);
-  const groups = [...knownGroups.values()].sort((a, b) => Number(a.id) - Number(b.id));
+  const known = new Map<string, GroupOption>();
+  for (const g of [...readGroups(groupsBody), ...groupsOfChats(chatsBody)])
+    if (!known.has(g.id)) known.set(g.id, g);
+  const groups = [...known.values()].sort((a, b) => Number(a.id) - Number(b.id));
   if (f.group !== null && !groups.some((g) => g.id === f.group))
     groups.push({ id: f.group, label: `Group ${f.group}` });
   select.replaceChildren(
@@ -595,14 +593,15 @@ async function load(f: Filters): Promise<void> {
   showFilters(f);
   const q = analyticsQuery(f);
   try {
-    const [daily, hourly, agents, tags, chats] = await Promise.all([
+    const [daily, hourly, agents, tags, chats, groups] = await Promise.all([
       getJson(`/v1/analytics/daily?${q}`),
       getJson(`/v1/analytics/hourly?${q}`),
       getJson(`/v1/analytics/agents?${q}`),
       getJson(`/v1/analytics/tags?${q}`),
       loadChats(f, false),
+      getJson(`/dashboard/groups?${analyticsQuery({ ...f, group: null })}`),
     ]);
-    showGroups(f, chats);
+    showGroups(f, groups, chats);
     const rows = fillDays(readDaily(daily), f.from, f.to);
     renderKpis(rows, readPeriodTotals(daily));
     renderDaily(rows);

@@ -224,6 +224,25 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
       return securityHeaders(reply).type(HTML).send(linkLandingPage(a.names));
     });
 
+    // The group filter's choices: the groups of the session's threads in the range (the API has no list of groups)
+    scope.get('/dashboard/groups', async (request, reply) => {
+      const session = await sessionOf(request);
+      if (session === null) {
+        return reply.code(401).send({ code: 'API_UNAUTHORIZED', message: 'no valid session' });
+      }
+      const query = request.query as Record<string, unknown>;
+      const day = (v: unknown) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : null);
+      const { rows } = await deps.pool.query<{ group_id: number; chats: number }>(
+        `select g as group_id, count(*)::int as chats
+           from ${deps.sql.analytics}.local_thread_facts f cross join lateral unnest(f.group_ids) g
+          where f.tenant = $1 and ($2::date is null or f.day >= $2::date) and ($3::date is null or f.day <= $3::date)
+          group by g order by g
+          limit 1000`,
+        [session.tenant, day(query['from']), day(query['to'])],
+      );
+      return reply.send({ groups: rows });
+    });
+
     scope.get<{ Params: { file: string } }>('/dashboard/assets/:file', async (request, reply) => {
       const a = await built(reply, request);
       if (a === null) return reply;
