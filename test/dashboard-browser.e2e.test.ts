@@ -233,8 +233,10 @@ describe('dashboard in a real browser', () => {
     const chat = await apiGet<{ threads: { entries: { text: string | null }[] }[] }>(
       `/v1/chats/${encodeURIComponent(shownIds[0]!)}`,
     );
+    const entries = chat.threads.flatMap((t) => t.entries);
+    await expect(page.locator('#transcript .entry').count()).resolves.toBe(entries.length);
     const texts = await page.locator('#transcript .entry .text').allTextContents();
-    expect(texts).toEqual(chat.threads.flatMap((t) => t.entries.map((e) => e.text ?? '')));
+    expect(texts).toEqual(entries.map((e) => e.text ?? '').filter((t) => t !== ''));
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'dashboard-transcript.png') });
     await page.keyboard.press('Escape');
     await expect(page.locator('#transcript').getAttribute('open')).resolves.toBeNull();

@@ -137,8 +137,11 @@ export interface TranscriptEntry {
   readonly authorType: string;
   readonly authorName: string;
   readonly visibility: string;
+  /** `message`, `file`, `filled_form`, `system_message`, …; shown when there is no text. */
+  readonly kind: string;
   readonly text: string;
   readonly createdAt: string | null;
+  readonly deleted: boolean;
 }
 
 export interface TranscriptThread {
@@ -312,6 +315,8 @@ export function readChat(body: unknown): ChatDetail | null {
           authorType: str(first(author, 'type')) ?? str(e['author_type']) ?? '',
           authorName: str(first(author, 'name', 'id')) ?? str(first(e, 'author_name', 'author_id')) ?? '',
           visibility: str(e['visibility']) ?? 'all',
+          kind: str(e['kind']) ?? '',
+          deleted: str(e['deleted_at']) !== null,
           text: str(e['text']) ?? (file !== null ? (str(first(file, 'name', 'url')) ?? '') : ''),
           createdAt: str(e['created_at']),
         };

@@ -537,7 +537,14 @@ async function openTranscript(chatId: string): Promise<void> {
                 ` ${e.authorType}${e.visibility !== 'all' ? ' · only agents' : ''} · ${formatTime(e.createdAt)}`,
               ),
             ),
-            el('p', { class: 'text' }, e.text),
+            e.text !== ''
+              ? el('p', { class: 'text' }, e.text)
+              : el(
+                  'p',
+                  { class: 'placeholder muted' },
+                  `(${e.kind !== '' ? e.kind.replaceAll('_', ' ') : 'no text'})`,
+                ),
+            e.deleted ? el('p', { class: 'muted' }, '(deleted)') : null,
           ),
         ),
       ),
