@@ -49,7 +49,7 @@ function connected(
   tokenState: string,
   rows: readonly WebhookRegistration[],
   crm: CrmConnection | null = null,
-  dashboard = false,
+  dashboardLink: string | null = null,
 ): string {
   const hubspot = crmState(crm);
   const last =
@@ -68,7 +68,7 @@ function connected(
 </tbody></table>
 <h2>Webhooks</h2>
 ${webhooksTable(rows)}
-<p>${dashboard ? '<a id="open-dashboard" class="button" href="/app/dashboard" target="_blank" rel="noopener">Open the dashboard</a> ' : ''}<a id="connect" class="button" href="/app/install" target="_top">Reconnect</a></p>`;
+<p>${dashboardLink === null ? '' : `<a id="open-dashboard" class="button" href="${escapeHtml(dashboardLink)}" target="_blank" rel="noopener noreferrer">Open the dashboard</a> `}<a id="connect" class="button" href="/app/install" target="_top">Reconnect</a></p>`;
 }
 
 function disconnected(reason: string): string {
@@ -101,6 +101,20 @@ const FRAME_SCRIPT = `(function () {
   });
 })();`;
 
+/**
+ * A signed link to the api's dashboard for this tenant, minted with each render (valid 5 minutes, once). It is put
+ * in the page rather than minted by a route on click because inside LiveChat's iframe the app's session cookie is
+ * partitioned: a new top-level tab of the app would not carry it.
+ */
+function dashboardLink(deps: AppDeps, tenant: Tenant): string | null {
+  if (deps.config.dashboard === null) return null;
+  return mintDashboardLink(
+    deps.config.dashboard.url,
+    deps.config.dashboard.linkSecret,
+    tenant.organizationId,
+  );
+}
+
 const script = (nonce: string, code: string) => `<script nonce="${nonce}">${code}</script>`;
 
 /**
@@ -132,21 +146,9 @@ export function registerSettingsRoute(app: FastifyInstance, deps: AppDeps): void
     return reply.send(
       page(
         'LiveChat pipeline',
-        connected(tenant, tokenState, rows, crm, deps.config.dashboard !== null) +
-          script(nonce, FRAME_SCRIPT),
+        connected(tenant, tokenState, rows, crm, dashboardLink(deps, tenant)) + script(nonce, FRAME_SCRIPT),
       ),
     );
-  });
-
-  // A fresh signed link to the api's dashboard for the session's tenant (valid 5 minutes, once), minted on click
-  app.get('/app/dashboard', async (request, reply) => {
-    reply.headers(htmlSecurityHeaders(deps.config.frameAncestors));
-    const tenant = await deps.sessions.tenantOf(request);
-    if (deps.config.dashboard === null || tenant === null || tenant.status !== 'active') {
-      return reply.redirect('/app/settings', 303);
-    }
-    const { url, linkSecret } = deps.config.dashboard;
-    return reply.redirect(mintDashboardLink(url, linkSecret, tenant.organizationId), 303);
   });
 
   app.get('/app/session/claim', async (request, reply) => {
