@@ -228,6 +228,10 @@ describe('dashboard in a real browser', () => {
       );
     }
     expect(focused).toBe(shownIds[0]);
+    // and the focus is visible
+    await expect(page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).resolves.toBe(
+      'solid',
+    );
     await page.keyboard.press('Enter');
     await page.waitForSelector('#transcript[open] .entry');
     const chat = await apiGet<{ threads: { entries: { text: string | null }[] }[] }>(
@@ -319,21 +323,18 @@ describe('dashboard in a real browser', () => {
   });
 
   it('opens from a link of the LiveChat app once, for its tenant', async () => {
+    await browser.clearCookies();
     const link = mintDashboardLink(base, LINK_SECRET, bed.tenantIds[1]);
-    const context = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-    try {
-      const { page, errors } = await watched(context);
-      await page.goto(link);
-      await page.waitForURL(`${base}/dashboard`);
-      await loaded(page);
-      await expect(page.locator('#tenant').textContent()).resolves.toBe(bed.tenantIds[1]);
-      expect(errors).toEqual([]);
-      const again = await page.goto(link);
-      expect(again?.status()).toBe(410);
-      await expect(page.locator('#error-code').textContent()).resolves.toBe('DASHBOARD_LINK_USED');
-    } finally {
-      await context.close();
-    }
+    const { page, errors } = await watched(browser);
+    await page.goto(link);
+    await page.waitForURL(`${base}/dashboard`);
+    await loaded(page);
+    await expect(page.locator('#tenant').textContent()).resolves.toBe(bed.tenantIds[1]);
+    expect(errors).toEqual([]);
+    const again = await page.goto(link);
+    expect(again?.status()).toBe(410);
+    await expect(page.locator('#error-code').textContent()).resolves.toBe('DASHBOARD_LINK_USED');
+    await page.close();
   });
 
   it('signs out (the old cookie no longer works) and a revoked key ends its sessions', async () => {
@@ -357,8 +358,12 @@ describe('dashboard in a real browser', () => {
     await loaded(page);
     await deps.keys.revoke(record.id);
     await expect(page.evaluate(async () => (await fetch('/v1/chats?limit=1')).status)).resolves.toBe(401);
-    await page.reload();
-    await page.waitForSelector('#api-key');
+    // the page's next load meets the 401 and shows the sign-in, saying why
+    await page.click('#apply');
+    await page.waitForURL(`${base}/dashboard?expired=1`);
+    await expect(page.locator('#sign-in-error').textContent()).resolves.toBe(
+      'Your session has ended: sign in again.',
+    );
     await page.close();
   });
 });
