@@ -60,7 +60,11 @@ describe('dashboard in a real browser', () => {
 
   beforeAll(async () => {
     // the build `npm test` runs first, run here too so this file alone tests the sources as they are
-    execFileSync('pnpm', ['run', '--silent', 'build:dashboard'], { cwd: ROOT, stdio: 'ignore' });
+    // (what `pnpm build:dashboard` runs; pnpm itself may not be on PATH in a fresh clone's bootstrap)
+    execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['packages/dashboard/src/build.ts'], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
     bed = await createApiTestBed({ seed: 1616, chats: 24 });
     // the bed's own api has no link secret: a second api on the same database, as `npm start` runs it
     deps = await createApiDeps(

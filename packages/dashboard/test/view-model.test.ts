@@ -219,6 +219,13 @@ describe("the api's own shapes", () => {
       ],
     });
     expect(chat?.threads[0]?.entries[0]).toMatchObject({ authorType: 'agent', authorName: 'Bob' });
+    const forms = readChat({
+      chat_id: 'C',
+      threads: [
+        { entries: [{ position: 1, kind: 'filled_form', text: null, deleted_at: '2026-11-25T10:00:00Z' }] },
+      ],
+    });
+    expect(forms?.threads[0]?.entries[0]).toMatchObject({ kind: 'filled_form', text: '', deleted: true });
     expect(groupsOfChats({ chats: [{ group_ids: [3, 1] }, { group_ids: [1] }] }).map((g) => g.id)).toEqual([
       '1',
       '3',
