@@ -43,6 +43,11 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
 export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const config: DashboardConfig = deps.config.dashboard;
   const sealer = new SessionSealer(config.sessionSecret);
+  if (config.sessionSecret === null) {
+    deps.logger.info(
+      'dashboard sessions are sealed with a key of this process (DASHBOARD_SESSION_SECRET unset): they end when it stops',
+    );
+  }
   const usedLinks = new UsedLinks();
   let assets: DashboardAssets | null = await loadDashboardAssets();
 
