@@ -54,9 +54,17 @@ export async function listChats(
   if (filters.toUs !== undefined) where.push(`${sortKey} < ${param(filters.toUs)}`);
   if (filters.group !== undefined) where.push(`${param(filters.group)}::int = any(c.group_ids)`);
   if (filters.customerId !== undefined) where.push(`c.customer_id = ${param(filters.customerId)}`);
-  if (filters.tag !== undefined)
-    where.push(`exists (select 1 from ${t}.thread_effective_tags g
-                        where g.tenant = c.tenant and g.chat_id = c.chat_id and g.tag = ${param(filters.tag)})`);
+  if (filters.tag !== undefined) {
+    // thread_effective_tags for one tag, written out: the view is a UNION the planner evaluates for every thread
+    const tag = param(filters.tag);
+    where.push(`(exists (select 1 from ${t}.threads th where th.tenant = c.tenant and th.chat_id = c.chat_id
+                         and ${tag} = any(coalesce(th.tags_snapshot, '{}'))
+                         and not exists (select 1 from ${t}.thread_tags u where u.tenant = th.tenant
+                                         and u.chat_id = th.chat_id and u.thread_id = th.thread_id
+                                         and u.tag = ${tag} and u.untagged))
+                 or exists (select 1 from ${t}.thread_tags g where g.tenant = c.tenant and g.chat_id = c.chat_id
+                            and g.tag = ${tag} and g.tagged and not g.untagged))`);
+  }
   if (filters.agent !== undefined) {
     const agent = param(filters.agent);
     where.push(`(exists (select 1 from ${t}.participants p where p.tenant = c.tenant and p.chat_id = c.chat_id
@@ -67,13 +75,20 @@ export async function listChats(
   if (filters.customerEmail !== undefined)
     where.push(`exists (select 1 from ${t}.customers cu where cu.tenant = c.tenant and cu.customer_id = c.customer_id
                         and lower(cu.email) = lower(${param(filters.customerEmail)}))`);
-  if (filters.q !== undefined)
-    where.push(`exists (select 1 from ${t}.entries e where e.tenant = c.tenant and e.chat_id = c.chat_id
-                        and to_tsvector('simple', coalesce(e.text, '')) @@ plainto_tsquery('simple', ${param(filters.q)}))`);
+  // q: the chats with a matching entry, found through the words index first (entries_api_words); left to
+  // itself the planner may walk every chat and compute each entry's words when it expects many matches
+  const words =
+    filters.q === undefined
+      ? ''
+      : `with matching as materialized (
+           select distinct e.chat_id from ${t}.entries e
+           where e.tenant = $1 and to_tsvector('simple', coalesce(e.text, '')) @@ plainto_tsquery('simple', ${param(filters.q)}))
+         `;
+  if (filters.q !== undefined) where.push('c.chat_id in (select chat_id from matching)');
   if (after !== null)
     where.push(`(${sortKey}, c.chat_id) < (${param(after[0])}::bigint, ${param(after[1])}::text)`);
   const page = await deps.pool.query<{ chat_id: string; sort_us: number }>(
-    `select c.chat_id, ${sortKey} as sort_us from ${t}.chats c
+    `${words}select c.chat_id, ${sortKey} as sort_us from ${t}.chats c
      where ${where.join(' and ')}
      order by ${sortKey} desc, c.chat_id desc
      limit ${param(limit + 1)}`,
