@@ -3,7 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AssetNames } from './pages.js';
 
-/** Where `pnpm build:dashboard` writes the bundle (git-ignored; `npm start` and `npm test` build it first). */
+/**
+ * Where `pnpm build:dashboard` writes the bundle (git-ignored; `npm start` and `npm test` build it first); the
+ * api reads DASHBOARD_ASSETS_DIR instead when set (the browser test builds into a temporary directory).
+ */
 export const DASHBOARD_DIST_DIR = fileURLToPath(new URL('../dist/', import.meta.url));
 export const MANIFEST_FILE = 'manifest.json';
 

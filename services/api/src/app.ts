@@ -30,6 +30,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 200 },
+    // behind a TLS-terminating proxy (API_TRUST_PROXY): protocol and host from X-Forwarded-* (the dashboard's
+    // cookie and origin checks)
+    trustProxy: deps.config.dashboard.trustProxy,
   });
   app.decorateRequest('principal', null);
 

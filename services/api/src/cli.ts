@@ -2,17 +2,19 @@
  * pnpm api-keys create --tenant <id> [--name <label>] [--admin]   prints a new key once (stdout), its id on stderr
  * pnpm api-keys list [--tenant <id>]                              id | tenant | name | admin | created | revoked
  * pnpm api-keys revoke <id>                                       the key stops working at its next request
+ * pnpm api-keys revoke-sessions --tenant <id>                     ends the tenant's dashboard sessions (keys and app links)
  * Connection: DATABASE_URL and API_SCHEMA, as the service (the schema is created or migrated when needed).
  */
 import { parseArgs } from 'node:util';
 import { loadApiConfig } from './config.js';
 import { createApiPool } from './deps.js';
 import { isApiError } from './errors.js';
+import { DashboardSessionStore } from './dashboard/store.js';
 import { ApiKeyStore } from './keys.js';
-import { migrateApiSchema } from './migrations.js';
+import { migrateApiSchema, quoteIdent } from './migrations.js';
 
 const USAGE =
-  'usage: pnpm api-keys create --tenant <id> [--name <label>] [--admin] | pnpm api-keys list [--tenant <id>] | pnpm api-keys revoke <key id>';
+  'usage: pnpm api-keys create --tenant <id> [--name <label>] [--admin] | pnpm api-keys list [--tenant <id>] | pnpm api-keys revoke <key id> | pnpm api-keys revoke-sessions --tenant <id>';
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -24,7 +26,8 @@ async function main(argv: string[]): Promise<number> {
   const valid =
     (command === 'create' && rest.length === 0 && (values.tenant ?? '').trim() !== '') ||
     (command === 'list' && rest.length === 0) ||
-    (command === 'revoke' && rest.length === 1);
+    (command === 'revoke' && rest.length === 1) ||
+    (command === 'revoke-sessions' && rest.length === 0 && (values.tenant ?? '').trim() !== '');
   if (!valid) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -53,6 +56,13 @@ async function main(argv: string[]): Promise<number> {
           `${r.id} | ${r.tenant} | ${r.name} | ${r.admin ? 'admin' : '-'} | ${r.createdAt} | ${r.revokedAt === null ? 'active' : `revoked ${r.revokedAt}`}\n`,
         );
       process.stderr.write(`${records.length} key(s)\n`);
+      return 0;
+    }
+    if (command === 'revoke-sessions') {
+      const tenant = values.tenant!.trim();
+      await new DashboardSessionStore(pool, quoteIdent(config.database.schema)).revokeTenant(tenant);
+      process.stderr.write(`ended the dashboard sessions of tenant ${tenant} (new sign-ins work)
+`);
       return 0;
     }
     const record = await keys.revoke(rest[0]!);

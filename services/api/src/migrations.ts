@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { DASHBOARD_MIGRATIONS } from './dashboard/migrations.js';
 import { ApiError } from './errors.js';
 
 interface Migration {
@@ -29,6 +30,8 @@ export const MIGRATIONS: readonly Migration[] = [
       create index api_keys_tenant_idx on ${s}.api_keys (tenant, created_at);
     `,
   },
+  // the dashboard's own tables (versions 101+, see dashboard/migrations.ts)
+  ...DASHBOARD_MIGRATIONS,
 ];
 
 export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;

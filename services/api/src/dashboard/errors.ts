@@ -5,6 +5,12 @@ export const DASHBOARD_ERROR_CODES = {
     retryable: true,
     description: 'The browser bundle is missing: run `pnpm build:dashboard` (npm start and npm test run it)',
   },
+  DASHBOARD_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description:
+      'The database did not answer the session check of a page (the page says to reload; not a sign-out)',
+  },
   DASHBOARD_SIGN_IN_REFUSED: {
     status: 401,
     retryable: false,

@@ -12,19 +12,32 @@ import type { DashboardAssets } from '@livechat-pipeline/dashboard';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
 import type { Principal } from '../keys.js';
 import type { DashboardConfig } from './config.js';
 import { DASHBOARD_ERROR_CODES } from './errors.js';
 import type { DashboardErrorCode } from './errors.js';
-import { SessionSealer, UsedLinks, serializeSessionCookie, sessionCookieOf } from './session.js';
+import { SessionSealer, serializeSessionCookie, sessionCookieOf } from './session.js';
+import { DashboardSessionStore } from './store.js';
 import type { DashboardSession } from './session.js';
 
 export { DASHBOARD_ERROR_CODES } from './errors.js';
 export { readDashboardEnv } from './config.js';
 export type { DashboardConfig } from './config.js';
+export { DashboardSessionStore } from './store.js';
 
 const HTML = 'text/html; charset=utf-8';
 const MAX_KEY_LENGTH = 512;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const MAX_GROUP_DAYS = 366;
+
+/** A real calendar day as YYYY-MM-DD (2026-02-31 is not), or null. */
+function calendarDay(value: unknown): string | null {
+  if (typeof value !== 'string' || !DAY.test(value)) return null;
+  const t = Date.parse(`${value}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().startsWith(value) ? value : null;
+}
 
 function securityHeaders(reply: FastifyReply): FastifyReply {
   return reply
@@ -44,12 +57,15 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
   const config: DashboardConfig = deps.config.dashboard;
   const sealer = new SessionSealer(config.sessionSecret);
   if (config.sessionSecret === null) {
-    deps.logger.info(
-      'dashboard sessions are sealed with a key of this process (DASHBOARD_SESSION_SECRET unset): they end when it stops',
-    );
+    const exposed = !LOOPBACK.test(deps.config.http.host);
+    const message =
+      'dashboard sessions are sealed with a key of this process (DASHBOARD_SESSION_SECRET unset): they end when it stops, and another api process refuses them';
+    if (exposed) deps.logger.warn({ host: deps.config.http.host }, `${message}; set it when serving others`);
+    else deps.logger.info(message);
   }
-  const usedLinks = new UsedLinks();
-  let assets: DashboardAssets | null = await loadDashboardAssets();
+  const store = new DashboardSessionStore(deps.pool, deps.sql.api);
+  const assetsDir = config.assetsDir ?? undefined;
+  let assets: DashboardAssets | null = await loadDashboardAssets(assetsDir);
 
   const keyStillActive = async (s: DashboardSession): Promise<boolean> => {
     if (s.keyId === '') return true;
@@ -57,19 +73,20 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
     return keys.some((k) => k.id === s.keyId && k.revokedAt === null);
   };
 
+  /**
+   * The request's session, or null (none, forged, expired, signed out, revoked). A database error propagates:
+   * an outage must not look like a sign-out (the page would send the user to the sign-in form).
+   */
   const sessionOf = async (request: FastifyRequest): Promise<DashboardSession | null> => {
     const session = sealer.open(sessionCookieOf(request.headers.cookie));
     if (session === null) return null;
+    if (!(await store.stands(session))) return null;
     return (await keyStillActive(session)) ? session : null;
   };
 
   deps.auth.useSessionResolver(async (request): Promise<Principal | null> => {
-    try {
-      const s = await sessionOf(request);
-      return s === null ? null : { tenant: s.tenant, keyId: s.keyId, admin: false, via: 'session' };
-    } catch {
-      return null;
-    }
+    const s = await sessionOf(request);
+    return s === null ? null : { tenant: s.tenant, keyId: s.keyId, admin: false, via: 'session' };
   });
 
   const secureCookie = (request: FastifyRequest) => config.cookieSecure ?? request.protocol === 'https';
@@ -92,9 +109,16 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
       .send(errorPage(assets?.names ?? null, title, message, code));
   };
 
-  /** The built bundle, loaded at start; looked for again while missing (a build after the api started). */
-  const built = async (reply: FastifyReply, request: FastifyRequest): Promise<DashboardAssets | null> => {
-    assets ??= await loadDashboardAssets();
+  /**
+   * The built bundle. Its manifest is read again for each page (`fresh`) and when a file it does not list is
+   * asked for: after a rebuild under a running api, pages name the new files, and the earlier ones stay servable.
+   */
+  const built = async (
+    reply: FastifyReply,
+    request: FastifyRequest,
+    fresh = false,
+  ): Promise<DashboardAssets | null> => {
+    if (fresh || assets === null) assets = (await loadDashboardAssets(assetsDir)) ?? assets;
     if (assets === null) {
       refuse(
         reply,
@@ -107,21 +131,48 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
     return assets;
   };
 
-  /** A form post must come from a page of this site: login CSRF and forced sign-out stop here. */
+  /**
+   * A form post must come from a page of this site: login CSRF and forced sign-out stop here. A browser's own
+   * `Sec-Fetch-Site: same-origin` is enough (behind a proxy the scheme this process sees may differ from the
+   * browser's); without it, `Origin` must be this site (`request.protocol`/`host`, through API_TRUST_PROXY).
+   */
   const sameSite = (request: FastifyRequest): boolean => {
     const site = request.headers['sec-fetch-site'];
-    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return false;
+    if (site === 'same-origin') return true;
+    if (typeof site === 'string' && site !== 'none') return false;
     const origin = request.headers.origin;
     if (origin === undefined) return true;
     return origin === `${request.protocol}://${request.host}`;
   };
 
   const startSession = (reply: FastifyReply, request: FastifyRequest, tenant: string, keyId: string) => {
-    const session = sealer.create(tenant, keyId, config.sessionTtlSeconds);
-    reply.header(
-      'set-cookie',
-      serializeSessionCookie(sealer.seal(session), config.sessionTtlSeconds, secureCookie(request)),
-    );
+    const ttl = keyId === '' ? config.linkSessionTtlSeconds : config.sessionTtlSeconds;
+    const session = sealer.create(tenant, keyId, ttl);
+    reply.header('set-cookie', serializeSessionCookie(sealer.seal(session), ttl, secureCookie(request)));
+  };
+
+  /** The session behind a page, or an HTML 503 page already sent when the database cannot tell now. */
+  const pageSession = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ session: DashboardSession | null } | null> => {
+    try {
+      return { session: await sessionOf(request) };
+    } catch (error) {
+      request.log.error(
+        { err: { message: error instanceof Error ? error.message : String(error) } },
+        'dashboard session check failed',
+      );
+      reply.header('retry-after', '5');
+      refuse(
+        reply,
+        request,
+        'DASHBOARD_UNAVAILABLE',
+        'The dashboard is unavailable for a moment',
+        'Its database did not answer: reload this page in a few seconds.',
+      );
+      return null;
+    }
   };
 
   await app.register(async (scope) => {
@@ -134,9 +185,11 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
     );
 
     scope.get('/dashboard', async (request, reply) => {
-      const a = await built(reply, request);
+      const a = await built(reply, request, true);
       if (a === null) return reply;
-      const session = await sessionOf(request);
+      const checked = await pageSession(request, reply);
+      if (checked === null) return reply;
+      const { session } = checked;
       securityHeaders(reply).type(HTML);
       if (session === null) {
         const expired = (request.query as Record<string, unknown>)['expired'] !== undefined;
@@ -182,7 +235,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
           'This sign-out was not sent from the dashboard’s own page.',
         );
       const session = sealer.open(sessionCookieOf(request.headers.cookie));
-      if (session !== null) sealer.signOut(session);
+      if (session !== null) await store.signOut(session);
       reply.header('set-cookie', serializeSessionCookie('', 0, secureCookie(request)));
       return reply.redirect('/dashboard', 303);
     });
@@ -216,7 +269,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
               'The link was changed or not made by this installation’s LiveChat app.',
             );
       }
-      if (!usedLinks.use(check.nonce, check.exp))
+      if (!(await store.useLink(check.nonce, check.exp)))
         return refuse(
           reply,
           request,
@@ -236,21 +289,31 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
         return reply.code(401).send({ code: 'API_UNAUTHORIZED', message: 'no valid session' });
       }
       const query = request.query as Record<string, unknown>;
-      const day = (v: unknown) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : null);
+      const from = calendarDay(query['from']);
+      const to = calendarDay(query['to']);
+      if (from === null || to === null)
+        throw new ApiError('API_BAD_PARAMETER', 'from and to: both required, each a real date YYYY-MM-DD');
+      const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
+      if (days < 1 || days > MAX_GROUP_DAYS)
+        throw new ApiError(
+          'API_BAD_PARAMETER',
+          `to must be on or after from, at most ${MAX_GROUP_DAYS} days`,
+        );
       const { rows } = await deps.pool.query<{ group_id: number; chats: number }>(
         `select g as group_id, count(*)::int as chats
            from ${deps.sql.analytics}.local_thread_facts f cross join lateral unnest(f.group_ids) g
-          where f.tenant = $1 and ($2::date is null or f.day >= $2::date) and ($3::date is null or f.day <= $3::date)
+          where f.tenant = $1 and f.day >= $2::date and f.day <= $3::date
           group by g order by g
           limit 1000`,
-        [session.tenant, day(query['from']), day(query['to'])],
+        [session.tenant, from, to],
       );
       return reply.send({ groups: rows });
     });
 
     scope.get<{ Params: { file: string } }>('/dashboard/assets/:file', async (request, reply) => {
-      const a = await built(reply, request);
+      let a = await built(reply, request);
       if (a === null) return reply;
+      if (!a.files.has(request.params.file)) a = (await built(reply, request, true)) ?? a;
       const type = a.files.get(request.params.file);
       if (type === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('not found');
       const body = await readFile(path.join(a.dir, request.params.file));

@@ -1,6 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
-/** The dashboard's session cookie: a sealed (AES-256-GCM) record, so the server keeps no session table. */
+/**
+ * The dashboard's session cookie: a sealed (AES-256-GCM) record. The server keeps no table of sessions, only of
+ * the ended ones (signed out, or a tenant's sessions revoked): see store.ts.
+ */
 export const SESSION_COOKIE = 'lcp_dashboard';
 
 export interface DashboardSession {
@@ -9,19 +12,18 @@ export interface DashboardSession {
   readonly tenant: string;
   /** The API key the session was opened with ('' for a link from the LiveChat app): revoking it ends the session. */
   readonly keyId: string;
+  /** Epoch milliseconds: a tenant's sessions issued before its revocation are refused. */
+  readonly issuedAtMs: number;
   /** Epoch seconds. */
   readonly expiresAt: number;
 }
 
 /**
- * Seals and opens session cookies, and remembers signed-out sessions until they would have expired (the cookie
- * is gone from the browser that signed out, but a copy must not outlive the sign-out). The memory is bounded:
- * entries leave at their expiry, and past MAX_SIGNED_OUT the oldest leave early (their cookies still expire).
+ * Seals and opens session cookies. Whether an opened session was since signed out or revoked is the store's
+ * (Postgres, shared by every api process), not the sealer's.
  */
 export class SessionSealer {
-  static readonly MAX_SIGNED_OUT = 100_000;
   private readonly key: Buffer;
-  private readonly signedOut = new Map<string, number>();
 
   constructor(secret: string | null) {
     this.key =
@@ -35,6 +37,7 @@ export class SessionSealer {
       id: randomBytes(16).toString('base64url'),
       tenant,
       keyId,
+      issuedAtMs: nowMs,
       expiresAt: Math.floor(nowMs / 1000) + ttlSeconds,
     };
   }
@@ -44,7 +47,14 @@ export class SessionSealer {
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const body = Buffer.concat([
       cipher.update(
-        JSON.stringify({ v: 1, i: session.id, t: session.tenant, k: session.keyId, e: session.expiresAt }),
+        JSON.stringify({
+          v: 2,
+          i: session.id,
+          t: session.tenant,
+          k: session.keyId,
+          a: session.issuedAtMs,
+          e: session.expiresAt,
+        }),
         'utf8',
       ),
       cipher.final(),
@@ -52,7 +62,7 @@ export class SessionSealer {
     return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
   }
 
-  /** The session of a cookie value, or null: forged, damaged, expired or signed out (never throws). */
+  /** The session of a cookie value, or null: forged, damaged or expired (never throws). */
   open(value: string | undefined, nowMs = Date.now()): DashboardSession | null {
     if (value === undefined || value.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(value)) return null;
     const raw = Buffer.from(value, 'base64url');
@@ -66,39 +76,11 @@ export class SessionSealer {
     } catch {
       return null;
     }
-    const r = record as { v?: unknown; i?: unknown; t?: unknown; k?: unknown; e?: unknown };
-    if (r.v !== 1 || typeof r.i !== 'string' || typeof r.t !== 'string' || typeof r.k !== 'string')
+    const r = record as { v?: unknown; i?: unknown; t?: unknown; k?: unknown; a?: unknown; e?: unknown };
+    if (r.v !== 2 || typeof r.i !== 'string' || typeof r.t !== 'string' || typeof r.k !== 'string')
       return null;
-    if (typeof r.e !== 'number' || r.e * 1000 <= nowMs || this.signedOut.has(r.i)) return null;
-    return { id: r.i, tenant: r.t, keyId: r.k, expiresAt: r.e };
-  }
-
-  signOut(session: DashboardSession, nowMs = Date.now()): void {
-    for (const [id, expiresAt] of this.signedOut) {
-      if (expiresAt * 1000 > nowMs && this.signedOut.size < SessionSealer.MAX_SIGNED_OUT) break;
-      this.signedOut.delete(id);
-    }
-    this.signedOut.set(session.id, session.expiresAt);
-  }
-}
-
-/**
- * Nonces of links from the LiveChat app already used, until their expiry: a link opens one session. Bounded like
- * the signed-out sessions; a full memory refuses new links rather than forgetting a used one.
- */
-export class UsedLinks {
-  static readonly MAX = 100_000;
-  private readonly used = new Map<string, number>();
-
-  /** True the first time a nonce is presented before `expiresAt`; false after, or when the memory is full. */
-  use(nonce: string, expiresAt: number, nowMs = Date.now()): boolean {
-    for (const [n, exp] of this.used) {
-      if (exp * 1000 > nowMs) break;
-      this.used.delete(n);
-    }
-    if (this.used.has(nonce) || this.used.size >= UsedLinks.MAX) return false;
-    this.used.set(nonce, expiresAt);
-    return true;
+    if (typeof r.a !== 'number' || typeof r.e !== 'number' || r.e * 1000 <= nowMs) return null;
+    return { id: r.i, tenant: r.t, keyId: r.k, issuedAtMs: r.a, expiresAt: r.e };
   }
 }
 
