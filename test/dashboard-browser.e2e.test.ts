@@ -29,6 +29,9 @@ describe('dashboard in a real browser', () => {
   let browser: BrowserContext;
   let profile: string;
   let range: { from: string; to: string };
+  /** The instant tenant A's first day starts (its time zone, by Postgres): the chat list's lower bound. */
+  let rangeStart: string;
+  let assetsDir: string;
 
   /** The api's own answer for tenant A (Bearer key), to compare with what the page shows. */
   const apiGet = async <T>(url: string, key = bed.keys[0]): Promise<T> => {
@@ -58,19 +61,43 @@ describe('dashboard in a real browser', () => {
 
   const loaded = (page: Page) => page.waitForSelector('body[data-loaded]', { timeout: 20_000 });
 
-  beforeAll(async () => {
-    // the build `npm test` runs first, run here too so this file alone tests the sources as they are
-    // (what `pnpm build:dashboard` runs; pnpm itself may not be on PATH in a fresh clone's bootstrap)
-    execFileSync(path.join(ROOT, 'node_modules', '.bin', 'tsx'), ['packages/dashboard/src/build.ts'], {
-      cwd: ROOT,
-      stdio: 'ignore',
+  /**
+   * Each case starts from its own session (a sign-in through the api, its cookie put in the browser), so a case
+   * runs alone (`-t`) and a failing one does not fail the next.
+   */
+  const signedIn = async (key = bed.keys[0]): Promise<void> => {
+    const res = await api.inject({
+      method: 'POST',
+      url: '/dashboard/sign-in',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+      payload: `api_key=${encodeURIComponent(key)}`,
     });
+    expect(res.statusCode).toBe(303);
+    const value = /lcp_dashboard=([^;]+)/.exec(String(res.headers['set-cookie']))![1]!;
+    await browser.clearCookies();
+    await browser.addCookies([
+      { name: 'lcp_dashboard', value, url: base, httpOnly: true, sameSite: 'Strict' },
+    ]);
+  };
+
+  beforeAll(async () => {
+    // the sources as they are, built into a directory of this test (a running api's dist is left alone;
+    // what `pnpm build:dashboard` runs; pnpm itself may not be on PATH in a fresh clone's bootstrap)
+    assetsDir = await mkdtemp(path.join(tmpdir(), 'dashboard-assets-'));
+    execFileSync(
+      path.join(ROOT, 'node_modules', '.bin', 'tsx'),
+      ['packages/dashboard/src/build.ts', assetsDir],
+      { cwd: ROOT, stdio: 'ignore' },
+    );
     bed = await createApiTestBed({ seed: 1616, chats: 24 });
     // the bed's own api has no link secret: a second api on the same database, as `npm start` runs it
     deps = await createApiDeps(
       loadApiConfig({
         DATABASE_URL: bed.db.url,
         DASHBOARD_LINK_SECRET: LINK_SECRET,
+        DASHBOARD_ASSETS_DIR: assetsDir,
+        // a locked table answers 503 soon (the outage case)
+        API_STATEMENT_TIMEOUT_MS: '2500',
         API_LOG_LEVEL: 'silent',
       }),
       pino({ level: 'silent' }),
@@ -82,6 +109,13 @@ describe('dashboard in a real browser', () => {
       [bed.tenantIds[0]],
     );
     range = rows[0]!;
+    const { rows: start } = await bed.pool.query<{ start: string }>(
+      `select to_char((($2::date)::timestamp at time zone coalesce(
+                (select time_zone from analytics.tenant_settings where tenant = $1), 'UTC')) at time zone 'UTC',
+              'YYYY-MM-DD"T"HH24:MI:SS"Z"') as start`,
+      [bed.tenantIds[0], range.from],
+    );
+    rangeStart = start[0]!.start;
     await mkdir(SCREENSHOT_DIR, { recursive: true });
     profile = await mkdtemp(path.join(tmpdir(), 'dashboard-chromium-'));
     browser = await chromium.launchPersistentContext(profile, {
@@ -104,9 +138,11 @@ describe('dashboard in a real browser', () => {
     await deps?.close();
     await bed?.close();
     if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+    if (assetsDir !== undefined) await rm(assetsDir, { recursive: true, force: true });
   });
 
   it('refuses a wrong key on the sign-in page, saying so', async () => {
+    await browser.clearCookies();
     const page = await browser.newPage();
     await signIn(page, 'lcp_0123456789abcdef_wrongwrongwrongwrongwrongwrongwrongwrongwro');
     await expect(page.locator('#sign-in-error').textContent()).resolves.toBe(
@@ -137,6 +173,7 @@ describe('dashboard in a real browser', () => {
   });
 
   it("signs in with a key and shows the tenant's numbers as the API gives them", async () => {
+    await browser.clearCookies();
     const { page, errors } = await watched(browser);
     await signIn(page, bed.keys[0]);
     await page.waitForURL(`${base}/dashboard`);
@@ -208,17 +245,22 @@ describe('dashboard in a real browser', () => {
     );
 
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'dashboard-laptop.png'), fullPage: true });
+    // the README's picture (docs/dashboard.png is a reviewed copy): the figures and charts, small
+    await page.screenshot({
+      path: path.join(SCREENSHOT_DIR, 'dashboard-readme.png'),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1280, height: 1600 },
+    });
     expect(errors).toEqual([]);
     await page.close();
   });
 
   it('reaches the chat list and a transcript with the keyboard alone, and the transcript is the API’s', async () => {
+    await signedIn();
     const { page, errors } = await watched(browser);
     await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
     await loaded(page);
-    const list = await apiGet<{ chats: { chat_id: string }[] }>(
-      `/v1/chats?from=${range.from}T00:00:00Z&limit=25`,
-    );
+    const list = await apiGet<{ chats: { chat_id: string }[] }>(`/v1/chats?from=${rangeStart}&limit=25`);
     const shownIds = await page.locator('#chats-data tbody .open-chat').allTextContents();
     expect(shownIds.length).toBeGreaterThan(0);
     expect(shownIds).toEqual(list.chats.map((c) => c.chat_id).slice(0, shownIds.length));
@@ -254,6 +296,7 @@ describe('dashboard in a real browser', () => {
   });
 
   it('searches the messages and filters by group, showing what the API answers for them', async () => {
+    await signedIn();
     const { page, errors } = await watched(browser);
     await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
     await loaded(page);
@@ -268,7 +311,7 @@ describe('dashboard in a real browser', () => {
     await page.press('#chat-q', 'Enter');
     await page.waitForSelector(`#chats-data caption:has-text("${word}")`);
     const found = await apiGet<{ chats: { chat_id: string }[] }>(
-      `/v1/chats?q=${encodeURIComponent(word)}&from=${range.from}T00:00:00Z&limit=25`,
+      `/v1/chats?q=${encodeURIComponent(word)}&from=${rangeStart}&limit=25`,
     );
     expect(found.chats.length).toBeGreaterThan(0);
     await expect(page.locator('#chats-data tbody .open-chat').allTextContents()).resolves.toEqual(
@@ -297,6 +340,7 @@ describe('dashboard in a real browser', () => {
   });
 
   it("never shows another tenant's chats, and the API refuses them to this session", async () => {
+    await signedIn();
     const page = await browser.newPage();
     await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
     await loaded(page);
@@ -313,6 +357,7 @@ describe('dashboard in a real browser', () => {
   });
 
   it('is readable on a phone: one column, nothing wider than the screen', async () => {
+    await signedIn();
     const { page: phone, errors } = await watched(browser);
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
@@ -341,7 +386,31 @@ describe('dashboard in a real browser', () => {
     await page.close();
   });
 
+  it('says the database is away for a moment without signing out, and recovers by itself', async () => {
+    await signedIn();
+    const { page } = await watched(browser);
+    await page.goto(`${base}/dashboard?from=${range.from}&to=${range.to}`);
+    await loaded(page);
+    const locker = await bed.pool.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table api.api_keys in access exclusive mode');
+      await page.evaluate("document.body.removeAttribute('data-loaded')");
+      await page.click('#apply');
+      await page.waitForSelector('#status:has-text("unavailable for a moment")', { timeout: 20_000 });
+      expect(page.url()).not.toContain('expired');
+    } finally {
+      await locker.query('rollback');
+      locker.release();
+    }
+    // the page retries on its own
+    await loaded(page);
+    await expect(page.locator('#tenant').textContent()).resolves.toBe(bed.tenantIds[0]);
+    await page.close();
+  });
+
   it('signs out (the old cookie no longer works) and a revoked key ends its sessions', async () => {
+    await signedIn();
     const page = await browser.newPage();
     await page.goto(`${base}/dashboard`);
     await loaded(page);

@@ -91,7 +91,8 @@ export function errorPage(assets: AssetNames | null, title: string, message: str
 }
 
 /** The dashboard's frame: the bundle fills each section from the API. */
-export function dashboardPage(assets: AssetNames, tenant: string): string {
+/** `timeZone`: the tenant's (IANA), whose days the filters, presets and chat list use. */
+export function dashboardPage(assets: AssetNames, tenant: string, timeZone = 'UTC'): string {
   const section = (id: string, title: string, inner: string, wide = false) =>
     `<section id="${id}" class="panel${wide ? ' wide' : ''}" aria-labelledby="${id}-title">
 <h2 id="${id}-title">${title}</h2>
@@ -106,7 +107,7 @@ ${inner}
     `<a class="skip" href="#chats">Skip to the chat list</a>
 <header class="top">
 <h1>Support dashboard</h1>
-<p class="tenant">Organization <span id="tenant">${escapeHtml(tenant)}</span></p>
+<p class="tenant">Organization <span id="tenant" data-time-zone="${escapeHtml(timeZone)}">${escapeHtml(tenant)}</span></p>
 <form method="post" action="/dashboard/sign-out" class="sign-out"><button type="submit" id="sign-out">Sign out</button></form>
 </header>
 <form id="filters" class="filters" aria-label="Filters">

@@ -66,6 +66,70 @@ export function filtersToSearch(f: Filters): string {
   return `?${params.toString()}`;
 }
 
+/** The zone's offset from UTC at an instant, in milliseconds (what the zone's wall clock reads minus UTC). */
+function zoneOffsetMs(instantMs: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(new Date(instantMs));
+  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  const wall = Date.UTC(
+    part('year'),
+    part('month') - 1,
+    part('day'),
+    part('hour'),
+    part('minute'),
+    part('second'),
+  );
+  return wall - Math.floor(instantMs / 1000) * 1000;
+}
+
+/** A known IANA zone name (as the API's `time_zone`), else 'UTC'. */
+export function validTimeZone(value: unknown): string {
+  if (typeof value !== 'string' || value === '') return 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return value;
+  } catch {
+    return 'UTC';
+  }
+}
+
+/** The local day of an instant in a zone: "today" for the tenant, not for the browser. */
+export function dayInZone(instantMs: number, timeZone: string): string {
+  return isoDay(new Date(instantMs + zoneOffsetMs(instantMs, timeZone)));
+}
+
+/**
+ * The instant (RFC 3339, UTC) a local day starts in a zone, so the chat list (instants) covers the same local
+ * days as the analytics. Across a DST change the second guess takes the offset in force at that midnight.
+ */
+export function zonedDayStart(day: string, timeZone: string): string {
+  const wall = Date.parse(`${day}T00:00:00Z`);
+  let instant = wall - zoneOffsetMs(wall, timeZone);
+  instant = wall - zoneOffsetMs(instant, timeZone);
+  return new Date(instant).toISOString().replace('.000Z', 'Z');
+}
+
+/** The chat list's query: the range's local days as instants (`to` inclusive), the group and the search. */
+export function chatsQuery(f: Filters, timeZone: string, cursor: string | null): string {
+  const params = new URLSearchParams({
+    from: zonedDayStart(f.from, timeZone),
+    to: zonedDayStart(addDays(f.to, 1), timeZone),
+    limit: '25',
+  });
+  if (f.group !== null) params.set('group', f.group);
+  if (f.q !== '') params.set('q', f.q);
+  if (cursor !== null) params.set('cursor', cursor);
+  return params.toString();
+}
+
 /** The API's analytics query: the range's local days (`to` included, as the API reads it) and the group. */
 export function analyticsQuery(f: Filters): string {
   const params = new URLSearchParams({ from: f.from, to: f.to });

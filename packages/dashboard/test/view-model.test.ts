@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  chatsQuery,
+  dayInZone,
+  validTimeZone,
+  zonedDayStart,
   analyticsQuery,
   fillDays,
   groupsOfChats,
@@ -230,5 +234,38 @@ describe("the api's own shapes", () => {
       '1',
       '3',
     ]);
+  });
+});
+
+describe("the tenant's local days", () => {
+  it('turns local days into the instants they start, across DST changes', () => {
+    expect(zonedDayStart('2026-11-25', 'UTC')).toBe('2026-11-25T00:00:00Z');
+    expect(zonedDayStart('2026-11-25', 'America/New_York')).toBe('2026-11-25T05:00:00Z');
+    expect(zonedDayStart('2026-07-01', 'America/New_York')).toBe('2026-07-01T04:00:00Z');
+    // the day after the spring change starts at -04:00, the day of it at -05:00
+    expect(zonedDayStart('2026-03-08', 'America/New_York')).toBe('2026-03-08T05:00:00Z');
+    expect(zonedDayStart('2026-03-09', 'America/New_York')).toBe('2026-03-09T04:00:00Z');
+    expect(zonedDayStart('2026-11-25', 'Asia/Kolkata')).toBe('2026-11-24T18:30:00Z');
+    expect(zonedDayStart('2026-01-01', 'Pacific/Kiritimati')).toBe('2025-12-31T10:00:00Z');
+  });
+
+  it('the chat list asks for the same local days as the analytics, not UTC days', () => {
+    const q = new URLSearchParams(
+      chatsQuery({ from: '2026-11-24', to: '2026-11-25', group: '7', q: '' }, 'Europe/Warsaw', null),
+    );
+    expect([q.get('from'), q.get('to'), q.get('group')]).toEqual([
+      '2026-11-23T23:00:00Z',
+      '2026-11-25T23:00:00Z',
+      '7',
+    ]);
+  });
+
+  it("today is the tenant's day, whatever the browser's", () => {
+    const instant = Date.parse('2026-11-25T23:30:00Z');
+    expect(dayInZone(instant, 'UTC')).toBe('2026-11-25');
+    expect(dayInZone(instant, 'Europe/Warsaw')).toBe('2026-11-26');
+    expect(dayInZone(instant, 'America/Los_Angeles')).toBe('2026-11-25');
+    expect(validTimeZone('Not/AZone')).toBe('UTC');
+    expect(validTimeZone('Europe/Warsaw')).toBe('Europe/Warsaw');
   });
 });

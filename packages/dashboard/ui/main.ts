@@ -19,6 +19,8 @@ import type { ChartConfiguration } from 'chart.js';
 import {
   WEEKDAYS,
   addDays,
+  chatsQuery,
+  dayInZone,
   analyticsQuery,
   fillDays,
   filtersToSearch,
@@ -27,7 +29,7 @@ import {
   formatTime,
   groupsOfChats,
   heatLevel,
-  isoDay,
+  validTimeZone,
   parseFilters,
   rankAgents,
   readAgents,
@@ -58,10 +60,19 @@ Chart.register(
 const COLORS = { blue: '#1f5fbf', orange: '#c2571a', green: '#2e7d32', red: '#c62828', grey: '#6b7280' };
 
 class SignedOut extends Error {}
+/** The api answered 503 (its database, for a moment): the session is fine, the page retries. */
+class Unavailable extends Error {}
+/** A load overtaken by a newer one: its answers are dropped, not shown. */
+class Superseded extends Error {}
 
-async function getJson(path: string): Promise<unknown> {
-  const response = await fetch(path, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+async function getJson(path: string, signal?: AbortSignal): Promise<unknown> {
+  const response = await fetch(path, {
+    headers: { accept: 'application/json' },
+    credentials: 'same-origin',
+    ...(signal === undefined ? {} : { signal }),
+  });
   if (response.status === 401) throw new SignedOut('signed out');
+  if (response.status === 503) throw new Unavailable('unavailable');
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok) {
     const message =
@@ -434,19 +445,15 @@ function renderTags(body: unknown): void {
 
 // ------------------------------------------------------------------------------------------------ chats
 
-let chatCursor: string | null = null;
+/** The tenant's time zone (the page names it): its days are the filters', the presets' and the chat list's. */
+const timeZone = validTimeZone(document.getElementById('tenant')?.dataset['timeZone']);
+const today = (): string => dayInZone(Date.now(), timeZone);
 
-function chatsQuery(f: Filters, cursor: string | null): string {
-  const params = new URLSearchParams({
-    from: `${f.from}T00:00:00Z`,
-    to: `${addDays(f.to, 1)}T00:00:00Z`,
-    limit: '25',
-  });
-  if (f.group !== null) params.set('group', f.group);
-  if (f.q !== '') params.set('q', f.q);
-  if (cursor !== null) params.set('cursor', cursor);
-  return params.toString();
-}
+/** The chat list's next page: its cursor is only good for the filters it was made with. */
+let chatPage: { filters: string; cursor: string | null } = { filters: '', cursor: null };
+/** Each chat list load; an older one's answer is dropped when a newer one started. */
+let chatGeneration = 0;
+let chatAbort: AbortController | null = null;
 
 function chatRow(c: ChatSummary): HTMLTableRowElement {
   const open = el(
@@ -472,10 +479,20 @@ function chatRow(c: ChatSummary): HTMLTableRowElement {
   );
 }
 
-async function loadChats(f: Filters, append: boolean): Promise<unknown> {
-  const body = await getJson(`/v1/chats?${chatsQuery(f, append ? chatCursor : null)}`);
+async function loadChats(f: Filters, appendIfSameFilters: boolean): Promise<unknown> {
+  const key = filtersToSearch(f);
+  const append = appendIfSameFilters && chatPage.filters === key && chatPage.cursor !== null;
+  chatAbort?.abort();
+  const abort = new AbortController();
+  chatAbort = abort;
+  const generation = ++chatGeneration;
+  const body = await getJson(
+    `/v1/chats?${chatsQuery(f, timeZone, append ? chatPage.cursor : null)}`,
+    abort.signal,
+  );
+  if (generation !== chatGeneration) throw new Superseded('superseded');
   const { chats, nextCursor } = readChats(body);
-  chatCursor = nextCursor;
+  chatPage = { filters: key, cursor: nextCursor };
   let tbody = document.querySelector<HTMLTableSectionElement>('#chats-data tbody');
   if (!append || tbody === null) {
     const t = table(
@@ -560,12 +577,26 @@ async function openTranscript(chatId: string): Promise<void> {
 
 // ------------------------------------------------------------------------------------------------ page
 
+let retryTimer: ReturnType<typeof setTimeout> | null = null;
+
 function report(error: unknown): null {
+  if (error instanceof Superseded || (error instanceof DOMException && error.name === 'AbortError'))
+    return null;
   if (error instanceof SignedOut) {
     window.location.assign('/dashboard?expired=1');
     return null;
   }
   const status = byId('status');
+  if (error instanceof Unavailable) {
+    status.textContent = 'The dashboard is unavailable for a moment: retrying in a few seconds…';
+    status.classList.add('error');
+    if (retryTimer === null)
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        void load(current());
+      }, 3000);
+    return null;
+  }
   status.textContent = `Could not load: ${error instanceof Error ? error.message : String(error)}`;
   status.classList.add('error');
   return null;
@@ -593,7 +624,15 @@ function showGroups(f: Filters, groupsBody: unknown, chatsBody: unknown): void {
   select.value = f.group ?? '';
 }
 
+/** Each load of the page's figures; a slower earlier load must not overwrite a newer filter's charts. */
+let loadGeneration = 0;
+let loadAbort: AbortController | null = null;
+
 async function load(f: Filters): Promise<void> {
+  loadAbort?.abort();
+  const abort = new AbortController();
+  loadAbort = abort;
+  const generation = ++loadGeneration;
   const status = byId('status');
   status.classList.remove('error');
   status.textContent = 'Loading…';
@@ -601,13 +640,14 @@ async function load(f: Filters): Promise<void> {
   const q = analyticsQuery(f);
   try {
     const [daily, hourly, agents, tags, chats, groups] = await Promise.all([
-      getJson(`/v1/analytics/daily?${q}`),
-      getJson(`/v1/analytics/hourly?${q}`),
-      getJson(`/v1/analytics/agents?${q}`),
-      getJson(`/v1/analytics/tags?${q}`),
+      getJson(`/v1/analytics/daily?${q}`, abort.signal),
+      getJson(`/v1/analytics/hourly?${q}`, abort.signal),
+      getJson(`/v1/analytics/agents?${q}`, abort.signal),
+      getJson(`/v1/analytics/tags?${q}`, abort.signal),
       loadChats(f, false),
-      getJson(`/dashboard/groups?${analyticsQuery({ ...f, group: null })}`),
+      getJson(`/dashboard/groups?${analyticsQuery({ ...f, group: null })}`, abort.signal),
     ]);
+    if (generation !== loadGeneration) return;
     showGroups(f, groups, chats);
     const rows = fillDays(readDaily(daily), f.from, f.to);
     renderKpis(rows, readPeriodTotals(daily));
@@ -618,12 +658,12 @@ async function load(f: Filters): Promise<void> {
     status.textContent = `Showing ${f.from} to ${f.to}${f.group === null ? ', all groups' : `, group ${f.group}`}.`;
     document.body.dataset['loaded'] = filtersToSearch(f);
   } catch (error) {
-    report(error);
+    if (generation === loadGeneration) report(error);
   }
 }
 
 function current(): Filters {
-  return parseFilters(window.location.search, isoDay(new Date()));
+  return parseFilters(window.location.search, today());
 }
 
 function navigate(next: Filters): void {
@@ -649,12 +689,12 @@ function start(): void {
     if (group !== '') params.set('group', group);
     const q = current().q;
     if (q !== '') params.set('q', q);
-    navigate(parseFilters(params.toString(), isoDay(new Date())));
+    navigate(parseFilters(params.toString(), today()));
   });
   for (const button of document.querySelectorAll<HTMLButtonElement>('.presets button')) {
     button.addEventListener('click', () => {
       const days = Number(button.dataset['days']);
-      const to = isoDay(new Date());
+      const to = today();
       navigate({ ...current(), from: addDays(to, -(days - 1)), to });
     });
   }

@@ -151,6 +151,23 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
     reply.header('set-cookie', serializeSessionCookie(sealer.seal(session), ttl, secureCookie(request)));
   };
 
+  /** The tenant's time zone for the page's days; UTC while the analytics projection has none (not migrated). */
+  const timeZoneOf = async (request: FastifyRequest, tenant: string): Promise<string> => {
+    try {
+      const { rows } = await deps.pool.query<{ time_zone: string }>(
+        `select time_zone from ${deps.sql.analytics}.tenant_settings where tenant = $1`,
+        [tenant],
+      );
+      return rows[0]?.time_zone ?? 'UTC';
+    } catch (error) {
+      request.log.warn(
+        { err: { message: error instanceof Error ? error.message : String(error) } },
+        "dashboard: the tenant's time zone is unknown, the page uses UTC",
+      );
+      return 'UTC';
+    }
+  };
+
   /** The session behind a page, or an HTML 503 page already sent when the database cannot tell now. */
   const pageSession = async (
     request: FastifyRequest,
@@ -195,7 +212,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
         const expired = (request.query as Record<string, unknown>)['expired'] !== undefined;
         return reply.send(signInPage(a.names, expired ? 'Your session has ended: sign in again.' : null));
       }
-      return reply.send(dashboardPage(a.names, session.tenant));
+      return reply.send(dashboardPage(a.names, session.tenant, await timeZoneOf(request, session.tenant)));
     });
 
     scope.post('/dashboard/sign-in', async (request, reply) => {
