@@ -47,6 +47,23 @@ const isLoopbackHost = (host: string): boolean => {
   );
 };
 
+/**
+ * The public local secret `npm start` gives the app and the api when neither DASHBOARD_URL nor
+ * DASHBOARD_LINK_SECRET is set, the api listens on a loopback API_HOST and NODE_ENV is not production: the app's
+ * settings page then opens the dashboard (its links signed with it). Anywhere else set your own (32+ characters).
+ */
+const LOCAL_DEV_DASHBOARD_LINK_SECRET = 'local-dev-dashboard-link-secret-not-for-production';
+
+function dashboardLinkEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  if (env['DASHBOARD_URL'] !== undefined || env['DASHBOARD_LINK_SECRET'] !== undefined) return {};
+  const host = env['API_HOST'] ?? '127.0.0.1';
+  if (!isLoopbackHost(host) || env['NODE_ENV'] === 'production') return {};
+  return {
+    DASHBOARD_URL: `http://${host.includes(':') ? `[${host}]` : host}:${env['API_PORT'] ?? '8082'}`,
+    DASHBOARD_LINK_SECRET: LOCAL_DEV_DASHBOARD_LINK_SECRET,
+  };
+}
+
 /** The ingest's secret settings: when none is set, `npm start` runs the ingest in local mode. */
 const ingestSecretVariables = [
   'LIVECHAT_SECRET_KEYS',
@@ -111,6 +128,7 @@ async function main(): Promise<void> {
         process.env['RAW_WEBHOOK_TOPIC'] ?? 'livechat.webhooks.raw',
       ),
     ...ingestSecrets.env,
+    ...dashboardLinkEnv(process.env),
   };
   const hubspotFake = process.argv.includes('--hubspot-fake')
     ? await startFakeHubSpot({ tokens: { [HUBSPOT_FAKE_TOKEN]: 1 } })
@@ -177,7 +195,9 @@ async function main(): Promise<void> {
   say(`running ${services.join(', ')}; Ctrl-C stops everything`);
   const apiUrl = `http://${env.API_HOST ?? '127.0.0.1'}:${env.API_PORT ?? '8082'}`;
   say(`api: ${apiUrl} (reference ${apiUrl}/docs); a key: pnpm api-keys create --tenant <tenant id>`);
-  say(`dashboard: ${apiUrl}/dashboard (sign in with an API key)`);
+  say(
+    `dashboard: ${apiUrl}/dashboard (sign in with an API key${env.DASHBOARD_LINK_SECRET === LOCAL_DEV_DASHBOARD_LINK_SECRET ? ", or open it from the app's settings page: DASHBOARD_URL and the local DASHBOARD_LINK_SECRET are set for the app and the api" : ''})`,
+  );
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   void announceReady(env, () => stopping);
