@@ -117,6 +117,20 @@ export function zonedDayStart(day: string, timeZone: string): string {
   return new Date(instant).toISOString().replace('.000Z', 'Z');
 }
 
+/** The chat list's last page: the filters it was loaded for (`filtersToSearch`) and its next cursor. */
+export interface ChatPageState {
+  readonly filters: string;
+  readonly cursor: string | null;
+}
+
+/**
+ * The cursor "More chats" may send for filters `f`: the last page's, only if that page was loaded for these very
+ * filters (a cursor of other filters is refused by the API); null: load the first page of `f` instead.
+ */
+export function cursorFor(page: ChatPageState, f: Filters): string | null {
+  return page.filters === filtersToSearch(f) ? page.cursor : null;
+}
+
 /** The chat list's query: the range's local days as instants (`to` inclusive), the group and the search. */
 export function chatsQuery(f: Filters, timeZone: string, cursor: string | null): string {
   const params = new URLSearchParams({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   chatsQuery,
+  cursorFor,
   dayInZone,
   validTimeZone,
   zonedDayStart,
@@ -267,5 +268,17 @@ describe("the tenant's local days", () => {
     expect(dayInZone(instant, 'America/Los_Angeles')).toBe('2026-11-25');
     expect(validTimeZone('Not/AZone')).toBe('UTC');
     expect(validTimeZone('Europe/Warsaw')).toBe('Europe/Warsaw');
+  });
+});
+
+describe('the chat list\'s "More chats"', () => {
+  it('sends a cursor only with the filters it was made for', () => {
+    const a = { from: '2026-11-01', to: '2026-11-25', group: null, q: '' };
+    const page = { filters: filtersToSearch(a), cursor: 'c-of-a' };
+    expect(cursorFor(page, a)).toBe('c-of-a');
+    // the filters changed while the list was loading: start the new filters' list instead
+    expect(cursorFor(page, { ...a, q: 'refund' })).toBeNull();
+    expect(cursorFor(page, { ...a, group: '7' })).toBeNull();
+    expect(cursorFor(page, { ...a, to: '2026-11-24' })).toBeNull();
   });
 });

@@ -20,6 +20,7 @@ import {
   WEEKDAYS,
   addDays,
   chatsQuery,
+  cursorFor,
   dayInZone,
   analyticsQuery,
   fillDays,
@@ -43,7 +44,7 @@ import {
   totals,
   weekHeatmap,
 } from '../src/view-model.js';
-import type { ChatSummary, DailyRow, Filters, GroupOption } from '../src/view-model.js';
+import type { ChatPageState, ChatSummary, DailyRow, Filters, GroupOption } from '../src/view-model.js';
 
 Chart.register(
   BarController,
@@ -450,7 +451,7 @@ const timeZone = validTimeZone(document.getElementById('tenant')?.dataset['timeZ
 const today = (): string => dayInZone(Date.now(), timeZone);
 
 /** The chat list's next page: its cursor is only good for the filters it was made with. */
-let chatPage: { filters: string; cursor: string | null } = { filters: '', cursor: null };
+let chatPage: ChatPageState = { filters: '', cursor: null };
 /** Each chat list load; an older one's answer is dropped when a newer one started. */
 let chatGeneration = 0;
 let chatAbort: AbortController | null = null;
@@ -481,15 +482,13 @@ function chatRow(c: ChatSummary): HTMLTableRowElement {
 
 async function loadChats(f: Filters, appendIfSameFilters: boolean): Promise<unknown> {
   const key = filtersToSearch(f);
-  const append = appendIfSameFilters && chatPage.filters === key && chatPage.cursor !== null;
+  const cursor = appendIfSameFilters ? cursorFor(chatPage, f) : null;
+  const append = cursor !== null;
   chatAbort?.abort();
   const abort = new AbortController();
   chatAbort = abort;
   const generation = ++chatGeneration;
-  const body = await getJson(
-    `/v1/chats?${chatsQuery(f, timeZone, append ? chatPage.cursor : null)}`,
-    abort.signal,
-  );
+  const body = await getJson(`/v1/chats?${chatsQuery(f, timeZone, cursor)}`, abort.signal);
   if (generation !== chatGeneration) throw new Superseded('superseded');
   const { chats, nextCursor } = readChats(body);
   chatPage = { filters: key, cursor: nextCursor };
