@@ -88,10 +88,11 @@ export class ApiKeyStore {
     const match = KEY_PATTERN.exec(presented);
     const id = match?.[1] ?? '0000000000000000';
     const probe = sha256(match?.[2] ?? presented);
-    const { rows } = await this.pool.query<{ tenant: string; admin: boolean; secret_sha256: Buffer }>(
-      `select tenant, admin, secret_sha256 from ${this.table} where id = $1 and revoked_at is null`,
-      [id],
-    );
+    const { rows } = await this.pool.query<{ tenant: string; admin: boolean; secret_sha256: Buffer }>({
+      name: `api_key_${this.table}`,
+      text: `select tenant, admin, secret_sha256 from ${this.table} where id = $1 and revoked_at is null`,
+      values: [id],
+    });
     const row = rows[0];
     const stored = row?.secret_sha256 ?? DECOY_DIGEST;
     const equal = stored.length === probe.length && timingSafeEqual(stored, probe);

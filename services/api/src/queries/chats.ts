@@ -1,4 +1,5 @@
 import type { ApiDeps } from '../deps.js';
+import { prepared } from './prepared.js';
 
 export interface ChatFilters {
   /** Epoch microseconds, inclusive. */
@@ -88,20 +89,24 @@ export async function listChats(
   if (after !== null)
     where.push(`(${sortKey}, c.chat_id) < (${param(after[0])}::bigint, ${param(after[1])}::text)`);
   const page = await deps.pool.query<{ chat_id: string; sort_us: number }>(
-    `${words}select c.chat_id, ${sortKey} as sort_us from ${t}.chats c
+    prepared(
+      `${words}select c.chat_id, ${sortKey} as sort_us from ${t}.chats c
      where ${where.join(' and ')}
      order by ${sortKey} desc, c.chat_id desc
      limit ${param(limit + 1)}`,
-    values,
+      values,
+    ),
   );
   const more = page.rows.length > limit;
   const ids = page.rows.slice(0, limit);
   if (ids.length === 0) return { rows: [], last: null, more: false };
   const summaries = await deps.pool.query<ChatSummaryRow>(
-    `select chat_id, started_at, ended_at, customer_id, customer_name, customer_email, agent_ids,
+    prepared(
+      `select chat_id, started_at, ended_at, customer_id, customer_name, customer_email, agent_ids,
             group_ids, tags, message_count, thread_count
      from ${t}.chat_summary where tenant = $1 and chat_id = any($2::text[])`,
-    [tenant, ids.map((r) => r.chat_id)],
+      [tenant, ids.map((r) => r.chat_id)],
+    ),
   );
   const byId = new Map(summaries.rows.map((r) => [r.chat_id, r]));
   const rows = ids.map((r) => byId.get(r.chat_id)).filter((r): r is ChatSummaryRow => r !== undefined);
