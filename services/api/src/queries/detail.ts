@@ -45,16 +45,16 @@ export async function readChat(
   facts: ThreadFactRow[];
 } | null> {
   const t = deps.sql.transcripts;
-  const summary = await deps.pool.query<ChatSummaryRow>(
-    prepared(
-      `select chat_id, started_at, ended_at, customer_id, customer_name, customer_email, agent_ids,
+  // all four at once: the transcript's latency is one round trip, and a chat that is not there answers null
+  const [summary, threads, entries, facts] = await Promise.all([
+    deps.pool.query<ChatSummaryRow>(
+      prepared(
+        `select chat_id, started_at, ended_at, customer_id, customer_name, customer_email, agent_ids,
             group_ids, tags, message_count, thread_count
      from ${t}.chat_summary where tenant = $1 and chat_id = $2`,
-      [tenant, chatId],
+        [tenant, chatId],
+      ),
     ),
-  );
-  if (summary.rows[0] === undefined) return null;
-  const [threads, entries, facts] = await Promise.all([
     deps.pool.query<ThreadRow>(
       prepared(
         `select th.thread_id, ${t}.us_to_ts(th.started_us) as started_at, ${t}.us_to_ts(th.closed_us) as closed_at,
@@ -81,6 +81,7 @@ export async function readChat(
     ),
     readThreadFacts(deps, tenant, chatId),
   ]);
+  if (summary.rows[0] === undefined) return null;
   return { summary: summary.rows[0], threads: threads.rows, entries: entries.rows, facts };
 }
 
