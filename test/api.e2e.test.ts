@@ -1,3 +1,9 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { LightMyRequestResponse } from 'fastify';
@@ -7,6 +13,7 @@ import { createApiTestBed, type ApiTestBed } from './support/api-bed.js';
  * services/api on the real Postgres, over transcripts and analytics projections filled from simulated traffic of
  * two tenants by the projections' own code. The expectations are read from the projections' public views.
  */
+const run = promisify(execFile);
 let bed: ApiTestBed;
 let doc: OpenApi;
 /** Ids of tenant B, to be asked for with tenant A's key. */
@@ -542,5 +549,31 @@ describe('bad requests', () => {
       'API_NOT_ACCEPTABLE',
     );
     expect((await asA('/v1/nothing')).json<{ code: string }>().code).toBe('API_NOT_FOUND');
+  });
+});
+
+describe('README', () => {
+  it('every curl example of services/api/README.md runs against the api and succeeds', async () => {
+    const readme = readFileSync(fileURLToPath(new URL('../services/api/README.md', import.meta.url)), 'utf8');
+    const section = readme.slice(readme.indexOf('## Examples'), readme.indexOf('## API keys'));
+    const lines = section.split('\n').filter((l) => l.startsWith('curl '));
+    expect(lines.length).toBeGreaterThanOrEqual(6);
+    const address = await bed.app.listen({ host: '127.0.0.1', port: 0 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'api-readme-'));
+    try {
+      for (const line of lines) {
+        const { stdout } = await run('sh', ['-c', line], {
+          cwd: dir,
+          env: { ...process.env, API: address, KEY: bed.keys[0], CHAT: own.chatId, CUSTOMER: own.customerId },
+        });
+        if (!line.includes(' -o ')) expect(() => JSON.parse(stdout), line).not.toThrow();
+      }
+      expect(readFileSync(path.join(dir, 'chats.csv'), 'utf8')).toMatch(/^chat_id,started_at,/);
+      expect(JSON.parse(readFileSync(path.join(dir, 'openapi.json'), 'utf8'))).toMatchObject({
+        openapi: '3.1.0',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

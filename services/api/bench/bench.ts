@@ -1,7 +1,7 @@
 /**
  * Benchmark (not a test): the api's latency on a database of 1 million transcript entries.
  *
- *   pnpm bench:api [--chats 50000] [--entries-per-chat 20] [--requests 1000] [--keep]
+ *   pnpm bench:api [--chats 50000] [--entries-per-chat 20] [--requests 1000] [--keep] [--reuse <database>]
  *
  * Creates a database `api_bench_<pid>` on DATABASE_URL's server (default: the local stack), migrates the
  * transcripts and analytics schemas with their services' own migrations, seeds it with SQL (chats of two tenants,
@@ -10,7 +10,8 @@
  *   - a chat page: GET /v1/chats?limit=50 at a random depth (cursors collected beforehand);
  *   - a transcript: GET /v1/chats/{random chat id};
  * and, for information, a page filtered by tag and word searches (q) for a rare and a common word. Prints p50/p99 of each and MET/MISSED for
- * the goal (p99 < 50 ms for a chat page and a transcript). Drops the database unless --keep.
+ * the goal (p99 < 50 ms for a chat page and a transcript). Drops the database unless --keep; --reuse measures
+ * again on a database a --keep run left (its name is printed), without seeding.
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     'entries-per-chat': { type: 'string', default: '20' },
     requests: { type: 'string', default: '1000' },
     keep: { type: 'boolean', default: false },
+    reuse: { type: 'string' },
   },
 });
 const chats = Number(values.chats);
@@ -41,13 +43,28 @@ const say = (line: string) => process.stderr.write(`bench:api: ${line}\n`);
 
 async function main(): Promise<void> {
   const serverUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres:postgres@127.0.0.1:55432/postgres';
-  const dbName = `api_bench_${process.pid}`;
+  const reuse = values.reuse;
+  if (reuse !== undefined && !/^api_bench_\d+$/.test(reuse))
+    throw new Error('--reuse takes a database a --keep run printed');
+  const dbName = reuse ?? `api_bench_${process.pid}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
-  await admin.query(`create database ${dbName}`);
   const url = new URL(serverUrl);
   url.pathname = `/${dbName}`;
   const databaseUrl = url.toString();
+  if (reuse !== undefined) {
+    try {
+      const count = new pg.Client({ connectionString: databaseUrl });
+      await count.connect();
+      const { rows } = await count.query<{ n: number }>('select count(*)::int as n from transcripts.entries');
+      await count.end();
+      await measure(databaseUrl, rows[0]!.n);
+    } finally {
+      await admin.end();
+    }
+    return;
+  }
+  await admin.query(`create database ${dbName}`);
   try {
     await migrateConsumerSchema({ databaseUrl, schema: 'transcripts', migrationsDir: transcriptsMigrations });
     await migrateConsumerSchema({ databaseUrl, schema: 'analytics', migrationsDir: analyticsMigrations });

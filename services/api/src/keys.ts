@@ -81,6 +81,20 @@ export class ApiKeyStore {
   }
 
   /**
+   * The principal of a key by its id alone, null when unknown or revoked: for a session that stored the id at
+   * sign-in (so that revoking the key ends its sessions). Never for a presented credential: use verify.
+   */
+  async principalOfKeyId(id: string, via: Principal['via'] = 'session'): Promise<Principal | null> {
+    const { rows } = await this.pool.query<{ tenant: string; admin: boolean }>({
+      name: `api_key_id_${this.table}`,
+      text: `select tenant, admin from ${this.table} where id = $1 and revoked_at is null`,
+      values: [id],
+    });
+    const row = rows[0];
+    return row === undefined ? null : { tenant: row.tenant, keyId: id, admin: row.admin, via };
+  }
+
+  /**
    * The principal of a presented key, or null. The secret's digest is compared in constant time, and an unknown
    * or revoked id is compared against a decoy, so the time taken does not say which part was wrong.
    */
@@ -88,10 +102,11 @@ export class ApiKeyStore {
     const match = KEY_PATTERN.exec(presented);
     const id = match?.[1] ?? '0000000000000000';
     const probe = sha256(match?.[2] ?? presented);
-    const { rows } = await this.pool.query<{ tenant: string; admin: boolean; secret_sha256: Buffer }>(
-      `select tenant, admin, secret_sha256 from ${this.table} where id = $1 and revoked_at is null`,
-      [id],
-    );
+    const { rows } = await this.pool.query<{ tenant: string; admin: boolean; secret_sha256: Buffer }>({
+      name: `api_key_${this.table}`,
+      text: `select tenant, admin, secret_sha256 from ${this.table} where id = $1 and revoked_at is null`,
+      values: [id],
+    });
     const row = rows[0];
     const stored = row?.secret_sha256 ?? DECOY_DIGEST;
     const equal = stored.length === probe.length && timingSafeEqual(stored, probe);

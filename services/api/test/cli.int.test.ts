@@ -49,8 +49,15 @@ it('pnpm api-keys: create prints a working key once, list shows it without it, r
   const stored = await deps.pool.query<{ text: string }>('select t::text as text from api_cli.api_keys t');
   expect(stored.rows[0]!.text).not.toContain(key.slice(21));
 
+  expect(await deps.keys.principalOfKeyId(id)).toEqual({
+    tenant: 'tenant-cli',
+    keyId: id,
+    admin: false,
+    via: 'session',
+  });
   await apiKeys('revoke', id);
   expect(await me()).toBeNull();
+  expect(await deps.keys.principalOfKeyId(id)).toBeNull();
   expect((await apiKeys('list')).stdout).toContain('| revoked ');
   await expect(apiKeys('revoke', 'ffffffffffffffff')).rejects.toMatchObject({
     code: 1,

@@ -1,4 +1,5 @@
 import type { ApiDeps } from '../deps.js';
+import { prepared } from './prepared.js';
 
 export interface ChatFilters {
   /** Epoch microseconds, inclusive. */
@@ -77,34 +78,35 @@ export async function listChats(
                         and lower(cu.email) = lower(${param(filters.customerEmail)}))`);
   // q: the chats with a matching entry, found through the words index first (entries_api_words); left to
   // itself the planner may walk every chat and compute each entry's words when it expects many matches
-  const words =
-    filters.q === undefined
-      ? ''
-      : `with matching as materialized (
-           select distinct e.chat_id from ${t}.entries e
-           where e.tenant = $1 and to_tsvector('simple', coalesce(e.text, '')) @@ plainto_tsquery('simple', ${param(filters.q)}))
-         `;
-  if (filters.q !== undefined) where.push('c.chat_id in (select chat_id from matching)');
+  const ctes: string[] = [];
+  if (filters.q !== undefined) {
+    ctes.push(`matching as materialized (
+      select distinct e.chat_id from ${t}.entries e
+      where e.tenant = $1 and to_tsvector('simple', coalesce(e.text, '')) @@ plainto_tsquery('simple', ${param(filters.q)}))`);
+    where.push('c.chat_id in (select chat_id from matching)');
+  }
   if (after !== null)
     where.push(`(${sortKey}, c.chat_id) < (${param(after[0])}::bigint, ${param(after[1])}::text)`);
-  const page = await deps.pool.query<{ chat_id: string; sort_us: number }>(
-    `${words}select c.chat_id, ${sortKey} as sort_us from ${t}.chats c
-     where ${where.join(' and ')}
-     order by ${sortKey} desc, c.chat_id desc
-     limit ${param(limit + 1)}`,
-    values,
+  ctes.push(`page as (
+    select c.chat_id, ${sortKey} as sort_us from ${t}.chats c
+    where ${where.join(' and ')}
+    order by ${sortKey} desc, c.chat_id desc
+    limit ${param(limit + 1)})`);
+  // one statement: the page's positions, then the public summaries of its chats only
+  const page = await deps.pool.query<ChatSummaryRow & { sort_us: number }>(
+    prepared(
+      `with ${ctes.join(',\n')}
+       select p.sort_us, s.chat_id, s.started_at, s.ended_at, s.customer_id, s.customer_name, s.customer_email,
+              s.agent_ids, s.group_ids, s.tags, s.message_count, s.thread_count
+       from page p join ${t}.chat_summary s on s.tenant = $1 and s.chat_id = p.chat_id
+       order by p.sort_us desc, p.chat_id desc`,
+      values,
+    ),
   );
   const more = page.rows.length > limit;
   const ids = page.rows.slice(0, limit);
   if (ids.length === 0) return { rows: [], last: null, more: false };
-  const summaries = await deps.pool.query<ChatSummaryRow>(
-    `select chat_id, started_at, ended_at, customer_id, customer_name, customer_email, agent_ids,
-            group_ids, tags, message_count, thread_count
-     from ${t}.chat_summary where tenant = $1 and chat_id = any($2::text[])`,
-    [tenant, ids.map((r) => r.chat_id)],
-  );
-  const byId = new Map(summaries.rows.map((r) => [r.chat_id, r]));
-  const rows = ids.map((r) => byId.get(r.chat_id)).filter((r): r is ChatSummaryRow => r !== undefined);
+  const rows = ids.map(({ sort_us: _position, ...summary }) => summary);
   const lastRow = ids[ids.length - 1]!;
   return { rows, last: [Number(lastRow.sort_us), lastRow.chat_id], more };
 }

@@ -1,4 +1,5 @@
 import type { ApiDeps } from '../deps.js';
+import { prepared } from './prepared.js';
 import type { ChatSummaryRow } from './chats.js';
 
 export interface ThreadRow {
@@ -44,25 +45,30 @@ export async function readChat(
   facts: ThreadFactRow[];
 } | null> {
   const t = deps.sql.transcripts;
-  const summary = await deps.pool.query<ChatSummaryRow>(
-    `select chat_id, started_at, ended_at, customer_id, customer_name, customer_email, agent_ids,
+  // all four at once: the transcript's latency is one round trip, and a chat that is not there answers null
+  const [summary, threads, entries, facts] = await Promise.all([
+    deps.pool.query<ChatSummaryRow>(
+      prepared(
+        `select chat_id, started_at, ended_at, customer_id, customer_name, customer_email, agent_ids,
             group_ids, tags, message_count, thread_count
      from ${t}.chat_summary where tenant = $1 and chat_id = $2`,
-    [tenant, chatId],
-  );
-  if (summary.rows[0] === undefined) return null;
-  const [threads, entries, facts] = await Promise.all([
+        [tenant, chatId],
+      ),
+    ),
     deps.pool.query<ThreadRow>(
-      `select th.thread_id, ${t}.us_to_ts(th.started_us) as started_at, ${t}.us_to_ts(th.closed_us) as closed_at,
+      prepared(
+        `select th.thread_id, ${t}.us_to_ts(th.started_us) as started_at, ${t}.us_to_ts(th.closed_us) as closed_at,
               th.closed_by_kind as closed_by, th.queue_wait_seconds,
               coalesce((select array_agg(g.tag order by g.tag) from ${t}.thread_effective_tags g
                         where g.tenant = th.tenant and g.chat_id = th.chat_id and g.thread_id = th.thread_id), '{}') as tags
        from ${t}.threads th where th.tenant = $1 and th.chat_id = $2
        order by th.started_us nulls last, th.thread_id`,
-      [tenant, chatId],
+        [tenant, chatId],
+      ),
     ),
     deps.pool.query<EntryRow>(
-      `select tr.thread_id, tr.position::int as position, tr.event_id, tr.author_type, tr.author_id, tr.author_name,
+      prepared(
+        `select tr.thread_id, tr.position::int as position, tr.event_id, tr.author_type, tr.author_id, tr.author_name,
               tr.visibility, tr.kind, tr.text, e.content -> 'file' as file,
               tr.created_at, tr.edited_at, tr.deleted_at
        from ${t}.chat_transcript tr
@@ -70,10 +76,12 @@ export async function readChat(
                           and e.entry_id = tr.event_id
        where tr.tenant = $1 and tr.chat_id = $2
        order by tr.position`,
-      [tenant, chatId],
+        [tenant, chatId],
+      ),
     ),
     readThreadFacts(deps, tenant, chatId),
   ]);
+  if (summary.rows[0] === undefined) return null;
   return { summary: summary.rows[0], threads: threads.rows, entries: entries.rows, facts };
 }
 
@@ -87,7 +95,8 @@ async function readThreadFacts(deps: ApiDeps, tenant: string, chatId: string): P
   const a = deps.sql.analytics;
   try {
     const { rows } = await deps.pool.query<ThreadFactRow>(
-      `with rating_facts as (
+      prepared(
+        `with rating_facts as (
          select r.thread_id, r.fact_id, r.dated, r.at_us, r.kind, r.score, r.comment
          from ${a}.ratings r
          join ${a}.threads t on t.tenant = r.tenant and t.chat_id = r.chat_id and t.thread_id = r.thread_id
@@ -115,7 +124,8 @@ async function readThreadFacts(deps: ApiDeps, tenant: string, chatId: string): P
               case when r.kind = 'score' then case r.score when 1 then 'good' else 'bad' end end as rating,
               case when r.kind is distinct from 'cancel' then c.comment end as rating_comment
        from rating r full join rating_comment c on c.thread_id = r.thread_id`,
-      [tenant, chatId],
+        [tenant, chatId],
+      ),
     );
     return rows;
   } catch (error) {
@@ -144,14 +154,16 @@ export async function readCustomer(
 ): Promise<CustomerRow | null> {
   const t = deps.sql.transcripts;
   const { rows } = await deps.pool.query<CustomerRow>(
-    `select cu.customer_id, cu.name, cu.email, cu.session_fields, cu.visit, ${t}.us_to_ts(cu.updated_us) as updated_at,
+    prepared(
+      `select cu.customer_id, cu.name, cu.email, cu.session_fields, cu.visit, ${t}.us_to_ts(cu.updated_us) as updated_at,
             s.chat_count, ${t}.us_to_ts(s.first_us) as first_chat_at, ${t}.us_to_ts(s.last_us) as last_chat_at
      from ${t}.customers cu
      cross join lateral (select count(*)::int as chat_count, min(c.first_thread_started_us) as first_us,
                                 max(c.first_thread_started_us) as last_us
                          from ${t}.chats c where c.tenant = cu.tenant and c.customer_id = cu.customer_id) s
      where cu.tenant = $1 and cu.customer_id = $2`,
-    [tenant, customerId],
+      [tenant, customerId],
+    ),
   );
   return rows[0] ?? null;
 }
