@@ -69,8 +69,8 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
 
   const keyStillActive = async (s: DashboardSession): Promise<boolean> => {
     if (s.keyId === '') return true;
-    const keys = await deps.keys.list(s.tenant);
-    return keys.some((k) => k.id === s.keyId && k.revokedAt === null);
+    const principal = await deps.keys.principalOfKeyId(s.keyId);
+    return principal !== null && principal.tenant === s.tenant;
   };
 
   /**
