@@ -9,7 +9,7 @@ export const DASHBOARD_ERROR_CODES = {
     status: 503,
     retryable: true,
     description:
-      'The database did not answer the session check of a page (the page says to reload; not a sign-out)',
+      'The database did not answer the session check of a page or the key check of a sign-in (not a sign-out): try again',
   },
   DASHBOARD_SIGN_IN_REFUSED: {
     status: 401,

@@ -168,6 +168,22 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
     }
   };
 
+  /** The HTML 503 of a page whose database did not answer (a session check, a key's check at sign-in). */
+  const unavailable = (reply: FastifyReply, request: FastifyRequest, error: unknown) => {
+    request.log.error(
+      { err: { message: error instanceof Error ? error.message : String(error) } },
+      'dashboard: the database did not answer',
+    );
+    reply.header('retry-after', '5');
+    return refuse(
+      reply,
+      request,
+      'DASHBOARD_UNAVAILABLE',
+      'The dashboard is unavailable for a moment',
+      'Its database did not answer: try again in a few seconds.',
+    );
+  };
+
   /** The session behind a page, or an HTML 503 page already sent when the database cannot tell now. */
   const pageSession = async (
     request: FastifyRequest,
@@ -176,18 +192,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
     try {
       return { session: await sessionOf(request) };
     } catch (error) {
-      request.log.error(
-        { err: { message: error instanceof Error ? error.message : String(error) } },
-        'dashboard session check failed',
-      );
-      reply.header('retry-after', '5');
-      refuse(
-        reply,
-        request,
-        'DASHBOARD_UNAVAILABLE',
-        'The dashboard is unavailable for a moment',
-        'Its database did not answer: reload this page in a few seconds.',
-      );
+      unavailable(reply, request, error);
       return null;
     }
   };
@@ -228,7 +233,12 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: ApiDep
       if (a === null) return reply;
       const body = request.body as Record<string, unknown> | undefined;
       const key = typeof body?.['api_key'] === 'string' ? body['api_key'].trim() : '';
-      const principal = key === '' || key.length > MAX_KEY_LENGTH ? null : await deps.auth.verifyKey(key);
+      let principal: Principal | null = null;
+      try {
+        principal = key === '' || key.length > MAX_KEY_LENGTH ? null : await deps.auth.verifyKey(key);
+      } catch (error) {
+        return unavailable(reply, request, error);
+      }
       if (principal === null)
         return refuse(
           reply,

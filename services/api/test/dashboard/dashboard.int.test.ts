@@ -200,6 +200,18 @@ describe('dashboard sessions across api processes', () => {
       expect(page.headers['content-type']).toMatch(/^text\/html/);
       expect(page.headers['retry-after']).toBe('5');
       expect(page.body).toContain('DASHBOARD_UNAVAILABLE');
+      // and the sign-in form, whose key cannot be checked now, says the same (not "key not accepted")
+      const signInNow = await app.inject({
+        method: 'POST',
+        url: '/dashboard/sign-in',
+        headers: { 'content-type': FORM, 'sec-fetch-site': 'same-origin' },
+        payload: `api_key=${encodeURIComponent(key)}`,
+      });
+      expect([signInNow.statusCode, signInNow.headers['content-type']]).toEqual([
+        503,
+        'text/html; charset=utf-8',
+      ]);
+      expect(signInNow.body).toContain('DASHBOARD_UNAVAILABLE');
     } finally {
       await locker.query('rollback');
       await locker.end();
