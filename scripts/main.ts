@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { loadStackSettings, stackDown, stackUp, StackError } from '@livechat-pipeline/local-stack';
 import { runAnalyticsDemo } from './analytics-demo.js';
 import { startFakeHubSpot } from '@livechat-pipeline/hubspot-fake';
@@ -20,7 +21,7 @@ const say = (line: string) => process.stderr.write(`main: ${line}\n`);
 const nodeFlags: Readonly<Record<string, readonly string[]>> = { ingest: ['--max-semi-space-size=4'] };
 
 /** The services `npm start` runs, in start order (crm-sync joins when a HubSpot token is configured). */
-const services: string[] = ['ingest', 'normalizer', 'transcripts', 'analytics', 'app'];
+const services: string[] = ['ingest', 'normalizer', 'transcripts', 'analytics', 'app', 'api'];
 /** `--demo --hubspot-fake`: crm-sync talks to a local fake HubSpot (packages/hubspot-fake) with this public token. */
 const HUBSPOT_FAKE_TOKEN = 'local-hubspot-fake-token';
 
@@ -45,6 +46,23 @@ const isLoopbackHost = (host: string): boolean => {
     /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
   );
 };
+
+/**
+ * The public local secret `npm start` gives the app and the api when neither DASHBOARD_URL nor
+ * DASHBOARD_LINK_SECRET is set, the api listens on a loopback API_HOST and NODE_ENV is not production: the app's
+ * settings page then opens the dashboard (its links signed with it). Anywhere else set your own (32+ characters).
+ */
+const LOCAL_DEV_DASHBOARD_LINK_SECRET = 'local-dev-dashboard-link-secret-not-for-production';
+
+function dashboardLinkEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  if (env['DASHBOARD_URL'] !== undefined || env['DASHBOARD_LINK_SECRET'] !== undefined) return {};
+  const host = env['API_HOST'] ?? '127.0.0.1';
+  if (!isLoopbackHost(host) || env['NODE_ENV'] === 'production') return {};
+  return {
+    DASHBOARD_URL: `http://${host.includes(':') ? `[${host}]` : host}:${env['API_PORT'] ?? '8082'}`,
+    DASHBOARD_LINK_SECRET: LOCAL_DEV_DASHBOARD_LINK_SECRET,
+  };
+}
 
 /** The ingest's secret settings: when none is set, `npm start` runs the ingest in local mode. */
 const ingestSecretVariables = [
@@ -110,6 +128,7 @@ async function main(): Promise<void> {
         process.env['RAW_WEBHOOK_TOPIC'] ?? 'livechat.webhooks.raw',
       ),
     ...ingestSecrets.env,
+    ...dashboardLinkEnv(process.env),
   };
   const hubspotFake = process.argv.includes('--hubspot-fake')
     ? await startFakeHubSpot({ tokens: { [HUBSPOT_FAKE_TOKEN]: 1 } })
@@ -174,6 +193,11 @@ async function main(): Promise<void> {
     });
   }
   say(`running ${services.join(', ')}; Ctrl-C stops everything`);
+  const apiUrl = `http://${env.API_HOST ?? '127.0.0.1'}:${env.API_PORT ?? '8082'}`;
+  say(`api: ${apiUrl} (reference ${apiUrl}/docs); a key: pnpm api-keys create --tenant <tenant id>`);
+  say(
+    `dashboard: ${apiUrl}/dashboard (sign in with an API key${env.DASHBOARD_LINK_SECRET === LOCAL_DEV_DASHBOARD_LINK_SECRET ? ", or open it from the app's settings page: DASHBOARD_URL and the local DASHBOARD_LINK_SECRET are set for the app and the api" : ''})`,
+  );
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   void announceReady(env, () => stopping);
@@ -211,6 +235,7 @@ async function main(): Promise<void> {
           schema: env.ANALYTICS_SCHEMA ?? 'analytics',
         }),
       )
+      .then(() => printDemoApiKey(env, apiUrl))
       .then(
         () => say('demo done; the pipeline keeps running (Ctrl-C stops it)'),
         (error: unknown) => say(`demo failed: ${error instanceof Error ? error.message : String(error)}`),
@@ -235,6 +260,46 @@ async function useOrStartStack(settings: ReturnType<typeof loadStackSettings>): 
   return stackUp(settings, (line) => process.stderr.write(`stack: ${line}\n`));
 }
 
+/** --demo: an API key for the tenant of the newest chat (the demo's v3 one), made by `pnpm api-keys create`. */
+async function printDemoApiKey(
+  env: NodeJS.ProcessEnv & { DATABASE_URL: string },
+  apiUrl: string,
+): Promise<void> {
+  const client = new pg.Client({ connectionString: env.DATABASE_URL });
+  await client.connect();
+  let tenant: string | undefined;
+  try {
+    const { rows } = await client.query<{ tenant: string }>(
+      `select tenant from ${env.TRANSCRIPTS_SCHEMA ?? 'transcripts'}.chats
+       order by first_thread_started_us desc nulls last limit 1`,
+    );
+    tenant = rows[0]?.tenant;
+  } finally {
+    await client.end();
+  }
+  if (tenant === undefined) return;
+  const cli = path.join(root, 'services', 'api', 'src', 'cli.ts');
+  const key = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', cli, 'create', '--tenant', tenant, '--name', 'demo'],
+      {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`api-keys exited ${code}`)),
+    );
+  });
+  say(`demo: an API key for tenant ${tenant}: ${key}`);
+  say(`demo: try curl -H "Authorization: Bearer ${key}" ${apiUrl}/v1/chats?limit=3`);
+}
+
 /** Where each service answers whether it is ready (its operations port's /readyz). */
 function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
   const base = (host: string | undefined, port: string) => {
@@ -248,6 +313,7 @@ function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
     analytics: base(env['ANALYTICS_HOST'], env['ANALYTICS_PORT'] ?? '8094'),
     app: base(env['APP_OPERATIONS_HOST'], env['APP_OPERATIONS_PORT'] ?? '8093'),
     'crm-sync': base(env['CRM_HOST'], env['CRM_PORT'] ?? '8095'),
+    api: base(env['API_OPERATIONS_HOST'], env['API_OPERATIONS_PORT'] ?? '8096'),
   };
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { API_ERROR_CODES, DASHBOARD_ERROR_CODES } from '@livechat-pipeline/api';
 import { APP_ERROR_CODES } from '@livechat-pipeline/app';
 import { CRM_ERROR_CODES } from '@livechat-pipeline/crm-sync';
 import { EVENTS_ERROR_CODES } from '@livechat-pipeline/events';
@@ -17,8 +18,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Every package or service with an error catalogue: its README, the codes' prefix and the codes. */
 const catalogues: { readonly readme: string; readonly prefix: string; readonly codes: readonly string[] }[] =
   [
+    { readme: 'services/api/README.md', prefix: 'API_', codes: Object.keys(API_ERROR_CODES) },
     { readme: 'services/app/README.md', prefix: 'APP_', codes: Object.keys(APP_ERROR_CODES) },
     { readme: 'services/crm-sync/README.md', prefix: 'CRM_', codes: Object.keys(CRM_ERROR_CODES) },
+    {
+      readme: 'services/api/src/dashboard/README.md',
+      prefix: 'DASHBOARD_',
+      codes: Object.keys(DASHBOARD_ERROR_CODES),
+    },
     { readme: 'packages/events/README.md', prefix: 'EVENTS_', codes: Object.keys(EVENTS_ERROR_CODES) },
     { readme: 'services/ingest/README.md', prefix: 'INGEST_', codes: Object.keys(INGEST_ERROR_CODES) },
     { readme: 'packages/livechat/README.md', prefix: 'LIVECHAT_', codes: [...LIVECHAT_PARSE_ERROR_CODES] },

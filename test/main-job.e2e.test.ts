@@ -126,6 +126,8 @@ describe('the main job (npm start) on an empty stack', () => {
       ANALYTICS_PORT: await freePort(),
       APP_PORT: await freePort(),
       APP_OPERATIONS_PORT: await freePort(),
+      API_PORT: await freePort(),
+      API_OPERATIONS_PORT: await freePort(),
     };
     const durations: number[] = [];
     for (let run = 1; run <= RUNS; run++) {
@@ -169,6 +171,7 @@ describe('the main job (npm start) on an empty stack', () => {
         for (let i = 0; i < pids.length; i += 2) children.set(pids[i]!, Number(pids[i + 1]));
         expect([...children.keys()].sort()).toEqual([
           'analytics',
+          'api',
           'app',
           'ingest',
           'normalizer',
@@ -180,6 +183,7 @@ describe('the main job (npm start) on an empty stack', () => {
           ports.TRANSCRIPTS_PORT,
           ports.ANALYTICS_PORT,
           ports.APP_OPERATIONS_PORT,
+          ports.API_OPERATIONS_PORT,
         ])
           expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
         // Whoever won the race to create chat-events (normalizer or transcripts), it has the writer's settings.

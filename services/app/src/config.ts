@@ -49,6 +49,8 @@ export interface AppConfig {
   readonly database: { readonly url: string; readonly schema: string; readonly ingestRole: string | null };
   readonly webhooks: readonly DesiredWebhook[];
   readonly rotationOverlapSeconds: number;
+  /** The api's dashboard and the secret its sign-in links are signed with (DASHBOARD_URL, DASHBOARD_LINK_SECRET); null: no link. */
+  readonly dashboard: { readonly url: string; readonly linkSecret: string } | null;
   readonly logLevel: LogLevel;
 }
 
@@ -113,6 +115,8 @@ const envSchema = z.object({
     .default('livechat_ingest'),
   DATABASE_URL: postgresUrlVar().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
   APP_WEBHOOKS_FILE: z.string().trim().min(1).default(DEFAULT_WEBHOOKS_FILE),
+  DASHBOARD_URL: httpUrl.optional(),
+  DASHBOARD_LINK_SECRET: z.string().trim().min(32, 'must be at least 32 characters').optional(),
 });
 
 /**
@@ -147,6 +151,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
   const webhookUrl = e.APP_WEBHOOK_URL ?? `${e.APP_PUBLIC_URL}/webhooks/livechat`;
   if (webhookUrl.length > 500)
     problems.push('APP_WEBHOOK_URL: LiveChat accepts webhook URLs of at most 500 characters');
+  if ((e.DASHBOARD_URL === undefined) !== (e.DASHBOARD_LINK_SECRET === undefined))
+    problems.push(
+      "DASHBOARD_URL / DASHBOARD_LINK_SECRET: set both (the api's URL and the secret it shares) or neither",
+    );
   if (problems.length > 0) throw new AppConfigError(problems);
 
   const cookieSecure = e.APP_COOKIE_SECURE ?? e.APP_PUBLIC_URL.startsWith('https://');
@@ -189,6 +197,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
     },
     webhooks,
     rotationOverlapSeconds: e.APP_ROTATION_OVERLAP_SECONDS,
+    dashboard:
+      e.DASHBOARD_URL !== undefined && e.DASHBOARD_LINK_SECRET !== undefined
+        ? { url: e.DASHBOARD_URL, linkSecret: e.DASHBOARD_LINK_SECRET }
+        : null,
     logLevel: e.APP_LOG_LEVEL,
   });
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CrmConnection, Tenant, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
+import { mintDashboardLink } from '@livechat-pipeline/dashboard';
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../deps.js';
 import { errorPage, escapeHtml, htmlSecurityHeaders, page } from '../http/html.js';
@@ -48,6 +49,7 @@ function connected(
   tokenState: string,
   rows: readonly WebhookRegistration[],
   crm: CrmConnection | null = null,
+  dashboardLink: string | null = null,
 ): string {
   const hubspot = crmState(crm);
   const last =
@@ -66,7 +68,7 @@ function connected(
 </tbody></table>
 <h2>Webhooks</h2>
 ${webhooksTable(rows)}
-<p><a id="connect" class="button" href="/app/install" target="_top">Reconnect</a></p>`;
+<p>${dashboardLink === null ? '' : `<a id="open-dashboard" class="button" href="${escapeHtml(dashboardLink)}" target="_blank" rel="noopener noreferrer">Open the dashboard</a> `}<a id="connect" class="button" href="/app/install" target="_top">Reconnect</a></p>`;
 }
 
 function disconnected(reason: string): string {
@@ -99,6 +101,20 @@ const FRAME_SCRIPT = `(function () {
   });
 })();`;
 
+/**
+ * A signed link to the api's dashboard for this tenant, minted with each render (valid 5 minutes, once). It is put
+ * in the page rather than minted by a route on click because inside LiveChat's iframe the app's session cookie is
+ * partitioned: a new top-level tab of the app would not carry it.
+ */
+function dashboardLink(deps: AppDeps, tenant: Tenant): string | null {
+  if (deps.config.dashboard === null) return null;
+  return mintDashboardLink(
+    deps.config.dashboard.url,
+    deps.config.dashboard.linkSecret,
+    tenant.organizationId,
+  );
+}
+
 const script = (nonce: string, code: string) => `<script nonce="${nonce}">${code}</script>`;
 
 /**
@@ -128,7 +144,10 @@ export function registerSettingsRoute(app: FastifyInstance, deps: AppDeps): void
     const rows = await deps.registry.liveRegistrations(tenant.clientId);
     const crm = await deps.registry.getCrmConnection(tenant.id);
     return reply.send(
-      page('LiveChat pipeline', connected(tenant, tokenState, rows, crm) + script(nonce, FRAME_SCRIPT)),
+      page(
+        'LiveChat pipeline',
+        connected(tenant, tokenState, rows, crm, dashboardLink(deps, tenant)) + script(nonce, FRAME_SCRIPT),
+      ),
     );
   });
 

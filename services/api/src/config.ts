@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import {
+  deepFreeze,
+  intVar,
+  logLevelVar,
+  postgresUrlVar,
+  readEnv,
+  startupTimeoutVar,
+  type LogLevel,
+} from '@livechat-pipeline/service-host';
+import { readDashboardEnv } from './dashboard/config.js';
+import type { DashboardConfig } from './dashboard/config.js';
+import { ApiConfigError } from './errors.js';
+
+export interface ApiConfig {
+  readonly http: { readonly host: string; readonly port: number };
+  /** /healthz, /readyz, /metrics: off the public port, loopback by default. */
+  readonly operations: { readonly host: string; readonly port: number };
+  readonly database: {
+    readonly url: string;
+    /** The api's own schema (API keys). */
+    readonly schema: string;
+    /** Where the transcripts and analytics projections live (read only). */
+    readonly transcriptsSchema: string;
+    readonly analyticsSchema: string;
+    readonly poolSize: number;
+    readonly statementTimeoutMs: number;
+  };
+  /** How long start-up steps (Postgres, the api migrations) are retried. */
+  readonly startupTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  /** `/dashboard`: its session and link secrets (src/dashboard/config.ts). */
+  readonly dashboard: DashboardConfig;
+}
+
+const identifier = z
+  .string()
+  .trim()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case SQL identifier');
+
+const envSchema = z.object({
+  API_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  API_PORT: intVar(0, 65535).default(8082),
+  API_OPERATIONS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  API_OPERATIONS_PORT: intVar(0, 65535).default(8096),
+  DATABASE_URL: postgresUrlVar().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
+  API_SCHEMA: identifier.default('api'),
+  API_TRANSCRIPTS_SCHEMA: identifier.default('transcripts'),
+  API_ANALYTICS_SCHEMA: identifier.default('analytics'),
+  API_POOL_SIZE: intVar(1, 100).default(10),
+  API_STATEMENT_TIMEOUT_MS: intVar(100, 600_000).default(15_000),
+  API_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
+  API_LOG_LEVEL: logLevelVar(),
+});
+
+/** Reads and validates the api's environment once; throws ApiConfigError naming every bad variable. */
+export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
+  const parsed = readEnv(envSchema, env);
+  const dashboard = readDashboardEnv(env);
+  const problems = [...(parsed.ok ? [] : parsed.problems), ...(dashboard.ok ? [] : dashboard.problems)];
+  if (!parsed.ok || !dashboard.ok) throw new ApiConfigError(problems);
+  const e = parsed.data;
+  return deepFreeze<ApiConfig>({
+    http: { host: e.API_HOST, port: e.API_PORT },
+    operations: { host: e.API_OPERATIONS_HOST, port: e.API_OPERATIONS_PORT },
+    database: {
+      url: e.DATABASE_URL,
+      schema: e.API_SCHEMA,
+      transcriptsSchema: e.API_TRANSCRIPTS_SCHEMA,
+      analyticsSchema: e.API_ANALYTICS_SCHEMA,
+      poolSize: e.API_POOL_SIZE,
+      statementTimeoutMs: e.API_STATEMENT_TIMEOUT_MS,
+    },
+    startupTimeoutMs: e.API_STARTUP_TIMEOUT_MS,
+    logLevel: e.API_LOG_LEVEL,
+    dashboard: dashboard.config,
+  });
+}
