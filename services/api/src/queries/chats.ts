@@ -53,7 +53,7 @@ export async function listChats(
   const where = ['c.tenant = $1'];
   if (filters.fromUs !== undefined) where.push(`${sortKey} >= ${param(filters.fromUs)}`);
   if (filters.toUs !== undefined) where.push(`${sortKey} < ${param(filters.toUs)}`);
-  if (filters.group !== undefined) where.push(`${param(filters.group)}::int = any(c.group_ids)`);
+  if (filters.group !== undefined) where.push(`${param(filters.group)}::bigint = any(c.group_ids)`);
   if (filters.customerId !== undefined) where.push(`c.customer_id = ${param(filters.customerId)}`);
   if (filters.tag !== undefined) {
     // thread_effective_tags for one tag, written out: the view is a UNION the planner evaluates for every thread

@@ -21,7 +21,7 @@ const chatListQuery = z.object({
   to: dateTimeParam.optional().describe('Chats started before (RFC 3339)'),
   tag: z.string().min(1).max(200).optional().describe('Chats with this tag'),
   agent: z.string().min(1).max(320).optional().describe('Chats an agent (id or e-mail) took part in'),
-  group: z.number().int().min(0).max(2_147_483_647).optional().describe('Chats in this group id'),
+  group: z.number().int().min(0).max(9_007_199_254_740_991).optional().describe('Chats in this group id'),
   customer_email: z.string().min(3).max(320).optional().describe("The customer's e-mail (case-insensitive)"),
   q: z.string().min(1).max(200).optional().describe('Words in the messages (all of them, whole words)'),
   ...pageQuery,
