@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import type { LightMyRequestResponse } from 'fastify';
+import { pino } from 'pino';
+import { buildApi, createApiDeps, loadApiConfig } from '@livechat-pipeline/api';
 import { createApiTestBed, type ApiTestBed } from './support/api-bed.js';
 
 /**
@@ -157,7 +160,8 @@ describe('tenant isolation', () => {
 
 describe('OpenAPI contract', () => {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
-  ajv.addFormat('date-time', true).addFormat('date', true);
+  // real format checks: the contract promises RFC 3339 times and full-dates
+  addFormats.default(ajv, ['date-time', 'date']);
 
   function validate(operation: string, status: string, answer: LightMyRequestResponse): void {
     const op = Object.values(doc.paths)
@@ -549,6 +553,37 @@ describe('bad requests', () => {
       'API_NOT_ACCEPTABLE',
     );
     expect((await asA('/v1/nothing')).json<{ code: string }>().code).toBe('API_NOT_FOUND');
+  });
+});
+
+describe('unavailable projections', () => {
+  it('answer 503 API_UNAVAILABLE with Retry-After, not 500, while a schema the api reads is missing', async () => {
+    const deps = await createApiDeps(
+      loadApiConfig({
+        DATABASE_URL: bed.db.url,
+        API_LOG_LEVEL: 'silent',
+        API_TRANSCRIPTS_SCHEMA: 'missing',
+        API_ANALYTICS_SCHEMA: 'missing',
+      }),
+      pino({ level: 'silent' }),
+    );
+    const app = await buildApi(deps);
+    try {
+      for (const url of [
+        '/v1/chats',
+        `/v1/chats/${own.chatId}`,
+        '/v1/analytics/daily',
+        `/v1/customers/${own.customerId}`,
+      ]) {
+        const answer = await app.inject({ url, headers: { authorization: `Bearer ${bed.keys[0]}` } });
+        expect(answer.statusCode, url).toBe(503);
+        expect(answer.headers['retry-after'], url).toBe('5');
+        expect(answer.json<{ code: string }>().code, url).toBe('API_UNAVAILABLE');
+      }
+    } finally {
+      await app.close();
+      await deps.close();
+    }
   });
 });
 

@@ -105,6 +105,13 @@ function toApiError(err: unknown): ApiError {
       fastifyErr.message.replace(/^querystring\//, '').replace(/^params\//, ''),
     );
   }
+  const pgCode = (err as { code?: unknown }).code;
+  if (pgCode === '42P01' || pgCode === '3F000')
+    return new ApiError(
+      'API_UNAVAILABLE',
+      'the projections are not there yet (have the transcripts and analytics services started?)',
+      { cause: err },
+    );
   if (isUnavailable(err))
     return new ApiError('API_UNAVAILABLE', 'the database is unavailable, retry later', { cause: err });
   if (typeof fastifyErr.statusCode === 'number' && fastifyErr.statusCode < 500)

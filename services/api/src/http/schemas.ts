@@ -12,7 +12,7 @@ export const dateTimeParam = z
   )
   .meta({ format: 'date-time' });
 /** Times in answers: RFC 3339, UTC, up to microseconds. */
-export const timestamp = z.string().describe('RFC 3339, UTC');
+export const timestamp = z.string().meta({ format: 'date-time' }).describe('RFC 3339, UTC');
 
 /** Epoch microseconds of an RFC 3339 time (µs precision kept from the fraction). */
 export function rfc3339ToMicros(value: string): number {

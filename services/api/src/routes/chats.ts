@@ -61,9 +61,6 @@ const CSV_COLUMNS: readonly { name: string; value: (row: ChatSummaryRow) => unkn
   { name: 'thread_count', value: (r) => r.thread_count },
 ];
 
-/** Rows in CSV are read this many at a time (keyset pages), whatever the total. */
-const CSV_BATCH = 500;
-
 /**
  * A chat list answer: a JSON page, or (Accept: text/csv) every matching chat streamed page by page. Shared by
  * /v1/chats and /v1/customers/{id}/chats.
@@ -81,7 +78,7 @@ export async function answerChatList(
     async function* batches(): AsyncGenerator<ChatSummaryRow[]> {
       let after: ChatPosition | null = null;
       for (;;) {
-        const result = await listChats(deps, tenant, filters, CSV_BATCH, after);
+        const result = await listChats(deps, tenant, filters, deps.config.csvBatchRows, after);
         yield result.rows;
         if (!result.more || result.last === null) return;
         after = result.last;
