@@ -612,3 +612,35 @@ describe('README', () => {
     }
   });
 });
+
+describe('bounded answers', () => {
+  it('a transcript carries at most 5 000 entries and says it was cut', async () => {
+    const tenant = bed.tenantIds[0];
+    await bed.pool.query(
+      `insert into transcripts.chats (tenant, chat_id, first_thread_id, first_thread_started_us) values ($1, 'LONGCHAT', 'LONGTH', 0)`,
+      [tenant],
+    );
+    await bed.pool.query(
+      `insert into transcripts.threads (tenant, chat_id, thread_id, started_us) values ($1, 'LONGCHAT', 'LONGTH', 0)`,
+      [tenant],
+    );
+    await bed.pool.query(
+      `insert into transcripts.entries (tenant, chat_id, thread_id, entry_id, kind, author_kind, text, created_us)
+       select $1, 'LONGCHAT', 'LONGTH', 'e' || i, 'message', 'customer', 'line ' || i, i from generate_series(1, 5001) i`,
+      [tenant],
+    );
+    // as autovacuum would after such a burst: the planner knows how many entries a chat has
+    await bed.pool.query('analyze transcripts.entries');
+    const chat = (await asA('/v1/chats/LONGCHAT')).json<{
+      entries_truncated: boolean;
+      threads: { entries: { position: number }[] }[];
+    }>();
+    expect(chat.entries_truncated).toBe(true);
+    expect(chat.threads[0]!.entries.map((e) => e.position)).toEqual(
+      Array.from({ length: 5000 }, (_, i) => i + 1),
+    );
+    expect(
+      (await asA(`/v1/chats/${own.chatId}`)).json<{ entries_truncated: boolean }>().entries_truncated,
+    ).toBe(false);
+  });
+});

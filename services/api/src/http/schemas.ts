@@ -87,6 +87,11 @@ export const chatThread = z.object({
 
 export const chatDetail = chatSummary.extend({
   rating: rating.describe('The rating of the newest rated thread'),
+  entries_truncated: z
+    .boolean()
+    .describe(
+      'True when the chat has more than 5 000 transcript entries: the first 5 000 (by position) are shown',
+    ),
   threads: z.array(chatThread),
 });
 
