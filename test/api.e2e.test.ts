@@ -613,6 +613,15 @@ describe('README', () => {
   });
 });
 
+describe('metrics', () => {
+  it('records each answer in a latency histogram by route pattern', async () => {
+    await asA('/v1/chats?limit=1');
+    const text = await bed.deps.metrics.registry.metrics();
+    expect(text).toMatch(/api_http_request_duration_seconds_count\{route="\/v1\/chats"\} [1-9]/);
+    expect(text).toMatch(/api_http_requests_total\{route="\/v1\/chats",status="200"\} [1-9]/);
+  });
+});
+
 describe('bounded answers', () => {
   it('a transcript carries at most 5 000 entries and says it was cut', async () => {
     const tenant = bed.tenantIds[0];

@@ -40,10 +40,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', async (request, reply) => {
     // the route pattern (bounded), not the URL a client chose
-    deps.metrics.httpRequests.inc({
-      route: request.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
-    });
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
+    deps.metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((err: FastifyError | ApiError | ZodError, request, reply) => {
