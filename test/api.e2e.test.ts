@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import type { LightMyRequestResponse } from 'fastify';
+import { pino } from 'pino';
+import { buildApi, createApiDeps, loadApiConfig } from '@livechat-pipeline/api';
 import { createApiTestBed, type ApiTestBed } from './support/api-bed.js';
 
 /**
@@ -157,7 +160,8 @@ describe('tenant isolation', () => {
 
 describe('OpenAPI contract', () => {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
-  ajv.addFormat('date-time', true).addFormat('date', true);
+  // real format checks: the contract promises RFC 3339 times and full-dates
+  addFormats.default(ajv, ['date-time', 'date']);
 
   function validate(operation: string, status: string, answer: LightMyRequestResponse): void {
     const op = Object.values(doc.paths)
@@ -552,6 +556,37 @@ describe('bad requests', () => {
   });
 });
 
+describe('unavailable projections', () => {
+  it('answer 503 API_UNAVAILABLE with Retry-After, not 500, while a schema the api reads is missing', async () => {
+    const deps = await createApiDeps(
+      loadApiConfig({
+        DATABASE_URL: bed.db.url,
+        API_LOG_LEVEL: 'silent',
+        API_TRANSCRIPTS_SCHEMA: 'missing',
+        API_ANALYTICS_SCHEMA: 'missing',
+      }),
+      pino({ level: 'silent' }),
+    );
+    const app = await buildApi(deps);
+    try {
+      for (const url of [
+        '/v1/chats',
+        `/v1/chats/${own.chatId}`,
+        '/v1/analytics/daily',
+        `/v1/customers/${own.customerId}`,
+      ]) {
+        const answer = await app.inject({ url, headers: { authorization: `Bearer ${bed.keys[0]}` } });
+        expect(answer.statusCode, url).toBe(503);
+        expect(answer.headers['retry-after'], url).toBe('5');
+        expect(answer.json<{ code: string }>().code, url).toBe('API_UNAVAILABLE');
+      }
+    } finally {
+      await app.close();
+      await deps.close();
+    }
+  });
+});
+
 describe('README', () => {
   it('every curl example of services/api/README.md runs against the api and succeeds', async () => {
     const readme = readFileSync(fileURLToPath(new URL('../services/api/README.md', import.meta.url)), 'utf8');
@@ -575,5 +610,46 @@ describe('README', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('metrics', () => {
+  it('records each answer in a latency histogram by route pattern', async () => {
+    await asA('/v1/chats?limit=1');
+    const text = await bed.deps.metrics.registry.metrics();
+    expect(text).toMatch(/api_http_request_duration_seconds_count\{route="\/v1\/chats"\} [1-9]/);
+    expect(text).toMatch(/api_http_requests_total\{route="\/v1\/chats",status="200"\} [1-9]/);
+  });
+});
+
+describe('bounded answers', () => {
+  it('a transcript carries at most 5 000 entries and says it was cut', async () => {
+    const tenant = bed.tenantIds[0];
+    await bed.pool.query(
+      `insert into transcripts.chats (tenant, chat_id, first_thread_id, first_thread_started_us) values ($1, 'LONGCHAT', 'LONGTH', 0)`,
+      [tenant],
+    );
+    await bed.pool.query(
+      `insert into transcripts.threads (tenant, chat_id, thread_id, started_us) values ($1, 'LONGCHAT', 'LONGTH', 0)`,
+      [tenant],
+    );
+    await bed.pool.query(
+      `insert into transcripts.entries (tenant, chat_id, thread_id, entry_id, kind, author_kind, text, created_us)
+       select $1, 'LONGCHAT', 'LONGTH', 'e' || i, 'message', 'customer', 'line ' || i, i from generate_series(1, 5001) i`,
+      [tenant],
+    );
+    // as autovacuum would after such a burst: the planner knows how many entries a chat has
+    await bed.pool.query('analyze transcripts.entries');
+    const chat = (await asA('/v1/chats/LONGCHAT')).json<{
+      entries_truncated: boolean;
+      threads: { entries: { position: number }[] }[];
+    }>();
+    expect(chat.entries_truncated).toBe(true);
+    expect(chat.threads[0]!.entries.map((e) => e.position)).toEqual(
+      Array.from({ length: 5000 }, (_, i) => i + 1),
+    );
+    expect(
+      (await asA(`/v1/chats/${own.chatId}`)).json<{ entries_truncated: boolean }>().entries_truncated,
+    ).toBe(false);
   });
 });

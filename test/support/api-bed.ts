@@ -58,7 +58,8 @@ export async function createApiTestBed(options: { seed: number; chats: number })
     events.push(...parseWebhook(structuredClone(delivery.body), context));
   });
   await applyAll(pool, events);
-  const config = loadApiConfig({ DATABASE_URL: db.url, API_LOG_LEVEL: 'silent' });
+  // CSV batches of 7 rows: the answers of the tests span several batches
+  const config = loadApiConfig({ DATABASE_URL: db.url, API_LOG_LEVEL: 'silent', API_CSV_BATCH_ROWS: '7' });
   const deps = await createApiDeps(config, pino({ level: 'silent' }));
   const app = await buildApi(deps);
   const tenantIds = [tenants[0].organizationId, tenants[1].organizationId] as const;

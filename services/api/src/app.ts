@@ -43,10 +43,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', async (request, reply) => {
     // the route pattern (bounded), not the URL a client chose
-    deps.metrics.httpRequests.inc({
-      route: request.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
-    });
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
+    deps.metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((err: FastifyError | ApiError | ZodError, request, reply) => {
@@ -108,6 +107,13 @@ function toApiError(err: unknown): ApiError {
       fastifyErr.message.replace(/^querystring\//, '').replace(/^params\//, ''),
     );
   }
+  const pgCode = (err as { code?: unknown }).code;
+  if (pgCode === '42P01' || pgCode === '3F000')
+    return new ApiError(
+      'API_UNAVAILABLE',
+      'the projections are not there yet (have the transcripts and analytics services started?)',
+      { cause: err },
+    );
   if (isUnavailable(err))
     return new ApiError('API_UNAVAILABLE', 'the database is unavailable, retry later', { cause: err });
   if (typeof fastifyErr.statusCode === 'number' && fastifyErr.statusCode < 500)

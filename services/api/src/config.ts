@@ -26,6 +26,8 @@ export interface ApiConfig {
     readonly poolSize: number;
     readonly statementTimeoutMs: number;
   };
+  /** CSV answers read Postgres this many rows at a time. */
+  readonly csvBatchRows: number;
   /** How long start-up steps (Postgres, the api migrations) are retried. */
   readonly startupTimeoutMs: number;
   readonly logLevel: LogLevel;
@@ -49,6 +51,7 @@ const envSchema = z.object({
   API_ANALYTICS_SCHEMA: identifier.default('analytics'),
   API_POOL_SIZE: intVar(1, 100).default(10),
   API_STATEMENT_TIMEOUT_MS: intVar(100, 600_000).default(15_000),
+  API_CSV_BATCH_ROWS: intVar(1, 10_000).default(500),
   API_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   API_LOG_LEVEL: logLevelVar(),
 });
@@ -71,6 +74,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       poolSize: e.API_POOL_SIZE,
       statementTimeoutMs: e.API_STATEMENT_TIMEOUT_MS,
     },
+    csvBatchRows: e.API_CSV_BATCH_ROWS,
     startupTimeoutMs: e.API_STARTUP_TIMEOUT_MS,
     logLevel: e.API_LOG_LEVEL,
     dashboard: dashboard.config,

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { Startup } from '@livechat-pipeline/service-host';
 import { Authenticator } from './auth.js';
 import type { ApiConfig } from './config.js';
@@ -10,6 +10,7 @@ import { migrateApiSchema, quoteIdent } from './migrations.js';
 export interface ApiMetrics {
   readonly registry: Registry;
   readonly httpRequests: Counter<'route' | 'status'>;
+  readonly httpDuration: Histogram<'route'>;
 }
 
 /** Everything a route needs: `registerRoutes(app, deps)` receives this. */
@@ -70,6 +71,13 @@ export async function createApiDeps(config: ApiConfig, logger: Logger): Promise<
       name: 'api_http_requests_total',
       help: 'HTTP answers by route pattern and status',
       labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'api_http_request_duration_seconds',
+      help: 'Time to answer, by route pattern (the latency goal is p99 < 50 ms for a chat page and a transcript)',
+      labelNames: ['route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
       registers: [registry],
     }),
   };

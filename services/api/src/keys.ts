@@ -100,8 +100,13 @@ export class ApiKeyStore {
    */
   async verify(presented: string): Promise<Principal | null> {
     const match = KEY_PATTERN.exec(presented);
-    const id = match?.[1] ?? '0000000000000000';
-    const probe = sha256(match?.[2] ?? presented);
+    if (match === null) {
+      // the format is public: a malformed key costs a digest (as a real check does) but no database round trip
+      timingSafeEqual(sha256(presented), DECOY_DIGEST);
+      return null;
+    }
+    const id = match[1]!;
+    const probe = sha256(match[2]!);
     const { rows } = await this.pool.query<{ tenant: string; admin: boolean; secret_sha256: Buffer }>({
       name: `api_key_${this.table}`,
       text: `select tenant, admin, secret_sha256 from ${this.table} where id = $1 and revoked_at is null`,
@@ -110,7 +115,7 @@ export class ApiKeyStore {
     const row = rows[0];
     const stored = row?.secret_sha256 ?? DECOY_DIGEST;
     const equal = stored.length === probe.length && timingSafeEqual(stored, probe);
-    if (match === null || row === undefined || !equal) return null;
+    if (row === undefined || !equal) return null;
     return { tenant: row.tenant, keyId: id, admin: row.admin, via: 'key' };
   }
 }

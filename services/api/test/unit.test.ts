@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { FastifyRequest } from 'fastify';
 import { loadApiConfig } from '../src/config.js';
@@ -5,6 +6,7 @@ import { ApiConfigError, ApiError } from '../src/errors.js';
 import { csvField, wantsCsv } from '../src/http/csv.js';
 import { decodeCursor, encodeCursor, filtersDigest } from '../src/http/pagination.js';
 import { rfc3339ToMicros } from '../src/http/schemas.js';
+import { ApiKeyStore } from '../src/keys.js';
 
 describe('configuration', () => {
   it('defaults to 127.0.0.1:8082 and operations on 8096', () => {
@@ -62,6 +64,8 @@ describe('CSV', () => {
     expect(csvField(['a', 'b'])).toBe('a;b');
     expect(csvField('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
     expect(csvField(-3)).toBe('-3');
+    expect(csvField(['=HYPERLINK("http://x")', 'b'])).toBe(`"'=HYPERLINK(""http://x"");b"`);
+    expect(csvField(['ok', '@SUM(A1)'])).toBe(`ok;'@SUM(A1)`);
     expect(csvField(null)).toBe('');
   });
 
@@ -82,4 +86,20 @@ it('reads RFC 3339 times to epoch microseconds, offsets and fractions included',
   expect(rfc3339ToMicros('2026-11-01T00:00:00Z')).toBe(Date.UTC(2026, 10, 1) * 1000);
   expect(rfc3339ToMicros('2026-11-01T01:00:00.123456+01:00')).toBe(Date.UTC(2026, 10, 1) * 1000 + 123_456);
   expect(rfc3339ToMicros('2026-11-01T00:00:00.5Z')).toBe(Date.UTC(2026, 10, 1) * 1000 + 500_000);
+});
+
+it('refuses a malformed key without asking Postgres (a flood of junk headers cannot hold the pool)', async () => {
+  // a pool on a port where nothing listens: any query would reject
+  const pool = new pg.Pool({
+    connectionString: 'postgres://nobody:x@127.0.0.1:1/none',
+    connectionTimeoutMillis: 500,
+  });
+  try {
+    const keys = new ApiKeyStore(pool, 'api');
+    for (const junk of ['', 'lcp_', 'Bearer', 'lcp_0123456789abcdef_short', 'x'.repeat(500)])
+      expect(await keys.verify(junk)).toBeNull();
+    await expect(keys.verify(`lcp_0123456789abcdef_${'A'.repeat(43)}`)).rejects.toThrow();
+  } finally {
+    await pool.end();
+  }
 });

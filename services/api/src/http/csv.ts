@@ -26,12 +26,13 @@ export function wantsCsv(request: FastifyRequest, csvAllowed: boolean): boolean 
 /** One CSV field (RFC 4180); a leading = + - @ is prefixed with ' so spreadsheets do not run it as a formula. */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  let text = Array.isArray(value)
-    ? value.join(';')
-    : typeof value === 'object'
-      ? JSON.stringify(value)
-      : String(value);
-  if (/^[=+\-@\t\r]/.test(text) && typeof value === 'string') text = `'${text}`;
+  // every string cell and every element of a list is defused (a joined list starts with its first element);
+  // numbers such as -3 are data, not formulas
+  const defuse = (t: string): string => (/^[=+\-@\t\r]/.test(t) ? `'${t}` : t);
+  let text: string;
+  if (Array.isArray(value)) text = value.map((v) => defuse(String(v))).join(';');
+  else if (typeof value === 'object') text = JSON.stringify(value);
+  else text = typeof value === 'string' ? defuse(value) : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -12,7 +12,7 @@ export const dateTimeParam = z
   )
   .meta({ format: 'date-time' });
 /** Times in answers: RFC 3339, UTC, up to microseconds. */
-export const timestamp = z.string().describe('RFC 3339, UTC');
+export const timestamp = z.string().meta({ format: 'date-time' }).describe('RFC 3339, UTC');
 
 /** Epoch microseconds of an RFC 3339 time (µs precision kept from the fraction). */
 export function rfc3339ToMicros(value: string): number {
@@ -87,6 +87,11 @@ export const chatThread = z.object({
 
 export const chatDetail = chatSummary.extend({
   rating: rating.describe('The rating of the newest rated thread'),
+  entries_truncated: z
+    .boolean()
+    .describe(
+      'True when the chat has more than 5 000 transcript entries: the first 5 000 (by position) are shown',
+    ),
   threads: z.array(chatThread),
 });
 

@@ -53,7 +53,7 @@ export async function listChats(
   const where = ['c.tenant = $1'];
   if (filters.fromUs !== undefined) where.push(`${sortKey} >= ${param(filters.fromUs)}`);
   if (filters.toUs !== undefined) where.push(`${sortKey} < ${param(filters.toUs)}`);
-  if (filters.group !== undefined) where.push(`${param(filters.group)}::int = any(c.group_ids)`);
+  if (filters.group !== undefined) where.push(`${param(filters.group)}::bigint = any(c.group_ids)`);
   if (filters.customerId !== undefined) where.push(`c.customer_id = ${param(filters.customerId)}`);
   if (filters.tag !== undefined) {
     // thread_effective_tags for one tag, written out: the view is a UNION the planner evaluates for every thread
@@ -74,8 +74,10 @@ export async function listChats(
                             and e.author_kind = 'agent' and e.author_id = ${agent}))`);
   }
   if (filters.customerEmail !== undefined)
-    where.push(`exists (select 1 from ${t}.customers cu where cu.tenant = c.tenant and cu.customer_id = c.customer_id
-                        and lower(cu.email) = lower(${param(filters.customerEmail)}))`);
+    // the customers with that e-mail first (customers_api_email), then their chats: a rare e-mail does not walk
+    // the tenant's whole chat history
+    where.push(`c.customer_id in (select cu.customer_id from ${t}.customers cu
+                                  where cu.tenant = $1 and lower(cu.email) = lower(${param(filters.customerEmail)}))`);
   // q: the chats with a matching entry, found through the words index first (entries_api_words); left to
   // itself the planner may walk every chat and compute each entry's words when it expects many matches
   const ctes: string[] = [];

@@ -75,7 +75,8 @@ export async function readChat(
        join ${t}.entries e on e.tenant = tr.tenant and e.chat_id = tr.chat_id and e.thread_id = tr.thread_id
                           and e.entry_id = tr.event_id
        where tr.tenant = $1 and tr.chat_id = $2
-       order by tr.position`,
+       order by tr.position
+       limit 5001`,
         [tenant, chatId],
       ),
     ),

@@ -65,16 +65,17 @@ const measures = {
   queue_wait_median_seconds: num,
   queue_wait_p90_seconds: num,
 };
+const day = z.string().meta({ format: 'date' });
 const period = {
-  from: z.string().describe('First day'),
-  to: z.string().describe('Last day (inclusive)'),
+  from: day.describe('First day'),
+  to: day.describe('Last day (inclusive)'),
   time_zone: z.string().describe("The tenant's time zone (days and hours are local)"),
   group: z.number().int().nullable(),
 };
 
 const dailyAnswer = z.object({
   ...period,
-  days: z.array(z.object({ day: z.string(), ...measures })).describe('Days with at least one thread'),
+  days: z.array(z.object({ day, ...measures })).describe('Days with at least one thread'),
   totals: z.object(measures),
 });
 const hourlyAnswer = z.object({

@@ -21,7 +21,7 @@ const chatListQuery = z.object({
   to: dateTimeParam.optional().describe('Chats started before (RFC 3339)'),
   tag: z.string().min(1).max(200).optional().describe('Chats with this tag'),
   agent: z.string().min(1).max(320).optional().describe('Chats an agent (id or e-mail) took part in'),
-  group: z.number().int().min(0).max(2_147_483_647).optional().describe('Chats in this group id'),
+  group: z.number().int().min(0).max(9_007_199_254_740_991).optional().describe('Chats in this group id'),
   customer_email: z.string().min(3).max(320).optional().describe("The customer's e-mail (case-insensitive)"),
   q: z.string().min(1).max(200).optional().describe('Words in the messages (all of them, whole words)'),
   ...pageQuery,
@@ -61,9 +61,6 @@ const CSV_COLUMNS: readonly { name: string; value: (row: ChatSummaryRow) => unkn
   { name: 'thread_count', value: (r) => r.thread_count },
 ];
 
-/** Rows in CSV are read this many at a time (keyset pages), whatever the total. */
-const CSV_BATCH = 500;
-
 /**
  * A chat list answer: a JSON page, or (Accept: text/csv) every matching chat streamed page by page. Shared by
  * /v1/chats and /v1/customers/{id}/chats.
@@ -81,7 +78,7 @@ export async function answerChatList(
     async function* batches(): AsyncGenerator<ChatSummaryRow[]> {
       let after: ChatPosition | null = null;
       for (;;) {
-        const result = await listChats(deps, tenant, filters, CSV_BATCH, after);
+        const result = await listChats(deps, tenant, filters, deps.config.csvBatchRows, after);
         yield result.rows;
         if (!result.more || result.last === null) return;
         after = result.last;
@@ -137,6 +134,9 @@ export function registerChatRoutes(app: FastifyInstance, deps: ApiDeps): void {
   );
 }
 
+/** The most transcript entries one answer carries (what a sender writes must not make an answer unbounded). */
+export const MAX_TRANSCRIPT_ENTRIES = 5_000;
+
 export const chatIdParams = z.object({
   chat_id: z
     .string()
@@ -191,18 +191,26 @@ export function registerChatDetailRoute(app: FastifyInstance, deps: ApiDeps): vo
       const chat = await readChat(deps, request.principal.tenant, params.chat_id);
       if (chat === null) throw new ApiError('API_NOT_FOUND', `no chat ${params.chat_id}`);
       const facts = new Map(chat.facts.map((f) => [f.thread_id, f]));
+      // entries grouped by thread once; a thread whose start was never seen still shows its entries
+      const truncated = chat.entries.length > MAX_TRANSCRIPT_ENTRIES;
+      const byThread = new Map<string, z.infer<typeof transcriptEntry>[]>();
+      for (const entry of chat.entries.slice(0, MAX_TRANSCRIPT_ENTRIES)) {
+        const list = byThread.get(entry.thread_id) ?? [];
+        list.push(entryBody(entry));
+        byThread.set(entry.thread_id, list);
+      }
       const threads = chat.threads.map((th) => {
         const fact = facts.get(th.thread_id);
         return {
           ...th,
           rating: fact?.rating ?? null,
           rating_comment: fact?.rating_comment ?? null,
-          entries: chat.entries.filter((e) => e.thread_id === th.thread_id).map(entryBody),
+          entries: byThread.get(th.thread_id) ?? [],
         };
       });
-      // entries of a thread whose start was never seen still belong to the chat: shown under their thread id
-      for (const id of new Set(chat.entries.map((e) => e.thread_id))) {
-        if (threads.some((th) => th.thread_id === id)) continue;
+      const known = new Set(chat.threads.map((th) => th.thread_id));
+      for (const [id, entries] of byThread) {
+        if (known.has(id)) continue;
         threads.push({
           thread_id: id,
           started_at: null,
@@ -212,11 +220,16 @@ export function registerChatDetailRoute(app: FastifyInstance, deps: ApiDeps): vo
           tags: [],
           rating: null,
           rating_comment: null,
-          entries: chat.entries.filter((e) => e.thread_id === id).map(entryBody),
+          entries,
         });
       }
       const rated = [...threads].reverse().find((th) => th.rating !== null);
-      return { ...chatSummaryBody(chat.summary), rating: rated?.rating ?? null, threads };
+      return {
+        ...chatSummaryBody(chat.summary),
+        rating: rated?.rating ?? null,
+        entries_truncated: truncated,
+        threads,
+      };
     },
   );
 }
