@@ -138,7 +138,7 @@ describe('fake Agent Chat API (reference A.12)', () => {
     let page: typeof r | undefined = r;
     while (page !== undefined) {
       all.push(...(page.json['chats'] as { thread: { id: string } }[]).map((c) => c.thread.id));
-      const next = page.json['next_page_id'];
+      const next: unknown = page.json['next_page_id'];
       page = next === undefined ? undefined : await call('list_archives', { page_id: next });
     }
     expect(all).toHaveLength(10);
