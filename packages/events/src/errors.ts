@@ -31,6 +31,16 @@ export const EVENTS_ERROR_CODES = {
     description:
       'An existing topic lacks a setting its writer needs (e.g. max.message.bytes, retention.ms); the message says how to change it',
   },
+  EVENTS_ARCHIVE_INVALID: {
+    retryable: false,
+    description:
+      'An archive thread to write is not a chat with one thread (an object with an id and a thread with an id), or nests too deep',
+  },
+  EVENTS_ARCHIVE_TOO_LARGE: {
+    retryable: false,
+    description:
+      'An archive thread cannot be split into raw records within the body limit: one event, or the chat without its events, is larger than the limit',
+  },
 } as const;
 
 export type EventsErrorCode = keyof typeof EVENTS_ERROR_CODES;

@@ -36,8 +36,23 @@ export { ensureTopic, waitForTopic } from './topic-admin.js';
 export { keepConsumerRunning } from './consumer-run.js';
 export type { KeepRunningOptions, KeptConsumer } from './consumer-run.js';
 export type { EnsureTopicOptions, TopicRequirement, TopicSpec } from './topic-admin.js';
-export { RAW_WEBHOOK_FIELDS, RAW_WEBHOOK_SCHEMA_PATH, rawWebhookSchema } from './raw-webhook.js';
-export type { RawWebhook, TenantSource, WebhookFormat } from './raw-webhook.js';
+export {
+  RAW_WEBHOOK_FIELDS,
+  RAW_WEBHOOK_SCHEMA_PATH,
+  rawRecordKind,
+  rawWebhookSchema,
+} from './raw-webhook.js';
+export type { ArchiveSource, RawWebhook, TenantSource, WebhookFormat } from './raw-webhook.js';
+export {
+  ARCHIVE_ACTION,
+  ARCHIVE_API_VERSION,
+  ARCHIVE_BODY_MAX_BYTES,
+  ARCHIVE_EVENTS_PER_PART_MAX,
+  archiveContent,
+  buildArchiveRawWebhooks,
+  kafkaKeyOfArchive,
+} from './archive.js';
+export type { ArchiveMethod, ArchiveReadSource, BuildArchiveInput, BuildArchiveOptions } from './archive.js';
 export { CHAT_EVENT_SCHEMA_PATH, chatEventSchema } from './chat-event.js';
 // Types generated from schemas/ (src/generated, `pnpm --filter @livechat-pipeline/events generate`), one namespace per
 // schema: e.g. `ChatEventAvro.ChatEvent`, `RawWebhookAvro.RawWebhook` (the shapes avsc reads and writes).

@@ -32,6 +32,34 @@ export interface RawWebhook {
    * writing (the schema's default, null, applies); always present when read through `readRawWebhook`.
    */
   spooled_at?: number | null;
+  /**
+   * Set only on an archive record (a thread read from the Agent Chat API, see `buildArchiveRawWebhooks`); null or
+   * left out for a webhook. Always present when read through `readRawWebhook` (null for records written before v2).
+   */
+  archive?: ArchiveSource | null;
+}
+
+/** Where an archive record was read (the `archive` field of schemas/raw-webhook/raw-webhook.avsc). */
+export interface ArchiveSource {
+  /** `list_archives` or `get_chat` (a string in the schema, so a later method stays readable). */
+  readonly method: string;
+  /** The opaque `page_id` the page was requested with; null for the first page of a walk and for `get_chat`. */
+  readonly page_id: string | null;
+  /** 1-based page number within the walk; null for `get_chat`. */
+  readonly page_number: number | null;
+  /** Microseconds since the epoch when the thread was read. */
+  readonly read_at: number;
+  /** 1-based part of a thread split over several records (see `buildArchiveRawWebhooks`). */
+  readonly part: number;
+  readonly parts: number;
+}
+
+/**
+ * What a raw record is, for readers: `archive` when `archive` is set (its `format` then says `v3`, the structures of
+ * its body), else the webhook `format`.
+ */
+export function rawRecordKind(raw: Pick<RawWebhook, 'format' | 'archive'>): WebhookFormat | 'archive' {
+  return raw.archive === undefined || raw.archive === null ? raw.format : 'archive';
 }
 
 export const RAW_WEBHOOK_FIELDS = [
@@ -50,6 +78,7 @@ export const RAW_WEBHOOK_FIELDS = [
   'user_agent',
   'remote_address',
   'spooled_at',
+  'archive',
 ] as const satisfies readonly (keyof RawWebhook)[];
 
 let cached: LoadedSchema<GeneratedRawWebhook> | undefined;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type avro from 'avsc';
+import avro from 'avsc';
+import type { Schema } from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { EventsError } from '../src/errors.js';
 import { RAW_WEBHOOK_FIELDS, rawWebhookSchema } from '../src/raw-webhook.js';
@@ -41,8 +42,8 @@ describe('raw webhook schema', () => {
     const type = rawWebhookSchema().type as avro.types.RecordType;
     expect(type.fields.map((f) => f.name)).toEqual([...RAW_WEBHOOK_FIELDS]);
     // spooled_at left out is written as its default, null.
-    expect(type.fromBuffer(type.toBuffer(sample))).toEqual({ ...sample, spooled_at: null });
-    const spooled = { ...sample, spooled_at: 1_794_937_660_000_001 };
+    expect(type.fromBuffer(type.toBuffer(sample))).toEqual({ ...sample, spooled_at: null, archive: null });
+    const spooled = { ...sample, spooled_at: 1_794_937_660_000_001, archive: null };
     expect(type.fromBuffer(type.toBuffer(spooled))).toEqual(spooled);
   });
 
@@ -51,7 +52,11 @@ describe('raw webhook schema', () => {
     const current = rawWebhookSchema().type;
     const resolver = current.createResolver(released);
     // A v1 record has no spooled_at: it reads as null (it was written to Kafka directly).
-    expect(current.fromBuffer(released.toBuffer(sample), resolver)).toEqual({ ...sample, spooled_at: null });
+    expect(current.fromBuffer(released.toBuffer(sample), resolver)).toEqual({
+      ...sample,
+      spooled_at: null,
+      archive: null,
+    });
   });
 
   it('a current record with spooled_at can be read by a v1 reader (forward: it skips the new field)', () => {
@@ -59,6 +64,48 @@ describe('raw webhook schema', () => {
     const current = rawWebhookSchema().type;
     const spooled = { ...sample, spooled_at: 1_794_937_660_000_001 };
     expect(released.fromBuffer(current.toBuffer(spooled), released.createResolver(current))).toEqual(sample);
+  });
+
+  it('an archive record (v2) is read by a v1 reader as a v3 record with an unknown action (old consumers keep reading)', () => {
+    const released = loadAvroSchema('raw-webhook/released/raw-webhook.v1.avsc').type;
+    const current = rawWebhookSchema().type;
+    const archived = {
+      ...sample,
+      action: 'archive_thread',
+      tenant_source: 'path' as const,
+      body: '{"id":"C1","thread":{"id":"T1","active":false,"events":[]}}',
+      spooled_at: null,
+      archive: {
+        method: 'list_archives',
+        page_id: 'MTUxNzM5ODEzMTQ5Ng==',
+        page_number: 2,
+        read_at: 1_794_937_660_000_001,
+        part: 1,
+        parts: 1,
+      },
+    };
+    const { spooled_at: _s, archive: _a, ...v1View } = archived;
+    expect(released.fromBuffer(current.toBuffer(archived), released.createResolver(current))).toEqual(v1View);
+    expect(current.fromBuffer(current.toBuffer(archived))).toEqual(archived);
+  });
+
+  it('why archives are not a WebhookFormat symbol: a v1 reader could not resolve such a writer schema at all', () => {
+    const released = loadAvroSchema('raw-webhook/released/raw-webhook.v1.avsc');
+    const schema = rawWebhookSchema().schema as unknown as { fields: { name: string; type: unknown }[] };
+    const withSymbol = {
+      ...schema,
+      fields: schema.fields.map((f) =>
+        f.name === 'format'
+          ? { ...f, type: { type: 'enum', name: 'WebhookFormat', symbols: ['v2', 'v3', 'archive'] } }
+          : f,
+      ),
+    };
+    // Resolution fails for every record of such a writer, webhooks included, not only archives.
+    expect(() =>
+      released.type.createResolver(avro.Type.forSchema(withSymbol as unknown as Schema)),
+    ).toThrow();
+    // The separate field resolves.
+    expect(() => released.type.createResolver(rawWebhookSchema().type)).not.toThrow();
   });
 
   it('names the missing file in a typed error', () => {

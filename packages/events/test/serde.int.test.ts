@@ -68,6 +68,7 @@ describe('ConfluentAvroSerde on the real registry', () => {
       user_agent: null,
       remote_address: null,
       spooled_at: null,
+      archive: null,
     };
     const bytes = writer.encode(schema, value);
     expect(bytes[0]).toBe(0);

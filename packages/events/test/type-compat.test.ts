@@ -9,7 +9,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { chatEventSchema } from '../src/chat-event.js';
 import type { ChatEventAvro, RawWebhookAvro } from '../src/index.js';
 import { rawWebhookSchema } from '../src/raw-webhook.js';
-import type { RawWebhook, TenantSource, WebhookFormat } from '../src/raw-webhook.js';
+import type { ArchiveSource, RawWebhook, TenantSource, WebhookFormat } from '../src/raw-webhook.js';
 
 // The hand-written types (packages/livechat's ChatDomainEvent, raw-webhook.ts's RawWebhook) against the types
 // generated from the .avsc files. The expectTypeOf checks are compile-time: `pnpm typecheck` (tsc) fails on them.
@@ -84,6 +84,7 @@ describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () =>
     expectTypeOf<Readonly<Required<RawWebhook>>>().toEqualTypeOf<RawWebhookAvro.RawWebhook>();
     expectTypeOf<WebhookFormat>().toEqualTypeOf<RawWebhookAvro.WebhookFormat>();
     expectTypeOf<TenantSource>().toEqualTypeOf<RawWebhookAvro.TenantSource>();
+    expectTypeOf<ArchiveSource>().toEqualTypeOf<RawWebhookAvro.ArchiveSource>();
   });
 
   it('a value of the generated type round-trips through the schema', () => {
@@ -103,14 +104,19 @@ describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () =>
       user_agent: null,
       remote_address: null,
       spooled_at: 1_794_937_660_000_000,
+      archive: null,
     };
     const handWritten: RawWebhook = value;
     const type = rawWebhookSchema().type;
     expect(type.fromBuffer(type.toBuffer(handWritten))).toEqual(value);
   });
 
-  it('a hand-written value without spooled_at is written with its default, null', () => {
-    const { spooled_at: _omitted, ...direct } = {
+  it('a hand-written value without spooled_at and archive is written with their default, null', () => {
+    const {
+      spooled_at: _omitted,
+      archive: _omittedArchive,
+      ...direct
+    } = {
       event_id: 'c'.repeat(64),
       received_at: 1_794_937_653_123_456,
       format: 'v3',
@@ -126,9 +132,14 @@ describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () =>
       user_agent: null,
       remote_address: null,
       spooled_at: null,
+      archive: null,
     } satisfies RawWebhookAvro.RawWebhook;
     const handWritten: RawWebhook = direct;
     const type = rawWebhookSchema().type;
-    expect(type.fromBuffer(type.toBuffer(handWritten))).toEqual({ ...direct, spooled_at: null });
+    expect(type.fromBuffer(type.toBuffer(handWritten))).toEqual({
+      ...direct,
+      spooled_at: null,
+      archive: null,
+    });
   });
 });

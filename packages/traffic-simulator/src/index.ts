@@ -6,8 +6,18 @@ export {
   defaultWebhookId,
   renderAgentStatusesV3,
   renderV3,
+  reportSystemEventsV3,
   type RenderV3Options,
+  type SystemEventV3,
 } from './render-v3.js';
+export {
+  archiveGetChat,
+  renderArchive,
+  type RenderArchiveOptions,
+  type SimulatedArchiveThread,
+  type V36ArchiveChat,
+  type V36ArchiveThread,
+} from './render-archive.js';
 export { agentStatuses, withReportFacts } from './report-facts.js';
 export { expectedThreadFacts, type ExpectedThreadFacts } from './expected-report.js';
 export {

@@ -1,9 +1,11 @@
+import { agentOf } from './model.js';
 import type {
   SimulatedAgent,
   SimulatedAgentStatus,
   SimulatedAuthor,
   SimulatedChat,
   SimulatedMessage,
+  SimulatedPrechatSurvey,
   SimulatedQueue,
 } from './model.js';
 import { Random, hashToSeed } from './prng.js';
@@ -16,6 +18,7 @@ import type {
   V3CustomerUser,
   V3Envelope,
   V3Event,
+  V3FilledFormEvent,
   V3MessageEvent,
   V3Properties,
   V3ChatDeactivatedBody,
@@ -138,22 +141,7 @@ function v3Chat(
   firstMessage: SimulatedMessage | undefined,
 ): V3Chat {
   const events: V3Event[] = [];
-  if (chat.prechatSurvey) {
-    events.push({
-      id: chat.prechatSurvey.eventId,
-      type: 'filled_form',
-      author_id: chat.customer.id,
-      created_at: formatRfc3339Micros(chat.prechatSurvey.filledAt),
-      visibility: 'all',
-      form_id: 'prechat-1',
-      form_type: 'prechat',
-      properties: { lc2: { form_type: 'prechat' } },
-      fields: [
-        { id: 'f1', type: 'name', label: 'Name:', answer: chat.customer.name },
-        { id: 'f2', type: 'email', label: 'E-mail:', answer: chat.customer.email },
-      ],
-    });
-  }
+  if (chat.prechatSurvey) events.push(v3PrechatForm(chat, chat.prechatSurvey));
   if (firstMessage) events.push(v3MessageEvent(chat, firstMessage));
   const access = { group_ids: [chat.groupId] };
   return {
@@ -190,7 +178,25 @@ function v3Queue(
   };
 }
 
-function v3Customer(chat: SimulatedChat): V3CustomerUser {
+/** The pre-chat survey as the thread's `filled_form` event (in `incoming_chat` and in the archive). */
+export function v3PrechatForm(chat: SimulatedChat, survey: SimulatedPrechatSurvey): V3FilledFormEvent {
+  return {
+    id: survey.eventId,
+    type: 'filled_form',
+    author_id: chat.customer.id,
+    created_at: formatRfc3339Micros(survey.filledAt),
+    visibility: 'all',
+    form_id: 'prechat-1',
+    form_type: 'prechat',
+    properties: { lc2: { form_type: 'prechat' } },
+    fields: [
+      { id: 'f1', type: 'name', label: 'Name:', answer: chat.customer.name },
+      { id: 'f2', type: 'email', label: 'E-mail:', answer: chat.customer.email },
+    ],
+  };
+}
+
+export function v3Customer(chat: SimulatedChat): V3CustomerUser {
   const { customer } = chat;
   return {
     id: customer.id,
@@ -218,7 +224,7 @@ function v3Customer(chat: SimulatedChat): V3CustomerUser {
   };
 }
 
-function v3Agent(agent: SimulatedAgent): V3AgentUser {
+export function v3Agent(agent: SimulatedAgent): V3AgentUser {
   return {
     id: agent.id,
     type: 'agent',
@@ -231,7 +237,7 @@ function v3Agent(agent: SimulatedAgent): V3AgentUser {
   };
 }
 
-function v3MessageEvent(chat: SimulatedChat, message: SimulatedMessage): V3MessageEvent {
+export function v3MessageEvent(chat: SimulatedChat, message: SimulatedMessage): V3MessageEvent {
   return {
     id: message.eventId,
     type: 'message',
@@ -254,6 +260,91 @@ type Envelope = <Action extends V3ChatAction, Payload>(
   payload: Payload,
 ) => V3Envelope<Action, Payload>;
 
+/** One of LiveChat's own events in a thread (archiving, ratings) and when it happened. */
+export interface SystemEventV3 {
+  readonly event: V3SystemMessageEvent;
+  readonly at: EpochMicros;
+}
+
+/**
+ * The system messages of a thread's report facts, in the order they are sent: the archiving message at the close
+ * (`manual_archived_agent` names the agent in `text_vars.agent`, as LiveChat's activity messages do; the archive
+ * tells who closed the thread only through it), then the rating's `rating.chat_rated`, `rating.chat_commented`,
+ * `rating.chat_rating_canceled`. The same events in the webhooks (`incoming_event`) and in the archive.
+ */
+export function reportSystemEventsV3(chat: SimulatedChat): SystemEventV3[] {
+  const report = chat.report;
+  if (report === undefined) return [];
+  const system = (
+    id: string,
+    type: string,
+    text: string,
+    at: EpochMicros,
+    vars?: Record<string, string>,
+  ): SystemEventV3 => ({
+    event: {
+      id,
+      type: 'system_message',
+      system_message_type: type,
+      text,
+      ...(vars ? { text_vars: vars } : {}),
+      created_at: formatRfc3339Micros(at),
+      visibility: 'all',
+    },
+    at,
+  });
+  const closer = chat.closedBy;
+  const out: SystemEventV3[] = [
+    system(
+      report.archivedEventId,
+      closer.by === 'agent'
+        ? 'manual_archived_agent'
+        : closer.by === 'customer'
+          ? 'manual_archived_customer'
+          : 'system_archived',
+      'The chat was archived.',
+      chat.closedAt,
+      closer.by === 'agent' ? { agent: agentOf(chat, closer.agentId).name } : undefined,
+    ),
+  ];
+  const rating = report.rating;
+  if (rating) {
+    out.push(
+      system(
+        `${chat.threadId}_r1`,
+        'rating.chat_rated',
+        `Customer rated the chat as ${rating.score}`,
+        rating.ratedAt,
+        {
+          score: rating.score,
+        },
+      ),
+    );
+    if (rating.comment !== null)
+      out.push(
+        system(
+          `${chat.threadId}_r2`,
+          'rating.chat_commented',
+          'Customer left a comment',
+          rating.commentedAt,
+          {
+            comment: rating.comment,
+          },
+        ),
+      );
+    if (rating.canceledAt !== null)
+      out.push(
+        system(
+          `${chat.threadId}_r3`,
+          'rating.chat_rating_canceled',
+          'Customer canceled the rating',
+          rating.canceledAt,
+        ),
+      );
+  }
+  return out;
+}
+
 /**
  * The report facts of a thread as LiveChat sends them (the queue is in `incoming_chat`'s thread): a manual transfer (`chat_transferred`),
  * the archiving system message at the close, the rating (system messages `rating.chat_rated`,
@@ -268,22 +359,11 @@ function reportWebhooksV3(
   if (report === undefined) return [];
   const ids = { chat_id: chat.chatId, thread_id: chat.threadId };
   const out: RenderedWebhook[] = [];
-  const system = (id: string, type: string, text: string, at: EpochMicros, vars?: Record<string, string>) =>
-    webhook(
-      envelope('incoming_event', at, {
-        ...ids,
-        event: {
-          id,
-          type: 'system_message',
-          system_message_type: type,
-          text,
-          ...(vars ? { text_vars: vars } : {}),
-          created_at: formatRfc3339Micros(at),
-          visibility: 'all',
-        } satisfies V3SystemMessageEvent,
-      }),
-      at,
-    );
+  const systemEvents = new Map(reportSystemEventsV3(chat).map((s) => [s.event.id, s]));
+  const system = (id: string): RenderedWebhook => {
+    const { event, at } = systemEvents.get(id)!;
+    return webhook(envelope('incoming_event', at, { ...ids, event }), at);
+  };
   if (report.transfer) {
     const { at, from, to } = report.transfer;
     out.push(
@@ -298,31 +378,11 @@ function reportWebhooksV3(
       ),
     );
   }
-  const closer = chat.closedBy;
-  out.push(
-    system(
-      report.archivedEventId,
-      closer.by === 'agent'
-        ? 'manual_archived_agent'
-        : closer.by === 'customer'
-          ? 'manual_archived_customer'
-          : 'system_archived',
-      'The chat was archived.',
-      chat.closedAt,
-    ),
-  );
+  out.push(system(report.archivedEventId));
   const rating = report.rating;
   if (rating) {
     out.push(
-      system(
-        `${chat.threadId}_r1`,
-        'rating.chat_rated',
-        `Customer rated the chat as ${rating.score}`,
-        rating.ratedAt,
-        {
-          score: rating.score,
-        },
-      ),
+      system(`${chat.threadId}_r1`),
       webhook(
         envelope('thread_properties_updated', rating.ratedAt, {
           ...ids,
@@ -333,15 +393,7 @@ function reportWebhooksV3(
     );
     if (rating.comment !== null)
       out.push(
-        system(
-          `${chat.threadId}_r2`,
-          'rating.chat_commented',
-          'Customer left a comment',
-          rating.commentedAt,
-          {
-            comment: rating.comment,
-          },
-        ),
+        system(`${chat.threadId}_r2`),
         webhook(
           envelope('thread_properties_updated', rating.commentedAt, {
             ...ids,
@@ -352,12 +404,7 @@ function reportWebhooksV3(
       );
     if (rating.canceledAt !== null)
       out.push(
-        system(
-          `${chat.threadId}_r3`,
-          'rating.chat_rating_canceled',
-          'Customer canceled the rating',
-          rating.canceledAt,
-        ),
+        system(`${chat.threadId}_r3`),
         webhook(
           envelope('thread_properties_deleted', rating.canceledAt, {
             ...ids,

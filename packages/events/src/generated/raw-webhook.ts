@@ -3,15 +3,15 @@
 
 /** One LiveChat webhook delivery as accepted by services/ingest: authenticated, secrets redacted, stored verbatim (as JSON text) with the facts derived from it. System of record for everything downstream. */
 export interface RawWebhook {
-  /** Deterministic dedup id (64 hex, SHA-256): the natural key of the action (SPEC 3.8) when the body has it, the v2 event_unique_id when present, else the hash of the canonical redacted body minus webhook_id/secret_key. Redeliveries of the same webhook carry the same event_id. */
+  /** Deterministic dedup id (64 hex, SHA-256): the natural key of the action (SPEC 3.8) when the body has it, the v2 event_unique_id when present, else the hash of the canonical redacted body minus webhook_id/secret_key. Redeliveries of the same webhook carry the same event_id. For an archive record (archive != null): the hash of the tenant and the canonical thread content (see archive), so the same thread read twice gives the same id and a changed thread another. */
   readonly event_id: string;
   /** When ingest received the request (UTC, microseconds since the epoch). */
   readonly received_at: number;
-  /** v2: legacy body keyed by event_type; v3: body keyed by action. */
+  /** v2: legacy body keyed by event_type; v3: body keyed by action. An archive record (archive != null) says v3: its body is an Agent Chat API v3.6 chat with one thread. No symbol is added for archives: a reader whose enum lacks a symbol of the writer's cannot resolve the writer schema at all (Avro resolution), so every record of the new schema, webhooks too, would become unreadable to consumers on an older schema. */
   readonly format: WebhookFormat;
   /** A hint inferred from the body, not a fact: '2', '3.2/3.3' (numeric license_id), '3.4+' (organization_id), '3.5+', '3.6+' (requester or 3.6-only actions); null when nothing tells. */
   readonly api_version: string | null;
-  /** The v3 action or the v2 event_type, as sent (unknown values are kept). */
+  /** The v3 action or the v2 event_type, as sent (unknown values are kept); archive_thread for an archive record. */
   readonly action: string;
   /** organization_id (v3.4+) or license_id (v2, v3.2/3.3) from the body, else the tenant label of the URL path, else null. */
   readonly tenant: string | null;
@@ -23,7 +23,7 @@ export interface RawWebhook {
   readonly thread_id: string | null;
   /** v3 webhook_id: the registration, not the delivery. */
   readonly webhook_id: string | null;
-  /** The request body as JSON text, with the v2 token and the v3 secret_key replaced by "[redacted]". */
+  /** The request body as JSON text, with the v2 token and the v3 secret_key replaced by "[redacted]". For an archive record: the list_archives row or get_chat result (a chat with a single thread) as JSON text; a thread too large for one record is split into parts (archive.part of archive.parts), each the same chat with a slice of thread.events. */
   readonly body: string;
   /** Content-Length of the request, when sent. */
   readonly content_length: number | null;
@@ -33,8 +33,26 @@ export interface RawWebhook {
   readonly remote_address: string | null;
   /** When Kafka could not acknowledge the webhook in time and ingest wrote it to its on-disk spool instead (UTC, microseconds since the epoch); the spool's drainer produced it later. Null for a webhook written to Kafka directly. Added after v1 (readers of v1 records see null). */
   readonly spooled_at: number | null;
+  /** Set only on an archive record: a thread read from the Agent Chat API (list_archives or get_chat), whose body is the chat with that thread. Null for a webhook. Added in v2 (readers of v1 records see null). */
+  readonly archive: ArchiveSource | null;
 }
 
 export type WebhookFormat = 'v2' | 'v3';
 
 export type TenantSource = 'body' | 'path' | 'none';
+
+/** Where an archive record was read: a thread read from LiveChat's Agent Chat API (backfill, reconciliation) instead of delivered by a webhook. */
+export interface ArchiveSource {
+  /** The Agent Chat API method the thread was read with: list_archives or get_chat (a string, not an enum, so a new method stays readable by older readers). */
+  readonly method: string;
+  /** The opaque page_id the list_archives page was requested with; null for the first page of a walk and for get_chat. */
+  readonly page_id: string | null;
+  /** The 1-based number of the list_archives page within its walk; null for get_chat. */
+  readonly page_number: number | null;
+  /** When the thread was read from the API (UTC, microseconds since the epoch). */
+  readonly read_at: number;
+  /** 1-based index of this part of the thread (a thread too large for one record is split by its events). */
+  readonly part: number;
+  /** How many parts the thread was split into. */
+  readonly parts: number;
+}
