@@ -10,6 +10,7 @@ export interface ArchiveRow {
     readonly active?: boolean;
     readonly restricted_access?: string;
     readonly events?: readonly unknown[];
+    readonly [field: string]: unknown;
   };
   readonly [field: string]: unknown;
 }

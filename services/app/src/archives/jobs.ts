@@ -91,7 +91,11 @@ export class ArchiveJobs {
       return null;
     }
     this.warnedScope.delete(tenant.id);
-    return agentClient(this.deps.config, tokens.credentialsFor(tenant.id), metricsListener(this.deps.metrics));
+    return agentClient(
+      this.deps.config,
+      tokens.credentialsFor(tenant.id),
+      metricsListener(this.deps.metrics),
+    );
   }
 
   /** One job per tenant and kind at a time in this process; never throws. */
@@ -100,7 +104,9 @@ export class ArchiveJobs {
     if (existing !== undefined || this.closed) return existing ?? Promise.resolve();
     const p = Promise.resolve()
       .then(job)
-      .catch((err: unknown) => this.deps.logger.warn({ job: key, err: errorForLog(err) }, 'archive job failed'))
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ job: key, err: errorForLog(err) }, 'archive job failed'),
+      )
       .finally(() => this.running.delete(key));
     this.running.set(key, p);
     return p;
@@ -156,8 +162,13 @@ export class ArchiveJobs {
       durationMs: Date.now() - started,
       ...('code' in outcome ? { code: outcome.code } : {}),
     };
-    if (outcome.status === 'failed') this.deps.logger.warn({ ...fields, reason: outcome.message }, 'backfill failed');
-    else this.deps.logger.info(fields, outcome.status === 'done' ? 'backfill done' : `backfill ${outcome.status}`);
+    if (outcome.status === 'failed')
+      this.deps.logger.warn({ ...fields, reason: outcome.message }, 'backfill failed');
+    else
+      this.deps.logger.info(
+        fields,
+        outcome.status === 'done' ? 'backfill done' : `backfill ${outcome.status}`,
+      );
     return outcome;
   }
 
@@ -205,7 +216,8 @@ export class ArchiveJobs {
       durationMs: Date.now() - started,
       ...(report.code === undefined ? {} : { code: report.code }),
     };
-    if (report.outcome === 'failed') this.deps.logger.warn({ ...fields, reason: report.message }, 'reconciliation failed');
+    if (report.outcome === 'failed')
+      this.deps.logger.warn({ ...fields, reason: report.message }, 'reconciliation failed');
     else this.deps.logger.info(fields, 'reconciliation pass');
     return report;
   }
@@ -234,7 +246,9 @@ export class ArchiveJobs {
     if (seconds === 0 || this.deps.tokens === null) return;
     const tick = () => {
       this.pass()
-        .catch((err: unknown) => this.deps.logger.warn({ err: errorForLog(err) }, 'reconciliation pass failed'))
+        .catch((err: unknown) =>
+          this.deps.logger.warn({ err: errorForLog(err) }, 'reconciliation pass failed'),
+        )
         .finally(() => {
           if (!this.closed) this.timer = setTimeout(tick, seconds * 1000).unref();
         });

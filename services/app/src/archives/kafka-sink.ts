@@ -10,6 +10,7 @@ import {
 } from '@livechat-pipeline/events';
 import type { RawWebhook, RegisteredSchema } from '@livechat-pipeline/events';
 import { createServiceKafka } from '@livechat-pipeline/service-host';
+import { Partitioners } from 'kafkajs';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { ArchiveRow } from '@livechat-pipeline/livechat-agent-api';
@@ -47,7 +48,13 @@ export class KafkaArchiveSink implements ArchiveSink {
       const schema = await this.serde.register(valueSubject(this.options.topic), rawWebhookSchema(), {
         compatibility: 'BACKWARD_TRANSITIVE',
       });
-      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      // The ingest's partitioner (Kafka's murmur2): an archive record lands on its chat's webhooks' partition.
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await producer.connect();
       return { producer, schema };
     })().catch((err: unknown) => {
@@ -73,7 +80,12 @@ export class KafkaArchiveSink implements ArchiveSink {
           ...buildArchiveRawWebhooks({
             tenant: organizationId,
             chat,
-            source: { method: source.method, pageId: source.pageId, pageNumber: source.pageNumber, readAtMicros },
+            source: {
+              method: source.method,
+              pageId: source.pageId,
+              pageNumber: source.pageNumber,
+              readAtMicros,
+            },
           }),
         );
       } catch (err) {

@@ -45,7 +45,8 @@ export async function reconcileTenant(
   const { store } = deps;
   const watermark = await store.watermark(tenant.id);
   const since = new Date(
-    (watermark?.getTime() ?? now.getTime() - settings.firstWindowSeconds * 1000) - settings.overlapSeconds * 1000,
+    (watermark?.getTime() ?? now.getTime() - settings.firstWindowSeconds * 1000) -
+      settings.overlapSeconds * 1000,
   );
   const { walk } = await store.openWalk({
     tenantId: tenant.id,
@@ -58,7 +59,11 @@ export async function reconcileTenant(
   const counting = {
     ...deps,
     sink: {
-      write: (org: string, rows: readonly ArchiveRow[], source: Parameters<WalkRunnerDeps['sink']['write']>[2]) => {
+      write: (
+        org: string,
+        rows: readonly ArchiveRow[],
+        source: Parameters<WalkRunnerDeps['sink']['write']>[2],
+      ) => {
         eventsRecovered += rows.reduce((n, r) => n + (r.thread.events?.length ?? 0), 0);
         return deps.sink.write(org, rows, source);
       },
@@ -83,7 +88,10 @@ export async function reconcileTenant(
   await store.setWatermark(tenant.id, walk.until);
 
   // Threads left open in what we hold: their close (and anything after our last read) may be a lost webhook.
-  const stale = await store.staleActiveThreads(tenant.id, new Date(now.getTime() - settings.openThreadSeconds * 1000));
+  const stale = await store.staleActiveThreads(
+    tenant.id,
+    new Date(now.getTime() - settings.openThreadSeconds * 1000),
+  );
   let fetched = 0;
   let recovered = 0;
   let gone = 0;

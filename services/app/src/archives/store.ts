@@ -338,7 +338,10 @@ export class ArchiveStore {
     );
   }
 
-  async finish(walkId: string, outcome: { status: 'done' } | { status: 'failed'; code: string; message: string }) {
+  async finish(
+    walkId: string,
+    outcome: { status: 'done' } | { status: 'failed'; code: string; message: string },
+  ) {
     await this.pool.query(
       `update ${this.s}.archive_walks set status = $3, error_code = $4, error_message = $5, finished_at = now(),
          updated_at = now(), lease_owner = null, lease_until = null

@@ -39,7 +39,12 @@ export type WalkOutcome =
   /** Stopped by the caller (Ctrl-C, shutdown) or by LiveChat's limits / outages after every retry: resumable. */
   | { readonly status: 'paused'; readonly walk: ArchiveWalk; readonly code: string; readonly message: string }
   /** Cannot go on without a person (no scope, credentials refused): the walk is marked failed. */
-  | { readonly status: 'failed'; readonly walk: ArchiveWalk; readonly code: string; readonly message: string };
+  | {
+      readonly status: 'failed';
+      readonly walk: ArchiveWalk;
+      readonly code: string;
+      readonly message: string;
+    };
 
 /**
  * A thread's fingerprint: what makes a new version worth writing (its events, state, tags and properties), not the
@@ -137,7 +142,9 @@ export async function runWalk(
               tenant.id,
               prints.map((p) => p.threadId),
             );
-            const changed = readable.filter((_, i) => held.get(prints[i]!.threadId) !== prints[i]!.fingerprint);
+            const changed = readable.filter(
+              (_, i) => held.get(prints[i]!.threadId) !== prints[i]!.fingerprint,
+            );
             const changedPrints = prints.filter((p) => held.get(p.threadId) !== p.fingerprint);
             const { rejected } =
               changed.length > 0
@@ -174,7 +181,12 @@ export async function runWalk(
         if (after.status === 'running') {
           // Aborted between pages: the checkpoint is where the next run goes on.
           await store.release(current.id);
-          return { status: 'paused', walk: after, code: 'AGENT_API_ABORTED', message: 'stopped by the caller' };
+          return {
+            status: 'paused',
+            walk: after,
+            code: 'AGENT_API_ABORTED',
+            message: 'stopped by the caller',
+          };
         }
         return { status: 'done', walk: after };
       } catch (err) {
@@ -192,13 +204,23 @@ export async function runWalk(
           current = (await store.getWalk(current.id)) ?? current;
           continue;
         }
-        if (err.code === 'AGENT_API_AUTHORIZATION' || err.code === 'AGENT_API_AUTHENTICATION' || err.code === 'AGENT_API_VALIDATION' || err.code === 'AGENT_API_REJECTED') {
+        if (
+          err.code === 'AGENT_API_AUTHORIZATION' ||
+          err.code === 'AGENT_API_AUTHENTICATION' ||
+          err.code === 'AGENT_API_VALIDATION' ||
+          err.code === 'AGENT_API_REJECTED'
+        ) {
           const message =
             err.code === 'AGENT_API_AUTHORIZATION'
               ? `the token of ${tenant.organizationId} lacks the scope chats--all:ro (or chats--access:ro): reconnect the app after adding it in the Developer Console`
               : err.message;
           await store.finish(current.id, { status: 'failed', code: err.code, message });
-          return { status: 'failed', walk: (await store.getWalk(current.id)) ?? current, code: err.code, message };
+          return {
+            status: 'failed',
+            walk: (await store.getWalk(current.id)) ?? current,
+            code: err.code,
+            message,
+          };
         }
         // Rate limited or unavailable after every retry, or aborted mid-call: the page is not skipped, the walk
         // resumes from it.
