@@ -16,6 +16,8 @@ export const LIVECHAT_PARSE_ERROR_CODES = [
   'LIVECHAT_TOO_MANY_USERS',
   /** The body nests objects/arrays deeper than `ParseLimits.maxDepth`. */
   'LIVECHAT_TOO_DEEP',
+  /** An archive body (`parseArchiveThread`) is not a chat with an `id` and a `thread` object with an `id`. */
+  'LIVECHAT_ARCHIVE_NOT_A_THREAD',
 ] as const;
 
 export type LiveChatParseErrorCode = (typeof LIVECHAT_PARSE_ERROR_CODES)[number];

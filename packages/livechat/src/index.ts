@@ -3,6 +3,7 @@
  * dependencies. The events map 1:1 onto `schemas/chat-events/chat-event.avsc` (see README).
  */
 export { parseWebhook } from './parse.js';
+export { parseArchiveThread } from './archive.js';
 export { detectFormat, readEnvelope, webhookDiscriminator, webhookTenant } from './envelope.js';
 export type { WebhookEnvelope } from './envelope.js';
 export { canonicalJson, idAt, isJsonObject, stringAt } from './json.js';

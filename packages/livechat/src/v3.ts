@@ -106,13 +106,48 @@ function actionEventId(input: V3Delivery, ...extra: (string | number | null)[]):
 }
 
 /** The id of a LiveChat event: its own id, scoped by tenant, chat and thread. */
-function livechatEventId(
+export function livechatEventId(
   tenant: string,
   chatId: string | null,
   threadId: string | null,
   eventId: string,
 ): string {
   return deterministicEventId(['v3-event', tenant, chatId, threadId, eventId]);
+}
+
+/** The id of a thread's start: `incoming_chat` and an archive of the thread give the same. */
+export function threadStartedEventId(tenant: string, chatId: string | null, threadId: string | null): string {
+  return deterministicEventId(['v3-thread-started', tenant, chatId, threadId]);
+}
+
+/** The id of a thread's close: `chat_deactivated` (v3), `chat_ended` (v2, by its thread id) and an archive alike. */
+export function threadClosedEventId(tenant: string, chatId: string | null, threadId: string | null): string {
+  return deterministicEventId(['thread-closed', tenant, chatId, threadId]);
+}
+
+/**
+ * The id of an event without a LiveChat id as `incoming_event` delivers it (its payload `{chat_id, thread_id, event}`):
+ * `['v3-action', tenant, 'incoming_event', canonical payload, canonical event]`, what `actionEventId` gives that
+ * webhook, so an archive's copy of the event meets it.
+ */
+export function incomingEventIdWithoutId(
+  tenant: string,
+  chatId: string | null,
+  threadId: string | null,
+  event: JsonObject,
+): string {
+  const payload: JsonObject = {
+    ...(chatId === null ? {} : { chat_id: chatId }),
+    ...(threadId === null ? {} : { thread_id: threadId }),
+    event,
+  };
+  return deterministicEventId([
+    'v3-action',
+    tenant,
+    'incoming_event',
+    canonicalJson(payload),
+    canonicalJson(event),
+  ]);
 }
 
 const V3_HANDLERS: Readonly<Record<string, V3Handler>> = {
@@ -186,7 +221,7 @@ function incomingChat(input: V3Delivery): ChatDomainEvent[] {
       chatEvent(
         delivery,
         {
-          event_id: deterministicEventId(['v3-thread-started', delivery.tenant, chatId, threadId]),
+          event_id: threadStartedEventId(delivery.tenant, chatId, threadId),
           chat_id: chatId,
           thread_id: threadId,
           occurred_at: startedAt,
@@ -219,7 +254,7 @@ function incomingChat(input: V3Delivery): ChatDomainEvent[] {
   return events;
 }
 
-function earliestCreatedAt(events: readonly JsonObject[]): number | null {
+export function earliestCreatedAt(events: readonly JsonObject[]): number | null {
   let earliest: number | null = null;
   for (const event of events) {
     const time = rfc3339At(event, 'created_at');
@@ -318,7 +353,7 @@ function chatDeactivated(input: V3Delivery): ChatDomainEvent[] {
     chatEvent(
       input.delivery,
       {
-        event_id: deterministicEventId(['thread-closed', input.delivery.tenant, chatId, threadId]),
+        event_id: threadClosedEventId(input.delivery.tenant, chatId, threadId),
         chat_id: chatId,
         thread_id: threadId,
         occurred_at: null,
@@ -363,7 +398,7 @@ function chatTransferred(input: V3Delivery): ChatDomainEvent[] {
 }
 
 /** A thread's queue (`{position, wait_time, queued_at}`), in a transfer or in the thread itself. */
-function queueInfo(queue: JsonObject | undefined): QueueInfo | null {
+export function queueInfo(queue: JsonObject | undefined): QueueInfo | null {
   return queue === undefined
     ? null
     : {
@@ -478,7 +513,7 @@ function incomingCustomer(input: V3Delivery): ChatDomainEvent[] {
 }
 
 /** The customer facts of a v3 Customer object; null when it says nothing but its id. */
-function customerFacts(customer: JsonObject): CustomerIdentifiedBody | null {
+export function customerFacts(customer: JsonObject): CustomerIdentifiedBody | null {
   const facts: CustomerIdentifiedBody = {
     customer_id: stringAt(customer, 'id'),
     name: stringAt(customer, 'name'),

@@ -11,6 +11,11 @@ export const NORMALIZER_ERROR_CODES = {
       'The body names another tenant than the one the ingest authenticated and stored the record under',
   },
   NORMALIZER_UNPARSABLE: { retryable: false, description: 'The LiveChat parser refused the webhook body' },
+  NORMALIZER_ARCHIVE_INVALID: {
+    retryable: false,
+    description:
+      'An archive record (a thread read from the Agent Chat API) is not a chat with an id and a thread with an id, or names no tenant',
+  },
   NORMALIZER_UNENCODABLE: {
     retryable: false,
     description: 'A parsed event does not fit the chat-event schema',

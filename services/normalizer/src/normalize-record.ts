@@ -1,4 +1,5 @@
 import {
+  parseArchiveThread,
   parseWebhook,
   webhookTenant,
   LiveChatParseError,
@@ -6,6 +7,7 @@ import {
   type LiveChatParseErrorCode,
   type ParseLimits,
 } from '@livechat-pipeline/livechat';
+import { rawRecordKind } from '@livechat-pipeline/events';
 import type { RawWebhook } from '@livechat-pipeline/events';
 import { NormalizerError } from './errors.js';
 
@@ -17,15 +19,24 @@ const LIMIT_CODES: ReadonlySet<LiveChatParseErrorCode> = new Set([
   'LIVECHAT_TOO_DEEP',
 ]);
 
+/** Parser refusals of an archive record's body: not a chat with a thread. */
+const ARCHIVE_CODES: ReadonlySet<LiveChatParseErrorCode> = new Set([
+  'LIVECHAT_ARCHIVE_NOT_A_THREAD',
+  'LIVECHAT_NOT_AN_OBJECT',
+  'LIVECHAT_TENANT_UNKNOWN',
+]);
+
 /**
- * One raw webhook → its domain events. Pure: the same raw record always gives the same events with
+ * One raw webhook → its domain events. An archive record (`archive` set: a thread read from the Agent Chat API) is
+ * mapped by `parseArchiveThread` to the events, with the ids, its webhooks give. Pure: the same raw record always gives the same events with
  * the same ids, which is what makes redelivered output harmless downstream.
  *
  * The record's tenant is the one the ingest authenticated: a body that names another tenant (which the ingest
  * refuses today, but the raw log is kept forever and replayed) is never mapped under the body's tenant.
  *
  * @throws NormalizerError, never anything else: `NORMALIZER_BODY_NOT_JSON`, `NORMALIZER_TENANT_MISMATCH`, `NORMALIZER_UNPARSABLE` (the parser
- *   refused the body), `NORMALIZER_OVER_LIMIT` (over a parse limit), `NORMALIZER_PARSER_FAILED` (the parser threw
+ *   refused the body), `NORMALIZER_ARCHIVE_INVALID` (an archive record whose body is not a chat with a thread, or
+ *   without a tenant), `NORMALIZER_OVER_LIMIT` (over a parse limit), `NORMALIZER_PARSER_FAILED` (the parser threw
  *   something it does not declare: a bug, which the same bytes would hit again, so a dead letter, not a retry).
  */
 export function normalizeRawWebhook(raw: RawWebhook, limits?: Partial<ParseLimits>): ChatDomainEvent[] {
@@ -45,17 +56,23 @@ export function normalizeRawWebhook(raw: RawWebhook, limits?: Partial<ParseLimit
       `raw record ${raw.event_id}: the body names another tenant than the record's (${raw.tenant.slice(0, 128)})`,
     );
   }
+  const archive = rawRecordKind(raw) === 'archive';
+  const context = {
+    rawEventId: raw.event_id,
+    receivedAtMicros: raw.received_at,
+    tenantHint: raw.tenant,
+    apiVersion: raw.api_version,
+    ...(limits === undefined ? {} : { limits }),
+  };
   try {
-    return parseWebhook(body, {
-      rawEventId: raw.event_id,
-      receivedAtMicros: raw.received_at,
-      tenantHint: raw.tenant,
-      apiVersion: raw.api_version,
-      ...(limits === undefined ? {} : { limits }),
-    });
+    return archive ? parseArchiveThread(body, context) : parseWebhook(body, context);
   } catch (cause) {
     if (cause instanceof LiveChatParseError) {
-      const code = LIMIT_CODES.has(cause.code) ? 'NORMALIZER_OVER_LIMIT' : 'NORMALIZER_UNPARSABLE';
+      const code = LIMIT_CODES.has(cause.code)
+        ? 'NORMALIZER_OVER_LIMIT'
+        : archive && ARCHIVE_CODES.has(cause.code)
+          ? 'NORMALIZER_ARCHIVE_INVALID'
+          : 'NORMALIZER_UNPARSABLE';
       throw new NormalizerError(code, `raw record ${raw.event_id}: ${cause.code}: ${cause.message}`, {
         cause,
       });
