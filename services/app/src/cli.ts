@@ -9,7 +9,13 @@ import { createAppDeps } from './deps.js';
 import { AppConfigError, isAppError } from './errors.js';
 import { REDACT_PATHS } from './logger.js';
 import type { PlanStep } from './webhooks/sync.js';
-import { BACKFILL_USAGE, parseBackfillArgs, runBackfillCommand } from './archives/backfill-cli.js';
+import {
+  BACKFILL_USAGE,
+  RECONCILE_USAGE,
+  parseBackfillArgs,
+  runBackfillCommand,
+  runReconcileCommand,
+} from './archives/backfill-cli.js';
 
 const USAGE = `usage: pnpm livechat webhooks <command>
 
@@ -27,7 +33,9 @@ usage: pnpm livechat hubspot set-token <organization id or licence>   < token
   stores the tenant's HubSpot private-app token for crm-sync, read from stdin (never an argument: it would
   show in the shell's history and the process list), sealed with APP_TOKEN_KEYS.
 
-${BACKFILL_USAGE}`;
+${BACKFILL_USAGE}
+
+${RECONCILE_USAGE}`;
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -62,7 +70,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   const [group, command, ...rest] = argv;
   if (group === 'hubspot' && command === 'set-token' && rest[0] !== undefined)
     return setHubSpotToken(rest[0], env, io);
-  if (group === 'backfill') return backfill(argv.slice(1), env, io);
+  if (group === 'backfill' || group === 'reconcile') return archiveCommand(group, argv.slice(1), env, io);
   if (group !== 'webhooks' || command === undefined || command === '--help') {
     io.err(USAGE);
     return group === undefined || command === '--help' ? 0 : 64;
@@ -186,10 +194,15 @@ function terminalProgress(): (line: string, final: boolean) => void {
 }
 
 /** `backfill`: reads a tenant's archives into the raw topic, resumable (Ctrl-C stops after the page in hand). */
-async function backfill(args: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+async function archiveCommand(
+  command: 'backfill' | 'reconcile',
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+): Promise<number> {
   const parsed = parseBackfillArgs(args);
   if (typeof parsed === 'string') {
-    io.err(`${parsed}\n\n${BACKFILL_USAGE}`);
+    io.err(`${parsed}\n\n${command === 'backfill' ? BACKFILL_USAGE : RECONCILE_USAGE}`);
     return 64;
   }
   let config;
@@ -227,12 +240,10 @@ async function backfill(args: readonly string[], env: NodeJS.ProcessEnv, io: Cli
   }
   const deps = await createAppDeps(config, logger);
   try {
-    return await runBackfillCommand(deps, parsed, {
-      out: io.out,
-      err: io.err,
-      progress: io.progress ?? terminalProgress(),
-      signal,
-    });
+    const commandIo = { out: io.out, err: io.err, progress: io.progress ?? terminalProgress(), signal };
+    return command === 'backfill'
+      ? await runBackfillCommand(deps, parsed, commandIo)
+      : await runReconcileCommand(deps, parsed.tenant, commandIo);
   } catch (err) {
     if (isAppError(err)) {
       io.err(`${err.code}: ${err.message}`);

@@ -4,6 +4,7 @@ import { patCredentials } from '../livechat/configuration-api.js';
 import type { ApiCredentials } from '../livechat/configuration-api.js';
 import { agentClient, canReadChats, metricsListener } from './jobs.js';
 import type { ArchiveWalk } from './store.js';
+import { reconcileTenant } from './reconcile.js';
 import { runWalk } from './walk-runner.js';
 import type { WalkProgress } from './walk-runner.js';
 
@@ -84,31 +85,14 @@ export function progressLine(p: WalkProgress, startThreads: number, elapsedMs: n
 
 /** `pnpm livechat backfill`: returns the exit code (0 done, 1 failed, 75 paused/busy: run it again). */
 export async function runBackfillCommand(deps: AppDeps, args: BackfillArgs, io: BackfillIo): Promise<number> {
-  const { config, registry } = deps;
+  const { config } = deps;
   const now = io.now?.() ?? new Date();
-  // The tenant: the app's tenant with this organization id or licence, else (with a PAT) the organization id given.
-  const known = (await registry.listTenants(config.livechat.clientId)).find(
-    (t) => t.status === 'active' && (t.organizationId === args.tenant || t.licenseId === args.tenant),
-  );
-  const organizationId = known?.organizationId ?? args.tenant;
-  let credentials: ApiCredentials;
-  if (config.livechat.pat !== null)
-    credentials = patCredentials(config.livechat.pat.accountId, config.livechat.pat.token);
-  else if (known !== undefined && deps.oauth !== null) {
-    const stored = await registry.getTokens(known.id);
-    if (stored !== null && !canReadChats(stored.scope)) {
-      io.err(
-        `the OAuth token of ${organizationId} cannot read chats (granted: ${stored.scope || 'none'}); it needs chats--all:ro or chats--access:ro: add the scope to the app and reconnect, or use LIVECHAT_PAT`,
-      );
-      return 1;
-    }
-    credentials = deps.oauth.tokens.credentialsFor(known.id);
-  } else {
-    io.err(
-      `no credentials for ${args.tenant}: set LIVECHAT_PAT=<account_id>:<PAT> (scope chats--all:ro), or connect the tenant (its OAuth token, with APP_TOKEN_KEYS)`,
-    );
-    return 2;
+  const resolved = await cliCredentials(deps, args.tenant);
+  if ('problem' in resolved) {
+    io.err(resolved.problem);
+    return resolved.code;
   }
+  const { organizationId, credentials } = resolved;
   const store = deps.archives.store;
   const days = config.archives.backfillDays === 0 ? 30 : config.archives.backfillDays;
   const since = args.since ?? new Date(now.getTime() - days * 86_400_000);
@@ -207,4 +191,69 @@ export async function runBackfillCommand(deps: AppDeps, args: BackfillArgs, io: 
       io.out(`backfill failed (${outcome.code}): ${outcome.message}`);
       return 1;
   }
+}
+
+export const RECONCILE_USAGE = `usage: pnpm livechat reconcile --tenant <organization id or licence>
+  one reconciliation pass now (as the app's scheduler runs every APP_RECONCILE_INTERVAL_SECONDS): the window since
+  the tenant's watermark (minus APP_RECONCILE_OVERLAP_SECONDS) read with list_archives, new or changed threads written
+  to the raw topic, threads left open fetched with get_chat. Same credentials as backfill.`;
+
+/** The credentials for a tenant on the CLI: LIVECHAT_PAT, else the tenant's OAuth token; a string is the problem. */
+async function cliCredentials(
+  deps: AppDeps,
+  tenantKey: string,
+): Promise<{ organizationId: string; credentials: ApiCredentials } | { problem: string; code: number }> {
+  const { config, registry } = deps;
+  const known = (await registry.listTenants(config.livechat.clientId)).find(
+    (t) => t.status === 'active' && (t.organizationId === tenantKey || t.licenseId === tenantKey),
+  );
+  const organizationId = known?.organizationId ?? tenantKey;
+  if (config.livechat.pat !== null)
+    return {
+      organizationId,
+      credentials: patCredentials(config.livechat.pat.accountId, config.livechat.pat.token),
+    };
+  if (known !== undefined && deps.oauth !== null) {
+    const stored = await registry.getTokens(known.id);
+    if (stored !== null && !canReadChats(stored.scope))
+      return {
+        problem: `the OAuth token of ${organizationId} cannot read chats (granted: ${stored.scope || 'none'}); it needs chats--all:ro or chats--access:ro: add the scope to the app and reconnect, or use LIVECHAT_PAT`,
+        code: 1,
+      };
+    return { organizationId, credentials: deps.oauth.tokens.credentialsFor(known.id) };
+  }
+  return {
+    problem: `no credentials for ${tenantKey}: set LIVECHAT_PAT=<account_id>:<PAT> (scope chats--all:ro), or connect the tenant (its OAuth token, with APP_TOKEN_KEYS)`,
+    code: 2,
+  };
+}
+
+/** `pnpm livechat reconcile`: one pass; 0 done, 1 failed, 75 paused/busy. */
+export async function runReconcileCommand(deps: AppDeps, tenantKey: string, io: BackfillIo): Promise<number> {
+  const resolved = await cliCredentials(deps, tenantKey);
+  if ('problem' in resolved) {
+    io.err(resolved.problem);
+    return resolved.code;
+  }
+  const { organizationId, credentials } = resolved;
+  const c = deps.config.archives;
+  const client = agentClient(deps.config, credentials, metricsListener(deps.metrics));
+  const started = Date.now();
+  const report = await reconcileTenant(
+    { client, store: deps.archives.store, sink: deps.archives.sink },
+    { id: organizationId, organizationId },
+    {
+      overlapSeconds: c.reconcileOverlapSeconds,
+      firstWindowSeconds: c.reconcileFirstWindowSeconds,
+      openThreadSeconds: c.reconcileOpenThreadSeconds,
+    },
+    {
+      ...(io.signal === undefined ? {} : { signal: io.signal }),
+      onRejected: (r) => io.err(`thread ${r.threadId} skipped: ${r.code}`),
+    },
+  );
+  io.out(
+    `reconcile ${report.outcome}${report.code === undefined ? '' : ` (${report.code}: ${report.message ?? ''})`}: window ${report.since.toISOString()} .. ${report.until.toISOString()}, threads checked ${report.threadsChecked}, threads recovered ${report.threadsRecovered}, events recovered ${report.eventsRecovered}, open threads fetched ${report.openThreadsFetched}, gone ${report.gone}, ${fmtDuration((Date.now() - started) / 1000)}`,
+  );
+  return report.outcome === 'done' ? 0 : report.outcome === 'failed' ? 1 : 75;
 }
