@@ -132,4 +132,36 @@ describe('backfill: interrupted and resumed, each thread once', () => {
     expect(perThread.size).toBe(THREADS);
     expect([...perThread.values()].every((n) => n === 1)).toBe(true);
   });
+
+  it('a 429 storm (two calls in three, no Retry-After) slows the walk down without losing a page', async () => {
+    const stormTopic = uniqueName('backfill-storm');
+    await createTopic(stormTopic, 1);
+    const stormDb = await createTestDatabase('backfill_storm');
+    fake.setAgentFaultPlan(({ n }) => (n % 3 !== 0 ? { kind: 'status', status: 429 } : undefined));
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(
+        ['backfill', '--tenant', organizationId, '--since', since, '--until', until],
+        // Short backoff steps keep the test fast; the full-jitter rule is the client's (packages/livechat-agent-api).
+        {
+          ...env,
+          DATABASE_URL: stormDb.url,
+          RAW_WEBHOOK_TOPIC: stormTopic,
+          APP_AGENT_API_BACKOFF_BASE_MS: '10',
+        },
+        { out: (t) => out.push(t), err: (t) => err.push(t), progress: () => undefined },
+      );
+      expect(code, err.join('\n')).toBe(0);
+      const summary = out.join('\n');
+      expect(summary).toMatch(/backfill done: 2000 threads read this run .* in 20 pages/);
+      const retries = Number(/(\d+) × too_many_requests/.exec(summary)?.[1] ?? 0);
+      expect(retries).toBeGreaterThanOrEqual(20 * 2 - 2);
+      const records = await readTopic(stormTopic, { count: THREADS, timeoutMs: 60_000 });
+      expect(records).toHaveLength(THREADS);
+    } finally {
+      fake.setAgentFaultPlan(undefined);
+      await stormDb.drop();
+    }
+  });
 });

@@ -52,6 +52,7 @@ export function agentClient(
       ? {}
       : { onUnauthorized: () => credentials.onUnauthorized!() }),
     concurrency: config.archives.concurrency,
+    backoff: config.archives.backoff,
     timeoutMs: Math.max(config.livechat.timeoutMs, 15_000),
     onEvent,
   });
