@@ -17,7 +17,7 @@ import {
 import type { JsonObject } from './json.js';
 import { EventBudget, checkDepth, checkLimit, resolveParseLimits } from './limits.js';
 import { rfc3339At } from './time.js';
-import type { AuthorKind, ChatDomainEvent, ChatUser, ParseContext, QueueInfo } from './types.js';
+import type { ChatDomainEvent, ChatUser, ParseContext, QueueInfo, ThreadClosedBody } from './types.js';
 import {
   customerFacts,
   earliestCreatedAt,
@@ -168,6 +168,7 @@ export function parseArchiveThread(body: unknown, context: ParseContext): ChatDo
     );
   }
   if (closed) {
+    const { closer, archivedAt } = closerOf(threadEvents, users);
     events.push(
       chatEvent(
         delivery,
@@ -175,10 +176,12 @@ export function parseArchiveThread(body: unknown, context: ParseContext): ChatDo
           event_id: threadClosedEventId(tenant, chatId, threadId),
           chat_id: chatId,
           thread_id: threadId,
-          occurred_at: null,
+          // chat_deactivated has no time and is dated by its receipt, seconds after the close; an archive is read
+          // any time later, so its close is dated by the archiving message instead (null without one).
+          occurred_at: archivedAt,
         },
         'thread_closed',
-        closerOf(threadEvents, users),
+        closer,
       ),
     );
   }
@@ -201,35 +204,43 @@ const ROUTER_ARCHIVED = /^(system_archived|routing\.archived_[a-z_]+)$/;
  * Who closed the thread, from its last archiving system message (an archive has no `chat_deactivated`):
  * `manual_archived_agent` names the agent in `text_vars.agent` (matched by name to one agent of `users`, the id
  * `chat_deactivated` would carry), `manual_archived_customer` is the chat's customer, `system_archived` /
- * `routing.archived_*` the router (`chat_deactivated` without `user_id`). Without one: unknown.
+ * `routing.archived_*` the router (`chat_deactivated` without `user_id`). Without one: unknown. The message's time
+ * dates the close.
  */
 function closerOf(
   events: readonly JsonObject[],
   users: readonly ChatUser[],
-): { closed_by_user_id: string | null; closed_by_kind: AuthorKind | 'router' } {
+): { closer: ThreadClosedBody; archivedAt: number | null } {
   for (let i = events.length - 1; i >= 0; i--) {
     const event = events[i]!;
     if (stringAt(event, 'type') !== 'system_message') continue;
     const type = stringAt(event, 'system_message_type');
+    const archivedAt = rfc3339At(event, 'created_at');
     if (type === 'manual_archived_agent') {
       const name = stringAt(objectAt(event, 'text_vars'), 'agent');
       const agents = users.filter(
         (u) => (u.kind === 'agent' || u.kind === 'bot') && u.name !== null && u.name === name,
       );
       const agent = agents.length === 1 ? agents[0]! : undefined;
-      return { closed_by_user_id: agent?.id ?? null, closed_by_kind: agent?.kind ?? 'agent' };
+      return {
+        closer: { closed_by_user_id: agent?.id ?? null, closed_by_kind: agent?.kind ?? 'agent' },
+        archivedAt,
+      };
     }
     if (type === 'manual_archived_customer') {
       const customers = users.filter((u) => u.kind === 'customer');
       return {
-        closed_by_user_id: customers.length === 1 ? customers[0]!.id : null,
-        closed_by_kind: 'customer',
+        closer: {
+          closed_by_user_id: customers.length === 1 ? customers[0]!.id : null,
+          closed_by_kind: 'customer',
+        },
+        archivedAt,
       };
     }
     if (type !== null && ROUTER_ARCHIVED.test(type))
-      return { closed_by_user_id: null, closed_by_kind: 'router' };
+      return { closer: { closed_by_user_id: null, closed_by_kind: 'router' }, archivedAt };
   }
-  return { closed_by_user_id: null, closed_by_kind: 'unknown' };
+  return { closer: { closed_by_user_id: null, closed_by_kind: 'unknown' }, archivedAt: null };
 }
 
 function describe(value: unknown): string {

@@ -59,6 +59,7 @@ describe('parseWebhook errors', () => {
       'LIVECHAT_TOO_MANY_THREADS',
       'LIVECHAT_TOO_MANY_USERS',
       'LIVECHAT_TOO_DEEP',
+      'LIVECHAT_ARCHIVE_NOT_A_THREAD',
     ]);
   });
 });

@@ -137,8 +137,9 @@ function archiveRow(
 
   const users: (V3CustomerUser | V3AgentUser)[] = [v3Customer(chat), v3Agent(chat.agent)];
   const whisperAt = chat.messages.find((m) => m.author.kind === 'supervisor')?.createdAt;
-  if (chat.supervisor && whisperAt !== undefined && whisperAt <= at) users.push(v3Agent(chat.supervisor));
+  if (chat.supervisor && whisperAt !== undefined && whisperAt - 1 <= at) users.push(v3Agent(chat.supervisor));
   const transfer = report?.transfer;
+  // The same users, from the same moments, as the webhooks' user_added_to_chat (renderV3).
   if (transfer && transfer.at <= at && !users.some((u) => u.id === transfer.to.id))
     users.push(v3Agent(transfer.to));
 

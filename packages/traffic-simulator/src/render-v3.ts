@@ -121,6 +121,40 @@ function renderChatV3(chat: SimulatedChat, options: RenderV3Options): RenderedWe
         : envelope('thread_untagged', change.at, payload);
     webhooks.push(webhook(body, change.at, [tagOrderKey(change.tag)]));
   }
+  // Agents who join later (LiveChat sends user_added_to_chat with the user, as the archive lists them in users[]).
+  if (chat.supervisor && whisperAt !== Number.POSITIVE_INFINITY) {
+    // Just before the first whisper: the supervisor joins to whisper.
+    const at = whisperAt - 1;
+    webhooks.push(
+      webhook(
+        envelope('user_added_to_chat', at, {
+          chat_id: chat.chatId,
+          thread_id: chat.threadId,
+          user: v3Agent(chat.supervisor),
+          user_type: 'agent' as const,
+          reason: 'manual' as const,
+          requester_id: chat.supervisor.id,
+        }),
+        at,
+      ),
+    );
+  }
+  const transfer = chat.report?.transfer;
+  if (transfer && transfer.to.id !== chat.agent.id && transfer.to.id !== chat.supervisor?.id) {
+    webhooks.push(
+      webhook(
+        envelope('user_added_to_chat', transfer.at, {
+          chat_id: chat.chatId,
+          thread_id: chat.threadId,
+          user: v3Agent(transfer.to),
+          user_type: 'agent' as const,
+          reason: 'transfer' as const,
+          requester_id: transfer.from.id,
+        }),
+        transfer.at,
+      ),
+    );
+  }
   webhooks.push(...reportWebhooksV3(chat, envelope, webhook));
   const closer = chat.closedBy;
   const closedByUserId =

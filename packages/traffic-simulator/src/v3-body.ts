@@ -13,6 +13,7 @@ export type V3ChatAction =
   | 'chat_transferred'
   | 'thread_properties_updated'
   | 'thread_properties_deleted'
+  | 'user_added_to_chat'
   | 'routing_status_set';
 
 /** `{namespace: {property: value}}`. */
@@ -160,6 +161,18 @@ export type V3ThreadPropertiesDeletedBody = V3Envelope<
   'thread_properties_deleted',
   { chat_id: string; thread_id: string; properties: Record<string, string[]> }
 >;
+/** An agent joins the chat: a supervisor before whispering, a transfer's target (reason `transfer`). */
+export type V3UserAddedToChatBody = V3Envelope<
+  'user_added_to_chat',
+  {
+    chat_id: string;
+    thread_id: string;
+    user: V3AgentUser;
+    user_type: 'agent';
+    reason: 'manual' | 'transfer';
+    requester_id: string;
+  }
+>;
 /** Not about a chat: its `additional_data` is empty. */
 export type V3RoutingStatusSetBody = V3Envelope<
   'routing_status_set',
@@ -169,6 +182,7 @@ export type V3RoutingStatus = 'accepting_chats' | 'not_accepting_chats' | 'offli
 
 export type V3WebhookBody =
   | V3ChatTransferredBody
+  | V3UserAddedToChatBody
   | V3ThreadPropertiesUpdatedBody
   | V3ThreadPropertiesDeletedBody
   | V3RoutingStatusSetBody

@@ -39,7 +39,14 @@ describe('renderV3', () => {
     for (const body of bodies)
       idsByAction.set(body.action, (idsByAction.get(body.action) ?? new Set()).add(body.webhook_id));
     expect([...idsByAction.keys()].sort()).toEqual(
-      ['chat_deactivated', 'incoming_chat', 'incoming_event', 'thread_tagged', 'thread_untagged'].sort(),
+      [
+        'chat_deactivated',
+        'incoming_chat',
+        'incoming_event',
+        'thread_tagged',
+        'thread_untagged',
+        'user_added_to_chat',
+      ].sort(),
     );
     for (const ids of idsByAction.values()) expect(ids.size).toBe(1);
     expect(new Set([...idsByAction.values()].flatMap((ids) => [...ids])).size).toBe(idsByAction.size);

@@ -81,5 +81,12 @@ describe.each(['v3', 'v2'] as const)('the simulator corpus, %s', (format) => {
 });
 
 /** Every webhook kind the simulator renders (render-v3.ts, render-v2.ts). */
-const V3_KINDS = ['chat_deactivated', 'incoming_chat', 'incoming_event', 'thread_tagged', 'thread_untagged'];
+const V3_KINDS = [
+  'chat_deactivated',
+  'incoming_chat',
+  'incoming_event',
+  'thread_tagged',
+  'thread_untagged',
+  'user_added_to_chat',
+];
 const V2_KINDS = ['chat_changed', 'chat_ended', 'chat_started'];
