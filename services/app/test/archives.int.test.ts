@@ -69,6 +69,20 @@ describe('the app backfills after an install, per tenant, visible on the setting
     await h.deps.archives.jobs.idle();
     expect(backfillCell(await settingsOf(h, again.sessionCookie))).toMatch(/^done .*: \d+ threads from /);
     expect(await readTopic(topic, { count: CHATS, timeoutMs: 10_000 })).toHaveLength(CHATS);
+    // The scheduler's pass reconciles every active tenant with its OAuth token: its threads are known, none rewritten.
+    await h.deps.archives.jobs.pass();
+    const pass = h.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['msg'] === 'reconciliation pass');
+    expect(pass).toMatchObject({
+      organization_id: ORG,
+      outcome: 'done',
+      threadsRecovered: 0,
+      eventsRecovered: 0,
+    });
+    const metrics = await h.deps.metrics.registry.getSingleMetricAsString('app_archive_walks_total');
+    expect(metrics).toMatch(/app_archive_walks_total\{kind="reconcile",outcome="done"\} 1/);
+    expect(metrics).toMatch(/app_archive_walks_total\{kind="backfill",outcome="done"\} 2/);
   });
 
   it('a token without the chats scope: one clear message for the tenant, the page says why, nothing is read', async () => {
