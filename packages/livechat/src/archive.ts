@@ -4,6 +4,7 @@ import type { DeliveryFacts } from './event-factory.js';
 import { LiveChatParseError } from './errors.js';
 import {
   arrayAt,
+  canonicalJson,
   booleanAt,
   integerAt,
   integersAt,
@@ -88,7 +89,7 @@ export function parseArchiveThread(body: unknown, context: ParseContext): ChatDo
   checkLimit(
     limits,
     'maxEvents',
-    1 + customers.length + threadEvents.length + (closed ? 1 : 0),
+    2 + userObjects.length + customers.length + threadEvents.length + (closed ? 1 : 0),
     'more events than allowed',
   );
   const delivery: DeliveryFacts = {
@@ -127,6 +128,51 @@ export function parseArchiveThread(body: unknown, context: ParseContext): ChatDo
       },
     ),
   ];
+  // The tags as of the read. An archive has no tag changes; consumers let this list supersede the tag changes they
+  // received before the read (received_at) and apply later ones on top (packages/livechat README "Archives").
+  // A restricted thread (beyond the plan's history) tells nothing about them.
+  if (thread['restricted_access'] === undefined) {
+    const tags = [...new Set(stringsAt(thread, 'tags'))].sort();
+    events.push(
+      chatEvent(
+        delivery,
+        {
+          event_id: deterministicEventId(['v3-archive-tags', tenant, chatId, threadId, canonicalJson(tags)]),
+          chat_id: chatId,
+          thread_id: threadId,
+          occurred_at: null,
+        },
+        'tags_snapshot',
+        { tags },
+      ),
+    );
+  }
+  // Every user of the chat as a participant of its own: thread_started carries them too, but a thread_started from
+  // the thread's incoming_chat (listing only the first users) wins the dedup, and the webhooks that added the others
+  // (user_added_to_chat) may be the ones lost. Same user, same facts, same id, whenever read.
+  for (const user of users) {
+    if (user.id === null) continue;
+    const facts = { id: user.id, kind: user.kind, name: user.name, email: user.email };
+    events.push(
+      chatEvent(
+        delivery,
+        {
+          event_id: deterministicEventId([
+            'v3-archive-participant',
+            tenant,
+            chatId,
+            threadId,
+            canonicalJson(facts),
+          ]),
+          chat_id: chatId,
+          thread_id: threadId,
+          occurred_at: null,
+        },
+        'participant_added',
+        { user_id: user.id, user_kind: user.kind, user, reason: null, requester_id: null },
+      ),
+    );
+  }
   for (const customer of customers) {
     const facts = customerFacts(customer);
     if (facts !== null) events.push(customerIdentified(delivery, chatId, threadId, startedAt, facts));

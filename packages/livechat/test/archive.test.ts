@@ -195,7 +195,12 @@ describe('parseArchiveThread', () => {
       },
       context,
     );
-    expect(events.map((e) => e.type)).toEqual(['thread_started', 'customer_identified', 'thread_closed']);
+    expect(events.map((e) => e.type)).toEqual([
+      'thread_started',
+      'participant_added',
+      'customer_identified',
+      'thread_closed',
+    ]);
   });
 
   it('refuses what is not a thread, without a tenant, or over a limit, with typed errors', () => {

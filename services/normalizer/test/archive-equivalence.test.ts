@@ -83,6 +83,8 @@ describe('archive ≡ webhooks over the simulator corpus (seed 20261129, 400 cha
     expect([...types].sort()).toEqual([
       'customer_identified',
       'message_posted',
+      'participant_added',
+      'tags_snapshot',
       'thread_closed',
       'thread_started',
     ]);
@@ -94,8 +96,14 @@ describe('archive ≡ webhooks over the simulator corpus (seed 20261129, 400 cha
       const archive = archiveEvents.get(thread);
       expect(archive, thread).toBeDefined();
       const archiveIds = new Set(archive!.keys());
-      const missingInWebhooks = [...archiveIds].filter((id) => !webhook.has(id));
-      expect(missingInWebhooks, thread).toEqual([]);
+      // The facts only an archive gives: the tags as of its read (a v3 tags_snapshot), which consumers let
+      // supersede the tag changes received before it, and each user of the chat as a participant.
+      const missingInWebhooks = [...archive!.values()].filter((e) => !webhook.has(e.event_id));
+      const started = [...archive!.values()].find((e) => e.type === 'thread_started');
+      const users = started?.type === 'thread_started' ? started.body.thread_started.users : [];
+      expect(missingInWebhooks.map((e) => e.type).sort(), thread).toEqual(
+        ['tags_snapshot', ...users.map(() => 'participant_added')].sort(),
+      );
       const onlyInWebhooks = [...webhook.values()].filter((e) => !archiveIds.has(e.event_id));
       expect(
         onlyInWebhooks.filter((e) => !WEBHOOK_ONLY_TYPES.has(e.type)).map((e) => e.type),
@@ -109,7 +117,7 @@ describe('archive ≡ webhooks over the simulator corpus (seed 20261129, 400 cha
     for (const [thread, archive] of archiveEvents) {
       const webhook = webhookEvents.get(thread)!;
       for (const event of archive.values()) {
-        if (event.type === 'thread_started') continue;
+        if (['thread_started', 'tags_snapshot', 'participant_added'].includes(event.type)) continue;
         const twin = content(webhook.get(event.event_id)!);
         if (event.type === 'thread_closed') {
           // chat_deactivated has no time (dated by its receipt); the archive's close is dated by its archiving message.

@@ -17,6 +17,8 @@ const emptyThread = {
   summary_updated_us: null,
   tags_snapshot: null,
   tags_snapshot_us: null,
+  archive_tags: null,
+  archive_tags_us: null,
 };
 const emptyChat = {
   tenant: TENANT,
@@ -50,8 +52,8 @@ describe('transcript rows: threads', () => {
     ]);
     expect(rows.threads).toEqual([{ ...emptyThread, started_us: AT }]);
     expect(rows.threadTags).toEqual([
-      { ...key, tag: 'vip', tagged: true, untagged: false },
-      { ...key, tag: 'sales', tagged: true, untagged: false },
+      { ...key, tag: 'vip', tagged: true, untagged: false, tagged_us: RECEIVED, untagged_us: null },
+      { ...key, tag: 'sales', tagged: true, untagged: false, tagged_us: RECEIVED, untagged_us: null },
     ]);
     expect(rows.participants.map((p) => p.user_id)).toEqual(['cust-1', 'agent@x']);
     expect(rows.customers).toEqual([
@@ -91,15 +93,23 @@ describe('transcript rows: threads', () => {
       event('thread_untagged', { tag: 'vip' }),
     ]);
     expect(rows.threadTags).toEqual([
-      { ...key, tag: 'vip', tagged: true, untagged: false },
-      { ...key, tag: 'vip', tagged: false, untagged: true },
+      { ...key, tag: 'vip', tagged: true, untagged: false, tagged_us: RECEIVED, untagged_us: null },
+      { ...key, tag: 'vip', tagged: false, untagged: true, tagged_us: null, untagged_us: RECEIVED },
     ]);
     expect(rows.threads).toEqual([emptyThread, emptyThread]);
   });
 
   it('a v2 tag list is a snapshot at the receipt time, not the LiveChat time', () => {
-    const rows = transcriptRowChanges([event('tags_snapshot', { tags: ['a', 'b'] })]);
+    const rows = transcriptRowChanges([
+      event('tags_snapshot', { tags: ['a', 'b'] }, { source_format: 'v2', api_version: '2' }),
+    ]);
     expect(rows.threads).toEqual([{ ...emptyThread, tags_snapshot: ['a', 'b'], tags_snapshot_us: RECEIVED }]);
+    expect(rows.threadTags).toEqual([]);
+  });
+
+  it("a v3 tag list is an archive's, the tags as of its read (its receipt)", () => {
+    const rows = transcriptRowChanges([event('tags_snapshot', { tags: ['a'] }, { occurred_at: null })]);
+    expect(rows.threads).toEqual([{ ...emptyThread, archive_tags: ['a'], archive_tags_us: RECEIVED }]);
     expect(rows.threadTags).toEqual([]);
   });
 

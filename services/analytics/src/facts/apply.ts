@@ -27,12 +27,13 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
     key: (r) => k(r, 'tenant', 'chat_id', 'thread_id'),
     sql: (s) => `
       insert into ${s}.threads as t (tenant, chat_id, thread_id, started_us, source_format, closed, close_dated_us,
-                                     close_received_us, customer_id, group_ids, tags_snapshot, tags_snapshot_us)
+                                     close_received_us, customer_id, group_ids, tags_snapshot, tags_snapshot_us,
+                                     archive_tags, archive_tags_us)
       select tenant, chat_id, thread_id, started_us, source_format, closed, close_dated_us, close_received_us,
-             customer_id, coalesce(group_ids, '{}'), tags_snapshot, tags_snapshot_us
+             customer_id, coalesce(group_ids, '{}'), tags_snapshot, tags_snapshot_us, archive_tags, archive_tags_us
       from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, started_us bigint,
              source_format text, closed boolean, close_dated_us bigint, close_received_us bigint, customer_id text,
-             group_ids bigint[], tags_snapshot text[], tags_snapshot_us bigint)
+             group_ids bigint[], tags_snapshot text[], tags_snapshot_us bigint, archive_tags text[], archive_tags_us bigint)
       on conflict (tenant, chat_id, thread_id) do update set
         started_us = least(t.started_us, excluded.started_us),
         source_format = coalesce(t.source_format, excluded.source_format),
@@ -46,7 +47,13 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
                                    or (excluded.tags_snapshot_us = t.tags_snapshot_us
                                        and excluded.tags_snapshot::text > t.tags_snapshot::text))
                              then excluded.tags_snapshot else t.tags_snapshot end,
-        tags_snapshot_us = greatest(t.tags_snapshot_us, excluded.tags_snapshot_us)`,
+        tags_snapshot_us = greatest(t.tags_snapshot_us, excluded.tags_snapshot_us),
+        archive_tags = case when excluded.archive_tags_us is not null
+                             and (t.archive_tags_us is null or excluded.archive_tags_us > t.archive_tags_us
+                                  or (excluded.archive_tags_us = t.archive_tags_us
+                                      and excluded.archive_tags::text > t.archive_tags::text))
+                            then excluded.archive_tags else t.archive_tags end,
+        archive_tags_us = greatest(t.archive_tags_us, excluded.archive_tags_us)`,
   },
   chatGroups: {
     key: (r) => k(r, 'tenant', 'chat_id'),
@@ -59,12 +66,15 @@ const statements: { readonly [K in keyof AnalyticsRowChanges]: TableStatement } 
   threadTags: {
     key: (r) => k(r, 'tenant', 'chat_id', 'thread_id', 'tag'),
     sql: (s) => `
-      insert into ${s}.thread_tags as t (tenant, chat_id, thread_id, tag, tagged, untagged)
+      insert into ${s}.thread_tags as t (tenant, chat_id, thread_id, tag, tagged, untagged, tagged_us, untagged_us)
       select * from jsonb_to_recordset($1::jsonb)
-             as x(tenant text, chat_id text, thread_id text, tag text, tagged boolean, untagged boolean)
+             as x(tenant text, chat_id text, thread_id text, tag text, tagged boolean, untagged boolean,
+                  tagged_us bigint, untagged_us bigint)
       on conflict (tenant, chat_id, thread_id, tag) do update set
         tagged = t.tagged or excluded.tagged,
-        untagged = t.untagged or excluded.untagged`,
+        untagged = t.untagged or excluded.untagged,
+        tagged_us = greatest(t.tagged_us, excluded.tagged_us),
+        untagged_us = greatest(t.untagged_us, excluded.untagged_us)`,
   },
   entries: {
     key: (r) => k(r, 'tenant', 'chat_id', 'thread_id', 'entry_id'),

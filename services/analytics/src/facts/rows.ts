@@ -21,6 +21,9 @@ export interface ThreadRow {
   group_ids: number[];
   tags_snapshot: string[] | null;
   tags_snapshot_us: number | null;
+  /** The tags of the newest archive read of the thread (a v3 `tags_snapshot`) and when it was read. */
+  archive_tags: string[] | null;
+  archive_tags_us: number | null;
 }
 
 export interface ChatGroupsRow {
@@ -36,6 +39,9 @@ export interface ThreadTagRow {
   tag: string;
   tagged: boolean;
   untagged: boolean;
+  /** Receipt time of the (latest) fact that tagged / untagged: an archive read later supersedes them. */
+  tagged_us: number | null;
+  untagged_us: number | null;
 }
 
 export interface EntryRow {
@@ -155,6 +161,8 @@ function threadRow(event: ChatDomainEvent, chatId: string, threadId: string): Th
     group_ids: [],
     tags_snapshot: null,
     tags_snapshot_us: null,
+    archive_tags: null,
+    archive_tags_us: null,
   };
 }
 
@@ -187,6 +195,8 @@ export function addEventRows(event: ChatDomainEvent, into: AnalyticsRowChanges):
           tag,
           tagged: true,
           untagged: false,
+          tagged_us: event.received_at,
+          untagged_us: null,
         });
       for (const user of body.users)
         if (user.id !== null && user.kind !== 'unknown')
@@ -247,11 +257,29 @@ export function addEventRows(event: ChatDomainEvent, into: AnalyticsRowChanges):
       const tag = tagged
         ? event.body.thread_tagged.tag
         : (event as ChatEventOf<'thread_untagged'>).body.thread_untagged.tag;
-      into.threadTags.push({ tenant, chat_id: chatId, thread_id: threadId, tag, tagged, untagged: !tagged });
+      into.threadTags.push({
+        tenant,
+        chat_id: chatId,
+        thread_id: threadId,
+        tag,
+        tagged,
+        untagged: !tagged,
+        tagged_us: tagged ? event.received_at : null,
+        untagged_us: tagged ? null : event.received_at,
+      });
       return;
     }
     case 'tags_snapshot': {
       if (chatId === null || threadId === null) return;
+      if (event.source_format === 'v3') {
+        // v3 sends tag changes, never lists: a v3 list is an archive's, the tags as of its read (received_at).
+        into.threads.push({
+          ...threadRow(event, chatId, threadId),
+          archive_tags: [...event.body.tags_snapshot.tags],
+          archive_tags_us: event.received_at,
+        });
+        return;
+      }
       // v2 lists: the one received last wins (chat_changed carries no LiveChat time), as in transcripts.
       into.threads.push({
         ...threadRow(event, chatId, threadId),

@@ -33,6 +33,9 @@ export interface ThreadRow {
   closed_us: number | null;
   tags_snapshot: string[] | null;
   tags_snapshot_us: number | null;
+  /** The tags of the newest archive read of the thread (a v3 `tags_snapshot`) and when it was read. */
+  archive_tags: string[] | null;
+  archive_tags_us: number | null;
   rating_score: number | null;
   rating_comment: string | null;
   rating_us: number | null;
@@ -44,6 +47,9 @@ export interface ThreadTagRow {
   tag: string;
   tagged: boolean;
   untagged: boolean;
+  /** Receipt time of the (latest) fact that tagged / untagged: an archive read later supersedes them. */
+  tagged_us: number | null;
+  untagged_us: number | null;
 }
 export interface EntryRow {
   tenant: string;
@@ -93,6 +99,8 @@ const thread = (tenant: string, chat_id: string, thread_id: string): ThreadRow =
   closed_us: null,
   tags_snapshot: null,
   tags_snapshot_us: null,
+  archive_tags: null,
+  archive_tags_us: null,
   rating_score: null,
   rating_comment: null,
   rating_us: null,
@@ -211,6 +219,8 @@ export function addEventRows(event: ChatDomainEvent, into: CrmRowChanges): void 
           tag,
           tagged: true,
           untagged: false,
+          tagged_us: event.received_at,
+          untagged_us: null,
         });
       return;
     }
@@ -225,11 +235,29 @@ export function addEventRows(event: ChatDomainEvent, into: CrmRowChanges): void 
       const tag =
         event.type === 'thread_tagged' ? event.body.thread_tagged.tag : event.body.thread_untagged.tag;
       into.threads.push(thread(tenant, chatId, threadId));
-      into.threadTags.push({ tenant, chat_id: chatId, thread_id: threadId, tag, tagged, untagged: !tagged });
+      into.threadTags.push({
+        tenant,
+        chat_id: chatId,
+        thread_id: threadId,
+        tag,
+        tagged,
+        untagged: !tagged,
+        tagged_us: tagged ? event.received_at : null,
+        untagged_us: tagged ? null : event.received_at,
+      });
       return;
     }
     case 'tags_snapshot':
       if (chatId === null || threadId === null) return;
+      if (event.source_format === 'v3') {
+        // v3 sends tag changes, never lists: a v3 list is an archive's, the tags as of its read (received_at).
+        into.threads.push({
+          ...thread(tenant, chatId, threadId),
+          archive_tags: [...event.body.tags_snapshot.tags],
+          archive_tags_us: event.received_at,
+        });
+        return;
+      }
       // v2 lists carry no LiveChat time: the one received last wins (as in transcripts)
       into.threads.push({
         ...thread(tenant, chatId, threadId),

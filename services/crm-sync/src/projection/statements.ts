@@ -63,9 +63,10 @@ export const statements: { [K in Tables]: TableStatement<K> } = {
     key: (r) => k(r.tenant, r.chat_id, r.thread_id),
     sql: (s) => `
       insert into ${s}.threads as t (tenant, chat_id, thread_id, started_us, closed_us, tags_snapshot, tags_snapshot_us,
-                                     rating_score, rating_comment, rating_us)
+                                     rating_score, rating_comment, rating_us, archive_tags, archive_tags_us)
       select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, started_us bigint,
-             closed_us bigint, tags_snapshot text[], tags_snapshot_us bigint, rating_score int, rating_comment text, rating_us bigint)
+             closed_us bigint, tags_snapshot text[], tags_snapshot_us bigint, rating_score int, rating_comment text, rating_us bigint,
+             archive_tags text[], archive_tags_us bigint)
       on conflict (tenant, chat_id, thread_id) do update set
         started_us = least(t.started_us, excluded.started_us),
         closed_us = least(t.closed_us, excluded.closed_us),
@@ -76,16 +77,22 @@ export const statements: { [K in Tables]: TableStatement<K> } = {
                             then excluded.rating_score else t.rating_score end,
         rating_comment = case when excluded.rating_us is not null and (t.rating_us is null or excluded.rating_us >= t.rating_us)
                               then excluded.rating_comment else t.rating_comment end,
-        rating_us = greatest(t.rating_us, excluded.rating_us)`,
+        rating_us = greatest(t.rating_us, excluded.rating_us),
+        archive_tags = case when excluded.archive_tags_us is not null and (t.archive_tags_us is null or excluded.archive_tags_us > t.archive_tags_us)
+                            then excluded.archive_tags else t.archive_tags end,
+        archive_tags_us = greatest(t.archive_tags_us, excluded.archive_tags_us)`,
   },
   threadTags: {
     key: (r) => k(r.tenant, r.chat_id, r.thread_id, r.tag),
     sql: (s) => `
-      insert into ${s}.thread_tags as t (tenant, chat_id, thread_id, tag, tagged, untagged)
-      select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, tag text, tagged boolean, untagged boolean)
+      insert into ${s}.thread_tags as t (tenant, chat_id, thread_id, tag, tagged, untagged, tagged_us, untagged_us)
+      select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, tag text, tagged boolean, untagged boolean,
+             tagged_us bigint, untagged_us bigint)
       on conflict (tenant, chat_id, thread_id, tag) do update set
         tagged = t.tagged or excluded.tagged,
-        untagged = t.untagged or excluded.untagged`,
+        untagged = t.untagged or excluded.untagged,
+        tagged_us = greatest(t.tagged_us, excluded.tagged_us),
+        untagged_us = greatest(t.untagged_us, excluded.untagged_us)`,
   },
   entries: {
     key: (r) => k(r.tenant, r.chat_id, r.thread_id, r.entry_id),

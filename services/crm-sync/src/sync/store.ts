@@ -99,9 +99,21 @@ export class SyncStore {
       tags: string[];
     }>(
       `select t.closed_us::text, u.name, u.email, u.session_fields, t.rating_score, t.rating_comment,
-              coalesce(t.tags_snapshot, array(select g.tag from ${this.s}.thread_tags g
+              case when t.archive_tags_us is not null then array(
+                -- an archive read's tags, less those untagged after it, plus those tagged after it
+                select x.tag from (
+                  select a.tag from unnest(t.archive_tags) as a(tag)
+                  where not exists (select 1 from ${this.s}.thread_tags u
+                                    where u.tenant = t.tenant and u.chat_id = t.chat_id and u.thread_id = t.thread_id
+                                      and u.tag = a.tag and u.untagged and u.untagged_us > t.archive_tags_us)
+                  union
+                  select g.tag from ${this.s}.thread_tags g
+                  where g.tenant = t.tenant and g.chat_id = t.chat_id and g.thread_id = t.thread_id
+                    and g.tagged and g.tagged_us > t.archive_tags_us
+                    and not (g.untagged and g.untagged_us > t.archive_tags_us)) x order by x.tag)
+              else coalesce(t.tags_snapshot, array(select g.tag from ${this.s}.thread_tags g
                 where g.tenant = t.tenant and g.chat_id = t.chat_id and g.thread_id = t.thread_id
-                  and g.tagged and not g.untagged order by g.tag)) as tags
+                  and g.tagged and not g.untagged order by g.tag)) end as tags
        from ${this.s}.threads t
        join ${this.s}.chats c on c.tenant = t.tenant and c.chat_id = t.chat_id
        join ${this.s}.customers u on u.tenant = c.tenant and u.customer_id = c.customer_id

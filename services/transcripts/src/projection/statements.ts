@@ -46,10 +46,11 @@ export const statements: { [K in keyof TranscriptRowChanges]: TableStatement<K> 
     sql: (s) => `
       insert into ${s}.threads as t (tenant, chat_id, thread_id, started_us, closed_us, closed_by_user_id, closed_by_kind,
                                      queue_wait_seconds, queued_at_us, summary_status, summary_text, summary_updated_us,
-                                     tags_snapshot, tags_snapshot_us)
+                                     tags_snapshot, tags_snapshot_us, archive_tags, archive_tags_us)
       select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, started_us bigint,
              closed_us bigint, closed_by_user_id text, closed_by_kind text, queue_wait_seconds int, queued_at_us bigint,
-             summary_status text, summary_text text, summary_updated_us bigint, tags_snapshot text[], tags_snapshot_us bigint)
+             summary_status text, summary_text text, summary_updated_us bigint, tags_snapshot text[], tags_snapshot_us bigint,
+             archive_tags text[], archive_tags_us bigint)
       on conflict (tenant, chat_id, thread_id) do update set
         started_us = least(t.started_us, excluded.started_us),
         -- the earliest close is the close; later ones would be redeliveries in another format
@@ -68,17 +69,23 @@ export const statements: { [K in keyof TranscriptRowChanges]: TableStatement<K> 
         summary_updated_us = greatest(t.summary_updated_us, excluded.summary_updated_us),
         tags_snapshot = case when excluded.tags_snapshot_us is not null and (t.tags_snapshot_us is null or excluded.tags_snapshot_us > t.tags_snapshot_us)
                              then excluded.tags_snapshot else t.tags_snapshot end,
-        tags_snapshot_us = greatest(t.tags_snapshot_us, excluded.tags_snapshot_us)`,
+        tags_snapshot_us = greatest(t.tags_snapshot_us, excluded.tags_snapshot_us),
+        archive_tags = case when excluded.archive_tags_us is not null and (t.archive_tags_us is null or excluded.archive_tags_us > t.archive_tags_us)
+                            then excluded.archive_tags else t.archive_tags end,
+        archive_tags_us = greatest(t.archive_tags_us, excluded.archive_tags_us)`,
   },
   threadTags: {
     table: 'threadTags',
     key: (r) => k(r.tenant, r.chat_id, r.thread_id, r.tag),
     sql: (s) => `
-      insert into ${s}.thread_tags as t (tenant, chat_id, thread_id, tag, tagged, untagged)
-      select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, tag text, tagged boolean, untagged boolean)
+      insert into ${s}.thread_tags as t (tenant, chat_id, thread_id, tag, tagged, untagged, tagged_us, untagged_us)
+      select * from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, tag text, tagged boolean, untagged boolean,
+             tagged_us bigint, untagged_us bigint)
       on conflict (tenant, chat_id, thread_id, tag) do update set
         tagged = t.tagged or excluded.tagged,
-        untagged = t.untagged or excluded.untagged`,
+        untagged = t.untagged or excluded.untagged,
+        tagged_us = greatest(t.tagged_us, excluded.tagged_us),
+        untagged_us = greatest(t.untagged_us, excluded.untagged_us)`,
   },
   entries: {
     table: 'entries',

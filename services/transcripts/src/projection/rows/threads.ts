@@ -34,6 +34,8 @@ export const threadRows: RowBuilders<ThreadEventType> = {
         tag,
         tagged: true,
         untagged: false,
+        tagged_us: event.received_at,
+        untagged_us: null,
       });
     userRows(tenant, chatId, body.users, into, at);
   },
@@ -59,6 +61,8 @@ export const threadRows: RowBuilders<ThreadEventType> = {
       tag: event.body.thread_tagged.tag,
       tagged: true,
       untagged: false,
+      tagged_us: event.received_at,
+      untagged_us: null,
     });
   },
   thread_untagged: (event, into) => {
@@ -72,11 +76,23 @@ export const threadRows: RowBuilders<ThreadEventType> = {
       tag: event.body.thread_untagged.tag,
       tagged: false,
       untagged: true,
+      tagged_us: null,
+      untagged_us: event.received_at,
     });
   },
   tags_snapshot: (event, into) => {
     const { tenant, chat_id: chatId, thread_id: threadId } = event;
     if (chatId === null || threadId === null) return;
+    if (event.source_format === 'v3') {
+      // v3 sends tag changes, never lists: a v3 list is an archive's (packages/livechat "Archives"), the thread's
+      // tags as of its read (received_at). The newest read wins, and supersedes tag changes received before it.
+      into.threads.push({
+        ...thread(tenant, chatId, threadId),
+        archive_tags: [...event.body.tags_snapshot.tags],
+        archive_tags_us: event.received_at,
+      });
+      return;
+    }
     // v2 tag lists: the one received last wins. chat_changed carries no LiveChat time, and comparing
     // our receipt time with chat_ended's LiveChat time would let a late delivery beat the final list.
     into.threads.push({

@@ -27,6 +27,9 @@ export interface ThreadRow {
   summary_updated_us: number | null;
   tags_snapshot: string[] | null;
   tags_snapshot_us: number | null;
+  /** The tags of the newest archive read of the thread (a v3 `tags_snapshot`) and when it was read. */
+  archive_tags: string[] | null;
+  archive_tags_us: number | null;
 }
 export interface ThreadTagRow {
   tenant: string;
@@ -35,6 +38,9 @@ export interface ThreadTagRow {
   tag: string;
   tagged: boolean;
   untagged: boolean;
+  /** Receipt time of the (latest) fact that tagged / untagged: an archive read later supersedes them. */
+  tagged_us: number | null;
+  untagged_us: number | null;
 }
 export interface EntryRow {
   tenant: string;
@@ -183,6 +189,8 @@ export const thread = (tenant: string, chat_id: string, thread_id: string): Thre
   summary_updated_us: null,
   tags_snapshot: null,
   tags_snapshot_us: null,
+  archive_tags: null,
+  archive_tags_us: null,
 });
 
 /** A chat row that changes nothing but its existence. */
