@@ -26,18 +26,12 @@ const PAT_ACCOUNT = 'reconcile-operator';
 const PAT = 'reconcile-pat-0123456789';
 
 /**
- * What an archive copy still changes in the views (reported to the archive mapping's owner in
- * /work/notes/request-archive.md): agents' names from the archive's user list, which webhooks never carry, and the
- * tags (an archive has the tags as of the read, the webhooks the tag history). Columns listed are left out of the
- * checksum, a view set to null is not compared; every other column of every view must be equal. `chat_summary.ended_at`
- * is left out for another reason: a v3 chat_deactivated webhook carries no time, so it is the receipt time, which
- * differs between two chains run a few seconds apart whatever the source.
+ * Columns left out of the checksums. `chat_summary.ended_at` only: a v3 chat_deactivated webhook carries no time, so
+ * a thread's end is its receipt time, which differs between two chains run a few seconds apart whatever the source.
+ * Every other column of every transcripts and analytics view must be equal (author names, tags included).
  */
-const KNOWN_ARCHIVE_DIFFERENCES: Record<string, readonly string[] | null | undefined> = {
-  chat_transcript: ['author_name'],
-  chat_summary: ['tags', 'ended_at'],
-  thread_facts: ['tags'],
-  tag_daily: null,
+const LEFT_OUT: Record<string, readonly string[] | undefined> = {
+  chat_summary: ['ended_at'],
 };
 
 interface Views {
@@ -94,8 +88,7 @@ async function checksums(
     ['chat_summary', `${t}.chat_summary`],
     ...['thread_facts', 'daily', 'hourly', 'agent_daily', 'tag_daily'].map((x) => [x, `${a}.${x}`]),
   ] as const) {
-    const left = KNOWN_ARCHIVE_DIFFERENCES[name];
-    if (left === null) continue;
+    const left = LEFT_OUT[name];
     const row =
       left === undefined ? 't::text' : `(to_jsonb(t) - ${left.map((c) => `'${c}'`).join(' - ')})::text`;
     const { rows } = await v.pool.query<{ md5: string }>(
