@@ -151,7 +151,17 @@ export class AgentChatClient {
       let retry = false;
       if (outcome.type === 'authentication' && !refreshed && this.options.onUnauthorized !== undefined) {
         refreshed = true;
-        await this.options.onUnauthorized();
+        try {
+          await this.options.onUnauthorized();
+        } catch (err) {
+          // The token cannot be refreshed (revoked, tenant gone): not something a retry mends.
+          throw new AgentApiError(
+            'AGENT_API_AUTHENTICATION',
+            `${method}: the access token was refused and could not be refreshed`,
+            { method, type: 'authentication', attempts: attempt },
+            { cause: err },
+          );
+        }
         retry = true;
       } else if (outcome.type === 'misdirected_request' && !redirected && outcome.region !== undefined) {
         redirected = true;
@@ -199,6 +209,18 @@ export class AgentChatClient {
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
     const started = Date.now();
+    let authorization: string;
+    try {
+      authorization = await this.options.authorization();
+    } catch (err) {
+      // Credentials that cannot be opened or refreshed are an authentication failure, not a network one.
+      return {
+        ok: false,
+        reason: 'credentials',
+        type: 'authentication',
+        message: `no usable credentials: ${err instanceof Error ? err.message.slice(0, 200) : 'unknown error'}`,
+      };
+    }
     const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 15_000);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     let res: Response;
@@ -207,7 +229,7 @@ export class AgentChatClient {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          authorization: await this.options.authorization(),
+          authorization,
           ...(this.region === undefined ? {} : { 'x-region': this.region }),
         },
         body: JSON.stringify(body),

@@ -17,6 +17,8 @@ export interface ArchiveRow {
 
 export interface ArchivePage {
   readonly rows: readonly ArchiveRow[];
+  /** Rows without id, thread.id or thread.created_at: left out (the caller counts them), never a reason to stall. */
+  readonly invalidRows: number;
   /** The page_id this page was read with (null: the first request, with filters). */
   readonly pageId: string | null;
   /** Where the walk goes on from; null after the last page. */
@@ -35,36 +37,32 @@ export function archiveTime(date: Date): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000+00:00');
 }
 
+/** A row the walk can use: a chat id, and a thread with an id and a created_at. */
+export function isArchiveRow(c: unknown): c is ArchiveRow {
+  const row = c as Partial<ArchiveRow> | null;
+  return (
+    typeof row === 'object' &&
+    row !== null &&
+    typeof row.id === 'string' &&
+    typeof row.thread === 'object' &&
+    row.thread !== null &&
+    typeof row.thread.id === 'string' &&
+    typeof row.thread.created_at === 'string'
+  );
+}
+
 function parsePage(body: Record<string, unknown>, pageId: string | null): ArchivePage {
   const chats = body['chats'];
   if (!Array.isArray(chats))
     throw new AgentApiError('AGENT_API_RESPONSE_INVALID', 'list_archives: the response has no chats array', {
       method: 'list_archives',
     });
-  const rows = chats.filter((c): c is ArchiveRow => {
-    const row = c as Partial<ArchiveRow> | null;
-    return (
-      typeof row === 'object' &&
-      row !== null &&
-      typeof row.id === 'string' &&
-      typeof row.thread === 'object' &&
-      row.thread !== null &&
-      typeof row.thread.id === 'string' &&
-      typeof row.thread.created_at === 'string'
-    );
-  });
-  if (rows.length !== chats.length)
-    throw new AgentApiError(
-      'AGENT_API_RESPONSE_INVALID',
-      'list_archives: a row lacks id, thread.id or thread.created_at',
-      {
-        method: 'list_archives',
-      },
-    );
+  const rows = chats.filter(isArchiveRow);
   const next = body['next_page_id'];
   const found = body['found_chats'];
   return {
     rows,
+    invalidRows: chats.length - rows.length,
     pageId,
     nextPageId: typeof next === 'string' && next !== '' ? next : null,
     foundChats: typeof found === 'number' ? found : null,

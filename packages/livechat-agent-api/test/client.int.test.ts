@@ -94,6 +94,24 @@ describe('Agent Chat API client against the fake', () => {
     await expectCode(never.call('get_chat', { chat_id: 'C1' }), 'AGENT_API_AUTHENTICATION');
   });
 
+  it('credentials that cannot be opened or refreshed fail as authentication at once, not as a network error', async () => {
+    const events: AgentApiEvent[] = [];
+    const sealed = client(
+      {
+        authorization: () => Promise.reject(new Error('APP_TOKEN_DECRYPT_FAILED')),
+        onUnauthorized: () => Promise.reject(new Error('refresh revoked')),
+      },
+      events,
+    );
+    await expectCode(sealed.call('get_chat', { chat_id: 'C1' }), 'AGENT_API_AUTHENTICATION');
+    const revoked = client({
+      authorization: () => Promise.resolve(basic('acct', 'bad')),
+      onUnauthorized: () => Promise.reject(new Error('refresh token revoked')),
+    });
+    await expectCode(revoked.call('get_chat', { chat_id: 'C1' }), 'AGENT_API_AUTHENTICATION');
+    expect(events.filter((e) => e.kind === 'retry' && e.delayMs > 0)).toEqual([]);
+  });
+
   it('too_many_requests backs off with jitter until it passes, and fails only after its attempts', async () => {
     const events: AgentApiEvent[] = [];
     fake.injectAgentFaults(
@@ -133,7 +151,13 @@ describe('Agent Chat API client against the fake', () => {
       );
       expect(result).toEqual({ pages: 3, rows: 250 });
       expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => `T${i}`));
-      expect(events.filter((e) => e.kind === 'retry').length).toBeGreaterThanOrEqual(6);
+      // two calls in three are refused (the plan counts every call of the file, so the first page may see one): each
+      // refusal was waited out and retried
+      const retries = events.filter((e) => e.kind === 'retry').length;
+      expect(retries).toBeGreaterThanOrEqual(4);
+      expect(retries).toBe(
+        fake.calls().filter((c) => c.path === 'agent/action/list_archives' && c.status === 429).length,
+      );
     } finally {
       fake.setAgentFaultPlan(undefined);
     }

@@ -59,6 +59,8 @@ export interface AppConfig {
     readonly backfillDays: number;
     /** Calls in flight per tenant. */
     readonly concurrency: number;
+    /** Tenants the scheduler works on at once. */
+    readonly tenantConcurrency: number;
     /** Full-jitter backoff of the Agent Chat API client: first delay bound and cap. */
     readonly backoff: { readonly baseMs: number; readonly maxMs: number };
     /** Seconds between reconciliation passes over the active tenants; 0: off. */
@@ -144,6 +146,7 @@ const envSchema = z.object({
     .default('livechat.webhooks.raw'),
   APP_BACKFILL_DAYS: intVar(0, 3650).default(30),
   APP_AGENT_API_CONCURRENCY: intVar(1, 16).default(2),
+  APP_ARCHIVE_TENANT_CONCURRENCY: intVar(1, 64).default(4),
   APP_AGENT_API_BACKOFF_BASE_MS: intVar(1, 60_000).default(250),
   APP_AGENT_API_BACKOFF_MAX_MS: intVar(10, 600_000).default(30_000),
   APP_RECONCILE_INTERVAL_SECONDS: intVar(0, 7 * 86_400).default(900),
@@ -232,6 +235,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
       rawTopic: e.RAW_WEBHOOK_TOPIC,
       backfillDays: e.APP_BACKFILL_DAYS,
       concurrency: e.APP_AGENT_API_CONCURRENCY,
+      tenantConcurrency: e.APP_ARCHIVE_TENANT_CONCURRENCY,
       backoff: { baseMs: e.APP_AGENT_API_BACKOFF_BASE_MS, maxMs: e.APP_AGENT_API_BACKOFF_MAX_MS },
       reconcileIntervalSeconds: e.APP_RECONCILE_INTERVAL_SECONDS,
       reconcileOverlapSeconds: e.APP_RECONCILE_OVERLAP_SECONDS,

@@ -71,6 +71,7 @@ describe('the app backfills after an install, per tenant, visible on the setting
     expect(await readTopic(topic, { count: CHATS, timeoutMs: 10_000 })).toHaveLength(CHATS);
     // The scheduler's pass reconciles every active tenant with its OAuth token: its threads are known, none rewritten.
     await h.deps.archives.jobs.pass();
+    await h.deps.archives.jobs.idle();
     const pass = h.logs
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l['msg'] === 'reconciliation pass');

@@ -253,7 +253,7 @@ export async function runReconcileCommand(deps: AppDeps, tenantKey: string, io: 
     },
   );
   io.out(
-    `reconcile ${report.outcome}${report.code === undefined ? '' : ` (${report.code}: ${report.message ?? ''})`}: window ${report.since.toISOString()} .. ${report.until.toISOString()}, threads checked ${report.threadsChecked}, threads recovered ${report.threadsRecovered}, events recovered ${report.eventsRecovered}, open threads fetched ${report.openThreadsFetched}, gone ${report.gone}, ${fmtDuration((Date.now() - started) / 1000)}`,
+    `reconcile ${report.outcome}${report.code === undefined ? '' : ` (${report.code}: ${report.message ?? ''})`}: window ${report.since.toISOString()} .. ${report.until.toISOString()}, threads checked ${report.threadsChecked}, threads recovered ${report.threadsRecovered}, events recovered ${report.eventsRecovered}, open threads fetched ${report.openThreadsFetched}, gone ${report.gone}, unreadable ${report.unreadable ?? 0}, ${fmtDuration((Date.now() - started) / 1000)}`,
   );
   return report.outcome === 'done' ? 0 : report.outcome === 'failed' ? 1 : 75;
 }

@@ -71,8 +71,12 @@ export class ArchiveJobs {
   private timer: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
   private closed = false;
+  /** Tenants worked on at once by the scheduler (each walk holds a page of threads in memory). */
+  private readonly tenantSlots: Slots;
 
-  constructor(private readonly deps: ArchiveJobsDeps) {}
+  constructor(private readonly deps: ArchiveJobsDeps) {
+    this.tenantSlots = new Slots(deps.config.archives.tenantConcurrency);
+  }
 
   /** The client for a tenant with its OAuth token, or null (and one log line) when the token cannot read chats. */
   private async clientFor(tenant: Tenant): Promise<AgentChatClient | null> {
@@ -214,6 +218,7 @@ export class ArchiveJobs {
       eventsRecovered: report.eventsRecovered,
       openThreadsFetched: report.openThreadsFetched,
       gone: report.gone,
+      unreadable: report.unreadable ?? 0,
       durationMs: Date.now() - started,
       ...(report.code === undefined ? {} : { code: report.code }),
     };
@@ -223,23 +228,25 @@ export class ArchiveJobs {
     return report;
   }
 
-  /** One pass: resume backfills left by a crashed process, then reconcile every active tenant. */
+  /**
+   * One pass: resumes backfills a crashed process left, and starts a reconciliation for every active tenant not
+   * already being reconciled here, at most APP_ARCHIVE_TENANT_CONCURRENCY at once across tenants. It waits for none of
+   * them: one tenant's long backfill or rate-limited walk never holds the others or the next tick back.
+   */
   async pass(): Promise<void> {
     const tenants = await this.deps.registry.listTenants(this.deps.config.livechat.clientId);
-    const jobs: Promise<unknown>[] = [];
     for (const tenant of tenants) {
       if (tenant.status !== 'active') continue;
       const orphan = await this.deps.store.runningWalk(tenant.organizationId, 'backfill');
       if (orphan !== null)
-        jobs.push(
-          this.spawn(`backfill:${tenant.id}`, async () => {
+        void this.spawn(`backfill:${tenant.id}`, () =>
+          this.tenantSlots.run(async () => {
             const client = await this.clientFor(tenant);
             if (client !== null) await this.backfill(orphan, tenant, client);
           }),
         );
-      jobs.push(this.spawn(`reconcile:${tenant.id}`, () => this.reconcile(tenant)));
+      void this.spawn(`reconcile:${tenant.id}`, () => this.tenantSlots.run(() => this.reconcile(tenant)));
     }
-    await Promise.all(jobs);
   }
 
   startScheduler(): void {
@@ -268,5 +275,23 @@ export class ArchiveJobs {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.abort.abort(new Error('app stopping'));
     await this.idle();
+  }
+}
+
+/** At most `size` jobs at once; the others wait their turn in order. */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active += 1;
+    try {
+      return await fn();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
   }
 }

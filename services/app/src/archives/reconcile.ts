@@ -1,4 +1,4 @@
-import { isAgentApiError } from '@livechat-pipeline/livechat-agent-api';
+import { isAgentApiError, isArchiveRow } from '@livechat-pipeline/livechat-agent-api';
 import type { ArchiveRow } from '@livechat-pipeline/livechat-agent-api';
 import { fingerprintOf, runWalk } from './walk-runner.js';
 import type { WalkOutcome, WalkRunnerDeps } from './walk-runner.js';
@@ -28,6 +28,8 @@ export interface ReconcileReport {
   readonly openThreadsFetched: number;
   /** Threads LiveChat no longer has (get_chat not_found) or keeps beyond the plan's history. */
   readonly gone: number;
+  /** Threads left open that get_chat refused for this token (authorization, validation, …) or answered malformed. */
+  readonly unreadable?: number;
 }
 
 /**
@@ -95,26 +97,46 @@ export async function reconcileTenant(
   let fetched = 0;
   let recovered = 0;
   let gone = 0;
+  let unreadable = 0;
+  let stoppedBy: string | undefined;
   for (const held of stale) {
     if (options.signal?.aborted === true) break;
-    let row: ArchiveRow;
+    let body: Record<string, unknown>;
     try {
-      row = (await deps.client.call(
+      body = await deps.client.call(
         'get_chat',
         { chat_id: held.chatId, thread_id: held.threadId },
         options.signal,
-      )) as unknown as ArchiveRow;
+      );
     } catch (err) {
-      if (isAgentApiError(err) && err.code === 'AGENT_API_NOT_FOUND') {
+      if (!isAgentApiError(err)) throw err;
+      if (err.code === 'AGENT_API_NOT_FOUND') {
         // Deleted at LiveChat: stop asking (kept as not active).
         await store.recordThreads(tenant.id, [{ ...held, active: false }]);
         gone += 1;
         continue;
       }
-      throw err;
+      if (err.retryable) {
+        // Rate limited or unavailable after the client's retries: the rest waits for the next pass (oldest first).
+        stoppedBy = err.code;
+        break;
+      }
+      // This thread cannot be read with this token (authorization: outside the user's groups; validation; another
+      // refusal): counted and not asked again, so one thread never blocks the others.
+      options.onRejected?.({ threadId: held.threadId, code: err.code });
+      await store.recordThreads(tenant.id, [{ ...held, active: false }]);
+      unreadable += 1;
+      continue;
     }
+    if (!isArchiveRow(body)) {
+      options.onRejected?.({ threadId: held.threadId, code: 'AGENT_API_RESPONSE_INVALID' });
+      await store.recordThreads(tenant.id, [{ ...held, active: false }]);
+      unreadable += 1;
+      continue;
+    }
+    const row = body;
     fetched += 1;
-    if (row.thread?.restricted_access !== undefined) {
+    if (row.thread.restricted_access !== undefined) {
       await store.recordThreads(tenant.id, [{ ...held, active: false }]);
       gone += 1;
       continue;
@@ -144,5 +166,9 @@ export async function reconcileTenant(
     eventsRecovered,
     openThreadsFetched: fetched,
     gone: base.gone + gone,
+    unreadable,
+    ...(stoppedBy === undefined
+      ? {}
+      : { code: stoppedBy, message: 'threads left open: stopped early, the rest waits for the next pass' }),
   };
 }

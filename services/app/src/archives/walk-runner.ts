@@ -156,6 +156,8 @@ export async function runWalk(
                   })
                 : { rejected: [] };
             for (const r of rejected) options.onRejected?.(r);
+            for (let i = 0; i < page.invalidRows; i++)
+              options.onRejected?.({ threadId: '(unknown)', code: 'AGENT_API_RESPONSE_INVALID' });
             const rejectedIds = new Set(rejected.map((r) => r.threadId));
             const written = changedPrints.filter((p) => !rejectedIds.has(p.threadId));
             const last = page.rows[page.rows.length - 1];
@@ -195,7 +197,18 @@ export async function runWalk(
             status: 'busy',
             walk: (await store.getWalk(current.id)) ?? current,
           };
-        if (!isAgentApiError(err)) throw err;
+        if (!isAgentApiError(err)) {
+          // The raw topic refused the page for now (Kafka down after kafkajs's retries, the registry away): pause,
+          // the page is read again from the same checkpoint later. Threads Kafka refuses for good never get here
+          // (the sink rejects them one by one).
+          await store.release(current.id);
+          return {
+            status: 'paused',
+            walk: (await store.getWalk(current.id)) ?? current,
+            code: 'APP_ARCHIVE_WRITE_FAILED',
+            message: err instanceof Error ? err.message.slice(0, 300) : String(err).slice(0, 300),
+          };
+        }
         // A page_id LiveChat no longer takes (expired after a month, or foreign): go on from the last thread
         // acknowledged with a new first request (its threads already written are recognised by fingerprint).
         if (err.code === 'AGENT_API_VALIDATION' && 'pageId' in start && !restarted) {
