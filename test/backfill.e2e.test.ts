@@ -58,6 +58,7 @@ describe('backfill: interrupted and resumed, each thread once', () => {
       SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
       RAW_WEBHOOK_TOPIC: topic,
       LIVECHAT_API_URL: fake.apiUrl,
+      LIVECHAT_ACCOUNTS_URL: fake.accountsUrl,
       LIVECHAT_PAT: `${PAT_ACCOUNT}:${PAT}`,
       APP_LOG_LEVEL: 'warn',
     };

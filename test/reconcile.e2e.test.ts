@@ -120,18 +120,23 @@ async function diffRows(a: Views, b: Views, view: string): Promise<string> {
   return [...onlyA.map((x) => `  full:       ${x}`), ...onlyB.map((x) => `  reconciled: ${x}`)].join('\n');
 }
 
-/** Waits until two reads 300 ms apart see the same views (the consumers have caught up with what was sent). */
+/**
+ * Waits until the views stop changing: four reads 400 ms apart the same (a consumer pausing for a rebalance on a busy
+ * machine is shorter than that). The reconciled views are then compared by waiting for the expected checksums
+ * themselves (60 s), which no pause can fake.
+ */
 async function settled(v: Views): Promise<Awaited<ReturnType<typeof checksums>>> {
   let last = '';
+  let same = 0;
   return waitFor(
     async () => {
       const now = await checksums(v);
       const key = JSON.stringify(now);
-      if (key === last && (now.counts.messages ?? 0) > 0) return now;
+      same = key === last ? same + 1 : 0;
       last = key;
-      return undefined;
+      return same >= 3 && (now.counts.messages ?? 0) > 0 ? now : undefined;
     },
-    { timeoutMs: 60_000, intervalMs: 300, message: 'views settled' },
+    { timeoutMs: 90_000, intervalMs: 400, message: 'views settled' },
   );
 }
 
@@ -205,6 +210,7 @@ describe('reconciliation recovers the webhooks that never arrived', () => {
         SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
         RAW_WEBHOOK_TOPIC: lossy.chain.topics.raw,
         LIVECHAT_API_URL: fake.apiUrl,
+        LIVECHAT_ACCOUNTS_URL: fake.accountsUrl,
         LIVECHAT_PAT: `${PAT_ACCOUNT}:${PAT}`,
         APP_LOG_LEVEL: 'warn',
       },
@@ -218,7 +224,7 @@ describe('reconciliation recovers the webhooks that never arrived', () => {
         const now = await checksums(lossy);
         return JSON.stringify(now.sums) === JSON.stringify(expected.sums) ? now : undefined;
       },
-      { timeoutMs: 20_000, intervalMs: 300, message: 'reconciled views equal to the full delivery' },
+      { timeoutMs: 60_000, intervalMs: 300, message: 'reconciled views equal to the full delivery' },
     ).catch(async () => checksums(lossy));
     process.stdout.write(
       `reconcile e2e: ${traffic.deliveries.length} webhooks, ${kept.length} delivered (${lostChats.size} chats lost entirely); ` +

@@ -106,16 +106,28 @@ interface Filters {
 
 /** The Agent Chat API's share of the fake's world. */
 export class AgentChatState {
-  /** thread id -> row */
-  readonly rows = new Map<string, ArchiveRow>();
+  /** organization id -> thread id -> row: a token sees its own organization's chats only, as at LiveChat. */
+  readonly rowsByOrganization = new Map<string, Map<string, ArchiveRow>>();
   readonly cursors = new Map<string, Cursor>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(readonly options: AgentChatOptions) {}
 
-  /** Adds or replaces threads (a thread that closed since is replaced by its new state). */
-  upsert(rows: readonly ArchiveRow[]): void {
-    for (const row of rows) this.rows.set(row.thread.id, row);
+  /** Adds or replaces an organization's threads (a thread that closed since is replaced by its new state). */
+  upsert(organizationId: string, rows: readonly ArchiveRow[]): void {
+    const map = this.rowsByOrganization.get(organizationId) ?? new Map<string, ArchiveRow>();
+    for (const row of rows) map.set(row.thread.id, row);
+    this.rowsByOrganization.set(organizationId, map);
+  }
+
+  rowsOf(organizationId: string | null): ArchiveRow[] {
+    return [...(this.rowsByOrganization.get(organizationId ?? '')?.values() ?? [])];
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const m of this.rowsByOrganization.values()) n += m.size;
+    return n;
   }
 
   /** Takes one request from the credential's bucket; false when it is empty. */
@@ -332,14 +344,14 @@ function walkStart(
   };
 }
 
-function listArchives(world: FakeWorld, credential: string, p: Record<string, unknown>) {
+function listArchives(world: FakeWorld, org: string | null, credential: string, p: Record<string, unknown>) {
   const f = p['filters'];
   if (typeof f === 'object' && f !== null && (f as Record<string, unknown>)['thread_ids'] !== undefined) {
     const fr = f as Record<string, unknown>;
     if (Object.keys(fr).length > 1 || p['page_id'] !== undefined || p['limit'] !== undefined)
       throw invalid('filters.thread_ids cannot be combined with other filters, limit or pagination');
     const ids = new Set(idList('thread_ids', fr['thread_ids'], 20));
-    const rows = [...world.agentChat.rows.values()].filter((r) => ids.has(r.thread.id));
+    const rows = world.agentChat.rowsOf(org).filter((r) => ids.has(r.thread.id));
     return { chats: rows.map((r) => archiveView(world, r)), found_chats: rows.length };
   }
   const start = walkStart(
@@ -351,14 +363,14 @@ function listArchives(world: FakeWorld, credential: string, p: Record<string, un
     { limit: 10, max: 100 },
     null,
   );
-  const rows = [...world.agentChat.rows.values()].filter((r) => matches(r, start.base.filters));
+  const rows = world.agentChat.rowsOf(org).filter((r) => matches(r, start.base.filters));
   const { page, ...ids } = paginate(world.agentChat, world.now(), rows, keyOf, start.base, start);
   return { chats: page.map((r) => archiveView(world, r)), found_chats: rows.length, ...ids };
 }
 
-function chatsById(world: FakeWorld): Map<string, ArchiveRow[]> {
+function chatsById(world: FakeWorld, org: string | null): Map<string, ArchiveRow[]> {
   const byChat = new Map<string, ArchiveRow[]>();
-  for (const row of world.agentChat.rows.values()) {
+  for (const row of world.agentChat.rowsOf(org)) {
     const list = byChat.get(row.id) ?? [];
     list.push(row);
     byChat.set(row.id, list);
@@ -367,10 +379,10 @@ function chatsById(world: FakeWorld): Map<string, ArchiveRow[]> {
   return byChat;
 }
 
-function listChats(world: FakeWorld, credential: string, p: Record<string, unknown>) {
+function listChats(world: FakeWorld, org: string | null, credential: string, p: Record<string, unknown>) {
   const start = walkStart(world, 'list_chats', credential, p, CHAT_FILTERS, { limit: 10, max: 100 }, null);
   const f = start.base.filters;
-  const latest = [...chatsById(world).values()]
+  const latest = [...chatsById(world, org).values()]
     .map((threads) => threads[threads.length - 1]!)
     .filter((r) => (f.active === undefined || r.thread.active === f.active) && matches(r, { ...f }));
   const { page, ...ids } = paginate(world.agentChat, world.now(), latest, keyOf, start.base, start);
@@ -412,9 +424,9 @@ function requiredString(p: Record<string, unknown>, name: string): string {
   return v;
 }
 
-function listThreads(world: FakeWorld, credential: string, p: Record<string, unknown>) {
+function listThreads(world: FakeWorld, org: string | null, credential: string, p: Record<string, unknown>) {
   const chatId = requiredString(p, 'chat_id');
-  const threads = chatsById(world).get(chatId);
+  const threads = chatsById(world, org).get(chatId);
   if (threads === undefined) throw new AgentApiError('not_found', 'Chat not found');
   if (p['min_events_count'] !== undefined) {
     if (p['limit'] !== undefined || p['filters'] !== undefined || p['page_id'] !== undefined)
@@ -446,9 +458,9 @@ function listThreads(world: FakeWorld, credential: string, p: Record<string, unk
   return { threads: page.map((r) => visibleThread(world, r.thread)), found_threads: rows.length, ...ids };
 }
 
-function getChat(world: FakeWorld, p: Record<string, unknown>) {
+function getChat(world: FakeWorld, org: string | null, p: Record<string, unknown>) {
   const chatId = requiredString(p, 'chat_id');
-  const threads = chatsById(world).get(chatId);
+  const threads = chatsById(world, org).get(chatId);
   if (threads === undefined) throw new AgentApiError('not_found', 'Chat not found');
   const threadId = p['thread_id'];
   if (threadId !== undefined && typeof threadId !== 'string') throw invalid('`thread_id` must be a string');
@@ -458,12 +470,12 @@ function getChat(world: FakeWorld, p: Record<string, unknown>) {
   return archiveView(world, row);
 }
 
-function getCustomer(world: FakeWorld, p: Record<string, unknown>) {
+function getCustomer(world: FakeWorld, org: string | null, p: Record<string, unknown>) {
   const id = requiredString(p, 'id');
   let customer: Readonly<Record<string, unknown>> | undefined;
   const chatIds = new Set<string>();
   let threadsCount = 0;
-  for (const row of world.agentChat.rows.values()) {
+  for (const row of world.agentChat.rowsOf(org)) {
     const user = row.users.find((u) => u['id'] === id && u['type'] === 'customer');
     if (user === undefined) continue;
     customer ??= user;
@@ -555,14 +567,14 @@ export async function agentChatApi(
   try {
     const result =
       method === 'list_archives'
-        ? listArchives(world, credential, params)
+        ? listArchives(world, caller.organizationId, credential, params)
         : method === 'list_chats'
-          ? listChats(world, credential, params)
+          ? listChats(world, caller.organizationId, credential, params)
           : method === 'list_threads'
-            ? listThreads(world, credential, params)
+            ? listThreads(world, caller.organizationId, credential, params)
             : method === 'get_chat'
-              ? getChat(world, params)
-              : getCustomer(world, params);
+              ? getChat(world, caller.organizationId, params)
+              : getCustomer(world, caller.organizationId, params);
     if (fault?.kind === 'status')
       return fail(caller.kind, 'internal', 'injected fault', `status ${fault.status} after effect`);
     record(200, caller.kind, fault?.kind === 'delay' ? `delay ${fault.ms}` : undefined);

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  accountEndpoint,
   authorizeDecision,
   authorizePage,
   infoEndpoint,
@@ -52,6 +53,9 @@ export class FakeLiveChat {
         if (url.pathname === '/v2/token' && req.method === 'DELETE')
           return revokeEndpoint(this.world, url, req, res);
         if (url.pathname === '/v2/info' && req.method === 'GET') return infoEndpoint(this.world, req, res);
+        const account = /^\/v2\/accounts\/([^/]+)$/.exec(url.pathname);
+        if (account !== null && req.method === 'GET')
+          return accountEndpoint(this.world, decodeURIComponent(account[1]!), req, res);
         sendJson(res, 404, { error: { type: 'not_found', message: 'no such route in the fake' } });
       };
       route().catch(() => {
@@ -110,16 +114,20 @@ export class FakeLiveChat {
   }
 
   /**
-   * The chats the Agent Chat API serves, one row per thread (list_archives' shape); a thread already there is
-   * replaced (e.g. it closed since). Feed it the simulator's archive rendering of the chats the webhooks describe.
+   * The chats the Agent Chat API serves to tokens of `organizationId` (default: the signing-in account's), one row per
+   * thread (list_archives' shape); a thread already there is replaced (e.g. it closed since). Feed it the
+   * simulator's archive rendering of the chats the webhooks describe.
    */
-  upsertArchives(rows: readonly ArchiveRow[]): void {
-    this.world.agentChat.upsert(rows);
+  upsertArchives(
+    rows: readonly ArchiveRow[],
+    organizationId = this.world.options.account.organizationId,
+  ): void {
+    this.world.agentChat.upsert(organizationId, rows);
   }
 
   /** Threads the Agent Chat API serves. */
   archiveCount(): number {
-    return this.world.agentChat.rows.size;
+    return this.world.agentChat.size;
   }
 
   /** Issues an authorization code without the browser (as if "Allow" had been clicked). */

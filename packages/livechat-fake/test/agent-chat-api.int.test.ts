@@ -60,6 +60,12 @@ describe('fake Agent Chat API (reference A.12)', () => {
           scopes: ['webhooks.configuration:rw'],
         },
         { accountId: 'limited', token: 'pat-limited', organizationId: 'org-1', scopes: ['chats--all:ro'] },
+        {
+          accountId: 'other',
+          token: 'pat-other',
+          organizationId: 'org-2',
+          scopes: ['chats--all:ro', 'customers:ro'],
+        },
       ],
       agentChat: { historyDays: 60, rateLimit: { capacity: 1000, refillPerSecond: 0 }, pageTtlMs: DAY },
       now: () => clock,
@@ -204,6 +210,23 @@ describe('fake Agent Chat API (reference A.12)', () => {
     expect((await call('list_archives', {}, basic('acct', 'pat-access'))).status).toBe(200);
     expect((await call('get_customer', { id: 'cust-1' }, basic('acct', 'pat-access'))).status).toBe(403);
     expect((await call('nope', {})).json.error?.type).toBe('not_found');
+  });
+
+  it("a token sees its own organization's chats only", async () => {
+    const other = basic('other', 'pat-other');
+    expect((await call('list_archives', { limit: 100 }, other)).json['chats']).toEqual([]);
+    expect((await call('get_chat', { chat_id: 'C1' }, other)).status).toBe(404);
+    expect((await call('get_customer', { id: 'cust-1' }, other)).status).toBe(404);
+    fake.upsertArchives(
+      [{ ...rows(1)[0]!, id: 'C-org2', thread: { ...rows(1)[0]!.thread, id: 'T0' } }],
+      'org-2',
+    );
+    const mine = await call('list_archives', { limit: 100 }, other);
+    expect((mine.json['chats'] as { id: string }[]).map((c) => c.id)).toEqual(['C-org2']);
+    // the same thread id in another organization is another thread
+    expect(
+      ((await call('get_chat', { chat_id: 'C0', thread_id: 'T0' })).json['thread'] as { id: string }).id,
+    ).toBe('T0');
   });
 
   it('threads beyond the plan history come back with restricted_access and no events', async () => {

@@ -70,6 +70,7 @@ try {
       APP_DB_INGEST_ROLE: 'none',
       RAW_WEBHOOK_TOPIC: topic,
       LIVECHAT_API_URL: fake.apiUrl,
+      LIVECHAT_ACCOUNTS_URL: fake.accountsUrl,
       LIVECHAT_PAT: 'demo:demo-pat',
       APP_LOG_LEVEL: 'warn',
     },

@@ -65,6 +65,7 @@ describe('reconciliation passes', () => {
       SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl,
       RAW_WEBHOOK_TOPIC: topic,
       LIVECHAT_API_URL: fake.apiUrl,
+      LIVECHAT_ACCOUNTS_URL: fake.accountsUrl,
       LIVECHAT_PAT: 'ops:ops-pat',
       APP_RECONCILE_FIRST_WINDOW_SECONDS: String(6 * 3600),
       APP_RECONCILE_OVERLAP_SECONDS: '120',
@@ -87,6 +88,19 @@ describe('reconciliation passes', () => {
     expect(code, err.join('\n')).toBe(0);
     return out.join('\n');
   };
+
+  it('refuses a PAT of another organization than --tenant (its chats would be written under the wrong tenant)', async () => {
+    const err: string[] = [];
+    const code = await runCli(['reconcile', '--tenant', 'org-someone-else'], env, {
+      out: () => undefined,
+      err: (t) => err.push(t),
+    });
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(
+      /LIVECHAT_PAT belongs to organization org-reconcile-0001, not to org-someone-else/,
+    );
+    expect(fake.calls().filter((c) => c.path.startsWith('agent/'))).toEqual([]);
+  });
 
   it('walks the window, writes only what changed, and fetches threads left open with get_chat', async () => {
     // Three threads in the first window, one still open; one thread older than the window.

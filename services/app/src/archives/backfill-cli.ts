@@ -208,11 +208,38 @@ async function cliCredentials(
     (t) => t.status === 'active' && (t.organizationId === tenantKey || t.licenseId === tenantKey),
   );
   const organizationId = known?.organizationId ?? tenantKey;
-  if (config.livechat.pat !== null)
-    return {
-      organizationId,
-      credentials: patCredentials(config.livechat.pat.accountId, config.livechat.pat.token),
-    };
+  if (config.livechat.pat !== null) {
+    // A PAT acts for its own organization: its chats must never be written under another tenant.
+    const credentials = patCredentials(config.livechat.pat.accountId, config.livechat.pat.token);
+    let patOrganization: string;
+    try {
+      const res = await fetch(
+        `${config.livechat.accountsUrl}/v2/accounts/${encodeURIComponent(config.livechat.pat.accountId)}`,
+        {
+          headers: { authorization: await credentials.authorization() },
+          signal: AbortSignal.timeout(config.livechat.timeoutMs),
+        },
+      );
+      const body = (await res.json().catch(() => ({}))) as { organization_id?: unknown };
+      if (!res.ok || typeof body.organization_id !== 'string')
+        return {
+          problem: `LIVECHAT_PAT was refused by the accounts service (HTTP ${res.status}): check account_id:PAT`,
+          code: 1,
+        };
+      patOrganization = body.organization_id;
+    } catch (err) {
+      return {
+        problem: `could not ask the accounts service which organization LIVECHAT_PAT belongs to: ${err instanceof Error ? err.message.slice(0, 200) : 'unknown error'}`,
+        code: 1,
+      };
+    }
+    if (patOrganization !== organizationId)
+      return {
+        problem: `LIVECHAT_PAT belongs to organization ${patOrganization}, not to ${organizationId} (--tenant ${tenantKey}): refusing to write one organization's chats under another`,
+        code: 1,
+      };
+    return { organizationId, credentials };
+  }
   if (known !== undefined && deps.oauth !== null) {
     const stored = await registry.getTokens(known.id);
     if (stored !== null && !canReadChats(stored.scope))
