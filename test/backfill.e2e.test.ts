@@ -160,6 +160,12 @@ describe('backfill: interrupted and resumed, each thread once', () => {
       expect(retries).toBeGreaterThanOrEqual(20 * 2 - 2);
       const records = await readTopic(stormTopic, { count: THREADS, timeoutMs: 60_000 });
       expect(records).toHaveLength(THREADS);
+      const serde = new ConfluentAvroSerde(
+        new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
+      );
+      const ids = new Set<string>();
+      for (const r of records) ids.add((await readRawWebhook(serde, r.value!)).thread_id!);
+      expect(ids.size).toBe(THREADS);
     } finally {
       fake.setAgentFaultPlan(undefined);
       await stormDb.drop();

@@ -10,6 +10,7 @@ import {
   uniqueName,
 } from '@livechat-pipeline/testkit';
 import type { TestDatabase } from '@livechat-pipeline/testkit';
+import { ArchiveStore } from '../src/archives/store.js';
 import { runCli } from '../src/cli.js';
 
 const ORG = 'org-reconcile-0001';
@@ -121,11 +122,19 @@ describe('reconciliation passes', () => {
     // The open thread closes at LiveChat (its close webhook lost); it is older than any new window. Once we last saw
     // it open longer ago than APP_RECONCILE_OPEN_THREAD_SECONDS, get_chat fetches it and the new version is written.
     fake.upsertArchives([thread(2, now - 2 * HOUR, false, 3)]);
-    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
     try {
       await pool.query(
         `update app.archive_threads set written_at = now() - interval '2 minutes' where thread_id = 'T2'`,
       );
+      // Another replica in the threads-left-open phase for this tenant: this pass leaves it to that one.
+      const other = await new ArchiveStore(pool, { schema: 'app' }).tryTenantLock(ORG, 'open-threads');
+      expect(other).not.toBeNull();
+      try {
+        expect(await reconcile()).toMatch(/open threads fetched 0/);
+      } finally {
+        await other!.release();
+      }
       expect(await reconcile()).toMatch(
         /threads checked 1, threads recovered 1, events recovered 3, open threads fetched 1/,
       );

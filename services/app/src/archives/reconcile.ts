@@ -89,86 +89,99 @@ export async function reconcileTenant(
     };
   await store.setWatermark(tenant.id, walk.until);
 
-  // Threads left open in what we hold: their close (and anything after our last read) may be a lost webhook.
-  const stale = await store.staleActiveThreads(
-    tenant.id,
-    new Date(now.getTime() - settings.openThreadSeconds * 1000),
-  );
-  let fetched = 0;
-  let recovered = 0;
-  let gone = 0;
-  let unreadable = 0;
-  let stoppedBy: string | undefined;
-  for (const held of stale) {
-    if (options.signal?.aborted === true) break;
-    let body: Record<string, unknown>;
-    try {
-      body = await deps.client.call(
-        'get_chat',
-        { chat_id: held.chatId, thread_id: held.threadId },
-        options.signal,
-      );
-    } catch (err) {
-      if (!isAgentApiError(err)) throw err;
-      if (err.code === 'AGENT_API_NOT_FOUND') {
-        // Deleted at LiveChat: stop asking (kept as not active).
+  // One process at a time per tenant for what follows (a replica whose pass overlaps skips it: it would fetch the
+  // same threads and spend the tenant's API budget twice).
+  const locked = await store.tryTenantLock(tenant.id, 'open-threads');
+  if (locked === null)
+    return { outcome: 'done', ...base, eventsRecovered, openThreadsFetched: 0, unreadable: 0 };
+  try {
+    return await openThreadsPhase();
+  } finally {
+    await locked.release();
+  }
+
+  async function openThreadsPhase(): Promise<ReconcileReport> {
+    // Threads left open in what we hold: their close (and anything after our last read) may be a lost webhook.
+    const stale = await store.staleActiveThreads(
+      tenant.id,
+      new Date(now.getTime() - settings.openThreadSeconds * 1000),
+    );
+    let fetched = 0;
+    let recovered = 0;
+    let gone = 0;
+    let unreadable = 0;
+    let stoppedBy: string | undefined;
+    for (const held of stale) {
+      if (options.signal?.aborted === true) break;
+      let body: Record<string, unknown>;
+      try {
+        body = await deps.client.call(
+          'get_chat',
+          { chat_id: held.chatId, thread_id: held.threadId },
+          options.signal,
+        );
+      } catch (err) {
+        if (!isAgentApiError(err)) throw err;
+        if (err.code === 'AGENT_API_NOT_FOUND') {
+          // Deleted at LiveChat: stop asking (kept as not active).
+          await store.recordThreads(tenant.id, [{ ...held, active: false }]);
+          gone += 1;
+          continue;
+        }
+        if (err.retryable) {
+          // Rate limited or unavailable after the client's retries: the rest waits for the next pass (oldest first).
+          stoppedBy = err.code;
+          break;
+        }
+        // This thread cannot be read with this token (authorization: outside the user's groups; validation; another
+        // refusal): counted and not asked again, so one thread never blocks the others.
+        options.onRejected?.({ threadId: held.threadId, code: err.code });
+        await store.recordThreads(tenant.id, [{ ...held, active: false }]);
+        unreadable += 1;
+        continue;
+      }
+      if (!isArchiveRow(body)) {
+        options.onRejected?.({ threadId: held.threadId, code: 'AGENT_API_RESPONSE_INVALID' });
+        await store.recordThreads(tenant.id, [{ ...held, active: false }]);
+        unreadable += 1;
+        continue;
+      }
+      const row = body;
+      fetched += 1;
+      if (row.thread.restricted_access !== undefined) {
         await store.recordThreads(tenant.id, [{ ...held, active: false }]);
         gone += 1;
         continue;
       }
-      if (err.retryable) {
-        // Rate limited or unavailable after the client's retries: the rest waits for the next pass (oldest first).
-        stoppedBy = err.code;
-        break;
+      const print = fingerprintOf(row);
+      if (print.fingerprint !== held.fingerprint) {
+        const { rejected } = await deps.sink.write(tenant.organizationId, [row], {
+          method: 'get_chat',
+          pageId: null,
+          pageNumber: null,
+          readAt: deps.now?.() ?? new Date(),
+        });
+        for (const r of rejected) options.onRejected?.(r);
+        if (rejected.length === 0) {
+          recovered += 1;
+          eventsRecovered += row.thread.events?.length ?? 0;
+        }
       }
-      // This thread cannot be read with this token (authorization: outside the user's groups; validation; another
-      // refusal): counted and not asked again, so one thread never blocks the others.
-      options.onRejected?.({ threadId: held.threadId, code: err.code });
-      await store.recordThreads(tenant.id, [{ ...held, active: false }]);
-      unreadable += 1;
-      continue;
+      // Recorded even when unchanged: its written_at moves, so it is asked again only after openThreadSeconds.
+      await store.recordThreads(tenant.id, [print]);
     }
-    if (!isArchiveRow(body)) {
-      options.onRejected?.({ threadId: held.threadId, code: 'AGENT_API_RESPONSE_INVALID' });
-      await store.recordThreads(tenant.id, [{ ...held, active: false }]);
-      unreadable += 1;
-      continue;
-    }
-    const row = body;
-    fetched += 1;
-    if (row.thread.restricted_access !== undefined) {
-      await store.recordThreads(tenant.id, [{ ...held, active: false }]);
-      gone += 1;
-      continue;
-    }
-    const print = fingerprintOf(row);
-    if (print.fingerprint !== held.fingerprint) {
-      const { rejected } = await deps.sink.write(tenant.organizationId, [row], {
-        method: 'get_chat',
-        pageId: null,
-        pageNumber: null,
-        readAt: deps.now?.() ?? new Date(),
-      });
-      for (const r of rejected) options.onRejected?.(r);
-      if (rejected.length === 0) {
-        recovered += 1;
-        eventsRecovered += row.thread.events?.length ?? 0;
-      }
-    }
-    // Recorded even when unchanged: its written_at moves, so it is asked again only after openThreadSeconds.
-    await store.recordThreads(tenant.id, [print]);
+    return {
+      outcome: 'done',
+      ...base,
+      threadsChecked: base.threadsChecked + fetched,
+      threadsRecovered: base.threadsRecovered + recovered,
+      eventsRecovered,
+      openThreadsFetched: fetched,
+      gone: base.gone + gone,
+      unreadable,
+      ...(stoppedBy === undefined
+        ? {}
+        : { code: stoppedBy, message: 'threads left open: stopped early, the rest waits for the next pass' }),
+    };
   }
-  return {
-    outcome: 'done',
-    ...base,
-    threadsChecked: base.threadsChecked + fetched,
-    threadsRecovered: base.threadsRecovered + recovered,
-    eventsRecovered,
-    openThreadsFetched: fetched,
-    gone: base.gone + gone,
-    unreadable,
-    ...(stoppedBy === undefined
-      ? {}
-      : { code: stoppedBy, message: 'threads left open: stopped early, the rest waits for the next pass' }),
-  };
 }

@@ -226,6 +226,16 @@ export class ArchiveStore {
     return r.rowCount === 1;
   }
 
+  /** Renews this process's own lease only (never takes a released or foreign one). */
+  async renew(walkId: string): Promise<boolean> {
+    const r = await this.pool.query(
+      `update ${this.s}.archive_walks set lease_until = now() + make_interval(secs => $3)
+       where id = $1 and status = 'running' and lease_owner = $2`,
+      [walkId, this.owner, this.leaseSeconds],
+    );
+    return r.rowCount === 1;
+  }
+
   async release(walkId: string): Promise<void> {
     await this.pool.query(
       `update ${this.s}.archive_walks set lease_owner = null, lease_until = null where id = $1 and lease_owner = $2`,
@@ -375,6 +385,34 @@ export class ArchiveStore {
       active: true,
       createdAt: row.thread_created_at,
     }));
+  }
+
+  /**
+   * A session advisory lock for a tenant's `what`, on a connection of its own: null when another session holds it.
+   * `release()` unlocks and returns the connection (a broken one is closed, which frees the lock too).
+   */
+  async tryTenantLock(tenantId: string, what: string): Promise<{ release(): Promise<void> } | null> {
+    const client = await this.pool.connect();
+    const key = `${this.s}.archive.${what}.${tenantId}`;
+    try {
+      const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [key]);
+      if (r.rows[0]?.ok !== true) {
+        client.release();
+        return null;
+      }
+    } catch (err) {
+      client.release(true);
+      throw err;
+    }
+    return {
+      release: async () => {
+        let broken: Error | undefined;
+        await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch((err: unknown) => {
+          broken = err instanceof Error ? err : new Error(String(err));
+        });
+        client.release(broken);
+      },
+    };
   }
 
   async watermark(tenantId: string): Promise<Date | null> {

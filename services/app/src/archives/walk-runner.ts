@@ -47,8 +47,9 @@ export type WalkOutcome =
     };
 
 /**
- * A thread's fingerprint: what makes a new version worth writing (its events, state, tags and properties), not the
- * fields that change on every read (who is present, what they have seen, is_followed).
+ * A thread's fingerprint: what makes a new version worth writing (its events and their deletion, state, tags,
+ * properties, the users' names and e-mails), not the fields that change on every read (who is present, what they have
+ * seen, is_followed).
  */
 export function threadFingerprint(row: ArchiveRow): string {
   const { thread } = row;
@@ -61,7 +62,18 @@ export function threadFingerprint(row: ArchiveRow): string {
         thread['properties'] ?? null,
         row['properties'] ?? null,
         row['access'] ?? null,
-        events.map((e) => [e['id'], e['type'], e['text'] ?? null, e['properties'] ?? null]),
+        ((row['users'] ?? []) as readonly Record<string, unknown>[]).map((u) => [
+          u['id'],
+          u['name'] ?? null,
+          u['email'] ?? null,
+        ]),
+        events.map((e) => [
+          e['id'],
+          e['type'],
+          e['text'] ?? null,
+          e['properties'] ?? null,
+          e['deleted'] ?? null,
+        ]),
       ]),
     )
     .digest('hex');
@@ -105,7 +117,7 @@ export async function runWalk(
   // Keeps the lease while a page waits out LiveChat's rate limit (the checkpoint renews it too).
   const renew = setInterval(
     () => {
-      store.claim(walk.id).catch(() => undefined);
+      store.renew(walk.id).catch(() => undefined);
     },
     Math.max(1000, (store.leaseSeconds * 1000) / 3),
   ).unref();
