@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { callerOf, hasScope } from './configuration-api.js';
 import type { Caller } from './configuration-api.js';
-import { parseParams, readBody, sendJson } from './http-util.js';
+import { basicCredentials, parseParams, readBody, sendJson } from './http-util.js';
 import type { FakeWorld } from './world.js';
 
 /**
@@ -344,14 +344,14 @@ function walkStart(
   };
 }
 
-function listArchives(world: FakeWorld, org: string | null, credential: string, p: Record<string, unknown>) {
+function listArchives(world: FakeWorld, who: Who, credential: string, p: Record<string, unknown>) {
   const f = p['filters'];
   if (typeof f === 'object' && f !== null && (f as Record<string, unknown>)['thread_ids'] !== undefined) {
     const fr = f as Record<string, unknown>;
     if (Object.keys(fr).length > 1 || p['page_id'] !== undefined || p['limit'] !== undefined)
       throw invalid('filters.thread_ids cannot be combined with other filters, limit or pagination');
     const ids = new Set(idList('thread_ids', fr['thread_ids'], 20));
-    const rows = world.agentChat.rowsOf(org).filter((r) => ids.has(r.thread.id));
+    const rows = visibleRows(world, who).filter((r) => ids.has(r.thread.id));
     return { chats: rows.map((r) => archiveView(world, r)), found_chats: rows.length };
   }
   const start = walkStart(
@@ -363,14 +363,14 @@ function listArchives(world: FakeWorld, org: string | null, credential: string, 
     { limit: 10, max: 100 },
     null,
   );
-  const rows = world.agentChat.rowsOf(org).filter((r) => matches(r, start.base.filters));
+  const rows = visibleRows(world, who).filter((r) => matches(r, start.base.filters));
   const { page, ...ids } = paginate(world.agentChat, world.now(), rows, keyOf, start.base, start);
   return { chats: page.map((r) => archiveView(world, r)), found_chats: rows.length, ...ids };
 }
 
-function chatsById(world: FakeWorld, org: string | null): Map<string, ArchiveRow[]> {
+function chatsById(world: FakeWorld, who: Who): Map<string, ArchiveRow[]> {
   const byChat = new Map<string, ArchiveRow[]>();
-  for (const row of world.agentChat.rowsOf(org)) {
+  for (const row of visibleRows(world, who)) {
     const list = byChat.get(row.id) ?? [];
     list.push(row);
     byChat.set(row.id, list);
@@ -379,10 +379,10 @@ function chatsById(world: FakeWorld, org: string | null): Map<string, ArchiveRow
   return byChat;
 }
 
-function listChats(world: FakeWorld, org: string | null, credential: string, p: Record<string, unknown>) {
+function listChats(world: FakeWorld, who: Who, credential: string, p: Record<string, unknown>) {
   const start = walkStart(world, 'list_chats', credential, p, CHAT_FILTERS, { limit: 10, max: 100 }, null);
   const f = start.base.filters;
-  const latest = [...chatsById(world, org).values()]
+  const latest = [...chatsById(world, who).values()]
     .map((threads) => threads[threads.length - 1]!)
     .filter((r) => (f.active === undefined || r.thread.active === f.active) && matches(r, { ...f }));
   const { page, ...ids } = paginate(world.agentChat, world.now(), latest, keyOf, start.base, start);
@@ -424,9 +424,9 @@ function requiredString(p: Record<string, unknown>, name: string): string {
   return v;
 }
 
-function listThreads(world: FakeWorld, org: string | null, credential: string, p: Record<string, unknown>) {
+function listThreads(world: FakeWorld, who: Who, credential: string, p: Record<string, unknown>) {
   const chatId = requiredString(p, 'chat_id');
-  const threads = chatsById(world, org).get(chatId);
+  const threads = chatsById(world, who).get(chatId);
   if (threads === undefined) throw new AgentApiError('not_found', 'Chat not found');
   if (p['min_events_count'] !== undefined) {
     if (p['limit'] !== undefined || p['filters'] !== undefined || p['page_id'] !== undefined)
@@ -458,24 +458,26 @@ function listThreads(world: FakeWorld, org: string | null, credential: string, p
   return { threads: page.map((r) => visibleThread(world, r.thread)), found_threads: rows.length, ...ids };
 }
 
-function getChat(world: FakeWorld, org: string | null, p: Record<string, unknown>) {
+function getChat(world: FakeWorld, who: Who, p: Record<string, unknown>) {
   const chatId = requiredString(p, 'chat_id');
-  const threads = chatsById(world, org).get(chatId);
+  const threads = chatsById(world, { org: who.org, groups: null }).get(chatId);
   if (threads === undefined) throw new AgentApiError('not_found', 'Chat not found');
   const threadId = p['thread_id'];
   if (threadId !== undefined && typeof threadId !== 'string') throw invalid('`thread_id` must be a string');
   const row =
     threadId === undefined ? threads[threads.length - 1]! : threads.find((r) => r.thread.id === threadId);
   if (row === undefined) throw new AgentApiError('not_found', 'Thread not found');
+  // Access to the requested thread is checked (v3.6): a thread outside the caller's groups is refused.
+  if (!accessible(row, who.groups)) throw new AgentApiError('authorization', 'No access to this thread');
   return archiveView(world, row);
 }
 
-function getCustomer(world: FakeWorld, org: string | null, p: Record<string, unknown>) {
+function getCustomer(world: FakeWorld, who: Who, p: Record<string, unknown>) {
   const id = requiredString(p, 'id');
   let customer: Readonly<Record<string, unknown>> | undefined;
   const chatIds = new Set<string>();
   let threadsCount = 0;
-  for (const row of world.agentChat.rowsOf(org)) {
+  for (const row of visibleRows(world, who)) {
     const user = row.users.find((u) => u['id'] === id && u['type'] === 'customer');
     if (user === undefined) continue;
     customer ??= user;
@@ -510,6 +512,36 @@ function getCustomer(world: FakeWorld, org: string | null, p: Record<string, unk
 }
 
 const CHAT_SCOPES = ['chats--all:ro', 'chats--access:ro'];
+
+/**
+ * The groups whose chats the caller may read: null for all (`chats--all:*`, or a token whose user's groups the fake
+ * does not know); with `chats--access:*` only, a PAT's `groupIds`.
+ */
+function accessGroups(world: FakeWorld, caller: Caller, req: IncomingMessage): ReadonlySet<number> | null {
+  if (hasScope(caller.scopes, 'chats--all:ro') || caller.kind !== 'pat') return null;
+  const basic = basicCredentials(req.headers.authorization);
+  const pat = (world.options.pats ?? []).find(
+    (p) => basic !== null && p.accountId === basic[0] && p.token === basic[1],
+  );
+  return pat?.groupIds === undefined ? null : new Set(pat.groupIds);
+}
+
+/** Who asks: their organization, and the groups they may read (null: all). */
+interface Who {
+  readonly org: string | null;
+  readonly groups: ReadonlySet<number> | null;
+}
+
+function visibleRows(world: FakeWorld, who: Who): ArchiveRow[] {
+  return world.agentChat.rowsOf(who.org).filter((r) => accessible(r, who.groups));
+}
+
+function accessible(row: ArchiveRow, groups: ReadonlySet<number> | null): boolean {
+  if (groups === null) return true;
+  const threadAccess = row.thread['access'] as { group_ids?: readonly number[] } | undefined;
+  const ids = threadAccess?.group_ids ?? row.access?.group_ids ?? [0];
+  return ids.some((g) => groups.has(g));
+}
 
 function credentialOf(caller: Caller, req: IncomingMessage): string {
   return `${caller.kind}:${req.headers.authorization ?? ''}`;
@@ -564,17 +596,18 @@ export async function agentChatApi(
     return fail(caller.kind, 'authorization', `One of the scopes ${scopes.join(', ')} is required`);
   const params = parseParams(raw, 'application/json');
   if (params === null) return fail(caller.kind, 'validation', 'Wrong format of request');
+  const who: Who = { org: caller.organizationId, groups: accessGroups(world, caller, req) };
   try {
     const result =
       method === 'list_archives'
-        ? listArchives(world, caller.organizationId, credential, params)
+        ? listArchives(world, who, credential, params)
         : method === 'list_chats'
-          ? listChats(world, caller.organizationId, credential, params)
+          ? listChats(world, who, credential, params)
           : method === 'list_threads'
-            ? listThreads(world, caller.organizationId, credential, params)
+            ? listThreads(world, who, credential, params)
             : method === 'get_chat'
-              ? getChat(world, caller.organizationId, params)
-              : getCustomer(world, caller.organizationId, params);
+              ? getChat(world, who, params)
+              : getCustomer(world, who, params);
     if (fault?.kind === 'status')
       return fail(caller.kind, 'internal', 'injected fault', `status ${fault.status} after effect`);
     record(200, caller.kind, fault?.kind === 'delay' ? `delay ${fault.ms}` : undefined);

@@ -61,6 +61,13 @@ describe('fake Agent Chat API (reference A.12)', () => {
         },
         { accountId: 'limited', token: 'pat-limited', organizationId: 'org-1', scopes: ['chats--all:ro'] },
         {
+          accountId: 'grp',
+          token: 'pat-grp',
+          organizationId: 'org-1',
+          scopes: ['chats--access:ro'],
+          groupIds: [1],
+        },
+        {
           accountId: 'other',
           token: 'pat-other',
           organizationId: 'org-2',
@@ -210,6 +217,19 @@ describe('fake Agent Chat API (reference A.12)', () => {
     expect((await call('list_archives', {}, basic('acct', 'pat-access'))).status).toBe(200);
     expect((await call('get_customer', { id: 'cust-1' }, basic('acct', 'pat-access'))).status).toBe(403);
     expect((await call('nope', {})).json.error?.type).toBe('not_found');
+  });
+
+  it('chats--access: only the groups of the PAT user; get_chat of a thread outside them is authorization', async () => {
+    const grp = basic('grp', 'pat-grp');
+    const listed = (await call('list_archives', { limit: 100 }, grp)).json['chats'] as {
+      access: { group_ids: number[] };
+    }[];
+    expect(listed).toHaveLength(8);
+    expect(listed.every((c) => c.access.group_ids.includes(1))).toBe(true);
+    expect((await call('get_chat', { chat_id: 'C0', thread_id: 'T1' }, grp)).status).toBe(200);
+    const refused = await call('get_chat', { chat_id: 'C0', thread_id: 'T0' }, grp);
+    expect(refused.status).toBe(403);
+    expect(refused.json.error?.type).toBe('authorization');
   });
 
   it("a token sees its own organization's chats only", async () => {

@@ -53,7 +53,16 @@ describe('reconciliation passes', () => {
     fake = await startFakeLiveChat({
       clients: [],
       account: { accountId: 'a', organizationId: ORG, licenseId: 1, email: 'a@example.com' },
-      pats: [{ accountId: 'ops', token: 'ops-pat', organizationId: ORG, scopes: ['chats--all:ro'] }],
+      pats: [
+        { accountId: 'ops', token: 'ops-pat', organizationId: ORG, scopes: ['chats--all:ro'] },
+        {
+          accountId: 'grp',
+          token: 'grp-pat',
+          organizationId: ORG,
+          scopes: ['chats--access:ro'],
+          groupIds: [5],
+        },
+      ],
     });
     db = await createTestDatabase('reconcile');
     topic = uniqueName('reconcile-raw');
@@ -150,5 +159,37 @@ describe('reconciliation passes', () => {
     expect(fake.calls().filter((c) => c.path === 'agent/action/get_chat')).toHaveLength(1);
     // Closed now: not fetched again.
     expect(await reconcile()).toMatch(/open threads fetched 0/);
+  });
+
+  it('a thread left open that moved out of the token user groups is counted unreadable, not a blocker', async () => {
+    const groupEnv = { ...env, LIVECHAT_PAT: 'grp:grp-pat', APP_DB_SCHEMA: 'app_grp' };
+    const run = async () => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(['reconcile', '--tenant', ORG], groupEnv, {
+        out: (t) => out.push(t),
+        err: (t) => err.push(t),
+      });
+      expect(code, err.join('\n')).toBe(0);
+      return out.join('\n');
+    };
+    const open = (group: number, active: boolean): ArchiveRow => {
+      const row = thread(10, now - 2 * HOUR, active);
+      return { ...row, access: { group_ids: [group] } };
+    };
+    const behind = { ...thread(11, now - 2 * HOUR + 1000, true), access: { group_ids: [5] } };
+    fake.upsertArchives([open(5, true), behind]);
+    expect(await run()).toMatch(/threads checked 2, threads recovered 2, /);
+    // Thread 10 is transferred to a group this user is not in and closes; thread 11 closes too.
+    fake.upsertArchives([open(6, false), { ...behind, thread: { ...behind.thread, active: false } }]);
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      await pool.query(`update app_grp.archive_threads set written_at = now() - interval '2 minutes'`);
+    } finally {
+      await pool.end();
+    }
+    // T10 is refused (authorization) and counted; T11 behind it is still fetched and written.
+    expect(await run()).toMatch(/threads recovered 1, .*open threads fetched 1, gone 0, unreadable 1,/);
+    expect(await run()).toMatch(/open threads fetched 0, gone 0, unreadable 0,/);
   });
 });
