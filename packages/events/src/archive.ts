@@ -11,7 +11,8 @@ import type { ArchiveSource, RawWebhook } from './raw-webhook.js';
  * - `format` `v3`, `action` `archive_thread` (`ARCHIVE_ACTION`), `api_version` `3.6`, `archive` set (`ArchiveSource`);
  * - `body`: the chat row as LiveChat returned it (a chat with ONE `thread`), as JSON text; a thread whose body would be
  *   over `maxBodyBytes` or whose events are more than `maxEventsPerPart` is split into parts, each the same chat with a
- *   consecutive slice of `thread.events` (`archive.part` of `archive.parts`);
+ *   consecutive slice of `thread.events` (`archive.part` of `archive.parts`), cut from the end so the last part is
+ *   the fullest (it carries the archiving message: only the last part closes the thread);
  * - `event_id`: 64 hex, SHA-256 over the tenant, chat id, thread id, part/parts and the canonical JSON of the part's
  *   thread content (`archiveContent`): the same thread read again gives the same id, a changed thread another.
  */
@@ -163,10 +164,17 @@ function sliceEvents(
       { details: { bytes: baseBytes, max: maxBodyBytes } },
     );
   }
+  // Cut from the end, so the last part is the fullest: it carries the thread's closing facts (the archiving system
+  // message and what follows it), and only the last part closes the thread (packages/livechat parseArchiveThread).
+  // The last part also keeps the thread's last archiving message whatever `maxEvents` (only a few rating messages can
+  // follow it); only the byte limit can cut it off, and then the thread's closer is unknown.
+  const archivedAt = events.findLastIndex(isArchivingMessage);
   const slices: unknown[][] = [];
   let current: unknown[] = [];
   let bytes = baseBytes;
-  for (const [index, event] of events.entries()) {
+  for (let index = events.length - 1; index >= 0; index--) {
+    const event = events[index];
+    const keepWithClose = slices.length === 0 && archivedAt >= 0 && index >= archivedAt;
     const eventBytes = Buffer.byteLength(JSON.stringify(event) ?? 'null') + 1;
     if (baseBytes + eventBytes > maxBodyBytes) {
       throw new EventsError(
@@ -175,16 +183,32 @@ function sliceEvents(
         { details: { index, bytes: eventBytes, max: maxBodyBytes } },
       );
     }
-    if (current.length > 0 && (bytes + eventBytes > maxBodyBytes || current.length >= maxEvents)) {
-      slices.push(current);
+    if (
+      current.length > 0 &&
+      (bytes + eventBytes > maxBodyBytes || (current.length >= maxEvents && !keepWithClose))
+    ) {
+      slices.push(current.reverse());
       current = [];
       bytes = baseBytes;
     }
     current.push(event);
     bytes += eventBytes;
   }
-  slices.push(current);
-  return slices;
+  slices.push(current.reverse());
+  return slices.reverse();
+}
+
+/** The system messages that archive a thread (packages/livechat `closerOf` reads the closer from the last one). */
+const ARCHIVING_MESSAGE =
+  /^(manual_archived_agent|manual_archived_customer|system_archived|routing\.archived_[a-z_]+)$/;
+
+function isArchivingMessage(event: unknown): boolean {
+  return (
+    isObject(event) &&
+    event['type'] === 'system_message' &&
+    typeof event['system_message_type'] === 'string' &&
+    ARCHIVING_MESSAGE.test(event['system_message_type'])
+  );
 }
 
 /**

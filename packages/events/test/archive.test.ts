@@ -127,6 +127,28 @@ describe('buildArchiveRawWebhooks', () => {
     ).toHaveLength(3);
   });
 
+  it('cuts parts from the end and keeps the archiving message with what follows it in the last part', () => {
+    const chat = chatRow(9);
+    const archiving = {
+      id: 'A',
+      type: 'system_message',
+      system_message_type: 'manual_archived_agent',
+      text: 'x',
+    };
+    const rating = { id: 'R', type: 'system_message', system_message_type: 'rating.chat_rated', text: 'y' };
+    const events = [...chat.thread.events, archiving, rating, { ...rating, id: 'R2' }];
+    const parts = buildArchiveRawWebhooks(
+      { tenant: 'org-1', chat: { ...chat, thread: { ...chat.thread, events } }, source },
+      { maxEventsPerPart: 2 },
+    );
+    const slices = parts.map(
+      (p) => (JSON.parse(p.body) as { thread: { events: { id: string }[] } }).thread.events,
+    );
+    expect(slices.flat()).toEqual(events);
+    expect(slices.at(-1)!.map((e) => e.id)).toEqual(['A', 'R', 'R2']);
+    expect(slices.slice(0, -1).every((s) => s.length === 2 || s.length === 1)).toBe(true);
+  });
+
   it('refuses what cannot be written, with typed errors', () => {
     const code = (f: () => unknown) => {
       try {

@@ -85,7 +85,11 @@ export function parseArchiveThread(body: unknown, context: ParseContext): ChatDo
   const userObjects = objectsAt(body, 'users');
   const customers = userObjects.filter((user) => stringAt(user, 'type') === 'customer');
   const threadEvents = objectsAt(thread, 'events');
-  const closed = booleanAt(thread, 'active') === false;
+  // A thread split into parts (buildArchiveRawWebhooks) is closed by its last part only: every part is the chat with
+  // `active: false`, but only the last carries the archiving message (the parts are cut from the end), and the parts
+  // share the close's id, so an earlier part arriving first would close it with an unknown closer and no time.
+  const lastPart = context.archive === undefined || context.archive.part >= context.archive.parts;
+  const closed = booleanAt(thread, 'active') === false && lastPart;
   checkLimit(
     limits,
     'maxEvents',
@@ -133,11 +137,21 @@ export function parseArchiveThread(body: unknown, context: ParseContext): ChatDo
   // A restricted thread (beyond the plan's history) tells nothing about them.
   if (thread['restricted_access'] === undefined) {
     const tags = [...new Set(stringsAt(thread, 'tags'))].sort();
+    const readAt = context.archive?.readAtMicros ?? context.receivedAtMicros;
     events.push(
       chatEvent(
         delivery,
         {
-          event_id: deterministicEventId(['v3-archive-tags', tenant, chatId, threadId, canonicalJson(tags)]),
+          // The read time is part of the id: two reads that see the same tags are two facts (a tag change received
+          // between them is superseded by the later one only if the later one is applied).
+          event_id: deterministicEventId([
+            'v3-archive-tags',
+            tenant,
+            chatId,
+            threadId,
+            String(readAt),
+            canonicalJson(tags),
+          ]),
           chat_id: chatId,
           thread_id: threadId,
           occurred_at: null,

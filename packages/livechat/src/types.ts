@@ -37,6 +37,12 @@ export interface ParseContext {
   readonly apiVersion?: string | null;
   /** Bounds on events, threads, users and nesting; each one left out is `DEFAULT_PARSE_LIMITS`'. */
   readonly limits?: Partial<ParseLimits>;
+  /**
+   * An archive record's read (its raw record's `archive`): when it was read, and which part of the thread it is. Only
+   * the last part closes the thread (it carries the archiving message, see `parseArchiveThread`); the read time goes
+   * into the `tags_snapshot` id. Absent: read at `receivedAtMicros`, the whole thread.
+   */
+  readonly archive?: { readonly readAtMicros: number; readonly part: number; readonly parts: number };
 }
 
 /** The fields every domain event carries, whatever its type. */

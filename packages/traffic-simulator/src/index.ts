@@ -75,3 +75,13 @@ export { Random, hashToSeed, mulberry32 } from './prng.js';
 export { TrafficSimulatorError, type TrafficSimulatorErrorCode } from './errors.js';
 export type * from './v3-body.js';
 export type * from './v2-body.js';
+export {
+  expectedTagsOf,
+  finalTagsKnowable,
+  generateTagHistories,
+  tagHistoryDeliveries,
+  type TagChange,
+  type TagDelivery,
+  type TagHistory,
+  type TagRead,
+} from './tag-histories.js';

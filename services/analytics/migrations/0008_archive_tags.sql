@@ -83,18 +83,20 @@ create or replace view thread_facts as
     select tenant, chat_id, thread_id, array_agg(tag order by tag) as tags
     from thread_tags where tagged and not untagged group by tenant, chat_id, thread_id
   ), archive_tags as (
-    -- an archive read's tags, less those untagged after it, plus those tagged after it (received_at)
+    -- per tag the latest fact wins: the newest archive read's list unless a tag change was received after it, then
+    -- the later of tag and untag (an untag at the same microsecond wins); transcripts 0003 says why
     select t.tenant, t.chat_id, t.thread_id,
            array(select x.tag from (
                    select a.tag from unnest(t.archive_tags) as a(tag)
                    where not exists (select 1 from thread_tags u
                                      where u.tenant = t.tenant and u.chat_id = t.chat_id and u.thread_id = t.thread_id
-                                       and u.tag = a.tag and u.untagged and u.untagged_us > t.archive_tags_us)
+                                       and u.tag = a.tag and u.untagged and u.untagged_us > t.archive_tags_us
+                                       and not (u.tagged and coalesce(u.tagged_us, -1) > u.untagged_us))
                    union
                    select g.tag from thread_tags g
                    where g.tenant = t.tenant and g.chat_id = t.chat_id and g.thread_id = t.thread_id
                      and g.tagged and g.tagged_us > t.archive_tags_us
-                     and not (g.untagged and g.untagged_us > t.archive_tags_us)) x
+                     and not (g.untagged and coalesce(g.untagged_us, -1) >= g.tagged_us)) x
                  order by x.tag) as tags
     from threads t where t.archive_tags_us is not null
   ), queued_visitors as (

@@ -63,6 +63,15 @@ export function normalizeRawWebhook(raw: RawWebhook, limits?: Partial<ParseLimit
     tenantHint: raw.tenant,
     apiVersion: raw.api_version,
     ...(limits === undefined ? {} : { limits }),
+    ...(raw.archive === undefined || raw.archive === null
+      ? {}
+      : {
+          archive: {
+            readAtMicros: raw.archive.read_at,
+            part: raw.archive.part,
+            parts: raw.archive.parts,
+          },
+        }),
   };
   try {
     return archive ? parseArchiveThread(body, context) : parseWebhook(body, context);

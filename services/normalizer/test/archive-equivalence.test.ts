@@ -166,6 +166,40 @@ describe('archive ≡ webhooks over the simulator corpus (seed 20261129, 400 cha
     expect(ids(parts)).toEqual(ids(read()));
   });
 
+  it('a thread split over several records: the same bodies as the whole, closed once with the whole thread closer and time', () => {
+    // Every thread of the corpus split every 2 events (the reviewer's case: the archiving message alone in a part,
+    // or not in the first part), its parts read in either order: each event id gets the same body as from the
+    // whole thread, and the close comes from one part only, with the archiving message's closer and time.
+    const strip = (e: ChatDomainEvent) => ({ ...e, raw_event_id: '' });
+    let closes = 0;
+    for (const { row, tenant } of archiveRows) {
+      const read = (maxEventsPerPart?: number) =>
+        buildArchiveRawWebhooks(
+          { tenant: tenant.organizationId, chat: row, source: { method: 'get_chat', readAtMicros: 7 } },
+          maxEventsPerPart === undefined ? {} : { maxEventsPerPart },
+        );
+      const whole = new Map(
+        read()
+          .flatMap((r) => normalizeRawWebhook(r))
+          .map((e) => [e.event_id, strip(e)]),
+      );
+      const parts = read(2);
+      if (parts.length < 2) continue;
+      for (const order of [parts, [...parts].reverse()]) {
+        const first = new Map<string, ReturnType<typeof strip>>();
+        for (const event of order.flatMap((r) => normalizeRawWebhook(r))) {
+          if (!first.has(event.event_id)) first.set(event.event_id, strip(event));
+        }
+        expect(first).toEqual(whole);
+      }
+      const closed = parts.flatMap((r) => normalizeRawWebhook(r)).filter((e) => e.type === 'thread_closed');
+      expect(closed).toHaveLength(1);
+      expect(closed[0]!.occurred_at).not.toBeNull();
+      closes += 1;
+    }
+    expect(closes).toBeGreaterThan(300);
+  });
+
   it('dead-letters an archive record that is not a chat with a thread as NORMALIZER_ARCHIVE_INVALID', () => {
     const [good] = buildArchiveRawWebhooks({
       tenant: 'org-1',

@@ -78,7 +78,10 @@ export const statements: { [K in Tables]: TableStatement<K> } = {
         rating_comment = case when excluded.rating_us is not null and (t.rating_us is null or excluded.rating_us >= t.rating_us)
                               then excluded.rating_comment else t.rating_comment end,
         rating_us = greatest(t.rating_us, excluded.rating_us),
-        archive_tags = case when excluded.archive_tags_us is not null and (t.archive_tags_us is null or excluded.archive_tags_us > t.archive_tags_us)
+        archive_tags = case when excluded.archive_tags_us is not null
+                             and (t.archive_tags_us is null or excluded.archive_tags_us > t.archive_tags_us
+                                  or (excluded.archive_tags_us = t.archive_tags_us
+                                      and excluded.archive_tags::text > t.archive_tags::text))
                             then excluded.archive_tags else t.archive_tags end,
         archive_tags_us = greatest(t.archive_tags_us, excluded.archive_tags_us)`,
   },

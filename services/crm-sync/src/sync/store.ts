@@ -100,17 +100,19 @@ export class SyncStore {
     }>(
       `select t.closed_us::text, u.name, u.email, u.session_fields, t.rating_score, t.rating_comment,
               case when t.archive_tags_us is not null then array(
-                -- an archive read's tags, less those untagged after it, plus those tagged after it
+                -- per tag the latest fact wins: the newest archive read's list unless a tag change was received
+                -- after it, then the later of tag and untag (an untag at the same microsecond wins)
                 select x.tag from (
                   select a.tag from unnest(t.archive_tags) as a(tag)
                   where not exists (select 1 from ${this.s}.thread_tags u
                                     where u.tenant = t.tenant and u.chat_id = t.chat_id and u.thread_id = t.thread_id
-                                      and u.tag = a.tag and u.untagged and u.untagged_us > t.archive_tags_us)
+                                      and u.tag = a.tag and u.untagged and u.untagged_us > t.archive_tags_us
+                                      and not (u.tagged and coalesce(u.tagged_us, -1) > u.untagged_us))
                   union
                   select g.tag from ${this.s}.thread_tags g
                   where g.tenant = t.tenant and g.chat_id = t.chat_id and g.thread_id = t.thread_id
                     and g.tagged and g.tagged_us > t.archive_tags_us
-                    and not (g.untagged and g.untagged_us > t.archive_tags_us)) x order by x.tag)
+                    and not (g.untagged and coalesce(g.untagged_us, -1) >= g.tagged_us)) x order by x.tag)
               else coalesce(t.tags_snapshot, array(select g.tag from ${this.s}.thread_tags g
                 where g.tenant = t.tenant and g.chat_id = t.chat_id and g.thread_id = t.thread_id
                   and g.tagged and not g.untagged order by g.tag)) end as tags

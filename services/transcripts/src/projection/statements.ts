@@ -70,7 +70,10 @@ export const statements: { [K in keyof TranscriptRowChanges]: TableStatement<K> 
         tags_snapshot = case when excluded.tags_snapshot_us is not null and (t.tags_snapshot_us is null or excluded.tags_snapshot_us > t.tags_snapshot_us)
                              then excluded.tags_snapshot else t.tags_snapshot end,
         tags_snapshot_us = greatest(t.tags_snapshot_us, excluded.tags_snapshot_us),
-        archive_tags = case when excluded.archive_tags_us is not null and (t.archive_tags_us is null or excluded.archive_tags_us > t.archive_tags_us)
+        archive_tags = case when excluded.archive_tags_us is not null
+                             and (t.archive_tags_us is null or excluded.archive_tags_us > t.archive_tags_us
+                                  or (excluded.archive_tags_us = t.archive_tags_us
+                                      and excluded.archive_tags::text > t.archive_tags::text))
                             then excluded.archive_tags else t.archive_tags end,
         archive_tags_us = greatest(t.archive_tags_us, excluded.archive_tags_us)`,
   },
