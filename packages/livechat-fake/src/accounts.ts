@@ -257,3 +257,22 @@ export function validAccessToken(world: FakeWorld, token: string | null) {
   if (at === undefined || at.revoked || at.expiresAt <= world.now()) return undefined;
   return at;
 }
+
+/**
+ * GET /v2/accounts/{account_id} with the account's PAT (Basic): the account and its organization (what a PAT acts
+ * for). Another account's id, or wrong credentials: 401/403.
+ */
+export function accountEndpoint(
+  world: FakeWorld,
+  accountId: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const basic = basicCredentials(req.headers.authorization);
+  const pat = (world.options.pats ?? []).find(
+    (p) => basic !== null && p.accountId === basic[0] && p.token === basic[1],
+  );
+  if (pat === undefined) return oauthError(res, 401, 'invalid_token', 'credentials are invalid');
+  if (pat.accountId !== accountId) return oauthError(res, 403, 'forbidden', 'another account');
+  sendJson(res, 200, { account_id: pat.accountId, organization_id: pat.organizationId });
+}

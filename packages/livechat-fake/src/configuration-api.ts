@@ -29,7 +29,7 @@ class ApiError extends Error {
   }
 }
 
-interface Caller {
+export interface Caller {
   readonly kind: 'bearer' | 'pat' | 'none';
   readonly organizationId: string | null;
   readonly clientId: string | null;
@@ -46,12 +46,12 @@ const SCOPES: Record<string, string | null> = {
   get_license_webhooks_state: 'webhooks.state:ro',
 };
 
-function hasScope(scopes: readonly string[], needed: string): boolean {
+export function hasScope(scopes: readonly string[], needed: string): boolean {
   if (scopes.includes(needed)) return true;
   return needed.endsWith(':ro') && scopes.includes(needed.replace(/:ro$/, ':rw'));
 }
 
-function callerOf(world: FakeWorld, req: IncomingMessage): Caller | null {
+export function callerOf(world: FakeWorld, req: IncomingMessage): Caller | null {
   const header = req.headers.authorization;
   if (header === undefined) return { kind: 'none', organizationId: null, clientId: null, scopes: [] };
   const bearer = bearerToken(header);

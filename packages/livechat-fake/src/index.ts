@@ -7,3 +7,5 @@ export type { FakeAccount, FakeClient, FakePat, RecordedCall, RegisteredWebhook 
 export { WEBHOOK_NAMES_V36 } from './webhook-names.js';
 export type { WebhookName } from './webhook-names.js';
 export { redirectUriAllowed } from './accounts.js';
+export { AGENT_CHAT_METHODS } from './agent-chat-api.js';
+export type { AgentChatOptions, ArchiveRow, ArchiveThread } from './agent-chat-api.js';

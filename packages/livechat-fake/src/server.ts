@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  accountEndpoint,
   authorizeDecision,
   authorizePage,
   infoEndpoint,
@@ -9,6 +10,8 @@ import {
   revokeEndpoint,
   tokenEndpoint,
 } from './accounts.js';
+import { agentChatApi } from './agent-chat-api.js';
+import type { ArchiveRow } from './agent-chat-api.js';
 import { configurationApi } from './configuration-api.js';
 import { lifecycleBody, postJson, v36Envelope } from './delivery.js';
 import type { DeliveryResult, LifecycleEvent } from './delivery.js';
@@ -35,11 +38,14 @@ export class FakeLiveChat {
   async start(): Promise<this> {
     const version = this.world.options.apiVersion ?? 'v3.6';
     const apiPath = new RegExp(`^/${version.replace('.', '\\.')}/configuration/action/([a-z_]+)$`);
+    const agentPath = new RegExp(`^/${version.replace('.', '\\.')}/agent/action/([a-z_]+)$`);
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://fake.local');
       const route = async () => {
         const api = apiPath.exec(url.pathname);
         if (api !== null && req.method === 'POST') return configurationApi(this.world, api[1]!, req, res);
+        const agent = agentPath.exec(url.pathname);
+        if (agent !== null && req.method === 'POST') return agentChatApi(this.world, agent[1]!, req, res);
         if (url.pathname === '/' && req.method === 'GET') return authorizePage(this.world, url, res);
         if (url.pathname === '/authorize/decision' && req.method === 'GET')
           return authorizeDecision(this.world, url, res);
@@ -47,6 +53,9 @@ export class FakeLiveChat {
         if (url.pathname === '/v2/token' && req.method === 'DELETE')
           return revokeEndpoint(this.world, url, req, res);
         if (url.pathname === '/v2/info' && req.method === 'GET') return infoEndpoint(this.world, req, res);
+        const account = /^\/v2\/accounts\/([^/]+)$/.exec(url.pathname);
+        if (account !== null && req.method === 'GET')
+          return accountEndpoint(this.world, decodeURIComponent(account[1]!), req, res);
         sendJson(res, 404, { error: { type: 'not_found', message: 'no such route in the fake' } });
       };
       route().catch(() => {
@@ -93,6 +102,32 @@ export class FakeLiveChat {
 
   clearFaults(): void {
     this.world.faults.clear();
+  }
+
+  /** Faults of the Agent Chat API, consumed one per call (then the plan). */
+  injectAgentFaults(...faults: Fault[]): void {
+    this.world.agentFaults.enqueue(...faults);
+  }
+
+  setAgentFaultPlan(plan: FaultPlan | undefined): void {
+    this.world.agentFaults.setPlan(plan);
+  }
+
+  /**
+   * The chats the Agent Chat API serves to tokens of `organizationId` (default: the signing-in account's), one row per
+   * thread (list_archives' shape); a thread already there is replaced (e.g. it closed since). Feed it the
+   * simulator's archive rendering of the chats the webhooks describe.
+   */
+  upsertArchives(
+    rows: readonly ArchiveRow[],
+    organizationId = this.world.options.account.organizationId,
+  ): void {
+    this.world.agentChat.upsert(organizationId, rows);
+  }
+
+  /** Threads the Agent Chat API serves. */
+  archiveCount(): number {
+    return this.world.agentChat.size;
   }
 
   /** Issues an authorization code without the browser (as if "Allow" had been clicked). */

@@ -20,6 +20,8 @@ export interface FakePat {
   readonly token: string;
   readonly organizationId: string;
   readonly scopes: readonly string[];
+  /** The groups the PAT's user belongs to: with `chats--access:*` (and no `chats--all:*`) only their chats are seen. */
+  readonly groupIds?: readonly number[];
 }
 
 export interface CodeGrant {

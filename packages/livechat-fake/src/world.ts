@@ -1,3 +1,5 @@
+import { AgentChatState } from './agent-chat-api.js';
+import type { AgentChatOptions } from './agent-chat-api.js';
 import { FaultInjector } from './faults.js';
 import type {
   AccessToken,
@@ -25,6 +27,8 @@ export interface FakeLiveChatOptions {
   readonly rotateRefreshTokens?: boolean;
   /** The API version segment served; default v3.6. */
   readonly apiVersion?: string;
+  /** The Agent Chat API: history limit, rate limit, page_id lifetime. */
+  readonly agentChat?: AgentChatOptions;
   readonly host?: string;
   readonly port?: number;
   readonly now?: () => number;
@@ -45,8 +49,13 @@ export class FakeWorld {
   >();
   readonly calls: RecordedCall[] = [];
   readonly faults = new FaultInjector();
+  /** Faults of the Agent Chat API (a 429 here is too_many_requests, without Retry-After). */
+  readonly agentFaults = new FaultInjector();
+  readonly agentChat: AgentChatState;
 
-  constructor(readonly options: FakeLiveChatOptions) {}
+  constructor(readonly options: FakeLiveChatOptions) {
+    this.agentChat = new AgentChatState(options.agentChat ?? {});
+  }
 
   now(): number {
     return this.options.now?.() ?? Date.now();

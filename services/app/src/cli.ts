@@ -9,6 +9,13 @@ import { createAppDeps } from './deps.js';
 import { AppConfigError, isAppError } from './errors.js';
 import { REDACT_PATHS } from './logger.js';
 import type { PlanStep } from './webhooks/sync.js';
+import {
+  BACKFILL_USAGE,
+  RECONCILE_USAGE,
+  parseBackfillArgs,
+  runBackfillCommand,
+  runReconcileCommand,
+} from './archives/backfill-cli.js';
 
 const USAGE = `usage: pnpm livechat webhooks <command>
 
@@ -24,7 +31,11 @@ for the app LIVECHAT_CLIENT_ID. Needs DATABASE_URL (the registry keeps the secre
 
 usage: pnpm livechat hubspot set-token <organization id or licence>   < token
   stores the tenant's HubSpot private-app token for crm-sync, read from stdin (never an argument: it would
-  show in the shell's history and the process list), sealed with APP_TOKEN_KEYS.`;
+  show in the shell's history and the process list), sealed with APP_TOKEN_KEYS.
+
+${BACKFILL_USAGE}
+
+${RECONCILE_USAGE}`;
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -33,6 +44,10 @@ export interface CliIo {
   readonly logger?: Logger;
   /** The secret a command reads (hubspot set-token); default: stdin to its end. */
   readonly readSecret?: () => Promise<string>;
+  /** Backfill progress (default: rewritten in place on a terminal stderr, every 10th page otherwise). */
+  readonly progress?: (line: string, final: boolean) => void;
+  /** Stops a backfill after its current page (default: the first SIGINT/SIGTERM). */
+  readonly signal?: AbortSignal;
 }
 
 async function readStdin(): Promise<string> {
@@ -55,6 +70,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   const [group, command, ...rest] = argv;
   if (group === 'hubspot' && command === 'set-token' && rest[0] !== undefined)
     return setHubSpotToken(rest[0], env, io);
+  if (group === 'backfill' || group === 'reconcile') return archiveCommand(group, argv.slice(1), env, io);
   if (group !== 'webhooks' || command === undefined || command === '--help') {
     io.err(USAGE);
     return group === undefined || command === '--help' ? 0 : 64;
@@ -165,6 +181,80 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     }
     throw err;
   } finally {
+    await deps.close();
+  }
+}
+
+function terminalProgress(): (line: string, final: boolean) => void {
+  let n = 0;
+  return (line, final) => {
+    if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K${final ? '\n' : ''}`);
+    else if (final || ++n % 10 === 0) process.stderr.write(`${line}\n`);
+  };
+}
+
+/** `backfill`: reads a tenant's archives into the raw topic, resumable (Ctrl-C stops after the page in hand). */
+async function archiveCommand(
+  command: 'backfill' | 'reconcile',
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: CliIo,
+): Promise<number> {
+  const parsed = parseBackfillArgs(args);
+  if (typeof parsed === 'string') {
+    io.err(`${parsed}\n\n${command === 'backfill' ? BACKFILL_USAGE : RECONCILE_USAGE}`);
+    return 64;
+  }
+  let config;
+  try {
+    config = loadAppConfig(env);
+  } catch (err) {
+    if (err instanceof AppConfigError) {
+      io.err(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  const logger =
+    io.logger ??
+    pino(
+      {
+        level: 'warn',
+        base: { service: 'app-cli' },
+        redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      },
+      process.stderr,
+    );
+  let signal = io.signal;
+  let onSignal: (() => void) | undefined;
+  if (signal === undefined) {
+    const controller = new AbortController();
+    signal = controller.signal;
+    onSignal = () => {
+      if (controller.signal.aborted) process.exit(130);
+      io.err('\nstopping after the page in hand (Ctrl-C again to quit at once; the checkpoint is kept)');
+      controller.abort(new Error('interrupted'));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const deps = await createAppDeps(config, logger);
+  try {
+    const commandIo = { out: io.out, err: io.err, progress: io.progress ?? terminalProgress(), signal };
+    return command === 'backfill'
+      ? await runBackfillCommand(deps, parsed, commandIo)
+      : await runReconcileCommand(deps, parsed.tenant, commandIo);
+  } catch (err) {
+    if (isAppError(err)) {
+      io.err(`${err.code}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    if (onSignal !== undefined) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     await deps.close();
   }
 }

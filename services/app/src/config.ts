@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import {
   boolVar,
+  brokersVar,
   deepFreeze,
   httpUrlVar,
   intVar,
@@ -51,6 +52,28 @@ export interface AppConfig {
   readonly rotationOverlapSeconds: number;
   /** The api's dashboard and the secret its sign-in links are signed with (DASHBOARD_URL, DASHBOARD_LINK_SECRET); null: no link. */
   readonly dashboard: { readonly url: string; readonly linkSecret: string } | null;
+  /** Backfill and reconciliation from the Agent Chat API into the raw topic. */
+  readonly archives: {
+    readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string };
+    readonly registryUrl: string;
+    readonly rawTopic: string;
+    /** Days of history backfilled after an install; 0: none. */
+    readonly backfillDays: number;
+    /** Calls in flight per tenant. */
+    readonly concurrency: number;
+    /** Tenants the scheduler works on at once. */
+    readonly tenantConcurrency: number;
+    /** Full-jitter backoff of the Agent Chat API client: first delay bound and cap. */
+    readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+    /** Seconds between reconciliation passes over the active tenants; 0: off. */
+    readonly reconcileIntervalSeconds: number;
+    /** How far each window reaches back before the previous one's end (more than LiveChat's ~1 min retry horizon). */
+    readonly reconcileOverlapSeconds: number;
+    /** The first window of a tenant without a watermark. */
+    readonly reconcileFirstWindowSeconds: number;
+    /** A thread we last saw open this long ago is fetched with get_chat. */
+    readonly reconcileOpenThreadSeconds: number;
+  };
   readonly logLevel: LogLevel;
 }
 
@@ -117,6 +140,23 @@ const envSchema = z.object({
   APP_WEBHOOKS_FILE: z.string().trim().min(1).default(DEFAULT_WEBHOOKS_FILE),
   DASHBOARD_URL: httpUrl.optional(),
   DASHBOARD_LINK_SECRET: z.string().trim().min(32, 'must be at least 32 characters').optional(),
+  KAFKA_BROKERS: brokersVar().default(['127.0.0.1:59092']),
+  KAFKA_CLIENT_ID: z.string().trim().min(1).default('livechat-app'),
+  SCHEMA_REGISTRY_URL: httpUrl.default('http://127.0.0.1:58081/apis/ccompat/v7'),
+  RAW_WEBHOOK_TOPIC: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name ([A-Za-z0-9._-], up to 249)')
+    .default('livechat.webhooks.raw'),
+  APP_BACKFILL_DAYS: intVar(0, 3650).default(30),
+  APP_AGENT_API_CONCURRENCY: intVar(1, 16).default(2),
+  APP_ARCHIVE_TENANT_CONCURRENCY: intVar(1, 64).default(4),
+  APP_AGENT_API_BACKOFF_BASE_MS: intVar(1, 60_000).default(250),
+  APP_AGENT_API_BACKOFF_MAX_MS: intVar(10, 600_000).default(30_000),
+  APP_RECONCILE_INTERVAL_SECONDS: intVar(0, 7 * 86_400).default(900),
+  APP_RECONCILE_OVERLAP_SECONDS: intVar(120, 7 * 86_400).default(3600),
+  APP_RECONCILE_FIRST_WINDOW_SECONDS: intVar(60, 90 * 86_400).default(86_400),
+  APP_RECONCILE_OPEN_THREAD_SECONDS: intVar(60, 30 * 86_400).default(6 * 3600),
 });
 
 /**
@@ -201,6 +241,19 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
       e.DASHBOARD_URL !== undefined && e.DASHBOARD_LINK_SECRET !== undefined
         ? { url: e.DASHBOARD_URL, linkSecret: e.DASHBOARD_LINK_SECRET }
         : null,
+    archives: {
+      kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
+      registryUrl: e.SCHEMA_REGISTRY_URL,
+      rawTopic: e.RAW_WEBHOOK_TOPIC,
+      backfillDays: e.APP_BACKFILL_DAYS,
+      concurrency: e.APP_AGENT_API_CONCURRENCY,
+      tenantConcurrency: e.APP_ARCHIVE_TENANT_CONCURRENCY,
+      backoff: { baseMs: e.APP_AGENT_API_BACKOFF_BASE_MS, maxMs: e.APP_AGENT_API_BACKOFF_MAX_MS },
+      reconcileIntervalSeconds: e.APP_RECONCILE_INTERVAL_SECONDS,
+      reconcileOverlapSeconds: e.APP_RECONCILE_OVERLAP_SECONDS,
+      reconcileFirstWindowSeconds: e.APP_RECONCILE_FIRST_WINDOW_SECONDS,
+      reconcileOpenThreadSeconds: e.APP_RECONCILE_OPEN_THREAD_SECONDS,
+    },
     logLevel: e.APP_LOG_LEVEL,
   });
 }

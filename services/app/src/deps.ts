@@ -16,6 +16,9 @@ import { TokenService } from './tokens/token-service.js';
 import { BackgroundSync } from './webhooks/background.js';
 import { WebhookSync } from './webhooks/sync.js';
 import { AppError } from './errors.js';
+import { ArchiveJobs } from './archives/jobs.js';
+import { KafkaArchiveSink } from './archives/kafka-sink.js';
+import { ArchiveStore } from './archives/store.js';
 
 /** Everything the routes and the CLI need, built once from the config. */
 export interface AppDeps {
@@ -38,6 +41,12 @@ export interface AppDeps {
   webhookSync(credentials: ApiCredentials): WebhookSync;
   /** The sync the OAuth callback starts without waiting for it (null without OAuth). */
   readonly backgroundSync: BackgroundSync | null;
+  /** Backfill and reconciliation: checkpoints in Postgres, the raw topic writer, the background jobs. */
+  readonly archives: {
+    readonly store: ArchiveStore;
+    readonly sink: KafkaArchiveSink;
+    readonly jobs: ArchiveJobs;
+  };
   /** A webhook sync with the operator's PAT (LIVECHAT_PAT). */
   patWebhookSync(): WebhookSync;
   close(): Promise<void>;
@@ -77,6 +86,8 @@ export async function createAppDeps(
       'the ingest role does not exist: no grants made (create it, or set APP_DB_INGEST_ROLE=none)',
     );
   const registry = new TenantRegistry(pool, { schema: config.database.schema });
+  const archiveStore = new ArchiveStore(pool, { schema: config.database.schema });
+  await startup.step(`migrate archive walks in ${config.database.schema}`, () => archiveStore.migrate());
   const policy = retryPolicy(config);
   let oauth: AppDeps['oauth'] = null;
   if (config.oauthConfigured) {
@@ -129,6 +140,24 @@ export async function createAppDeps(
           logger,
           (outcome) => metrics.webhookSyncs.inc({ outcome }),
         );
+  const sink = new KafkaArchiveSink(
+    {
+      brokers: config.archives.kafka.brokers,
+      clientId: config.archives.kafka.clientId,
+      registryUrl: config.archives.registryUrl,
+      topic: config.archives.rawTopic,
+    },
+    logger,
+  );
+  const jobs = new ArchiveJobs({
+    config,
+    logger,
+    metrics,
+    store: archiveStore,
+    sink,
+    registry,
+    tokens: oauth?.tokens ?? null,
+  });
   return {
     config,
     logger,
@@ -136,6 +165,7 @@ export async function createAppDeps(
     metrics,
     registry,
     backgroundSync,
+    archives: { store: archiveStore, sink, jobs },
     sessions: new Sessions(registry, { ttlSeconds: config.sessionTtlSeconds, secure: config.cookieSecure }),
     oauth,
     webhookSync,
@@ -149,6 +179,8 @@ export async function createAppDeps(
       return webhookSync(patCredentials(pat.accountId, pat.token));
     },
     async close() {
+      await jobs.close();
+      await sink.close();
       await backgroundSync?.close();
       await oauth?.tokens.stop();
       if (options.pool === undefined) await pool.end();

@@ -21,7 +21,10 @@ runMain(
       logger.warn(
         'LIVECHAT_CLIENT_ID / LIVECHAT_CLIENT_SECRET not set: /app/install answers "not configured"',
       );
-    else deps.oauth.tokens.startRefresher(config.tokenRefresh.intervalSeconds);
+    else {
+      deps.oauth.tokens.startRefresher(config.tokenRefresh.intervalSeconds);
+      deps.archives.jobs.startScheduler();
+    }
 
     stopOnSignals(
       logger,

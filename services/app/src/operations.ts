@@ -14,6 +14,19 @@ export interface AppMetrics {
   readonly readinessProbes: Counter;
   /** 1 when the last probe reached Postgres. */
   readonly postgresUp: Gauge;
+  /** Agent Chat API retries by method and reason (too_many_requests, timeout, …). */
+  readonly agentApiRetries: Counter<'method' | 'reason'>;
+  /** Agent Chat API calls that failed for good, by method and code (AGENT_API_*). */
+  readonly agentApiErrors: Counter<'method' | 'code'>;
+  /** Archive walks (backfill, reconcile) that ended, by outcome (done, paused, busy, failed, no_scope). */
+  readonly archiveWalks: Counter<'kind' | 'outcome'>;
+  /** Threads read by archive walks. */
+  readonly archiveThreads: Counter<'kind'>;
+  /** Archive threads that could not become a raw record (too large even alone, malformed), by code. */
+  readonly archiveRejected: Counter<'code'>;
+  readonly reconcileThreadsChecked: Counter;
+  readonly reconcileThreadsRecovered: Counter;
+  readonly reconcileEventsRecovered: Counter;
 }
 
 export function createAppMetrics(options: { defaultMetrics?: boolean } = {}): AppMetrics {
@@ -41,6 +54,51 @@ export function createAppMetrics(options: { defaultMetrics?: boolean } = {}): Ap
     postgresUp: new Gauge({
       name: 'app_postgres_up',
       help: '1 when the last readiness probe reached Postgres, else 0',
+      registers: [registry],
+    }),
+    agentApiRetries: new Counter({
+      name: 'app_agent_api_retries_total',
+      help: 'Agent Chat API retries, by method and reason (too_many_requests, timeout, network, internal, ...)',
+      labelNames: ['method', 'reason'],
+      registers: [registry],
+    }),
+    agentApiErrors: new Counter({
+      name: 'app_agent_api_errors_total',
+      help: 'Agent Chat API calls that failed for good, by method and code',
+      labelNames: ['method', 'code'],
+      registers: [registry],
+    }),
+    archiveWalks: new Counter({
+      name: 'app_archive_walks_total',
+      help: 'Archive walks that ended, by kind (backfill, reconcile) and outcome (done, paused, busy, failed, no_scope)',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
+    archiveThreads: new Counter({
+      name: 'app_archive_threads_total',
+      help: 'Threads read by archive walks, by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    archiveRejected: new Counter({
+      name: 'app_archive_threads_rejected_total',
+      help: 'Archive threads that could not become a raw record, by code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    reconcileThreadsChecked: new Counter({
+      name: 'app_reconcile_threads_checked_total',
+      help: 'Threads reconciliation read (list_archives windows and get_chat of threads left open)',
+      registers: [registry],
+    }),
+    reconcileThreadsRecovered: new Counter({
+      name: 'app_reconcile_threads_recovered_total',
+      help: 'Threads reconciliation found new or changed and wrote to the raw topic',
+      registers: [registry],
+    }),
+    reconcileEventsRecovered: new Counter({
+      name: 'app_reconcile_events_recovered_total',
+      help: 'Events carried by the threads reconciliation wrote',
       registers: [registry],
     }),
   };

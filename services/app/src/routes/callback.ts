@@ -113,6 +113,8 @@ export function registerCallbackRoute(app: FastifyInstance, deps: AppDeps): void
     // The webhooks are registered in the background (pg_try_advisory_lock): the browser does not wait for
     // LiveChat's API, and a burst of connects neither queues on the lock nor drains the pool.
     deps.backgroundSync?.trigger(tenant.id);
+    // The history (APP_BACKFILL_DAYS) is read in the background too, resumable, under a lease in Postgres.
+    void deps.archives.jobs.triggerInstallBackfill(tenant.id);
     if (browser.mode === 'popup') {
       // Started from the settings page inside LiveChat's iframe: hand it a session of its own partition.
       const code = await deps.sessions.createHandoff(tenant.id);

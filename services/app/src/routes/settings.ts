@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { CrmConnection, Tenant, WebhookRegistration } from '@livechat-pipeline/tenant-registry';
 import { mintDashboardLink } from '@livechat-pipeline/dashboard';
 import type { FastifyInstance } from 'fastify';
+import { canReadChats } from '../archives/jobs.js';
+import type { ArchiveWalk } from '../archives/store.js';
 import type { AppDeps } from '../deps.js';
 import { errorPage, escapeHtml, htmlSecurityHeaders, page } from '../http/html.js';
 
@@ -44,12 +46,35 @@ function crmState(c: CrmConnection | null): { text: string; broken: boolean } {
   return { text: c.status === 'ok' ? 'connected' : 'token set, not used yet', broken: false };
 }
 
+/** The tenant's latest history backfill: in progress (with its progress), done, or failed (why). */
+export function backfillState(walk: ArchiveWalk | null, days: number, canRead: boolean): string {
+  if (!canRead)
+    return 'not possible: the access granted does not include reading chats (chats--all:ro or chats--access:ro); reconnect after the app asks for it';
+  if (walk === null)
+    return days === 0
+      ? 'off (APP_BACKFILL_DAYS=0)'
+      : 'not started yet (it starts in the background after connecting)';
+  const range = `${fmt(walk.since)} to ${fmt(walk.until)}`;
+  const beyond = walk.restricted > 0 ? `, ${walk.restricted} beyond your plan's history` : '';
+  if (walk.status === 'done')
+    return `done ${fmt(walk.finishedAt)}: ${walk.threads} threads from ${range}${beyond}`;
+  if (walk.status === 'failed')
+    return `failed ${fmt(walk.finishedAt)} (${walk.errorCode ?? 'unknown'}): ${walk.errorMessage ?? ''}`;
+  const estimate =
+    walk.foundChats !== null && walk.foundChats > 0
+      ? ` of about ${walk.foundChats} (${Math.min(99, Math.floor((walk.threads / walk.foundChats) * 100))}%)`
+      : '';
+  return `in progress: ${walk.threads} threads${estimate} read from ${range}${beyond}, last page ${fmt(walk.updatedAt)}`;
+}
+
 function connected(
   tenant: Tenant,
   tokenState: string,
   rows: readonly WebhookRegistration[],
   crm: CrmConnection | null = null,
   dashboardLink: string | null = null,
+  backfill = '',
+  backfillFailed = false,
 ): string {
   const hubspot = crmState(crm);
   const last =
@@ -65,6 +90,7 @@ function connected(
 <tr><th>Access</th><td id="token-state">${escapeHtml(tokenState)}</td></tr>
 <tr><th>Last webhook</th><td id="last-webhook">${last}</td></tr>
 <tr><th>HubSpot</th><td id="crm-state"${hubspot.broken ? ' class="status off"' : ''}>${escapeHtml(hubspot.text)}</td></tr>
+<tr><th>History backfill</th><td id="backfill-state"${backfillFailed ? ' class="status off"' : ''}>${escapeHtml(backfill)}</td></tr>
 </tbody></table>
 <h2>Webhooks</h2>
 ${webhooksTable(rows)}
@@ -143,10 +169,21 @@ export function registerSettingsRoute(app: FastifyInstance, deps: AppDeps): void
           : 'expired: refreshing';
     const rows = await deps.registry.liveRegistrations(tenant.clientId);
     const crm = await deps.registry.getCrmConnection(tenant.id);
+    const [walk] = await deps.archives.store.recentWalks(tenant.organizationId, 'backfill', 1);
+    const canRead = stored === null || canReadChats(stored.scope);
+    const backfill = backfillState(walk ?? null, deps.config.archives.backfillDays, canRead);
     return reply.send(
       page(
         'LiveChat pipeline',
-        connected(tenant, tokenState, rows, crm, dashboardLink(deps, tenant)) + script(nonce, FRAME_SCRIPT),
+        connected(
+          tenant,
+          tokenState,
+          rows,
+          crm,
+          dashboardLink(deps, tenant),
+          backfill,
+          walk?.status === 'failed' || !canRead,
+        ) + script(nonce, FRAME_SCRIPT),
       ),
     );
   });
