@@ -8,6 +8,7 @@ import { CRM_ERROR_CODES } from '@livechat-pipeline/crm-sync';
 import { EVENTS_ERROR_CODES } from '@livechat-pipeline/events';
 import { INGEST_ERROR_CODES } from '@livechat-pipeline/ingest';
 import { LIVECHAT_PARSE_ERROR_CODES } from '@livechat-pipeline/livechat';
+import { AGENT_API_ERROR_CODES } from '@livechat-pipeline/livechat-agent-api';
 import { NORMALIZER_ERROR_CODES } from '@livechat-pipeline/normalizer';
 import { CONSUMER_ERROR_CODES } from '@livechat-pipeline/postgres-consumer';
 import { STARTUP_ERROR_CODES } from '@livechat-pipeline/service-host';
@@ -19,6 +20,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const catalogues: { readonly readme: string; readonly prefix: string; readonly codes: readonly string[] }[] =
   [
     { readme: 'services/api/README.md', prefix: 'API_', codes: Object.keys(API_ERROR_CODES) },
+    {
+      readme: 'packages/livechat-agent-api/README.md',
+      prefix: 'AGENT_API_',
+      codes: Object.keys(AGENT_API_ERROR_CODES),
+    },
     { readme: 'services/app/README.md', prefix: 'APP_', codes: Object.keys(APP_ERROR_CODES) },
     { readme: 'services/crm-sync/README.md', prefix: 'CRM_', codes: Object.keys(CRM_ERROR_CODES) },
     {

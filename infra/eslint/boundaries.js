@@ -16,7 +16,7 @@ function unitOf(file) {
 }
 
 const servicePackageNames = (name) =>
-  /^@livechat-pipeline\/(ingest|normalizer|transcripts|app|analytics|crm-sync)(\/|$)/.test(name);
+  /^@livechat-pipeline\/(ingest|normalizer|transcripts|app|analytics|crm-sync|api)(\/|$)/.test(name);
 
 const rule = {
   meta: {
