@@ -99,6 +99,15 @@ export const postgresTlsEnv = {
     .optional(),
 };
 
+/**
+ * A Postgres pool's settings, one scheme for every service: `<SERVICE>_POOL_SIZE` is how many connections the
+ * pool opens (`<SERVICE>_<PURPOSE>_POOL_SIZE` when a service has several pools), `<SERVICE>_PG_CONNECT_TIMEOUT_MS`
+ * how long opening one may take before the query fails (retryably): a Postgres that hangs rather than refusing
+ * must not hold a request or a batch forever. With N processes of a service the database must allow N × its pools.
+ */
+export const poolSizeVar = (defaultSize: number, min = 1) => intVar(min, 100).default(defaultSize);
+export const pgConnectTimeoutVar = (defaultMs = 5_000) => intVar(100, 120_000).default(defaultMs);
+
 /** `KAFKA_BROKERS`: comma-separated host:port, at least one. */
 export const brokersVar = () =>
   listVar().pipe(

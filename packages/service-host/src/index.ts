@@ -9,6 +9,8 @@ export {
   listVar,
   logLevelVar,
   nameVar,
+  pgConnectTimeoutVar,
+  poolSizeVar,
   POSTGRES_SSL_MODES,
   postgresTlsEnv,
   postgresUrlVar,

@@ -6,6 +6,8 @@ import {
   intVar,
   nameVar,
   parseEnv,
+  pgConnectTimeoutVar,
+  poolSizeVar,
   postgresUrlVar,
   startupTimeoutVar,
   type KafkaClusterSettings,
@@ -25,6 +27,7 @@ export interface AnalyticsConfig {
     readonly partitionsConcurrently: number;
     readonly fetchMaxBytes: number;
     readonly poolSize: number;
+    readonly connectTimeoutMs: number;
   };
   readonly http: { readonly host: string; readonly port: number };
   /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
@@ -77,7 +80,8 @@ const schema = z.object({
     .default('analytics'),
   ANALYTICS_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
   ANALYTICS_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
-  ANALYTICS_POOL_SIZE: intVar(1, 100).default(6),
+  ANALYTICS_POOL_SIZE: poolSizeVar(6),
+  ANALYTICS_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   ANALYTICS_HOST: nameVar.default('127.0.0.1'),
   ANALYTICS_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   ANALYTICS_PORT: intVar(0, 65535).default(8094),
@@ -102,6 +106,7 @@ export function loadAnalyticsConfig(env: NodeJS.ProcessEnv): AnalyticsConfig {
       partitionsConcurrently: e.ANALYTICS_PARTITIONS_CONCURRENTLY,
       fetchMaxBytes: e.ANALYTICS_FETCH_MAX_BYTES,
       poolSize: e.ANALYTICS_POOL_SIZE,
+      connectTimeoutMs: e.ANALYTICS_PG_CONNECT_TIMEOUT_MS,
     },
     http: { host: e.ANALYTICS_HOST, port: e.ANALYTICS_PORT },
     startupTimeoutMs: e.ANALYTICS_STARTUP_TIMEOUT_MS,

@@ -70,6 +70,7 @@ export function consumerOptions(
     partitionsConsumedConcurrently: config.consumer.partitionsConcurrently,
     maxBytesPerPartition: config.consumer.fetchMaxBytes,
     poolSize: config.consumer.poolSize,
+    connectionTimeoutMs: config.consumer.connectTimeoutMs,
     onEvent: (event: RuntimeEvent) => logRuntimeEvent(logger, event),
   };
 }

@@ -3,6 +3,8 @@ import {
   deepFreeze,
   intVar,
   logLevelVar,
+  pgConnectTimeoutVar,
+  poolSizeVar,
   postgresUrlVar,
   readEnv,
   startupTimeoutVar,
@@ -24,6 +26,7 @@ export interface ApiConfig {
     readonly transcriptsSchema: string;
     readonly analyticsSchema: string;
     readonly poolSize: number;
+    readonly connectTimeoutMs: number;
     readonly statementTimeoutMs: number;
   };
   /** CSV answers read Postgres this many rows at a time. */
@@ -49,7 +52,8 @@ const envSchema = z.object({
   API_SCHEMA: identifier.default('api'),
   API_TRANSCRIPTS_SCHEMA: identifier.default('transcripts'),
   API_ANALYTICS_SCHEMA: identifier.default('analytics'),
-  API_POOL_SIZE: intVar(1, 100).default(10),
+  API_POOL_SIZE: poolSizeVar(10),
+  API_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   API_STATEMENT_TIMEOUT_MS: intVar(100, 600_000).default(15_000),
   API_CSV_BATCH_ROWS: intVar(1, 10_000).default(500),
   API_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
@@ -72,6 +76,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       transcriptsSchema: e.API_TRANSCRIPTS_SCHEMA,
       analyticsSchema: e.API_ANALYTICS_SCHEMA,
       poolSize: e.API_POOL_SIZE,
+      connectTimeoutMs: e.API_PG_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: e.API_STATEMENT_TIMEOUT_MS,
     },
     csvBatchRows: e.API_CSV_BATCH_ROWS,

@@ -38,7 +38,7 @@ export function createApiPool(config: ApiConfig): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.database.url,
     max: config.database.poolSize,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: config.database.connectTimeoutMs,
     options: `-c TimeZone=UTC -c statement_timeout=${config.database.statementTimeoutMs}`,
     types: {
       getTypeParser: ((oid: number, format?: string) =>

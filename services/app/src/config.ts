@@ -8,6 +8,8 @@ import {
   intVar,
   listVar,
   logLevelVar,
+  pgConnectTimeoutVar,
+  poolSizeVar,
   postgresUrlVar,
   readEnv,
   startupTimeoutVar,
@@ -47,7 +49,13 @@ export interface AppConfig {
   readonly cookieSecure: boolean;
   readonly sessionTtlSeconds: number;
   /** `ingestRole`: the ingest's Postgres role, granted exactly its access at every migration; null: none. */
-  readonly database: { readonly url: string; readonly schema: string; readonly ingestRole: string | null };
+  readonly database: {
+    readonly url: string;
+    readonly schema: string;
+    readonly ingestRole: string | null;
+    readonly poolSize: number;
+    readonly connectTimeoutMs: number;
+  };
   readonly webhooks: readonly DesiredWebhook[];
   readonly rotationOverlapSeconds: number;
   /** The api's dashboard and the secret its sign-in links are signed with (DASHBOARD_URL, DASHBOARD_LINK_SECRET); null: no link. */
@@ -137,6 +145,8 @@ const envSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a plain lower-case SQL identifier (or 'none')")
     .default('livechat_ingest'),
   DATABASE_URL: postgresUrlVar().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
+  APP_POOL_SIZE: poolSizeVar(5),
+  APP_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   APP_WEBHOOKS_FILE: z.string().trim().min(1).default(DEFAULT_WEBHOOKS_FILE),
   DASHBOARD_URL: httpUrl.optional(),
   DASHBOARD_LINK_SECRET: z.string().trim().min(32, 'must be at least 32 characters').optional(),
@@ -234,6 +244,8 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
       url: e.DATABASE_URL,
       schema: e.APP_DB_SCHEMA,
       ingestRole: e.APP_DB_INGEST_ROLE === 'none' ? null : e.APP_DB_INGEST_ROLE,
+      poolSize: e.APP_POOL_SIZE,
+      connectTimeoutMs: e.APP_PG_CONNECT_TIMEOUT_MS,
     },
     webhooks,
     rotationOverlapSeconds: e.APP_ROTATION_OVERLAP_SECONDS,

@@ -56,6 +56,15 @@ export function retryPolicy(config: AppConfig): RetryPolicy {
   return { maxRetries: config.livechat.maxRetries, timeoutMs: config.livechat.timeoutMs };
 }
 
+/** The app's pool (APP_POOL_SIZE, APP_PG_CONNECT_TIMEOUT_MS). */
+export function createAppPool(config: AppConfig): pg.Pool {
+  return new pg.Pool({
+    connectionString: config.database.url,
+    max: config.database.poolSize,
+    connectionTimeoutMillis: config.database.connectTimeoutMs,
+  });
+}
+
 /**
  * Connects to Postgres, migrates the registry schema (retried until APP_STARTUP_TIMEOUT_MS while Postgres is not
  * there yet; a migration that fails for good stops the start at once), and builds the clients.
@@ -66,7 +75,7 @@ export async function createAppDeps(
   options: { pool?: pg.Pool; metrics?: AppMetrics; startup?: Startup } = {},
 ): Promise<AppDeps> {
   const startup = options.startup ?? new Startup({ timeoutMs: config.startupTimeoutMs, logger });
-  const pool = options.pool ?? new pg.Pool({ connectionString: config.database.url, max: 5 });
+  const pool = options.pool ?? createAppPool(config);
   // An idle connection Postgres drops (restart, failover, terminated backend) must not crash the process:
   // without a listener the pool's 'error' event is thrown. The next query opens a new connection.
   pool.on('error', (err) =>

@@ -1,7 +1,7 @@
 export { buildApp } from './app.js';
 export { loadAppConfig } from './config.js';
 export type { AppConfig } from './config.js';
-export { createAppDeps } from './deps.js';
+export { createAppDeps, createAppPool } from './deps.js';
 export type { AppDeps } from './deps.js';
 export { createAppLogger } from './logger.js';
 export { APP_ERROR_CODES, AppConfigError, AppError, isAppError } from './errors.js';

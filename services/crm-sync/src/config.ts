@@ -7,6 +7,8 @@ import {
   intVar,
   nameVar,
   parseEnv,
+  pgConnectTimeoutVar,
+  poolSizeVar,
   postgresUrlVar,
   startupTimeoutVar,
   type KafkaClusterSettings,
@@ -26,6 +28,13 @@ export interface CrmSyncConfig {
     readonly fetchMaxBytes: number;
     readonly poolSize: number;
     readonly sessionTimeoutMs: number;
+  };
+  /** The outbox worker's pool and the tenant registry's (the consumer's is `consumer.poolSize`), and how long any of
+   * them may take to open a connection. */
+  readonly pools: {
+    readonly outboxSize: number;
+    readonly tenantRegistrySize: number;
+    readonly connectTimeoutMs: number;
   };
   readonly hubspot: {
     readonly apiUrl: string;
@@ -119,7 +128,10 @@ const schema = z.object({
     .default('crm'),
   CRM_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
   CRM_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
-  CRM_POOL_SIZE: intVar(2, 100).default(6),
+  CRM_POOL_SIZE: poolSizeVar(6, 2),
+  CRM_OUTBOX_POOL_SIZE: poolSizeVar(4),
+  CRM_TENANT_REGISTRY_POOL_SIZE: poolSizeVar(2),
+  CRM_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   CRM_SESSION_TIMEOUT_MS: intVar(6_000, 300_000).default(30_000),
   HUBSPOT_API_URL: httpUrlVar().default('https://api.hubapi.com'),
   HUBSPOT_ACCESS_TOKEN: z.string().trim().optional(),
@@ -180,6 +192,11 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
       fetchMaxBytes: e.CRM_FETCH_MAX_BYTES,
       poolSize: e.CRM_POOL_SIZE,
       sessionTimeoutMs: e.CRM_SESSION_TIMEOUT_MS,
+    },
+    pools: {
+      outboxSize: e.CRM_OUTBOX_POOL_SIZE,
+      tenantRegistrySize: e.CRM_TENANT_REGISTRY_POOL_SIZE,
+      connectTimeoutMs: e.CRM_PG_CONNECT_TIMEOUT_MS,
     },
     hubspot: {
       apiUrl: e.HUBSPOT_API_URL,

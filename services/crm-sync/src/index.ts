@@ -1,4 +1,10 @@
 export { loadCrmSyncConfig, type CrmSyncConfig } from './config.js';
-export { crmConsumer, crmMigrationsDir } from './consumer.js';
+export { consumerOptions as crmConsumerOptions, crmConsumer, crmMigrationsDir } from './consumer.js';
 export { CRM_ERROR_CODES, CrmSyncError, type CrmErrorCode } from './errors.js';
-export { startCrmSync, type CrmSync, type CrmSyncStartOptions } from './start.js';
+export {
+  createCrmTenantRegistryPool,
+  createOutboxPool,
+  startCrmSync,
+  type CrmSync,
+  type CrmSyncStartOptions,
+} from './start.js';

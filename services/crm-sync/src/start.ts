@@ -82,8 +82,7 @@ export async function startCrmSync(
   );
   // The worker needs only Postgres: it drains what is there while the consumer joins its group (which can take a
   // session timeout after a crash).
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4, connectionTimeoutMillis: 5_000 });
-  pool.on('error', () => undefined);
+  const pool = createOutboxPool(config);
   const pools = [pool];
   const metrics = createCrmMetrics(registry);
   const worker = new OutboxWorker({
@@ -146,17 +145,37 @@ export async function startCrmSync(
   };
 }
 
+/** The outbox worker's pool (CRM_OUTBOX_POOL_SIZE, CRM_PG_CONNECT_TIMEOUT_MS). */
+export function createOutboxPool(config: CrmSyncConfig): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: config.pools.outboxSize,
+    connectionTimeoutMillis: config.pools.connectTimeoutMs,
+  });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** The tenant registry's pool (CRM_TENANT_REGISTRY_DATABASE_URL, CRM_TENANT_REGISTRY_POOL_SIZE). */
+export function createCrmTenantRegistryPool(
+  config: CrmSyncConfig,
+  registry: NonNullable<CrmSyncConfig['tenantRegistry']>,
+): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: registry.databaseUrl,
+    max: config.pools.tenantRegistrySize,
+    connectionTimeoutMillis: config.pools.connectTimeoutMs,
+  });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 /** HUBSPOT_ACCESS_TOKEN, and with a tenant registry each tenant's own token first. */
 function tokenSource(config: CrmSyncConfig, pools: pg.Pool[]): TokenSource {
   const fallback = staticTokenSource(config.hubspot.accessToken);
   const registryConfig = config.tenantRegistry;
   if (registryConfig === null) return fallback;
-  const registryPool = new pg.Pool({
-    connectionString: registryConfig.databaseUrl,
-    max: 2,
-    connectionTimeoutMillis: 5_000,
-  });
-  registryPool.on('error', () => undefined);
+  const registryPool = createCrmTenantRegistryPool(config, registryConfig);
   pools.push(registryPool);
   const registry = new TenantRegistry(registryPool, { schema: registryConfig.schema });
   return registryTokenSource(

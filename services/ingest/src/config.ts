@@ -9,6 +9,8 @@ import {
   kafkaClusterEnv,
   listVar,
   logLevelVar,
+  pgConnectTimeoutVar,
+  poolSizeVar,
   postgresTlsEnv,
   postgresUrlVar,
   readEnv,
@@ -78,7 +80,12 @@ export interface IngestConfig {
    * The LiveChat app's tenant registry (services/app): when set, the v3 secrets of its active tenants
    * are accepted besides the static ones, refreshed every `refreshMs`.
    */
-  readonly tenantRegistry: { readonly databaseUrl: string | undefined; readonly refreshMs: number };
+  readonly tenantRegistry: {
+    readonly databaseUrl: string | undefined;
+    readonly refreshMs: number;
+    readonly poolSize: number;
+    readonly connectTimeoutMs: number;
+  };
   /** The on-disk spool (src/spool/): on when INGEST_SPOOL_DIR is set. */
   readonly spool: SpoolConfig | undefined;
 }
@@ -134,6 +141,8 @@ const envSchema = z.object({
   LIVECHAT_TENANT_SECRETS_FILE: z.string().trim().min(1).optional(),
   INGEST_TENANT_REGISTRY_DATABASE_URL: postgresUrlVar().optional(),
   INGEST_TENANT_REGISTRY_REFRESH_MS: intVar(100, 60_000).default(1000),
+  INGEST_TENANT_REGISTRY_POOL_SIZE: poolSizeVar(2),
+  INGEST_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(2_000),
   INGEST_ALLOW_GLOBAL_SECRETS: boolVar().default(false),
   INGEST_LOCAL_DEV_SECRETS: boolVar().default(false),
   INGEST_SPOOL_DIR: z.string().trim().min(1).optional(),
@@ -311,6 +320,8 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
     tenantRegistry: {
       databaseUrl: e.INGEST_TENANT_REGISTRY_DATABASE_URL,
       refreshMs: e.INGEST_TENANT_REGISTRY_REFRESH_MS,
+      poolSize: e.INGEST_TENANT_REGISTRY_POOL_SIZE,
+      connectTimeoutMs: e.INGEST_PG_CONNECT_TIMEOUT_MS,
     },
     spool:
       e.INGEST_SPOOL_DIR === undefined

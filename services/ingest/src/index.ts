@@ -10,7 +10,7 @@ export { StaticSecretVerifier } from './auth/static-verifier.js';
 export { createLogger } from './logger.js';
 export { createIngestMetrics } from './metrics.js';
 export type { IngestMetrics } from './metrics.js';
-export { createIngestVerifier } from './auth/tenant-registry-verifier.js';
+export { createIngestVerifier, createTenantRegistryPool } from './auth/tenant-registry-verifier.js';
 export type { IngestVerifier } from './auth/tenant-registry-verifier.js';
 export { createIngestOperationsServer } from './operations.js';
 export { CachedReadiness, StackReadiness } from './readiness.js';

@@ -6,6 +6,8 @@ import {
   intVar,
   nameVar,
   parseEnv,
+  pgConnectTimeoutVar,
+  poolSizeVar,
   postgresUrlVar,
   startupTimeoutVar,
   type KafkaClusterSettings,
@@ -25,6 +27,7 @@ export interface TranscriptsConfig {
     readonly partitionsConcurrently: number;
     readonly fetchMaxBytes: number;
     readonly poolSize: number;
+    readonly connectTimeoutMs: number;
   };
   readonly http: { readonly host: string; readonly port: number };
   /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
@@ -44,7 +47,8 @@ const schema = z.object({
     .default('transcripts'),
   TRANSCRIPTS_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
   TRANSCRIPTS_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
-  TRANSCRIPTS_POOL_SIZE: intVar(1, 100).default(6),
+  TRANSCRIPTS_POOL_SIZE: poolSizeVar(6),
+  TRANSCRIPTS_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   TRANSCRIPTS_HOST: nameVar.default('127.0.0.1'),
   TRANSCRIPTS_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   TRANSCRIPTS_PORT: intVar(0, 65535).default(8091),
@@ -68,6 +72,7 @@ export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig
       partitionsConcurrently: e.TRANSCRIPTS_PARTITIONS_CONCURRENTLY,
       fetchMaxBytes: e.TRANSCRIPTS_FETCH_MAX_BYTES,
       poolSize: e.TRANSCRIPTS_POOL_SIZE,
+      connectTimeoutMs: e.TRANSCRIPTS_PG_CONNECT_TIMEOUT_MS,
     },
     http: { host: e.TRANSCRIPTS_HOST, port: e.TRANSCRIPTS_PORT },
     startupTimeoutMs: e.TRANSCRIPTS_STARTUP_TIMEOUT_MS,

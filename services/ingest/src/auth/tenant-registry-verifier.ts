@@ -11,6 +11,20 @@ export interface IngestVerifier {
 }
 
 /**
+ * The tenant registry's pool (INGEST_TENANT_REGISTRY_POOL_SIZE, INGEST_PG_CONNECT_TIMEOUT_MS). Bounded waits: a
+ * Postgres that hangs (rather than refusing) must not hold requests or the refresh loop.
+ */
+export function createTenantRegistryPool(config: IngestConfig, databaseUrl: string): pg.Pool {
+  return new pg.Pool({
+    connectionString: databaseUrl,
+    max: config.tenantRegistry.poolSize,
+    connectionTimeoutMillis: config.tenantRegistry.connectTimeoutMs,
+    query_timeout: 2_000,
+    statement_timeout: 2_000,
+  });
+}
+
+/**
  * The static secrets, plus — when the LiveChat app's tenant registry is configured — the v3 secrets
  * of its active tenants (a delivery for an uninstalled tenant is refused). The registry's set is
  * reloaded every few seconds; when Postgres is unreachable the last set stays in force.
@@ -22,14 +36,7 @@ export async function createIngestVerifier(
 ): Promise<IngestVerifier> {
   const databaseUrl = config.tenantRegistry.databaseUrl;
   if (databaseUrl === undefined) return { verifier: staticVerifier, close: async () => undefined };
-  // Bounded waits: a Postgres that hangs (rather than refusing) must not hold requests or the refresh loop.
-  const pool = new pg.Pool({
-    connectionString: databaseUrl,
-    max: 2,
-    connectionTimeoutMillis: 2_000,
-    query_timeout: 2_000,
-    statement_timeout: 2_000,
-  });
+  const pool = createTenantRegistryPool(config, databaseUrl);
   // an idle connection dropped by Postgres must not crash the ingest (the next query reconnects)
   pool.on('error', (err) =>
     logger.warn({ err: { message: err.message } }, 'tenant registry connection lost'),
