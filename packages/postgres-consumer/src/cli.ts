@@ -8,12 +8,18 @@
  * Both work on any dead-letter topic in the envelope of @livechat-pipeline/events: the normalizer's
  * livechat.webhooks.raw.dlq and every consumer's <consumer>.dlq (older dlq.failed_at dead letters included).
  *   rebuild --definition <module> [--export <name>]          truncate, replay from the earliest offsets
- * Connections: --brokers (env KAFKA_BROKERS, default the local stack's 127.0.0.1:59092), --database-url (env DATABASE_URL).
+ * Connections: --brokers (env KAFKA_BROKERS, default the local stack's 127.0.0.1:59092), --database-url (env DATABASE_URL);
+ * TLS and SASL as every service (KAFKA_SSL*, KAFKA_SASL_*: service-host's kafkaClusterFromEnv), checked before connecting.
  */
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
+import {
+  ServiceConfigError,
+  kafkaClusterFromEnv,
+  type KafkaClientSecurity,
+} from '@livechat-pipeline/service-host';
 import { readDeadLetters, replayDeadLetters, type DeadLetterRecord } from './dead-letter.js';
 import { progressWriter } from './progress.js';
 import { rebuild } from './rebuild.js';
@@ -23,7 +29,8 @@ const USAGE = `usage:
   cli.ts dead-letters list   --topic <dlq>
   cli.ts dead-letters replay --topic <dlq> (--all | --offset <partition:offset> ...) [--code <error code>]
   cli.ts rebuild --definition <module.ts> [--export definition]
-options: --brokers <host:port,...> (KAFKA_BROKERS)  --database-url <url> (DATABASE_URL)`;
+options: --brokers <host:port,...> (KAFKA_BROKERS)  --database-url <url> (DATABASE_URL)
+TLS / SASL: KAFKA_SSL, KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD (as the services)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -80,9 +87,18 @@ async function main(argv: readonly string[]): Promise<void> {
       },
     },
   });
+  let security: KafkaClientSecurity;
+  try {
+    security = kafkaClusterFromEnv(process.env);
+  } catch (error) {
+    if (error instanceof ServiceConfigError) fail(error.message);
+    throw error;
+  }
   const kafka = new Kafka({
     clientId: 'postgres-consumer-cli',
     brokers: values.brokers.split(',').map((b) => b.trim()),
+    ...(security.ssl === undefined ? {} : { ssl: security.ssl }),
+    ...(security.sasl === undefined ? {} : { sasl: security.sasl }),
     logLevel: logLevel.NOTHING,
   });
   const [command, sub] = positionals;

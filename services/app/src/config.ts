@@ -6,12 +6,15 @@ import {
   deepFreeze,
   httpUrlVar,
   intVar,
+  kafkaClusterEnv,
   listVar,
   logLevelVar,
   pgConnectTimeoutVar,
   poolSizeVar,
   postgresUrlVar,
   readEnv,
+  readKafkaCluster,
+  type KafkaClientSecurity,
   startupTimeoutVar,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
@@ -62,7 +65,8 @@ export interface AppConfig {
   readonly dashboard: { readonly url: string; readonly linkSecret: string } | null;
   /** Backfill and reconciliation from the Agent Chat API into the raw topic. */
   readonly archives: {
-    readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string };
+    /** Brokers, client id, and the cluster's TLS and SASL settings (service-host's `KAFKA_SSL*`, `KAFKA_SASL_*`). */
+    readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string } & KafkaClientSecurity;
     readonly registryUrl: string;
     readonly rawTopic: string;
     /** Days of history backfilled after an install; 0: none. */
@@ -152,6 +156,7 @@ const envSchema = z.object({
   DASHBOARD_LINK_SECRET: z.string().trim().min(32, 'must be at least 32 characters').optional(),
   KAFKA_BROKERS: brokersVar().default(['127.0.0.1:59092']),
   KAFKA_CLIENT_ID: z.string().trim().min(1).default('livechat-app'),
+  ...kafkaClusterEnv,
   SCHEMA_REGISTRY_URL: httpUrl.default('http://127.0.0.1:58081/apis/ccompat/v7'),
   RAW_WEBHOOK_TOPIC: z
     .string()
@@ -175,8 +180,13 @@ const envSchema = z.object({
  */
 export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
   const parsed = readEnv(envSchema, env);
-  if (!parsed.ok) throw new AppConfigError(parsed.problems);
-  const problems: string[] = [];
+  // The cluster's TLS/SASL settings, as every service reads them (files readable, username with password, …).
+  const cluster = readKafkaCluster(env);
+  const clusterProblems = cluster.ok
+    ? []
+    : cluster.problems.filter((p) => parsed.ok || !parsed.problems.includes(p));
+  if (!parsed.ok) throw new AppConfigError([...parsed.problems, ...clusterProblems]);
+  const problems: string[] = [...clusterProblems];
   const e = parsed.data;
 
   const { keys, problems: keyProblems } = parseTokenKeys(e.APP_TOKEN_KEYS);
@@ -254,7 +264,12 @@ export function loadAppConfig(env: NodeJS.ProcessEnv): AppConfig {
         ? { url: e.DASHBOARD_URL, linkSecret: e.DASHBOARD_LINK_SECRET }
         : null,
     archives: {
-      kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID },
+      kafka: {
+        brokers: e.KAFKA_BROKERS,
+        clientId: e.KAFKA_CLIENT_ID,
+        ...(cluster.ok && cluster.settings.ssl !== undefined ? { ssl: cluster.settings.ssl } : {}),
+        ...(cluster.ok && cluster.settings.sasl !== undefined ? { sasl: cluster.settings.sasl } : {}),
+      },
       registryUrl: e.SCHEMA_REGISTRY_URL,
       rawTopic: e.RAW_WEBHOOK_TOPIC,
       backfillDays: e.APP_BACKFILL_DAYS,

@@ -153,6 +153,7 @@ export async function createAppDeps(
     {
       brokers: config.archives.kafka.brokers,
       clientId: config.archives.kafka.clientId,
+      security: config.archives.kafka,
       registryUrl: config.archives.registryUrl,
       topic: config.archives.rawTopic,
     },

@@ -10,7 +10,7 @@ import {
   waitForTopic,
 } from '@livechat-pipeline/events';
 import type { RawWebhook, RegisteredSchema } from '@livechat-pipeline/events';
-import { createServiceKafka } from '@livechat-pipeline/service-host';
+import { createServiceKafka, type KafkaClientSecurity } from '@livechat-pipeline/service-host';
 import { Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -22,6 +22,8 @@ export interface KafkaArchiveSinkOptions {
   readonly maxSendBytes?: number;
   readonly brokers: readonly string[];
   readonly clientId: string;
+  /** TLS and SASL (the app's `KAFKA_SSL*` / `KAFKA_SASL_*`); unset: read from the process environment. */
+  readonly security?: KafkaClientSecurity;
   readonly registryUrl: string;
   readonly topic: string;
 }
@@ -42,7 +44,12 @@ export class KafkaArchiveSink implements ArchiveSink {
     private readonly options: KafkaArchiveSinkOptions,
     logger: Logger,
   ) {
-    this.kafka = createServiceKafka({ clientId: options.clientId, brokers: options.brokers, logger });
+    this.kafka = createServiceKafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logger,
+      ...(options.security === undefined ? {} : { security: options.security }),
+    });
     this.serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: options.registryUrl }));
     this.maxSendBytes = options.maxSendBytes ?? ARCHIVE_BODY_MAX_BYTES;
   }
