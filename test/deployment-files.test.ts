@@ -1,0 +1,185 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadAnalyticsConfig } from '@livechat-pipeline/analytics';
+import { loadApiConfig } from '@livechat-pipeline/api';
+import { loadAppConfig } from '@livechat-pipeline/app';
+import { loadCrmSyncConfig } from '@livechat-pipeline/crm-sync';
+import { loadIngestConfig } from '@livechat-pipeline/ingest';
+import { loadNormalizerConfig } from '@livechat-pipeline/normalizer';
+import { loadTranscriptsConfig } from '@livechat-pipeline/transcripts';
+
+/**
+ * The deployment files cannot be built here (no Docker engine), so this keeps them true to the services without
+ * Docker: every service has its compose service built from the shared Dockerfile, the image starts the entry
+ * `npm start` uses (scripts/main.ts and the service's own `start` script), every variable the compose file sets is
+ * in that service's README configuration table, and the published ports and the health check's port are the
+ * service's defaults.
+ */
+const root = fileURLToPath(new URL('..', import.meta.url));
+const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
+const serviceDirs = readdirSync(path.join(root, 'services'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+
+interface ComposeService {
+  profiles?: string[];
+  build?: { context?: string; dockerfile?: string; args?: Record<string, string> };
+  ports?: string[];
+  environment?: Record<string, string>;
+}
+const compose = parse(read('infra/compose.yaml'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
+const dockerfile = read('infra/docker/Dockerfile');
+/** The compose services of the profile `services`, by the services/ folder they build. */
+const composed = new Map(
+  Object.values(compose.services)
+    .filter((s) => s.profiles?.includes('services'))
+    .map((s) => [s.build?.args?.['SERVICE'] ?? '', s] as const),
+);
+
+/** The service's default ports: [the public port, if any; the operations port]. */
+const defaultPorts: Record<string, () => { ports: number[]; operations: number }> = {
+  ingest: () => {
+    const c = loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'k' });
+    return { ports: [c.http.port, c.operations.port], operations: c.operations.port };
+  },
+  app: () => {
+    const c = loadAppConfig({});
+    return { ports: [c.http.port, c.operations.port], operations: c.operations.port };
+  },
+  api: () => {
+    const c = loadApiConfig({});
+    return { ports: [c.http.port, c.operations.port], operations: c.operations.port };
+  },
+  normalizer: () => ({
+    ports: [loadNormalizerConfig({}).http.port],
+    operations: loadNormalizerConfig({}).http.port,
+  }),
+  transcripts: () => ({
+    ports: [loadTranscriptsConfig({}).http.port],
+    operations: loadTranscriptsConfig({}).http.port,
+  }),
+  analytics: () => ({
+    ports: [loadAnalyticsConfig({}).http.port],
+    operations: loadAnalyticsConfig({}).http.port,
+  }),
+  'crm-sync': () => ({
+    ports: [loadCrmSyncConfig({}).http.port],
+    operations: loadCrmSyncConfig({}).http.port,
+  }),
+};
+
+/** Node flags and entry file of a `start` script: `tsx src/main.ts` or `node [flags] --import tsx src/main.ts`. */
+function startEntry(script: string): { flags: string[]; entry: string } {
+  const words = script.trim().split(/\s+/);
+  if (words[0] === 'tsx' && words.length === 2) return { flags: [], entry: words[1]! };
+  const importAt = words.indexOf('--import');
+  if (words[0] !== 'node' || words[importAt + 1] !== 'tsx' || importAt !== words.length - 3)
+    throw new Error(`unexpected start script: ${script}`);
+  return { flags: words.slice(1, importAt), entry: words.at(-1)! };
+}
+
+/** The node flags scripts/main.ts (npm start) gives each service, from its `nodeFlags` table. */
+function mainJobFlags(): Record<string, string[]> {
+  const source = read('scripts/main.ts');
+  const table = /const nodeFlags[^=]*=\s*\{([^}]*)\}/.exec(source)?.[1];
+  if (table === undefined) throw new Error('scripts/main.ts: no nodeFlags table');
+  const flags: Record<string, string[]> = {};
+  for (const [, name, list] of table.matchAll(/['"]?([\w-]+)['"]?\s*:\s*\[([^\]]*)\]/g))
+    flags[name!] = [...list!.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
+  // and the command it spawns: node <flags> --import tsx services/<name>/src/main.ts
+  expect(source).toMatch(
+    /\[\.\.\.\(nodeFlags\[name\] \?\? \[\]\), '--import', 'tsx', path\.join\(root, 'services', name, 'src', 'main\.ts'\)\]/,
+  );
+  return flags;
+}
+
+/** The variables of a README's configuration tables (those whose first header cell is "variable"). */
+function readmeVariables(file: string): Set<string> {
+  const names = new Set<string>();
+  let inTable = false;
+  for (const line of read(file).split('\n')) {
+    if (!line.startsWith('|')) {
+      inTable = false;
+      continue;
+    }
+    const first = line.split('|')[1]?.trim() ?? '';
+    if (/^variable$/i.test(first)) inTable = true;
+    else if (inTable) for (const [, name] of first.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) names.add(name!);
+  }
+  return names;
+}
+
+describe('deployment files (infra/docker/Dockerfile, infra/compose.yaml)', () => {
+  it('every service has a compose service of the profile `services`, built from the shared Dockerfile', () => {
+    expect([...composed.keys()].sort()).toEqual(serviceDirs);
+    for (const [service, c] of composed) {
+      expect(c.build, service).toMatchObject({ context: '..', dockerfile: 'infra/docker/Dockerfile' });
+    }
+    expect(Object.keys(defaultPorts).sort()).toEqual(serviceDirs);
+  });
+
+  it('the image is multi-stage, installs production dependencies from the lockfile and runs as a non-root user', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length ?? 0).toBeGreaterThanOrEqual(3);
+    expect(dockerfile).toMatch(
+      /pnpm install --frozen-lockfile --prod --filter "@livechat-pipeline\/\$\{SERVICE\}\.\.\."/,
+    );
+    const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(lastStage).toMatch(/^USER node$/m);
+    expect(lastStage.indexOf('USER node')).toBeLessThan(lastStage.indexOf('CMD '));
+    expect(lastStage).toMatch(/^HEALTHCHECK .*\n?.*process\.env\.HEALTH_PORT\+'\/readyz'/m);
+    for (const file of ['.dockerignore']) expect(read(file)).toMatch(/^\*\*\/node_modules$/m);
+  });
+
+  it('each image starts the entry npm start uses: node <its flags> --import tsx services/<service>/src/main.ts', () => {
+    const workdir = [...dockerfile.matchAll(/^WORKDIR (.*)$/gm)].at(-1)?.[1];
+    expect(workdir).toBe('/repo/services/${SERVICE}');
+    expect(dockerfile).toMatch(/^CMD \["sh", "-c", "exec node \$NODE_FLAGS --import tsx src\/main\.ts"\]$/m);
+    const fromMain = mainJobFlags();
+    for (const service of serviceDirs) {
+      const pkg = JSON.parse(read(`services/${service}/package.json`)) as {
+        scripts: Record<string, string>;
+        dependencies: Record<string, string>;
+      };
+      const start = startEntry(pkg.scripts['start'] ?? '');
+      expect(start.entry, service).toBe('src/main.ts');
+      const imageFlags = (composed.get(service)?.build?.args?.['NODE_FLAGS'] ?? '')
+        .split(/\s+/)
+        .filter(Boolean);
+      expect(imageFlags, service).toEqual(start.flags);
+      expect(imageFlags, service).toEqual(fromMain[service] ?? []);
+      // the image installs production dependencies only, and the entry needs tsx
+      expect(pkg.dependencies['tsx'], `${service}: tsx must be a production dependency`).toBeDefined();
+    }
+  });
+
+  it("every variable the compose file sets is in that service's README configuration table", () => {
+    for (const [service, c] of composed) {
+      const documented = readmeVariables(`services/${service}/README.md`);
+      const missing = Object.keys(c.environment ?? {}).filter((name) => !documented.has(name));
+      expect(
+        missing,
+        `${service}: set by infra/compose.yaml, missing in services/${service}/README.md`,
+      ).toEqual([]);
+    }
+  });
+
+  it("the published ports and the health check's port are the service's defaults", () => {
+    for (const [service, c] of composed) {
+      const defaults = defaultPorts[service]!();
+      const published = (c.ports ?? []).map((p) => {
+        const [host, published, container] = p.split(':');
+        expect(host, `${service}: published on loopback only`).toBe('127.0.0.1');
+        expect(published, service).toBe(container);
+        return Number(container);
+      });
+      expect(published.sort(), service).toEqual([...defaults.ports].sort());
+      expect(Number(c.build?.args?.['HEALTH_PORT']), `${service}: HEALTH_PORT`).toBe(defaults.operations);
+    }
+  });
+});
