@@ -127,7 +127,7 @@ describe('deployment files (infra/docker/Dockerfile, infra/compose.yaml)', () =>
   it('the image is multi-stage, installs production dependencies from the lockfile and runs as a non-root user', () => {
     expect(dockerfile.match(/^FROM /gm)?.length ?? 0).toBeGreaterThanOrEqual(3);
     expect(dockerfile).toMatch(
-      /pnpm install --frozen-lockfile --prod --filter "@livechat-pipeline\/\$\{SERVICE\}\.\.\."/,
+      /pnpm install --frozen-lockfile --prod --filter-prod "@livechat-pipeline\/\$\{SERVICE\}\.\.\."/,
     );
     const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(lastStage).toMatch(/^USER node$/m);
