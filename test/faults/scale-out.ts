@@ -1,16 +1,16 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { startFakeHubSpot, type FakeHubSpot } from '@livechat-pipeline/hubspot-fake';
+import { randomFaultPlan, startFakeHubSpot } from '@livechat-pipeline/hubspot-fake';
 import { loadStackSettings, stackUp } from '@livechat-pipeline/local-stack';
 import { simulateTraffic, type Delivery, type ExpectedChat } from '@livechat-pipeline/traffic-simulator';
 import { createTestDatabase, testKafka, uniqueName } from '@livechat-pipeline/testkit';
 import { analyticsConsumer, loadAnalyticsConfig } from '@livechat-pipeline/analytics';
 import { rebuild } from '@livechat-pipeline/postgres-consumer';
+import { checkHubSpot } from './hubspot-check.js';
 import { LiveChatSender, type LedgerEntry, type SimulatedChat } from './livechat-sender.js';
 import { ServiceProcess } from './service-process.js';
 import { differingTranscripts, expectedChatEventIds, waitForLedgerInViews } from './views-check.js';
@@ -174,6 +174,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRes
   const processes: ServiceProcess[] = [];
   const ingestUrls: Partial<Record<Instance, string>> = {};
   const unplanned: string[] = [];
+  const crmPorts: number[] = [];
   const make = async (kind: Kind, instance: Instance) => {
     const port = await freePort();
     const env: NodeJS.ProcessEnv = { ...common, KAFKA_CLIENT_ID: `${kind}-${instance}` };
@@ -186,6 +187,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRes
       readyUrl = `http://127.0.0.1:${port}/healthz`;
     } else if (kind === 'crm-sync') {
       Object.assign(env, crmEnv, { CRM_PORT: String(port) });
+      crmPorts.push(port);
     } else {
       env[`${kind.toUpperCase()}_PORT`] = String(port);
     }
@@ -270,7 +272,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRes
     await sleep(STEADY.warmUpSeconds * 1000);
     const first = await sample(sender);
     // The measured window is a fixed length of time by design (a rate), not a wait for a condition.
-    await sleep(steadySeconds * 1000);
+    await sleep(Math.max(0, first.atMs + steadySeconds * 1000 - performance.now()));
     const last = await sample(sender);
     const loadAfter = loadavg()[0]!;
     if (sender.stats().exhausted)
@@ -281,6 +283,9 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRes
     collect(sender);
     const windowEnd = performance.now();
     await waitForViews(sender.ledger, label);
+    const outbox = await waitForOutboxSettled(pool, 180_000);
+    if (outbox.unsettled > 0)
+      failed.push(`${label}: ${outbox.unsettled} crm-sync outbox rows not done 180 s after the window`);
     const seconds = (last.atMs - first.atMs) / 1000;
     const per = (a: number, b: number) => (b - a) / seconds;
     return {
@@ -336,10 +341,22 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRes
       ledgerFile: path.join(runDir, 'ledger-faults.jsonl'),
     });
     const bNames = kinds.map((k) => `${k}-b`).join(', ');
+    // Every note create is written at once and answered 300 ms later: a SIGKILL in that time leaves an ambiguous
+    // create (written, never recorded), which the next claim of the row must find by its sync key, not repeat.
+    fake.setFaultPlan(
+      randomFaultPlan([{ target: 'notes-create', rate: 1, fault: { kind: 'answer-late', ms: 300 } }], seed),
+    );
     sender.start();
     await sleep(FAULT_PHASE.killAtMs);
     await Promise.all(bs.map((p) => p.kill()));
     report(`${(FAULT_PHASE.killAtMs / 1000).toFixed(0)} s into steady traffic: SIGKILLed ${bNames}`);
+    const atKill = await pool.query<{ ambiguous: string; claimed: string }>(
+      `select (select count(*) from crm.notes where create_started_at is not null and note_id is null)::text as ambiguous,
+              (select count(*) from crm.outbox where status = 'pending' and claimed_until > now())::text as claimed`,
+    );
+    report(
+      `  crm-sync right after the kills: ${atKill.rows[0]!.claimed} outbox rows claimed (leases running), ${atKill.rows[0]!.ambiguous} note creates sent without a recorded answer`,
+    );
     await waitForMembers(admin, names, 1);
     await printAssignments(admin, report, 'after the kills (rebalanced down)', names);
     await sleep(FAULT_PHASE.restartAtMs - FAULT_PHASE.killAtMs);
@@ -388,14 +405,22 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRes
     // crm-sync: its outbox settles (two workers, one killed with rows claimed and creates in flight), then every
     // closed chat has exactly one note in HubSpot, on the one contact of its customer's e-mail.
     const outbox = await waitForOutboxSettled(pool, 180_000);
+    fake.clearFaults();
     if (outbox.unsettled > 0 || outbox.deadLetters > 0)
       failed.push(
         `crm-sync outbox not settled: ${outbox.unsettled} of ${outbox.rows} rows not done, ${outbox.deadLetters} dead letters`,
       );
-    const hubspot = checkHubSpot(fake, complete, finishedChats);
+    const hubspot = checkHubSpot(
+      { notes: fake.notes(), contacts: fake.contacts(), calls: fake.calls() },
+      complete,
+      finishedChats,
+    );
     failed.push(...hubspot.problems);
+    const found = await Promise.all(
+      crmPorts.map((port) => metricSum(port, 'crm_sync_threads_synced_total{outcome="found"}')),
+    );
     report(
-      `crm-sync: outbox ${outbox.rows} threads, ${outbox.unsettled} not done, ${outbox.deadLetters} dead letters (settled in ${(outbox.waitedMs / 1000).toFixed(1)} s); HubSpot: ${hubspot.summary}`,
+      `crm-sync: outbox ${outbox.rows} threads, ${outbox.unsettled} not done, ${outbox.deadLetters} dead letters (settled in ${(outbox.waitedMs / 1000).toFixed(1)} s); ambiguous creates found by their sync key (not created again) ${found.reduce((a, b) => a + b, 0)}; HubSpot: ${hubspot.summary}`,
     );
 
     // Analytics: what two processes (one killed and restarted) projected equals a rebuild by one from the topic.
@@ -433,27 +458,36 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRes
 function throughputTable(one: SteadyResult, two: SteadyResult, steadySeconds: number): string[] {
   const cores = availableParallelism();
   const width = Math.max(...one.perSecond.map((r) => r.stage.length)) + 2;
-  const cell = (value: number) => `${value.toFixed(0)}/s`.padStart(13);
+  const column = 16;
+  const cell = (value: number) => `${value.toFixed(0)}/s`.padStart(column);
   const load = (r: SteadyResult) => `${r.loadBefore.toFixed(2)} → ${r.loadAfter.toFixed(2)}`;
   return [
     `steady-state throughput: ${steadySeconds} s measured after ${STEADY.warmUpSeconds} s of warm-up, groups joined before; webhooks sent as fast as the ingests answer (${STEADY.concurrentChats} chats at once), so each stage shows what it did while it had work (a stage slower than the one before it is the bottleneck: its backlog grows)`,
-    `  ${'stage'.padEnd(width)}  1 process  2 processes`,
+    `  ${'stage'.padEnd(width)}${'1 process'.padStart(column)}${'2 processes'.padStart(column)}`,
     ...one.perSecond.map(
       (row, i) => `  ${row.stage.padEnd(width)}${cell(row.value)}${cell(two.perSecond[i]!.value)}`,
     ),
-    `  ${'measured window'.padEnd(width)}${`${one.seconds.toFixed(1)} s`.padStart(13)}${`${two.seconds.toFixed(1)} s`.padStart(13)}`,
-    `  ${'backlog applied after the window'.padEnd(width)}${`${one.drainSeconds.toFixed(1)} s`.padStart(13)}${`${two.drainSeconds.toFixed(1)} s`.padStart(13)}`,
-    `  ${'load average (1 min), start → end'.padEnd(width)}${load(one).padStart(13)}${load(two).padStart(13)}`,
+    `  ${'measured window'.padEnd(width)}${`${one.seconds.toFixed(1)} s`.padStart(column)}${`${two.seconds.toFixed(1)} s`.padStart(column)}`,
+    `  ${'backlog applied after the window'.padEnd(width)}${`${one.drainSeconds.toFixed(1)} s`.padStart(column)}${`${two.drainSeconds.toFixed(1)} s`.padStart(column)}`,
+    `  ${'load average (1 min), start → end'.padEnd(width)}${load(one).padStart(column)}${load(two).padStart(column)}`,
     `machine: ${cores} cores. Every process of the run (2 × 5 services, the sender and the HubSpot fake in this process, Kafka, the registry, Postgres) shares them: with ${cores} cores, two processes of each kind cannot be faster than the cores allow${cores <= 2 ? ' (on this 2-core machine the second process adds no CPU, only a second share of the same cores; a gain needs more cores or machines)' : ''}. The table shows the work spreading over the partitions; the speed-up needs the cores.`,
   ];
+}
+
+/** The sum of one metric's samples (those whose name and labels start so) on a process's `/metrics`. */
+async function metricSum(port: number, prefix: string): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  const text = await response.text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(prefix))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
 /** The records a consumer group has committed on a topic (sum of its partitions' committed offsets). */
 async function committedRecords(admin: Admin, groupId: string, topic: string): Promise<number> {
   const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
-  return offsets
-    .flatMap((t) => t.partitions)
-    .reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  return offsets.flatMap((t) => t.partitions).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
 }
 
 /** The records written to a topic so far (sum of its partitions' end offsets). */
@@ -484,64 +518,6 @@ async function waitForOutboxSettled(
     if ((state.unsettled === 0 && state.rows > 0) || Date.now() - started >= timeoutMs) return state;
     await sleep(500);
   }
-}
-
-/**
- * crm-sync's sync key of a thread (`services/crm-sync/src/sync/note.ts`, the first line of each note it writes;
- * a stable format by design, so notes made earlier stay findable): computed here independently of the service.
- */
-function syncKey(tenant: string, chatId: string, threadId: string): string {
-  const digest = createHash('sha256').update(`${tenant}\u001f${chatId}\u001f${threadId}`).digest('hex');
-  return `lc-thread-${digest.slice(0, 32)}`;
-}
-
-/**
- * HubSpot against the chats: every closed chat (all its webhooks acknowledged) has exactly one note, on the one
- * contact of its customer's e-mail; no note for any other thread; one contact per e-mail.
- */
-function checkHubSpot(
-  fake: FakeHubSpot,
-  complete: readonly SimulatedChat[],
-  finished: readonly SimulatedChat[],
-): { problems: string[]; summary: string } {
-  const threadOf = (c: SimulatedChat) => ({
-    key: syncKey(c.tenant, c.chatId, c.format === 'v3' ? c.expected.threadId : c.chatId),
-    email: c.expected.customerEmail.toLowerCase(),
-  });
-  const notesByKey = new Map<string, string[][]>();
-  for (const note of fake.notes()) {
-    const key = /lc-thread-[0-9a-f]{32}/.exec(note.properties['hs_note_body'] ?? '')?.[0] ?? 'none';
-    notesByKey.set(key, [...(notesByKey.get(key) ?? []), note.contactIds]);
-  }
-  const contacts = fake.contacts();
-  const contactByEmail = new Map<string, string[]>();
-  for (const c of contacts) contactByEmail.set(c.emailKey, [...(contactByEmail.get(c.emailKey) ?? []), c.id]);
-  const threads = complete.map(threadOf);
-  const known = new Set(finished.map((c) => threadOf(c).key));
-  const missing = threads.filter((t) => !notesByKey.has(t.key)).length;
-  const duplicated = threads.filter((t) => (notesByKey.get(t.key)?.length ?? 0) > 1).length;
-  const unexpected = [...notesByKey.keys()].filter((key) => !known.has(key)).length;
-  const wrongContact = threads.filter((t) => {
-    const notes = notesByKey.get(t.key);
-    const contact = contactByEmail.get(t.email);
-    return notes !== undefined && (contact?.length !== 1 || notes.some((ids) => ids.join() !== contact[0]));
-  }).length;
-  const emails = new Set(threads.map((t) => t.email));
-  const contactsMissing = [...emails].filter((e) => !contactByEmail.has(e)).length;
-  const contactsDuplicated = [...contactByEmail.values()].filter((ids) => ids.length > 1).length;
-  const creates = fake.calls().filter((c) => c.method === 'POST' && c.path === '/crm/v3/objects/notes');
-  const problems = [
-    missing > 0 ? `${missing} closed chats without a HubSpot note` : '',
-    duplicated > 0 ? `${duplicated} threads with more than one HubSpot note (applied twice)` : '',
-    unexpected > 0 ? `${unexpected} HubSpot notes of no finished chat` : '',
-    wrongContact > 0 ? `${wrongContact} notes not on the one contact of their customer's e-mail` : '',
-    contactsMissing > 0 ? `${contactsMissing} customers' e-mails without a HubSpot contact` : '',
-    contactsDuplicated > 0 ? `${contactsDuplicated} e-mails with more than one HubSpot contact` : '',
-  ].filter((p) => p !== '');
-  return {
-    problems,
-    summary: `${threads.length} closed chats, ${fake.notes().length} notes (${missing} missing, ${duplicated} duplicated, ${unexpected} unexpected), ${contacts.length} contacts for ${emails.size} e-mails (${contactsDuplicated} duplicated), ${creates.length} note creates sent (${creates.filter((c) => c.status !== 201).length} not 201)`,
-  };
 }
 
 /** A checksum of every analytics view (rows as text, sorted). */
@@ -579,8 +555,9 @@ async function printAssignments(
   report(`partition assignments, ${when}:`);
   const known = groupsOf(names);
   const { groups } = await admin.describeGroups(known.map((g) => g.id));
-  for (const group of groups) {
-    const label = known.find((g) => g.id === group.groupId)?.label ?? group.groupId;
+  for (const { id, label } of known) {
+    const group = groups.find((g) => g.groupId === id);
+    if (group === undefined) continue;
     const members = group.members
       .map((m) => {
         const partitions = assignedPartitions(m.memberAssignment).sort((x, y) => x - y);
