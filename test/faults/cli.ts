@@ -3,7 +3,7 @@
  * FAULT_SEED replays a run; FAULT_MODE=quick runs the `npm test` mode; FAULT_RATE overrides webhooks per second;
  * FAULT_SPOOL=off runs the ingest without its spool (the suite then fails: webhooks given up during the outage).
  * FAULT_MODE=scale-out runs the scale-out run instead (scale-out.ts: two processes of each kind, 6 partitions);
- * SCALE_OUT_STEADY_SECONDS sets its measured steady-state window (default 20 s, after a 5 s warm-up).
+ * SCALE_OUT_STEADY_SECONDS sets its measured steady-state window (default 20 s, after an 8 s warm-up).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,13 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { FakeContact, FakeNote, RecordedCall } from '@livechat-pipeline/hubspot-fake';
+import path from 'node:path';
+import type {
+  FakeContact,
+  FakeHubSpotOptions,
+  FakeNote,
+  RandomFaultSpec,
+  RecordedCall,
+} from '@livechat-pipeline/hubspot-fake';
 import type { SimulatedChat } from './livechat-sender.js';
 
 /** What the HubSpot fake holds at the end of a run (its in-process inspection API). */
@@ -65,4 +73,88 @@ export function checkHubSpot(
     problems,
     summary: `${threads.length} closed chats, ${hubspot.notes.length} notes (${missing} missing, ${duplicated} duplicated, ${unexpected} unexpected), ${contacts.length} contacts for ${emails.size} e-mails (${contactsDuplicated} duplicated), ${creates.length} note creates sent (${creates.filter((c) => c.status !== 201).length} not 201)`,
   };
+}
+
+/** The HubSpot fake as a child process (`hubspot-fake-process.ts`), read and steered over its `/__fake` API. */
+export class HubSpotFakeProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(root: string, options: FakeHubSpotOptions): Promise<HubSpotFakeProcess> {
+    const script = path.join(root, 'test', 'faults', 'hubspot-fake-process.ts');
+    const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    // Interrupted or failed runs: the fake goes with the run.
+    process.once('exit', () => child.kill('SIGKILL'));
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('the HubSpot fake did not start in 60 s')), 60_000);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        const line = out.split('\n')[0]!;
+        if (out.includes('\n')) {
+          clearTimeout(timer);
+          resolve(line.trim());
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the HubSpot fake exited (${code}) before it listened`));
+      });
+    });
+    return new HubSpotFakeProcess(child, url);
+  }
+
+  async notes(): Promise<FakeNote[]> {
+    return this.get<FakeNote[]>('notes');
+  }
+
+  async state(): Promise<HubSpotState> {
+    const [notes, contacts, calls] = await Promise.all([
+      this.get<FakeNote[]>('notes'),
+      this.get<FakeContact[]>('contacts'),
+      this.get<RecordedCall[]>('calls'),
+    ]);
+    return { notes, contacts, calls };
+  }
+
+  /** A seeded random fault plan (`randomFaultPlan`), as `POST /__fake/faults` takes it. */
+  async setFaults(random: readonly RandomFaultSpec[], seed: number): Promise<void> {
+    await this.send('POST', 'faults', { random, seed });
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.send('DELETE', 'faults');
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private async get<T>(what: string): Promise<T> {
+    const response = await fetch(`${this.url}/__fake/${what}`, { signal: AbortSignal.timeout(30_000) });
+    if (response.status !== 200) throw new Error(`GET /__fake/${what}: ${response.status}`);
+    return (await response.json()) as T;
+  }
+
+  private async send(method: string, what: string, body?: unknown): Promise<void> {
+    const response = await fetch(`${this.url}/__fake/${what}`, {
+      method,
+      signal: AbortSignal.timeout(30_000),
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    await response.body?.cancel();
+    if (response.status !== 204) throw new Error(`${method} /__fake/${what}: ${response.status}`);
+  }
 }
