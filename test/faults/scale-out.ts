@@ -358,7 +358,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRes
               (select count(*) from crm.outbox where status = 'pending' and claimed_until > now())::text as claimed`,
     );
     report(
-      `  crm-sync right after the kills: ${atKill.rows[0]!.claimed} outbox rows claimed (leases running), ${atKill.rows[0]!.ambiguous} note creates sent without a recorded answer`,
+      `  crm-sync right after the kills: ${atKill.rows[0]!.claimed} outbox rows claimed (leases running), ${atKill.rows[0]!.ambiguous} note creates sent and not yet answered (either process)`,
     );
     await waitForMembers(admin, names, 1);
     await printAssignments(admin, report, 'after the kills (rebalanced down)', names);
