@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { simulateTraffic, type Delivery } from '@livechat-pipeline/traffic-simulator';
+import { checkHubSpot, syncKey } from './hubspot-check.js';
 import { parseSpoolMetrics, spoolRecordCount } from './ingest-metrics.js';
 import type { LedgerEntry, SimulatedChat } from './livechat-sender.js';
 import { expectedChatEventIds, tagsDecidable } from './views-check.js';
@@ -59,5 +60,57 @@ describe('the ledger check', () => {
     });
     expect(spoolRecordCount(metrics)).toBe(12);
     expect(spoolRecordCount(new Map())).toBeUndefined();
+  });
+
+  it('the HubSpot check: names a missing, a duplicated and an unexpected note, a wrong contact, a duplicated contact', () => {
+    const chatOf = (chatId: string, email: string, format: 'v2' | 'v3' = 'v3') =>
+      ({
+        key: `${format}/t/${chatId}`,
+        format,
+        tenant: 't',
+        chatId,
+        expected: { threadId: `${chatId}-thread`, customerEmail: email },
+      }) as unknown as SimulatedChat;
+    const a = chatOf('A', 'Ann@example.com');
+    const b = chatOf('B', 'bob@example.com', 'v2');
+    const note = (key: string, contact: string) => ({
+      properties: { hs_note_body: `<p>Sync key: ${key}</p><p>…</p>` },
+      contactIds: [contact],
+    });
+    const contacts = [
+      { id: '1', emailKey: 'ann@example.com' },
+      { id: '2', emailKey: 'bob@example.com' },
+    ];
+    const calls = [{ method: 'POST', path: '/crm/v3/objects/notes', status: 201 }];
+    const keyA = syncKey('t', 'A', 'A-thread');
+    const keyB = syncKey('t', 'B', 'B'); // a v2 chat's thread is the chat
+    const exact = checkHubSpot(
+      { notes: [note(keyA, '1'), note(keyB, '2')], contacts, calls },
+      [a, b],
+      [a, b],
+    );
+    expect(exact.problems).toEqual([]);
+
+    const broken = checkHubSpot(
+      {
+        notes: [note(keyA, '1'), note(keyA, '1'), note(syncKey('t', 'C', 'C'), '2')],
+        contacts: [...contacts, { id: '3', emailKey: 'bob@example.com' }],
+        calls,
+      },
+      [a, b],
+      [a, b],
+    );
+    expect(broken.problems).toEqual([
+      '1 closed chats without a HubSpot note',
+      '1 threads with more than one HubSpot note (applied twice)',
+      '1 HubSpot notes of no finished chat',
+      '1 e-mails with more than one HubSpot contact',
+    ]);
+    const wrongContact = checkHubSpot(
+      { notes: [note(keyA, '2'), note(keyB, '2')], contacts, calls },
+      [a, b],
+      [a, b],
+    );
+    expect(wrongContact.problems).toEqual(["1 notes not on the one contact of their customer's e-mail"]);
   });
 });

@@ -2,13 +2,14 @@
  * `pnpm test:faults`: the fault suite in its long mode on the managed local stack (started when not running).
  * FAULT_SEED replays a run; FAULT_MODE=quick runs the `npm test` mode; FAULT_RATE overrides webhooks per second;
  * FAULT_SPOOL=off runs the ingest without its spool (the suite then fails: webhooks given up during the outage).
- * FAULT_MODE=scale-out runs the scale-out run instead (scale-out.ts: two processes of each kind, 6 partitions).
+ * FAULT_MODE=scale-out runs the scale-out run instead (scale-out.ts: two processes of each kind, 6 partitions);
+ * SCALE_OUT_STEADY_SECONDS sets its measured steady-state window (default 20 s, after an 8 s warm-up).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadStackSettings, stackUp } from '@livechat-pipeline/local-stack';
 import { resultTable } from './report.js';
-import { runScaleOut } from './scale-out.js';
+import { DEFAULT_STEADY_SECONDS, runScaleOut } from './scale-out.js';
 import { seedFrom } from './schedule.js';
 import { ServiceProcess } from './service-process.js';
 import { failedChecks, runFaultSuite } from './suite.js';
@@ -39,6 +40,12 @@ async function main(): Promise<number> {
     say(`FAULT_SPOOL must be on or off, got "${spoolText.slice(0, 40)}"`);
     return 2;
   }
+  const steadyText = process.env['SCALE_OUT_STEADY_SECONDS']?.trim();
+  const steadySeconds = steadyText ? Number(steadyText) : DEFAULT_STEADY_SECONDS;
+  if (!(Number.isInteger(steadySeconds) && steadySeconds >= 5 && steadySeconds <= 600)) {
+    say(`SCALE_OUT_STEADY_SECONDS must be an integer from 5 to 600, got "${steadyText!.slice(0, 40)}"`);
+    return 2;
+  }
   const seed = seedFrom(process.env);
   const { endpoints } = await stackUp(loadStackSettings(), (line) => say(`stack: ${line}`));
   // The testkit helpers the suite uses read the endpoints from the environment, as in the integration tests.
@@ -47,7 +54,7 @@ async function main(): Promise<number> {
   process.env['DATABASE_URL'] = endpoints.databaseUrl;
   process.env['LOCAL_STACK_MANAGED'] = '1';
   if (mode === 'scale-out') {
-    const scaled = await runScaleOut({ root, seed, say });
+    const scaled = await runScaleOut({ root, seed, say, steadySeconds });
     process.stdout.write(`${scaled.lines.join('\n')}\n`);
     for (const line of scaled.failed) process.stdout.write(`FAILED: ${line}\n`);
     process.stdout.write(`scale-out: ${scaled.failed.length === 0 ? 'PASSED' : 'FAILED'}\n`);

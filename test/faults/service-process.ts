@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * again, as a supervisor (systemd, Kubernetes) would.
  */
 export interface ServiceProcessOptions {
-  readonly name: 'ingest' | 'normalizer' | 'transcripts' | 'analytics';
+  readonly name: 'ingest' | 'normalizer' | 'transcripts' | 'analytics' | 'crm-sync';
   readonly root: string;
   readonly env: NodeJS.ProcessEnv;
   readonly nodeFlags: readonly string[];
