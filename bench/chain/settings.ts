@@ -33,6 +33,8 @@ export const USAGE = `pnpm bench:chain [flags]
   --log-level L           service log level (default warn)`;
 
 const { values: flags } = parseArgs({
+  // `pnpm bench:chain -- --webhooks 2000` hands the script a literal `--` (pnpm passes it on): not an argument.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     webhooks: { type: 'string', default: process.env['BENCH_WEBHOOKS'] ?? '200000' },
     'v2-share': { type: 'string', default: '0.1' },
