@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  NPM_START_NODE_FLAGS,
+  benchIngestEnv,
+  configDifferences,
   exitCodeOf,
   ingestFigureRows,
   percentile,
@@ -134,5 +138,32 @@ describe('the ingest figures', () => {
       'load average (1/5/15 min) before: 1.00 / 2.00 / 3.00 on 2 cores',
       'load average (1/5/15 min) after : 4.00 / 5.00 / 6.00 on 2 cores',
     ]);
+  });
+});
+
+describe("the ingest's configuration in the benchmark", () => {
+  it("logs at the default level (info): no INGEST_LOG_LEVEL, neither the shell's nor a quieter one of its own", () => {
+    const env = benchIngestEnv(
+      { INGEST_LOG_LEVEL: 'warn', KAFKA_BROKERS: 'k:1' },
+      { INGEST_PORT: '1234', INGEST_SPOOL_DIR: '/tmp/s' },
+    );
+    expect(env['INGEST_LOG_LEVEL']).toBeUndefined();
+    expect(env).toMatchObject({ KAFKA_BROKERS: 'k:1', INGEST_PORT: '1234', INGEST_SPOOL_DIR: '/tmp/s' });
+    expect(benchIngestEnv({}, { INGEST_LOG_LEVEL: 'warn' })['INGEST_LOG_LEVEL']).toBeUndefined();
+  });
+
+  it("uses npm start's node flags for the ingest (scripts/main.ts) and names every knob that departs from them", () => {
+    const main = readFileSync(new URL('../../../scripts/main.ts', import.meta.url), 'utf8');
+    const flags = /ingest: \[([^\]]*)\]/.exec(main)?.[1];
+    expect(flags?.split(',').map((f) => f.trim().replace(/^'|'$/g, ''))).toEqual([...NPM_START_NODE_FLAGS]);
+    expect(configDifferences({ nodeFlags: NPM_START_NODE_FLAGS })).toEqual([]);
+    expect(configDifferences({ producers: '2', lingerMs: '5', nodeFlags: [], cpuProfDir: '/tmp/p' })).toEqual(
+      [
+        'INGEST_PRODUCERS=2 (BENCH_PRODUCERS)',
+        'INGEST_BATCH_LINGER_MS=5 (BENCH_LINGER_MS)',
+        'node flags "" (BENCH_NODE_FLAGS)',
+        'CPU profiler on (BENCH_CPU_PROF_DIR)',
+      ],
+    );
   });
 });

@@ -65,6 +65,40 @@ export function renderFigureTable(
 export const exitCodeOf = (rows: readonly FigureRow[]): number =>
   rows.some((r) => r.verdict === 'INVALID') ? 1 : 0;
 
+/** The ingest's node flags under `npm start` (scripts/main.ts `nodeFlags`): young generation capped, for peak RSS. */
+export const NPM_START_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/**
+ * The ingest's environment in the benchmark: the shell's, then the bench's own settings (ports, spool directory,
+ * secret, topic), without INGEST_LOG_LEVEL: the ingest logs at npm start's default, info (its per-webhook line is
+ * part of the cost users pay).
+ */
+export function benchIngestEnv(
+  inherited: NodeJS.ProcessEnv,
+  bench: Readonly<Record<string, string>>,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...inherited, ...bench };
+  delete env['INGEST_LOG_LEVEL'];
+  return env;
+}
+
+/** The BENCH_* knobs that change the ingest away from what `npm start` runs: each difference, named. */
+export function configDifferences(knobs: {
+  readonly producers?: string | undefined;
+  readonly lingerMs?: string | undefined;
+  readonly nodeFlags: readonly string[];
+  readonly cpuProfDir?: string | undefined;
+}): string[] {
+  return [
+    ...(knobs.producers === undefined ? [] : [`INGEST_PRODUCERS=${knobs.producers} (BENCH_PRODUCERS)`]),
+    ...(knobs.lingerMs === undefined ? [] : [`INGEST_BATCH_LINGER_MS=${knobs.lingerMs} (BENCH_LINGER_MS)`]),
+    ...(knobs.nodeFlags.join(' ') === NPM_START_NODE_FLAGS.join(' ')
+      ? []
+      : [`node flags "${knobs.nodeFlags.join(' ')}" (BENCH_NODE_FLAGS)`]),
+    ...(knobs.cpuProfDir === undefined ? [] : ['CPU profiler on (BENCH_CPU_PROF_DIR)']),
+  ];
+}
+
 /** What one load run saw. Answers with a 2xx status are the only successes. */
 export interface LoadSample {
   /** Latencies (ms) of the requests answered with a 2xx status. */

@@ -39,8 +39,11 @@ import { loadStackSettings, stackEndpoints, stackUp, stopComponent } from '@live
 import autocannon from 'autocannon';
 import { pacedLoad } from './paced-load.js';
 import {
+  benchIngestEnv,
+  configDifferences,
   exitCodeOf,
   ingestFigureRows,
+  NPM_START_NODE_FLAGS,
   machineLoad,
   renderFigureTable,
   summarizeRun,
@@ -65,21 +68,17 @@ const SPOOL_RUNS = process.env['BENCH_SPOOL'] !== '0';
  * request that failed or got no answer counts at this deadline in every percentile.
  */
 const LIVECHAT_TIMEOUT_MS = 10_000;
-/** The ingest's node flags under `npm start` (scripts/main.ts nodeFlags): young generation capped, for peak RSS. */
-const NPM_START_NODE_FLAGS = ['--max-semi-space-size=4'];
 /** `BENCH_NODE_FLAGS=` for none: an experiment, whose figures the table marks INVALID. */
 const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? NPM_START_NODE_FLAGS.join(' '))
   .split(' ')
   .filter((f) => f !== '');
 /** How this run's ingest differs from the one `npm start` runs (any difference makes the figures INVALID). */
-const CONFIG_DIFFERENCES = [
-  ...(PRODUCERS === undefined ? [] : [`INGEST_PRODUCERS=${PRODUCERS} (BENCH_PRODUCERS)`]),
-  ...(LINGER_MS === undefined ? [] : [`INGEST_BATCH_LINGER_MS=${LINGER_MS} (BENCH_LINGER_MS)`]),
-  ...(NODE_FLAGS.join(' ') === NPM_START_NODE_FLAGS.join(' ')
-    ? []
-    : [`node flags "${NODE_FLAGS.join(' ')}" (BENCH_NODE_FLAGS)`]),
-  ...(process.env['BENCH_CPU_PROF_DIR'] === undefined ? [] : ['CPU profiler on (BENCH_CPU_PROF_DIR)']),
-];
+const CONFIG_DIFFERENCES = configDifferences({
+  producers: PRODUCERS,
+  lingerMs: LINGER_MS,
+  nodeFlags: NODE_FLAGS,
+  cpuProfDir: process.env['BENCH_CPU_PROF_DIR'],
+});
 const HEADERS = { 'content-type': 'application/json', 'user-agent': 'LiveChat-Webhooks/bench' } as const;
 const SECRET = `bench-${randomBytes(8).toString('hex')}`;
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -188,16 +187,14 @@ async function freePort(): Promise<number> {
 /** Lines each child wrote to stdout (the ingest's pino log: at info, one per accepted webhook). */
 const stdoutLines = new Map<ChildProcess, number>();
 
-function startChild(script: string, env: NodeJS.ProcessEnv): ChildProcess {
+function startChild(script: string, env: Readonly<Record<string, string>>): ChildProcess {
   const isIngest = script.endsWith('main.ts');
   const profDir = process.env['BENCH_CPU_PROF_DIR'];
   const flags = isIngest
     ? [...NODE_FLAGS, ...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])]
     : [];
   // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx), one process per server.
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  // The ingest's log level is npm start's default (info) whatever this shell sets: its per-webhook line is part of the cost.
-  delete childEnv['INGEST_LOG_LEVEL'];
+  const childEnv = isIngest ? benchIngestEnv(process.env, env) : { ...process.env, ...env };
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
     cwd: here('..'),
     env: childEnv,
