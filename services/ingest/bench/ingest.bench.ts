@@ -15,11 +15,11 @@
  * The peak runs are autocannon (closed loop, BENCH_CONNECTIONS connections). The half-rate run is open loop,
  * evenly paced (bench/paced-load.ts; see there why not autocannon's overallRate).
  *
- * Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL (default: the local stack), BENCH_CONNECTIONS (50), BENCH_DURATION_S (8),
- * BENCH_PRODUCERS (INGEST_PRODUCERS of the ingest; default: the ingest's default), BENCH_LINGER_MS
- * (INGEST_BATCH_LINGER_MS), BENCH_NODE_FLAGS (node flags of the ingest process, space-separated; default
- * `--max-semi-space-size=4` as the README recommends, empty for none),
- * BENCH_CPU_PROF_DIR (write a V8 CPU profile of the ingest there), BENCH_SPOOL (`0`: skip the spool runs).
+ * Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL (default: the local stack), BENCH_CONNECTIONS (50), BENCH_DURATION_S (8 s
+ * per measured run; `2` checks quickly that a run completes), BENCH_SPOOL (`0`: skip the spool runs). Experiments,
+ * which make every figure INVALID: BENCH_PRODUCERS (INGEST_PRODUCERS), BENCH_LINGER_MS (INGEST_BATCH_LINGER_MS),
+ * BENCH_NODE_FLAGS (node flags of the ingest process, space-separated; default npm start's `--max-semi-space-size=4`),
+ * BENCH_CPU_PROF_DIR (write a V8 CPU profile of the ingest there). INGEST_LOG_LEVEL in the shell is ignored.
  *
  * The ingest runs with its on-disk spool on (INGEST_SPOOL_DIR in a temporary directory), as `npm start` does. After
  * the normal runs, unless BENCH_SPOOL=0 or the stack is not the managed native one (its broker is stopped and
