@@ -117,7 +117,7 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
   );
   w(
     'projected when the normalizer was done',
-    `${chain.projectedAtNormalizerDone} of ${chain.chatEvents} events (${fmt((100 * chain.projectedAtNormalizerDone) / chain.chatEvents, 0)} %)`,
+    `${chain.projectedAtNormalizerDone} of ${chain.chatEvents} records (${fmt((100 * chain.projectedAtNormalizerDone) / chain.chatEvents, 0)} %)`,
   );
   w('projection tail after the normalizer', `${fmt(chain.seconds - chain.normalizerSeconds, 2)} s`);
   w(
