@@ -9,16 +9,20 @@
  * (untimed); 2. the chain, timed from the normalizer's start until the projection's stored offsets
  * (`<schema>._offsets`) reach the chat-events high watermarks; 3. each stage alone (normalizer on a
  * fresh output topic; projection on the chain's full chat-events topic), to show which one limits;
- * 4. the baseline: the rows the projection wrote, re-inserted with multi-row INSERTs into fresh tables.
+ * 4. the baseline: the rows the projection wrote, re-inserted with multi-row INSERTs into fresh tables with the
+ * projection's parallelism (as many connections as its pool, the rows split into its partitions).
+ * The headline counts distinct events applied (the projection's `_dedup` rows), the topic's records beside it; the
+ * run ends with one table (figure, value, target, anchor, MET/MISSED/INVALID) and the load before and after, and
+ * exits 1 when a figure is INVALID (dead letters, an unequal baseline).
  * Figures go to stdout; progress to stderr. Uses KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL
  * when all are set, else brings the local stack up (and down again at the end if it started it).
  */
-import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Admin, Kafka } from 'kafkajs';
 import { benchKafka } from './lib/kafka.js';
 import { fmt } from './lib/report.js';
+import { machineLoad } from './lib/figures.js';
 import { BenchTimeout, logger, progress } from './chain/settings.js';
 import { endpoints } from './chain/runtime.js';
 import {
@@ -32,9 +36,10 @@ import {
 import { printSummary } from './chain/summary.js';
 
 // Settings (chain/settings.ts) are read from the command line when it loads; phases in chain/phases.ts.
-async function main(): Promise<void> {
+/** Returns the exit code: 1 when a figure of the closing table is INVALID. */
+async function main(): Promise<number> {
   const started = performance.now();
-  const loadBefore = os.loadavg();
+  const loadBefore = machineLoad();
   const stack = await endpoints();
   const e = stack.endpoints;
   const kafka: Kafka = benchKafka(e.kafkaBrokers, 'bench-chain', logger);
@@ -54,8 +59,16 @@ async function main(): Promise<void> {
     const chained = await chainPhase(e, kafka, admin, db, names, preloaded.rawHigh, running);
     const analyticsRebuild = await analyticsRebuildPhase(e, db, chained);
     const stages = await stagesPhase(e, kafka, admin, db, names, preloaded.rawHigh, chained);
-    const baselined = await baselinePhase(e, db, names, chained.txSchema);
-    printSummary(print, { started, loadBefore, preloaded, chained, stages, baselined, analyticsRebuild });
+    const baselined = await baselinePhase(e, db, names, chained);
+    return printSummary(print, {
+      started,
+      loadBefore,
+      preloaded,
+      chained,
+      stages,
+      baselined,
+      analyticsRebuild,
+    });
   } finally {
     for (const r of running) await r.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
@@ -70,9 +83,11 @@ function readVmHwmMb(): number {
 }
 
 main().then(
-  () => {
-    progress(`done (VmHWM ${fmt(readVmHwmMb(), 0)} MiB)`);
-    process.exit(0);
+  (code) => {
+    progress(
+      `done (VmHWM ${fmt(readVmHwmMb(), 0)} MiB)${code === 0 ? '' : '; a figure is INVALID (see the table)'}`,
+    );
+    process.exit(code);
   },
   (error: unknown) => {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -3,7 +3,7 @@
  * 2. the chain; 3. each stage alone; 4. the baseline of plain INSERTs. main (chain.bench.ts) runs them in order
  * and prints the summary (summary.ts).
  */
-import type pg from 'pg';
+import pg from 'pg';
 import type { Admin, Kafka } from 'kafkajs';
 import {
   ConfluentAvroSerde,
@@ -17,7 +17,7 @@ import { analyticsConsumer, startAnalytics } from '@livechat-pipeline/analytics'
 import { transcriptsMigrationsDir } from '@livechat-pipeline/transcripts';
 import { generateRawWebhooks } from '../lib/raw-webhooks.js';
 import { committedOffsets, highWatermarks, produceAll, reached, sum } from '../lib/kafka.js';
-import { insertPlain, projectionTables, readTables } from '../lib/baseline.js';
+import { insertPlain, projectionTables, readTables, type Parallelism } from '../lib/baseline.js';
 import { CpuSampler, fmt, type CpuShare } from '../lib/report.js';
 import { logger, progress, settings } from './settings.js';
 import { benchKafka } from '../lib/kafka.js';
@@ -26,6 +26,7 @@ import {
   launchNormalizer,
   partitionsOf,
   precreateChatEvents,
+  projectionRuntime,
   startProjection,
   transcriptsConfigFor,
   until,
@@ -120,6 +121,21 @@ export interface ChainPhase {
   readonly analyticsDlq: number;
   /** The analytics projection's name and schema (rebuilt in phase 2b). */
   readonly analytics: { readonly name: string; readonly schema: string } | undefined;
+  /** Distinct event ids the transcripts projection applied (its `_dedup` rows): the headline's count. */
+  readonly transcriptsDistinct: number;
+  /** The same for the analytics projection (absent with --no-analytics). */
+  readonly analyticsDistinct: number | undefined;
+  /** The transcripts projection's runtime options in this run: the baseline gets the same parallelism. */
+  readonly projection: ReturnType<typeof projectionRuntime>;
+}
+
+/** Distinct event ids a projection applied: every event it decodes is claimed once in `_dedup` (duplicates are not). */
+async function distinctApplied(db: pg.Pool, schema: string, consumer: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `select count(*) as n from "${schema}"._dedup where consumer = $1`,
+    [consumer],
+  );
+  return Number(rows[0]?.n ?? 0);
 }
 
 // ── 2. The chain (timed) ────────────────────────────────────────────────────────────
@@ -139,7 +155,8 @@ export async function chainPhase(
   const txSchema = `bench_tr_${suffix}`;
   await precreateChatEvents(kafka, chainTopic);
   progress(`starting the projection (${txName}, schema ${txSchema}) on ${chainTopic}…`);
-  const projection = await startProjection(e, transcriptsConfigFor(e, chainTopic, txName, txSchema));
+  const txConfig = transcriptsConfigFor(e, chainTopic, txName, txSchema);
+  const projection = await startProjection(txConfig);
   running.push(projection);
   await waitJoined(projection);
   const analytics = settings.analytics
@@ -172,7 +189,22 @@ export async function chainPhase(
   const txDlq = sum((await highWatermarks(admin, `${txName}.dlq`)).values());
   const normalizerDlq = sum((await highWatermarks(admin, `bench.webhooks.raw.dlq.${suffix}`)).values());
   const analyticsDlq = analytics ? sum((await highWatermarks(admin, `${analytics.name}.dlq`)).values()) : 0;
-  return { chain, chainTopic, txSchema, txDlq, normalizerDlq, analyticsDlq, analytics };
+  const transcriptsDistinct = await distinctApplied(db, txSchema, txName);
+  const analyticsDistinct = analytics
+    ? await distinctApplied(db, analytics.schema, analytics.name)
+    : undefined;
+  return {
+    chain,
+    chainTopic,
+    txSchema,
+    txDlq,
+    normalizerDlq,
+    analyticsDlq,
+    analytics,
+    transcriptsDistinct,
+    analyticsDistinct,
+    projection: projectionRuntime(txConfig),
+  };
 }
 
 export interface AnalyticsRebuild {
@@ -235,16 +267,22 @@ export async function stagesPhase(
 
 export interface Baseline {
   readonly baseline: Awaited<ReturnType<typeof insertPlain>>;
-  readonly dedupRows: number;
+  readonly parallelism: Parallelism;
 }
 
-// ── 4. Baseline: the same rows, plain multi-row INSERTs ─────────────────────────────
+// ── 4. Baseline: the same rows, plain multi-row INSERTs, with the projection's parallelism ──
 export async function baselinePhase(
   e: Endpoints,
   db: pg.Pool,
   names: Names,
-  txSchema: string,
+  chained: ChainPhase,
 ): Promise<Baseline> {
+  const { txSchema } = chained;
+  // As many connections as the projection's pool, the rows split into its partitions.
+  const parallelism: Parallelism = {
+    connections: chained.projection.poolSize,
+    partitions: chained.projection.partitions,
+  };
   progress('baseline: reading the rows the projection wrote…');
   const tables = await readTables(db, txSchema, await projectionTables(db, txSchema));
   const baselineSchema = `bench_base_${names.suffix}`;
@@ -254,13 +292,15 @@ export async function baselinePhase(
     migrationsDir: transcriptsMigrationsDir,
   });
   progress(
-    `baseline: inserting ${tables.reduce((n, x) => n + x.rows.length, 0)} rows into ${baselineSchema}, ${settings.baselineRows} per statement…`,
+    `baseline: inserting ${tables.reduce((n, x) => n + x.rows.length, 0)} rows into ${baselineSchema}, ${settings.baselineRows} per statement, ${parallelism.partitions} partitions over ${parallelism.connections} connections…`,
   );
-  const baseline = await insertPlain(db, baselineSchema, tables, settings.baselineRows);
-  const dedupRows = Number(
-    (await db.query<{ n: string }>(`select count(*) as n from "${txSchema}"._dedup`)).rows[0]?.n ?? 0,
-  );
-  return { baseline, dedupRows };
+  const pool = new pg.Pool({ connectionString: e.databaseUrl, max: parallelism.connections });
+  try {
+    const baseline = await insertPlain(pool, baselineSchema, tables, settings.baselineRows, parallelism);
+    return { baseline, parallelism };
+  } finally {
+    await pool.end();
+  }
 }
 
 export async function runChain(
@@ -434,7 +474,7 @@ export async function runProjectionAlone(
   const cpu = new CpuSampler();
   progress(`stage: projection alone (${name}) on the chain's ${chatEvents} chat events`);
   const t0 = performance.now();
-  const projection = await startProjection(e, config);
+  const projection = await startProjection(config);
   try {
     const seconds = await until(
       'the projection alone to drain',

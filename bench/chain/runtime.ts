@@ -7,17 +7,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { ensureTopic } from '@livechat-pipeline/events';
 import { loadStackSettings, stackDown, stackUp } from '@livechat-pipeline/local-stack';
-import { createPostgresConsumer, type PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
+import type { PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { loadNormalizerConfig, startNormalizer } from '@livechat-pipeline/normalizer';
 import {
   loadTranscriptsConfig,
   startTranscripts,
-  transcriptsConsumer,
   type TranscriptsConfig,
 } from '@livechat-pipeline/transcripts';
 import { loadAnalyticsConfig, type AnalyticsConfig } from '@livechat-pipeline/analytics';
-import { benchKafka } from '../lib/kafka.js';
 import { BenchTimeout, logger, progress, settings } from './settings.js';
 
 export interface Endpoints {
@@ -130,33 +128,29 @@ export function transcriptsConfigFor(
     TRANSCRIPTS_SCHEMA: schema,
     TRANSCRIPTS_PORT: '0',
     LOG_LEVEL: settings.logLevel,
+    ...(settings.tx.concurrency === undefined
+      ? {}
+      : { TRANSCRIPTS_PARTITIONS_CONCURRENTLY: String(settings.tx.concurrency) }),
+    ...(settings.tx.maxBytes === undefined
+      ? {}
+      : { TRANSCRIPTS_FETCH_MAX_BYTES: String(settings.tx.maxBytes) }),
+    ...(settings.tx.pool === undefined ? {} : { TRANSCRIPTS_POOL_SIZE: String(settings.tx.pool) }),
   });
 }
 
-/** The transcripts service as main.ts starts it; with --tx-* flags, the same definition with those runtime options. */
-export async function startProjection(
-  e: Endpoints,
-  config: TranscriptsConfig,
-): Promise<PostgresConsumer<ChatDomainEvent>> {
-  const { concurrency, maxBytes, pool } = settings.tx;
-  if (concurrency === undefined && maxBytes === undefined && pool === undefined)
-    return startTranscripts(config, logger.child({ service: 'transcripts' }));
-  const kafka = benchKafka(e.kafkaBrokers, 'bench-transcripts', logger);
-  await ensureTopic(kafka, {
-    topic: config.chatEventsTopic.name,
-    numPartitions: config.chatEventsTopic.partitions,
-    replicationFactor: 1,
-    configs: { 'retention.ms': '-1' },
-  });
-  const consumer = createPostgresConsumer(transcriptsConsumer(config), {
-    kafka,
-    databaseUrl: config.databaseUrl,
-    ...(concurrency === undefined ? {} : { partitionsConsumedConcurrently: concurrency }),
-    ...(maxBytes === undefined ? {} : { maxBytesPerPartition: maxBytes }),
-    ...(pool === undefined ? {} : { poolSize: pool }),
-  });
-  await consumer.start();
-  return consumer;
+/** The transcripts projection's runtime options in this run (the service's config): the baseline copies them. */
+export function projectionRuntime(config: TranscriptsConfig): {
+  readonly poolSize: number;
+  readonly partitions: number;
+  readonly partitionsConcurrently: number;
+  readonly fetchMaxBytes: number;
+} {
+  return { ...config.consumer, partitions: config.chatEventsTopic.partitions };
+}
+
+/** The transcripts service as main.ts starts it (the --tx-* flags reach it as its TRANSCRIPTS_* variables). */
+export async function startProjection(config: TranscriptsConfig): Promise<PostgresConsumer<ChatDomainEvent>> {
+  return startTranscripts(config, logger.child({ service: 'transcripts' }));
 }
 
 /** startNormalizer() as main.ts calls it: here, or in a worker thread with --normalizer-thread. */

@@ -1,14 +1,19 @@
-/** The chain benchmark's figures on stdout: the same lines, in the same order, as ever. */
+/**
+ * The chain benchmark's figures on stdout: the details, then one table (figure, value, target, anchor, verdict) and
+ * the machine's load before and after. Rates count distinct events applied; topic records are printed beside them.
+ */
 import os from 'node:os';
 import { fmt, rate } from '../lib/report.js';
+import { exitCodeOf, machineLoad, renderFigureTable, type MachineLoad } from '../lib/figures.js';
 import { TARGET_EVENTS_PER_S, TARGET_RATIO, settings } from './settings.js';
+import { chainFigureRows, chainRates, type ChainMeasurement } from './verdict.js';
 import type { AnalyticsRebuild, Baseline, ChainPhase, Preloaded, StagesAlone } from './phases.js';
 
 export interface RunFigures {
   /** performance.now() when the run started. */
   readonly started: number;
-  /** os.loadavg() when the run started. */
-  readonly loadBefore: number[];
+  /** The load average and cores when the run started. */
+  readonly loadBefore: MachineLoad;
   readonly preloaded: Preloaded;
   readonly chained: ChainPhase;
   readonly stages: StagesAlone;
@@ -16,15 +21,31 @@ export interface RunFigures {
   readonly analyticsRebuild: AnalyticsRebuild | undefined;
 }
 
-export function printSummary(print: (line?: string) => void, figures: RunFigures): void {
+/** The measurement the verdicts are computed from. */
+export function measurementOf(figures: RunFigures): ChainMeasurement {
+  const { chain, txDlq, normalizerDlq, analyticsDlq, transcriptsDistinct, projection } = figures.chained;
+  const { baseline, parallelism } = figures.baselined;
+  return {
+    distinctEvents: transcriptsDistinct,
+    rawEvents: chain.chatEvents,
+    seconds: chain.seconds,
+    baseline: { seconds: baseline.seconds, rows: baseline.rows, ...parallelism },
+    projection,
+    deadLetters: { normalizer: normalizerDlq, transcripts: txDlq, analytics: analyticsDlq },
+    targets: { eventsPerS: TARGET_EVENTS_PER_S, ratio: TARGET_RATIO },
+  };
+}
+
+/** Prints everything; returns the exit code the run asks for (1 when a figure is INVALID). */
+export function printSummary(print: (line?: string) => void, figures: RunFigures): number {
   const { started, loadBefore } = figures;
   const { generated, generateSeconds, encodeSeconds, produced, rssAfterPreload } = figures.preloaded;
-  const { chain, txDlq, normalizerDlq } = figures.chained;
+  const { chain, txDlq, normalizerDlq, transcriptsDistinct, analyticsDistinct, projection } = figures.chained;
   const { normalizerAlone, projectionAlone } = figures.stages;
-  const { baseline, dedupRows } = figures.baselined;
-  const chainEventsPerS = chain.chatEvents / chain.seconds;
-  const baselineEventsPerS = chain.chatEvents / baseline.seconds;
-  const ratio = chainEventsPerS / baselineEventsPerS;
+  const { baseline, parallelism } = figures.baselined;
+  const measurement = measurementOf(figures);
+  const rates = chainRates(measurement);
+  const distinctPerS = (seconds: number): string => rate(transcriptsDistinct / seconds);
   const cpus = os.cpus();
   const w = (label: string, value: string): void => print(`  ${label.padEnd(44)} ${value}`);
   print('');
@@ -35,7 +56,7 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
   w('cpus', `${cpus.length} x ${cpus[0]?.model.trim() ?? '?'}`);
   w('memory', `${fmt(os.totalmem() / 2 ** 30, 1)} GiB`);
   w('node', process.version);
-  w('loadavg (1/5/15 min) at start', loadBefore.map((l) => fmt(l, 2)).join(' / '));
+  w('loadavg (1/5/15 min) at start', loadBefore.loadavg.map((l) => fmt(l, 2)).join(' / '));
   w(
     'loadavg (1/5/15 min) at end',
     os
@@ -77,36 +98,36 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
   );
   w(
     'projection runtime options',
-    Object.entries(settings.tx)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k} ${String(v)}`)
-      .join(', ') || 'the service defaults (startTranscripts)',
+    `pool ${projection.poolSize}, ${projection.partitions} partitions, ${projection.partitionsConcurrently} consumed concurrently, fetch ${projection.fetchMaxBytes} bytes/partition` +
+      (Object.values(settings.tx).some((v) => v !== undefined)
+        ? ' (--tx-* flags)'
+        : ' (the service defaults)'),
   );
   w(
     'chat events',
-    `${chain.chatEvents} (${fmt(chain.chatEvents / settings.webhooks, 2)} per webhook; ${dedupRows} distinct ids applied)`,
+    `${transcriptsDistinct} distinct ids applied by the transcripts projection; ${chain.chatEvents} records on the topic (${fmt(chain.chatEvents / settings.webhooks, 2)} per webhook, ${chain.chatEvents - transcriptsDistinct} duplicates)`,
   );
   w('dead letters (normalizer / projection)', `${normalizerDlq} / ${txDlq}`);
   w('seconds', fmt(chain.seconds, 2));
   w('webhooks/s', rate(settings.webhooks / chain.seconds));
-  w('chat events/s  <- events/s', rate(chainEventsPerS));
+  w('distinct events/s  <- headline', `${rate(rates.distinctPerS)} (raw records/s ${rate(rates.rawPerS)})`);
   w(
     'normalizer done after',
-    `${fmt(chain.normalizerSeconds, 2)} s (first output after ${fmt(chain.normalizerFirstOutputSeconds, 2)} s) = ${rate(settings.webhooks / chain.normalizerSeconds)} webhooks/s, ${rate(chain.chatEvents / chain.normalizerSeconds)} events/s`,
+    `${fmt(chain.normalizerSeconds, 2)} s (first output after ${fmt(chain.normalizerFirstOutputSeconds, 2)} s) = ${rate(settings.webhooks / chain.normalizerSeconds)} webhooks/s, ${rate(chain.chatEvents / chain.normalizerSeconds)} records/s`,
   );
   w(
     'projected when the normalizer was done',
-    `${chain.projectedAtNormalizerDone} of ${chain.chatEvents} events (${fmt((100 * chain.projectedAtNormalizerDone) / chain.chatEvents, 0)} %)`,
+    `${chain.projectedAtNormalizerDone} of ${chain.chatEvents} records (${fmt((100 * chain.projectedAtNormalizerDone) / chain.chatEvents, 0)} %)`,
   );
   w('projection tail after the normalizer', `${fmt(chain.seconds - chain.normalizerSeconds, 2)} s`);
   w(
     'transcripts projection done after',
-    `${fmt(chain.transcriptsSeconds, 2)} s = ${rate(chain.chatEvents / chain.transcriptsSeconds)} events/s`,
+    `${fmt(chain.transcriptsSeconds, 2)} s = ${distinctPerS(chain.transcriptsSeconds)} distinct events/s`,
   );
   if (chain.analyticsSeconds !== undefined)
     w(
       'analytics projection done after',
-      `${fmt(chain.analyticsSeconds, 2)} s = ${rate(chain.chatEvents / chain.analyticsSeconds)} events/s (dead letters ${figures.chained.analyticsDlq}; keeps up with the normalizer: ${chain.analyticsSeconds - chain.normalizerSeconds <= Math.max(2, 0.1 * chain.normalizerSeconds) ? 'yes' : 'NO'})`,
+      `${fmt(chain.analyticsSeconds, 2)} s = ${rate((analyticsDistinct ?? 0) / chain.analyticsSeconds)} distinct events/s (${analyticsDistinct ?? 0} distinct ids applied; dead letters ${figures.chained.analyticsDlq}; keeps up with the normalizer: ${chain.analyticsSeconds - chain.normalizerSeconds <= Math.max(2, 0.1 * chain.normalizerSeconds) ? 'yes' : 'NO'})`,
     );
   else w('analytics projection', 'not run (--no-analytics)');
   w('cpu during the chain', chain.cpu.describe());
@@ -118,11 +139,11 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
     print('each stage alone (same input, nothing else running in this process)');
     w(
       'normalizer alone',
-      `${fmt(normalizerAlone.seconds, 2)} s = ${rate(settings.webhooks / normalizerAlone.seconds)} webhooks/s, ${rate(normalizerAlone.chatEvents / normalizerAlone.seconds)} events/s; cpu ${normalizerAlone.cpu.describe()}`,
+      `${fmt(normalizerAlone.seconds, 2)} s = ${rate(settings.webhooks / normalizerAlone.seconds)} webhooks/s, ${rate(normalizerAlone.chatEvents / normalizerAlone.seconds)} records/s; cpu ${normalizerAlone.cpu.describe()}`,
     );
     w(
       'projection alone',
-      `${fmt(projectionAlone.seconds, 2)} s = ${rate(chain.chatEvents / projectionAlone.seconds)} events/s; cpu ${projectionAlone.cpu.describe()}`,
+      `${fmt(projectionAlone.seconds, 2)} s = ${distinctPerS(projectionAlone.seconds)} distinct events/s; cpu ${projectionAlone.cpu.describe()}`,
     );
   }
   const rebuilt = figures.analyticsRebuild;
@@ -142,16 +163,27 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
   );
   w('seconds', fmt(baseline.seconds, 2));
   w('rows/s', rate(baseline.rows / baseline.seconds));
-  w('chat events/s equivalent', rate(baselineEventsPerS));
-  print('result');
+  w('distinct events/s equivalent', rate(rates.baselineDistinctPerS));
+  print("parallelism (the baseline gets the projection's)");
+  w('', `${'projection'.padEnd(22)} baseline`);
   w(
-    'chain events/s',
-    `${rate(chainEventsPerS)}  (target >= ${rate(TARGET_EVENTS_PER_S)}: ${chainEventsPerS >= TARGET_EVENTS_PER_S ? 'MET' : 'MISSED'})`,
+    'Postgres connections',
+    `${`pool of ${projection.poolSize}`.padEnd(22)} ${parallelism.connections} (${baseline.connectionsUsed} with rows to write)`,
   );
   w(
-    'chain / baseline',
-    `${fmt(ratio, 3)}x  (target >= ${TARGET_RATIO}x: ${ratio >= TARGET_RATIO ? 'MET' : 'MISSED'})`,
+    'partitions',
+    `${String(projection.partitions).padEnd(22)} ${parallelism.partitions} (rows by tenant|chat)`,
   );
+  w(
+    'partitions at once',
+    `${String(projection.partitionsConcurrently).padEnd(22)} ${baseline.connectionsUsed}`,
+  );
+  w('rows per statement', `${'a fetched batch'.padEnd(22)} ${settings.baselineRows}`);
   w('peak RSS of the process (whole run)', `${fmt(process.resourceUsage().maxRSS / 1024, 0)} MiB`);
   w('whole run', `${fmt((performance.now() - started) / 1000, 1)} s`);
+  const rows = chainFigureRows(measurement);
+  print('');
+  print('== result ==');
+  for (const line of renderFigureTable(rows, loadBefore, machineLoad())) print(line);
+  return exitCodeOf(rows);
 }

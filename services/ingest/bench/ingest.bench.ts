@@ -1,18 +1,25 @@
 /**
  * Benchmark (not a test): the ingest on a real port, on the local stack, against a bare fastify route that only
  * parses the same body. Prints both rates, their ratio, p50/p99, p99 at half the ingest's peak rate, and the
- * ingest's peak RSS (VmHWM of its own child process).
+ * ingest's peak RSS (VmHWM of its own child process), then one table (figure, value, target, anchor,
+ * MET/MISSED/INVALID) with the load average before and after.
  *
  *   pnpm stack up && pnpm bench:ingest
+ *
+ * Honest figures (issue 18): the ingest runs with the configuration `npm start` gives it (scripts/main.ts: log level
+ * `info`, the default, so one line per webhook; the spool on; `--max-semi-space-size=4`; every other default); a
+ * BENCH_* knob that changes it makes the figures INVALID. Rates count 2xx answers only. Percentiles count every
+ * non-2xx answer, error and timeout at the deadline (LiveChat's 10 s timeout, autocannon's request timeout). Any
+ * failed request in the peak runs makes the ratio INVALID; the process exits 1 when a figure is INVALID.
  *
  * The peak runs are autocannon (closed loop, BENCH_CONNECTIONS connections). The half-rate run is open loop,
  * evenly paced (bench/paced-load.ts; see there why not autocannon's overallRate).
  *
- * Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL (default: the local stack), BENCH_CONNECTIONS (50), BENCH_DURATION_S (8),
- * BENCH_PRODUCERS (INGEST_PRODUCERS of the ingest; default: the ingest's default), BENCH_LINGER_MS
- * (INGEST_BATCH_LINGER_MS), BENCH_NODE_FLAGS (node flags of the ingest process, space-separated; default
- * `--max-semi-space-size=4` as the README recommends, empty for none),
- * BENCH_CPU_PROF_DIR (write a V8 CPU profile of the ingest there), BENCH_SPOOL (`0`: skip the spool runs).
+ * Env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL (default: the local stack), BENCH_CONNECTIONS (50), BENCH_DURATION_S (8 s
+ * per measured run; `2` checks quickly that a run completes), BENCH_SPOOL (`0`: skip the spool runs). Experiments,
+ * which make every figure INVALID: BENCH_PRODUCERS (INGEST_PRODUCERS), BENCH_LINGER_MS (INGEST_BATCH_LINGER_MS),
+ * BENCH_NODE_FLAGS (node flags of the ingest process, space-separated; default npm start's `--max-semi-space-size=4`),
+ * BENCH_CPU_PROF_DIR (write a V8 CPU profile of the ingest there). INGEST_LOG_LEVEL in the shell is ignored.
  *
  * The ingest runs with its on-disk spool on (INGEST_SPOOL_DIR in a temporary directory), as `npm start` does. After
  * the normal runs, unless BENCH_SPOOL=0 or the stack is not the managed native one (its broker is stopped and
@@ -31,18 +38,47 @@ import { fileURLToPath } from 'node:url';
 import { loadStackSettings, stackEndpoints, stackUp, stopComponent } from '@livechat-pipeline/local-stack';
 import autocannon from 'autocannon';
 import { pacedLoad } from './paced-load.js';
+import {
+  benchIngestEnv,
+  configDifferences,
+  exitCodeOf,
+  ingestFigureRows,
+  NPM_START_NODE_FLAGS,
+  machineLoad,
+  renderFigureTable,
+  summarizeRun,
+  type RunSummary,
+} from './figures.js';
 
-const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
-const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 8);
+const positive = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!(Number.isFinite(value) && value > 0))
+    throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+};
+const CONNECTIONS = Math.floor(positive('BENCH_CONNECTIONS', 50));
+/** Seconds per measured run (BENCH_DURATION_S=2 checks that a run completes; its figures mean little). */
+const DURATION_S = positive('BENCH_DURATION_S', 8);
 const PRODUCERS = process.env['BENCH_PRODUCERS'];
 const LINGER_MS = process.env['BENCH_LINGER_MS'];
 const SPOOL_RUNS = process.env['BENCH_SPOOL'] !== '0';
-/** LiveChat waits about 10 s for an answer: the p99 while spooling and draining must stay well inside it. */
+/**
+ * LiveChat waits about 10 s for an answer: the p99 while spooling and draining must stay well inside it, and a
+ * request that failed or got no answer counts at this deadline in every percentile.
+ */
 const LIVECHAT_TIMEOUT_MS = 10_000;
-/** The README's recommended runtime flag for the ingest (young generation capped: peak RSS); `BENCH_NODE_FLAGS=` for none. */
-const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=4')
+/** `BENCH_NODE_FLAGS=` for none: an experiment, whose figures the table marks INVALID. */
+const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? NPM_START_NODE_FLAGS.join(' '))
   .split(' ')
   .filter((f) => f !== '');
+/** How this run's ingest differs from the one `npm start` runs (any difference makes the figures INVALID). */
+const CONFIG_DIFFERENCES = configDifferences({
+  producers: PRODUCERS,
+  lingerMs: LINGER_MS,
+  nodeFlags: NODE_FLAGS,
+  cpuProfDir: process.env['BENCH_CPU_PROF_DIR'],
+});
 const HEADERS = { 'content-type': 'application/json', 'user-agent': 'LiveChat-Webhooks/bench' } as const;
 const SECRET = `bench-${randomBytes(8).toString('hex')}`;
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -148,22 +184,30 @@ async function freePort(): Promise<number> {
   });
 }
 
-function startChild(script: string, env: NodeJS.ProcessEnv): ChildProcess {
+/** Lines each child wrote to stdout (the ingest's pino log: at info, one per accepted webhook). */
+const stdoutLines = new Map<ChildProcess, number>();
+
+function startChild(script: string, env: Readonly<Record<string, string>>): ChildProcess {
   const isIngest = script.endsWith('main.ts');
   const profDir = process.env['BENCH_CPU_PROF_DIR'];
   const flags = isIngest
     ? [...NODE_FLAGS, ...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])]
     : [];
   // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx), one process per server.
+  const childEnv = isIngest ? benchIngestEnv(process.env, env) : { ...process.env, ...env };
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
     cwd: here('..'),
-    env: { ...process.env, ...env },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr?.on('data', (chunk: Buffer) =>
     process.stderr.write(`[${script.split('/').pop()}] ${chunk.toString()}`),
   );
-  child.stdout?.resume();
+  // The log lines are read and dropped here, as a log shipper would read them (npm start hands them to its stdout).
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1))
+      stdoutLines.set(child, (stdoutLines.get(child) ?? 0) + 1);
+  });
   return child;
 }
 
@@ -199,50 +243,62 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
-interface Run {
-  readonly rps: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly non2xx: number;
-  readonly errors: number;
-  readonly total: number;
-}
-
-async function load(url: string, offset = 0): Promise<Run> {
+/** A closed-loop autocannon run; every answer's status and latency is taken from autocannon's `response` events. */
+async function load(url: string, offset = 0): Promise<RunSummary> {
   let n = offset;
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    method: 'POST',
-    headers: HEADERS,
-    requests: [{ setupRequest: (req) => ({ ...req, body: webhookBody(n++) }) }],
+  const okLatenciesMs: number[] = [];
+  let non2xx = 0;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        connections: CONNECTIONS,
+        duration: DURATION_S,
+        timeout: LIVECHAT_TIMEOUT_MS / 1000,
+        method: 'POST',
+        headers: HEADERS,
+        requests: [{ setupRequest: (req) => ({ ...req, body: webhookBody(n++) }) }],
+      },
+      (error, done) => (error ? reject(error) : resolve(done)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) okLatenciesMs.push(responseTime);
+      else non2xx++;
+    });
   });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    total: result.requests.total,
-  };
+  return summarizeRun(
+    {
+      okLatenciesMs,
+      non2xx,
+      errors: result.errors - result.timeouts, // autocannon's errors include its timeouts
+      timeouts: result.timeouts,
+      seconds: result.duration,
+    },
+    LIVECHAT_TIMEOUT_MS,
+  );
 }
 
-const fmt = (r: Run) =>
-  `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${String(r.p50).padStart(4)} ms  p99 ${String(r.p99).padStart(4)} ms  (${r.total} requests, non-2xx ${r.non2xx}, errors ${r.errors})`;
+const fmt = (r: RunSummary) =>
+  `${r.rps.toFixed(0).padStart(7)} 2xx req/s  p50 ${r.p50.toFixed(1).padStart(5)} ms  p99 ${r.p99.toFixed(1).padStart(5)} ms  (${r.ok} 2xx; non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}: counted at ${LIVECHAT_TIMEOUT_MS} ms)`;
 
 const load1 = () => loadavg()[0]?.toFixed(2) ?? '?';
 
-async function main(): Promise<void> {
+/** Returns the exit code: 1 when a figure of the closing table is INVALID. */
+async function main(): Promise<number> {
   const ingestPort = await freePort();
   const operationsPort = await freePort();
   const barePort = await freePort();
   const topic = `bench-raw-${Date.now().toString(36)}`;
   const bodyBytes = Buffer.byteLength(webhookBody(0));
   const loadBefore = load1();
+  const machineBefore = machineLoad();
   console.log(
     `body ≈ ${bodyBytes} bytes, ${CONNECTIONS} connections, ${DURATION_S} s per run, topic ${topic}, load average ${loadBefore}`,
   );
+  if (process.env['INGEST_LOG_LEVEL'] !== undefined)
+    console.log(
+      `INGEST_LOG_LEVEL=${process.env['INGEST_LOG_LEVEL']} ignored: the ingest runs at npm start's default, info`,
+    );
 
   const spoolDir = mkdtempSync(join(tmpdir(), 'bench-ingest-spool-'));
   const ingest = startChild(here('../src/main.ts'), {
@@ -250,7 +306,6 @@ async function main(): Promise<void> {
     INGEST_HOST: '127.0.0.1',
     INGEST_PORT: String(ingestPort),
     INGEST_OPERATIONS_PORT: String(operationsPort),
-    INGEST_LOG_LEVEL: 'warn',
     LIVECHAT_SECRET_KEYS: SECRET,
     RAW_WEBHOOK_TOPIC: topic,
     ...(PRODUCERS === undefined ? {} : { INGEST_PRODUCERS: PRODUCERS }),
@@ -284,7 +339,7 @@ async function main(): Promise<void> {
     const ingestRun = await load(ingestUrl);
     const cpuPeak = cpuSeconds(ingest.pid ?? 0) - cpuBefore;
     const halfRate = Math.max(1, Math.floor(ingestRun.rps / 2));
-    const halfRun = await pacedLoad({
+    const paced = await pacedLoad({
       host: '127.0.0.1',
       port: ingestPort,
       path: '/webhooks/livechat',
@@ -294,6 +349,7 @@ async function main(): Promise<void> {
       headers: HEADERS,
       body: (n) => webhookBody(2_000_000 + n),
     });
+    const halfRun = summarizeRun(paced.sample, LIVECHAT_TIMEOUT_MS);
     const peakRssMb = vm(ingest.pid ?? 0, 'VmHWM');
     const rssMb = vm(ingest.pid ?? 0, 'VmRSS');
     const metrics = await (await fetch(`http://127.0.0.1:${operationsPort}/metrics`)).text();
@@ -311,37 +367,33 @@ async function main(): Promise<void> {
         print: (line) => spoolRunLines.push(line),
       });
     }
-    const ratio = ingestRun.rps / bareRun.rps;
-    const ok = (pass: boolean) => (pass ? 'OK' : 'MISSED');
     const ms = (v: number) => `${v.toFixed(1)} ms`;
     console.log('');
     console.log(`bare fastify route : ${fmt(bareRun)}`);
     console.log(`ingest (peak)      : ${fmt(ingestRun)}`);
     console.log(
-      `ingest @ ${String(halfRate).padStart(5)} req/s: ${halfRun.rps.toFixed(0).padStart(7)} req/s  p50 ${ms(halfRun.p50)}  p99 ${ms(halfRun.p99)}  p99.9 ${ms(halfRun.p999)}  max ${ms(halfRun.max)}  (${halfRun.total} requests, non-2xx ${halfRun.non2xx}, errors ${halfRun.errors}, waited for a connection ${halfRun.queued})`,
+      `ingest @ ${String(halfRate).padStart(5)} req/s: ${halfRun.rps.toFixed(0).padStart(7)} 2xx req/s  p50 ${ms(halfRun.p50)}  p99 ${ms(halfRun.p99)}  p99.9 ${ms(halfRun.p999)}  max ${ms(halfRun.max)}  (${halfRun.ok} 2xx; non-2xx ${halfRun.non2xx}, errors ${halfRun.errors}, unanswered ${halfRun.timeouts}: counted at ${LIVECHAT_TIMEOUT_MS} ms; waited for a connection ${paced.queued})`,
     );
     for (const line of spoolRunLines) console.log(line);
     console.log('');
     console.log('==================== ingest benchmark summary ====================');
     console.log(
-      `settings           : body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}`,
+      `settings           : body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}, log level info`,
+    );
+    console.log(
+      `configuration      : ${CONFIG_DIFFERENCES.length === 0 ? "npm start's (log level info, spool on, node --max-semi-space-size=4, every other default)" : `NOT npm start's: ${CONFIG_DIFFERENCES.join(', ')}`}`,
     );
     console.log(
       `load average (1m)  : ${loadBefore} before, ${loadPeak} after the bare run, ${load1()} at the end (2 cores incl. broker, registry, Postgres, load generator)`,
     );
-    console.log(`bare route         : ${bareRun.rps.toFixed(0)} req/s`);
+    console.log(`bare route         : ${fmt(bareRun)}`);
+    console.log(`ingest peak        : ${fmt(ingestRun)}`);
     console.log(
-      `ingest peak        : ${ingestRun.rps.toFixed(0)} req/s   p50 ${ingestRun.p50} ms   p99 ${ingestRun.p99} ms`,
+      `ingest CPU at peak : ${((cpuPeak / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeak * 1e6) / Math.max(1, ingestRun.ok)).toFixed(0)} µs per 2xx request`,
     );
-    console.log(`ratio ingest/bare  : ${ratio.toFixed(2)}x   (target >= 0.5x)  ${ok(ratio >= 0.5)}`);
+    console.log(`ingest RSS         : ${peakRssMb.toFixed(1)} MB peak (VmHWM), now ${rssMb.toFixed(1)} MB`);
     console.log(
-      `p99 at half rate   : ${ms(halfRun.p99)} at ${halfRate} req/s evenly paced (p50 ${ms(halfRun.p50)})   (target <= 20 ms)  ${ok(halfRun.p99 <= 20)}`,
-    );
-    console.log(
-      `ingest CPU at peak : ${((cpuPeak / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeak * 1e6) / ingestRun.total).toFixed(0)} µs per request`,
-    );
-    console.log(
-      `ingest peak RSS    : ${peakRssMb.toFixed(1)} MB (now ${rssMb.toFixed(1)} MB)   (target <= 150 MB)  ${ok(peakRssMb <= 150)}`,
+      `ingest log         : ${stdoutLines.get(ingest) ?? 0} lines on stdout (level info: one per accepted webhook)`,
     );
     if (batches !== undefined && records !== undefined) {
       console.log(
@@ -349,7 +401,20 @@ async function main(): Promise<void> {
       );
     }
     for (const line of spoolSummary) console.log(line);
+    const rows = ingestFigureRows({
+      bare: bareRun,
+      peak: ingestRun,
+      half: halfRun,
+      halfRate,
+      peakRssMb,
+      deadlineMs: LIVECHAT_TIMEOUT_MS,
+      configDifferences: CONFIG_DIFFERENCES,
+      targets: { ratio: 0.5, p99Ms: 20, rssMb: 150 },
+    });
+    console.log('');
+    for (const line of renderFigureTable(rows, machineBefore, machineLoad())) console.log(line);
     console.log('==================================================================');
+    return exitCodeOf(rows);
   } finally {
     ingest.kill('SIGTERM');
     bare.kill('SIGTERM');
@@ -377,7 +442,7 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
 async function spoolRuns(o: {
   ingestUrl: string;
   operationsUrl: string;
-  normal: Run;
+  normal: RunSummary;
   print: (line: string) => void;
 }): Promise<string[]> {
   const settings = loadStackSettings();
@@ -388,7 +453,7 @@ async function spoolRuns(o: {
       `spool runs         : skipped (KAFKA_BROKERS=${brokers} is not the managed local stack's ${local})`,
     ];
   }
-  const ok = (pass: boolean) => (pass ? 'OK' : 'MISSED');
+  const ok = (pass: boolean) => (pass ? 'MET' : 'MISSED');
   await stopComponent('kafka', settings);
   let kafkaStopped = true;
   try {
@@ -426,12 +491,12 @@ async function spoolRuns(o: {
     const spoolRatio = spooling.rps / o.normal.rps;
     const drainRatio = draining.rps / o.normal.rps;
     return [
-      `spooling (Kafka down): ${spooling.rps.toFixed(0)} req/s = ${spoolRatio.toFixed(2)}x the normal peak   p50 ${spooling.p50} ms   p99 ${spooling.p99} ms   (non-2xx ${spooling.non2xx})`,
-      `  p99 while spooling: ${spooling.p99} ms   (target <= ${LIVECHAT_TIMEOUT_MS} ms, LiveChat's timeout)  ${ok(spooling.p99 <= LIVECHAT_TIMEOUT_MS && spooling.non2xx === 0)}`,
-      `  rate while spooling: ${spoolRatio.toFixed(2)}x the normal peak   (target >= 0.5x)  ${ok(spoolRatio >= 0.5)}`,
+      `spooling (Kafka down): ${spooling.rps.toFixed(0)} req/s = ${spoolRatio.toFixed(2)}x the normal peak   p50 ${spooling.p50.toFixed(1)} ms   p99 ${spooling.p99.toFixed(1)} ms   (failed ${spooling.failed}: non-2xx ${spooling.non2xx}, errors ${spooling.errors}, timeouts ${spooling.timeouts})`,
+      `  p99 while spooling: ${spooling.p99.toFixed(1)} ms   (target < ${LIVECHAT_TIMEOUT_MS} ms, LiveChat's timeout, at which failures count)  ${ok(spooling.p99 < LIVECHAT_TIMEOUT_MS)}`,
+      `  rate while spooling: ${spoolRatio.toFixed(2)}x the normal peak   (target >= 0.5x)  ${spooling.failed > 0 ? 'INVALID (failed requests)' : ok(spoolRatio >= 0.5)}`,
       `  group commit      : ${(committed / commits).toFixed(1)} records per fdatasync on average (${commits} commits); spool ${spooled} records, ${(spoolBytes / 1e6).toFixed(1)} MB`,
-      `draining (under load): ${draining.rps.toFixed(0)} req/s = ${drainRatio.toFixed(2)}x the normal peak   p50 ${draining.p50} ms   p99 ${draining.p99} ms   (non-2xx ${draining.non2xx}; broker restart took ${(restartMs / 1000).toFixed(1)} s before it)`,
-      `  p99 while draining: ${draining.p99} ms   (target <= ${LIVECHAT_TIMEOUT_MS} ms)  ${ok(draining.p99 <= LIVECHAT_TIMEOUT_MS && draining.non2xx === 0)}`,
+      `draining (under load): ${draining.rps.toFixed(0)} req/s = ${drainRatio.toFixed(2)}x the normal peak   p50 ${draining.p50.toFixed(1)} ms   p99 ${draining.p99.toFixed(1)} ms   (failed ${draining.failed}; broker restart took ${(restartMs / 1000).toFixed(1)} s before it)`,
+      `  p99 while draining: ${draining.p99.toFixed(1)} ms   (target < ${LIVECHAT_TIMEOUT_MS} ms)  ${ok(draining.p99 < LIVECHAT_TIMEOUT_MS)}`,
       `  drained under load: ${drainedUnderLoad} records in ${underLoadS.toFixed(1)} s (${(drainedUnderLoad / underLoadS).toFixed(0)} records/s while new webhooks kept being spooled)`,
       left < 1000
         ? `drain without load   : only ${left} records were left after the load run (too few to measure a rate)`
@@ -442,8 +507,13 @@ async function spoolRuns(o: {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  console.error('Is the local stack up? `pnpm stack up`');
-  process.exit(1);
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    console.error('Is the local stack up? `pnpm stack up`');
+    process.exit(1);
+  },
+);

@@ -12,6 +12,7 @@
  * arriving webhooks see.
  */
 import { Socket } from 'node:net';
+import type { LoadSample } from './figures.js';
 
 export interface PacedLoadOptions {
   readonly host: string;
@@ -28,15 +29,11 @@ export interface PacedLoadOptions {
 
 export interface PacedLoadResult {
   readonly targetRate: number;
-  readonly rps: number;
-  readonly total: number;
-  readonly non2xx: number;
-  readonly errors: number;
-  /** Latency percentiles (ms) from the scheduled start of each request. */
-  readonly p50: number;
-  readonly p99: number;
-  readonly p999: number;
-  readonly max: number;
+  /**
+   * 2xx latencies (ms, from each request's scheduled start), non-2xx answers, errors (a connection lost with the
+   * request on it), timeouts (no answer 30 s after the last request was sent); `seconds` is the sending time.
+   */
+  readonly sample: LoadSample;
   /** Requests that found no free connection at their scheduled time. */
   readonly queued: number;
 }
@@ -105,7 +102,7 @@ class Connection {
 }
 
 export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadResult> {
-  const latencies: number[] = [];
+  const okLatencies: number[] = [];
   let non2xx = 0;
   let errors = 0;
   let queuedCount = 0;
@@ -117,8 +114,9 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
 
-  const finish = (pending: Pending) => {
-    latencies.push(performance.now() - pending.scheduledAt);
+  const finish = (pending: Pending, status: number) => {
+    if (status >= 200 && status < 300) okLatencies.push(performance.now() - pending.scheduledAt);
+    else non2xx++;
     outstanding--;
   };
   const next = (conn: Connection) => {
@@ -130,8 +128,7 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
     const conn: Connection = new Connection(
       options,
       (c, pending, status) => {
-        if (status < 200 || status >= 300) non2xx++;
-        finish(pending);
+        finish(pending, status);
         next(c);
       },
       (c, pending) => {
@@ -185,19 +182,15 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
   stopped = true;
   for (const c of all) c.close();
 
-  latencies.sort((a, b) => a - b);
-  const pct = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(q * latencies.length) - 1))] ?? Number.NaN;
   return {
     targetRate: options.rate,
-    rps: latencies.length / ((sendEnd - started) / 1000),
-    total: latencies.length,
-    non2xx,
-    errors: errors + outstanding,
-    p50: pct(0.5),
-    p99: pct(0.99),
-    p999: pct(0.999),
-    max: latencies[latencies.length - 1] ?? Number.NaN,
+    sample: {
+      okLatenciesMs: okLatencies,
+      non2xx,
+      errors,
+      timeouts: outstanding, // no answer 30 s after the last request was sent
+      seconds: (sendEnd - started) / 1000,
+    },
     queued: queuedCount,
   };
 }
