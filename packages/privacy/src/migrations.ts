@@ -71,6 +71,29 @@ export const MIGRATIONS: readonly Migration[] = [
       create index erasure_audit_tenant_idx on ${s}.erasure_audit (tenant_id, requested_at);
     `,
   },
+  {
+    version: 2,
+    name: 'retention (last activity per key, per-tenant days) and the post-erasure sweep of projections',
+    // last_seen_at: retention counts from a chat's last activity, not its first sight; rows that exist get their
+    // creation time. swept_at / projection_counts: projections are erased twice, right away and once every
+    // process's cached key has expired (PRIVACY_KEY_CACHE_TTL_MS), and the audit keeps their counts.
+    sql: (s) => `
+      alter table ${s}.chat_keys add column last_seen_at timestamptz;
+      update ${s}.chat_keys set last_seen_at = created_at;
+      alter table ${s}.chat_keys alter column last_seen_at set not null, alter column last_seen_at set default now();
+      create index chat_keys_retention_idx on ${s}.chat_keys (tenant_id, last_seen_at) where erased_at is null;
+
+      create table ${s}.tenant_retention (
+        tenant_id   text primary key,
+        days        int not null check (days between 1 and 36500),
+        updated_at  timestamptz not null default now()
+      );
+
+      alter table ${s}.erasure_audit add column swept_at timestamptz;
+      alter table ${s}.erasure_audit add column projection_counts jsonb not null default '{}'::jsonb;
+      create index erasure_audit_unswept_idx on ${s}.erasure_audit (requested_at) where swept_at is null;
+    `,
+  },
 ];
 
 /**

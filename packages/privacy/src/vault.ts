@@ -71,6 +71,8 @@ export const MAX_CHATS_PER_CALL = 10_000;
 
 interface KeyRow {
   chat_id: string;
+  /** last_seen_at is before today: a first use today touches it (retention counts from last activity). */
+  seen_before_today: boolean;
   key_version: number;
   kek_id: string | null;
   wrapped_key: Buffer | null;
@@ -130,6 +132,13 @@ export class PrivacyVault {
         await this.insertKeys(tenantId, absent);
         rows.push(...(await this.selectKeys(tenantId, absent)));
       }
+      const stale = rows.filter((r) => r.seen_before_today && r.erased_at === null).map((r) => r.chat_id);
+      if (stale.length > 0)
+        await this.query(
+          `update ${this.s}.chat_keys set last_seen_at = now()
+            where tenant_id = $1 and chat_id = any($2::text[]) and erased_at is null and last_seen_at < current_date`,
+          [tenantId, stale],
+        );
     }
     for (const row of rows) {
       const state = this.stateOf(tenantId, row);
@@ -378,6 +387,113 @@ export class PrivacyVault {
     return Object.fromEntries(rows.map((r) => [r.kek_id, Number(r.n)]));
   }
 
+  /** Sets a tenant's retention in days (null: back to the global default). */
+  async setRetention(tenantId: string, days: number | null): Promise<void> {
+    checkId('tenant id', tenantId);
+    if (days === null) {
+      await this.query(`delete from ${this.s}.tenant_retention where tenant_id = $1`, [tenantId]);
+      return;
+    }
+    if (!Number.isInteger(days) || days < 1 || days > 36_500)
+      throw new PrivacyError('PRIVACY_INVALID_ARGUMENT', 'retention days must be an integer from 1 to 36500');
+    await this.query(
+      `insert into ${this.s}.tenant_retention (tenant_id, days) values ($1, $2)
+       on conflict (tenant_id) do update set days = excluded.days, updated_at = now()`,
+      [tenantId, days],
+    );
+  }
+
+  /**
+   * Erases every chat whose last activity is older than its tenant's retention (`tenant_retention`, else
+   * `defaultDays`; null: only tenants with their own setting), in batches of `batchSize`, one audited erasure
+   * (actor `retention`) per tenant and batch. `onErased` runs after each (erase the projections there) and
+   * before the next batch is chosen. Safe to run in several processes: erased rows drop out of the query.
+   */
+  async runRetention(options: {
+    defaultDays: number | null;
+    batchSize?: number;
+    onErased?: (tenantId: string, chatIds: readonly string[], result: ErasureResult) => Promise<void>;
+  }): Promise<{ erasures: number; keysErased: number }> {
+    const batchSize = Math.min(options.batchSize ?? 1000, MAX_CHATS_PER_CALL);
+    if (options.defaultDays !== null && (!Number.isInteger(options.defaultDays) || options.defaultDays < 1))
+      throw new PrivacyError('PRIVACY_INVALID_ARGUMENT', 'default retention days must be an integer >= 1');
+    let erasures = 0;
+    let keysErased = 0;
+    for (;;) {
+      const due = await this.query<{ tenant_id: string; chat_id: string }>(
+        `select k.tenant_id, k.chat_id from ${this.s}.chat_keys k
+           left join ${this.s}.tenant_retention r on r.tenant_id = k.tenant_id
+          where k.erased_at is null
+            and coalesce(r.days, $1::int) is not null
+            and k.last_seen_at < now() - make_interval(days => coalesce(r.days, $1::int))
+          order by k.tenant_id, k.chat_id limit $2`,
+        [options.defaultDays, batchSize],
+      );
+      if (due.length === 0) break;
+      const byTenant = new Map<string, string[]>();
+      for (const row of due)
+        byTenant.set(row.tenant_id, [...(byTenant.get(row.tenant_id) ?? []), row.chat_id]);
+      for (const [tenantId, chatIds] of byTenant) {
+        const result = await this.eraseChats(tenantId, chatIds, { actor: 'retention', reason: 'retention' });
+        erasures++;
+        keysErased += result.keysErased;
+        await options.onErased?.(tenantId, chatIds, result);
+      }
+    }
+    return { erasures, keysErased };
+  }
+
+  /** The chats an erasure request erased (its tombstones), to erase them from the projections. */
+  async chatsOfErasure(requestId: string): Promise<{ tenantId: string; chatIds: string[] } | null> {
+    checkId('request id', requestId);
+    const audit = await this.query<{ tenant_id: string }>(
+      `select tenant_id from ${this.s}.erasure_audit where request_id = $1`,
+      [requestId],
+    );
+    if (audit[0] === undefined) return null;
+    const rows = await this.query<{ chat_id: string }>(
+      `select chat_id from ${this.s}.chat_keys where tenant_id = $1 and erasure_request_id = $2 order by chat_id`,
+      [audit[0].tenant_id, requestId],
+    );
+    return { tenantId: audit[0].tenant_id, chatIds: rows.map((r) => r.chat_id) };
+  }
+
+  /**
+   * Erasure requests older than `olderThanMs` (give PRIVACY_KEY_CACHE_TTL_MS) whose projections were not swept
+   * yet: a process that still held a key may have written a personal value after the first pass. Oldest first.
+   */
+  async erasuresDueForSweep(olderThanMs: number, limit = 100): Promise<string[]> {
+    const rows = await this.query<{ request_id: string }>(
+      `select request_id from ${this.s}.erasure_audit
+        where swept_at is null and requested_at < now() - make_interval(secs => $1::double precision / 1000)
+        order by requested_at limit $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.request_id);
+  }
+
+  /**
+   * Adds the rows a projection removed to the audit (`{ transcripts: 12, … }`, summed per key); with `swept`,
+   * marks the request swept (its last pass).
+   */
+  async recordProjectionCounts(
+    requestId: string,
+    counts: Readonly<Record<string, number>>,
+    options: { swept: boolean },
+  ): Promise<void> {
+    checkId('request id', requestId);
+    await this.query(
+      `update ${this.s}.erasure_audit a
+          set projection_counts = (
+                select coalesce(jsonb_object_agg(k, coalesce((a.projection_counts ->> k)::bigint, 0) + coalesce((n.c ->> k)::bigint, 0)), '{}'::jsonb)
+                  from jsonb_object_keys(a.projection_counts || n.c) as k),
+              swept_at = case when $3 then now() else a.swept_at end
+         from (select $2::jsonb as c) n
+        where a.request_id = $1`,
+      [requestId, JSON.stringify(counts), options.swept],
+    );
+  }
+
   stats(): VaultStats {
     return { cache: this.cache.stats(), keysCreated: this.keysCreated, queries: this.queries };
   }
@@ -403,8 +519,8 @@ export class PrivacyVault {
 
   private async selectKeys(tenantId: string, chatIds: readonly string[]): Promise<KeyRow[]> {
     return this.query<KeyRow>(
-      `select chat_id, key_version, kek_id, wrapped_key, erased_at from ${this.s}.chat_keys
-        where tenant_id = $1 and chat_id = any($2::text[])`,
+      `select chat_id, key_version, kek_id, wrapped_key, erased_at, last_seen_at < current_date as seen_before_today
+         from ${this.s}.chat_keys where tenant_id = $1 and chat_id = any($2::text[])`,
       [tenantId, chatIds],
     );
   }
