@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import {
   PrivacyVault,
+  openValues,
+  sealValues,
   decryptBody,
   decryptField,
   encryptBody,
@@ -81,6 +83,28 @@ try {
       console.log(`decrypt ${label.padEnd(38)} ${fmt(await measure(() => decryptBody(key, sealed), ms))}`);
     }
   }
+  // A message_posted as the normalizer would seal it: author name, text and a form answer in one envelope.
+  const posted = {
+    message: {
+      kind: 'message',
+      author_id: 'cust-1',
+      author_name: 'Zoë Customer',
+      text: 'x'.repeat(200),
+      form: { fields: [{ id: 'f1', label: 'E-mail', answer: 'zoe@example.com', answers: [] }] },
+    },
+  };
+  const specs = [
+    { path: '/message/author_name' },
+    { path: '/message/text' },
+    { path: '/message/form/fields/*/answer' },
+  ];
+  const sealedEvent = sealValues(posted, specs, key, 'chat-event:bench');
+  console.log(
+    `seal   chat event (3 values, 1 envelope)         ${fmt(await measure(() => sealValues(posted, specs, key, 'chat-event:bench')))}`,
+  );
+  console.log(
+    `open   chat event (3 values, 1 envelope)         ${fmt(await measure(() => openValues(sealedEvent.clear, sealedEvent.envelope!, key, 'chat-event:bench')))}`,
+  );
   const queriesBefore = vault.stats().queries;
   console.log(
     `key fetch, cache hit, 1 chat                   ${fmt(await measure(() => vault.keysFor('bench-tenant', ['bench-1'], { create: false })))}`,

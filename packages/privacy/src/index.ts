@@ -26,3 +26,5 @@ export type {
   RewrapResult,
   VaultStats,
 } from './vault.js';
+export { openValues, sealValues } from './sealed-values.js';
+export type { SealSpec, SealedValues } from './sealed-values.js';

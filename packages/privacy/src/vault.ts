@@ -103,7 +103,8 @@ export class PrivacyVault {
   }
 
   /**
-   * The key state of many chats of one tenant in at most three queries (one when every key is known or cached).
+   * The key state of many chats of one tenant in at most three queries (none when every key is cached, one when
+   * every key exists), plus, with `create`, one a day per chat to move its last activity (retention).
    * With `create`, a chat seen for the first time gets a key; an erased chat stays erased.
    */
   async keysFor(
