@@ -11,6 +11,7 @@ import { LIVECHAT_PARSE_ERROR_CODES } from '@livechat-pipeline/livechat';
 import { AGENT_API_ERROR_CODES } from '@livechat-pipeline/livechat-agent-api';
 import { NORMALIZER_ERROR_CODES } from '@livechat-pipeline/normalizer';
 import { CONSUMER_ERROR_CODES } from '@livechat-pipeline/postgres-consumer';
+import { PRIVACY_ERROR_CODES } from '@livechat-pipeline/privacy';
 import { STARTUP_ERROR_CODES } from '@livechat-pipeline/service-host';
 import { REGISTRY_ERROR_CODES } from '@livechat-pipeline/tenant-registry';
 
@@ -44,6 +45,11 @@ const catalogues: { readonly readme: string; readonly prefix: string; readonly c
       readme: 'packages/postgres-consumer/README.md',
       prefix: 'CONSUMER_',
       codes: Object.keys(CONSUMER_ERROR_CODES),
+    },
+    {
+      readme: 'packages/privacy/README.md',
+      prefix: 'PRIVACY_',
+      codes: Object.keys(PRIVACY_ERROR_CODES),
     },
     {
       readme: 'packages/service-host/README.md',
