@@ -59,3 +59,12 @@ export { CHAT_EVENT_SCHEMA_PATH, chatEventSchema } from './chat-event.js';
 // schema: e.g. `ChatEventAvro.ChatEvent`, `RawWebhookAvro.RawWebhook` (the shapes avsc reads and writes).
 export type * as ChatEventAvro from './generated/chat-event.js';
 export type * as RawWebhookAvro from './generated/raw-webhook.js';
+export {
+  TRACE_HEADERS,
+  markSpanFailed,
+  spanContextOf,
+  traceContextOf,
+  traceHeaders,
+  traceLinksOf,
+  withSpan,
+} from './trace-headers.js';

@@ -45,3 +45,12 @@ export {
   type StartupOptions,
   type StepOptions,
 } from './startup.js';
+export {
+  shutdownTracing,
+  startTracing,
+  tracingConfigFromEnv,
+  tracingEnabled,
+  traceLogFields,
+  type Tracing,
+  type TracingConfig,
+} from './tracing.js';

@@ -49,10 +49,18 @@ export function assertRecordFits(key: Buffer, value: Buffer, maxRecordBytes: num
   }
 }
 
+/** An already-encoded raw record (the spool's), with the headers it was produced with, if any. */
+export interface EncodedRecord {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
 interface KeyedMessage {
   readonly key: Buffer;
   readonly value: Buffer;
   readonly partition: number;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
@@ -118,7 +126,12 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
     const partition = partitionOfKey(key, this.partitions);
     const batcher = this.batchers[producerOfPartition(partition, this.batchers.length)];
     if (batcher === undefined) throw new Error('no batcher for the partition'); // unreachable
-    return batcher.enqueueCancellable({ key, value, partition }, deadlineAt);
+    return batcher.enqueueCancellable(
+      record.headers === undefined
+        ? { key, value, partition }
+        : { key, value, partition, headers: record.headers },
+      deadlineAt,
+    );
   }
 
   /**
@@ -126,14 +139,13 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
    * (one send), so a failed attempt followed by a retry never puts a record of a partition behind a later one.
    * Resolves once every record is acknowledged.
    */
-  async publishEncoded(
-    records: readonly { readonly key: Buffer; readonly value: Buffer }[],
-    deadlineAt: number,
-  ): Promise<void> {
+  async publishEncoded(records: readonly EncodedRecord[], deadlineAt: number): Promise<void> {
     const groups = this.batchers.map((): KeyedMessage[] => []);
-    for (const { key, value } of records) {
+    for (const { key, value, headers } of records) {
       const partition = partitionOfKey(key, this.partitions);
-      groups[producerOfPartition(partition, this.batchers.length)]?.push({ key, value, partition });
+      groups[producerOfPartition(partition, this.batchers.length)]?.push(
+        headers === undefined ? { key, value, partition } : { key, value, partition, headers },
+      );
     }
     // Every group settles before the caller may retry: a retry never overtakes its own first attempt.
     const outcomes = await Promise.allSettled(

@@ -1,3 +1,5 @@
+import { ROOT_CONTEXT, SpanKind, propagation, trace } from '@opentelemetry/api';
+import { traceHeaders, withSpan } from '@livechat-pipeline/events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthCredentials } from '../auth/verifier.js';
 import type { IngestConfig } from '../config.js';
@@ -21,10 +23,23 @@ interface WebhookRoute {
   Body: unknown;
 }
 
+const tracer = trace.getTracer('@livechat-pipeline/ingest');
+
 /** `POST /webhooks/livechat` and `POST /webhooks/livechat/:tenant`: parse → authenticate → redact → produce. */
 export function registerWebhookRoutes(app: FastifyInstance, ctx: WebhookRouteContext): void {
+  // One server span per webhook (a caller's own `traceparent` is continued); a no-op while tracing is off.
   const handler = (request: FastifyRequest<WebhookRoute>, reply: FastifyReply) =>
-    handleWebhook(ctx, request, reply);
+    withSpan(
+      tracer,
+      `POST ${request.routeOptions.url ?? '/webhooks/livechat'}`,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST' } },
+      async (span) => {
+        const answer = await handleWebhook(ctx, request, reply);
+        span.setAttribute('livechat.event_id', answer.event_id);
+        return answer;
+      },
+      propagation.extract(ROOT_CONTEXT, request.headers),
+    );
   app.post<WebhookRoute>('/webhooks/livechat', handler);
   app.post<WebhookRoute>('/webhooks/livechat/:tenant', handler);
 }
@@ -104,7 +119,19 @@ async function handleWebhook(
         remoteAddress: request.ip ?? null,
       },
     });
-    await withDeadline(deps.publisher.publish(record, deadlineAt), deadlineAt);
+    // The producer span's context travels in the record's headers (`traceparent`), spooled or not.
+    await withSpan(
+      tracer,
+      `${config.rawTopic.name} publish`,
+      { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': config.rawTopic.name } },
+      () => {
+        const headers = traceHeaders();
+        return withDeadline(
+          deps.publisher.publish(headers === undefined ? record : { ...record, headers }, deadlineAt),
+          deadlineAt,
+        );
+      },
+    );
     metrics.webhooksAccepted.inc({ format: webhook.format });
     request.log.info(
       {

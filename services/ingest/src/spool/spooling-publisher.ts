@@ -4,7 +4,7 @@ import { IngestError } from '../errors.js';
 import type { SpoolMetrics } from '../metrics.js';
 import type { CancellableSend } from '../produce-batcher.js';
 import { assertRecordFits } from '../publisher.js';
-import type { RawWebhookPublisher } from '../publisher.js';
+import type { EncodedRecord, RawWebhookPublisher } from '../publisher.js';
 import type { KeyedRawRecord } from '../raw-record.js';
 import type { DiskSpool } from './disk-spool.js';
 import type { SpoolRecord } from './frame.js';
@@ -12,10 +12,7 @@ import type { SpoolRecord } from './frame.js';
 /** What the spooling publisher needs of the Kafka side (KafkaRawWebhookPublisher). */
 export interface DirectPublisher {
   publishCancellable(record: KeyedRawRecord, deadlineAt: number): CancellableSend;
-  publishEncoded(
-    records: readonly { readonly key: Buffer; readonly value: Buffer }[],
-    deadlineAt: number,
-  ): Promise<void>;
+  publishEncoded(records: readonly EncodedRecord[], deadlineAt: number): Promise<void>;
 }
 
 export interface SpoolingPublisherOptions {
@@ -192,7 +189,12 @@ export class SpoolingPublisher implements RawWebhookPublisher {
       });
       const key = Buffer.from(record.key, 'utf8');
       assertRecordFits(key, value, this.options.maxRecordBytes); // never spool what Kafka will refuse for good
-      appended = this.options.spool.append({ key, value, spooledAtMicros });
+      // The headers (the trace context) are spooled too: a drained record continues the webhook's trace.
+      appended = this.options.spool.append(
+        record.headers === undefined
+          ? { key, value, spooledAtMicros }
+          : { key, value, spooledAtMicros, headers: record.headers },
+      );
     } catch (err) {
       return Promise.reject(err);
     }
