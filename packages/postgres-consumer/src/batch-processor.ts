@@ -1,3 +1,5 @@
+import { SpanKind, trace } from '@opentelemetry/api';
+import { traceContextOf, traceLinksOf, withSpan } from '@livechat-pipeline/events';
 import type { KafkaMessage, Producer } from 'kafkajs';
 import type pg from 'pg';
 import { publishDeadLetters, toDeadLetterMessage } from './dead-letter.js';
@@ -61,6 +63,8 @@ export interface BatchProcessorDeps<E> {
  * compare-and-set -- all in one Postgres transaction. Throws a retryable ConsumerError when the
  * batch should be tried again as a whole; never applies anything twice.
  */
+const tracer = trace.getTracer('@livechat-pipeline/postgres-consumer');
+
 export class BatchProcessor<E> {
   constructor(private readonly deps: BatchProcessorDeps<E>) {}
 
@@ -68,8 +72,45 @@ export class BatchProcessor<E> {
     const plan = planBatch(input.messages, input.expected);
     if (plan.fresh.length === 0 || plan.nextOffset === null)
       return { kind: 'nothing-new', skipped: plan.skipped };
-    const { decoded, poison } = await this.decodeAll(input, plan.fresh);
+    const nextOffset = plan.nextOffset;
+    // One span per batch, linked to every record's producing span and a child of the first one's (so a webhook's
+    // trace reaches its projection); the Postgres transaction is a child span. No-ops while tracing is off.
+    const traced = plan.fresh.find((m) => m.headers?.traceparent !== undefined);
+    return withSpan(
+      tracer,
+      `${input.topic} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        links: traceLinksOf(plan.fresh),
+        attributes: {
+          'messaging.consumer.group.name': this.deps.options.consumerName,
+          'messaging.destination.name': input.topic,
+          'messaging.destination.partition.id': String(input.partition),
+          'messaging.batch.message_count': plan.fresh.length,
+          'livechat.attempt': input.attempt,
+        },
+      },
+      async () => {
+        const { decoded, poison } = await this.decodeAll(input, plan.fresh);
+        return withSpan(
+          tracer,
+          'postgres transaction',
+          { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql' } },
+          () => this.inTransaction(input, plan.skipped, nextOffset, decoded, poison),
+        );
+      },
+      traced === undefined ? undefined : traceContextOf(traced.headers),
+    );
+  }
 
+  private async inTransaction(
+    input: BatchInput,
+    skipped: number,
+    nextOffset: bigint,
+    decoded: readonly DecodedRecord<E>[],
+    poison: PoisonRecord[],
+  ): Promise<BatchOutcome> {
+    const plan = { skipped, nextOffset };
     const client = await this.connect();
     const watch = watchConnection(client);
     let broken = false;

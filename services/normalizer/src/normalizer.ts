@@ -9,8 +9,13 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import { SpanKind, trace, type Span } from '@opentelemetry/api';
 import {
   EventsError,
+  markSpanFailed,
+  spanContextOf,
+  traceContextOf,
+  traceHeaders,
   keepConsumerRunning,
   readRawWebhook,
   type ConfluentAvroSerde,
@@ -23,6 +28,8 @@ import { deadLetterMessage, withoutValue } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
+
+const tracer = trace.getTracer('@livechat-pipeline/normalizer');
 
 /**
  * A produce call carries at most this many raw records' events, and ends early once their encoded
@@ -319,6 +326,24 @@ export class RawWebhookNormalizer {
     let bytes = 0;
     while (chunk.end < batch.messages.length && chunk.end - start < SEND_CHUNK && bytes < SEND_CHUNK_BYTES) {
       const message = batch.messages[chunk.end++]!;
+      // A span per raw record, continuing the ingest's trace (its producer span is the parent and the link); the
+      // record's chat events carry this span's context. A no-op while tracing is off.
+      const parent = traceContextOf(message.headers);
+      const remote = spanContextOf(message.headers);
+      const span: Span = tracer.startSpan(
+        `${batch.topic} process`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            'messaging.destination.name': batch.topic,
+            'messaging.destination.partition.id': String(batch.partition),
+            'messaging.kafka.offset': Number(message.offset),
+          },
+          ...(remote === undefined ? {} : { links: [{ context: remote }] }),
+        },
+        parent,
+      );
+      const eventHeaders = traceHeaders(trace.setSpan(parent, span)) ?? {};
       try {
         if (message.value === null)
           throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
@@ -346,11 +371,17 @@ export class RawWebhookNormalizer {
               `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
             );
           }
-          events.push({ key, value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
+          events.push({
+            key,
+            value,
+            headers: { ...eventHeaders, 'event.type': event.type, 'event.id': event.event_id },
+          });
         }
+        span.setAttribute('livechat.chat_events', events.length);
         chunk.records.push({ message, events, bytes: recordBytes, deadLetter: null });
         bytes += recordBytes;
       } catch (error) {
+        markSpanFailed(span, error);
         // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
         // last committed offset. Everything else, expected or not, is about these bytes and would fail again:
         // a dead letter, so the partition moves on.
@@ -379,6 +410,8 @@ export class RawWebhookNormalizer {
           deadLetter: { message: deadLetter, code: failure.code },
         });
         bytes += message.value?.length ?? 0;
+      } finally {
+        span.end();
       }
     }
     return chunk;
