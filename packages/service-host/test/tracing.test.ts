@@ -1,6 +1,12 @@
 import { ROOT_CONTEXT, context, propagation, trace } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { spanContextOf, traceContextOf, traceHeaders, traceLinksOf, withSpan } from '@livechat-pipeline/events';
+import {
+  spanContextOf,
+  traceContextOf,
+  traceHeaders,
+  traceLinksOf,
+  withSpan,
+} from '@livechat-pipeline/events';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -42,7 +48,9 @@ afterAll(() => shutdownTracing());
 describe('tracing configuration', () => {
   it('is off when OTEL_EXPORTER_OTLP_ENDPOINT is unset or blank, and names a bad endpoint', () => {
     expect(tracingConfigFromEnv({}, 'ingest')).toEqual({ otlpEndpoint: undefined, serviceName: 'ingest' });
-    expect(tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: '  ' }, 'ingest').otlpEndpoint).toBeUndefined();
+    expect(
+      tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: '  ' }, 'ingest').otlpEndpoint,
+    ).toBeUndefined();
     expect(
       tracingConfigFromEnv(
         { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'ingest-eu' },
