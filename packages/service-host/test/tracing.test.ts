@@ -7,7 +7,7 @@ import {
   traceLinksOf,
   withSpan,
 } from '@livechat-pipeline/events';
-import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ServiceConfigError,
@@ -19,7 +19,7 @@ import {
 } from '../src/index.js';
 
 // One file, one process: the OpenTelemetry globals are set once. The "off" tests run before tracing is started.
-function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const logger = createServiceLogger(
     { service: 'test', level: 'info' },
