@@ -49,7 +49,8 @@ beforeAll(async () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpTraceRequest;
       for (const rs of body.resourceSpans) {
         for (const a of rs.resource.attributes)
-          if (a.key === 'service.name' && a.value.stringValue !== undefined) serviceNames.add(a.value.stringValue);
+          if (a.key === 'service.name' && a.value.stringValue !== undefined)
+            serviceNames.add(a.value.stringValue);
         for (const ss of rs.scopeSpans) received.push(...ss.spans);
       }
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -72,7 +73,8 @@ afterAll(async () => {
   await new Promise((resolve) => receiver?.close(resolve));
 });
 
-const ms = (s: OtlpSpan) => (Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6).toFixed(1);
+const ms = (s: OtlpSpan) =>
+  (Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6).toFixed(1);
 
 describe('tracing across the chain', () => {
   it("one webhook's trace reaches the transcripts span and its Postgres transaction, with parents and links", async () => {
@@ -113,7 +115,9 @@ describe('tracing across the chain', () => {
     expect(transcripts.parentSpanId).toBe(normalize?.spanId);
     expect(transcripts.links?.map((l) => [l.traceId, l.spanId])).toContainEqual([traceId, normalize?.spanId]);
     expect(transaction.traceId).toBe(traceId);
-    expect([server, produce, normalize, transcripts, transaction].map((s) => s?.status?.code ?? 0)).not.toContain(2);
+    expect(
+      [server, produce, normalize, transcripts, transaction].map((s) => s?.status?.code ?? 0),
+    ).not.toContain(2);
     expect([...serviceNames]).toEqual(['e2e-chain']);
 
     // The ingest's log line for this webhook carries the trace.

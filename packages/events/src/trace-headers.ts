@@ -1,5 +1,13 @@
 import { ROOT_CONTEXT, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
-import type { Context, Link, Span, SpanContext, SpanOptions, TextMapGetter, Tracer } from '@opentelemetry/api';
+import type {
+  Context,
+  Link,
+  Span,
+  SpanContext,
+  SpanOptions,
+  TextMapGetter,
+  Tracer,
+} from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
 
 /**
