@@ -9,7 +9,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import { SpanKind, trace, type Span } from '@opentelemetry/api';
+import { SpanKind, context, trace, type Span } from '@opentelemetry/api';
 import {
   EventsError,
   markSpanFailed,
@@ -321,7 +321,6 @@ export class RawWebhookNormalizer {
 
   /** Normalizes raw records from `start` until the chunk is full (records or bytes); poison becomes dead letters. */
   private async normalizeChunk(batch: Batch, start: number): Promise<NormalizedChunk> {
-    const { serde, chatEventSchema, logger } = this.deps;
     const chunk: NormalizedChunk = { records: [], end: start };
     let bytes = 0;
     while (chunk.end < batch.messages.length && chunk.end - start < SEND_CHUNK && bytes < SEND_CHUNK_BYTES) {
@@ -343,78 +342,94 @@ export class RawWebhookNormalizer {
         },
         parent,
       );
-      const eventHeaders = traceHeaders(trace.setSpan(parent, span)) ?? {};
+      const active = trace.setSpan(parent, span);
       try {
-        if (message.value === null)
-          throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
-        const raw = await this.decode(message.value);
-        // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
-        // or dead-lettered, never both.
-        const events: Message[] = [];
-        let recordBytes = 0;
-        for (const event of normalizeRawWebhook(raw, this.config.limits.parse)) {
-          let value: Buffer;
-          try {
-            value = serde.encode(chatEventSchema, event);
-          } catch (cause) {
-            throw new NormalizerError(
-              'NORMALIZER_UNENCODABLE',
-              `event ${event.event_id} (${event.type}) does not fit the chat-event schema`,
-              { cause },
-            );
-          }
-          const key = chatEventKey(event, message.key);
-          recordBytes += value.length + keyBytes(key);
-          if (recordBytes > this.config.limits.maxOutputBytes) {
-            throw new NormalizerError(
-              'NORMALIZER_OVER_LIMIT',
-              `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
-            );
-          }
-          events.push({
-            key,
-            value,
-            headers: { ...eventHeaders, 'event.type': event.type, 'event.id': event.event_id },
-          });
-        }
-        span.setAttribute('livechat.chat_events', events.length);
-        chunk.records.push({ message, events, bytes: recordBytes, deadLetter: null });
-        bytes += recordBytes;
-      } catch (error) {
-        markSpanFailed(span, error);
-        // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
-        // last committed offset. Everything else, expected or not, is about these bytes and would fail again:
-        // a dead letter, so the partition moves on.
-        if (isInfrastructureFault(error)) throw error;
-        const failure =
-          error instanceof NormalizerError
-            ? error
-            : new NormalizerError(
-                'NORMALIZER_UNEXPECTED',
-                `raw record failed unexpectedly: ${describeUnexpected(error)}`,
-                { cause: error },
-              );
-        logger.warn(
-          { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
-          'raw record dead-lettered',
+        const normalized = await context.with(active, () =>
+          this.normalizeRecord(batch, message, span, traceHeaders(active) ?? {}),
         );
-        const deadLetter = deadLetterMessage(
-          { topic: batch.topic, partition: batch.partition, message },
-          failure,
-          this.config.groupId,
-        );
-        chunk.records.push({
-          message,
-          events: [],
-          bytes: 0,
-          deadLetter: { message: deadLetter, code: failure.code },
-        });
-        bytes += message.value?.length ?? 0;
+        chunk.records.push(normalized.record);
+        bytes += normalized.bytes;
       } finally {
         span.end();
       }
     }
     return chunk;
+  }
+
+  /**
+   * One raw record, inside its span (so log lines carry its trace ids): its events (with `eventHeaders`, the span's
+   * trace context), or its dead letter. Throws only an infrastructure fault.
+   */
+  private async normalizeRecord(
+    batch: Batch,
+    message: KafkaMessage,
+    span: Span,
+    eventHeaders: Record<string, string>,
+  ): Promise<{ record: NormalizedRecord; bytes: number }> {
+    const { serde, chatEventSchema, logger } = this.deps;
+    try {
+      if (message.value === null)
+        throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
+      const raw = await this.decode(message.value);
+      // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
+      // or dead-lettered, never both.
+      const events: Message[] = [];
+      let recordBytes = 0;
+      for (const event of normalizeRawWebhook(raw, this.config.limits.parse)) {
+        let value: Buffer;
+        try {
+          value = serde.encode(chatEventSchema, event);
+        } catch (cause) {
+          throw new NormalizerError(
+            'NORMALIZER_UNENCODABLE',
+            `event ${event.event_id} (${event.type}) does not fit the chat-event schema`,
+            { cause },
+          );
+        }
+        const key = chatEventKey(event, message.key);
+        recordBytes += value.length + keyBytes(key);
+        if (recordBytes > this.config.limits.maxOutputBytes) {
+          throw new NormalizerError(
+            'NORMALIZER_OVER_LIMIT',
+            `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
+          );
+        }
+        events.push({
+          key,
+          value,
+          headers: { ...eventHeaders, 'event.type': event.type, 'event.id': event.event_id },
+        });
+      }
+      span.setAttribute('livechat.chat_events', events.length);
+      return { record: { message, events, bytes: recordBytes, deadLetter: null }, bytes: recordBytes };
+    } catch (error) {
+      markSpanFailed(span, error);
+      // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
+      // last committed offset. Everything else, expected or not, is about these bytes and would fail again:
+      // a dead letter, so the partition moves on.
+      if (isInfrastructureFault(error)) throw error;
+      const failure =
+        error instanceof NormalizerError
+          ? error
+          : new NormalizerError(
+              'NORMALIZER_UNEXPECTED',
+              `raw record failed unexpectedly: ${describeUnexpected(error)}`,
+              { cause: error },
+            );
+      logger.warn(
+        { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
+        'raw record dead-lettered',
+      );
+      const deadLetter = deadLetterMessage(
+        { topic: batch.topic, partition: batch.partition, message },
+        failure,
+        this.config.groupId,
+      );
+      return {
+        record: { message, events: [], bytes: 0, deadLetter: { message: deadLetter, code: failure.code } },
+        bytes: message.value?.length ?? 0,
+      };
+    }
   }
 
   /**
