@@ -19,7 +19,7 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeout
     force.unref();
     stop()
       .finally(() =>
-        shutdownTracing().catch((error: unknown) =>
+        flushTracing().catch((error: unknown) =>
           logger.warn(
             { err: { message: error instanceof Error ? error.message : String(error) } },
             'tracing: flush failed',
@@ -42,6 +42,18 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>, timeout
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** At most this long for the last spans: a collector that is down must not turn a clean stop into a timeout. */
+const TRACING_FLUSH_MS = 5_000;
+
+function flushTracing(): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, TRACING_FLUSH_MS);
+    timer.unref();
+  });
+  return Promise.race([shutdownTracing(), bound]).finally(() => clearTimeout(timer));
 }
 
 /**

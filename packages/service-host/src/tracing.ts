@@ -76,7 +76,9 @@ export function startTracing(config: TracingConfig, logger: Logger, exporter?: S
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: exporter ?? new OTLPTraceExporter({ url: `${config.otlpEndpoint ?? ''}/v1/traces` }),
+        exporter:
+          exporter ??
+          new OTLPTraceExporter({ url: `${config.otlpEndpoint ?? ''}/v1/traces`, timeoutMillis: 5_000 }),
         scheduledDelayMillis: 500,
       }),
     ],
