@@ -94,17 +94,18 @@ describe('tracing across the chain', () => {
     expect(statuses).toEqual([200]);
 
     const server = await waitFor(() => received.find((s) => s.name === 'POST /webhooks/livechat'), {
+      timeoutMs: 10_000,
       message: 'the ingest server span was not exported',
     });
     const traceId = server.traceId;
     const inTrace = () => received.filter((s) => s.traceId === traceId);
     const transcripts = await waitFor(
       () => inTrace().find((s) => s.name === `${chain.topics.chatEvents} process`),
-      { message: `no transcripts span in trace ${traceId}` },
+      { timeoutMs: 20_000, message: `no transcripts span in trace ${traceId}` },
     );
     const transaction = await waitFor(
       () => inTrace().find((s) => s.name === 'postgres transaction' && s.parentSpanId === transcripts.spanId),
-      { message: 'no Postgres transaction span under the transcripts span' },
+      { timeoutMs: 10_000, message: 'no Postgres transaction span under the transcripts span' },
     );
 
     const spans = inTrace();
