@@ -123,11 +123,21 @@ describe('tracing across the chain', () => {
     expect([...serviceNames]).toEqual(['e2e-chain']);
     expect([...contentTypes]).toEqual(['application/json']); // the exporter's JSON encoding
 
-    // The ingest's log line for this webhook carries the trace.
-    const stored = chain.logs.ingest
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l['msg'] === 'webhook stored');
-    expect(stored).toMatchObject({ trace_id: traceId, span_id: server.spanId });
+    // Each service's log line for this webhook carries the trace (the span it was written in).
+    const line = (logs: readonly string[], msg: string) =>
+      logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === msg);
+    expect(line(chain.logs.ingest, 'webhook stored')).toMatchObject({
+      trace_id: traceId,
+      span_id: server.spanId,
+    });
+    expect(line(chain.logs.normalizer, 'raw record normalized')).toMatchObject({
+      trace_id: traceId,
+      span_id: normalize?.spanId,
+    });
+    expect(line(chain.logs.transcripts, 'batch committed')).toMatchObject({
+      trace_id: traceId,
+      span_id: transcripts.spanId,
+    });
 
     // The closing note's "trace of one webhook".
     console.log(

@@ -58,20 +58,35 @@ export interface BatchProcessorDeps<E> {
 }
 
 /**
+ * What the runtime does with a batch's result inside the batch's span, so the lines it writes (batch committed, dead
+ * letters, offset conflicts, transient failures) carry the batch's trace ids.
+ */
+export interface BatchSettlement {
+  /** The batch's outcome: store positions, record metrics, log. */
+  settle(outcome: BatchOutcome): Promise<void>;
+  /** Processing threw `error` (rethrown afterwards): report it. */
+  failed(error: unknown): void;
+}
+
+const tracer = trace.getTracer('@livechat-pipeline/postgres-consumer');
+
+/**
  * Applies one fetched batch of one partition: skip what is below the stored offset, decode, drop
  * duplicates, run the handler, isolate poison records, then store the offset with a
  * compare-and-set -- all in one Postgres transaction. Throws a retryable ConsumerError when the
  * batch should be tried again as a whole; never applies anything twice.
  */
-const tracer = trace.getTracer('@livechat-pipeline/postgres-consumer');
-
 export class BatchProcessor<E> {
   constructor(private readonly deps: BatchProcessorDeps<E>) {}
 
-  async process(input: BatchInput): Promise<BatchOutcome> {
+  /** Processes the batch, then runs `settlement` (inside the batch's span when there is one); returns the outcome. */
+  async process(input: BatchInput, settlement?: BatchSettlement): Promise<BatchOutcome> {
     const plan = planBatch(input.messages, input.expected);
-    if (plan.fresh.length === 0 || plan.nextOffset === null)
-      return { kind: 'nothing-new', skipped: plan.skipped };
+    if (plan.fresh.length === 0 || plan.nextOffset === null) {
+      const outcome: BatchOutcome = { kind: 'nothing-new', skipped: plan.skipped };
+      await settlement?.settle(outcome);
+      return outcome;
+    }
     const nextOffset = plan.nextOffset;
     // One span per batch, linked to every record's producing span and a child of the first one's (so a webhook's
     // trace reaches its projection); the Postgres transaction is a child span. No-ops while tracing is off.
@@ -91,13 +106,21 @@ export class BatchProcessor<E> {
         },
       },
       async () => {
-        const { decoded, poison } = await this.decodeAll(input, plan.fresh);
-        return withSpan(
-          tracer,
-          'postgres transaction',
-          { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql' } },
-          () => this.inTransaction(input, plan.skipped, nextOffset, decoded, poison),
-        );
+        let outcome: BatchOutcome;
+        try {
+          const { decoded, poison } = await this.decodeAll(input, plan.fresh);
+          outcome = await withSpan(
+            tracer,
+            'postgres transaction',
+            { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql' } },
+            () => this.inTransaction(input, plan.skipped, nextOffset, decoded, poison),
+          );
+        } catch (error) {
+          settlement?.failed(error);
+          throw error;
+        }
+        await settlement?.settle(outcome);
+        return outcome;
       },
       traced === undefined ? undefined : traceContextOf(traced.headers),
     );

@@ -401,6 +401,10 @@ export class RawWebhookNormalizer {
         });
       }
       span.setAttribute('livechat.chat_events', events.length);
+      logger.debug(
+        { partition: batch.partition, offset: message.offset, chat_events: events.length },
+        'raw record normalized',
+      );
       return { record: { message, events, bytes: recordBytes, deadLetter: null }, bytes: recordBytes };
     } catch (error) {
       markSpanFailed(span, error);
