@@ -1,5 +1,5 @@
-import { SpanKind, trace } from '@opentelemetry/api';
-import { traceContextOf, traceLinksOf, withSpan } from '@livechat-pipeline/events';
+import { SpanKind, TraceFlags, trace, type Context } from '@opentelemetry/api';
+import { spanContextOf, traceContextOf, traceLinksOf, withSpan } from '@livechat-pipeline/events';
 import type { KafkaMessage, Producer } from 'kafkajs';
 import type pg from 'pg';
 import { publishDeadLetters, toDeadLetterMessage } from './dead-letter.js';
@@ -71,6 +71,17 @@ export interface BatchSettlement {
 const tracer = trace.getTracer('@livechat-pipeline/postgres-consumer');
 
 /**
+ * The parent of a batch's span: the context of its first record whose trace is sampled, or undefined (the active
+ * context) when none is. An unsampled record never decides for the others in its batch.
+ */
+export function batchParentContext(messages: readonly KafkaMessage[]): Context | undefined {
+  const traced = messages.find(
+    (m) => ((spanContextOf(m.headers)?.traceFlags ?? TraceFlags.NONE) & TraceFlags.SAMPLED) !== 0,
+  );
+  return traced === undefined ? undefined : traceContextOf(traced.headers);
+}
+
+/**
  * Applies one fetched batch of one partition: skip what is below the stored offset, decode, drop
  * duplicates, run the handler, isolate poison records, then store the offset with a
  * compare-and-set -- all in one Postgres transaction. Throws a retryable ConsumerError when the
@@ -88,9 +99,9 @@ export class BatchProcessor<E> {
       return outcome;
     }
     const nextOffset = plan.nextOffset;
-    // One span per batch, linked to every record's producing span and a child of the first one's (so a webhook's
-    // trace reaches its projection); the Postgres transaction is a child span. No-ops while tracing is off.
-    const traced = plan.fresh.find((m) => m.headers?.traceparent !== undefined);
+    // One span per batch, linked to every record's producing span and a child of the first sampled one's (so a
+    // webhook's trace reaches its projection; one unsampled record must not leave the others' batch span
+    // unrecorded); the Postgres transaction is a child span. No-ops while tracing is off.
     return withSpan(
       tracer,
       `${input.topic} process`,
@@ -122,7 +133,7 @@ export class BatchProcessor<E> {
         await settlement?.settle(outcome);
         return outcome;
       },
-      traced === undefined ? undefined : traceContextOf(traced.headers),
+      batchParentContext(plan.fresh),
     );
   }
 

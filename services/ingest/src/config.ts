@@ -43,6 +43,8 @@ export interface IngestConfig {
     readonly json: { readonly maxDepth: number; readonly maxNodes: number };
     readonly requestDeadlineMs: number;
     readonly shutdownTimeoutMs: number;
+    /** INGEST_TRUST_TRACEPARENT: a sender's `traceparent` is the server span's parent (else only a link). */
+    readonly trustTraceparent: boolean;
   };
   /** The operations server (/healthz, /readyz, /metrics), loopback by default. */
   readonly operations: { readonly host: string; readonly port: number; readonly readinessCacheMs: number };
@@ -140,6 +142,7 @@ const envSchema = z.object({
   INGEST_SPOOL_MAX_BYTES: intVar(64 * 1024, Number.MAX_SAFE_INTEGER).default(1024 * MiB),
   INGEST_SPOOL_AFTER_MS: intVar(10, 60_000).default(2000),
   INGEST_SPOOL_SEGMENT_BYTES: intVar(4096, 1024 * MiB).default(16 * MiB),
+  INGEST_TRUST_TRACEPARENT: boolVar().default(false),
   NODE_ENV: z.string().trim().optional(),
 });
 
@@ -272,6 +275,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       json: { maxDepth: e.INGEST_JSON_MAX_DEPTH, maxNodes: e.INGEST_JSON_MAX_NODES },
       requestDeadlineMs: e.INGEST_REQUEST_DEADLINE_MS,
       shutdownTimeoutMs: e.INGEST_SHUTDOWN_TIMEOUT_MS,
+      trustTraceparent: e.INGEST_TRUST_TRACEPARENT,
     },
     operations: {
       host: e.INGEST_OPERATIONS_HOST,

@@ -28,6 +28,7 @@ describe('loadIngestConfig', () => {
       json: { maxDepth: 64, maxNodes: 100_000 },
       requestDeadlineMs: 5000,
       shutdownTimeoutMs: 10_000,
+      trustTraceparent: false,
     });
     expect(config.kafka.brokers).toEqual(['127.0.0.1:59092']);
     expect(config.registry.url).toBe('http://127.0.0.1:58081/apis/ccompat/v7');
