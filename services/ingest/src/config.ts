@@ -91,6 +91,8 @@ export interface SpoolConfig {
   /** How long a webhook waits for Kafka's acknowledgement before it is spooled instead. */
   readonly afterMs: number;
   readonly segmentBytes: number;
+  /** INGEST_SPOOL_TRACE_HEADERS: spool records' headers (frame version 2, not readable by older ingests). */
+  readonly traceHeaders: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -143,6 +145,7 @@ const envSchema = z.object({
   INGEST_SPOOL_AFTER_MS: intVar(10, 60_000).default(2000),
   INGEST_SPOOL_SEGMENT_BYTES: intVar(4096, 1024 * MiB).default(16 * MiB),
   INGEST_TRUST_TRACEPARENT: boolVar().default(false),
+  INGEST_SPOOL_TRACE_HEADERS: boolVar().default(false),
   NODE_ENV: z.string().trim().optional(),
 });
 
@@ -324,6 +327,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
             maxBytes: e.INGEST_SPOOL_MAX_BYTES,
             afterMs: e.INGEST_SPOOL_AFTER_MS,
             segmentBytes: e.INGEST_SPOOL_SEGMENT_BYTES,
+            traceHeaders: e.INGEST_SPOOL_TRACE_HEADERS,
           },
   });
 }

@@ -46,7 +46,15 @@ describe('loadIngestConfig', () => {
       maxBytes: 1024 * 1024 * 1024,
       afterMs: 2000,
       segmentBytes: 16 * 1024 * 1024,
+      traceHeaders: false,
     });
+    expect(
+      loadIngestConfig({ ...secrets, INGEST_SPOOL_DIR: '/s', INGEST_SPOOL_TRACE_HEADERS: 'true' }).spool
+        ?.traceHeaders,
+    ).toBe(true);
+    expect(problemsOf({ ...secrets, INGEST_SPOOL_DIR: '/s', INGEST_SPOOL_TRACE_HEADERS: 'maybe' })).toEqual([
+      expect.stringContaining('INGEST_SPOOL_TRACE_HEADERS'),
+    ]);
     expect(
       problemsOf({
         ...secrets,

@@ -5,7 +5,6 @@ import { crc32 } from 'node:zlib';
 import { ConfluentAvroSerde, SchemaRegistryClient, rawWebhookSchema } from '@livechat-pipeline/events';
 import type { RegisteredSchema } from '@livechat-pipeline/events';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EncodedRecord } from '../src/publisher.js';
 import type { KeyedRawRecord } from '../src/raw-record.js';
 import { DiskSpool } from '../src/spool/disk-spool.js';
 import { encodeFrame, readFrame } from '../src/spool/frame.js';
@@ -154,25 +153,19 @@ describe('spool frames with headers', () => {
 });
 
 describe('spooling publisher', () => {
-  it('a spooled webhook is drained to Kafka with the headers it was published with', async () => {
+  /** Spools one traced record through a SpoolingPublisher (Kafka "down": nothing drains) and reads the frame back. */
+  async function spoolOne(spoolTraceHeaders: boolean | undefined) {
     const schema: RegisteredSchema = { subject: 'raw-value', id: 7, type: rawWebhookSchema().type };
     const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: 'http://127.0.0.1:9' }));
-    const drained: EncodedRecord[] = [];
-    const spool = await DiskSpool.open({
-      dir: tempDir(),
-      maxBytes: 1 << 20,
-      segmentBytes: 1 << 20,
-      maxRecordBytes: 1 << 20,
-    });
+    const dir = tempDir();
+    const options = { dir, maxBytes: 1 << 20, segmentBytes: 1 << 20, maxRecordBytes: 1 << 20 };
+    const spool = await DiskSpool.open(options);
     const publisher = new SpoolingPublisher({
       direct: {
         publishCancellable: () => {
           throw new Error('not used: the publisher starts spooling');
         },
-        publishEncoded: (records) => {
-          drained.push(...records);
-          return Promise.resolve();
-        },
+        publishEncoded: () => Promise.reject(new Error('Kafka is down in this test')),
       },
       spool,
       serde,
@@ -182,8 +175,8 @@ describe('spooling publisher', () => {
       drainMaxRecords: 100,
       drainMaxBytes: 1 << 20,
       spoolFromStart: 'test',
+      ...(spoolTraceHeaders === undefined ? {} : { spoolTraceHeaders }),
     });
-    closing.push(() => publisher.close());
     const record: KeyedRawRecord = {
       key: 'org|CHAT',
       headers: { traceparent: TRACEPARENT },
@@ -205,8 +198,25 @@ describe('spooling publisher', () => {
       },
     };
     await publisher.publish(record, performance.now() + 5000);
-    for (let i = 0; i < 2000 && drained.length === 0; i++) await new Promise((r) => setTimeout(r, 2));
-    expect(drained).toHaveLength(1);
-    expect(drained[0]?.headers).toEqual({ traceparent: TRACEPARENT });
+    await publisher.close();
+    await spool.close();
+    const [segment] = readdirSync(dir).filter((f) => f.endsWith('.seg'));
+    return readFileSync(join(dir, segment ?? ''));
+  }
+
+  it('spools a version 1 frame without the headers by default (an older ingest can still read it)', async () => {
+    for (const setting of [undefined, false]) {
+      const data = await spoolOne(setting);
+      expect(data[8], `spoolTraceHeaders ${String(setting)}`).toBe(1);
+      const read = readFrame(data, 0, 1 << 20);
+      expect(read.kind === 'record' ? read.record.headers : 'corrupt').toBeUndefined();
+    }
+  });
+
+  it('spools a version 2 frame with the headers with INGEST_SPOOL_TRACE_HEADERS=true', async () => {
+    const data = await spoolOne(true);
+    expect(data[8]).toBe(2);
+    const read = readFrame(data, 0, 1 << 20);
+    expect(read.kind === 'record' ? read.record.headers : 'corrupt').toEqual({ traceparent: TRACEPARENT });
   });
 });

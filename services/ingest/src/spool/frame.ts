@@ -8,8 +8,9 @@ import { crc32 } from 'node:zlib';
  *           | [u8 version = 2][f64 BE spooled_at][u32 BE key length][key][u32 BE headers length][headers][value]
  *
  * Version 2 carries the record's Kafka headers (the trace context, `traceparent`) as a UTF-8 JSON object of
- * strings; it is written only for a record that has headers, so with tracing off the spool writes version 1
- * exactly as before, and segments written by an older ingest (version 1) stay readable.
+ * strings; it is written only for a record that has headers, which the spooling publisher passes on only with
+ * INGEST_SPOOL_TRACE_HEADERS=true (an older ingest cannot read version 2: see the README's "Upgrading and rolling
+ * back"). Segments written by an older ingest (version 1) stay readable.
  *
  * `value` is the raw record exactly as it goes to Kafka (Confluent wire format: magic byte, schema id, Avro), so
  * the drainer needs neither the registry nor the schema. zlib's crc32 exists since Node 20.15 (engines: 20.19+).

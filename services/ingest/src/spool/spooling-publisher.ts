@@ -33,6 +33,12 @@ export interface SpoolingPublisherOptions {
   readonly clockMicros?: () => number;
   /** Start in spooling mode for this reason (e.g. Kafka unreachable at start-up). */
   readonly spoolFromStart?: string;
+  /**
+   * INGEST_SPOOL_TRACE_HEADERS: spool a record's headers (the trace context) too, in frame version 2, which an
+   * ingest older than this one cannot read. Off (the default for now): frames stay version 1 and a spooled
+   * webhook's trace ends at the spool; version 2 is read either way.
+   */
+  readonly spoolTraceHeaders?: boolean;
 }
 
 export type PublishMode = 'direct' | 'spooling';
@@ -189,9 +195,10 @@ export class SpoolingPublisher implements RawWebhookPublisher {
       });
       const key = Buffer.from(record.key, 'utf8');
       assertRecordFits(key, value, this.options.maxRecordBytes); // never spool what Kafka will refuse for good
-      // The headers (the trace context) are spooled too: a drained record continues the webhook's trace.
+      // With INGEST_SPOOL_TRACE_HEADERS=true the headers (the trace context) are spooled too, so a drained record
+      // continues the webhook's trace; otherwise the frame stays version 1, readable by an older ingest (rollback).
       appended = this.options.spool.append(
-        record.headers === undefined
+        record.headers === undefined || this.options.spoolTraceHeaders !== true
           ? { key, value, spooledAtMicros }
           : { key, value, spooledAtMicros, headers: record.headers },
       );
