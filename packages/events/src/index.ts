@@ -60,7 +60,10 @@ export { CHAT_EVENT_SCHEMA_PATH, chatEventSchema } from './chat-event.js';
 export type * as ChatEventAvro from './generated/chat-event.js';
 export type * as RawWebhookAvro from './generated/raw-webhook.js';
 export {
+  MAX_TRACE_LINKS,
+  SPAN_STATUS_MESSAGE_MAX_CHARS,
   TRACE_HEADERS,
+  describeSpanError,
   markSpanFailed,
   spanContextOf,
   traceContextOf,

@@ -48,11 +48,26 @@ export function spanContextOf(headers: IHeaders | undefined): SpanContext | unde
   return spanContext !== undefined && trace.isSpanContextValid(spanContext) ? spanContext : undefined;
 }
 
-/** Links to the records' producing spans (one per record that carries one, duplicates dropped), for a batch span. */
-export function traceLinksOf(records: readonly { readonly headers?: IHeaders | undefined }[]): Link[] {
+/** At most this many links per batch span (the SDK keeps 128 by default and would drop the rest anyway). */
+export const MAX_TRACE_LINKS = 128;
+
+/**
+ * Links to the records' producing spans (one per record that carries one, duplicates dropped), for a batch span:
+ * at most `max`; `dropped` counts the records after that which carry a `traceparent` (not parsed: a batch of
+ * thousands costs 128 extractions, not thousands). Put it on the span as `livechat.links_dropped`.
+ */
+export function traceLinksOf(
+  records: readonly { readonly headers?: IHeaders | undefined }[],
+  max = MAX_TRACE_LINKS,
+): { links: Link[]; dropped: number } {
   const seen = new Set<string>();
   const links: Link[] = [];
+  let dropped = 0;
   for (const record of records) {
+    if (links.length >= max) {
+      if (record.headers?.[TRACE_HEADERS.traceparent] !== undefined) dropped++;
+      continue;
+    }
     const spanContext = spanContextOf(record.headers);
     if (spanContext === undefined) continue;
     const id = `${spanContext.traceId}-${spanContext.spanId}`;
@@ -60,12 +75,12 @@ export function traceLinksOf(records: readonly { readonly headers?: IHeaders | u
     seen.add(id);
     links.push({ context: spanContext });
   }
-  return links;
+  return { links, dropped };
 }
 
 /**
  * Runs `fn` inside a new active span of `tracer` (child of `parent`, default the active context) and ends it when
- * `fn` settles; a throw marks the span as an error (the error's code and message, never data) and is rethrown.
+ * `fn` settles; a throw marks the span as an error (markSpanFailed: the error's code and a bounded message) and is rethrown.
  */
 export async function withSpan<T>(
   tracer: Tracer,
@@ -86,12 +101,27 @@ export async function withSpan<T>(
   });
 }
 
-/** Marks `span` as failed with the error's code (when it has one) and message. */
+/** At most this many characters of an error's message go into a span's status (never a payload). */
+export const SPAN_STATUS_MESSAGE_MAX_CHARS = 200;
+
+/**
+ * A span status message for `error`: its code (when it has one) and at most SPAN_STATUS_MESSAGE_MAX_CHARS of its
+ * message. Error texts can quote data (a pg error quotes the value it refused): the cut keeps that bounded, as the
+ * log lines and dead letters do.
+ */
+export function describeSpanError(error: unknown): string {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  const cut =
+    message.length > SPAN_STATUS_MESSAGE_MAX_CHARS
+      ? `${message.slice(0, SPAN_STATUS_MESSAGE_MAX_CHARS)}…`
+      : message;
+  return typeof code === 'string' || typeof code === 'number' ? `${String(code)}: ${cut}` : cut;
+}
+
+/** Marks `span` as failed: status ERROR with describeSpanError's text, `error.type` = the error's code. */
 export function markSpanFailed(span: Span, error: unknown): void {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  span.setStatus({
-    code: SpanStatusCode.ERROR,
-    message: error instanceof Error ? error.message : String(error),
-  });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: describeSpanError(error) });
   if (typeof code === 'string') span.setAttribute('error.type', code);
 }

@@ -102,13 +102,15 @@ export class BatchProcessor<E> {
     // One span per batch, linked to every record's producing span and a child of the first sampled one's (so a
     // webhook's trace reaches its projection; one unsampled record must not leave the others' batch span
     // unrecorded); the Postgres transaction is a child span. No-ops while tracing is off.
+    const { links, dropped } = traceLinksOf(plan.fresh);
     return withSpan(
       tracer,
       `${input.topic} process`,
       {
         kind: SpanKind.CONSUMER,
-        links: traceLinksOf(plan.fresh),
+        links,
         attributes: {
+          ...(dropped === 0 ? {} : { 'livechat.links_dropped': dropped }),
           'messaging.consumer.group.name': this.deps.options.consumerName,
           'messaging.destination.name': input.topic,
           'messaging.destination.partition.id': String(input.partition),
@@ -179,20 +181,36 @@ export class BatchProcessor<E> {
       // Dead letters go out before the commit: a crash in between re-sends them (at least once),
       // never loses them.
       const failedAt = new Date();
-      await publishDeadLetters(
-        this.deps.producer,
-        this.deps.options.deadLetterTopic,
-        poison.map((p) =>
-          toDeadLetterMessage({
-            origin: originOf(input, p.message),
-            message: p.message,
-            error: p.error,
-            attempts: p.attempts,
-            consumer: this.deps.options.consumerName,
-            failedAt,
-          }),
-        ),
-      );
+      if (poison.length > 0) {
+        // A Kafka round trip inside the transaction: a span of its own, so the transaction's time is readable.
+        const deadLetterTopic = this.deps.options.deadLetterTopic;
+        await withSpan(
+          tracer,
+          `${deadLetterTopic} publish`,
+          {
+            kind: SpanKind.PRODUCER,
+            attributes: {
+              'messaging.destination.name': deadLetterTopic,
+              'messaging.batch.message_count': poison.length,
+            },
+          },
+          () =>
+            publishDeadLetters(
+              this.deps.producer,
+              deadLetterTopic,
+              poison.map((p) =>
+                toDeadLetterMessage({
+                  origin: originOf(input, p.message),
+                  message: p.message,
+                  error: p.error,
+                  attempts: p.attempts,
+                  consumer: this.deps.options.consumerName,
+                  failedAt,
+                }),
+              ),
+            ),
+        );
+      }
       await client.query('commit');
       await this.deps.hooks?.afterPostgresCommit?.({
         topic: input.topic,

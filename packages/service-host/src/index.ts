@@ -46,6 +46,10 @@ export {
   type StepOptions,
 } from './startup.js';
 export {
+  EXPORT_PROBLEM_LOG_INTERVAL_MS,
+  SPAN_ATTRIBUTE_MAX_CHARS,
+  TRACES_SAMPLERS,
+  exportProblemLog,
   shutdownTracing,
   startTracing,
   tracingConfigFromEnv,
@@ -53,4 +57,5 @@ export {
   traceLogFields,
   type Tracing,
   type TracingConfig,
+  type TracesSamplerName,
 } from './tracing.js';

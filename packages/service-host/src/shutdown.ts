@@ -72,7 +72,7 @@ export function runMain(
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  startTracing(tracingConfig, createServiceLogger({ service, level: 'info' }));
+  startTracing(tracingConfig, createServiceLogger({ service, level: tracingConfig.logLevel ?? 'info' }));
   main().catch((error: unknown) => {
     if (isConfigError(error)) {
       process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
