@@ -22,6 +22,10 @@ interface OtlpSpan {
   readonly startTimeUnixNano: string;
   readonly endTimeUnixNano: string;
   readonly links?: readonly { readonly traceId: string; readonly spanId: string }[];
+  readonly attributes?: readonly {
+    readonly key: string;
+    readonly value: { readonly stringValue?: string };
+  }[];
   readonly status?: { readonly code?: number };
 }
 interface OtlpTraceRequest {
@@ -99,9 +103,18 @@ describe('tracing across the chain', () => {
     });
     const traceId = server.traceId;
     const inTrace = () => received.filter((s) => s.traceId === traceId);
+    // The transcripts consumer's batch span, told apart from any other postgres-consumer's by its group.
+    const group = chain.transcriptsConfig.consumerName;
     const transcripts = await waitFor(
-      () => inTrace().find((s) => s.name === `${chain.topics.chatEvents} process`),
-      { timeoutMs: 20_000, message: `no transcripts span in trace ${traceId}` },
+      () =>
+        inTrace().find(
+          (s) =>
+            s.name === `${chain.topics.chatEvents} process` &&
+            s.attributes?.some(
+              (a) => a.key === 'messaging.consumer.group.name' && a.value.stringValue === group,
+            ),
+        ),
+      { timeoutMs: 25_000, message: `no span of consumer group ${group} in trace ${traceId}` },
     );
     const transaction = await waitFor(
       () => inTrace().find((s) => s.name === 'postgres transaction' && s.parentSpanId === transcripts.spanId),
@@ -145,5 +158,6 @@ describe('tracing across the chain', () => {
         .map((s) => `${s?.name ?? '?'}: ${s === undefined ? '?' : ms(s)} ms`)
         .join('\n'),
     );
-  }, 30_000);
+    // The waits above (10 + 25 + 10 s) stay under this test's budget, so a missing span fails with their message.
+  }, 60_000);
 });

@@ -43,9 +43,13 @@ describe('tracing in the service shell', () => {
     await once(receiver, 'listening');
     const { port } = receiver.address() as AddressInfo;
     const run = runFixture({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
-    for (let i = 0; i < 3000 && !run.output().stdout.includes('ready'); i++)
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(run.output().stdout).toContain('ready');
+    // Wait for `ready` on the stdout events (bounded by the test's timeout); an early exit fails at once.
+    const exitedEarly = run.exited.then(() => {
+      throw new Error(`the fixture exited before ready: ${run.output().stderr}`);
+    });
+    exitedEarly.catch(() => undefined); // it rejects at the normal exit too, once nobody waits on it
+    while (!run.output().stdout.includes('ready'))
+      await Promise.race([once(run.child.stdout, 'data'), exitedEarly]);
     run.child.kill('SIGTERM');
     const [code] = await run.exited;
     expect(code).toBe(0);
