@@ -39,12 +39,30 @@ export interface KafkaRawWebhookPublisherOptions {
   readonly metrics?: IngestMetrics;
 }
 
-/** Refuses a record the raw topic would refuse for good (a body that grew past the limit when re-serialised). */
-export function assertRecordFits(key: Buffer, value: Buffer, maxRecordBytes: number): void {
-  if (key.length + value.length > maxRecordBytes) {
+/** The bytes a record's headers add (names and values, plus Kafka's varint lengths); 0 without headers. */
+export function headerBytes(headers: Readonly<Record<string, string>> | undefined): number {
+  if (headers === undefined) return 0;
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers))
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
+  return bytes;
+}
+
+/**
+ * Refuses a record the raw topic would refuse for good (a body that grew past the limit when re-serialised); its
+ * headers (the trace context, when tracing is on) count too.
+ */
+export function assertRecordFits(
+  key: Buffer,
+  value: Buffer,
+  maxRecordBytes: number,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  const bytes = key.length + value.length + headerBytes(headers);
+  if (bytes > maxRecordBytes) {
     throw new IngestError(
       'INGEST_RECORD_TOO_LARGE',
-      `the stored record (${key.length + value.length} bytes after redaction and re-serialisation) is larger than the raw topic accepts (${maxRecordBytes} bytes)`,
+      `the stored record (${bytes} bytes after redaction and re-serialisation, headers included) is larger than the raw topic accepts (${maxRecordBytes} bytes)`,
     );
   }
 }
@@ -87,7 +105,7 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
           lingerMs: options.batch.lingerMs,
           maxRecords: options.batch.maxRecords,
           maxBytes: options.batch.maxBytes,
-          sizeOf: (m) => m.value.length + m.key.length,
+          sizeOf: (m) => m.value.length + m.key.length + headerBytes(m.headers),
           ...(onBatch === undefined ? {} : { onBatch }),
         }),
     );
@@ -122,7 +140,7 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
   publishCancellable(record: KeyedRawRecord, deadlineAt: number): CancellableSend {
     const value = this.options.serde.encode(this.options.schema, record.value);
     const key = Buffer.from(record.key, 'utf8');
-    assertRecordFits(key, value, this.options.maxRecordBytes);
+    assertRecordFits(key, value, this.options.maxRecordBytes, record.headers);
     const partition = partitionOfKey(key, this.partitions);
     const batcher = this.batchers[producerOfPartition(partition, this.batchers.length)];
     if (batcher === undefined) throw new Error('no batcher for the partition'); // unreachable

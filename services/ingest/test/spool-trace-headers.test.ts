@@ -5,6 +5,7 @@ import { crc32 } from 'node:zlib';
 import { ConfluentAvroSerde, SchemaRegistryClient, rawWebhookSchema } from '@livechat-pipeline/events';
 import type { RegisteredSchema } from '@livechat-pipeline/events';
 import { afterEach, describe, expect, it } from 'vitest';
+import { assertRecordFits, headerBytes } from '../src/publisher.js';
 import type { KeyedRawRecord } from '../src/raw-record.js';
 import { DiskSpool } from '../src/spool/disk-spool.js';
 import { encodeFrame, readFrame } from '../src/spool/frame.js';
@@ -218,5 +219,19 @@ describe('spooling publisher', () => {
     expect(data[8]).toBe(2);
     const read = readFrame(data, 0, 1 << 20);
     expect(read.kind === 'record' ? read.record.headers : 'corrupt').toEqual({ traceparent: TRACEPARENT });
+  });
+});
+
+describe('record size with headers', () => {
+  it('a record that fits without its trace headers but not with them is refused, not sent or spooled', () => {
+    const key = Buffer.alloc(10);
+    const value = Buffer.alloc(90);
+    expect(() => assertRecordFits(key, value, 100)).not.toThrow();
+    expect(() => assertRecordFits(key, value, 100, { traceparent: TRACEPARENT })).toThrow(
+      expect.objectContaining({ code: 'INGEST_RECORD_TOO_LARGE' }),
+    );
+    // traceparent: 11 + 55 bytes, plus 2 for the lengths.
+    expect(headerBytes({ traceparent: TRACEPARENT })).toBe(68);
+    expect(headerBytes(undefined)).toBe(0);
   });
 });

@@ -387,18 +387,16 @@ export class RawWebhookNormalizer {
           );
         }
         const key = chatEventKey(event, message.key);
-        recordBytes += value.length + keyBytes(key);
+        const headers = { ...eventHeaders, 'event.type': event.type, 'event.id': event.event_id };
+        // Headers travel in the record too (the trace context is up to ~600 bytes): counted like key and value.
+        recordBytes += value.length + keyBytes(key) + headerBytes(headers);
         if (recordBytes > this.config.limits.maxOutputBytes) {
           throw new NormalizerError(
             'NORMALIZER_OVER_LIMIT',
             `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
           );
         }
-        events.push({
-          key,
-          value,
-          headers: { ...eventHeaders, 'event.type': event.type, 'event.id': event.event_id },
-        });
+        events.push({ key, value, headers });
       }
       span.setAttribute('livechat.chat_events', events.length);
       logger.debug(
@@ -453,6 +451,14 @@ export class RawWebhookNormalizer {
       throw error;
     }
   }
+}
+
+/** The bytes a record's headers add (names and values; Kafka adds a few bytes of varints per header). */
+function headerBytes(headers: Readonly<Record<string, string>>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers))
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
+  return bytes;
 }
 
 function keyBytes(key: string | Buffer | null): number {

@@ -194,7 +194,8 @@ export class SpoolingPublisher implements RawWebhookPublisher {
         spooled_at: spooledAtMicros,
       });
       const key = Buffer.from(record.key, 'utf8');
-      assertRecordFits(key, value, this.options.maxRecordBytes); // never spool what Kafka will refuse for good
+      // Never spool what Kafka will refuse for good (headers counted: the direct path would send them).
+      assertRecordFits(key, value, this.options.maxRecordBytes, record.headers);
       // With INGEST_SPOOL_TRACE_HEADERS=true the headers (the trace context) are spooled too, so a drained record
       // continues the webhook's trace; otherwise the frame stays version 1, readable by an older ingest (rollback).
       appended = this.options.spool.append(
