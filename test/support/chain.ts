@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createServiceLogger } from '@livechat-pipeline/service-host';
 import type { FastifyInstance } from 'fastify';
 import {
   buildApp,
@@ -80,7 +81,7 @@ export async function startChain(): Promise<RunningChain> {
       NORMALIZER_DLQ_TOPIC: topics.normalizerDlq,
       NORMALIZER_GROUP_ID: uniqueName('e2e-normalizer'),
     }),
-    capturingLogger(normalizerLogs),
+    capturingLogger('normalizer', normalizerLogs),
   );
 
   // A database of its own: what the services wrote is all there is in it (other tests share the stack's).
@@ -93,7 +94,10 @@ export async function startChain(): Promise<RunningChain> {
     TRANSCRIPTS_CONSUMER_NAME: consumerName,
     TRANSCRIPTS_SCHEMA: consumerName.replace(/[^a-z0-9_]/g, '_'),
   });
-  let transcripts = await startTranscripts(transcriptsConfig, capturingLogger(transcriptsLogs));
+  let transcripts = await startTranscripts(
+    transcriptsConfig,
+    capturingLogger('transcripts', transcriptsLogs),
+  );
   let transcriptsRunning = true;
 
   return {
@@ -140,9 +144,12 @@ function capture(into: string[]): Writable {
   });
 }
 
-/** A service logger as main.ts makes it (pino JSON), into memory, at debug level so every line a service writes is seen. */
-function capturingLogger(into: string[]): Logger {
-  return pino({ level: 'debug' }, capture(into));
+/**
+ * A service logger as main.ts makes it (service-host's createServiceLogger: pino JSON with the trace-id mixin), into
+ * memory, at debug level so every line a service writes is seen.
+ */
+function capturingLogger(service: string, into: string[]): Logger {
+  return createServiceLogger({ service, level: 'debug' }, capture(into));
 }
 
 /**

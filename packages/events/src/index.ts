@@ -59,3 +59,15 @@ export { CHAT_EVENT_SCHEMA_PATH, chatEventSchema } from './chat-event.js';
 // schema: e.g. `ChatEventAvro.ChatEvent`, `RawWebhookAvro.RawWebhook` (the shapes avsc reads and writes).
 export type * as ChatEventAvro from './generated/chat-event.js';
 export type * as RawWebhookAvro from './generated/raw-webhook.js';
+export {
+  MAX_TRACE_LINKS,
+  SPAN_STATUS_MESSAGE_MAX_CHARS,
+  TRACE_HEADERS,
+  describeSpanError,
+  markSpanFailed,
+  spanContextOf,
+  traceContextOf,
+  traceHeaders,
+  traceLinksOf,
+  withSpan,
+} from './trace-headers.js';

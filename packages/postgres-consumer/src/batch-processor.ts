@@ -1,3 +1,5 @@
+import { SpanKind, TraceFlags, trace, type Context } from '@opentelemetry/api';
+import { spanContextOf, traceContextOf, traceLinksOf, withSpan } from '@livechat-pipeline/events';
 import type { KafkaMessage, Producer } from 'kafkajs';
 import type pg from 'pg';
 import { publishDeadLetters, toDeadLetterMessage } from './dead-letter.js';
@@ -56,6 +58,30 @@ export interface BatchProcessorDeps<E> {
 }
 
 /**
+ * What the runtime does with a batch's result inside the batch's span, so the lines it writes (batch committed, dead
+ * letters, offset conflicts, transient failures) carry the batch's trace ids.
+ */
+export interface BatchSettlement {
+  /** The batch's outcome: store positions, record metrics, log. */
+  settle(outcome: BatchOutcome): Promise<void>;
+  /** Processing threw `error` (rethrown afterwards): report it. */
+  failed(error: unknown): void;
+}
+
+const tracer = trace.getTracer('@livechat-pipeline/postgres-consumer');
+
+/**
+ * The parent of a batch's span: the context of its first record whose trace is sampled, or undefined (the active
+ * context) when none is. An unsampled record never decides for the others in its batch.
+ */
+export function batchParentContext(messages: readonly KafkaMessage[]): Context | undefined {
+  const traced = messages.find(
+    (m) => ((spanContextOf(m.headers)?.traceFlags ?? TraceFlags.NONE) & TraceFlags.SAMPLED) !== 0,
+  );
+  return traced === undefined ? undefined : traceContextOf(traced.headers);
+}
+
+/**
  * Applies one fetched batch of one partition: skip what is below the stored offset, decode, drop
  * duplicates, run the handler, isolate poison records, then store the offset with a
  * compare-and-set -- all in one Postgres transaction. Throws a retryable ConsumerError when the
@@ -64,12 +90,63 @@ export interface BatchProcessorDeps<E> {
 export class BatchProcessor<E> {
   constructor(private readonly deps: BatchProcessorDeps<E>) {}
 
-  async process(input: BatchInput): Promise<BatchOutcome> {
+  /** Processes the batch, then runs `settlement` (inside the batch's span when there is one); returns the outcome. */
+  async process(input: BatchInput, settlement?: BatchSettlement): Promise<BatchOutcome> {
     const plan = planBatch(input.messages, input.expected);
-    if (plan.fresh.length === 0 || plan.nextOffset === null)
-      return { kind: 'nothing-new', skipped: plan.skipped };
-    const { decoded, poison } = await this.decodeAll(input, plan.fresh);
+    if (plan.fresh.length === 0 || plan.nextOffset === null) {
+      const outcome: BatchOutcome = { kind: 'nothing-new', skipped: plan.skipped };
+      await settlement?.settle(outcome);
+      return outcome;
+    }
+    const nextOffset = plan.nextOffset;
+    // One span per batch, linked to every record's producing span and a child of the first sampled one's (so a
+    // webhook's trace reaches its projection; one unsampled record must not leave the others' batch span
+    // unrecorded); the Postgres transaction is a child span. No-ops while tracing is off.
+    const { links, dropped } = traceLinksOf(plan.fresh);
+    return withSpan(
+      tracer,
+      `${input.topic} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        links,
+        attributes: {
+          ...(dropped === 0 ? {} : { 'livechat.links_dropped': dropped }),
+          'messaging.consumer.group.name': this.deps.options.consumerName,
+          'messaging.destination.name': input.topic,
+          'messaging.destination.partition.id': String(input.partition),
+          'messaging.batch.message_count': plan.fresh.length,
+          'livechat.attempt': input.attempt,
+        },
+      },
+      async () => {
+        let outcome: BatchOutcome;
+        try {
+          const { decoded, poison } = await this.decodeAll(input, plan.fresh);
+          outcome = await withSpan(
+            tracer,
+            'postgres transaction',
+            { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql' } },
+            () => this.inTransaction(input, plan.skipped, nextOffset, decoded, poison),
+          );
+        } catch (error) {
+          settlement?.failed(error);
+          throw error;
+        }
+        await settlement?.settle(outcome);
+        return outcome;
+      },
+      batchParentContext(plan.fresh),
+    );
+  }
 
+  private async inTransaction(
+    input: BatchInput,
+    skipped: number,
+    nextOffset: bigint,
+    decoded: readonly DecodedRecord<E>[],
+    poison: PoisonRecord[],
+  ): Promise<BatchOutcome> {
+    const plan = { skipped, nextOffset };
     const client = await this.connect();
     const watch = watchConnection(client);
     let broken = false;
@@ -104,20 +181,36 @@ export class BatchProcessor<E> {
       // Dead letters go out before the commit: a crash in between re-sends them (at least once),
       // never loses them.
       const failedAt = new Date();
-      await publishDeadLetters(
-        this.deps.producer,
-        this.deps.options.deadLetterTopic,
-        poison.map((p) =>
-          toDeadLetterMessage({
-            origin: originOf(input, p.message),
-            message: p.message,
-            error: p.error,
-            attempts: p.attempts,
-            consumer: this.deps.options.consumerName,
-            failedAt,
-          }),
-        ),
-      );
+      if (poison.length > 0) {
+        // A Kafka round trip inside the transaction: a span of its own, so the transaction's time is readable.
+        const deadLetterTopic = this.deps.options.deadLetterTopic;
+        await withSpan(
+          tracer,
+          `${deadLetterTopic} publish`,
+          {
+            kind: SpanKind.PRODUCER,
+            attributes: {
+              'messaging.destination.name': deadLetterTopic,
+              'messaging.batch.message_count': poison.length,
+            },
+          },
+          () =>
+            publishDeadLetters(
+              this.deps.producer,
+              deadLetterTopic,
+              poison.map((p) =>
+                toDeadLetterMessage({
+                  origin: originOf(input, p.message),
+                  message: p.message,
+                  error: p.error,
+                  attempts: p.attempts,
+                  consumer: this.deps.options.consumerName,
+                  failedAt,
+                }),
+              ),
+            ),
+        );
+      }
       await client.query('commit');
       await this.deps.hooks?.afterPostgresCommit?.({
         topic: input.topic,

@@ -263,25 +263,13 @@ export class PostgresConsumer<E> {
     let resume: (() => void) | undefined;
     try {
       for (let attempt = 1; isRunning() && !isStale(); attempt++) {
-        try {
-          const position = await this.positionFor(batch, key);
-          if (position === 'seeked' || isStale()) return;
-          const startedAt = performance.now();
-          const outcome = await this.processor.process({
-            topic: batch.topic,
-            partition: batch.partition,
-            messages: batch.messages,
-            expected: position.expected,
-            attempt,
-          });
-          await this.settle(payload, key, outcome, performance.now() - startedAt);
-          return;
-        } catch (error) {
+        const delayMs = backoffDelay(this.options.backoff, attempt);
+        let reported = false;
+        // A transient failure: counted and logged once (inside the batch's span when processing failed there).
+        const report = (error: unknown): ConsumerError => {
           const failure = classifyError(error, 'storage');
-          if (!failure.retryable) throw failure;
-          // Pause so the fetcher stops pulling this partition while we wait; nothing is skipped.
-          resume ??= pause();
-          const delayMs = backoffDelay(this.options.backoff, attempt);
+          if (!failure.retryable || reported) return failure;
+          reported = true;
           this.metrics.recordTransientFailure(failure.code);
           this.emit({
             type: 'transient-failure',
@@ -291,6 +279,31 @@ export class PostgresConsumer<E> {
             delayMs,
             error: failure,
           });
+          return failure;
+        };
+        try {
+          const position = await this.positionFor(batch, key);
+          if (position === 'seeked' || isStale()) return;
+          const startedAt = performance.now();
+          await this.processor.process(
+            {
+              topic: batch.topic,
+              partition: batch.partition,
+              messages: batch.messages,
+              expected: position.expected,
+              attempt,
+            },
+            {
+              settle: (outcome) => this.settle(payload, key, outcome, performance.now() - startedAt),
+              failed: (error) => void report(error),
+            },
+          );
+          return;
+        } catch (error) {
+          const failure = report(error);
+          if (!failure.retryable) throw failure;
+          // Pause so the fetcher stops pulling this partition while we wait; nothing is skipped.
+          resume ??= pause();
           await waitHeartbeating(delayMs, heartbeat, () => !isRunning() || isStale());
         }
       }

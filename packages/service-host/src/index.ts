@@ -47,3 +47,17 @@ export {
   type StartupOptions,
   type StepOptions,
 } from './startup.js';
+export {
+  EXPORT_PROBLEM_LOG_INTERVAL_MS,
+  SPAN_ATTRIBUTE_MAX_CHARS,
+  TRACES_SAMPLERS,
+  exportProblemLog,
+  shutdownTracing,
+  startTracing,
+  tracingConfigFromEnv,
+  tracingEnabled,
+  traceLogFields,
+  type Tracing,
+  type TracingConfig,
+  type TracesSamplerName,
+} from './tracing.js';

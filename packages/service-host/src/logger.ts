@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import type { LogLevel } from './env.js';
+import { traceLogFields } from './tracing.js';
 
 export interface ServiceLoggerOptions {
   /** The `service` field of every line. */
@@ -16,6 +17,8 @@ export function createServiceLogger(options: ServiceLoggerOptions, destination?:
   const pinoOptions: LoggerOptions = {
     level: options.level,
     base: { service: options.service },
+    // trace_id / span_id on a line written inside a span (an empty object while tracing is off).
+    mixin: traceLogFields,
     ...(options.redactPaths === undefined
       ? {}
       : { redact: { paths: [...options.redactPaths], censor: '[redacted]' } }),

@@ -1,6 +1,6 @@
-import { pino } from 'pino';
 import {
   ServiceConfigError,
+  createServiceLogger,
   createOperationsServer,
   runMain,
   stopOnSignals,
@@ -12,7 +12,7 @@ runMain(
   'analytics',
   async () => {
     const config = loadAnalyticsConfig(process.env);
-    const logger = pino({ level: config.logLevel, base: { service: 'analytics' } });
+    const logger = createServiceLogger({ service: 'analytics', level: config.logLevel });
     const consumer = await startAnalytics(config, logger);
     const server = createOperationsServer(consumer.metricsRegistry, () => consumer.ready());
     server.listen(config.http.port, config.http.host);

@@ -3,14 +3,14 @@
  * replays livechat.chat-events from the earliest offsets with a progress bar. Interrupted, run it
  * again: it resumes. Stop the live analytics service first.
  */
-import { pino } from 'pino';
+import { createServiceLogger } from '@livechat-pipeline/service-host';
 import { progressWriter, rebuild } from '@livechat-pipeline/postgres-consumer';
 import { loadAnalyticsConfig } from './config.js';
 import { consumerOptions, createAnalyticsKafka, analyticsConsumer } from './consumer.js';
 
 async function main(): Promise<void> {
   const config = loadAnalyticsConfig(process.env);
-  const logger = pino({ level: 'warn', base: { service: 'analytics-rebuild' } });
+  const logger = createServiceLogger({ service: 'analytics-rebuild', level: 'warn' });
   const kafka = createAnalyticsKafka(config, logger);
   const progress = progressWriter(process.stderr);
   let last: Parameters<typeof progress.update>[0] | undefined;

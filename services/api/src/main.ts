@@ -1,5 +1,9 @@
-import { pino } from 'pino';
-import { createOperationsServer, runMain, stopOnSignals } from '@livechat-pipeline/service-host';
+import {
+  createOperationsServer,
+  createServiceLogger,
+  runMain,
+  stopOnSignals,
+} from '@livechat-pipeline/service-host';
 import { buildApi } from './app.js';
 import { loadApiConfig } from './config.js';
 import { createApiDeps } from './deps.js';
@@ -12,7 +16,7 @@ runMain(
   'api',
   async () => {
     const config = loadApiConfig(process.env);
-    const logger = pino({ level: config.logLevel, base: { service: 'api' } });
+    const logger = createServiceLogger({ service: 'api', level: config.logLevel });
     const deps = await createApiDeps(config, logger);
     const app = await buildApi(deps);
     const operations = createOperationsServer(deps.metrics.registry, async () => {

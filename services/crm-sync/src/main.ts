@@ -1,6 +1,6 @@
-import { pino } from 'pino';
 import {
   ServiceConfigError,
+  createServiceLogger,
   createOperationsServer,
   runMain,
   stopOnSignals,
@@ -12,7 +12,7 @@ runMain(
   'crm-sync',
   async () => {
     const config = loadCrmSyncConfig(process.env);
-    const logger = pino({ level: config.logLevel, base: { service: 'crm-sync' } });
+    const logger = createServiceLogger({ service: 'crm-sync', level: config.logLevel });
     if (config.hubspot.accessToken === null)
       logger.warn('HUBSPOT_ACCESS_TOKEN is not set: threads are recorded in the outbox and wait for a token');
     const crm = await startCrmSync(config, logger);

@@ -45,6 +45,8 @@ export interface IngestConfig {
     readonly json: { readonly maxDepth: number; readonly maxNodes: number };
     readonly requestDeadlineMs: number;
     readonly shutdownTimeoutMs: number;
+    /** INGEST_TRUST_TRACEPARENT: a sender's `traceparent` is the server span's parent (else only a link). */
+    readonly trustTraceparent: boolean;
   };
   /** The operations server (/healthz, /readyz, /metrics), loopback by default. */
   readonly operations: { readonly host: string; readonly port: number; readonly readinessCacheMs: number };
@@ -96,6 +98,8 @@ export interface SpoolConfig {
   /** How long a webhook waits for Kafka's acknowledgement before it is spooled instead. */
   readonly afterMs: number;
   readonly segmentBytes: number;
+  /** INGEST_SPOOL_TRACE_HEADERS: spool records' headers (frame version 2, not readable by older ingests). */
+  readonly traceHeaders: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -149,6 +153,8 @@ const envSchema = z.object({
   INGEST_SPOOL_MAX_BYTES: intVar(64 * 1024, Number.MAX_SAFE_INTEGER).default(1024 * MiB),
   INGEST_SPOOL_AFTER_MS: intVar(10, 60_000).default(2000),
   INGEST_SPOOL_SEGMENT_BYTES: intVar(4096, 1024 * MiB).default(16 * MiB),
+  INGEST_TRUST_TRACEPARENT: boolVar().default(false),
+  INGEST_SPOOL_TRACE_HEADERS: boolVar().default(false),
   NODE_ENV: z.string().trim().optional(),
 });
 
@@ -281,6 +287,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       json: { maxDepth: e.INGEST_JSON_MAX_DEPTH, maxNodes: e.INGEST_JSON_MAX_NODES },
       requestDeadlineMs: e.INGEST_REQUEST_DEADLINE_MS,
       shutdownTimeoutMs: e.INGEST_SHUTDOWN_TIMEOUT_MS,
+      trustTraceparent: e.INGEST_TRUST_TRACEPARENT,
     },
     operations: {
       host: e.INGEST_OPERATIONS_HOST,
@@ -331,6 +338,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
             maxBytes: e.INGEST_SPOOL_MAX_BYTES,
             afterMs: e.INGEST_SPOOL_AFTER_MS,
             segmentBytes: e.INGEST_SPOOL_SEGMENT_BYTES,
+            traceHeaders: e.INGEST_SPOOL_TRACE_HEADERS,
           },
   });
 }

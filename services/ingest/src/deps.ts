@@ -202,6 +202,7 @@ export async function createIngestDeps(
           drainMaxBytes: config.batch.maxBytes,
           logger,
           metrics: metrics.spool,
+          spoolTraceHeaders: config.spool.traceHeaders,
           ...(kafkaDownAtStart ? { spoolFromStart: 'kafka unreachable at start-up' } : {}),
         });
   const publisher: RawWebhookPublisher = spooling ?? direct;

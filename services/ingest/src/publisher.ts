@@ -39,20 +39,46 @@ export interface KafkaRawWebhookPublisherOptions {
   readonly metrics?: IngestMetrics;
 }
 
-/** Refuses a record the raw topic would refuse for good (a body that grew past the limit when re-serialised). */
-export function assertRecordFits(key: Buffer, value: Buffer, maxRecordBytes: number): void {
-  if (key.length + value.length > maxRecordBytes) {
+/** The bytes a record's headers add (names and values, plus Kafka's varint lengths); 0 without headers. */
+export function headerBytes(headers: Readonly<Record<string, string>> | undefined): number {
+  if (headers === undefined) return 0;
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers))
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
+  return bytes;
+}
+
+/**
+ * Refuses a record the raw topic would refuse for good (a body that grew past the limit when re-serialised); its
+ * headers (the trace context, when tracing is on) count too.
+ */
+export function assertRecordFits(
+  key: Buffer,
+  value: Buffer,
+  maxRecordBytes: number,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  const bytes = key.length + value.length + headerBytes(headers);
+  if (bytes > maxRecordBytes) {
     throw new IngestError(
       'INGEST_RECORD_TOO_LARGE',
-      `the stored record (${key.length + value.length} bytes after redaction and re-serialisation) is larger than the raw topic accepts (${maxRecordBytes} bytes)`,
+      `the stored record (${bytes} bytes after redaction and re-serialisation, headers included) is larger than the raw topic accepts (${maxRecordBytes} bytes)`,
     );
   }
+}
+
+/** An already-encoded raw record (the spool's), with the headers it was produced with, if any. */
+export interface EncodedRecord {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 interface KeyedMessage {
   readonly key: Buffer;
   readonly value: Buffer;
   readonly partition: number;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
@@ -79,7 +105,7 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
           lingerMs: options.batch.lingerMs,
           maxRecords: options.batch.maxRecords,
           maxBytes: options.batch.maxBytes,
-          sizeOf: (m) => m.value.length + m.key.length,
+          sizeOf: (m) => m.value.length + m.key.length + headerBytes(m.headers),
           ...(onBatch === undefined ? {} : { onBatch }),
         }),
     );
@@ -114,11 +140,16 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
   publishCancellable(record: KeyedRawRecord, deadlineAt: number): CancellableSend {
     const value = this.options.serde.encode(this.options.schema, record.value);
     const key = Buffer.from(record.key, 'utf8');
-    assertRecordFits(key, value, this.options.maxRecordBytes);
+    assertRecordFits(key, value, this.options.maxRecordBytes, record.headers);
     const partition = partitionOfKey(key, this.partitions);
     const batcher = this.batchers[producerOfPartition(partition, this.batchers.length)];
     if (batcher === undefined) throw new Error('no batcher for the partition'); // unreachable
-    return batcher.enqueueCancellable({ key, value, partition }, deadlineAt);
+    return batcher.enqueueCancellable(
+      record.headers === undefined
+        ? { key, value, partition }
+        : { key, value, partition, headers: record.headers },
+      deadlineAt,
+    );
   }
 
   /**
@@ -126,14 +157,13 @@ export class KafkaRawWebhookPublisher implements RawWebhookPublisher {
    * (one send), so a failed attempt followed by a retry never puts a record of a partition behind a later one.
    * Resolves once every record is acknowledged.
    */
-  async publishEncoded(
-    records: readonly { readonly key: Buffer; readonly value: Buffer }[],
-    deadlineAt: number,
-  ): Promise<void> {
+  async publishEncoded(records: readonly EncodedRecord[], deadlineAt: number): Promise<void> {
     const groups = this.batchers.map((): KeyedMessage[] => []);
-    for (const { key, value } of records) {
+    for (const { key, value, headers } of records) {
       const partition = partitionOfKey(key, this.partitions);
-      groups[producerOfPartition(partition, this.batchers.length)]?.push({ key, value, partition });
+      groups[producerOfPartition(partition, this.batchers.length)]?.push(
+        headers === undefined ? { key, value, partition } : { key, value, partition, headers },
+      );
     }
     // Every group settles before the caller may retry: a retry never overtakes its own first attempt.
     const outcomes = await Promise.allSettled(

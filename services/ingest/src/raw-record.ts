@@ -23,6 +23,8 @@ export interface RawRecordInput {
 export interface KeyedRawRecord {
   readonly key: string;
   readonly value: RawWebhook;
+  /** Kafka record headers: the trace context (`traceparent`) when tracing is on, else absent. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** Builds the raw topic's record (Avro value + Kafka key) of an authenticated, redacted webhook. */

@@ -28,6 +28,7 @@ describe('loadIngestConfig', () => {
       json: { maxDepth: 64, maxNodes: 100_000 },
       requestDeadlineMs: 5000,
       shutdownTimeoutMs: 10_000,
+      trustTraceparent: false,
     });
     expect(config.kafka.brokers).toEqual(['127.0.0.1:59092']);
     expect(config.registry.url).toBe('http://127.0.0.1:58081/apis/ccompat/v7');
@@ -45,7 +46,15 @@ describe('loadIngestConfig', () => {
       maxBytes: 1024 * 1024 * 1024,
       afterMs: 2000,
       segmentBytes: 16 * 1024 * 1024,
+      traceHeaders: false,
     });
+    expect(
+      loadIngestConfig({ ...secrets, INGEST_SPOOL_DIR: '/s', INGEST_SPOOL_TRACE_HEADERS: 'true' }).spool
+        ?.traceHeaders,
+    ).toBe(true);
+    expect(problemsOf({ ...secrets, INGEST_SPOOL_DIR: '/s', INGEST_SPOOL_TRACE_HEADERS: 'maybe' })).toEqual([
+      expect.stringContaining('INGEST_SPOOL_TRACE_HEADERS'),
+    ]);
     expect(
       problemsOf({
         ...secrets,

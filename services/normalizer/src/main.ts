@@ -1,6 +1,6 @@
-import { pino } from 'pino';
 import {
   ServiceConfigError,
+  createServiceLogger,
   createOperationsServer,
   runMain,
   stopOnSignals,
@@ -12,7 +12,7 @@ runMain(
   'normalizer',
   async () => {
     const config = loadNormalizerConfig(process.env);
-    const logger = pino({ level: config.logLevel, base: { service: 'normalizer' } });
+    const logger = createServiceLogger({ service: 'normalizer', level: config.logLevel });
     const running = await startNormalizer(config, logger);
     const server = createOperationsServer(running.metrics.registry, async () => ({
       ok: running.normalizer.ready,

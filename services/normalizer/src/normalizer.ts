@@ -9,8 +9,13 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import { SpanKind, context, trace, type Span } from '@opentelemetry/api';
 import {
   EventsError,
+  markSpanFailed,
+  spanContextOf,
+  traceContextOf,
+  traceHeaders,
   keepConsumerRunning,
   readRawWebhook,
   type ConfluentAvroSerde,
@@ -23,6 +28,8 @@ import { deadLetterMessage, withoutValue } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
+
+const tracer = trace.getTracer('@livechat-pipeline/normalizer');
 
 /**
  * A produce call carries at most this many raw records' events, and ends early once their encoded
@@ -314,74 +321,117 @@ export class RawWebhookNormalizer {
 
   /** Normalizes raw records from `start` until the chunk is full (records or bytes); poison becomes dead letters. */
   private async normalizeChunk(batch: Batch, start: number): Promise<NormalizedChunk> {
-    const { serde, chatEventSchema, logger } = this.deps;
     const chunk: NormalizedChunk = { records: [], end: start };
     let bytes = 0;
     while (chunk.end < batch.messages.length && chunk.end - start < SEND_CHUNK && bytes < SEND_CHUNK_BYTES) {
       const message = batch.messages[chunk.end++]!;
+      // A span per raw record, continuing the ingest's trace (its producer span is the parent and the link); the
+      // record's chat events carry this span's context. A no-op while tracing is off.
+      const parent = traceContextOf(message.headers);
+      const remote = spanContextOf(message.headers);
+      const span: Span = tracer.startSpan(
+        `${batch.topic} process`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            'messaging.destination.name': batch.topic,
+            'messaging.destination.partition.id': String(batch.partition),
+            'messaging.kafka.offset': Number(message.offset),
+          },
+          ...(remote === undefined ? {} : { links: [{ context: remote }] }),
+        },
+        parent,
+      );
+      const active = trace.setSpan(parent, span);
       try {
-        if (message.value === null)
-          throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
-        const raw = await this.decode(message.value);
-        // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
-        // or dead-lettered, never both.
-        const events: Message[] = [];
-        let recordBytes = 0;
-        for (const event of normalizeRawWebhook(raw, this.config.limits.parse)) {
-          let value: Buffer;
-          try {
-            value = serde.encode(chatEventSchema, event);
-          } catch (cause) {
-            throw new NormalizerError(
-              'NORMALIZER_UNENCODABLE',
-              `event ${event.event_id} (${event.type}) does not fit the chat-event schema`,
-              { cause },
-            );
-          }
-          const key = chatEventKey(event, message.key);
-          recordBytes += value.length + keyBytes(key);
-          if (recordBytes > this.config.limits.maxOutputBytes) {
-            throw new NormalizerError(
-              'NORMALIZER_OVER_LIMIT',
-              `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
-            );
-          }
-          events.push({ key, value, headers: { 'event.type': event.type, 'event.id': event.event_id } });
-        }
-        chunk.records.push({ message, events, bytes: recordBytes, deadLetter: null });
-        bytes += recordBytes;
-      } catch (error) {
-        // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
-        // last committed offset. Everything else, expected or not, is about these bytes and would fail again:
-        // a dead letter, so the partition moves on.
-        if (isInfrastructureFault(error)) throw error;
-        const failure =
-          error instanceof NormalizerError
-            ? error
-            : new NormalizerError(
-                'NORMALIZER_UNEXPECTED',
-                `raw record failed unexpectedly: ${describeUnexpected(error)}`,
-                { cause: error },
-              );
-        logger.warn(
-          { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
-          'raw record dead-lettered',
+        const normalized = await context.with(active, () =>
+          this.normalizeRecord(batch, message, span, traceHeaders(active) ?? {}),
         );
-        const deadLetter = deadLetterMessage(
-          { topic: batch.topic, partition: batch.partition, message },
-          failure,
-          this.config.groupId,
-        );
-        chunk.records.push({
-          message,
-          events: [],
-          bytes: 0,
-          deadLetter: { message: deadLetter, code: failure.code },
-        });
-        bytes += message.value?.length ?? 0;
+        chunk.records.push(normalized.record);
+        bytes += normalized.bytes;
+      } finally {
+        span.end();
       }
     }
     return chunk;
+  }
+
+  /**
+   * One raw record, inside its span (so log lines carry its trace ids): its events (with `eventHeaders`, the span's
+   * trace context), or its dead letter. Throws only an infrastructure fault.
+   */
+  private async normalizeRecord(
+    batch: Batch,
+    message: KafkaMessage,
+    span: Span,
+    eventHeaders: Record<string, string>,
+  ): Promise<{ record: NormalizedRecord; bytes: number }> {
+    const { serde, chatEventSchema, logger } = this.deps;
+    try {
+      if (message.value === null)
+        throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
+      const raw = await this.decode(message.value);
+      // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
+      // or dead-lettered, never both.
+      const events: Message[] = [];
+      let recordBytes = 0;
+      for (const event of normalizeRawWebhook(raw, this.config.limits.parse)) {
+        let value: Buffer;
+        try {
+          value = serde.encode(chatEventSchema, event);
+        } catch (cause) {
+          throw new NormalizerError(
+            'NORMALIZER_UNENCODABLE',
+            `event ${event.event_id} (${event.type}) does not fit the chat-event schema`,
+            { cause },
+          );
+        }
+        const key = chatEventKey(event, message.key);
+        const headers = { ...eventHeaders, 'event.type': event.type, 'event.id': event.event_id };
+        // Headers travel in the record too (the trace context is up to ~600 bytes): counted like key and value.
+        recordBytes += value.length + keyBytes(key) + headerBytes(headers);
+        if (recordBytes > this.config.limits.maxOutputBytes) {
+          throw new NormalizerError(
+            'NORMALIZER_OVER_LIMIT',
+            `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
+          );
+        }
+        events.push({ key, value, headers });
+      }
+      span.setAttribute('livechat.chat_events', events.length);
+      logger.debug(
+        { partition: batch.partition, offset: message.offset, chat_events: events.length },
+        'raw record normalized',
+      );
+      return { record: { message, events, bytes: recordBytes, deadLetter: null }, bytes: recordBytes };
+    } catch (error) {
+      markSpanFailed(span, error);
+      // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
+      // last committed offset. Everything else, expected or not, is about these bytes and would fail again:
+      // a dead letter, so the partition moves on.
+      if (isInfrastructureFault(error)) throw error;
+      const failure =
+        error instanceof NormalizerError
+          ? error
+          : new NormalizerError(
+              'NORMALIZER_UNEXPECTED',
+              `raw record failed unexpectedly: ${describeUnexpected(error)}`,
+              { cause: error },
+            );
+      logger.warn(
+        { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
+        'raw record dead-lettered',
+      );
+      const deadLetter = deadLetterMessage(
+        { topic: batch.topic, partition: batch.partition, message },
+        failure,
+        this.config.groupId,
+      );
+      return {
+        record: { message, events: [], bytes: 0, deadLetter: { message: deadLetter, code: failure.code } },
+        bytes: message.value?.length ?? 0,
+      };
+    }
   }
 
   /**
@@ -401,6 +451,14 @@ export class RawWebhookNormalizer {
       throw error;
     }
   }
+}
+
+/** The bytes a record's headers add (names and values; Kafka adds a few bytes of varints per header). */
+function headerBytes(headers: Readonly<Record<string, string>>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers))
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
+  return bytes;
 }
 
 function keyBytes(key: string | Buffer | null): number {

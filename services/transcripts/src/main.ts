@@ -1,6 +1,6 @@
-import { pino } from 'pino';
 import {
   ServiceConfigError,
+  createServiceLogger,
   createOperationsServer,
   runMain,
   stopOnSignals,
@@ -12,7 +12,7 @@ runMain(
   'transcripts',
   async () => {
     const config = loadTranscriptsConfig(process.env);
-    const logger = pino({ level: config.logLevel, base: { service: 'transcripts' } });
+    const logger = createServiceLogger({ service: 'transcripts', level: config.logLevel });
     const consumer = await startTranscripts(config, logger);
     const server = createOperationsServer(consumer.metricsRegistry, () => consumer.ready());
     server.listen(config.http.port, config.http.host);

@@ -3,14 +3,14 @@
  * replays livechat.chat-events from the earliest offsets with a progress bar. Interrupted, run it
  * again: it resumes. Stop the live transcripts service first.
  */
-import { pino } from 'pino';
+import { createServiceLogger } from '@livechat-pipeline/service-host';
 import { progressWriter, rebuild } from '@livechat-pipeline/postgres-consumer';
 import { loadTranscriptsConfig } from './config.js';
 import { consumerOptions, createTranscriptsKafka, transcriptsConsumer } from './consumer.js';
 
 async function main(): Promise<void> {
   const config = loadTranscriptsConfig(process.env);
-  const logger = pino({ level: 'warn', base: { service: 'transcripts-rebuild' } });
+  const logger = createServiceLogger({ service: 'transcripts-rebuild', level: 'warn' });
   const kafka = createTranscriptsKafka(config, logger);
   const progress = progressWriter(process.stderr);
   let last: Parameters<typeof progress.update>[0] | undefined;

@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import {
   ARCHIVE_BODY_MAX_BYTES,
   ConfluentAvroSerde,
@@ -6,8 +7,10 @@ import {
   isEventsError,
   kafkaKeyOfArchive,
   rawWebhookSchema,
+  traceHeaders,
   valueSubject,
   waitForTopic,
+  withSpan,
 } from '@livechat-pipeline/events';
 import type { RawWebhook, RegisteredSchema } from '@livechat-pipeline/events';
 import { createServiceKafka, type KafkaClientSecurity } from '@livechat-pipeline/service-host';
@@ -27,6 +30,8 @@ export interface KafkaArchiveSinkOptions {
   readonly registryUrl: string;
   readonly topic: string;
 }
+
+const tracer = trace.getTracer('@livechat-pipeline/app');
 
 /**
  * Writes archive threads to the raw topic as the ingest writes webhooks: Avro in the Confluent wire format through
@@ -76,13 +81,39 @@ export class KafkaArchiveSink implements ArchiveSink {
     return this.connected;
   }
 
-  async write(
+  /**
+   * A page written to the raw topic is one trace of its own (a root span, no request behind it): its records carry
+   * that span's `traceparent`, so the normalizer and the projections continue it. A no-op while tracing is off.
+   */
+  write(
+    organizationId: string,
+    rows: readonly ArchiveRow[],
+    source: ArchiveSource,
+  ): Promise<{ rejected: { threadId: string; code: string }[] }> {
+    if (rows.length === 0) return Promise.resolve({ rejected: [] });
+    return withSpan(
+      tracer,
+      `${this.options.topic} publish archive`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.destination.name': this.options.topic,
+          'livechat.archive.method': source.method,
+          'livechat.archive.threads': rows.length,
+        },
+      },
+      () => this.writeTraced(organizationId, rows, source),
+      ROOT_CONTEXT,
+    );
+  }
+
+  private async writeTraced(
     organizationId: string,
     rows: readonly ArchiveRow[],
     source: ArchiveSource,
   ): Promise<{ rejected: { threadId: string; code: string }[] }> {
     const rejected: { threadId: string; code: string }[] = [];
-    if (rows.length === 0) return { rejected };
+    const headers = traceHeaders();
     const { producer, schema } = await this.connect();
     const readAtMicros = source.readAt.getTime() * 1000;
     // Encoded messages per thread, in page order.
@@ -109,6 +140,7 @@ export class KafkaArchiveSink implements ArchiveSink {
       const messages = records.map((value) => ({
         key: kafkaKeyOfArchive(value),
         value: this.serde.encode(schema, value),
+        ...(headers === undefined ? {} : { headers }),
       }));
       threads.push({ threadId: chat.thread.id, messages });
     }

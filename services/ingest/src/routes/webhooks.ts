@@ -1,3 +1,5 @@
+import { ROOT_CONTEXT, SpanKind, context, propagation, trace, type Span } from '@opentelemetry/api';
+import { markSpanFailed, traceHeaders, withSpan } from '@livechat-pipeline/events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthCredentials } from '../auth/verifier.js';
 import type { IngestConfig } from '../config.js';
@@ -21,12 +23,93 @@ interface WebhookRoute {
   Body: unknown;
 }
 
+const tracer = trace.getTracer('@livechat-pipeline/ingest');
+
+/**
+ * One SERVER span per request to a webhook route, from `onRequest` to `onResponse`, so a request the body parser
+ * refuses (400, 413, 415) has one too. The sender is not authenticated when the span starts, so by default its
+ * `traceparent` is only a link: the span starts a trace of its own (recorded or not by our sampler, never by the
+ * sender's flags). INGEST_TRUST_TRACEPARENT=true (a trusted proxy in front) makes it the parent instead.
+ */
+function serverSpanHooks(config: IngestConfig) {
+  const spans = new WeakMap<FastifyRequest, { span: Span; error?: unknown }>();
+  const end = (request: FastifyRequest, reply: FastifyReply) => {
+    const entry = spans.get(request);
+    if (entry === undefined) return;
+    spans.delete(request);
+    const status = reply.statusCode;
+    entry.span.setAttribute('http.response.status_code', status);
+    // Semantic conventions: a server span is an error only for a 5xx; a sender's 4xx is the sender's problem.
+    if (status >= 500) markSpanFailed(entry.span, entry.error ?? `HTTP ${status}`);
+    entry.span.end();
+  };
+  return {
+    onRequest: (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+      const route = request.routeOptions.url ?? '/webhooks/livechat';
+      const callerContext = propagation.extract(ROOT_CONTEXT, request.headers);
+      const caller = trace.getSpanContext(callerContext);
+      const validCaller = caller !== undefined && trace.isSpanContextValid(caller) ? caller : undefined;
+      const trusted = config.http.trustTraceparent;
+      const span = tracer.startSpan(
+        `POST ${route}`,
+        {
+          kind: SpanKind.SERVER,
+          attributes: { 'http.request.method': 'POST', 'http.route': route },
+          ...(validCaller === undefined || trusted ? {} : { links: [{ context: validCaller }] }),
+        },
+        trusted ? callerContext : ROOT_CONTEXT,
+      );
+      spans.set(request, { span });
+      done();
+    },
+    onError: (request: FastifyRequest, _reply: FastifyReply, error: unknown, done: () => void) => {
+      const entry = spans.get(request);
+      if (entry !== undefined) {
+        entry.error = error;
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'string') entry.span.setAttribute('error.type', code);
+      }
+      done();
+    },
+    onResponse: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      end(request, reply);
+      done();
+    },
+    onRequestAbort: (request: FastifyRequest, done: () => void) => {
+      const entry = spans.get(request);
+      if (entry !== undefined) {
+        spans.delete(request);
+        entry.span.setAttribute('livechat.request_aborted', true);
+        entry.span.end();
+      }
+      done();
+    },
+    /** The request's span as the active context (ROOT_CONTEXT when there is none, e.g. tracing off). */
+    contextOf: (request: FastifyRequest) => {
+      const entry = spans.get(request);
+      return entry === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, entry.span);
+    },
+    spanOf: (request: FastifyRequest) => spans.get(request)?.span,
+  };
+}
+
 /** `POST /webhooks/livechat` and `POST /webhooks/livechat/:tenant`: parse → authenticate → redact → produce. */
 export function registerWebhookRoutes(app: FastifyInstance, ctx: WebhookRouteContext): void {
+  const hooks = serverSpanHooks(ctx.config);
   const handler = (request: FastifyRequest<WebhookRoute>, reply: FastifyReply) =>
-    handleWebhook(ctx, request, reply);
-  app.post<WebhookRoute>('/webhooks/livechat', handler);
-  app.post<WebhookRoute>('/webhooks/livechat/:tenant', handler);
+    context.with(hooks.contextOf(request), async () => {
+      const answer = await handleWebhook(ctx, request, reply);
+      hooks.spanOf(request)?.setAttribute('livechat.event_id', answer.event_id);
+      return answer;
+    });
+  const options = {
+    onRequest: hooks.onRequest,
+    onError: hooks.onError,
+    onResponse: hooks.onResponse,
+    onRequestAbort: hooks.onRequestAbort,
+  };
+  app.post<WebhookRoute>('/webhooks/livechat', options, handler);
+  app.post<WebhookRoute>('/webhooks/livechat/:tenant', options, handler);
 }
 
 async function handleWebhook(
@@ -104,7 +187,19 @@ async function handleWebhook(
         remoteAddress: request.ip ?? null,
       },
     });
-    await withDeadline(deps.publisher.publish(record, deadlineAt), deadlineAt);
+    // The producer span's context travels in the record's headers (`traceparent`), spooled or not.
+    await withSpan(
+      tracer,
+      `${config.rawTopic.name} publish`,
+      { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': config.rawTopic.name } },
+      () => {
+        const headers = traceHeaders();
+        return withDeadline(
+          deps.publisher.publish(headers === undefined ? record : { ...record, headers }, deadlineAt),
+          deadlineAt,
+        );
+      },
+    );
     metrics.webhooksAccepted.inc({ format: webhook.format });
     request.log.info(
       {

@@ -2,7 +2,13 @@ import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/p
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { IngestError } from '../errors.js';
-import { FRAME_HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, encodeFrame, readFrame } from './frame.js';
+import {
+  FRAME_HEADER_BYTES,
+  MAX_RECORD_PAYLOAD_BYTES,
+  PAYLOAD_VERSIONS,
+  encodeFrame,
+  readFrame,
+} from './frame.js';
 import type { SpoolRecord } from './frame.js';
 import { acquireSpoolLock } from './lock.js';
 import type { SpoolLock } from './lock.js';
@@ -647,7 +653,7 @@ function findNextFrame(data: Buffer, from: number, maxPayloadBytes: number): num
   for (let pos = from; pos + FRAME_HEADER_BYTES < data.length; pos++) {
     const length = data.readUInt32BE(pos);
     if (length < 13 || length > maxPayloadBytes || pos + FRAME_HEADER_BYTES + length > data.length) continue;
-    if (data[pos + FRAME_HEADER_BYTES] !== 1) continue;
+    if (!PAYLOAD_VERSIONS.has(data[pos + FRAME_HEADER_BYTES] ?? 0)) continue;
     if (data.readUInt32BE(pos + FRAME_HEADER_BYTES + 9) > length - 13) continue;
     if (readFrame(data, pos, maxPayloadBytes).kind === 'record') return pos;
   }

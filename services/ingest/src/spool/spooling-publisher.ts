@@ -4,7 +4,7 @@ import { IngestError } from '../errors.js';
 import type { SpoolMetrics } from '../metrics.js';
 import type { CancellableSend } from '../produce-batcher.js';
 import { assertRecordFits } from '../publisher.js';
-import type { RawWebhookPublisher } from '../publisher.js';
+import type { EncodedRecord, RawWebhookPublisher } from '../publisher.js';
 import type { KeyedRawRecord } from '../raw-record.js';
 import type { DiskSpool } from './disk-spool.js';
 import type { SpoolRecord } from './frame.js';
@@ -12,10 +12,7 @@ import type { SpoolRecord } from './frame.js';
 /** What the spooling publisher needs of the Kafka side (KafkaRawWebhookPublisher). */
 export interface DirectPublisher {
   publishCancellable(record: KeyedRawRecord, deadlineAt: number): CancellableSend;
-  publishEncoded(
-    records: readonly { readonly key: Buffer; readonly value: Buffer }[],
-    deadlineAt: number,
-  ): Promise<void>;
+  publishEncoded(records: readonly EncodedRecord[], deadlineAt: number): Promise<void>;
 }
 
 export interface SpoolingPublisherOptions {
@@ -36,6 +33,12 @@ export interface SpoolingPublisherOptions {
   readonly clockMicros?: () => number;
   /** Start in spooling mode for this reason (e.g. Kafka unreachable at start-up). */
   readonly spoolFromStart?: string;
+  /**
+   * INGEST_SPOOL_TRACE_HEADERS: spool a record's headers (the trace context) too, in frame version 2, which an
+   * ingest older than this one cannot read. Off (the default for now): frames stay version 1 and a spooled
+   * webhook's trace ends at the spool; version 2 is read either way.
+   */
+  readonly spoolTraceHeaders?: boolean;
 }
 
 export type PublishMode = 'direct' | 'spooling';
@@ -191,8 +194,15 @@ export class SpoolingPublisher implements RawWebhookPublisher {
         spooled_at: spooledAtMicros,
       });
       const key = Buffer.from(record.key, 'utf8');
-      assertRecordFits(key, value, this.options.maxRecordBytes); // never spool what Kafka will refuse for good
-      appended = this.options.spool.append({ key, value, spooledAtMicros });
+      // Never spool what Kafka will refuse for good (headers counted: the direct path would send them).
+      assertRecordFits(key, value, this.options.maxRecordBytes, record.headers);
+      // With INGEST_SPOOL_TRACE_HEADERS=true the headers (the trace context) are spooled too, so a drained record
+      // continues the webhook's trace; otherwise the frame stays version 1, readable by an older ingest (rollback).
+      appended = this.options.spool.append(
+        record.headers === undefined || this.options.spoolTraceHeaders !== true
+          ? { key, value, spooledAtMicros }
+          : { key, value, spooledAtMicros, headers: record.headers },
+      );
     } catch (err) {
       return Promise.reject(err);
     }

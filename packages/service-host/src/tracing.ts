@@ -1,0 +1,258 @@
+import { context, diag, DiagLogLevel, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  LOG_LEVELS,
+  httpUrlVar,
+  logLevelVar,
+  nameVar,
+  readEnv,
+  ServiceConfigError,
+  type LogLevel,
+} from './env.js';
+
+/**
+ * Tracing is on only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set: then the
+ * OpenTelemetry SDK is started once per process (W3C trace-context propagation, async-local context, spans sampled
+ * by `OTEL_TRACES_SAMPLER` and batched to `<endpoint>/v1/traces` over OTLP/HTTP JSON). Unset, nothing is started:
+ * the API's no-op tracer and propagator stay in place, so spans cost a function call and no `traceparent` header
+ * is ever written.
+ */
+export interface TracingConfig {
+  /** `OTEL_EXPORTER_OTLP_ENDPOINT` without trailing slash (spans go to `<it>/v1/traces`); undefined = not set. */
+  readonly otlpEndpoint: string | undefined;
+  /** `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the full URL spans are sent to, used as is (wins over otlpEndpoint). */
+  readonly tracesEndpoint?: string | undefined;
+  /** `OTEL_SERVICE_NAME`, default the service's own name. */
+  readonly serviceName: string;
+  /** `OTEL_TRACES_SAMPLER` (default parentbased_always_on) and its ratio `OTEL_TRACES_SAMPLER_ARG` (default 1). */
+  readonly sampler?: { readonly name: TracesSamplerName; readonly ratio: number };
+  /** The level of tracing's own log lines: `<SERVICE>_LOG_LEVEL`, else `LOG_LEVEL`, else info. */
+  readonly logLevel?: LogLevel;
+}
+
+export const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TracesSamplerName = (typeof TRACES_SAMPLERS)[number];
+
+/** An OTLP endpoint: an http(s) URL without credentials (they would end up in log lines; use the headers). */
+const otlpUrlVar = () =>
+  httpUrlVar().refine((u) => {
+    const url = new URL(u);
+    return url.username === '' && url.password === '';
+  }, 'must not contain credentials (user:password@); put them in OTEL_EXPORTER_OTLP_HEADERS');
+
+const tracingEnvSchema = z.object({
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrlVar().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrlVar().optional(),
+  OTEL_SERVICE_NAME: nameVar.optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum(TRACES_SAMPLERS, { message: `must be one of ${TRACES_SAMPLERS.join(', ')}` })
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a ratio between 0 and 1 (e.g. 0.1)')
+    .transform(Number)
+    .optional(),
+  // Read by the OTLP exporter itself; checked here so a typo stops the start instead of being ignored.
+  OTEL_EXPORTER_OTLP_COMPRESSION: z.enum(['gzip', 'none'], { message: 'must be gzip or none' }).optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: z
+    .string()
+    .regex(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, 'must be key=value pairs separated by commas')
+    .optional(),
+});
+
+/** The tracing variables of `env`; throws ServiceConfigError naming a bad one (never its value: it may be secret). */
+export function tracingConfigFromEnv(env: NodeJS.ProcessEnv, service: string): TracingConfig {
+  const result = readEnv(tracingEnvSchema, env);
+  const levelName = `${service.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_LOG_LEVEL`;
+  const level = readEnv(
+    z.object({ [levelName]: z.enum(LOG_LEVELS).optional(), LOG_LEVEL: logLevelVar() }),
+    env,
+  );
+  if (!result.ok || !level.ok) {
+    const problems = [...(result.ok ? [] : result.problems), ...(level.ok ? [] : level.problems)];
+    throw new ServiceConfigError(`invalid tracing configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = result.data;
+  const ratioSampler = e.OTEL_TRACES_SAMPLER.endsWith('traceidratio');
+  if (e.OTEL_TRACES_SAMPLER_ARG !== undefined && !ratioSampler) {
+    throw new ServiceConfigError(
+      `invalid tracing configuration:\n  OTEL_TRACES_SAMPLER_ARG: only means something with OTEL_TRACES_SAMPLER=traceidratio or parentbased_traceidratio (it is ${e.OTEL_TRACES_SAMPLER})`,
+    );
+  }
+  return {
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    ...(e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT === undefined
+      ? {}
+      : { tracesEndpoint: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT }),
+    serviceName: e.OTEL_SERVICE_NAME ?? service,
+    sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG ?? 1 },
+    logLevel: (level.data[levelName] as LogLevel | undefined) ?? level.data.LOG_LEVEL,
+  };
+}
+
+function samplerOf(config: TracingConfig): Sampler {
+  const { name, ratio } = config.sampler ?? { name: 'parentbased_always_on', ratio: 1 };
+  switch (name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(ratio);
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+  }
+}
+
+/** The URL spans are sent to, or undefined (tracing off). */
+export function tracesUrlOf(config: TracingConfig): string | undefined {
+  if (config.tracesEndpoint !== undefined) return config.tracesEndpoint;
+  return config.otlpEndpoint === undefined ? undefined : `${config.otlpEndpoint}/v1/traces`;
+}
+
+/** How often, at most, an export problem (a collector down) is logged; the ones in between are counted. */
+export const EXPORT_PROBLEM_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * A warn line for the SDK's export problems: the first at once, then at most one per `intervalMs` with the number
+ * of problems not logged since (`suppressed`), so a collector that is down does not write a line per export.
+ */
+export function exportProblemLog(
+  logger: Logger,
+  intervalMs = EXPORT_PROBLEM_LOG_INTERVAL_MS,
+  now: () => number = () => performance.now(),
+): (message: string) => void {
+  let lastAt: number | undefined;
+  let suppressed = 0;
+  return (message) => {
+    const at = now();
+    if (lastAt !== undefined && at - lastAt < intervalMs) {
+      suppressed++;
+      return;
+    }
+    logger.warn({ otel: message.slice(0, 500), suppressed }, 'tracing: export problem');
+    lastAt = at;
+    suppressed = 0;
+  };
+}
+
+export interface Tracing {
+  readonly enabled: boolean;
+  /** Exports the spans still buffered and stops the SDK (a no-op when tracing is off). */
+  shutdown(): Promise<void>;
+}
+
+const OFF: Tracing = { enabled: false, shutdown: () => Promise.resolve() };
+let started: Tracing | undefined;
+
+/** Whether this process started the SDK (the log mixin adds trace ids only then). */
+export function tracingEnabled(): boolean {
+  return started?.enabled === true;
+}
+
+/** Span attribute values are cut at this many characters (the SDK's default is no limit). */
+export const SPAN_ATTRIBUTE_MAX_CHARS = 1024;
+
+/**
+ * Starts tracing for the process when `config.otlpEndpoint` (or `tracesEndpoint`) is set (once: a second call returns the first
+ * instance). `exporter` replaces the OTLP exporter in tests. The SDK's own problems (an unreachable collector)
+ * are logged as warnings on `logger`, never thrown: tracing must not stop the service.
+ */
+export function startTracing(config: TracingConfig, logger: Logger, exporter?: SpanExporter): Tracing {
+  if (started !== undefined) return started;
+  if (tracesUrlOf(config) === undefined && exporter === undefined) return OFF;
+  const exportProblem = exportProblemLog(logger);
+  diag.setLogger(
+    {
+      error: (message) => exportProblem(message),
+      warn: (message) => exportProblem(message),
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    },
+    DiagLogLevel.WARN,
+  );
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const tracesUrl = tracesUrlOf(config);
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': config.serviceName }),
+    sampler: samplerOf(config),
+    // An attribute is never a payload: long values (an error text quoting data) are cut.
+    spanLimits: { attributeValueLengthLimit: SPAN_ATTRIBUTE_MAX_CHARS },
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: exporter ?? new OTLPTraceExporter({ url: tracesUrl ?? '', timeoutMillis: 5_000 }),
+        scheduledDelayMillis: 500,
+      }),
+    ],
+  });
+  trace.setGlobalTracerProvider(provider);
+  const tracing: Tracing = {
+    enabled: true,
+    shutdown: async () => {
+      if (started !== tracing) return;
+      started = undefined;
+      try {
+        await provider.shutdown(); // flushes what is buffered
+      } finally {
+        trace.disable();
+        propagation.disable();
+        context.disable();
+        diag.disable();
+      }
+    },
+  };
+  started = tracing;
+  // The collector's origin only: a path or query could carry a token (credentials in the URL are refused).
+  logger.info(
+    {
+      otlp_endpoint: tracesUrl === undefined ? undefined : new URL(tracesUrl).origin,
+      service_name: config.serviceName,
+      sampler: config.sampler?.name ?? 'parentbased_always_on',
+    },
+    'tracing on',
+  );
+  return tracing;
+}
+
+/** Flushes and stops the tracing this process started, if any (stopOnSignals calls it before exiting). */
+export function shutdownTracing(): Promise<void> {
+  return started === undefined ? Promise.resolve() : started.shutdown();
+}
+
+/** pino mixin: `trace_id` and `span_id` of the active span on a line written inside one (tracing on only). */
+export function traceLogFields(): Record<string, string> {
+  if (started === undefined) return {};
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  if (spanContext === undefined || !trace.isSpanContextValid(spanContext)) return {};
+  return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
+}
