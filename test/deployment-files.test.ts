@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +34,7 @@ interface ComposeService {
   build?: { context?: string; dockerfile?: string; args?: Record<string, string> };
   ports?: string[];
   environment?: Record<string, string>;
+  healthcheck?: { test?: string[] };
 }
 const compose = parse(read('infra/compose.yaml'), { merge: true }) as {
   services: Record<string, ComposeService>;
@@ -42,37 +47,68 @@ const composed = new Map(
     .map((s) => [s.build?.args?.['SERVICE'] ?? '', s] as const),
 );
 
-/** The service's default ports: [the public port, if any; the operations port]. */
-const defaultPorts: Record<string, () => { ports: number[]; operations: number }> = {
-  ingest: () => {
-    const c = loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'k' });
-    return { ports: [c.http.port, c.operations.port], operations: c.operations.port };
+/** Where the service's operations server listens, from its configuration. */
+interface Listening {
+  /** The service's public ports (if any) and operations port, by default. */
+  readonly ports: number[];
+  readonly operations: { host: string; port: number };
+}
+const listening: Record<string, (env: NodeJS.ProcessEnv) => Listening> = {
+  ingest: (env) => {
+    const c = loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'k', ...env });
+    return { ports: [c.http.port, c.operations.port], operations: c.operations };
   },
-  app: () => {
-    const c = loadAppConfig({});
-    return { ports: [c.http.port, c.operations.port], operations: c.operations.port };
+  app: (env) => {
+    const c = loadAppConfig(env);
+    return { ports: [c.http.port, c.operations.port], operations: c.operations };
   },
-  api: () => {
-    const c = loadApiConfig({});
-    return { ports: [c.http.port, c.operations.port], operations: c.operations.port };
+  api: (env) => {
+    const c = loadApiConfig(env);
+    return { ports: [c.http.port, c.operations.port], operations: c.operations };
   },
-  normalizer: () => ({
-    ports: [loadNormalizerConfig({}).http.port],
-    operations: loadNormalizerConfig({}).http.port,
-  }),
-  transcripts: () => ({
-    ports: [loadTranscriptsConfig({}).http.port],
-    operations: loadTranscriptsConfig({}).http.port,
-  }),
-  analytics: () => ({
-    ports: [loadAnalyticsConfig({}).http.port],
-    operations: loadAnalyticsConfig({}).http.port,
-  }),
-  'crm-sync': () => ({
-    ports: [loadCrmSyncConfig({}).http.port],
-    operations: loadCrmSyncConfig({}).http.port,
-  }),
+  normalizer: (env) => {
+    const c = loadNormalizerConfig(env);
+    return { ports: [c.http.port], operations: c.http };
+  },
+  transcripts: (env) => {
+    const c = loadTranscriptsConfig(env);
+    return { ports: [c.http.port], operations: c.http };
+  },
+  analytics: (env) => {
+    const c = loadAnalyticsConfig(env);
+    return { ports: [c.http.port], operations: c.http };
+  },
+  'crm-sync': (env) => {
+    const c = loadCrmSyncConfig(env);
+    return { ports: [c.http.port], operations: c.http };
+  },
 };
+
+/** The exec-form command of a HEALTHCHECK / compose healthcheck, run with the repository's healthcheck.mjs. */
+const HEALTHCHECK_IN_IMAGE = '/usr/local/lib/livechat-pipeline/healthcheck.mjs';
+async function runCheck(command: string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+  const [program, ...args] = command;
+  expect(program).toBe('node');
+  const local = args.map((a) =>
+    a === HEALTHCHECK_IN_IMAGE ? path.join(root, 'infra/docker/healthcheck.mjs') : a,
+  );
+  const child = spawn(process.execPath, local, {
+    env: { PATH: process.env['PATH'], ...env },
+    stdio: 'ignore',
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
+/** An operations server stand-in: /healthz 200, /readyz 503 (a dependency down). */
+async function operationsServer(host: string): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = createServer((req, res) => res.writeHead(req.url === '/healthz' ? 200 : 503).end());
+  server.listen(0, host);
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 /** Node flags and entry file of a `start` script: `tsx src/main.ts` or `node [flags] --import tsx src/main.ts`. */
 function startEntry(script: string): { flags: string[]; entry: string } {
@@ -121,7 +157,7 @@ describe('deployment files (infra/docker/Dockerfile, infra/compose.yaml)', () =>
     for (const [service, c] of composed) {
       expect(c.build, service).toMatchObject({ context: '..', dockerfile: 'infra/docker/Dockerfile' });
     }
-    expect(Object.keys(defaultPorts).sort()).toEqual(serviceDirs);
+    expect(Object.keys(listening).sort()).toEqual(serviceDirs);
   });
 
   it('the image is multi-stage, installs production dependencies from the lockfile and runs as a non-root user', () => {
@@ -132,8 +168,78 @@ describe('deployment files (infra/docker/Dockerfile, infra/compose.yaml)', () =>
     const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(lastStage).toMatch(/^USER node$/m);
     expect(lastStage.indexOf('USER node')).toBeLessThan(lastStage.indexOf('CMD '));
-    expect(lastStage).toMatch(/^HEALTHCHECK .*\n?.*process\.env\.HEALTH_PORT\+'\/readyz'/m);
     for (const file of ['.dockerignore']) expect(read(file)).toMatch(/^\*\*\/node_modules$/m);
+  });
+
+  it("the code belongs to root: the service's user owns only the state directory", () => {
+    const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const copies = lastStage.match(/^COPY .*$/gm) ?? [];
+    expect(copies.length).toBeGreaterThanOrEqual(7);
+    for (const copy of copies) expect(copy).not.toMatch(/--chown/);
+    expect([...lastStage.matchAll(/chown\s+(?:-\S+\s+)*\S+\s+(.*)$/gm)].map((m) => m[1])).toEqual([
+      '/var/lib/livechat-pipeline',
+    ]);
+    expect(lastStage).not.toMatch(/chmod/);
+  });
+
+  it('the image checks liveness (/healthz) where the service listens; compose waits on readiness (/readyz)', async () => {
+    const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const healthcheck = /^HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])$/m.exec(lastStage)?.[1];
+    expect(healthcheck, 'HEALTHCHECK ... CMD [exec form]').toBeDefined();
+    const imageCheck = JSON.parse(healthcheck!) as string[];
+    expect(lastStage).toContain(`COPY infra/docker/healthcheck.mjs ${HEALTHCHECK_IN_IMAGE}`);
+    // the image's environment carries the build arguments the check reads
+    for (const name of ['HEALTH_PORT', 'OPERATIONS_HOST_VAR', 'OPERATIONS_PORT_VAR'])
+      expect(lastStage).toContain(`${name}=\${${name}}`);
+
+    const live = await operationsServer('127.0.0.2');
+    const local = await operationsServer('127.0.0.1');
+    try {
+      for (const [service, c] of composed) {
+        const args = c.build?.args ?? {};
+        const hostVar = args['OPERATIONS_HOST_VAR'] ?? '';
+        const portVar = args['OPERATIONS_PORT_VAR'] ?? '';
+        // the build arguments name the service's own variables: setting them moves its operations server
+        expect(
+          listening[service]!({ [hostVar]: '127.0.0.2', [portVar]: String(live.port) }).operations,
+          `${service}: OPERATIONS_HOST_VAR / OPERATIONS_PORT_VAR`,
+        ).toMatchObject({ host: '127.0.0.2', port: live.port });
+        const image = {
+          HEALTH_PORT: args['HEALTH_PORT'],
+          OPERATIONS_HOST_VAR: hostVar,
+          OPERATIONS_PORT_VAR: portVar,
+        };
+        // liveness: healthy while /readyz says 503, at the host and port set at run time
+        expect(
+          await runCheck(imageCheck, { ...image, [hostVar]: '127.0.0.2', [portVar]: String(live.port) }),
+          service,
+        ).toBe(0);
+        // a wildcard host (as compose sets it) is asked on loopback
+        expect(
+          await runCheck(imageCheck, { ...image, [hostVar]: '0.0.0.0', [portVar]: String(local.port) }),
+        ).toBe(0);
+        // compose's own check is readiness: the 503 is unhealthy
+        expect(c.healthcheck?.test?.[0], service).toBe('CMD');
+        const composeCheck = c.healthcheck!.test!.slice(1);
+        expect(composeCheck.at(-1), service).toBe('/readyz');
+        expect(
+          await runCheck(composeCheck, { ...image, [hostVar]: '127.0.0.2', [portVar]: String(live.port) }),
+        ).toBe(1);
+      }
+      // nothing listening: unhealthy
+      const closed = local.port;
+      await local.close();
+      expect(
+        await runCheck(imageCheck, {
+          HEALTH_PORT: String(closed),
+          OPERATIONS_HOST_VAR: 'X',
+          OPERATIONS_PORT_VAR: 'Y',
+        }),
+      ).toBe(1);
+    } finally {
+      await live.close();
+      await local.close().catch(() => undefined);
+    }
   });
 
   it('each image starts the entry npm start uses: node <its flags> --import tsx services/<service>/src/main.ts', () => {
@@ -171,7 +277,7 @@ describe('deployment files (infra/docker/Dockerfile, infra/compose.yaml)', () =>
 
   it("the published ports and the health check's port are the service's defaults", () => {
     for (const [service, c] of composed) {
-      const defaults = defaultPorts[service]!();
+      const defaults = listening[service]!({});
       const published = (c.ports ?? []).map((p) => {
         const [host, published, container] = p.split(':');
         expect(host, `${service}: published on loopback only`).toBe('127.0.0.1');
@@ -179,7 +285,9 @@ describe('deployment files (infra/docker/Dockerfile, infra/compose.yaml)', () =>
         return Number(container);
       });
       expect(published.sort(), service).toEqual([...defaults.ports].sort());
-      expect(Number(c.build?.args?.['HEALTH_PORT']), `${service}: HEALTH_PORT`).toBe(defaults.operations);
+      expect(Number(c.build?.args?.['HEALTH_PORT']), `${service}: HEALTH_PORT`).toBe(
+        defaults.operations.port,
+      );
     }
   });
 });

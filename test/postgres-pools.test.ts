@@ -27,7 +27,8 @@ import {
 /**
  * Every Postgres pool a service opens takes its size and connection timeout from the service's variables
  * (`<SERVICE>[_<PURPOSE>]_POOL_SIZE`, `<SERVICE>_PG_CONNECT_TIMEOUT_MS`): the pool the service's own factory
- * builds is inspected (never connected), and a bad value stops the configuration naming the variable.
+ * builds is inspected (never connected), and a bad value stops the configuration naming the variable. That the
+ * services run with these pools is checked on their start paths in test/postgres-pools.int.test.ts.
  */
 
 const logger = pino({ level: 'silent' });

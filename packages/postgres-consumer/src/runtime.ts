@@ -94,6 +94,11 @@ export class PostgresConsumer<E> {
     return this.metrics.registry;
   }
 
+  /** The settings its Postgres pool was built with (size, timeouts): lets a service's checks see what it uses. */
+  get poolOptions(): Readonly<pg.PoolOptions> {
+    return this.pool.options;
+  }
+
   /** Migrates the schema, connects, joins the group and starts consuming. */
   async start(): Promise<void> {
     if (this.state !== 'new')

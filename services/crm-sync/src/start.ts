@@ -23,6 +23,11 @@ export interface CrmSync {
   readonly consumer: PostgresConsumer<ChatDomainEvent>;
   readonly worker: OutboxWorker;
   readonly metricsRegistry: Registry;
+  /** The settings of its own pools (the consumer's: `consumer.poolOptions`), for checks. */
+  readonly poolOptions: {
+    readonly outbox: Readonly<pg.PoolOptions>;
+    readonly tenantRegistry: Readonly<pg.PoolOptions> | null;
+  };
   ready(): Promise<{ ok: boolean; details: unknown }>;
   stop(): Promise<void>;
 }
@@ -83,7 +88,12 @@ export async function startCrmSync(
   // The worker needs only Postgres: it drains what is there while the consumer joins its group (which can take a
   // session timeout after a crash).
   const pool = createOutboxPool(config);
-  const pools = [pool];
+  // per-tenant tokens from the app's registry (unless the caller gives its own token source)
+  const registryPool =
+    options.tokens === undefined && config.tenantRegistry !== null
+      ? createCrmTenantRegistryPool(config, config.tenantRegistry)
+      : null;
+  const pools = registryPool === null ? [pool] : [pool, registryPool];
   const metrics = createCrmMetrics(registry);
   const worker = new OutboxWorker({
     store: new SyncStore(pool, `"${config.schema}"`),
@@ -99,7 +109,7 @@ export async function startCrmSync(
       probeMs: config.worker.probeMs,
       nextDailyReset: (now) => nextMidnight(now, config.hubspot.dailyResetOffsetMinutes),
     }),
-    tokens: options.tokens ?? tokenSource(config, pools),
+    tokens: options.tokens ?? tokenSource(config, registryPool),
     metrics,
     logger,
     options: {
@@ -125,7 +135,7 @@ export async function startCrmSync(
     })
     .catch(async (error: unknown) => {
       await worker.stop();
-      await pool.end().catch(() => undefined);
+      await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
       throw error;
     });
 
@@ -133,6 +143,7 @@ export async function startCrmSync(
     consumer,
     worker,
     metricsRegistry: registry,
+    poolOptions: { outbox: pool.options, tenantRegistry: registryPool?.options ?? null },
     ready: async () => {
       const report = await consumer.ready();
       return { ok: report.ok && !worker.stopped, details: { ...report.details, worker: !worker.stopped } };
@@ -171,12 +182,10 @@ export function createCrmTenantRegistryPool(
 }
 
 /** HUBSPOT_ACCESS_TOKEN, and with a tenant registry each tenant's own token first. */
-function tokenSource(config: CrmSyncConfig, pools: pg.Pool[]): TokenSource {
+function tokenSource(config: CrmSyncConfig, registryPool: pg.Pool | null): TokenSource {
   const fallback = staticTokenSource(config.hubspot.accessToken);
   const registryConfig = config.tenantRegistry;
-  if (registryConfig === null) return fallback;
-  const registryPool = createCrmTenantRegistryPool(config, registryConfig);
-  pools.push(registryPool);
+  if (registryConfig === null || registryPool === null) return fallback;
   const registry = new TenantRegistry(registryPool, { schema: registryConfig.schema });
   return registryTokenSource(
     registry,

@@ -7,6 +7,8 @@ import type { WebhookSecretVerifier } from './verifier.js';
 
 export interface IngestVerifier {
   readonly verifier: WebhookSecretVerifier;
+  /** The settings of the tenant registry's pool, when the registry is configured (for checks). */
+  readonly registryPoolOptions: Readonly<pg.PoolOptions> | null;
   close(): Promise<void>;
 }
 
@@ -35,7 +37,8 @@ export async function createIngestVerifier(
   logger: Logger,
 ): Promise<IngestVerifier> {
   const databaseUrl = config.tenantRegistry.databaseUrl;
-  if (databaseUrl === undefined) return { verifier: staticVerifier, close: async () => undefined };
+  if (databaseUrl === undefined)
+    return { verifier: staticVerifier, registryPoolOptions: null, close: async () => undefined };
   const pool = createTenantRegistryPool(config, databaseUrl);
   // an idle connection dropped by Postgres must not crash the ingest (the next query reconnects)
   pool.on('error', (err) =>
@@ -65,6 +68,7 @@ export async function createIngestVerifier(
     const combined = anyOfVerifiers(asRegistryVerifier(staticVerifier), registry);
     return {
       verifier: combined,
+      registryPoolOptions: pool.options,
       async close() {
         await registry.close();
         await pool.end();
