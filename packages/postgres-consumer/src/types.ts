@@ -108,7 +108,7 @@ export type RuntimeEvent =
   | { readonly type: 'dedup-purged'; readonly deleted: number }
   | {
       readonly type: 'background-failure';
-      readonly task: 'dedup-purge' | 'assignment-seek' | 'postgres-pool';
+      readonly task: 'dedup-purge' | 'assignment-seek' | 'postgres-pool' | 'metrics-refresh';
       readonly error: unknown;
     }
   | {
