@@ -6,6 +6,8 @@ export interface IngestMetrics {
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   readonly authFailures: Counter<'format' | 'reason'>;
   readonly webhooksAccepted: Counter<'format'>;
+  /** Accepted webhooks per registered tenant; see tenant-metric.ts for the bounded label. */
+  readonly tenantWebhooks: Counter<'tenant'>;
   readonly produceLatency: Histogram<'outcome'>;
   readonly batchRecords: Histogram;
   readonly batchBytes: Histogram;
@@ -56,6 +58,12 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
       name: 'ingest_webhooks_accepted_total',
       help: 'Webhooks acknowledged by Kafka and answered 200',
       labelNames: ['format'] as const,
+      registers: [registry],
+    }),
+    tenantWebhooks: new Counter({
+      name: 'ingest_tenant_webhooks_total',
+      help: 'Webhooks answered 200, per tenant: a registered tenant (LIVECHAT_TENANT_SECRETS_FILE or the app\'s registry) by its id, every other delivery under tenant="_unregistered"',
+      labelNames: ['tenant'] as const,
       registers: [registry],
     }),
     produceLatency: new Histogram({

@@ -7,6 +7,8 @@ import type { WebhookSecretVerifier } from './verifier.js';
 
 export interface IngestVerifier {
   readonly verifier: WebhookSecretVerifier;
+  /** Whether a tenant id is registered: in LIVECHAT_TENANT_SECRETS_FILE or an active tenant of the app's registry. */
+  isRegisteredTenant(tenant: string): boolean;
   close(): Promise<void>;
 }
 
@@ -21,7 +23,9 @@ export async function createIngestVerifier(
   logger: Logger,
 ): Promise<IngestVerifier> {
   const databaseUrl = config.tenantRegistry.databaseUrl;
-  if (databaseUrl === undefined) return { verifier: staticVerifier, close: async () => undefined };
+  const inSecretsFile = (tenant: string): boolean => Object.hasOwn(config.auth.tenants, tenant);
+  if (databaseUrl === undefined)
+    return { verifier: staticVerifier, isRegisteredTenant: inSecretsFile, close: async () => undefined };
   // Bounded waits: a Postgres that hangs (rather than refusing) must not hold requests or the refresh loop.
   const pool = new pg.Pool({
     connectionString: databaseUrl,
@@ -58,6 +62,7 @@ export async function createIngestVerifier(
     const combined = anyOfVerifiers(asRegistryVerifier(staticVerifier), registry);
     return {
       verifier: combined,
+      isRegisteredTenant: (tenant) => inSecretsFile(tenant) || registry.knowsTenant(tenant),
       async close() {
         await registry.close();
         await pool.end();
