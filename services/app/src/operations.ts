@@ -14,6 +14,11 @@ export interface AppMetrics {
   readonly readinessProbes: Counter;
   /** 1 when the last probe reached Postgres. */
   readonly postgresUp: Gauge;
+  /**
+   * Attempts at LiveChat's accounts (OAuth token) and Configuration API (webhooks), by call (`oauth.token`,
+   * `configuration.register_webhook`, …) and outcome (the HTTP status, `timeout` or `network`).
+   */
+  readonly livechatApiCalls: Counter<'call' | 'outcome'>;
   /** Agent Chat API retries by method and reason (too_many_requests, timeout, …). */
   readonly agentApiRetries: Counter<'method' | 'reason'>;
   /** Agent Chat API calls that failed for good, by method and code (AGENT_API_*). */
@@ -54,6 +59,12 @@ export function createAppMetrics(options: { defaultMetrics?: boolean } = {}): Ap
     postgresUp: new Gauge({
       name: 'app_postgres_up',
       help: '1 when the last readiness probe reached Postgres, else 0',
+      registers: [registry],
+    }),
+    livechatApiCalls: new Counter({
+      name: 'app_livechat_api_calls_total',
+      help: 'Attempts at LiveChat\'s accounts and Configuration APIs, by call and outcome (HTTP status, timeout, network); errors are outcome!~"2.."',
+      labelNames: ['call', 'outcome'],
       registers: [registry],
     }),
     agentApiRetries: new Counter({
