@@ -47,7 +47,7 @@ const KEYWORDS = new Set([
  * identifier that is not a function call or a keyword. Histogram series (`_bucket`, `_sum`, `_count`) count as
  * their family.
  */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, ' ')
     .replace(/\{[^}]*\}/g, ' ')
@@ -109,6 +109,21 @@ describe('the names the PromQL extraction finds', () => {
         'sum by (tenant) (increase(ingest_tenant_webhooks_total[1h] offset 1w)) > 10 unless sum by (tenant) (increase(x_total{a="b or c"}[30m])) > 0 and on (job) up == 0',
       ).sort(),
     ).toEqual(['ingest_tenant_webhooks_total', 'up', 'x_total']);
+  });
+});
+
+describe('the runbook', () => {
+  it('has a README line for every alert', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Monitoring and alerts'));
+    const rules = parseYaml(readFileSync(alertsFile, 'utf8')) as {
+      groups: { rules: { alert?: string }[] }[];
+    };
+    const alerts = rules.groups.flatMap((g) =>
+      g.rules.flatMap((r) => (r.alert === undefined ? [] : [r.alert])),
+    );
+    expect(alerts.length).toBeGreaterThan(10);
+    expect(alerts.filter((alert) => !section.includes(`| \`${alert}\``))).toEqual([]);
   });
 });
 
