@@ -31,6 +31,7 @@ export interface SpoolMetrics {
   readonly drainedRecords: Counter;
   readonly groupRecords: Histogram;
   readonly commitLatency: Histogram;
+  /** By reason, one of SPOOL_REFUSAL_REASONS. */
   readonly refused: Counter<'reason'>;
   readonly rejected: Counter;
   readonly recoveryLostRecords: Counter;
@@ -40,7 +41,7 @@ export interface SpoolMetrics {
 export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}): IngestMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'ingest_' });
-  return {
+  const metrics: IngestMetrics = {
     registry,
     httpRequests: new Counter({
       name: 'ingest_http_requests_total',
@@ -176,4 +177,11 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
       }),
     },
   };
+  // Every reason starts at 0: prom-client creates a label set's series at its first inc(), which Prometheus then
+  // sees already at 1, and increase() ignores a series' first sample (SpoolRefusingWebhooks would miss a burst).
+  for (const reason of SPOOL_REFUSAL_REASONS) metrics.spool.refused.inc({ reason }, 0);
+  return metrics;
 }
+
+/** The `reason` values of ingest_spool_refused_total. */
+const SPOOL_REFUSAL_REASONS = ['full', 'unavailable'] as const;
