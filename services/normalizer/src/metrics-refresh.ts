@@ -29,7 +29,12 @@ export function startMetricsRefresh(
   let lastFailureLoggedAt = -Infinity;
 
   const once = async (): Promise<void> => {
-    connected ??= admin.connect();
+    // A failed connect is forgotten, so the next refresh connects again: a cached rejection would freeze the
+    // gauges for good after one failure (and NormalizerLagGrowing could never fire).
+    connected ??= admin.connect().catch((error: unknown) => {
+      connected = undefined;
+      throw error;
+    });
     await connected;
     const committed = await admin.fetchOffsets({ groupId: config.groupId, topics: [config.rawTopic] });
     const byPartition = new Map(

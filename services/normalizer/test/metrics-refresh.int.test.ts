@@ -1,6 +1,9 @@
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTopic, testKafka, uniqueName, waitFor } from '@livechat-pipeline/testkit';
+import { createTopic, stackEndpoints, testKafka, uniqueName, waitFor } from '@livechat-pipeline/testkit';
 import { createNormalizerMetrics, type NormalizerMetrics } from '../src/metrics.js';
 import { startMetricsRefresh, type MetricsRefresh } from '../src/metrics-refresh.js';
 
@@ -26,10 +29,73 @@ async function valueOf(metrics: NormalizerMetrics, name: string, labels: Record<
   return found?.value;
 }
 
+/** A free local port with nothing listening on it (yet). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A TCP proxy on `port` to the stack's first broker (the seed; the broker's metadata names its own address). */
+async function proxyToBroker(port: number): Promise<net.Server> {
+  const [host, brokerPort] = stackEndpoints().kafkaBrokers[0]!.split(':');
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(brokerPort), host);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+
 describe("the normalizer's lag and dead-letter gauges without any batch", () => {
   let refresh: MetricsRefresh | undefined;
+  let proxy: net.Server | undefined;
   afterAll(async () => {
     await refresh?.stop();
+    await new Promise((resolve) => (proxy ? proxy.close(resolve) : resolve(undefined)));
+  });
+
+  it('connects again after a failed connect (Kafka unreachable when the normalizer started)', async () => {
+    // given: a raw topic with 2 records nobody consumed, and a broker address where nothing listens yet
+    const rawTopic = uniqueName('lagretry');
+    const deadLetterTopic = uniqueName('lagretry-dlq');
+    await createTopic(rawTopic, 1);
+    await createTopic(deadLetterTopic, 1);
+    await produce(rawTopic, 0, 2);
+    const port = await freePort();
+    const kafka = new Kafka({
+      clientId: 'lag-refresh-retry',
+      brokers: [`127.0.0.1:${port}`],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 500,
+      retry: { retries: 0 },
+    });
+    const metrics = createNormalizerMetrics();
+    let failures = 0;
+    const logger = pino({ level: 'warn' }, { write: () => void failures++ });
+    refresh = startMetricsRefresh(
+      kafka,
+      { groupId: uniqueName('lagretry-group'), rawTopic, deadLetterTopic, metricsRefreshMs: 200 },
+      metrics,
+      logger,
+    );
+    await waitFor(() => failures > 0, { message: 'the first refresh fails', timeoutMs: 10_000 });
+
+    // when: the broker becomes reachable at that address
+    proxy = await proxyToBroker(port);
+
+    // then: a later refresh connects and sets the gauges
+    await waitFor(
+      async () =>
+        (await valueOf(metrics, 'normalizer_partition_lag', { topic: rawTopic, partition: '0' })) === 2,
+      { message: 'lag 2 after the broker became reachable', timeoutMs: 15_000 },
+    );
+    await refresh.stop();
+    refresh = undefined;
   });
 
   it('reads every partition of the group (committed or not) and the dead-letter topic from Kafka', async () => {
