@@ -52,6 +52,8 @@ export class PostgresConsumer<E> {
   private purgeTimer: NodeJS.Timeout | undefined;
   private metricsTimer: NodeJS.Timeout | undefined;
   private refreshingMetrics = false;
+  /** The last metrics refresh failed: the next failure is not reported again, the next success is. */
+  private metricsRefreshFailing = false;
   private kept: KeptConsumer | undefined;
 
   constructor(
@@ -420,8 +422,16 @@ export class PostgresConsumer<E> {
       for (const { high, low } of await this.admin.fetchTopicOffsets(dlq))
         records += BigInt(high) - BigInt(low);
       this.metrics.setDeadLetterTopicRecords(dlq, Number(records));
+      if (this.metricsRefreshFailing) {
+        this.metricsRefreshFailing = false;
+        this.emit({ type: 'background-recovered', task: 'metrics-refresh' });
+      }
     } catch (error) {
-      if (this.state === 'running') this.emit({ type: 'background-failure', task: 'metrics-refresh', error });
+      // Reported once per outage (a refresh every few seconds would flood the log while Kafka is down).
+      if (this.state === 'running' && !this.metricsRefreshFailing) {
+        this.metricsRefreshFailing = true;
+        this.emit({ type: 'background-failure', task: 'metrics-refresh', error });
+      }
     } finally {
       this.refreshingMetrics = false;
     }

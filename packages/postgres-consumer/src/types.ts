@@ -111,6 +111,8 @@ export type RuntimeEvent =
       readonly task: 'dedup-purge' | 'assignment-seek' | 'postgres-pool' | 'metrics-refresh';
       readonly error: unknown;
     }
+  /** A background task whose failure was reported works again (the metrics refresh reports each outage once). */
+  | { readonly type: 'background-recovered'; readonly task: 'metrics-refresh' }
   | {
       /** kafkajs gave up on the consumer (a non-retriable crash); it is started again after `delayMs`. */
       readonly type: 'consumer-restart';

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { waitFor } from '@livechat-pipeline/testkit';
-import { readStoredOffset, type PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
+import {
+  readStoredOffset,
+  type PostgresConsumer,
+  type RuntimeEvent,
+} from '@livechat-pipeline/postgres-consumer';
 import {
   counterEvents,
   counterFixture,
@@ -86,5 +90,68 @@ describe('lag and dead-letter topic size while the consumer is stuck', () => {
       },
     );
     expect(await readStoredOffset(fixture.pool, fixture.name, position)).toBe(5n);
+  });
+});
+
+describe('a failing lag refresh', () => {
+  let fixture: CounterFixture;
+  let consumer: PostgresConsumer<CounterEvent> | undefined;
+
+  beforeAll(async () => {
+    fixture = await counterFixture('lagfail', 1);
+  });
+  afterAll(async () => {
+    await consumer?.stop();
+    await fixture.cleanup();
+  });
+
+  it('is reported once per outage, and its recovery once', async () => {
+    // given: a running member whose refresh (every 100 ms) works
+    const events: RuntimeEvent[] = [];
+    const registry = new Registry();
+    consumer = startCounter(fixture, {
+      groupId: `${fixture.name}-group`,
+      metricsRegistry: registry,
+      metricsRefreshIntervalMs: 100,
+      events,
+    });
+    await consumer.start();
+    const labels = { consumer: fixture.name, topic: fixture.topic, partition: '0' };
+    await waitFor(async () => (await gauge(registry, 'postgres_consumer_lag', labels)) === 0, {
+      message: 'the first refresh',
+      timeoutMs: 10_000,
+    });
+    const refreshEvents = () =>
+      events.flatMap((e) =>
+        (e.type === 'background-failure' || e.type === 'background-recovered') && e.task === 'metrics-refresh'
+          ? [e.type]
+          : [],
+      );
+    expect(refreshEvents()).toEqual([]);
+
+    // when: the stored offsets cannot be read for at least 10 refreshes (a view that counts reads and fails)
+    const schema = consumer.options.schema;
+    await fixture.pool.query(`
+      alter table "${schema}"._offsets rename to _offsets_kept;
+      create sequence "${schema}".offset_reads;
+      create function "${schema}".failing_offsets()
+        returns table (consumer text, topic text, partition int, next_offset bigint) language plpgsql as $$
+        begin perform nextval('"${schema}".offset_reads'); raise exception 'offsets unavailable'; end $$;
+      create view "${schema}"._offsets as select * from "${schema}".failing_offsets();`);
+    const reads = async () =>
+      Number(
+        (await fixture.pool.query(`select last_value from "${schema}".offset_reads`)).rows[0].last_value,
+      );
+    await waitFor(async () => (await reads()) >= 10, { message: '10 failed refreshes', timeoutMs: 10_000 });
+
+    // then: one failure was reported
+    expect(refreshEvents()).toEqual(['background-failure']);
+
+    // and when the offsets are back: one recovery
+    await fixture.pool.query(`
+      drop view "${schema}"._offsets;
+      alter table "${schema}"._offsets_kept rename to _offsets;`);
+    await waitFor(() => refreshEvents().length === 2, { message: 'the recovery', timeoutMs: 10_000 });
+    expect(refreshEvents()).toEqual(['background-failure', 'background-recovered']);
   });
 });
