@@ -6,25 +6,39 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
  */
 export class ConsumerMetrics {
   readonly registry: Registry;
-  private readonly lag: Gauge<'consumer' | 'topic' | 'partition'>;
+  private readonly lag: Gauge<'consumer' | 'group' | 'topic' | 'partition'>;
+  private readonly deadLetterTopicRecords: Gauge<'consumer' | 'topic'>;
   private readonly events: Counter<'consumer' | 'outcome'>;
   private readonly batchDuration: Histogram<'consumer'>;
   private readonly deadLetters: Counter<'consumer' | 'code'>;
   private readonly transientFailures: Counter<'consumer' | 'code'>;
   private readonly offsetConflicts: Counter<'consumer' | 'topic' | 'partition'>;
 
+  private readonly group: string;
+
   constructor(
     private readonly consumer: string,
     registry?: Registry,
+    /** The Kafka consumer group (default: the consumer's name, as the runtime's `groupId`). */
+    group?: string,
   ) {
+    this.group = group ?? consumer;
     this.registry = registry ?? new Registry();
     const registers = [this.registry];
     this.lag =
       existing(this.registry, 'postgres_consumer_lag') ??
       new Gauge({
         name: 'postgres_consumer_lag',
-        help: 'Records between the stored offset and the high watermark',
-        labelNames: ['consumer', 'topic', 'partition'],
+        help: 'Records between the offset stored in Postgres and the high watermark, per group and partition (set after each batch and every metricsRefreshIntervalMs, also while no batch flows)',
+        labelNames: ['consumer', 'group', 'topic', 'partition'],
+        registers,
+      });
+    this.deadLetterTopicRecords =
+      existing(this.registry, 'postgres_consumer_dead_letter_topic_records') ??
+      new Gauge({
+        name: 'postgres_consumer_dead_letter_topic_records',
+        help: "Records on the consumer's dead-letter topic (high minus low watermark over its partitions), read every metricsRefreshIntervalMs",
+        labelNames: ['consumer', 'topic'],
         registers,
       });
     this.events =
@@ -90,7 +104,14 @@ export class ConsumerMetrics {
   }
 
   setLag(topic: string, partition: number, lag: number): void {
-    this.lag.set({ consumer: this.consumer, topic, partition: String(partition) }, Math.max(0, lag));
+    this.lag.set(
+      { consumer: this.consumer, group: this.group, topic, partition: String(partition) },
+      Math.max(0, lag),
+    );
+  }
+
+  setDeadLetterTopicRecords(topic: string, records: number): void {
+    this.deadLetterTopicRecords.set({ consumer: this.consumer, topic }, Math.max(0, records));
   }
 
   recordDeadLetter(code: string): void {

@@ -25,6 +25,12 @@ export interface PostgresConsumerOptions {
   /** How long dedup records are kept; LiveChat redelivers within hours, so default 24 h. */
   readonly dedupRetentionMs?: number;
   readonly dedupPurgeIntervalMs?: number;
+  /**
+   * How often the lag of every partition (high watermark minus the offset stored in Postgres) and the size of the
+   * dead-letter topic are read from Kafka for the metrics, whether or not batches flow (a stuck consumer's lag must
+   * still show). Default 15 s.
+   */
+  readonly metricsRefreshIntervalMs?: number;
   readonly backoff?: Partial<BackoffPolicy>;
   readonly poolSize?: number;
   /** Bounds every statement (a hung Postgres must become a retryable timeout, not a stuck batch). */
@@ -51,6 +57,7 @@ export interface ResolvedOptions {
   readonly databaseUrl: string;
   readonly dedupRetentionMs: number;
   readonly dedupPurgeIntervalMs: number;
+  readonly metricsRefreshIntervalMs: number;
   readonly backoff: BackoffPolicy;
   readonly poolSize: number;
   readonly statementTimeoutMs: number;
@@ -127,6 +134,7 @@ export function resolveOptions<E>(
     databaseUrl: options.databaseUrl,
     dedupRetentionMs: positive('dedupRetentionMs', options.dedupRetentionMs, 24 * 60 * 60 * 1000),
     dedupPurgeIntervalMs: positive('dedupPurgeIntervalMs', options.dedupPurgeIntervalMs, 10 * 60 * 1000),
+    metricsRefreshIntervalMs: positive('metricsRefreshIntervalMs', options.metricsRefreshIntervalMs, 15_000),
     backoff,
     poolSize: positive('poolSize', options.poolSize, 4),
     statementTimeoutMs: positive('statementTimeoutMs', options.statementTimeoutMs, 30_000),

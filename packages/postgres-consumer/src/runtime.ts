@@ -10,7 +10,7 @@ import { purgeExpiredEventIds } from './dedup.js';
 import { ConsumerError, classifyError } from './errors.js';
 import { ConsumerMetrics } from './metrics.js';
 import { migrateConsumerSchema } from './migrations.js';
-import { partitionId, readStoredOffset } from './offsets.js';
+import { partitionId, readAllStoredOffsets, readStoredOffset } from './offsets.js';
 import { quoteIdent, resolveOptions, type PostgresConsumerOptions, type ResolvedOptions } from './options.js';
 import type { ConsumerDefinition, ReadyReport, RuntimeEvent } from './types.js';
 
@@ -50,6 +50,10 @@ export class PostgresConsumer<E> {
   private joined = false;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private purgeTimer: NodeJS.Timeout | undefined;
+  private metricsTimer: NodeJS.Timeout | undefined;
+  private refreshingMetrics = false;
+  /** The last metrics refresh failed: the next failure is not reported again, the next success is. */
+  private metricsRefreshFailing = false;
   private kept: KeptConsumer | undefined;
 
   constructor(
@@ -79,7 +83,11 @@ export class PostgresConsumer<E> {
     });
     this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true });
     this.admin = kafka.admin();
-    this.metrics = new ConsumerMetrics(this.options.consumerName, rawOptions.metricsRegistry);
+    this.metrics = new ConsumerMetrics(
+      this.options.consumerName,
+      rawOptions.metricsRegistry,
+      this.options.groupId,
+    );
     this.processor = new BatchProcessor({
       pool: this.pool,
       producer: this.producer,
@@ -133,6 +141,9 @@ export class PostgresConsumer<E> {
     this.purgeTimer = setInterval(() => void this.purgeDedup(), this.options.dedupPurgeIntervalMs);
     this.purgeTimer.unref();
     void this.purgeDedup();
+    this.metricsTimer = setInterval(() => void this.refreshMetrics(), this.options.metricsRefreshIntervalMs);
+    this.metricsTimer.unref();
+    void this.refreshMetrics();
     this.state = 'running';
     this.emit({ type: 'started', consumer: this.options.consumerName, groupId: this.options.groupId });
   }
@@ -142,6 +153,7 @@ export class PostgresConsumer<E> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
     clearInterval(this.purgeTimer);
+    clearInterval(this.metricsTimer);
     this.kept?.stop();
     await this.consumer.disconnect().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
@@ -402,6 +414,44 @@ export class PostgresConsumer<E> {
       });
     } catch (error) {
       this.emit({ type: 'kafka-commit-failed', topic, partition, error });
+    }
+  }
+
+  /**
+   * Lag of every partition of the input topics (high watermark minus the offset stored in Postgres, or minus the low
+   * watermark when none is stored) and the dead-letter topic's size, read on a timer rather than after batches: a
+   * consumer whose batch hangs or backs off for ever, or that lost its assignment, processes nothing, and its lag
+   * must still grow on the dashboard. Every member reports every partition of the group (Postgres is the group's
+   * truth), so the value survives rebalances and a dead member; with N members, aggregate with `max by`.
+   */
+  private async refreshMetrics(): Promise<void> {
+    if (this.refreshingMetrics) return;
+    this.refreshingMetrics = true;
+    try {
+      const stored = await readAllStoredOffsets(this.pool, this.options.schema, this.options.consumerName);
+      for (const topic of this.options.topics) {
+        for (const { partition, high, low } of await this.admin.fetchTopicOffsets(topic)) {
+          const next = stored.get(partitionId(topic, partition)) ?? BigInt(low);
+          this.metrics.setLag(topic, partition, Number(BigInt(high) - next));
+        }
+      }
+      const dlq = this.options.deadLetterTopic;
+      let records = 0n;
+      for (const { high, low } of await this.admin.fetchTopicOffsets(dlq))
+        records += BigInt(high) - BigInt(low);
+      this.metrics.setDeadLetterTopicRecords(dlq, Number(records));
+      if (this.metricsRefreshFailing) {
+        this.metricsRefreshFailing = false;
+        this.emit({ type: 'background-recovered', task: 'metrics-refresh' });
+      }
+    } catch (error) {
+      // Reported once per outage (a refresh every few seconds would flood the log while Kafka is down).
+      if (this.state === 'running' && !this.metricsRefreshFailing) {
+        this.metricsRefreshFailing = true;
+        this.emit({ type: 'background-failure', task: 'metrics-refresh', error });
+      }
+    } finally {
+      this.refreshingMetrics = false;
     }
   }
 

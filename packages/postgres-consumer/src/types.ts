@@ -108,9 +108,11 @@ export type RuntimeEvent =
   | { readonly type: 'dedup-purged'; readonly deleted: number }
   | {
       readonly type: 'background-failure';
-      readonly task: 'dedup-purge' | 'assignment-seek' | 'postgres-pool';
+      readonly task: 'dedup-purge' | 'assignment-seek' | 'postgres-pool' | 'metrics-refresh';
       readonly error: unknown;
     }
+  /** A background task whose failure was reported works again (the metrics refresh reports each outage once). */
+  | { readonly type: 'background-recovered'; readonly task: 'metrics-refresh' }
   | {
       /** kafkajs gave up on the consumer (a non-retriable crash); it is started again after `delayMs`. */
       readonly type: 'consumer-restart';

@@ -111,6 +111,11 @@ export class RegistrySecretVerifier implements SecretVerifier {
     this.tokens = this.lookupsPerSecond;
   }
 
+  /** Whether `tenant` (an organization_id or license_id) is an active tenant of the last loaded set. */
+  knowsTenant(tenant: string): boolean {
+    return this.snapshot.byTenant.has(tenant);
+  }
+
   get stats(): RegistryVerifierStats {
     return { ...this.counters };
   }

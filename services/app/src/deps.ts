@@ -97,7 +97,11 @@ export async function createAppDeps(
   const registry = new TenantRegistry(pool, { schema: config.database.schema });
   const archiveStore = new ArchiveStore(pool, { schema: config.database.schema });
   await startup.step(`migrate archive walks in ${config.database.schema}`, () => archiveStore.migrate());
-  const policy = retryPolicy(config);
+  const metrics = options.metrics ?? createAppMetrics();
+  const policy: RetryPolicy = {
+    ...retryPolicy(config),
+    onAttempt: (call, outcome) => metrics.livechatApiCalls.inc({ call, outcome }),
+  };
   let oauth: AppDeps['oauth'] = null;
   if (config.oauthConfigured) {
     const cipher = new TokenCipher(config.tokenKeys);
@@ -139,7 +143,6 @@ export async function createAppDeps(
       logger,
     });
   };
-  const metrics = options.metrics ?? createAppMetrics();
   const tokens = oauth?.tokens;
   const backgroundSync =
     tokens === undefined || config.livechat.clientId === ''

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { createOperationsServer } from '@livechat-pipeline/service-host';
 import type { Readiness } from '@livechat-pipeline/service-host';
+import { AGENT_API_ERROR_CODES, type AgentApiErrorCode } from '@livechat-pipeline/livechat-agent-api';
 import type pg from 'pg';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -14,6 +15,11 @@ export interface AppMetrics {
   readonly readinessProbes: Counter;
   /** 1 when the last probe reached Postgres. */
   readonly postgresUp: Gauge;
+  /**
+   * Attempts at LiveChat's accounts (OAuth token) and Configuration API (webhooks), by call (`oauth.token`,
+   * `configuration.register_webhook`, …) and outcome (the HTTP status, `timeout` or `network`).
+   */
+  readonly livechatApiCalls: Counter<'call' | 'outcome'>;
   /** Agent Chat API retries by method and reason (too_many_requests, timeout, …). */
   readonly agentApiRetries: Counter<'method' | 'reason'>;
   /** Agent Chat API calls that failed for good, by method and code (AGENT_API_*). */
@@ -32,7 +38,7 @@ export interface AppMetrics {
 export function createAppMetrics(options: { defaultMetrics?: boolean } = {}): AppMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
-  return {
+  const metrics: AppMetrics = {
     registry,
     httpRequests: new Counter({
       name: 'app_http_requests_total',
@@ -54,6 +60,12 @@ export function createAppMetrics(options: { defaultMetrics?: boolean } = {}): Ap
     postgresUp: new Gauge({
       name: 'app_postgres_up',
       help: '1 when the last readiness probe reached Postgres, else 0',
+      registers: [registry],
+    }),
+    livechatApiCalls: new Counter({
+      name: 'app_livechat_api_calls_total',
+      help: 'Attempts at LiveChat\'s accounts and Configuration APIs, by call and outcome (HTTP status, timeout, network); errors are outcome!~"2.."',
+      labelNames: ['call', 'outcome'],
       registers: [registry],
     }),
     agentApiRetries: new Counter({
@@ -102,7 +114,17 @@ export function createAppMetrics(options: { defaultMetrics?: boolean } = {}): Ap
       registers: [registry],
     }),
   };
+  // Every method and code starts at 0 (18 series): prom-client creates a label set's series at its first inc(),
+  // which Prometheus then sees already at 1, and increase() ignores a series' first sample, so a one-off 403 would
+  // never reach LiveChatApiErrors.
+  for (const method of AGENT_API_METHODS)
+    for (const code of Object.keys(AGENT_API_ERROR_CODES) as AgentApiErrorCode[])
+      metrics.agentApiErrors.inc({ method, code }, 0);
+  return metrics;
 }
+
+/** The Agent Chat API methods the app calls (archive walks and reconciliation). */
+const AGENT_API_METHODS = ['list_archives', 'get_chat'] as const;
 
 /**
  * /readyz's check: Postgres answers `select 1` within `timeoutMs`. The result is cached for `cacheMs` and

@@ -31,6 +31,11 @@ import { SpoolingPublisher } from './spool/spooling-publisher.js';
 export interface IngestDeps {
   readonly publisher: RawWebhookPublisher;
   readonly verifier: WebhookSecretVerifier;
+  /**
+   * Whether an authenticated delivery's tenant gets its own `ingest_tenant_webhooks_total` series (registered
+   * tenants are bounded; the rest share one). Default: none has, all count as `_unregistered`.
+   */
+  readonly isRegisteredTenant?: (tenant: string) => boolean;
   readonly readiness: ReadinessProbe;
   /** The service's logger; buildApp creates one from the config when absent. */
   readonly logger?: Logger;
@@ -212,6 +217,7 @@ export async function createIngestDeps(
     deps: {
       publisher,
       verifier: verifier.verifier,
+      isRegisteredTenant: (tenant) => verifier.isRegisteredTenant(tenant),
       readiness: new CachedReadiness(
         spooling === undefined ? stackReadiness : new SpoolingReadiness(stackReadiness, spooling),
         config.operations.readinessCacheMs,

@@ -6,6 +6,8 @@ export interface IngestMetrics {
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   readonly authFailures: Counter<'format' | 'reason'>;
   readonly webhooksAccepted: Counter<'format'>;
+  /** Accepted webhooks per registered tenant; see tenant-metric.ts for the bounded label. */
+  readonly tenantWebhooks: Counter<'tenant'>;
   readonly produceLatency: Histogram<'outcome'>;
   readonly batchRecords: Histogram;
   readonly batchBytes: Histogram;
@@ -29,6 +31,7 @@ export interface SpoolMetrics {
   readonly drainedRecords: Counter;
   readonly groupRecords: Histogram;
   readonly commitLatency: Histogram;
+  /** By reason, one of SPOOL_REFUSAL_REASONS. */
   readonly refused: Counter<'reason'>;
   readonly rejected: Counter;
   readonly recoveryLostRecords: Counter;
@@ -38,7 +41,7 @@ export interface SpoolMetrics {
 export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}): IngestMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'ingest_' });
-  return {
+  const metrics: IngestMetrics = {
     registry,
     httpRequests: new Counter({
       name: 'ingest_http_requests_total',
@@ -56,6 +59,12 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
       name: 'ingest_webhooks_accepted_total',
       help: 'Webhooks acknowledged by Kafka and answered 200',
       labelNames: ['format'] as const,
+      registers: [registry],
+    }),
+    tenantWebhooks: new Counter({
+      name: 'ingest_tenant_webhooks_total',
+      help: 'Webhooks answered 200, per tenant: a registered tenant (LIVECHAT_TENANT_SECRETS_FILE or the app\'s registry) by its id, every other delivery under tenant="_unregistered"',
+      labelNames: ['tenant'] as const,
       registers: [registry],
     }),
     produceLatency: new Histogram({
@@ -168,4 +177,11 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
       }),
     },
   };
+  // Every reason starts at 0: prom-client creates a label set's series at its first inc(), which Prometheus then
+  // sees already at 1, and increase() ignores a series' first sample (SpoolRefusingWebhooks would miss a burst).
+  for (const reason of SPOOL_REFUSAL_REASONS) metrics.spool.refused.inc({ reason }, 0);
+  return metrics;
 }
+
+/** The `reason` values of ingest_spool_refused_total. */
+const SPOOL_REFUSAL_REASONS = ['full', 'unavailable'] as const;

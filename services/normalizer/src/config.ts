@@ -21,6 +21,8 @@ export interface NormalizerConfig {
   readonly rawTopic: string;
   readonly chatEventsTopic: { readonly name: string; readonly partitions: number };
   readonly deadLetterTopic: string;
+  /** How often the group's lag and the dead-letter topic's size are read from Kafka for /metrics. */
+  readonly metricsRefreshMs: number;
   readonly http: { readonly host: string; readonly port: number };
   /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
   readonly startupTimeoutMs: number;
@@ -37,6 +39,7 @@ const schema = z.object({
   CHAT_EVENTS_TOPIC: nameVar.default(TOPICS.chatEvents),
   CHAT_EVENTS_TOPIC_PARTITIONS: intVar(1, 1000).default(6),
   NORMALIZER_DLQ_TOPIC: nameVar.default(TOPICS.normalizerDeadLetters),
+  NORMALIZER_METRICS_REFRESH_MS: intVar(100, 600_000).default(15_000),
   NORMALIZER_HOST: nameVar.default('127.0.0.1'),
   NORMALIZER_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   NORMALIZER_PORT: intVar(0, 65535).default(8090),
@@ -63,6 +66,7 @@ export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
     rawTopic: e.RAW_WEBHOOK_TOPIC,
     chatEventsTopic: { name: e.CHAT_EVENTS_TOPIC, partitions: e.CHAT_EVENTS_TOPIC_PARTITIONS },
     deadLetterTopic: e.NORMALIZER_DLQ_TOPIC,
+    metricsRefreshMs: e.NORMALIZER_METRICS_REFRESH_MS,
     http: { host: e.NORMALIZER_HOST, port: e.NORMALIZER_PORT },
     startupTimeoutMs: e.NORMALIZER_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,

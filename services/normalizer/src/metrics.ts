@@ -5,7 +5,8 @@ export interface NormalizerMetrics {
   readonly rawRecords: Counter<'outcome'>;
   readonly chatEvents: Counter<'type'>;
   readonly batchSeconds: Histogram;
-  readonly lag: Gauge<'partition'>;
+  readonly lag: Gauge<'group' | 'topic' | 'partition'>;
+  readonly deadLetterTopicRecords: Gauge<'topic'>;
 }
 
 export function createNormalizerMetrics(): NormalizerMetrics {
@@ -33,8 +34,14 @@ export function createNormalizerMetrics(): NormalizerMetrics {
     }),
     lag: new Gauge({
       name: 'normalizer_partition_lag',
-      help: 'High watermark minus the next offset, per raw partition',
-      labelNames: ['partition'],
+      help: "High watermark minus the group's next offset, per raw partition (after each batch, and every NORMALIZER_METRICS_REFRESH_MS from the committed offsets, also while no batch flows)",
+      labelNames: ['group', 'topic', 'partition'],
+      registers: [registry],
+    }),
+    deadLetterTopicRecords: new Gauge({
+      name: 'normalizer_dead_letter_topic_records',
+      help: 'Records on the dead-letter topic the normalizer writes (high minus low watermark), every NORMALIZER_METRICS_REFRESH_MS',
+      labelNames: ['topic'],
       registers: [registry],
     }),
   };

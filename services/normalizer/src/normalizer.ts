@@ -158,7 +158,11 @@ export class RawWebhookNormalizer {
     }
     await commitOffsetsIfNecessary();
     const lag = Number(batch.offsetLagLow());
-    if (Number.isFinite(lag)) this.deps.metrics.lag.set({ partition: String(batch.partition) }, lag);
+    if (Number.isFinite(lag))
+      this.deps.metrics.lag.set(
+        { group: this.config.groupId, topic: batch.topic, partition: String(batch.partition) },
+        lag,
+      );
     stopTimer();
   }
 

@@ -11,6 +11,7 @@ import {
 import { Startup, createServiceKafka } from '@livechat-pipeline/service-host';
 import type { NormalizerConfig } from './config.js';
 import { createNormalizerMetrics, type NormalizerMetrics } from './metrics.js';
+import { startMetricsRefresh } from './metrics-refresh.js';
 import { RawWebhookNormalizer } from './normalizer.js';
 
 export interface RunningNormalizer {
@@ -85,5 +86,13 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
       throw error;
     }
   });
-  return { normalizer, metrics, stop: () => normalizer.stop() };
+  const metricsRefresh = startMetricsRefresh(kafka, config, metrics, logger);
+  return {
+    normalizer,
+    metrics,
+    stop: async () => {
+      await metricsRefresh.stop();
+      await normalizer.stop();
+    },
+  };
 }

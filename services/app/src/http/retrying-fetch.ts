@@ -10,6 +10,8 @@ export interface RetryPolicy {
   readonly maxDelayMs?: number;
   /** Longest Retry-After honoured; longer ones fail the call instead of stalling it. */
   readonly maxRetryAfterMs?: number;
+  /** Told each attempt's outcome (the HTTP status, `timeout` or `network`), for the metrics. */
+  readonly onAttempt?: (call: string, outcome: string) => void;
 }
 
 export interface CallResult {
@@ -49,6 +51,7 @@ export async function callWithRetries(
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
       const text = await res.text();
       const durationMs = Date.now() - started;
+      policy.onAttempt?.(what, String(res.status));
       const retryable = res.status === 429 || res.status >= 500;
       logger.info(
         { livechat_call: what, attempt, status: res.status, durationMs },
@@ -73,6 +76,7 @@ export async function callWithRetries(
           ? 'timeout'
           : 'network error';
       lastProblem = kind;
+      policy.onAttempt?.(what, kind === 'timeout' ? 'timeout' : 'network');
       logger.warn(
         { livechat_call: what, attempt, error: kind, durationMs },
         'livechat call failed; may retry',

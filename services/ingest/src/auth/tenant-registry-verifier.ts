@@ -9,6 +9,8 @@ export interface IngestVerifier {
   readonly verifier: WebhookSecretVerifier;
   /** The settings of the tenant registry's pool, when the registry is configured (for checks). */
   readonly registryPoolOptions: Readonly<pg.PoolOptions> | null;
+  /** Whether a tenant id is registered: in LIVECHAT_TENANT_SECRETS_FILE or an active tenant of the app's registry. */
+  isRegisteredTenant(tenant: string): boolean;
   close(): Promise<void>;
 }
 
@@ -37,8 +39,14 @@ export async function createIngestVerifier(
   logger: Logger,
 ): Promise<IngestVerifier> {
   const databaseUrl = config.tenantRegistry.databaseUrl;
+  const inSecretsFile = (tenant: string): boolean => Object.hasOwn(config.auth.tenants, tenant);
   if (databaseUrl === undefined)
-    return { verifier: staticVerifier, registryPoolOptions: null, close: async () => undefined };
+    return {
+      verifier: staticVerifier,
+      registryPoolOptions: null,
+      isRegisteredTenant: inSecretsFile,
+      close: async () => undefined,
+    };
   const pool = createTenantRegistryPool(config, databaseUrl);
   // an idle connection dropped by Postgres must not crash the ingest (the next query reconnects)
   pool.on('error', (err) =>
@@ -69,6 +77,7 @@ export async function createIngestVerifier(
     return {
       verifier: combined,
       registryPoolOptions: pool.options,
+      isRegisteredTenant: (tenant) => inSecretsFile(tenant) || registry.knowsTenant(tenant),
       async close() {
         await registry.close();
         await pool.end();

@@ -10,6 +10,7 @@ import type { IngestMetrics } from '../metrics.js';
 import { buildRawRecord } from '../raw-record.js';
 import { redactBody } from '../redact.js';
 import { parseTenantLabel, resolveTenant } from '../tenant.js';
+import { tenantMetricLabel } from '../tenant-metric.js';
 import { classifyWebhook } from '../webhook.js';
 
 export interface WebhookRouteContext {
@@ -201,6 +202,7 @@ async function handleWebhook(
       },
     );
     metrics.webhooksAccepted.inc({ format: webhook.format });
+    metrics.tenantWebhooks.inc({ tenant: tenantMetricLabel(tenant.tenant, deps.isRegisteredTenant) });
     request.log.info(
       {
         event_id: record.value.event_id,
