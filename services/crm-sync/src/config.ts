@@ -25,6 +25,8 @@ export interface CrmSyncConfig {
     readonly partitionsConcurrently: number;
     readonly fetchMaxBytes: number;
     readonly poolSize: number;
+    /** How often the lag and dead-letter gauges are read from Kafka and Postgres (the runtime's timer). */
+    readonly metricsRefreshMs: number;
     readonly sessionTimeoutMs: number;
   };
   readonly hubspot: {
@@ -120,6 +122,7 @@ const schema = z.object({
   CRM_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
   CRM_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   CRM_POOL_SIZE: intVar(2, 100).default(6),
+  CRM_METRICS_REFRESH_MS: intVar(100, 600_000).default(15_000),
   CRM_SESSION_TIMEOUT_MS: intVar(6_000, 300_000).default(30_000),
   HUBSPOT_API_URL: httpUrlVar().default('https://api.hubapi.com'),
   HUBSPOT_ACCESS_TOKEN: z.string().trim().optional(),
@@ -179,6 +182,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
       partitionsConcurrently: e.CRM_PARTITIONS_CONCURRENTLY,
       fetchMaxBytes: e.CRM_FETCH_MAX_BYTES,
       poolSize: e.CRM_POOL_SIZE,
+      metricsRefreshMs: e.CRM_METRICS_REFRESH_MS,
       sessionTimeoutMs: e.CRM_SESSION_TIMEOUT_MS,
     },
     hubspot: {

@@ -71,6 +71,7 @@ export function consumerOptions(
     partitionsConsumedConcurrently: config.consumer.partitionsConcurrently,
     maxBytesPerPartition: config.consumer.fetchMaxBytes,
     poolSize: config.consumer.poolSize,
+    metricsRefreshIntervalMs: config.consumer.metricsRefreshMs,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     ...(metricsRegistry === undefined ? {} : { metricsRegistry }),
     onEvent: (event: RuntimeEvent) => logRuntimeEvent(logger, event),

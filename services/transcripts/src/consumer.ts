@@ -69,6 +69,7 @@ export function consumerOptions(
     partitionsConsumedConcurrently: config.consumer.partitionsConcurrently,
     maxBytesPerPartition: config.consumer.fetchMaxBytes,
     poolSize: config.consumer.poolSize,
+    metricsRefreshIntervalMs: config.consumer.metricsRefreshMs,
     onEvent: (event: RuntimeEvent) => logRuntimeEvent(logger, event),
   };
 }
