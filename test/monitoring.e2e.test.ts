@@ -248,6 +248,7 @@ describe('every metric the alert rules and the dashboard name exists on a servic
   const closers: (() => Promise<unknown>)[] = [];
   const urls: Record<string, string> = {};
   const registries: Registry[] = [];
+  const refreshIntervals: Record<string, number> = {};
   const ids = {
     raw: uniqueName('mon-raw'),
     chatEvents: uniqueName('mon-events'),
@@ -312,10 +313,12 @@ describe('every metric the alert rules and the dashboard name exists on a servic
           CHAT_EVENTS_TOPIC: ids.chatEvents,
           TRANSCRIPTS_CONSUMER_NAME: transcriptsName,
           TRANSCRIPTS_SCHEMA: transcriptsName.replace(/[^a-z0-9_]/g, '_'),
+          TRANSCRIPTS_METRICS_REFRESH_MS: '200',
         }),
         silent,
       );
       closers.push(() => transcripts.stop());
+      refreshIntervals['transcripts'] = transcripts.options.metricsRefreshIntervalMs;
       registries.push(transcripts.metricsRegistry);
       const transcriptsServer = createOperationsServer(transcripts.metricsRegistry, async () => ({
         ok: true,
@@ -413,7 +416,8 @@ describe('every metric the alert rules and the dashboard name exists on a servic
       { message: 'normalizer lag series for both partitions', timeoutMs: 10_000 },
     );
     // The projection's first refresh runs in the background (and may fail while its dead-letter topic is new):
-    // wait for its next one.
+    // wait for its next one (TRANSCRIPTS_METRICS_REFRESH_MS=200).
+    expect(refreshIntervals['transcripts']).toBe(200);
     const lag = new RegExp(
       `^postgres_consumer_lag\\{[^}]*topic="${ids.chatEvents}",partition="1"\\} 0$`,
       'm',

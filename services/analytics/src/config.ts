@@ -28,6 +28,8 @@ export interface AnalyticsConfig {
     readonly fetchMaxBytes: number;
     readonly poolSize: number;
     readonly connectTimeoutMs: number;
+    /** How often the lag and dead-letter gauges are read from Kafka and Postgres (the runtime's timer). */
+    readonly metricsRefreshMs: number;
   };
   readonly http: { readonly host: string; readonly port: number };
   /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
@@ -81,6 +83,7 @@ const schema = z.object({
   ANALYTICS_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
   ANALYTICS_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   ANALYTICS_POOL_SIZE: poolSizeVar(6),
+  ANALYTICS_METRICS_REFRESH_MS: intVar(100, 600_000).default(15_000),
   ANALYTICS_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   ANALYTICS_HOST: nameVar.default('127.0.0.1'),
   ANALYTICS_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
@@ -107,6 +110,7 @@ export function loadAnalyticsConfig(env: NodeJS.ProcessEnv): AnalyticsConfig {
       fetchMaxBytes: e.ANALYTICS_FETCH_MAX_BYTES,
       poolSize: e.ANALYTICS_POOL_SIZE,
       connectTimeoutMs: e.ANALYTICS_PG_CONNECT_TIMEOUT_MS,
+      metricsRefreshMs: e.ANALYTICS_METRICS_REFRESH_MS,
     },
     http: { host: e.ANALYTICS_HOST, port: e.ANALYTICS_PORT },
     startupTimeoutMs: e.ANALYTICS_STARTUP_TIMEOUT_MS,

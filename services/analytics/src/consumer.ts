@@ -71,6 +71,7 @@ export function consumerOptions(
     maxBytesPerPartition: config.consumer.fetchMaxBytes,
     poolSize: config.consumer.poolSize,
     connectionTimeoutMs: config.consumer.connectTimeoutMs,
+    metricsRefreshIntervalMs: config.consumer.metricsRefreshMs,
     onEvent: (event: RuntimeEvent) => logRuntimeEvent(logger, event),
   };
 }

@@ -1,6 +1,9 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ServiceConfigError } from '@livechat-pipeline/service-host';
 import { loadAnalyticsConfig } from '../src/config.js';
+import { consumerOptions } from '../src/consumer.js';
 
 describe('analytics configuration', () => {
   it('has the documented defaults', () => {
@@ -13,6 +16,18 @@ describe('analytics configuration', () => {
       startupTimeoutMs: 60_000,
     });
     expect(config.tenantTimeZones.size).toBe(0);
+  });
+
+  it('passes ANALYTICS_METRICS_REFRESH_MS (100 … 600000, default 15000) to the consumer runtime', () => {
+    // a client object only: nothing connects
+    const kafka = new Kafka({ brokers: ['127.0.0.1:9'], logLevel: logLevel.NOTHING });
+    const refreshMs = (env: NodeJS.ProcessEnv) =>
+      consumerOptions(loadAnalyticsConfig(env), kafka, pino({ level: 'silent' })).metricsRefreshIntervalMs;
+    expect(refreshMs({})).toBe(15_000);
+    expect(refreshMs({ ANALYTICS_METRICS_REFRESH_MS: '500' })).toBe(500);
+    expect(() => loadAnalyticsConfig({ ANALYTICS_METRICS_REFRESH_MS: '50' })).toThrow(
+      /ANALYTICS_METRICS_REFRESH_MS/,
+    );
   });
 
   it('reads tenant time zones as tenant=IANA zone pairs', () => {

@@ -16,8 +16,9 @@ export interface AppMetrics {
   /** 1 when the last probe reached Postgres. */
   readonly postgresUp: Gauge;
   /**
-   * Attempts at LiveChat's accounts (OAuth token) and Configuration API (webhooks), by call (`oauth.token`,
-   * `configuration.register_webhook`, …) and outcome (the HTTP status, `timeout` or `network`).
+   * Attempts at LiveChat's accounts (OAuth token) and Configuration API (webhooks), by call
+   * (`token.authorization_code`, `token.refresh`, `token.revoke_*`, `configuration.<method>`) and outcome (the HTTP
+   * status, `timeout` or `network`).
    */
   readonly livechatApiCalls: Counter<'call' | 'outcome'>;
   /** Agent Chat API retries by method and reason (too_many_requests, timeout, …). */

@@ -27,6 +27,8 @@ export interface CrmSyncConfig {
     readonly partitionsConcurrently: number;
     readonly fetchMaxBytes: number;
     readonly poolSize: number;
+    /** How often the lag and dead-letter gauges are read from Kafka and Postgres (the runtime's timer). */
+    readonly metricsRefreshMs: number;
     readonly sessionTimeoutMs: number;
   };
   /** The outbox worker's pool and the tenant registry's (the consumer's is `consumer.poolSize`), and how long any of
@@ -129,6 +131,7 @@ const schema = z.object({
   CRM_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
   CRM_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   CRM_POOL_SIZE: poolSizeVar(6, 2),
+  CRM_METRICS_REFRESH_MS: intVar(100, 600_000).default(15_000),
   CRM_OUTBOX_POOL_SIZE: poolSizeVar(4),
   CRM_TENANT_REGISTRY_POOL_SIZE: poolSizeVar(2),
   CRM_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
@@ -191,6 +194,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
       partitionsConcurrently: e.CRM_PARTITIONS_CONCURRENTLY,
       fetchMaxBytes: e.CRM_FETCH_MAX_BYTES,
       poolSize: e.CRM_POOL_SIZE,
+      metricsRefreshMs: e.CRM_METRICS_REFRESH_MS,
       sessionTimeoutMs: e.CRM_SESSION_TIMEOUT_MS,
     },
     pools: {

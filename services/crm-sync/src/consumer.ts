@@ -72,6 +72,7 @@ export function consumerOptions(
     maxBytesPerPartition: config.consumer.fetchMaxBytes,
     poolSize: config.consumer.poolSize,
     connectionTimeoutMs: config.pools.connectTimeoutMs,
+    metricsRefreshIntervalMs: config.consumer.metricsRefreshMs,
     sessionTimeoutMs: config.consumer.sessionTimeoutMs,
     ...(metricsRegistry === undefined ? {} : { metricsRegistry }),
     onEvent: (event: RuntimeEvent) => logRuntimeEvent(logger, event),

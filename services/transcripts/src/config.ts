@@ -28,6 +28,8 @@ export interface TranscriptsConfig {
     readonly fetchMaxBytes: number;
     readonly poolSize: number;
     readonly connectTimeoutMs: number;
+    /** How often the lag and dead-letter gauges are read from Kafka and Postgres (the runtime's timer). */
+    readonly metricsRefreshMs: number;
   };
   readonly http: { readonly host: string; readonly port: number };
   /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
@@ -48,6 +50,7 @@ const schema = z.object({
   TRANSCRIPTS_PARTITIONS_CONCURRENTLY: intVar(1, 100).default(3),
   TRANSCRIPTS_FETCH_MAX_BYTES: intVar(65_536, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   TRANSCRIPTS_POOL_SIZE: poolSizeVar(6),
+  TRANSCRIPTS_METRICS_REFRESH_MS: intVar(100, 600_000).default(15_000),
   TRANSCRIPTS_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   TRANSCRIPTS_HOST: nameVar.default('127.0.0.1'),
   TRANSCRIPTS_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
@@ -73,6 +76,7 @@ export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig
       fetchMaxBytes: e.TRANSCRIPTS_FETCH_MAX_BYTES,
       poolSize: e.TRANSCRIPTS_POOL_SIZE,
       connectTimeoutMs: e.TRANSCRIPTS_PG_CONNECT_TIMEOUT_MS,
+      metricsRefreshMs: e.TRANSCRIPTS_METRICS_REFRESH_MS,
     },
     http: { host: e.TRANSCRIPTS_HOST, port: e.TRANSCRIPTS_PORT },
     startupTimeoutMs: e.TRANSCRIPTS_STARTUP_TIMEOUT_MS,
