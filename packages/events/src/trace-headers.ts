@@ -48,6 +48,21 @@ export function spanContextOf(headers: IHeaders | undefined): SpanContext | unde
   return spanContext !== undefined && trace.isSpanContextValid(spanContext) ? spanContext : undefined;
 }
 
+/**
+ * The bytes a record's headers add on the wire (names and values, plus about 2 bytes of Kafka's varint lengths
+ * each); 0 without headers. For send budgets that must stay under a topic's max.message.bytes.
+ */
+export function headerBytes(headers: Readonly<IHeaders> | undefined): number {
+  if (headers === undefined) return 0;
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value])
+      bytes += Buffer.byteLength(name) + (typeof one === 'string' ? Buffer.byteLength(one) : one.length) + 2;
+  }
+  return bytes;
+}
+
 /** At most this many links per batch span (the SDK keeps 128 by default and would drop the rest anyway). */
 export const MAX_TRACE_LINKS = 128;
 
