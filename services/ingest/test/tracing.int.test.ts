@@ -49,6 +49,15 @@ function serverSpan(status: number, n = 1): Promise<ReadableSpan[]> {
   );
 }
 
+/** The ingest's JSON log lines. */
+function logLines(of: TestIngest): Record<string, unknown>[] {
+  return of.logs
+    .join('')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 describe('ingest server span', () => {
   it('INGEST_TRUST_TRACEPARENT is validated (a boolean, default false)', () => {
     expect(testConfig().http.trustTraceparent).toBe(false);
@@ -112,6 +121,28 @@ describe('ingest server span', () => {
       const [span] = await serverSpan(status);
       expect(span!.status.code, `status ${status}`).toBe(SpanStatusCode.UNSET);
       expect(span!.name).toMatch(/^POST \/webhooks\/livechat/);
+    }
+    // The error handler's `request refused` line (written outside the handler) carries the request's trace ids.
+    const [notJsonSpan] = await serverSpan(400);
+    const refused = logLines(ingest).filter((l) => l['msg'] === 'request refused' && l['status'] === 400);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!['trace_id']).toBe(notJsonSpan!.spanContext().traceId);
+    expect(refused[0]!['span_id']).toBe(notJsonSpan!.spanContext().spanId);
+  });
+
+  it("a 5xx's `request failed` line carries the request's trace ids", async () => {
+    const broken = await startTestIngest();
+    try {
+      // The raw topic's producer is gone: the publish fails, the answer is a 5xx.
+      await broken.runtime.close();
+      const answer = await postWebhook(broken, fixture('v3.6-incoming_event-file'));
+      expect(answer.statusCode).toBeGreaterThanOrEqual(500);
+      const [span] = await serverSpan(answer.statusCode);
+      const failed = logLines(broken).filter((l) => l['msg'] === 'request failed');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!['trace_id']).toBe(span!.spanContext().traceId);
+    } finally {
+      await broken.app.close();
     }
   });
 });

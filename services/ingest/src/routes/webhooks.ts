@@ -1,4 +1,12 @@
-import { ROOT_CONTEXT, SpanKind, context, propagation, trace, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  context,
+  propagation,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import { markSpanFailed, traceHeaders, withSpan } from '@livechat-pipeline/events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthCredentials } from '../auth/verifier.js';
@@ -31,8 +39,19 @@ const tracer = trace.getTracer('@livechat-pipeline/ingest');
  * `traceparent` is only a link: the span starts a trace of its own (recorded or not by our sampler, never by the
  * sender's flags). INGEST_TRUST_TRACEPARENT=true (a trusted proxy in front) makes it the parent instead.
  */
+const spans = new WeakMap<FastifyRequest, { span: Span; error?: unknown }>();
+
+/**
+ * The context of a webhook request's server span (ROOT_CONTEXT when it has none: tracing off, another route), for
+ * code Fastify runs outside the handler's context: the error handler's `request failed` / `request refused` lines
+ * are written inside it, so they carry the request's trace ids.
+ */
+export function requestTraceContext(request: FastifyRequest): Context {
+  const entry = spans.get(request);
+  return entry === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, entry.span);
+}
+
 function serverSpanHooks(config: IngestConfig) {
-  const spans = new WeakMap<FastifyRequest, { span: Span; error?: unknown }>();
   const end = (request: FastifyRequest, reply: FastifyReply) => {
     const entry = spans.get(request);
     if (entry === undefined) return;
@@ -85,10 +104,7 @@ function serverSpanHooks(config: IngestConfig) {
       done();
     },
     /** The request's span as the active context (ROOT_CONTEXT when there is none, e.g. tracing off). */
-    contextOf: (request: FastifyRequest) => {
-      const entry = spans.get(request);
-      return entry === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, entry.span);
-    },
+    contextOf: requestTraceContext,
     spanOf: (request: FastifyRequest) => spans.get(request)?.span,
   };
 }
