@@ -99,7 +99,7 @@ describe('ingest server span', () => {
 
   it("refusals have a span with their status code (the body parser's too) and are not errors", async () => {
     const unauthenticated = await postWebhook(ingest, fixture('v3.6-incoming_event-file'), {
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', traceparent: sampled },
       path: '/webhooks/livechat/some-tenant',
     });
     expect(unauthenticated.statusCode).toBeGreaterThanOrEqual(400);
@@ -122,6 +122,9 @@ describe('ingest server span', () => {
       expect(span!.status.code, `status ${status}`).toBe(SpanStatusCode.UNSET);
       expect(span!.name).toMatch(/^POST \/webhooks\/livechat/);
     }
+    // An unauthenticated sender's traceparent is not linked (the link is added only once it is authenticated).
+    const [refusedSpan] = await serverSpan(unauthenticated.statusCode);
+    expect(refusedSpan!.links).toEqual([]);
     // The error handler's `request refused` line (written outside the handler) carries the request's trace ids.
     const [notJsonSpan] = await serverSpan(400);
     const refused = logLines(ingest).filter((l) => l['msg'] === 'request refused' && l['status'] === 400);

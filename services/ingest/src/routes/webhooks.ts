@@ -6,6 +6,7 @@ import {
   trace,
   type Context,
   type Span,
+  type SpanContext,
 } from '@opentelemetry/api';
 import { markSpanFailed, traceHeaders, withSpan } from '@livechat-pipeline/events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -36,10 +37,24 @@ const tracer = trace.getTracer('@livechat-pipeline/ingest');
 /**
  * One SERVER span per request to a webhook route, from `onRequest` to `onResponse`, so a request the body parser
  * refuses (400, 413, 415) has one too. The sender is not authenticated when the span starts, so by default its
- * `traceparent` is only a link: the span starts a trace of its own (recorded or not by our sampler, never by the
+ * `traceparent` is only a link, added once it is authenticated: the span starts a trace of its own (recorded or not by our sampler, never by the
  * sender's flags). INGEST_TRUST_TRACEPARENT=true (a trusted proxy in front) makes it the parent instead.
  */
-const spans = new WeakMap<FastifyRequest, { span: Span; error?: unknown }>();
+const spans = new WeakMap<
+  FastifyRequest,
+  { span: Span; error?: unknown; callerLink?: SpanContext | undefined }
+>();
+
+/**
+ * Links the request's span to the sender's `traceparent` (when it sent a valid one) once the sender is
+ * authenticated: an unauthenticated request (401, a parser's refusal) never carries a link a sender chose.
+ */
+function linkAuthenticatedCaller(request: FastifyRequest): void {
+  const entry = spans.get(request);
+  if (entry?.callerLink === undefined) return;
+  entry.span.addLink({ context: entry.callerLink });
+  entry.callerLink = undefined;
+}
 
 /**
  * The context of a webhook request's server span (ROOT_CONTEXT when it has none: tracing off, another route), for
@@ -74,11 +89,10 @@ function serverSpanHooks(config: IngestConfig) {
         {
           kind: SpanKind.SERVER,
           attributes: { 'http.request.method': 'POST', 'http.route': route },
-          ...(validCaller === undefined || trusted ? {} : { links: [{ context: validCaller }] }),
         },
         trusted ? callerContext : ROOT_CONTEXT,
       );
-      spans.set(request, { span });
+      spans.set(request, { span, callerLink: trusted ? undefined : validCaller });
       done();
     },
     onError: (request: FastifyRequest, _reply: FastifyReply, error: unknown, done: () => void) => {
@@ -189,6 +203,8 @@ async function handleWebhook(
         { details: { reason: result.reason } },
       );
     }
+
+    linkAuthenticatedCaller(request);
 
     // 3. redact, 4. produce
     const redactedBody = redactBody(webhook.body);
