@@ -307,6 +307,9 @@ describe('tracing on', () => {
     }));
     const { links, dropped } = traceLinksOf(records);
     expect([links.length, dropped]).toEqual([MAX_TRACE_LINKS, 300 - MAX_TRACE_LINKS]);
+    // Many events of one raw record share its span: a span already linked, or already counted, is not counted again.
+    const repeated = traceLinksOf([...records, ...records, records[0]!, records[299]!]);
+    expect([repeated.links.length, repeated.dropped]).toEqual([MAX_TRACE_LINKS, 300 - MAX_TRACE_LINKS]);
     await tracing.shutdown();
     const failing = exporter.spans.find((s) => s.name === 'failing');
     expect(failing?.status.message).toBe(`HANDLER_FAILED: ${failure.message.slice(0, 200)}…`);
