@@ -227,6 +227,37 @@ export function exportProblemLog(
   };
 }
 
+/** The batch span processor's warning when its queue (2,048 spans) was full: spans were dropped, not exported. */
+const DROPPED_SPANS = /^Dropped (\d+) spans because maxQueueSize reached/;
+
+/**
+ * A warn line for spans dropped on a full queue (more spans than the exporter sends): the first at once, then at
+ * most one per `intervalMs`, each with the spans dropped since the last line (`dropped`) and since start
+ * (`dropped_total`), so a sustained overload is visible with its size. Returns false for any other message.
+ */
+export function droppedSpansLog(
+  logger: Logger,
+  intervalMs = EXPORT_PROBLEM_LOG_INTERVAL_MS,
+  now: () => number = () => performance.now(),
+): (message: string) => boolean {
+  let lastAt: number | undefined;
+  let dropped = 0;
+  let total = 0;
+  return (message) => {
+    const match = DROPPED_SPANS.exec(message);
+    if (match === null) return false;
+    const count = Number(match[1]);
+    dropped += count;
+    total += count;
+    const at = now();
+    if (lastAt !== undefined && at - lastAt < intervalMs) return true;
+    logger.warn({ dropped, dropped_total: total }, 'tracing: spans dropped (span queue full)');
+    lastAt = at;
+    dropped = 0;
+    return true;
+  };
+}
+
 export interface Tracing {
   readonly enabled: boolean;
   /** Exports the spans still buffered and stops the SDK (a no-op when tracing is off). */
@@ -253,10 +284,13 @@ export function startTracing(config: TracingConfig, logger: Logger, exporter?: S
   if (started !== undefined) return started;
   if (tracesUrlOf(config) === undefined && exporter === undefined) return OFF;
   const exportProblem = exportProblemLog(logger);
+  const droppedSpans = droppedSpansLog(logger);
   diag.setLogger(
     {
       error: (message) => exportProblem(message),
-      warn: (message) => exportProblem(message),
+      warn: (message) => {
+        if (!droppedSpans(message)) exportProblem(message);
+      },
       info: () => {},
       debug: () => {},
       verbose: () => {},

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   ServiceConfigError,
   createServiceLogger,
+  droppedSpansLog,
   exportProblemLog,
   shutdownTracing,
   startTracing,
@@ -211,6 +212,23 @@ describe('tracing configuration: sampler, exporter variables, log level', () => 
     expect(lines.map((l) => [l['msg'], l['otel'], l['suppressed']])).toEqual([
       ['tracing: export problem', 'export failed 0', 0],
       ['tracing: export problem', 'and again', 10],
+    ]);
+  });
+
+  it("counts the batch processor's dropped spans: a line at once, then at most one a minute with the sums", () => {
+    const { logger, lines } = capturingLogger();
+    let now = 0;
+    const log = droppedSpansLog(logger, 60_000, () => now);
+    // The SDK's own text (BatchSpanProcessorBase, when its queue was full).
+    expect(log('Dropped 5 spans because maxQueueSize reached')).toBe(true);
+    now = 30_000;
+    expect(log('Dropped 100 spans because maxQueueSize reached')).toBe(true);
+    expect(log('Export failed: ECONNREFUSED')).toBe(false);
+    now = 60_000;
+    expect(log('Dropped 7 spans because maxQueueSize reached')).toBe(true);
+    expect(lines.map((l) => [l['msg'], l['dropped'], l['dropped_total']])).toEqual([
+      ['tracing: spans dropped (span queue full)', 5, 5],
+      ['tracing: spans dropped (span queue full)', 107, 112],
     ]);
   });
 });
