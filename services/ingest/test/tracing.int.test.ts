@@ -117,7 +117,14 @@ describe('ingest server span', () => {
       payload: '{"a":',
     });
     expect(notJson.statusCode).toBe(400);
-    for (const status of [unauthenticated.statusCode, 415, 400]) {
+    const tooLarge = await ingest.app.inject({
+      method: 'POST',
+      url: '/webhooks/livechat',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ pad: 'x'.repeat(ingest.config.http.bodyLimitBytes) }),
+    });
+    expect(tooLarge.statusCode).toBe(413);
+    for (const status of [unauthenticated.statusCode, 415, 400, 413]) {
       const [span] = await serverSpan(status);
       expect(span!.status.code, `status ${status}`).toBe(SpanStatusCode.UNSET);
       expect(span!.name).toMatch(/^POST \/webhooks\/livechat/);
