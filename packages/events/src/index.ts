@@ -64,6 +64,7 @@ export {
   SPAN_STATUS_MESSAGE_MAX_CHARS,
   TRACE_HEADERS,
   describeSpanError,
+  headerBytes,
   markSpanFailed,
   spanContextOf,
   traceContextOf,

@@ -48,13 +48,29 @@ export function spanContextOf(headers: IHeaders | undefined): SpanContext | unde
   return spanContext !== undefined && trace.isSpanContextValid(spanContext) ? spanContext : undefined;
 }
 
+/**
+ * The bytes a record's headers add on the wire (names and values, plus about 2 bytes of Kafka's varint lengths
+ * each); 0 without headers. For send budgets that must stay under a topic's max.message.bytes.
+ */
+export function headerBytes(headers: Readonly<IHeaders> | undefined): number {
+  if (headers === undefined) return 0;
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value])
+      bytes += Buffer.byteLength(name) + (typeof one === 'string' ? Buffer.byteLength(one) : one.length) + 2;
+  }
+  return bytes;
+}
+
 /** At most this many links per batch span (the SDK keeps 128 by default and would drop the rest anyway). */
 export const MAX_TRACE_LINKS = 128;
 
 /**
  * Links to the records' producing spans (one per record that carries one, duplicates dropped), for a batch span:
- * at most `max`; `dropped` counts the records after that which carry a `traceparent` (not parsed: a batch of
- * thousands costs 128 extractions, not thousands). Put it on the span as `livechat.links_dropped`.
+ * at most `max`; `dropped` counts the distinct producing spans after that which were not linked (many events of one
+ * raw record share one span: counted once). Their `traceparent` is not parsed, only compared as text: a batch of
+ * thousands costs 128 extractions, not thousands. Put it on the span as `livechat.links_dropped`.
  */
 export function traceLinksOf(
   records: readonly { readonly headers?: IHeaders | undefined }[],
@@ -65,7 +81,15 @@ export function traceLinksOf(
   let dropped = 0;
   for (const record of records) {
     if (links.length >= max) {
-      if (record.headers?.[TRACE_HEADERS.traceparent] !== undefined) dropped++;
+      const header = record.headers?.[TRACE_HEADERS.traceparent];
+      const text = Array.isArray(header) ? header[0] : header;
+      if (text === undefined) continue;
+      // `00-<trace id>-<span id>-<flags>`: the ids as the linked ones are keyed (lower case per the spec).
+      const [, traceId, spanId] = text.toString('utf8').split('-');
+      const id = `${traceId}-${spanId}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      dropped++;
       continue;
     }
     const spanContext = spanContextOf(record.headers);

@@ -122,12 +122,7 @@ export class BatchProcessor<E> {
         let outcome: BatchOutcome;
         try {
           const { decoded, poison } = await this.decodeAll(input, plan.fresh);
-          outcome = await withSpan(
-            tracer,
-            'postgres transaction',
-            { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql' } },
-            () => this.inTransaction(input, plan.skipped, nextOffset, decoded, poison),
-          );
+          outcome = await this.inTransaction(input, plan.skipped, nextOffset, decoded, poison);
         } catch (error) {
           settlement?.failed(error);
           throw error;
@@ -148,92 +143,100 @@ export class BatchProcessor<E> {
   ): Promise<BatchOutcome> {
     const plan = { skipped, nextOffset };
     const client = await this.connect();
-    const watch = watchConnection(client);
-    let broken = false;
-    try {
-      await client.query('begin');
-      const tx = this.transaction(client);
-      const applied = await this.applyWholeBatch(tx, decoded).then(
-        (result) => result,
-        async (error: unknown) => {
-          const failure = classifyError(error, 'handler');
-          if (failure.retryable) throw failure;
-          await client.query('rollback to savepoint whole_batch');
-          return this.applyOneByOne(tx, decoded, input.attempt + 1, poison);
-        },
-      );
-      const key = {
-        consumer: this.deps.options.consumerName,
-        topic: input.topic,
-        partition: input.partition,
-      };
-      const stored = await compareAndSetOffset(
-        tx,
-        this.deps.options.schema,
-        key,
-        input.expected,
-        plan.nextOffset,
-      );
-      if (!stored) {
-        await client.query('rollback');
-        return { kind: 'conflict', expected: input.expected };
-      }
-      // Dead letters go out before the commit: a crash in between re-sends them (at least once),
-      // never loses them.
-      const failedAt = new Date();
-      if (poison.length > 0) {
-        // A Kafka round trip inside the transaction: a span of its own, so the transaction's time is readable.
-        const deadLetterTopic = this.deps.options.deadLetterTopic;
-        await withSpan(
-          tracer,
-          `${deadLetterTopic} publish`,
-          {
-            kind: SpanKind.PRODUCER,
-            attributes: {
-              'messaging.destination.name': deadLetterTopic,
-              'messaging.batch.message_count': poison.length,
+    // The span starts once a pool client is held: time spent waiting for the pool is not transaction time.
+    return withSpan(
+      tracer,
+      'postgres transaction',
+      { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql' } },
+      async () => {
+        const watch = watchConnection(client);
+        let broken = false;
+        try {
+          await client.query('begin');
+          const tx = this.transaction(client);
+          const applied = await this.applyWholeBatch(tx, decoded).then(
+            (result) => result,
+            async (error: unknown) => {
+              const failure = classifyError(error, 'handler');
+              if (failure.retryable) throw failure;
+              await client.query('rollback to savepoint whole_batch');
+              return this.applyOneByOne(tx, decoded, input.attempt + 1, poison);
             },
-          },
-          () =>
-            publishDeadLetters(
-              this.deps.producer,
-              deadLetterTopic,
-              poison.map((p) =>
-                toDeadLetterMessage({
-                  origin: originOf(input, p.message),
-                  message: p.message,
-                  error: p.error,
-                  attempts: p.attempts,
-                  consumer: this.deps.options.consumerName,
-                  failedAt,
-                }),
-              ),
-            ),
-        );
-      }
-      await client.query('commit');
-      await this.deps.hooks?.afterPostgresCommit?.({
-        topic: input.topic,
-        partition: input.partition,
-        nextOffset: plan.nextOffset.toString(),
-      });
-      return {
-        kind: 'committed',
-        nextOffset: plan.nextOffset,
-        applied: applied.applied,
-        duplicates: applied.duplicates,
-        skipped: plan.skipped,
-        deadLetters: poison.map((p) => ({ origin: originOf(input, p.message), error: p.error })),
-      };
-    } catch (error) {
-      broken = true;
-      await client.query('rollback').catch(() => undefined);
-      throw classifyError(error, 'storage');
-    } finally {
-      // A connection that saw an error may be half-dead (Postgres restarting): do not reuse it.
-      watch.stop();
-      client.release(broken || watch.lost() !== undefined);
-    }
+          );
+          const key = {
+            consumer: this.deps.options.consumerName,
+            topic: input.topic,
+            partition: input.partition,
+          };
+          const stored = await compareAndSetOffset(
+            tx,
+            this.deps.options.schema,
+            key,
+            input.expected,
+            plan.nextOffset,
+          );
+          if (!stored) {
+            await client.query('rollback');
+            return { kind: 'conflict', expected: input.expected };
+          }
+          // Dead letters go out before the commit: a crash in between re-sends them (at least once),
+          // never loses them.
+          const failedAt = new Date();
+          if (poison.length > 0) {
+            // A Kafka round trip inside the transaction: a span of its own, so the transaction's time is readable.
+            const deadLetterTopic = this.deps.options.deadLetterTopic;
+            await withSpan(
+              tracer,
+              `${deadLetterTopic} publish`,
+              {
+                kind: SpanKind.PRODUCER,
+                attributes: {
+                  'messaging.destination.name': deadLetterTopic,
+                  'messaging.batch.message_count': poison.length,
+                },
+              },
+              () =>
+                publishDeadLetters(
+                  this.deps.producer,
+                  deadLetterTopic,
+                  poison.map((p) =>
+                    toDeadLetterMessage({
+                      origin: originOf(input, p.message),
+                      message: p.message,
+                      error: p.error,
+                      attempts: p.attempts,
+                      consumer: this.deps.options.consumerName,
+                      failedAt,
+                    }),
+                  ),
+                ),
+            );
+          }
+          await client.query('commit');
+          await this.deps.hooks?.afterPostgresCommit?.({
+            topic: input.topic,
+            partition: input.partition,
+            nextOffset: plan.nextOffset.toString(),
+          });
+          return {
+            kind: 'committed',
+            nextOffset: plan.nextOffset,
+            applied: applied.applied,
+            duplicates: applied.duplicates,
+            skipped: plan.skipped,
+            deadLetters: poison.map((p) => ({ origin: originOf(input, p.message), error: p.error })),
+          };
+        } catch (error) {
+          broken = true;
+          await client.query('rollback').catch(() => undefined);
+          throw classifyError(error, 'storage');
+        } finally {
+          // A connection that saw an error may be half-dead (Postgres restarting): do not reuse it.
+          watch.stop();
+          client.release(broken || watch.lost() !== undefined);
+        }
+      },
+    );
   }
 
   private async connect(): Promise<pg.PoolClient> {

@@ -51,6 +51,7 @@ export {
   EXPORT_PROBLEM_LOG_INTERVAL_MS,
   SPAN_ATTRIBUTE_MAX_CHARS,
   TRACES_SAMPLERS,
+  droppedSpansLog,
   exportProblemLog,
   shutdownTracing,
   startTracing,

@@ -64,10 +64,12 @@ export function runMain(
   service: string,
   main: () => Promise<void>,
   isConfigError: (error: unknown) => boolean,
+  /** The variable the service reads its log level from (the level of tracing's own lines). */
+  logLevelVariable = 'LOG_LEVEL',
 ): void {
   let tracingConfig;
   try {
-    tracingConfig = tracingConfigFromEnv(process.env, service);
+    tracingConfig = tracingConfigFromEnv(process.env, service, logLevelVariable);
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);

@@ -13,17 +13,10 @@ import {
   type Sampler,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
+import { accessSync, constants } from 'node:fs';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import {
-  LOG_LEVELS,
-  httpUrlVar,
-  logLevelVar,
-  nameVar,
-  readEnv,
-  ServiceConfigError,
-  type LogLevel,
-} from './env.js';
+import { LOG_LEVELS, httpUrlVar, nameVar, readEnv, ServiceConfigError, type LogLevel } from './env.js';
 
 /**
  * Tracing is on only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set: then the
@@ -41,8 +34,10 @@ export interface TracingConfig {
   readonly serviceName: string;
   /** `OTEL_TRACES_SAMPLER` (default parentbased_always_on) and its ratio `OTEL_TRACES_SAMPLER_ARG` (default 1). */
   readonly sampler?: { readonly name: TracesSamplerName; readonly ratio: number };
-  /** The level of tracing's own log lines: `<SERVICE>_LOG_LEVEL`, else `LOG_LEVEL`, else info. */
+  /** The level of tracing's own log lines: the service's own level variable (unknown or unset: info). */
   readonly logLevel?: LogLevel;
+  /** Variables set but ignored (a warn line each at start), e.g. a sampler ratio with a sampler that takes none. */
+  readonly ignored?: readonly string[];
 }
 
 export const TRACES_SAMPLERS = [
@@ -62,54 +57,123 @@ const otlpUrlVar = () =>
     return url.username === '' && url.password === '';
   }, 'must not contain credentials (user:password@); put them in OTEL_EXPORTER_OTLP_HEADERS');
 
-const tracingEnvSchema = z.object({
+/** A file the exporter reads at start (a CA, a client certificate or key): it must be readable, or the start stops. */
+const readableFileVar = () =>
+  z
+    .string()
+    .trim()
+    .refine((path) => {
+      try {
+        accessSync(path, constants.R_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a readable file');
+
+const headersVar = () =>
+  z
+    .string()
+    .regex(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, 'must be key=value pairs separated by commas');
+const compressionVar = () => z.enum(['gzip', 'none'], { message: 'must be gzip or none' });
+/** Only OTLP over HTTP with JSON is exported (the exporter in use); grpc or protobuf would send JSON to the wrong port. */
+const protocolVar = () =>
+  z.enum(['http/json'], { message: 'must be http/json (the only protocol this exporter speaks)' });
+
+const endpointEnvSchema = z.object({
+  OTEL_SDK_DISABLED: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .transform((v) => v === 'true')
+    .optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrlVar().optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrlVar().optional(),
+});
+
+/** Checked only when tracing is on: a service with tracing off never reads them. */
+const tracingEnvSchema = z.object({
   OTEL_SERVICE_NAME: nameVar.optional(),
   OTEL_TRACES_SAMPLER: z
     .enum(TRACES_SAMPLERS, { message: `must be one of ${TRACES_SAMPLERS.join(', ')}` })
     .default('parentbased_always_on'),
+  // Read by the OTLP exporter itself; checked here so a typo stops the start instead of being ignored.
+  OTEL_EXPORTER_OTLP_COMPRESSION: compressionVar().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: compressionVar().optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: headersVar().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: headersVar().optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: protocolVar().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: protocolVar().optional(),
+  OTEL_EXPORTER_OTLP_CERTIFICATE: readableFileVar().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: readableFileVar().optional(),
+  OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: readableFileVar().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: readableFileVar().optional(),
+  OTEL_EXPORTER_OTLP_CLIENT_KEY: readableFileVar().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: readableFileVar().optional(),
+});
+
+const samplerArgSchema = z.object({
   OTEL_TRACES_SAMPLER_ARG: z
     .string()
     .trim()
     .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a ratio between 0 and 1 (e.g. 0.1)')
     .transform(Number)
     .optional(),
-  // Read by the OTLP exporter itself; checked here so a typo stops the start instead of being ignored.
-  OTEL_EXPORTER_OTLP_COMPRESSION: z.enum(['gzip', 'none'], { message: 'must be gzip or none' }).optional(),
-  OTEL_EXPORTER_OTLP_HEADERS: z
-    .string()
-    .regex(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, 'must be key=value pairs separated by commas')
-    .optional(),
 });
 
-/** The tracing variables of `env`; throws ServiceConfigError naming a bad one (never its value: it may be secret). */
-export function tracingConfigFromEnv(env: NodeJS.ProcessEnv, service: string): TracingConfig {
+function refuse(problems: readonly string[]): never {
+  throw new ServiceConfigError(`invalid tracing configuration:\n  ${problems.join('\n  ')}`);
+}
+
+/**
+ * The level of tracing's own lines: the service's own level variable (`logLevelVariable`, default LOG_LEVEL), read
+ * leniently. The service's configuration validates it (or does not read it at all): tracing never stops a start
+ * for it, and a value it does not know is `info`.
+ */
+function tracingLogLevel(env: NodeJS.ProcessEnv, logLevelVariable: string): LogLevel {
+  const value = env[logLevelVariable]?.trim();
+  return LOG_LEVELS.find((level) => level === value) ?? 'info';
+}
+
+/**
+ * The tracing variables of `env`; throws ServiceConfigError naming a bad one (never its value: it may be secret).
+ * Only the endpoints (and OTEL_SDK_DISABLED) are read while tracing is off; the rest is checked once it is on.
+ */
+export function tracingConfigFromEnv(
+  env: NodeJS.ProcessEnv,
+  service: string,
+  logLevelVariable = 'LOG_LEVEL',
+): TracingConfig {
+  const logLevel = tracingLogLevel(env, logLevelVariable);
+  const endpoints = readEnv(endpointEnvSchema, env);
+  if (!endpoints.ok) refuse(endpoints.problems);
+  const { OTEL_SDK_DISABLED, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT } =
+    endpoints.data;
+  const off = { otlpEndpoint: undefined, serviceName: service, logLevel };
+  if (OTEL_SDK_DISABLED === true) return off;
+  if (OTEL_EXPORTER_OTLP_ENDPOINT === undefined && OTEL_EXPORTER_OTLP_TRACES_ENDPOINT === undefined)
+    return off;
+
   const result = readEnv(tracingEnvSchema, env);
-  const levelName = `${service.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_LOG_LEVEL`;
-  const level = readEnv(
-    z.object({ [levelName]: z.enum(LOG_LEVELS).optional(), LOG_LEVEL: logLevelVar() }),
-    env,
-  );
-  if (!result.ok || !level.ok) {
-    const problems = [...(result.ok ? [] : result.problems), ...(level.ok ? [] : level.problems)];
-    throw new ServiceConfigError(`invalid tracing configuration:\n  ${problems.join('\n  ')}`);
-  }
+  if (!result.ok) refuse(result.problems);
   const e = result.data;
-  const ratioSampler = e.OTEL_TRACES_SAMPLER.endsWith('traceidratio');
-  if (e.OTEL_TRACES_SAMPLER_ARG !== undefined && !ratioSampler) {
-    throw new ServiceConfigError(
-      `invalid tracing configuration:\n  OTEL_TRACES_SAMPLER_ARG: only means something with OTEL_TRACES_SAMPLER=traceidratio or parentbased_traceidratio (it is ${e.OTEL_TRACES_SAMPLER})`,
-    );
+  const ignored: string[] = [];
+  let ratio = 1;
+  if (e.OTEL_TRACES_SAMPLER.endsWith('traceidratio')) {
+    const arg = readEnv(samplerArgSchema, env);
+    if (!arg.ok) refuse(arg.problems);
+    ratio = arg.data.OTEL_TRACES_SAMPLER_ARG ?? 1;
+  } else if (env['OTEL_TRACES_SAMPLER_ARG'] !== undefined && env['OTEL_TRACES_SAMPLER_ARG'].trim() !== '') {
+    // The spec says to ignore it (an operator may inject it for every service): a warn line, not a refusal.
+    ignored.push(`OTEL_TRACES_SAMPLER_ARG (OTEL_TRACES_SAMPLER=${e.OTEL_TRACES_SAMPLER} takes no ratio)`);
   }
   return {
-    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
-    ...(e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT === undefined
+    otlpEndpoint: OTEL_EXPORTER_OTLP_ENDPOINT,
+    ...(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT === undefined
       ? {}
-      : { tracesEndpoint: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT }),
+      : { tracesEndpoint: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT }),
     serviceName: e.OTEL_SERVICE_NAME ?? service,
-    sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG ?? 1 },
-    logLevel: (level.data[levelName] as LogLevel | undefined) ?? level.data.LOG_LEVEL,
+    sampler: { name: e.OTEL_TRACES_SAMPLER, ratio },
+    logLevel,
+    ...(ignored.length === 0 ? {} : { ignored }),
   };
 }
 
@@ -163,6 +227,37 @@ export function exportProblemLog(
   };
 }
 
+/** The batch span processor's warning when its queue (2,048 spans) was full: spans were dropped, not exported. */
+const DROPPED_SPANS = /^Dropped (\d+) spans because maxQueueSize reached/;
+
+/**
+ * A warn line for spans dropped on a full queue (more spans than the exporter sends): the first at once, then at
+ * most one per `intervalMs`, each with the spans dropped since the last line (`dropped`) and since start
+ * (`dropped_total`), so a sustained overload is visible with its size. Returns false for any other message.
+ */
+export function droppedSpansLog(
+  logger: Logger,
+  intervalMs = EXPORT_PROBLEM_LOG_INTERVAL_MS,
+  now: () => number = () => performance.now(),
+): (message: string) => boolean {
+  let lastAt: number | undefined;
+  let dropped = 0;
+  let total = 0;
+  return (message) => {
+    const match = DROPPED_SPANS.exec(message);
+    if (match === null) return false;
+    const count = Number(match[1]);
+    dropped += count;
+    total += count;
+    const at = now();
+    if (lastAt !== undefined && at - lastAt < intervalMs) return true;
+    logger.warn({ dropped, dropped_total: total }, 'tracing: spans dropped (span queue full)');
+    lastAt = at;
+    dropped = 0;
+    return true;
+  };
+}
+
 export interface Tracing {
   readonly enabled: boolean;
   /** Exports the spans still buffered and stops the SDK (a no-op when tracing is off). */
@@ -189,10 +284,13 @@ export function startTracing(config: TracingConfig, logger: Logger, exporter?: S
   if (started !== undefined) return started;
   if (tracesUrlOf(config) === undefined && exporter === undefined) return OFF;
   const exportProblem = exportProblemLog(logger);
+  const droppedSpans = droppedSpansLog(logger);
   diag.setLogger(
     {
       error: (message) => exportProblem(message),
-      warn: (message) => exportProblem(message),
+      warn: (message) => {
+        if (!droppedSpans(message)) exportProblem(message);
+      },
       info: () => {},
       debug: () => {},
       verbose: () => {},
@@ -241,6 +339,7 @@ export function startTracing(config: TracingConfig, logger: Logger, exporter?: S
     },
     'tracing on',
   );
+  for (const variable of config.ignored ?? []) logger.warn({ variable }, 'tracing: variable ignored');
   return tracing;
 }
 

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   ServiceConfigError,
   createServiceLogger,
+  droppedSpansLog,
   exportProblemLog,
   shutdownTracing,
   startTracing,
@@ -54,7 +55,6 @@ describe('tracing configuration', () => {
     expect(tracingConfigFromEnv({}, 'ingest')).toEqual({
       otlpEndpoint: undefined,
       serviceName: 'ingest',
-      sampler: { name: 'parentbased_always_on', ratio: 1 },
       logLevel: 'info',
     });
     expect(
@@ -94,14 +94,69 @@ describe('tracing configuration: sampler, exporter variables, log level', () => 
       ).sampler,
     ).toEqual({ name: 'parentbased_traceidratio', ratio: 0.1 });
     for (const name of ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on'])
-      expect(tracingConfigFromEnv({ OTEL_TRACES_SAMPLER: name }, 'x').sampler?.name).toBe(name);
-    expect(problemOf({ OTEL_TRACES_SAMPLER: 'sometimes' })).toMatch(/OTEL_TRACES_SAMPLER: must be one of/);
-    expect(problemOf({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' })).toMatch(
-      /OTEL_TRACES_SAMPLER_ARG: must be a ratio between 0 and 1/,
+      expect(tracingConfigFromEnv({ ...base, OTEL_TRACES_SAMPLER: name }, 'x').sampler?.name).toBe(name);
+    expect(problemOf({ ...base, OTEL_TRACES_SAMPLER: 'sometimes' })).toMatch(
+      /OTEL_TRACES_SAMPLER: must be one of/,
     );
-    expect(problemOf({ OTEL_TRACES_SAMPLER: 'always_on', OTEL_TRACES_SAMPLER_ARG: '0.5' })).toMatch(
-      /OTEL_TRACES_SAMPLER_ARG: only means something with/,
+    expect(
+      problemOf({ ...base, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }),
+    ).toMatch(/OTEL_TRACES_SAMPLER_ARG: must be a ratio between 0 and 1/);
+  });
+
+  it('ignores OTEL_TRACES_SAMPLER_ARG with a sampler that takes no ratio (as the spec says), with a warn line', () => {
+    const config = tracingConfigFromEnv(
+      { ...base, OTEL_TRACES_SAMPLER: 'parentbased_always_on', OTEL_TRACES_SAMPLER_ARG: 'whatever' },
+      'x',
     );
+    expect(config.sampler).toEqual({ name: 'parentbased_always_on', ratio: 1 });
+    expect(config.ignored).toEqual([
+      'OTEL_TRACES_SAMPLER_ARG (OTEL_TRACES_SAMPLER=parentbased_always_on takes no ratio)',
+    ]);
+  });
+
+  it('checks nothing but the endpoints while tracing is off (OTEL_SDK_DISABLED=true turns it off)', () => {
+    const injected = {
+      OTEL_TRACES_SAMPLER: 'jaeger_remote',
+      OTEL_TRACES_SAMPLER_ARG: 'endpoint=http://jaeger:14250',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_HEADERS: 'garbage',
+      OTEL_EXPORTER_OTLP_CERTIFICATE: '/nonexistent/ca.pem',
+    };
+    expect(tracingConfigFromEnv(injected, 'x')).toEqual({
+      otlpEndpoint: undefined,
+      serviceName: 'x',
+      logLevel: 'info',
+    });
+    expect(tracesUrlOf(tracingConfigFromEnv({ ...base, ...injected, OTEL_SDK_DISABLED: 'true' }, 'x'))).toBe(
+      undefined,
+    );
+    expect(problemOf({ ...base, OTEL_SDK_DISABLED: 'yes' })).toMatch(
+      /OTEL_SDK_DISABLED: must be true or false/,
+    );
+    expect(problemOf({ ...base, ...injected })).toMatch(/OTEL_TRACES_SAMPLER: must be one of/);
+  });
+
+  it('checks the exporter variables and their …_TRACES_… forms once tracing is on', () => {
+    expect(problemOf({ ...base, OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'garbage' })).toMatch(
+      /OTEL_EXPORTER_OTLP_TRACES_HEADERS: must be key=value pairs/,
+    );
+    expect(problemOf({ ...base, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'zip' })).toMatch(
+      /OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: must be gzip or none/,
+    );
+    expect(problemOf({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toMatch(
+      /OTEL_EXPORTER_OTLP_PROTOCOL: must be http\/json/,
+    );
+    expect(problemOf({ ...base, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' })).toMatch(
+      /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: must be http\/json/,
+    );
+    expect(problemOf({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })).toBeUndefined();
+    expect(problemOf({ ...base, OTEL_EXPORTER_OTLP_CERTIFICATE: '/nonexistent/ca.pem' })).toMatch(
+      /OTEL_EXPORTER_OTLP_CERTIFICATE: must be a readable file/,
+    );
+    expect(problemOf({ ...base, OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: '/nonexistent/key.pem' })).toMatch(
+      /OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: must be a readable file/,
+    );
+    expect(problemOf({ ...base, OTEL_EXPORTER_OTLP_CERTIFICATE: import.meta.filename })).toBeUndefined();
   });
 
   it('refuses credentials in the endpoint without echoing them, and checks the headers shape without echoing them', () => {
@@ -129,12 +184,19 @@ describe('tracing configuration: sampler, exporter variables, log level', () => 
     expect(tracesUrlOf(tracingConfigFromEnv({}, 'x'))).toBeUndefined();
   });
 
-  it("takes the service's own log level (<SERVICE>_LOG_LEVEL, else LOG_LEVEL)", () => {
-    expect(
-      tracingConfigFromEnv({ CRM_SYNC_LOG_LEVEL: 'warn', LOG_LEVEL: 'debug' }, 'crm-sync').logLevel,
-    ).toBe('warn');
+  it("takes the level from the service's own variable only, and never refuses a start for it", () => {
     expect(tracingConfigFromEnv({ LOG_LEVEL: 'error' }, 'crm-sync').logLevel).toBe('error');
-    expect(problemOf({ LOG_LEVEL: 'loud' })).toMatch(/LOG_LEVEL/);
+    expect(
+      tracingConfigFromEnv({ INGEST_LOG_LEVEL: 'warn', LOG_LEVEL: 'debug' }, 'ingest', 'INGEST_LOG_LEVEL')
+        .logLevel,
+    ).toBe('warn');
+    // A shared LOG_LEVEL=INFO (upper case) that the ingest never reads does not stop it; a level tracing does not
+    // know is info (the service's own configuration refuses it where the service reads it).
+    expect(problemOf({ ...base, LOG_LEVEL: 'INFO' })).toBeUndefined();
+    expect(tracingConfigFromEnv({ ...base, LOG_LEVEL: 'loud' }, 'ingest', 'INGEST_LOG_LEVEL').logLevel).toBe(
+      'info',
+    );
+    expect(tracingConfigFromEnv({ LOG_LEVEL: 'loud' }, 'crm-sync').logLevel).toBe('info');
   });
 
   it('logs export problems once, then at most once a minute with the count in between', () => {
@@ -150,6 +212,23 @@ describe('tracing configuration: sampler, exporter variables, log level', () => 
     expect(lines.map((l) => [l['msg'], l['otel'], l['suppressed']])).toEqual([
       ['tracing: export problem', 'export failed 0', 0],
       ['tracing: export problem', 'and again', 10],
+    ]);
+  });
+
+  it("counts the batch processor's dropped spans: a line at once, then at most one a minute with the sums", () => {
+    const { logger, lines } = capturingLogger();
+    let now = 0;
+    const log = droppedSpansLog(logger, 60_000, () => now);
+    // The SDK's own text (BatchSpanProcessorBase, when its queue was full).
+    expect(log('Dropped 5 spans because maxQueueSize reached')).toBe(true);
+    now = 30_000;
+    expect(log('Dropped 100 spans because maxQueueSize reached')).toBe(true);
+    expect(log('Export failed: ECONNREFUSED')).toBe(false);
+    now = 60_000;
+    expect(log('Dropped 7 spans because maxQueueSize reached')).toBe(true);
+    expect(lines.map((l) => [l['msg'], l['dropped'], l['dropped_total']])).toEqual([
+      ['tracing: spans dropped (span queue full)', 5, 5],
+      ['tracing: spans dropped (span queue full)', 107, 112],
     ]);
   });
 });
@@ -246,6 +325,9 @@ describe('tracing on', () => {
     }));
     const { links, dropped } = traceLinksOf(records);
     expect([links.length, dropped]).toEqual([MAX_TRACE_LINKS, 300 - MAX_TRACE_LINKS]);
+    // Many events of one raw record share its span: a span already linked, or already counted, is not counted again.
+    const repeated = traceLinksOf([...records, ...records, records[0]!, records[299]!]);
+    expect([repeated.links.length, repeated.dropped]).toEqual([MAX_TRACE_LINKS, 300 - MAX_TRACE_LINKS]);
     await tracing.shutdown();
     const failing = exporter.spans.find((s) => s.name === 'failing');
     expect(failing?.status.message).toBe(`HANDLER_FAILED: ${failure.message.slice(0, 200)}…`);

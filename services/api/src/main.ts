@@ -51,4 +51,5 @@ runMain(
     );
   },
   (error) => error instanceof ApiConfigError,
+  'API_LOG_LEVEL',
 );

@@ -48,4 +48,5 @@ runMain(
     );
   },
   (error) => error instanceof AppConfigError,
+  'APP_LOG_LEVEL',
 );

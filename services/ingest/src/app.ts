@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { IngestConfig } from './config.js';
@@ -9,7 +10,7 @@ import { parseJsonBody } from './json-body.js';
 import { createLogger } from './logger.js';
 import { createIngestMetrics } from './metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
-import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerWebhookRoutes, requestTraceContext } from './routes/webhooks.js';
 
 /**
  * The ingest's public HTTP app. Routes: POST /webhooks/livechat[/:tenant] and GET /healthz (for load balancers);
@@ -64,14 +65,17 @@ export async function buildApp(config: IngestConfig, deps: IngestDeps): Promise<
       bodyLimitBytes: config.http.bodyLimitBytes,
       contentType: request.headers['content-type'],
     });
-    if (response.status >= 500) {
-      request.log.error({ code: response.body.code, err: errorForLog(response.error) }, 'request failed');
-    } else if (
-      response.body.code !== 'INGEST_UNAUTHENTICATED' &&
-      response.body.code !== 'INGEST_TENANT_MISMATCH'
-    ) {
-      request.log.info({ code: response.body.code, status: response.status }, 'request refused');
-    }
+    // Fastify calls this outside the handler's context: the lines are written in the request's span (trace ids).
+    context.with(requestTraceContext(request), () => {
+      if (response.status >= 500) {
+        request.log.error({ code: response.body.code, err: errorForLog(response.error) }, 'request failed');
+      } else if (
+        response.body.code !== 'INGEST_UNAUTHENTICATED' &&
+        response.body.code !== 'INGEST_TENANT_MISMATCH'
+      ) {
+        request.log.info({ code: response.body.code, status: response.status }, 'request refused');
+      }
+    });
     if (response.retryAfterSeconds !== undefined)
       reply.header('retry-after', String(response.retryAfterSeconds));
     return reply.code(response.status).send(response.body);

@@ -46,4 +46,5 @@ runMain(
     );
   },
   (error) => error instanceof IngestConfigError,
+  'INGEST_LOG_LEVEL',
 );

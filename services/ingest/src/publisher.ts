@@ -1,4 +1,4 @@
-import type { ConfluentAvroSerde, RegisteredSchema } from '@livechat-pipeline/events';
+import { headerBytes, type ConfluentAvroSerde, type RegisteredSchema } from '@livechat-pipeline/events';
 import type { IngestConfig } from './config.js';
 import type { DurableProducer } from './kafka.js';
 import type { IngestMetrics } from './metrics.js';
@@ -37,15 +37,6 @@ export interface KafkaRawWebhookPublisherOptions {
    */
   readonly maxRecordBytes: number;
   readonly metrics?: IngestMetrics;
-}
-
-/** The bytes a record's headers add (names and values, plus Kafka's varint lengths); 0 without headers. */
-export function headerBytes(headers: Readonly<Record<string, string>> | undefined): number {
-  if (headers === undefined) return 0;
-  let bytes = 0;
-  for (const [name, value] of Object.entries(headers))
-    bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
-  return bytes;
 }
 
 /**

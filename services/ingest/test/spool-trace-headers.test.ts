@@ -2,10 +2,15 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { ConfluentAvroSerde, SchemaRegistryClient, rawWebhookSchema } from '@livechat-pipeline/events';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  headerBytes,
+  rawWebhookSchema,
+} from '@livechat-pipeline/events';
 import type { RegisteredSchema } from '@livechat-pipeline/events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assertRecordFits, headerBytes } from '../src/publisher.js';
+import { assertRecordFits } from '../src/publisher.js';
 import type { KeyedRawRecord } from '../src/raw-record.js';
 import { DiskSpool } from '../src/spool/disk-spool.js';
 import { encodeFrame, readFrame } from '../src/spool/frame.js';

@@ -49,6 +49,15 @@ function serverSpan(status: number, n = 1): Promise<ReadableSpan[]> {
   );
 }
 
+/** The ingest's JSON log lines. */
+function logLines(of: TestIngest): Record<string, unknown>[] {
+  return of.logs
+    .join('')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 describe('ingest server span', () => {
   it('INGEST_TRUST_TRACEPARENT is validated (a boolean, default false)', () => {
     expect(testConfig().http.trustTraceparent).toBe(false);
@@ -90,7 +99,7 @@ describe('ingest server span', () => {
 
   it("refusals have a span with their status code (the body parser's too) and are not errors", async () => {
     const unauthenticated = await postWebhook(ingest, fixture('v3.6-incoming_event-file'), {
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', traceparent: sampled },
       path: '/webhooks/livechat/some-tenant',
     });
     expect(unauthenticated.statusCode).toBeGreaterThanOrEqual(400);
@@ -108,10 +117,42 @@ describe('ingest server span', () => {
       payload: '{"a":',
     });
     expect(notJson.statusCode).toBe(400);
-    for (const status of [unauthenticated.statusCode, 415, 400]) {
+    const tooLarge = await ingest.app.inject({
+      method: 'POST',
+      url: '/webhooks/livechat',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ pad: 'x'.repeat(ingest.config.http.bodyLimitBytes) }),
+    });
+    expect(tooLarge.statusCode).toBe(413);
+    for (const status of [unauthenticated.statusCode, 415, 400, 413]) {
       const [span] = await serverSpan(status);
       expect(span!.status.code, `status ${status}`).toBe(SpanStatusCode.UNSET);
       expect(span!.name).toMatch(/^POST \/webhooks\/livechat/);
+    }
+    // An unauthenticated sender's traceparent is not linked (the link is added only once it is authenticated).
+    const [refusedSpan] = await serverSpan(unauthenticated.statusCode);
+    expect(refusedSpan!.links).toEqual([]);
+    // The error handler's `request refused` line (written outside the handler) carries the request's trace ids.
+    const [notJsonSpan] = await serverSpan(400);
+    const refused = logLines(ingest).filter((l) => l['msg'] === 'request refused' && l['status'] === 400);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!['trace_id']).toBe(notJsonSpan!.spanContext().traceId);
+    expect(refused[0]!['span_id']).toBe(notJsonSpan!.spanContext().spanId);
+  });
+
+  it("a 5xx's `request failed` line carries the request's trace ids", async () => {
+    const broken = await startTestIngest();
+    try {
+      // The raw topic's producer is gone: the publish fails, the answer is a 5xx.
+      await broken.runtime.close();
+      const answer = await postWebhook(broken, fixture('v3.6-incoming_event-file'));
+      expect(answer.statusCode).toBeGreaterThanOrEqual(500);
+      const [span] = await serverSpan(answer.statusCode);
+      const failed = logLines(broken).filter((l) => l['msg'] === 'request failed');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!['trace_id']).toBe(span!.spanContext().traceId);
+    } finally {
+      await broken.app.close();
     }
   });
 });

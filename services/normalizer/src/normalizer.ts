@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { SpanKind, context, trace, type Span } from '@opentelemetry/api';
 import {
   EventsError,
+  headerBytes,
   markSpanFailed,
   spanContextOf,
   traceContextOf,
@@ -378,7 +379,8 @@ export class RawWebhookNormalizer {
       // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
       // or dead-lettered, never both.
       const events: Message[] = [];
-      let recordBytes = 0;
+      let limitedBytes = 0;
+      let sentBytes = 0;
       for (const event of normalizeRawWebhook(raw, this.config.limits.parse)) {
         let value: Buffer;
         try {
@@ -392,22 +394,24 @@ export class RawWebhookNormalizer {
         }
         const key = chatEventKey(event, message.key);
         const headers = { ...eventHeaders, 'event.type': event.type, 'event.id': event.event_id };
-        // Headers travel in the record too (the trace context is up to ~600 bytes): counted like key and value.
-        recordBytes += value.length + keyBytes(key) + headerBytes(headers);
-        if (recordBytes > this.config.limits.maxOutputBytes) {
+        const chatEvent: Message = { key, value, headers };
+        const bytes = eventBytes(chatEvent);
+        limitedBytes += bytes.limited;
+        sentBytes += bytes.sent;
+        if (limitedBytes > this.config.limits.maxOutputBytes) {
           throw new NormalizerError(
             'NORMALIZER_OVER_LIMIT',
             `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
           );
         }
-        events.push({ key, value, headers });
+        events.push(chatEvent);
       }
       span.setAttribute('livechat.chat_events', events.length);
       logger.debug(
         { partition: batch.partition, offset: message.offset, chat_events: events.length },
         'raw record normalized',
       );
-      return { record: { message, events, bytes: recordBytes, deadLetter: null }, bytes: recordBytes };
+      return { record: { message, events, bytes: sentBytes, deadLetter: null }, bytes: sentBytes };
     } catch (error) {
       markSpanFailed(span, error);
       // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
@@ -457,12 +461,24 @@ export class RawWebhookNormalizer {
   }
 }
 
-/** The bytes a record's headers add (names and values; Kafka adds a few bytes of varints per header). */
-function headerBytes(headers: Readonly<Record<string, string>>): number {
-  let bytes = 0;
-  for (const [name, value] of Object.entries(headers))
-    bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
-  return bytes;
+/**
+ * A chat event's bytes, counted twice. `limited` (key and value) counts against NORMALIZER_MAX_OUTPUT_BYTES: that
+ * limit bounds a raw record's work, and its meaning must not depend on the headers (event.type and event.id were
+ * always sent and never counted; the trace context exists only with tracing on), or turning tracing on would
+ * dead-letter webhooks that were mapped. `sent` (headers included: the trace context is up to ~600 bytes) is what
+ * the record takes in a produce, for the budgets that keep a produce under the topic's max.message.bytes
+ * (SEND_CHUNK_BYTES and the fallback slices); a broker refusal is handled there anyway (NORMALIZER_OUTPUT_TOO_LARGE).
+ */
+export function eventBytes(message: Message): { limited: number; sent: number } {
+  const value = message.value;
+  const valueLength =
+    value === null || value === undefined
+      ? 0
+      : typeof value === 'string'
+        ? Buffer.byteLength(value)
+        : value.length;
+  const limited = valueLength + keyBytes(message.key ?? null);
+  return { limited, sent: limited + headerBytes(message.headers) };
 }
 
 function keyBytes(key: string | Buffer | null): number {
@@ -490,7 +506,7 @@ function slices(messages: readonly Message[], maxBytes: number): Message[][] {
   let run: Message[] = [];
   let bytes = 0;
   for (const message of messages) {
-    const size = valueBytes(message);
+    const size = eventBytes(message).sent;
     if (run.length > 0 && bytes + size > maxBytes) {
       runs.push(run);
       run = [];
@@ -501,15 +517,4 @@ function slices(messages: readonly Message[], maxBytes: number): Message[][] {
   }
   if (run.length > 0) runs.push(run);
   return runs;
-}
-
-function valueBytes(message: Message): number {
-  const value = message.value;
-  const size =
-    value === null || value === undefined
-      ? 0
-      : typeof value === 'string'
-        ? Buffer.byteLength(value)
-        : value.length;
-  return size + keyBytes(message.key ?? null);
 }

@@ -11,9 +11,9 @@ import { createTopic, readTopic, stackEndpoints, testKafka, uniqueName } from '@
 import { loadNormalizerConfig } from '../src/config.js';
 import { startNormalizer, type RunningNormalizer } from '../src/start.js';
 
-// A chat event's headers (event.type, event.id, and the trace context when tracing is on) travel in its record, so
-// NORMALIZER_MAX_OUTPUT_BYTES counts them with the key and value: an event whose key and value alone fit exactly
-// is over the limit.
+// NORMALIZER_MAX_OUTPUT_BYTES counts an event's key and value only, as it did before tracing: its headers
+// (event.type, event.id, and the trace context when tracing is on) do not change which raw records are mapped.
+// They count only in the produce budgets (see event-bytes.test.ts).
 
 const org = 'f9c7cc55-b35a-4e76-b0d5-ae9fce362314';
 const raw: RawWebhook = {
@@ -48,10 +48,11 @@ const raw: RawWebhook = {
 };
 
 let running: RunningNormalizer | undefined;
-afterEach(async () => {
+async function stopRunning(): Promise<void> {
   await running?.stop();
   running = undefined;
-});
+}
+afterEach(stopRunning);
 
 /** Normalizes `raw` with this NORMALIZER_MAX_OUTPUT_BYTES; resolves with the chat-events or dead-letter topic. */
 async function normalizeOnce(maxOutputBytes: number) {
@@ -90,18 +91,22 @@ async function normalizeOnce(maxOutputBytes: number) {
   return { outTopic, dlqTopic };
 }
 
-describe('NORMALIZER_MAX_OUTPUT_BYTES counts header bytes', () => {
-  it('an event whose key and value fit the limit exactly, but not with its headers, is dead-lettered', async () => {
+describe('NORMALIZER_MAX_OUTPUT_BYTES counts keys and values, not headers', () => {
+  it('maps an event whose key and value fit the limit exactly (headers aside), and dead-letters it one byte under', async () => {
     const first = await normalizeOnce(4 * 1024 * 1024);
     const [event] = await readTopic(first.outTopic, { count: 1, timeoutMs: 20_000 });
     const keyAndValue = (event?.key?.length ?? 0) + (event?.value?.length ?? 0);
     expect(keyAndValue).toBeGreaterThan(1024); // the variable's minimum
     expect(Object.keys(event?.headers ?? {})).toEqual(expect.arrayContaining(['event.type', 'event.id']));
-    await running?.stop();
-    running = undefined;
+    await stopRunning();
 
-    const second = await normalizeOnce(keyAndValue);
-    const [dead] = await readTopic(second.dlqTopic, { count: 1, timeoutMs: 20_000 });
+    const exact = await normalizeOnce(keyAndValue);
+    const [mapped] = await readTopic(exact.outTopic, { count: 1, timeoutMs: 20_000 });
+    expect(mapped?.value?.equals(event!.value!)).toBe(true);
+    await stopRunning();
+
+    const under = await normalizeOnce(keyAndValue - 1);
+    const [dead] = await readTopic(under.dlqTopic, { count: 1, timeoutMs: 20_000 });
     expect(dead?.headers?.['dlq.error.code']?.toString()).toBe('NORMALIZER_OVER_LIMIT');
   });
 });

@@ -4,6 +4,7 @@ import {
   ConfluentAvroSerde,
   SchemaRegistryClient,
   buildArchiveRawWebhooks,
+  headerBytes,
   isEventsError,
   kafkaKeyOfArchive,
   rawWebhookSchema,
@@ -151,7 +152,8 @@ export class KafkaArchiveSink implements ArchiveSink {
       t.messages.map((m) => ({
         threadId: t.threadId,
         messages: [m],
-        bytes: m.value.length + Buffer.byteLength(m.key),
+        // The trace headers travel in the record batch too (~70 bytes each with tracing on).
+        bytes: m.value.length + Buffer.byteLength(m.key) + headerBytes(headers),
       })),
     );
     let batch: typeof units = [];

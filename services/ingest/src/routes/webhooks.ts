@@ -1,4 +1,13 @@
-import { ROOT_CONTEXT, SpanKind, context, propagation, trace, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  context,
+  propagation,
+  trace,
+  type Context,
+  type Span,
+  type SpanContext,
+} from '@opentelemetry/api';
 import { markSpanFailed, traceHeaders, withSpan } from '@livechat-pipeline/events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthCredentials } from '../auth/verifier.js';
@@ -29,11 +38,36 @@ const tracer = trace.getTracer('@livechat-pipeline/ingest');
 /**
  * One SERVER span per request to a webhook route, from `onRequest` to `onResponse`, so a request the body parser
  * refuses (400, 413, 415) has one too. The sender is not authenticated when the span starts, so by default its
- * `traceparent` is only a link: the span starts a trace of its own (recorded or not by our sampler, never by the
+ * `traceparent` is only a link, added once it is authenticated: the span starts a trace of its own (recorded or not by our sampler, never by the
  * sender's flags). INGEST_TRUST_TRACEPARENT=true (a trusted proxy in front) makes it the parent instead.
  */
+const spans = new WeakMap<
+  FastifyRequest,
+  { span: Span; error?: unknown; callerLink?: SpanContext | undefined }
+>();
+
+/**
+ * Links the request's span to the sender's `traceparent` (when it sent a valid one) once the sender is
+ * authenticated: an unauthenticated request (401, a parser's refusal) never carries a link a sender chose.
+ */
+function linkAuthenticatedCaller(request: FastifyRequest): void {
+  const entry = spans.get(request);
+  if (entry?.callerLink === undefined) return;
+  entry.span.addLink({ context: entry.callerLink });
+  entry.callerLink = undefined;
+}
+
+/**
+ * The context of a webhook request's server span (ROOT_CONTEXT when it has none: tracing off, another route), for
+ * code Fastify runs outside the handler's context: the error handler's `request failed` / `request refused` lines
+ * are written inside it, so they carry the request's trace ids.
+ */
+export function requestTraceContext(request: FastifyRequest): Context {
+  const entry = spans.get(request);
+  return entry === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, entry.span);
+}
+
 function serverSpanHooks(config: IngestConfig) {
-  const spans = new WeakMap<FastifyRequest, { span: Span; error?: unknown }>();
   const end = (request: FastifyRequest, reply: FastifyReply) => {
     const entry = spans.get(request);
     if (entry === undefined) return;
@@ -56,11 +90,10 @@ function serverSpanHooks(config: IngestConfig) {
         {
           kind: SpanKind.SERVER,
           attributes: { 'http.request.method': 'POST', 'http.route': route },
-          ...(validCaller === undefined || trusted ? {} : { links: [{ context: validCaller }] }),
         },
         trusted ? callerContext : ROOT_CONTEXT,
       );
-      spans.set(request, { span });
+      spans.set(request, { span, callerLink: trusted ? undefined : validCaller });
       done();
     },
     onError: (request: FastifyRequest, _reply: FastifyReply, error: unknown, done: () => void) => {
@@ -86,10 +119,7 @@ function serverSpanHooks(config: IngestConfig) {
       done();
     },
     /** The request's span as the active context (ROOT_CONTEXT when there is none, e.g. tracing off). */
-    contextOf: (request: FastifyRequest) => {
-      const entry = spans.get(request);
-      return entry === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, entry.span);
-    },
+    contextOf: requestTraceContext,
     spanOf: (request: FastifyRequest) => spans.get(request)?.span,
   };
 }
@@ -174,6 +204,8 @@ async function handleWebhook(
         { details: { reason: result.reason } },
       );
     }
+
+    linkAuthenticatedCaller(request);
 
     // 3. redact, 4. produce
     const redactedBody = redactBody(webhook.body);
