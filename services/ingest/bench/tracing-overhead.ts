@@ -74,8 +74,8 @@ async function runBench(env: Record<string, string>): Promise<{ ingest: number; 
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
-  const ingest = /^ingest peak\s*: (\d+) req\/s/m.exec(out)?.[1];
-  const bare = /^bare route\s*: (\d+) req\/s/m.exec(out)?.[1];
+  const ingest = /^ingest peak\s*: +(\d+) (?:2xx )?req\/s/m.exec(out)?.[1];
+  const bare = /^bare route\s*: +(\d+) (?:2xx )?req\/s/m.exec(out)?.[1];
   if (code !== 0 || ingest === undefined || bare === undefined)
     throw new Error(`the ingest benchmark failed (exit ${String(code)}):\n${out.slice(-2000)}`);
   return { ingest: Number(ingest), bare: Number(bare) };
