@@ -426,6 +426,16 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(openChatEvent(event, undefined)).toEqual({ event: { ...event, sealed: null }, outcome: 'plain' });
   });
 
+  it('sealing a sealed event again keeps its envelope (nothing is lost to a second pass)', () => {
+    const event = sample('v3.6-chat_properties_updated.json', 'properties_changed');
+    const key = keyFor(event);
+    const sealed = viaAvro(sealChatEvent(event, chatEventKeyScope(event)!, key));
+    const again = sealChatEvent(sealed, chatEventKeyScope(event)!, keyFor(event));
+    expect(again).toEqual(sealed);
+    expect(openChatEvent(again, { state: 'active', key }).event).toEqual({ ...event, sealed: null });
+    expect(sealChatEvent(sealed, chatEventKeyScope(event)!, 'erased')).toEqual(sealed);
+  });
+
   it('refuses a key of another scope, when sealing and when opening', () => {
     const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
     const wrong = new ChatKey(event.tenant, 'another-chat', 1, randomBytes(32));
