@@ -106,14 +106,22 @@ export function reduceTextVars(value: unknown): string | null {
   return vars !== null && Object.hasOwn(vars, 'score') ? JSON.stringify({ score: vars['score'] }) : null;
 }
 
-const ofCustomer = (holder: Readonly<Json>): boolean => holder['kind'] === 'customer';
+/**
+ * The kinds of an employee (LiveChat's agents, bots and system): their names and e-mails stay clear. Every other
+ * kind is sealed, `unknown` (a v2 message without `user_type`, a v3 user without `type`) and any kind added later
+ * included: sealing an agent's name by mistake costs a key lookup, a customer's left in clear is never erasable.
+ */
+const EMPLOYEE_KINDS: readonly string[] = ['agent', 'bot', 'system'];
+
+const isEmployee = (kind: unknown): boolean => typeof kind === 'string' && EMPLOYEE_KINDS.includes(kind);
+const notOfEmployee = (holder: Readonly<Json>): boolean => !isEmployee(holder['kind']);
 const hasAnswers = (holder: Readonly<Json>): boolean =>
   Array.isArray(holder['answers']) && holder['answers'].length > 0;
-const authoredByCustomer = (holder: Readonly<Json>): boolean => holder['author_kind'] === 'customer';
+const notAuthoredByEmployee = (holder: Readonly<Json>): boolean => !isEmployee(holder['author_kind']);
 
 const MESSAGE_PATHS: readonly SealSpec[] = [
   { path: '/message/text' },
-  { path: '/message/author_name', when: authoredByCustomer },
+  { path: '/message/author_name', when: notAuthoredByEmployee },
   { path: '/message/file/name' },
   { path: '/message/file/url' },
   { path: '/message/file/thumbnail_url' },
@@ -132,8 +140,8 @@ const MESSAGE_PATHS: readonly SealSpec[] = [
  */
 export const PERSONAL_PATHS: Readonly<Record<string, readonly SealSpec[]>> = {
   thread_started: [
-    { path: '/users/*/name', when: ofCustomer },
-    { path: '/users/*/email', when: ofCustomer },
+    { path: '/users/*/name', when: notOfEmployee },
+    { path: '/users/*/email', when: notOfEmployee },
     { path: '/chat_properties_json', clear: reduceProperties },
     { path: '/thread_properties_json', clear: reduceProperties },
   ],
@@ -146,8 +154,8 @@ export const PERSONAL_PATHS: Readonly<Record<string, readonly SealSpec[]>> = {
     { path: '/visit_json' },
   ],
   participant_added: [
-    { path: '/user/name', when: ofCustomer },
-    { path: '/user/email', when: ofCustomer },
+    { path: '/user/name', when: notOfEmployee },
+    { path: '/user/email', when: notOfEmployee },
   ],
   visitor_queued: [{ path: '/name' }, { path: '/email' }],
   ticket_created: [
