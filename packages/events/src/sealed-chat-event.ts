@@ -233,6 +233,24 @@ export function chatEventKeyScope(event: SealableChatEvent): string | null {
   return boundedKeyScope(scoped ?? `raw:${event.raw_event_id}`, event.raw_event_id);
 }
 
+/**
+ * Where a reader finds key states: the map `vault.keysFor` returned for the batch, or a function of the scope. Given
+ * one, `openChatEvent` and `openRawBody` look up the record's own `sealed.key_scope`, so the state always matches the
+ * envelope (a record's scope need not be `chatEventKeyScope` of it: the normalizer seals with the raw record's scope).
+ */
+export type KeyStates = ReadonlyMap<string, ChatKeyState> | ((scope: string) => ChatKeyState | undefined);
+
+/** The key state for `scope`: looked up in `states`, or `states` itself when it is one state (or undefined). */
+export function keyStateFor(
+  states: ChatKeyState | KeyStates | undefined,
+  scope: string,
+): ChatKeyState | undefined {
+  if (states === undefined) return undefined;
+  if (typeof states === 'function') return states(scope);
+  if (states instanceof Map) return (states as ReadonlyMap<string, ChatKeyState>).get(scope);
+  return states as ChatKeyState;
+}
+
 function checkKeyScope(key: ChatKey, scope: string): void {
   if (key.chatId !== scope)
     throw new PrivacyError(
@@ -289,16 +307,20 @@ export function sealChatEvent<E extends SealableChatEvent>(
  * sealed. `erased` (the scope's key was erased, or the envelope was dropped on arrival) and `undecryptable`
  * (tampered or malformed envelope, or one of another key version) return the clear record as it is: personal
  * values null, [] or reduced; the caller counts them and processes the event normally.
- * Throws PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and `state` is absent or undefined.
+ * `states` is the batch's key map or a lookup (`KeyStates`: the state of `sealed.key_scope` is taken from it), or one
+ * state, which must then be the one of `sealed.key_scope` (`scopeToOpen`), not of `chatEventKeyScope`: a state of
+ * another scope throws PRIVACY_INVALID_ARGUMENT (a caller bug, not retryable).
+ * Throws PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and its state is absent or undefined.
  */
 export function openChatEvent<E extends SealableChatEvent>(
   event: E,
-  state: ChatKeyState | undefined,
+  states: ChatKeyState | KeyStates | undefined,
 ): { event: WithSealed<E>; outcome: OpenOutcome } {
   const sealed = event.sealed ?? null;
   if (sealed === null) return { event: { ...event, sealed: null }, outcome: 'plain' };
   const kept = { ...event, sealed };
   if (sealed.envelope === null) return { event: kept, outcome: 'erased' };
+  const state = keyStateFor(states, sealed.key_scope);
   if (state === undefined || state.state === 'absent')
     throw new PrivacyError(
       'PRIVACY_KEY_UNAVAILABLE',

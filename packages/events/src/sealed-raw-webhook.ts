@@ -1,7 +1,8 @@
 import { PrivacyError, decryptBody, encryptBody } from '@livechat-pipeline/privacy';
 import type { ChatKey, ChatKeyState } from '@livechat-pipeline/privacy';
 import type { SealedBody } from './raw-webhook.js';
-import { ERASED_KEY_VERSION, boundedKeyScope } from './sealed-chat-event.js';
+import { ERASED_KEY_VERSION, boundedKeyScope, keyStateFor } from './sealed-chat-event.js';
+import type { KeyStates } from './sealed-chat-event.js';
 
 // Issue 19 (docs/privacy.md sections 2 and 4): a raw webhook's whole redacted body is one envelope
 // (`encryptBody`); the record's other fields are not personal and stay clear.
@@ -137,15 +138,17 @@ export function sealRawBody<T extends RawWebhookRecord>(
  * The body in clear: a plain record's `body`; a sealed one's decrypted envelope; `{ erased: true }` when the body
  * was dropped on arrival (envelope null) or the scope's key is erased. Throws PRIVACY_CIPHERTEXT_INVALID (not
  * retryable) for a tampered envelope, PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and `state` is
- * absent or undefined.
+ * absent or undefined. `states`: the batch's key map or a lookup (`KeyStates`, the state of `sealed.key_scope` is taken
+ * from it), or one state, which must then be that of `sealed.key_scope` (else PRIVACY_INVALID_ARGUMENT).
  */
 export function openRawBody(
   record: RawWebhookRecord,
-  state: ChatKeyState | undefined,
+  states: ChatKeyState | KeyStates | undefined,
 ): { body: string } | { erased: true } {
   const sealed = record.sealed ?? null;
   if (sealed === null) return { body: record.body };
   if (sealed.envelope === null) return { erased: true };
+  const state = keyStateFor(states, sealed.key_scope);
   if (state === undefined || state.state === 'absent')
     throw new PrivacyError(
       'PRIVACY_KEY_UNAVAILABLE',
