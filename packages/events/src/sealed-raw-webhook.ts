@@ -15,11 +15,23 @@ export interface RawWebhookRecord {
 
 /**
  * Configuration and routing webhooks: agents', bots' and the account's data, nothing of a customer (null scope).
- * The same actions the parser turns into configuration_changed, routing_status_set and canned_response_changed.
+ * LiveChat's configuration webhooks (Configuration API v3.x: agents, auto accesses, bots, groups, tags) named one by
+ * one, with the routing status (v3.1 `agent_status_changed`) and v2 canned responses. An explicit list, not a prefix:
+ * an action LiveChat adds later (a `bot_*` carrying a conversation, say) is sealed under `raw:<event_id>` until it is
+ * listed here.
  */
-const CONFIGURATION_ACTION = /^(agent|bot|group|tag|auto_access)_[a-z_]+$/;
-const NOT_PERSONAL_ACTIONS = new Set([
+const NOT_PERSONAL_ACTIONS: ReadonlySet<string> = new Set([
+  ...['created', 'approved', 'updated', 'deleted', 'suspended', 'unsuspended'].map(
+    (change) => `agent_${change}`,
+  ),
+  ...['added', 'updated', 'deleted'].map((change) => `auto_access_${change}`),
   'auto_accesses_updated',
+  ...['created', 'updated', 'deleted'].flatMap((change) => [
+    `bot_${change}`,
+    `group_${change}`,
+    `tag_${change}`,
+  ]),
+  'agent_status_changed',
   'routing_status_set',
   'canned_response_changed',
 ]);
@@ -71,7 +83,7 @@ export function rawKeyScope(input: {
 }): string | null {
   if (input.chatId !== null && input.chatId !== '') return boundedKeyScope(input.chatId, input.eventId);
   const action = input.action ?? '';
-  if (CONFIGURATION_ACTION.test(action) || NOT_PERSONAL_ACTIONS.has(action)) return null;
+  if (NOT_PERSONAL_ACTIONS.has(action)) return null;
   let body = input.body;
   if (typeof body === 'string') {
     try {

@@ -107,6 +107,30 @@ describe('rawKeyScope', () => {
       expect(scopeOf(name), name).toBeNull();
   });
 
+  it('an action not known to be configuration is sealed, even with a configuration-like name', () => {
+    for (const action of [
+      'bot_conversation_started',
+      'agent_chat_note_added',
+      'group_member_message',
+      'tag_',
+    ])
+      expect(
+        rawKeyScope({ action, chatId: null, eventId: EVENT_ID, body: { action, payload: {} } }),
+        action,
+      ).toBe(`raw:${EVENT_ID}`);
+    for (const action of [
+      'agent_suspended',
+      'bot_deleted',
+      'group_updated',
+      'tag_deleted',
+      'auto_access_deleted',
+    ])
+      expect(
+        rawKeyScope({ action, chatId: null, eventId: EVENT_ID, body: { action, payload: {} } }),
+        action,
+      ).toBeNull();
+  });
+
   it('agrees with chatEventKeyScope: a record without a chat and its personal events share one key', () => {
     let compared = 0;
     for (const name of readdirSync(fixturesDir).filter((n) => n.endsWith('.json'))) {
