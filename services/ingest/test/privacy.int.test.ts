@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRawBody } from '@livechat-pipeline/events';
-import { PrivacyVault, parsePrivacyConfig } from '@livechat-pipeline/privacy';
+import { ENVELOPE_OVERHEAD, PrivacyVault, parsePrivacyConfig } from '@livechat-pipeline/privacy';
 import { createTestDatabase, uniqueName, waitFor } from '@livechat-pipeline/testkit';
 import type { TestDatabase } from '@livechat-pipeline/testkit';
 import pg from 'pg';
@@ -243,6 +243,56 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
       [TENANT, 'CHAT-ERASED'],
     );
     expect(rows.rows[0]).toEqual({ live: '0', total: '1' });
+  });
+
+  it('the size check counts the sealed record: a body whose plain record just fits is 413 once sealed', async () => {
+    // The same settings without privacy, on a topic of its own: how large the plain record of a body is.
+    const plainIngest = await startTestIngest();
+    try {
+      const max = ingest!.runtime.maxRecordBytes;
+      expect(plainIngest.runtime.maxRecordBytes).toBe(max);
+      // Numbers written 9e20 take 22 bytes each once re-serialised (900000000000000000000,), 5 in the request.
+      const sized = (numbers: number, pad: number): string =>
+        JSON.stringify({
+          ...personalWebhook('CHAT-LARGE', 'E-LARGE'),
+          pad: 'p'.repeat(pad),
+          n: ['__N__'],
+        }).replace('"__N__"', Array.from({ length: numbers }, () => '9e20').join(','));
+      const post = (target: TestIngest, payload: string) =>
+        target.app.inject({
+          method: 'POST',
+          url: '/webhooks/livechat',
+          headers: { 'content-type': 'application/json' },
+          payload,
+        });
+      const sizeOn = async (payload: string): Promise<number> => {
+        const res = await post(plainIngest, payload);
+        expect(res.statusCode, res.body).toBe(200);
+        const id = res.json<{ event_id: string }>().event_id;
+        const records = await readRawRecords(plainIngest.topic, await topicRecordCount(plainIngest.topic));
+        const r = records.filter((x) => x.value.event_id === id).at(-1)!; // the same event id each time
+        return Buffer.byteLength(r.key) + r.raw.length;
+      };
+      const numbers = Math.floor((max - 4096) / 22);
+      const first = await sizeOn(sized(numbers, 0));
+      // Padded so that the plain record is 8 bytes under the limit; sealed it grows by the envelope's overhead.
+      const pad = max - 8 - first;
+      expect(pad).toBeGreaterThan(0);
+      const payload = sized(numbers, pad);
+      expect(await sizeOn(payload)).toBe(max - 8);
+
+      const before = await topicRecordCount(topic);
+      const res = await post(ingest!, payload);
+      expect(res.statusCode, res.body).toBe(413);
+      expect(res.json()).toMatchObject({ code: 'INGEST_RECORD_TOO_LARGE' });
+      const sealedBytes = Number(
+        /\((\d+) bytes after redaction/.exec(res.json<{ message: string }>().message)?.[1],
+      );
+      expect(sealedBytes).toBeGreaterThan(max - 8 + ENVELOPE_OVERHEAD);
+      expect(await topicRecordCount(topic)).toBe(before);
+    } finally {
+      await plainIngest.close();
+    }
   });
 
   it('key store unreachable: 503 INGEST_PRIVACY_KEY_UNAVAILABLE with Retry-After, nothing written; other webhooks still served; back once it is', async () => {
