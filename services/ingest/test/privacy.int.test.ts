@@ -181,6 +181,19 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     expect(metricValue(metrics, 'ingest_privacy_seal_seconds_count')).toBeGreaterThanOrEqual(1);
   });
 
+  it('an id that would key the encryption but is longer than the key store takes is 422, stored nowhere', async () => {
+    const before = await topicRecordCount(topic);
+    const res = await postWebhook(ingest!, {
+      action: 'incoming_customer',
+      secret_key: 'fixture-v3-secret',
+      organization_id: TENANT,
+      payload: { customer: { id: 'c'.repeat(300), name: CANARY } },
+    });
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.json()).toMatchObject({ code: 'INGEST_ID_TOO_LONG' });
+    expect(await topicRecordCount(topic)).toBe(before);
+  });
+
   it('webhooks of one event-loop turn share one key look-up per tenant', async () => {
     const lookUps: { tenant: string; scopes: readonly string[] }[] = [];
     // The real vault, counted.
