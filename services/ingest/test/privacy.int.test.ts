@@ -265,6 +265,22 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     }
   });
 
+  it('a burst of concurrent webhooks is sealed in far fewer key look-ups than webhooks', async () => {
+    const metricsNow = async () =>
+      metricValue(
+        await (await fetch(`${ingest!.operationsUrl}/metrics`)).text(),
+        'ingest_privacy_seal_seconds_count',
+      );
+    const before = await metricsNow();
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => postWebhook(ingest!, personalWebhook(`BURST-${i}`, `BURST-${i}`))),
+    );
+    for (const res of responses) expect(res.statusCode, res.body).toBe(200);
+    const lookUps = (await metricsNow()) - before;
+    expect(lookUps).toBeGreaterThanOrEqual(1);
+    expect(lookUps).toBeLessThanOrEqual(10);
+  });
+
   it('a chat erased before its webhook: 200, the record keeps its ids without a body, and no key is made', async () => {
     await vault.eraseChats(TENANT, ['CHAT-ERASED'], { actor: 'ingest-test' });
     const res = await postWebhook(ingest!, personalWebhook('CHAT-ERASED', 'E2'));
