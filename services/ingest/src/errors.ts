@@ -59,7 +59,8 @@ export const INGEST_ERROR_CODES = {
   INGEST_ID_TOO_LONG: {
     status: 422,
     retryable: false,
-    description: 'A chat, thread or webhook id is longer than 256 characters',
+    description:
+      "A chat, thread or webhook id is longer than 256 characters (with privacy on, also the id keying the body's encryption, e.g. customer:<id>)",
   },
   INGEST_RECORD_TOO_LARGE: {
     status: 413,
@@ -100,6 +101,12 @@ export const INGEST_ERROR_CODES = {
     retryable: true,
     description:
       'Kafka is not acknowledging writes and the on-disk spool could not be written (e.g. disk full); retry',
+  },
+  INGEST_PRIVACY_KEY_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description:
+      "Privacy is on and the chat's data key could not be had (the key store's Postgres is unreachable or refused the query): nothing was written, not even to the spool; retry",
   },
   INGEST_SHUTTING_DOWN: { status: 503, retryable: true, description: 'The ingest is shutting down; retry' },
   INGEST_NOT_READY: {
