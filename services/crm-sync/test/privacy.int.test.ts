@@ -257,6 +257,41 @@ describe('crm-sync: privacy (issue 19)', () => {
     expect(fake.contacts().some((c) => c.emailKey === chat.email)).toBe(false);
   });
 
+  it('a note whose create was in doubt at the erasure (no id recorded) is found by its sync key and deleted', async () => {
+    const chat = smallChat(905, { email: 'doubt.canary@mail.example' });
+    await publish(await sealed(eventsOf(chat.deliveries)));
+    await waitFor(
+      async () => notesOf(chat).length === 1 && (await outbox(chat.chatId))[0]?.status === 'done',
+      { timeoutMs: 20_000, message: 'the note in HubSpot' },
+    );
+    // The state a timeout or a crash after the create call leaves: create_started_at set, no note id.
+    const marked = await pool.query(
+      `update "${schema}".notes set note_id = null where tenant = $1 and chat_id = $2 and create_started_at is not null`,
+      [ORG, chat.chatId],
+    );
+    expect(marked.rowCount).toBe(1);
+    const erasure = await vault.eraseChats(ORG, [chat.chatId], { actor: 'test' });
+    await pool.query(`select "${schema}".erase_chats($1, $2, $3)`, [ORG, [chat.chatId], erasure.requestId]);
+    const { rows } = await pool.query<{ lookup_keys: string[] }>(
+      `select lookup_keys from "${schema}".hubspot_erasures where request_id = $1`,
+      [erasure.requestId],
+    );
+    // the SQL function computes the same sync key as the worker's note header
+    expect(rows.map((r) => r.lookup_keys)).toEqual([[syncKey(ORG, chat.chatId, chat.threadId)]]);
+    await waitFor(() => notesOf(chat).length === 0, { timeoutMs: 10_000, message: 'note found and deleted' });
+    await waitFor(
+      async () =>
+        (
+          await pool.query(
+            `select 1 from "${schema}".hubspot_erasures where request_id = $1 and status = 'contact_manual'
+               and notes_deleted = 1 and cardinality(lookup_keys) = 0`,
+            [erasure.requestId],
+          )
+        ).rowCount === 1,
+      { message: 'erasure row done' },
+    );
+  });
+
   // Last: it leaves a partition waiting.
   it('a sealed event whose key the store does not have (PRIVACY_KEY_UNAVAILABLE) waits, retried: no rows with nulls, no dead letter', async () => {
     // sealed with a key of another key store: crm-sync's has no row for the chat
