@@ -140,6 +140,13 @@ describe('crm-sync: privacy (issue 19)', () => {
     const keptNote = structuredClone(notesOf(kept)[0]!);
     const contactId = fake.contacts().find((c) => c.emailKey === erased.email)!.id;
 
+    // HubSpot is busy at first: the deletes go through the sync's retry rules (a 503 backs off, a 429 waits its
+    // window), nothing is marked done before the note is gone
+    fake.injectFaults(
+      'notes-delete',
+      { kind: 'status', status: 503 },
+      { kind: 'rate-limit', policy: 'TEN_SECONDLY_ROLLING', retryAfterSeconds: 1 },
+    );
     // when: the privacy service erases the chat (keys, then crm's function with its own connection, whose
     // search_path is the default one)
     const erasure = await vault.eraseChats(ORG, [erased.chatId], { actor: 'test', requestId: 'req-crm-1' });
@@ -194,7 +201,8 @@ describe('crm-sync: privacy (issue 19)', () => {
         .calls()
         .filter((c) => c.method === 'DELETE')
         .map((c) => c.status),
-    ).toEqual([204]);
+    ).toEqual([503, 429, 204]);
+    expect(await metric('crm_sync_erased_notes_total', 'outcome="deleted"')).toBe(1);
 
     // nothing of the customer is left in any table of the schema
     const everything = await allRowsText(pool, schema);
