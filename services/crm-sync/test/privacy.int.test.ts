@@ -265,6 +265,37 @@ describe('crm-sync: privacy (issue 19)', () => {
     expect(fake.contacts().some((c) => c.emailKey === chat.email)).toBe(false);
   });
 
+  it('a tampered envelope: projected without personal values, counted invalid, never synced, never dead-lettered', async () => {
+    const chat = smallChat(906, { email: 'tampered.canary@mail.example', texts: ['tampered text'] });
+    const events = (await sealed(eventsOf(chat.deliveries))).map((e) => {
+      const s = (e as { sealed?: { envelope: Uint8Array | null } | null }).sealed;
+      if (s?.envelope == null) return e;
+      const envelope = Buffer.from(s.envelope);
+      envelope[envelope.length - 1]! ^= 0x01;
+      return { ...e, sealed: { ...s, envelope } } as unknown as ChatDomainEvent;
+    });
+    const before = await metric('crm_sync_privacy_fields_undecryptable_total', 'reason="invalid"');
+    await publish(events);
+    await waitFor(
+      async () =>
+        (
+          await pool.query(`select 1 from "${schema}".threads where chat_id = $1 and closed_us is not null`, [
+            chat.chatId,
+          ])
+        ).rowCount === 1,
+      { timeoutMs: 15_000, message: 'the events applied' },
+    );
+    const { rows } = await pool.query(
+      `select email, name from "${schema}".customers where customer_id = 'cust-906'`,
+    );
+    expect(rows).toEqual([{ email: null, name: null }]);
+    expect(await outbox(chat.chatId)).toEqual([]);
+    expect(await metric('crm_sync_privacy_fields_undecryptable_total', 'reason="invalid"')).toBeGreaterThan(
+      before,
+    );
+    expect(await deadLettersInKafka()).toBe(0);
+  });
+
   it('a note whose create was in doubt at the erasure (no id recorded) is found by its sync key and deleted', async () => {
     const chat = smallChat(905, { email: 'doubt.canary@mail.example' });
     await publish(await sealed(eventsOf(chat.deliveries)));
