@@ -21,6 +21,7 @@ export type {
   ChatKeyState,
   CustomerLink,
   CustomerSubject,
+  ErasureAuditEntry,
   ErasureRequest,
   ErasureResult,
   RewrapResult,
@@ -28,3 +29,19 @@ export type {
 } from './vault.js';
 export { openValues, sealValues } from './sealed-values.js';
 export type { SealSpec, SealedValues } from './sealed-values.js';
+export {
+  PRIVACY_PROJECTIONS_DEFAULT,
+  PROJECTION_NAMES,
+  eraseProjections,
+  parseProjectionList,
+  runErasure,
+  runRetentionErasure,
+  sweepErasures,
+} from './erasure.js';
+export type {
+  ErasureCommand,
+  ErasureDeps,
+  ErasureOutcome,
+  ProjectionEraser,
+  ProjectionName,
+} from './erasure.js';
