@@ -9,6 +9,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { PrivacyVault } from '@livechat-pipeline/privacy';
 import { SpanKind, context, trace, type Span } from '@opentelemetry/api';
 import {
   EventsError,
@@ -68,6 +69,8 @@ export interface NormalizerDeps {
   readonly chatEventSchema: RegisteredSchema;
   readonly logger: Logger;
   readonly metrics: NormalizerMetrics;
+  /** The key store when privacy is on (PRIVACY_KEYS set); null: off. */
+  readonly vault: PrivacyVault | null;
 }
 
 /** The producer in use, and how many sends are in flight on it (a replaced one is disconnected once idle). */
