@@ -60,7 +60,9 @@ describe('normalizer configuration', () => {
         NORMALIZER_PRIVACY_POOL_SIZE: '5',
       }).privacy?.poolSize,
     ).toBe(5);
-    expect(() => loadNormalizerConfig(keys)).toThrow(/PRIVACY_DATABASE_URL: required when PRIVACY_KEYS is set/);
+    expect(() => loadNormalizerConfig(keys)).toThrow(
+      /PRIVACY_DATABASE_URL: required when PRIVACY_KEYS is set/,
+    );
     // Every problem in one error, the privacy ones with the others, and no key material echoed.
     let message = '';
     try {
