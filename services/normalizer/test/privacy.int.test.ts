@@ -16,7 +16,7 @@ import {
   type SealedFields,
 } from '@livechat-pipeline/events';
 import { parseWebhook, type ChatDomainEvent } from '@livechat-pipeline/livechat';
-import { PrivacyVault, parsePrivacyConfig, type PrivacyConfig } from '@livechat-pipeline/privacy';
+import { ChatKey, PrivacyVault, parsePrivacyConfig, type PrivacyConfig } from '@livechat-pipeline/privacy';
 import {
   createTestDatabase,
   stackEndpoints,
@@ -304,13 +304,14 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     try {
       await admin(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${db.name}'`);
       await send(record);
-      // Two failed attempts: the batch was retried, not skipped.
+      // Two failed attempts (the batch was retried, not skipped), or whatever else became of the record.
       await waitFor(
-        async () => (await metric('normalizer_privacy_retries_total')) >= retriesBefore + 2 || undefined,
-        {
-          timeoutMs: 15_000,
-          message: 'the normalizer retrying for want of a key',
-        },
+        async () =>
+          (await metric('normalizer_privacy_retries_total')) >= retriesBefore + 2 ||
+          deadLetters.messages.length > deadBefore ||
+          (await eventsOf(raw.event_id)).length > 0 ||
+          undefined,
+        { timeoutMs: 15_000, message: 'the normalizer retrying for want of a key' },
       );
       expect(await eventsOf(raw.event_id)).toEqual([]);
       expect(deadLetters.messages.length).toBe(deadBefore);
@@ -357,5 +358,86 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
       message: 'the record after the tampered one mapped',
     });
     expect(await eventsOf(raw.event_id)).toEqual([]);
+  });
+});
+
+describe('normalizer with privacy off meeting a sealed raw record', () => {
+  it('waits (retryably, a clear error line), neither dead-letters it nor emits anything', async () => {
+    const rawTopic = uniqueName('raw-pv-off');
+    const outTopic = uniqueName('chat-events-pv-off');
+    const dlqTopic = uniqueName('raw-dlq-pv-off');
+    const kafka = testKafka('normalizer-privacy-off');
+    await ensureTopic(kafka, { topic: rawTopic, numPartitions: 1, replicationFactor: 1 });
+    const serde = new ConfluentAvroSerde(
+      new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
+    );
+    const rawSchema = await serde.register(valueSubject(rawTopic), rawWebhookSchema());
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const running = await startNormalizer(
+      loadNormalizerConfig({
+        KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: stackEndpoints().schemaRegistryUrl,
+        RAW_WEBHOOK_TOPIC: rawTopic,
+        CHAT_EVENTS_TOPIC: outTopic,
+        CHAT_EVENTS_TOPIC_PARTITIONS: '1',
+        NORMALIZER_DLQ_TOPIC: dlqTopic,
+        NORMALIZER_GROUP_ID: uniqueName('normalizer-pv-off'),
+      }),
+      logger,
+    );
+    const producer = kafka.producer({ idempotent: true });
+    try {
+      expect(running.vault).toBeNull();
+      const chatId = `${run}-OFF`;
+      const clear = rawRecord(
+        `${run}-raw-off`,
+        chatId,
+        chatBody(chatId, 'off@example.com', 'sealed elsewhere'),
+      );
+      // Sealed by an ingest that has keys (a key made here, not in any store).
+      const key = new ChatKey(org, chatId, 1, randomBytes(32));
+      await producer.connect();
+      await producer.send({
+        topic: rawTopic,
+        acks: -1,
+        messages: [
+          { key: `${org}|${chatId}`, value: serde.encode(rawSchema, sealRawBody(clear, chatId, key)) },
+        ],
+      });
+      const retries = async (): Promise<number> =>
+        (
+          (await running.metrics.registry.getSingleMetric('normalizer_privacy_retries_total')?.get())
+            ?.values ?? []
+        ).reduce((sum, v) => sum + v.value, 0);
+      const processed = async (): Promise<number> =>
+        (
+          (await running.metrics.registry.getSingleMetric('normalizer_raw_records_total')?.get())?.values ??
+          []
+        ).reduce((sum, v) => sum + v.value, 0);
+      await waitFor(async () => (await retries()) >= 2 || (await processed()) > 0 || undefined, {
+        timeoutMs: 15_000,
+        message: 'the privacy-off normalizer retrying the sealed record',
+      });
+      expect(await processed()).toBe(0);
+      const offsets = kafka.admin();
+      await offsets.connect();
+      try {
+        for (const topic of [outTopic, dlqTopic]) {
+          const held = (await offsets.fetchTopicOffsets(topic)).reduce(
+            (sum, p) => sum + Number(p.high) - Number(p.low),
+            0,
+          );
+          expect(held, topic).toBe(0);
+        }
+      } finally {
+        await offsets.disconnect();
+      }
+      expect(lines.join('\n')).toContain('PRIVACY_KEYS is not set');
+      expect(lines.join('\n')).toContain('"code":"PRIVACY_KEY_UNAVAILABLE"');
+    } finally {
+      await producer.disconnect();
+      await running.stop();
+    }
   });
 });
