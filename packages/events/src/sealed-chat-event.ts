@@ -106,14 +106,22 @@ export function reduceTextVars(value: unknown): string | null {
   return vars !== null && Object.hasOwn(vars, 'score') ? JSON.stringify({ score: vars['score'] }) : null;
 }
 
-const ofCustomer = (holder: Readonly<Json>): boolean => holder['kind'] === 'customer';
+/**
+ * The kinds of an employee (LiveChat's agents, bots and system): their names and e-mails stay clear. Every other
+ * kind is sealed, `unknown` (a v2 message without `user_type`, a v3 user without `type`) and any kind added later
+ * included: sealing an agent's name by mistake costs a key lookup, a customer's left in clear is never erasable.
+ */
+const EMPLOYEE_KINDS: readonly string[] = ['agent', 'bot', 'system'];
+
+const isEmployee = (kind: unknown): boolean => typeof kind === 'string' && EMPLOYEE_KINDS.includes(kind);
+const notOfEmployee = (holder: Readonly<Json>): boolean => !isEmployee(holder['kind']);
 const hasAnswers = (holder: Readonly<Json>): boolean =>
   Array.isArray(holder['answers']) && holder['answers'].length > 0;
-const authoredByCustomer = (holder: Readonly<Json>): boolean => holder['author_kind'] === 'customer';
+const notAuthoredByEmployee = (holder: Readonly<Json>): boolean => !isEmployee(holder['author_kind']);
 
 const MESSAGE_PATHS: readonly SealSpec[] = [
   { path: '/message/text' },
-  { path: '/message/author_name', when: authoredByCustomer },
+  { path: '/message/author_name', when: notAuthoredByEmployee },
   { path: '/message/file/name' },
   { path: '/message/file/url' },
   { path: '/message/file/thumbnail_url' },
@@ -132,8 +140,8 @@ const MESSAGE_PATHS: readonly SealSpec[] = [
  */
 export const PERSONAL_PATHS: Readonly<Record<string, readonly SealSpec[]>> = {
   thread_started: [
-    { path: '/users/*/name', when: ofCustomer },
-    { path: '/users/*/email', when: ofCustomer },
+    { path: '/users/*/name', when: notOfEmployee },
+    { path: '/users/*/email', when: notOfEmployee },
     { path: '/chat_properties_json', clear: reduceProperties },
     { path: '/thread_properties_json', clear: reduceProperties },
   ],
@@ -146,8 +154,8 @@ export const PERSONAL_PATHS: Readonly<Record<string, readonly SealSpec[]>> = {
     { path: '/visit_json' },
   ],
   participant_added: [
-    { path: '/user/name', when: ofCustomer },
-    { path: '/user/email', when: ofCustomer },
+    { path: '/user/name', when: notOfEmployee },
+    { path: '/user/email', when: notOfEmployee },
   ],
   visitor_queued: [{ path: '/name' }, { path: '/email' }],
   ticket_created: [
@@ -184,13 +192,31 @@ const idOf = (value: unknown): string | null =>
       : null;
 
 /**
+ * The longest key scope the vault stores (packages/privacy's `ID_MAX`): `keysFor` refuses a longer one with
+ * PRIVACY_INVALID_ARGUMENT, not retryable, and it checks every scope of a call before it queries, so one such scope
+ * would fail the key lookup of a whole batch.
+ */
+export const KEY_SCOPE_MAX = 256;
+
+/**
+ * `scope`, or `raw:<rawEventId>` when it is longer than the vault stores (a sender-chosen customer, visitor,
+ * ticket or chat id of any length). `rawKeyScope` and `chatEventKeyScope` both end here, so a raw record and its
+ * events still share a key.
+ */
+export function boundedKeyScope(scope: string, rawEventId: string): string {
+  return scope.length <= KEY_SCOPE_MAX ? scope : `raw:${rawEventId}`;
+}
+
+/**
  * The key scope of a chat event: its chat id; without one `customer:<customer_id>` (customer_identified),
  * `visitor:<visitor_id>` (visitor_queued), `ticket:<ticket_id>` (ticket_created), else `raw:<raw_event_id>` (the
- * scope its raw record got from `rawKeyScope`). Null when its type has nothing personal.
+ * scope its raw record got from `rawKeyScope`); `raw:<raw_event_id>` too when the scope would be longer than
+ * `KEY_SCOPE_MAX`. Null when its type has nothing personal.
  */
 export function chatEventKeyScope(event: SealableChatEvent): string | null {
   if (PERSONAL_PATHS[event.type] === undefined) return null;
-  if (event.chat_id !== null && event.chat_id !== '') return event.chat_id;
+  if (event.chat_id !== null && event.chat_id !== '')
+    return boundedKeyScope(event.chat_id, event.raw_event_id);
   const branch = branchOf(event);
   const id = (prefix: string, field: string): string | null => {
     const value = idOf(branch?.[field]);
@@ -204,7 +230,7 @@ export function chatEventKeyScope(event: SealableChatEvent): string | null {
         : event.type === 'ticket_created'
           ? id('ticket', 'ticket_id')
           : null;
-  return scoped ?? `raw:${event.raw_event_id}`;
+  return boundedKeyScope(scoped ?? `raw:${event.raw_event_id}`, event.raw_event_id);
 }
 
 function checkKeyScope(key: ChatKey, scope: string): void {

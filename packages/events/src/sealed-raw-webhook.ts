@@ -1,7 +1,7 @@
 import { PrivacyError, decryptBody, encryptBody } from '@livechat-pipeline/privacy';
 import type { ChatKey, ChatKeyState } from '@livechat-pipeline/privacy';
 import type { SealedBody } from './raw-webhook.js';
-import { ERASED_KEY_VERSION } from './sealed-chat-event.js';
+import { ERASED_KEY_VERSION, boundedKeyScope } from './sealed-chat-event.js';
 
 // Issue 19 (docs/privacy.md sections 2 and 4): a raw webhook's whole redacted body is one envelope
 // (`encryptBody`); the record's other fields are not personal and stay clear.
@@ -44,7 +44,8 @@ const idOf = (value: unknown): string | null =>
 /**
  * The key scope of a raw webhook: its chat id; without one `customer:<id>` (incoming_customer and the other
  * customer actions), `visitor:<id>` (v2 visitor_queued), `ticket:<id>` (v2 ticket_created), null for configuration
- * and routing webhooks (nothing personal: not sealed), else `raw:<event_id>` (an unknown action, or an id missing).
+ * and routing webhooks (nothing personal: not sealed), else `raw:<event_id>` (an unknown action, or an id missing;
+ * also when the scope would be longer than `KEY_SCOPE_MAX`, which the vault refuses).
  * `body` is the parsed JSON body (a JSON string is parsed; anything else counts as no id). The same rules as
  * `chatEventKeyScope`, so a record and its events share a key.
  */
@@ -54,7 +55,7 @@ export function rawKeyScope(input: {
   eventId: string;
   body: unknown;
 }): string | null {
-  if (input.chatId !== null && input.chatId !== '') return input.chatId;
+  if (input.chatId !== null && input.chatId !== '') return boundedKeyScope(input.chatId, input.eventId);
   const action = input.action ?? '';
   if (CONFIGURATION_ACTION.test(action) || NOT_PERSONAL_ACTIONS.has(action)) return null;
   let body = input.body;
@@ -77,7 +78,7 @@ export function rawKeyScope(input: {
     const id = idOf(field(field(body, 'ticket'), 'id'));
     scoped = id === null ? null : `ticket:${id}`;
   }
-  return scoped ?? `raw:${input.eventId}`;
+  return boundedKeyScope(scoped ?? `raw:${input.eventId}`, input.eventId);
 }
 
 /**

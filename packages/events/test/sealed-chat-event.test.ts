@@ -577,4 +577,58 @@ describe('canaries: no personal value of any event stays in clear, sealed or era
     expect(planted).toBeGreaterThan(150);
     expect(properties).toBeGreaterThan(5);
   });
+
+  it("users and authors of kind unknown (or any kind not an employee's): names and e-mails sealed", () => {
+    // Every event of the fixtures with the kinds of its users and authors set to `unknown`.
+    let unknownNames = 0;
+    for (const { fixture, event: original } of fixtureEvents()) {
+      const body = structuredClone(branch(original)) as Record<string, unknown>;
+      const unknown = (holder: unknown, field: string) => {
+        if (typeof holder === 'object' && holder !== null && field in holder)
+          (holder as Record<string, unknown>)[field] = 'unknown';
+      };
+      for (const user of (body['users'] as unknown[] | undefined) ?? []) unknown(user, 'kind');
+      unknown(body['user'], 'kind');
+      unknown(body, 'user_kind');
+      unknown(body['message'], 'author_kind');
+      const event = { ...original, body: { [original.type]: body } } as ChatDomainEvent;
+      const { event: planted } = plantCanaries(event);
+      const scope = chatEventKeyScope(planted);
+      if (scope === null) continue;
+      if (/"(name|author_name|email)":"CANARY-/.test(JSON.stringify(planted.body))) unknownNames++;
+      for (const sealed of [
+        sealChatEvent(planted, scope, keyFor(planted, scope)),
+        sealChatEvent(planted, scope, 'erased'),
+      ])
+        expect(JSON.stringify(viaAvro(sealed).body), `${fixture} ${event.type}`).not.toMatch(/CANARY-/);
+    }
+    expect(unknownNames).toBeGreaterThan(10);
+  });
+
+  it('what the parser makes of a v2 message without user_type (author kind unknown): its author name sealed', () => {
+    const webhook = JSON.parse(
+      readFileSync(`${fixturesDir}v2-chat_ended-closed-by-visitor.json`, 'utf8'),
+    ) as { chat: { messages: Record<string, unknown>[] } };
+    for (const message of webhook.chat.messages) {
+      delete message['user_type'];
+      message['author_name'] = 'CANARY Customer';
+    }
+    const events = parseWebhook(webhook, {
+      rawEventId: 'raw-no-user-type',
+      receivedAtMicros: 1_800_000_000_123_456,
+      tenantHint: 'tenant-hint',
+    });
+    const messages = events.filter(
+      (e) =>
+        e.type === 'message_posted' &&
+        (branch(e)['message'] as Record<string, unknown>)['author_kind'] === 'unknown',
+    );
+    expect(messages).toHaveLength(webhook.chat.messages.length);
+    for (const event of messages) {
+      expect(JSON.stringify(event.body)).toContain('CANARY');
+      const scope = chatEventKeyScope(event)!;
+      for (const key of [keyFor(event, scope), 'erased' as const])
+        expect(JSON.stringify(sealChatEvent(event, scope, key).body)).not.toContain('CANARY');
+    }
+  });
 });
