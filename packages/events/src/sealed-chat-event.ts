@@ -246,7 +246,7 @@ function checkKeyScope(key: ChatKey, scope: string): void {
  * `chat-event:<event_id>`), with their clear stand-ins in place. Nothing personal present: the event unchanged
  * with `sealed` null. Key `'erased'` (the scope was erased): the values are cleared the same way and no envelope
  * is kept (`envelope` null, `key_version` 0). An event already sealed is returned as it is. Pure: the input is never
- * mutated.
+ * mutated. Throws PRIVACY_INVALID_ARGUMENT when a type with personal values has no body branch of its name.
  */
 export function sealChatEvent<E extends SealableChatEvent>(
   event: E,
@@ -257,8 +257,15 @@ export function sealChatEvent<E extends SealableChatEvent>(
   // would replace the envelope that holds the originals.
   if (event.sealed !== undefined && event.sealed !== null) return { ...event, sealed: event.sealed };
   const specs = PERSONAL_PATHS[event.type];
+  if (specs === undefined) return { ...event, sealed: null };
   const branch = branchOf(event);
-  if (specs === undefined || branch === undefined) return { ...event, sealed: null };
+  // Fail closed: a personal type whose body is keyed under another branch (a record read back from the topic and
+  // altered, say) would otherwise go out unsealed.
+  if (branch === undefined)
+    throw new PrivacyError(
+      'PRIVACY_INVALID_ARGUMENT',
+      `chat event ${event.event_id} of type ${event.type.slice(0, 80)} has no body branch of that type`,
+    );
   if (key === 'erased') {
     // sealValues needs a key to compute the clear stand-ins; a throwaway one, whose envelope is dropped.
     const throwaway = new ChatKey('erased', scope, 1, randomBytes(32));

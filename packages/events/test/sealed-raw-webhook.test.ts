@@ -129,6 +129,58 @@ describe('rawKeyScope', () => {
   });
 });
 
+describe('rawKeyScope reads ids as the parser does (the record and its events share one scope)', () => {
+  /** Both scopes of a body without a chat id: the record's and those of its personal events. */
+  const scopes = (body: Record<string, unknown>) => ({
+    raw: rawKeyScope({ action: actionOf(body), chatId: null, eventId: EVENT_ID, body }),
+    events: parseWebhook(body, {
+      rawEventId: EVENT_ID,
+      receivedAtMicros: 1_800_000_000_000_000,
+      tenantHint: 'tenant-hint',
+    })
+      .filter((e) => e.chat_id === null)
+      .map(chatEventKeyScope)
+      .filter((scope) => scope !== null),
+  });
+  const customer = fixture('v3.3-incoming_customer-last_visit.json') as { payload: Record<string, unknown> };
+
+  it.each([
+    [
+      'a numeric customer id',
+      { ...customer, payload: { ...customer.payload, id: 12345 } },
+      `raw:${EVENT_ID}`,
+    ],
+    [
+      'a customer object without an id (the payload has one)',
+      { ...customer, payload: { id: 'outer-id', customer: { name: 'Canary' } } },
+      `raw:${EVENT_ID}`,
+    ],
+    [
+      'a customer object with its id',
+      { ...customer, payload: { id: 'outer-id', customer: { id: 'inner-id', name: 'Canary' } } },
+      'customer:inner-id',
+    ],
+    [
+      'a numeric visitor id',
+      { ...fixture('v2-visitor_queued.json'), visitor: { id: 4242, name: 'Canary' } },
+      `raw:${EVENT_ID}`,
+    ],
+    [
+      'a numeric ticket id',
+      {
+        ...fixture('v2-ticket_created.json'),
+        ticket: { ...(fixture('v2-ticket_created.json')['ticket'] as object), id: 77 },
+      },
+      'ticket:77',
+    ],
+  ])('%s', (_, body, expected) => {
+    const { raw, events } = scopes(body as Record<string, unknown>);
+    expect(raw).toBe(expected);
+    expect(events.length).toBeGreaterThan(0);
+    for (const scope of events) expect(scope).toBe(raw);
+  });
+});
+
 describe('key scopes stay within what the vault stores (KEY_SCOPE_MAX)', () => {
   /** A fixture with one of its ids replaced, everywhere, by `id`. */
   const withId = (name: string, from: string, id: string): Record<string, unknown> =>
