@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { ChatKey, PrivacyError, openValues, sealValues } from '@livechat-pipeline/privacy';
-import type { ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
+import { PrivacyError, openValues, sealValues } from '@livechat-pipeline/privacy';
+import type { ChatKey, ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
 import type { SealedFields } from './generated/chat-event.js';
 
 // Issue 19 (docs/privacy.md sections 2 and 4): the personal values of a chat event travel in one envelope in its
@@ -285,9 +284,8 @@ export function sealChatEvent<E extends SealableChatEvent>(
       `chat event ${event.event_id} of type ${event.type.slice(0, 80)} has no body branch of that type`,
     );
   if (key === 'erased') {
-    // sealValues needs a key to compute the clear stand-ins; a throwaway one, whose envelope is dropped.
-    const throwaway = new ChatKey('erased', scope, 1, randomBytes(32));
-    const { clear, paths } = sealValues(branch, specs, throwaway, chatEventField(event.event_id));
+    // No key: the clear stand-ins and the paths only, nothing encrypted.
+    const { clear, paths } = sealValues(branch, specs, null, chatEventField(event.event_id));
     if (paths.length === 0) return { ...event, sealed: null };
     return withBranch(event, clear, {
       key_scope: scope,
