@@ -166,9 +166,22 @@ export const PERSONAL_PATHS: Readonly<Record<string, readonly SealSpec[]>> = {
   properties_changed: [{ path: '/properties_json', clear: (value) => reduceProperties(value) ?? '{}' }],
   thread_summary_set: [{ path: '/text' }],
   rich_message_postback: [{ path: '/postback_json' }],
-  chat_transferred: [{ path: '/reason' }],
+  // LiveChat's transfer reasons are an enum (analytics tells router assignments from transfers by them): a known
+  // value stays in clear; anything else is sealed, as free text may be personal.
+  chat_transferred: [
+    { path: '/reason', clear: (value) => (TRANSFER_REASONS.has(value as string) ? value : null) },
+  ],
   unrecognised_webhook: [{ path: '/payload_json' }],
 };
+
+/** The `reason` values LiveChat documents for `chat_transferred`; not personal. */
+const TRANSFER_REASONS: ReadonlySet<string> = new Set([
+  'manual',
+  'inactive',
+  'assigned',
+  'unassigned',
+  'other',
+]);
 
 function branchOf(event: SealableChatEvent): Json | undefined {
   const branch = (event.body as Readonly<Record<string, unknown>>)[event.type];

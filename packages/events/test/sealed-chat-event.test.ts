@@ -247,6 +247,9 @@ describe('sealChatEvent / openChatEvent', () => {
         if (clear === null || (Array.isArray(clear) && clear.length === 0)) {
           if (typeof original === 'string' && original.length >= 4)
             expect(clearJson, `${fixture} ${path}`).not.toContain(JSON.stringify(original));
+        } else if (path === '/reason') {
+          // A transfer reason stays in clear only as one of LiveChat's enum values.
+          expect(['manual', 'inactive', 'assigned', 'unassigned', 'other'], fixture).toContain(clear);
         } else {
           const reduced = JSON.parse(clear as string) as Record<string, unknown>;
           for (const [name, value] of Object.entries(reduced)) {
@@ -373,6 +376,22 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(erasedTicket).toMatchObject({ subject: null, requester_email: null, ticket_json: '{}' });
     expect(erasedTicket['ticket_id']).toBe(branch(ticket)['ticket_id']);
     expect(erasedTicket['tags']).toEqual(branch(ticket)['tags']);
+  });
+
+  it("a transfer's reason: LiveChat's enum values survive erasure (analytics counts by them), free text does not", () => {
+    const transfer = sample('v3.6-chat_transferred.json', 'chat_transferred');
+    const withReason = (reason: string): typeof transfer => ({
+      ...transfer,
+      body: { chat_transferred: { ...branch(transfer), reason } },
+    });
+    for (const reason of ['manual', 'inactive', 'assigned', 'unassigned', 'other']) {
+      const erased = sealChatEvent(withReason(reason), chatEventKeyScope(transfer)!, 'erased');
+      expect(branch(erased)['reason'], reason).toBe(reason);
+    }
+    const freeText = withReason('CANARY call me at canary@example.com');
+    const erased = sealChatEvent(freeText, chatEventKeyScope(transfer)!, 'erased');
+    expect(branch(erased)['reason']).toBeNull();
+    expect(JSON.stringify(erased)).not.toContain('CANARY');
   });
 
   it('tampered, moved or foreign envelopes open as undecryptable, with the clear values kept', () => {
