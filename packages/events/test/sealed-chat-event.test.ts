@@ -382,7 +382,7 @@ describe('sealChatEvent / openChatEvent', () => {
     const transfer = sample('v3.6-chat_transferred.json', 'chat_transferred');
     const withReason = (reason: string): typeof transfer => ({
       ...transfer,
-      body: { chat_transferred: { ...branch(transfer), reason } },
+      body: { chat_transferred: { ...branch(transfer), reason } } as unknown as typeof transfer.body,
     });
     for (const reason of ['manual', 'inactive', 'assigned', 'unassigned', 'other']) {
       const erased = sealChatEvent(withReason(reason), chatEventKeyScope(transfer)!, 'erased');
