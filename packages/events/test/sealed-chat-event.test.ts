@@ -380,10 +380,11 @@ describe('sealChatEvent / openChatEvent', () => {
 
   it("a transfer's reason: LiveChat's enum values survive erasure (analytics counts by them), free text does not", () => {
     const transfer = sample('v3.6-chat_transferred.json', 'chat_transferred');
-    const withReason = (reason: string): typeof transfer => ({
-      ...transfer,
-      body: { chat_transferred: { ...branch(transfer), reason } } as unknown as typeof transfer.body,
-    });
+    const withReason = (reason: string): ChatDomainEvent =>
+      ({
+        ...transfer,
+        body: { chat_transferred: { ...branch(transfer), reason } },
+      }) as unknown as ChatDomainEvent;
     for (const reason of ['manual', 'inactive', 'assigned', 'unassigned', 'other']) {
       const erased = sealChatEvent(withReason(reason), chatEventKeyScope(transfer)!, 'erased');
       expect(branch(erased)['reason'], reason).toBe(reason);
