@@ -253,7 +253,7 @@ describe('sealChatEvent / openChatEvent', () => {
         } else {
           const reduced = JSON.parse(clear as string) as Record<string, unknown>;
           for (const [name, value] of Object.entries(reduced)) {
-            expect(['rating', 'routing', 'source', 'score'], `${fixture} ${path}`).toContain(name);
+            expect(['rating', 'routing', 'source', 'score', 'lc2'], `${fixture} ${path}`).toContain(name);
             // A namespace is its properties, or (a deletion) the names of those deleted.
             const names = Array.isArray(value) ? value : Object.keys(value as object);
             if (name === 'rating') expect(names).toEqual(['score']);
@@ -376,6 +376,25 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(erasedTicket).toMatchObject({ subject: null, requester_email: null, ticket_json: '{}' });
     expect(erasedTicket['ticket_id']).toBe(branch(ticket)['ticket_id']);
     expect(erasedTicket['tags']).toEqual(branch(ticket)['tags']);
+  });
+
+  it("analytics' welcome and greeting markers (lc2.welcome_message, lc2.greeting_id) survive erasure; other lc2 values do not", () => {
+    const properties = sample('v3.6-chat_properties_updated.json', 'properties_changed');
+    const withLc2 = (lc2: Record<string, unknown>): ChatDomainEvent =>
+      ({
+        ...properties,
+        body: { properties_changed: { ...branch(properties), properties_json: JSON.stringify({ lc2 }) } },
+      }) as unknown as ChatDomainEvent;
+    const reducedLc2 = (event: ChatDomainEvent): unknown => {
+      const erased = sealChatEvent(event, chatEventKeyScope(event)!, 'erased');
+      return (JSON.parse(branch(erased)['properties_json'] as string) as Record<string, unknown>)['lc2'];
+    };
+    expect(reducedLc2(withLc2({ welcome_message: true, form_type: 'CANARY form' }))).toEqual({
+      welcome_message: true,
+    });
+    expect(reducedLc2(withLc2({ greeting_id: 1042 }))).toEqual({ greeting_id: 1042 });
+    expect(reducedLc2(withLc2({ greeting_id: '1042' }))).toEqual({ greeting_id: '1042' });
+    expect(reducedLc2(withLc2({ greeting_id: 'CANARY text', welcome_message: 'CANARY' }))).toBeUndefined();
   });
 
   it("a transfer's reason: LiveChat's enum values survive erasure (analytics counts by them), free text does not", () => {
@@ -543,6 +562,7 @@ const PLANTED_PROPERTIES = {
   routing: { start_url: '', referrer: '', pinned: '', idle: '', last_transfer_timestamp: '' },
   rating: { comment: '' },
   source: { customer_client_id: '' },
+  lc2: { welcome_message: '', greeting_id: '', form_type: '' },
   custom: { anything: '' },
 };
 
