@@ -1,0 +1,93 @@
+/**
+ * Encryption on or off for one chain run (issue 19): with it on, every service of the run gets the PRIVACY_*
+ * variables (master key and e-mail hash key made for this run, never stored; a key store schema of the run's own),
+ * and the pre-load seals the raw records as the ingest would (untimed, like the rest of the pre-load), so the timed
+ * chain pays what encryption costs the normalizer (open the body, seal the events) and the projections (open them).
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { rawKeyScope, sealRawBody } from '@livechat-pipeline/events';
+import {
+  MAX_CHATS_PER_CALL,
+  PrivacyVault,
+  migratePrivacy,
+  parsePrivacyConfig,
+} from '@livechat-pipeline/privacy';
+import type { KeyedRawWebhook } from '../lib/raw-webhooks.js';
+import type { Endpoints } from './runtime.js';
+
+export type PrivacyMode = 'off' | 'on';
+
+export interface PrivacyRun {
+  readonly mode: PrivacyMode;
+  /** Spread into every service's environment of the run (empty when off). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Seals the records' bodies in place (a no-op when off); returns how many were sealed. */
+  seal(records: KeyedRawWebhook[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function privacyOff(): PrivacyRun {
+  return { mode: 'off', env: {}, seal: async () => 0, close: async () => undefined };
+}
+
+export async function privacyOn(e: Endpoints, suffix: string): Promise<PrivacyRun> {
+  const env = {
+    PRIVACY_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+    PRIVACY_DATABASE_URL: e.databaseUrl,
+    PRIVACY_SCHEMA: `bench_pv_${suffix}`,
+  };
+  const config = parsePrivacyConfig(env);
+  if (config === null) throw new Error('privacy configuration missing');
+  const pool = new pg.Pool({ connectionString: e.databaseUrl, max: 2 });
+  await migratePrivacy(pool, { schema: config.schema });
+  const vault = new PrivacyVault(pool, config);
+  return {
+    mode: 'on',
+    env,
+    async seal(records) {
+      const scopes = records.map((r) =>
+        rawKeyScope({
+          action: r.value.action ?? null,
+          chatId: r.value.chat_id ?? null,
+          eventId: r.value.event_id,
+          body: JSON.parse(r.value.body) as unknown,
+        }),
+      );
+      const byTenant = new Map<string, Set<string>>();
+      records.forEach((r, i) => {
+        const scope = scopes[i];
+        if (scope === null || scope === undefined) return;
+        const set = byTenant.get(r.value.tenant) ?? new Set<string>();
+        set.add(scope);
+        byTenant.set(r.value.tenant, set);
+      });
+      const keys = new Map<string, Awaited<ReturnType<PrivacyVault['keysFor']>>>();
+      for (const [tenant, set] of byTenant) {
+        const all = [...set];
+        const merged: Awaited<ReturnType<PrivacyVault['keysFor']>> = new Map();
+        for (let i = 0; i < all.length; i += MAX_CHATS_PER_CALL)
+          for (const [scope, state] of await vault.keysFor(tenant, all.slice(i, i + MAX_CHATS_PER_CALL), {
+            create: true,
+          }))
+            merged.set(scope, state);
+        keys.set(tenant, merged);
+      }
+      let sealed = 0;
+      records.forEach((r, i) => {
+        const scope = scopes[i];
+        if (scope === null || scope === undefined) return;
+        const state = keys.get(r.value.tenant)?.get(scope);
+        if (state?.state !== 'active') throw new Error(`no key for ${r.value.tenant}/${scope}`);
+        records[i] = { key: r.key, value: sealRawBody(r.value, scope, state.key) };
+        sealed++;
+      });
+      return sealed;
+    },
+    async close() {
+      await pool.query(`drop schema if exists "${config.schema}" cascade`).catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
