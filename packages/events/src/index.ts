@@ -43,7 +43,21 @@ export {
   rawRecordKind,
   rawWebhookSchema,
 } from './raw-webhook.js';
-export type { ArchiveSource, RawWebhook, TenantSource, WebhookFormat } from './raw-webhook.js';
+export type { ArchiveSource, RawWebhook, SealedBody, TenantSource, WebhookFormat } from './raw-webhook.js';
+export {
+  ERASED_KEY_VERSION,
+  PERSONAL_PATHS,
+  chatEventField,
+  chatEventKeyScope,
+  openChatEvent,
+  reduceProperties,
+  reduceTextVars,
+  sealChatEvent,
+} from './sealed-chat-event.js';
+export type { OpenOutcome, SealableChatEvent, WithSealed } from './sealed-chat-event.js';
+export { openRawBody, rawKeyScope, sealRawBody } from './sealed-raw-webhook.js';
+export type { RawWebhookRecord } from './sealed-raw-webhook.js';
+export type { SealedFields } from './generated/chat-event.js';
 export {
   ARCHIVE_ACTION,
   ARCHIVE_API_VERSION,

@@ -37,6 +37,22 @@ export interface RawWebhook {
    * left out for a webhook. Always present when read through `readRawWebhook` (null for records written before v2).
    */
   archive?: ArchiveSource | null;
+  /**
+   * Set when the body is sealed (issue 19, `sealRawBody`): `body` is then "" and the redacted body is in
+   * `sealed.envelope` (null when the key scope was erased on arrival: the body was dropped). Null or left out for a
+   * plain record; always present when read through `readRawWebhook` (null for records written before v3).
+   */
+  sealed?: SealedBody | null;
+}
+
+/** The `sealed` field of schemas/raw-webhook/raw-webhook.avsc: where the encrypted body is. */
+export interface SealedBody {
+  /** The key store's scope: the chat id, or customer:<id>, ticket:<id>, visitor:<id>, raw:<event_id>. */
+  readonly key_scope: string;
+  /** The data key's version (also in the envelope's header). */
+  readonly key_version: number;
+  /** `encryptBody(key, UTF-8 body)`; null when the scope was erased when the webhook arrived. */
+  readonly envelope: Buffer | null;
 }
 
 /** Where an archive record was read (the `archive` field of schemas/raw-webhook/raw-webhook.avsc). */
@@ -79,6 +95,7 @@ export const RAW_WEBHOOK_FIELDS = [
   'remote_address',
   'spooled_at',
   'archive',
+  'sealed',
 ] as const satisfies readonly (keyof RawWebhook)[];
 
 let cached: LoadedSchema<GeneratedRawWebhook> | undefined;

@@ -42,8 +42,13 @@ describe('raw webhook schema', () => {
     const type = rawWebhookSchema().type as avro.types.RecordType;
     expect(type.fields.map((f) => f.name)).toEqual([...RAW_WEBHOOK_FIELDS]);
     // spooled_at left out is written as its default, null.
-    expect(type.fromBuffer(type.toBuffer(sample))).toEqual({ ...sample, spooled_at: null, archive: null });
-    const spooled = { ...sample, spooled_at: 1_794_937_660_000_001, archive: null };
+    expect(type.fromBuffer(type.toBuffer(sample))).toEqual({
+      ...sample,
+      spooled_at: null,
+      archive: null,
+      sealed: null,
+    });
+    const spooled = { ...sample, spooled_at: 1_794_937_660_000_001, archive: null, sealed: null };
     expect(type.fromBuffer(type.toBuffer(spooled))).toEqual(spooled);
   });
 
@@ -56,6 +61,7 @@ describe('raw webhook schema', () => {
       ...sample,
       spooled_at: null,
       archive: null,
+      sealed: null,
     });
   });
 
@@ -83,8 +89,9 @@ describe('raw webhook schema', () => {
         part: 1,
         parts: 1,
       },
+      sealed: null,
     };
-    const { spooled_at: _s, archive: _a, ...v1View } = archived;
+    const { spooled_at: _s, archive: _a, sealed: _sealed, ...v1View } = archived;
     expect(released.fromBuffer(current.toBuffer(archived), released.createResolver(current))).toEqual(v1View);
     expect(current.fromBuffer(current.toBuffer(archived))).toEqual(archived);
   });

@@ -9,7 +9,14 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { chatEventSchema } from '../src/chat-event.js';
 import type { ChatEventAvro, RawWebhookAvro } from '../src/index.js';
 import { rawWebhookSchema } from '../src/raw-webhook.js';
-import type { ArchiveSource, RawWebhook, TenantSource, WebhookFormat } from '../src/raw-webhook.js';
+import type {
+  ArchiveSource,
+  RawWebhook,
+  SealedBody,
+  TenantSource,
+  WebhookFormat,
+} from '../src/raw-webhook.js';
+import type { WithSealed } from '../src/sealed-chat-event.js';
 
 // The hand-written types (packages/livechat's ChatDomainEvent, raw-webhook.ts's RawWebhook) against the types
 // generated from the .avsc files. The expectTypeOf checks are compile-time: `pnpm typecheck` (tsc) fails on them.
@@ -30,7 +37,9 @@ type BranchRecord<K extends BranchName> = Extract<Body, { readonly [P in K]: unk
 
 describe('generated ChatEvent vs @livechat-pipeline/livechat ChatDomainEvent', () => {
   it('every ChatDomainEvent is a generated ChatEvent (what the parser emits, the schema can carry)', () => {
-    expectTypeOf<ChatDomainEvent>().toExtend<ChatEventAvro.ChatEvent>();
+    // `sealed` (issue 19) is not the parser's: sealChatEvent sets it, and writing without it writes its default.
+    expectTypeOf<ChatDomainEvent>().toExtend<Omit<ChatEventAvro.ChatEvent, 'sealed'>>();
+    expectTypeOf<WithSealed<ChatDomainEvent>>().toExtend<ChatEventAvro.ChatEvent>();
   });
 
   it('both sides are the same shape once the hand-written string literals are widened to string', () => {
@@ -38,7 +47,9 @@ describe('generated ChatEvent vs @livechat-pipeline/livechat ChatDomainEvent', (
     expectTypeOf<{ [K in ChatEventType]: Loosen<ChatEventBodies[K]> }>().toEqualTypeOf<{
       [K in BranchName]: BranchRecord<K>;
     }>();
-    expectTypeOf<Loosen<ChatEventEnvelope>>().toEqualTypeOf<Omit<ChatEventAvro.ChatEvent, 'type' | 'body'>>();
+    expectTypeOf<Loosen<ChatEventEnvelope>>().toEqualTypeOf<
+      Omit<ChatEventAvro.ChatEvent, 'type' | 'body' | 'sealed'>
+    >();
     expectTypeOf<ChatEventAvro.ChatEvent['type']>().toEqualTypeOf<string>();
   });
 
@@ -53,7 +64,7 @@ describe('generated ChatEvent vs @livechat-pipeline/livechat ChatDomainEvent', (
   });
 
   it('parsed events are values of the generated type and of the schema', () => {
-    const events: readonly ChatEventAvro.ChatEvent[] = parseWebhook(
+    const events: readonly Omit<ChatEventAvro.ChatEvent, 'sealed'>[] = parseWebhook(
       {
         event_type: 'chat_started',
         license_id: 123,
@@ -72,19 +83,20 @@ describe('generated ChatEvent vs @livechat-pipeline/livechat ChatDomainEvent', (
     const type = chatEventSchema().type;
     for (const e of events) {
       expect(Object.keys(e.body)).toEqual([e.type]);
-      expect(type.fromBuffer(type.toBuffer(e))).toEqual(e);
+      expect(type.fromBuffer(type.toBuffer(e))).toEqual({ ...e, sealed: null });
     }
   });
 });
 
 describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () => {
-  it('equal up to readonly, except that spooled_at (a field with a default) may be left out when writing', () => {
+  it('equal up to readonly, except that spooled_at, archive and sealed (fields with a default) may be left out when writing', () => {
     expectTypeOf<RawWebhookAvro.RawWebhook>().toExtend<RawWebhook>();
     expectTypeOf<Required<RawWebhook>>().toExtend<RawWebhookAvro.RawWebhook>();
     expectTypeOf<Readonly<Required<RawWebhook>>>().toEqualTypeOf<RawWebhookAvro.RawWebhook>();
     expectTypeOf<WebhookFormat>().toEqualTypeOf<RawWebhookAvro.WebhookFormat>();
     expectTypeOf<TenantSource>().toEqualTypeOf<RawWebhookAvro.TenantSource>();
     expectTypeOf<ArchiveSource>().toEqualTypeOf<RawWebhookAvro.ArchiveSource>();
+    expectTypeOf<SealedBody>().toEqualTypeOf<RawWebhookAvro.SealedBody>();
   });
 
   it('a value of the generated type round-trips through the schema', () => {
@@ -105,16 +117,18 @@ describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () =>
       remote_address: null,
       spooled_at: 1_794_937_660_000_000,
       archive: null,
+      sealed: null,
     };
     const handWritten: RawWebhook = value;
     const type = rawWebhookSchema().type;
     expect(type.fromBuffer(type.toBuffer(handWritten))).toEqual(value);
   });
 
-  it('a hand-written value without spooled_at and archive is written with their default, null', () => {
+  it('a hand-written value without spooled_at, archive and sealed is written with their default, null', () => {
     const {
       spooled_at: _omitted,
       archive: _omittedArchive,
+      sealed: _omittedSealed,
       ...direct
     } = {
       event_id: 'c'.repeat(64),
@@ -133,6 +147,7 @@ describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () =>
       remote_address: null,
       spooled_at: null,
       archive: null,
+      sealed: null,
     } satisfies RawWebhookAvro.RawWebhook;
     const handWritten: RawWebhook = direct;
     const type = rawWebhookSchema().type;
@@ -140,6 +155,7 @@ describe('generated RawWebhook vs the hand-written one in raw-webhook.ts', () =>
       ...direct,
       spooled_at: null,
       archive: null,
+      sealed: null,
     });
   });
 });

@@ -48,6 +48,8 @@ export interface ChatEvent {
     | { readonly routing_status_set: RoutingStatusSet }
     | { readonly events_marked_as_seen: EventsMarkedAsSeen }
     | { readonly unrecognised_webhook: UnrecognisedWebhook };
+  /** Set when personal values were encrypted (issue 19); they are null, [] or reduced in the clear record. */
+  readonly sealed: SealedFields | null;
 }
 
 /** A thread started (v3 incoming_chat, v2 chat_started/chat_ended). Its events arrive as separate message_posted events. */
@@ -291,4 +293,13 @@ export interface UnrecognisedWebhook {
   readonly discriminator: string;
   /** v3 payload, or the v2 body without token/license_id/event_unique_id. */
   readonly payload_json: string | null;
+}
+
+export interface SealedFields {
+  readonly key_scope: string;
+  readonly key_version: number;
+  /** encryptField(key, 'chat-event:' + event_id, JSON {pointer: original value}). Null: erased, nothing kept. */
+  readonly envelope: Buffer | null;
+  /** The JSON Pointers sealed, so that a reader without the key tells 'sealed' from 'absent'. */
+  readonly paths: readonly string[];
 }

@@ -35,6 +35,8 @@ export interface RawWebhook {
   readonly spooled_at: number | null;
   /** Set only on an archive record: a thread read from the Agent Chat API (list_archives or get_chat), whose body is the chat with that thread. Null for a webhook. Added in v2 (readers of v1 records see null). */
   readonly archive: ArchiveSource | null;
+  /** Set when the body is encrypted (issue 19): body is then "" and the redacted body is in envelope. */
+  readonly sealed: SealedBody | null;
 }
 
 export type WebhookFormat = 'v2' | 'v3';
@@ -55,4 +57,13 @@ export interface ArchiveSource {
   readonly part: number;
   /** How many parts the thread was split into. */
   readonly parts: number;
+}
+
+export interface SealedBody {
+  /** The key store's scope: the chat id, or customer:<id>, ticket:<id>, visitor:<id>, raw:<event_id>. */
+  readonly key_scope: string;
+  /** The data key's version (also in the envelope's header). */
+  readonly key_version: number;
+  /** encryptBody(key, UTF-8 body): version(1) | key version(4) | nonce(12) | ciphertext | tag(16). Null: the scope was erased when the webhook arrived; its body was dropped. */
+  readonly envelope: Buffer | null;
 }

@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { ChatKey, PrivacyError, openValues, sealValues } from '@livechat-pipeline/privacy';
+import type { ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
+import type { SealedFields } from './generated/chat-event.js';
+
+// Issue 19 (docs/privacy.md sections 2 and 4): the personal values of a chat event travel in one envelope in its
+// `sealed` field; the clear record holds null, [] or an allow-listed reduction in their place, so ids, times,
+// types, tags, groups and ratings stay readable without keys.
+
+/**
+ * What sealing needs of a chat event. Both `ChatDomainEvent` (@livechat-pipeline/livechat, what the normalizer
+ * parses) and the generated `ChatEventAvro.ChatEvent` (what `readChatEvent` returns) are one.
+ */
+export interface SealableChatEvent {
+  readonly event_id: string;
+  readonly raw_event_id: string;
+  readonly chat_id: string | null;
+  readonly type: string;
+  /** `{ [type]: branch record }`, as avsc reads and writes the body union. */
+  readonly body: object;
+  readonly sealed?: SealedFields | null;
+}
+
+/** A chat event with its `sealed` field set (null: plain). */
+export type WithSealed<E> = E & { readonly sealed: SealedFields | null };
+
+/** How `openChatEvent` found the personal values. */
+export type OpenOutcome = 'plain' | 'opened' | 'erased' | 'undecryptable';
+
+/** The `key_version` written with an erased scope's record: no key sealed it (real versions start at 1). */
+export const ERASED_KEY_VERSION = 0;
+
+/** The envelope's field name: binds it to its event, so it cannot be moved to another one. */
+export const chatEventField = (eventId: string): string => `chat-event:${eventId}`;
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function parseObject(text: unknown): Json | null {
+  if (typeof text !== 'string') return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return isObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The allow-list of a properties JSON (`{ namespace: { property: value } }`): what stays in clear. `rating.score`
+ * keeps ratings countable without keys; `routing.*` and `source.client_id` are LiveChat's own, not the customer's.
+ */
+const CLEAR_PROPERTIES: Readonly<Record<string, readonly string[] | '*'>> = {
+  rating: ['score'],
+  routing: '*',
+  source: ['client_id'],
+};
+
+/**
+ * A properties JSON reduced to its allow-listed keys; null when nothing is left (or it is not a JSON object). A
+ * namespace given as an array (the names a `*_properties_deleted` webhook removed) keeps the allowed names.
+ */
+export function reduceProperties(value: unknown): string | null {
+  const properties = parseObject(value);
+  if (properties === null) return null;
+  const reduced: Json = {};
+  for (const [namespace, allowed] of Object.entries(CLEAR_PROPERTIES)) {
+    if (!Object.hasOwn(properties, namespace)) continue;
+    const inner = properties[namespace];
+    if (allowed === '*') reduced[namespace] = inner;
+    else if (Array.isArray(inner)) {
+      const names = inner.filter((name) => typeof name === 'string' && allowed.includes(name));
+      if (names.length > 0) reduced[namespace] = names;
+    } else if (isObject(inner)) {
+      const kept: Json = {};
+      for (const key of allowed) if (Object.hasOwn(inner, key)) kept[key] = inner[key];
+      if (Object.keys(kept).length > 0) reduced[namespace] = kept;
+    }
+  }
+  return Object.keys(reduced).length > 0 ? JSON.stringify(reduced) : null;
+}
+
+/** A system message's `text_vars_json` reduced to `score` (a rating stays countable); null when it has none. */
+export function reduceTextVars(value: unknown): string | null {
+  const vars = parseObject(value);
+  return vars !== null && Object.hasOwn(vars, 'score') ? JSON.stringify({ score: vars['score'] }) : null;
+}
+
+const ofCustomer = (holder: Readonly<Json>): boolean => holder['kind'] === 'customer';
+const hasAnswers = (holder: Readonly<Json>): boolean =>
+  Array.isArray(holder['answers']) && holder['answers'].length > 0;
+const authoredByCustomer = (holder: Readonly<Json>): boolean => holder['author_kind'] === 'customer';
+
+const MESSAGE_PATHS: readonly SealSpec[] = [
+  { path: '/message/text' },
+  { path: '/message/author_name', when: authoredByCustomer },
+  { path: '/message/file/name' },
+  { path: '/message/file/url' },
+  { path: '/message/file/thumbnail_url' },
+  { path: '/message/form/fields/*/answer' },
+  { path: '/message/form/fields/*/answers', when: hasAnswers, clear: () => [] },
+  { path: '/message/content_json' },
+  { path: '/message/properties_json', clear: reduceProperties },
+  { path: '/message/text_vars_json', clear: reduceTextVars },
+];
+
+/**
+ * The personal values of each chat-event type (docs/privacy.md section 2) as JSON Pointers into its body branch
+ * (`/message/text` is `body.message_posted.message.text`); `*` is every array element. A type absent here has
+ * nothing personal. `test/sealed-chat-event.test.ts` fails when a string field of the schema is in neither this
+ * table nor its list of clear fields.
+ */
+export const PERSONAL_PATHS: Readonly<Record<string, readonly SealSpec[]>> = {
+  thread_started: [
+    { path: '/users/*/name', when: ofCustomer },
+    { path: '/users/*/email', when: ofCustomer },
+    { path: '/chat_properties_json', clear: reduceProperties },
+    { path: '/thread_properties_json', clear: reduceProperties },
+  ],
+  message_posted: MESSAGE_PATHS,
+  event_edited: MESSAGE_PATHS,
+  customer_identified: [
+    { path: '/name' },
+    { path: '/email' },
+    { path: '/session_fields_json' },
+    { path: '/visit_json' },
+  ],
+  participant_added: [
+    { path: '/user/name', when: ofCustomer },
+    { path: '/user/email', when: ofCustomer },
+  ],
+  visitor_queued: [{ path: '/name' }, { path: '/email' }],
+  ticket_created: [
+    { path: '/subject' },
+    { path: '/requester_name' },
+    { path: '/requester_email' },
+    { path: '/ticket_json', clear: () => '{}' },
+  ],
+  properties_changed: [{ path: '/properties_json', clear: (value) => reduceProperties(value) ?? '{}' }],
+  thread_summary_set: [{ path: '/text' }],
+  rich_message_postback: [{ path: '/postback_json' }],
+  chat_transferred: [{ path: '/reason' }],
+  unrecognised_webhook: [{ path: '/payload_json' }],
+};
+
+function branchOf(event: SealableChatEvent): Json | undefined {
+  const branch = (event.body as Readonly<Record<string, unknown>>)[event.type];
+  return isObject(branch) ? branch : undefined;
+}
+
+function withBranch<E extends SealableChatEvent>(
+  event: E,
+  branch: Json,
+  sealed: SealedFields | null,
+): WithSealed<E> {
+  return { ...event, body: { [event.type]: branch }, sealed };
+}
+
+const idOf = (value: unknown): string | null =>
+  typeof value === 'string' && value !== ''
+    ? value
+    : typeof value === 'number' && Number.isFinite(value)
+      ? String(value)
+      : null;
+
+/**
+ * The key scope of a chat event: its chat id; without one `customer:<customer_id>` (customer_identified),
+ * `visitor:<visitor_id>` (visitor_queued), `ticket:<ticket_id>` (ticket_created), else `raw:<raw_event_id>` (the
+ * scope its raw record got from `rawKeyScope`). Null when its type has nothing personal.
+ */
+export function chatEventKeyScope(event: SealableChatEvent): string | null {
+  if (PERSONAL_PATHS[event.type] === undefined) return null;
+  if (event.chat_id !== null && event.chat_id !== '') return event.chat_id;
+  const branch = branchOf(event);
+  const id = (prefix: string, field: string): string | null => {
+    const value = idOf(branch?.[field]);
+    return value === null ? null : `${prefix}:${value}`;
+  };
+  const scoped =
+    event.type === 'customer_identified'
+      ? id('customer', 'customer_id')
+      : event.type === 'visitor_queued'
+        ? id('visitor', 'visitor_id')
+        : event.type === 'ticket_created'
+          ? id('ticket', 'ticket_id')
+          : null;
+  return scoped ?? `raw:${event.raw_event_id}`;
+}
+
+function checkKeyScope(key: ChatKey, scope: string): void {
+  if (key.chatId !== scope)
+    throw new PrivacyError(
+      'PRIVACY_INVALID_ARGUMENT',
+      `the key is for scope "${key.chatId.slice(0, 80)}", not "${scope.slice(0, 80)}"`,
+    );
+}
+
+/**
+ * Seals the personal values of `event` (PERSONAL_PATHS of its type) into one envelope in `sealed` (field
+ * `chat-event:<event_id>`), with their clear stand-ins in place. Nothing personal present: the event unchanged
+ * with `sealed` null. Key `'erased'` (the scope was erased): the values are cleared the same way and no envelope
+ * is kept (`envelope` null, `key_version` 0). Pure: the input is never mutated.
+ */
+export function sealChatEvent<E extends SealableChatEvent>(
+  event: E,
+  scope: string,
+  key: ChatKey | 'erased',
+): WithSealed<E> {
+  const specs = PERSONAL_PATHS[event.type];
+  const branch = branchOf(event);
+  if (specs === undefined || branch === undefined) return { ...event, sealed: null };
+  if (key === 'erased') {
+    // sealValues needs a key to compute the clear stand-ins; a throwaway one, whose envelope is dropped.
+    const throwaway = new ChatKey('erased', scope, 1, randomBytes(32));
+    const { clear, paths } = sealValues(branch, specs, throwaway, chatEventField(event.event_id));
+    if (paths.length === 0) return { ...event, sealed: null };
+    return withBranch(event, clear, {
+      key_scope: scope,
+      key_version: ERASED_KEY_VERSION,
+      envelope: null,
+      paths,
+    });
+  }
+  checkKeyScope(key, scope);
+  const { clear, envelope, paths } = sealValues(branch, specs, key, chatEventField(event.event_id));
+  if (envelope === null) return { ...event, sealed: null };
+  return withBranch(event, clear, { key_scope: scope, key_version: key.version, envelope, paths });
+}
+
+/**
+ * The event with its personal values put back (`sealed` then null) — outcome `opened`; `plain` when it was not
+ * sealed. `erased` (the scope's key was erased, or the envelope was dropped on arrival) and `undecryptable`
+ * (tampered or malformed envelope, or one of another key version) return the clear record as it is: personal
+ * values null, [] or reduced; the caller counts them and processes the event normally.
+ * Throws PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and `state` is absent or undefined.
+ */
+export function openChatEvent<E extends SealableChatEvent>(
+  event: E,
+  state: ChatKeyState | undefined,
+): { event: WithSealed<E>; outcome: OpenOutcome } {
+  const sealed = event.sealed ?? null;
+  if (sealed === null) return { event: { ...event, sealed: null }, outcome: 'plain' };
+  const kept = { ...event, sealed };
+  if (sealed.envelope === null) return { event: kept, outcome: 'erased' };
+  if (state === undefined || state.state === 'absent')
+    throw new PrivacyError(
+      'PRIVACY_KEY_UNAVAILABLE',
+      `no key for scope "${sealed.key_scope.slice(0, 80)}" of sealed chat event ${event.event_id}`,
+    );
+  if (state.state === 'erased') return { event: kept, outcome: 'erased' };
+  checkKeyScope(state.key, sealed.key_scope);
+  const branch = branchOf(event);
+  if (branch === undefined) return { event: kept, outcome: 'undecryptable' };
+  try {
+    const open = openValues(branch, sealed.envelope, state.key, chatEventField(event.event_id));
+    return { event: withBranch(event, open, null), outcome: 'opened' };
+  } catch (err) {
+    // Tampered, another key version, or pointers the clear record lacks: the clear values stand.
+    if (
+      err instanceof PrivacyError &&
+      (err.code === 'PRIVACY_CIPHERTEXT_INVALID' || err.code === 'PRIVACY_INVALID_ARGUMENT')
+    )
+      return { event: kept, outcome: 'undecryptable' };
+    throw err;
+  }
+}

@@ -1,0 +1,132 @@
+import { PrivacyError, decryptBody, encryptBody } from '@livechat-pipeline/privacy';
+import type { ChatKey, ChatKeyState } from '@livechat-pipeline/privacy';
+import type { SealedBody } from './raw-webhook.js';
+import { ERASED_KEY_VERSION } from './sealed-chat-event.js';
+
+// Issue 19 (docs/privacy.md sections 2 and 4): a raw webhook's whole redacted body is one envelope
+// (`encryptBody`); the record's other fields are not personal and stay clear.
+
+/** What sealing needs of a raw record: the hand-written `RawWebhook` and the generated one both are one. */
+export interface RawWebhookRecord {
+  readonly body: string;
+  readonly sealed?: SealedBody | null;
+}
+
+/**
+ * Configuration and routing webhooks: agents', bots' and the account's data, nothing of a customer (null scope).
+ * The same actions the parser turns into configuration_changed, routing_status_set and canned_response_changed.
+ */
+const CONFIGURATION_ACTION = /^(agent|bot|group|tag|auto_access)_[a-z_]+$/;
+const NOT_PERSONAL_ACTIONS = new Set([
+  'auto_accesses_updated',
+  'routing_status_set',
+  'canned_response_changed',
+]);
+/** Actions about one customer outside a chat (v3.2 `customer_created`, v3.3–3.5 `incoming_customer`, …). */
+const CUSTOMER_ACTIONS = new Set([
+  'incoming_customer',
+  'customer_created',
+  'customer_session_fields_updated',
+]);
+
+const field = (value: unknown, key: string): unknown =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+
+const idOf = (value: unknown): string | null =>
+  typeof value === 'string' && value !== ''
+    ? value
+    : typeof value === 'number' && Number.isFinite(value)
+      ? String(value)
+      : null;
+
+/**
+ * The key scope of a raw webhook: its chat id; without one `customer:<id>` (incoming_customer and the other
+ * customer actions), `visitor:<id>` (v2 visitor_queued), `ticket:<id>` (v2 ticket_created), null for configuration
+ * and routing webhooks (nothing personal: not sealed), else `raw:<event_id>` (an unknown action, or an id missing).
+ * `body` is the parsed JSON body (a JSON string is parsed; anything else counts as no id). The same rules as
+ * `chatEventKeyScope`, so a record and its events share a key.
+ */
+export function rawKeyScope(input: {
+  action: string | null;
+  chatId: string | null;
+  eventId: string;
+  body: unknown;
+}): string | null {
+  if (input.chatId !== null && input.chatId !== '') return input.chatId;
+  const action = input.action ?? '';
+  if (CONFIGURATION_ACTION.test(action) || NOT_PERSONAL_ACTIONS.has(action)) return null;
+  let body = input.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      body = undefined;
+    }
+  }
+  let scoped: string | null = null;
+  if (CUSTOMER_ACTIONS.has(action)) {
+    const payload = field(body, 'payload');
+    const id = idOf(field(field(payload, 'customer'), 'id')) ?? idOf(field(payload, 'id'));
+    scoped = id === null ? null : `customer:${id}`;
+  } else if (action === 'visitor_queued') {
+    const id = idOf(field(field(body, 'visitor'), 'id'));
+    scoped = id === null ? null : `visitor:${id}`;
+  } else if (action === 'ticket_created') {
+    const id = idOf(field(field(body, 'ticket'), 'id'));
+    scoped = id === null ? null : `ticket:${id}`;
+  }
+  return scoped ?? `raw:${input.eventId}`;
+}
+
+/**
+ * The record with its body sealed: `body` "" and `sealed` = `{ key_scope, key_version, envelope: encryptBody }`.
+ * Key `'erased'` (the scope was erased): the body is dropped, `envelope` null and `key_version` 0. Pure.
+ */
+export function sealRawBody<T extends RawWebhookRecord>(
+  record: T,
+  scope: string,
+  key: ChatKey | 'erased',
+): T {
+  if (key === 'erased')
+    return {
+      ...record,
+      body: '',
+      sealed: { key_scope: scope, key_version: ERASED_KEY_VERSION, envelope: null },
+    };
+  if (key.chatId !== scope)
+    throw new PrivacyError(
+      'PRIVACY_INVALID_ARGUMENT',
+      `the key is for scope "${key.chatId.slice(0, 80)}", not "${scope.slice(0, 80)}"`,
+    );
+  const envelope = encryptBody(key, Buffer.from(record.body, 'utf8'));
+  return { ...record, body: '', sealed: { key_scope: scope, key_version: key.version, envelope } };
+}
+
+/**
+ * The body in clear: a plain record's `body`; a sealed one's decrypted envelope; `{ erased: true }` when the body
+ * was dropped on arrival (envelope null) or the scope's key is erased. Throws PRIVACY_CIPHERTEXT_INVALID (not
+ * retryable) for a tampered envelope, PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and `state` is
+ * absent or undefined.
+ */
+export function openRawBody(
+  record: RawWebhookRecord,
+  state: ChatKeyState | undefined,
+): { body: string } | { erased: true } {
+  const sealed = record.sealed ?? null;
+  if (sealed === null) return { body: record.body };
+  if (sealed.envelope === null) return { erased: true };
+  if (state === undefined || state.state === 'absent')
+    throw new PrivacyError(
+      'PRIVACY_KEY_UNAVAILABLE',
+      `no key for scope "${sealed.key_scope.slice(0, 80)}" of a sealed raw webhook`,
+    );
+  if (state.state === 'erased') return { erased: true };
+  if (state.key.chatId !== sealed.key_scope)
+    throw new PrivacyError(
+      'PRIVACY_INVALID_ARGUMENT',
+      `the key is for scope "${state.key.chatId.slice(0, 80)}", not "${sealed.key_scope.slice(0, 80)}"`,
+    );
+  return { body: decryptBody(state.key, sealed.envelope).toString('utf8') };
+}
