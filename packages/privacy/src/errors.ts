@@ -41,6 +41,11 @@ export const PRIVACY_ERROR_CODES = {
     description:
       'An envelope or wrapped key is malformed, of an unknown version, for another key version, or fails authentication (tampered or wrong tenant, chat or field)',
   },
+  PRIVACY_PROJECTION_ERASE_FAILED: {
+    retryable: true,
+    description:
+      "A projection's erase function (`<schema>.erase_chats`) is missing (its service has not migrated yet) or failed: run the erasure again with the same request id",
+  },
 } as const;
 
 export type PrivacyErrorCode = keyof typeof PRIVACY_ERROR_CODES;

@@ -28,3 +28,18 @@ export type {
 } from './vault.js';
 export { openValues, sealValues } from './sealed-values.js';
 export type { SealSpec, SealedValues } from './sealed-values.js';
+export {
+  PROJECTION_NAMES,
+  eraseProjections,
+  parseProjectionList,
+  runErasure,
+  runRetentionErasure,
+  sweepErasures,
+} from './erasure.js';
+export type {
+  ErasureCommand,
+  ErasureDeps,
+  ErasureOutcome,
+  ProjectionEraser,
+  ProjectionName,
+} from './erasure.js';
