@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { isPrivacyError, parsePrivacyConfig, type PrivacyConfig } from '@livechat-pipeline/privacy';
 import {
   boolVar,
   brokersVar,
@@ -90,6 +91,19 @@ export interface IngestConfig {
   };
   /** The on-disk spool (src/spool/): on when INGEST_SPOOL_DIR is set. */
   readonly spool: SpoolConfig | undefined;
+  /** Sealing of raw bodies (issue 19, src/privacy/): on when PRIVACY_KEYS is set. */
+  readonly privacy: IngestPrivacyConfig | undefined;
+}
+
+export interface IngestPrivacyConfig {
+  /** The master keys, the e-mail hash key, the key cache and the key store's schema (packages/privacy). */
+  readonly keys: PrivacyConfig;
+  /** The key store's Postgres: PRIVACY_DATABASE_URL, else INGEST_TENANT_REGISTRY_DATABASE_URL, else DATABASE_URL. */
+  readonly databaseUrl: string;
+  /** INGEST_PRIVACY_POOL_SIZE. */
+  readonly poolSize: number;
+  /** INGEST_PG_CONNECT_TIMEOUT_MS: opening a key-store connection fails (503) rather than hang a request. */
+  readonly connectTimeoutMs: number;
 }
 
 export interface SpoolConfig {
@@ -155,6 +169,8 @@ const envSchema = z.object({
   INGEST_SPOOL_SEGMENT_BYTES: intVar(4096, 1024 * MiB).default(16 * MiB),
   INGEST_TRUST_TRACEPARENT: boolVar().default(false),
   INGEST_SPOOL_TRACE_HEADERS: boolVar().default(false),
+  PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
+  INGEST_PRIVACY_POOL_SIZE: poolSizeVar(2),
   NODE_ENV: z.string().trim().optional(),
 });
 
@@ -274,6 +290,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
   ) {
     problems.push(NO_SECRETS);
   }
+  const privacy = readPrivacy(env, e, problems);
   const cluster = readKafkaCluster(env);
   if (!cluster.ok) problems.push(...cluster.problems);
   if (problems.length > 0 || !cluster.ok) throw new IngestConfigError(problems);
@@ -340,7 +357,49 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
             segmentBytes: e.INGEST_SPOOL_SEGMENT_BYTES,
             traceHeaders: e.INGEST_SPOOL_TRACE_HEADERS,
           },
+    privacy,
   });
+}
+
+const NO_PRIVACY_DATABASE =
+  'PRIVACY_DATABASE_URL: required when PRIVACY_KEYS is set (the key store of the data keys): set PRIVACY_DATABASE_URL, or INGEST_TENANT_REGISTRY_DATABASE_URL or DATABASE_URL, which it defaults to';
+
+/**
+ * The privacy settings: undefined when PRIVACY_KEYS is empty (nothing is sealed, no key store is needed). With keys,
+ * the key store's URL is PRIVACY_DATABASE_URL, else the tenant registry's, else DATABASE_URL (read only then, so an
+ * unrelated DATABASE_URL never stops an ingest without privacy). Problems are added to `problems`.
+ */
+function readPrivacy(
+  env: NodeJS.ProcessEnv,
+  e: z.infer<typeof envSchema>,
+  problems: string[],
+): IngestPrivacyConfig | undefined {
+  let keys: PrivacyConfig | null;
+  try {
+    keys = parsePrivacyConfig(env);
+  } catch (err) {
+    if (!isPrivacyError(err)) throw err;
+    problems.push(err.message);
+    return undefined;
+  }
+  if (keys === null) return undefined;
+  let databaseUrl = e.PRIVACY_DATABASE_URL ?? e.INGEST_TENANT_REGISTRY_DATABASE_URL;
+  if (databaseUrl === undefined) {
+    const fallback = postgresUrlVar().safeParse(env['DATABASE_URL']?.trim() || undefined);
+    if (env['DATABASE_URL']?.trim() && !fallback.success)
+      problems.push(
+        `DATABASE_URL (the key store's database, PRIVACY_DATABASE_URL being unset): ${fallback.error.issues.map((i) => i.message).join('; ')}`,
+      );
+    else if (fallback.success) databaseUrl = fallback.data;
+    else problems.push(NO_PRIVACY_DATABASE);
+  }
+  if (databaseUrl === undefined) return undefined;
+  return {
+    keys,
+    databaseUrl,
+    poolSize: e.INGEST_PRIVACY_POOL_SIZE,
+    connectTimeoutMs: e.INGEST_PG_CONNECT_TIMEOUT_MS,
+  };
 }
 
 function readTenantSecrets(file: string): Record<string, TenantSecrets> {

@@ -11,6 +11,8 @@ import {
 } from '@livechat-pipeline/events';
 import { Startup, isStartupError } from '@livechat-pipeline/service-host';
 import type { RegisteredSchema } from '@livechat-pipeline/events';
+import { PrivacyVault, migratePrivacy } from '@livechat-pipeline/privacy';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { StaticSecretVerifier } from './auth/static-verifier.js';
 import { createIngestVerifier } from './auth/tenant-registry-verifier.js';
@@ -24,6 +26,8 @@ import { KafkaRawWebhookPublisher } from './publisher.js';
 import type { RawWebhookPublisher } from './publisher.js';
 import { CachedReadiness, SpoolingReadiness, StackReadiness } from './readiness.js';
 import type { ReadinessProbe } from './readiness.js';
+import { VaultRawBodySealer } from './privacy/raw-body-sealer.js';
+import type { RawBodySealer } from './privacy/raw-body-sealer.js';
 import { openSpool } from './spool/open.js';
 import { SpoolingPublisher } from './spool/spooling-publisher.js';
 
@@ -31,6 +35,11 @@ import { SpoolingPublisher } from './spool/spooling-publisher.js';
 export interface IngestDeps {
   readonly publisher: RawWebhookPublisher;
   readonly verifier: WebhookSecretVerifier;
+  /**
+   * Privacy on (PRIVACY_KEYS): seals every record's body before it is published (to Kafka or the spool). Absent:
+   * records are written as they are.
+   */
+  readonly sealer?: RawBodySealer;
   /**
    * Whether an authenticated delivery's tenant gets its own `ingest_tenant_webhooks_total` series (registered
    * tenants are bounded; the rest share one). Default: none has, all count as `_unregistered`.
@@ -169,6 +178,7 @@ export async function createIngestDeps(
   const verifier = await startup.step('connect to the tenant registry', () =>
     createIngestVerifier(config, new StaticSecretVerifier(config.auth), logger),
   );
+  const privacy = await openPrivacy(config, logger, metrics, startup);
 
   const direct = new KafkaRawWebhookPublisher({
     producers,
@@ -217,6 +227,7 @@ export async function createIngestDeps(
     deps: {
       publisher,
       verifier: verifier.verifier,
+      ...(privacy === undefined ? {} : { sealer: privacy.sealer }),
       isRegisteredTenant: (tenant) => verifier.isRegisteredTenant(tenant),
       readiness: new CachedReadiness(
         spooling === undefined ? stackReadiness : new SpoolingReadiness(stackReadiness, spooling),
@@ -244,7 +255,50 @@ export async function createIngestDeps(
         await Promise.all(producers.map((p) => p.disconnect()));
       }
       await verifier.close();
+      await privacy?.close();
     },
+  };
+}
+
+/**
+ * With PRIVACY_KEYS set: the key store's pool (INGEST_PRIVACY_POOL_SIZE, bounded waits so that a hung Postgres
+ * answers 503 rather than holding requests), its schema migrated (advisory-locked, idempotent) and the sealer.
+ */
+async function openPrivacy(
+  config: IngestConfig,
+  logger: Logger,
+  metrics: IngestMetrics,
+  startup: Startup,
+): Promise<{ sealer: RawBodySealer; close(): Promise<void> } | undefined> {
+  const privacy = config.privacy;
+  if (privacy === undefined) return undefined;
+  const pool = new pg.Pool({
+    connectionString: privacy.databaseUrl,
+    max: privacy.poolSize,
+    connectionTimeoutMillis: privacy.connectTimeoutMs,
+    query_timeout: 2_000,
+    statement_timeout: 2_000,
+  });
+  // An idle connection dropped by Postgres must not crash the ingest (the next look-up reconnects, or fails: 503).
+  pool.on('error', (err) =>
+    logger.warn({ err: { message: err.message } }, 'privacy key store connection lost'),
+  );
+  try {
+    const applied = await startup.step(`migrate the privacy key store (schema ${privacy.keys.schema})`, () =>
+      migratePrivacy(pool, { schema: privacy.keys.schema }),
+    );
+    logger.info(
+      { schema: privacy.keys.schema, applied, activeKeyId: privacy.keys.activeKeyId },
+      'privacy on: raw bodies are sealed with per-chat data keys',
+    );
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  const vault = new PrivacyVault(pool, privacy.keys);
+  return {
+    sealer: new VaultRawBodySealer({ keys: vault, metrics: metrics.privacy }),
+    close: () => pool.end(),
   };
 }
 

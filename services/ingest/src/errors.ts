@@ -101,6 +101,12 @@ export const INGEST_ERROR_CODES = {
     description:
       'Kafka is not acknowledging writes and the on-disk spool could not be written (e.g. disk full); retry',
   },
+  INGEST_PRIVACY_KEY_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    description:
+      "Privacy is on and the chat's data key could not be had (the key store's Postgres is unreachable or refused the query): nothing was written, not even to the spool; retry",
+  },
   INGEST_SHUTTING_DOWN: { status: 503, retryable: true, description: 'The ingest is shutting down; retry' },
   INGEST_NOT_READY: {
     status: 503,

@@ -15,6 +15,15 @@ export interface IngestMetrics {
   readonly producers: Gauge;
   readonly rawTopicPartitions: Gauge;
   readonly spool: SpoolMetrics;
+  readonly privacy: PrivacyMetrics;
+}
+
+/** Sealing of raw bodies (src/privacy/); no samples while privacy is off. */
+export interface PrivacyMetrics {
+  /** One key look-up and the sealing of its records, per seal batch and tenant. */
+  readonly sealSeconds: Histogram;
+  /** Webhooks answered 503 because they could not be sealed, by privacy error code. */
+  readonly sealFailures: Counter<'code'>;
 }
 
 /** The on-disk spool's metrics (src/spool/); all zero while the spool is off or empty. */
@@ -101,6 +110,20 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
       help: 'Partitions of the raw topic webhooks are spread over (read at start, then every INGEST_PARTITION_REFRESH_MS)',
       registers: [registry],
     }),
+    privacy: {
+      sealSeconds: new Histogram({
+        name: 'ingest_privacy_seal_seconds',
+        help: 'Time to seal one batch of one tenant: the data keys look-up (usually the cache) and the encryption of its bodies',
+        buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+        registers: [registry],
+      }),
+      sealFailures: new Counter({
+        name: 'ingest_privacy_seal_failures_total',
+        help: 'Webhooks answered 503 because their body could not be sealed, by code (PRIVACY_KEY_UNAVAILABLE: the key store is unreachable)',
+        labelNames: ['code'] as const,
+        registers: [registry],
+      }),
+    },
     spool: {
       spooling: new Gauge({
         name: 'ingest_spool_active',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,5 +270,67 @@ describe('local secrets never leave the laptop', () => {
     expect(loadIngestConfig({ LIVECHAT_SECRET_KEYS: 'local-dev-secret' }).auth.secretKeys).toEqual([
       'local-dev-secret',
     ]);
+  });
+
+  describe('privacy', () => {
+    const keys = () => ({
+      PRIVACY_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+    });
+    const registry = 'postgres://ingest@db.example:5432/app';
+
+    it('is off without PRIVACY_KEYS, and DATABASE_URL is not even read then', () => {
+      expect(loadIngestConfig(secrets).privacy).toBeUndefined();
+      expect(loadIngestConfig({ ...secrets, DATABASE_URL: 'not a url' }).privacy).toBeUndefined();
+    });
+
+    it('is on with PRIVACY_KEYS: PRIVACY_DATABASE_URL, else the tenant registry, else DATABASE_URL', () => {
+      const env = { ...secrets, ...keys() };
+      const own = loadIngestConfig({
+        ...env,
+        PRIVACY_DATABASE_URL: 'postgres://k@keys.example/keys',
+        DATABASE_URL: 'postgres://x@other/db',
+      }).privacy;
+      expect(own).toMatchObject({
+        databaseUrl: 'postgres://k@keys.example/keys',
+        poolSize: 2,
+        connectTimeoutMs: 2000,
+      });
+      expect(own?.keys.activeKeyId).toBe('k1');
+      expect(own?.keys.schema).toBe('privacy');
+      const viaRegistry = loadIngestConfig({
+        LIVECHAT_TENANT_SECRETS_FILE: tenantsFile({ t: { secretKeys: ['s'] } }),
+        INGEST_TENANT_REGISTRY_DATABASE_URL: registry,
+        DATABASE_URL: 'postgres://x@other/db',
+        ...keys(),
+      }).privacy;
+      expect(viaRegistry?.databaseUrl).toBe(registry);
+      expect(
+        loadIngestConfig({ ...env, DATABASE_URL: 'postgres://x@other/db', INGEST_PRIVACY_POOL_SIZE: '5' })
+          .privacy,
+      ).toMatchObject({ databaseUrl: 'postgres://x@other/db', poolSize: 5 });
+    });
+
+    it('refuses keys without a key store, naming the variables, and bad privacy settings, never echoing a key', () => {
+      const env = { ...secrets, ...keys() };
+      expect(problemsOf(env)).toEqual([
+        expect.stringMatching(
+          /^PRIVACY_DATABASE_URL: required when PRIVACY_KEYS is set .*INGEST_TENANT_REGISTRY_DATABASE_URL or DATABASE_URL/,
+        ),
+      ]);
+      expect(problemsOf({ ...env, DATABASE_URL: 'mysql://x' })).toEqual([
+        expect.stringContaining('DATABASE_URL'),
+      ]);
+      const badKey = 'k1:' + Buffer.from('short').toString('base64');
+      const problems = problemsOf({ ...env, PRIVACY_KEYS: badKey, PRIVACY_DATABASE_URL: registry });
+      expect(problems.join()).toMatch(/PRIVACY_KEYS: key "k1": must be 32 bytes/);
+      expect(problems.join()).not.toContain(Buffer.from('short').toString('base64'));
+      expect(
+        problemsOf({ ...secrets, PRIVACY_EMAIL_HASH_KEY: keys().PRIVACY_EMAIL_HASH_KEY }).join(),
+      ).toMatch(/PRIVACY_KEYS: required when PRIVACY_EMAIL_HASH_KEY is set/);
+      expect(
+        problemsOf({ ...env, PRIVACY_DATABASE_URL: registry, INGEST_PRIVACY_POOL_SIZE: '0' }).join(),
+      ).toContain('INGEST_PRIVACY_POOL_SIZE');
+    });
   });
 });

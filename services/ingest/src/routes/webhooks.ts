@@ -124,7 +124,10 @@ function serverSpanHooks(config: IngestConfig) {
   };
 }
 
-/** `POST /webhooks/livechat` and `POST /webhooks/livechat/:tenant`: parse → authenticate → redact → produce. */
+/**
+ * `POST /webhooks/livechat` and `POST /webhooks/livechat/:tenant`: parse → authenticate → redact → seal (privacy
+ * on) → produce.
+ */
 export function registerWebhookRoutes(app: FastifyInstance, ctx: WebhookRouteContext): void {
   const hooks = serverSpanHooks(ctx.config);
   const handler = (request: FastifyRequest<WebhookRoute>, reply: FastifyReply) =>
@@ -207,9 +210,9 @@ async function handleWebhook(
 
     linkAuthenticatedCaller(request);
 
-    // 3. redact, 4. produce
+    // 3. redact, 4. seal (privacy on), 5. produce
     const redactedBody = redactBody(webhook.body);
-    const record = buildRawRecord({
+    const plain = buildRawRecord({
       webhook,
       redactedBody,
       tenant,
@@ -220,6 +223,15 @@ async function handleWebhook(
         remoteAddress: request.ip ?? null,
       },
     });
+    // Sealed before it is published, so neither Kafka nor the spool ever holds the body in clear.
+    const record =
+      deps.sealer === undefined
+        ? plain
+        : await withDeadline(
+            deps.sealer.seal(plain, redactedBody),
+            deadlineAt,
+            'the privacy key store did not answer before the request deadline',
+          );
     // The producer span's context travels in the record's headers (`traceparent`), spooled or not.
     await withSpan(
       tracer,

@@ -1,0 +1,154 @@
+import { rawKeyScope, sealRawBody } from '@livechat-pipeline/events';
+import { isPrivacyError, type ChatKeyState, type PrivacyErrorCode } from '@livechat-pipeline/privacy';
+import { IngestError } from '../errors.js';
+import type { PrivacyMetrics } from '../metrics.js';
+import type { KeyedRawRecord } from '../raw-record.js';
+import type { JsonObject } from '../webhook.js';
+
+/** What the sealer needs of the key store (`PrivacyVault`). */
+export interface DataKeyStore {
+  keysFor(
+    tenantId: string,
+    chatIds: readonly string[],
+    options: { create: boolean },
+  ): Promise<Map<string, ChatKeyState>>;
+}
+
+/** Seals a raw record's redacted body before it leaves the process (Kafka or the spool). */
+export interface RawBodySealer {
+  /**
+   * The record with `body` "" and the redacted body in `sealed.envelope`; unchanged when the webhook carries
+   * nothing personal (rawKeyScope null); with `envelope` null when its scope was erased (the body is dropped).
+   * Rejects with INGEST_PRIVACY_KEY_UNAVAILABLE (503) when the data key cannot be had: the webhook is then
+   * written nowhere.
+   */
+  seal(record: KeyedRawRecord, redactedBody: JsonObject): Promise<KeyedRawRecord>;
+}
+
+/**
+ * The key-store tenant of a record without a tenant (no organization_id / license_id and no URL label, a
+ * single-tenant deployment): never a valid tenant id (parentheses), so it cannot collide with one.
+ */
+export const NO_TENANT_KEY_STORE_ID = '(none)';
+
+/** The key store's id limit (packages/privacy): a longer scope (a hostile customer id) is refused, 422. */
+const MAX_SCOPE_LENGTH = 256;
+
+/**
+ * The most records one key look-up names: far below the key store's per-call limit (10,000), about one produce
+ * batch (INGEST_BATCH_MAX_RECORDS' default).
+ */
+export const SEAL_BATCH_MAX_RECORDS = 500;
+
+interface Pending {
+  readonly record: KeyedRawRecord;
+  readonly tenant: string;
+  readonly scope: string;
+  readonly resolve: (record: KeyedRawRecord) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * Seals raw bodies with the data key of their scope (docs/privacy.md section 4). Webhooks that arrive in the same
+ * event-loop turn (the bodies read in one I/O poll, i.e. what the produce batcher would put in one batch) share
+ * one key look-up per tenant: `keysFor(tenant, scopes, { create: true })`, usually answered by the vault's cache.
+ * A failed look-up fails that tenant's webhooks of the turn only (503, retried by LiveChat); other tenants' and
+ * later webhooks go on.
+ */
+export class VaultRawBodySealer implements RawBodySealer {
+  private queue: Pending[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly options: {
+      readonly keys: DataKeyStore;
+      readonly metrics?: PrivacyMetrics;
+      /** Records per key look-up (default SEAL_BATCH_MAX_RECORDS). */
+      readonly maxBatchRecords?: number;
+    },
+  ) {}
+
+  seal(record: KeyedRawRecord, redactedBody: JsonObject): Promise<KeyedRawRecord> {
+    const value = record.value;
+    const scope = rawKeyScope({
+      action: value.action,
+      chatId: value.chat_id,
+      eventId: value.event_id,
+      body: redactedBody,
+    });
+    if (scope === null) return Promise.resolve(record); // nothing personal: configuration, routing
+    if (scope.length === 0 || scope.length > MAX_SCOPE_LENGTH) {
+      return Promise.reject(
+        new IngestError(
+          'INGEST_ID_TOO_LONG',
+          `the id that keys this webhook's encryption (${scope.slice(0, 40)}…) is longer than ${MAX_SCOPE_LENGTH} characters`,
+        ),
+      );
+    }
+    return new Promise<KeyedRawRecord>((resolve, reject) => {
+      this.queue.push({ record, tenant: value.tenant ?? NO_TENANT_KEY_STORE_ID, scope, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    const byTenant = new Map<string, Pending[]>();
+    for (const p of batch) {
+      const group = byTenant.get(p.tenant);
+      if (group === undefined) byTenant.set(p.tenant, [p]);
+      else group.push(p);
+    }
+    const max = this.options.maxBatchRecords ?? SEAL_BATCH_MAX_RECORDS;
+    for (const [tenant, group] of byTenant)
+      for (let i = 0; i < group.length; i += max) void this.sealGroup(tenant, group.slice(i, i + max));
+  };
+
+  private async sealGroup(tenant: string, group: readonly Pending[]): Promise<void> {
+    const started = performance.now();
+    let keys: Map<string, ChatKeyState>;
+    try {
+      keys = await this.options.keys.keysFor(
+        tenant,
+        group.map((p) => p.scope),
+        { create: true },
+      );
+    } catch (err) {
+      this.fail(group, isPrivacyError(err) ? err.code : 'PRIVACY_KEY_UNAVAILABLE', err);
+      return;
+    }
+    for (const p of group) {
+      const state = keys.get(p.scope);
+      try {
+        if (state?.state === 'active') p.resolve(sealed(p, sealRawBody(p.record.value, p.scope, state.key)));
+        // Erased: the body is dropped, never written in clear nor sealed with a new key; the record keeps its ids.
+        else if (state?.state === 'erased')
+          p.resolve(sealed(p, sealRawBody(p.record.value, p.scope, 'erased')));
+        else
+          this.fail([p], 'PRIVACY_KEY_UNAVAILABLE', new Error('the key store created no key for the scope'));
+      } catch (err) {
+        this.fail([p], isPrivacyError(err) ? err.code : 'PRIVACY_KEY_UNAVAILABLE', err);
+      }
+    }
+    this.options.metrics?.sealSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  private fail(group: readonly Pending[], code: PrivacyErrorCode, cause: unknown): void {
+    this.options.metrics?.sealFailures.inc({ code }, group.length);
+    const err = new IngestError(
+      'INGEST_PRIVACY_KEY_UNAVAILABLE',
+      `the webhook's body could not be encrypted: its data key could not be had from the key store (${code}); nothing was written, retry`,
+      { cause },
+    );
+    for (const p of group) p.reject(err);
+  }
+}
+
+function sealed(p: Pending, value: KeyedRawRecord['value']): KeyedRawRecord {
+  return { ...p.record, value };
+}

@@ -1,0 +1,322 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openRawBody } from '@livechat-pipeline/events';
+import { PrivacyVault, parsePrivacyConfig } from '@livechat-pipeline/privacy';
+import { createTestDatabase, uniqueName, waitFor } from '@livechat-pipeline/testkit';
+import type { TestDatabase } from '@livechat-pipeline/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VaultRawBodySealer } from '../src/privacy/raw-body-sealer.js';
+import type { DataKeyStore } from '../src/privacy/raw-body-sealer.js';
+import type { KeyedRawRecord } from '../src/raw-record.js';
+import { fixture, redacted } from './support/fixtures.js';
+import type { JsonBody } from './support/fixtures.js';
+import { postWebhook, readRawRecords, startTestIngest, topicRecordCount } from './support/harness.js';
+import type { DecodedRecord, TestIngest } from './support/harness.js';
+
+/**
+ * A TCP relay to Postgres that the test can cut: `close()` refuses new connections (the port is closed) and drops
+ * the open ones, as a Postgres outage does; `open()` listens on the same port again.
+ */
+class CuttableRelay {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async open(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+const TENANT = 'org-privacy-test';
+/** A value that must never be readable outside the process: only inside a sealed envelope. */
+const CANARY = `canary-${randomBytes(6).toString('hex')}`;
+
+function personalWebhook(chatId: string, eventId: string, text = `hello from ${CANARY}`): JsonBody {
+  return {
+    action: 'incoming_event',
+    secret_key: 'fixture-v3-secret',
+    organization_id: TENANT,
+    payload: {
+      chat_id: chatId,
+      thread_id: 'T1',
+      event: {
+        id: eventId,
+        type: 'message',
+        text,
+        author_id: 'customer@example.com',
+        created_at: '2026-11-29T09:00:00.000000Z',
+      },
+    },
+  };
+}
+
+/** Every byte of every file under `dir`. */
+function bytesUnder(dir: string): Buffer {
+  const parts: Buffer[] = [];
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const file = join(dir, name);
+    if (statSync(file).isFile()) parts.push(readFileSync(file));
+  }
+  return Buffer.concat(parts);
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function metricValue(text: string, line: string): number {
+  const match = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return match === undefined ? 0 : Number(match.slice(line.length + 1));
+}
+
+describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
+  let db: TestDatabase;
+  let relay: CuttableRelay;
+  let ingest: TestIngest | undefined;
+  let vaultPool: pg.Pool;
+  let vault: PrivacyVault;
+  const spoolDir = mkdtempSync(join(tmpdir(), 'ingest-privacy-spool-'));
+  const topic = uniqueName('ingest-raw-privacy');
+  const keys = {
+    PRIVACY_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+  };
+  let privacyEnv: Record<string, string>;
+
+  /** Opens a sealed record with a vault of its own on the same key store (as the normalizer will). */
+  async function open(record: DecodedRecord): Promise<{ body: string } | { erased: true }> {
+    const scope = record.value.sealed?.key_scope;
+    if (scope === undefined) throw new Error('record is not sealed');
+    const states = await vault.keysFor(TENANT, [scope], { create: false });
+    return openRawBody(record.value, states.get(scope));
+  }
+
+  async function recordOf(eventId: string, count: number): Promise<DecodedRecord> {
+    const records = await readRawRecords(topic, count);
+    const mine = records.find((r) => r.value.event_id === eventId);
+    if (mine === undefined) throw new Error(`record ${eventId} not on the topic`);
+    return mine;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('ingest_privacy');
+    const url = new URL(db.url);
+    relay = new CuttableRelay({ host: url.hostname, port: Number(url.port) });
+    await relay.open();
+    url.hostname = '127.0.0.1';
+    url.port = String(relay.port);
+    privacyEnv = { ...keys, PRIVACY_DATABASE_URL: url.toString(), INGEST_PG_CONNECT_TIMEOUT_MS: '500' };
+    ingest = await startTestIngest({
+      RAW_WEBHOOK_TOPIC: topic,
+      INGEST_SPOOL_DIR: spoolDir,
+      INGEST_READINESS_CACHE_MS: '0',
+      ...privacyEnv,
+    });
+    vaultPool = new pg.Pool({ connectionString: db.url, max: 2 });
+    vault = new PrivacyVault(vaultPool, parsePrivacyConfig(keys)!);
+  });
+  afterAll(async () => {
+    await ingest?.close();
+    await relay?.close();
+    await vaultPool?.end();
+    await db?.drop();
+    rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  it('a personal webhook lands with body "" and an envelope that opens to the redacted body', async () => {
+    const body = personalWebhook('CHAT-SEALED', 'E1');
+    const res = await postWebhook(ingest!, body);
+    expect(res.statusCode, res.body).toBe(200);
+    const eventId = res.json<{ event_id: string }>().event_id;
+
+    const record = await recordOf(eventId, 1);
+    expect(record.value.body).toBe('');
+    expect(record.value.chat_id).toBe('CHAT-SEALED');
+    expect(record.value.sealed).toMatchObject({ key_scope: 'CHAT-SEALED', key_version: 1 });
+    expect(record.raw.includes(CANARY)).toBe(false);
+    expect(await open(record)).toEqual({ body: JSON.stringify(redacted(body)) });
+
+    // A configuration webhook carries nothing personal: stored as before, not sealed.
+    const routing = fixture('v3.6-routing_status_set');
+    const plain = await postWebhook(ingest!, routing);
+    expect(plain.statusCode, plain.body).toBe(200);
+    const plainRecord = await recordOf(plain.json<{ event_id: string }>().event_id, 2);
+    expect(JSON.parse(plainRecord.value.body)).toEqual(redacted(routing));
+    expect(plainRecord.value.sealed ?? null).toBeNull();
+
+    const metrics = await (await fetch(`${ingest!.operationsUrl}/metrics`)).text();
+    expect(metricValue(metrics, 'ingest_privacy_seal_seconds_count')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('webhooks of one event-loop turn share one key look-up per tenant', async () => {
+    const lookUps: { tenant: string; scopes: readonly string[] }[] = [];
+    // The real vault, counted.
+    const counted: DataKeyStore = {
+      keysFor: (tenant, scopes, options) => {
+        lookUps.push({ tenant, scopes });
+        return vault.keysFor(tenant, scopes, options);
+      },
+    };
+    const sealer = new VaultRawBodySealer({ keys: counted });
+    const tenants = ['org-batch-a', 'org-batch-b'];
+    const inputs = Array.from({ length: 20 }, (_, i) => {
+      const tenant = tenants[i % 2] ?? '';
+      const body = { ...personalWebhook(`BATCH-${i % 5}`, `B${i}`), organization_id: tenant };
+      const record: KeyedRawRecord = {
+        key: `${tenant}|BATCH-${i % 5}`,
+        value: {
+          event_id: `batch-${i}`.padEnd(64, '0'),
+          received_at: 1_795_000_000_000_000,
+          format: 'v3',
+          api_version: '3.6+',
+          action: 'incoming_event',
+          tenant,
+          tenant_source: 'body',
+          chat_id: `BATCH-${i % 5}`,
+          thread_id: 'T1',
+          webhook_id: null,
+          body: JSON.stringify(body),
+          content_length: null,
+          user_agent: null,
+          remote_address: null,
+        },
+      };
+      return { record, body };
+    });
+    const sealed = await Promise.all(inputs.map((x) => sealer.seal(x.record, x.body)));
+    expect(lookUps.map((l) => l.tenant).sort()).toEqual(tenants);
+    for (const l of lookUps) expect(new Set(l.scopes).size).toBe(5);
+    for (const [i, s] of sealed.entries()) {
+      expect(s.value.body).toBe('');
+      const scope = s.value.sealed?.key_scope ?? '';
+      const states = await vault.keysFor(s.value.tenant ?? '', [scope], { create: false });
+      expect(openRawBody(s.value, states.get(scope))).toEqual({ body: inputs[i]?.record.value.body });
+    }
+  });
+
+  it('a chat erased before its webhook: 200, the record keeps its ids without a body, and no key is made', async () => {
+    await vault.eraseChats(TENANT, ['CHAT-ERASED'], { actor: 'ingest-test' });
+    const res = await postWebhook(ingest!, personalWebhook('CHAT-ERASED', 'E2'));
+    expect(res.statusCode, res.body).toBe(200);
+    const record = await recordOf(res.json<{ event_id: string }>().event_id, 3);
+    expect(record.value.body).toBe('');
+    expect(record.value.chat_id).toBe('CHAT-ERASED');
+    expect(record.value.sealed).toMatchObject({ key_scope: 'CHAT-ERASED', envelope: null });
+    expect(record.raw.includes(CANARY)).toBe(false);
+    expect(await open(record)).toEqual({ erased: true });
+    const rows = await vaultPool.query<{ live: string; total: string }>(
+      `select count(*) filter (where erased_at is null) as live, count(*) as total from privacy.chat_keys
+        where tenant_id = $1 and chat_id = $2`,
+      [TENANT, 'CHAT-ERASED'],
+    );
+    expect(rows.rows[0]).toEqual({ live: '0', total: '1' });
+  });
+
+  it('key store unreachable: 503 INGEST_PRIVACY_KEY_UNAVAILABLE with Retry-After, nothing written; other webhooks still served; back once it is', async () => {
+    const before = await topicRecordCount(topic);
+    await relay.close();
+    const refused = await postWebhook(ingest!, personalWebhook('CHAT-NEW-DURING-OUTAGE', 'E3'));
+    expect(refused.statusCode, refused.body).toBe(503);
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect(refused.json()).toMatchObject({ code: 'INGEST_PRIVACY_KEY_UNAVAILABLE' });
+
+    // The process keeps serving: a chat whose key is cached, and a webhook with nothing personal.
+    const cached = await postWebhook(ingest!, personalWebhook('CHAT-SEALED', 'E4'));
+    expect(cached.statusCode, cached.body).toBe(200);
+    const routing = await postWebhook(ingest!, {
+      ...fixture('v3.6-routing_status_set'),
+      payload: { agent_id: 'jones@example.com', status: 'accepting_chats' },
+    });
+    expect(routing.statusCode, routing.body).toBe(200);
+    // Exactly the two answered 200 (acks=-1: the high watermark moved before the answer).
+    expect(await topicRecordCount(topic)).toBe(before + 2);
+    expect(ingest!.runtime.spooling?.mode).toBe('direct');
+    expect(bytesUnder(spoolDir).includes(CANARY)).toBe(false);
+    const metrics = await (await fetch(`${ingest!.operationsUrl}/metrics`)).text();
+    expect(metricValue(metrics, 'ingest_privacy_seal_failures_total{code="PRIVACY_KEY_UNAVAILABLE"}')).toBe(
+      1,
+    );
+    expect(ingest!.logs.join('').includes(CANARY)).toBe(false);
+
+    await relay.open();
+    const again = await waitFor(async () => {
+      const res = await postWebhook(ingest!, personalWebhook('CHAT-NEW-DURING-OUTAGE', 'E3'));
+      return res.statusCode === 200 ? res : undefined;
+    });
+    const record = await recordOf(again.json<{ event_id: string }>().event_id, before + 3);
+    expect(record.value.body).toBe('');
+    expect(await open(record)).toMatchObject({ body: expect.stringContaining(CANARY) });
+  });
+
+  it('Kafka down: the spool holds ciphertext only, a key-store outage is not spooled, and the drained record opens', async () => {
+    await ingest!.close();
+    ingest = undefined;
+    // Kafka unreachable (a closed port): the topic is known from the spool directory, so the ingest starts spooling.
+    ingest = await startTestIngest({
+      RAW_WEBHOOK_TOPIC: topic,
+      INGEST_SPOOL_DIR: spoolDir,
+      KAFKA_BROKERS: `127.0.0.1:${await closedPort()}`,
+      ...privacyEnv,
+    });
+    expect(ingest.runtime.spooling?.mode).toBe('spooling');
+    const spooledBody = personalWebhook('CHAT-SPOOLED', 'E5');
+    const spooled = await postWebhook(ingest, spooledBody);
+    expect(spooled.statusCode, spooled.body).toBe(200);
+    const bytes = bytesUnder(spoolDir);
+    expect(bytes.includes('CHAT-SPOOLED')).toBe(true); // the right files: the record's clear ids are there
+    expect(bytes.includes(CANARY)).toBe(false);
+
+    await relay.close();
+    const refused = await postWebhook(ingest, personalWebhook('CHAT-NOT-SPOOLED', 'E6'));
+    expect(refused.statusCode, refused.body).toBe(503);
+    expect(refused.json()).toMatchObject({ code: 'INGEST_PRIVACY_KEY_UNAVAILABLE' });
+    expect(bytesUnder(spoolDir).includes('CHAT-NOT-SPOOLED')).toBe(false);
+    await relay.open();
+
+    // Kafka back: the spool drains the sealed record as it was spooled.
+    await ingest.close();
+    ingest = await startTestIngest({ RAW_WEBHOOK_TOPIC: topic, INGEST_SPOOL_DIR: spoolDir, ...privacyEnv });
+    const eventId = spooled.json<{ event_id: string }>().event_id;
+    const count = await waitFor(async () => {
+      const n = await topicRecordCount(topic);
+      return n >= 7 ? n : undefined;
+    });
+    const record = await recordOf(eventId, count);
+    expect(record.value.spooled_at).not.toBeNull();
+    expect(record.value.body).toBe('');
+    expect(await open(record)).toEqual({ body: JSON.stringify(redacted(spooledBody)) });
+    const all = await readRawRecords(topic, count);
+    expect(all.some((r) => r.value.chat_id === 'CHAT-NOT-SPOOLED')).toBe(false);
+  });
+});
