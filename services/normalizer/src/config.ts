@@ -1,12 +1,16 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
 import type { ParseLimits } from '@livechat-pipeline/livechat';
+import { isPrivacyError, parsePrivacyConfig, type PrivacyConfig } from '@livechat-pipeline/privacy';
 import {
+  ServiceConfigError,
   connectionEnv,
   kafkaClusterFromEnv,
   intVar,
   nameVar,
   parseEnv,
+  poolSizeVar,
+  postgresUrlVar,
   startupTimeoutVar,
   type KafkaClusterSettings,
   type LogLevel,
@@ -29,6 +33,21 @@ export interface NormalizerConfig {
   readonly logLevel: LogLevel;
   /** Bounds on one raw record: over one, the record is dead-lettered (NORMALIZER_OVER_LIMIT). */
   readonly limits: { readonly parse: ParseLimits; readonly maxOutputBytes: number };
+  /**
+   * Crypto-shredding (issue 19), on when PRIVACY_KEYS is set: raw bodies are opened and chat events sealed with the
+   * chats' keys from the key store at `databaseUrl`. Null: off, events are produced in clear as before, and a
+   * sealed raw record waits (retryably) for a process that has the keys.
+   */
+  readonly privacy: NormalizerPrivacyConfig | null;
+}
+
+export interface NormalizerPrivacyConfig {
+  /** Master keys, e-mail hash key, cache and schema (never logged). */
+  readonly vault: PrivacyConfig;
+  /** PRIVACY_DATABASE_URL: the key store's Postgres. */
+  readonly databaseUrl: string;
+  /** NORMALIZER_PRIVACY_POOL_SIZE. */
+  readonly poolSize: number;
 }
 
 const schema = z.object({
@@ -49,11 +68,36 @@ const schema = z.object({
   // Deeper bodies would overflow the stack of JSON.stringify (about 4,000 levels on Node 20's default stack).
   NORMALIZER_MAX_JSON_DEPTH: intVar(2, 1_000).default(100),
   NORMALIZER_MAX_OUTPUT_BYTES: intVar(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+  PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
+  NORMALIZER_PRIVACY_POOL_SIZE: poolSizeVar(2),
 });
 
 /** Reads the normalizer's environment once; every problem is named in one error (ServiceConfigError). */
 export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
-  const e = parseEnv(schema, env, 'normalizer');
+  // The PRIVACY_* settings are parsed by packages/privacy; their problems join the others' in one error.
+  const privacyProblems: string[] = [];
+  let vault: PrivacyConfig | null = null;
+  try {
+    vault = parsePrivacyConfig(env);
+  } catch (error) {
+    if (!isPrivacyError(error)) throw error;
+    privacyProblems.push(...error.message.split('; '));
+  }
+  if (vault !== null && (env['PRIVACY_DATABASE_URL']?.trim() ?? '') === '')
+    privacyProblems.push(
+      "PRIVACY_DATABASE_URL: required when PRIVACY_KEYS is set (the key store's Postgres, e.g. postgres://user:pass@host:5432/db)",
+    );
+  let e: z.output<typeof schema>;
+  try {
+    e = parseEnv(schema, env, 'normalizer');
+  } catch (error) {
+    if (!(error instanceof ServiceConfigError) || privacyProblems.length === 0) throw error;
+    throw new ServiceConfigError(`${error.message}\n${privacyProblems.map((p) => `  ${p}`).join('\n')}`);
+  }
+  if (privacyProblems.length > 0)
+    throw new ServiceConfigError(
+      `invalid normalizer configuration:\n${privacyProblems.map((p) => `  ${p}`).join('\n')}`,
+    );
   return Object.freeze({
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -79,5 +123,9 @@ export function loadNormalizerConfig(env: NodeJS.ProcessEnv): NormalizerConfig {
       },
       maxOutputBytes: e.NORMALIZER_MAX_OUTPUT_BYTES,
     },
+    privacy:
+      vault === null || e.PRIVACY_DATABASE_URL === undefined
+        ? null
+        : { vault, databaseUrl: e.PRIVACY_DATABASE_URL, poolSize: e.NORMALIZER_PRIVACY_POOL_SIZE },
   });
 }

@@ -35,6 +35,16 @@ export const NORMALIZER_ERROR_CODES = {
     description:
       "The broker refused an event of the record as larger than the chat-events topic's max.message.bytes",
   },
+  NORMALIZER_SEALED_BODY_INVALID: {
+    retryable: false,
+    description:
+      "A sealed raw record's envelope does not open with its key (tampered or malformed), or it names no tenant or a key scope the key store refuses",
+  },
+  NORMALIZER_KEY_SCOPE_INVALID: {
+    retryable: false,
+    description:
+      'A chat event of the record has a key scope (chat, customer, visitor or ticket id) or tenant the key store refuses (over 256 characters)',
+  },
   NORMALIZER_OVER_LIMIT: {
     retryable: false,
     description:

@@ -7,6 +7,8 @@ export interface NormalizerMetrics {
   readonly batchSeconds: Histogram;
   readonly lag: Gauge<'group' | 'topic' | 'partition'>;
   readonly deadLetterTopicRecords: Gauge<'topic'>;
+  readonly recordsErased: Counter;
+  readonly privacyRetries: Counter<'code'>;
 }
 
 export function createNormalizerMetrics(): NormalizerMetrics {
@@ -16,7 +18,7 @@ export function createNormalizerMetrics(): NormalizerMetrics {
     registry,
     rawRecords: new Counter({
       name: 'normalizer_raw_records_total',
-      help: 'Raw records consumed, by outcome (normalized, dead_lettered)',
+      help: 'Raw records consumed, by outcome (normalized, dead_lettered, erased)',
       labelNames: ['outcome'],
       registers: [registry],
     }),
@@ -42,6 +44,17 @@ export function createNormalizerMetrics(): NormalizerMetrics {
       name: 'normalizer_dead_letter_topic_records',
       help: 'Records on the dead-letter topic the normalizer writes (high minus low watermark), every NORMALIZER_METRICS_REFRESH_MS',
       labelNames: ['topic'],
+      registers: [registry],
+    }),
+    recordsErased: new Counter({
+      name: 'normalizer_records_erased_total',
+      help: 'Raw records of an erased key scope (body dropped at the ingest, or key erased since): no events emitted',
+      registers: [registry],
+    }),
+    privacyRetries: new Counter({
+      name: 'normalizer_privacy_retries_total',
+      help: 'Batches failed retryably for want of a key (key store unreachable, PRIVACY_KEK_UNKNOWN, a sealed record without PRIVACY_KEYS): the partition waits',
+      labelNames: ['code'],
       registers: [registry],
     }),
   };

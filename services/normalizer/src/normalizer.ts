@@ -9,10 +9,21 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import { SpanKind, context, trace, type Span } from '@opentelemetry/api';
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import {
+  MAX_CHATS_PER_CALL,
+  PrivacyError,
+  isPrivacyError,
+  type CustomerLink,
+  type PrivacyVault,
+} from '@livechat-pipeline/privacy';
+import { SpanKind, context, trace, type Context, type Span } from '@opentelemetry/api';
 import {
   EventsError,
+  chatEventKeyScope,
   headerBytes,
+  openRawBody,
+  sealChatEvent,
   markSpanFailed,
   spanContextOf,
   traceContextOf,
@@ -29,6 +40,7 @@ import { deadLetterMessage, withoutValue } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
+import { KeyStates, ScopesByTenant, customerLinks, fetchKeys, isKeyStoreId } from './privacy.js';
 
 const tracer = trace.getTracer('@livechat-pipeline/normalizer');
 
@@ -52,14 +64,36 @@ const TOO_LARGE_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'])
 interface NormalizedRecord {
   readonly message: KafkaMessage;
   readonly events: readonly Message[];
+  /** What the record takes in a produce: its events' bytes (sealed, headers included), or its dead letter's value. */
   readonly bytes: number;
   readonly deadLetter: { readonly message: Message; readonly code: string } | null;
+  /** Its key scope was erased: no events, nothing dead-lettered, the offset moves on. */
+  readonly erased: boolean;
 }
 
+/** Consecutive records of a window whose events and dead letters go in one produce. */
 interface NormalizedChunk {
-  readonly records: NormalizedRecord[];
-  /** Index after the chunk's last raw record. */
-  end: number;
+  readonly records: readonly NormalizedRecord[];
+}
+
+/**
+ * The raw records normalized together: each stage runs over all of them, so the key store is asked once per tenant
+ * per stage. Bounded so that a window's parsed events stay a small multiple of its input.
+ */
+const WINDOW_RECORDS = 2000;
+const WINDOW_BYTES = 4 * 1024 * 1024;
+
+/** One raw record of a window between its stages; `result` is set once it is mapped, erased or dead-lettered. */
+interface WindowItem {
+  readonly message: KafkaMessage;
+  readonly span: Span;
+  /** The span's context, for the record's log lines. */
+  readonly active: Context;
+  /** The trace context its chat events carry. */
+  readonly eventHeaders: Record<string, string>;
+  raw?: RawWebhook;
+  events?: ChatDomainEvent[];
+  result?: NormalizedRecord;
 }
 
 export interface NormalizerDeps {
@@ -68,6 +102,8 @@ export interface NormalizerDeps {
   readonly chatEventSchema: RegisteredSchema;
   readonly logger: Logger;
   readonly metrics: NormalizerMetrics;
+  /** The key store when privacy is on (PRIVACY_KEYS set); null: off. */
+  readonly vault: PrivacyVault | null;
 }
 
 /** The producer in use, and how many sends are in flight on it (a replaced one is disconnected once idle). */
@@ -149,13 +185,19 @@ export class RawWebhookNormalizer {
   }: EachBatchPayload): Promise<void> {
     const stopTimer = this.deps.metrics.batchSeconds.startTimer();
     let start = 0;
-    while (start < batch.messages.length && isRunning() && !isStale()) {
-      const chunk = await this.normalizeChunk(batch, start);
-      await this.produceChunk(batch, chunk);
-      resolveOffset(batch.messages[chunk.end - 1]!.offset);
-      start = chunk.end;
-      await commitOffsetsIfNecessary();
-      await heartbeat();
+    windows: while (start < batch.messages.length && isRunning() && !isStale()) {
+      const end = windowEnd(batch.messages, start);
+      const records = await this.normalizeWindowOrWait(batch, start, end);
+      for (let i = 0; i < records.length;) {
+        if (!isRunning() || isStale()) break windows;
+        const chunk = takeChunk(records, i);
+        await this.produceChunk(batch, chunk);
+        i += chunk.records.length;
+        resolveOffset(chunk.records[chunk.records.length - 1]!.message.offset);
+        await commitOffsetsIfNecessary();
+        await heartbeat();
+      }
+      start = end;
     }
     await commitOffsetsIfNecessary();
     const lag = Number(batch.offsetLagLow());
@@ -165,6 +207,31 @@ export class RawWebhookNormalizer {
         lag,
       );
     stopTimer();
+  }
+
+  /**
+   * A window's records, or — when a key cannot be had (key store unreachable, PRIVACY_KEK_UNKNOWN, a sealed record
+   * while PRIVACY_KEYS is not set) — the error, which fails the batch like a produce failure: kafkajs retries it
+   * from the last resolved offset with backoff, so the partition waits; nothing is dead-lettered or emitted in clear.
+   */
+  private async normalizeWindowOrWait(batch: Batch, start: number, end: number): Promise<NormalizedRecord[]> {
+    try {
+      return await this.normalizeWindow(batch, start, end);
+    } catch (error) {
+      if (isPrivacyError(error) && error.retryable) {
+        this.deps.metrics.privacyRetries.inc({ code: error.code });
+        this.deps.logger[this.deps.vault === null ? 'error' : 'warn'](
+          {
+            code: error.code,
+            partition: batch.partition,
+            offset: batch.messages[start]?.offset,
+            msg: error.message,
+          },
+          'no key for raw records yet; the partition waits and retries',
+        );
+      }
+      throw error;
+    }
   }
 
   /**
@@ -261,6 +328,11 @@ export class RawWebhookNormalizer {
 
   private count(record: NormalizedRecord): void {
     const { metrics } = this.deps;
+    if (record.erased) {
+      metrics.rawRecords.inc({ outcome: 'erased' });
+      metrics.recordsErased.inc();
+      return;
+    }
     if (record.deadLetter !== null) {
       metrics.rawRecords.inc({ outcome: 'dead_lettered' });
       return;
@@ -324,122 +396,262 @@ export class RawWebhookNormalizer {
     });
   }
 
-  /** Normalizes raw records from `start` until the chunk is full (records or bytes); poison becomes dead letters. */
-  private async normalizeChunk(batch: Batch, start: number): Promise<NormalizedChunk> {
-    const chunk: NormalizedChunk = { records: [], end: start };
-    let bytes = 0;
-    while (chunk.end < batch.messages.length && chunk.end - start < SEND_CHUNK && bytes < SEND_CHUNK_BYTES) {
-      const message = batch.messages[chunk.end++]!;
-      // A span per raw record, continuing the ingest's trace (its producer span is the parent and the link); the
-      // record's chat events carry this span's context. A no-op while tracing is off.
-      const parent = traceContextOf(message.headers);
-      const remote = spanContextOf(message.headers);
-      const span: Span = tracer.startSpan(
-        `${batch.topic} process`,
-        {
-          kind: SpanKind.CONSUMER,
-          attributes: {
-            'messaging.destination.name': batch.topic,
-            'messaging.destination.partition.id': String(batch.partition),
-            'messaging.kafka.offset': Number(message.offset),
-          },
-          ...(remote === undefined ? {} : { links: [{ context: remote }] }),
-        },
-        parent,
-      );
-      const active = trace.setSpan(parent, span);
-      try {
-        const normalized = await context.with(active, () =>
-          this.normalizeRecord(batch, message, span, traceHeaders(active) ?? {}),
-        );
-        chunk.records.push(normalized.record);
-        bytes += normalized.bytes;
-      } finally {
-        span.end();
-      }
+  /**
+   * Raw records [start, end) of a batch → each one's events (sealed with privacy on) or its dead letter. Stage by
+   * stage over the whole window, so the key store is asked once per tenant per stage: decode; the keys of sealed
+   * bodies (`create: false`); open and parse; the keys of the events' scopes not known yet (`create: true`) and the
+   * chat→customer index (before any offset of the window is resolved, so an erasure by e-mail finds a chat once
+   * its events are on the topic); seal and encode. Throws only an infrastructure fault or a retryable key fault.
+   */
+  private async normalizeWindow(batch: Batch, start: number, end: number): Promise<NormalizedRecord[]> {
+    const items: WindowItem[] = [];
+    try {
+      for (let i = start; i < end; i++) items.push(this.startItem(batch, batch.messages[i]!));
+      for (const item of items)
+        await this.stage(batch, item, async () => {
+          if (item.message.value === null)
+            throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
+          item.raw = await this.decode(item.message.value);
+        });
+      const keys = new KeyStates();
+      await this.fetchBodyKeys(batch, items, keys);
+      for (const item of items) await this.stage(batch, item, async () => this.openAndParse(item, keys));
+      await this.fetchEventKeys(batch, items, keys);
+      for (const item of items)
+        await this.stage(batch, item, async () => this.encodeEvents(batch, item, keys));
+      return items.map((item) => item.result!);
+    } finally {
+      for (const item of items) item.span.end();
     }
-    return chunk;
   }
 
   /**
-   * One raw record, inside its span (so log lines carry its trace ids): its events (with `eventHeaders`, the span's
-   * trace context), or its dead letter. Throws only an infrastructure fault.
+   * A raw record's span, continuing the ingest's trace (its producer span is the parent and the link); the record's
+   * chat events carry this span's context. A no-op while tracing is off.
    */
-  private async normalizeRecord(
-    batch: Batch,
-    message: KafkaMessage,
-    span: Span,
-    eventHeaders: Record<string, string>,
-  ): Promise<{ record: NormalizedRecord; bytes: number }> {
-    const { serde, chatEventSchema, logger } = this.deps;
+  private startItem(batch: Batch, message: KafkaMessage): WindowItem {
+    const parent = traceContextOf(message.headers);
+    const remote = spanContextOf(message.headers);
+    const span: Span = tracer.startSpan(
+      `${batch.topic} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.destination.name': batch.topic,
+          'messaging.destination.partition.id': String(batch.partition),
+          'messaging.kafka.offset': Number(message.offset),
+        },
+        ...(remote === undefined ? {} : { links: [{ context: remote }] }),
+      },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
+    return { message, span, active, eventHeaders: traceHeaders(active) ?? {} };
+  }
+
+  /**
+   * Runs one stage of a record still in play, inside its span (so log lines carry its trace ids). An infrastructure
+   * fault (registry unreachable) or a retryable key fault fails the batch; anything else is about the record's bytes
+   * and would fail again: its dead letter, so the partition moves on.
+   */
+  private async stage(batch: Batch, item: WindowItem, work: () => Promise<void>): Promise<void> {
+    if (item.result !== undefined) return;
     try {
-      if (message.value === null)
-        throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
-      const raw = await this.decode(message.value);
-      // A record's events join the chunk only once all of them are encoded: a record is either mapped whole
-      // or dead-lettered, never both.
-      const events: Message[] = [];
-      let limitedBytes = 0;
-      let sentBytes = 0;
-      for (const event of normalizeRawWebhook(raw, this.config.limits.parse)) {
-        let value: Buffer;
-        try {
-          value = serde.encode(chatEventSchema, event);
-        } catch (cause) {
-          throw new NormalizerError(
-            'NORMALIZER_UNENCODABLE',
-            `event ${event.event_id} (${event.type}) does not fit the chat-event schema`,
-            { cause },
-          );
-        }
-        const key = chatEventKey(event, message.key);
-        const headers = { ...eventHeaders, 'event.type': event.type, 'event.id': event.event_id };
-        const chatEvent: Message = { key, value, headers };
-        const bytes = eventBytes(chatEvent);
-        limitedBytes += bytes.limited;
-        sentBytes += bytes.sent;
-        if (limitedBytes > this.config.limits.maxOutputBytes) {
-          throw new NormalizerError(
-            'NORMALIZER_OVER_LIMIT',
-            `raw record ${raw.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
-          );
-        }
-        events.push(chatEvent);
-      }
-      span.setAttribute('livechat.chat_events', events.length);
-      logger.debug(
-        { partition: batch.partition, offset: message.offset, chat_events: events.length },
-        'raw record normalized',
-      );
-      return { record: { message, events, bytes: sentBytes, deadLetter: null }, bytes: sentBytes };
+      await context.with(item.active, work);
     } catch (error) {
-      markSpanFailed(span, error);
-      // Only an infrastructure fault (the registry unreachable) fails the batch, which kafkajs retries from the
-      // last committed offset. Everything else, expected or not, is about these bytes and would fail again:
-      // a dead letter, so the partition moves on.
+      markSpanFailed(item.span, error);
       if (isInfrastructureFault(error)) throw error;
-      const failure =
-        error instanceof NormalizerError
-          ? error
-          : new NormalizerError(
-              'NORMALIZER_UNEXPECTED',
-              `raw record failed unexpectedly: ${describeUnexpected(error)}`,
-              { cause: error },
-            );
-      logger.warn(
-        { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
-        'raw record dead-lettered',
-      );
-      const deadLetter = deadLetterMessage(
-        { topic: batch.topic, partition: batch.partition, message },
-        failure,
-        this.config.groupId,
-      );
-      return {
-        record: { message, events: [], bytes: 0, deadLetter: { message: deadLetter, code: failure.code } },
-        bytes: message.value?.length ?? 0,
-      };
+      item.result = context.with(item.active, () => this.deadLettered(batch, item.message, error));
     }
+  }
+
+  private deadLettered(batch: Batch, message: KafkaMessage, error: unknown): NormalizedRecord {
+    const failure =
+      error instanceof NormalizerError
+        ? error
+        : new NormalizerError(
+            'NORMALIZER_UNEXPECTED',
+            `raw record failed unexpectedly: ${describeUnexpected(error)}`,
+            { cause: error },
+          );
+    this.deps.logger.warn(
+      { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
+      'raw record dead-lettered',
+    );
+    // The record as consumed: a sealed record stays sealed in its dead letter.
+    const deadLetter = deadLetterMessage(
+      { topic: batch.topic, partition: batch.partition, message },
+      failure,
+      this.config.groupId,
+    );
+    return {
+      message,
+      events: [],
+      bytes: message.value?.length ?? 0,
+      deadLetter: { message: deadLetter, code: failure.code },
+      erased: false,
+    };
+  }
+
+  /** One `keysFor(…, { create: false })` per tenant for the window's sealed bodies. */
+  private async fetchBodyKeys(batch: Batch, items: readonly WindowItem[], keys: KeyStates): Promise<void> {
+    const wanted = new ScopesByTenant();
+    for (const item of items) {
+      const sealed = item.raw?.sealed ?? null;
+      if (item.result !== undefined || sealed === null || sealed.envelope === null) continue;
+      if (this.deps.vault === null)
+        throw new PrivacyError(
+          'PRIVACY_KEY_UNAVAILABLE',
+          `raw record at offset ${item.message.offset} is sealed but PRIVACY_KEYS is not set: this normalizer cannot open it; ` +
+            'set PRIVACY_KEYS, PRIVACY_EMAIL_HASH_KEY and PRIVACY_DATABASE_URL (the keys the ingest seals with)',
+        );
+      const tenant = item.raw!.tenant;
+      if (!isKeyStoreId(tenant) || !isKeyStoreId(sealed.key_scope)) {
+        await this.stage(batch, item, async () => {
+          throw new NormalizerError(
+            'NORMALIZER_SEALED_BODY_INVALID',
+            `raw record ${item.raw!.event_id}: sealed without a tenant or with a key scope the key store refuses`,
+          );
+        });
+        continue;
+      }
+      wanted.add(tenant, sealed.key_scope);
+    }
+    if (this.deps.vault !== null && wanted.size > 0)
+      await fetchKeys(this.deps.vault, wanted, { create: false }, keys);
+  }
+
+  /** The body in clear (opened when sealed) parsed into domain events; an erased scope's record yields none. */
+  private async openAndParse(item: WindowItem, keys: KeyStates): Promise<void> {
+    const raw = item.raw!;
+    let body = raw.body;
+    const sealed = raw.sealed ?? null;
+    if (sealed !== null) {
+      let opened: { body: string } | { erased: true };
+      try {
+        opened = openRawBody(raw, raw.tenant === null ? undefined : keys.get(raw.tenant, sealed.key_scope));
+      } catch (error) {
+        if (isPrivacyError(error) && !error.retryable)
+          throw new NormalizerError(
+            'NORMALIZER_SEALED_BODY_INVALID',
+            `raw record ${raw.event_id}: its sealed body does not open with the key of its scope (${error.code})`,
+            { cause: error },
+          );
+        throw error;
+      }
+      if ('erased' in opened) {
+        item.result = { message: item.message, events: [], bytes: 0, deadLetter: null, erased: true };
+        this.deps.logger.debug(
+          { offset: item.message.offset },
+          'raw record of an erased key scope: no events',
+        );
+        return;
+      }
+      body = opened.body;
+    }
+    item.events = normalizeRawWebhook({ ...raw, body }, this.config.limits.parse);
+  }
+
+  /**
+   * With privacy on: one `keysFor(…, { create: true })` per tenant for the events' key scopes not known from the
+   * bodies' look-up, then one `recordCustomers` per tenant for what the events tell of the chats' customers.
+   */
+  private async fetchEventKeys(batch: Batch, items: readonly WindowItem[], keys: KeyStates): Promise<void> {
+    const vault = this.deps.vault;
+    if (vault === null) return;
+    const wanted = new ScopesByTenant();
+    for (const item of items) {
+      if (item.result !== undefined || item.events === undefined) continue;
+      const invalid = item.events.find((event) => {
+        const scope = chatEventKeyScope(event);
+        return scope !== null && (!isKeyStoreId(event.tenant) || !isKeyStoreId(scope));
+      });
+      if (invalid !== undefined) {
+        await this.stage(batch, item, async () => {
+          throw new NormalizerError(
+            'NORMALIZER_KEY_SCOPE_INVALID',
+            `event ${invalid.event_id} (${invalid.type}): its tenant or key scope is empty or over 256 characters`,
+          );
+        });
+        continue;
+      }
+      for (const event of item.events) {
+        const scope = chatEventKeyScope(event);
+        if (scope === null) continue;
+        const known = keys.get(event.tenant, scope);
+        if (known === undefined || known.state === 'absent') wanted.add(event.tenant, scope);
+      }
+    }
+    if (wanted.size > 0) await fetchKeys(vault, wanted, { create: true }, keys);
+    const links = new Map<string, CustomerLink[]>();
+    for (const item of items)
+      if (item.result === undefined && item.events !== undefined)
+        customerLinks(item.events, chatEventKeyScope, links);
+    for (const [tenant, tenantLinks] of links)
+      for (let i = 0; i < tenantLinks.length; i += MAX_CHATS_PER_CALL)
+        await vault.recordCustomers(tenant, tenantLinks.slice(i, i + MAX_CHATS_PER_CALL));
+  }
+
+  /**
+   * The record's events sealed (privacy on) and encoded. A record's events join the chunk only once all of them are
+   * encoded: a record is either mapped whole or dead-lettered, never both. The sealed bytes are what count, against
+   * NORMALIZER_MAX_OUTPUT_BYTES and the produce chunk.
+   */
+  private async encodeEvents(batch: Batch, item: WindowItem, keys: KeyStates): Promise<void> {
+    const { serde, chatEventSchema, logger } = this.deps;
+    const events: Message[] = [];
+    let limitedBytes = 0;
+    let sentBytes = 0;
+    for (const parsed of item.events!) {
+      const event = this.seal(parsed, keys);
+      let value: Buffer;
+      try {
+        value = serde.encode(chatEventSchema, event);
+      } catch (cause) {
+        throw new NormalizerError(
+          'NORMALIZER_UNENCODABLE',
+          `event ${event.event_id} (${event.type}) does not fit the chat-event schema`,
+          { cause },
+        );
+      }
+      const key = chatEventKey(event, item.message.key);
+      const headers = { ...item.eventHeaders, 'event.type': event.type, 'event.id': event.event_id };
+      const chatEvent: Message = { key, value, headers };
+      const bytes = eventBytes(chatEvent);
+      limitedBytes += bytes.limited;
+      sentBytes += bytes.sent;
+      if (limitedBytes > this.config.limits.maxOutputBytes) {
+        throw new NormalizerError(
+          'NORMALIZER_OVER_LIMIT',
+          `raw record ${item.raw!.event_id}: its events take more than NORMALIZER_MAX_OUTPUT_BYTES (${this.config.limits.maxOutputBytes} bytes)`,
+        );
+      }
+      events.push(chatEvent);
+    }
+    item.span.setAttribute('livechat.chat_events', events.length);
+    logger.debug(
+      { partition: batch.partition, offset: item.message.offset, chat_events: events.length },
+      'raw record normalized',
+    );
+    item.result = { message: item.message, events, bytes: sentBytes, deadLetter: null, erased: false };
+  }
+
+  /**
+   * A chat event as it goes on the topic: privacy off, as parsed; on, its personal values sealed with its scope's
+   * key (an erased scope's values cleared, no envelope kept).
+   */
+  private seal(event: ChatDomainEvent, keys: KeyStates): ChatDomainEvent {
+    if (this.deps.vault === null) return event;
+    const scope = chatEventKeyScope(event);
+    if (scope === null) return event;
+    const state = keys.get(event.tenant, scope);
+    if (state?.state === 'active') return sealChatEvent(event, scope, state.key);
+    if (state?.state === 'erased') return sealChatEvent(event, scope, 'erased');
+    // fetchEventKeys asked with create: true, which answers every scope: only a bug gets here.
+    throw new PrivacyError(
+      'PRIVACY_KEY_UNAVAILABLE',
+      `no key state for the scope of event ${event.event_id}`,
+    );
   }
 
   /**
@@ -486,9 +698,36 @@ function keyBytes(key: string | Buffer | null): number {
   return typeof key === 'string' ? Buffer.byteLength(key) : key.length;
 }
 
-/** A fault of the infrastructure (the registry unreachable): retrying the same record later can help. */
+/**
+ * A fault of the infrastructure (the registry unreachable, the key store unreachable or missing a master key):
+ * retrying the same record later can help.
+ */
 function isInfrastructureFault(error: unknown): boolean {
-  return (error instanceof EventsError || error instanceof NormalizerError) && error.retryable;
+  return (
+    (error instanceof EventsError || error instanceof NormalizerError || isPrivacyError(error)) &&
+    error.retryable
+  );
+}
+
+/** The end of the window starting at `start`: at most WINDOW_RECORDS records and WINDOW_BYTES of values (one at least). */
+function windowEnd(messages: readonly KafkaMessage[], start: number): number {
+  let end = start;
+  let bytes = 0;
+  while (end < messages.length && end - start < WINDOW_RECORDS && (end === start || bytes < WINDOW_BYTES))
+    bytes += messages[end++]!.value?.length ?? 0;
+  return end;
+}
+
+/**
+ * The records from `start` that go in one produce: up to SEND_CHUNK records, ending once their bytes (sealed
+ * events with headers, or dead letters) pass SEND_CHUNK_BYTES.
+ */
+function takeChunk(records: readonly NormalizedRecord[], start: number): NormalizedChunk {
+  let end = start;
+  let bytes = 0;
+  while (end < records.length && end - start < SEND_CHUNK && bytes < SEND_CHUNK_BYTES)
+    bytes += records[end++]!.bytes;
+  return { records: records.slice(start, end) };
 }
 
 /** Whether a produce failed because the broker refused it as too large (kafkajs wraps the protocol error as `cause`). */

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { Logger } from 'pino';
 import {
   ConfluentAvroSerde,
@@ -8,6 +9,7 @@ import {
   valueSubject,
   waitForTopic,
 } from '@livechat-pipeline/events';
+import { PrivacyVault, migratePrivacy } from '@livechat-pipeline/privacy';
 import { Startup, createServiceKafka } from '@livechat-pipeline/service-host';
 import type { NormalizerConfig } from './config.js';
 import { createNormalizerMetrics, type NormalizerMetrics } from './metrics.js';
@@ -17,6 +19,8 @@ import { RawWebhookNormalizer } from './normalizer.js';
 export interface RunningNormalizer {
   readonly normalizer: RawWebhookNormalizer;
   readonly metrics: NormalizerMetrics;
+  /** The key store, when privacy is on (PRIVACY_KEYS set). */
+  readonly vault: PrivacyVault | null;
   stop(): Promise<void>;
 }
 
@@ -24,8 +28,8 @@ export interface RunningNormalizer {
  * Everything the normalizer needs at start, each step retried until NORMALIZER_STARTUP_TIMEOUT_MS (a fresh
  * stack, or services starting together): its output topics exist with the settings it needs (an existing
  * topic that lacks them refuses the start, saying what to change), the raw topic exists (the ingest creates
- * it), the chat-event schema is registered (BACKWARD_TRANSITIVE), then the consumer runs. Used by main.ts
- * and by the tests.
+ * it), the chat-event schema is registered (BACKWARD_TRANSITIVE), with privacy on the key store's schema is
+ * migrated (advisory-locked, idempotent), then the consumer runs. Used by main.ts and by the tests.
  */
 export async function startNormalizer(config: NormalizerConfig, logger: Logger): Promise<RunningNormalizer> {
   const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });
@@ -69,30 +73,66 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
   const schema = await startup.step(`register schema ${subject}`, () =>
     serde.register(subject, chatEventSchema()),
   );
-  const metrics = createNormalizerMetrics();
-  const normalizer = await startup.step('start consumer', async () => {
-    const candidate = new RawWebhookNormalizer(config, {
-      kafka,
-      serde,
-      chatEventSchema: schema,
-      logger,
-      metrics,
+  const privacy = config.privacy;
+  let pool: pg.Pool | undefined;
+  let vault: PrivacyVault | null = null;
+  if (privacy !== null) {
+    const privacyPool = new pg.Pool({
+      connectionString: privacy.databaseUrl,
+      max: privacy.poolSize,
+      // A key store that hangs rather than refusing must fail the batch (retryably), not hold it forever.
+      connectionTimeoutMillis: 5_000,
+      query_timeout: 30_000,
     });
+    pool = privacyPool;
+    // An idle connection lost (Postgres restarted) must not crash the process; the next query reconnects.
+    privacyPool.on('error', (error) =>
+      logger.warn({ err: { message: error.message } }, 'an idle key-store connection failed'),
+    );
     try {
-      await candidate.start();
-      return candidate;
+      const applied = await startup.step('migrate the privacy key store', () =>
+        migratePrivacy(privacyPool, { schema: privacy.vault.schema }),
+      );
+      logger.info({ schema: privacy.vault.schema, applied }, 'privacy on: key store ready');
     } catch (error) {
-      await candidate.stop().catch(() => undefined);
+      await privacyPool.end().catch(() => undefined);
       throw error;
     }
-  });
+    vault = new PrivacyVault(privacyPool, privacy.vault);
+  }
+  const metrics = createNormalizerMetrics();
+  let normalizer: RawWebhookNormalizer;
+  try {
+    normalizer = await startup.step('start consumer', async () => {
+      const candidate = new RawWebhookNormalizer(config, {
+        kafka,
+        serde,
+        chatEventSchema: schema,
+        logger,
+        metrics,
+        vault,
+      });
+      try {
+        await candidate.start();
+        return candidate;
+      } catch (error) {
+        await candidate.stop().catch(() => undefined);
+        throw error;
+      }
+    });
+  } catch (error) {
+    await pool?.end().catch(() => undefined);
+    throw error;
+  }
   const metricsRefresh = startMetricsRefresh(kafka, config, metrics, logger);
   return {
     normalizer,
     metrics,
+    vault,
     stop: async () => {
       await metricsRefresh.stop();
       await normalizer.stop();
+      await pool?.end();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadNormalizerConfig } from '../src/config.js';
 
@@ -40,5 +41,36 @@ describe('normalizer configuration', () => {
     ).toThrow(
       /KAFKA_BROKERS[\s\S]*SCHEMA_REGISTRY_URL[\s\S]*CHAT_EVENTS_TOPIC_PARTITIONS|KAFKA_BROKERS[\s\S]*CHAT_EVENTS_TOPIC_PARTITIONS[\s\S]*SCHEMA_REGISTRY_URL/,
     );
+  });
+
+  it('turns privacy on with PRIVACY_KEYS, and requires the key store then', () => {
+    expect(loadNormalizerConfig({}).privacy).toBeNull();
+    const keys = {
+      PRIVACY_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+    };
+    const config = loadNormalizerConfig({ ...keys, PRIVACY_DATABASE_URL: 'postgres://u:p@db:5432/keys' });
+    expect(config.privacy?.databaseUrl).toBe('postgres://u:p@db:5432/keys');
+    expect(config.privacy?.poolSize).toBe(2);
+    expect(config.privacy?.vault.activeKeyId).toBe('k1');
+    expect(
+      loadNormalizerConfig({
+        ...keys,
+        PRIVACY_DATABASE_URL: 'postgres://db/keys',
+        NORMALIZER_PRIVACY_POOL_SIZE: '5',
+      }).privacy?.poolSize,
+    ).toBe(5);
+    expect(() => loadNormalizerConfig(keys)).toThrow(
+      /PRIVACY_DATABASE_URL: required when PRIVACY_KEYS is set/,
+    );
+    // Every problem in one error, the privacy ones with the others, and no key material echoed.
+    let message = '';
+    try {
+      loadNormalizerConfig({ PRIVACY_KEYS: 'k1:short', CHAT_EVENTS_TOPIC_PARTITIONS: 'many' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/CHAT_EVENTS_TOPIC_PARTITIONS[\s\S]*PRIVACY_KEYS[\s\S]*PRIVACY_EMAIL_HASH_KEY/);
+    expect(message).not.toContain('short');
   });
 });

@@ -1,0 +1,119 @@
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import {
+  MAX_CHATS_PER_CALL,
+  type ChatKeyState,
+  type CustomerLink,
+  type PrivacyVault,
+} from '@livechat-pipeline/privacy';
+
+/** The key store's bounds on ids (packages/privacy checks them and refuses the whole call otherwise). */
+const ID_MAX = 256;
+const EMAIL_MAX = 320;
+
+/** Whether the key store takes this as a tenant id, key scope or customer id (1–256 characters). */
+export function isKeyStoreId(value: string | null | undefined): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= ID_MAX;
+}
+
+const isEmail = (value: string | null | undefined): value is string =>
+  typeof value === 'string' && value.trim() !== '' && value.trim().length <= EMAIL_MAX;
+
+/** Key states by tenant, then by key scope. */
+export class KeyStates {
+  private readonly byTenant = new Map<string, Map<string, ChatKeyState>>();
+
+  get(tenant: string, scope: string): ChatKeyState | undefined {
+    return this.byTenant.get(tenant)?.get(scope);
+  }
+
+  set(tenant: string, scope: string, state: ChatKeyState): void {
+    let scopes = this.byTenant.get(tenant);
+    if (scopes === undefined) this.byTenant.set(tenant, (scopes = new Map()));
+    scopes.set(scope, state);
+  }
+}
+
+/** Scopes wanted, grouped by tenant (each tenant's once). */
+export class ScopesByTenant {
+  readonly byTenant = new Map<string, Set<string>>();
+
+  add(tenant: string, scope: string): void {
+    let scopes = this.byTenant.get(tenant);
+    if (scopes === undefined) this.byTenant.set(tenant, (scopes = new Set()));
+    scopes.add(scope);
+  }
+
+  get size(): number {
+    return this.byTenant.size;
+  }
+}
+
+/**
+ * One `keysFor` per tenant (split only past the store's 10,000 chats per call) into `into`. Throws the store's
+ * PrivacyError (PRIVACY_KEY_UNAVAILABLE, PRIVACY_KEK_UNKNOWN: retryable) for the caller to fail the batch with.
+ */
+export async function fetchKeys(
+  vault: PrivacyVault,
+  wanted: ScopesByTenant,
+  options: { create: boolean },
+  into: KeyStates,
+): Promise<void> {
+  for (const [tenant, scopes] of wanted.byTenant) {
+    const all = [...scopes];
+    for (let i = 0; i < all.length; i += MAX_CHATS_PER_CALL) {
+      const states = await vault.keysFor(tenant, all.slice(i, i + MAX_CHATS_PER_CALL), options);
+      for (const [scope, state] of states) into.set(tenant, scope, state);
+    }
+  }
+}
+
+/**
+ * Who the customer of each chat (key scope) is, as far as these events tell: `customer_identified` (customer id,
+ * e-mail), `thread_started` users of kind customer (id, e-mail), `visitor_queued` (visitor id, e-mail),
+ * `ticket_created` (the requester's e-mail, under the ticket's scope and under the chat it came from). An erasure
+ * by customer id or e-mail then finds the chats. Values the key store would refuse (too long) are left out.
+ */
+export function customerLinks(
+  events: readonly ChatDomainEvent[],
+  scopeOf: (event: ChatDomainEvent) => string | null,
+  into: Map<string, CustomerLink[]>,
+): void {
+  const add = (tenant: string, chatId: string | null, customerId: string | null, email: string | null) => {
+    if (!isKeyStoreId(tenant) || !isKeyStoreId(chatId)) return;
+    const link: CustomerLink = {
+      chatId,
+      ...(isKeyStoreId(customerId) ? { customerId } : {}),
+      ...(isEmail(email) ? { email } : {}),
+    };
+    if (link.customerId === undefined && link.email === undefined) return;
+    let links = into.get(tenant);
+    if (links === undefined) into.set(tenant, (links = []));
+    links.push(link);
+  };
+  for (const event of events) {
+    switch (event.type) {
+      case 'customer_identified': {
+        const body = event.body.customer_identified;
+        add(event.tenant, scopeOf(event), body.customer_id, body.email);
+        break;
+      }
+      case 'thread_started':
+        for (const user of event.body.thread_started.users)
+          if (user.kind === 'customer') add(event.tenant, event.chat_id, user.id, user.email);
+        break;
+      case 'visitor_queued': {
+        const body = event.body.visitor_queued;
+        add(event.tenant, scopeOf(event), body.visitor_id, body.email);
+        break;
+      }
+      case 'ticket_created': {
+        const body = event.body.ticket_created;
+        add(event.tenant, scopeOf(event), null, body.requester_email);
+        add(event.tenant, body.source_chat_id, null, body.requester_email);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
