@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
+import { isPrivacyError, parsePrivacyConfig } from '@livechat-pipeline/privacy';
 import {
+  ServiceConfigError,
   connectionEnv,
   kafkaClusterFromEnv,
   intVar,
@@ -13,6 +15,7 @@ import {
   type KafkaClusterSettings,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
+import type { ProjectionPrivacyConfig } from './privacy.js';
 
 export interface TranscriptsConfig {
   /** Brokers, client id, and the cluster's TLS, SASL and replication settings (service-host). */
@@ -35,6 +38,8 @@ export interface TranscriptsConfig {
   /** How long start-up steps (topics, schema, Postgres, migrations) are retried. */
   readonly startupTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** The key store that opens sealed chat events (issue 19); null when PRIVACY_KEYS is empty. */
+  readonly privacy: ProjectionPrivacyConfig | null;
 }
 
 const schema = z.object({
@@ -55,11 +60,20 @@ const schema = z.object({
   TRANSCRIPTS_HOST: nameVar.default('127.0.0.1'),
   TRANSCRIPTS_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   TRANSCRIPTS_PORT: intVar(0, 65535).default(8091),
+  PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
+  TRANSCRIPTS_PRIVACY_POOL_SIZE: poolSizeVar(2),
 });
 
 /** Reads the service's environment once; every problem is named in one error (ServiceConfigError). */
 export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig {
   const e = parseEnv(schema, env, 'transcripts');
+  let vault;
+  try {
+    vault = parsePrivacyConfig(env);
+  } catch (error) {
+    if (isPrivacyError(error)) throw new ServiceConfigError(`invalid transcripts configuration:\n  ${error.message}`);
+    throw error;
+  }
   return Object.freeze({
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -81,5 +95,14 @@ export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig
     http: { host: e.TRANSCRIPTS_HOST, port: e.TRANSCRIPTS_PORT },
     startupTimeoutMs: e.TRANSCRIPTS_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    privacy:
+      vault === null
+        ? null
+        : {
+            vault,
+            databaseUrl: e.PRIVACY_DATABASE_URL ?? e.DATABASE_URL,
+            poolSize: e.TRANSCRIPTS_PRIVACY_POOL_SIZE,
+            connectTimeoutMs: e.TRANSCRIPTS_PG_CONNECT_TIMEOUT_MS,
+          },
   });
 }

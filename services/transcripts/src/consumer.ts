@@ -17,11 +17,18 @@ import {
 } from '@livechat-pipeline/postgres-consumer';
 import { applyTranscriptEvents } from './projection/apply.js';
 import type { TranscriptsConfig } from './config.js';
+import { ChatEventOpener } from './privacy.js';
 
 export const transcriptsMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 
-/** The transcripts projection as a consumer of the chat-events topic. */
-export function transcriptsConsumer(config: TranscriptsConfig): ConsumerDefinition<ChatDomainEvent> {
+/**
+ * The transcripts projection as a consumer of the chat-events topic. `privacy` opens sealed events before they are
+ * applied (issue 19); without one, plain events are applied and a sealed one waits (PRIVACY_KEYS is not set).
+ */
+export function transcriptsConsumer(
+  config: TranscriptsConfig,
+  privacy: ChatEventOpener = new ChatEventOpener(null, { service: 'transcripts' }),
+): ConsumerDefinition<ChatDomainEvent> {
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
   return {
     name: config.consumerName,
@@ -44,7 +51,7 @@ export function transcriptsConsumer(config: TranscriptsConfig): ConsumerDefiniti
       }
     },
     eventId: (event) => event.event_id,
-    handle: (events, tx) => applyTranscriptEvents(events, tx, tx.schema),
+    handle: async (events, tx) => applyTranscriptEvents(await privacy.open(events), tx, tx.schema),
   };
 }
 
@@ -91,7 +98,10 @@ function logRuntimeEvent(logger: Logger, event: RuntimeEvent): void {
           code: event.error.code,
           cause: event.error.details['sourceCode'],
         },
-        'transient failure; retrying',
+        // A privacy error's message names ids and what to configure, never a value.
+        String(event.error.details['sourceCode']).startsWith('PRIVACY_')
+          ? `transient failure; retrying: ${event.error.message}`
+          : 'transient failure; retrying',
       );
       return;
     case 'dead-lettered':

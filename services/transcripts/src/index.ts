@@ -7,3 +7,4 @@ export {
   consumerOptions as transcriptsConsumerOptions,
 } from './consumer.js';
 export { startTranscripts } from './start.js';
+export { ChatEventOpener, openPrivacyVault, type ProjectionPrivacyConfig } from './privacy.js';

@@ -1,12 +1,14 @@
 /**
  * pnpm transcripts:rebuild — truncates the transcripts tables, dedup records and offsets, then
  * replays livechat.chat-events from the earliest offsets with a progress bar. Interrupted, run it
- * again: it resumes. Stop the live transcripts service first.
+ * again: it resumes. Stop the live transcripts service first. Sealed events are opened as the service opens them
+ * (PRIVACY_KEYS): an erased chat's rows come back without their personal values.
  */
 import { createServiceLogger } from '@livechat-pipeline/service-host';
 import { progressWriter, rebuild } from '@livechat-pipeline/postgres-consumer';
 import { loadTranscriptsConfig } from './config.js';
 import { consumerOptions, createTranscriptsKafka, transcriptsConsumer } from './consumer.js';
+import { ChatEventOpener, openPrivacyVault } from './privacy.js';
 
 async function main(): Promise<void> {
   const config = loadTranscriptsConfig(process.env);
@@ -14,10 +16,12 @@ async function main(): Promise<void> {
   const kafka = createTranscriptsKafka(config, logger);
   const progress = progressWriter(process.stderr);
   let last: Parameters<typeof progress.update>[0] | undefined;
-  const result = await rebuild(transcriptsConsumer(config), {
+  const privacy = await openPrivacyVault(config.privacy);
+  const opener = new ChatEventOpener(privacy?.vault ?? null, { service: 'transcripts' });
+  const result = await rebuild(transcriptsConsumer(config, opener), {
     ...consumerOptions(config, kafka, logger),
     onProgress: (snapshot) => progress.update((last = snapshot)),
-  });
+  }).finally(() => privacy?.close());
   if (last !== undefined) progress.finish(last);
   process.stderr.write(
     `\nrebuilt ${config.schema} from ${result.total} events in ${(result.durationMs / 1000).toFixed(1)} s${result.resumed ? ' (resumed)' : ''}\n`,

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { ensureTopic, topicSpecs } from '@livechat-pipeline/events';
 import {
   createPostgresConsumer,
@@ -15,12 +16,14 @@ import {
   transcriptsConsumer,
   transcriptsMigrationsDir,
 } from './consumer.js';
+import { ChatEventOpener, openPrivacyVault } from './privacy.js';
 
 /**
  * Each start-up step retried until TRANSCRIPTS_STARTUP_TIMEOUT_MS (a fresh stack, or services starting
  * together): the input topic exists (whichever service starts first creates it, with the shared spec), the
  * dead-letter topic exists with the settings it needs, Postgres answers, the schema is migrated, and the
- * consumer joins its group.
+ * consumer joins its group. With PRIVACY_KEYS set, the key store is opened (and its schema migrated) before the
+ * consumer starts; its pool is closed when the consumer stops.
  */
 export async function startTranscripts(
   config: TranscriptsConfig,
@@ -30,8 +33,23 @@ export async function startTranscripts(
   const kafka = createTranscriptsKafka(config, logger);
   const brokers = config.kafka.brokers;
   const replicationFactor = config.kafka.replicationFactor;
-  const definition = transcriptsConsumer(config);
-  const options = consumerOptions(config, kafka, logger);
+  const registry = new Registry();
+  const base = consumerOptions(config, kafka, logger);
+  let running = false;
+  let privacy: Awaited<ReturnType<typeof openPrivacyVault>> = null;
+  const definition = transcriptsConsumer(
+    config,
+    new ChatEventOpener(() => privacy?.vault ?? null, { service: 'transcripts', registry }),
+  );
+  const options = {
+    ...base,
+    metricsRegistry: registry,
+    // The privacy pool lives as long as the consumer that started; a start attempt that failed is not the end.
+    onEvent: (event: Parameters<NonNullable<typeof base.onEvent>>[0]) => {
+      base.onEvent?.(event);
+      if (event.type === 'stopped' && running) void privacy?.close();
+    },
+  };
   let consumer = createPostgresConsumer(definition, options);
 
   // A reader: it creates the topic with the writer's settings when it starts first, and leaves checking them to the writer.
@@ -54,24 +72,36 @@ export async function startTranscripts(
   });
   await startup.step(`ensure topic ${deadLetters.topic}`, () => ensureTopic(kafka, deadLetters, { brokers }));
   await startup.step('connect to Postgres', () => pingPostgres(config.databaseUrl));
-  await startup.step(`migrate schema ${config.schema}`, () =>
+  if (config.privacy !== null) {
+    const privacyConfig = config.privacy;
+    privacy = await startup.step(`open the privacy key store (schema ${privacyConfig.vault.schema})`, () =>
+      openPrivacyVault(privacyConfig),
+    );
+  }
+  try {
+    await startup.step(`migrate schema ${config.schema}`, () =>
     migrateConsumerSchema({
       databaseUrl: config.databaseUrl,
       schema: config.schema,
       migrationsDir: transcriptsMigrationsDir,
     }),
   );
-  let first = true;
-  await startup.step('start consumer', async () => {
-    if (!first) consumer = createPostgresConsumer(definition, options);
-    first = false;
-    try {
-      await consumer.start();
-    } catch (error) {
-      await consumer.stop().catch(() => undefined);
-      throw error;
-    }
-  });
+    let first = true;
+    await startup.step('start consumer', async () => {
+      if (!first) consumer = createPostgresConsumer(definition, options);
+      first = false;
+      try {
+        await consumer.start();
+      } catch (error) {
+        await consumer.stop().catch(() => undefined);
+        throw error;
+      }
+    });
+  } catch (error) {
+    await privacy?.close();
+    throw error;
+  }
+  running = true;
   return consumer;
 }
 

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createTestDatabase, uniqueName, type TestDatabase } from '@livechat-pipeline/testkit';
+import { migrateConsumerSchema } from '@livechat-pipeline/postgres-consumer';
+import { analyticsMigrationsDir } from '../src/consumer.js';
+import { applyAnalyticsEvents, quoteIdent } from '../src/facts/apply.js';
+import { canaryChat, columnsContaining, tableChecksums } from './support/canary.js';
+
+// Given a tenant's rated chat whose comments carry a canary, another chat of that tenant and a chat with the same ids
+// in another tenant, when the privacy service calls analytics.erase_chats for the first chat, then the canary is in no
+// text or json column of the schema any more, every count and rating is the same, and the others' rows are unchanged.
+let db: TestDatabase;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  db = await createTestDatabase('erase');
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+});
+afterAll(async () => {
+  await pool.end();
+  await db.drop();
+});
+
+describe('analytics.erase_chats', () => {
+  it('clears the rating comments of the chats and changes no count', async () => {
+    const schema = uniqueName('an_erase')
+      .toLowerCase()
+      .replace(/[^a-z0-9_]/g, '_');
+    await migrateConsumerSchema({ databaseUrl: db.url, schema, migrationsDir: analyticsMigrationsDir });
+    const s = quoteIdent(schema);
+    const tenant = uniqueName('t-a');
+    const otherTenant = uniqueName('t-b');
+    const canary = `CANARY${Date.now().toString(36)}`;
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await applyAnalyticsEvents(
+        [
+          ...canaryChat(tenant, 'erased', canary),
+          ...canaryChat(tenant, 'kept', 'KEEP-ME'),
+          ...canaryChat(otherTenant, 'erased', 'OTHER-TENANT'),
+        ],
+        client,
+        schema,
+      );
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    expect(await columnsContaining(pool, schema, canary)).toEqual(['ratings.comment']);
+    const facts = `select tenant, chat_id, thread_id, started_at, ended_at, duration_seconds, first_response_seconds,
+                          customer_messages, agent_messages, agent_ids, tags, rating, queued, started_by
+                     from ${s}.thread_facts order by 1, 2, 3`;
+    const factsBefore = (await pool.query(facts)).rows;
+    expect(factsBefore).toHaveLength(3);
+    expect(factsBefore.map((r: { rating: string }) => r.rating)).toEqual(['good', 'good', 'good']);
+    const daily = `select * from ${s}.daily order by tenant, day, group_id`;
+    const dailyBefore = (await pool.query(daily)).rows;
+    const others = "not (r::text like '%' || $1 || '%' and r::text like '%-erased%')";
+    const before = await tableChecksums(pool, schema, others, [tenant]);
+
+    const erase = `select ${s}.erase_chats($1, $2) as n`;
+    const first = await pool.query<{ n: string }>(erase, [tenant, ['chat-erased']]);
+    expect(Number(first.rows[0]!.n)).toBeGreaterThan(0);
+
+    expect(await columnsContaining(pool, schema, canary)).toEqual([]);
+    expect(await tableChecksums(pool, schema, others, [tenant])).toEqual(before);
+    expect((await pool.query(facts)).rows).toEqual(factsBefore);
+    expect((await pool.query(daily)).rows).toEqual(dailyBefore);
+    const comments = await pool.query(
+      `select chat_id, rating_comment from ${s}.thread_facts where tenant = $1 order by 1`,
+      [tenant],
+    );
+    expect(comments.rows).toEqual([
+      { chat_id: 'chat-erased', rating_comment: null },
+      { chat_id: 'chat-kept', rating_comment: expect.stringContaining('KEEP-ME') },
+    ]);
+
+    const again = await pool.query<{ n: string }>(erase, [tenant, ['chat-erased']]);
+    expect(Number(again.rows[0]!.n)).toBe(0);
+  });
+});

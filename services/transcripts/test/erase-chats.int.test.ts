@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createTestDatabase, uniqueName, type TestDatabase } from '@livechat-pipeline/testkit';
+import { migrateConsumerSchema } from '@livechat-pipeline/postgres-consumer';
+import { transcriptsMigrationsDir } from '../src/consumer.js';
+import { applyTranscriptEvents, quoteIdent } from '../src/projection/apply.js';
+import { canaryChat, canaryScopes, columnsContaining, tableChecksums } from './support/canary.js';
+
+// Given a tenant's chat full of a canary value, another chat of that tenant and a chat with the same ids in another
+// tenant, when the privacy service calls transcripts.erase_chats for the first chat's scopes, then the canary is in
+// no text or json column of the schema any more, and every row of the others is byte for byte the same.
+let db: TestDatabase;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  db = await createTestDatabase('erase');
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+});
+afterAll(async () => {
+  await pool.end();
+  await db.drop();
+});
+
+describe('transcripts.erase_chats', () => {
+  it('removes every personal value of the chats and changes nothing else', async () => {
+    // A schema of its own name, migrated by the service's runner: the function must pin that schema.
+    const schema = uniqueName('tr_erase')
+      .toLowerCase()
+      .replace(/[^a-z0-9_]/g, '_');
+    await migrateConsumerSchema({ databaseUrl: db.url, schema, migrationsDir: transcriptsMigrationsDir });
+    const tenant = uniqueName('t-a');
+    const otherTenant = uniqueName('t-b');
+    const canary = `CANARY${Date.now().toString(36)}`;
+    const events = [
+      ...canaryChat(tenant, 'erased', canary),
+      ...canaryChat(tenant, 'kept', 'KEEP-ME'),
+      ...canaryChat(otherTenant, 'erased', 'OTHER-TENANT'),
+    ];
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await applyTranscriptEvents(events, client, schema);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+
+    // The fixture reaches every personal column, so the check below proves something.
+    expect(await columnsContaining(pool, schema, canary)).toEqual([
+      'customers.email',
+      'customers.name',
+      'customers.session_fields',
+      'customers.visit',
+      'entries.author_name',
+      'entries.content',
+      'entries.text',
+      'participants.email',
+      'participants.name',
+      'survey_answers.answer',
+      'survey_answers.answers',
+      'threads.summary_text',
+      'tickets.body',
+      'tickets.requester_email',
+      'tickets.requester_name',
+      'tickets.subject',
+    ]);
+    const others = "not (r::text like '%' || $1 || '%' and r::text like '%-erased%')";
+    const before = await tableChecksums(pool, schema, others, [tenant]);
+
+    // The privacy service's own connection: the default search_path, the function named by its schema.
+    const erase = `select ${quoteIdent(schema)}.erase_chats($1, $2) as n`;
+    const first = await pool.query<{ n: string }>(erase, [tenant, canaryScopes('erased')]);
+    expect(Number(first.rows[0]!.n)).toBeGreaterThan(0);
+
+    expect(await columnsContaining(pool, schema, canary)).toEqual([]);
+    expect(await tableChecksums(pool, schema, others, [tenant])).toEqual(before);
+    // The chat and its thread stay (ids, times, tags); the summary's status too, without its text.
+    const kept = await pool.query(
+      `select t.summary_status, t.summary_text, c.customer_id from ${quoteIdent(schema)}.threads t
+         join ${quoteIdent(schema)}.chats c using (tenant, chat_id) where t.tenant = $1 and t.chat_id = 'chat-erased'`,
+      [tenant],
+    );
+    expect(kept.rows).toEqual([{ summary_status: 'done', summary_text: null, customer_id: 'cust-erased' }]);
+    const summary = await pool.query(
+      `select tags from ${quoteIdent(schema)}.chat_summary where tenant = $1 and chat_id = 'chat-erased'`,
+      [tenant],
+    );
+    expect(summary.rows).toEqual([{ tags: ['sales'] }]);
+
+    // The sweep calls it again: nothing left to do.
+    const again = await pool.query<{ n: string }>(erase, [tenant, canaryScopes('erased')]);
+    expect(Number(again.rows[0]!.n)).toBe(0);
+  });
+});
