@@ -1,5 +1,6 @@
 /** Which calls a fault applies to: every call, or the calls of one endpoint family. */
-export type FaultTarget = 'any' | 'contacts' | 'notes-create' | 'notes-update' | 'notes-read';
+export type FaultTarget =
+  'any' | 'contacts' | 'notes-create' | 'notes-update' | 'notes-delete' | 'notes-read';
 
 /** A fault the fake plays instead of (or around) a normal answer. */
 export type Fault =

@@ -156,6 +156,11 @@ export class FakeHubSpot {
     return this.portalsOf(portalId).flatMap((p) => [...p.notes.values()]);
   }
 
+  /** E-mails GDPR-deleted in the portal(s) (lower-cased): HubSpot refuses contacts with them from then on. */
+  gdprDeleted(portalId?: number): string[] {
+    return this.portalsOf(portalId).flatMap((p) => [...p.gdprBlocked]);
+  }
+
   private portalsOf(portalId?: number): FakePortal[] {
     return portalId === undefined
       ? [...this.portals.values()]
@@ -170,6 +175,7 @@ export class FakeHubSpot {
         contacts: new Map(),
         contactsByEmail: new Map(),
         notes: new Map(),
+        gdprBlocked: new Set(),
         window: [],
         dailyCount: 0,
         dailyWindowStart: Date.now(),
@@ -341,6 +347,8 @@ export class FakeHubSpot {
   ): { target: FaultTarget; run: (portal: FakePortal, url: URL, body: unknown) => Answer } | undefined {
     if (method === 'POST' && path === '/crm/v3/objects/contacts/batch/upsert')
       return { target: 'contacts', run: (p, _u, b) => this.batchUpsert(p, b) };
+    if (method === 'POST' && path === '/crm/v3/objects/contacts/gdpr-delete')
+      return { target: 'contacts', run: (p, _u, b) => this.gdprDelete(p, b) };
     if (method === 'POST' && path === '/crm/v3/objects/contacts')
       return { target: 'contacts', run: (p, _u, b) => this.createContact(p, b) };
     const contact = /^\/crm\/v3\/objects\/contacts\/([^/]+)$/.exec(path);
@@ -351,6 +359,8 @@ export class FakeHubSpot {
     const note = /^\/crm\/v3\/objects\/notes\/(\d+)$/.exec(path);
     if (method === 'PATCH' && note !== null)
       return { target: 'notes-update', run: (p, _u, b) => this.updateNote(p, note[1]!, b) };
+    if (method === 'DELETE' && note !== null)
+      return { target: 'notes-delete', run: (p) => this.deleteNote(p, note[1]!) };
     if (method === 'POST' && path === '/crm/v3/objects/notes/batch/read')
       return { target: 'notes-read', run: (p, _u, b) => this.readNotes(p, b) };
     const assoc = /^\/crm\/v4\/objects\/contacts\/(\d+)\/associations\/notes$/.exec(path);
@@ -375,7 +385,7 @@ export class FakeHubSpot {
     for (const input of inputs) {
       const traceId = objectField(input, 'objectWriteTraceId');
       const trace = typeof traceId === 'string' ? { objectWriteTraceId: traceId } : {};
-      const problem = this.upsertProblem(input);
+      const problem = this.upsertProblem(input, portal.gdprBlocked);
       if (problem !== undefined) {
         errors.push({
           status: 'error',
@@ -407,7 +417,10 @@ export class FakeHubSpot {
     };
   }
 
-  private upsertProblem(input: unknown): { message: string; code: string; in?: string } | undefined {
+  private upsertProblem(
+    input: unknown,
+    blocked: ReadonlySet<string>,
+  ): { message: string; code: string; in?: string } | undefined {
     const id = objectField(input, 'id');
     const properties = objectField(input, 'properties');
     if (typeof id !== 'string' || id === '') return { message: 'id is required', code: 'REQUIRED' };
@@ -431,6 +444,12 @@ export class FakeHubSpot {
           in: name,
         };
     }
+    if (blocked.has(id.toLowerCase()))
+      return {
+        message: `Property values were not valid: email "${id}" was permanently deleted (GDPR) and is blocklisted`,
+        code: 'INVALID_EMAIL',
+        in: 'email',
+      };
     const email = (properties as Record<string, unknown>)['email'];
     if (email !== undefined && String(email).toLowerCase() !== id.toLowerCase())
       return { message: 'email property differs from the id', code: 'INVALID_EMAIL', in: 'email' };
@@ -468,6 +487,10 @@ export class FakeHubSpot {
     const email = properties?.['email'];
     if (typeof email !== 'string' || !EMAIL.test(email))
       throw validation('properties.email must be an e-mail');
+    if (portal.gdprBlocked.has(email.toLowerCase()))
+      throw validation(
+        `Property values were not valid: email was permanently deleted (GDPR) and is blocklisted`,
+      );
     const existing = portal.contactsByEmail.get(email.toLowerCase());
     if (existing !== undefined) {
       throw new HttpError(409, 'OBJECT_ALREADY_EXISTS', `Contact already exists. Existing ID: ${existing}`, {
@@ -479,6 +502,38 @@ export class FakeHubSpot {
     }
     const { contact } = this.upsertContact(portal, email, properties!);
     return { status: 201, body: publicContact(contact) };
+  }
+
+  /**
+   * HubSpot's GDPR delete: `{objectId}` (a contact id) or `{objectId: <e-mail>, idProperty: "email"}`. The contact
+   * and its associations go, its e-mail is blocklisted; an unknown e-mail is blocklisted too (HubSpot's rule), an
+   * unknown id is 404. 204 without a body.
+   */
+  private gdprDelete(portal: FakePortal, body: unknown): Answer {
+    const objectId = objectField(body, 'objectId');
+    const idProperty = objectField(body, 'idProperty');
+    if (typeof objectId !== 'string' || objectId === '') throw validation('objectId is required');
+    if (idProperty !== undefined && idProperty !== 'email' && idProperty !== 'hs_object_id')
+      throw validation(`idProperty "${String(idProperty)}" is not a unique contact property`);
+    let contactId: string | undefined;
+    if (idProperty === 'email') {
+      if (!EMAIL.test(objectId)) throw validation(`Property values were not valid: email is invalid`);
+      contactId = portal.contactsByEmail.get(objectId.toLowerCase());
+      portal.gdprBlocked.add(objectId.toLowerCase());
+      if (contactId === undefined) return { status: 204, body: undefined };
+    } else {
+      contactId = objectId;
+      if (!portal.contacts.has(contactId)) throw new HttpError(404, 'OBJECT_NOT_FOUND', 'resource not found');
+    }
+    const contact = portal.contacts.get(contactId)!;
+    portal.contacts.delete(contactId);
+    portal.contactsByEmail.delete(contact.emailKey);
+    portal.gdprBlocked.add(contact.emailKey);
+    for (const note of portal.notes.values()) {
+      const at = note.contactIds.indexOf(contactId);
+      if (at >= 0) note.contactIds.splice(at, 1);
+    }
+    return { status: 204, body: undefined };
   }
 
   private getContact(portal: FakePortal, id: string, url: URL): Answer {
@@ -552,6 +607,12 @@ export class FakeHubSpot {
     note.properties = { ...note.properties, ...this.noteProperties(body, false) };
     note.updatedAt = now();
     return { status: 200, body: publicNote(note) };
+  }
+
+  /** Archive: 204 without a body; 404 for a note the portal does not have (never had, or deleted already). */
+  private deleteNote(portal: FakePortal, id: string): Answer {
+    if (!portal.notes.delete(id)) throw new HttpError(404, 'OBJECT_NOT_FOUND', 'resource not found');
+    return { status: 204, body: undefined };
   }
 
   private readNotes(portal: FakePortal, body: unknown): Answer {

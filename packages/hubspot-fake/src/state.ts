@@ -22,6 +22,11 @@ export interface FakePortal {
   readonly contacts: Map<string, FakeContact>;
   readonly contactsByEmail: Map<string, string>;
   readonly notes: Map<string, FakeNote>;
+  /**
+   * Lower-cased e-mails of GDPR deletions (`gdpr-delete`): HubSpot blocklists them, so no contact can be made
+   * with one again.
+   */
+  readonly gdprBlocked: Set<string>;
   /** Times (ms) of the calls counted in the rolling ten-second window. */
   readonly window: number[];
   dailyCount: number;

@@ -213,4 +213,71 @@ describe('hubspot-fake', () => {
     }[];
     expect(calls.filter((k) => k.fault === 'answer-late').map((k) => k.noteId)).toHaveLength(1);
   });
+  it('deletes a note (204 without a body; 404 once gone) and GDPR-deletes a contact by e-mail or id, blocklisting the e-mail', async () => {
+    fake = await startFakeHubSpot({ tokens: { 'tok-a': 1, 'tok-b': 2 }, tenSecondlyLimit: 12 });
+    const up = await call(
+      'POST',
+      '/crm/v3/objects/contacts/batch/upsert',
+      upsert(['gone@x.io', 'kept@x.io']),
+    );
+    const ids = (up.body['results'] as { id: string; properties: { email: string } }[]).map((r) => r.id);
+    const created = await call('POST', '/crm/v3/objects/notes', note(ids[0]!));
+    const noteId = String(created.body['id']);
+
+    expect((await call('DELETE', `/crm/v3/objects/notes/${noteId}`, undefined, 'nope')).status).toBe(401);
+    // another portal's token does not see the note
+    const other = await call('DELETE', `/crm/v3/objects/notes/${noteId}`, undefined, 'tok-b');
+    expect(other.status).toBe(404);
+    const deleted = await call('DELETE', `/crm/v3/objects/notes/${noteId}`);
+    expect(deleted.status).toBe(204);
+    expect(deleted.body).toEqual({});
+    const again = await call('DELETE', `/crm/v3/objects/notes/${noteId}`);
+    expect(again.status).toBe(404);
+    expect(again.body['category']).toBe('OBJECT_NOT_FOUND');
+    expect(fake.notes()).toEqual([]);
+
+    expect((await call('POST', '/crm/v3/objects/contacts/gdpr-delete', {})).status).toBe(400);
+    expect((await call('POST', '/crm/v3/objects/contacts/gdpr-delete', { objectId: '999999' })).status).toBe(
+      404,
+    );
+    const byEmail = await call('POST', '/crm/v3/objects/contacts/gdpr-delete', {
+      objectId: 'GONE@x.io',
+      idProperty: 'email',
+    });
+    expect(byEmail.status).toBe(204);
+    expect(byEmail.body).toEqual({});
+    expect(fake.contacts().map((c) => c.emailKey)).toEqual(['kept@x.io']);
+    // an unknown e-mail is blocklisted too (HubSpot's rule)
+    expect(
+      (
+        await call('POST', '/crm/v3/objects/contacts/gdpr-delete', {
+          objectId: 'never@x.io',
+          idProperty: 'email',
+        })
+      ).status,
+    ).toBe(204);
+    expect(fake.gdprDeleted(1).sort()).toEqual(['gone@x.io', 'never@x.io']);
+    // a blocklisted e-mail cannot make a contact again: its input fails (207), the others go on
+    const retry = await call(
+      'POST',
+      '/crm/v3/objects/contacts/batch/upsert',
+      upsert(['gone@x.io', 'new@x.io']),
+    );
+    expect(retry.status).toBe(207);
+    expect(JSON.stringify(retry.body['errors'])).toMatch(/blocklisted/);
+    expect((await call('POST', '/crm/v3/objects/contacts/gdpr-delete', { objectId: ids[1]! })).status).toBe(
+      204,
+    );
+    expect(fake.contacts().map((c) => c.emailKey)).toEqual(['new@x.io']);
+
+    // both endpoints count against the portal's ten-second window like every call
+    let status = 0;
+    for (let i = 0; i < 10 && status !== 429; i++)
+      status = (await call('DELETE', '/crm/v3/objects/notes/424242')).status;
+    expect(status).toBe(429);
+    expect(
+      (await call('POST', '/crm/v3/objects/contacts/gdpr-delete', { objectId: '1', idProperty: 'email' }))
+        .status,
+    ).toBe(429);
+  });
 });

@@ -1,22 +1,35 @@
 /**
  * pnpm crm dead-letters list [--all]            threads HubSpot refused (crm.dead_letters), not yet replayed
  * pnpm crm dead-letters replay --id N [--id M] | --all   send them again (through the outbox)
+ * pnpm crm erasures --tenant <id>               HubSpot work of erasures (crm.hubspot_erasures): notes still to
+ *                                               delete, contacts for the tenant to erase; HubSpot ids only
  * Connection: DATABASE_URL (default: the local stack), CRM_SCHEMA (default crm).
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.js';
+import { listErasures } from './sync/erasures.js';
 
-const USAGE = 'usage: pnpm crm dead-letters list [--all] | pnpm crm dead-letters replay (--id N ... | --all)';
+const USAGE =
+  'usage: pnpm crm dead-letters list [--all] | pnpm crm dead-letters replay (--id N ... | --all) | pnpm crm erasures --tenant <id>';
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { id: { type: 'string', multiple: true }, all: { type: 'boolean' } },
+    options: {
+      id: { type: 'string', multiple: true },
+      all: { type: 'boolean' },
+      tenant: { type: 'string' },
+    },
   });
   const [group, command] = positionals;
-  if (group !== 'dead-letters' || (command !== 'list' && command !== 'replay')) {
+  const erasures = group === 'erasures' && command === undefined;
+  if (erasures && (values.tenant === undefined || values.tenant === '')) {
+    process.stderr.write('pnpm crm erasures needs --tenant <id>\n');
+    return 2;
+  }
+  if (!erasures && (group !== 'dead-letters' || (command !== 'list' && command !== 'replay'))) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -30,6 +43,21 @@ async function main(argv: string[]): Promise<number> {
     max: 1,
   });
   try {
+    if (erasures) {
+      const rows = await listErasures(pool, schema, values.tenant!);
+      process.stdout.write(
+        'id | request | status | HubSpot contact | notes deleted | notes left | look-ups left | attempts | last error | created | updated\n',
+      );
+      for (const r of rows)
+        process.stdout.write(
+          `${r.id} | ${r.requestId ?? '-'} | ${r.status} | ${r.contactId ?? '-'} | ${r.notesDeleted} | ${r.notesLeft} | ${r.lookupsLeft} | ${r.attempts} | ${r.lastErrorCode ?? '-'} | ${r.createdAt.toISOString()} | ${r.updatedAt.toISOString()}\n`,
+        );
+      const manual = rows.filter((r) => r.status === 'contact_manual').length;
+      process.stderr.write(
+        `${rows.length} erasure row(s); ${rows.filter((r) => r.status === 'pending').length} pending; ${manual} contact(s) for the tenant to erase in HubSpot (see services/crm-sync/README.md, Erasure)\n`,
+      );
+      return 0;
+    }
     if (command === 'list') {
       const letters = await listDeadLetters(pool, schema, { all: values.all === true });
       for (const d of letters)

@@ -59,7 +59,14 @@ export function createCrmMetrics(registry: Registry) {
     buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600],
     registers: [registry],
   });
+  const notesErased = new Counter({
+    name: 'crm_sync_erased_notes_total',
+    help: 'Notes of erased threads removed from HubSpot: deleted, or gone already (404)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   return {
+    notesErased,
     calls,
     rateLimited,
     threads,

@@ -14,6 +14,7 @@ import { consumerOptions, createCrmKafka, crmConsumer, crmMigrationsDir } from '
 import { HubSpotClient } from './hubspot/client.js';
 import { createCrmMetrics } from './metrics.js';
 import { AccountLimits, nextMidnight } from './sync/accounts.js';
+import { ErasureStore } from './sync/erasures.js';
 import { SyncStore } from './sync/store.js';
 import { openSealedToken, TenantRegistry } from '@livechat-pipeline/tenant-registry';
 import { registryTokenSource, staticTokenSource, type TokenSource } from './sync/tokens.js';
@@ -97,6 +98,7 @@ export async function startCrmSync(
   const metrics = createCrmMetrics(registry);
   const worker = new OutboxWorker({
     store: new SyncStore(pool, `"${config.schema}"`),
+    erasures: new ErasureStore(pool, `"${config.schema}"`),
     client: new HubSpotClient({
       baseUrl: config.hubspot.apiUrl,
       timeoutMs: config.hubspot.timeoutMs,

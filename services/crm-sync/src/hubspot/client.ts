@@ -2,7 +2,8 @@ import { CrmSyncError } from '../errors.js';
 import { isNoteOf } from '../sync/note.js';
 
 /** Which HubSpot call, for metrics and the token bucket. */
-export type Endpoint = 'contacts-upsert' | 'note-create' | 'note-update' | 'note-associations' | 'notes-read';
+export type Endpoint =
+  'contacts-upsert' | 'note-create' | 'note-update' | 'note-delete' | 'note-associations' | 'notes-read';
 
 /** How a call ended, for metrics: the HTTP status, or what happened instead. */
 export type CallOutcome = number | 'timeout' | 'network';
@@ -181,6 +182,22 @@ export class HubSpotClient {
       [200, 404],
     );
     return answer.status === 404 ? 'gone' : 'updated';
+  }
+
+  /**
+   * Deletes (archives) a note crm-sync made, for an erasure. 404: HubSpot no longer has it (deleted there, or
+   * already by an earlier attempt), which is the outcome wanted.
+   */
+  async deleteNote(token: string, noteId: string): Promise<'deleted' | 'gone'> {
+    const answer = await this.request(
+      'note-delete',
+      token,
+      'DELETE',
+      `/crm/v3/objects/notes/${encodeURIComponent(noteId)}`,
+      undefined,
+      [204, 200, 404],
+    );
+    return answer.status === 404 ? 'gone' : 'deleted';
   }
 
   /**

@@ -164,7 +164,8 @@ export function layerRows<T>(rows: readonly T[], key: (row: T) => string): T[][]
  * left alone: a returning customer's new thread does not send their old notes again (HubSpot's daily limit). Runs in the consumer's
  * transaction, after the projection's upserts, so the intent commits with the offsets. A thread whose intent is
  * still waiting keeps its place; a new change pushes the attempt to `settle` from now, so a burst of late events
- * (tags after the close) makes one update, not one per event.
+ * (tags after the close) makes one update, not one per event. Erased chats (crm.erase_chats) are left out, and an
+ * `erased` row stays so.
  */
 export const outboxSql = (s: string) => `
   insert into ${s}.outbox as o (tenant, chat_id, thread_id, first_closed_us, next_attempt_at)
@@ -173,6 +174,8 @@ export const outboxSql = (s: string) => `
   join ${s}.chats c on c.tenant = t.tenant and c.chat_id = t.chat_id
   join ${s}.customers u on u.tenant = c.tenant and u.customer_id = c.customer_id
   where t.closed_us is not null and u.email is not null
+    -- an erased chat never gets an intent again (a late or replayed event of it)
+    and not exists (select 1 from ${s}.erased_chats e where e.tenant = t.tenant and e.chat_id = t.chat_id)
     and ((t.tenant, t.chat_id, t.thread_id) in (select x.tenant, x.chat_id, x.thread_id
                                                  from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text))
          or (t.tenant, t.chat_id) in (select y.tenant, y.chat_id from jsonb_to_recordset($2::jsonb) as y(tenant text, chat_id text))
@@ -180,7 +183,7 @@ export const outboxSql = (s: string) => `
   order by t.tenant, t.chat_id, t.thread_id
   on conflict (tenant, chat_id, thread_id) do update set
     version = o.version + 1,
-    status = case when o.status = 'dead' then 'dead' else 'pending' end,
+    status = case when o.status in ('dead', 'erased') then o.status else 'pending' end,
     next_attempt_at = greatest(o.next_attempt_at, excluded.next_attempt_at),
     first_closed_us = least(o.first_closed_us, excluded.first_closed_us),
     updated_at = now()`;

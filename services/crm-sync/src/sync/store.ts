@@ -235,9 +235,13 @@ export class SyncStore {
     item: ClaimedItem,
     note: { account: string; contactId: string; noteId: string; bodySha256: string | null },
   ): Promise<void> {
+    // Not for a thread erased meanwhile (crm.erase_chats ran during this sync): its notes rows went to
+    // hubspot_erasures, and a row written back here would outlive the erasure.
     await this.pool.query(
       `insert into ${this.s}.notes (tenant, chat_id, thread_id, account, contact_id, note_id, body_sha256, synced_at)
-       values ($1, $2, $3, $4, $5, $6, $7, now())
+       select $1, $2, $3, $4, $5, $6, $7, now()
+       where not exists (select 1 from ${this.s}.outbox where tenant = $1 and chat_id = $2 and thread_id = $3
+                                                          and status = 'erased')
        on conflict (tenant, chat_id, thread_id) do update set account = excluded.account, contact_id = excluded.contact_id,
          note_id = excluded.note_id, body_sha256 = excluded.body_sha256, synced_at = now()`,
       [...key(item), note.account, note.contactId, note.noteId, note.bodySha256],

@@ -4,6 +4,7 @@ import { CrmSyncError } from '../errors.js';
 import type { ContactInput, HubSpotClient } from '../hubspot/client.js';
 import type { CrmMetrics } from '../metrics.js';
 import { AccountBusy, type AccountLimits } from './accounts.js';
+import type { ClaimedErasure, ErasureStore } from './erasures.js';
 import { renderNote, splitName, syncKey } from './note.js';
 import type { ClaimedItem, Snapshot, SyncStore } from './store.js';
 import type { TokenSource } from './tokens.js';
@@ -40,6 +41,8 @@ export interface WorkerHooks {
 
 export interface WorkerDeps {
   readonly store: SyncStore;
+  /** crm.hubspot_erasures: notes to delete in HubSpot after an erasure (crm.erase_chats). */
+  readonly erasures: ErasureStore;
   readonly client: HubSpotClient;
   readonly limits: AccountLimits;
   readonly tokens: TokenSource;
@@ -90,6 +93,9 @@ export class OutboxWorker {
       try {
         // Taken before the claim: the lease as this process sees it ends no later than the database's.
         const claimedAt = Date.now();
+        // Erasures first: deleting an erased customer's notes is owed, a sync can wait for it.
+        const erasures = await this.deps.erasures.claim(options.batchSize, options.leaseMs);
+        if (erasures.length > 0) await this.eraseNotes(erasures, claimedAt + options.leaseMs);
         const items = await store.claim(options.batchSize, options.leaseMs);
         if (Date.now() - this.unparkedAt > options.probeMs) {
           this.unparkedAt = Date.now();
@@ -101,6 +107,7 @@ export class OutboxWorker {
           this.deps.metrics.pending.set(await store.pendingCount());
         }
         if (items.length === 0) {
+          if (erasures.length > 0) continue;
           await sleep(options.pollMs, undefined, { signal: this.abort.signal });
           continue;
         }
@@ -187,6 +194,100 @@ export class OutboxWorker {
         this.processAccount(account, g.token, [...g.tenants], g.work, leaseEnd),
       ),
     );
+  }
+
+  /**
+   * Deletes the notes of erased threads in HubSpot (crm.hubspot_erasures), through the same bucket, 429 windows,
+   * pauses and connection states as the sync. Each deleted note is recorded at once, so a retry calls only for
+   * what is left; a 404 means the note is gone already. Notes whose create was in doubt are looked up by their
+   * sync key among the contact's notes first. When nothing is left, the row waits for the tenant to erase the
+   * contact (`contact_manual`).
+   */
+  private async eraseNotes(items: readonly ClaimedErasure[], leaseEnd: number): Promise<void> {
+    const { erasures, tokens, limits, options, logger, metrics, client } = this.deps;
+    const margin = Math.min(options.leaseMs / 4, 10_000);
+    for (const item of items) {
+      if (this.stopped) return;
+      if (Date.now() >= leaseEnd - margin) {
+        await erasures.release(item);
+        continue;
+      }
+      let credentials: Awaited<ReturnType<TokenSource['tokenFor']>>;
+      try {
+        credentials = await tokens.tokenFor(item.tenant);
+      } catch (error) {
+        const code = error instanceof CrmSyncError ? error.code : 'CRM_TOKEN_UNREADABLE';
+        await erasures.reschedule(
+          item,
+          new Date(Date.now() + Math.max(options.probeMs, backoffDelay(options.backoff, item.attempts))),
+          code,
+          true,
+        );
+        continue;
+      }
+      if (credentials === null) {
+        // No token: nothing can be deleted now; asked again every probe interval.
+        await erasures.reschedule(item, new Date(Date.now() + options.probeMs), 'CRM_NO_TOKEN', false);
+        continue;
+      }
+      const { account, token } = credentials;
+      const unavailable = limits.unavailable(account);
+      if (unavailable !== undefined) {
+        const code = unavailable.kind === 'paused' ? 'CRM_HUBSPOT_DAILY_LIMIT' : 'CRM_HUBSPOT_UNAUTHORIZED';
+        await erasures.reschedule(item, new Date(unavailable.until), code, false);
+        continue;
+      }
+      const tenants = [item.tenant];
+      try {
+        for (const noteId of item.noteIds) {
+          const result = await this.call(account, tenants, () => client.deleteNote(token, noteId));
+          await erasures.noteGone(item, noteId, result === 'deleted');
+          metrics.notesErased.inc({ outcome: result });
+        }
+        for (const key of item.lookupKeys) {
+          const contactId = item.contactId;
+          const found =
+            contactId === null
+              ? null
+              : await this.call(account, tenants, () =>
+                  client.findNoteByMarker(token, contactId, key, () => this.acquire(account)),
+                );
+          let result: 'deleted' | 'gone' | null = null;
+          if (found !== null) {
+            result = await this.call(account, tenants, () => client.deleteNote(token, found));
+            metrics.notesErased.inc({ outcome: result });
+          }
+          await erasures.lookupDone(item, key, result === 'deleted');
+        }
+        if (await erasures.finish(item))
+          logger.info(
+            { tenant: item.tenant, erasure: item.id, contactId: item.contactId },
+            "erased customer's notes deleted in HubSpot; the contact is the tenant's to erase",
+          );
+      } catch (error) {
+        if (error instanceof AccountBusy) {
+          await erasures.reschedule(item, new Date(error.until), 'CRM_HUBSPOT_RATE_LIMITED', false);
+          continue;
+        }
+        if (!(error instanceof CrmSyncError)) {
+          if (this.stopped) return;
+          throw error;
+        }
+        metrics.failures.inc({ code: error.code });
+        const at =
+          error.code === 'CRM_HUBSPOT_RATE_LIMITED'
+            ? Date.now() + (error.details.retryAfterMs ?? 10_000)
+            : error.code === 'CRM_HUBSPOT_DAILY_LIMIT' || error.code === 'CRM_HUBSPOT_UNAUTHORIZED'
+              ? Date.now() + options.probeMs
+              : Date.now() + backoffDelay(options.backoff, item.attempts, error.details.retryAfterMs);
+        const counted = error.code !== 'CRM_HUBSPOT_RATE_LIMITED' && error.code !== 'CRM_HUBSPOT_DAILY_LIMIT';
+        await erasures.reschedule(item, new Date(at), error.code, counted);
+        logger.warn(
+          { tenant: item.tenant, erasure: item.id, code: error.code, status: error.details.status },
+          'deleting erased notes in HubSpot failed; rescheduled',
+        );
+      }
+    }
   }
 
   /** Parked tenants (no token) whose token is there now get their rows back; at most every probe interval. */
