@@ -120,7 +120,7 @@ function canaryTraffic(seed: number): { deliveries: Delivery[]; chats: Simulated
     let json = JSON.stringify(d.body);
     for (const [from, to] of replacements.get(d.chatId) ?? [])
       json = json.replaceAll(JSON.stringify(from).slice(1, -1), JSON.stringify(to).slice(1, -1));
-    return { ...d, body: JSON.parse(json) as Delivery['body'] };
+    return { ...d, body: JSON.parse(json) as Delivery['body'] } as Delivery;
   });
   return { deliveries, chats: traffic.chats };
 }

@@ -58,10 +58,11 @@ export async function privacyOn(e: Endpoints, suffix: string): Promise<PrivacyRu
       const byTenant = new Map<string, Set<string>>();
       records.forEach((r, i) => {
         const scope = scopes[i];
-        if (scope === null || scope === undefined) return;
-        const set = byTenant.get(r.value.tenant) ?? new Set<string>();
+        const tenant = r.value.tenant;
+        if (scope === null || scope === undefined || tenant === null) return;
+        const set = byTenant.get(tenant) ?? new Set<string>();
         set.add(scope);
-        byTenant.set(r.value.tenant, set);
+        byTenant.set(tenant, set);
       });
       const keys = new Map<string, Awaited<ReturnType<PrivacyVault['keysFor']>>>();
       for (const [tenant, set] of byTenant) {
@@ -77,9 +78,10 @@ export async function privacyOn(e: Endpoints, suffix: string): Promise<PrivacyRu
       let sealed = 0;
       records.forEach((r, i) => {
         const scope = scopes[i];
-        if (scope === null || scope === undefined) return;
-        const state = keys.get(r.value.tenant)?.get(scope);
-        if (state?.state !== 'active') throw new Error(`no key for ${r.value.tenant}/${scope}`);
+        const tenant = r.value.tenant;
+        if (scope === null || scope === undefined || tenant === null) return;
+        const state = keys.get(tenant)?.get(scope);
+        if (state?.state !== 'active') throw new Error(`no key for ${tenant}/${scope}`);
         records[i] = { key: r.key, value: sealRawBody(r.value, scope, state.key) };
         sealed++;
       });

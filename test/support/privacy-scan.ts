@@ -27,6 +27,10 @@ const serde = (): ConfluentAvroSerde =>
 
 const found = (text: string, canaries: readonly string[]): boolean => canaries.some((c) => text.includes(c));
 
+/** JSON of a decoded record (Avro longs may be bigint). */
+const json = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
 async function stateOf(
   vault: PrivacyVault,
   cache: Map<string, ChatKeyState>,
@@ -77,7 +81,7 @@ export async function readRawTopic(
       findings.push(`${where} bytes`);
     if (r.key !== null && found(r.key.toString('utf8'), canaries)) findings.push(`${where} key`);
     const record = await readRawWebhook(s, bytes);
-    if (found(JSON.stringify({ ...record, sealed: null }), canaries)) findings.push(`${where} decoded`);
+    if (found(json({ ...record, sealed: null }), canaries)) findings.push(`${where} decoded`);
     if (record.sealed === null || record.sealed === undefined) continue;
     sealed++;
     const scope =
@@ -88,6 +92,10 @@ export async function readRawTopic(
         eventId: record.event_id,
         body: {},
       });
+    if (record.tenant === null) {
+      findings.push(`${where} sealed without a tenant`);
+      continue;
+    }
     const state = await stateOf(vault, cache, record.tenant, scope!);
     const body = openRawBody(record, state);
     if ('erased' in body) erased++;
@@ -122,7 +130,7 @@ export async function readChatEventsTopic(
     const event = await readChatEvent(s, bytes);
     const chatKey = `${event.tenant}/${event.chat_id ?? ''}`;
     eventsByChat.set(chatKey, (eventsByChat.get(chatKey) ?? 0) + 1);
-    if (found(JSON.stringify({ ...event, sealed: null }), canaries)) findings.push(`${where} decoded`);
+    if (found(json({ ...event, sealed: null }), canaries)) findings.push(`${where} decoded`);
     if (event.sealed === null || event.sealed === undefined) continue;
     sealed++;
     const scope = event.sealed.key_scope ?? chatEventKeyScope(event);
@@ -130,7 +138,7 @@ export async function readChatEventsTopic(
     const result = openChatEvent(event, state);
     if (result.outcome === 'opened') {
       opened++;
-      if (found(JSON.stringify(result.event), canaries)) findings.push(`${where} opened`);
+      if (found(json(result.event), canaries)) findings.push(`${where} opened`);
     } else if (result.outcome === 'erased') erased++;
     else findings.push(`${where} ${result.outcome}`);
   }
