@@ -175,15 +175,22 @@ export async function readTopicsBytes(
   return { records: n, findings };
 }
 
+/** The erased subjects whose rows a checksum leaves out. */
+export interface ErasedSubjects {
+  readonly chats: readonly string[];
+  readonly customers: readonly string[];
+}
+
 /**
- * A checksum per table of the given schemas: every row whose `chat_id` is not one of `exceptChats` (tables
- * without a chat_id column: every row), over every column but wall-clock bookkeeping (columns defaulting to
- * now()). Tables whose name starts with `_` (the consumer runtime's dedup and offsets) are left out.
+ * A checksum per table of the given schemas over the rows of everyone but the erased: rows whose `chat_id` is one
+ * of `except.chats` or whose `customer_id` is one of `except.customers` are left out (every row of a table with
+ * neither column counts), over every column but wall-clock bookkeeping (columns defaulting to now()). Tables whose
+ * name starts with `_` (the consumer runtime's dedup and offsets) are left out.
  */
 export async function rowChecksums(
   pool: pg.Pool,
   schemas: readonly string[],
-  exceptChats: readonly string[],
+  except: ErasedSubjects,
   options: { views?: boolean } = {},
 ): Promise<Record<string, string>> {
   const { rows: columns } = await pool.query<{
@@ -200,22 +207,28 @@ export async function rowChecksums(
     [schemas, options.views === true ? ['VIEW'] : ['BASE TABLE']],
   );
   const tables = new Map<string, string[]>();
-  const withChat = new Set<string>();
+  const filters = new Map<string, string[]>();
   for (const c of columns) {
     const key = `"${c.table_schema}"."${c.table_name}"`;
-    if (c.column_name === 'chat_id') withChat.add(key);
+    if (c.column_name === 'chat_id')
+      filters.set(key, [...(filters.get(key) ?? []), `(chat_id is null or chat_id <> all($1::text[]))`]);
+    if (c.column_name === 'customer_id')
+      filters.set(key, [
+        ...(filters.get(key) ?? []),
+        `(customer_id is null or customer_id <> all($2::text[]))`,
+      ]);
     if (c.column_default !== null && /now\(\)|current_timestamp|clock_timestamp/i.test(c.column_default))
       continue;
     tables.set(key, [...(tables.get(key) ?? []), `"${c.column_name}"`]);
   }
   const out: Record<string, string> = {};
   for (const [table, cols] of tables) {
-    const row = `row(${cols.join(', ')})::text`;
-    const where = withChat.has(table) ? `where chat_id is null or chat_id <> all($1::text[])` : '';
+    // Both parameters are always referenced (Postgres refuses a bind of an unused one).
+    const where = `where cardinality($1::text[]) >= 0 and cardinality($2::text[]) >= 0 ${(filters.get(table) ?? []).map((f) => `and ${f}`).join(' ')}`;
     const { rows } = await pool.query<{ md5: string; n: number }>(
       `select md5(coalesce(string_agg(r, '|' order by r), '')) as md5, count(*)::int as n
-         from (select ${row} as r from ${table} ${where}) x`,
-      withChat.has(table) ? [exceptChats] : [],
+         from (select row(${cols.join(', ')})::text as r from ${table} ${where}) x`,
+      [except.chats, except.customers],
     );
     out[table] = `${rows[0]!.n}:${rows[0]!.md5}`;
   }
