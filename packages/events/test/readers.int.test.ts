@@ -61,6 +61,7 @@ describe('typed readers on the real registry', () => {
     expect(message.text).toBe('hello');
     // The field added after v1 is there, at its default (without resolution it would be missing).
     expect(message).toHaveProperty('transcript_position', null);
+    expect(event.sealed).toBeNull();
     expect(chatEventSchema().type.isValid(event)).toBe(true);
 
     const decoded = await serde.reader(chatEventSchema()).readDecoded(bytes);
@@ -90,7 +91,7 @@ describe('typed readers on the real registry', () => {
     };
     const raw = await readRawWebhook(new ConfluentAvroSerde(registry()), writer.encode(v1, value));
     // v1 has no spooled_at: the current shape reads it as its default, null (written to Kafka directly).
-    expect({ ...raw }).toEqual({ ...value, spooled_at: null, archive: null });
+    expect({ ...raw }).toEqual({ ...value, spooled_at: null, archive: null, sealed: null });
     expect(rawWebhookSchema().type.isValid(raw)).toBe(true);
   });
 

@@ -69,6 +69,7 @@ describe('ConfluentAvroSerde on the real registry', () => {
       remote_address: null,
       spooled_at: null,
       archive: null,
+      sealed: null,
     };
     const bytes = writer.encode(schema, value);
     expect(bytes[0]).toBe(0);
