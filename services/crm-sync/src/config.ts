@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
+import { isPrivacyError, parsePrivacyConfig, type PrivacyConfig } from '@livechat-pipeline/privacy';
 import {
+  ServiceConfigError,
   connectionEnv,
   kafkaClusterFromEnv,
   httpUrlVar,
@@ -75,6 +77,14 @@ export interface CrmSyncConfig {
   readonly http: { readonly host: string; readonly port: number };
   readonly startupTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** The key store that opens sealed chat events (issue 19); null when PRIVACY_KEYS is empty (privacy off). */
+  readonly privacy: {
+    readonly vault: PrivacyConfig;
+    /** PRIVACY_DATABASE_URL, else DATABASE_URL. */
+    readonly databaseUrl: string;
+    /** CRM_SYNC_PRIVACY_POOL_SIZE */
+    readonly poolSize: number;
+  } | null;
 }
 
 /** `session_field:hubspot_property` pairs, comma-separated. */
@@ -164,6 +174,8 @@ const schema = z.object({
   CRM_HOST: nameVar.default('127.0.0.1'),
   CRM_PORT: intVar(0, 65535).default(8095),
   CRM_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
+  PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
+  CRM_SYNC_PRIVACY_POOL_SIZE: poolSizeVar(2),
 });
 
 /** Reads the service's environment once; every problem is named in one error (ServiceConfigError). */
@@ -179,6 +191,15 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
     env,
     'crm-sync',
   );
+  let vault: PrivacyConfig | null;
+  try {
+    vault = parsePrivacyConfig(env);
+  } catch (error) {
+    // PRIVACY_CONFIG_INVALID names every problem and never echoes key material.
+    if (isPrivacyError(error))
+      throw new ServiceConfigError(`invalid crm-sync configuration:\n  ${error.message}`);
+    throw error;
+  }
   return Object.freeze({
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -236,5 +257,13 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
     http: { host: e.CRM_HOST, port: e.CRM_PORT },
     startupTimeoutMs: e.CRM_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    privacy:
+      vault === null
+        ? null
+        : {
+            vault,
+            databaseUrl: e.PRIVACY_DATABASE_URL ?? e.DATABASE_URL,
+            poolSize: e.CRM_SYNC_PRIVACY_POOL_SIZE,
+          },
   });
 }

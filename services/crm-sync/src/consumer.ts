@@ -17,12 +17,20 @@ import {
 } from '@livechat-pipeline/postgres-consumer';
 import { createServiceKafka } from '@livechat-pipeline/service-host';
 import type { CrmSyncConfig } from './config.js';
+import { ChatEventOpener } from './privacy.js';
 import { applyCrmEvents } from './projection/apply.js';
 
 export const crmMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 
-/** The projection and the outbox intents as a consumer of the chat-events topic. */
-export function crmConsumer(config: CrmSyncConfig): ConsumerDefinition<ChatDomainEvent> {
+/**
+ * The projection and the outbox intents as a consumer of the chat-events topic. `privacy` opens sealed events
+ * before they are applied (issue 19); without a vault, plain events are applied and a sealed one waits
+ * (PRIVACY_KEYS is not set).
+ */
+export function crmConsumer(
+  config: CrmSyncConfig,
+  privacy: ChatEventOpener = new ChatEventOpener(null),
+): ConsumerDefinition<ChatDomainEvent> {
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
   return {
     name: config.consumerName,
@@ -46,7 +54,8 @@ export function crmConsumer(config: CrmSyncConfig): ConsumerDefinition<ChatDomai
       }
     },
     eventId: (event) => event.event_id,
-    handle: (events, tx) => applyCrmEvents(events, tx, tx.schema, config.worker.settleMs),
+    handle: async (events, tx) =>
+      applyCrmEvents(await privacy.open(events), tx, tx.schema, config.worker.settleMs),
   };
 }
 
@@ -92,8 +101,12 @@ function logRuntimeEvent(logger: Logger, event: RuntimeEvent): void {
           attempt: event.attempt,
           delayMs: event.delayMs,
           code: event.error.code,
+          cause: event.error.details['sourceCode'],
         },
-        'transient failure; retrying',
+        // A privacy error's message names ids and what to configure, never a value.
+        String(event.error.details['sourceCode']).startsWith('PRIVACY_')
+          ? `transient failure; retrying: ${event.error.message}`
+          : 'transient failure; retrying',
       );
       return;
     case 'dead-lettered':

@@ -13,6 +13,7 @@ import type { CrmSyncConfig } from './config.js';
 import { consumerOptions, createCrmKafka, crmConsumer, crmMigrationsDir } from './consumer.js';
 import { HubSpotClient } from './hubspot/client.js';
 import { createCrmMetrics } from './metrics.js';
+import { ChatEventOpener, openCrmPrivacyVault } from './privacy.js';
 import { AccountLimits, nextMidnight } from './sync/accounts.js';
 import { ErasureStore } from './sync/erasures.js';
 import { SyncStore } from './sync/store.js';
@@ -56,7 +57,9 @@ export async function startCrmSync(
   const brokers = config.kafka.brokers;
   const replicationFactor = config.kafka.replicationFactor;
   const registry = new Registry();
-  const definition = crmConsumer(config);
+  // With PRIVACY_KEYS set, the key store is opened (its schema migrated) before the consumer starts.
+  let privacy: Awaited<ReturnType<typeof openCrmPrivacyVault>> = null;
+  const definition = crmConsumer(config, new ChatEventOpener(() => privacy?.vault ?? null, registry));
   const consumerOpts = consumerOptions(config, kafka, logger, registry);
   let consumer = createPostgresConsumer(definition, consumerOpts);
 
@@ -86,6 +89,10 @@ export async function startCrmSync(
       migrationsDir: crmMigrationsDir,
     }),
   );
+  if (config.privacy !== null)
+    privacy = await startup.step(`open the privacy key store (schema ${config.privacy.vault.schema})`, () =>
+      openCrmPrivacyVault(config),
+    );
   // The worker needs only Postgres: it drains what is there while the consumer joins its group (which can take a
   // session timeout after a crash).
   const pool = createOutboxPool(config);
@@ -138,6 +145,7 @@ export async function startCrmSync(
     .catch(async (error: unknown) => {
       await worker.stop();
       await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+      await privacy?.close();
       throw error;
     });
 
@@ -154,6 +162,7 @@ export async function startCrmSync(
       await worker.stop();
       await consumer.stop();
       await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+      await privacy?.close();
     },
   };
 }

@@ -1,0 +1,259 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatEventKeyScope, sealChatEvent } from '@livechat-pipeline/events';
+import { startFakeHubSpot, type FakeHubSpot } from '@livechat-pipeline/hubspot-fake';
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { PrivacyVault, migratePrivacy, parsePrivacyConfig } from '@livechat-pipeline/privacy';
+import {
+  createTestDatabase,
+  testKafka,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@livechat-pipeline/testkit';
+import { syncKey } from '../src/sync/note.js';
+import { startCrmSync, type CrmSync } from '../src/start.js';
+import { ORG, smallChat } from './support/chats.js';
+import { allRowsText, captureLogs, chatEventsTopic, crmConfig, crmEnv, eventsOf } from './support/harness.js';
+
+// Issue 19 in crm-sync, on the real stack and the fake HubSpot over HTTP: sealed chat events opened before the
+// projection, crm.erase_chats, and the worker deleting an erased customer's notes in HubSpot.
+
+const TOKEN = 'pat-na1-privacy-test';
+const PORTAL = 11;
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let vaultPool: pg.Pool;
+let vault: PrivacyVault;
+let fake: FakeHubSpot;
+let crm: CrmSync;
+let schema: string;
+let publish: (events: readonly ChatDomainEvent[]) => Promise<void>;
+let logs: ReturnType<typeof captureLogs>;
+
+const privacyEnv = {
+  // Test keys, made here and never stored.
+  PRIVACY_KEYS: `t1:${randomBytes(32).toString('base64')}`,
+  PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase('crm_privacy');
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  // The writer's side (the normalizer in production): its own vault on the same key store.
+  const privacyConfig = parsePrivacyConfig(privacyEnv)!;
+  vaultPool = new pg.Pool({ connectionString: db.url, max: 2 });
+  await migratePrivacy(vaultPool, { schema: privacyConfig.schema });
+  vault = new PrivacyVault(vaultPool, privacyConfig);
+
+  fake = await startFakeHubSpot({ tokens: { [TOKEN]: PORTAL } });
+  const topic = await chatEventsTopic(2);
+  publish = topic.publish;
+  schema = uniqueName('crm').replace(/[^a-z0-9_]/g, '_');
+  logs = captureLogs('info');
+  crm = await startCrmSync(
+    crmConfig(
+      crmEnv(
+        { databaseUrl: db.url, topic: topic.topic, apiUrl: fake.url, token: TOKEN },
+        { CRM_SCHEMA: schema, ...privacyEnv },
+      ),
+    ),
+    logs.logger,
+  );
+});
+
+afterAll(async () => {
+  await crm?.stop();
+  await fake?.close();
+  await vaultPool?.end();
+  await pool?.end();
+  await db?.drop();
+});
+
+/** The chat's events sealed as the normalizer seals them (one key per chat or scope, made at first sight). */
+async function sealed(events: readonly ChatDomainEvent[]): Promise<ChatDomainEvent[]> {
+  const scopes = [...new Set(events.map((e) => chatEventKeyScope(e)).filter((s): s is string => s !== null))];
+  const keys = await vault.keysFor(ORG, scopes, { create: true });
+  return events.map((event) => {
+    const scope = chatEventKeyScope(event);
+    if (scope === null) return event;
+    const state = keys.get(scope);
+    if (state?.state !== 'active') throw new Error(`no key for ${scope}`);
+    return sealChatEvent(event, scope, state.key) as ChatDomainEvent;
+  });
+}
+
+const notesOf = (chat: { chatId: string; threadId: string }) =>
+  fake
+    .notes()
+    .filter((n) => n.properties['hs_note_body']?.includes(syncKey(ORG, chat.chatId, chat.threadId)));
+
+async function outbox(chatId: string): Promise<{ status: string; version: string }[]> {
+  const { rows } = await pool.query<{ status: string; version: string }>(
+    `select status, version::text from "${schema}".outbox where tenant = $1 and chat_id = $2 order by thread_id`,
+    [ORG, chatId],
+  );
+  return rows;
+}
+
+async function metric(name: string, label: string): Promise<number> {
+  const text = await crm.metricsRegistry.getSingleMetricAsString(name);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name) && l.includes(label))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+async function deadLettersInKafka(): Promise<number> {
+  const admin = testKafka('crm-privacy-admin').admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(crm.consumer.options.deadLetterTopic);
+    return offsets.reduce((sum, o) => sum + Number(o.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe('crm-sync: privacy (issue 19)', () => {
+  it('erase_chats: the outbox row is erased, the note deleted in HubSpot, the contact listed for the tenant; a later event never syncs it again; other chats unchanged', async () => {
+    const erased = smallChat(901, {
+      name: 'Canary Zyx',
+      email: 'canary.zyx@mail.example',
+      texts: ['my secret canary text', 'agent answer'],
+    });
+    const kept = smallChat(902, { email: 'kept.customer@mail.example' });
+    await publish(await sealed(eventsOf([...erased.deliveries, ...kept.deliveries])));
+    await waitFor(() => notesOf(erased).length === 1 && notesOf(kept).length === 1, {
+      timeoutMs: 20_000,
+      message: 'both notes in HubSpot',
+    });
+    // sealed events were opened: the note shows the customer's message
+    expect(notesOf(erased)[0]!.properties['hs_note_body']).toContain('my secret canary text');
+    const keptNote = structuredClone(notesOf(kept)[0]!);
+    const contactId = fake.contacts().find((c) => c.emailKey === erased.email)!.id;
+
+    // when: the privacy service erases the chat (keys, then crm's function with its own connection, whose
+    // search_path is the default one)
+    const erasure = await vault.eraseChats(ORG, [erased.chatId], { actor: 'test', requestId: 'req-crm-1' });
+    const plain = new pg.Client({ connectionString: db.url });
+    await plain.connect();
+    let removed: string;
+    try {
+      const { rows } = await plain.query<{ n: string }>(
+        `select "${schema}".erase_chats($1, $2, $3)::text as n`,
+        [ORG, [erased.chatId], erasure.requestId],
+      );
+      removed = rows[0]!.n;
+    } finally {
+      await plain.end();
+    }
+    expect(Number(removed)).toBeGreaterThan(5);
+
+    // then: the outbox row is erased, the note deleted in HubSpot, the contact untouched and listed
+    expect((await outbox(erased.chatId)).map((r) => r.status)).toEqual(['erased']);
+    await waitFor(() => notesOf(erased).length === 0, { timeoutMs: 10_000, message: 'note deleted' });
+    const { rows: erasures } = await pool.query<{
+      status: string;
+      contact_id: string;
+      notes_deleted: number;
+      note_ids: string[];
+      request_id: string;
+    }>(`select status, contact_id, notes_deleted, note_ids, request_id from "${schema}".hubspot_erasures`);
+    await waitFor(
+      async () =>
+        (await pool.query(`select 1 from "${schema}".hubspot_erasures where status = 'contact_manual'`))
+          .rowCount === 1,
+      { message: 'erasure row done' },
+    );
+    const done = (
+      await pool.query(
+        `select status, contact_id, notes_deleted, note_ids, request_id from "${schema}".hubspot_erasures`,
+      )
+    ).rows;
+    expect(erasures).toHaveLength(1);
+    expect(done).toEqual([
+      {
+        status: 'contact_manual',
+        contact_id: contactId,
+        notes_deleted: 1,
+        note_ids: [],
+        request_id: 'req-crm-1',
+      },
+    ]);
+    expect(fake.contacts().some((c) => c.id === contactId)).toBe(true);
+    expect(
+      fake
+        .calls()
+        .filter((c) => c.method === 'DELETE')
+        .map((c) => c.status),
+    ).toEqual([204]);
+
+    // nothing of the customer is left in any table of the schema
+    const everything = await allRowsText(pool, schema);
+    for (const value of ['Canary Zyx', 'canary.zyx', 'my secret canary text'])
+      expect(everything).not.toContain(value);
+
+    // the CLI lists it: HubSpot ids and states, nothing personal
+    const { stdout } = await promisify(execFile)(tsx, [cli, 'erasures', '--tenant', ORG], {
+      env: { ...process.env, DATABASE_URL: db.url, CRM_SCHEMA: schema },
+    });
+    expect(stdout).toContain(`| req-crm-1 | contact_manual | ${contactId} | 1 | 0 | 0 |`);
+    expect(stdout).not.toContain('canary');
+
+    // a later event of the chat (a plain copy replayed, the worst case: it carries the e-mail) does not bring it back
+    const version = (await outbox(erased.chatId))[0]!.version;
+    // (new event ids: the same ones would be deduplicated by the runtime)
+    await publish(eventsOf(erased.deliveries).map((e) => ({ ...e, event_id: `${e.event_id}-late` })));
+    await waitFor(
+      async () =>
+        (await pool.query(`select 1 from "${schema}".entries where chat_id = $1`, [erased.chatId]))
+          .rowCount! > 0,
+      { timeoutMs: 15_000, message: 'the late events applied' },
+    );
+    // the intent is written in the same transaction as the rows: none was made
+    expect(await outbox(erased.chatId)).toEqual([{ status: 'erased', version }]);
+    expect(notesOf(erased)).toEqual([]);
+
+    // the other chat is as it was
+    expect(await outbox(kept.chatId)).toEqual([{ status: 'done', version: '1' }]);
+    expect(notesOf(kept)).toEqual([keptNote]);
+  });
+
+  it('a chat whose key was erased before its events were read: projected without personal values, never synced, never dead-lettered', async () => {
+    const chat = smallChat(903, { email: 'late.canary@mail.example', texts: ['erased before read'] });
+    const events = await sealed(eventsOf(chat.deliveries));
+    await vault.eraseChats(ORG, [chat.chatId], { actor: 'test' });
+    const before = await metric('crm_sync_privacy_fields_undecryptable_total', 'reason="erased"');
+    await publish(events);
+    await waitFor(
+      async () =>
+        (
+          await pool.query(`select 1 from "${schema}".threads where chat_id = $1 and closed_us is not null`, [
+            chat.chatId,
+          ])
+        ).rowCount === 1,
+      { timeoutMs: 15_000, message: 'the events applied' },
+    );
+    const { rows } = await pool.query<{ email: string | null; name: string | null }>(
+      `select u.email, u.name from "${schema}".customers u where customer_id = 'cust-903'`,
+    );
+    expect(rows).toEqual([{ email: null, name: null }]);
+    const texts = await pool.query(`select text from "${schema}".entries where chat_id = $1`, [chat.chatId]);
+    expect(texts.rows.every((r: { text: string | null }) => r.text === null)).toBe(true);
+    expect(await outbox(chat.chatId)).toEqual([]);
+    expect(await metric('crm_sync_privacy_fields_undecryptable_total', 'reason="erased"')).toBeGreaterThan(
+      before,
+    );
+    expect(await deadLettersInKafka()).toBe(0);
+    expect(notesOf(chat)).toEqual([]);
+    expect(fake.contacts().some((c) => c.emailKey === chat.email)).toBe(false);
+  });
+});
