@@ -1,0 +1,11 @@
+export { loadPrivacyServiceConfig } from './config.js';
+export type { PrivacyServiceConfig } from './config.js';
+export { PRIVACY_SERVICE_ERROR_CODES, PrivacyCliError } from './errors.js';
+export type { PrivacyServiceErrorCode } from './errors.js';
+export { JOB_LOCKS, PrivacyJobs } from './jobs.js';
+export type { JobName, JobOptions, JobOutcome } from './jobs.js';
+export { createPrivacyMetrics } from './metrics.js';
+export type { PrivacyMetrics } from './metrics.js';
+export { createPrivacyRuntime, startPrivacyService } from './start.js';
+export type { PrivacyRuntime, RunningPrivacyService } from './start.js';
+export { USAGE, parseCommand, runCli } from './cli-run.js';
