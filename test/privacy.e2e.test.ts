@@ -9,9 +9,9 @@ import {
   type SimulatedTenant,
 } from '@livechat-pipeline/traffic-simulator';
 import { rebuild } from '@livechat-pipeline/postgres-consumer';
-import { transcriptsConsumer } from '@livechat-pipeline/transcripts';
+import { ChatEventOpener, openPrivacyVault, transcriptsConsumer } from '@livechat-pipeline/transcripts';
 import { analyticsConsumer } from '@livechat-pipeline/analytics';
-import { crmConsumer } from '@livechat-pipeline/crm-sync';
+import { CrmChatEventOpener, crmConsumer, openCrmPrivacyVault } from '@livechat-pipeline/crm-sync';
 import { runErasure, runRetentionErasure, type ErasureDeps } from '@livechat-pipeline/privacy';
 import { testKafka, waitFor } from '@livechat-pipeline/testkit';
 import { postDeliveries } from './support/chain.js';
@@ -62,6 +62,10 @@ const otherTenant: SimulatedTenant = simulatedTenant(randomInt(1, 2 ** 30), 'pv-
 const retentionTenant: SimulatedTenant = simulatedTenant(randomInt(1, 2 ** 30), 'pv-retention');
 
 let stack: PrivacyStack;
+const t0 = performance.now();
+/** Progress on stderr with the seconds since the start: where the time goes when the test is slow. */
+const step = (what: string): void =>
+  void process.stderr.write(`[privacy e2e ${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}\n`);
 let pool: pg.Pool;
 
 beforeAll(async () => {
@@ -155,13 +159,33 @@ async function count(sql: string, params: unknown[]): Promise<number> {
 
 /** Every projection rebuilt from the chat-events topic, as the rebuild CLIs do (services stopped first). */
 async function rebuildAll(): Promise<Record<string, number>> {
+  step('rebuild: stopping the services');
   await stack.services.stop();
   const totals: Record<string, number> = {};
   const kafka = testKafka('pv-rebuild');
   const options = { kafka, databaseUrl: stack.database.url, onEvent: () => undefined };
-  totals['transcripts'] = (await rebuild(transcriptsConsumer(stack.configs.transcripts), options)).total;
+  // Each opens sealed events as its rebuild CLI does: the key store of its own configuration.
+  step('rebuild: transcripts');
+  const transcriptsVault = await openPrivacyVault(stack.configs.transcripts.privacy);
+  try {
+    const opener = new ChatEventOpener(transcriptsVault?.vault ?? null, { service: 'transcripts' });
+    totals['transcripts'] = (
+      await rebuild(transcriptsConsumer(stack.configs.transcripts, opener), options)
+    ).total;
+  } finally {
+    await transcriptsVault?.close();
+  }
+  step('rebuild: analytics');
   totals['analytics'] = (await rebuild(analyticsConsumer(stack.configs.analytics), options)).total;
-  totals['crm'] = (await rebuild(crmConsumer(stack.configs.crm), options)).total;
+  step('rebuild: crm');
+  const crmVault = await openCrmPrivacyVault(stack.configs.crm);
+  try {
+    const opener = new CrmChatEventOpener(crmVault?.vault ?? null);
+    totals['crm'] = (await rebuild(crmConsumer(stack.configs.crm, opener), options)).total;
+  } finally {
+    await crmVault?.close();
+  }
+  step('rebuild: done');
   return totals;
 }
 
@@ -194,7 +218,9 @@ describe('privacy end to end (issue 19)', () => {
     const streams = [main.deliveries, canary.deliveries, retention.deliveries];
     for (let i = 0; i < Math.max(...streams.map((s) => s.length)); i++)
       for (const s of streams) if (s[i] !== undefined) all.push(s[i]!);
+    step(`posting ${all.length} webhooks`);
     await postAndSettle(all);
+    step('settled; reading everything before the erasure');
 
     const vault = openVault(stack.env, pool);
     // Before: the canary is in the projections and in the opened topics, never in a record's bytes. This is
@@ -214,8 +240,9 @@ describe('privacy end to end (issue 19)', () => {
     const others = await rowChecksums(pool, schemas(), erasedCanary);
     const othersViews = await rowChecksums(pool, schemas(), erasedCanary, { views: true });
     const countsBefore = await analyticsCounts(canaryChats);
-    expect(countsBefore.length).toBe(canaryChats.length);
+    expect(countsBefore.length).toBeGreaterThanOrEqual(canaryChats.length); // a thread each at least
 
+    step('erasing');
     // Erase by e-mail.
     const deps = erasureDeps(stack.env);
     const outcome = await runErasure(deps, {
@@ -247,6 +274,7 @@ describe('privacy end to end (issue 19)', () => {
     expect(again.keysErased).toBe(outcome.keysErased);
 
     const expectNoCanaryAnywhere = async (when: string) => {
+      step(`${when}: reading the topics`);
       const reader = openVault(stack.env, pool);
       const raw = await readRawTopic(stack.names.raw, reader, canaries);
       expect(raw.findings, `${when}: raw topic`).toEqual([]);
@@ -255,6 +283,7 @@ describe('privacy end to end (issue 19)', () => {
       expect(events.findings, `${when}: chat-events topic`).toEqual([]);
       expect(events.erased, `${when}: chat events of the erased chats`).toBeGreaterThan(0);
       expect(events.opened, `${when}: other chats' events still open`).toBeGreaterThan(0);
+      step(`${when}: scanning the database`);
       const db = await scanDatabaseForSecrets(stack.database.url, canaries);
       for (const schema of [...schemas(), 'privacy'])
         expect(
@@ -269,6 +298,7 @@ describe('privacy end to end (issue 19)', () => {
         expect(lines.length, `${service} logged something`).toBeGreaterThan(0);
         expect(logLinesWithSecrets(lines, canaries), `${when}: ${service} log`).toEqual([]);
       }
+      step(`${when}: reading the dead letters`);
       const dlq = await readTopicsBytes(stack.deadLetterTopics, canaries);
       expect(dlq.findings, `${when}: dead letters`).toEqual([]);
     };
@@ -283,6 +313,7 @@ describe('privacy end to end (issue 19)', () => {
     const totals = await rebuildAll();
     process.stdout.write(`privacy e2e rebuild: events replayed per projection ${JSON.stringify(totals)}\n`);
     for (const n of Object.values(totals)) expect(n).toBe(eventsBefore.records);
+    step('restarting the services');
     await stack.restart(keys1);
     await expectNoCanaryAnywhere('after the rebuild');
     expect(await analyticsCounts(canaryChats)).toEqual(countsBefore);
