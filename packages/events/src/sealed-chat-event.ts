@@ -201,13 +201,17 @@ function checkKeyScope(key: ChatKey, scope: string): void {
  * Seals the personal values of `event` (PERSONAL_PATHS of its type) into one envelope in `sealed` (field
  * `chat-event:<event_id>`), with their clear stand-ins in place. Nothing personal present: the event unchanged
  * with `sealed` null. Key `'erased'` (the scope was erased): the values are cleared the same way and no envelope
- * is kept (`envelope` null, `key_version` 0). Pure: the input is never mutated.
+ * is kept (`envelope` null, `key_version` 0). An event already sealed is returned as it is. Pure: the input is never
+ * mutated.
  */
 export function sealChatEvent<E extends SealableChatEvent>(
   event: E,
   scope: string,
   key: ChatKey | 'erased',
 ): WithSealed<E> {
+  // Already sealed (a copy of a sealed record, e.g. by the re-encryption job): sealing its clear stand-ins again
+  // would replace the envelope that holds the originals.
+  if (event.sealed !== undefined && event.sealed !== null) return { ...event, sealed: event.sealed };
   const specs = PERSONAL_PATHS[event.type];
   const branch = branchOf(event);
   if (specs === undefined || branch === undefined) return { ...event, sealed: null };

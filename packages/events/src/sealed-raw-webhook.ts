@@ -82,13 +82,16 @@ export function rawKeyScope(input: {
 
 /**
  * The record with its body sealed: `body` "" and `sealed` = `{ key_scope, key_version, envelope: encryptBody }`.
- * Key `'erased'` (the scope was erased): the body is dropped, `envelope` null and `key_version` 0. Pure.
+ * Key `'erased'` (the scope was erased): the body is dropped, `envelope` null and `key_version` 0. A record already
+ * sealed is returned as it is. Pure.
  */
 export function sealRawBody<T extends RawWebhookRecord>(
   record: T,
   scope: string,
   key: ChatKey | 'erased',
 ): T {
+  // Already sealed: its body is "" and the envelope holds it; sealing again would lose it.
+  if (record.sealed !== undefined && record.sealed !== null) return record;
   if (key === 'erased')
     return {
       ...record,

@@ -12,25 +12,29 @@ import type { SealableChatEvent, WithSealed } from '../src/sealed-chat-event.js'
 
 // Issue 19, docs/privacy.md section 2: which values of a chat event are sealed, and the seal/open pair.
 
+/** String fields of a message (message_posted, event_edited) that stay clear. */
+const CLEAR_MESSAGE = [
+  '/message/livechat_event_id',
+  '/message/custom_id',
+  '/message/kind',
+  '/message/author_id',
+  '/message/author_kind',
+  '/message/visibility',
+  '/message/file/content_type',
+  '/message/form/form_id',
+  '/message/form/form_type',
+  '/message/form/fields/*/id',
+  '/message/form/fields/*/type',
+  '/message/form/fields/*/label',
+  '/message/system_message_type',
+  '/message/template_id',
+];
+
 /** String fields that stay clear, per body branch (JSON Pointers into the branch, `*` for array elements). */
 const CLEAR: Readonly<Record<string, readonly string[]>> = {
   thread_started: ['/users/*/id', '/users/*/kind', '/tags/*', '/previous_thread_id'],
-  message_posted: [
-    '/message/livechat_event_id',
-    '/message/custom_id',
-    '/message/kind',
-    '/message/author_id',
-    '/message/author_kind',
-    '/message/visibility',
-    '/message/file/content_type',
-    '/message/form/form_id',
-    '/message/form/form_type',
-    '/message/form/fields/*/id',
-    '/message/form/fields/*/type',
-    '/message/form/fields/*/label',
-    '/message/system_message_type',
-    '/message/template_id',
-  ],
+  message_posted: CLEAR_MESSAGE,
+  event_edited: CLEAR_MESSAGE,
   event_deleted: ['/livechat_event_id'],
   thread_closed: ['/closed_by_user_id', '/closed_by_kind'],
   thread_tagged: ['/tag'],
@@ -60,7 +64,6 @@ const CLEAR: Readonly<Record<string, readonly string[]>> = {
   events_marked_as_seen: ['/user_id'],
   unrecognised_webhook: ['/discriminator'],
 };
-CLEAR['event_edited'] = CLEAR['message_posted']!;
 
 /** The string fields of the record outside the body: ids, the tenant, formats. */
 const CLEAR_ENVELOPE = [
@@ -424,6 +427,16 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(plain.sealed).toBeNull();
     expect(openChatEvent(plain, undefined)).toEqual({ event: plain, outcome: 'plain' });
     expect(openChatEvent(event, undefined)).toEqual({ event: { ...event, sealed: null }, outcome: 'plain' });
+  });
+
+  it('sealing a sealed event again keeps its envelope (nothing is lost to a second pass)', () => {
+    const event = sample('v3.6-chat_properties_updated.json', 'properties_changed');
+    const key = keyFor(event);
+    const sealed = viaAvro(sealChatEvent(event, chatEventKeyScope(event)!, key));
+    const again = sealChatEvent(sealed, chatEventKeyScope(event)!, keyFor(event));
+    expect(again).toEqual(sealed);
+    expect(openChatEvent(again, { state: 'active', key }).event).toEqual({ ...event, sealed: null });
+    expect(sealChatEvent(sealed, chatEventKeyScope(event)!, 'erased')).toEqual(sealed);
   });
 
   it('refuses a key of another scope, when sealing and when opening', () => {

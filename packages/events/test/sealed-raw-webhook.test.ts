@@ -179,6 +179,14 @@ describe('sealRawBody / openRawBody', () => {
     }
   });
 
+  it('sealing a sealed record again keeps its envelope', () => {
+    const sealed = sealRawBody(record(CANARY_BODY), scope, key);
+    const again = sealRawBody(sealed, scope, new ChatKey('org-1', scope, 2, randomBytes(32)));
+    expect(again).toBe(sealed);
+    expect(sealRawBody(sealed, scope, 'erased')).toBe(sealed);
+    expect(openRawBody(again, { state: 'active', key })).toEqual({ body: CANARY_BODY });
+  });
+
   it('refuses a key of another scope', () => {
     const other = new ChatKey('org-1', 'OTHERCHAT', 1, randomBytes(32));
     expect(() => sealRawBody(record(CANARY_BODY), scope, other)).toThrow(

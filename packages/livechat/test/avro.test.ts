@@ -77,8 +77,11 @@ describe('chat-event.avsc', () => {
       expect(errors).toEqual([]);
       expect(valid).toBe(true);
       const decoded: unknown = chatEventType.fromBuffer(chatEventType.toBuffer(event));
-      // avsc decodes records into class instances; compare as plain JSON.
-      expect(JSON.parse(JSON.stringify(decoded))).toEqual(JSON.parse(JSON.stringify(event)));
+      // avsc decodes records into class instances; compare as plain JSON. `sealed` (issue 19, set only by
+      // sealChatEvent of @livechat-pipeline/events) is written as its default, null.
+      expect(JSON.parse(JSON.stringify(decoded))).toEqual(
+        JSON.parse(JSON.stringify({ ...event, sealed: null })),
+      );
     },
   );
 });
