@@ -56,6 +56,8 @@ export interface IngestDeps {
 export interface IngestRuntime {
   readonly deps: IngestDeps & { readonly metrics: IngestMetrics; readonly logger: Logger };
   readonly schema: RegisteredSchema;
+  /** The largest key + value (+ headers) of one raw record the ingest writes; larger ones are 413. */
+  readonly maxRecordBytes: number;
   /** The spooling publisher when INGEST_SPOOL_DIR is set. */
   readonly spooling: SpoolingPublisher | undefined;
   /** Flushes queued writes and disconnects from Kafka. */
@@ -224,6 +226,7 @@ export async function createIngestDeps(
   const stackReadiness = new StackReadiness({ kafka, registry, topic, schema });
   return {
     schema,
+    maxRecordBytes,
     deps: {
       publisher,
       verifier: verifier.verifier,

@@ -59,7 +59,8 @@ export const INGEST_ERROR_CODES = {
   INGEST_ID_TOO_LONG: {
     status: 422,
     retryable: false,
-    description: 'A chat, thread or webhook id is longer than 256 characters',
+    description:
+      "A chat, thread or webhook id is longer than 256 characters (with privacy on, also the id keying the body's encryption, e.g. customer:<id>)",
   },
   INGEST_RECORD_TOO_LARGE: {
     status: 413,

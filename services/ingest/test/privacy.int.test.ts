@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRawBody } from '@livechat-pipeline/events';
-import { PrivacyVault, parsePrivacyConfig } from '@livechat-pipeline/privacy';
+import { ENVELOPE_OVERHEAD, PrivacyVault, parsePrivacyConfig } from '@livechat-pipeline/privacy';
 import { createTestDatabase, uniqueName, waitFor } from '@livechat-pipeline/testkit';
 import type { TestDatabase } from '@livechat-pipeline/testkit';
 import pg from 'pg';
@@ -30,6 +30,7 @@ class CuttableRelay {
   constructor(private readonly target: { host: string; port: number }) {}
 
   async open(): Promise<void> {
+    if (this.server !== undefined) return;
     const server = createServer((client) => {
       const upstream = connect(this.target.port, this.target.host);
       for (const s of [client, upstream]) {
@@ -122,8 +123,9 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     return openRawBody(record.value, states.get(scope));
   }
 
-  async function recordOf(eventId: string, count: number): Promise<DecodedRecord> {
-    const records = await readRawRecords(topic, count);
+  /** The record of an event id answered 200 (acks=-1: it is below the high watermark already). */
+  async function recordOf(eventId: string): Promise<DecodedRecord> {
+    const records = await readRawRecords(topic, await topicRecordCount(topic));
     const mine = records.find((r) => r.value.event_id === eventId);
     if (mine === undefined) throw new Error(`record ${eventId} not on the topic`);
     return mine;
@@ -160,7 +162,7 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     expect(res.statusCode, res.body).toBe(200);
     const eventId = res.json<{ event_id: string }>().event_id;
 
-    const record = await recordOf(eventId, 1);
+    const record = await recordOf(eventId);
     expect(record.value.body).toBe('');
     expect(record.value.chat_id).toBe('CHAT-SEALED');
     expect(record.value.sealed).toMatchObject({ key_scope: 'CHAT-SEALED', key_version: 1 });
@@ -171,12 +173,25 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     const routing = fixture('v3.6-routing_status_set');
     const plain = await postWebhook(ingest!, routing);
     expect(plain.statusCode, plain.body).toBe(200);
-    const plainRecord = await recordOf(plain.json<{ event_id: string }>().event_id, 2);
+    const plainRecord = await recordOf(plain.json<{ event_id: string }>().event_id);
     expect(JSON.parse(plainRecord.value.body)).toEqual(redacted(routing));
     expect(plainRecord.value.sealed ?? null).toBeNull();
 
     const metrics = await (await fetch(`${ingest!.operationsUrl}/metrics`)).text();
     expect(metricValue(metrics, 'ingest_privacy_seal_seconds_count')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an id that would key the encryption but is longer than the key store takes is 422, stored nowhere', async () => {
+    const before = await topicRecordCount(topic);
+    const res = await postWebhook(ingest!, {
+      action: 'incoming_customer',
+      secret_key: 'fixture-v3-secret',
+      organization_id: TENANT,
+      payload: { customer: { id: 'c'.repeat(300), name: CANARY } },
+    });
+    expect(res.statusCode, res.body).toBe(422);
+    expect(res.json()).toMatchObject({ code: 'INGEST_ID_TOO_LONG' });
+    expect(await topicRecordCount(topic)).toBe(before);
   });
 
   it('webhooks of one event-loop turn share one key look-up per tenant', async () => {
@@ -229,7 +244,7 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     await vault.eraseChats(TENANT, ['CHAT-ERASED'], { actor: 'ingest-test' });
     const res = await postWebhook(ingest!, personalWebhook('CHAT-ERASED', 'E2'));
     expect(res.statusCode, res.body).toBe(200);
-    const record = await recordOf(res.json<{ event_id: string }>().event_id, 3);
+    const record = await recordOf(res.json<{ event_id: string }>().event_id);
     expect(record.value.body).toBe('');
     expect(record.value.chat_id).toBe('CHAT-ERASED');
     expect(record.value.sealed).toMatchObject({ key_scope: 'CHAT-ERASED', envelope: null });
@@ -241,6 +256,56 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
       [TENANT, 'CHAT-ERASED'],
     );
     expect(rows.rows[0]).toEqual({ live: '0', total: '1' });
+  });
+
+  it('the size check counts the sealed record: a body whose plain record just fits is 413 once sealed', async () => {
+    // The same settings without privacy, on a topic of its own: how large the plain record of a body is.
+    const plainIngest = await startTestIngest();
+    try {
+      const max = ingest!.runtime.maxRecordBytes;
+      expect(plainIngest.runtime.maxRecordBytes).toBe(max);
+      // Numbers written 9e20 take 22 bytes each once re-serialised (900000000000000000000,), 5 in the request.
+      const sized = (numbers: number, pad: number): string =>
+        JSON.stringify({
+          ...personalWebhook('CHAT-LARGE', 'E-LARGE'),
+          pad: 'p'.repeat(pad),
+          n: ['__N__'],
+        }).replace('"__N__"', Array.from({ length: numbers }, () => '9e20').join(','));
+      const post = (target: TestIngest, payload: string) =>
+        target.app.inject({
+          method: 'POST',
+          url: '/webhooks/livechat',
+          headers: { 'content-type': 'application/json' },
+          payload,
+        });
+      const sizeOn = async (payload: string): Promise<number> => {
+        const res = await post(plainIngest, payload);
+        expect(res.statusCode, res.body).toBe(200);
+        const id = res.json<{ event_id: string }>().event_id;
+        const records = await readRawRecords(plainIngest.topic, await topicRecordCount(plainIngest.topic));
+        const r = records.filter((x) => x.value.event_id === id).at(-1)!; // the same event id each time
+        return Buffer.byteLength(r.key) + r.raw.length;
+      };
+      const numbers = Math.floor((max - 4096) / 22);
+      const first = await sizeOn(sized(numbers, 0));
+      // Padded so that the plain record is 8 bytes under the limit; sealed it grows by the envelope's overhead.
+      const pad = max - 8 - first;
+      expect(pad).toBeGreaterThan(0);
+      const payload = sized(numbers, pad);
+      expect(await sizeOn(payload)).toBe(max - 8);
+
+      const before = await topicRecordCount(topic);
+      const res = await post(ingest!, payload);
+      expect(res.statusCode, res.body).toBe(413);
+      expect(res.json()).toMatchObject({ code: 'INGEST_RECORD_TOO_LARGE' });
+      const sealedBytes = Number(
+        /\((\d+) bytes after redaction/.exec(res.json<{ message: string }>().message)?.[1],
+      );
+      expect(sealedBytes).toBeGreaterThan(max - 8 + ENVELOPE_OVERHEAD);
+      expect(await topicRecordCount(topic)).toBe(before);
+    } finally {
+      await plainIngest.close();
+    }
   });
 
   it('key store unreachable: 503 INGEST_PRIVACY_KEY_UNAVAILABLE with Retry-After, nothing written; other webhooks still served; back once it is', async () => {
@@ -274,12 +339,13 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
       const res = await postWebhook(ingest!, personalWebhook('CHAT-NEW-DURING-OUTAGE', 'E3'));
       return res.statusCode === 200 ? res : undefined;
     });
-    const record = await recordOf(again.json<{ event_id: string }>().event_id, before + 3);
+    const record = await recordOf(again.json<{ event_id: string }>().event_id);
     expect(record.value.body).toBe('');
     expect(await open(record)).toMatchObject({ body: expect.stringContaining(CANARY) });
   });
 
   it('Kafka down: the spool holds ciphertext only, a key-store outage is not spooled, and the drained record opens', async () => {
+    await relay.open(); // (when an earlier test left it cut)
     await ingest!.close();
     ingest = undefined;
     // Kafka unreachable (a closed port): the topic is known from the spool directory, so the ingest starts spooling.
@@ -308,15 +374,15 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     await ingest.close();
     ingest = await startTestIngest({ RAW_WEBHOOK_TOPIC: topic, INGEST_SPOOL_DIR: spoolDir, ...privacyEnv });
     const eventId = spooled.json<{ event_id: string }>().event_id;
-    const count = await waitFor(async () => {
+    const all = await waitFor(async () => {
       const n = await topicRecordCount(topic);
-      return n >= 7 ? n : undefined;
+      const records = n === 0 ? [] : await readRawRecords(topic, n);
+      return records.some((r) => r.value.event_id === eventId) ? records : undefined;
     });
-    const record = await recordOf(eventId, count);
+    const record = all.find((r) => r.value.event_id === eventId)!;
     expect(record.value.spooled_at).not.toBeNull();
     expect(record.value.body).toBe('');
     expect(await open(record)).toEqual({ body: JSON.stringify(redacted(spooledBody)) });
-    const all = await readRawRecords(topic, count);
     expect(all.some((r) => r.value.chat_id === 'CHAT-NOT-SPOOLED')).toBe(false);
   });
 });

@@ -56,6 +56,7 @@ describe('POST /webhooks/livechat on the real stack', () => {
         expect(r.value.received_at).toBeGreaterThanOrEqual(before);
         expect(r.value.received_at).toBeLessThanOrEqual(Date.now() * 1000);
         expect(r.value.user_agent).toBe('LiveChat-Webhooks/test');
+        expect(r.value.sealed, 'privacy off: nothing sealed').toBeNull();
         expect(r.value.content_length).toBe(Buffer.byteLength(JSON.stringify(f.body)));
         expect(r.key.startsWith(`${r.value.tenant ?? ''}|`)).toBe(true);
         if (r.value.chat_id !== null) expect(r.key).toBe(`${r.value.tenant ?? ''}|${r.value.chat_id}`);
