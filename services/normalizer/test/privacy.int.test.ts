@@ -1,0 +1,443 @@
+import { randomBytes } from 'node:crypto';
+import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  ensureTopic,
+  openChatEvent,
+  rawWebhookSchema,
+  sealRawBody,
+  valueSubject,
+  type RawWebhook,
+  type RegisteredSchema,
+  type SealedFields,
+} from '@livechat-pipeline/events';
+import { parseWebhook, type ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { ChatKey, PrivacyVault, parsePrivacyConfig, type PrivacyConfig } from '@livechat-pipeline/privacy';
+import {
+  createTestDatabase,
+  stackEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@livechat-pipeline/testkit';
+import { loadNormalizerConfig } from '../src/config.js';
+import { startNormalizer, type RunningNormalizer } from '../src/start.js';
+
+type SealedEvent = ChatDomainEvent & { sealed: SealedFields | null };
+
+const org = '0b6c4f5e-6f0e-4c55-9d0e-7d1a5b2f1c11';
+const run = uniqueName('pv');
+
+/** An incoming_chat: a customer (name, e-mail) who writes `text`, and an agent. */
+const chatBody = (chatId: string, email: string, text: string) => ({
+  webhook_id: 'wh',
+  secret_key: '[redacted]',
+  action: 'incoming_chat',
+  organization_id: org,
+  payload: {
+    chat: {
+      id: chatId,
+      users: [
+        { id: `cust-${chatId}`, type: 'customer', name: 'Canary Customer', email, present: true },
+        { id: 'agent@example.com', type: 'agent', name: 'Agent Smith', email: 'agent@example.com' },
+      ],
+      thread: {
+        id: `TH-${chatId}`,
+        active: true,
+        created_at: '2026-11-25T10:00:00.000000Z',
+        events: [
+          {
+            id: `TH-${chatId}_1`,
+            type: 'message',
+            text,
+            author_id: `cust-${chatId}`,
+            created_at: '2026-11-25T10:00:01.000000Z',
+            visibility: 'all',
+          },
+        ],
+      },
+    },
+  },
+});
+
+const rawRecord = (eventId: string, chatId: string, body: unknown): RawWebhook => ({
+  event_id: eventId,
+  received_at: 1_795_600_000_000_000,
+  format: 'v3',
+  api_version: '3.6',
+  action: 'incoming_chat',
+  tenant: org,
+  tenant_source: 'body',
+  chat_id: chatId,
+  thread_id: `TH-${chatId}`,
+  webhook_id: 'wh',
+  body: JSON.stringify(body),
+  content_length: null,
+  user_agent: null,
+  remote_address: null,
+});
+
+const parsed = (raw: RawWebhook, body: string): ChatDomainEvent[] =>
+  parseWebhook(JSON.parse(body), {
+    rawEventId: raw.event_id,
+    receivedAtMicros: raw.received_at,
+    tenantHint: raw.tenant,
+    apiVersion: raw.api_version,
+  });
+
+/** Every record of a topic as it arrives (one consumer for the file: no group join per assertion). */
+class TopicTail {
+  readonly messages: KafkaMessage[] = [];
+  private consumer: Consumer | undefined;
+
+  async start(topic: string): Promise<void> {
+    this.consumer = testKafka('privacy-tail').consumer({ groupId: uniqueName('tail'), maxWaitTimeInMs: 100 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.run({
+      eachMessage: async ({ message }) => {
+        this.messages.push(message);
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}
+
+describe('normalizer with privacy on (real Kafka, registry, Postgres key store)', () => {
+  const rawTopic = uniqueName('raw-pv');
+  const outTopic = uniqueName('chat-events-pv');
+  const dlqTopic = uniqueName('raw-dlq-pv');
+  const groupId = uniqueName('normalizer-pv');
+  const env = {
+    PRIVACY_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+  };
+  let db: TestDatabase;
+  let privacy: PrivacyConfig;
+  let pool: pg.Pool;
+  let vault: PrivacyVault;
+  let serde: ConfluentAvroSerde;
+  let rawSchema: RegisteredSchema;
+  let producer: Producer;
+  let running: RunningNormalizer;
+  const events = new TopicTail();
+  const deadLetters = new TopicTail();
+
+  /** The chat events decoded, of the raw record `rawEventId`. */
+  const eventsOf = async (rawEventId: string): Promise<SealedEvent[]> => {
+    const all = await Promise.all(
+      events.messages.map(async (m) => (await serde.decode<SealedEvent>(m.value!)).value),
+    );
+    return all.filter((e) => e.raw_event_id === rawEventId);
+  };
+  const send = async (raw: RawWebhook): Promise<Buffer> => {
+    const value = serde.encode(rawSchema, raw);
+    await producer.send({ topic: rawTopic, acks: -1, messages: [{ key: `${org}|${raw.chat_id}`, value }] });
+    return value;
+  };
+  /** A raw record sealed as the ingest seals it, with the chat's key (created at first sight). */
+  const sealed = async (raw: RawWebhook): Promise<RawWebhook> => {
+    const key = await vault.keyFor(org, raw.chat_id!, { create: true });
+    return sealRawBody(raw, raw.chat_id!, key);
+  };
+  const metric = async (name: string): Promise<number> => {
+    const values = (await running.metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
+    return values.reduce((sum, v) => sum + v.value, 0);
+  };
+  const admin = async <T>(sql: string): Promise<T> => {
+    const client = new pg.Client({ connectionString: stackEndpoints().databaseUrl });
+    await client.connect();
+    try {
+      return (await client.query(sql)).rows as T;
+    } finally {
+      await client.end();
+    }
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('normalizer_privacy');
+    privacy = parsePrivacyConfig(env)!;
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool.on('error', () => undefined); // connections ended by the key-store-down test
+    const kafka = testKafka('normalizer-privacy');
+    await ensureTopic(kafka, { topic: rawTopic, numPartitions: 1, replicationFactor: 1 });
+    serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
+    rawSchema = await serde.register(valueSubject(rawTopic), rawWebhookSchema());
+    producer = kafka.producer({ idempotent: true });
+    await producer.connect();
+    const config = loadNormalizerConfig({
+      ...env,
+      PRIVACY_DATABASE_URL: db.url,
+      KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
+      SCHEMA_REGISTRY_URL: stackEndpoints().schemaRegistryUrl,
+      RAW_WEBHOOK_TOPIC: rawTopic,
+      CHAT_EVENTS_TOPIC: outTopic,
+      CHAT_EVENTS_TOPIC_PARTITIONS: '1',
+      NORMALIZER_DLQ_TOPIC: dlqTopic,
+      NORMALIZER_GROUP_ID: groupId,
+    });
+    // Starts first: it migrates the key store the test's own vault then uses.
+    running = await startNormalizer(config, pino({ level: 'silent' }));
+    vault = new PrivacyVault(pool, privacy);
+    await events.start(outTopic);
+    await deadLetters.start(dlqTopic);
+  }, 60_000);
+
+  afterAll(async () => {
+    await events.stop();
+    await deadLetters.stop();
+    await producer?.disconnect();
+    await running?.stop();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('opens a sealed raw record, seals its chat events (stand-ins in clear, originals in the envelope), indexes the customer by e-mail', async () => {
+    const chatId = `${run}-C1`;
+    const email = `canary.${run}@example.com`;
+    const canary = `canary-text-${randomBytes(8).toString('hex')}`;
+    const clear = rawRecord(`${run}-raw-1`, chatId, chatBody(chatId, email, canary));
+    const rawValue = await send(await sealed(clear));
+    expect(rawValue.includes(canary)).toBe(false);
+
+    const expected = parsed(clear, clear.body);
+    const out = await waitFor(
+      async () => {
+        const got = await eventsOf(clear.event_id);
+        return got.length >= expected.length ? got : undefined;
+      },
+      { timeoutMs: 15_000, message: 'the sealed record’s chat events' },
+    );
+    expect(out.map((e) => e.type)).toEqual(expected.map((e) => e.type));
+
+    // In clear: ids, types, kinds; no name, e-mail or text of the customer.
+    const started = out.find((e) => e.type === 'thread_started')!;
+    const startedUsers = (started as Extract<ChatDomainEvent, { type: 'thread_started' }>).body.thread_started
+      .users;
+    const customer = startedUsers.find((u) => u.kind === 'customer')!;
+    expect(customer).toMatchObject({ id: `cust-${chatId}`, name: null, email: null });
+    const posted = out.find((e) => e.type === 'message_posted') as Extract<
+      SealedEvent,
+      { type: 'message_posted' }
+    >;
+    expect(posted.body.message_posted.message.text).toBeNull();
+    expect(posted.sealed).toMatchObject({ key_scope: chatId, key_version: 1 });
+    expect(posted.sealed!.paths).toContain('/message/text');
+
+    // The envelopes open, with the chat's key, to exactly what the parser made of the clear body.
+    const state = (await vault.keysFor(org, [chatId], { create: false })).get(chatId);
+    const opened = out.map((e) => openChatEvent(e, state));
+    expect(opened.filter((o) => o.outcome === 'opened').length).toBeGreaterThanOrEqual(2);
+    expect(opened.map((o) => ({ ...o.event, sealed: undefined }))).toEqual(
+      expected.map((e) => ({ ...e, sealed: undefined })),
+    );
+
+    // The canary is nowhere in the chat-events topic's bytes (values and keys).
+    const bytes = Buffer.concat(events.messages.flatMap((m) => [m.key ?? Buffer.alloc(0), m.value!]));
+    expect(bytes.includes(canary)).toBe(false);
+    expect(bytes.includes(email)).toBe(false);
+    expect(bytes.includes('Canary Customer')).toBe(false);
+
+    // The customer index: an erasure by e-mail (any case) or customer id finds the chat.
+    expect(await vault.findChatsOfCustomer(org, { email: email.toUpperCase() })).toEqual([chatId]);
+    expect(await vault.findChatsOfCustomer(org, { customerId: `cust-${chatId}` })).toEqual([chatId]);
+  });
+
+  it('emits nothing for a raw record of an erased scope (dropped at the ingest, or erased since), commits its offset, counts it', async () => {
+    const dropped = rawRecord(
+      `${run}-raw-dropped`,
+      `${run}-C2`,
+      chatBody(`${run}-C2`, 'x@example.com', 'gone'),
+    );
+    await vault.eraseChats(org, [`${run}-C2`], { actor: 'test' });
+    // The ingest met a tombstone: body dropped, envelope null.
+    const droppedSealed = sealRawBody(dropped, `${run}-C2`, 'erased');
+    // Sealed with a live key, erased before the normalizer reads it (the normalizer never saw this chat).
+    const later = rawRecord(`${run}-raw-later`, `${run}-C3`, chatBody(`${run}-C3`, 'y@example.com', 'later'));
+    const laterSealed = await sealed(later);
+    await vault.eraseChats(org, [`${run}-C3`], { actor: 'test' });
+    const after = rawRecord(`${run}-raw-after`, `${run}-C4`, chatBody(`${run}-C4`, 'z@example.com', 'after'));
+    const before = await metric('normalizer_records_erased_total');
+    await send(droppedSealed);
+    await send(laterSealed);
+    await send(await sealed(after));
+
+    await waitFor(async () => (await eventsOf(after.event_id)).length > 0 || undefined, {
+      timeoutMs: 15_000,
+      message: 'the events of the record after the erased ones',
+    });
+    expect(await eventsOf(dropped.event_id)).toEqual([]);
+    expect(await eventsOf(later.event_id)).toEqual([]);
+    expect(await metric('normalizer_records_erased_total')).toBe(before + 2);
+    expect(deadLetters.messages).toEqual([]);
+    const kafkaAdmin = testKafka('privacy-offsets').admin();
+    await kafkaAdmin.connect();
+    try {
+      const end = (await kafkaAdmin.fetchTopicOffsets(rawTopic))[0]!.high;
+      await waitFor(
+        async () => {
+          const [topic] = await kafkaAdmin.fetchOffsets({ groupId, topics: [rawTopic] });
+          return topic!.partitions[0]!.offset === end || undefined;
+        },
+        { timeoutMs: 15_000, message: 'the group committed past the erased records' },
+      );
+    } finally {
+      await kafkaAdmin.disconnect();
+    }
+  });
+
+  it('waits while the key store is down (no events, no dead letter), then maps the record once it is back', async () => {
+    const chatId = `${run}-C5`;
+    const raw = rawRecord(`${run}-raw-down`, chatId, chatBody(chatId, 'down@example.com', 'while down'));
+    const record = await sealed(raw);
+    const deadBefore = deadLetters.messages.length;
+    const retriesBefore = await metric('normalizer_privacy_retries_total');
+    await admin(`alter database "${db.name}" allow_connections false`);
+    try {
+      await admin(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${db.name}'`);
+      await send(record);
+      // Two failed attempts (the batch was retried, not skipped), or whatever else became of the record.
+      await waitFor(
+        async () =>
+          (await metric('normalizer_privacy_retries_total')) >= retriesBefore + 2 ||
+          deadLetters.messages.length > deadBefore ||
+          (await eventsOf(raw.event_id)).length > 0 ||
+          undefined,
+        { timeoutMs: 15_000, message: 'the normalizer retrying for want of a key' },
+      );
+      expect(await eventsOf(raw.event_id)).toEqual([]);
+      expect(deadLetters.messages.length).toBe(deadBefore);
+    } finally {
+      await admin(`alter database "${db.name}" allow_connections true`);
+    }
+    const out = await waitFor(
+      async () => {
+        const got = await eventsOf(raw.event_id);
+        return got.length > 0 ? got : undefined;
+      },
+      { timeoutMs: 20_000, message: 'the events once the key store is back' },
+    );
+    expect(out.map((e) => e.type)).toEqual(parsed(raw, raw.body).map((e) => e.type));
+    expect(deadLetters.messages.length).toBe(deadBefore);
+  });
+
+  it('dead-letters a tampered envelope as consumed (still sealed), never in clear, and carries on', async () => {
+    const chatId = `${run}-C6`;
+    const canary = `tamper-canary-${randomBytes(6).toString('hex')}`;
+    const raw = rawRecord(`${run}-raw-tampered`, chatId, chatBody(chatId, 'tamper@example.com', canary));
+    const record = await sealed(raw);
+    const envelope = Buffer.from(record.sealed!.envelope!);
+    envelope[envelope.length - 1]! ^= 0x01; // the GCM tag
+    const tampered = { ...record, sealed: { ...record.sealed!, envelope } };
+    const deadBefore = deadLetters.messages.length;
+    const value = await send(tampered);
+    const next = rawRecord(`${run}-raw-next`, `${run}-C7`, chatBody(`${run}-C7`, 'n@example.com', 'next'));
+    await send(await sealed(next));
+
+    const dead = await waitFor(() => deadLetters.messages[deadBefore], {
+      timeoutMs: 15_000,
+      message: 'the dead letter of the tampered record',
+    });
+    expect(dead.headers?.['dlq.error.code']?.toString()).toBe('NORMALIZER_SEALED_BODY_INVALID');
+    expect(dead.value?.equals(value)).toBe(true);
+    const dlqBytes = Buffer.concat([
+      dead.value!,
+      ...Object.values(dead.headers ?? {}).map((h) => Buffer.from(String(h))),
+    ]);
+    expect(dlqBytes.includes(canary)).toBe(false);
+    await waitFor(async () => (await eventsOf(next.event_id)).length > 0 || undefined, {
+      timeoutMs: 15_000,
+      message: 'the record after the tampered one mapped',
+    });
+    expect(await eventsOf(raw.event_id)).toEqual([]);
+  });
+});
+
+describe('normalizer with privacy off meeting a sealed raw record', () => {
+  it('waits (retryably, a clear error line), neither dead-letters it nor emits anything', async () => {
+    const rawTopic = uniqueName('raw-pv-off');
+    const outTopic = uniqueName('chat-events-pv-off');
+    const dlqTopic = uniqueName('raw-dlq-pv-off');
+    const kafka = testKafka('normalizer-privacy-off');
+    await ensureTopic(kafka, { topic: rawTopic, numPartitions: 1, replicationFactor: 1 });
+    const serde = new ConfluentAvroSerde(
+      new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
+    );
+    const rawSchema = await serde.register(valueSubject(rawTopic), rawWebhookSchema());
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const running = await startNormalizer(
+      loadNormalizerConfig({
+        KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: stackEndpoints().schemaRegistryUrl,
+        RAW_WEBHOOK_TOPIC: rawTopic,
+        CHAT_EVENTS_TOPIC: outTopic,
+        CHAT_EVENTS_TOPIC_PARTITIONS: '1',
+        NORMALIZER_DLQ_TOPIC: dlqTopic,
+        NORMALIZER_GROUP_ID: uniqueName('normalizer-pv-off'),
+      }),
+      logger,
+    );
+    const producer = kafka.producer({ idempotent: true });
+    try {
+      expect(running.vault).toBeNull();
+      const chatId = `${run}-OFF`;
+      const clear = rawRecord(
+        `${run}-raw-off`,
+        chatId,
+        chatBody(chatId, 'off@example.com', 'sealed elsewhere'),
+      );
+      // Sealed by an ingest that has keys (a key made here, not in any store).
+      const key = new ChatKey(org, chatId, 1, randomBytes(32));
+      await producer.connect();
+      await producer.send({
+        topic: rawTopic,
+        acks: -1,
+        messages: [
+          { key: `${org}|${chatId}`, value: serde.encode(rawSchema, sealRawBody(clear, chatId, key)) },
+        ],
+      });
+      const retries = async (): Promise<number> =>
+        (
+          (await running.metrics.registry.getSingleMetric('normalizer_privacy_retries_total')?.get())
+            ?.values ?? []
+        ).reduce((sum, v) => sum + v.value, 0);
+      const processed = async (): Promise<number> =>
+        (
+          (await running.metrics.registry.getSingleMetric('normalizer_raw_records_total')?.get())?.values ??
+          []
+        ).reduce((sum, v) => sum + v.value, 0);
+      await waitFor(async () => (await retries()) >= 2 || (await processed()) > 0 || undefined, {
+        timeoutMs: 15_000,
+        message: 'the privacy-off normalizer retrying the sealed record',
+      });
+      expect(await processed()).toBe(0);
+      const offsets = kafka.admin();
+      await offsets.connect();
+      try {
+        for (const topic of [outTopic, dlqTopic]) {
+          const held = (await offsets.fetchTopicOffsets(topic)).reduce(
+            (sum, p) => sum + Number(p.high) - Number(p.low),
+            0,
+          );
+          expect(held, topic).toBe(0);
+        }
+      } finally {
+        await offsets.disconnect();
+      }
+      expect(lines.join('\n')).toContain('PRIVACY_KEYS is not set');
+      expect(lines.join('\n')).toContain('"code":"PRIVACY_KEY_UNAVAILABLE"');
+    } finally {
+      await producer.disconnect();
+      await running.stop();
+    }
+  });
+});
