@@ -71,7 +71,8 @@ export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig
   try {
     vault = parsePrivacyConfig(env);
   } catch (error) {
-    if (isPrivacyError(error)) throw new ServiceConfigError(`invalid transcripts configuration:\n  ${error.message}`);
+    if (isPrivacyError(error))
+      throw new ServiceConfigError(`invalid transcripts configuration:\n  ${error.message}`);
     throw error;
   }
   return Object.freeze({

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
-import { openChatEvent, type ChatEventAvro } from '@livechat-pipeline/events';
+import { openChatEvent, type SealedFields } from '@livechat-pipeline/events';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import {
   MAX_CHATS_PER_CALL,
@@ -18,8 +18,6 @@ export interface ProjectionPrivacyConfig {
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
 }
-
-type UndecryptableReason = 'erased' | 'invalid';
 
 /**
  * Opens the personal values of chat events before the projection applies them (issue 19, docs/privacy.md
@@ -88,10 +86,10 @@ export class ChatEventOpener {
       const sealed = sealedOf(event);
       if (sealed == null) return event;
       const state = states.get(event.tenant)?.get(sealed.key_scope);
-      const result = openChatEvent(event as unknown as ChatEventAvro.ChatEvent, state);
+      const result = openChatEvent(event, state);
       if (result.outcome === 'erased') erased++;
       else if (result.outcome === 'undecryptable') invalid++;
-      return result.event as unknown as ChatDomainEvent;
+      return result.event;
     });
     // Counted once the whole batch opened: a batch retried after a key-store outage is not counted twice.
     if (erased > 0) this.undecryptable.inc({ reason: 'erased' }, erased);
@@ -100,8 +98,9 @@ export class ChatEventOpener {
   }
 }
 
-function sealedOf(event: ChatDomainEvent): { key_scope: string; envelope: unknown } | null | undefined {
-  return (event as { sealed?: { key_scope: string; envelope: unknown } | null }).sealed;
+/** The decoded record's `sealed` field (chat-event v2); ChatDomainEvent, the parser's type, does not declare it. */
+function sealedOf(event: ChatDomainEvent): SealedFields | null | undefined {
+  return (event as { readonly sealed?: SealedFields | null }).sealed;
 }
 
 /** The vault on a small pool of its own, its schema migrated (advisory-locked, idempotent); null when off. */

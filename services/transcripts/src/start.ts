@@ -80,12 +80,12 @@ export async function startTranscripts(
   }
   try {
     await startup.step(`migrate schema ${config.schema}`, () =>
-    migrateConsumerSchema({
-      databaseUrl: config.databaseUrl,
-      schema: config.schema,
-      migrationsDir: transcriptsMigrationsDir,
-    }),
-  );
+      migrateConsumerSchema({
+        databaseUrl: config.databaseUrl,
+        schema: config.schema,
+        migrationsDir: transcriptsMigrationsDir,
+      }),
+    );
     let first = true;
     await startup.step('start consumer', async () => {
       if (!first) consumer = createPostgresConsumer(definition, options);

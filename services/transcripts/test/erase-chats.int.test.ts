@@ -4,6 +4,9 @@ import { createTestDatabase, uniqueName, type TestDatabase } from '@livechat-pip
 import { migrateConsumerSchema } from '@livechat-pipeline/postgres-consumer';
 import { transcriptsMigrationsDir } from '../src/consumer.js';
 import { applyTranscriptEvents, quoteIdent } from '../src/projection/apply.js';
+import { chatEventKeyScope, sealChatEvent } from '@livechat-pipeline/events';
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { ChatEventOpener } from '../src/privacy.js';
 import { canaryChat, canaryScopes, columnsContaining, tableChecksums } from './support/canary.js';
 
 // Given a tenant's chat full of a canary value, another chat of that tenant and a chat with the same ids in another
@@ -11,6 +14,74 @@ import { canaryChat, canaryScopes, columnsContaining, tableChecksums } from './s
 // no text or json column of the schema any more, and every row of the others is byte for byte the same.
 let db: TestDatabase;
 let pool: pg.Pool;
+
+const PERSONAL_COLUMNS = [
+  'customers.email',
+  'customers.name',
+  'customers.session_fields',
+  'customers.visit',
+  'entries.author_name',
+  'entries.content',
+  'entries.text',
+  'participants.email',
+  'participants.name',
+  'survey_answers.answer',
+  'survey_answers.answers',
+  'threads.summary_text',
+  'tickets.body',
+  'tickets.requester_email',
+  'tickets.requester_name',
+  'tickets.subject',
+];
+
+async function apply(schema: string, events: readonly ChatDomainEvent[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await applyTranscriptEvents(events, client, schema);
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+}
+
+/** The events as a replay reads them once their keys are erased: personal values null, [] or reduced. */
+async function erasedCopies(events: readonly ChatDomainEvent[]): Promise<ChatDomainEvent[]> {
+  const sealed = events.map((e) => {
+    const scope = chatEventKeyScope(e);
+    return scope === null ? e : sealChatEvent(e, scope, 'erased');
+  });
+  return new ChatEventOpener(null, { service: 'transcripts' }).open(sealed);
+}
+
+async function newSchema(prefix: string): Promise<string> {
+  const schema = uniqueName(prefix)
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_');
+  await migrateConsumerSchema({ databaseUrl: db.url, schema, migrationsDir: transcriptsMigrationsDir });
+  return schema;
+}
+
+/** Rows per table of one canary chat (its ids all contain `-<id>`). */
+async function rowCounts(schema: string, tenant: string, id: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of [
+    'chats',
+    'threads',
+    'entries',
+    'participants',
+    'customers',
+    'survey_answers',
+    'tickets',
+  ]) {
+    const { rows } = await pool.query<{ n: number }>(
+      `select count(*)::int as n from ${quoteIdent(schema)}.${table} r where r.tenant = $1 and r::text like '%-' || $2 || '%'`,
+      [tenant, id],
+    );
+    counts[table] = rows[0]!.n;
+  }
+  return counts;
+}
 
 beforeAll(async () => {
   db = await createTestDatabase('erase');
@@ -46,24 +117,7 @@ describe('transcripts.erase_chats', () => {
     }
 
     // The fixture reaches every personal column, so the check below proves something.
-    expect(await columnsContaining(pool, schema, canary)).toEqual([
-      'customers.email',
-      'customers.name',
-      'customers.session_fields',
-      'customers.visit',
-      'entries.author_name',
-      'entries.content',
-      'entries.text',
-      'participants.email',
-      'participants.name',
-      'survey_answers.answer',
-      'survey_answers.answers',
-      'threads.summary_text',
-      'tickets.body',
-      'tickets.requester_email',
-      'tickets.requester_name',
-      'tickets.subject',
-    ]);
+    expect(await columnsContaining(pool, schema, canary)).toEqual(PERSONAL_COLUMNS);
     const others = "not (r::text like '%' || $1 || '%' and r::text like '%-erased%')";
     const before = await tableChecksums(pool, schema, others, [tenant]);
 
@@ -90,5 +144,25 @@ describe('transcripts.erase_chats', () => {
     // The sweep calls it again: nothing left to do.
     const again = await pool.query<{ n: string }>(erase, [tenant, canaryScopes('erased')]);
     expect(Number(again.rows[0]!.n)).toBe(0);
+  });
+
+  it('after an erasure, a replay of the erased events brings no value back; an opened copy after an erased one fills them', async () => {
+    const schema = await newSchema('tr_replay');
+    const tenant = uniqueName('t-r');
+    const canary = `CANARY${Date.now().toString(36)}`;
+    const erasedChat = canaryChat(tenant, 'erased', canary);
+    await apply(schema, [...erasedChat, ...canaryChat(tenant, 'kept', 'KEEP-ME')]);
+    await pool.query(`select ${quoteIdent(schema)}.erase_chats($1, $2)`, [tenant, canaryScopes('erased')]);
+    // A redelivery after the dedup window, a dead-letter replay, a rebuild: the events come again, erased.
+    await apply(schema, await erasedCopies(erasedChat));
+    expect(await columnsContaining(pool, schema, canary)).toEqual([]);
+    expect(await rowCounts(schema, tenant, 'erased')).toEqual(await rowCounts(schema, tenant, 'kept'));
+
+    // The other way round (an undecryptable copy first, then a good one): the opened values are taken.
+    const other = await newSchema('tr_reorder');
+    await apply(other, await erasedCopies(erasedChat));
+    expect(await columnsContaining(pool, other, canary)).toEqual([]);
+    await apply(other, erasedChat);
+    expect(await columnsContaining(pool, other, canary)).toEqual(PERSONAL_COLUMNS);
   });
 });

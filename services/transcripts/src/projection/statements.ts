@@ -161,23 +161,31 @@ export const statements: { [K in keyof TranscriptRowChanges]: TableStatement<K> 
     table: 'surveyAnswers',
     key: (r) => k(r.tenant, r.chat_id, r.thread_id, r.entry_id, r.position),
     sql: (s) => `
-      insert into ${s}.survey_answers (tenant, chat_id, thread_id, entry_id, position, form_type, field_id, label, answer, answers)
+      insert into ${s}.survey_answers as a (tenant, chat_id, thread_id, entry_id, position, form_type, field_id, label, answer, answers)
       select tenant, chat_id, thread_id, entry_id, position, form_type, field_id, label, answer, coalesce(answers, '{}')
       from jsonb_to_recordset($1::jsonb) as x(tenant text, chat_id text, thread_id text, entry_id text, position int,
              form_type text, field_id text, label text, answer text, answers text[])
-      on conflict do nothing`,
+      on conflict (tenant, chat_id, thread_id, entry_id, position) do update set
+        -- the first copy stands; a copy whose answers were erased (null, []) leaves them to a later opened copy
+        answer = coalesce(a.answer, excluded.answer),
+        answers = case when a.answers = '{}' then excluded.answers else a.answers end`,
   },
   tickets: {
     table: 'tickets',
     key: (r) => k(r.tenant, r.ticket_id),
     sql: (s) => `
-      insert into ${s}.tickets (tenant, ticket_id, status, subject, requester_name, requester_email, assignee_id, tags,
+      insert into ${s}.tickets as t (tenant, ticket_id, status, subject, requester_name, requester_email, assignee_id, tags,
                                group_ids, source_chat_id, body, created_us)
       select tenant, ticket_id, status, subject, requester_name, requester_email, assignee_id, coalesce(tags, '{}'),
              coalesce(group_ids, '{}'), source_chat_id, body, created_us
       from jsonb_to_recordset($1::jsonb) as x(tenant text, ticket_id text, status text, subject text, requester_name text,
              requester_email text, assignee_id text, tags text[], group_ids int[], source_chat_id text, body jsonb, created_us bigint)
-      on conflict do nothing`,
+      on conflict (tenant, ticket_id) do update set
+        -- the first copy stands; personal values erased in it (null, body {}) are taken from a later opened copy
+        subject = coalesce(t.subject, excluded.subject),
+        requester_name = coalesce(t.requester_name, excluded.requester_name),
+        requester_email = coalesce(t.requester_email, excluded.requester_email),
+        body = case when t.body is null or t.body = '{}' then excluded.body else t.body end`,
   },
   cannedResponses: {
     table: 'cannedResponses',

@@ -174,9 +174,12 @@ export function canaryChat(tenant: string, id: string, canary: string): ChatDoma
   ];
 }
 
-/** The key scopes an erasure of `canaryChat(…, id, …)` names: the chat and the scopes outside it. */
+/**
+ * The key scopes an erasure of `canaryChat(…, id, …)` names (what the privacy service finds through the chat→customer
+ * index): the chat, the ticket made from it, and the scopes outside it.
+ */
 export function canaryScopes(id: string): string[] {
-  return [`chat-${id}`, `ticket:ticket-${id}-mail`, `visitor:visitor-${id}`];
+  return [`chat-${id}`, `ticket:ticket-${id}`, `ticket:ticket-${id}-mail`, `visitor:visitor-${id}`];
 }
 
 /** Every text, json, jsonb and array column of every table of the schema, read from the catalogue. */
