@@ -256,4 +256,39 @@ describe('crm-sync: privacy (issue 19)', () => {
     expect(notesOf(chat)).toEqual([]);
     expect(fake.contacts().some((c) => c.emailKey === chat.email)).toBe(false);
   });
+
+  // Last: it leaves a partition waiting.
+  it('a sealed event whose key the store does not have (PRIVACY_KEY_UNAVAILABLE) waits, retried: no rows with nulls, no dead letter', async () => {
+    // sealed with a key of another key store: crm-sync's has no row for the chat
+    const otherPool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const config = { ...parsePrivacyConfig(privacyEnv)!, schema: 'privacy_elsewhere' };
+      await migratePrivacy(otherPool, { schema: config.schema });
+      const other = new PrivacyVault(otherPool, config);
+      const chat = smallChat(904, { email: 'unavailable@mail.example' });
+      const events = eventsOf(chat.deliveries);
+      const scopes = [
+        ...new Set(events.map((e) => chatEventKeyScope(e)).filter((x): x is string => x !== null)),
+      ];
+      const keys = await other.keysFor(ORG, scopes, { create: true });
+      await publish(
+        events.map((e) => {
+          const scope = chatEventKeyScope(e);
+          const state = scope === null ? undefined : keys.get(scope);
+          return state?.state === 'active' ? (sealChatEvent(e, scope!, state.key) as ChatDomainEvent) : e;
+        }),
+      );
+      await waitFor(
+        () =>
+          logs.lines.filter((l) => l.includes('PRIVACY_KEY_UNAVAILABLE') && l.includes('retrying')).length >=
+          2,
+        { timeoutMs: 15_000, message: 'retried transient failures' },
+      );
+      const rows = await pool.query(`select 1 from "${schema}".threads where chat_id = $1`, [chat.chatId]);
+      expect(rows.rowCount).toBe(0);
+      expect(await deadLettersInKafka()).toBe(0);
+    } finally {
+      await otherPool.end();
+    }
+  });
 });

@@ -128,13 +128,6 @@ export class ErasureStore {
       [item.id, item.claimToken],
     );
   }
-
-  async pendingCount(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>(
-      `select count(*)::text as n from ${this.s}.hubspot_erasures where status = 'pending'`,
-    );
-    return Number(rows[0]?.n ?? 0);
-  }
 }
 
 /** A tenant's rows, newest first (the CLI): ids, counts and states, never a name or an e-mail. */
