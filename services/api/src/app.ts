@@ -101,6 +101,9 @@ function toApiError(err: unknown): ApiError {
     );
   }
   const fastifyErr = err as FastifyError;
+  // a body fastify could not parse (not JSON, empty with a JSON content type, an unsupported type)
+  if (typeof fastifyErr.code === 'string' && fastifyErr.code.startsWith('FST_ERR_CTP_'))
+    return new ApiError('API_BAD_BODY', fastifyErr.message);
   if (fastifyErr.validation !== undefined) {
     return new ApiError(
       'API_BAD_PARAMETER',

@@ -10,6 +10,13 @@ import {
   startupTimeoutVar,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
+import {
+  PRIVACY_PROJECTIONS_DEFAULT,
+  parsePrivacyConfig,
+  parseProjectionList,
+  type PrivacyConfig,
+  type ProjectionEraser,
+} from '@livechat-pipeline/privacy';
 import { readDashboardEnv } from './dashboard/config.js';
 import type { DashboardConfig } from './dashboard/config.js';
 import { ApiConfigError } from './errors.js';
@@ -36,6 +43,16 @@ export interface ApiConfig {
   readonly logLevel: LogLevel;
   /** `/dashboard`: its session and link secrets (src/dashboard/config.ts). */
   readonly dashboard: DashboardConfig;
+  /**
+   * `POST /v1/admin/erasures`: the key store (PRIVACY_KEYS; null: privacy off, the call answers 503) on its own
+   * small pool, and the projections whose erase functions it calls on the api's database.
+   */
+  readonly privacy: {
+    readonly config: PrivacyConfig | null;
+    readonly databaseUrl: string;
+    readonly poolSize: number;
+    readonly projections: readonly ProjectionEraser[];
+  };
 }
 
 const identifier = z
@@ -58,6 +75,9 @@ const envSchema = z.object({
   API_CSV_BATCH_ROWS: intVar(1, 10_000).default(500),
   API_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   API_LOG_LEVEL: logLevelVar(),
+  PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
+  API_PRIVACY_POOL_SIZE: poolSizeVar(2),
+  PRIVACY_PROJECTIONS: z.string().default(PRIVACY_PROJECTIONS_DEFAULT),
 });
 
 /** Reads and validates the api's environment once; throws ApiConfigError naming every bad variable. */
@@ -65,7 +85,16 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   const parsed = readEnv(envSchema, env);
   const dashboard = readDashboardEnv(env);
   const problems = [...(parsed.ok ? [] : parsed.problems), ...(dashboard.ok ? [] : dashboard.problems)];
-  if (!parsed.ok || !dashboard.ok) throw new ApiConfigError(problems);
+  let privacy: PrivacyConfig | null = null;
+  try {
+    privacy = parsePrivacyConfig(env);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  const projections = parseProjectionList(parsed.ok ? parsed.data.PRIVACY_PROJECTIONS : '');
+  if (!projections.ok) problems.push(...projections.problems.map((p) => `PRIVACY_PROJECTIONS: ${p}`));
+  if (!parsed.ok || !dashboard.ok || !projections.ok || problems.length > 0)
+    throw new ApiConfigError(problems);
   const e = parsed.data;
   return deepFreeze<ApiConfig>({
     http: { host: e.API_HOST, port: e.API_PORT },
@@ -83,5 +112,11 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     startupTimeoutMs: e.API_STARTUP_TIMEOUT_MS,
     logLevel: e.API_LOG_LEVEL,
     dashboard: dashboard.config,
+    privacy: {
+      config: privacy,
+      databaseUrl: e.PRIVACY_DATABASE_URL ?? e.DATABASE_URL,
+      poolSize: e.API_PRIVACY_POOL_SIZE,
+      projections: projections.projections,
+    },
   });
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PrivacyVault, migratePrivacy, type ErasureDeps } from '@livechat-pipeline/privacy';
 import { Startup } from '@livechat-pipeline/service-host';
 import { Authenticator } from './auth.js';
 import type { ApiConfig } from './config.js';
@@ -23,6 +24,8 @@ export interface ApiDeps {
   /** Quoted, ready to prefix a table or view: `${deps.sql.transcripts}.chat_summary`. */
   readonly sql: { readonly api: string; readonly transcripts: string; readonly analytics: string };
   readonly metrics: ApiMetrics;
+  /** What `POST /v1/admin/erasures` runs (runErasure); null when privacy is off (PRIVACY_KEYS empty). */
+  readonly erasure: ErasureDeps | null;
   close(): Promise<void>;
 }
 
@@ -53,14 +56,35 @@ export function createApiPool(config: ApiConfig): pg.Pool {
 /** Connects to Postgres and migrates the api schema (retried until API_STARTUP_TIMEOUT_MS), then wires deps. */
 export async function createApiDeps(config: ApiConfig, logger: Logger): Promise<ApiDeps> {
   const pool = createApiPool(config);
+  const privacy = config.privacy.config;
+  // the key store on a small pool of its own: an erasure's transaction never waits behind the read traffic
+  const privacyPool =
+    privacy === null
+      ? null
+      : createApiPool({
+          ...config,
+          database: {
+            ...config.database,
+            url: config.privacy.databaseUrl,
+            poolSize: config.privacy.poolSize,
+          },
+        });
+  const closePools = async () => {
+    await pool.end();
+    await privacyPool?.end();
+  };
   const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });
   try {
     await startup.step('connect to Postgres', () => pool.query('select 1'));
     await startup.step(`migrate schema ${config.database.schema}`, () =>
       migrateApiSchema(pool, config.database.schema),
     );
+    if (privacy !== null && privacyPool !== null)
+      await startup.step(`migrate schema ${privacy.schema}`, () =>
+        migratePrivacy(privacyPool, { schema: privacy.schema }),
+      );
   } catch (error) {
-    await pool.end().catch(() => undefined);
+    await closePools().catch(() => undefined);
     throw error;
   }
   const registry = new Registry();
@@ -94,6 +118,10 @@ export async function createApiDeps(config: ApiConfig, logger: Logger): Promise<
       analytics: quoteIdent(config.database.analyticsSchema),
     },
     metrics,
-    close: () => pool.end(),
+    erasure:
+      privacy === null || privacyPool === null
+        ? null
+        : { vault: new PrivacyVault(privacyPool, privacy), pool, projections: config.privacy.projections },
+    close: closePools,
   };
 }

@@ -24,6 +24,12 @@ export const API_ERROR_CODES = {
     retryable: false,
     description: 'A query or path parameter is invalid (the message names it and says what is expected)',
   },
+  API_BAD_BODY: {
+    status: 400,
+    retryable: false,
+    description:
+      'The request body is not what the call takes: not JSON, or a field missing, unknown or invalid (the message names it)',
+  },
   API_BAD_CURSOR: {
     status: 400,
     retryable: false,
@@ -44,6 +50,18 @@ export const API_ERROR_CODES = {
     retryable: true,
     description:
       'Postgres did not answer (down, or the query ran past API_STATEMENT_TIMEOUT_MS), or the projections it reads are not migrated yet',
+  },
+  API_PRIVACY_OFF: {
+    status: 503,
+    retryable: false,
+    description:
+      'An erasure was asked of an api started without PRIVACY_KEYS (privacy off): there is no key store to erase',
+  },
+  API_ERASURE_INCOMPLETE: {
+    status: 503,
+    retryable: true,
+    description:
+      "The erasure's keys are erased but a projection's erase step failed (its service not migrated yet, or Postgres refused): send the same request_id again",
   },
   API_INTERNAL: { status: 500, retryable: true, description: 'Unexpected error' },
   API_KEY_NOT_FOUND: {

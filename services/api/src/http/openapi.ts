@@ -2,8 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { errorBody, toJsonSchema, type JsonSchema, type RouteDoc } from './route.js';
 
 const ERROR_RESPONSES: Record<string, string> = {
-  '400': 'A bad parameter (code API_BAD_PARAMETER or API_BAD_CURSOR; the message names it)',
+  '400':
+    'A bad parameter or body (code API_BAD_PARAMETER, API_BAD_CURSOR or API_BAD_BODY; the message names it)',
   '401': 'Missing or invalid credentials (API_UNAUTHORIZED)',
+  '403': 'The key is not an admin key (API_FORBIDDEN)',
   '404': "No such resource in the key's tenant (API_NOT_FOUND)",
   '406': 'Neither JSON nor (list endpoints) CSV is acceptable (API_NOT_ACCEPTABLE)',
   '503': 'Postgres unavailable or too slow (API_UNAVAILABLE, retry later)',
@@ -38,9 +40,14 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], version: strin
         schema: { type: 'string' },
         description: 'With `Accept: text/csv`: every row matching the filters (no pagination), streamed',
       };
-    const responses: Record<string, unknown> = { '200': { description: 'OK', content } };
+    const ok = route.status ?? 200;
+    const responses: Record<string, unknown> = {
+      [String(ok)]: { description: ok === 202 ? 'Accepted' : 'OK', content },
+    };
     for (const [status, description] of Object.entries(ERROR_RESPONSES)) {
       if (status === '406' && !route.csv) continue;
+      if (status === '403' && route.admin !== true) continue;
+      if (status === '404' && route.method === 'POST') continue;
       responses[status] = {
         description,
         content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
@@ -52,6 +59,9 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], version: strin
       description: route.description,
       tags: [route.tag],
       parameters: [...parameters(route.params, 'path'), ...parameters(route.querystring, 'query')],
+      ...(route.body === undefined
+        ? {}
+        : { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } }),
       responses,
     };
   }
@@ -138,7 +148,8 @@ function renderReference(document: Record<string, unknown>): string {
         string,
         { description: string; content: Record<string, { schema: unknown }> }
       >;
-      const ok = responses['200']!;
+      const okStatus = Object.keys(responses).find((s) => s.startsWith('2'))!;
+      const ok = responses[okStatus]!;
       sections.push(`<section id="${escapeHtml(id)}">
 <h2><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h2>
 <p><strong>${escapeHtml(String(op['summary']))}</strong></p>
@@ -147,10 +158,10 @@ ${params === '' ? '' : `<table><thead><tr><th>Parameter</th><th>In</th><th>Requi
 <p>Answers: ${Object.keys(ok.content)
         .map((t) => `<code>${t}</code>`)
         .join(', ')}; errors ${Object.keys(responses)
-        .filter((s) => s !== '200')
+        .filter((s) => s !== okStatus)
         .map((s) => `<code>${s}</code>`)
         .join(', ')} as <code>{ code, message }</code>.</p>
-<details><summary>Response schema (200, JSON)</summary><pre>${escapeHtml(JSON.stringify(ok.content['application/json']!.schema, null, 2))}</pre></details>
+<details><summary>Response schema (${okStatus}, JSON)</summary><pre>${escapeHtml(JSON.stringify(ok.content['application/json']!.schema, null, 2))}</pre></details>
 </section>`);
     }
   }

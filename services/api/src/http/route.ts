@@ -9,7 +9,7 @@ export type JsonSchema = Record<string, unknown>;
 
 /** What the OpenAPI document says about one route: everything comes from the route's own definition. */
 export interface RouteDoc {
-  readonly method: 'GET';
+  readonly method: 'GET' | 'POST';
   readonly url: string;
   readonly operationId: string;
   readonly summary: string;
@@ -20,6 +20,12 @@ export interface RouteDoc {
   readonly response: JsonSchema;
   /** Answers `text/csv` too (a streamed list). */
   readonly csv: boolean;
+  /** A POST's JSON body. */
+  readonly body?: JsonSchema;
+  /** The success status (200 unless said). */
+  readonly status?: number;
+  /** Needs an admin key (403 otherwise). */
+  readonly admin?: boolean;
 }
 
 /** Zod → JSON Schema 2020-12 (OpenAPI 3.1's dialect) without `$schema`; fastify's ajv reads it too. */
@@ -109,4 +115,75 @@ export function defineRoute<P extends z.ZodObject, Q extends z.ZodObject>(
     };
     return handler(request as FastifyRequest & { principal: Principal }, reply, input);
   });
+}
+
+export interface AdminPostDefinition<B extends z.ZodType> {
+  readonly url: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly description: string;
+  readonly tag: string;
+  /** The JSON body; a body it refuses is 400 API_BAD_BODY naming the field. */
+  readonly body: B;
+  readonly response: z.ZodType;
+  readonly status: 200 | 201 | 202;
+}
+
+/**
+ * Defines an authenticated POST route for admin keys only: 401 without valid credentials, 403 API_FORBIDDEN for a
+ * key that is not an admin key (both decided before the body is read), then the body parsed by zod (400
+ * API_BAD_BODY naming the field) and the answer serialised with the response schema. Documented in /openapi.json.
+ */
+export function defineAdminPostRoute<B extends z.ZodType>(
+  app: FastifyInstance,
+  deps: ApiDeps,
+  definition: AdminPostDefinition<B>,
+  handler: (request: FastifyRequest & { principal: Principal }, body: z.output<B>) => Promise<unknown>,
+): void {
+  const response = toJsonSchema(definition.response);
+  const docs = routeDocs.get(app) ?? [];
+  docs.push({
+    method: 'POST',
+    url: definition.url,
+    operationId: definition.operationId,
+    summary: definition.summary,
+    description: definition.description,
+    tag: definition.tag,
+    response,
+    csv: false,
+    body: toJsonSchema(definition.body, 'input'),
+    status: definition.status,
+    admin: true,
+  });
+  routeDocs.set(app, docs);
+
+  app.post(
+    definition.url,
+    {
+      schema: { response: { [definition.status]: response } },
+      onRequest: async (request) => {
+        const principal = await deps.auth.authenticate(request);
+        if (principal === null) throw new ApiError('API_UNAUTHORIZED', 'missing or invalid credentials');
+        if (!principal.admin || principal.via !== 'key')
+          throw new ApiError(
+            'API_FORBIDDEN',
+            'this call needs an admin API key (pnpm api-keys create --admin)',
+          );
+        request.principal = principal;
+      },
+    },
+    async (request, reply) => {
+      const parsed = definition.body.safeParse(request.body ?? undefined);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.join('.') ?? '';
+        throw new ApiError(
+          'API_BAD_BODY',
+          `${where === '' ? 'body' : where}: ${issue?.message ?? 'invalid'}`,
+        );
+      }
+      const answer = await handler(request as FastifyRequest & { principal: Principal }, parsed.data);
+      return reply.status(definition.status).send(answer);
+    },
+  );
 }

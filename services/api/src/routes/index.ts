@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { registerDashboardRoutes } from '../dashboard/index.js';
+import { registerAdminRoutes } from './admin.js';
 import { registerAnalyticsRoutes } from './analytics.js';
 import { registerChatDetailRoute, registerChatRoutes } from './chats.js';
 import { registerCustomerRoutes } from './customers.js';
@@ -17,5 +18,6 @@ export const routeModules: readonly RegisterRoutes[] = [
   registerChatDetailRoute,
   registerCustomerRoutes,
   registerAnalyticsRoutes,
+  registerAdminRoutes,
   registerDashboardRoutes,
 ];
