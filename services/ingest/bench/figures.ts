@@ -223,14 +223,18 @@ export function privacyFigureRow(
   on: RunSummary,
   target: number,
   configDifferences: readonly string[] = [],
+  /** Produce batches the encrypted ingest sealed (its ingest_privacy_seal_seconds count); 0: it did not encrypt. */
+  sealedBatches = Number.POSITIVE_INFINITY,
 ): FigureRow {
   const ratio = on.rps / off.rps;
   const invalid =
     configDifferences.length > 0
       ? `not the configuration npm start uses: ${configDifferences.join(', ')}`
-      : off.failed + on.failed > 0
-        ? `failed requests in the peak runs (off: ${failures(off)}; on: ${failures(on)})`
-        : undefined;
+      : !(sealedBatches > 0)
+        ? `the ingest with encryption on sealed nothing (seal batches: ${sealedBatches})`
+        : off.failed + on.failed > 0
+          ? `failed requests in the peak runs (off: ${failures(off)}; on: ${failures(on)})`
+          : undefined;
   return {
     figure: 'ingest with encryption on / off (2xx req/s)',
     value: `${ratio.toFixed(2)}x`,

@@ -393,10 +393,16 @@ async function main(): Promise<number> {
     // Right after the peak with encryption off, under the same load: the peak with it on; then that process stops.
     let ingestOnRun: RunSummary | undefined;
     let cpuPeakOn = 0;
+    let sealBatchesOn = Number.NaN;
     if (ingestOnUrl !== undefined && ingestOn !== undefined) {
       const cpuOnBefore = cpuSeconds(ingestOn.pid ?? 0);
       ingestOnRun = await load(ingestOnUrl);
       cpuPeakOn = cpuSeconds(ingestOn.pid ?? 0) - cpuOnBefore;
+      // Proof that this process sealed what it stored: its seal histogram counted the batches.
+      sealBatchesOn = await metric(
+        `http://127.0.0.1:${onPorts!.operations}`,
+        'ingest_privacy_seal_seconds_count',
+      );
       await stopIngestOn();
     }
     const halfRate = Math.max(1, Math.floor(ingestRun.rps / 2));
@@ -456,6 +462,9 @@ async function main(): Promise<number> {
     if (ingestOnRun) {
       console.log(`ingest peak (enc.) : ${fmt(ingestOnRun)}`);
       console.log(
+        `ingest seals (enc.): ${sealBatchesOn} produce batches sealed (ingest_privacy_seal_seconds_count)`,
+      );
+      console.log(
         `ingest CPU (enc.)  : ${((cpuPeakOn / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeakOn * 1e6) / Math.max(1, ingestOnRun.ok)).toFixed(0)} µs per 2xx request`,
       );
     }
@@ -483,7 +492,9 @@ async function main(): Promise<number> {
       targets: { ratio: 0.5, p99Ms: 20, rssMb: 150 },
     });
     if (ingestOnRun)
-      rows.push(privacyFigureRow(ingestRun, ingestOnRun, PRIVACY_TARGET_RATIO, CONFIG_DIFFERENCES));
+      rows.push(
+        privacyFigureRow(ingestRun, ingestOnRun, PRIVACY_TARGET_RATIO, CONFIG_DIFFERENCES, sealBatchesOn),
+      );
     console.log('');
     for (const line of renderFigureTable(rows, machineBefore, machineLoad())) console.log(line);
     console.log('==================================================================');
