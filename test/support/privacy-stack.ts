@@ -150,8 +150,12 @@ export async function startPrivacyStack(keys: PrivacyKeys): Promise<PrivacyStack
 
   const start = async (env: Record<string, string>): Promise<PrivacyServices> => {
     const stoppers: (() => Promise<void>)[] = [];
+    // The consumers leave their groups at once; then the normalizer, then the ingest (its HTTP server first).
+    // Idempotent: a second stop (close() after a test stopped them) does nothing.
     const stopAll = async () => {
-      for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+      const [ingestClose, appClose, normalizerStop, ...consumers] = stoppers.splice(0);
+      await Promise.all(consumers.map((stop) => stop().catch(() => undefined)));
+      for (const stop of [normalizerStop, appClose, ingestClose]) await stop?.().catch(() => undefined);
     };
     try {
       const ingestConfig = loadIngestConfig({
