@@ -55,7 +55,7 @@ export {
   sealChatEvent,
 } from './sealed-chat-event.js';
 export type { OpenOutcome, SealableChatEvent, WithSealed } from './sealed-chat-event.js';
-export { openRawBody, rawKeyScope, sealRawBody } from './sealed-raw-webhook.js';
+export { openRawBody, rawKeyScope, scopeToOpen, sealRawBody } from './sealed-raw-webhook.js';
 export type { RawWebhookRecord } from './sealed-raw-webhook.js';
 export type { SealedFields } from './generated/chat-event.js';
 export {

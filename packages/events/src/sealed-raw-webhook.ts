@@ -81,6 +81,18 @@ export function rawKeyScope(input: {
 }
 
 /**
+ * The key scope a reader must look up to open `record` (a raw webhook or a chat event): its `sealed.key_scope` when
+ * it holds an envelope; null when it is plain or erased (no key needed). Collect these for one
+ * `vault.keysFor(tenant, scopes, { create: false })` per batch and tenant.
+ */
+export function scopeToOpen(record: {
+  readonly sealed?: { readonly key_scope: string; readonly envelope: Uint8Array | null } | null;
+}): string | null {
+  const sealed = record.sealed ?? null;
+  return sealed === null || sealed.envelope === null ? null : sealed.key_scope;
+}
+
+/**
  * The record with its body sealed: `body` "" and `sealed` = `{ key_scope, key_version, envelope: encryptBody }`.
  * Key `'erased'` (the scope was erased): the body is dropped, `envelope` null and `key_version` 0. A record already
  * sealed is returned as it is. Pure.

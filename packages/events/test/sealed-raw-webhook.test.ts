@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { rawWebhookSchema } from '../src/raw-webhook.js';
 import type { RawWebhook } from '../src/raw-webhook.js';
 import { chatEventKeyScope } from '../src/sealed-chat-event.js';
-import { openRawBody, rawKeyScope, sealRawBody } from '../src/sealed-raw-webhook.js';
+import { openRawBody, rawKeyScope, scopeToOpen, sealRawBody } from '../src/sealed-raw-webhook.js';
 
 // Issue 19, docs/privacy.md sections 1-4: the raw webhook's whole redacted body is one envelope under its key scope.
 
@@ -185,6 +185,13 @@ describe('sealRawBody / openRawBody', () => {
     expect(again).toBe(sealed);
     expect(sealRawBody(sealed, scope, 'erased')).toBe(sealed);
     expect(openRawBody(again, { state: 'active', key })).toEqual({ body: CANARY_BODY });
+  });
+
+  it('scopeToOpen: the scope of a record holding an envelope; null for plain and erased records', () => {
+    expect(scopeToOpen(sealRawBody(record(CANARY_BODY), scope, key))).toBe(scope);
+    expect(scopeToOpen(sealRawBody(record(CANARY_BODY), scope, 'erased'))).toBeNull();
+    expect(scopeToOpen(record(CANARY_BODY))).toBeNull();
+    expect(scopeToOpen(viaAvro(record(CANARY_BODY)))).toBeNull();
   });
 
   it('refuses a key of another scope', () => {
