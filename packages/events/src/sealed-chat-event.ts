@@ -50,13 +50,30 @@ function parseObject(text: unknown): Json | null {
 
 /**
  * The allow-list of a properties JSON (`{ namespace: { property: value } }`): what stays in clear. `rating.score`
- * keeps ratings countable without keys; `routing.*` and `source.client_id` are LiveChat's own, not the customer's.
+ * keeps ratings countable without keys; `source.client_id` is the LiveChat application's id. `routing` is named
+ * property by property and keeps only booleans and numbers: the namespace also carries the customer's `start_url`
+ * and `referrer` (browsing history, often with e-mails or tokens in the query string), and whatever LiveChat adds
+ * to it later is sealed until it is listed here.
  */
-const CLEAR_PROPERTIES: Readonly<Record<string, readonly string[] | '*'>> = {
+const CLEAR_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
   rating: ['score'],
-  routing: '*',
+  routing: [
+    'continuous',
+    'idle',
+    'pinned',
+    'was_pinned',
+    'unassigned',
+    'email_follow_up',
+    'last_transfer_timestamp',
+  ],
   source: ['client_id'],
 };
+
+/** Namespaces whose allow-listed properties stay clear only as flags and numbers (a string is never kept). */
+const FLAGS_ONLY: ReadonlySet<string> = new Set(['routing']);
+
+const isFlagOrNumber = (value: unknown): boolean =>
+  typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
 
 /**
  * A properties JSON reduced to its allow-listed keys; null when nothing is left (or it is not a JSON object). A
@@ -69,13 +86,14 @@ export function reduceProperties(value: unknown): string | null {
   for (const [namespace, allowed] of Object.entries(CLEAR_PROPERTIES)) {
     if (!Object.hasOwn(properties, namespace)) continue;
     const inner = properties[namespace];
-    if (allowed === '*') reduced[namespace] = inner;
-    else if (Array.isArray(inner)) {
+    if (Array.isArray(inner)) {
       const names = inner.filter((name) => typeof name === 'string' && allowed.includes(name));
       if (names.length > 0) reduced[namespace] = names;
     } else if (isObject(inner)) {
       const kept: Json = {};
-      for (const key of allowed) if (Object.hasOwn(inner, key)) kept[key] = inner[key];
+      for (const key of allowed)
+        if (Object.hasOwn(inner, key) && (!FLAGS_ONLY.has(namespace) || isFlagOrNumber(inner[key])))
+          kept[key] = inner[key];
       if (Object.keys(kept).length > 0) reduced[namespace] = kept;
     }
   }

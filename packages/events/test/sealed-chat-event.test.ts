@@ -474,3 +474,107 @@ describe('chatEventKeyScope', () => {
     expect(chatEventKeyScope(sample('v3.6-agent_updated.json', 'configuration_changed'))).toBeNull();
   });
 });
+
+/** A holder of a name or e-mail that is an employee's (stays clear by design): its kind field says so. */
+const EMPLOYEE_KINDS = ['agent', 'bot', 'system'];
+const NAMED_BY: Readonly<Record<string, string>> = {
+  name: 'kind',
+  email: 'kind',
+  author_name: 'author_kind',
+};
+
+/** Namespaces planted into every properties JSON on top of its own: the customer's browsing history included. */
+const PLANTED_PROPERTIES = {
+  routing: { start_url: '', referrer: '', pinned: '', idle: '', last_transfer_timestamp: '' },
+  rating: { comment: '' },
+  source: { customer_client_id: '' },
+  custom: { anything: '' },
+};
+
+/**
+ * The event with a unique `CANARY-<n>` in every string of its body that CLEAR does not list, and in every property
+ * of every namespace (and every string) inside its `*_json` values. The values that stay clear by design get an
+ * `ALLOWED-<n>` instead: an employee's name and e-mail, `rating.score`, `source.client_id` and a text_vars `score`.
+ * Returns the event and how many canaries it planted.
+ */
+function plantCanaries(event: ChatDomainEvent): { event: ChatDomainEvent; planted: number } {
+  let n = 0;
+  const canary = (allowed = false) => `${allowed ? 'ALLOWED' : 'CANARY'}-${++n}`;
+  const clear = CLEAR[event.type] ?? [];
+  const plantJson = (value: unknown, pointer: string, isProperties: boolean, key?: string): unknown => {
+    if (Array.isArray(value)) return value.map((v) => plantJson(v, pointer, false));
+    if (typeof value === 'object' && value !== null) {
+      const object = isProperties ? { ...structuredClone(PLANTED_PROPERTIES), ...value } : value;
+      return Object.fromEntries(
+        Object.entries(object).map(([k, v]) => {
+          if (isProperties && typeof v === 'object' && v !== null && !Array.isArray(v))
+            return [
+              k,
+              Object.fromEntries(
+                Object.keys(v).map((p) => [
+                  p,
+                  canary((k === 'rating' && p === 'score') || (k === 'source' && p === 'client_id')),
+                ]),
+              ),
+            ];
+          return [k, plantJson(v, pointer, false, k)];
+        }),
+      );
+    }
+    if (typeof value === 'string') return canary(pointer.endsWith('/text_vars_json') && key === 'score');
+    return value;
+  };
+  const walk = (node: unknown, pattern: string, holder?: Record<string, unknown>, key?: string): unknown => {
+    if (Array.isArray(node)) return node.map((v) => walk(v, `${pattern}/*`));
+    if (typeof node === 'object' && node !== null) {
+      const record = node as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.entries(record).map(([k, v]) => [k, walk(v, `${pattern}/${k}`, record, k)]),
+      );
+    }
+    if (typeof node !== 'string' || clear.includes(pattern)) return node;
+    if (pattern.endsWith('_json')) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(node);
+      } catch {
+        return canary();
+      }
+      return JSON.stringify(plantJson(parsed, pattern, pattern.endsWith('properties_json')));
+    }
+    const kindField = key === undefined ? undefined : NAMED_BY[key];
+    const employee = kindField !== undefined && EMPLOYEE_KINDS.includes(holder?.[kindField] as string);
+    return canary(employee);
+  };
+  const planted = walk(branch(event), '') as Record<string, unknown>;
+  return { event: { ...event, body: { [event.type]: planted } } as ChatDomainEvent, planted: n };
+}
+
+describe('canaries: no personal value of any event stays in clear, sealed or erased', () => {
+  it('every string not listed as clear, every property of every namespace: none readable in the clear record', () => {
+    let planted = 0;
+    let properties = 0;
+    for (const { fixture, event: original } of fixtureEvents()) {
+      const { event, planted: count } = plantCanaries(original);
+      planted += count;
+      if (JSON.stringify(event.body).includes('"routing')) properties++;
+      const scope = chatEventKeyScope(event);
+      if (scope === null) {
+        expect(JSON.stringify(event.body), `${fixture} ${event.type}`).not.toMatch(/CANARY-/);
+        continue;
+      }
+      const key = keyFor(event, scope);
+      for (const sealed of [sealChatEvent(event, scope, key), sealChatEvent(event, scope, 'erased')])
+        expect(JSON.stringify(viaAvro(sealed).body), `${fixture} ${event.type}`).not.toMatch(/CANARY-/);
+      expect(
+        openChatEvent(viaAvro(sealChatEvent(event, scope, key)), { state: 'active', key }).event,
+      ).toEqual({
+        ...event,
+        sealed: null,
+      });
+    }
+    // The check bites: canaries were planted, properties JSONs among them.
+    expect(planted).toBeGreaterThan(150);
+    expect(properties).toBeGreaterThan(5);
+  });
+});
