@@ -20,24 +20,26 @@ import type { DecodedRecord, TestIngest } from './support/harness.js';
 
 /**
  * A TCP relay to Postgres that the test can cut: `close()` refuses new connections (the port is closed) and drops
- * the open ones, as a Postgres outage does; `open()` listens on the same port again.
+ * the open ones, as a Postgres outage does; `hang()` drops them and accepts new ones that never answer (a Postgres
+ * that hangs); `open()` relays again, on the same port.
  */
 class CuttableRelay {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private hanging = false;
   port = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
   async open(): Promise<void> {
+    if (this.hanging) for (const s of this.sockets) s.destroy(); // the hung connections fail; new ones relay
+    this.hanging = false;
     if (this.server !== undefined) return;
     const server = createServer((client) => {
+      this.track(client);
+      if (this.hanging) return; // accepted, never answered
       const upstream = connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
+      this.track(upstream);
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
@@ -47,11 +49,27 @@ class CuttableRelay {
     this.server = server;
   }
 
+  /** Open connections stop relaying (queries sent on them are never answered), new ones are never answered. */
+  hang(): void {
+    this.hanging = true;
+    for (const s of this.sockets) {
+      s.unpipe();
+      s.pause();
+    }
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.hanging = false;
     for (const s of this.sockets) s.destroy();
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
   }
 }
 
@@ -138,7 +156,14 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     await relay.open();
     url.hostname = '127.0.0.1';
     url.port = String(relay.port);
-    privacyEnv = { ...keys, PRIVACY_DATABASE_URL: url.toString(), INGEST_PG_CONNECT_TIMEOUT_MS: '500' };
+    // A connection attempt may outlast the request deadline: a hung key store meets the deadline first.
+    privacyEnv = {
+      ...keys,
+      PRIVACY_DATABASE_URL: url.toString(),
+      INGEST_PG_CONNECT_TIMEOUT_MS: '3000',
+      INGEST_REQUEST_DEADLINE_MS: '1000',
+      INGEST_SPOOL_AFTER_MS: '500',
+    };
     ingest = await startTestIngest({
       RAW_WEBHOOK_TOPIC: topic,
       INGEST_SPOOL_DIR: spoolDir,
@@ -238,6 +263,22 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
       const states = await vault.keysFor(s.value.tenant ?? '', [scope], { create: false });
       expect(openRawBody(s.value, states.get(scope))).toEqual({ body: inputs[i]?.record.value.body });
     }
+  });
+
+  it('a burst of concurrent webhooks is sealed in far fewer key look-ups than webhooks', async () => {
+    const metricsNow = async () =>
+      metricValue(
+        await (await fetch(`${ingest!.operationsUrl}/metrics`)).text(),
+        'ingest_privacy_seal_seconds_count',
+      );
+    const before = await metricsNow();
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => postWebhook(ingest!, personalWebhook(`BURST-${i}`, `BURST-${i}`))),
+    );
+    for (const res of responses) expect(res.statusCode, res.body).toBe(200);
+    const lookUps = (await metricsNow()) - before;
+    expect(lookUps).toBeGreaterThanOrEqual(1);
+    expect(lookUps).toBeLessThanOrEqual(10);
   });
 
   it('a chat erased before its webhook: 200, the record keeps its ids without a body, and no key is made', async () => {
@@ -342,6 +383,23 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     const record = await recordOf(again.json<{ event_id: string }>().event_id);
     expect(record.value.body).toBe('');
     expect(await open(record)).toMatchObject({ body: expect.stringContaining(CANARY) });
+  });
+
+  it('key store hanging: 503 INGEST_PRIVACY_KEY_UNAVAILABLE at the request deadline, nothing written', async () => {
+    const before = await topicRecordCount(topic);
+    relay.hang();
+    try {
+      const started = performance.now();
+      const res = await postWebhook(ingest!, personalWebhook('CHAT-NEW-DURING-HANG', 'E7'));
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.headers['retry-after']).toBeDefined();
+      expect(res.json()).toMatchObject({ code: 'INGEST_PRIVACY_KEY_UNAVAILABLE' });
+      // At the deadline (1 s), before the pool's connect (3 s) or query (2 s) timeout.
+      expect(performance.now() - started).toBeLessThan(2000);
+      expect(await topicRecordCount(topic)).toBe(before);
+    } finally {
+      await relay.open();
+    }
   });
 
   it('Kafka down: the spool holds ciphertext only, a key-store outage is not spooled, and the drained record opens', async () => {

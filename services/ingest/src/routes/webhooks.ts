@@ -227,11 +227,15 @@ async function handleWebhook(
     const record =
       deps.sealer === undefined
         ? plain
-        : await withDeadline(
-            deps.sealer.seal(plain, redactedBody),
-            deadlineAt,
-            'the privacy key store did not answer before the request deadline',
-          );
+        : await withDeadline(deps.sealer.seal(plain, redactedBody), deadlineAt).catch((err: unknown) => {
+            // A key store too slow for the deadline is a key store unavailable: the same code and 503.
+            throw err instanceof IngestError && err.code === 'INGEST_DEADLINE_EXCEEDED'
+              ? new IngestError(
+                  'INGEST_PRIVACY_KEY_UNAVAILABLE',
+                  'the privacy key store did not answer before the request deadline; nothing was written, retry',
+                )
+              : err;
+          });
     // The producer span's context travels in the record's headers (`traceparent`), spooled or not.
     await withSpan(
       tracer,
