@@ -23,6 +23,7 @@ import {
   chatEventKeyScope,
   headerBytes,
   openRawBody,
+  scopeToOpen,
   sealChatEvent,
   markSpanFailed,
   spanContextOf,
@@ -497,8 +498,9 @@ export class RawWebhookNormalizer {
   private async fetchBodyKeys(batch: Batch, items: readonly WindowItem[], keys: KeyStates): Promise<void> {
     const wanted = new ScopesByTenant();
     for (const item of items) {
-      const sealed = item.raw?.sealed ?? null;
-      if (item.result !== undefined || sealed === null || sealed.envelope === null) continue;
+      // Plain and erased records need no key.
+      const scope = item.raw === undefined ? null : scopeToOpen(item.raw);
+      if (item.result !== undefined || scope === null) continue;
       if (this.deps.vault === null)
         throw new PrivacyError(
           'PRIVACY_KEY_UNAVAILABLE',
@@ -506,7 +508,7 @@ export class RawWebhookNormalizer {
             'set PRIVACY_KEYS, PRIVACY_EMAIL_HASH_KEY and PRIVACY_DATABASE_URL (the keys the ingest seals with)',
         );
       const tenant = item.raw!.tenant;
-      if (!isKeyStoreId(tenant) || !isKeyStoreId(sealed.key_scope)) {
+      if (!isKeyStoreId(tenant) || !isKeyStoreId(scope)) {
         await this.stage(batch, item, async () => {
           throw new NormalizerError(
             'NORMALIZER_SEALED_BODY_INVALID',
@@ -515,7 +517,7 @@ export class RawWebhookNormalizer {
         });
         continue;
       }
-      wanted.add(tenant, sealed.key_scope);
+      wanted.add(tenant, scope);
     }
     if (this.deps.vault !== null && wanted.size > 0)
       await fetchKeys(this.deps.vault, wanted, { create: false }, keys);

@@ -10,13 +10,21 @@ import {
 const ID_MAX = 256;
 const EMAIL_MAX = 320;
 
-/** Whether the key store takes this as a tenant id, key scope or customer id (1–256 characters). */
+/**
+ * Whether the key store takes this as a tenant id, key scope or customer id: 1–256 characters (packages/privacy
+ * refuses the whole call otherwise) and no NUL, which Postgres text cannot hold (its refusal would read as the
+ * key store being unavailable, and a sender's id would stall the partition).
+ */
 export function isKeyStoreId(value: string | null | undefined): value is string {
-  return typeof value === 'string' && value !== '' && value.length <= ID_MAX;
+  return typeof value === 'string' && value !== '' && value.length <= ID_MAX && !value.includes('\u0000');
 }
 
-const isEmail = (value: string | null | undefined): value is string =>
-  typeof value === 'string' && value.trim() !== '' && value.trim().length <= EMAIL_MAX;
+/** An e-mail the index takes: 1–320 characters once trimmed and lower-cased (as the key store normalises it). */
+export function isIndexableEmail(value: string | null | undefined): value is string {
+  if (typeof value !== 'string') return false;
+  const normalised = value.trim().toLowerCase();
+  return normalised !== '' && normalised.length <= EMAIL_MAX && !normalised.includes('\u0000');
+}
 
 /** Key states by tenant, then by key scope. */
 export class KeyStates {
@@ -83,7 +91,7 @@ export function customerLinks(
     const link: CustomerLink = {
       chatId,
       ...(isKeyStoreId(customerId) ? { customerId } : {}),
-      ...(isEmail(email) ? { email } : {}),
+      ...(isIndexableEmail(email) ? { email } : {}),
     };
     if (link.customerId === undefined && link.email === undefined) return;
     let links = into.get(tenant);

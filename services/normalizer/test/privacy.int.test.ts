@@ -359,6 +359,30 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     });
     expect(await eventsOf(raw.event_id)).toEqual([]);
   });
+
+  it('dead-letters a record whose chat id the key store cannot take (over 256 characters, a NUL) instead of stalling on it', async () => {
+    const deadBefore = deadLetters.messages.length;
+    const long = rawRecord(`${run}-raw-long`, `${run}-L`, chatBody('L'.repeat(300), 'l@example.com', 'long'));
+    const nul = rawRecord(`${run}-raw-nul`, `${run}-N`, chatBody(`${run}-N\u0000X`, 'n@example.com', 'nul'));
+    const good = rawRecord(`${run}-raw-good`, `${run}-C8`, chatBody(`${run}-C8`, 'g@example.com', 'good'));
+    // Plain records (written before privacy was on): their events are sealed here.
+    await send(long);
+    await send(nul);
+    await send(good);
+    await waitFor(async () => (await eventsOf(good.event_id)).length > 0 || undefined, {
+      timeoutMs: 15_000,
+      message: 'the record after them mapped',
+    });
+    const codes = await waitFor(
+      () =>
+        deadLetters.messages.length >= deadBefore + 2 &&
+        deadLetters.messages.slice(deadBefore).map((m) => m.headers?.['dlq.error.code']?.toString()),
+      { timeoutMs: 15_000, message: 'two dead letters' },
+    );
+    expect(codes).toEqual(['NORMALIZER_KEY_SCOPE_INVALID', 'NORMALIZER_KEY_SCOPE_INVALID']);
+    expect(await eventsOf(long.event_id)).toEqual([]);
+    expect(await eventsOf(nul.event_id)).toEqual([]);
+  });
 });
 
 describe('normalizer with privacy off meeting a sealed raw record', () => {
