@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { TOPICS } from '@livechat-pipeline/events';
+import { isPrivacyError, parsePrivacyConfig } from '@livechat-pipeline/privacy';
 import {
+  ServiceConfigError,
   connectionEnv,
   kafkaClusterFromEnv,
   intVar,
@@ -13,6 +15,7 @@ import {
   type KafkaClusterSettings,
   type LogLevel,
 } from '@livechat-pipeline/service-host';
+import type { ProjectionPrivacyConfig } from './privacy.js';
 
 export interface AnalyticsConfig {
   /** Brokers, client id, and the cluster's TLS, SASL and replication settings (service-host). */
@@ -37,6 +40,8 @@ export interface AnalyticsConfig {
   readonly logLevel: LogLevel;
   /** Each tenant's IANA time zone for days and hours (UTC unless named here). */
   readonly tenantTimeZones: ReadonlyMap<string, string>;
+  /** The key store that opens sealed chat events (issue 19); null when PRIVACY_KEYS is empty. */
+  readonly privacy: ProjectionPrivacyConfig | null;
 }
 
 /** `tenant=Area/City,…`: each zone must be one the runtime (and so Postgres, both use IANA names) knows. */
@@ -89,11 +94,21 @@ const schema = z.object({
   ANALYTICS_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   ANALYTICS_PORT: intVar(0, 65535).default(8094),
   ANALYTICS_TENANT_TIME_ZONES: timeZonesVar,
+  PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
+  ANALYTICS_PRIVACY_POOL_SIZE: poolSizeVar(2),
 });
 
 /** Reads the service's environment once; every problem is named in one error (ServiceConfigError). */
 export function loadAnalyticsConfig(env: NodeJS.ProcessEnv): AnalyticsConfig {
   const e = parseEnv(schema, env, 'analytics');
+  let vault;
+  try {
+    vault = parsePrivacyConfig(env);
+  } catch (error) {
+    if (isPrivacyError(error))
+      throw new ServiceConfigError(`invalid analytics configuration:\n  ${error.message}`);
+    throw error;
+  }
   return Object.freeze({
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -116,5 +131,14 @@ export function loadAnalyticsConfig(env: NodeJS.ProcessEnv): AnalyticsConfig {
     startupTimeoutMs: e.ANALYTICS_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     tenantTimeZones: e.ANALYTICS_TENANT_TIME_ZONES,
+    privacy:
+      vault === null
+        ? null
+        : {
+            vault,
+            databaseUrl: e.PRIVACY_DATABASE_URL ?? e.DATABASE_URL,
+            poolSize: e.ANALYTICS_PRIVACY_POOL_SIZE,
+            connectTimeoutMs: e.ANALYTICS_PG_CONNECT_TIMEOUT_MS,
+          },
   });
 }

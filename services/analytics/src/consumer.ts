@@ -17,11 +17,18 @@ import {
 } from '@livechat-pipeline/postgres-consumer';
 import { applyAnalyticsEvents, FACT_TABLES } from './facts/apply.js';
 import type { AnalyticsConfig } from './config.js';
+import { ChatEventOpener } from './privacy.js';
 
 export const analyticsMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 
-/** The analytics projection as a consumer of the chat-events topic. */
-export function analyticsConsumer(config: AnalyticsConfig): ConsumerDefinition<ChatDomainEvent> {
+/**
+ * The analytics projection as a consumer of the chat-events topic. `privacy` opens sealed events before they are
+ * applied (issue 19); without one, plain events are applied and a sealed one waits (PRIVACY_KEYS is not set).
+ */
+export function analyticsConsumer(
+  config: AnalyticsConfig,
+  privacy: ChatEventOpener = new ChatEventOpener(null, { service: 'analytics' }),
+): ConsumerDefinition<ChatDomainEvent> {
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
   return {
     name: config.consumerName,
@@ -45,7 +52,7 @@ export function analyticsConsumer(config: AnalyticsConfig): ConsumerDefinition<C
       }
     },
     eventId: (event) => event.event_id,
-    handle: (events, tx) => applyAnalyticsEvents(events, tx, tx.schema),
+    handle: async (events, tx) => applyAnalyticsEvents(await privacy.open(events), tx, tx.schema),
   };
 }
 
@@ -92,7 +99,10 @@ function logRuntimeEvent(logger: Logger, event: RuntimeEvent): void {
           code: event.error.code,
           cause: event.error.details['sourceCode'],
         },
-        'transient failure; retrying',
+        // A privacy error's message names ids and what to configure, never a value.
+        String(event.error.details['sourceCode']).startsWith('PRIVACY_')
+          ? `transient failure; retrying: ${event.error.message}`
+          : 'transient failure; retrying',
       );
       return;
     case 'dead-lettered':

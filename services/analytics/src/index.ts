@@ -7,3 +7,4 @@ export {
   consumerOptions as analyticsConsumerOptions,
 } from './consumer.js';
 export { startAnalytics } from './start.js';
+export { ChatEventOpener, openPrivacyVault, type ProjectionPrivacyConfig } from './privacy.js';

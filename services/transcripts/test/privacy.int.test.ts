@@ -11,7 +11,10 @@ import {
   waitFor,
   type TestDatabase,
 } from '@livechat-pipeline/testkit';
-import { loadTranscriptsConfig } from '../src/config.js';
+import { rebuild } from '@livechat-pipeline/postgres-consumer';
+import { loadTranscriptsConfig, type TranscriptsConfig } from '../src/config.js';
+import { consumerOptions, createTranscriptsKafka, transcriptsConsumer } from '../src/consumer.js';
+import { ChatEventOpener, openPrivacyVault } from '../src/privacy.js';
 import { startTranscripts } from '../src/start.js';
 import { canaryChat, canaryScopes, columnsContaining } from './support/canary.js';
 import { event, message } from './support/events.js';
@@ -46,6 +49,8 @@ let writer: Awaited<ReturnType<typeof writerVault>>;
 let consumer: PostgresConsumer<ChatDomainEvent> | undefined;
 let topic: string;
 let consumerName: string;
+let config: TranscriptsConfig;
+let sealedCanary: string;
 const tenant = uniqueName('t-privacy');
 
 /** A plain message in a chat of its own: once it is projected, everything before it on the partition was. */
@@ -108,19 +113,17 @@ beforeAll(async () => {
   topic = uniqueName('chat-events-privacy');
   consumerName = uniqueName('transcripts-privacy');
   await createTopic(topic, 1);
-  consumer = await startTranscripts(
-    loadTranscriptsConfig({
-      KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
-      SCHEMA_REGISTRY_URL: stackEndpoints().schemaRegistryUrl,
-      DATABASE_URL: db.url,
-      PRIVACY_DATABASE_URL: keysDb.url,
-      CHAT_EVENTS_TOPIC: topic,
-      TRANSCRIPTS_CONSUMER_NAME: consumerName,
-      TRANSCRIPTS_SCHEMA: 'transcripts',
-      ...env,
-    }),
-    pino({ level: 'silent' }),
-  );
+  config = loadTranscriptsConfig({
+    KAFKA_BROKERS: stackEndpoints().kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: stackEndpoints().schemaRegistryUrl,
+    DATABASE_URL: db.url,
+    PRIVACY_DATABASE_URL: keysDb.url,
+    CHAT_EVENTS_TOPIC: topic,
+    TRANSCRIPTS_CONSUMER_NAME: consumerName,
+    TRANSCRIPTS_SCHEMA: 'transcripts',
+    ...env,
+  });
+  consumer = await startTranscripts(config, pino({ level: 'silent' }));
 });
 afterAll(async () => {
   await consumer?.stop();
@@ -132,7 +135,7 @@ afterAll(async () => {
 
 describe('transcripts: sealed chat events', () => {
   it('projects the opened values, and an erased chat without them (rows and counts the same, no dead letter)', async () => {
-    const sealedCanary = `SEALED${Date.now().toString(36)}`;
+    sealedCanary = `SEALED${Date.now().toString(36)}`;
     const erasedCanary = `ERASED${Date.now().toString(36)}`;
     const sealed = await sealEvents(writer.vault, [
       ...canaryChat(tenant, 'sealed', sealedCanary),
@@ -210,6 +213,28 @@ describe('transcripts: sealed chat events', () => {
     }
     await projected('after-down');
     expect(await columnsContaining(pool, 'transcripts', canary)).toEqual(PERSONAL_COLUMNS);
+    expect(await deadLetterCount(`${consumerName}.dlq`)).toBe(0);
+  });
+
+  it('rebuilds (transcripts:rebuild) through the key store: a chat erased since is rebuilt without its values, rows equal', async () => {
+    await consumer!.stop();
+    consumer = undefined;
+    const before = await rowCounts('sealed');
+    expect(await columnsContaining(pool, 'transcripts', sealedCanary)).toEqual(PERSONAL_COLUMNS);
+    await writer.vault.eraseChats(tenant, canaryScopes('sealed'), { actor: 'test' });
+    // What rebuild-cli.ts runs: a vault of its own (nothing cached), the service's definition and options.
+    const privacy = await openPrivacyVault(config.privacy);
+    const logger = pino({ level: 'silent' });
+    try {
+      await rebuild(
+        transcriptsConsumer(config, new ChatEventOpener(privacy!.vault, { service: 'transcripts' })),
+        consumerOptions(config, createTranscriptsKafka(config, logger), logger),
+      );
+    } finally {
+      await privacy?.close();
+    }
+    expect(await columnsContaining(pool, 'transcripts', sealedCanary)).toEqual([]);
+    expect(await rowCounts('sealed')).toEqual(before);
     expect(await deadLetterCount(`${consumerName}.dlq`)).toBe(0);
   });
 });

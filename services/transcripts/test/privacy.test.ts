@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { sealChatEvent } from '@livechat-pipeline/events';
-import type { ConsumerError} from '@livechat-pipeline/postgres-consumer';
+import type { ConsumerError } from '@livechat-pipeline/postgres-consumer';
 import { classifyError } from '@livechat-pipeline/postgres-consumer';
 import { ChatKey, isPrivacyError } from '@livechat-pipeline/privacy';
 import { loadTranscriptsConfig } from '../src/config.js';
@@ -62,5 +62,40 @@ describe('transcripts: ChatEventOpener without a key store', () => {
     });
     expect(lines.join('')).toContain('PRIVACY_KEYS is not set');
     expect(lines.join('')).not.toContain('CANARY-UNIT');
+  });
+});
+
+describe('transcripts: privacy configuration', () => {
+  const keys = {
+    PRIVACY_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+  };
+
+  it('is off without PRIVACY_KEYS, and on with it: the key store in DATABASE_URL by default, 2 connections', () => {
+    expect(loadTranscriptsConfig({}).privacy).toBeNull();
+    const on = loadTranscriptsConfig({ ...keys, DATABASE_URL: 'postgres://u:p@db:5432/projections' }).privacy;
+    expect(on).toMatchObject({ databaseUrl: 'postgres://u:p@db:5432/projections', poolSize: 2 });
+    expect(on!.vault.activeKeyId).toBe('k1');
+    const apart = loadTranscriptsConfig({
+      ...keys,
+      PRIVACY_DATABASE_URL: 'postgres://u:p@keys:5432/keys',
+      TRANSCRIPTS_PRIVACY_POOL_SIZE: '4',
+    }).privacy;
+    expect(apart).toMatchObject({ databaseUrl: 'postgres://u:p@keys:5432/keys', poolSize: 4 });
+  });
+
+  it('refuses a bad key as a configuration error naming the variable, never echoing the key', () => {
+    const secret = randomBytes(16).toString('base64');
+    let error: unknown;
+    try {
+      loadTranscriptsConfig({ ...keys, PRIVACY_KEYS: `k1:${secret}` });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({
+      code: 'SERVICE_BAD_CONFIG',
+      message: expect.stringContaining('PRIVACY_KEYS'),
+    });
+    expect((error as Error).message).not.toContain(secret);
   });
 });
