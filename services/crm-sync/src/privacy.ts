@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
-import { openChatEvent, type ChatEventAvro } from '@livechat-pipeline/events';
+import { openChatEvent, scopeToOpen, type ChatEventAvro } from '@livechat-pipeline/events';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import {
   MAX_CHATS_PER_CALL,
@@ -11,13 +11,8 @@ import {
 } from '@livechat-pipeline/privacy';
 import type { CrmSyncConfig } from './config.js';
 
-interface SealedRef {
-  readonly key_scope: string;
-  readonly envelope: unknown;
-}
-
-const sealedOf = (event: ChatDomainEvent): SealedRef | null | undefined =>
-  (event as { sealed?: SealedRef | null }).sealed;
+const sealedOf = (event: ChatDomainEvent): { readonly key_scope: string } | null | undefined =>
+  (event as { sealed?: { key_scope: string } | null }).sealed;
 
 /**
  * Opens the personal values of a batch of chat events before the projection applies them (issue 19,
@@ -53,16 +48,17 @@ export class ChatEventOpener {
     const vault = this.vaultOf();
     const scopes = new Map<string, Set<string>>();
     for (const event of events) {
-      const sealed = sealedOf(event);
-      if (sealed == null || sealed.envelope == null) continue;
+      // null for plain and erased-on-arrival events: no key needed
+      const scope = scopeToOpen(event as unknown as ChatEventAvro.ChatEvent);
+      if (scope === null) continue;
       if (vault === null)
         throw new PrivacyError(
           'PRIVACY_KEY_UNAVAILABLE',
-          `chat event ${event.event_id} is sealed (key scope ${sealed.key_scope.slice(0, 80)}) and PRIVACY_KEYS is not set: configure the privacy keys; the partition waits`,
+          `chat event ${event.event_id} is sealed (key scope ${scope.slice(0, 80)}) and PRIVACY_KEYS is not set: configure the privacy keys; the partition waits`,
         );
       let ofTenant = scopes.get(event.tenant);
       if (ofTenant === undefined) scopes.set(event.tenant, (ofTenant = new Set()));
-      ofTenant.add(sealed.key_scope);
+      ofTenant.add(scope);
     }
 
     const states = new Map<string, Map<string, ChatKeyState>>();

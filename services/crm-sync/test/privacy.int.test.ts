@@ -140,6 +140,13 @@ describe('crm-sync: privacy (issue 19)', () => {
     const keptNote = structuredClone(notesOf(kept)[0]!);
     const contactId = fake.contacts().find((c) => c.emailKey === erased.email)!.id;
 
+    // HubSpot is busy at first: the deletes go through the sync's retry rules (a 503 backs off, a 429 waits its
+    // window), nothing is marked done before the note is gone
+    fake.injectFaults(
+      'notes-delete',
+      { kind: 'status', status: 503 },
+      { kind: 'rate-limit', policy: 'TEN_SECONDLY_ROLLING', retryAfterSeconds: 1 },
+    );
     // when: the privacy service erases the chat (keys, then crm's function with its own connection, whose
     // search_path is the default one)
     const erasure = await vault.eraseChats(ORG, [erased.chatId], { actor: 'test', requestId: 'req-crm-1' });
@@ -194,7 +201,8 @@ describe('crm-sync: privacy (issue 19)', () => {
         .calls()
         .filter((c) => c.method === 'DELETE')
         .map((c) => c.status),
-    ).toEqual([204]);
+    ).toEqual([503, 429, 204]);
+    expect(await metric('crm_sync_erased_notes_total', 'outcome="deleted"')).toBe(1);
 
     // nothing of the customer is left in any table of the schema
     const everything = await allRowsText(pool, schema);
@@ -255,6 +263,72 @@ describe('crm-sync: privacy (issue 19)', () => {
     expect(await deadLettersInKafka()).toBe(0);
     expect(notesOf(chat)).toEqual([]);
     expect(fake.contacts().some((c) => c.emailKey === chat.email)).toBe(false);
+  });
+
+  it('a tampered envelope: projected without personal values, counted invalid, never synced, never dead-lettered', async () => {
+    const chat = smallChat(906, { email: 'tampered.canary@mail.example', texts: ['tampered text'] });
+    const events = (await sealed(eventsOf(chat.deliveries))).map((e) => {
+      const s = (e as { sealed?: { envelope: Uint8Array | null } | null }).sealed;
+      if (s?.envelope == null) return e;
+      const envelope = Buffer.from(s.envelope);
+      envelope[envelope.length - 1]! ^= 0x01;
+      return { ...e, sealed: { ...s, envelope } } as unknown as ChatDomainEvent;
+    });
+    const before = await metric('crm_sync_privacy_fields_undecryptable_total', 'reason="invalid"');
+    await publish(events);
+    await waitFor(
+      async () =>
+        (
+          await pool.query(`select 1 from "${schema}".threads where chat_id = $1 and closed_us is not null`, [
+            chat.chatId,
+          ])
+        ).rowCount === 1,
+      { timeoutMs: 15_000, message: 'the events applied' },
+    );
+    const { rows } = await pool.query(
+      `select email, name from "${schema}".customers where customer_id = 'cust-906'`,
+    );
+    expect(rows).toEqual([{ email: null, name: null }]);
+    expect(await outbox(chat.chatId)).toEqual([]);
+    expect(await metric('crm_sync_privacy_fields_undecryptable_total', 'reason="invalid"')).toBeGreaterThan(
+      before,
+    );
+    expect(await deadLettersInKafka()).toBe(0);
+  });
+
+  it('a note whose create was in doubt at the erasure (no id recorded) is found by its sync key and deleted', async () => {
+    const chat = smallChat(905, { email: 'doubt.canary@mail.example' });
+    await publish(await sealed(eventsOf(chat.deliveries)));
+    await waitFor(
+      async () => notesOf(chat).length === 1 && (await outbox(chat.chatId))[0]?.status === 'done',
+      { timeoutMs: 20_000, message: 'the note in HubSpot' },
+    );
+    // The state a timeout or a crash after the create call leaves: create_started_at set, no note id.
+    const marked = await pool.query(
+      `update "${schema}".notes set note_id = null where tenant = $1 and chat_id = $2 and create_started_at is not null`,
+      [ORG, chat.chatId],
+    );
+    expect(marked.rowCount).toBe(1);
+    const erasure = await vault.eraseChats(ORG, [chat.chatId], { actor: 'test' });
+    await pool.query(`select "${schema}".erase_chats($1, $2, $3)`, [ORG, [chat.chatId], erasure.requestId]);
+    const { rows } = await pool.query<{ lookup_keys: string[] }>(
+      `select lookup_keys from "${schema}".hubspot_erasures where request_id = $1`,
+      [erasure.requestId],
+    );
+    // the SQL function computes the same sync key as the worker's note header
+    expect(rows.map((r) => r.lookup_keys)).toEqual([[syncKey(ORG, chat.chatId, chat.threadId)]]);
+    await waitFor(() => notesOf(chat).length === 0, { timeoutMs: 10_000, message: 'note found and deleted' });
+    await waitFor(
+      async () =>
+        (
+          await pool.query(
+            `select 1 from "${schema}".hubspot_erasures where request_id = $1 and status = 'contact_manual'
+               and notes_deleted = 1 and cardinality(lookup_keys) = 0`,
+            [erasure.requestId],
+          )
+        ).rowCount === 1,
+      { message: 'erasure row done' },
+    );
   });
 
   // Last: it leaves a partition waiting.
