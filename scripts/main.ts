@@ -10,6 +10,7 @@ import { loadStackSettings, stackDown, stackUp, StackError } from '@livechat-pip
 import { runAnalyticsDemo } from './analytics-demo.js';
 import { startFakeHubSpot } from '@livechat-pipeline/hubspot-fake';
 import { runDemo } from './demo.js';
+import { localPrivacyEnv } from './local-privacy-keys.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line: string) => process.stderr.write(`main: ${line}\n`);
@@ -21,7 +22,7 @@ const say = (line: string) => process.stderr.write(`main: ${line}\n`);
 const nodeFlags: Readonly<Record<string, readonly string[]>> = { ingest: ['--max-semi-space-size=4'] };
 
 /** The services `npm start` runs, in start order (crm-sync joins when a HubSpot token is configured). */
-const services: string[] = ['ingest', 'normalizer', 'transcripts', 'analytics', 'app', 'api'];
+const services: string[] = ['ingest', 'normalizer', 'transcripts', 'analytics', 'app', 'api', 'privacy'];
 /** `--demo --hubspot-fake`: crm-sync talks to a local fake HubSpot (packages/hubspot-fake) with this public token. */
 const HUBSPOT_FAKE_TOKEN = 'local-hubspot-fake-token';
 
@@ -130,6 +131,15 @@ async function main(): Promise<void> {
     ...ingestSecrets.env,
     ...dashboardLinkEnv(process.env),
   };
+  // Privacy on: every service gets the same master key and e-mail HMAC key (issue 19), local ones unless set.
+  const privacy = localPrivacyEnv(process.env, path.join(settings.home, 'data'));
+  Object.assign(env, privacy.env);
+  if (privacy.file !== undefined)
+    say(
+      `privacy on with local keys ${privacy.created === true ? 'generated into' : 'from'} ${privacy.file} (losing that file makes the local log's personal data unreadable; set PRIVACY_KEYS yourself, or PRIVACY_KEYS= to turn privacy off)`,
+    );
+  else if ((env.PRIVACY_KEYS ?? '').trim() === '')
+    say('privacy off (PRIVACY_KEYS is empty): the privacy service is not started');
   const hubspotFake = process.argv.includes('--hubspot-fake')
     ? await startFakeHubSpot({ tokens: { [HUBSPOT_FAKE_TOKEN]: 1 } })
     : undefined;
@@ -138,9 +148,17 @@ async function main(): Promise<void> {
     env.HUBSPOT_ACCESS_TOKEN = HUBSPOT_FAKE_TOKEN;
     say(`--hubspot-fake: crm-sync talks to a fake HubSpot at ${hubspotFake.url}`);
   }
-  if ((env.HUBSPOT_ACCESS_TOKEN ?? '').trim() !== '' || (env.CRM_TENANT_REGISTRY_DATABASE_URL ?? '') !== '')
-    services.push('crm-sync');
+  const crmSync =
+    (env.HUBSPOT_ACCESS_TOKEN ?? '').trim() !== '' || (env.CRM_TENANT_REGISTRY_DATABASE_URL ?? '') !== '';
+  if (crmSync) services.push('crm-sync');
   else say('CRM sync is off: set HUBSPOT_ACCESS_TOKEN (or try npm start -- --demo --hubspot-fake)');
+  if ((env.PRIVACY_KEYS ?? '').trim() === '') services.splice(services.indexOf('privacy'), 1);
+  // an erasure erases the projections that run here, each in its configured schema
+  env.PRIVACY_PROJECTIONS ??= [
+    `transcripts:${env.TRANSCRIPTS_SCHEMA ?? 'transcripts'}`,
+    `analytics:${env.ANALYTICS_SCHEMA ?? 'analytics'}`,
+    ...(crmSync ? [`crm:${env.CRM_SCHEMA ?? 'crm'}`] : []),
+  ].join(',');
   if (ingestSecrets.local) {
     say(
       `no ingest secrets configured: local mode, the ingest accepts the local ones (v3 secret_key "${LOCAL_DEV_SECRET_KEY}", v2 Basic "${LOCAL_DEV_BASIC_USER}:${LOCAL_DEV_BASIC_PASSWORD}") and not the app's tenant registry (for the app's tenants set INGEST_TENANT_REGISTRY_DATABASE_URL, e.g. to the ingest role's URL that \`pnpm stack up\` prints)`,
@@ -195,6 +213,10 @@ async function main(): Promise<void> {
   say(`running ${services.join(', ')}; Ctrl-C stops everything`);
   const apiUrl = `http://${env.API_HOST ?? '127.0.0.1'}:${env.API_PORT ?? '8082'}`;
   say(`api: ${apiUrl} (reference ${apiUrl}/docs); a key: pnpm api-keys create --tenant <tenant id>`);
+  if (services.includes('privacy'))
+    say(
+      'privacy: erase a customer with pnpm privacy erase --tenant <id> --email <address> (or POST /v1/admin/erasures with an --admin key)',
+    );
   say(
     `dashboard: ${apiUrl}/dashboard (sign in with an API key${env.DASHBOARD_LINK_SECRET === LOCAL_DEV_DASHBOARD_LINK_SECRET ? ", or open it from the app's settings page: DASHBOARD_URL and the local DASHBOARD_LINK_SECRET are set for the app and the api" : ''})`,
   );
@@ -314,6 +336,7 @@ function readinessUrls(env: NodeJS.ProcessEnv): Record<string, string> {
     app: base(env['APP_OPERATIONS_HOST'], env['APP_OPERATIONS_PORT'] ?? '8093'),
     'crm-sync': base(env['CRM_HOST'], env['CRM_PORT'] ?? '8095'),
     api: base(env['API_OPERATIONS_HOST'], env['API_OPERATIONS_PORT'] ?? '8096'),
+    privacy: base(env['PRIVACY_OPERATIONS_HOST'], env['PRIVACY_OPERATIONS_PORT'] ?? '8097'),
   };
 }
 

@@ -13,6 +13,7 @@ import { loadAppConfig } from '@livechat-pipeline/app';
 import { loadCrmSyncConfig } from '@livechat-pipeline/crm-sync';
 import { loadIngestConfig } from '@livechat-pipeline/ingest';
 import { loadNormalizerConfig } from '@livechat-pipeline/normalizer';
+import { loadPrivacyServiceConfig } from '@livechat-pipeline/privacy-service';
 import { loadTranscriptsConfig } from '@livechat-pipeline/transcripts';
 
 /**
@@ -81,6 +82,16 @@ const listening: Record<string, (env: NodeJS.ProcessEnv) => Listening> = {
   'crm-sync': (env) => {
     const c = loadCrmSyncConfig(env);
     return { ports: [c.http.port], operations: c.http };
+  },
+  privacy: (env) => {
+    // it refuses to start without keys: a throwaway pair, made here
+    const key = (): string => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
+    const c = loadPrivacyServiceConfig({
+      PRIVACY_KEYS: `k1:${key()}`,
+      PRIVACY_EMAIL_HASH_KEY: key(),
+      ...env,
+    });
+    return { ports: [c.operations.port], operations: c.operations };
   },
 };
 
@@ -163,7 +174,7 @@ describe('deployment files (infra/docker/Dockerfile, infra/compose.yaml)', () =>
   it('the image is multi-stage, installs production dependencies from the lockfile and runs as a non-root user', () => {
     expect(dockerfile.match(/^FROM /gm)?.length ?? 0).toBeGreaterThanOrEqual(3);
     expect(dockerfile).toMatch(
-      /pnpm install --frozen-lockfile --prod --filter-prod "@livechat-pipeline\/\$\{SERVICE\}\.\.\."/,
+      /pnpm install --frozen-lockfile --prod --filter-prod "\{\.\/services\/\$\{SERVICE\}\}\.\.\."/,
     );
     const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(lastStage).toMatch(/^USER node$/m);

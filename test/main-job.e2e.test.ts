@@ -128,6 +128,7 @@ describe('the main job (npm start) on an empty stack', () => {
       APP_OPERATIONS_PORT: await freePort(),
       API_PORT: await freePort(),
       API_OPERATIONS_PORT: await freePort(),
+      PRIVACY_OPERATIONS_PORT: await freePort(),
     };
     const durations: number[] = [];
     for (let run = 1; run <= RUNS; run++) {
@@ -175,6 +176,7 @@ describe('the main job (npm start) on an empty stack', () => {
           'app',
           'ingest',
           'normalizer',
+          'privacy',
           'transcripts',
         ]);
         for (const port of [
@@ -184,6 +186,7 @@ describe('the main job (npm start) on an empty stack', () => {
           ports.ANALYTICS_PORT,
           ports.APP_OPERATIONS_PORT,
           ports.API_OPERATIONS_PORT,
+          ports.PRIVACY_OPERATIONS_PORT,
         ])
           expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
         // Whoever won the race to create chat-events (normalizer or transcripts), it has the writer's settings.

@@ -6,6 +6,8 @@ import type { CustomerSubject, ErasureResult, PrivacyVault } from './vault.js';
 
 /** The projections that ship an erase function, and whether theirs takes the request id (crm's does). */
 export const PROJECTION_NAMES = ['transcripts', 'analytics', 'crm'] as const;
+/** PRIVACY_PROJECTIONS when unset: every projection, each in the schema of its name. */
+export const PRIVACY_PROJECTIONS_DEFAULT = 'transcripts,analytics,crm';
 export type ProjectionName = (typeof PROJECTION_NAMES)[number];
 
 /** One projection to erase: `<schema>.erase_chats(tenant, chat_ids[, request_id]) returns bigint`. */

@@ -21,6 +21,7 @@ export type {
   ChatKeyState,
   CustomerLink,
   CustomerSubject,
+  ErasureAuditEntry,
   ErasureRequest,
   ErasureResult,
   RewrapResult,
@@ -29,6 +30,7 @@ export type {
 export { openValues, sealValues } from './sealed-values.js';
 export type { SealSpec, SealedValues } from './sealed-values.js';
 export {
+  PRIVACY_PROJECTIONS_DEFAULT,
   PROJECTION_NAMES,
   eraseProjections,
   parseProjectionList,

@@ -46,6 +46,22 @@ export interface ErasureResult {
   readonly alreadyDone: boolean;
 }
 
+/** One row of `privacy.erasure_audit` (`erasuresOf`). */
+export interface ErasureAuditEntry {
+  readonly requestId: string;
+  readonly actor: string;
+  readonly kind: 'customer_id' | 'email' | 'chats' | 'retention';
+  readonly requestedAt: string;
+  readonly chats: number;
+  readonly keysErased: number;
+  readonly tombstonesCreated: number;
+  readonly customerLinksDeleted: number;
+  /** Rows each projection removed, summed over the runs and the sweep. */
+  readonly projections: Readonly<Record<string, number>>;
+  /** When the post-TTL sweep ran (null: not yet). */
+  readonly sweptAt: string | null;
+}
+
 export interface RewrapResult {
   readonly rewrapped: number;
   /** Live keys per KEK id after the run (the active id only, when it is safe to remove the others). */
@@ -493,6 +509,40 @@ export class PrivacyVault {
         where a.request_id = $1`,
       [requestId, JSON.stringify(counts), options.swept],
     );
+  }
+
+  /** A tenant's erasure audit, newest first: who, when, what kind, counts; never the subject. */
+  async erasuresOf(tenantId: string, limit = 100): Promise<ErasureAuditEntry[]> {
+    checkId('tenant id', tenantId);
+    const rows = await this.query<{
+      request_id: string;
+      actor: string;
+      subject_kind: ErasureAuditEntry['kind'];
+      requested_at: Date;
+      chats: number;
+      keys_erased: number;
+      tombstones_created: number;
+      customer_links_deleted: number;
+      projection_counts: Record<string, number>;
+      swept_at: Date | null;
+    }>(
+      `select request_id, actor, subject_kind, requested_at, chats, keys_erased, tombstones_created,
+              customer_links_deleted, projection_counts, swept_at
+         from ${this.s}.erasure_audit where tenant_id = $1 order by requested_at desc, request_id limit $2`,
+      [tenantId, Math.max(1, Math.min(limit, 10_000))],
+    );
+    return rows.map((r) => ({
+      requestId: r.request_id,
+      actor: r.actor,
+      kind: r.subject_kind,
+      requestedAt: r.requested_at.toISOString(),
+      chats: r.chats,
+      keysErased: r.keys_erased,
+      tombstonesCreated: r.tombstones_created,
+      customerLinksDeleted: r.customer_links_deleted,
+      projections: r.projection_counts,
+      sweptAt: r.swept_at === null ? null : r.swept_at.toISOString(),
+    }));
   }
 
   stats(): VaultStats {

@@ -77,7 +77,6 @@ const envSchema = z.object({
   API_LOG_LEVEL: logLevelVar(),
   PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
   API_PRIVACY_POOL_SIZE: poolSizeVar(2),
-  PRIVACY_PROJECTIONS: z.string().default(PRIVACY_PROJECTIONS_DEFAULT),
 });
 
 /** Reads and validates the api's environment once; throws ApiConfigError naming every bad variable. */
@@ -91,7 +90,12 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   } catch (error) {
     problems.push((error as Error).message);
   }
-  const projections = parseProjectionList(parsed.ok ? parsed.data.PRIVACY_PROJECTIONS : '');
+  // read apart from the schema so that its problems are named even when another variable is bad too
+  const projections = parseProjectionList(
+    (env['PRIVACY_PROJECTIONS'] ?? '').trim() === ''
+      ? PRIVACY_PROJECTIONS_DEFAULT
+      : env['PRIVACY_PROJECTIONS']!,
+  );
   if (!projections.ok) problems.push(...projections.problems.map((p) => `PRIVACY_PROJECTIONS: ${p}`));
   if (!parsed.ok || !dashboard.ok || !projections.ok || problems.length > 0)
     throw new ApiConfigError(problems);

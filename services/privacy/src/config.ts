@@ -45,7 +45,6 @@ const schema = z.object({
   // two at least: a job holds its lock on one connection and works on another
   PRIVACY_POOL_SIZE: poolSizeVar(2, 2),
   PRIVACY_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
-  PRIVACY_PROJECTIONS: z.string().default(PRIVACY_PROJECTIONS_DEFAULT),
   PRIVACY_RETENTION_DAYS: intVar(1, 36_500).optional(),
   PRIVACY_RETENTION_INTERVAL_MS: intVar(100, 7 * 86_400_000).default(86_400_000),
   PRIVACY_RETENTION_BATCH_SIZE: intVar(1, 10_000).default(1000),
@@ -73,7 +72,12 @@ export function loadPrivacyServiceConfig(env: NodeJS.ProcessEnv): PrivacyService
   } catch (error) {
     problems.push((error as Error).message);
   }
-  const projections = parseProjectionList(parsed.ok ? parsed.data.PRIVACY_PROJECTIONS : '');
+  // read apart from the schema so that its problems are named even when another variable is bad too
+  const projections = parseProjectionList(
+    (env['PRIVACY_PROJECTIONS'] ?? '').trim() === ''
+      ? PRIVACY_PROJECTIONS_DEFAULT
+      : env['PRIVACY_PROJECTIONS']!,
+  );
   if (!projections.ok) problems.push(...projections.problems.map((p) => `PRIVACY_PROJECTIONS: ${p}`));
   if (!parsed.ok || privacy === null || !projections.ok || problems.length > 0)
     throw new ServiceConfigError(`invalid privacy configuration:\n  ${problems.join('\n  ')}`);
