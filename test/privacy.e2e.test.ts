@@ -10,7 +10,11 @@ import {
 } from '@livechat-pipeline/traffic-simulator';
 import { rebuild } from '@livechat-pipeline/postgres-consumer';
 import { ChatEventOpener, openPrivacyVault, transcriptsConsumer } from '@livechat-pipeline/transcripts';
-import { analyticsConsumer } from '@livechat-pipeline/analytics';
+import {
+  ChatEventOpener as AnalyticsChatEventOpener,
+  analyticsConsumer,
+  openPrivacyVault as openAnalyticsPrivacyVault,
+} from '@livechat-pipeline/analytics';
 import { CrmChatEventOpener, crmConsumer, openCrmPrivacyVault } from '@livechat-pipeline/crm-sync';
 import { runErasure, runRetentionErasure, type ErasureDeps } from '@livechat-pipeline/privacy';
 import { testKafka, waitFor } from '@livechat-pipeline/testkit';
@@ -176,7 +180,13 @@ async function rebuildAll(): Promise<Record<string, number>> {
     await transcriptsVault?.close();
   }
   step('rebuild: analytics');
-  totals['analytics'] = (await rebuild(analyticsConsumer(stack.configs.analytics), options)).total;
+  const analyticsVault = await openAnalyticsPrivacyVault(stack.configs.analytics.privacy);
+  try {
+    const opener = new AnalyticsChatEventOpener(analyticsVault?.vault ?? null, { service: 'analytics' });
+    totals['analytics'] = (await rebuild(analyticsConsumer(stack.configs.analytics, opener), options)).total;
+  } finally {
+    await analyticsVault?.close();
+  }
   step('rebuild: crm');
   const crmVault = await openCrmPrivacyVault(stack.configs.crm);
   try {
