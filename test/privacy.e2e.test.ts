@@ -200,8 +200,10 @@ async function rebuildAll(): Promise<Record<string, number>> {
 }
 
 describe('privacy end to end (issue 19)', () => {
-  // Random per run (the chats' shapes vary: welcome messages, resumed threads, ratings); PRIVACY_E2E_SEED repeats one.
-  const seed = Number(process.env['PRIVACY_E2E_SEED'] ?? randomInt(1, 2 ** 30));
+  // Fixed, so the run is deterministic (the canary values are random, the chats' shapes are not): with seed 1000 a
+  // canary chat opens with the agent's welcome message before the customer speaks, which analytics must still tell
+  // apart once the chat is erased. PRIVACY_E2E_SEED tries another traffic.
+  const seed = Number(process.env['PRIVACY_E2E_SEED'] ?? 1000);
   process.stderr.write(`privacy e2e: traffic seed ${seed} (PRIVACY_E2E_SEED=${seed} repeats it)\n`);
   const main = simulateTraffic({
     seed,
