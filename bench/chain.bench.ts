@@ -35,7 +35,13 @@ import {
   type Names,
 } from './chain/phases.js';
 import { printSummary } from './chain/summary.js';
-import { privacyOff, privacyOn, type PrivacyMode, type PrivacyRun } from './chain/privacy.js';
+import {
+  privacyOff,
+  privacyOn,
+  sampleSealedEvents,
+  type PrivacyMode,
+  type PrivacyRun,
+} from './chain/privacy.js';
 
 // Settings (chain/settings.ts) are read from the command line when it loads; phases in chain/phases.ts.
 /** Returns the exit code: 1 when a figure of the closing table is INVALID. */
@@ -73,7 +79,13 @@ async function main(): Promise<number> {
     const analyticsRebuild = await analyticsRebuildPhase(e, db, names, chained);
     const stages = await stagesPhase(e, kafka, admin, db, names, preloaded.rawHigh, chained);
     const baselined = await baselinePhase(e, db, names, chained);
-    let privacyOnRun: { preloaded: typeof preloaded; chained: typeof chained } | undefined;
+    let privacyOnRun:
+      | {
+          preloaded: typeof preloaded;
+          chained: typeof chained;
+          sample: Awaited<ReturnType<typeof sampleSealedEvents>>;
+        }
+      | undefined;
     if (secondMode !== undefined) {
       // The same input generated again (same seed and count) on topics of its own, sealed, through the same chain.
       const onSuffix = `${suffix}pv`;
@@ -84,7 +96,8 @@ async function main(): Promise<number> {
       };
       const onPreloaded = await preload(e, kafka, admin, onNames);
       const onChained = await chainPhase(e, kafka, admin, db, onNames, onPreloaded.rawHigh, running);
-      privacyOnRun = { preloaded: onPreloaded, chained: onChained };
+      const sample = await sampleSealedEvents(kafka, e.schemaRegistryUrl, onChained.chainTopic);
+      privacyOnRun = { preloaded: onPreloaded, chained: onChained, sample };
     }
     return printSummary(print, {
       privacy: firstMode,

@@ -6,7 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { rawKeyScope, sealRawBody } from '@livechat-pipeline/events';
+import type { Kafka } from 'kafkajs';
+import {
+  ConfluentAvroSerde,
+  SchemaRegistryClient,
+  rawKeyScope,
+  readChatEvent,
+  sealRawBody,
+} from '@livechat-pipeline/events';
 import {
   MAX_CHATS_PER_CALL,
   PrivacyVault,
@@ -92,4 +99,47 @@ export async function privacyOn(e: Endpoints, suffix: string): Promise<PrivacyRu
       await pool.end();
     },
   };
+}
+
+/**
+ * Of the first `limit` records of a chat-events topic, how many carry a sealed envelope: proof that the normalizer
+ * of a run with encryption on did seal what it produced (0 makes the on/off figure INVALID).
+ */
+export async function sampleSealedEvents(
+  kafka: Kafka,
+  schemaRegistryUrl: string,
+  topic: string,
+  limit = 500,
+): Promise<{ read: number; sealed: number }> {
+  const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: schemaRegistryUrl }));
+  const consumer = kafka.consumer({
+    groupId: `bench-sealed-sample-${Date.now().toString(36)}`,
+    maxWaitTimeInMs: 100,
+  });
+  await consumer.connect();
+  let read = 0;
+  let sealed = 0;
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, 30_000); // a topic with fewer records than the limit
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            if (read >= limit || message.value === null) return;
+            read++;
+            const event = await readChatEvent(serde, message.value);
+            if (event.sealed?.envelope != null) sealed++;
+            if (read >= limit) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return { read, sealed };
 }

@@ -29,7 +29,12 @@ export interface RunFigures {
   /** Encryption of the run above (the first of --privacy's modes). */
   readonly privacy: PrivacyMode;
   /** With --privacy both: the chain again with encryption on, on a pre-load of its own. */
-  readonly privacyOn?: { readonly preloaded: Preloaded; readonly chained: ChainPhase };
+  readonly privacyOn?: {
+    readonly preloaded: Preloaded;
+    readonly chained: ChainPhase;
+    /** The first records of its chat-events topic: how many carry an envelope. */
+    readonly sample: { readonly read: number; readonly sealed: number };
+  };
 }
 
 /** The on/off comparison's inputs: a chain phase's distinct events, time and dead letters. */
@@ -234,11 +239,20 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
       `${fmt(c.normalizerSeconds, 2)} s (off: ${fmt(chain.normalizerSeconds, 2)} s)`,
     );
     w('cpu during the chain', c.cpu.describe());
+    w(
+      'sealed chat events (sample)',
+      `${on.sample.sealed} of the first ${on.sample.read} records carry an envelope`,
+    );
   }
   const rows = chainFigureRows(measurement);
   if (on !== undefined)
     rows.push(
-      privacyFigureRow(privacyModeRun(figures.chained), privacyModeRun(on.chained), PRIVACY_TARGET_RATIO),
+      privacyFigureRow(
+        privacyModeRun(figures.chained),
+        privacyModeRun(on.chained),
+        PRIVACY_TARGET_RATIO,
+        on.sample,
+      ),
     );
   print('');
   print('== result ==');

@@ -186,5 +186,8 @@ describe('encryption on / off (issue 19)', () => {
     const unequal = privacyFigureRow(off, { ...off, distinctEvents: 9_000, seconds: 5 }, 0.9);
     expect(unequal.verdict).toBe('INVALID');
     expect(unequal.reason).toContain('different numbers of distinct events');
+    const unsealed = privacyFigureRow(off, off, 0.9, { read: 500, sealed: 0 });
+    expect(unsealed.verdict).toBe('INVALID');
+    expect(unsealed.reason).toContain('no sealed chat event (0 of the first 500 records)');
   });
 });
