@@ -46,7 +46,9 @@ export {
 export type { ArchiveSource, RawWebhook, SealedBody, TenantSource, WebhookFormat } from './raw-webhook.js';
 export {
   ERASED_KEY_VERSION,
+  KEY_SCOPE_MAX,
   PERSONAL_PATHS,
+  boundedKeyScope,
   chatEventField,
   chatEventKeyScope,
   openChatEvent,

@@ -192,13 +192,31 @@ const idOf = (value: unknown): string | null =>
       : null;
 
 /**
+ * The longest key scope the vault stores (packages/privacy's `ID_MAX`): `keysFor` refuses a longer one with
+ * PRIVACY_INVALID_ARGUMENT, not retryable, and it checks every scope of a call before it queries, so one such scope
+ * would fail the key lookup of a whole batch.
+ */
+export const KEY_SCOPE_MAX = 256;
+
+/**
+ * `scope`, or `raw:<rawEventId>` when it is longer than the vault stores (a sender-chosen customer, visitor,
+ * ticket or chat id of any length). `rawKeyScope` and `chatEventKeyScope` both end here, so a raw record and its
+ * events still share a key.
+ */
+export function boundedKeyScope(scope: string, rawEventId: string): string {
+  return scope.length <= KEY_SCOPE_MAX ? scope : `raw:${rawEventId}`;
+}
+
+/**
  * The key scope of a chat event: its chat id; without one `customer:<customer_id>` (customer_identified),
  * `visitor:<visitor_id>` (visitor_queued), `ticket:<ticket_id>` (ticket_created), else `raw:<raw_event_id>` (the
- * scope its raw record got from `rawKeyScope`). Null when its type has nothing personal.
+ * scope its raw record got from `rawKeyScope`); `raw:<raw_event_id>` too when the scope would be longer than
+ * `KEY_SCOPE_MAX`. Null when its type has nothing personal.
  */
 export function chatEventKeyScope(event: SealableChatEvent): string | null {
   if (PERSONAL_PATHS[event.type] === undefined) return null;
-  if (event.chat_id !== null && event.chat_id !== '') return event.chat_id;
+  if (event.chat_id !== null && event.chat_id !== '')
+    return boundedKeyScope(event.chat_id, event.raw_event_id);
   const branch = branchOf(event);
   const id = (prefix: string, field: string): string | null => {
     const value = idOf(branch?.[field]);
@@ -212,7 +230,7 @@ export function chatEventKeyScope(event: SealableChatEvent): string | null {
         : event.type === 'ticket_created'
           ? id('ticket', 'ticket_id')
           : null;
-  return scoped ?? `raw:${event.raw_event_id}`;
+  return boundedKeyScope(scoped ?? `raw:${event.raw_event_id}`, event.raw_event_id);
 }
 
 function checkKeyScope(key: ChatKey, scope: string): void {
@@ -228,7 +246,7 @@ function checkKeyScope(key: ChatKey, scope: string): void {
  * `chat-event:<event_id>`), with their clear stand-ins in place. Nothing personal present: the event unchanged
  * with `sealed` null. Key `'erased'` (the scope was erased): the values are cleared the same way and no envelope
  * is kept (`envelope` null, `key_version` 0). An event already sealed is returned as it is. Pure: the input is never
- * mutated.
+ * mutated. Throws PRIVACY_INVALID_ARGUMENT when a type with personal values has no body branch of its name.
  */
 export function sealChatEvent<E extends SealableChatEvent>(
   event: E,
@@ -239,8 +257,15 @@ export function sealChatEvent<E extends SealableChatEvent>(
   // would replace the envelope that holds the originals.
   if (event.sealed !== undefined && event.sealed !== null) return { ...event, sealed: event.sealed };
   const specs = PERSONAL_PATHS[event.type];
+  if (specs === undefined) return { ...event, sealed: null };
   const branch = branchOf(event);
-  if (specs === undefined || branch === undefined) return { ...event, sealed: null };
+  // Fail closed: a personal type whose body is keyed under another branch (a record read back from the topic and
+  // altered, say) would otherwise go out unsealed.
+  if (branch === undefined)
+    throw new PrivacyError(
+      'PRIVACY_INVALID_ARGUMENT',
+      `chat event ${event.event_id} of type ${event.type.slice(0, 80)} has no body branch of that type`,
+    );
   if (key === 'erased') {
     // sealValues needs a key to compute the clear stand-ins; a throwaway one, whose envelope is dropped.
     const throwaway = new ChatKey('erased', scope, 1, randomBytes(32));

@@ -439,6 +439,18 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(sealChatEvent(sealed, chatEventKeyScope(event)!, 'erased')).toEqual(sealed);
   });
 
+  it('fails closed: a personal type whose body is keyed under another branch throws, never goes out in clear', () => {
+    const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
+    const misplaced = { ...event, body: { thread_tagged: branch(event) } } as unknown as ChatDomainEvent;
+    for (const key of [keyFor(event), 'erased' as const])
+      expect(() => sealChatEvent(misplaced, chatEventKeyScope(event)!, key)).toThrow(
+        expect.objectContaining({ code: 'PRIVACY_INVALID_ARGUMENT' }),
+      );
+    // A type with nothing personal is not concerned.
+    const tagged = sample('v3.6-thread_tagged.json', 'thread_tagged');
+    expect(sealChatEvent(tagged, 'PJ0MRSHTDG', 'erased').sealed).toBeNull();
+  });
+
   it('refuses a key of another scope, when sealing and when opening', () => {
     const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
     const wrong = new ChatKey(event.tenant, 'another-chat', 1, randomBytes(32));
@@ -547,7 +559,7 @@ function plantCanaries(event: ChatDomainEvent): { event: ChatDomainEvent; plante
     return canary(employee);
   };
   const planted = walk(branch(event), '') as Record<string, unknown>;
-  return { event: { ...event, body: { [event.type]: planted } } as ChatDomainEvent, planted: n };
+  return { event: { ...event, body: { [event.type]: planted } } as unknown as ChatDomainEvent, planted: n };
 }
 
 describe('canaries: no personal value of any event stays in clear, sealed or erased', () => {
@@ -591,7 +603,7 @@ describe('canaries: no personal value of any event stays in clear, sealed or era
       unknown(body['user'], 'kind');
       unknown(body, 'user_kind');
       unknown(body['message'], 'author_kind');
-      const event = { ...original, body: { [original.type]: body } } as ChatDomainEvent;
+      const event = { ...original, body: { [original.type]: body } } as unknown as ChatDomainEvent;
       const { event: planted } = plantCanaries(event);
       const scope = chatEventKeyScope(planted);
       if (scope === null) continue;
