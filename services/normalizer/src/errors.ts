@@ -43,7 +43,7 @@ export const NORMALIZER_ERROR_CODES = {
   NORMALIZER_KEY_SCOPE_INVALID: {
     retryable: false,
     description:
-      'A chat event of the record has a key scope (chat, customer, visitor or ticket id) or tenant the key store refuses (over 256 characters)',
+      'A chat event of the record has a key scope (chat, customer, visitor or ticket id) or tenant the key store cannot take: a NUL character (Postgres text cannot hold it), or a tenant over 256 characters',
   },
   NORMALIZER_OVER_LIMIT: {
     retryable: false,

@@ -572,7 +572,7 @@ export class RawWebhookNormalizer {
         await this.stage(batch, item, async () => {
           throw new NormalizerError(
             'NORMALIZER_KEY_SCOPE_INVALID',
-            `event ${invalid.event_id} (${invalid.type}): its tenant or key scope is empty or over 256 characters`,
+            `event ${invalid.event_id} (${invalid.type}): its tenant or key scope is empty, over 256 characters or holds a NUL`,
           );
         });
         continue;

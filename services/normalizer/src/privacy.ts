@@ -79,7 +79,9 @@ export async function fetchKeys(
  * Who the customer of each chat (key scope) is, as far as these events tell: `customer_identified` (customer id,
  * e-mail), `thread_started` users of kind customer (id, e-mail), `visitor_queued` (visitor id, e-mail),
  * `ticket_created` (the requester's e-mail, under the ticket's scope and under the chat it came from). An erasure
- * by customer id or e-mail then finds the chats. Values the key store would refuse (too long) are left out.
+ * by customer id or e-mail then finds the chats. Each link is under the key scope the event is sealed with (its
+ * chat id, else or when over-long the scope `chatEventKeyScope` gives), which is what an erasure erases. Values the
+ * key store would refuse (too long, a NUL) are left out.
  */
 export function customerLinks(
   events: readonly ChatDomainEvent[],
@@ -107,7 +109,7 @@ export function customerLinks(
       }
       case 'thread_started':
         for (const user of event.body.thread_started.users)
-          if (user.kind === 'customer') add(event.tenant, event.chat_id, user.id, user.email);
+          if (user.kind === 'customer') add(event.tenant, scopeOf(event), user.id, user.email);
         break;
       case 'visitor_queued': {
         const body = event.body.visitor_queued;
