@@ -91,7 +91,8 @@ export class ChatEventOpener {
       else if (result.outcome === 'undecryptable') invalid++;
       return result.event;
     });
-    // Counted once the whole batch opened: a batch retried after a key-store outage is not counted twice.
+    // Counted once the whole batch opened (a batch retried after a key-store outage is not counted twice; one retried
+    // after a Postgres failure of the apply is).
     if (erased > 0) this.undecryptable.inc({ reason: 'erased' }, erased);
     if (invalid > 0) this.undecryptable.inc({ reason: 'invalid' }, invalid);
     return opened;
