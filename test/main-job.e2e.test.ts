@@ -250,7 +250,7 @@ describe('the main job (npm start) on an empty stack', () => {
         expect(exit, digest(job.output)).toEqual({ code: 0, signal: null });
         for (const [name, pid] of children)
           expect(isAlive(pid), `${name} (pid ${pid}) still running`).toBe(false);
-        expect(job.output.filter((l) => /^main: .* stopped$/.test(l))).toHaveLength(6);
+        expect(job.output.filter((l) => /^main: .* stopped$/.test(l))).toHaveLength(7);
         expect(job.output.filter((l) => /exited \(/.test(l))).toEqual([]);
       } finally {
         if (job.child.exitCode === null && job.child.signalCode === null) {

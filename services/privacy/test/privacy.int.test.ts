@@ -258,5 +258,53 @@ describe('privacy service and CLI on the real Postgres', () => {
       running.map(async (r) => (await r.metrics.retentionChatsErased.get()).values[0]?.value ?? 0),
     );
     expect(erased.reduce((a, b) => a + b, 0)).toBe(2);
+    await Promise.all(running.splice(0).map((r) => r.stop()));
+  });
+
+  it('a projection step that fails is counted as a job failure, and the sweep completes it once it works', async () => {
+    await vault.keysFor('ret-late', ['late-1'], { create: true });
+    await pool.query(
+      `update privacy.chat_keys set last_seen_at = now() - interval '400 days' where tenant_id = 'ret-late'`,
+    );
+    await plant('ret-late', ['late-1']);
+    const config = loadPrivacyServiceConfig({
+      ...env,
+      // crm's schema is not migrated yet
+      PRIVACY_PROJECTIONS: 'transcripts:st_transcripts,crm:st_crm_late',
+      PRIVACY_RETENTION_DAYS: '30',
+      PRIVACY_RETENTION_INTERVAL_MS: '200',
+      PRIVACY_SWEEP_INTERVAL_MS: '200',
+      PRIVACY_KEY_CACHE_TTL_MS: '1000',
+    });
+    const service = await startPrivacyService(config, silent);
+    running.push(service);
+    const failures = async (job: string) =>
+      (await service.metrics.jobFailures.get()).values.find((v) => v.labels['job'] === job)?.value ?? 0;
+    // the key is shredded (each round's failure stops its batch; the next round goes on)
+    await waitFor(
+      async () =>
+        (
+          await pool.query(
+            `select 1 from privacy.chat_keys where tenant_id = 'ret-late' and erased_at is not null and wrapped_key is null`,
+          )
+        ).rowCount === 1,
+      { timeoutMs: 10_000 },
+    );
+    await waitFor(async () => (await failures('retention')) >= 1, { timeoutMs: 10_000 });
+    // the projection before the missing one is erased
+    expect((await remaining('ret-late'))[0]).toEqual([]);
+
+    await createStandIn(pool, 'st_crm_late', true);
+    await pool.query(`insert into st_crm_late.rows values ('ret-late', 'late-1')`);
+    await waitFor(
+      async () =>
+        (
+          await pool.query(
+            `select 1 from privacy.erasure_audit where tenant_id = 'ret-late' and swept_at is not null`,
+          )
+        ).rowCount === 1,
+      { timeoutMs: 10_000 },
+    );
+    expect((await pool.query(`select * from st_crm_late.rows`)).rows).toEqual([]);
   });
 });
