@@ -331,7 +331,10 @@ describe('privacy end to end (issue 19)', () => {
     for (const n of Object.values(totals)) expect(n).toBe(eventsBefore.records);
     // The services stay stopped: the retention test needs only the database, the rotation test restarts them.
     await expectNoCanaryAnywhere('after the rebuild');
-    expect(await analyticsCounts(canaryChats)).toEqual(countsBefore);
+    // Soft: the other customers' views are checked too when the erased chats' facts differ.
+    expect
+      .soft(await analyticsCounts(canaryChats), "the erased chats' analytics facts after the rebuild")
+      .toEqual(countsBefore);
     expect(await rowChecksums(pool, schemas(), erasedCanary, { views: true })).toEqual(othersViews);
   });
 
