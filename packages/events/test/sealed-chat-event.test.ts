@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseWebhook } from '@livechat-pipeline/livechat';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { ChatKey, PrivacyError } from '@livechat-pipeline/privacy';
-import type { SealSpec } from '@livechat-pipeline/privacy';
+import type { ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
 import { describe, expect, it } from 'vitest';
 import { chatEventSchema } from '../src/chat-event.js';
 import { PERSONAL_PATHS, chatEventKeyScope, openChatEvent, sealChatEvent } from '../src/sealed-chat-event.js';
@@ -247,6 +247,9 @@ describe('sealChatEvent / openChatEvent', () => {
         if (clear === null || (Array.isArray(clear) && clear.length === 0)) {
           if (typeof original === 'string' && original.length >= 4)
             expect(clearJson, `${fixture} ${path}`).not.toContain(JSON.stringify(original));
+        } else if (path === '/reason') {
+          // A transfer reason stays in clear only as one of LiveChat's enum values.
+          expect(['manual', 'inactive', 'assigned', 'unassigned', 'other'], fixture).toContain(clear);
         } else {
           const reduced = JSON.parse(clear as string) as Record<string, unknown>;
           for (const [name, value] of Object.entries(reduced)) {
@@ -375,6 +378,22 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(erasedTicket['tags']).toEqual(branch(ticket)['tags']);
   });
 
+  it("a transfer's reason: LiveChat's enum values survive erasure (analytics counts by them), free text does not", () => {
+    const transfer = sample('v3.6-chat_transferred.json', 'chat_transferred');
+    const withReason = (reason: string): typeof transfer => ({
+      ...transfer,
+      body: { chat_transferred: { ...branch(transfer), reason } } as unknown as typeof transfer.body,
+    });
+    for (const reason of ['manual', 'inactive', 'assigned', 'unassigned', 'other']) {
+      const erased = sealChatEvent(withReason(reason), chatEventKeyScope(transfer)!, 'erased');
+      expect(branch(erased)['reason'], reason).toBe(reason);
+    }
+    const freeText = withReason('CANARY call me at canary@example.com');
+    const erased = sealChatEvent(freeText, chatEventKeyScope(transfer)!, 'erased');
+    expect(branch(erased)['reason']).toBeNull();
+    expect(JSON.stringify(erased)).not.toContain('CANARY');
+  });
+
   it('tampered, moved or foreign envelopes open as undecryptable, with the clear values kept', () => {
     const event = sample('v3.6-incoming_chat-visit-answer.json', 'customer_identified');
     const other = sample('v3.6-incoming_chat-visit-answer.json', 'message_posted');
@@ -449,6 +468,29 @@ describe('sealChatEvent / openChatEvent', () => {
     // A type with nothing personal is not concerned.
     const tagged = sample('v3.6-thread_tagged.json', 'thread_tagged');
     expect(sealChatEvent(tagged, 'PJ0MRSHTDG', 'erased').sealed).toBeNull();
+  });
+
+  it("given the batch's key map or a lookup, opens with the state of the record's own sealed.key_scope", () => {
+    const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
+    // Sealed under another scope than chatEventKeyScope (the normalizer seals with its raw record's scope).
+    const rawScope = 'raw:raw-v3.6-thread_summary_set.json';
+    const key = new ChatKey(event.tenant, rawScope, 1, randomBytes(32));
+    const sealed = viaAvro(sealChatEvent(event, rawScope, key));
+    const chatKey = keyFor(event);
+    const keys = new Map<string, ChatKeyState>([
+      [chatEventKeyScope(event)!, { state: 'active', key: chatKey }],
+      [rawScope, { state: 'active', key }],
+    ]);
+    expect(openChatEvent(sealed, keys)).toEqual({ event: { ...event, sealed: null }, outcome: 'opened' });
+    expect(openChatEvent(sealed, (scope) => keys.get(scope)).outcome).toBe('opened');
+    // Its scope missing from the map: the retryable wait, not a dead letter.
+    expect(() => openChatEvent(sealed, new Map())).toThrow(
+      expect.objectContaining({ code: 'PRIVACY_KEY_UNAVAILABLE', retryable: true }),
+    );
+    // One state of the wrong scope stays a caller bug.
+    expect(() => openChatEvent(sealed, { state: 'active', key: chatKey })).toThrow(
+      expect.objectContaining({ code: 'PRIVACY_INVALID_ARGUMENT' }),
+    );
   });
 
   it('refuses a key of another scope, when sealing and when opening', () => {
