@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
+import type { SealedFields } from '@livechat-pipeline/events';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import type { PostgresConsumer } from '@livechat-pipeline/postgres-consumer';
 import {
@@ -134,7 +135,7 @@ afterAll(async () => {
 });
 
 describe('transcripts: sealed chat events', () => {
-  it('projects the opened values, and an erased chat without them (rows and counts the same, no dead letter)', async () => {
+  it('projects the opened values; an erased chat and a tampered envelope without them (rows and counts the same, no dead letter)', async () => {
     sealedCanary = `SEALED${Date.now().toString(36)}`;
     const erasedCanary = `ERASED${Date.now().toString(36)}`;
     const sealed = await sealEvents(writer.vault, [
@@ -145,7 +146,19 @@ describe('transcripts: sealed chat events', () => {
     expect(JSON.stringify(sealed)).not.toContain(sealedCanary);
     // The customer asks to be forgotten before the projection reads the chat: its keys are shredded.
     await writer.vault.eraseChats(tenant, canaryScopes('erased'), { actor: 'test' });
-    await produceChatEvents(topic, [...sealed, sentinel('first')]);
+    // And a message whose envelope was tampered with on the way: applied without its text, counted as invalid.
+    const [tampered] = await sealEvents(writer.vault, [
+      event(
+        'message_posted',
+        { message: message({ livechat_event_id: 'lc-tampered', text: `${erasedCanary} tampered` }) },
+        { event_id: 'ev-tampered', tenant, chat_id: 'chat-tampered', thread_id: 'thread-tampered' },
+      ),
+    ]);
+    const { sealed: fields } = tampered as unknown as { sealed: SealedFields };
+    const envelope = Buffer.from(fields.envelope!);
+    envelope[envelope.length - 1]! ^= 1;
+    const forged = { ...tampered!, sealed: { ...fields, envelope } } as unknown as ChatDomainEvent;
+    await produceChatEvents(topic, [...sealed, forged, sentinel('first')]);
     await projected('first');
 
     expect(await columnsContaining(pool, 'transcripts', sealedCanary)).toEqual(PERSONAL_COLUMNS);
@@ -181,7 +194,12 @@ describe('transcripts: sealed chat events', () => {
     expect(await metric('transcripts_privacy_fields_undecryptable_total', { reason: 'erased' })).toBe(
       erasedEvents,
     );
-    expect(await metric('transcripts_privacy_fields_undecryptable_total', { reason: 'invalid' })).toBe(0);
+    expect(await metric('transcripts_privacy_fields_undecryptable_total', { reason: 'invalid' })).toBe(1);
+    const forgedRow = await pool.query(
+      `select kind, author_id, text from transcripts.entries where tenant = $1 and chat_id = 'chat-tampered'`,
+      [tenant],
+    );
+    expect(forgedRow.rows).toEqual([{ kind: 'message', author_id: 'cust-1', text: null }]);
     expect(await deadLetterCount(`${consumerName}.dlq`)).toBe(0);
   });
 
