@@ -3,7 +3,7 @@
  * -> Postgres, the services in this process on the real stack, beside a baseline of plain batched INSERTs of
  * the same rows in the same run; then a rebuild of the analytics schema from the chain's chat events.
  *
- *   pnpm bench:chain [--webhooks 200000] [--timeout-s 900] [--no-stages] …   (--help for all flags)
+ *   pnpm bench:chain [--webhooks 200000] [--timeout-s 900] [--no-stages] [--privacy both|on|off] …   (--help for all flags)
  *
  * Phases: 1. generate realistic webhooks (traffic simulator) and pre-load them on a fresh raw topic
  * (untimed); 2. the chain, timed from the normalizer's start until the projection's stored offsets
@@ -13,7 +13,8 @@
  * projection's parallelism (as many connections as its pool, the rows split into its partitions).
  * The headline counts distinct events applied (the projection's `_dedup` rows), the topic's records beside it; the
  * run ends with one table (figure, value, target, anchor, MET/MISSED/INVALID) and the load before and after, and
- * exits 1 when a figure is INVALID (dead letters, an unequal baseline).
+ * exits 1 when a figure is INVALID (dead letters, an unequal baseline). With --privacy both (the default), phases 1 and
+ * 2 run once more with encryption on (issue 19), and the table gets the on/off ratio.
  * Figures go to stdout; progress to stderr. Uses KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL
  * when all are set, else brings the local stack up (and down again at the end if it started it).
  */
@@ -23,7 +24,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { benchKafka } from './lib/kafka.js';
 import { fmt } from './lib/report.js';
 import { machineLoad } from './lib/figures.js';
-import { BenchTimeout, logger, progress } from './chain/settings.js';
+import { BenchTimeout, logger, progress, settings } from './chain/settings.js';
 import { endpoints } from './chain/runtime.js';
 import {
   analyticsRebuildPhase,
@@ -34,6 +35,13 @@ import {
   type Names,
 } from './chain/phases.js';
 import { printSummary } from './chain/summary.js';
+import {
+  privacyOff,
+  privacyOn,
+  sampleSealedEvents,
+  type PrivacyMode,
+  type PrivacyRun,
+} from './chain/privacy.js';
 
 // Settings (chain/settings.ts) are read from the command line when it loads; phases in chain/phases.ts.
 /** Returns the exit code: 1 when a figure of the closing table is INVALID. */
@@ -47,6 +55,12 @@ async function main(): Promise<number> {
   await admin.connect();
   const db = new pg.Pool({ connectionString: e.databaseUrl, max: 3 });
   const running: { stop(): Promise<void> }[] = [];
+  const privacyRuns: PrivacyRun[] = [];
+  const privacyFor = async (mode: PrivacyMode, suffix: string): Promise<PrivacyRun> => {
+    const run = mode === 'on' ? await privacyOn(e, suffix) : privacyOff();
+    privacyRuns.push(run);
+    return run;
+  };
   const out: string[] = [];
   const print = (line = ''): void => {
     out.push(line);
@@ -54,13 +68,40 @@ async function main(): Promise<number> {
   };
   try {
     const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-    const names: Names = { suffix, rawTopic: `bench.webhooks.raw.${suffix}` };
+    const [firstMode = 'off', secondMode] = settings.privacyModes;
+    const names: Names = {
+      suffix,
+      rawTopic: `bench.webhooks.raw.${suffix}`,
+      privacy: await privacyFor(firstMode, suffix),
+    };
     const preloaded = await preload(e, kafka, admin, names);
     const chained = await chainPhase(e, kafka, admin, db, names, preloaded.rawHigh, running);
-    const analyticsRebuild = await analyticsRebuildPhase(e, db, chained);
+    const analyticsRebuild = await analyticsRebuildPhase(e, db, names, chained);
     const stages = await stagesPhase(e, kafka, admin, db, names, preloaded.rawHigh, chained);
     const baselined = await baselinePhase(e, db, names, chained);
+    let privacyOnRun:
+      | {
+          preloaded: typeof preloaded;
+          chained: typeof chained;
+          sample: Awaited<ReturnType<typeof sampleSealedEvents>>;
+        }
+      | undefined;
+    if (secondMode !== undefined) {
+      // The same input generated again (same seed and count) on topics of its own, sealed, through the same chain.
+      const onSuffix = `${suffix}pv`;
+      const onNames: Names = {
+        suffix: onSuffix,
+        rawTopic: `bench.webhooks.raw.${onSuffix}`,
+        privacy: await privacyFor(secondMode, onSuffix),
+      };
+      const onPreloaded = await preload(e, kafka, admin, onNames);
+      const onChained = await chainPhase(e, kafka, admin, db, onNames, onPreloaded.rawHigh, running);
+      const sample = await sampleSealedEvents(kafka, e.schemaRegistryUrl, onChained.chainTopic);
+      privacyOnRun = { preloaded: onPreloaded, chained: onChained, sample };
+    }
     return printSummary(print, {
+      privacy: firstMode,
+      ...(privacyOnRun === undefined ? {} : { privacyOn: privacyOnRun }),
       started,
       loadBefore,
       preloaded,
@@ -72,6 +113,7 @@ async function main(): Promise<number> {
   } finally {
     for (const r of running) await r.stop().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
+    for (const run of privacyRuns) await run.close().catch(() => undefined);
     await db.end().catch(() => undefined);
     await stack.stop();
   }

@@ -286,6 +286,28 @@ describe('deployment files (infra/docker/Dockerfile, infra/compose.yaml)', () =>
     }
   });
 
+  it('every service that seals, opens or erases personal data gets the same privacy keys and a key store', () => {
+    // the services issue 19 wires, and any other whose code reads the privacy configuration
+    const readsPrivacy = (service: string): boolean => {
+      const dir = path.join(root, 'services', service, 'src');
+      return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ts'))
+        .some((f) => /parsePrivacyConfig|PRIVACY_KEYS/.test(read(path.join('services', service, 'src', f))));
+    };
+    const wired = ['ingest', 'normalizer', 'transcripts', 'analytics', 'crm-sync', 'api', 'privacy'];
+    const privacyServices = serviceDirs.filter((s) => wired.includes(s) || readsPrivacy(s));
+    expect(privacyServices).toEqual(expect.arrayContaining(wired));
+    for (const service of privacyServices) {
+      const env = composed.get(service)?.environment ?? {};
+      expect(env['PRIVACY_KEYS'], service).toBe('${PRIVACY_KEYS:-}');
+      expect(env['PRIVACY_EMAIL_HASH_KEY'], service).toBe('${PRIVACY_EMAIL_HASH_KEY:-}');
+      // the key store: its own URL, or the service's database, which it defaults to
+      expect(env['PRIVACY_DATABASE_URL'] ?? env['DATABASE_URL'], `${service}: key store`).toMatch(
+        /^postgres:\/\/.*@postgres:5432\//,
+      );
+    }
+  });
+
   it("the published ports and the health check's port are the service's defaults", () => {
     for (const [service, c] of composed) {
       const defaults = listening[service]!({});

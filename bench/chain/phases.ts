@@ -21,6 +21,7 @@ import { insertPlain, projectionTables, readTables, type Parallelism } from '../
 import { CpuSampler, fmt, type CpuShare } from '../lib/report.js';
 import { logger, progress, settings } from './settings.js';
 import { benchKafka } from '../lib/kafka.js';
+import type { PrivacyRun } from './privacy.js';
 import {
   analyticsConfigFor,
   launchNormalizer,
@@ -51,6 +52,8 @@ export interface ChainResult {
 export interface Names {
   readonly suffix: string;
   readonly rawTopic: string;
+  /** Encryption on or off for this run's services and pre-load (chain/privacy.ts). */
+  readonly privacy: PrivacyRun;
 }
 
 /** What phase 1 leaves for the others and the summary. */
@@ -58,6 +61,9 @@ export interface Preloaded {
   readonly generated: ReturnType<typeof generateRawWebhooks>;
   readonly generateSeconds: number;
   readonly encodeSeconds: number;
+  /** Raw bodies sealed by the pre-load (encryption on), and how long it took (untimed for the chain). */
+  readonly sealed: number;
+  readonly sealSeconds: number;
   readonly produced: Awaited<ReturnType<typeof produceAll>>;
   readonly rawHigh: Map<number, bigint>;
   readonly rssAfterPreload: number;
@@ -84,6 +90,11 @@ export async function preload(e: Endpoints, kafka: Kafka, admin: Admin, names: N
   });
   const rawSchema = await serde.register(valueSubject(names.rawTopic), rawWebhookSchema());
   t = performance.now();
+  const sealed = await names.privacy.seal(generated.records);
+  const sealSeconds = (performance.now() - t) / 1000;
+  if (names.privacy.mode === 'on')
+    progress(`pre-load: sealed ${sealed} raw bodies as the ingest would, in ${fmt(sealSeconds, 2)} s`);
+  t = performance.now();
   const messages = generated.records.map((r) => ({ key: r.key, value: serde.encode(rawSchema, r.value) }));
   const encodeSeconds = (performance.now() - t) / 1000;
   progress(
@@ -108,7 +119,16 @@ export async function preload(e: Endpoints, kafka: Kafka, admin: Admin, names: N
     `pre-load done: ${produced.records} records (${fmt(produced.bytes / 1e6, 1)} MB) in ${fmt(produced.seconds, 2)} s`,
   );
   const rssAfterPreload = process.memoryUsage.rss() / 2 ** 20;
-  return { generated, generateSeconds, encodeSeconds, produced, rawHigh, rssAfterPreload };
+  return {
+    generated,
+    generateSeconds,
+    encodeSeconds,
+    sealed,
+    sealSeconds,
+    produced,
+    rawHigh,
+    rssAfterPreload,
+  };
 }
 
 /** What phase 2 leaves for the others and the summary. */
@@ -155,7 +175,7 @@ export async function chainPhase(
   const txSchema = `bench_tr_${suffix}`;
   await precreateChatEvents(kafka, chainTopic);
   progress(`starting the projection (${txName}, schema ${txSchema}) on ${chainTopic}…`);
-  const txConfig = transcriptsConfigFor(e, chainTopic, txName, txSchema);
+  const txConfig = transcriptsConfigFor(e, chainTopic, txName, txSchema, names.privacy.env);
   const projection = await startProjection(txConfig);
   running.push(projection);
   await waitJoined(projection);
@@ -167,7 +187,7 @@ export async function chainPhase(
       `starting the analytics projection (${analytics.name}, schema ${analytics.schema}) on ${chainTopic}…`,
     );
     const consumer = await startAnalytics(
-      analyticsConfigFor(e, chainTopic, analytics.name, analytics.schema),
+      analyticsConfigFor(e, chainTopic, analytics.name, analytics.schema, names.privacy.env),
       logger.child({ service: 'analytics' }),
     );
     running.push(consumer);
@@ -183,6 +203,7 @@ export async function chainPhase(
     txSchema,
     dlq: `bench.webhooks.raw.dlq.${suffix}`,
     analytics,
+    privacyEnv: names.privacy.env,
   });
   for (const consumer of running) await consumer.stop();
   running.length = 0;
@@ -217,11 +238,18 @@ export interface AnalyticsRebuild {
 export async function analyticsRebuildPhase(
   e: Endpoints,
   db: pg.Pool,
+  names: Names,
   chained: ChainPhase,
 ): Promise<AnalyticsRebuild | undefined> {
   const analytics = chained.analytics;
   if (analytics === undefined) return undefined;
-  const config = analyticsConfigFor(e, chained.chainTopic, analytics.name, analytics.schema);
+  const config = analyticsConfigFor(
+    e,
+    chained.chainTopic,
+    analytics.name,
+    analytics.schema,
+    names.privacy.env,
+  );
   progress(`analytics rebuild: truncating ${analytics.schema} and replaying ${chained.chainTopic}…`);
   const result = await rebuild(analyticsConsumer(config), {
     kafka: benchKafka(e.kafkaBrokers, 'bench-analytics-rebuild', logger),
@@ -260,7 +288,7 @@ export async function stagesPhase(
     db,
     chained.chainTopic,
     chained.chain.chatEvents,
-    names.suffix,
+    names,
   );
   return { normalizerAlone, projectionAlone };
 }
@@ -316,6 +344,7 @@ export async function runChain(
     txSchema: string;
     dlq: string;
     analytics: { readonly name: string; readonly schema: string } | undefined;
+    privacyEnv: Readonly<Record<string, string>>;
   },
 ): Promise<ChainResult> {
   const normalizerEnv: NodeJS.ProcessEnv = {
@@ -328,6 +357,7 @@ export async function runChain(
     NORMALIZER_DLQ_TOPIC: run.dlq,
     NORMALIZER_PORT: '0',
     LOG_LEVEL: settings.logLevel,
+    ...run.privacyEnv,
   };
   let peakRss = 0;
   let normalized = 0;
@@ -426,6 +456,7 @@ export async function runNormalizerAlone(
     NORMALIZER_DLQ_TOPIC: `bench.webhooks.raw.dlq.alone.${names.suffix}`,
     NORMALIZER_PORT: '0',
     LOG_LEVEL: settings.logLevel,
+    ...names.privacy.env,
   };
   let normalized = 0;
   const cpu = new CpuSampler();
@@ -458,11 +489,11 @@ export async function runProjectionAlone(
   db: pg.Pool,
   topic: string,
   chatEvents: number,
-  suffix: string,
+  names: Names,
 ): Promise<{ seconds: number; cpu: CpuShare }> {
-  const name = `bench-transcripts-alone-${suffix}`;
-  const schema = `bench_tr_alone_${suffix}`;
-  const config = transcriptsConfigFor(e, topic, name, schema);
+  const name = `bench-transcripts-alone-${names.suffix}`;
+  const schema = `bench_tr_alone_${names.suffix}`;
+  const config = transcriptsConfigFor(e, topic, name, schema, names.privacy.env);
   // Migrations are a one-off of a new schema, not throughput: done before the timer.
   await migrateConsumerSchema({
     databaseUrl: e.databaseUrl,

@@ -117,8 +117,10 @@ export function transcriptsConfigFor(
   chatEventsTopic: string,
   name: string,
   schema: string,
+  privacyEnv: Readonly<Record<string, string>> = {},
 ): TranscriptsConfig {
   return loadTranscriptsConfig({
+    ...privacyEnv,
     KAFKA_BROKERS: e.kafkaBrokers,
     SCHEMA_REGISTRY_URL: e.schemaRegistryUrl,
     DATABASE_URL: e.databaseUrl,
@@ -191,8 +193,10 @@ export function analyticsConfigFor(
   chatEventsTopic: string,
   name: string,
   schema: string,
+  privacyEnv: Readonly<Record<string, string>> = {},
 ): AnalyticsConfig {
   return loadAnalyticsConfig({
+    ...privacyEnv,
     KAFKA_BROKERS: e.kafkaBrokers,
     SCHEMA_REGISTRY_URL: e.schemaRegistryUrl,
     DATABASE_URL: e.databaseUrl,

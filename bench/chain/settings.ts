@@ -8,6 +8,8 @@ import { pino, destination, type Logger } from 'pino';
 export const TARGET_EVENTS_PER_S = 20_000;
 /** Issue 18: 20,000 distinct events/s, or at least half the rate of the equal-parallelism baseline. */
 export const TARGET_RATIO = 0.5;
+/** Issue 19: the chain with encryption on keeps at least 0.9x the distinct events/s of the same chain with it off. */
+export const PRIVACY_TARGET_RATIO = 0.9;
 
 export const USAGE = `pnpm bench:chain [flags]
   --webhooks N            raw webhooks to push (default: BENCH_WEBHOOKS, else 200000; e.g. 2000 for a quick
@@ -30,6 +32,9 @@ export const USAGE = `pnpm bench:chain [flags]
   --tx-pool N             projection: Postgres pool size (default: the service's, 6); the baseline's connections
   --same-thread           run the normalizer on the projection's event loop (default: in a worker thread,
                           with an event loop of its own, as it is its own process when deployed)
+  --privacy M             encryption of personal data (issue 19): off, on, or both (default): both runs the
+                          chain twice in one run, off then on (each on a pre-load of its own, sealed for on),
+                          and prints the on/off ratio; phases 2b, 3 and 4 run with the first mode only
   --log-level L           service log level (default warn)`;
 
 const { values: flags } = parseArgs({
@@ -50,6 +55,7 @@ const { values: flags } = parseArgs({
     'tx-max-bytes': { type: 'string' },
     'tx-pool': { type: 'string' },
     'log-level': { type: 'string', default: 'warn' },
+    privacy: { type: 'string', default: 'both' },
     'normalizer-thread': { type: 'boolean', default: true },
     'same-thread': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -59,6 +65,12 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
+}
+
+function privacyModes(value: string): readonly ('off' | 'on')[] {
+  if (value === 'both') return ['off', 'on'];
+  if (value === 'off' || value === 'on') return [value];
+  throw new Error(`--privacy must be off, on or both, got "${value}"`);
 }
 
 const positiveNumber = (name: string, raw: string | undefined): number => {
@@ -87,6 +99,7 @@ export const settings = {
     pool: optional('tx-pool', flags['tx-pool']),
   },
   logLevel: flags['log-level'] ?? 'warn',
+  privacyModes: privacyModes(flags.privacy ?? 'both'),
   // Deployed, the normalizer and the projection are separate processes: by default the normalizer gets
   // an event loop of its own here too (--same-thread puts both on one loop).
   normalizerThread: !(flags['same-thread'] ?? false) && (flags['normalizer-thread'] ?? true),

@@ -5,8 +5,15 @@
 import os from 'node:os';
 import { fmt, rate } from '../lib/report.js';
 import { exitCodeOf, machineLoad, renderFigureTable, type MachineLoad } from '../lib/figures.js';
-import { TARGET_EVENTS_PER_S, TARGET_RATIO, settings } from './settings.js';
-import { chainFigureRows, chainRates, type ChainMeasurement } from './verdict.js';
+import { PRIVACY_TARGET_RATIO, TARGET_EVENTS_PER_S, TARGET_RATIO, settings } from './settings.js';
+import {
+  chainFigureRows,
+  chainRates,
+  privacyFigureRow,
+  type ChainMeasurement,
+  type PrivacyModeRun,
+} from './verdict.js';
+import type { PrivacyMode } from './privacy.js';
 import type { AnalyticsRebuild, Baseline, ChainPhase, Preloaded, StagesAlone } from './phases.js';
 
 export interface RunFigures {
@@ -19,6 +26,24 @@ export interface RunFigures {
   readonly stages: StagesAlone;
   readonly baselined: Baseline;
   readonly analyticsRebuild: AnalyticsRebuild | undefined;
+  /** Encryption of the run above (the first of --privacy's modes). */
+  readonly privacy: PrivacyMode;
+  /** With --privacy both: the chain again with encryption on, on a pre-load of its own. */
+  readonly privacyOn?: {
+    readonly preloaded: Preloaded;
+    readonly chained: ChainPhase;
+    /** The first records of its chat-events topic: how many carry an envelope. */
+    readonly sample: { readonly read: number; readonly sealed: number };
+  };
+}
+
+/** The on/off comparison's inputs: a chain phase's distinct events, time and dead letters. */
+export function privacyModeRun(chained: ChainPhase): PrivacyModeRun {
+  return {
+    distinctEvents: chained.transcriptsDistinct,
+    seconds: chained.chain.seconds,
+    deadLetters: chained.normalizerDlq + chained.txDlq + chained.analyticsDlq,
+  };
 }
 
 /** The measurement the verdicts are computed from. */
@@ -88,7 +113,14 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
     'produce to raw topic',
     `${fmt(produced.seconds, 2)} s = ${rate(produced.records / produced.seconds)} webhooks/s (${fmt(produced.bytes / 1e6 / produced.seconds, 1)} MB/s)`,
   );
-  print(`chain (timed: normalizer start -> projection offsets at the chat-events high watermarks)`);
+  print(
+    `chain (timed: normalizer start -> projection offsets at the chat-events high watermarks; encryption ${figures.privacy})`,
+  );
+  if (figures.privacy === 'on')
+    w(
+      'raw bodies sealed by the pre-load',
+      `${figures.preloaded.sealed} in ${fmt(figures.preloaded.sealSeconds, 2)} s (untimed, the ingest's work)`,
+    );
   w('raw webhooks', String(settings.webhooks));
   w(
     'normalizer runs',
@@ -181,7 +213,47 @@ export function printSummary(print: (line?: string) => void, figures: RunFigures
   w('rows per statement', `${'a fetched batch'.padEnd(22)} ${settings.baselineRows}`);
   w('peak RSS of the process (whole run)', `${fmt(process.resourceUsage().maxRSS / 1024, 0)} MiB`);
   w('whole run', `${fmt((performance.now() - started) / 1000, 1)} s`);
+  const on = figures.privacyOn;
+  if (on !== undefined) {
+    const c = on.chained.chain;
+    print('chain again with encryption on (issue 19: normalizer opens and seals, projections open)');
+    w(
+      'raw bodies sealed by the pre-load',
+      `${on.preloaded.sealed} in ${fmt(on.preloaded.sealSeconds, 2)} s (untimed, the ingest's work)`,
+    );
+    w(
+      'chat events',
+      `${on.chained.transcriptsDistinct} distinct ids applied; ${c.chatEvents} records on the topic`,
+    );
+    w(
+      'dead letters (normalizer / transcripts / analytics)',
+      `${on.chained.normalizerDlq} / ${on.chained.txDlq} / ${on.chained.analyticsDlq}`,
+    );
+    w('seconds', fmt(c.seconds, 2));
+    w(
+      'distinct events/s',
+      `${rate(on.chained.transcriptsDistinct / c.seconds)} (off: ${rate(transcriptsDistinct / chain.seconds)})`,
+    );
+    w(
+      'normalizer done after',
+      `${fmt(c.normalizerSeconds, 2)} s (off: ${fmt(chain.normalizerSeconds, 2)} s)`,
+    );
+    w('cpu during the chain', c.cpu.describe());
+    w(
+      'sealed chat events (sample)',
+      `${on.sample.sealed} of the first ${on.sample.read} records carry an envelope`,
+    );
+  }
   const rows = chainFigureRows(measurement);
+  if (on !== undefined)
+    rows.push(
+      privacyFigureRow(
+        privacyModeRun(figures.chained),
+        privacyModeRun(on.chained),
+        PRIVACY_TARGET_RATIO,
+        on.sample,
+      ),
+    );
   print('');
   print('== result ==');
   for (const line of renderFigureTable(rows, loadBefore, machineLoad())) print(line);

@@ -103,3 +103,47 @@ export function chainFigureRows(m: ChainMeasurement): FigureRow[] {
   ];
   return rows;
 }
+
+/** One chain run with encryption on or off (issue 19), as the on/off comparison needs it. */
+export interface PrivacyModeRun {
+  /** Distinct event ids the transcripts projection applied. */
+  readonly distinctEvents: number;
+  readonly seconds: number;
+  /** Dead letters of the normalizer and the projections. */
+  readonly deadLetters: number;
+}
+
+/**
+ * The cost of encryption: distinct events/s with it on over the same with it off, on inputs generated alike (same
+ * seed and count). INVALID when either run dead-lettered anything or the two applied different numbers of events
+ * (they did not do the same work).
+ */
+export function privacyFigureRow(
+  off: PrivacyModeRun,
+  on: PrivacyModeRun,
+  target: number,
+  /** A sample of the encrypted run's chat events: how many were read and how many carried an envelope. */
+  sample: { readonly read: number; readonly sealed: number } = { read: 1, sealed: 1 },
+): FigureRow {
+  const offRate = off.distinctEvents / off.seconds;
+  const onRate = on.distinctEvents / on.seconds;
+  const ratio = onRate / offRate;
+  const invalid =
+    sample.sealed === 0
+      ? `the run with encryption on produced no sealed chat event (0 of the first ${sample.read} records)`
+      : off.deadLetters + on.deadLetters > 0
+        ? `dead letters (off ${off.deadLetters}, on ${on.deadLetters}): not every input was applied`
+        : off.distinctEvents !== on.distinctEvents
+          ? `the runs applied different numbers of distinct events (off ${off.distinctEvents}, on ${on.distinctEvents})`
+          : off.distinctEvents <= 0
+            ? 'no event reached the projection'
+            : undefined;
+  return {
+    figure: 'chain with encryption on / off',
+    value: `${fmt(ratio, 3)}x`,
+    target: `>= ${target}x`,
+    anchor: `on ${rate(onRate)} distinct events/s (${fmt(on.seconds, 2)} s), off ${rate(offRate)} (${fmt(off.seconds, 2)} s), ${off.distinctEvents} distinct events each`,
+    verdict: verdictOf(ratio >= target, invalid),
+    ...(invalid === undefined ? {} : { reason: invalid }),
+  };
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { exitCodeOf, renderFigureTable, verdictOf, type FigureRow } from '../lib/figures.js';
 import { partitionOfKey, planStatements, streamsOf, type TableRows } from '../lib/baseline.js';
-import { chainFigureRows, chainRates, type ChainMeasurement } from '../chain/verdict.js';
+import { chainFigureRows, chainRates, privacyFigureRow, type ChainMeasurement } from '../chain/verdict.js';
 
 const quiet = { cores: 2, loadavg: [0.5, 0.25, 0.125] };
 const busy = { cores: 2, loadavg: [6.5, 4, 3.25] };
@@ -162,5 +162,32 @@ describe('the equal-parallelism baseline', () => {
       [2, 5],
     ]);
     expect(streamsOf({ connections: 6, partitions: 2 })).toEqual([[0], [1]]);
+  });
+});
+
+describe('encryption on / off (issue 19)', () => {
+  const off = { distinctEvents: 10_000, seconds: 10, deadLetters: 0 };
+  it('is MET at 0.9x of the rate with encryption off or better, MISSED below, with both rates in the anchor', () => {
+    const met = privacyFigureRow(off, { ...off, seconds: 11 }, 0.9);
+    expect(met).toMatchObject({
+      figure: 'chain with encryption on / off',
+      value: '0.909x',
+      target: '>= 0.9x',
+      verdict: 'MET',
+    });
+    expect(met.anchor).toContain('on 909 distinct events/s');
+    expect(met.anchor).toContain('off 1,000');
+    expect(privacyFigureRow(off, { ...off, seconds: 11.2 }, 0.9).verdict).toBe('MISSED');
+  });
+  it('is INVALID when a run dead-lettered anything or the runs did not apply the same events', () => {
+    const dead = privacyFigureRow(off, { ...off, deadLetters: 3 }, 0.9);
+    expect(dead).toMatchObject({ verdict: 'INVALID' });
+    expect(dead.reason).toContain('dead letters (off 0, on 3)');
+    const unequal = privacyFigureRow(off, { ...off, distinctEvents: 9_000, seconds: 5 }, 0.9);
+    expect(unequal.verdict).toBe('INVALID');
+    expect(unequal.reason).toContain('different numbers of distinct events');
+    const unsealed = privacyFigureRow(off, off, 0.9, { read: 500, sealed: 0 });
+    expect(unsealed.verdict).toBe('INVALID');
+    expect(unsealed.reason).toContain('no sealed chat event (0 of the first 500 records)');
   });
 });

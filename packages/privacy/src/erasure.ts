@@ -169,31 +169,45 @@ function projectionFailed(projection: ProjectionEraser, requestId: string, err: 
   );
 }
 
+/** Called for each request (sweep) or batch (retention) whose projection step failed; the others go on. */
+export type ProjectionStepFailure = (requestId: string, tenantId: string | null, error: unknown) => void;
+
 /**
  * Step 3: erasures older than `olderThanMs` (the key cache TTL) and not swept yet get the projection step again
  * (a process may have written a personal value with a cached key after the first pass), then are marked swept.
+ * A request whose step fails is reported to `onFailure`, stays unswept (the next sweep tries it again) and does
+ * not stop the requests after it: one broken projection or tenant never holds up every later erasure.
  */
 export async function sweepErasures(
   deps: ErasureDeps,
   olderThanMs: number,
-  options: { limit?: number } = {},
-): Promise<{ swept: number; rows: number }> {
+  options: { limit?: number; onFailure?: ProjectionStepFailure } = {},
+): Promise<{ swept: number; rows: number; failed: number }> {
   let swept = 0;
   let rows = 0;
+  let failed = 0;
   for (const requestId of await deps.vault.erasuresDueForSweep(olderThanMs, options.limit ?? 100)) {
-    const erasure = await deps.vault.chatsOfErasure(requestId);
-    const counts =
-      erasure === null ? {} : await eraseProjections(deps, erasure.tenantId, erasure.chatIds, requestId);
-    await deps.vault.recordProjectionCounts(requestId, counts, { swept: true });
-    swept++;
-    rows += Object.values(counts).reduce((a, b) => a + b, 0);
+    let tenantId: string | null = null;
+    try {
+      const erasure = await deps.vault.chatsOfErasure(requestId);
+      tenantId = erasure?.tenantId ?? null;
+      const counts =
+        erasure === null ? {} : await eraseProjections(deps, erasure.tenantId, erasure.chatIds, requestId);
+      await deps.vault.recordProjectionCounts(requestId, counts, { swept: true });
+      swept++;
+      rows += Object.values(counts).reduce((a, b) => a + b, 0);
+    } catch (error) {
+      failed++;
+      options.onFailure?.(requestId, tenantId, error);
+    }
   }
-  return { swept, rows };
+  return { swept, rows, failed };
 }
 
 /**
  * Retention (vault.runRetention) with the projection step after each batch, so a chat past its tenant's days is
- * erased everywhere the same way an erasure request erases it.
+ * erased everywhere the same way an erasure request erases it. A batch whose projection step fails is reported to
+ * `onFailure` and left to the sweep (its audit row stays unswept); the run goes on with the next batch.
  */
 export async function runRetentionErasure(
   deps: ErasureDeps,
@@ -201,18 +215,25 @@ export async function runRetentionErasure(
     defaultDays: number | null;
     batchSize?: number;
     onBatch?: (tenantId: string, chatIds: readonly string[]) => void;
+    onFailure?: ProjectionStepFailure;
   },
-): Promise<{ erasures: number; keysErased: number; chats: number }> {
+): Promise<{ erasures: number; keysErased: number; chats: number; failed: number }> {
   let chats = 0;
+  let failed = 0;
   const done = await deps.vault.runRetention({
     defaultDays: options.defaultDays,
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
     onErased: async (tenantId, chatIds, result) => {
-      const counts = await eraseProjections(deps, tenantId, chatIds, result.requestId);
-      await deps.vault.recordProjectionCounts(result.requestId, counts, { swept: false });
       chats += chatIds.length;
       options.onBatch?.(tenantId, chatIds);
+      try {
+        const counts = await eraseProjections(deps, tenantId, chatIds, result.requestId);
+        await deps.vault.recordProjectionCounts(result.requestId, counts, { swept: false });
+      } catch (error) {
+        failed++;
+        options.onFailure?.(result.requestId, tenantId, error);
+      }
     },
   });
-  return { ...done, chats };
+  return { ...done, chats, failed };
 }

@@ -7,6 +7,7 @@ import {
   exitCodeOf,
   ingestFigureRows,
   percentile,
+  privacyFigureRow,
   renderFigureTable,
   summarizeRun,
   type IngestMeasurement,
@@ -164,6 +165,27 @@ describe("the ingest's configuration in the benchmark", () => {
         'node flags "" (BENCH_NODE_FLAGS)',
         'CPU profiler on (BENCH_CPU_PROF_DIR)',
       ],
+    );
+  });
+});
+
+describe('encryption on / off (issue 19)', () => {
+  it('is MET at 0.9x of the peak with encryption off or better, MISSED below, with both rates in the anchor', () => {
+    const met = privacyFigureRow(clean(10_000), clean(9_000), 0.9);
+    expect(met).toMatchObject({ value: '0.90x', target: '>= 0.9x', verdict: 'MET' });
+    expect(met.anchor).toContain('on 9000 / off 10000 2xx req/s');
+    expect(privacyFigureRow(clean(10_000), clean(8_900), 0.9).verdict).toBe('MISSED');
+  });
+  it('is INVALID with failed requests in either run or a configuration that is not npm start’s', () => {
+    const failed = summarizeRun(
+      { okLatenciesMs: ms(99, 1), non2xx: 1, errors: 0, timeouts: 0, seconds: 0.01 },
+      DEADLINE,
+    );
+    const row = privacyFigureRow(clean(10_000), failed, 0.9);
+    expect(row.verdict).toBe('INVALID');
+    expect(row.reason).toContain('on: 1 non-2xx');
+    expect(privacyFigureRow(clean(10_000), clean(9_500), 0.9, ['INGEST_PRODUCERS=2']).verdict).toBe(
+      'INVALID',
     );
   });
 });

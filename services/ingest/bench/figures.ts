@@ -212,3 +212,35 @@ export function ingestFigureRows(m: IngestMeasurement): FigureRow[] {
     },
   ];
 }
+
+/**
+ * The cost of encryption (issue 19): the ingest's 2xx peak with privacy on over the same with it off, two
+ * processes of the same configuration but the PRIVACY_* variables, measured one after the other in the same run
+ * with the same load. INVALID when either run had failed requests or the configuration is not npm start's.
+ */
+export function privacyFigureRow(
+  off: RunSummary,
+  on: RunSummary,
+  target: number,
+  configDifferences: readonly string[] = [],
+  /** Produce batches the encrypted ingest sealed (its ingest_privacy_seal_seconds count); 0: it did not encrypt. */
+  sealedBatches = Number.POSITIVE_INFINITY,
+): FigureRow {
+  const ratio = on.rps / off.rps;
+  const invalid =
+    configDifferences.length > 0
+      ? `not the configuration npm start uses: ${configDifferences.join(', ')}`
+      : !(sealedBatches > 0)
+        ? `the ingest with encryption on sealed nothing (seal batches: ${sealedBatches})`
+        : off.failed + on.failed > 0
+          ? `failed requests in the peak runs (off: ${failures(off)}; on: ${failures(on)})`
+          : undefined;
+  return {
+    figure: 'ingest with encryption on / off (2xx req/s)',
+    value: `${ratio.toFixed(2)}x`,
+    target: `>= ${target}x`,
+    anchor: `on ${on.rps.toFixed(0)} / off ${off.rps.toFixed(0)} 2xx req/s at peak, same run, same body, p99 on ${on.p99.toFixed(1)} ms / off ${off.p99.toFixed(1)} ms`,
+    verdict: verdictOf(ratio >= target, invalid),
+    ...(invalid === undefined ? {} : { reason: invalid }),
+  };
+}

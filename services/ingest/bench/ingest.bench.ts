@@ -26,6 +26,11 @@
  * started through @livechat-pipeline/local-stack): the broker is stopped and the ingest measured while spooling
  * (closed loop, as the peak run), then the broker is started and the ingest measured under the same load while its
  * drainer empties the spool, then the drain rate without load until the spool is empty.
+ *
+ * Encryption (issue 19), BENCH_PRIVACY: `both` (default) starts a second ingest with the PRIVACY_* variables (keys
+ * made for this run, a key store schema of its own in DATABASE_URL or the local stack's Postgres) and measures its
+ * peak right after the first one's, under the same load: the table gets the on/off ratio (target >= 0.9x). `on` runs
+ * every figure with encryption on; `off` as before.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -37,6 +42,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadStackSettings, stackEndpoints, stackUp, stopComponent } from '@livechat-pipeline/local-stack';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { pacedLoad } from './paced-load.js';
 import {
   benchIngestEnv,
@@ -45,6 +51,7 @@ import {
   ingestFigureRows,
   NPM_START_NODE_FLAGS,
   machineLoad,
+  privacyFigureRow,
   renderFigureTable,
   summarizeRun,
   type RunSummary,
@@ -79,6 +86,23 @@ const CONFIG_DIFFERENCES = configDifferences({
   nodeFlags: NODE_FLAGS,
   cpuProfDir: process.env['BENCH_CPU_PROF_DIR'],
 });
+/** BENCH_PRIVACY: off, on, or both (default: the peak measured with encryption off and on, in the same run). */
+const PRIVACY = ((): 'off' | 'on' | 'both' => {
+  const value = process.env['BENCH_PRIVACY'] ?? 'both';
+  if (value === 'off' || value === 'on' || value === 'both') return value;
+  throw new Error(`BENCH_PRIVACY must be off, on or both, got "${value}"`);
+})();
+/** The target of the on/off ratio (issue 19: encryption costs at most 10 % of the throughput). */
+const PRIVACY_TARGET_RATIO = 0.9;
+const PRIVACY_DATABASE_URL = process.env['DATABASE_URL'] ?? stackEndpoints(loadStackSettings()).databaseUrl;
+const PRIVACY_SCHEMA = `bench_pv_${Date.now().toString(36)}`;
+/** Encryption on: master key and e-mail hash key made for this run (never stored), a key store schema of its own. */
+const PRIVACY_ENV: Readonly<Record<string, string>> = {
+  PRIVACY_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+  PRIVACY_DATABASE_URL,
+  PRIVACY_SCHEMA,
+};
 const HEADERS = { 'content-type': 'application/json', 'user-agent': 'LiveChat-Webhooks/bench' } as const;
 const SECRET = `bench-${randomBytes(8).toString('hex')}`;
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -310,18 +334,46 @@ async function main(): Promise<number> {
     RAW_WEBHOOK_TOPIC: topic,
     ...(PRODUCERS === undefined ? {} : { INGEST_PRODUCERS: PRODUCERS }),
     ...(LINGER_MS === undefined ? {} : { INGEST_BATCH_LINGER_MS: LINGER_MS }),
+    ...(PRIVACY === 'on' ? PRIVACY_ENV : {}),
   });
+  // BENCH_PRIVACY=both: the same ingest with encryption on, on ports, a spool and a topic of its own.
+  const onPorts = PRIVACY === 'both' ? { ingest: await freePort(), operations: await freePort() } : undefined;
+  const onSpoolDir = onPorts ? mkdtempSync(join(tmpdir(), 'bench-ingest-spool-pv-')) : undefined;
+  let ingestOn: ChildProcess | undefined =
+    onPorts && onSpoolDir
+      ? startChild(here('../src/main.ts'), {
+          INGEST_SPOOL_DIR: onSpoolDir,
+          INGEST_HOST: '127.0.0.1',
+          INGEST_PORT: String(onPorts.ingest),
+          INGEST_OPERATIONS_PORT: String(onPorts.operations),
+          LIVECHAT_SECRET_KEYS: SECRET,
+          RAW_WEBHOOK_TOPIC: `${topic}-pv`,
+          ...(PRODUCERS === undefined ? {} : { INGEST_PRODUCERS: PRODUCERS }),
+          ...(LINGER_MS === undefined ? {} : { INGEST_BATCH_LINGER_MS: LINGER_MS }),
+          ...PRIVACY_ENV,
+        })
+      : undefined;
+  const stopIngestOn = async (): Promise<void> => {
+    const child = ingestOn;
+    ingestOn = undefined;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
   const bare = startChild(here('./bare-server.ts'), { BARE_PORT: String(barePort) });
   try {
     await Promise.all([
       waitReady(`http://127.0.0.1:${operationsPort}/readyz`, ingest),
       waitReady(`http://127.0.0.1:${barePort}/`, bare, true), // any answer (404) means listening
+      ...(ingestOn && onPorts ? [waitReady(`http://127.0.0.1:${onPorts.operations}/readyz`, ingestOn)] : []),
     ]);
 
     const ingestUrl = `http://127.0.0.1:${ingestPort}/webhooks/livechat`;
     const bareUrl = `http://127.0.0.1:${barePort}/webhooks/livechat`;
-    // Warm-up of both (JIT, connections, producer metadata).
-    for (const url of [ingestUrl, bareUrl]) {
+    const ingestOnUrl = onPorts ? `http://127.0.0.1:${onPorts.ingest}/webhooks/livechat` : undefined;
+    // Warm-up of each (JIT, connections, producer metadata; with encryption on, the chats' keys too).
+    for (const url of [ingestUrl, bareUrl, ...(ingestOnUrl === undefined ? [] : [ingestOnUrl])]) {
       let n = 0;
       await autocannon({
         url,
@@ -338,6 +390,21 @@ async function main(): Promise<number> {
     const cpuBefore = cpuSeconds(ingest.pid ?? 0);
     const ingestRun = await load(ingestUrl);
     const cpuPeak = cpuSeconds(ingest.pid ?? 0) - cpuBefore;
+    // Right after the peak with encryption off, under the same load: the peak with it on; then that process stops.
+    let ingestOnRun: RunSummary | undefined;
+    let cpuPeakOn = 0;
+    let sealBatchesOn = Number.NaN;
+    if (ingestOnUrl !== undefined && ingestOn !== undefined) {
+      const cpuOnBefore = cpuSeconds(ingestOn.pid ?? 0);
+      ingestOnRun = await load(ingestOnUrl);
+      cpuPeakOn = cpuSeconds(ingestOn.pid ?? 0) - cpuOnBefore;
+      // Proof that this process sealed what it stored: its seal histogram counted the batches.
+      sealBatchesOn = await metric(
+        `http://127.0.0.1:${onPorts!.operations}`,
+        'ingest_privacy_seal_seconds_count',
+      );
+      await stopIngestOn();
+    }
     const halfRate = Math.max(1, Math.floor(ingestRun.rps / 2));
     const paced = await pacedLoad({
       host: '127.0.0.1',
@@ -371,6 +438,7 @@ async function main(): Promise<number> {
     console.log('');
     console.log(`bare fastify route : ${fmt(bareRun)}`);
     console.log(`ingest (peak)      : ${fmt(ingestRun)}`);
+    if (ingestOnRun) console.log(`ingest encrypted   : ${fmt(ingestOnRun)}`);
     console.log(
       `ingest @ ${String(halfRate).padStart(5)} req/s: ${halfRun.rps.toFixed(0).padStart(7)} 2xx req/s  p50 ${ms(halfRun.p50)}  p99 ${ms(halfRun.p99)}  p99.9 ${ms(halfRun.p999)}  max ${ms(halfRun.max)}  (${halfRun.ok} 2xx; non-2xx ${halfRun.non2xx}, errors ${halfRun.errors}, unanswered ${halfRun.timeouts}: counted at ${LIVECHAT_TIMEOUT_MS} ms; waited for a connection ${paced.queued})`,
     );
@@ -387,7 +455,19 @@ async function main(): Promise<number> {
       `load average (1m)  : ${loadBefore} before, ${loadPeak} after the bare run, ${load1()} at the end (2 cores incl. broker, registry, Postgres, load generator)`,
     );
     console.log(`bare route         : ${fmt(bareRun)}`);
+    console.log(
+      `encryption         : ${PRIVACY === 'both' ? 'off for the figures above; a second ingest with it on for the on/off ratio' : PRIVACY}`,
+    );
     console.log(`ingest peak        : ${fmt(ingestRun)}`);
+    if (ingestOnRun) {
+      console.log(`ingest peak (enc.) : ${fmt(ingestOnRun)}`);
+      console.log(
+        `ingest seals (enc.): ${sealBatchesOn} produce batches sealed (ingest_privacy_seal_seconds_count)`,
+      );
+      console.log(
+        `ingest CPU (enc.)  : ${((cpuPeakOn / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeakOn * 1e6) / Math.max(1, ingestOnRun.ok)).toFixed(0)} µs per 2xx request`,
+      );
+    }
     console.log(
       `ingest CPU at peak : ${((cpuPeak / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeak * 1e6) / Math.max(1, ingestRun.ok)).toFixed(0)} µs per 2xx request`,
     );
@@ -411,15 +491,35 @@ async function main(): Promise<number> {
       configDifferences: CONFIG_DIFFERENCES,
       targets: { ratio: 0.5, p99Ms: 20, rssMb: 150 },
     });
+    if (ingestOnRun)
+      rows.push(
+        privacyFigureRow(ingestRun, ingestOnRun, PRIVACY_TARGET_RATIO, CONFIG_DIFFERENCES, sealBatchesOn),
+      );
     console.log('');
     for (const line of renderFigureTable(rows, machineBefore, machineLoad())) console.log(line);
     console.log('==================================================================');
     return exitCodeOf(rows);
   } finally {
+    await stopIngestOn();
     ingest.kill('SIGTERM');
     bare.kill('SIGTERM');
     await new Promise((resolve) => ingest.once('exit', resolve));
     rmSync(spoolDir, { recursive: true, force: true });
+    if (onSpoolDir !== undefined) rmSync(onSpoolDir, { recursive: true, force: true });
+    if (PRIVACY !== 'off') await dropPrivacySchema();
+  }
+}
+
+/** The run's key store schema (its keys are useless once the run's master key is gone). */
+async function dropPrivacySchema(): Promise<void> {
+  const client = new pg.Client({ connectionString: PRIVACY_DATABASE_URL });
+  try {
+    await client.connect();
+    await client.query(`drop schema if exists "${PRIVACY_SCHEMA}" cascade`);
+  } catch (error) {
+    console.error(`could not drop the key store schema ${PRIVACY_SCHEMA}: ${String(error)}`);
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 

@@ -109,12 +109,29 @@ export class PrivacyJobs {
           this.metrics.erasures.inc({ kind: 'retention' });
           this.metrics.retentionChatsErased.inc(chatIds.length);
         },
+        onFailure: (requestId, _tenant, error) => this.stepFailed(job, requestId, error),
       });
       return done;
     }
-    const done = await sweepErasures(this.deps, this.options.sweepAfterMs);
+    const done = await sweepErasures(this.deps, this.options.sweepAfterMs, {
+      onFailure: (requestId, _tenant, error) => this.stepFailed(job, requestId, error),
+    });
     if (done.swept > 0) this.metrics.erasures.inc({ kind: 'sweep' }, done.swept);
     return done;
+  }
+
+  /** A request's projection step failed: counted and logged; the job goes on with the others, the sweep retries it. */
+  private stepFailed(job: JobName, requestId: string, error: unknown): void {
+    this.metrics.projectionStepFailures.inc({ job });
+    this.logger.warn(
+      {
+        job,
+        requestId,
+        code: isPrivacyError(error) ? error.code : (error as { code?: unknown }).code,
+        message: (error as Error).message,
+      },
+      `privacy ${job} job: an erasure's projection step failed; the others go on, the sweep retries it`,
+    );
   }
 
   private schedule(job: JobName, delayMs: number): void {

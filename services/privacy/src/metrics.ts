@@ -7,6 +7,8 @@ export interface PrivacyMetrics {
   readonly retentionChatsErased: Counter;
   /** Runs of a job that failed (`retention`, `sweep`); the next interval tries again. */
   readonly jobFailures: Counter<'job'>;
+  /** Erasures (sweep) or retention batches whose projection step failed; the job went on, the sweep retries them. */
+  readonly projectionStepFailures: Counter<'job'>;
   /** Runs skipped because another instance held the job's lock. */
   readonly jobSkipped: Counter<'job'>;
   readonly jobLastSuccess: Gauge<'job'>;
@@ -31,6 +33,12 @@ export function createPrivacyMetrics(): PrivacyMetrics {
     jobFailures: new Counter({
       name: 'privacy_job_failures_total',
       help: 'Runs of a job (retention, sweep) that failed; the next interval retries',
+      labelNames: ['job'],
+      registers: [registry],
+    }),
+    projectionStepFailures: new Counter({
+      name: 'privacy_projection_step_failures_total',
+      help: 'Erasures (sweep) or retention batches whose projection step failed; the job went on, the sweep retries them',
       labelNames: ['job'],
       registers: [registry],
     }),

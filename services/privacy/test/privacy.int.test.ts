@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PrivacyVault, migratePrivacy, parsePrivacyConfig } from '@livechat-pipeline/privacy';
+import { PrivacyVault, migratePrivacy, parsePrivacyConfig, sweepErasures } from '@livechat-pipeline/privacy';
 import { createTestDatabase, stackEndpoints, waitFor } from '@livechat-pipeline/testkit';
 import type { TestDatabase } from '@livechat-pipeline/testkit';
 import pg from 'pg';
@@ -279,8 +279,9 @@ describe('privacy service and CLI on the real Postgres', () => {
     const service = await startPrivacyService(config, silent);
     running.push(service);
     const failures = async (job: string) =>
-      (await service.metrics.jobFailures.get()).values.find((v) => v.labels['job'] === job)?.value ?? 0;
-    // the key is shredded (each round's failure stops its batch; the next round goes on)
+      (await service.metrics.projectionStepFailures.get()).values.find((v) => v.labels['job'] === job)
+        ?.value ?? 0;
+    // the key is shredded (the batch's projection step fails, counted; the job goes on)
     await waitFor(
       async () =>
         (
@@ -306,5 +307,45 @@ describe('privacy service and CLI on the real Postgres', () => {
       { timeoutMs: 10_000 },
     );
     expect((await pool.query(`select * from st_crm_late.rows`)).rows).toEqual([]);
+    await Promise.all(running.splice(0).map((r) => r.stop()));
+  });
+
+  it('one erasure whose projection step keeps failing does not hold up the sweep of the erasures after it', async () => {
+    await pool.query(`
+      create schema st_poison;
+      create table st_poison.rows (tenant text not null, chat_id text not null);
+      create function st_poison.erase_chats(p_tenant text, p_chat_ids text[]) returns bigint language plpgsql as $$
+        declare n bigint;
+        begin
+          if p_tenant = 'sweep-poison' then raise exception 'this tenant cannot be erased'; end if;
+          delete from st_poison.rows where tenant = p_tenant and chat_id = any(p_chat_ids);
+          get diagnostics n = row_count;
+          return n;
+        end $$;
+      insert into st_poison.rows values ('sweep-poison', 'p-1'), ('sweep-ok', 'ok-1');`);
+    const request = (id: string) => ({ requestId: id, actor: 'test' });
+    await vault.eraseChats('sweep-poison', ['p-1'], request('sweep-poison-req'));
+    await vault.eraseChats('sweep-ok', ['ok-1'], request('sweep-ok-req'));
+    // only these two are due (the earlier tests' erasures are swept or named here)
+    await pool.query(`update privacy.erasure_audit set swept_at = now() where request_id not like 'sweep-%'`);
+    const deps = {
+      vault,
+      pool,
+      projections: [{ name: 'transcripts', schema: 'st_poison' }] as const,
+    };
+    const failed: string[] = [];
+    const done = await sweepErasures(deps, 0, { onFailure: (requestId) => failed.push(requestId) });
+    expect(done).toEqual({ swept: 1, rows: 1, failed: 1 });
+    expect(failed).toEqual(['sweep-poison-req']);
+    expect((await pool.query(`select tenant, chat_id from st_poison.rows`)).rows).toEqual([
+      { tenant: 'sweep-poison', chat_id: 'p-1' },
+    ]);
+    const swept = await pool.query(
+      `select request_id, swept_at is not null as swept from privacy.erasure_audit where request_id like 'sweep-%' order by 1`,
+    );
+    expect(swept.rows).toEqual([
+      { request_id: 'sweep-ok-req', swept: true },
+      { request_id: 'sweep-poison-req', swept: false },
+    ]);
   });
 });
