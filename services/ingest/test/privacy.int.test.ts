@@ -119,6 +119,29 @@ function metricValue(text: string, line: string): number {
   return match === undefined ? 0 : Number(match.slice(line.length + 1));
 }
 
+/** A raw record as the ingest builds it for a personal webhook of `chatId`. */
+function rawRecordOf(tenant: string, chatId: string, eventId = chatId): KeyedRawRecord {
+  return {
+    key: `${tenant}|${chatId}`,
+    value: {
+      event_id: eventId.padEnd(64, '0'),
+      received_at: 1_795_000_000_000_000,
+      format: 'v3',
+      api_version: '3.6+',
+      action: 'incoming_event',
+      tenant,
+      tenant_source: 'body',
+      chat_id: chatId,
+      thread_id: 'T1',
+      webhook_id: null,
+      body: JSON.stringify(personalWebhook(chatId, eventId)),
+      content_length: null,
+      user_agent: null,
+      remote_address: null,
+    },
+  };
+}
+
 describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
   let db: TestDatabase;
   let relay: CuttableRelay;
@@ -217,6 +240,47 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     expect(res.statusCode, res.body).toBe(422);
     expect(res.json()).toMatchObject({ code: 'INGEST_ID_TOO_LONG' });
     expect(await topicRecordCount(topic)).toBe(before);
+  });
+
+  it('an id Postgres text cannot hold (NUL, lone surrogate) is 422 INGEST_INVALID_ID, stored nowhere', async () => {
+    const before = await topicRecordCount(topic);
+    const nul = await postWebhook(ingest!, personalWebhook('CHAT\u0000NUL', 'E-NUL'));
+    expect(nul.statusCode, nul.body).toBe(422);
+    expect(nul.json()).toMatchObject({ code: 'INGEST_INVALID_ID' });
+    const surrogate = await postWebhook(ingest!, {
+      action: 'incoming_customer',
+      secret_key: 'fixture-v3-secret',
+      organization_id: TENANT,
+      payload: { customer: { id: 'cust-\ud800', name: CANARY } },
+    });
+    expect(surrogate.statusCode, surrogate.body).toBe(422);
+    expect(surrogate.json()).toMatchObject({ code: 'INGEST_INVALID_ID' });
+    expect(await topicRecordCount(topic)).toBe(before);
+  });
+
+  it('a poison id or a corrupt key row fails only its own webhook of the turn, never its neighbours', async () => {
+    // A vault of its own (nothing cached), the real key store.
+    const sealer = new VaultRawBodySealer({ keys: new PrivacyVault(vaultPool, parsePrivacyConfig(keys)!) });
+    await vault.keysFor(TENANT, ['CHAT-CORRUPT'], { create: true });
+    await vaultPool.query(
+      `update privacy.chat_keys set wrapped_key = '\\x00'::bytea where tenant_id = $1 and chat_id = $2`,
+      [TENANT, 'CHAT-CORRUPT'],
+    );
+    const results = await Promise.allSettled(
+      ['CHAT\u0000POISON', 'CHAT-CORRUPT', 'CHAT-NEIGHBOUR'].map((chat) =>
+        sealer.seal(rawRecordOf(TENANT, chat), personalWebhook(chat, chat)),
+      ),
+    );
+    expect(results[0]).toMatchObject({
+      status: 'rejected',
+      reason: { code: 'INGEST_INVALID_ID', status: 422 },
+    });
+    // A corrupt wrapped key is final (no retry mends it), and it is not its neighbour's failure.
+    expect(results[1]).toMatchObject({
+      status: 'rejected',
+      reason: { code: 'INGEST_PRIVACY_KEY_INVALID', status: 500, retryable: false },
+    });
+    expect(results[2]).toMatchObject({ status: 'fulfilled', value: { value: { body: '' } } });
   });
 
   it('webhooks of one event-loop turn share one key look-up per tenant', async () => {
