@@ -279,8 +279,8 @@ async function openPrivacy(
     connectionString: privacy.databaseUrl,
     max: privacy.poolSize,
     connectionTimeoutMillis: privacy.connectTimeoutMs,
-    query_timeout: 2_000,
-    statement_timeout: 2_000,
+    query_timeout: privacy.queryTimeoutMs,
+    statement_timeout: privacy.queryTimeoutMs,
   });
   // An idle connection dropped by Postgres must not crash the ingest (the next look-up reconnects, or fails: 503).
   pool.on('error', (err) =>
