@@ -287,9 +287,20 @@ async function openPrivacy(
     logger.warn({ err: { message: err.message } }, 'privacy key store connection lost'),
   );
   try {
-    const applied = await startup.step(`migrate the privacy key store (schema ${privacy.keys.schema})`, () =>
-      migratePrivacy(pool, { schema: privacy.keys.schema }),
-    );
+    // The migration runs on a connection of its own without the look-ups' timeouts: a statement slower than
+    // INGEST_PRIVACY_QUERY_TIMEOUT_MS (an index on a large table, a wait for another starter's advisory lock) must
+    // not fail the start for good; INGEST_STARTUP_TIMEOUT_MS bounds the step, and ending the pool frees the lock.
+    const migrationPool = new pg.Pool({
+      connectionString: privacy.databaseUrl,
+      max: 1,
+      connectionTimeoutMillis: privacy.connectTimeoutMs,
+    });
+    migrationPool.on('error', () => undefined); // an idle connection lost: the next query fails instead
+    const applied = await startup
+      .step(`migrate the privacy key store (schema ${privacy.keys.schema})`, () =>
+        migratePrivacy(migrationPool, { schema: privacy.keys.schema }),
+      )
+      .finally(() => void migrationPool.end().catch(() => undefined));
     logger.info(
       { schema: privacy.keys.schema, applied, activeKeyId: privacy.keys.activeKeyId },
       'privacy on: raw bodies are sealed with per-chat data keys',

@@ -510,6 +510,42 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     }
   });
 
+  it("the start-up migration is not bound by the look-ups' query timeout (it waits for another starter's lock)", async () => {
+    const holder = await vaultPool.connect();
+    let starting: Promise<TestIngest> | undefined;
+    try {
+      // Another starter migrating: it holds the schema's migration lock.
+      await holder.query('select pg_advisory_lock(hashtext($1))', ['privacy:privacy']);
+      starting = startTestIngest({
+        RAW_WEBHOOK_TOPIC: topic,
+        ...privacyEnv,
+        INGEST_PRIVACY_QUERY_TIMEOUT_MS: '100',
+      });
+      starting.catch(() => undefined); // awaited below
+      // The new ingest waits for the lock, for a whole second (ten times its query timeout)...
+      await waitFor(async () => {
+        const waiting = await vaultPool.query(
+          `select 1 from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'
+              and now() - query_start > interval '1 second'`,
+        );
+        return waiting.rowCount! > 0 ? true : undefined;
+      });
+      await holder.query('select pg_advisory_unlock(hashtext($1))', ['privacy:privacy']);
+      // ...and starts once it is free.
+      const started = await starting;
+      try {
+        const res = await postWebhook(started, personalWebhook('CHAT-AFTER-LOCK', 'L1'));
+        expect(res.statusCode, res.body).toBe(200);
+      } finally {
+        await started.close();
+      }
+    } finally {
+      await holder.query('select pg_advisory_unlock_all()');
+      holder.release();
+    }
+  });
+
   it('Kafka down: the spool holds ciphertext only, a key-store outage is not spooled, and the drained record opens', async () => {
     // A spool directory and ingests of its own (one process per spool directory); the shared ingest stays.
     const dir = mkdtempSync(join(tmpdir(), 'ingest-privacy-spool-kafka-down-'));
