@@ -313,6 +313,7 @@ async function openPrivacy(
   // The series exists from the start at 0: increase() ignores a series' first sample, so an alert on the first
   // outage would miss it otherwise.
   metrics.privacy.sealFailures.inc({ code: 'PRIVACY_KEY_UNAVAILABLE' }, 0);
+  metrics.privacy.sealFailures.inc({ code: 'DEADLINE_EXCEEDED' }, 0);
   return {
     sealer: new VaultRawBodySealer({ keys: vault, metrics: metrics.privacy }),
     close: () => pool.end(),

@@ -177,6 +177,11 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     return metricValue(metrics, 'ingest_privacy_seal_failures_total{code="PRIVACY_KEY_UNAVAILABLE"}');
   }
 
+  async function sealLookUps(): Promise<number> {
+    const metrics = await (await fetch(`${ingest!.operationsUrl}/metrics`)).text();
+    return metricValue(metrics, 'ingest_privacy_seal_seconds_count');
+  }
+
   /** The key store's URL through the relay (what the ingest uses). */
   function relayedUrl(): string {
     return privacyEnv['PRIVACY_DATABASE_URL'] ?? '';
@@ -430,6 +435,7 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     const warm = await postWebhook(ingest!, personalWebhook('CHAT-CACHED', 'E-WARM'));
     expect(warm.statusCode, warm.body).toBe(200);
     const failuresBefore = await sealFailures();
+    const lookUpsBefore = await sealLookUps();
     const before = await topicRecordCount(topic);
     await relay.close();
     const refused = await postWebhook(ingest!, personalWebhook('CHAT-NEW-DURING-OUTAGE', 'E3'));
@@ -450,6 +456,8 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
     expect(ingest!.runtime.spooling?.mode).toBe('direct');
     expect(bytesUnder(spoolDir).includes(CANARY)).toBe(false);
     expect((await sealFailures()) - failuresBefore).toBe(1);
+    // The failed look-up is timed too (a store that is slow, then fails, shows in the histogram).
+    expect(await sealLookUps()).toBeGreaterThan(lookUpsBefore);
     expect(ingest!.logs.join('').includes(CANARY)).toBe(false);
 
     await relay.open();
@@ -503,6 +511,9 @@ describe('privacy on: raw bodies sealed before Kafka and the spool', () => {
       expect(res.headers['retry-after']).toBeDefined();
       expect(res.json()).toMatchObject({ code: 'INGEST_PRIVACY_KEY_UNAVAILABLE' });
       expect(performance.now() - started).toBeLessThan(30_000); // the timeouts are 60 s
+      // Counted although the key store has not failed (yet): the alert signal sees a slow store too.
+      const metrics = await (await fetch(`${hung.operationsUrl}/metrics`)).text();
+      expect(metricValue(metrics, 'ingest_privacy_seal_failures_total{code="DEADLINE_EXCEEDED"}')).toBe(1);
       expect(await topicRecordCount(topic)).toBe(before);
     } finally {
       await relay.open(); // the hung connections fail, so the ingest closes at once
