@@ -104,6 +104,8 @@ export interface IngestPrivacyConfig {
   readonly poolSize: number;
   /** INGEST_PG_CONNECT_TIMEOUT_MS: opening a key-store connection fails (503) rather than hang a request. */
   readonly connectTimeoutMs: number;
+  /** INGEST_PRIVACY_QUERY_TIMEOUT_MS: a key look-up not answered by then fails (503); not applied to migrations. */
+  readonly queryTimeoutMs: number;
 }
 
 export interface SpoolConfig {
@@ -171,6 +173,7 @@ const envSchema = z.object({
   INGEST_SPOOL_TRACE_HEADERS: boolVar().default(false),
   PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
   INGEST_PRIVACY_POOL_SIZE: poolSizeVar(2),
+  INGEST_PRIVACY_QUERY_TIMEOUT_MS: intVar(100, 600_000).default(2000),
   NODE_ENV: z.string().trim().optional(),
 });
 
@@ -399,6 +402,7 @@ function readPrivacy(
     databaseUrl,
     poolSize: e.INGEST_PRIVACY_POOL_SIZE,
     connectTimeoutMs: e.INGEST_PG_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: e.INGEST_PRIVACY_QUERY_TIMEOUT_MS,
   };
 }
 

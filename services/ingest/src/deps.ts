@@ -279,17 +279,28 @@ async function openPrivacy(
     connectionString: privacy.databaseUrl,
     max: privacy.poolSize,
     connectionTimeoutMillis: privacy.connectTimeoutMs,
-    query_timeout: 2_000,
-    statement_timeout: 2_000,
+    query_timeout: privacy.queryTimeoutMs,
+    statement_timeout: privacy.queryTimeoutMs,
   });
   // An idle connection dropped by Postgres must not crash the ingest (the next look-up reconnects, or fails: 503).
   pool.on('error', (err) =>
     logger.warn({ err: { message: err.message } }, 'privacy key store connection lost'),
   );
   try {
-    const applied = await startup.step(`migrate the privacy key store (schema ${privacy.keys.schema})`, () =>
-      migratePrivacy(pool, { schema: privacy.keys.schema }),
-    );
+    // The migration runs on a connection of its own without the look-ups' timeouts: a statement slower than
+    // INGEST_PRIVACY_QUERY_TIMEOUT_MS (an index on a large table, a wait for another starter's advisory lock) must
+    // not fail the start for good; INGEST_STARTUP_TIMEOUT_MS bounds the step, and ending the pool frees the lock.
+    const migrationPool = new pg.Pool({
+      connectionString: privacy.databaseUrl,
+      max: 1,
+      connectionTimeoutMillis: privacy.connectTimeoutMs,
+    });
+    migrationPool.on('error', () => undefined); // an idle connection lost: the next query fails instead
+    const applied = await startup
+      .step(`migrate the privacy key store (schema ${privacy.keys.schema})`, () =>
+        migratePrivacy(migrationPool, { schema: privacy.keys.schema }),
+      )
+      .finally(() => void migrationPool.end().catch(() => undefined));
     logger.info(
       { schema: privacy.keys.schema, applied, activeKeyId: privacy.keys.activeKeyId },
       'privacy on: raw bodies are sealed with per-chat data keys',
@@ -302,6 +313,7 @@ async function openPrivacy(
   // The series exists from the start at 0: increase() ignores a series' first sample, so an alert on the first
   // outage would miss it otherwise.
   metrics.privacy.sealFailures.inc({ code: 'PRIVACY_KEY_UNAVAILABLE' }, 0);
+  metrics.privacy.sealFailures.inc({ code: 'DEADLINE_EXCEEDED' }, 0);
   return {
     sealer: new VaultRawBodySealer({ keys: vault, metrics: metrics.privacy }),
     close: () => pool.end(),

@@ -62,6 +62,12 @@ export const INGEST_ERROR_CODES = {
     description:
       "A chat, thread or webhook id is longer than 256 characters (with privacy on, also the id keying the body's encryption, e.g. customer:<id>)",
   },
+  INGEST_INVALID_ID: {
+    status: 422,
+    retryable: false,
+    description:
+      "Privacy is on and the id that keys the body's encryption (chat, customer, visitor or ticket id) holds a NUL character or an unpaired UTF-16 surrogate, which the key store (Postgres text) cannot hold",
+  },
   INGEST_RECORD_TOO_LARGE: {
     status: 413,
     retryable: false,
@@ -107,6 +113,12 @@ export const INGEST_ERROR_CODES = {
     retryable: true,
     description:
       "Privacy is on and the chat's data key could not be had (the key store's Postgres is unreachable or refused the query): nothing was written, not even to the spool; retry",
+  },
+  INGEST_PRIVACY_KEY_INVALID: {
+    status: 500,
+    retryable: false,
+    description:
+      "Privacy is on and the key store's row for the webhook's data key is unusable (a corrupt wrapped key: PRIVACY_CIPHERTEXT_INVALID) or refused the id; a retry does not help until an operator repairs the row",
   },
   INGEST_SHUTTING_DOWN: { status: 503, retryable: true, description: 'The ingest is shutting down; retry' },
   INGEST_NOT_READY: {

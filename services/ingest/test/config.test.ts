@@ -295,6 +295,7 @@ describe('local secrets never leave the laptop', () => {
         databaseUrl: 'postgres://k@keys.example/keys',
         poolSize: 2,
         connectTimeoutMs: 2000,
+        queryTimeoutMs: 2000,
       });
       expect(own?.keys.activeKeyId).toBe('k1');
       expect(own?.keys.schema).toBe('privacy');

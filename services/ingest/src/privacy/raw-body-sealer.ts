@@ -1,5 +1,11 @@
 import { rawKeyScope, sealRawBody } from '@livechat-pipeline/events';
-import { isPrivacyError, type ChatKeyState, type PrivacyErrorCode } from '@livechat-pipeline/privacy';
+import {
+  PRIVACY_ERROR_CODES,
+  PrivacyError,
+  isPrivacyError,
+  type ChatKeyState,
+  type PrivacyErrorCode,
+} from '@livechat-pipeline/privacy';
 import { IngestError } from '../errors.js';
 import type { PrivacyMetrics } from '../metrics.js';
 import type { KeyedRawRecord } from '../raw-record.js';
@@ -19,7 +25,8 @@ export interface RawBodySealer {
   /**
    * The record with `body` "" and the redacted body in `sealed.envelope`; unchanged when the webhook carries
    * nothing personal (rawKeyScope null); with `envelope` null when its scope was erased (the body is dropped).
-   * Rejects with INGEST_PRIVACY_KEY_UNAVAILABLE (503) when the data key cannot be had: the webhook is then
+   * Rejects with INGEST_INVALID_ID (422) for an id the key store cannot hold, INGEST_PRIVACY_KEY_UNAVAILABLE (503)
+   * when the data key cannot be had now, INGEST_PRIVACY_KEY_INVALID (500, final) for a corrupt key row: the webhook is then
    * written nowhere.
    */
   seal(record: KeyedRawRecord, redactedBody: JsonObject): Promise<KeyedRawRecord>;
@@ -85,6 +92,14 @@ export class VaultRawBodySealer implements RawBodySealer {
         ),
       );
     }
+    if (!storableId(scope)) {
+      return Promise.reject(
+        new IngestError(
+          'INGEST_INVALID_ID',
+          "the id that keys this webhook's encryption (its chat, customer, visitor or ticket id) holds a NUL character or an unpaired UTF-16 surrogate, which the key store cannot hold",
+        ),
+      );
+    }
     return new Promise<KeyedRawRecord>((resolve, reject) => {
       this.queue.push({ record, tenant: value.tenant ?? NO_TENANT_KEY_STORE_ID, scope, resolve, reject });
       if (!this.scheduled) {
@@ -111,17 +126,46 @@ export class VaultRawBodySealer implements RawBodySealer {
 
   private async sealGroup(tenant: string, group: readonly Pending[]): Promise<void> {
     const started = performance.now();
-    let keys: Map<string, ChatKeyState>;
     try {
-      keys = await this.options.keys.keysFor(
-        tenant,
-        group.map((p) => p.scope),
-        { create: true },
-      );
-    } catch (err) {
-      this.fail(group, isPrivacyError(err) ? err.code : 'PRIVACY_KEY_UNAVAILABLE', err);
-      return;
+      let keys: Map<string, ChatKeyState>;
+      try {
+        keys = await this.options.keys.keysFor(tenant, scopesOf(group), { create: true });
+      } catch (err) {
+        // One look-up for many scopes fails for all of them; a scope that alone is to blame (a corrupt key row)
+        // or one that is cached (the store is down, but its key is in the vault's cache) must not take the
+        // others down: each scope is looked up on its own, in parallel (a cached one makes no query).
+        if (new Set(scopesOf(group)).size > 1) await this.sealEachScope(tenant, group);
+        else this.fail(group, err);
+        return;
+      }
+      this.resolveWith(keys, group);
+    } finally {
+      this.options.metrics?.sealSeconds.observe((performance.now() - started) / 1000);
     }
+  }
+
+  private async sealEachScope(tenant: string, group: readonly Pending[]): Promise<void> {
+    const byScope = new Map<string, Pending[]>();
+    for (const p of group) {
+      const same = byScope.get(p.scope);
+      if (same === undefined) byScope.set(p.scope, [p]);
+      else same.push(p);
+    }
+    await Promise.all(
+      [...byScope].map(async ([scope, pendings]) => {
+        let keys: Map<string, ChatKeyState>;
+        try {
+          keys = await this.options.keys.keysFor(tenant, [scope], { create: true });
+        } catch (err) {
+          this.fail(pendings, err);
+          return;
+        }
+        this.resolveWith(keys, pendings);
+      }),
+    );
+  }
+
+  private resolveWith(keys: Map<string, ChatKeyState>, group: readonly Pending[]): void {
     for (const p of group) {
       const state = keys.get(p.scope);
       try {
@@ -130,24 +174,51 @@ export class VaultRawBodySealer implements RawBodySealer {
         else if (state?.state === 'erased')
           p.resolve(sealed(p, sealRawBody(p.record.value, p.scope, 'erased')));
         else
-          this.fail([p], 'PRIVACY_KEY_UNAVAILABLE', new Error('the key store created no key for the scope'));
+          this.fail(
+            [p],
+            new PrivacyError('PRIVACY_KEY_UNAVAILABLE', 'the key store created no key for the scope'),
+          );
       } catch (err) {
-        this.fail([p], isPrivacyError(err) ? err.code : 'PRIVACY_KEY_UNAVAILABLE', err);
+        this.fail([p], err);
       }
     }
-    this.options.metrics?.sealSeconds.observe((performance.now() - started) / 1000);
   }
 
-  private fail(group: readonly Pending[], code: PrivacyErrorCode, cause: unknown): void {
+  /**
+   * Rejects the webhooks: 503 INGEST_PRIVACY_KEY_UNAVAILABLE (retry) for the retryable privacy errors and
+   * unexpected ones, 500 INGEST_PRIVACY_KEY_INVALID (final) for the others (a corrupt wrapped key, an id refused).
+   */
+  private fail(group: readonly Pending[], cause: unknown): void {
+    const code: PrivacyErrorCode = isPrivacyError(cause) ? cause.code : 'PRIVACY_KEY_UNAVAILABLE';
     this.options.metrics?.sealFailures.inc({ code }, group.length);
-    const err = new IngestError(
-      'INGEST_PRIVACY_KEY_UNAVAILABLE',
-      `the webhook's body could not be encrypted: its data key could not be had from the key store (${code}); nothing was written, retry`,
-      { cause },
-    );
+    const err = PRIVACY_ERROR_CODES[code].retryable
+      ? new IngestError(
+          'INGEST_PRIVACY_KEY_UNAVAILABLE',
+          `the webhook's body could not be encrypted: its data key could not be had from the key store (${code}); nothing was written, retry`,
+          { cause },
+        )
+      : new IngestError(
+          'INGEST_PRIVACY_KEY_INVALID',
+          `the webhook's body could not be encrypted: the key store answered ${code} for its data key, which a retry does not mend; nothing was written`,
+          { cause },
+        );
     for (const p of group) p.reject(err);
   }
 }
+
+function scopesOf(group: readonly Pending[]): string[] {
+  return group.map((p) => p.scope);
+}
+
+/**
+ * Whether Postgres text holds the id as it is: a NUL fails every query naming it (SQLSTATE 22021), and an
+ * unpaired surrogate comes back as U+FFFD (another id, whose key two such ids would share).
+ */
+export function storableId(id: string): boolean {
+  return !id.includes('\u0000') && !LONE_SURROGATE.test(id);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function sealed(p: Pending, value: KeyedRawRecord['value']): KeyedRawRecord {
   return { ...p.record, value };

@@ -228,13 +228,14 @@ async function handleWebhook(
       deps.sealer === undefined
         ? plain
         : await withDeadline(deps.sealer.seal(plain, redactedBody), deadlineAt).catch((err: unknown) => {
-            // A key store too slow for the deadline is a key store unavailable: the same code and 503.
-            throw err instanceof IngestError && err.code === 'INGEST_DEADLINE_EXCEEDED'
-              ? new IngestError(
-                  'INGEST_PRIVACY_KEY_UNAVAILABLE',
-                  'the privacy key store did not answer before the request deadline; nothing was written, retry',
-                )
-              : err;
+            // A key store too slow for the deadline is a key store unavailable: the same code and 503, and it is
+            // counted (the sealer counts only look-ups that fail, and a slow one may succeed late).
+            if (!(err instanceof IngestError && err.code === 'INGEST_DEADLINE_EXCEEDED')) throw err;
+            metrics.privacy.sealFailures.inc({ code: 'DEADLINE_EXCEEDED' });
+            throw new IngestError(
+              'INGEST_PRIVACY_KEY_UNAVAILABLE',
+              'the privacy key store did not answer before the request deadline; nothing was written, retry',
+            );
           });
     // The producer span's context travels in the record's headers (`traceparent`), spooled or not.
     await withSpan(
