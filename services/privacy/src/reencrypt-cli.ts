@@ -39,7 +39,8 @@ export function parseReencryptArgs(argv: readonly string[]): ReencryptOptions {
     return bad((error as Error).message);
   }
   const kind = values.topic?.trim();
-  if (kind !== 'raw' && kind !== 'chat-events') return bad('reencrypt needs --topic raw or --topic chat-events');
+  if (kind !== 'raw' && kind !== 'chat-events')
+    return bad('reencrypt needs --topic raw or --topic chat-events');
   for (const name of ['source', 'target'] as const) {
     const value = values[name];
     if (value !== undefined && !TOPIC_NAME.test(value.trim()))

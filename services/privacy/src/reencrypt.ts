@@ -44,6 +44,8 @@ export interface ReencryptOptions {
   readonly target?: string;
   /** The job's consumer group (its progress); default `livechat-privacy-reencrypt.<target>`. */
   readonly groupId?: string;
+  /** Records per key look-up, produce call and commit (default 500). */
+  readonly chunkRecords?: number;
 }
 
 export interface ReencryptDeps {
@@ -175,8 +177,7 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
     valueSubject(target),
     options.kind === 'raw' ? rawWebhookSchema() : chatEventSchema(),
   );
-  const reader =
-    options.kind === 'raw' ? serde.reader(rawWebhookSchema()) : serde.reader(chatEventSchema());
+  const reader = options.kind === 'raw' ? serde.reader(rawWebhookSchema()) : serde.reader(chatEventSchema());
   const counts: Counts = { copied: 0, sealed: 0, erased: 0, undecodable: 0, linksRecorded: 0 };
   const result = (): ReencryptResult => ({
     kind: options.kind,
@@ -269,7 +270,12 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
       if (options.kind === 'raw') {
         const raw = record as RawWebhookAvro.RawWebhook;
         tenant = raw.tenant ?? NO_TENANT_KEY_STORE_ID;
-        scope = rawKeyScope({ action: raw.action, chatId: raw.chat_id, eventId: raw.event_id, body: raw.body });
+        scope = rawKeyScope({
+          action: raw.action,
+          chatId: raw.chat_id,
+          eventId: raw.event_id,
+          body: raw.body,
+        });
       } else {
         const event = record as ChatEventAvro.ChatEvent;
         tenant = event.tenant;
@@ -312,7 +318,11 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
         while (i < messages.length && isRunning() && !isStale()) {
           const chunk: KafkaMessage[] = [];
           let bytes = 0;
-          while (i < messages.length && chunk.length < CHUNK_RECORDS && bytes < CHUNK_BYTES) {
+          while (
+            i < messages.length &&
+            chunk.length < (options.chunkRecords ?? CHUNK_RECORDS) &&
+            bytes < CHUNK_BYTES
+          ) {
             const message = messages[i++]!;
             chunk.push(message);
             bytes += message.value?.length ?? 0;
@@ -338,7 +348,6 @@ interface TargetMessage {
   readonly message: KafkaMessage;
   readonly value: Buffer | null;
 }
-
 
 async function send(producer: Producer, topic: string, out: readonly TargetMessage[]): Promise<void> {
   if (out.length === 0) return;

@@ -12,7 +12,12 @@ import {
   type ChatEventAvro,
   type RawWebhookAvro,
 } from '@livechat-pipeline/events';
-import { PrivacyVault, migratePrivacy, parsePrivacyConfig, type ChatKeyState } from '@livechat-pipeline/privacy';
+import {
+  PrivacyVault,
+  migratePrivacy,
+  parsePrivacyConfig,
+  type ChatKeyState,
+} from '@livechat-pipeline/privacy';
 import {
   createTestDatabase,
   createTopic,
@@ -34,10 +39,17 @@ const CANARY = `canary-${randomBytes(6).toString('hex')}`;
 const TENANT = 'tenant-re';
 const CANARY_EMAIL = `${CANARY}@example.com`;
 
-const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }));
+const serde = new ConfluentAvroSerde(
+  new SchemaRegistryClient({ baseUrl: stackEndpoints().schemaRegistryUrl }),
+);
 const kafka = testKafka('reencrypt-test');
 
-function raw(eventId: string, chatId: string | null, action: string, body: object): RawWebhookAvro.RawWebhook {
+function raw(
+  eventId: string,
+  chatId: string | null,
+  action: string,
+  body: object,
+): RawWebhookAvro.RawWebhook {
   return {
     event_id: eventId,
     received_at: 1_700_000_000_000_000,
@@ -259,7 +271,9 @@ describe('pnpm privacy reencrypt on the real Kafka, registry and Postgres', () =
     const result = await reencrypt(deps(), { kind: 'chat-events', source, target });
     expect(result).toMatchObject({ records: 3, sealed: 1, erased: 1, copied: 1, linksRecorded: 1 });
 
-    expect(await vault.findChatsOfCustomer(TENANT, { email: CANARY_EMAIL.toUpperCase() })).toEqual(['chat-5']);
+    expect(await vault.findChatsOfCustomer(TENANT, { email: CANARY_EMAIL.toUpperCase() })).toEqual([
+      'chat-5',
+    ]);
     expect(await vault.findChatsOfCustomer(TENANT, { customerId: 'customer-erased' })).toEqual([]);
 
     const sourceMessages = await readTopic(source, { count: 3 });
@@ -284,5 +298,39 @@ describe('pnpm privacy reencrypt on the real Kafka, registry and Postgres', () =
     const again = await reencrypt(deps(), { kind: 'chat-events', source, target });
     expect(again).toMatchObject({ records: 0, targetCreated: false });
     expect(await recordCount(target)).toBe(3);
+  }, 30_000);
+  it('a run that fails half-way loses nothing: the next one resumes after the last acknowledged chunk', async () => {
+    const source = uniqueName('reenc.crash');
+    await createTopic(source, 1);
+    const writer = await serde.register(valueSubject(source), rawWebhookSchema());
+    const ids = ['k1', 'k2', 'k3', 'k4'];
+    await produce(
+      source,
+      ids.map((id, i) => ({
+        partition: 0,
+        key: `${TENANT}|chat-${id}`,
+        value: serde.encode(writer, raw(id, `chat-${id}`, 'incoming_event', { payload: { text: CANARY } })),
+        timestamp: String(1_700_000_000_000 + i),
+      })),
+    );
+    // the key store fails from the third record on (one record per chunk): two are copied and committed
+    let lookups = 0;
+    const failing = Object.create(vault) as PrivacyVault;
+    failing.keysFor = (...args) => {
+      if (++lookups >= 3) return Promise.reject(new Error('key store down'));
+      return vault.keysFor(...args);
+    };
+    const target = `${source}.sealed`;
+    await expect(
+      reencrypt({ ...deps(), vault: failing }, { kind: 'raw', source, chunkRecords: 1 }),
+    ).rejects.toThrow(/key store down/);
+    expect(await recordCount(target)).toBe(2);
+    const resumed = await reencrypt(deps(), { kind: 'raw', source, chunkRecords: 1 });
+    expect(resumed).toMatchObject({ records: 2, sealed: 2 });
+    const reader = serde.reader(rawWebhookSchema());
+    const copied = await Promise.all(
+      (await readTopic(target, { count: 4 })).map(async (m) => (await reader.read(m.value!)).event_id),
+    );
+    expect(copied).toEqual(ids);
   }, 30_000);
 });
