@@ -1,6 +1,5 @@
 import kafkajs, { type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import {
-  ConfluentAvroSerde,
   TOPICS,
   chatEventKeyScope,
   chatEventSchema,
@@ -13,7 +12,7 @@ import {
   valueSubject,
   type ChatEventAvro,
   type RawWebhookAvro,
-  type RegisteredSchema,
+  type ConfluentAvroSerde,
 } from '@livechat-pipeline/events';
 import {
   MAX_CHATS_PER_CALL,
