@@ -310,7 +310,7 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         const end = endOffsets.get(batch.partition) ?? 0n;
         const messages = batch.messages;
         let i = 0;
@@ -329,6 +329,8 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
           await copyChunk(batch.partition, chunk);
           const next = BigInt(chunk[chunk.length - 1]!.offset) + 1n;
           await consumer.commitOffsets([{ topic: source, partition: batch.partition, offset: String(next) }]);
+          // the next fetch starts after it (committing alone does not move the consumer's position)
+          resolveOffset(chunk[chunk.length - 1]!.offset);
           await heartbeat();
           if (next >= end && pending.delete(batch.partition) && pending.size === 0) settle.resolve();
         }
