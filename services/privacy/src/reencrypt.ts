@@ -24,7 +24,7 @@ import {
 // Issue 19, docs/privacy.md section 9: the one-off copy of a topic written before privacy was on into a sealed one.
 
 // kafkajs is CommonJS: Node's ESM loader does not see this named export (tsx and vitest would).
-const { ConfigResourceTypes } = kafkajs;
+const { ConfigResourceTypes, Partitioners } = kafkajs;
 
 export type ReencryptKind = 'raw' | 'chat-events';
 
@@ -194,7 +194,12 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
   );
   if (pending.size === 0) return result();
 
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // every record names its partition; the partitioner is never asked
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   const consumer = kafka.consumer({
     groupId,
     retry: { retries: 3, restartOnFailure: async () => false },
