@@ -211,9 +211,11 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
     const finished = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     consumer.on(consumer.events.CRASH, (event) => settle.reject(event.payload.error));
     await consumer.subscribe({ topic: source, fromBeginning: true });
-    const copyChunk = async (partition: number, chunk: readonly KafkaMessage[]): Promise<void> => {
+    // a chunk's counts join the run's once its commit is done: a batch kafkajs retries is not counted twice
+    const copyChunk = async (partition: number, chunk: readonly KafkaMessage[]): Promise<Counts> => {
+      const counts: Counts = { copied: 0, sealed: 0, erased: 0, undecodable: 0, linksRecorded: 0 };
       const items: Item[] = [];
-      for (const message of chunk) items.push(await classify(message));
+      for (const message of chunk) items.push(await classify(message, counts));
       const states = await keysOf(items);
       const links = new Map<string, CustomerLink[]>();
       const toTarget = (message: KafkaMessage, value: Buffer | null): TargetMessage => ({
@@ -252,8 +254,9 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
           counts.linksRecorded += part.length;
         }
       await send(producer, target, out);
+      return counts;
     };
-    const classify = async (message: KafkaMessage): Promise<Item> => {
+    const classify = async (message: KafkaMessage, counts: Counts): Promise<Item> => {
       if (message.value === null) {
         counts.copied++;
         return { message };
@@ -331,11 +334,12 @@ export async function reencrypt(deps: ReencryptDeps, options: ReencryptOptions):
             chunk.push(message);
             bytes += message.value?.length ?? 0;
           }
-          await copyChunk(batch.partition, chunk);
+          const chunkCounts = await copyChunk(batch.partition, chunk);
           const next = BigInt(chunk[chunk.length - 1]!.offset) + 1n;
           await consumer.commitOffsets([{ topic: source, partition: batch.partition, offset: String(next) }]);
           // the next fetch starts after it (committing alone does not move the consumer's position)
           resolveOffset(chunk[chunk.length - 1]!.offset);
+          for (const name of Object.keys(counts) as (keyof Counts)[]) counts[name] += chunkCounts[name];
           await heartbeat();
           if (next >= end && pending.delete(batch.partition) && pending.size === 0) settle.resolve();
         }

@@ -333,4 +333,31 @@ describe('pnpm privacy reencrypt on the real Kafka, registry and Postgres', () =
     );
     expect(copied).toEqual(ids);
   }, 30_000);
+  it('a transient key-store failure is retried within the run and each record counted once', async () => {
+    const source = uniqueName('reenc.retry');
+    await createTopic(source, 1);
+    const writer = await serde.register(valueSubject(source), chatEventSchema());
+    await produce(
+      source,
+      ['r1', 'r2', 'r3'].map((id, i) => ({
+        partition: 0,
+        key: `${TENANT}|chat-${id}`,
+        value: serde.encode(writer, customerIdentified(id, `chat-${id}`, `customer-${id}`)),
+        timestamp: String(1_700_000_000_000 + i),
+      })),
+    );
+    // the second chunk fails after its records were sealed (recording its customer), and kafkajs retries it
+    let calls = 0;
+    const flaky = Object.create(vault) as PrivacyVault;
+    flaky.recordCustomers = (...args) => {
+      if (++calls === 2) return Promise.reject(new Error('key store blip'));
+      return vault.recordCustomers(...args);
+    };
+    const result = await reencrypt(
+      { ...deps(), vault: flaky },
+      { kind: 'chat-events', source, chunkRecords: 1 },
+    );
+    expect(result).toMatchObject({ records: 3, sealed: 3, linksRecorded: 3 });
+    expect(await recordCount(`${source}.sealed`)).toBe(3);
+  }, 30_000);
 });
