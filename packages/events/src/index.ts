@@ -72,6 +72,8 @@ export {
 } from './archive.js';
 export type { ArchiveMethod, ArchiveReadSource, BuildArchiveInput, BuildArchiveOptions } from './archive.js';
 export { CHAT_EVENT_SCHEMA_PATH, chatEventSchema } from './chat-event.js';
+export { customerLinksOf } from './customer-links.js';
+export type { LinkableChatEvent } from './customer-links.js';
 // Types generated from schemas/ (src/generated, `pnpm --filter @livechat-pipeline/events generate`), one namespace per
 // schema: e.g. `ChatEventAvro.ChatEvent`, `RawWebhookAvro.RawWebhook` (the shapes avsc reads and writes).
 export type * as ChatEventAvro from './generated/chat-event.js';

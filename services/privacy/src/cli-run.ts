@@ -3,13 +3,15 @@ import { isPrivacyError, migratePrivacy, runErasure } from '@livechat-pipeline/p
 import { ServiceConfigError } from '@livechat-pipeline/service-host';
 import { loadPrivacyServiceConfig } from './config.js';
 import { PrivacyCliError } from './errors.js';
+import { REENCRYPT_USAGE, runReencryptCli } from './reencrypt-cli.js';
 import { createPrivacyRuntime } from './start.js';
 
 export const USAGE = `usage:
   pnpm privacy erase --tenant <id> (--customer-id <id> | --email <address>) [--request-id <id>] [--actor <name>]
   pnpm privacy retention --tenant <id> (--days <1-36500> | --default)
   pnpm privacy rewrap [--batch-size <n>]
-  pnpm privacy audit --tenant <id> [--limit <n>]`;
+  pnpm privacy audit --tenant <id> [--limit <n>]
+${REENCRYPT_USAGE}`;
 
 export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
@@ -133,6 +135,7 @@ export function parseCommand(argv: readonly string[]): Command {
  * configuration (the problem on stderr), 1 failed (`CODE: message` on stderr; an erasure names its request id).
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'reencrypt') return runReencryptCli(argv.slice(1), io);
   let command: Command;
   let config;
   try {
