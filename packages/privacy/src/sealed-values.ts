@@ -41,8 +41,9 @@ function tokens(path: string): string[] {
   return parts;
 }
 
-const escape = (token: string): string =>
-  token.includes('~') || token.includes('/') ? token.replaceAll('~', '~0').replaceAll('/', '~1') : token;
+function escape(token: string): string {
+  return token.includes('~') || token.includes('/') ? token.replaceAll('~', '~0').replaceAll('/', '~1') : token;
+}
 
 /** Each spec's tokens, split once: the specs are long-lived constants (PERSONAL_PATHS), sealed with on every record. */
 const specTokens = new WeakMap<SealSpec, readonly string[]>();
@@ -66,32 +67,41 @@ interface Location {
   readonly keys: readonly Key[];
 }
 
+/** What one `locate` call carries down the record (module-level walkers: no closures made per call). */
+interface Search {
+  readonly spec: SealSpec;
+  readonly path: readonly string[];
+  readonly trail: Key[];
+  readonly found: Location[];
+}
+
 /** Every concrete location a spec names in `root`, in document order. */
 function locate(root: unknown, spec: SealSpec): Location[] {
-  const found: Location[] = [];
-  const path = tokensOf(spec);
-  const trail: Key[] = [];
-  const visit = (node: Container, k: Key, depth: number, pointer: string): void => {
-    const child = (node as Record<Key, unknown>)[k];
-    const here = `${pointer}/${escape(String(k))}`;
-    if (depth === path.length - 1) {
-      if (child === undefined || child === null) return;
-      if (spec.when !== undefined && (Array.isArray(node) || !spec.when(node))) return;
-      found.push({ pointer: here, holder: node, key: k, keys: [...trail, k] });
-    } else {
-      trail.push(k);
-      walk(child, depth + 1, here);
-      trail.pop();
-    }
-  };
-  const walk = (node: unknown, depth: number, pointer: string): void => {
-    if (!isContainer(node) || depth === path.length) return;
-    const head = path[depth]!;
-    if (head !== '*') visit(node, Array.isArray(node) ? Number(head) : head, depth, pointer);
-    else if (Array.isArray(node)) for (let i = 0; i < node.length; i++) visit(node, i, depth, pointer);
-  };
-  walk(root, 0, '');
-  return found;
+  const search: Search = { spec, path: tokensOf(spec), trail: [], found: [] };
+  walk(search, root, 0, '');
+  return search.found;
+}
+
+function walk(search: Search, node: unknown, depth: number, pointer: string): void {
+  if (!isContainer(node) || depth === search.path.length) return;
+  const head = search.path[depth]!;
+  if (head !== '*') visit(search, node, Array.isArray(node) ? Number(head) : head, depth, pointer);
+  else if (Array.isArray(node)) for (let i = 0; i < node.length; i++) visit(search, node, i, depth, pointer);
+}
+
+function visit(search: Search, node: Container, k: Key, depth: number, pointer: string): void {
+  const child = (node as Record<Key, unknown>)[k];
+  const here = `${pointer}/${escape(String(k))}`;
+  if (depth === search.path.length - 1) {
+    if (child === undefined || child === null) return;
+    const when = search.spec.when;
+    if (when !== undefined && (Array.isArray(node) || !when(node))) return;
+    search.found.push({ pointer: here, holder: node, key: k, keys: [...search.trail, k] });
+  } else {
+    search.trail.push(k);
+    walk(search, child, depth + 1, here);
+    search.trail.pop();
+  }
 }
 
 /**
