@@ -133,7 +133,11 @@ function checkField(field: string): void {
  * another chat, tenant or field fails authentication.
  */
 function aad(header: Buffer, tenantId: string, chatId: string, field: string): Buffer {
-  return Buffer.concat([header, Buffer.from(JSON.stringify([tenantId, chatId, field]), 'utf8')]);
+  const ids = JSON.stringify([tenantId, chatId, field]);
+  const data = Buffer.allocUnsafe(HEADER_BYTES + Buffer.byteLength(ids, 'utf8'));
+  header.copy(data, 0, 0, HEADER_BYTES);
+  data.write(ids, HEADER_BYTES, 'utf8');
+  return data;
 }
 
 /**
