@@ -36,13 +36,14 @@ function tokens(path: string): string[] {
   const parts = path.slice(1).split('/');
   // Unescaping is only needed where a token holds `~` (most pointers hold none).
   if (path.includes('~'))
-    for (let i = 0; i < parts.length; i++)
-      parts[i] = parts[i]!.replaceAll('~1', '/').replaceAll('~0', '~');
+    for (let i = 0; i < parts.length; i++) parts[i] = parts[i]!.replaceAll('~1', '/').replaceAll('~0', '~');
   return parts;
 }
 
 function escape(token: string): string {
-  return token.includes('~') || token.includes('/') ? token.replaceAll('~', '~0').replaceAll('/', '~1') : token;
+  return token.includes('~') || token.includes('/')
+    ? token.replaceAll('~', '~0').replaceAll('/', '~1')
+    : token;
 }
 
 /** Each spec's tokens, split once: the specs are long-lived constants (PERSONAL_PATHS), sealed with on every record. */
