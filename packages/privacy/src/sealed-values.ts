@@ -33,38 +33,76 @@ function tokens(path: string): string[] {
       'PRIVACY_INVALID_ARGUMENT',
       `a path is a JSON Pointer starting with "/": ${path.slice(0, 80)}`,
     );
-  return path
-    .slice(1)
-    .split('/')
-    .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const parts = path.slice(1).split('/');
+  // Unescaping is only needed where a token holds `~` (most pointers hold none).
+  if (path.includes('~'))
+    for (let i = 0; i < parts.length; i++) parts[i] = parts[i]!.replaceAll('~1', '/').replaceAll('~0', '~');
+  return parts;
 }
 
-const escape = (token: string): string => token.replaceAll('~', '~0').replaceAll('/', '~1');
+function escape(token: string): string {
+  return token.includes('~') || token.includes('/')
+    ? token.replaceAll('~', '~0').replaceAll('/', '~1')
+    : token;
+}
 
-/** Every concrete location a spec names in `root`: [pointer, holder, key]. */
-function locate(root: unknown, spec: SealSpec): Array<[string, Container, string | number]> {
-  const found: Array<[string, Container, string | number]> = [];
-  const walk = (node: unknown, rest: string[], pointer: string): void => {
-    if (!isContainer(node) || rest.length === 0) return;
-    const [head, ...tail] = rest as [string, ...string[]];
-    const keys: Array<string | number> =
-      head === '*'
-        ? Array.isArray(node)
-          ? node.map((_, i) => i)
-          : []
-        : [Array.isArray(node) ? Number(head) : head];
-    for (const k of keys) {
-      const child = (node as Record<string | number, unknown>)[k];
-      const here = `${pointer}/${escape(String(k))}`;
-      if (tail.length === 0) {
-        if (child === undefined || child === null) continue;
-        if (spec.when !== undefined && (Array.isArray(node) || !spec.when(node))) continue;
-        found.push([here, node, k]);
-      } else walk(child, tail, here);
-    }
-  };
-  walk(root, tokens(spec.path), '');
-  return found;
+/** Each spec's tokens, split once: the specs are long-lived constants (PERSONAL_PATHS), sealed with on every record. */
+const specTokens = new WeakMap<SealSpec, readonly string[]>();
+
+function tokensOf(spec: SealSpec): readonly string[] {
+  let path = specTokens.get(spec);
+  if (path === undefined) {
+    path = tokens(spec.path);
+    specTokens.set(spec, path);
+  }
+  return path;
+}
+
+type Key = string | number;
+
+/** One concrete location a spec names: its pointer, the container holding the value, and the keys leading to it. */
+interface Location {
+  readonly pointer: string;
+  readonly holder: Container;
+  readonly key: Key;
+  readonly keys: readonly Key[];
+}
+
+/** What one `locate` call carries down the record (module-level walkers: no closures made per call). */
+interface Search {
+  readonly spec: SealSpec;
+  readonly path: readonly string[];
+  readonly trail: Key[];
+  readonly found: Location[];
+}
+
+/** Every concrete location a spec names in `root`, in document order. */
+function locate(root: unknown, spec: SealSpec): Location[] {
+  const search: Search = { spec, path: tokensOf(spec), trail: [], found: [] };
+  walk(search, root, 0, '');
+  return search.found;
+}
+
+function walk(search: Search, node: unknown, depth: number, pointer: string): void {
+  if (!isContainer(node) || depth === search.path.length) return;
+  const head = search.path[depth]!;
+  if (head !== '*') visit(search, node, Array.isArray(node) ? Number(head) : head, depth, pointer);
+  else if (Array.isArray(node)) for (let i = 0; i < node.length; i++) visit(search, node, i, depth, pointer);
+}
+
+function visit(search: Search, node: Container, k: Key, depth: number, pointer: string): void {
+  const child = (node as Record<Key, unknown>)[k];
+  const here = `${pointer}/${escape(String(k))}`;
+  if (depth === search.path.length - 1) {
+    if (child === undefined || child === null) return;
+    const when = search.spec.when;
+    if (when !== undefined && (Array.isArray(node) || !when(node))) return;
+    search.found.push({ pointer: here, holder: node, key: k, keys: [...search.trail, k] });
+  } else {
+    search.trail.push(k);
+    walk(search, child, depth + 1, here);
+    search.trail.pop();
+  }
 }
 
 /**
@@ -73,20 +111,37 @@ function locate(root: unknown, spec: SealSpec): Array<[string, Container, string
  * containers on the path at every write would copy a 50,000-element array 50,000 times. The input is never mutated.
  */
 class CopyOnWrite {
-  readonly #copies = new WeakSet<object>();
+  // A Set, not a WeakSet: the writer lives for one call, and a Set is the cheaper of the two.
+  readonly #copies = new Set<object>();
   root: unknown;
 
   constructor(root: unknown) {
     this.root = root;
   }
 
+  /** Writes at the keys `locate` found (array indexes already numbers). */
+  setAt(keys: readonly Key[], value: unknown, pointer: string): void {
+    this.root = this.#own(this.root, pointer);
+    let node = this.root as Record<Key, unknown>;
+    const last = keys.length - 1;
+    for (let i = 0; i < last; i++) {
+      const key = keys[i]!;
+      const child = this.#own(node[key], pointer);
+      node[key] = child;
+      node = child as Record<Key, unknown>;
+    }
+    node[keys[last]!] = value;
+  }
+
+  /** Writes at a pointer (a token is an array index where the container is an array). */
   set(pointer: string, value: unknown): void {
     const path = tokens(pointer);
     this.root = this.#own(this.root, pointer);
     let node = this.root as Container;
-    for (const [i, token] of path.entries()) {
+    for (let i = 0; i < path.length; i++) {
+      const token = path[i]!;
       const key = Array.isArray(node) ? Number(token) : token;
-      const slots = node as Record<string | number, unknown>;
+      const slots = node as Record<Key, unknown>;
       if (i === path.length - 1) slots[key] = value;
       else {
         const child = this.#own(slots[key], pointer);
@@ -118,20 +173,23 @@ export function sealValues<T>(
   key: ChatKey | null,
   field: string,
 ): SealedValues<T> {
-  const originals = new Map<string, unknown>();
-  const clear = new CopyOnWrite(record);
+  // Keyed by pointer (each starts with "/", so never an array index or `__proto__`): insertion order is kept.
+  const originals: Record<string, unknown> = {};
+  const paths: string[] = [];
+  let clear: CopyOnWrite | undefined;
   for (const spec of specs) {
-    for (const [pointer, holder, k] of locate(record, spec)) {
-      if (originals.has(pointer)) continue;
-      const value = (holder as Record<string | number, unknown>)[k];
-      originals.set(pointer, value);
-      clear.set(pointer, spec.clear === undefined ? null : spec.clear(value));
+    for (const { pointer, holder, key: k, keys } of locate(record, spec)) {
+      if (Object.hasOwn(originals, pointer)) continue;
+      const value = (holder as Record<Key, unknown>)[k];
+      originals[pointer] = value;
+      paths.push(pointer);
+      clear ??= new CopyOnWrite(record);
+      clear.setAt(keys, spec.clear === undefined ? null : spec.clear(value), pointer);
     }
   }
-  const paths = [...originals.keys()];
-  if (paths.length === 0) return { clear: record, envelope: null, paths };
+  if (clear === undefined) return { clear: record, envelope: null, paths };
   if (key === null) return { clear: clear.root as T, envelope: null, paths };
-  const sealed = JSON.stringify(Object.fromEntries(originals));
+  const sealed = JSON.stringify(originals);
   return { clear: clear.root as T, envelope: encryptField(key, field, sealed), paths };
 }
 
