@@ -23,11 +23,22 @@ import type { RunningPrivacyService } from '../src/index.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const silent = pino({ level: 'silent' });
 
-/** Stand-ins for the projections' erase functions (the real ones come with transcripts, analytics, crm-sync). */
-async function createStandIn(pool: pg.Pool, schema: string, withRequestId: boolean): Promise<void> {
+/**
+ * Stand-ins for the projections' erase functions (the real ones come with transcripts, analytics, crm-sync). The
+ * schema, its table, the `rows` planted in it and then the function are one multi-statement query, so one implicit
+ * transaction: a sweep running meanwhile never sees the function without those rows.
+ */
+async function createStandIn(
+  pool: pg.Pool,
+  schema: string,
+  withRequestId: boolean,
+  rows: ReadonlyArray<readonly [tenant: string, chatId: string]> = [],
+): Promise<void> {
+  const values = rows.map(([t, c]) => `(${pg.escapeLiteral(t)}, ${pg.escapeLiteral(c)})`).join(', ');
   await pool.query(`
     create schema ${schema};
     create table ${schema}.rows (tenant text not null, chat_id text not null);
+    ${values === '' ? '' : `insert into ${schema}.rows values ${values};`}
     create function ${schema}.erase_chats(p_tenant text, p_chat_ids text[]${withRequestId ? ', p_request_id text' : ''})
       returns bigint language plpgsql as $$
       declare n bigint;
@@ -242,8 +253,8 @@ describe('privacy service and CLI on the real Postgres', () => {
     // two service instances: the chats past their days go, once
 
     running.push(await startPrivacyService(config, silent), await startPrivacyService(config, silent));
-    await waitFor(async () => (await remaining('ret-b'))[0]!.length === 1, { timeoutMs: 10_000 });
-    await waitFor(async () => (await remaining('ret-a'))[0]!.length === 1, { timeoutMs: 10_000 });
+    await waitFor(async () => (await remaining('ret-b'))[0]!.length === 1, { timeoutMs: 30_000 });
+    await waitFor(async () => (await remaining('ret-a'))[0]!.length === 1, { timeoutMs: 30_000 });
 
     expect(await remaining('ret-a')).toEqual([['a-10d'], ['a-10d'], ['a-10d']]);
     expect(await remaining('ret-b')).toEqual([['b-100d'], ['b-100d'], ['b-100d']]);
@@ -289,14 +300,14 @@ describe('privacy service and CLI on the real Postgres', () => {
             `select 1 from privacy.chat_keys where tenant_id = 'ret-late' and erased_at is not null and wrapped_key is null`,
           )
         ).rowCount === 1,
-      { timeoutMs: 10_000 },
+      { timeoutMs: 30_000 },
     );
-    await waitFor(async () => (await failures('retention')) >= 1, { timeoutMs: 10_000 });
+    await waitFor(async () => (await failures('retention')) >= 1, { timeoutMs: 30_000 });
     // the projection before the missing one is erased
     expect((await remaining('ret-late'))[0]).toEqual([]);
 
-    await createStandIn(pool, 'st_crm_late', true);
-    await pool.query(`insert into st_crm_late.rows values ('ret-late', 'late-1')`);
+    // the crm row a late writer left, there before the function appears (the sweep may run at any moment)
+    await createStandIn(pool, 'st_crm_late', true, [['ret-late', 'late-1']]);
     await waitFor(
       async () =>
         (
@@ -304,7 +315,7 @@ describe('privacy service and CLI on the real Postgres', () => {
             `select 1 from privacy.erasure_audit where tenant_id = 'ret-late' and swept_at is not null`,
           )
         ).rowCount === 1,
-      { timeoutMs: 10_000 },
+      { timeoutMs: 30_000 },
     );
     expect((await pool.query(`select * from st_crm_late.rows`)).rows).toEqual([]);
     await Promise.all(running.splice(0).map((r) => r.stop()));
