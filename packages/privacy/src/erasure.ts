@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { PrivacyError, isPrivacyError } from './errors.js';
 import { quoteSchema } from './migrations.js';
-import type { CustomerSubject, ErasureResult, PrivacyVault } from './vault.js';
+import { MAX_CHATS_PER_CALL, type CustomerSubject, type ErasureResult, type PrivacyVault } from './vault.js';
 
 /** The projections that ship an erase function, and whether theirs takes the request id (crm's does). */
 export const PROJECTION_NAMES = ['transcripts', 'analytics', 'crm'] as const;
@@ -87,7 +87,7 @@ export async function runErasure(deps: ErasureDeps, command: ErasureCommand): Pr
     'subject' in command
       ? await deps.vault.eraseCustomer(command.tenantId, command.subject, request)
       : await deps.vault.eraseChats(command.tenantId, command.chatIds, request);
-  // The request's tombstones name every chat it erased (the customer's chats were found inside its transaction);
+  // The request's tombstones name every chat it erased (eraseCustomer selects them inside its transaction);
   // chats named explicitly but erased earlier by another request are added so the projections see them too.
   const ofRequest = await deps.vault.chatsOfErasure(requestId);
   const chatIds = [
@@ -100,7 +100,7 @@ export async function runErasure(deps: ErasureDeps, command: ErasureCommand): Pr
 
 /**
  * Step 2 of an erasure: each configured projection's `erase_chats` in its own transaction. Returns the rows
- * removed per projection (0 for all when there are no chats: nothing is called).
+ * removed per projection (0 for all when there are no chats: nothing is called), in slices of MAX_CHATS_PER_CALL.
  */
 export async function eraseProjections(
   deps: Pick<ErasureDeps, 'pool' | 'projections'>,
@@ -110,8 +110,16 @@ export async function eraseProjections(
 ): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const projection of deps.projections) {
-    counts[projection.name] =
-      chatIds.length === 0 ? 0 : await eraseOne(deps.pool, projection, tenantId, chatIds, requestId);
+    counts[projection.name] = 0;
+    // a customer's chats may be any number: each call gets at most MAX_CHATS_PER_CALL (one bounded statement)
+    for (let at = 0; at < chatIds.length; at += MAX_CHATS_PER_CALL)
+      counts[projection.name]! += await eraseOne(
+        deps.pool,
+        projection,
+        tenantId,
+        chatIds.slice(at, at + MAX_CHATS_PER_CALL),
+        requestId,
+      );
   }
   return counts;
 }

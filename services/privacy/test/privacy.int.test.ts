@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PrivacyVault, migratePrivacy, parsePrivacyConfig, sweepErasures } from '@livechat-pipeline/privacy';
+import {
+  MAX_CHATS_PER_CALL,
+  PrivacyVault,
+  migratePrivacy,
+  parsePrivacyConfig,
+  sweepErasures,
+} from '@livechat-pipeline/privacy';
 import { createTestDatabase, stackEndpoints, waitFor } from '@livechat-pipeline/testkit';
 import type { TestDatabase } from '@livechat-pipeline/testkit';
 import pg from 'pg';
@@ -166,6 +172,36 @@ describe('privacy service and CLI on the real Postgres', () => {
     expect(audit.out).not.toContain('canary');
   });
 
+  it('a customer with more chats than one call may name (MAX_CHATS_PER_CALL + 1) is erased under one request', async () => {
+    const tenant = 'big-tenant';
+    const chats = Array.from(
+      { length: MAX_CHATS_PER_CALL + 1 },
+      (_, i) => `big-${String(i).padStart(5, '0')}`,
+    );
+    for (const slice of [chats.slice(0, MAX_CHATS_PER_CALL), chats.slice(MAX_CHATS_PER_CALL)]) {
+      await vault.keysFor(tenant, slice, { create: true });
+      await vault.recordCustomers(
+        tenant,
+        slice.map((chatId) => ({ chatId, customerId: 'heavy-returning-customer' })),
+      );
+    }
+    await plant(tenant, [...chats, 'not-theirs']);
+
+    const r = await cli(['erase', '--tenant', tenant, '--customer-id', 'heavy-returning-customer']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const n = MAX_CHATS_PER_CALL + 1;
+    expect(JSON.parse(r.out)).toMatchObject({
+      chats: n,
+      keysErased: n,
+      customerLinksDeleted: n,
+      projections: { transcripts: n, analytics: n, crm: n },
+    });
+    expect(await remaining(tenant)).toEqual([['not-theirs'], ['not-theirs'], ['not-theirs']]);
+    const audits = await pool.query(`select chats from privacy.erasure_audit where tenant_id = $1`, [tenant]);
+    expect(audits.rows).toEqual([{ chats: n }]);
+  });
+
   it('bad arguments exit 2 naming the problem (the real `pnpm privacy` entry point)', async () => {
     const run = (args: string[]) =>
       promisify(execFile)(
@@ -253,8 +289,13 @@ describe('privacy service and CLI on the real Postgres', () => {
     // two service instances: the chats past their days go, once
 
     running.push(await startPrivacyService(config, silent), await startPrivacyService(config, silent));
-    await waitFor(async () => (await remaining('ret-b'))[0]!.length === 1, { timeoutMs: 30_000 });
-    await waitFor(async () => (await remaining('ret-a'))[0]!.length === 1, { timeoutMs: 30_000 });
+    // every projection's step done (each is its own transaction: wait for the last, not the first)
+    await waitFor(async () => (await remaining('ret-b')).every((rows) => rows.length === 1), {
+      timeoutMs: 30_000,
+    });
+    await waitFor(async () => (await remaining('ret-a')).every((rows) => rows.length === 1), {
+      timeoutMs: 30_000,
+    });
 
     expect(await remaining('ret-a')).toEqual([['a-10d'], ['a-10d'], ['a-10d']]);
     expect(await remaining('ret-b')).toEqual([['b-100d'], ['b-100d'], ['b-100d']]);
