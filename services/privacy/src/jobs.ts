@@ -21,7 +21,7 @@ export interface JobOptions {
   readonly retentionIntervalMs: number;
   readonly retentionBatchSize: number;
   readonly sweepIntervalMs: number;
-  /** Erasures younger than this are not swept yet (PRIVACY_KEY_CACHE_TTL_MS). */
+  /** Erasures younger than this are not swept yet (PRIVACY_SWEEP_DELAY_MS). */
   readonly sweepAfterMs: number;
 }
 

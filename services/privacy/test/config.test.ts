@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ServiceConfigError } from '@livechat-pipeline/service-host';
 import { describe, expect, it } from 'vitest';
-import { loadPrivacyServiceConfig, parseCommand } from '../src/index.js';
+import { SWEEP_MARGIN_MS, loadPrivacyServiceConfig, parseCommand } from '../src/index.js';
 
 const keys = {
   PRIVACY_KEYS: `k1:${randomBytes(32).toString('base64')}`,
@@ -22,6 +22,20 @@ describe('privacy service configuration', () => {
     expect(c.operations).toEqual({ host: '127.0.0.1', port: 8097 });
     expect(loadPrivacyServiceConfig({ ...keys, PRIVACY_RETENTION_DAYS: ' ' }).retentionDays).toBeNull();
     expect(loadPrivacyServiceConfig({ ...keys, PRIVACY_RETENTION_DAYS: '90' }).retentionDays).toBe(90);
+  });
+
+  it("the sweep waits past every service's key cache TTL and a write retry, not this process's TTL alone", () => {
+    // the default TTL (5 min) plus the margin
+    expect(loadPrivacyServiceConfig(keys).sweepDelayMs).toBe(300_000 + SWEEP_MARGIN_MS);
+    expect(loadPrivacyServiceConfig({ ...keys, PRIVACY_KEY_CACHE_TTL_MS: '1000' }).sweepDelayMs).toBe(
+      1000 + SWEEP_MARGIN_MS,
+    );
+    expect(loadPrivacyServiceConfig({ ...keys, PRIVACY_SWEEP_DELAY_MS: '3600000' }).sweepDelayMs).toBe(
+      3_600_000,
+    );
+    expect(() => loadPrivacyServiceConfig({ ...keys, PRIVACY_SWEEP_DELAY_MS: '1000' })).toThrow(
+      /PRIVACY_SWEEP_DELAY_MS: must be at least PRIVACY_KEY_CACHE_TTL_MS \(300000\)/,
+    );
   });
 
   it('names every bad variable in one error, never echoing a key', () => {

@@ -327,6 +327,7 @@ describe('privacy service and CLI on the real Postgres', () => {
       PRIVACY_RETENTION_INTERVAL_MS: '200',
       PRIVACY_SWEEP_INTERVAL_MS: '200',
       PRIVACY_KEY_CACHE_TTL_MS: '1000',
+      PRIVACY_SWEEP_DELAY_MS: '1000',
     });
     const service = await startPrivacyService(config, silent);
     running.push(service);
