@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { PrivacyError, isPrivacyError } from './errors.js';
 import { quoteSchema } from './migrations.js';
-import { MAX_CHATS_PER_CALL, type CustomerSubject, type ErasureResult, type PrivacyVault } from './vault.js';
+import {
+  ERASE_STATEMENT_TIMEOUT_MS,
+  MAX_CHATS_PER_CALL,
+  type CustomerSubject,
+  type ErasureResult,
+  type PrivacyVault,
+} from './vault.js';
 
 /** The projections that ship an erase function, and whether theirs takes the request id (crm's does). */
 export const PROJECTION_NAMES = ['transcripts', 'analytics', 'crm'] as const;
@@ -22,6 +28,12 @@ export interface ErasureDeps {
   /** A pool on the projections' database (each erase function runs in its own transaction on it). */
   readonly pool: pg.Pool;
   readonly projections: readonly ProjectionEraser[];
+  /**
+   * The statement timeout of each projection step (ERASE_STATEMENT_TIMEOUT_MS unless given), set for its own
+   * transaction: the pool may be a read pool with a short `statement_timeout` that a big customer's erasure
+   * would hit on every retry.
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 export type ErasureCommand = {
@@ -103,7 +115,7 @@ export async function runErasure(deps: ErasureDeps, command: ErasureCommand): Pr
  * removed per projection (0 for all when there are no chats: nothing is called), in slices of MAX_CHATS_PER_CALL.
  */
 export async function eraseProjections(
-  deps: Pick<ErasureDeps, 'pool' | 'projections'>,
+  deps: Pick<ErasureDeps, 'pool' | 'projections' | 'statementTimeoutMs'>,
   tenantId: string,
   chatIds: readonly string[],
   requestId: string,
@@ -115,6 +127,7 @@ export async function eraseProjections(
     for (let at = 0; at < chatIds.length; at += MAX_CHATS_PER_CALL)
       counts[projection.name]! += await eraseOne(
         deps.pool,
+        deps.statementTimeoutMs ?? ERASE_STATEMENT_TIMEOUT_MS,
         projection,
         tenantId,
         chatIds.slice(at, at + MAX_CHATS_PER_CALL),
@@ -126,6 +139,7 @@ export async function eraseProjections(
 
 async function eraseOne(
   pool: pg.Pool,
+  statementTimeoutMs: number,
   projection: ProjectionEraser,
   tenantId: string,
   chatIds: readonly string[],
@@ -146,6 +160,7 @@ async function eraseOne(
   client.on('error', onError);
   try {
     await client.query('begin');
+    await client.query(`select set_config('statement_timeout', $1, true)`, [String(statementTimeoutMs)]);
     const { rows } = await client.query<{ n: string | null }>(
       withRequestId
         ? `select ${fn}($1::text, $2::text[], $3::text) as n`

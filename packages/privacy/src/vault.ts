@@ -84,6 +84,11 @@ const EMAIL_MAX = 320;
 const ACTOR_MAX = 200;
 /** The most chats one call may name: one query's worth, far above a consumer batch. */
 export const MAX_CHATS_PER_CALL = 10_000;
+/**
+ * The statement timeout of an erasure's transactions (the vault's and each projection step's), set for the
+ * transaction alone: the pool may be a read pool whose short `statement_timeout` a heavy customer would hit.
+ */
+export const ERASE_STATEMENT_TIMEOUT_MS = 600_000;
 
 interface KeyRow {
   chat_id: string;
@@ -297,6 +302,9 @@ export class PrivacyVault {
       throw new PrivacyError('PRIVACY_INVALID_ARGUMENT', `actor must be 1-${ACTOR_MAX} characters`);
 
     const result = await this.transaction(async (client): Promise<ErasureResult> => {
+      await client.query(`select set_config('statement_timeout', $1, true)`, [
+        String(ERASE_STATEMENT_TIMEOUT_MS),
+      ]);
       await client.query('select pg_advisory_xact_lock(hashtext($1))', [`privacy-erasure:${requestId}`]);
       const done = await client.query<{
         tenant_id: string;

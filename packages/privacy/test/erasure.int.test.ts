@@ -223,6 +223,38 @@ describe('runErasure on the real Postgres', () => {
     expect(await vault.erasuresDueForSweep(0)).toEqual([]);
   });
 
+  it("runs the projection step under its own statement timeout, not the pool's short one", async () => {
+    await pool.query(`
+      create schema stand_slow;
+      create function stand_slow.erase_chats(p_tenant text, p_chat_ids text[]) returns bigint language plpgsql as $$
+        begin
+          perform pg_sleep(0.4); -- a big customer's rows
+          return cardinality(p_chat_ids);
+        end $$;`);
+    // a read pool as the api's: statement_timeout 100 ms
+    const readPool = new pg.Pool({ connectionString: db.url, max: 1, options: '-c statement_timeout=100' });
+    try {
+      const slow = {
+        vault,
+        pool: readPool,
+        projections: [{ name: 'transcripts', schema: 'stand_slow' }],
+      } as const;
+      const done = await runErasure(slow, { tenantId: 't-slow', chatIds: ['s1', 's2'], actor: 'test' });
+      expect(done.projections).toEqual({ transcripts: 2 });
+      // its own timeout still bounds it
+      expect(
+        await codeOf(
+          runErasure(
+            { ...slow, statementTimeoutMs: 100 },
+            { tenantId: 't-slow', chatIds: ['s3'], actor: 'test' },
+          ),
+        ),
+      ).toMatch(/^PRIVACY_PROJECTION_ERASE_FAILED: .*statement timeout/);
+    } finally {
+      await readPool.end();
+    }
+  });
+
   it('parses projection lists and names every problem', () => {
     expect(parseProjectionList('transcripts, analytics:analytics_v2,crm')).toEqual({
       ok: true,
