@@ -63,6 +63,17 @@ describe('privacy service configuration', () => {
     expect(() => loadPrivacyServiceConfig({})).toThrow(/PRIVACY_KEYS: is not set/);
   });
 
+  it('takes the subject from standard input when given as -, never needing it on the command line', () => {
+    expect(parseCommand(['erase', '--tenant', 't1', '--email', '-'])).toEqual({
+      kind: 'erase',
+      tenant: 't1',
+      subject: { stdin: 'email' },
+    });
+    expect(parseCommand(['erase', '--tenant', 't1', '--customer-id', '-'])).toMatchObject({
+      subject: { stdin: 'customer-id' },
+    });
+  });
+
   it('parses the CLI commands', () => {
     expect(parseCommand(['erase', '--tenant', 't1', '--email', 'a@b.c', '--request-id', 'r1'])).toEqual({
       kind: 'erase',

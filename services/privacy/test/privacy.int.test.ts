@@ -172,6 +172,45 @@ describe('privacy service and CLI on the real Postgres', () => {
     expect(audit.out).not.toContain('canary');
   });
 
+  it('erase takes the e-mail or customer id from standard input (`-`); an empty or bad line exits 2', async () => {
+    const tenant = 'stdin-tenant';
+    await vault.keysFor(tenant, ['si-1', 'si-2'], { create: true });
+    await vault.recordCustomers(tenant, [
+      { chatId: 'si-1', email: 'stdin@example.com' },
+      { chatId: 'si-2', customerId: 'cust-stdin' },
+    ]);
+    const withStdin = async (argv: string[], input: string) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(argv, {
+        env,
+        readStdin: () => Promise.resolve(input),
+        stdout: (t) => (out += t),
+        stderr: (t) => (err += t),
+      });
+      return { code, out, err };
+    };
+    const byEmail = await withStdin(
+      ['erase', '--tenant', tenant, '--email', '-'],
+      'stdin@example.com\nignored\n',
+    );
+    expect(byEmail.err).toBe('');
+    expect(JSON.parse(byEmail.out)).toMatchObject({ chats: 1, keysErased: 1 });
+    const byId = await withStdin(['erase', '--tenant', tenant, '--customer-id', '-'], ' cust-stdin \n');
+    expect(JSON.parse(byId.out)).toMatchObject({ chats: 1, keysErased: 1 });
+
+    const empty = await withStdin(['erase', '--tenant', tenant, '--email', '-'], '');
+    expect(empty.code).toBe(2);
+    expect(empty.err).toContain('--email - (standard input) <value> is required');
+    const notAnAddress = await withStdin(['erase', '--tenant', tenant, '--email', '-'], 'nobody\n');
+    expect(notAnAddress.code).toBe(2);
+    expect(notAnAddress.err).toContain('--email - (standard input) must be an e-mail address');
+    expect(notAnAddress.err).not.toContain('nobody');
+    const noStdin = await cli(['erase', '--tenant', tenant, '--email', '-']);
+    expect(noStdin.code).toBe(2);
+    expect(noStdin.err).toContain('there is no standard input to read');
+  });
+
   it('a customer with more chats than one call may name (MAX_CHATS_PER_CALL + 1) is erased under one request', async () => {
     const tenant = 'big-tenant';
     const chats = Array.from(
