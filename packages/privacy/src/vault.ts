@@ -330,9 +330,22 @@ export class PrivacyVault {
         };
       }
       if ('subject' in target) {
+        // The key scopes linked to the subject, and the customer's scopes that are no chat (ticket:, customer:,
+        // visitor:, as the normalizer records them) linked to any other identifier of those: a ticket raised
+        // from the customer's chat is linked by its requester e-mail only, so erasing by customer id finds it
+        // through the e-mail recorded for the chat. Other chats sharing only an e-mail are not taken.
         const found = await client.query<{ chat_id: string }>(
-          `select chat_id from ${this.s}.chat_customers
-            where tenant_id = $1 and subject_kind = $2 and subject = $3
+          `with direct as (
+             select chat_id from ${this.s}.chat_customers
+              where tenant_id = $1 and subject_kind = $2 and subject = $3),
+           identifiers as (
+             select distinct subject_kind, subject from ${this.s}.chat_customers
+              where tenant_id = $1 and chat_id in (select chat_id from direct))
+           select chat_id from ${this.s}.chat_customers
+            where tenant_id = $1
+              and (chat_id in (select chat_id from direct)
+                   or ((subject_kind, subject) in (select subject_kind, subject from identifiers)
+                       and (chat_id like 'ticket:%' or chat_id like 'customer:%' or chat_id like 'visitor:%')))
             order by chat_id for update`,
           [tenantId, ...target.subject],
         );
