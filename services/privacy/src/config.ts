@@ -47,8 +47,9 @@ export interface PrivacyServiceConfig {
 const schema = z.object({
   DATABASE_URL: postgresUrlVar().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
   PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
-  // two at least: a job holds its lock on one connection and works on another
-  PRIVACY_POOL_SIZE: poolSizeVar(2, 2),
+  // two at least: a job holds its lock on one connection and works on another; three by default so that the
+  // readiness probe's `select 1` never waits behind a long job
+  PRIVACY_POOL_SIZE: poolSizeVar(3, 2),
   PRIVACY_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   PRIVACY_RETENTION_DAYS: intVar(1, 36_500).optional(),
   PRIVACY_RETENTION_INTERVAL_MS: intVar(100, 7 * 86_400_000).default(86_400_000),

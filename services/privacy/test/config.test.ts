@@ -20,6 +20,8 @@ describe('privacy service configuration', () => {
     expect(c.retentionIntervalMs).toBe(86_400_000);
     expect(c.privacyDatabaseUrl).toBe('postgres://u:p@db:5432/x');
     expect(c.operations).toEqual({ host: '127.0.0.1', port: 8097 });
+    // a job's lock and its work take two connections; readiness gets a third
+    expect(c.poolSize).toBe(3);
     expect(loadPrivacyServiceConfig({ ...keys, PRIVACY_RETENTION_DAYS: ' ' }).retentionDays).toBeNull();
     expect(loadPrivacyServiceConfig({ ...keys, PRIVACY_RETENTION_DAYS: '90' }).retentionDays).toBe(90);
   });
