@@ -204,12 +204,14 @@ export type ProjectionStepFailure = (requestId: string, tenantId: string | null,
 export async function sweepErasures(
   deps: ErasureDeps,
   olderThanMs: number,
-  options: { limit?: number; onFailure?: ProjectionStepFailure } = {},
+  options: { limit?: number; onFailure?: ProjectionStepFailure; signal?: AbortSignal } = {},
 ): Promise<{ swept: number; rows: number; failed: number }> {
   let swept = 0;
   let rows = 0;
   let failed = 0;
   for (const requestId of await deps.vault.erasuresDueForSweep(olderThanMs, options.limit ?? 100)) {
+    // the caller lost what made it the one to run this (its lock): stop between requests
+    if (options.signal?.aborted === true) break;
     let tenantId: string | null = null;
     try {
       const erasure = await deps.vault.chatsOfErasure(requestId);
@@ -239,6 +241,8 @@ export async function runRetentionErasure(
     batchSize?: number;
     onBatch?: (tenantId: string, chatIds: readonly string[]) => void;
     onFailure?: ProjectionStepFailure;
+    /** Aborted: the run stops after the batch in hand (PRIVACY_KEY_UNAVAILABLE, retryable). */
+    signal?: AbortSignal;
   },
 ): Promise<{ erasures: number; keysErased: number; chats: number; failed: number }> {
   let chats = 0;
@@ -256,6 +260,11 @@ export async function runRetentionErasure(
         failed++;
         options.onFailure?.(result.requestId, tenantId, error);
       }
+      if (options.signal?.aborted === true)
+        throw new PrivacyError(
+          'PRIVACY_KEY_UNAVAILABLE',
+          'retention stopped: the job lost its lock (its connection to the key store); the next run goes on',
+        );
     },
   });
   return { ...done, chats, failed };

@@ -255,6 +255,33 @@ describe('runErasure on the real Postgres', () => {
     }
   });
 
+  it('a sweep or retention run whose caller lost its lock (signal aborted) stops before the next request', async () => {
+    const tenant = 't-abort';
+    await vault.eraseChats(tenant, ['ab-1'], { requestId: 'abort-req', actor: 'test' });
+    const stopped = new AbortController();
+    stopped.abort();
+    expect(await sweepErasures(deps, 0, { limit: 1000, signal: stopped.signal })).toEqual({
+      swept: 0,
+      rows: 0,
+      failed: 0,
+    });
+    expect(await vault.erasuresDueForSweep(0, 1000)).toContain('abort-req');
+
+    await vault.keysFor(tenant, ['ab-old-1', 'ab-old-2'], { create: true });
+    await pool.query(
+      `update privacy.chat_keys set last_seen_at = now() - interval '40 days' where tenant_id = $1 and erased_at is null`,
+      [tenant],
+    );
+    await vault.setRetention(tenant, 30);
+    expect(
+      await codeOf(runRetentionErasure(deps, { defaultDays: null, batchSize: 1, signal: stopped.signal })),
+    ).toMatch(/^PRIVACY_KEY_UNAVAILABLE: retention stopped: the job lost its lock/);
+    // one batch (one chat) went, the other waits for the next run
+    const left = await vault.keysFor(tenant, ['ab-old-1', 'ab-old-2'], { create: false });
+    expect([...left.values()].map((k) => k.state).sort()).toEqual(['active', 'erased']);
+    await vault.setRetention(tenant, null);
+  });
+
   it('parses projection lists and names every problem', () => {
     expect(parseProjectionList('transcripts, analytics:analytics_v2,crm')).toEqual({
       ok: true,
