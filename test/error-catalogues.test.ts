@@ -12,6 +12,7 @@ import { AGENT_API_ERROR_CODES } from '@livechat-pipeline/livechat-agent-api';
 import { NORMALIZER_ERROR_CODES } from '@livechat-pipeline/normalizer';
 import { CONSUMER_ERROR_CODES } from '@livechat-pipeline/postgres-consumer';
 import { PRIVACY_ERROR_CODES } from '@livechat-pipeline/privacy';
+import { PRIVACY_SERVICE_ERROR_CODES } from '@livechat-pipeline/privacy-service';
 import { STARTUP_ERROR_CODES } from '@livechat-pipeline/service-host';
 import { REGISTRY_ERROR_CODES } from '@livechat-pipeline/tenant-registry';
 
@@ -50,6 +51,12 @@ const catalogues: { readonly readme: string; readonly prefix: string; readonly c
       readme: 'packages/privacy/README.md',
       prefix: 'PRIVACY_',
       codes: Object.keys(PRIVACY_ERROR_CODES),
+    },
+    {
+      // the CLI's own codes (PRIVACY_CLI_*: the package's PRIVACY_* catalogue above is the key store's)
+      readme: 'services/privacy/README.md',
+      prefix: 'PRIVACY_CLI_',
+      codes: Object.keys(PRIVACY_SERVICE_ERROR_CODES),
     },
     {
       readme: 'packages/service-host/README.md',

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { PrivacyError, isPrivacyError } from './errors.js';
 import { quoteSchema } from './migrations.js';
-import type { CustomerSubject, ErasureResult, PrivacyVault } from './vault.js';
+import {
+  ERASE_STATEMENT_TIMEOUT_MS,
+  MAX_CHATS_PER_CALL,
+  type CustomerSubject,
+  type ErasureResult,
+  type PrivacyVault,
+} from './vault.js';
 
 /** The projections that ship an erase function, and whether theirs takes the request id (crm's does). */
 export const PROJECTION_NAMES = ['transcripts', 'analytics', 'crm'] as const;
@@ -22,6 +28,12 @@ export interface ErasureDeps {
   /** A pool on the projections' database (each erase function runs in its own transaction on it). */
   readonly pool: pg.Pool;
   readonly projections: readonly ProjectionEraser[];
+  /**
+   * The statement timeout of each projection step (ERASE_STATEMENT_TIMEOUT_MS unless given), set for its own
+   * transaction: the pool may be a read pool with a short `statement_timeout` that a big customer's erasure
+   * would hit on every retry.
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 export type ErasureCommand = {
@@ -87,7 +99,7 @@ export async function runErasure(deps: ErasureDeps, command: ErasureCommand): Pr
     'subject' in command
       ? await deps.vault.eraseCustomer(command.tenantId, command.subject, request)
       : await deps.vault.eraseChats(command.tenantId, command.chatIds, request);
-  // The request's tombstones name every chat it erased (the customer's chats were found inside its transaction);
+  // The request's tombstones name every chat it erased (eraseCustomer selects them inside its transaction);
   // chats named explicitly but erased earlier by another request are added so the projections see them too.
   const ofRequest = await deps.vault.chatsOfErasure(requestId);
   const chatIds = [
@@ -100,24 +112,34 @@ export async function runErasure(deps: ErasureDeps, command: ErasureCommand): Pr
 
 /**
  * Step 2 of an erasure: each configured projection's `erase_chats` in its own transaction. Returns the rows
- * removed per projection (0 for all when there are no chats: nothing is called).
+ * removed per projection (0 for all when there are no chats: nothing is called), in slices of MAX_CHATS_PER_CALL.
  */
 export async function eraseProjections(
-  deps: Pick<ErasureDeps, 'pool' | 'projections'>,
+  deps: Pick<ErasureDeps, 'pool' | 'projections' | 'statementTimeoutMs'>,
   tenantId: string,
   chatIds: readonly string[],
   requestId: string,
 ): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const projection of deps.projections) {
-    counts[projection.name] =
-      chatIds.length === 0 ? 0 : await eraseOne(deps.pool, projection, tenantId, chatIds, requestId);
+    counts[projection.name] = 0;
+    // a customer's chats may be any number: each call gets at most MAX_CHATS_PER_CALL (one bounded statement)
+    for (let at = 0; at < chatIds.length; at += MAX_CHATS_PER_CALL)
+      counts[projection.name]! += await eraseOne(
+        deps.pool,
+        deps.statementTimeoutMs ?? ERASE_STATEMENT_TIMEOUT_MS,
+        projection,
+        tenantId,
+        chatIds.slice(at, at + MAX_CHATS_PER_CALL),
+        requestId,
+      );
   }
   return counts;
 }
 
 async function eraseOne(
   pool: pg.Pool,
+  statementTimeoutMs: number,
   projection: ProjectionEraser,
   tenantId: string,
   chatIds: readonly string[],
@@ -138,6 +160,7 @@ async function eraseOne(
   client.on('error', onError);
   try {
     await client.query('begin');
+    await client.query(`select set_config('statement_timeout', $1, true)`, [String(statementTimeoutMs)]);
     const { rows } = await client.query<{ n: string | null }>(
       withRequestId
         ? `select ${fn}($1::text, $2::text[], $3::text) as n`
@@ -181,12 +204,14 @@ export type ProjectionStepFailure = (requestId: string, tenantId: string | null,
 export async function sweepErasures(
   deps: ErasureDeps,
   olderThanMs: number,
-  options: { limit?: number; onFailure?: ProjectionStepFailure } = {},
+  options: { limit?: number; onFailure?: ProjectionStepFailure; signal?: AbortSignal } = {},
 ): Promise<{ swept: number; rows: number; failed: number }> {
   let swept = 0;
   let rows = 0;
   let failed = 0;
   for (const requestId of await deps.vault.erasuresDueForSweep(olderThanMs, options.limit ?? 100)) {
+    // the caller lost what made it the one to run this (its lock): stop between requests
+    if (options.signal?.aborted === true) break;
     let tenantId: string | null = null;
     try {
       const erasure = await deps.vault.chatsOfErasure(requestId);
@@ -216,6 +241,8 @@ export async function runRetentionErasure(
     batchSize?: number;
     onBatch?: (tenantId: string, chatIds: readonly string[]) => void;
     onFailure?: ProjectionStepFailure;
+    /** Aborted: the run stops after the batch in hand (PRIVACY_KEY_UNAVAILABLE, retryable). */
+    signal?: AbortSignal;
   },
 ): Promise<{ erasures: number; keysErased: number; chats: number; failed: number }> {
   let chats = 0;
@@ -233,6 +260,11 @@ export async function runRetentionErasure(
         failed++;
         options.onFailure?.(result.requestId, tenantId, error);
       }
+      if (options.signal?.aborted === true)
+        throw new PrivacyError(
+          'PRIVACY_KEY_UNAVAILABLE',
+          'retention stopped: the job lost its lock (its connection to the key store); the next run goes on',
+        );
     },
   });
   return { ...done, chats, failed };

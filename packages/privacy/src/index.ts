@@ -16,7 +16,7 @@ export type { PrivacyErrorCode } from './errors.js';
 export { KEK_DERIVATION_SALT, KeyRing } from './keyring.js';
 export { LruCache } from './lru.js';
 export { MIGRATIONS, migratePrivacy } from './migrations.js';
-export { MAX_CHATS_PER_CALL, PrivacyVault, requireKey } from './vault.js';
+export { ERASE_STATEMENT_TIMEOUT_MS, MAX_CHATS_PER_CALL, PrivacyVault, requireKey } from './vault.js';
 export type {
   ChatKeyState,
   CustomerLink,

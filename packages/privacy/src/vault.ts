@@ -84,6 +84,11 @@ const EMAIL_MAX = 320;
 const ACTOR_MAX = 200;
 /** The most chats one call may name: one query's worth, far above a consumer batch. */
 export const MAX_CHATS_PER_CALL = 10_000;
+/**
+ * The statement timeout of an erasure's transactions (the vault's and each projection step's), set for the
+ * transaction alone: the pool may be a read pool whose short `statement_timeout` a heavy customer would hit.
+ */
+export const ERASE_STATEMENT_TIMEOUT_MS = 600_000;
 
 interface KeyRow {
   chat_id: string;
@@ -230,11 +235,7 @@ export class PrivacyVault {
 
   /** The chats recorded for a customer id or an e-mail (by its HMAC), sorted. */
   async findChatsOfCustomer(tenantId: string, subject: CustomerSubject): Promise<string[]> {
-    checkId('tenant id', tenantId);
-    const [kind, value] =
-      'customerId' in subject
-        ? ['customer_id', (checkId('customer id', subject.customerId), subject.customerId)]
-        : ['email_hmac', this.emailHmac(tenantId, subject.email)];
+    const [kind, value] = this.subjectKey(tenantId, subject);
     const rows = await this.query<{ chat_id: string }>(
       `select chat_id from ${this.s}.chat_customers
         where tenant_id = $1 and subject_kind = $2 and subject = $3 order by chat_id`,
@@ -243,14 +244,31 @@ export class PrivacyVault {
     return rows.map((r) => r.chat_id);
   }
 
-  /** Erases every chat recorded for the customer (see `eraseChats`). */
+  /** The index's key of a subject: its kind and the customer id or the e-mail's HMAC (checked). */
+  private subjectKey(tenantId: string, subject: CustomerSubject): [kind: string, value: string] {
+    checkId('tenant id', tenantId);
+    return 'customerId' in subject
+      ? ['customer_id', (checkId('customer id', subject.customerId), subject.customerId)]
+      : ['email_hmac', this.emailHmac(tenantId, subject.email)];
+  }
+
+  /**
+   * Erases every chat recorded for the customer (see `eraseChats`), however many: the chats are selected inside
+   * the erasure's transaction (after its lock, their index rows locked), so a chat linked meanwhile either
+   * commits first and is erased too, or waits for the erasure; and they are erased in slices of
+   * MAX_CHATS_PER_CALL under the one request id and audit row.
+   */
   async eraseCustomer(
     tenantId: string,
     subject: CustomerSubject,
     request: ErasureRequest,
   ): Promise<ErasureResult> {
-    const chats = await this.findChatsOfCustomer(tenantId, subject);
-    return this.erase(tenantId, chats, 'customerId' in subject ? 'customer_id' : 'email', request);
+    return this.erase(
+      tenantId,
+      { subject: this.subjectKey(tenantId, subject) },
+      'customerId' in subject ? 'customer_id' : 'email',
+      request,
+    );
   }
 
   /**
@@ -264,17 +282,17 @@ export class PrivacyVault {
     chatIds: readonly string[],
     request: ErasureRequest & { readonly reason?: 'chats' | 'retention' },
   ): Promise<ErasureResult> {
-    return this.erase(tenantId, chatIds, request.reason ?? 'chats', request);
+    return this.erase(tenantId, { chatIds }, request.reason ?? 'chats', request);
   }
 
   private async erase(
     tenantId: string,
-    chatIds: readonly string[],
+    target: { readonly chatIds: readonly string[] } | { readonly subject: [kind: string, value: string] },
     subjectKind: 'customer_id' | 'email' | 'chats' | 'retention',
     request: ErasureRequest,
   ): Promise<ErasureResult> {
     checkId('tenant id', tenantId);
-    const chats = [...new Set(chatIds)];
+    let chats = 'chatIds' in target ? [...new Set(target.chatIds)] : [];
     if (chats.length > MAX_CHATS_PER_CALL)
       throw new PrivacyError('PRIVACY_INVALID_ARGUMENT', `at most ${MAX_CHATS_PER_CALL} chats per erasure`);
     for (const c of chats) checkId('chat id', c);
@@ -284,6 +302,9 @@ export class PrivacyVault {
       throw new PrivacyError('PRIVACY_INVALID_ARGUMENT', `actor must be 1-${ACTOR_MAX} characters`);
 
     const result = await this.transaction(async (client): Promise<ErasureResult> => {
+      await client.query(`select set_config('statement_timeout', $1, true)`, [
+        String(ERASE_STATEMENT_TIMEOUT_MS),
+      ]);
       await client.query('select pg_advisory_xact_lock(hashtext($1))', [`privacy-erasure:${requestId}`]);
       const done = await client.query<{
         tenant_id: string;
@@ -308,30 +329,53 @@ export class PrivacyVault {
           alreadyDone: true,
         };
       }
-      // Tombstones first: a creation racing with this erasure either committed before (its row is then
-      // erased by the update below) or conflicts with the tombstone and reads it as erased.
-      const tombstones = await client.query(
-        `insert into ${this.s}.chat_keys (tenant_id, chat_id, erased_at, erasure_request_id)
-         select $1, c, now(), $3 from unnest($2::text[]) as c
-         on conflict do nothing`,
-        [tenantId, chats, requestId],
-      );
-      const erased = await client.query(
-        `update ${this.s}.chat_keys
-            set wrapped_key = null, kek_id = null, erased_at = now(), erasure_request_id = $3
-          where tenant_id = $1 and chat_id = any($2::text[]) and erased_at is null`,
-        [tenantId, chats, requestId],
-      );
-      const links = await client.query(
-        `delete from ${this.s}.chat_customers where tenant_id = $1 and chat_id = any($2::text[])`,
-        [tenantId, chats],
-      );
-      const counts = {
-        chats: chats.length,
-        keysErased: erased.rowCount ?? 0,
-        tombstonesCreated: tombstones.rowCount ?? 0,
-        customerLinksDeleted: links.rowCount ?? 0,
-      };
+      if ('subject' in target) {
+        // The key scopes linked to the subject, and the customer's scopes that are no chat (ticket:, customer:,
+        // visitor:, as the normalizer records them) linked to any other identifier of those: a ticket raised
+        // from the customer's chat is linked by its requester e-mail only, so erasing by customer id finds it
+        // through the e-mail recorded for the chat. Other chats sharing only an e-mail are not taken.
+        const found = await client.query<{ chat_id: string }>(
+          `with direct as (
+             select chat_id from ${this.s}.chat_customers
+              where tenant_id = $1 and subject_kind = $2 and subject = $3),
+           identifiers as (
+             select distinct subject_kind, subject from ${this.s}.chat_customers
+              where tenant_id = $1 and chat_id in (select chat_id from direct))
+           select chat_id from ${this.s}.chat_customers
+            where tenant_id = $1
+              and (chat_id in (select chat_id from direct)
+                   or ((subject_kind, subject) in (select subject_kind, subject from identifiers)
+                       and (chat_id like 'ticket:%' or chat_id like 'customer:%' or chat_id like 'visitor:%')))
+            order by chat_id for update`,
+          [tenantId, ...target.subject],
+        );
+        chats = [...new Set(found.rows.map((r) => r.chat_id))];
+      }
+      const counts = { chats: chats.length, keysErased: 0, tombstonesCreated: 0, customerLinksDeleted: 0 };
+      for (let at = 0; at < chats.length; at += MAX_CHATS_PER_CALL) {
+        const slice = chats.slice(at, at + MAX_CHATS_PER_CALL);
+        // Tombstones first: a creation racing with this erasure either committed before (its row is then
+        // erased by the update below) or conflicts with the tombstone and reads it as erased.
+        const tombstones = await client.query(
+          `insert into ${this.s}.chat_keys (tenant_id, chat_id, erased_at, erasure_request_id)
+           select $1, c, now(), $3 from unnest($2::text[]) as c
+           on conflict do nothing`,
+          [tenantId, slice, requestId],
+        );
+        const erased = await client.query(
+          `update ${this.s}.chat_keys
+              set wrapped_key = null, kek_id = null, erased_at = now(), erasure_request_id = $3
+            where tenant_id = $1 and chat_id = any($2::text[]) and erased_at is null`,
+          [tenantId, slice, requestId],
+        );
+        const links = await client.query(
+          `delete from ${this.s}.chat_customers where tenant_id = $1 and chat_id = any($2::text[])`,
+          [tenantId, slice],
+        );
+        counts.keysErased += erased.rowCount ?? 0;
+        counts.tombstonesCreated += tombstones.rowCount ?? 0;
+        counts.customerLinksDeleted += links.rowCount ?? 0;
+      }
       await client.query(
         `insert into ${this.s}.erasure_audit
            (request_id, tenant_id, actor, subject_kind, chats, keys_erased, tombstones_created, customer_links_deleted)

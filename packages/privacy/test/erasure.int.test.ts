@@ -223,6 +223,65 @@ describe('runErasure on the real Postgres', () => {
     expect(await vault.erasuresDueForSweep(0)).toEqual([]);
   });
 
+  it("runs the projection step under its own statement timeout, not the pool's short one", async () => {
+    await pool.query(`
+      create schema stand_slow;
+      create function stand_slow.erase_chats(p_tenant text, p_chat_ids text[]) returns bigint language plpgsql as $$
+        begin
+          perform pg_sleep(0.4); -- a big customer's rows
+          return cardinality(p_chat_ids);
+        end $$;`);
+    // a read pool as the api's: statement_timeout 100 ms
+    const readPool = new pg.Pool({ connectionString: db.url, max: 1, options: '-c statement_timeout=100' });
+    try {
+      const slow = {
+        vault,
+        pool: readPool,
+        projections: [{ name: 'transcripts', schema: 'stand_slow' }],
+      } as const;
+      const done = await runErasure(slow, { tenantId: 't-slow', chatIds: ['s1', 's2'], actor: 'test' });
+      expect(done.projections).toEqual({ transcripts: 2 });
+      // its own timeout still bounds it
+      expect(
+        await codeOf(
+          runErasure(
+            { ...slow, statementTimeoutMs: 100 },
+            { tenantId: 't-slow', chatIds: ['s3'], actor: 'test' },
+          ),
+        ),
+      ).toMatch(/^PRIVACY_PROJECTION_ERASE_FAILED: .*statement timeout/);
+    } finally {
+      await readPool.end();
+    }
+  });
+
+  it('a sweep or retention run whose caller lost its lock (signal aborted) stops before the next request', async () => {
+    const tenant = 't-abort';
+    await vault.eraseChats(tenant, ['ab-1'], { requestId: 'abort-req', actor: 'test' });
+    const stopped = new AbortController();
+    stopped.abort();
+    expect(await sweepErasures(deps, 0, { limit: 1000, signal: stopped.signal })).toEqual({
+      swept: 0,
+      rows: 0,
+      failed: 0,
+    });
+    expect(await vault.erasuresDueForSweep(0, 1000)).toContain('abort-req');
+
+    await vault.keysFor(tenant, ['ab-old-1', 'ab-old-2'], { create: true });
+    await pool.query(
+      `update privacy.chat_keys set last_seen_at = now() - interval '40 days' where tenant_id = $1 and erased_at is null`,
+      [tenant],
+    );
+    await vault.setRetention(tenant, 30);
+    expect(
+      await codeOf(runRetentionErasure(deps, { defaultDays: null, batchSize: 1, signal: stopped.signal })),
+    ).toMatch(/^PRIVACY_KEY_UNAVAILABLE: retention stopped: the job lost its lock/);
+    // one batch (one chat) went, the other waits for the next run
+    const left = await vault.keysFor(tenant, ['ab-old-1', 'ab-old-2'], { create: false });
+    expect([...left.values()].map((k) => k.state).sort()).toEqual(['active', 'erased']);
+    await vault.setRetention(tenant, null);
+  });
+
   it('parses projection lists and names every problem', () => {
     expect(parseProjectionList('transcripts, analytics:analytics_v2,crm')).toEqual({
       ok: true,

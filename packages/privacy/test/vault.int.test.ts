@@ -252,6 +252,36 @@ describe('privacy vault on the real Postgres', () => {
     expect(JSON.stringify(audit.rows)).not.toMatch(/cust-1|zoe|example/i);
   });
 
+  it("a customer's erasure takes the scopes that are no chat (ticket:, customer:, visitor:) linked through the customer's other identifiers", async () => {
+    const vault = new PrivacyVault(pool(), config([['k1', k1]], 'k1'));
+    const scopes = ['S1', 'ticket:T1', 'customer:cu-1', 'visitor:cu-1', 'S-shared-email', 'ticket:T-other'];
+    await vault.keysFor('t-scopes', scopes, { create: true });
+    // as the normalizer records them: the chat by customer id and e-mail, its ticket by the requester e-mail only
+    await vault.recordCustomers('t-scopes', [
+      { chatId: 'S1', customerId: 'cu-1', email: 'cara@example.com' },
+      { chatId: 'ticket:T1', email: 'cara@example.com' },
+      { chatId: 'customer:cu-1', customerId: 'cu-1' },
+      { chatId: 'visitor:cu-1', customerId: 'cu-1' },
+      // another chat that shares only the e-mail is not this customer's by its id: kept
+      { chatId: 'S-shared-email', email: 'cara@example.com' },
+      { chatId: 'ticket:T-other', email: 'dan@example.com' },
+    ]);
+    const erased = await vault.eraseCustomer('t-scopes', { customerId: 'cu-1' }, { actor: 'ops' });
+    expect(await vault.chatsOfErasure(erased.requestId)).toEqual({
+      tenantId: 't-scopes',
+      chatIds: ['S1', 'customer:cu-1', 'ticket:T1', 'visitor:cu-1'],
+    });
+    const states = await vault.keysFor('t-scopes', scopes, { create: false });
+    expect(Object.fromEntries([...states].map(([k, v]) => [k, v.state]))).toEqual({
+      S1: 'erased',
+      'ticket:T1': 'erased',
+      'customer:cu-1': 'erased',
+      'visitor:cu-1': 'erased',
+      'S-shared-email': 'active',
+      'ticket:T-other': 'active',
+    });
+  });
+
   it("finds a customer's chats by customer id or e-mail (keyed hash, learned late), and erases them", async () => {
     const vault = new PrivacyVault(pool(), config([['k1', k1]], 'k1'));
     await vault.keysFor('t-find', ['F1', 'F2', 'F3', 'F4'], { create: true });

@@ -80,7 +80,7 @@ describe('POST /v1/admin/erasures on the real Postgres', () => {
     await db?.drop();
   });
 
-  it('202 with the counts for an admin key; the same request_id again: already_done, harmless', async () => {
+  it('200 with the counts for an admin key; the same request_id again: already_done, harmless', async () => {
     const vault = new PrivacyVault(pool, parsePrivacyConfig(privacyEnv)!);
     await vault.keysFor(tenant, ['chat-1', 'chat-2'], { create: true });
     await vault.recordCustomers(tenant, [
@@ -91,7 +91,7 @@ describe('POST /v1/admin/erasures on the real Postgres', () => {
       await pool.query(`insert into ${s}.rows values ($1, 'chat-1'), ($1, 'chat-2')`, [tenant]);
 
     const res = await post(app, adminKey, { customer_id: 'cust-1', request_id: 'api-req-1' });
-    expect(res.statusCode).toBe(202);
+    expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       request_id: 'api-req-1',
       chats: 1,
@@ -111,11 +111,11 @@ describe('POST /v1/admin/erasures on the real Postgres', () => {
     ]);
 
     const again = await post(app, adminKey, { customer_id: 'cust-1', request_id: 'api-req-1' });
-    expect(again.statusCode).toBe(202);
+    expect(again.statusCode).toBe(200);
     expect(again.json()).toMatchObject({ request_id: 'api-req-1', keys_erased: 1, already_done: true });
 
     const byEmail = await post(app, adminKey, { email: 'nobody@example.com' });
-    expect(byEmail.statusCode).toBe(202);
+    expect(byEmail.statusCode).toBe(200);
     expect(byEmail.json()).toMatchObject({ chats: 0, keys_erased: 0, request_id: expect.any(String) });
   });
 
@@ -145,6 +145,26 @@ describe('POST /v1/admin/erasures on the real Postgres', () => {
     }
   });
 
+  it('503 API_ERASURE_INCOMPLETE names the projection and the request id to send again, not Postgres internals', async () => {
+    const broken = await startApi({
+      ...privacyEnv,
+      PRIVACY_PROJECTIONS: 'transcripts:st_transcripts,crm:st_crm_not_migrated',
+    });
+    await broken.deps.erasure!.vault.keysFor(tenant, ['chat-broken'], { create: true });
+    await broken.deps.erasure!.vault.recordCustomers(tenant, [
+      { chatId: 'chat-broken', customerId: 'cust-broken' },
+    ]);
+    const res = await post(broken.app, adminKey, { customer_id: 'cust-broken' });
+    expect([res.statusCode, res.json().code]).toEqual([503, 'API_ERASURE_INCOMPLETE']);
+    const message: string = res.json().message;
+    expect(message).toMatch(/^erasure [0-9a-f-]{36}: the keys are erased, but crm could not be erased yet/);
+    expect(message).not.toMatch(/st_crm_not_migrated|erase_chats|does not exist/);
+    // the id it names completes the erasure once the projection is there
+    const requestId = /^erasure ([0-9a-f-]{36})/.exec(message)![1]!;
+    const again = await post(app, adminKey, { customer_id: 'cust-broken', request_id: requestId });
+    expect([again.statusCode, again.json().already_done]).toEqual([200, true]);
+  });
+
   it('503 API_PRIVACY_OFF from an api without PRIVACY_KEYS; documented in /openapi.json', async () => {
     const off = await startApi({});
     const res = await post(off.app, adminKey, { customer_id: 'cust-2' });
@@ -152,7 +172,7 @@ describe('POST /v1/admin/erasures on the real Postgres', () => {
     const doc = (await app.inject({ url: '/openapi.json' })).json();
     const op = doc.paths['/v1/admin/erasures'].post;
     expect(op.operationId).toBe('eraseCustomer');
-    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403']));
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403']));
     expect(op.requestBody.content['application/json'].schema.properties).toHaveProperty('customer_id');
   });
 });

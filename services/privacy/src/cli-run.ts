@@ -7,7 +7,8 @@ import { REENCRYPT_USAGE, runReencryptCli } from './reencrypt-cli.js';
 import { createPrivacyRuntime } from './start.js';
 
 export const USAGE = `usage:
-  pnpm privacy erase --tenant <id> (--customer-id <id> | --email <address>) [--request-id <id>] [--actor <name>]
+  pnpm privacy erase --tenant <id> (--customer-id <id|-> | --email <address|->) [--request-id <id>] [--actor <name>]
+    (- reads the customer id or e-mail from the first line of standard input: keeps it out of shell history and ps)
   pnpm privacy retention --tenant <id> (--days <1-36500> | --default)
   pnpm privacy rewrap [--batch-size <n>]
   pnpm privacy audit --tenant <id> [--limit <n>]
@@ -15,15 +16,20 @@ ${REENCRYPT_USAGE}`;
 
 export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
+  /** Standard input as text, for `--email -` / `--customer-id -` (absent: no standard input to read). */
+  readonly readStdin?: () => Promise<string>;
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
 }
+
+type Subject = { customerId: string } | { email: string };
 
 type Command =
   | {
       kind: 'erase';
       tenant: string;
-      subject: { customerId: string } | { email: string };
+      /** `stdin`: given as `-`, read from standard input by runCli. */
+      subject: Subject | { stdin: 'customer-id' | 'email' };
       requestId?: string;
       actor?: string;
     }
@@ -45,6 +51,15 @@ function positiveInt(name: string, value: string | undefined, max: number): numb
 function nonEmpty(name: string, value: string | undefined): string {
   if (value === undefined || value.trim() === '') bad(`--${name} <value> is required`);
   return value!.trim();
+}
+
+/** A customer id or an e-mail, checked; `source` names where it came from in the error. */
+function subjectOf(option: 'customer-id' | 'email', value: string | undefined, source: string): Subject {
+  if (value === undefined || value.trim() === '') return bad(`${source} <value> is required`);
+  const v = value.trim();
+  if (option === 'customer-id') return { customerId: v };
+  if (!/^[^\s@]+@[^\s@]+$/.test(v)) bad(`${source} must be an e-mail address (name@domain)`);
+  return { email: v };
 }
 
 /** The command line as a command, or PRIVACY_CLI_BAD_ARGUMENTS naming what is wrong. */
@@ -90,13 +105,9 @@ export function parseCommand(argv: readonly string[]): Command {
       const email = v.email;
       if ((customerId === undefined) === (email === undefined))
         bad('erase needs exactly one of --customer-id <id> or --email <address>');
-      let subject: { customerId: string } | { email: string };
-      if (customerId !== undefined) subject = { customerId: nonEmpty('customer-id', customerId) };
-      else {
-        const address = nonEmpty('email', email);
-        if (!/^[^\s@]+@[^\s@]+$/.test(address)) bad('--email must be an e-mail address (name@domain)');
-        subject = { email: address };
-      }
+      const [option, value] =
+        customerId !== undefined ? (['customer-id', customerId] as const) : (['email', email] as const);
+      const subject = value === '-' ? { stdin: option } : subjectOf(option, value, `--${option}`);
       return {
         kind: 'erase',
         tenant,
@@ -138,8 +149,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (argv[0] === 'reencrypt') return runReencryptCli(argv.slice(1), io);
   let command: Command;
   let config;
+  /** The erasure's subject, read from standard input when given as `-`. */
+  let subject: Subject | undefined;
   try {
     command = parseCommand(argv);
+    if (command.kind === 'erase' && 'stdin' in command.subject) {
+      const option = command.subject.stdin;
+      if (io.readStdin === undefined) bad(`--${option} -: there is no standard input to read`);
+      const firstLine = (await io.readStdin!()).split('\n')[0];
+      subject = subjectOf(option, firstLine, `--${option} - (standard input)`);
+    } else if (command.kind === 'erase' && !('stdin' in command.subject)) subject = command.subject;
     config = loadPrivacyServiceConfig(io.env);
   } catch (error) {
     if (error instanceof PrivacyCliError) {
@@ -147,7 +166,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return 2;
     }
     if (error instanceof ServiceConfigError) {
-      io.stderr(`${error.message}\n`);
+      io.stderr(`${error.code}: ${error.message}\n`);
       return 2;
     }
     throw error;
@@ -160,7 +179,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (command.kind === 'erase') {
       const outcome = await runErasure(runtime.deps, {
         tenantId: command.tenant,
-        subject: command.subject,
+        subject: subject!,
         requestId: command.requestId,
         actor: command.actor ?? `cli:${io.env['USER'] ?? 'operator'}`,
       });

@@ -1,5 +1,5 @@
 /**
- * pnpm privacy erase --tenant <id> (--customer-id <id> | --email <address>) [--request-id <id>]
+ * pnpm privacy erase --tenant <id> (--customer-id <id|-> | --email <address|->) [--request-id <id>]
  * pnpm privacy retention --tenant <id> (--days N | --default)
  * pnpm privacy rewrap
  * pnpm privacy audit --tenant <id>
@@ -29,8 +29,19 @@ function localDevKeys(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   }
 }
 
+/** Standard input, at most 64 KiB (one customer id or e-mail is asked for; the rest is not read). */
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.length > 65_536 || text.includes('\n')) break;
+  }
+  return text.slice(0, 65_536);
+}
+
 runCli(process.argv.slice(2), {
   env: localDevKeys(process.env),
+  readStdin,
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 }).then(

@@ -32,6 +32,11 @@ export interface PrivacyServiceConfig {
   readonly retentionDays: number | null;
   readonly retentionIntervalMs: number;
   readonly sweepIntervalMs: number;
+  /**
+   * How old an erasure must be before the sweep's last pass (PRIVACY_SWEEP_DELAY_MS): at least every service's
+   * key cache TTL plus its longest write retry. Default: this process's TTL plus SWEEP_MARGIN_MS.
+   */
+  readonly sweepDelayMs: number;
   /** Chats per retention erasure (one audit row per tenant and batch). */
   readonly retentionBatchSize: number;
   readonly operations: { readonly host: string; readonly port: number };
@@ -42,18 +47,26 @@ export interface PrivacyServiceConfig {
 const schema = z.object({
   DATABASE_URL: postgresUrlVar().default('postgres://postgres:postgres@127.0.0.1:55432/postgres'),
   PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
-  // two at least: a job holds its lock on one connection and works on another
-  PRIVACY_POOL_SIZE: poolSizeVar(2, 2),
+  // two at least: a job holds its lock on one connection and works on another; three by default so that the
+  // readiness probe's `select 1` never waits behind a long job
+  PRIVACY_POOL_SIZE: poolSizeVar(3, 2),
   PRIVACY_PG_CONNECT_TIMEOUT_MS: pgConnectTimeoutVar(),
   PRIVACY_RETENTION_DAYS: intVar(1, 36_500).optional(),
   PRIVACY_RETENTION_INTERVAL_MS: intVar(100, 7 * 86_400_000).default(86_400_000),
   PRIVACY_RETENTION_BATCH_SIZE: intVar(1, 10_000).default(1000),
   PRIVACY_SWEEP_INTERVAL_MS: intVar(100, 86_400_000).default(60_000),
+  PRIVACY_SWEEP_DELAY_MS: intVar(0, 7 * 86_400_000).optional(),
   PRIVACY_OPERATIONS_HOST: z.string().trim().min(1).default('127.0.0.1'),
   PRIVACY_OPERATIONS_PORT: intVar(0, 65535).default(8097),
   PRIVACY_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   PRIVACY_LOG_LEVEL: logLevelVar(),
 });
+
+/**
+ * Added to this process's key cache TTL when PRIVACY_SWEEP_DELAY_MS is unset: the other services read their own
+ * TTL, and a consumer that opened a batch just before the TTL ran out may still be retrying its write.
+ */
+export const SWEEP_MARGIN_MS = 600_000;
 
 /**
  * Reads the privacy service's (and its CLI's) environment once; every problem is named in one ServiceConfigError.
@@ -79,6 +92,11 @@ export function loadPrivacyServiceConfig(env: NodeJS.ProcessEnv): PrivacyService
       : env['PRIVACY_PROJECTIONS']!,
   );
   if (!projections.ok) problems.push(...projections.problems.map((p) => `PRIVACY_PROJECTIONS: ${p}`));
+  const sweepDelay = parsed.ok ? parsed.data.PRIVACY_SWEEP_DELAY_MS : undefined;
+  if (privacy !== null && sweepDelay !== undefined && sweepDelay < privacy.cacheTtlMs)
+    problems.push(
+      `PRIVACY_SWEEP_DELAY_MS: must be at least PRIVACY_KEY_CACHE_TTL_MS (${privacy.cacheTtlMs}): a sweep before every cached key expired misses what a late writer puts back`,
+    );
   if (!parsed.ok || privacy === null || !projections.ok || problems.length > 0)
     throw new ServiceConfigError(`invalid privacy configuration:\n  ${problems.join('\n  ')}`);
   const e = parsed.data;
@@ -93,6 +111,7 @@ export function loadPrivacyServiceConfig(env: NodeJS.ProcessEnv): PrivacyService
     retentionIntervalMs: e.PRIVACY_RETENTION_INTERVAL_MS,
     retentionBatchSize: e.PRIVACY_RETENTION_BATCH_SIZE,
     sweepIntervalMs: e.PRIVACY_SWEEP_INTERVAL_MS,
+    sweepDelayMs: e.PRIVACY_SWEEP_DELAY_MS ?? privacy.cacheTtlMs + SWEEP_MARGIN_MS,
     operations: { host: e.PRIVACY_OPERATIONS_HOST, port: e.PRIVACY_OPERATIONS_PORT },
     startupTimeoutMs: e.PRIVACY_STARTUP_TIMEOUT_MS,
     logLevel: e.PRIVACY_LOG_LEVEL,

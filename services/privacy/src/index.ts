@@ -1,4 +1,4 @@
-export { loadPrivacyServiceConfig } from './config.js';
+export { SWEEP_MARGIN_MS, loadPrivacyServiceConfig } from './config.js';
 export type { PrivacyServiceConfig } from './config.js';
 export { PRIVACY_SERVICE_ERROR_CODES, PrivacyCliError } from './errors.js';
 export type { PrivacyServiceErrorCode } from './errors.js';

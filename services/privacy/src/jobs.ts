@@ -10,7 +10,11 @@ import type { PrivacyMetrics } from './metrics.js';
 
 export type JobName = 'retention' | 'sweep';
 
-/** The advisory lock of each job: one instance of N runs it at a time (the others skip that round). */
+/**
+ * The advisory lock of each job: one instance of N runs it at a time (the others skip that round). A job whose lock
+ * connection is lost stops between requests or batches (the batch in hand may overlap another instance's run:
+ * erasures are idempotent).
+ */
 export const JOB_LOCKS: Readonly<Record<JobName, string>> = {
   retention: 'livechat-pipeline/privacy/retention',
   sweep: 'livechat-pipeline/privacy/sweep',
@@ -21,7 +25,7 @@ export interface JobOptions {
   readonly retentionIntervalMs: number;
   readonly retentionBatchSize: number;
   readonly sweepIntervalMs: number;
-  /** Erasures younger than this are not swept yet (PRIVACY_KEY_CACHE_TTL_MS). */
+  /** Erasures younger than this are not swept yet (PRIVACY_SWEEP_DELAY_MS). */
   readonly sweepAfterMs: number;
 }
 
@@ -67,8 +71,12 @@ export class PrivacyJobs {
   private async runLocked(job: JobName): Promise<JobOutcome> {
     const client = await this.lockPool.connect();
     let lost: Error | undefined;
+    // the session lock goes with the connection: the job stops between requests/batches once it is lost, so that
+    // another instance that takes the lock does not run the same job alongside
+    const lockLost = new AbortController();
     const onError = (error: Error): void => {
       lost ??= error;
+      lockLost.abort();
     };
     client.on('error', onError);
     try {
@@ -81,7 +89,7 @@ export class PrivacyJobs {
         return { ran: false, reason: 'locked' };
       }
       try {
-        return { ran: true, result: await this.work(job) };
+        return { ran: true, result: await this.work(job, lockLost.signal) };
       } finally {
         await client.query('select pg_advisory_unlock(hashtext($1))', [JOB_LOCKS[job]]).catch(() => {
           // the connection is gone, and the session's lock with it
@@ -100,7 +108,7 @@ export class PrivacyJobs {
     await Promise.allSettled([...this.running]);
   }
 
-  private async work(job: JobName): Promise<Record<string, number>> {
+  private async work(job: JobName, signal: AbortSignal): Promise<Record<string, number>> {
     if (job === 'retention') {
       const done = await runRetentionErasure(this.deps, {
         defaultDays: this.options.retentionDays,
@@ -110,11 +118,13 @@ export class PrivacyJobs {
           this.metrics.retentionChatsErased.inc(chatIds.length);
         },
         onFailure: (requestId, _tenant, error) => this.stepFailed(job, requestId, error),
+        signal,
       });
       return done;
     }
     const done = await sweepErasures(this.deps, this.options.sweepAfterMs, {
       onFailure: (requestId, _tenant, error) => this.stepFailed(job, requestId, error),
+      signal,
     });
     if (done.swept > 0) this.metrics.erasures.inc({ kind: 'sweep' }, done.swept);
     return done;

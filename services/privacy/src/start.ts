@@ -74,7 +74,7 @@ export async function startPrivacyService(
       retentionIntervalMs: config.retentionIntervalMs,
       retentionBatchSize: config.retentionBatchSize,
       sweepIntervalMs: config.sweepIntervalMs,
-      sweepAfterMs: config.privacy.cacheTtlMs,
+      sweepAfterMs: config.sweepDelayMs,
     },
     metrics,
     logger,

@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PrivacyVault, migratePrivacy, parsePrivacyConfig, sweepErasures } from '@livechat-pipeline/privacy';
+import {
+  MAX_CHATS_PER_CALL,
+  PrivacyVault,
+  migratePrivacy,
+  parsePrivacyConfig,
+  sweepErasures,
+} from '@livechat-pipeline/privacy';
 import { createTestDatabase, stackEndpoints, waitFor } from '@livechat-pipeline/testkit';
 import type { TestDatabase } from '@livechat-pipeline/testkit';
 import pg from 'pg';
@@ -23,11 +29,22 @@ import type { RunningPrivacyService } from '../src/index.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const silent = pino({ level: 'silent' });
 
-/** Stand-ins for the projections' erase functions (the real ones come with transcripts, analytics, crm-sync). */
-async function createStandIn(pool: pg.Pool, schema: string, withRequestId: boolean): Promise<void> {
+/**
+ * Stand-ins for the projections' erase functions (the real ones come with transcripts, analytics, crm-sync). The
+ * schema, its table, the `rows` planted in it and then the function are one multi-statement query, so one implicit
+ * transaction: a sweep running meanwhile never sees the function without those rows.
+ */
+async function createStandIn(
+  pool: pg.Pool,
+  schema: string,
+  withRequestId: boolean,
+  rows: ReadonlyArray<readonly [tenant: string, chatId: string]> = [],
+): Promise<void> {
+  const values = rows.map(([t, c]) => `(${pg.escapeLiteral(t)}, ${pg.escapeLiteral(c)})`).join(', ');
   await pool.query(`
     create schema ${schema};
     create table ${schema}.rows (tenant text not null, chat_id text not null);
+    ${values === '' ? '' : `insert into ${schema}.rows values ${values};`}
     create function ${schema}.erase_chats(p_tenant text, p_chat_ids text[]${withRequestId ? ', p_request_id text' : ''})
       returns bigint language plpgsql as $$
       declare n bigint;
@@ -155,6 +172,75 @@ describe('privacy service and CLI on the real Postgres', () => {
     expect(audit.out).not.toContain('canary');
   });
 
+  it('erase takes the e-mail or customer id from standard input (`-`); an empty or bad line exits 2', async () => {
+    const tenant = 'stdin-tenant';
+    await vault.keysFor(tenant, ['si-1', 'si-2'], { create: true });
+    await vault.recordCustomers(tenant, [
+      { chatId: 'si-1', email: 'stdin@example.com' },
+      { chatId: 'si-2', customerId: 'cust-stdin' },
+    ]);
+    const withStdin = async (argv: string[], input: string) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(argv, {
+        env,
+        readStdin: () => Promise.resolve(input),
+        stdout: (t) => (out += t),
+        stderr: (t) => (err += t),
+      });
+      return { code, out, err };
+    };
+    const byEmail = await withStdin(
+      ['erase', '--tenant', tenant, '--email', '-'],
+      'stdin@example.com\nignored\n',
+    );
+    expect(byEmail.err).toBe('');
+    expect(JSON.parse(byEmail.out)).toMatchObject({ chats: 1, keysErased: 1 });
+    const byId = await withStdin(['erase', '--tenant', tenant, '--customer-id', '-'], ' cust-stdin \n');
+    expect(JSON.parse(byId.out)).toMatchObject({ chats: 1, keysErased: 1 });
+
+    const empty = await withStdin(['erase', '--tenant', tenant, '--email', '-'], '');
+    expect(empty.code).toBe(2);
+    expect(empty.err).toContain('--email - (standard input) <value> is required');
+    const notAnAddress = await withStdin(['erase', '--tenant', tenant, '--email', '-'], 'nobody\n');
+    expect(notAnAddress.code).toBe(2);
+    expect(notAnAddress.err).toContain('--email - (standard input) must be an e-mail address');
+    expect(notAnAddress.err).not.toContain('nobody');
+    const noStdin = await cli(['erase', '--tenant', tenant, '--email', '-']);
+    expect(noStdin.code).toBe(2);
+    expect(noStdin.err).toContain('there is no standard input to read');
+  });
+
+  it('a customer with more chats than one call may name (MAX_CHATS_PER_CALL + 1) is erased under one request', async () => {
+    const tenant = 'big-tenant';
+    const chats = Array.from(
+      { length: MAX_CHATS_PER_CALL + 1 },
+      (_, i) => `big-${String(i).padStart(5, '0')}`,
+    );
+    for (const slice of [chats.slice(0, MAX_CHATS_PER_CALL), chats.slice(MAX_CHATS_PER_CALL)]) {
+      await vault.keysFor(tenant, slice, { create: true });
+      await vault.recordCustomers(
+        tenant,
+        slice.map((chatId) => ({ chatId, customerId: 'heavy-returning-customer' })),
+      );
+    }
+    await plant(tenant, [...chats, 'not-theirs']);
+
+    const r = await cli(['erase', '--tenant', tenant, '--customer-id', 'heavy-returning-customer']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const n = MAX_CHATS_PER_CALL + 1;
+    expect(JSON.parse(r.out)).toMatchObject({
+      chats: n,
+      keysErased: n,
+      customerLinksDeleted: n,
+      projections: { transcripts: n, analytics: n, crm: n },
+    });
+    expect(await remaining(tenant)).toEqual([['not-theirs'], ['not-theirs'], ['not-theirs']]);
+    const audits = await pool.query(`select chats from privacy.erasure_audit where tenant_id = $1`, [tenant]);
+    expect(audits.rows).toEqual([{ chats: n }]);
+  });
+
   it('bad arguments exit 2 naming the problem (the real `pnpm privacy` entry point)', async () => {
     const run = (args: string[]) =>
       promisify(execFile)(
@@ -242,8 +328,13 @@ describe('privacy service and CLI on the real Postgres', () => {
     // two service instances: the chats past their days go, once
 
     running.push(await startPrivacyService(config, silent), await startPrivacyService(config, silent));
-    await waitFor(async () => (await remaining('ret-b'))[0]!.length === 1, { timeoutMs: 10_000 });
-    await waitFor(async () => (await remaining('ret-a'))[0]!.length === 1, { timeoutMs: 10_000 });
+    // every projection's step done (each is its own transaction: wait for the last, not the first)
+    await waitFor(async () => (await remaining('ret-b')).every((rows) => rows.length === 1), {
+      timeoutMs: 30_000,
+    });
+    await waitFor(async () => (await remaining('ret-a')).every((rows) => rows.length === 1), {
+      timeoutMs: 30_000,
+    });
 
     expect(await remaining('ret-a')).toEqual([['a-10d'], ['a-10d'], ['a-10d']]);
     expect(await remaining('ret-b')).toEqual([['b-100d'], ['b-100d'], ['b-100d']]);
@@ -275,6 +366,7 @@ describe('privacy service and CLI on the real Postgres', () => {
       PRIVACY_RETENTION_INTERVAL_MS: '200',
       PRIVACY_SWEEP_INTERVAL_MS: '200',
       PRIVACY_KEY_CACHE_TTL_MS: '1000',
+      PRIVACY_SWEEP_DELAY_MS: '1000',
     });
     const service = await startPrivacyService(config, silent);
     running.push(service);
@@ -289,14 +381,14 @@ describe('privacy service and CLI on the real Postgres', () => {
             `select 1 from privacy.chat_keys where tenant_id = 'ret-late' and erased_at is not null and wrapped_key is null`,
           )
         ).rowCount === 1,
-      { timeoutMs: 10_000 },
+      { timeoutMs: 30_000 },
     );
-    await waitFor(async () => (await failures('retention')) >= 1, { timeoutMs: 10_000 });
+    await waitFor(async () => (await failures('retention')) >= 1, { timeoutMs: 30_000 });
     // the projection before the missing one is erased
     expect((await remaining('ret-late'))[0]).toEqual([]);
 
-    await createStandIn(pool, 'st_crm_late', true);
-    await pool.query(`insert into st_crm_late.rows values ('ret-late', 'late-1')`);
+    // the crm row a late writer left, there before the function appears (the sweep may run at any moment)
+    await createStandIn(pool, 'st_crm_late', true, [['ret-late', 'late-1']]);
     await waitFor(
       async () =>
         (
@@ -304,7 +396,7 @@ describe('privacy service and CLI on the real Postgres', () => {
             `select 1 from privacy.erasure_audit where tenant_id = 'ret-late' and swept_at is not null`,
           )
         ).rowCount === 1,
-      { timeoutMs: 10_000 },
+      { timeoutMs: 30_000 },
     );
     expect((await pool.query(`select * from st_crm_late.rows`)).rows).toEqual([]);
     await Promise.all(running.splice(0).map((r) => r.stop()));

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isPrivacyError, runErasure } from '@livechat-pipeline/privacy';
@@ -60,7 +61,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       tag: 'admin',
       body: erasureBody,
       response: erasureAnswer,
-      status: 202,
+      status: 200,
     },
     async (request, body) => {
       if (deps.erasure === null)
@@ -68,11 +69,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
           'API_PRIVACY_OFF',
           'privacy is off (the api runs without PRIVACY_KEYS): nothing to erase',
         );
+      // made here when absent, so that an incomplete erasure can name the id to send again
+      const requestId = body.request_id ?? randomUUID();
       try {
         const outcome = await runErasure(deps.erasure, {
           tenantId: request.principal.tenant,
           subject: body.customer_id !== undefined ? { customerId: body.customer_id } : { email: body.email! },
-          requestId: body.request_id,
+          requestId,
           actor: `api-key:${request.principal.keyId}`,
         });
         request.log.info(
@@ -91,8 +94,19 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       } catch (error) {
         if (!isPrivacyError(error)) throw error;
         if (error.code === 'PRIVACY_INVALID_ARGUMENT') throw new ApiError('API_BAD_BODY', error.message);
-        if (error.code === 'PRIVACY_PROJECTION_ERASE_FAILED')
-          throw new ApiError('API_ERASURE_INCOMPLETE', error.message, { cause: error });
+        if (error.code === 'PRIVACY_PROJECTION_ERASE_FAILED') {
+          // Postgres's text names schemas and functions: the log has it, the client gets the projection and the id
+          request.log.warn(
+            { request_id: requestId, code: error.code, message: error.message },
+            'erasure incomplete: a projection step failed',
+          );
+          const projection = /projection (\w+)/.exec(error.message)?.[1] ?? 'a projection';
+          throw new ApiError(
+            'API_ERASURE_INCOMPLETE',
+            `erasure ${requestId}: the keys are erased, but ${projection} could not be erased yet; send the same request_id again`,
+            { cause: error },
+          );
+        }
         throw new ApiError('API_UNAVAILABLE', `the key store: ${error.message}`, { cause: error });
       }
     },
