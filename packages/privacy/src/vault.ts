@@ -620,7 +620,10 @@ export class PrivacyVault {
     );
   }
 
-  private async insertKeys(tenantId: string, chatIds: readonly string[]): Promise<void> {
+  private async insertKeys(tenantId: string, unsorted: readonly string[]): Promise<void> {
+    // Rows in one order for every process: two inserts of overlapping chats in different orders would each wait
+    // for a row the other holds (a deadlock, 40P01) instead of one waiting for the other.
+    const chatIds = [...unsorted].sort();
     const kekIds: string[] = [];
     const wrapped: Buffer[] = [];
     for (const chatId of chatIds) {
