@@ -46,15 +46,18 @@ export {
 export type { ArchiveSource, RawWebhook, SealedBody, TenantSource, WebhookFormat } from './raw-webhook.js';
 export {
   ERASED_KEY_VERSION,
+  KEY_SCOPE_MAX,
   PERSONAL_PATHS,
+  boundedKeyScope,
   chatEventField,
   chatEventKeyScope,
+  keyStateFor,
   openChatEvent,
   reduceProperties,
   reduceTextVars,
   sealChatEvent,
 } from './sealed-chat-event.js';
-export type { OpenOutcome, SealableChatEvent, WithSealed } from './sealed-chat-event.js';
+export type { KeyStates, OpenOutcome, SealableChatEvent, WithSealed } from './sealed-chat-event.js';
 export { openRawBody, rawKeyScope, scopeToOpen, sealRawBody } from './sealed-raw-webhook.js';
 export type { RawWebhookRecord } from './sealed-raw-webhook.js';
 export type { SealedFields } from './generated/chat-event.js';

@@ -1,7 +1,8 @@
 import { PrivacyError, decryptBody, encryptBody } from '@livechat-pipeline/privacy';
 import type { ChatKey, ChatKeyState } from '@livechat-pipeline/privacy';
 import type { SealedBody } from './raw-webhook.js';
-import { ERASED_KEY_VERSION } from './sealed-chat-event.js';
+import { ERASED_KEY_VERSION, boundedKeyScope, keyStateFor } from './sealed-chat-event.js';
+import type { KeyStates } from './sealed-chat-event.js';
 
 // Issue 19 (docs/privacy.md sections 2 and 4): a raw webhook's whole redacted body is one envelope
 // (`encryptBody`); the record's other fields are not personal and stay clear.
@@ -14,11 +15,23 @@ export interface RawWebhookRecord {
 
 /**
  * Configuration and routing webhooks: agents', bots' and the account's data, nothing of a customer (null scope).
- * The same actions the parser turns into configuration_changed, routing_status_set and canned_response_changed.
+ * LiveChat's configuration webhooks (Configuration API v3.x: agents, auto accesses, bots, groups, tags) named one by
+ * one, with the routing status (v3.1 `agent_status_changed`) and v2 canned responses. An explicit list, not a prefix:
+ * an action LiveChat adds later (a `bot_*` carrying a conversation, say) is sealed under `raw:<event_id>` until it is
+ * listed here.
  */
-const CONFIGURATION_ACTION = /^(agent|bot|group|tag|auto_access)_[a-z_]+$/;
-const NOT_PERSONAL_ACTIONS = new Set([
+const NOT_PERSONAL_ACTIONS: ReadonlySet<string> = new Set([
+  ...['created', 'approved', 'updated', 'deleted', 'suspended', 'unsuspended'].map(
+    (change) => `agent_${change}`,
+  ),
+  ...['added', 'updated', 'deleted'].map((change) => `auto_access_${change}`),
   'auto_accesses_updated',
+  ...['created', 'updated', 'deleted'].flatMap((change) => [
+    `bot_${change}`,
+    `group_${change}`,
+    `tag_${change}`,
+  ]),
+  'agent_status_changed',
   'routing_status_set',
   'canned_response_changed',
 ]);
@@ -29,22 +42,36 @@ const CUSTOMER_ACTIONS = new Set([
   'customer_session_fields_updated',
 ]);
 
-const field = (value: unknown, key: string): unknown =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)[key]
-    : undefined;
+// The ids are read exactly as the parser (@livechat-pipeline/livechat) reads them into the events, so that a record and
+// its events get the same scope: a customer's and a visitor's id only as a non-empty string (`stringAt`), a ticket's
+// as a string or a number (`idAt`); the customer object is `payload.customer` when that is an object, else the
+// payload itself (`objectAt(fields, 'customer') ?? fields`).
 
-const idOf = (value: unknown): string | null =>
-  typeof value === 'string' && value !== ''
-    ? value
-    : typeof value === 'number' && Number.isFinite(value)
-      ? String(value)
-      : null;
+type JsonObject = Readonly<Record<string, unknown>>;
+
+const objectAt = (value: unknown, key: string): JsonObject | undefined => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const inner = (value as JsonObject)[key];
+  return typeof inner === 'object' && inner !== null && !Array.isArray(inner)
+    ? (inner as JsonObject)
+    : undefined;
+};
+
+const stringAt = (source: JsonObject | undefined, key: string): string | null => {
+  const value = source?.[key];
+  return typeof value === 'string' && value !== '' ? value : null;
+};
+
+const idAt = (source: JsonObject | undefined, key: string): string | null => {
+  const value = source?.[key];
+  return typeof value === 'number' && Number.isFinite(value) ? String(value) : stringAt(source, key);
+};
 
 /**
  * The key scope of a raw webhook: its chat id; without one `customer:<id>` (incoming_customer and the other
  * customer actions), `visitor:<id>` (v2 visitor_queued), `ticket:<id>` (v2 ticket_created), null for configuration
- * and routing webhooks (nothing personal: not sealed), else `raw:<event_id>` (an unknown action, or an id missing).
+ * and routing webhooks (nothing personal: not sealed), else `raw:<event_id>` (an unknown action, or an id missing;
+ * also when the scope would be longer than `KEY_SCOPE_MAX`, which the vault refuses).
  * `body` is the parsed JSON body (a JSON string is parsed; anything else counts as no id). The same rules as
  * `chatEventKeyScope`, so a record and its events share a key.
  */
@@ -54,9 +81,9 @@ export function rawKeyScope(input: {
   eventId: string;
   body: unknown;
 }): string | null {
-  if (input.chatId !== null && input.chatId !== '') return input.chatId;
+  if (input.chatId !== null && input.chatId !== '') return boundedKeyScope(input.chatId, input.eventId);
   const action = input.action ?? '';
-  if (CONFIGURATION_ACTION.test(action) || NOT_PERSONAL_ACTIONS.has(action)) return null;
+  if (NOT_PERSONAL_ACTIONS.has(action)) return null;
   let body = input.body;
   if (typeof body === 'string') {
     try {
@@ -67,17 +94,17 @@ export function rawKeyScope(input: {
   }
   let scoped: string | null = null;
   if (CUSTOMER_ACTIONS.has(action)) {
-    const payload = field(body, 'payload');
-    const id = idOf(field(field(payload, 'customer'), 'id')) ?? idOf(field(payload, 'id'));
+    const payload = objectAt(body, 'payload');
+    const id = stringAt(objectAt(payload, 'customer') ?? payload, 'id');
     scoped = id === null ? null : `customer:${id}`;
   } else if (action === 'visitor_queued') {
-    const id = idOf(field(field(body, 'visitor'), 'id'));
+    const id = stringAt(objectAt(body, 'visitor'), 'id');
     scoped = id === null ? null : `visitor:${id}`;
   } else if (action === 'ticket_created') {
-    const id = idOf(field(field(body, 'ticket'), 'id'));
+    const id = idAt(objectAt(body, 'ticket'), 'id');
     scoped = id === null ? null : `ticket:${id}`;
   }
-  return scoped ?? `raw:${input.eventId}`;
+  return boundedKeyScope(scoped ?? `raw:${input.eventId}`, input.eventId);
 }
 
 /**
@@ -123,15 +150,17 @@ export function sealRawBody<T extends RawWebhookRecord>(
  * The body in clear: a plain record's `body`; a sealed one's decrypted envelope; `{ erased: true }` when the body
  * was dropped on arrival (envelope null) or the scope's key is erased. Throws PRIVACY_CIPHERTEXT_INVALID (not
  * retryable) for a tampered envelope, PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and `state` is
- * absent or undefined.
+ * absent or undefined. `states`: the batch's key map or a lookup (`KeyStates`, the state of `sealed.key_scope` is taken
+ * from it), or one state, which must then be that of `sealed.key_scope` (else PRIVACY_INVALID_ARGUMENT).
  */
 export function openRawBody(
   record: RawWebhookRecord,
-  state: ChatKeyState | undefined,
+  states: ChatKeyState | KeyStates | undefined,
 ): { body: string } | { erased: true } {
   const sealed = record.sealed ?? null;
   if (sealed === null) return { body: record.body };
   if (sealed.envelope === null) return { erased: true };
+  const state = keyStateFor(states, sealed.key_scope);
   if (state === undefined || state.state === 'absent')
     throw new PrivacyError(
       'PRIVACY_KEY_UNAVAILABLE',

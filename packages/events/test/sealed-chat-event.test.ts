@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseWebhook } from '@livechat-pipeline/livechat';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { ChatKey, PrivacyError } from '@livechat-pipeline/privacy';
-import type { SealSpec } from '@livechat-pipeline/privacy';
+import type { ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
 import { describe, expect, it } from 'vitest';
 import { chatEventSchema } from '../src/chat-event.js';
 import { PERSONAL_PATHS, chatEventKeyScope, openChatEvent, sealChatEvent } from '../src/sealed-chat-event.js';
@@ -247,6 +247,9 @@ describe('sealChatEvent / openChatEvent', () => {
         if (clear === null || (Array.isArray(clear) && clear.length === 0)) {
           if (typeof original === 'string' && original.length >= 4)
             expect(clearJson, `${fixture} ${path}`).not.toContain(JSON.stringify(original));
+        } else if (path === '/reason') {
+          // A transfer reason stays in clear only as one of LiveChat's enum values.
+          expect(['manual', 'inactive', 'assigned', 'unassigned', 'other'], fixture).toContain(clear);
         } else {
           const reduced = JSON.parse(clear as string) as Record<string, unknown>;
           for (const [name, value] of Object.entries(reduced)) {
@@ -375,6 +378,23 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(erasedTicket['tags']).toEqual(branch(ticket)['tags']);
   });
 
+  it("a transfer's reason: LiveChat's enum values survive erasure (analytics counts by them), free text does not", () => {
+    const transfer = sample('v3.6-chat_transferred.json', 'chat_transferred');
+    const withReason = (reason: string): ChatDomainEvent =>
+      ({
+        ...transfer,
+        body: { chat_transferred: { ...branch(transfer), reason } },
+      }) as unknown as ChatDomainEvent;
+    for (const reason of ['manual', 'inactive', 'assigned', 'unassigned', 'other']) {
+      const erased = sealChatEvent(withReason(reason), chatEventKeyScope(transfer)!, 'erased');
+      expect(branch(erased)['reason'], reason).toBe(reason);
+    }
+    const freeText = withReason('CANARY call me at canary@example.com');
+    const erased = sealChatEvent(freeText, chatEventKeyScope(transfer)!, 'erased');
+    expect(branch(erased)['reason']).toBeNull();
+    expect(JSON.stringify(erased)).not.toContain('CANARY');
+  });
+
   it('tampered, moved or foreign envelopes open as undecryptable, with the clear values kept', () => {
     const event = sample('v3.6-incoming_chat-visit-answer.json', 'customer_identified');
     const other = sample('v3.6-incoming_chat-visit-answer.json', 'message_posted');
@@ -439,6 +459,41 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(sealChatEvent(sealed, chatEventKeyScope(event)!, 'erased')).toEqual(sealed);
   });
 
+  it('fails closed: a personal type whose body is keyed under another branch throws, never goes out in clear', () => {
+    const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
+    const misplaced = { ...event, body: { thread_tagged: branch(event) } } as unknown as ChatDomainEvent;
+    for (const key of [keyFor(event), 'erased' as const])
+      expect(() => sealChatEvent(misplaced, chatEventKeyScope(event)!, key)).toThrow(
+        expect.objectContaining({ code: 'PRIVACY_INVALID_ARGUMENT' }),
+      );
+    // A type with nothing personal is not concerned.
+    const tagged = sample('v3.6-thread_tagged.json', 'thread_tagged');
+    expect(sealChatEvent(tagged, 'PJ0MRSHTDG', 'erased').sealed).toBeNull();
+  });
+
+  it("given the batch's key map or a lookup, opens with the state of the record's own sealed.key_scope", () => {
+    const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
+    // Sealed under another scope than chatEventKeyScope (the normalizer seals with its raw record's scope).
+    const rawScope = 'raw:raw-v3.6-thread_summary_set.json';
+    const key = new ChatKey(event.tenant, rawScope, 1, randomBytes(32));
+    const sealed = viaAvro(sealChatEvent(event, rawScope, key));
+    const chatKey = keyFor(event);
+    const keys = new Map<string, ChatKeyState>([
+      [chatEventKeyScope(event)!, { state: 'active', key: chatKey }],
+      [rawScope, { state: 'active', key }],
+    ]);
+    expect(openChatEvent(sealed, keys)).toEqual({ event: { ...event, sealed: null }, outcome: 'opened' });
+    expect(openChatEvent(sealed, (scope) => keys.get(scope)).outcome).toBe('opened');
+    // Its scope missing from the map: the retryable wait, not a dead letter.
+    expect(() => openChatEvent(sealed, new Map())).toThrow(
+      expect.objectContaining({ code: 'PRIVACY_KEY_UNAVAILABLE', retryable: true }),
+    );
+    // One state of the wrong scope stays a caller bug.
+    expect(() => openChatEvent(sealed, { state: 'active', key: chatKey })).toThrow(
+      expect.objectContaining({ code: 'PRIVACY_INVALID_ARGUMENT' }),
+    );
+  });
+
   it('refuses a key of another scope, when sealing and when opening', () => {
     const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
     const wrong = new ChatKey(event.tenant, 'another-chat', 1, randomBytes(32));
@@ -472,5 +527,163 @@ describe('chatEventKeyScope', () => {
     ).toBe('raw:raw-v2-visitor_queued.json');
     expect(chatEventKeyScope(sample('v3.6-thread_tagged.json', 'thread_tagged'))).toBeNull();
     expect(chatEventKeyScope(sample('v3.6-agent_updated.json', 'configuration_changed'))).toBeNull();
+  });
+});
+
+/** A holder of a name or e-mail that is an employee's (stays clear by design): its kind field says so. */
+const EMPLOYEE_KINDS = ['agent', 'bot', 'system'];
+const NAMED_BY: Readonly<Record<string, string>> = {
+  name: 'kind',
+  email: 'kind',
+  author_name: 'author_kind',
+};
+
+/** Namespaces planted into every properties JSON on top of its own: the customer's browsing history included. */
+const PLANTED_PROPERTIES = {
+  routing: { start_url: '', referrer: '', pinned: '', idle: '', last_transfer_timestamp: '' },
+  rating: { comment: '' },
+  source: { customer_client_id: '' },
+  custom: { anything: '' },
+};
+
+/**
+ * The event with a unique `CANARY-<n>` in every string of its body that CLEAR does not list, and in every property
+ * of every namespace (and every string) inside its `*_json` values. The values that stay clear by design get an
+ * `ALLOWED-<n>` instead: an employee's name and e-mail, `rating.score`, `source.client_id` and a text_vars `score`.
+ * Returns the event and how many canaries it planted.
+ */
+function plantCanaries(event: ChatDomainEvent): { event: ChatDomainEvent; planted: number } {
+  let n = 0;
+  const canary = (allowed = false) => `${allowed ? 'ALLOWED' : 'CANARY'}-${++n}`;
+  const clear = CLEAR[event.type] ?? [];
+  const plantJson = (value: unknown, pointer: string, isProperties: boolean, key?: string): unknown => {
+    if (Array.isArray(value)) return value.map((v) => plantJson(v, pointer, false));
+    if (typeof value === 'object' && value !== null) {
+      const object = isProperties ? { ...structuredClone(PLANTED_PROPERTIES), ...value } : value;
+      return Object.fromEntries(
+        Object.entries(object).map(([k, v]) => {
+          if (isProperties && typeof v === 'object' && v !== null && !Array.isArray(v))
+            return [
+              k,
+              Object.fromEntries(
+                Object.keys(v).map((p) => [
+                  p,
+                  canary((k === 'rating' && p === 'score') || (k === 'source' && p === 'client_id')),
+                ]),
+              ),
+            ];
+          return [k, plantJson(v, pointer, false, k)];
+        }),
+      );
+    }
+    if (typeof value === 'string') return canary(pointer.endsWith('/text_vars_json') && key === 'score');
+    return value;
+  };
+  const walk = (node: unknown, pattern: string, holder?: Record<string, unknown>, key?: string): unknown => {
+    if (Array.isArray(node)) return node.map((v) => walk(v, `${pattern}/*`));
+    if (typeof node === 'object' && node !== null) {
+      const record = node as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.entries(record).map(([k, v]) => [k, walk(v, `${pattern}/${k}`, record, k)]),
+      );
+    }
+    if (typeof node !== 'string' || clear.includes(pattern)) return node;
+    if (pattern.endsWith('_json')) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(node);
+      } catch {
+        return canary();
+      }
+      return JSON.stringify(plantJson(parsed, pattern, pattern.endsWith('properties_json')));
+    }
+    const kindField = key === undefined ? undefined : NAMED_BY[key];
+    const employee = kindField !== undefined && EMPLOYEE_KINDS.includes(holder?.[kindField] as string);
+    return canary(employee);
+  };
+  const planted = walk(branch(event), '') as Record<string, unknown>;
+  return { event: { ...event, body: { [event.type]: planted } } as unknown as ChatDomainEvent, planted: n };
+}
+
+describe('canaries: no personal value of any event stays in clear, sealed or erased', () => {
+  it('every string not listed as clear, every property of every namespace: none readable in the clear record', () => {
+    let planted = 0;
+    let properties = 0;
+    for (const { fixture, event: original } of fixtureEvents()) {
+      const { event, planted: count } = plantCanaries(original);
+      planted += count;
+      if (JSON.stringify(event.body).includes('"routing')) properties++;
+      const scope = chatEventKeyScope(event);
+      if (scope === null) {
+        expect(JSON.stringify(event.body), `${fixture} ${event.type}`).not.toMatch(/CANARY-/);
+        continue;
+      }
+      const key = keyFor(event, scope);
+      for (const sealed of [sealChatEvent(event, scope, key), sealChatEvent(event, scope, 'erased')])
+        expect(JSON.stringify(viaAvro(sealed).body), `${fixture} ${event.type}`).not.toMatch(/CANARY-/);
+      expect(
+        openChatEvent(viaAvro(sealChatEvent(event, scope, key)), { state: 'active', key }).event,
+      ).toEqual({
+        ...event,
+        sealed: null,
+      });
+    }
+    // The check bites: canaries were planted, properties JSONs among them.
+    expect(planted).toBeGreaterThan(150);
+    expect(properties).toBeGreaterThan(5);
+  });
+
+  it("users and authors of kind unknown (or any kind not an employee's): names and e-mails sealed", () => {
+    // Every event of the fixtures with the kinds of its users and authors set to `unknown`.
+    let unknownNames = 0;
+    for (const { fixture, event: original } of fixtureEvents()) {
+      const body = structuredClone(branch(original)) as Record<string, unknown>;
+      const unknown = (holder: unknown, field: string) => {
+        if (typeof holder === 'object' && holder !== null && field in holder)
+          (holder as Record<string, unknown>)[field] = 'unknown';
+      };
+      for (const user of (body['users'] as unknown[] | undefined) ?? []) unknown(user, 'kind');
+      unknown(body['user'], 'kind');
+      unknown(body, 'user_kind');
+      unknown(body['message'], 'author_kind');
+      const event = { ...original, body: { [original.type]: body } } as unknown as ChatDomainEvent;
+      const { event: planted } = plantCanaries(event);
+      const scope = chatEventKeyScope(planted);
+      if (scope === null) continue;
+      if (/"(name|author_name|email)":"CANARY-/.test(JSON.stringify(planted.body))) unknownNames++;
+      for (const sealed of [
+        sealChatEvent(planted, scope, keyFor(planted, scope)),
+        sealChatEvent(planted, scope, 'erased'),
+      ])
+        expect(JSON.stringify(viaAvro(sealed).body), `${fixture} ${event.type}`).not.toMatch(/CANARY-/);
+    }
+    expect(unknownNames).toBeGreaterThan(10);
+  });
+
+  it('what the parser makes of a v2 message without user_type (author kind unknown): its author name sealed', () => {
+    const webhook = JSON.parse(
+      readFileSync(`${fixturesDir}v2-chat_ended-closed-by-visitor.json`, 'utf8'),
+    ) as { chat: { messages: Record<string, unknown>[] } };
+    for (const message of webhook.chat.messages) {
+      delete message['user_type'];
+      message['author_name'] = 'CANARY Customer';
+    }
+    const events = parseWebhook(webhook, {
+      rawEventId: 'raw-no-user-type',
+      receivedAtMicros: 1_800_000_000_123_456,
+      tenantHint: 'tenant-hint',
+    });
+    const messages = events.filter(
+      (e) =>
+        e.type === 'message_posted' &&
+        (branch(e)['message'] as Record<string, unknown>)['author_kind'] === 'unknown',
+    );
+    expect(messages).toHaveLength(webhook.chat.messages.length);
+    for (const event of messages) {
+      expect(JSON.stringify(event.body)).toContain('CANARY');
+      const scope = chatEventKeyScope(event)!;
+      for (const key of [keyFor(event, scope), 'erased' as const])
+        expect(JSON.stringify(sealChatEvent(event, scope, key).body)).not.toContain('CANARY');
+    }
   });
 });

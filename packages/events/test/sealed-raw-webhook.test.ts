@@ -3,10 +3,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseWebhook } from '@livechat-pipeline/livechat';
 import { ChatKey, PrivacyError } from '@livechat-pipeline/privacy';
+import type { ChatKeyState } from '@livechat-pipeline/privacy';
 import { describe, expect, it } from 'vitest';
 import { rawWebhookSchema } from '../src/raw-webhook.js';
 import type { RawWebhook } from '../src/raw-webhook.js';
-import { chatEventKeyScope } from '../src/sealed-chat-event.js';
+import { KEY_SCOPE_MAX, boundedKeyScope, chatEventKeyScope } from '../src/sealed-chat-event.js';
 import { openRawBody, rawKeyScope, scopeToOpen, sealRawBody } from '../src/sealed-raw-webhook.js';
 
 // Issue 19, docs/privacy.md sections 1-4: the raw webhook's whole redacted body is one envelope under its key scope.
@@ -106,6 +107,30 @@ describe('rawKeyScope', () => {
       expect(scopeOf(name), name).toBeNull();
   });
 
+  it('an action not known to be configuration is sealed, even with a configuration-like name', () => {
+    for (const action of [
+      'bot_conversation_started',
+      'agent_chat_note_added',
+      'group_member_message',
+      'tag_',
+    ])
+      expect(
+        rawKeyScope({ action, chatId: null, eventId: EVENT_ID, body: { action, payload: {} } }),
+        action,
+      ).toBe(`raw:${EVENT_ID}`);
+    for (const action of [
+      'agent_suspended',
+      'bot_deleted',
+      'group_updated',
+      'tag_deleted',
+      'auto_access_deleted',
+    ])
+      expect(
+        rawKeyScope({ action, chatId: null, eventId: EVENT_ID, body: { action, payload: {} } }),
+        action,
+      ).toBeNull();
+  });
+
   it('agrees with chatEventKeyScope: a record without a chat and its personal events share one key', () => {
     let compared = 0;
     for (const name of readdirSync(fixturesDir).filter((n) => n.endsWith('.json'))) {
@@ -129,9 +154,129 @@ describe('rawKeyScope', () => {
   });
 });
 
+describe('rawKeyScope reads ids as the parser does (the record and its events share one scope)', () => {
+  /** Both scopes of a body without a chat id: the record's and those of its personal events. */
+  const scopes = (body: Record<string, unknown>) => ({
+    raw: rawKeyScope({ action: actionOf(body), chatId: null, eventId: EVENT_ID, body }),
+    events: parseWebhook(body, {
+      rawEventId: EVENT_ID,
+      receivedAtMicros: 1_800_000_000_000_000,
+      tenantHint: 'tenant-hint',
+    })
+      .filter((e) => e.chat_id === null)
+      .map(chatEventKeyScope)
+      .filter((scope) => scope !== null),
+  });
+  const customer = fixture('v3.3-incoming_customer-last_visit.json') as { payload: Record<string, unknown> };
+
+  it.each([
+    [
+      'a numeric customer id',
+      { ...customer, payload: { ...customer.payload, id: 12345 } },
+      `raw:${EVENT_ID}`,
+    ],
+    [
+      'a customer object without an id (the payload has one)',
+      { ...customer, payload: { id: 'outer-id', customer: { name: 'Canary' } } },
+      `raw:${EVENT_ID}`,
+    ],
+    [
+      'a customer object with its id',
+      { ...customer, payload: { id: 'outer-id', customer: { id: 'inner-id', name: 'Canary' } } },
+      'customer:inner-id',
+    ],
+    [
+      'a numeric visitor id',
+      { ...fixture('v2-visitor_queued.json'), visitor: { id: 4242, name: 'Canary' } },
+      `raw:${EVENT_ID}`,
+    ],
+    [
+      'a numeric ticket id',
+      {
+        ...fixture('v2-ticket_created.json'),
+        ticket: { ...(fixture('v2-ticket_created.json')['ticket'] as object), id: 77 },
+      },
+      'ticket:77',
+    ],
+  ])('%s', (_, body, expected) => {
+    const { raw, events } = scopes(body as Record<string, unknown>);
+    expect(raw).toBe(expected);
+    expect(events.length).toBeGreaterThan(0);
+    for (const scope of events) expect(scope).toBe(raw);
+  });
+});
+
+describe('key scopes stay within what the vault stores (KEY_SCOPE_MAX)', () => {
+  /** A fixture with one of its ids replaced, everywhere, by `id`. */
+  const withId = (name: string, from: string, id: string): Record<string, unknown> =>
+    JSON.parse(readFileSync(`${fixturesDir}${name}`, 'utf8').replaceAll(from, id)) as Record<string, unknown>;
+  const cases = [
+    ['v3.3-incoming_customer-last_visit.json', 'c0ffee00-1111-4222-8333-444455556666', 'customer'],
+    ['v2-visitor_queued.json', 'S1354547427.0c151b0e1b', 'visitor'],
+    ['v2-ticket_created.json', 'CCWWM', 'ticket'],
+  ] as const;
+
+  it('a 300-character customer, visitor or ticket id: raw:<event id> in both scope functions', () => {
+    for (const [name, from, prefix] of cases) {
+      const body = withId(name, from, 'x'.repeat(300));
+      const raw = rawKeyScope({ action: actionOf(body), chatId: null, eventId: EVENT_ID, body });
+      expect(raw, name).toBe(`raw:${EVENT_ID}`);
+      const events = parseWebhook(body, {
+        rawEventId: EVENT_ID,
+        receivedAtMicros: 1_800_000_000_000_000,
+        tenantHint: 'tenant-hint',
+      });
+      const scopes = events.map(chatEventKeyScope).filter((scope) => scope !== null);
+      expect(scopes.length, name).toBeGreaterThan(0);
+      for (const scope of scopes) expect(scope, name).toBe(raw);
+      // At the limit the id's own scope is kept.
+      const fits = 'y'.repeat(KEY_SCOPE_MAX - prefix.length - 1);
+      const atLimit = withId(name, from, fits);
+      expect(rawKeyScope({ action: actionOf(atLimit), chatId: null, eventId: EVENT_ID, body: atLimit })).toBe(
+        `${prefix}:${fits}`,
+      );
+    }
+  });
+
+  it('a chat id over the limit: raw:<event id> too, for the record and its events', () => {
+    const long = 'C'.repeat(KEY_SCOPE_MAX + 1);
+    expect(rawKeyScope({ action: 'incoming_event', chatId: long, eventId: EVENT_ID, body: {} })).toBe(
+      `raw:${EVENT_ID}`,
+    );
+    const body = fixture('v3.6-incoming_event-file.json');
+    for (const event of parseWebhook(body, {
+      rawEventId: EVENT_ID,
+      receivedAtMicros: 1_800_000_000_000_000,
+      tenantHint: 'tenant-hint',
+    })) {
+      if (chatEventKeyScope(event) === null) continue;
+      expect(chatEventKeyScope({ ...event, chat_id: long })).toBe(`raw:${EVENT_ID}`);
+      expect(chatEventKeyScope({ ...event, chat_id: 'C'.repeat(KEY_SCOPE_MAX) })).toBe(
+        'C'.repeat(KEY_SCOPE_MAX),
+      );
+    }
+    expect(boundedKeyScope('s'.repeat(KEY_SCOPE_MAX), EVENT_ID)).toBe('s'.repeat(KEY_SCOPE_MAX));
+  });
+});
+
 describe('sealRawBody / openRawBody', () => {
   const scope = 'PJ0MRSHTDG';
   const key = new ChatKey('org-1', scope, 2, randomBytes(32));
+
+  it("given the batch's key map or a lookup, opens with the state of the record's own sealed.key_scope", () => {
+    const sealed = viaAvro(sealRawBody(record(CANARY_BODY), scope, key));
+    const keys = new Map<string, ChatKeyState>([[scope, { state: 'active', key }]]);
+    expect(openRawBody(sealed, keys)).toEqual({ body: CANARY_BODY });
+    expect(openRawBody(sealed, (s) => keys.get(s))).toEqual({ body: CANARY_BODY });
+    expect(() => openRawBody(sealed, new Map([['other', { state: 'active' as const, key }]]))).toThrow(
+      expect.objectContaining({ code: 'PRIVACY_KEY_UNAVAILABLE' }),
+    );
+    expect(
+      openRawBody(sealed, new Map([[scope, { state: 'erased' as const, erasedAt: new Date() }]])),
+    ).toEqual({
+      erased: true,
+    });
+  });
 
   it('seals the body ("" in clear), encodes through Avro, and opens back to the same body', () => {
     const plain = record(CANARY_BODY);

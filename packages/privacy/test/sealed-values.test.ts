@@ -91,3 +91,32 @@ describe('sealValues / openValues: the personal values of a record in one envelo
     ).toBe('PRIVACY_CIPHERTEXT_INVALID');
   });
 });
+
+describe('sealValues without a key (an erased scope)', () => {
+  it('gives the same clear record and paths as with a key, and no envelope: nothing is encrypted', () => {
+    const withKey = sealValues(event, specs, key, 'chat-event:e1');
+    const withoutKey = sealValues(event, specs, null, 'chat-event:e1');
+    expect(withoutKey).toEqual({ clear: withKey.clear, envelope: null, paths: withKey.paths });
+    expect(withoutKey.paths.length).toBeGreaterThan(0);
+    expect(JSON.stringify(withoutKey.clear)).not.toContain('Zoë Canary');
+  });
+});
+
+describe('sealValues / openValues: linear in the number of values', () => {
+  it('50,000 form answers seal and open in seconds, not minutes (each container is copied once, not per value)', () => {
+    const fields = Array.from({ length: 50_000 }, (_, i) => ({ id: `f${i}`, answer: `answer ${i}` }));
+    const record = { message: { form: { fields } } };
+    const answers: SealSpec[] = [{ path: '/message/form/fields/*/answer' }];
+    // A complexity guard, not a timing test: copying the array per value took 2 s for 16,000 values, so over 20 s for
+    // these on a quiet machine; copying it once takes a tenth of a second (about 3 s with the 2 cores at load 20).
+    const started = performance.now();
+    const { clear, envelope, paths } = sealValues(record, answers, key, 'chat-event:big');
+    const opened = openValues(clear, envelope!, key, 'chat-event:big');
+    const elapsedMs = performance.now() - started;
+    expect(paths).toHaveLength(50_000);
+    expect(clear.message.form.fields[49_999]).toEqual({ id: 'f49999', answer: null });
+    expect(record.message.form.fields[49_999]).toEqual({ id: 'f49999', answer: 'answer 49999' });
+    expect(opened).toEqual(record);
+    expect(elapsedMs).toBeLessThan(10_000);
+  }, 60_000);
+});
