@@ -3,17 +3,24 @@
  * pnpm crm dead-letters replay --id N [--id M] | --all   send them again (through the outbox)
  * pnpm crm erasures --tenant <id>               HubSpot work of erasures (crm.hubspot_erasures): notes still to
  *                                               delete, contacts for the tenant to erase; HubSpot ids only
+ * pnpm crm rebuild                             replays the projection with the service's configuration (CRM_*,
+ *                                               PRIVACY_*: sealed events opened with the vault); src/rebuild-cli.ts
  * Connection: DATABASE_URL (default: the local stack), CRM_SCHEMA (default crm).
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.js';
+import { rebuildCrm } from './rebuild-cli.js';
 import { listErasures } from './sync/erasures.js';
 
 const USAGE =
-  'usage: pnpm crm dead-letters list [--all] | pnpm crm dead-letters replay (--id N ... | --all) | pnpm crm erasures --tenant <id>';
+  'usage: pnpm crm dead-letters list [--all] | pnpm crm dead-letters replay (--id N ... | --all) | pnpm crm erasures --tenant <id> | pnpm crm rebuild';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && argv[0] === 'rebuild') {
+    await rebuildCrm(process.env);
+    return 0;
+  }
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

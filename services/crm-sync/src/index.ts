@@ -8,3 +8,4 @@ export {
   type CrmSync,
   type CrmSyncStartOptions,
 } from './start.js';
+export { ChatEventOpener as CrmChatEventOpener, openCrmPrivacyVault } from './privacy.js';
