@@ -31,6 +31,9 @@ create table hubspot_erasures (
   contact_id text,
   note_ids text[] not null default '{}',
   lookup_keys text[] not null default '{}',
+  -- The latest start of those doubtful creates: HubSpot may still write such a note until HUBSPOT_TIMEOUT_MS and
+  -- HUBSPOT_LOOKUP_DELAY_MS past it, so the worker looks up no sooner (a "not found" before would be final).
+  lookup_after timestamptz,
   notes_deleted int not null default 0,
   status text not null default 'pending' check (status in ('pending', 'notes_deleted', 'contact_manual')),
   attempts int not null default 0,
@@ -94,13 +97,14 @@ begin
   get diagnostics c = row_count; n := n + c;
 
   -- The notes crm-sync made, per account and contact: deleted in HubSpot by the worker.
-  insert into hubspot_erasures (tenant, request_id, account, contact_id, note_ids, lookup_keys, status)
+  insert into hubspot_erasures (tenant, request_id, account, contact_id, note_ids, lookup_keys, lookup_after, status)
   select p_tenant, p_request_id, account, contact_id,
          coalesce(array_agg(note_id order by note_id) filter (where note_id is not null), '{}'),
          coalesce(array_agg('lc-thread-' || left(encode(sha256(convert_to(
                     tenant || E'\x1f' || chat_id || E'\x1f' || thread_id, 'UTF8')), 'hex'), 32)
                     order by chat_id, thread_id)
                   filter (where note_id is null and create_started_at is not null and contact_id is not null), '{}'),
+         max(create_started_at) filter (where note_id is null and contact_id is not null),
          'pending'
   from notes
   where tenant = p_tenant and chat_id = any(p_chat_ids)

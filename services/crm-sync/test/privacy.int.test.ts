@@ -16,6 +16,7 @@ import {
   type TestDatabase,
 } from '@livechat-pipeline/testkit';
 import { syncKey } from '../src/sync/note.js';
+import type { ClaimedItem } from '../src/sync/store.js';
 import { startCrmSync, type CrmSync } from '../src/start.js';
 import { ORG, smallChat } from './support/chats.js';
 import { allRowsText, captureLogs, chatEventsTopic, crmConfig, crmEnv, eventsOf } from './support/harness.js';
@@ -37,6 +38,9 @@ let crm: CrmSync;
 let schema: string;
 let publish: (events: readonly ChatDomainEvent[]) => Promise<void>;
 let logs: ReturnType<typeof captureLogs>;
+/** Test seams of the worker, set by the test that needs one (an erasure around a note create). */
+let beforeCreate: ((item: ClaimedItem) => Promise<void>) | undefined;
+let afterCreate: ((item: ClaimedItem) => Promise<void>) | undefined;
 
 const privacyEnv = {
   // Test keys, made here and never stored.
@@ -62,10 +66,17 @@ beforeAll(async () => {
     crmConfig(
       crmEnv(
         { databaseUrl: db.url, topic: topic.topic, apiUrl: fake.url, token: TOKEN },
-        { CRM_SCHEMA: schema, ...privacyEnv },
+        // A create in doubt is looked up 1 s after HUBSPOT_TIMEOUT_MS (the fake writes a late note 0.5 s after it)
+        { CRM_SCHEMA: schema, HUBSPOT_LOOKUP_DELAY_MS: '1000', ...privacyEnv },
       ),
     ),
     logs.logger,
+    {
+      hooks: {
+        beforeNoteCreate: async (item) => beforeCreate?.(item),
+        afterNoteCreate: async (item) => afterCreate?.(item),
+      },
+    },
   );
 });
 
@@ -329,6 +340,77 @@ describe('crm-sync: privacy (issue 19)', () => {
         ).rowCount === 1,
       { message: 'erasure row done' },
     );
+  });
+
+  /** The privacy service's erasure of a chat: keys, then crm's function. Its request id. */
+  async function eraseChat(chatId: string): Promise<string> {
+    const erasure = await vault.eraseChats(ORG, [chatId], { actor: 'test' });
+    await pool.query(`select "${schema}".erase_chats($1, $2, $3)`, [ORG, [chatId], erasure.requestId]);
+    return erasure.requestId;
+  }
+
+  async function erasureRows(requestId: string): Promise<{ status: string; notes_deleted: number }[]> {
+    const { rows } = await pool.query<{ status: string; notes_deleted: number }>(
+      `select status, notes_deleted from "${schema}".hubspot_erasures where request_id = $1 order by id`,
+      [requestId],
+    );
+    return rows;
+  }
+
+  it('an erasure while a note create is in flight, HubSpot writing the note after the timeout: the look-up waits for it, the note ends deleted', async () => {
+    const chat = smallChat(907, { email: 'inflight.canary@mail.example' });
+    let requestId: string | undefined;
+    beforeCreate = async (item) => {
+      if (item.chatId !== chat.chatId || requestId !== undefined) return;
+      // The create is about to be sent; HubSpot will write the note 1.5 s after it arrives, past the client's
+      // 1 s timeout. The erasure runs now: the create is in doubt.
+      fake.injectFaults('notes-create', { kind: 'answer-late', ms: 100, writeAfterMs: 1_500 });
+      requestId = await eraseChat(chat.chatId);
+    };
+    try {
+      await publish(await sealed(eventsOf(chat.deliveries)));
+      await waitFor(() => notesOf(chat).length === 1, {
+        timeoutMs: 20_000,
+        message: 'the late note written',
+      });
+      await waitFor(
+        async () =>
+          notesOf(chat).length === 0 && (await erasureRows(requestId!)).every((r) => r.status !== 'pending'),
+        { timeoutMs: 10_000, message: 'the late note deleted, the erasure finished' },
+      );
+      expect((await erasureRows(requestId!)).reduce((n, r) => n + r.notes_deleted, 0)).toBe(1);
+    } finally {
+      beforeCreate = undefined;
+    }
+  });
+
+  it('a note created after its thread was erased (the erasure ran while the create was in flight) is queued for deletion by its id, not dropped', async () => {
+    const chat = smallChat(908, { email: 'after.canary@mail.example' });
+    let requestId: string | undefined;
+    afterCreate = async (item) => {
+      if (item.chatId !== chat.chatId || requestId !== undefined) return;
+      // HubSpot answered with the note's id; the erasure commits before the worker records it.
+      requestId = await eraseChat(chat.chatId);
+    };
+    try {
+      await publish(await sealed(eventsOf(chat.deliveries)));
+      await waitFor(() => requestId !== undefined, { timeoutMs: 20_000, message: 'the create done' });
+      await waitFor(
+        async () =>
+          notesOf(chat).length === 0 && (await erasureRows(requestId!)).every((r) => r.status !== 'pending'),
+        { timeoutMs: 10_000, message: 'the note deleted, the erasure finished' },
+      );
+      // one row from erase_chats (the create in doubt: a look-up), one with the id the worker got afterwards
+      const rows = await erasureRows(requestId!);
+      expect(rows).toHaveLength(2);
+      expect(rows.reduce((n, r) => n + r.notes_deleted, 0)).toBe(1);
+      const { rowCount } = await pool.query(`select 1 from "${schema}".notes where chat_id = $1`, [
+        chat.chatId,
+      ]);
+      expect(rowCount).toBe(0);
+    } finally {
+      afterCreate = undefined;
+    }
   });
 
   // Last: it leaves a partition waiting.

@@ -13,6 +13,8 @@ export interface ClaimedErasure {
   readonly noteIds: readonly string[];
   /** Sync keys of notes whose create was in doubt at the erasure: looked up among the contact's notes. */
   readonly lookupKeys: readonly string[];
+  /** The latest start of those creates (epoch ms): no look-up before it plus the timeout and the look-up delay. */
+  readonly lookupAfterMs: number | null;
   readonly attempts: number;
   readonly claimToken: string;
 }
@@ -52,6 +54,7 @@ export class ErasureStore {
       contact_id: string | null;
       note_ids: string[];
       lookup_keys: string[];
+      lookup_after_ms: string | null;
       attempts: number;
       claim_token: string;
     }>(
@@ -64,7 +67,8 @@ export class ErasureStore {
        update ${this.s}.hubspot_erasures h
        set claimed_until = now() + make_interval(secs => $2::double precision / 1000), claim_token = $3
        from due where h.id = due.id
-       returning h.id::text, h.tenant, h.contact_id, h.note_ids, h.lookup_keys, h.attempts, h.claim_token::text`,
+       returning h.id::text, h.tenant, h.contact_id, h.note_ids, h.lookup_keys,
+                 (extract(epoch from h.lookup_after) * 1000)::bigint::text as lookup_after_ms, h.attempts, h.claim_token::text`,
       [limit, leaseMs, randomUUID()],
     );
     return rows.map((r) => ({
@@ -73,6 +77,7 @@ export class ErasureStore {
       contactId: r.contact_id,
       noteIds: r.note_ids,
       lookupKeys: r.lookup_keys,
+      lookupAfterMs: r.lookup_after_ms === null ? null : Number(r.lookup_after_ms),
       attempts: r.attempts,
       claimToken: r.claim_token,
     }));

@@ -244,6 +244,14 @@ export class OutboxWorker {
           await erasures.noteGone(item, noteId, result === 'deleted');
           metrics.notesErased.inc({ outcome: result });
         }
+        if (item.lookupKeys.length > 0 && item.lookupAfterMs !== null) {
+          // A create in flight or in doubt at the erasure may still land: a look-up now could miss it for good.
+          const lookupAt = item.lookupAfterMs + options.requestTimeoutMs + options.lookupDelayMs;
+          if (Date.now() < lookupAt) {
+            await erasures.reschedule(item, new Date(lookupAt), 'CRM_HUBSPOT_AMBIGUOUS', false);
+            continue;
+          }
+        }
         for (const key of item.lookupKeys) {
           const contactId = item.contactId;
           const found =
