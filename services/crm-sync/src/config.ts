@@ -84,6 +84,8 @@ export interface CrmSyncConfig {
     readonly databaseUrl: string;
     /** CRM_SYNC_PRIVACY_POOL_SIZE */
     readonly poolSize: number;
+    /** CRM_SYNC_PRIVACY_QUERY_TIMEOUT_MS: a key-store query that takes longer fails (retried), never hangs. */
+    readonly queryTimeoutMs: number;
   } | null;
 }
 
@@ -176,6 +178,7 @@ const schema = z.object({
   CRM_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
   CRM_SYNC_PRIVACY_POOL_SIZE: poolSizeVar(2),
+  CRM_SYNC_PRIVACY_QUERY_TIMEOUT_MS: intVar(100, 300_000).default(10_000),
 });
 
 /** Reads the service's environment once; every problem is named in one error (ServiceConfigError). */
@@ -264,6 +267,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
             vault,
             databaseUrl: e.PRIVACY_DATABASE_URL ?? e.DATABASE_URL,
             poolSize: e.CRM_SYNC_PRIVACY_POOL_SIZE,
+            queryTimeoutMs: e.CRM_SYNC_PRIVACY_QUERY_TIMEOUT_MS,
           },
   });
 }

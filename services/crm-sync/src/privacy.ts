@@ -105,6 +105,12 @@ export async function openCrmPrivacyVault(
     connectionString: privacy.databaseUrl,
     max: privacy.poolSize,
     connectionTimeoutMillis: config.pools.connectTimeoutMs,
+    // keysFor runs inside the consumer's open transaction: a key store that hangs (a black-holed connection, a
+    // locked key row) must fail the batch (PRIVACY_KEY_UNAVAILABLE, retried), not hold the partition and an idle
+    // transaction forever. The server-side timeout first; the client-side one for a connection that is gone.
+    statement_timeout: privacy.queryTimeoutMs,
+    query_timeout: privacy.queryTimeoutMs + 1_000,
+    keepAlive: true,
   });
   // An idle connection lost (Postgres restarting) must not crash the process; the next query fails, retried.
   pool.on('error', () => undefined);

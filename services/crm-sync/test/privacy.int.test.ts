@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -17,6 +18,7 @@ import {
 } from '@livechat-pipeline/testkit';
 import { syncKey } from '../src/sync/note.js';
 import type { ClaimedItem } from '../src/sync/store.js';
+import { ChatEventOpener, openCrmPrivacyVault } from '../src/privacy.js';
 import { startCrmSync, type CrmSync } from '../src/start.js';
 import { ORG, smallChat } from './support/chats.js';
 import { allRowsText, captureLogs, chatEventsTopic, crmConfig, crmEnv, eventsOf } from './support/harness.js';
@@ -410,6 +412,52 @@ describe('crm-sync: privacy (issue 19)', () => {
       expect(rowCount).toBe(0);
     } finally {
       afterCreate = undefined;
+    }
+  });
+
+  it('a key store that stops answering (a black-holed connection) fails the open with PRIVACY_KEY_UNAVAILABLE (retried) instead of hanging', async () => {
+    // A TCP relay to Postgres that, once told, swallows everything both ways (no RST, no answer).
+    let blackhole = false;
+    const sockets: Socket[] = [];
+    const upstreamUrl = new URL(db.url);
+    const relay = createServer((socket) => {
+      const upstream = connect(Number(upstreamUrl.port), upstreamUrl.hostname);
+      sockets.push(socket, upstream);
+      socket.on('data', (d) => blackhole || upstream.write(d));
+      upstream.on('data', (d) => blackhole || socket.write(d));
+      socket.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayUrl = new URL(db.url);
+    relayUrl.hostname = '127.0.0.1';
+    relayUrl.port = String((relay.address() as { port: number }).port);
+    const config = crmConfig(
+      crmEnv(
+        { databaseUrl: db.url, topic: 'unused', apiUrl: fake.url, token: TOKEN },
+        {
+          PRIVACY_DATABASE_URL: relayUrl.toString(),
+          CRM_SYNC_PRIVACY_QUERY_TIMEOUT_MS: '300',
+          ...privacyEnv,
+        },
+      ),
+    );
+    const opened = (await openCrmPrivacyVault(config))!;
+    try {
+      const events = await sealed(eventsOf(smallChat(909, { email: 'hang.canary@mail.example' }).deliveries));
+      blackhole = true;
+      const outcome = await Promise.race([
+        new ChatEventOpener(opened.vault).open(events).then(
+          () => 'opened',
+          (error: { code?: string }) => error.code,
+        ),
+        new Promise((resolve) => setTimeout(resolve, 5_000, 'hung')),
+      ]);
+      expect(outcome).toBe('PRIVACY_KEY_UNAVAILABLE');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await opened.close();
+      await new Promise((resolve) => relay.close(resolve));
     }
   });
 
