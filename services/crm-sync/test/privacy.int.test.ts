@@ -461,6 +461,33 @@ describe('crm-sync: privacy (issue 19)', () => {
     }
   });
 
+  it("an erasure's notes made with another HubSpot account than the current token's: not deleted with the current token (its 404 says nothing), the row waits with CRM_ERASURE_ACCOUNT_CHANGED", async () => {
+    // As erase_chats writes it for a note made before the tenant's token changed to another portal.
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into "${schema}".hubspot_erasures (tenant, request_id, account, contact_id, note_ids)
+       values ($1, 'req-other-account', 'hs-0123456789abcdef', '424242', '{987654321}') returning id::text`,
+      [ORG],
+    );
+    const id = rows[0]!.id;
+    const row = async () =>
+      (
+        await pool.query<{ status: string; last_error_code: string | null; note_ids: string[] }>(
+          `select status, last_error_code, note_ids from "${schema}".hubspot_erasures where id = $1`,
+          [id],
+        )
+      ).rows[0]!;
+    await waitFor(async () => (await row()).last_error_code !== null || (await row()).status !== 'pending', {
+      message: 'the worker took the row',
+    });
+    expect(await row()).toEqual({
+      status: 'pending',
+      last_error_code: 'CRM_ERASURE_ACCOUNT_CHANGED',
+      note_ids: ['987654321'],
+    });
+    expect(fake.calls().some((c) => c.method === 'DELETE' && c.path.includes('987654321'))).toBe(false);
+    await pool.query(`delete from "${schema}".hubspot_erasures where id = $1`, [id]);
+  });
+
   // Last: it leaves a partition waiting.
   it('a sealed event whose key the store does not have (PRIVACY_KEY_UNAVAILABLE) waits, retried: no rows with nulls, no dead letter', async () => {
     // sealed with a key of another key store: crm-sync's has no row for the chat

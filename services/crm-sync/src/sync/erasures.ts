@@ -8,6 +8,8 @@ import type pg from 'pg';
 export interface ClaimedErasure {
   readonly id: string;
   readonly tenant: string;
+  /** The HubSpot account (token hash) the notes were made with; null for a row without notes. */
+  readonly account: string | null;
   readonly contactId: string | null;
   /** Notes still to delete. */
   readonly noteIds: readonly string[];
@@ -51,6 +53,7 @@ export class ErasureStore {
     const { rows } = await this.pool.query<{
       id: string;
       tenant: string;
+      account: string | null;
       contact_id: string | null;
       note_ids: string[];
       lookup_keys: string[];
@@ -67,13 +70,14 @@ export class ErasureStore {
        update ${this.s}.hubspot_erasures h
        set claimed_until = now() + make_interval(secs => $2::double precision / 1000), claim_token = $3
        from due where h.id = due.id
-       returning h.id::text, h.tenant, h.contact_id, h.note_ids, h.lookup_keys,
+       returning h.id::text, h.tenant, h.account, h.contact_id, h.note_ids, h.lookup_keys,
                  (extract(epoch from h.lookup_after) * 1000)::bigint::text as lookup_after_ms, h.attempts, h.claim_token::text`,
       [limit, leaseMs, randomUUID()],
     );
     return rows.map((r) => ({
       id: r.id,
       tenant: r.tenant,
+      account: r.account,
       contactId: r.contact_id,
       noteIds: r.note_ids,
       lookupKeys: r.lookup_keys,

@@ -237,6 +237,22 @@ export class OutboxWorker {
         await erasures.reschedule(item, new Date(unavailable.until), code, false);
         continue;
       }
+      if (item.account !== null && item.account !== account) {
+        // The notes are in the portal of the token they were made with. The current token may name another
+        // portal: its 404 would mark them gone while they stay, and a note id there could be an unrelated note.
+        metrics.failures.inc({ code: 'CRM_ERASURE_ACCOUNT_CHANGED' });
+        logger.warn(
+          { tenant: item.tenant, erasure: item.id, code: 'CRM_ERASURE_ACCOUNT_CHANGED' },
+          "an erasure's notes were made with another HubSpot token than the tenant's current one; they wait for it",
+        );
+        await erasures.reschedule(
+          item,
+          new Date(Date.now() + Math.max(options.probeMs, options.backoff.maxMs)),
+          'CRM_ERASURE_ACCOUNT_CHANGED',
+          false,
+        );
+        continue;
+      }
       const tenants = [item.tenant];
       try {
         for (const noteId of item.noteIds) {
