@@ -18,6 +18,7 @@ import {
 } from '@livechat-pipeline/testkit';
 import { syncKey } from '../src/sync/note.js';
 import type { ClaimedItem } from '../src/sync/store.js';
+import { accountOf } from '../src/sync/tokens.js';
 import { ChatEventOpener, openCrmPrivacyVault } from '../src/privacy.js';
 import { startCrmSync, type CrmSync } from '../src/start.js';
 import { ORG, smallChat } from './support/chats.js';
@@ -69,7 +70,7 @@ beforeAll(async () => {
       crmEnv(
         { databaseUrl: db.url, topic: topic.topic, apiUrl: fake.url, token: TOKEN },
         // A create in doubt is looked up 1 s after HUBSPOT_TIMEOUT_MS (the fake writes a late note 0.5 s after it)
-        { CRM_SCHEMA: schema, HUBSPOT_LOOKUP_DELAY_MS: '1000', ...privacyEnv },
+        { CRM_SCHEMA: schema, HUBSPOT_LOOKUP_DELAY_MS: '1000', CRM_ERASURE_PASS_MS: '300', ...privacyEnv },
       ),
     ),
     logs.logger,
@@ -486,6 +487,33 @@ describe('crm-sync: privacy (issue 19)', () => {
     });
     expect(fake.calls().some((c) => c.method === 'DELETE' && c.path.includes('987654321'))).toBe(false);
     await pool.query(`delete from "${schema}".hubspot_erasures where id = $1`, [id]);
+  });
+
+  it('a large erasure does not starve the sync: its deletes take a share of each pass, a new thread is synced while notes are left to delete', async () => {
+    // 16 notes to delete (404s: long gone), each DELETE answered after 150 ms: 2.4 s of erasure work
+    const noteIds = Array.from({ length: 16 }, (_, i) => String(880_000_000 + i));
+    fake.injectFaults('notes-delete', ...noteIds.map(() => ({ kind: 'slow' as const, ms: 150 })));
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into "${schema}".hubspot_erasures (tenant, request_id, account, contact_id, note_ids)
+       values ($1, 'req-large', $2, null, $3) returning id::text`,
+      [ORG, accountOf(TOKEN), noteIds],
+    );
+    const id = rows[0]!.id;
+    const notesLeft = async () =>
+      (
+        await pool.query<{ n: number }>(
+          `select cardinality(note_ids) as n from "${schema}".hubspot_erasures where id = $1`,
+          [id],
+        )
+      ).rows[0]!.n;
+    // the erasure under way first, then a thread to sync
+    await waitFor(async () => (await notesLeft()) < noteIds.length, { message: 'the erasure started' });
+    const chat = smallChat(910, { email: 'synced.meanwhile@mail.example' });
+    await publish(await sealed(eventsOf(chat.deliveries)));
+    await waitFor(() => notesOf(chat).length === 1, { timeoutMs: 20_000, message: 'the new thread synced' });
+    // synced while the erasure was still under way
+    expect(await notesLeft()).toBeGreaterThan(0);
+    await waitFor(async () => (await notesLeft()) === 0, { timeoutMs: 20_000, message: 'the erasure done' });
   });
 
   // Last: it leaves a partition waiting.
