@@ -47,6 +47,12 @@ create table hubspot_erasures (
 create index hubspot_erasures_due on hubspot_erasures (next_attempt_at) where status = 'pending';
 create index hubspot_erasures_tenant on hubspot_erasures (tenant, created_at);
 
+-- The key of an e-mail in `contacts`, computed here only (the worker's rememberContacts and erase_chats both call
+-- it), so a key written is always the key erased, whatever the database's collation does to non-ASCII letters.
+create function email_key(p_email text) returns text
+language sql immutable
+as $$ select lower(regexp_replace(p_email, '^\s+|\s+$', '', 'g')) $$;
+
 -- Removes every personal value of the chats from this schema and returns the number of rows removed or changed.
 -- The personal columns of the schema (keep this list true when a migration adds one):
 --   customers.name, customers.email, customers.session_fields    (the row is deleted when no other chat uses it)
@@ -71,6 +77,7 @@ declare
   v_accounts text[];
   v_customers text[];
   v_email_keys text[];
+  v_contact_ids text[];
 begin
   if p_tenant is null or p_chat_ids is null or cardinality(p_chat_ids) = 0 then
     return 0;
@@ -111,13 +118,18 @@ begin
   group by account, contact_id
   having count(*) filter (where note_id is not null or create_started_at is not null) > 0;
 
+  -- The contacts the notes were made for, whatever e-mail they were keyed by (an e-mail changed since, an older
+  -- key): their contacts rows go too.
+  select coalesce(array_agg(distinct contact_id) filter (where contact_id is not null), '{}') into v_contact_ids
+  from notes where tenant = p_tenant and chat_id = any(p_chat_ids);
+
   delete from notes where tenant = p_tenant and chat_id = any(p_chat_ids);
   get diagnostics c = row_count; n := n + c;
 
   -- The customers of these chats that no other chat of the tenant uses any more: their e-mails' contact ids go
   -- (in the tenant's accounts: those of its notes and its connection), then the rows.
   select coalesce(array_agg(u.customer_id), '{}'),
-         coalesce(array_agg(lower(regexp_replace(u.email, '^\s+|\s+$', '', 'g'))) filter (where u.email is not null), '{}')
+         coalesce(array_agg(email_key(u.email)) filter (where u.email is not null), '{}')
   into v_customers, v_email_keys
   from customers u
   where u.tenant = p_tenant
@@ -136,7 +148,8 @@ begin
                                                          and h.request_id is not distinct from p_request_id)
   order by k.account, k.contact_id;
 
-  delete from contacts where email_key = any(v_email_keys) and account = any(v_accounts);
+  delete from contacts
+  where account = any(v_accounts) and (email_key = any(v_email_keys) or contact_id = any(v_contact_ids));
   get diagnostics c = row_count; n := n + c;
 
   delete from customers where tenant = p_tenant and customer_id = any(v_customers);

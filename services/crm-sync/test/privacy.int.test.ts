@@ -21,7 +21,7 @@ import type { ClaimedItem } from '../src/sync/store.js';
 import { accountOf } from '../src/sync/tokens.js';
 import { ChatEventOpener, openCrmPrivacyVault } from '../src/privacy.js';
 import { startCrmSync, type CrmSync } from '../src/start.js';
-import { ORG, smallChat } from './support/chats.js';
+import { ORG, customerUpdate, smallChat } from './support/chats.js';
 import { allRowsText, captureLogs, chatEventsTopic, crmConfig, crmEnv, eventsOf } from './support/harness.js';
 
 // Issue 19 in crm-sync, on the real stack and the fake HubSpot over HTTP: sealed chat events opened before the
@@ -514,6 +514,36 @@ describe('crm-sync: privacy (issue 19)', () => {
     // synced while the erasure was still under way
     expect(await notesLeft()).toBeGreaterThan(0);
     await waitFor(async () => (await notesLeft()) === 0, { timeoutMs: 20_000, message: 'the erasure done' });
+  });
+
+  it('no e-mail is left in crm.contacts after an erasure: an e-mail changed after the sync, a non-ASCII upper-case one', async () => {
+    const changed = smallChat(911, { email: 'old.canary911@mail.example' });
+    const unicode = smallChat(912, { email: 'Ünïcode.Canary912@Example.com' });
+    await publish(await sealed(eventsOf([...changed.deliveries, ...unicode.deliveries])));
+    await waitFor(async () => notesOf(changed).length === 1 && notesOf(unicode).length === 1, {
+      timeoutMs: 20_000,
+      message: 'both synced',
+    });
+    // the customer's e-mail is corrected: the thread is synced again with the new e-mail's contact
+    await publish(
+      await sealed(
+        eventsOf([customerUpdate(911, 'new.canary911@mail.example', Date.parse('2026-11-28T00:00:00Z'))]),
+      ),
+    );
+    await waitFor(() => fake.contacts().some((c) => c.emailKey === 'new.canary911@mail.example'), {
+      timeoutMs: 20_000,
+      message: "the new e-mail's contact",
+    });
+    await waitFor(
+      async () =>
+        (await pool.query(`select 1 from "${schema}".contacts where email_key like 'new.canary911%'`))
+          .rowCount === 1,
+      { message: 'the new contact recorded' },
+    );
+    await eraseChat(changed.chatId);
+    await eraseChat(unicode.chatId);
+    const everything = (await allRowsText(pool, schema)).toLowerCase();
+    for (const value of ['canary911', 'canary912', 'ünïcode']) expect(everything).not.toContain(value);
   });
 
   // Last: it leaves a partition waiting.

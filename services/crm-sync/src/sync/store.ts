@@ -276,17 +276,20 @@ export class SyncStore {
     );
   }
 
+  /** Contact ids by e-mail, keyed by the schema's `email_key` (the same function crm.erase_chats deletes by). */
   async rememberContacts(
     account: string,
-    contacts: readonly { emailKey: string; contactId: string }[],
+    contacts: readonly { email: string; contactId: string }[],
   ): Promise<void> {
     if (contacts.length === 0) return;
     await this.pool.query(
       `insert into ${this.s}.contacts (account, email_key, contact_id)
-       select $1, x.email_key, x.contact_id from jsonb_to_recordset($2::jsonb) as x(email_key text, contact_id text)
-       order by x.email_key
+       select distinct on (k.email_key) $1, k.email_key, k.contact_id
+       from (select ${this.s}.email_key(x.email) as email_key, x.contact_id
+             from jsonb_to_recordset($2::jsonb) as x(email text, contact_id text)) k
+       order by k.email_key
        on conflict (account, email_key) do update set contact_id = excluded.contact_id, updated_at = now()`,
-      [account, JSON.stringify(contacts.map((c) => ({ email_key: c.emailKey, contact_id: c.contactId })))],
+      [account, JSON.stringify(contacts.map((c) => ({ email: c.email, contact_id: c.contactId })))],
     );
   }
 

@@ -390,12 +390,15 @@ export class OutboxWorker {
             () => this.acquire(account),
           ),
         );
-        const known: { emailKey: string; contactId: string }[] = [];
-        for (const [emailKey, input] of chunk) {
+        const known: { email: string; contactId: string }[] = [];
+        for (const [, input] of chunk) {
           const id = outcome.ids.get(input.traceId);
           if (id !== undefined) {
-            known.push({ emailKey, contactId: id });
-            for (const w of input.work) withContact.push({ work: w, contactId: id });
+            for (const w of input.work) {
+              // the e-mail as projected: the schema's email_key keys it as crm.erase_chats will
+              known.push({ email: w.snapshot.customerEmail, contactId: id });
+              withContact.push({ work: w, contactId: id });
+            }
             continue;
           }
           const refused = outcome.errors.get(input.traceId);
