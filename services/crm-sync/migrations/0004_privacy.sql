@@ -59,7 +59,7 @@ as $$ select lower(regexp_replace(p_email, '^\s+|\s+$', '', 'g')) $$;
 --   participants.name                                            (rows of the chats deleted)
 --   entries.text, author_name, file_name, file_url               (rows of the chats deleted)
 --   threads.rating_comment                                       (rows of the chats deleted, with thread_tags)
---   contacts.email_key                                           (rows of the customer's e-mail deleted)
+--   contacts.email_key                                           (rows of the customer's e-mail and of the notes' contacts deleted)
 --   dead_letters.message, hubspot_error (HubSpot may quote the e-mail)  (rows of the chats deleted)
 -- Not personal (ids, times, hashes): chats, outbox, notes, connections, erased_chats, hubspot_erasures.
 -- The chats' outbox rows become `erased` (their claim token cleared, so a worker syncing one now writes nothing
