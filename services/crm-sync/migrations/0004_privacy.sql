@@ -35,7 +35,10 @@ create table hubspot_erasures (
   -- HUBSPOT_LOOKUP_DELAY_MS past it, so the worker looks up no sooner (a "not found" before would be final).
   lookup_after timestamptz,
   notes_deleted int not null default 0,
-  status text not null default 'pending' check (status in ('pending', 'notes_deleted', 'contact_manual')),
+  -- `contact_erased`: the tenant erased the contact in HubSpot and said so (`pnpm crm erasures done --id N`); the
+  -- contact id is then cleared.
+  status text not null default 'pending'
+    check (status in ('pending', 'notes_deleted', 'contact_manual', 'contact_erased')),
   attempts int not null default 0,
   next_attempt_at timestamptz not null default now(),
   claimed_until timestamptz,

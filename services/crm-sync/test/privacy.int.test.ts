@@ -229,6 +229,26 @@ describe('crm-sync: privacy (issue 19)', () => {
     });
     expect(stdout).toContain(`| req-crm-1 | contact_manual | ${contactId} | 1 | 0 | 0 |`);
     expect(stdout).not.toContain('canary');
+    // the tenant erased the contact in HubSpot: the row closes and forgets the contact id
+    const erasureId = stdout
+      .split('\n')
+      .find((l) => l.includes('| req-crm-1 |'))!
+      .split(' | ')[0]!;
+    const marked = await promisify(execFile)(
+      tsx,
+      [cli, 'erasures', 'done', '--tenant', ORG, '--id', erasureId],
+      {
+        env: { ...process.env, DATABASE_URL: db.url, CRM_SCHEMA: schema },
+      },
+    );
+    expect(marked.stderr).toContain('1 row(s) marked contact_erased');
+    expect(
+      (
+        await pool.query(`select status, contact_id from "${schema}".hubspot_erasures where id = $1`, [
+          erasureId,
+        ])
+      ).rows,
+    ).toEqual([{ status: 'contact_erased', contact_id: null }]);
 
     // a later event of the chat (a plain copy replayed, the worst case: it carries the e-mail) does not bring it back
     const version = (await outbox(erased.chatId))[0]!.version;

@@ -21,7 +21,7 @@ export interface ClaimedErasure {
   readonly claimToken: string;
 }
 
-export type ErasureStatus = 'pending' | 'notes_deleted' | 'contact_manual';
+export type ErasureStatus = 'pending' | 'notes_deleted' | 'contact_manual' | 'contact_erased';
 
 /** A row as `pnpm crm erasures` lists it. */
 export interface ErasureRow {
@@ -137,6 +137,24 @@ export class ErasureStore {
       [item.id, item.claimToken],
     );
   }
+}
+
+/**
+ * The tenant erased these rows' contacts in HubSpot (the CLI's `erasures done`): `contact_manual` rows become
+ * `contact_erased` and forget the contact id (an erased person's HubSpot id is not kept). Returns the rows changed.
+ */
+export async function markContactsErased(
+  pool: pg.Pool,
+  schema: string,
+  tenant: string,
+  ids: readonly string[],
+): Promise<number> {
+  const { rowCount } = await pool.query(
+    `update "${schema}".hubspot_erasures set status = 'contact_erased', contact_id = null, updated_at = now()
+     where tenant = $1 and id = any($2::bigint[]) and status = 'contact_manual'`,
+    [tenant, ids],
+  );
+  return rowCount ?? 0;
 }
 
 /** A tenant's rows, newest first (the CLI): ids, counts and states, never a name or an e-mail. */
