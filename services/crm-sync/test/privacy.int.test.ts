@@ -363,6 +363,20 @@ describe('crm-sync: privacy (issue 19)', () => {
         ).rowCount === 1,
       { message: 'erasure row done' },
     );
+    // the sweep calls it again: nothing left to remove, no second erasure row
+    const again = await pool.query<{ n: string }>(`select "${schema}".erase_chats($1, $2, $3)::text as n`, [
+      ORG,
+      [chat.chatId],
+      erasure.requestId,
+    ]);
+    expect(again.rows).toEqual([{ n: '0' }]);
+    expect(
+      (
+        await pool.query(`select 1 from "${schema}".hubspot_erasures where request_id = $1`, [
+          erasure.requestId,
+        ])
+      ).rowCount,
+    ).toBe(1);
   });
 
   /** The privacy service's erasure of a chat: keys, then crm's function. Its request id. */
