@@ -9,6 +9,7 @@ import {
 import { createApiPool, loadApiConfig } from '@livechat-pipeline/api';
 import { createAppPool, loadAppConfig } from '@livechat-pipeline/app';
 import {
+  CrmChatEventOpener,
   createCrmTenantRegistryPool,
   createOutboxPool,
   crmConsumer,
@@ -82,7 +83,7 @@ const cases: Record<string, PoolCase> = {
     build: (env) => {
       const config = loadCrmSyncConfig(env);
       const options = crmConsumerOptions(config, kafka, logger);
-      return createConsumerPool(resolveOptions(crmConsumer(config), options));
+      return createConsumerPool(resolveOptions(crmConsumer(config, new CrmChatEventOpener(null)), options));
     },
   },
   'crm-sync outbox': {

@@ -31,8 +31,14 @@ create table hubspot_erasures (
   contact_id text,
   note_ids text[] not null default '{}',
   lookup_keys text[] not null default '{}',
+  -- The latest start of those doubtful creates: HubSpot may still write such a note until HUBSPOT_TIMEOUT_MS and
+  -- HUBSPOT_LOOKUP_DELAY_MS past it, so the worker looks up no sooner (a "not found" before would be final).
+  lookup_after timestamptz,
   notes_deleted int not null default 0,
-  status text not null default 'pending' check (status in ('pending', 'notes_deleted', 'contact_manual')),
+  -- `contact_erased`: the tenant erased the contact in HubSpot and said so (`pnpm crm erasures done --id N`); the
+  -- contact id is then cleared.
+  status text not null default 'pending'
+    check (status in ('pending', 'notes_deleted', 'contact_manual', 'contact_erased')),
   attempts int not null default 0,
   next_attempt_at timestamptz not null default now(),
   claimed_until timestamptz,
@@ -44,13 +50,19 @@ create table hubspot_erasures (
 create index hubspot_erasures_due on hubspot_erasures (next_attempt_at) where status = 'pending';
 create index hubspot_erasures_tenant on hubspot_erasures (tenant, created_at);
 
+-- The key of an e-mail in `contacts`, computed here only (the worker's rememberContacts and erase_chats both call
+-- it), so a key written is always the key erased, whatever the database's collation does to non-ASCII letters.
+create function email_key(p_email text) returns text
+language sql immutable
+as $$ select lower(regexp_replace(p_email, '^\s+|\s+$', '', 'g')) $$;
+
 -- Removes every personal value of the chats from this schema and returns the number of rows removed or changed.
 -- The personal columns of the schema (keep this list true when a migration adds one):
 --   customers.name, customers.email, customers.session_fields    (the row is deleted when no other chat uses it)
 --   participants.name                                            (rows of the chats deleted)
 --   entries.text, author_name, file_name, file_url               (rows of the chats deleted)
 --   threads.rating_comment                                       (rows of the chats deleted, with thread_tags)
---   contacts.email_key                                           (rows of the customer's e-mail deleted)
+--   contacts.email_key                                           (rows of the customer's e-mail and of the notes' contacts deleted)
 --   dead_letters.message, hubspot_error (HubSpot may quote the e-mail)  (rows of the chats deleted)
 -- Not personal (ids, times, hashes): chats, outbox, notes, connections, erased_chats, hubspot_erasures.
 -- The chats' outbox rows become `erased` (their claim token cleared, so a worker syncing one now writes nothing
@@ -68,6 +80,7 @@ declare
   v_accounts text[];
   v_customers text[];
   v_email_keys text[];
+  v_contact_ids text[];
 begin
   if p_tenant is null or p_chat_ids is null or cardinality(p_chat_ids) = 0 then
     return 0;
@@ -94,18 +107,24 @@ begin
   get diagnostics c = row_count; n := n + c;
 
   -- The notes crm-sync made, per account and contact: deleted in HubSpot by the worker.
-  insert into hubspot_erasures (tenant, request_id, account, contact_id, note_ids, lookup_keys, status)
+  insert into hubspot_erasures (tenant, request_id, account, contact_id, note_ids, lookup_keys, lookup_after, status)
   select p_tenant, p_request_id, account, contact_id,
          coalesce(array_agg(note_id order by note_id) filter (where note_id is not null), '{}'),
          coalesce(array_agg('lc-thread-' || left(encode(sha256(convert_to(
                     tenant || E'\x1f' || chat_id || E'\x1f' || thread_id, 'UTF8')), 'hex'), 32)
                     order by chat_id, thread_id)
                   filter (where note_id is null and create_started_at is not null and contact_id is not null), '{}'),
+         max(create_started_at) filter (where note_id is null and contact_id is not null),
          'pending'
   from notes
   where tenant = p_tenant and chat_id = any(p_chat_ids)
   group by account, contact_id
   having count(*) filter (where note_id is not null or create_started_at is not null) > 0;
+
+  -- The contacts the notes were made for, whatever e-mail they were keyed by (an e-mail changed since, an older
+  -- key): their contacts rows go too.
+  select coalesce(array_agg(distinct contact_id) filter (where contact_id is not null), '{}') into v_contact_ids
+  from notes where tenant = p_tenant and chat_id = any(p_chat_ids);
 
   delete from notes where tenant = p_tenant and chat_id = any(p_chat_ids);
   get diagnostics c = row_count; n := n + c;
@@ -113,7 +132,7 @@ begin
   -- The customers of these chats that no other chat of the tenant uses any more: their e-mails' contact ids go
   -- (in the tenant's accounts: those of its notes and its connection), then the rows.
   select coalesce(array_agg(u.customer_id), '{}'),
-         coalesce(array_agg(lower(regexp_replace(u.email, '^\s+|\s+$', '', 'g'))) filter (where u.email is not null), '{}')
+         coalesce(array_agg(email_key(u.email)) filter (where u.email is not null), '{}')
   into v_customers, v_email_keys
   from customers u
   where u.tenant = p_tenant
@@ -132,7 +151,8 @@ begin
                                                          and h.request_id is not distinct from p_request_id)
   order by k.account, k.contact_id;
 
-  delete from contacts where email_key = any(v_email_keys) and account = any(v_accounts);
+  delete from contacts
+  where account = any(v_accounts) and (email_key = any(v_email_keys) or contact_id = any(v_contact_ids));
   get diagnostics c = row_count; n := n + c;
 
   delete from customers where tenant = p_tenant and customer_id = any(v_customers);

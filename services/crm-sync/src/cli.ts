@@ -3,17 +3,26 @@
  * pnpm crm dead-letters replay --id N [--id M] | --all   send them again (through the outbox)
  * pnpm crm erasures --tenant <id>               HubSpot work of erasures (crm.hubspot_erasures): notes still to
  *                                               delete, contacts for the tenant to erase; HubSpot ids only
+ * pnpm crm erasures done --tenant <id> --id N [--id M]   the tenant erased those rows' contacts in HubSpot:
+ *                                               `contact_manual` → `contact_erased`, the contact id forgotten
+ * pnpm crm rebuild                             replays the projection with the service's configuration (CRM_*,
+ *                                               PRIVACY_*: sealed events opened with the vault); src/rebuild-cli.ts
  * Connection: DATABASE_URL (default: the local stack), CRM_SCHEMA (default crm).
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { listDeadLetters, replayDeadLetters } from './dead-letters.js';
-import { listErasures } from './sync/erasures.js';
+import { rebuildCrm } from './rebuild-cli.js';
+import { listErasures, markContactsErased } from './sync/erasures.js';
 
 const USAGE =
-  'usage: pnpm crm dead-letters list [--all] | pnpm crm dead-letters replay (--id N ... | --all) | pnpm crm erasures --tenant <id>';
+  'usage: pnpm crm dead-letters list [--all] | pnpm crm dead-letters replay (--id N ... | --all) | pnpm crm erasures [done --id N ...] --tenant <id> | pnpm crm rebuild';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && argv[0] === 'rebuild') {
+    await rebuildCrm(process.env);
+    return 0;
+  }
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -24,9 +33,14 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [group, command] = positionals;
-  const erasures = group === 'erasures' && command === undefined;
+  const erasures = group === 'erasures' && (command === undefined || command === 'done');
   if (erasures && (values.tenant === undefined || values.tenant === '')) {
     process.stderr.write('pnpm crm erasures needs --tenant <id>\n');
+    return 2;
+  }
+  const ids = values.id ?? [];
+  if (erasures && command === 'done' && (ids.length === 0 || ids.some((id) => !/^[0-9]{1,18}$/.test(id)))) {
+    process.stderr.write('pnpm crm erasures done needs --id N (the row ids `pnpm crm erasures` lists)\n');
     return 2;
   }
   if (!erasures && (group !== 'dead-letters' || (command !== 'list' && command !== 'replay'))) {
@@ -43,6 +57,13 @@ async function main(argv: string[]): Promise<number> {
     max: 1,
   });
   try {
+    if (erasures && command === 'done') {
+      const n = await markContactsErased(pool, schema, values.tenant!, ids);
+      process.stderr.write(
+        `${n} row(s) marked contact_erased (only contact_manual rows of the tenant change)\n`,
+      );
+      return 0;
+    }
     if (erasures) {
       const rows = await listErasures(pool, schema, values.tenant!);
       process.stdout.write(

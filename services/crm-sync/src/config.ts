@@ -66,6 +66,8 @@ export interface CrmSyncConfig {
   readonly worker: {
     readonly batchSize: number;
     readonly leaseMs: number;
+    /** CRM_ERASURE_PASS_MS: erasure work per worker pass before the sync gets its turn. */
+    readonly erasurePassMs: number;
     readonly pollMs: number;
     readonly concurrency: number;
     readonly settleMs: number;
@@ -84,6 +86,8 @@ export interface CrmSyncConfig {
     readonly databaseUrl: string;
     /** CRM_SYNC_PRIVACY_POOL_SIZE */
     readonly poolSize: number;
+    /** CRM_SYNC_PRIVACY_QUERY_TIMEOUT_MS: a key-store query that takes longer fails (retried), never hangs. */
+    readonly queryTimeoutMs: number;
   } | null;
 }
 
@@ -163,6 +167,7 @@ const schema = z.object({
   CRM_TOKEN_CACHE_MS: intVar(0, 3_600_000).default(10_000),
   CRM_WORKER_BATCH: intVar(1, 1000).default(100),
   CRM_WORKER_LEASE_MS: intVar(1_000, 3_600_000).default(120_000),
+  CRM_ERASURE_PASS_MS: intVar(100, 3_600_000).default(10_000),
   CRM_WORKER_POLL_MS: intVar(10, 60_000).default(250),
   CRM_WORKER_CONCURRENCY: intVar(1, 64).default(4),
   CRM_SETTLE_MS: intVar(0, 600_000).default(1_000),
@@ -176,6 +181,7 @@ const schema = z.object({
   CRM_STARTUP_TIMEOUT_MS: startupTimeoutVar(),
   PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
   CRM_SYNC_PRIVACY_POOL_SIZE: poolSizeVar(2),
+  CRM_SYNC_PRIVACY_QUERY_TIMEOUT_MS: intVar(100, 300_000).default(10_000),
 });
 
 /** Reads the service's environment once; every problem is named in one error (ServiceConfigError). */
@@ -246,6 +252,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
     worker: {
       batchSize: e.CRM_WORKER_BATCH,
       leaseMs: e.CRM_WORKER_LEASE_MS,
+      erasurePassMs: e.CRM_ERASURE_PASS_MS,
       pollMs: e.CRM_WORKER_POLL_MS,
       concurrency: e.CRM_WORKER_CONCURRENCY,
       settleMs: e.CRM_SETTLE_MS,
@@ -264,6 +271,7 @@ export function loadCrmSyncConfig(env: NodeJS.ProcessEnv): CrmSyncConfig {
             vault,
             databaseUrl: e.PRIVACY_DATABASE_URL ?? e.DATABASE_URL,
             poolSize: e.CRM_SYNC_PRIVACY_POOL_SIZE,
+            queryTimeoutMs: e.CRM_SYNC_PRIVACY_QUERY_TIMEOUT_MS,
           },
   });
 }

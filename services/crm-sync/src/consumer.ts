@@ -17,19 +17,20 @@ import {
 } from '@livechat-pipeline/postgres-consumer';
 import { createServiceKafka } from '@livechat-pipeline/service-host';
 import type { CrmSyncConfig } from './config.js';
-import { ChatEventOpener } from './privacy.js';
+import type { ChatEventOpener } from './privacy.js';
 import { applyCrmEvents } from './projection/apply.js';
 
 export const crmMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 
 /**
  * The projection and the outbox intents as a consumer of the chat-events topic. `privacy` opens sealed events
- * before they are applied (issue 19); without a vault, plain events are applied and a sealed one waits
- * (PRIVACY_KEYS is not set).
+ * before they are applied (issue 19); an opener without a vault applies plain events and makes a sealed one wait
+ * (PRIVACY_KEYS is not set). Required, not defaulted: a definition built without the vault (a rebuild) would stall
+ * on the first sealed event even with PRIVACY_KEYS set.
  */
 export function crmConsumer(
   config: CrmSyncConfig,
-  privacy: ChatEventOpener = new ChatEventOpener(null),
+  privacy: ChatEventOpener,
 ): ConsumerDefinition<ChatDomainEvent> {
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
   return {

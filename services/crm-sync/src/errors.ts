@@ -24,6 +24,11 @@ export const CRM_ERROR_CODES = {
     description:
       'HubSpot answered 5xx or 423 (or a second 409 on an upsert), or could not be reached: backoff with jitter',
   },
+  CRM_ERASURE_ACCOUNT_CHANGED: {
+    retryable: true,
+    description:
+      "An erasure's notes were made with another HubSpot account (token) than the tenant's current one: they are not deleted with the current token (its 404 would say nothing, its id could name another portal's note); the row waits for that account's token",
+  },
   CRM_HUBSPOT_AMBIGUOUS: {
     retryable: true,
     description:

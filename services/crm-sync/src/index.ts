@@ -8,5 +8,4 @@ export {
   type CrmSync,
   type CrmSyncStartOptions,
 } from './start.js';
-// The rebuild path opens sealed chat events as the service does (issue 19; used by test/privacy.e2e.test.ts).
 export { ChatEventOpener as CrmChatEventOpener, openCrmPrivacyVault } from './privacy.js';

@@ -61,7 +61,7 @@ export function createCrmMetrics(registry: Registry) {
   });
   const notesErased = new Counter({
     name: 'crm_sync_erased_notes_total',
-    help: 'Notes of erased threads removed from HubSpot: deleted, or gone already (404)',
+    help: 'Notes of erased threads archived in HubSpot (its recycling bin keeps them restorable for 90 days): deleted, or gone already (404)',
     labelNames: ['outcome'],
     registers: [registry],
   });

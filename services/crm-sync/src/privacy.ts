@@ -11,6 +11,15 @@ import {
 } from '@livechat-pipeline/privacy';
 import type { CrmSyncConfig } from './config.js';
 
+/**
+ * The kind of a key scope for a log line: `customer:…`, `visitor:…`, `ticket:…` (their ids are a data subject's
+ * LiveChat ids, kept out of logs), or `chat` (the chat id is in the event already).
+ */
+function scopeKind(scope: string): string {
+  const colon = scope.indexOf(':');
+  return colon < 0 ? 'chat' : `${scope.slice(0, colon)}:…`;
+}
+
 const sealedOf = (event: ChatDomainEvent): { readonly key_scope: string } | null | undefined =>
   (event as { sealed?: { key_scope: string } | null }).sealed;
 
@@ -54,7 +63,7 @@ export class ChatEventOpener {
       if (vault === null)
         throw new PrivacyError(
           'PRIVACY_KEY_UNAVAILABLE',
-          `chat event ${event.event_id} is sealed (key scope ${scope.slice(0, 80)}) and PRIVACY_KEYS is not set: configure the privacy keys; the partition waits`,
+          `chat event ${event.event_id} is sealed (key scope ${scopeKind(scope)}) and PRIVACY_KEYS is not set: configure the privacy keys; the partition waits`,
         );
       let ofTenant = scopes.get(event.tenant);
       if (ofTenant === undefined) scopes.set(event.tenant, (ofTenant = new Set()));
@@ -85,7 +94,8 @@ export class ChatEventOpener {
       else if (result.outcome === 'undecryptable') invalid++;
       return result.event as unknown as ChatDomainEvent;
     });
-    // Counted once the whole batch opened: a batch retried after a key-store outage is not counted twice.
+    // Counted once the whole batch opened, so a key-store outage does not count; a batch retried after a failure of
+    // the apply (a deadlock, the one-by-one path) is opened and counted again: the counter is at least once.
     if (erased > 0) this.undecryptable.inc({ reason: 'erased' }, erased);
     if (invalid > 0) this.undecryptable.inc({ reason: 'invalid' }, invalid);
     return opened;
@@ -105,6 +115,12 @@ export async function openCrmPrivacyVault(
     connectionString: privacy.databaseUrl,
     max: privacy.poolSize,
     connectionTimeoutMillis: config.pools.connectTimeoutMs,
+    // keysFor runs inside the consumer's open transaction: a key store that hangs (a black-holed connection, a
+    // locked key row) must fail the batch (PRIVACY_KEY_UNAVAILABLE, retried), not hold the partition and an idle
+    // transaction forever. The server-side timeout first; the client-side one for a connection that is gone.
+    statement_timeout: privacy.queryTimeoutMs,
+    query_timeout: privacy.queryTimeoutMs + 1_000,
+    keepAlive: true,
   });
   // An idle connection lost (Postgres restarting) must not crash the process; the next query fails, retried.
   pool.on('error', () => undefined);

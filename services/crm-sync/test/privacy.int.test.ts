@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -16,8 +17,11 @@ import {
   type TestDatabase,
 } from '@livechat-pipeline/testkit';
 import { syncKey } from '../src/sync/note.js';
+import type { ClaimedItem } from '../src/sync/store.js';
+import { accountOf } from '../src/sync/tokens.js';
+import { ChatEventOpener, openCrmPrivacyVault } from '../src/privacy.js';
 import { startCrmSync, type CrmSync } from '../src/start.js';
-import { ORG, smallChat } from './support/chats.js';
+import { ORG, customerUpdate, smallChat } from './support/chats.js';
 import { allRowsText, captureLogs, chatEventsTopic, crmConfig, crmEnv, eventsOf } from './support/harness.js';
 
 // Issue 19 in crm-sync, on the real stack and the fake HubSpot over HTTP: sealed chat events opened before the
@@ -37,6 +41,9 @@ let crm: CrmSync;
 let schema: string;
 let publish: (events: readonly ChatDomainEvent[]) => Promise<void>;
 let logs: ReturnType<typeof captureLogs>;
+/** Test seams of the worker, set by the test that needs one (an erasure around a note create). */
+let beforeCreate: ((item: ClaimedItem) => Promise<void>) | undefined;
+let afterCreate: ((item: ClaimedItem) => Promise<void>) | undefined;
 
 const privacyEnv = {
   // Test keys, made here and never stored.
@@ -62,10 +69,17 @@ beforeAll(async () => {
     crmConfig(
       crmEnv(
         { databaseUrl: db.url, topic: topic.topic, apiUrl: fake.url, token: TOKEN },
-        { CRM_SCHEMA: schema, ...privacyEnv },
+        // A create in doubt is looked up 1 s after HUBSPOT_TIMEOUT_MS (the fake writes a late note 0.5 s after it)
+        { CRM_SCHEMA: schema, HUBSPOT_LOOKUP_DELAY_MS: '1000', CRM_ERASURE_PASS_MS: '300', ...privacyEnv },
       ),
     ),
     logs.logger,
+    {
+      hooks: {
+        beforeNoteCreate: async (item) => beforeCreate?.(item),
+        afterNoteCreate: async (item) => afterCreate?.(item),
+      },
+    },
   );
 });
 
@@ -215,6 +229,26 @@ describe('crm-sync: privacy (issue 19)', () => {
     });
     expect(stdout).toContain(`| req-crm-1 | contact_manual | ${contactId} | 1 | 0 | 0 |`);
     expect(stdout).not.toContain('canary');
+    // the tenant erased the contact in HubSpot: the row closes and forgets the contact id
+    const erasureId = stdout
+      .split('\n')
+      .find((l) => l.includes('| req-crm-1 |'))!
+      .split(' | ')[0]!;
+    const marked = await promisify(execFile)(
+      tsx,
+      [cli, 'erasures', 'done', '--tenant', ORG, '--id', erasureId],
+      {
+        env: { ...process.env, DATABASE_URL: db.url, CRM_SCHEMA: schema },
+      },
+    );
+    expect(marked.stderr).toContain('1 row(s) marked contact_erased');
+    expect(
+      (
+        await pool.query(`select status, contact_id from "${schema}".hubspot_erasures where id = $1`, [
+          erasureId,
+        ])
+      ).rows,
+    ).toEqual([{ status: 'contact_erased', contact_id: null }]);
 
     // a later event of the chat (a plain copy replayed, the worst case: it carries the e-mail) does not bring it back
     const version = (await outbox(erased.chatId))[0]!.version;
@@ -329,6 +363,221 @@ describe('crm-sync: privacy (issue 19)', () => {
         ).rowCount === 1,
       { message: 'erasure row done' },
     );
+    // the sweep calls it again: nothing left to remove, no second erasure row
+    const again = await pool.query<{ n: string }>(`select "${schema}".erase_chats($1, $2, $3)::text as n`, [
+      ORG,
+      [chat.chatId],
+      erasure.requestId,
+    ]);
+    expect(again.rows).toEqual([{ n: '0' }]);
+    expect(
+      (
+        await pool.query(`select 1 from "${schema}".hubspot_erasures where request_id = $1`, [
+          erasure.requestId,
+        ])
+      ).rowCount,
+    ).toBe(1);
+  });
+
+  /** The privacy service's erasure of a chat: keys, then crm's function. Its request id. */
+  async function eraseChat(chatId: string): Promise<string> {
+    const erasure = await vault.eraseChats(ORG, [chatId], { actor: 'test' });
+    await pool.query(`select "${schema}".erase_chats($1, $2, $3)`, [ORG, [chatId], erasure.requestId]);
+    return erasure.requestId;
+  }
+
+  async function erasureRows(requestId: string): Promise<{ status: string; notes_deleted: number }[]> {
+    const { rows } = await pool.query<{ status: string; notes_deleted: number }>(
+      `select status, notes_deleted from "${schema}".hubspot_erasures where request_id = $1 order by id`,
+      [requestId],
+    );
+    return rows;
+  }
+
+  it('an erasure while a note create is in flight, HubSpot writing the note after the timeout: the look-up waits for it, the note ends deleted', async () => {
+    const chat = smallChat(907, { email: 'inflight.canary@mail.example' });
+    let requestId: string | undefined;
+    beforeCreate = async (item) => {
+      if (item.chatId !== chat.chatId || requestId !== undefined) return;
+      // The create is about to be sent; HubSpot will write the note 1.5 s after it arrives, past the client's
+      // 1 s timeout. The erasure runs now: the create is in doubt.
+      fake.injectFaults('notes-create', { kind: 'answer-late', ms: 100, writeAfterMs: 1_500 });
+      requestId = await eraseChat(chat.chatId);
+    };
+    try {
+      await publish(await sealed(eventsOf(chat.deliveries)));
+      await waitFor(() => notesOf(chat).length === 1, {
+        timeoutMs: 20_000,
+        message: 'the late note written',
+      });
+      await waitFor(
+        async () =>
+          notesOf(chat).length === 0 && (await erasureRows(requestId!)).every((r) => r.status !== 'pending'),
+        { timeoutMs: 10_000, message: 'the late note deleted, the erasure finished' },
+      );
+      expect((await erasureRows(requestId!)).reduce((n, r) => n + r.notes_deleted, 0)).toBe(1);
+    } finally {
+      beforeCreate = undefined;
+    }
+  });
+
+  it('a note created after its thread was erased (the erasure ran while the create was in flight) is queued for deletion by its id, not dropped', async () => {
+    const chat = smallChat(908, { email: 'after.canary@mail.example' });
+    let requestId: string | undefined;
+    afterCreate = async (item) => {
+      if (item.chatId !== chat.chatId || requestId !== undefined) return;
+      // HubSpot answered with the note's id; the erasure commits before the worker records it.
+      requestId = await eraseChat(chat.chatId);
+    };
+    try {
+      await publish(await sealed(eventsOf(chat.deliveries)));
+      await waitFor(() => requestId !== undefined, { timeoutMs: 20_000, message: 'the create done' });
+      await waitFor(
+        async () =>
+          notesOf(chat).length === 0 && (await erasureRows(requestId!)).every((r) => r.status !== 'pending'),
+        { timeoutMs: 10_000, message: 'the note deleted, the erasure finished' },
+      );
+      // one row from erase_chats (the create in doubt: a look-up), one with the id the worker got afterwards
+      const rows = await erasureRows(requestId!);
+      expect(rows).toHaveLength(2);
+      expect(rows.reduce((n, r) => n + r.notes_deleted, 0)).toBe(1);
+      const { rowCount } = await pool.query(`select 1 from "${schema}".notes where chat_id = $1`, [
+        chat.chatId,
+      ]);
+      expect(rowCount).toBe(0);
+    } finally {
+      afterCreate = undefined;
+    }
+  });
+
+  it('a key store that stops answering (a black-holed connection) fails the open with PRIVACY_KEY_UNAVAILABLE (retried) instead of hanging', async () => {
+    // A TCP relay to Postgres that, once told, swallows everything both ways (no RST, no answer).
+    let blackhole = false;
+    const sockets: Socket[] = [];
+    const upstreamUrl = new URL(db.url);
+    const relay = createServer((socket) => {
+      const upstream = connect(Number(upstreamUrl.port), upstreamUrl.hostname);
+      sockets.push(socket, upstream);
+      socket.on('data', (d) => blackhole || upstream.write(d));
+      upstream.on('data', (d) => blackhole || socket.write(d));
+      socket.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relayUrl = new URL(db.url);
+    relayUrl.hostname = '127.0.0.1';
+    relayUrl.port = String((relay.address() as { port: number }).port);
+    const config = crmConfig(
+      crmEnv(
+        { databaseUrl: db.url, topic: 'unused', apiUrl: fake.url, token: TOKEN },
+        {
+          PRIVACY_DATABASE_URL: relayUrl.toString(),
+          CRM_SYNC_PRIVACY_QUERY_TIMEOUT_MS: '300',
+          ...privacyEnv,
+        },
+      ),
+    );
+    const opened = (await openCrmPrivacyVault(config))!;
+    try {
+      const events = await sealed(eventsOf(smallChat(909, { email: 'hang.canary@mail.example' }).deliveries));
+      blackhole = true;
+      const outcome = await Promise.race([
+        new ChatEventOpener(opened.vault).open(events).then(
+          () => 'opened',
+          (error: { code?: string }) => error.code,
+        ),
+        new Promise((resolve) => setTimeout(resolve, 5_000, 'hung')),
+      ]);
+      expect(outcome).toBe('PRIVACY_KEY_UNAVAILABLE');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await opened.close();
+      await new Promise((resolve) => relay.close(resolve));
+    }
+  });
+
+  it("an erasure's notes made with another HubSpot account than the current token's: not deleted with the current token (its 404 says nothing), the row waits with CRM_ERASURE_ACCOUNT_CHANGED", async () => {
+    // As erase_chats writes it for a note made before the tenant's token changed to another portal.
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into "${schema}".hubspot_erasures (tenant, request_id, account, contact_id, note_ids)
+       values ($1, 'req-other-account', 'hs-0123456789abcdef', '424242', '{987654321}') returning id::text`,
+      [ORG],
+    );
+    const id = rows[0]!.id;
+    const row = async () =>
+      (
+        await pool.query<{ status: string; last_error_code: string | null; note_ids: string[] }>(
+          `select status, last_error_code, note_ids from "${schema}".hubspot_erasures where id = $1`,
+          [id],
+        )
+      ).rows[0]!;
+    await waitFor(async () => (await row()).last_error_code !== null || (await row()).status !== 'pending', {
+      message: 'the worker took the row',
+    });
+    expect(await row()).toEqual({
+      status: 'pending',
+      last_error_code: 'CRM_ERASURE_ACCOUNT_CHANGED',
+      note_ids: ['987654321'],
+    });
+    expect(fake.calls().some((c) => c.method === 'DELETE' && c.path.includes('987654321'))).toBe(false);
+    await pool.query(`delete from "${schema}".hubspot_erasures where id = $1`, [id]);
+  });
+
+  it('a large erasure does not starve the sync: its deletes take a share of each pass, a new thread is synced while notes are left to delete', async () => {
+    // 16 notes to delete (404s: long gone), each DELETE answered after 150 ms: 2.4 s of erasure work
+    const noteIds = Array.from({ length: 16 }, (_, i) => String(880_000_000 + i));
+    fake.injectFaults('notes-delete', ...noteIds.map(() => ({ kind: 'slow' as const, ms: 150 })));
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into "${schema}".hubspot_erasures (tenant, request_id, account, contact_id, note_ids)
+       values ($1, 'req-large', $2, null, $3) returning id::text`,
+      [ORG, accountOf(TOKEN), noteIds],
+    );
+    const id = rows[0]!.id;
+    const notesLeft = async () =>
+      (
+        await pool.query<{ n: number }>(
+          `select cardinality(note_ids) as n from "${schema}".hubspot_erasures where id = $1`,
+          [id],
+        )
+      ).rows[0]!.n;
+    // the erasure under way first, then a thread to sync
+    await waitFor(async () => (await notesLeft()) < noteIds.length, { message: 'the erasure started' });
+    const chat = smallChat(910, { email: 'synced.meanwhile@mail.example' });
+    await publish(await sealed(eventsOf(chat.deliveries)));
+    await waitFor(() => notesOf(chat).length === 1, { timeoutMs: 20_000, message: 'the new thread synced' });
+    // synced while the erasure was still under way
+    expect(await notesLeft()).toBeGreaterThan(0);
+    await waitFor(async () => (await notesLeft()) === 0, { timeoutMs: 20_000, message: 'the erasure done' });
+  });
+
+  it('no e-mail is left in crm.contacts after an erasure: an e-mail changed after the sync, a non-ASCII upper-case one', async () => {
+    const changed = smallChat(911, { email: 'old.canary911@mail.example' });
+    const unicode = smallChat(912, { email: 'Ünïcode.Canary912@Example.com' });
+    await publish(await sealed(eventsOf([...changed.deliveries, ...unicode.deliveries])));
+    await waitFor(async () => notesOf(changed).length === 1 && notesOf(unicode).length === 1, {
+      timeoutMs: 20_000,
+      message: 'both synced',
+    });
+    // the customer's e-mail is corrected: the thread is synced again with the new e-mail's contact
+    await publish(
+      await sealed(
+        eventsOf([customerUpdate(911, 'new.canary911@mail.example', Date.parse('2026-11-28T00:00:00Z'))]),
+      ),
+    );
+    await waitFor(() => fake.contacts().some((c) => c.emailKey === 'new.canary911@mail.example'), {
+      timeoutMs: 20_000,
+      message: "the new e-mail's contact",
+    });
+    await waitFor(
+      async () =>
+        (await pool.query(`select 1 from "${schema}".contacts where email_key like 'new.canary911%'`))
+          .rowCount === 1,
+      { message: 'the new contact recorded' },
+    );
+    await eraseChat(changed.chatId);
+    await eraseChat(unicode.chatId);
+    const everything = (await allRowsText(pool, schema)).toLowerCase();
+    for (const value of ['canary911', 'canary912', 'ünïcode']) expect(everything).not.toContain(value);
   });
 
   // Last: it leaves a partition waiting.

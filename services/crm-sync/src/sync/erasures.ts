@@ -8,16 +8,20 @@ import type pg from 'pg';
 export interface ClaimedErasure {
   readonly id: string;
   readonly tenant: string;
+  /** The HubSpot account (token hash) the notes were made with; null for a row without notes. */
+  readonly account: string | null;
   readonly contactId: string | null;
   /** Notes still to delete. */
   readonly noteIds: readonly string[];
   /** Sync keys of notes whose create was in doubt at the erasure: looked up among the contact's notes. */
   readonly lookupKeys: readonly string[];
+  /** The latest start of those creates (epoch ms): no look-up before it plus the timeout and the look-up delay. */
+  readonly lookupAfterMs: number | null;
   readonly attempts: number;
   readonly claimToken: string;
 }
 
-export type ErasureStatus = 'pending' | 'notes_deleted' | 'contact_manual';
+export type ErasureStatus = 'pending' | 'notes_deleted' | 'contact_manual' | 'contact_erased';
 
 /** A row as `pnpm crm erasures` lists it. */
 export interface ErasureRow {
@@ -49,9 +53,11 @@ export class ErasureStore {
     const { rows } = await this.pool.query<{
       id: string;
       tenant: string;
+      account: string | null;
       contact_id: string | null;
       note_ids: string[];
       lookup_keys: string[];
+      lookup_after_ms: string | null;
       attempts: number;
       claim_token: string;
     }>(
@@ -64,15 +70,18 @@ export class ErasureStore {
        update ${this.s}.hubspot_erasures h
        set claimed_until = now() + make_interval(secs => $2::double precision / 1000), claim_token = $3
        from due where h.id = due.id
-       returning h.id::text, h.tenant, h.contact_id, h.note_ids, h.lookup_keys, h.attempts, h.claim_token::text`,
+       returning h.id::text, h.tenant, h.account, h.contact_id, h.note_ids, h.lookup_keys,
+                 (extract(epoch from h.lookup_after) * 1000)::bigint::text as lookup_after_ms, h.attempts, h.claim_token::text`,
       [limit, leaseMs, randomUUID()],
     );
     return rows.map((r) => ({
       id: r.id,
       tenant: r.tenant,
+      account: r.account,
       contactId: r.contact_id,
       noteIds: r.note_ids,
       lookupKeys: r.lookup_keys,
+      lookupAfterMs: r.lookup_after_ms === null ? null : Number(r.lookup_after_ms),
       attempts: r.attempts,
       claimToken: r.claim_token,
     }));
@@ -128,6 +137,24 @@ export class ErasureStore {
       [item.id, item.claimToken],
     );
   }
+}
+
+/**
+ * The tenant erased these rows' contacts in HubSpot (the CLI's `erasures done`): `contact_manual` rows become
+ * `contact_erased` and forget the contact id (an erased person's HubSpot id is not kept). Returns the rows changed.
+ */
+export async function markContactsErased(
+  pool: pg.Pool,
+  schema: string,
+  tenant: string,
+  ids: readonly string[],
+): Promise<number> {
+  const { rowCount } = await pool.query(
+    `update "${schema}".hubspot_erasures set status = 'contact_erased', contact_id = null, updated_at = now()
+     where tenant = $1 and id = any($2::bigint[]) and status = 'contact_manual'`,
+    [tenant, ids],
+  );
+  return rowCount ?? 0;
 }
 
 /** A tenant's rows, newest first (the CLI): ids, counts and states, never a name or an e-mail. */

@@ -213,21 +213,23 @@ export class SyncStore {
     contactId: string,
     holdMs: number,
   ): Promise<boolean> {
+    // One statement: the outbox row stays locked until the notes row is written, so a crm.erase_chats that runs
+    // meanwhile (it locks the outbox rows first) waits and then sees the create as in doubt (a look-up key);
+    // between two autocommit statements it could erase first and leave a fresh notes row unseen.
     const held = await this.pool.query(
-      `update ${this.s}.outbox
-       set claimed_until = greatest(claimed_until, now() + make_interval(secs => $5::double precision / 1000))
-       where tenant = $1 and chat_id = $2 and thread_id = $3 and claim_token = $4 and claimed_until > now()
-         and status = 'pending'`,
-      [...key(item), item.claimToken, holdMs],
-    );
-    if ((held.rowCount ?? 0) === 0) return false;
-    await this.pool.query(
-      `insert into ${this.s}.notes (tenant, chat_id, thread_id, account, contact_id, create_started_at)
-       values ($1, $2, $3, $4, $5, now())
+      `with held as (
+         update ${this.s}.outbox
+         set claimed_until = greatest(claimed_until, now() + make_interval(secs => $7::double precision / 1000))
+         where tenant = $1 and chat_id = $2 and thread_id = $3 and claim_token = $6 and claimed_until > now()
+           and status = 'pending'
+         returning tenant)
+       insert into ${this.s}.notes (tenant, chat_id, thread_id, account, contact_id, create_started_at)
+       select $1, $2, $3, $4, $5, now() from held
        on conflict (tenant, chat_id, thread_id) do update set account = excluded.account,
          contact_id = excluded.contact_id, create_started_at = coalesce(${this.s}.notes.create_started_at, now())`,
-      [...key(item), account, contactId],
+      [...key(item), account, contactId, item.claimToken, holdMs],
     );
+    if ((held.rowCount ?? 0) === 0) return false;
     return true;
   }
 
@@ -235,13 +237,21 @@ export class SyncStore {
     item: ClaimedItem,
     note: { account: string; contactId: string; noteId: string; bodySha256: string | null },
   ): Promise<void> {
-    // Not for a thread erased meanwhile (crm.erase_chats ran during this sync): its notes rows went to
-    // hubspot_erasures, and a row written back here would outlive the erasure.
+    // A thread erased meanwhile (crm.erase_chats ran during this sync, e.g. while the create was in flight): its
+    // notes rows went to hubspot_erasures, and a row written back here would outlive the erasure. The note exists
+    // in HubSpot all the same: it is queued for deletion in the same statement, never dropped.
     await this.pool.query(
-      `insert into ${this.s}.notes (tenant, chat_id, thread_id, account, contact_id, note_id, body_sha256, synced_at)
+      `with erased as (
+         select e.request_id from ${this.s}.outbox o
+         left join ${this.s}.erased_chats e on e.tenant = o.tenant and e.chat_id = o.chat_id
+         where o.tenant = $1 and o.chat_id = $2 and o.thread_id = $3 and o.status = 'erased'),
+       queued as (
+         insert into ${this.s}.hubspot_erasures (tenant, request_id, account, contact_id, note_ids, status)
+         select $1, request_id, $4, $5, array[$6::text], 'pending' from erased
+         returning id)
+       insert into ${this.s}.notes (tenant, chat_id, thread_id, account, contact_id, note_id, body_sha256, synced_at)
        select $1, $2, $3, $4, $5, $6, $7, now()
-       where not exists (select 1 from ${this.s}.outbox where tenant = $1 and chat_id = $2 and thread_id = $3
-                                                          and status = 'erased')
+       where not exists (select 1 from erased)
        on conflict (tenant, chat_id, thread_id) do update set account = excluded.account, contact_id = excluded.contact_id,
          note_id = excluded.note_id, body_sha256 = excluded.body_sha256, synced_at = now()`,
       [...key(item), note.account, note.contactId, note.noteId, note.bodySha256],
@@ -266,17 +276,20 @@ export class SyncStore {
     );
   }
 
+  /** Contact ids by e-mail, keyed by the schema's `email_key` (the same function crm.erase_chats deletes by). */
   async rememberContacts(
     account: string,
-    contacts: readonly { emailKey: string; contactId: string }[],
+    contacts: readonly { email: string; contactId: string }[],
   ): Promise<void> {
     if (contacts.length === 0) return;
     await this.pool.query(
       `insert into ${this.s}.contacts (account, email_key, contact_id)
-       select $1, x.email_key, x.contact_id from jsonb_to_recordset($2::jsonb) as x(email_key text, contact_id text)
-       order by x.email_key
+       select distinct on (k.email_key) $1, k.email_key, k.contact_id
+       from (select ${this.s}.email_key(x.email) as email_key, x.contact_id
+             from jsonb_to_recordset($2::jsonb) as x(email text, contact_id text)) k
+       order by k.email_key
        on conflict (account, email_key) do update set contact_id = excluded.contact_id, updated_at = now()`,
-      [account, JSON.stringify(contacts.map((c) => ({ email_key: c.emailKey, contact_id: c.contactId })))],
+      [account, JSON.stringify(contacts.map((c) => ({ email: c.email, contact_id: c.contactId })))],
     );
   }
 

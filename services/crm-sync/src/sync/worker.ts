@@ -14,6 +14,11 @@ export interface WorkerOptions {
   readonly batchSize: number;
   /** How long a claim holds a row; a worker that dies gives its rows back after this. */
   readonly leaseMs: number;
+  /**
+   * Erasure work per pass (CRM_ERASURE_PASS_MS): then the sync's rows get their turn, the erasure rows left go back
+   * to the queue for the next pass. A large erasure (a retention run) never starves the sync.
+   */
+  readonly erasurePassMs: number;
   /** HUBSPOT_TIMEOUT_MS: a note create holds its row at least this long (plus a margin) past its start. */
   readonly requestTimeoutMs: number;
   /**
@@ -91,11 +96,24 @@ export class OutboxWorker {
     const { store, options, logger } = this.deps;
     while (!this.stopped) {
       try {
-        // Taken before the claim: the lease as this process sees it ends no later than the database's.
-        const claimedAt = Date.now();
-        // Erasures first: deleting an erased customer's notes is owed, a sync can wait for it.
+        // Erasures first, for a bounded share of the pass: deleting an erased customer's notes is owed, but the
+        // sync must not wait behind a retention run's thousands of notes.
+        const erasuresClaimedAt = Date.now();
         const erasures = await this.deps.erasures.claim(options.batchSize, options.leaseMs);
-        if (erasures.length > 0) await this.eraseNotes(erasures, claimedAt + options.leaseMs);
+        if (erasures.length > 0) {
+          const leaseEnd = erasuresClaimedAt + options.leaseMs;
+          const margin = Math.min(options.leaseMs / 4, 10_000);
+          await this.eraseNotes(
+            erasures,
+            Math.min(
+              leaseEnd - margin,
+              erasuresClaimedAt + Math.min(options.erasurePassMs, options.leaseMs / 4),
+            ),
+          );
+        }
+        // Taken right before the claim: the lease as this process sees it ends no later than the database's, and
+        // the erasure pass's time is not taken from it.
+        const claimedAt = Date.now();
         const items = await store.claim(options.batchSize, options.leaseMs);
         if (Date.now() - this.unparkedAt > options.probeMs) {
           this.unparkedAt = Date.now();
@@ -203,12 +221,11 @@ export class OutboxWorker {
    * sync key among the contact's notes first. When nothing is left, the row waits for the tenant to erase the
    * contact (`contact_manual`).
    */
-  private async eraseNotes(items: readonly ClaimedErasure[], leaseEnd: number): Promise<void> {
+  private async eraseNotes(items: readonly ClaimedErasure[], deadline: number): Promise<void> {
     const { erasures, tokens, limits, options, logger, metrics, client } = this.deps;
-    const margin = Math.min(options.leaseMs / 4, 10_000);
     for (const item of items) {
       if (this.stopped) return;
-      if (Date.now() >= leaseEnd - margin) {
+      if (Date.now() >= deadline) {
         await erasures.release(item);
         continue;
       }
@@ -237,12 +254,46 @@ export class OutboxWorker {
         await erasures.reschedule(item, new Date(unavailable.until), code, false);
         continue;
       }
+      if (item.account !== null && item.account !== account) {
+        // The notes are in the portal of the token they were made with. The current token may name another
+        // portal: its 404 would mark them gone while they stay, and a note id there could be an unrelated note.
+        metrics.failures.inc({ code: 'CRM_ERASURE_ACCOUNT_CHANGED' });
+        logger.warn(
+          { tenant: item.tenant, erasure: item.id, code: 'CRM_ERASURE_ACCOUNT_CHANGED' },
+          "an erasure's notes were made with another HubSpot token than the tenant's current one; they wait for it",
+        );
+        await erasures.reschedule(
+          item,
+          new Date(Date.now() + Math.max(options.probeMs, options.backoff.maxMs)),
+          'CRM_ERASURE_ACCOUNT_CHANGED',
+          false,
+        );
+        continue;
+      }
       const tenants = [item.tenant];
       try {
+        let outOfTime = false;
         for (const noteId of item.noteIds) {
+          if (Date.now() >= deadline) {
+            // The pass's share (or the claim's lease) is used up: what is done is recorded, the rest comes next time.
+            outOfTime = true;
+            break;
+          }
           const result = await this.call(account, tenants, () => client.deleteNote(token, noteId));
           await erasures.noteGone(item, noteId, result === 'deleted');
           metrics.notesErased.inc({ outcome: result });
+        }
+        if (outOfTime) {
+          await erasures.release(item);
+          continue;
+        }
+        if (item.lookupKeys.length > 0 && item.lookupAfterMs !== null) {
+          // A create in flight or in doubt at the erasure may still land: a look-up now could miss it for good.
+          const lookupAt = item.lookupAfterMs + options.requestTimeoutMs + options.lookupDelayMs;
+          if (Date.now() < lookupAt) {
+            await erasures.reschedule(item, new Date(lookupAt), 'CRM_HUBSPOT_AMBIGUOUS', false);
+            continue;
+          }
         }
         for (const key of item.lookupKeys) {
           const contactId = item.contactId;
@@ -339,12 +390,15 @@ export class OutboxWorker {
             () => this.acquire(account),
           ),
         );
-        const known: { emailKey: string; contactId: string }[] = [];
-        for (const [emailKey, input] of chunk) {
+        const known: { email: string; contactId: string }[] = [];
+        for (const [, input] of chunk) {
           const id = outcome.ids.get(input.traceId);
           if (id !== undefined) {
-            known.push({ emailKey, contactId: id });
-            for (const w of input.work) withContact.push({ work: w, contactId: id });
+            for (const w of input.work) {
+              // the e-mail as projected: the schema's email_key keys it as crm.erase_chats will
+              known.push({ email: w.snapshot.customerEmail, contactId: id });
+              withContact.push({ work: w, contactId: id });
+            }
             continue;
           }
           const refused = outcome.errors.get(input.traceId);
