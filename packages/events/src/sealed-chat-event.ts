@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { ChatKey, PrivacyError, openValues, sealValues } from '@livechat-pipeline/privacy';
-import type { ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
+import { PrivacyError, openValues, sealValues } from '@livechat-pipeline/privacy';
+import type { ChatKey, ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
 import type { SealedFields } from './generated/chat-event.js';
 
 // Issue 19 (docs/privacy.md sections 2 and 4): the personal values of a chat event travel in one envelope in its
@@ -67,13 +66,19 @@ const CLEAR_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
     'last_transfer_timestamp',
   ],
   source: ['client_id'],
+  // Analytics tells the automatic welcome or greeting from the customer's first message by these (who started the
+  // chat); a flag and an id, nothing personal.
+  lc2: ['welcome_message', 'greeting_id'],
 };
 
 /** Namespaces whose allow-listed properties stay clear only as flags and numbers (a string is never kept). */
-const FLAGS_ONLY: ReadonlySet<string> = new Set(['routing']);
+const FLAGS_ONLY: ReadonlySet<string> = new Set(['routing', 'lc2']);
 
+/** A flag or a number; a string of digits too (an id such as lc2's greeting_id may come as one), never text. */
 const isFlagOrNumber = (value: unknown): boolean =>
-  typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+  typeof value === 'boolean' ||
+  (typeof value === 'number' && Number.isFinite(value)) ||
+  (typeof value === 'string' && /^[0-9]{1,20}$/.test(value));
 
 /**
  * A properties JSON reduced to its allow-listed keys; null when nothing is left (or it is not a JSON object). A
@@ -167,9 +172,22 @@ export const PERSONAL_PATHS: Readonly<Record<string, readonly SealSpec[]>> = {
   properties_changed: [{ path: '/properties_json', clear: (value) => reduceProperties(value) ?? '{}' }],
   thread_summary_set: [{ path: '/text' }],
   rich_message_postback: [{ path: '/postback_json' }],
-  chat_transferred: [{ path: '/reason' }],
+  // LiveChat's transfer reasons are an enum (analytics tells router assignments from transfers by them): a known
+  // value stays in clear; anything else is sealed, as free text may be personal.
+  chat_transferred: [
+    { path: '/reason', clear: (value) => (TRANSFER_REASONS.has(value as string) ? value : null) },
+  ],
   unrecognised_webhook: [{ path: '/payload_json' }],
 };
+
+/** The `reason` values LiveChat documents for `chat_transferred`; not personal. */
+const TRANSFER_REASONS: ReadonlySet<string> = new Set([
+  'manual',
+  'inactive',
+  'assigned',
+  'unassigned',
+  'other',
+]);
 
 function branchOf(event: SealableChatEvent): Json | undefined {
   const branch = (event.body as Readonly<Record<string, unknown>>)[event.type];
@@ -285,9 +303,8 @@ export function sealChatEvent<E extends SealableChatEvent>(
       `chat event ${event.event_id} of type ${event.type.slice(0, 80)} has no body branch of that type`,
     );
   if (key === 'erased') {
-    // sealValues needs a key to compute the clear stand-ins; a throwaway one, whose envelope is dropped.
-    const throwaway = new ChatKey('erased', scope, 1, randomBytes(32));
-    const { clear, paths } = sealValues(branch, specs, throwaway, chatEventField(event.event_id));
+    // No key: the clear stand-ins and the paths only, nothing encrypted.
+    const { clear, paths } = sealValues(branch, specs, null, chatEventField(event.event_id));
     if (paths.length === 0) return { ...event, sealed: null };
     return withBranch(event, clear, {
       key_scope: scope,

@@ -247,10 +247,13 @@ describe('sealChatEvent / openChatEvent', () => {
         if (clear === null || (Array.isArray(clear) && clear.length === 0)) {
           if (typeof original === 'string' && original.length >= 4)
             expect(clearJson, `${fixture} ${path}`).not.toContain(JSON.stringify(original));
+        } else if (path === '/reason') {
+          // A transfer reason stays in clear only as one of LiveChat's enum values.
+          expect(['manual', 'inactive', 'assigned', 'unassigned', 'other'], fixture).toContain(clear);
         } else {
           const reduced = JSON.parse(clear as string) as Record<string, unknown>;
           for (const [name, value] of Object.entries(reduced)) {
-            expect(['rating', 'routing', 'source', 'score'], `${fixture} ${path}`).toContain(name);
+            expect(['rating', 'routing', 'source', 'score', 'lc2'], `${fixture} ${path}`).toContain(name);
             // A namespace is its properties, or (a deletion) the names of those deleted.
             const names = Array.isArray(value) ? value : Object.keys(value as object);
             if (name === 'rating') expect(names).toEqual(['score']);
@@ -373,6 +376,42 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(erasedTicket).toMatchObject({ subject: null, requester_email: null, ticket_json: '{}' });
     expect(erasedTicket['ticket_id']).toBe(branch(ticket)['ticket_id']);
     expect(erasedTicket['tags']).toEqual(branch(ticket)['tags']);
+  });
+
+  it("analytics' welcome and greeting markers (lc2.welcome_message, lc2.greeting_id) survive erasure; other lc2 values do not", () => {
+    const properties = sample('v3.6-chat_properties_updated.json', 'properties_changed');
+    const withLc2 = (lc2: Record<string, unknown>): ChatDomainEvent =>
+      ({
+        ...properties,
+        body: { properties_changed: { ...branch(properties), properties_json: JSON.stringify({ lc2 }) } },
+      }) as unknown as ChatDomainEvent;
+    const reducedLc2 = (event: ChatDomainEvent): unknown => {
+      const erased = sealChatEvent(event, chatEventKeyScope(event)!, 'erased');
+      return (JSON.parse(branch(erased)['properties_json'] as string) as Record<string, unknown>)['lc2'];
+    };
+    expect(reducedLc2(withLc2({ welcome_message: true, form_type: 'CANARY form' }))).toEqual({
+      welcome_message: true,
+    });
+    expect(reducedLc2(withLc2({ greeting_id: 1042 }))).toEqual({ greeting_id: 1042 });
+    expect(reducedLc2(withLc2({ greeting_id: '1042' }))).toEqual({ greeting_id: '1042' });
+    expect(reducedLc2(withLc2({ greeting_id: 'CANARY text', welcome_message: 'CANARY' }))).toBeUndefined();
+  });
+
+  it("a transfer's reason: LiveChat's enum values survive erasure (analytics counts by them), free text does not", () => {
+    const transfer = sample('v3.6-chat_transferred.json', 'chat_transferred');
+    const withReason = (reason: string): ChatDomainEvent =>
+      ({
+        ...transfer,
+        body: { chat_transferred: { ...branch(transfer), reason } },
+      }) as unknown as ChatDomainEvent;
+    for (const reason of ['manual', 'inactive', 'assigned', 'unassigned', 'other']) {
+      const erased = sealChatEvent(withReason(reason), chatEventKeyScope(transfer)!, 'erased');
+      expect(branch(erased)['reason'], reason).toBe(reason);
+    }
+    const freeText = withReason('CANARY call me at canary@example.com');
+    const erased = sealChatEvent(freeText, chatEventKeyScope(transfer)!, 'erased');
+    expect(branch(erased)['reason']).toBeNull();
+    expect(JSON.stringify(erased)).not.toContain('CANARY');
   });
 
   it('tampered, moved or foreign envelopes open as undecryptable, with the clear values kept', () => {
@@ -523,6 +562,7 @@ const PLANTED_PROPERTIES = {
   routing: { start_url: '', referrer: '', pinned: '', idle: '', last_transfer_timestamp: '' },
   rating: { comment: '' },
   source: { customer_client_id: '' },
+  lc2: { welcome_message: '', greeting_id: '', form_type: '' },
   custom: { anything: '' },
 };
 
