@@ -7,7 +7,13 @@ import { applyTranscriptEvents, quoteIdent } from '../src/projection/apply.js';
 import { chatEventKeyScope, sealChatEvent } from '@livechat-pipeline/events';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { ChatEventOpener } from '../src/privacy.js';
-import { canaryChat, canaryScopes, columnsContaining, tableChecksums } from './support/canary.js';
+import {
+  canaryChat,
+  canaryScopes,
+  columnsContaining,
+  plantCanaryEverywhere,
+  tableChecksums,
+} from './support/canary.js';
 
 // Given a tenant's chat full of a canary value, another chat of that tenant and a chat with the same ids in another
 // tenant, when the privacy service calls transcripts.erase_chats for the first chat's scopes, then the canary is in
@@ -165,4 +171,56 @@ describe('transcripts.erase_chats', () => {
     await apply(other, erasedChat);
     expect(await columnsContaining(pool, other, canary)).toEqual(PERSONAL_COLUMNS);
   });
+
+  it('reaches every text and json column of the schema, even one no fixture fills', async () => {
+    const schema = await newSchema('tr_plant');
+    const tenant = uniqueName('t-p');
+    await apply(schema, canaryChat(tenant, 'erased', 'FIXTURE'));
+    const canary = `PLANTED${Date.now().toString(36)}`;
+    const planted = await plantCanaryEverywhere(
+      pool,
+      schema,
+      { tenant, chatId: 'chat-erased' },
+      canary,
+      NOT_PERSONAL,
+      {
+        customers: `customer_id in (select customer_id from ${quoteIdent(schema)}.chats where tenant = $1 and chat_id = $2)`,
+        tickets: 'source_chat_id = $2',
+      },
+    );
+    expect(planted).toEqual(expect.arrayContaining(PERSONAL_COLUMNS));
+    await pool.query(`select ${quoteIdent(schema)}.erase_chats($1, $2)`, [tenant, canaryScopes('erased')]);
+    expect(await columnsContaining(pool, schema, canary)).toEqual([]);
+  });
 });
+
+/**
+ * The text, json and array columns of the schema that carry nothing personal (ids, kinds, tags, statuses), by
+ * `table.column` (`table.*`: the whole table). Every other such column is planted with a canary before the erasure
+ * and must not hold it after: a new personal column fails this test until erase_chats clears it.
+ */
+const NOT_PERSONAL: readonly string[] = [
+  // the consumer's bookkeeping; agents are employees and canned responses the tenant's templates (no chat)
+  '_dedup.*',
+  '_migrations.*',
+  '_offsets.*',
+  '_rebuild.*',
+  '_runtime_migrations.*',
+  'agents.*',
+  'canned_responses.*',
+  // ids, kinds, statuses, tags
+  'chats.customer_id',
+  'chats.first_thread_id',
+  'chats.last_thread_id',
+  'thread_tags.tag',
+  'thread_tags.thread_id',
+  'threads.archive_tags',
+  'threads.closed_by_kind',
+  'threads.closed_by_user_id',
+  'threads.summary_status',
+  'threads.tags_snapshot',
+  'threads.thread_id',
+  'customers.customer_id',
+  'tickets.ticket_id',
+  'tickets.source_chat_id',
+];
