@@ -17,6 +17,8 @@ export interface ProjectionPrivacyConfig {
   readonly databaseUrl: string;
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
+  /** How long one key-store query may take (server and client side) before it fails and the batch is retried. */
+  readonly statementTimeoutMs: number;
 }
 
 /**
@@ -113,6 +115,11 @@ export async function openPrivacyVault(
     connectionString: config.databaseUrl,
     max: config.poolSize,
     connectionTimeoutMillis: config.connectTimeoutMs,
+    // A key store that hangs (a lock on chat_keys, a network blackhole) must fail the batch, which the runtime logs
+    // and retries, rather than hold it inside the consumer's open transaction forever.
+    statement_timeout: config.statementTimeoutMs,
+    query_timeout: config.statementTimeoutMs + 2_000,
+    keepAlive: true,
   });
   // An idle connection lost (Postgres restarted) must not crash the process; the next query fails and is retried.
   pool.on('error', () => undefined);
