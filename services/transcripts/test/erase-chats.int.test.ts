@@ -172,6 +172,39 @@ describe('transcripts.erase_chats', () => {
     expect(await columnsContaining(pool, other, canary)).toEqual(PERSONAL_COLUMNS);
   });
 
+  it('erasing one chat of a customer keeps the profile row its other chats use, without the erased values', async () => {
+    const schema = await newSchema('tr_profile');
+    const tenant = uniqueName('t-c');
+    const canary = `CANARY${Date.now().toString(36)}`;
+    // Two chats of one customer (cust-erased): the first erased, the second kept.
+    const keptChat = JSON.parse(
+      JSON.stringify(canaryChat(tenant, 'kept', 'KEEP-ME')).replaceAll('cust-kept', 'cust-erased'),
+    ) as ChatDomainEvent[];
+    await apply(schema, [...canaryChat(tenant, 'erased', canary), ...keptChat]);
+    const profile = `select name, email from ${quoteIdent(schema)}.customers where tenant = $1 and customer_id = 'cust-erased'`;
+    const before = (await pool.query<{ name: string | null; email: string | null }>(profile, [tenant])).rows;
+    expect(before).toHaveLength(1);
+
+    await pool.query(`select ${quoteIdent(schema)}.erase_chats($1, $2)`, [tenant, canaryScopes('erased')]);
+
+    expect(await columnsContaining(pool, schema, canary)).toEqual([]);
+    const after = (await pool.query<{ name: string | null; email: string | null }>(profile, [tenant])).rows;
+    expect(after).toHaveLength(1);
+    // A value a kept chat's participant row also carries stays; any other is nulled (it may be the erased chat's).
+    const kept = await pool.query<{ name: string | null; email: string | null }>(
+      `select name, email from ${quoteIdent(schema)}.participants
+        where tenant = $1 and chat_id = 'chat-kept' and user_id = 'cust-erased'`,
+      [tenant],
+    );
+    for (const key of ['name', 'email'] as const)
+      expect([null, ...kept.rows.map((r) => r[key])]).toContain(after[0]![key]);
+    const summary = await pool.query(
+      `select customer_id, customer_name from ${quoteIdent(schema)}.chat_summary where tenant = $1 and chat_id = 'chat-kept'`,
+      [tenant],
+    );
+    expect(summary.rows).toEqual([{ customer_id: 'cust-erased', customer_name: after[0]!.name }]);
+  });
+
   it('reaches every text and json column of the schema, even one no fixture fills', async () => {
     const schema = await newSchema('tr_plant');
     const tenant = uniqueName('t-p');
