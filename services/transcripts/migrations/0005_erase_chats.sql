@@ -42,6 +42,10 @@ begin
   if p_tenant is null then
     raise exception 'erase_chats: p_tenant is null';
   end if;
+  -- The consumer upserts `chats` first in every transaction, then threads, entries, participants, customers (in key
+  -- order), survey_answers, tickets: locking the chats' rows first (in key order) makes an erasure and a batch of the
+  -- same chat wait for each other instead of deadlocking.
+  perform 1 from chats where tenant = p_tenant and chat_id = any(v_scopes) order by chat_id for update;
   select coalesce(array_agg(distinct id), '{}') into v_customers from (
     select customer_id as id from chats
      where tenant = p_tenant and chat_id = any(v_scopes) and customer_id is not null
@@ -65,6 +69,7 @@ begin
   select coalesce(array_agg(distinct substr(s, length('ticket:') + 1)), '{}') into v_tickets
     from unnest(v_scopes) as s where s like 'ticket:%';
 
+  perform 1 from customers where tenant = p_tenant and customer_id = any(v_customers) order by customer_id for update;
   update customers cu set
       name = case when exists (select 1 from participants p where p.tenant = p_tenant and p.user_id = cu.customer_id
                                  and p.chat_id <> all(v_scopes) and p.name = cu.name) then cu.name end,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, uniqueName, type TestDatabase } from '@livechat-pipeline/testkit';
+import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@livechat-pipeline/testkit';
 import { migrateConsumerSchema } from '@livechat-pipeline/postgres-consumer';
 import { transcriptsMigrationsDir } from '../src/consumer.js';
 import { applyTranscriptEvents, quoteIdent } from '../src/projection/apply.js';
@@ -203,6 +203,50 @@ describe('transcripts.erase_chats', () => {
       [tenant],
     );
     expect(summary.rows).toEqual([{ customer_id: 'cust-erased', customer_name: after[0]!.name }]);
+  });
+
+  it('locks the chats rows first, as the consumer does, so an erasure waits for a batch of the chat', async () => {
+    const schema = await newSchema('tr_lock');
+    const tenant = uniqueName('t-l');
+    await apply(schema, canaryChat(tenant, 'erased', 'LOCKED'));
+    const batch = new pg.Client({ connectionString: db.url });
+    await batch.connect();
+    let erasure: Promise<unknown> | undefined;
+    try {
+      // A consumer batch of the chat in flight: it has upserted the chat row, nothing else yet.
+      await batch.query('begin');
+      await batch.query(
+        `update ${quoteIdent(schema)}.chats set customer_id = customer_id where tenant = $1 and chat_id = 'chat-erased'`,
+        [tenant],
+      );
+      erasure = pool.query(`select ${quoteIdent(schema)}.erase_chats($1, $2)`, [
+        tenant,
+        canaryScopes('erased'),
+      ]);
+      await waitFor(
+        async () =>
+          (
+            await pool.query(
+              `select 1 from pg_stat_activity where query like '%erase_chats%' and wait_event_type = 'Lock'
+                 and datname = current_database()`,
+            )
+          ).rowCount! > 0,
+        { timeoutMs: 10_000, message: 'erase_chats waits on the chat row' },
+      );
+      // It has touched nothing else: the batch can still lock the chat's entries.
+      const entries = await batch.query(
+        `select 1 from ${quoteIdent(schema)}.entries where tenant = $1 and chat_id = 'chat-erased' for update nowait`,
+        [tenant],
+      );
+      expect(entries.rowCount).toBeGreaterThan(0);
+      await batch.query('commit');
+      await erasure;
+    } finally {
+      await batch.query('rollback').catch(() => undefined);
+      await erasure?.catch(() => undefined);
+      await batch.end();
+    }
+    expect(await columnsContaining(pool, schema, 'LOCKED')).toEqual([]);
   });
 
   it('reaches every text and json column of the schema, even one no fixture fills', async () => {
