@@ -101,3 +101,6 @@ begin
   return v_rows;
 end
 $$;
+
+-- erase_chats finds the tickets made from the chats by source_chat_id; retention calls it many times a day.
+create index if not exists tickets_source_chat on tickets (tenant, source_chat_id);
