@@ -4,6 +4,9 @@ import { createTestDatabase, uniqueName, type TestDatabase } from '@livechat-pip
 import { migrateConsumerSchema } from '@livechat-pipeline/postgres-consumer';
 import { analyticsMigrationsDir } from '../src/consumer.js';
 import { applyAnalyticsEvents, quoteIdent } from '../src/facts/apply.js';
+import { chatEventKeyScope, sealChatEvent } from '@livechat-pipeline/events';
+import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
+import { ChatEventOpener } from '../src/privacy.js';
 import { canaryChat, columnsContaining, plantCanaryEverywhere, tableChecksums } from './support/canary.js';
 
 // Given a tenant's rated chat whose comments carry a canary, another chat of that tenant and a chat with the same ids
@@ -20,6 +23,25 @@ afterAll(async () => {
   await pool.end();
   await db.drop();
 });
+
+async function newSchema(prefix: string): Promise<string> {
+  const schema = uniqueName(prefix)
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_');
+  await migrateConsumerSchema({ databaseUrl: db.url, schema, migrationsDir: analyticsMigrationsDir });
+  return schema;
+}
+
+async function apply(schema: string, events: readonly ChatDomainEvent[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await applyAnalyticsEvents(events, client, schema);
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+}
 
 describe('analytics.erase_chats', () => {
   it('clears the rating comments of the chats and changes no count', async () => {
@@ -84,6 +106,26 @@ describe('analytics.erase_chats', () => {
 
     const again = await pool.query<{ n: string }>(erase, [tenant, ['chat-erased']]);
     expect(Number(again.rows[0]!.n)).toBe(0);
+  });
+
+  it('leaves the same rating and transfer rows as a replay of the erased events', async () => {
+    const tenant = uniqueName('t-r');
+    const events = canaryChat(tenant, 'erased', `CANARY${Date.now().toString(36)}`);
+    const live = await newSchema('an_live');
+    await apply(live, events);
+    await pool.query(`select ${quoteIdent(live)}.erase_chats($1, $2)`, [tenant, ['chat-erased']]);
+    // A rebuild after the erasure reads every event erased: personal values null or reduced.
+    const sealed = events.map((e) => {
+      const scope = chatEventKeyScope(e);
+      return scope === null ? e : sealChatEvent(e, scope, 'erased');
+    });
+    const rebuilt = await newSchema('an_rebuilt');
+    await apply(rebuilt, await new ChatEventOpener(null, { service: 'analytics' }).open(sealed));
+    for (const table of ['ratings', 'transfers']) {
+      const rows = async (schema: string) =>
+        (await pool.query(`select * from ${quoteIdent(schema)}.${table} r order by r::text`)).rows;
+      expect(await rows(live), table).toEqual(await rows(rebuilt));
+    }
   });
 
   it('reaches every text and json column of the schema, even one no fixture fills', async () => {
