@@ -64,6 +64,8 @@ export class ChatEventOpener {
           'PRIVACY_KEY_UNAVAILABLE',
           `chat event ${event.event_id} is sealed (key scope ${sealed.key_scope}) and PRIVACY_KEYS is not set: configure the privacy keys; the partition waits`,
         );
+      // A scope the key store would refuse (empty, too long) fails no call for the tenant: that event is invalid.
+      if (!wellFormedScope(sealed.key_scope)) continue;
       let ofTenant = scopes.get(event.tenant);
       if (ofTenant === undefined) scopes.set(event.tenant, (ofTenant = new Set()));
       ofTenant.add(sealed.key_scope);
@@ -87,8 +89,13 @@ export class ChatEventOpener {
     const opened = events.map((event) => {
       const sealed = sealedOf(event);
       if (sealed == null) return event;
-      const state = states.get(event.tenant)?.get(sealed.key_scope);
+      const malformed = sealed.envelope != null && !wellFormedScope(sealed.key_scope);
+      const state = malformed ? UNREADABLE : states.get(event.tenant)?.get(sealed.key_scope);
       const result = openChatEvent(event, state);
+      if (malformed) {
+        invalid++;
+        return result.event;
+      }
       if (result.outcome === 'erased') erased++;
       else if (result.outcome === 'undecryptable') invalid++;
       return result.event;
@@ -100,6 +107,16 @@ export class ChatEventOpener {
     return opened;
   }
 }
+
+/** The key store's bound on a scope (PrivacyVault refuses others before any query). */
+const SCOPE_MAX = 256;
+
+function wellFormedScope(scope: string): boolean {
+  return scope.length >= 1 && scope.length <= SCOPE_MAX;
+}
+
+/** Opens an event whose scope is malformed as an erased one: its personal values null, counted as invalid. */
+const UNREADABLE: ChatKeyState = { state: 'erased', erasedAt: new Date(0) };
 
 /** The decoded record's `sealed` field (chat-event v2); ChatDomainEvent, the parser's type, does not declare it. */
 function sealedOf(event: ChatDomainEvent): SealedFields | null | undefined {
