@@ -96,6 +96,7 @@ const schema = z.object({
   ANALYTICS_TENANT_TIME_ZONES: timeZonesVar,
   PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
   ANALYTICS_PRIVACY_POOL_SIZE: poolSizeVar(2),
+  ANALYTICS_PRIVACY_TIMEOUT_MS: intVar(100, 120_000).default(10_000),
 });
 
 /** Reads the service's environment once; every problem is named in one error (ServiceConfigError). */
@@ -139,6 +140,7 @@ export function loadAnalyticsConfig(env: NodeJS.ProcessEnv): AnalyticsConfig {
             databaseUrl: e.PRIVACY_DATABASE_URL ?? e.DATABASE_URL,
             poolSize: e.ANALYTICS_PRIVACY_POOL_SIZE,
             connectTimeoutMs: e.ANALYTICS_PG_CONNECT_TIMEOUT_MS,
+            statementTimeoutMs: e.ANALYTICS_PRIVACY_TIMEOUT_MS,
           },
   });
 }

@@ -17,6 +17,8 @@ export interface ProjectionPrivacyConfig {
   readonly databaseUrl: string;
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
+  /** How long one key-store query may take (server and client side) before it fails and the batch is retried. */
+  readonly statementTimeoutMs: number;
 }
 
 /**
@@ -62,6 +64,8 @@ export class ChatEventOpener {
           'PRIVACY_KEY_UNAVAILABLE',
           `chat event ${event.event_id} is sealed (key scope ${sealed.key_scope}) and PRIVACY_KEYS is not set: configure the privacy keys; the partition waits`,
         );
+      // A scope the key store would refuse (empty, too long) fails no call for the tenant: that event is invalid.
+      if (!wellFormedScope(sealed.key_scope)) continue;
       let ofTenant = scopes.get(event.tenant);
       if (ofTenant === undefined) scopes.set(event.tenant, (ofTenant = new Set()));
       ofTenant.add(sealed.key_scope);
@@ -85,8 +89,13 @@ export class ChatEventOpener {
     const opened = events.map((event) => {
       const sealed = sealedOf(event);
       if (sealed == null) return event;
-      const state = states.get(event.tenant)?.get(sealed.key_scope);
+      const malformed = sealed.envelope != null && !wellFormedScope(sealed.key_scope);
+      const state = malformed ? UNREADABLE : states.get(event.tenant)?.get(sealed.key_scope);
       const result = openChatEvent(event, state);
+      if (malformed) {
+        invalid++;
+        return result.event;
+      }
       if (result.outcome === 'erased') erased++;
       else if (result.outcome === 'undecryptable') invalid++;
       return result.event;
@@ -98,6 +107,16 @@ export class ChatEventOpener {
     return opened;
   }
 }
+
+/** The key store's bound on a scope (PrivacyVault refuses others before any query). */
+const SCOPE_MAX = 256;
+
+function wellFormedScope(scope: string): boolean {
+  return scope.length >= 1 && scope.length <= SCOPE_MAX;
+}
+
+/** Opens an event whose scope is malformed as an erased one: its personal values null, counted as invalid. */
+const UNREADABLE: ChatKeyState = { state: 'erased', erasedAt: new Date(0) };
 
 /** The decoded record's `sealed` field (chat-event v2); ChatDomainEvent, the parser's type, does not declare it. */
 function sealedOf(event: ChatDomainEvent): SealedFields | null | undefined {
@@ -113,6 +132,11 @@ export async function openPrivacyVault(
     connectionString: config.databaseUrl,
     max: config.poolSize,
     connectionTimeoutMillis: config.connectTimeoutMs,
+    // A key store that hangs (a lock on chat_keys, a network blackhole) must fail the batch, which the runtime logs
+    // and retries, rather than hold it inside the consumer's open transaction forever.
+    statement_timeout: config.statementTimeoutMs,
+    query_timeout: config.statementTimeoutMs + 2_000,
+    keepAlive: true,
   });
   // An idle connection lost (Postgres restarted) must not crash the process; the next query fails and is retried.
   pool.on('error', () => undefined);

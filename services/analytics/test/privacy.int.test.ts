@@ -97,7 +97,10 @@ describe('analytics: sealed chat events', () => {
     });
     expect(erased!['rating']).toBe('good');
     expect(await columnsContaining(pool, 'analytics', erasedCanary)).toEqual([]);
-    expect(await columnsContaining(pool, 'analytics', sealedCanary)).toEqual(['ratings.comment']);
+    expect(await columnsContaining(pool, 'analytics', sealedCanary)).toEqual([
+      'ratings.comment',
+      'transfers.reason',
+    ]);
     expect(
       await metric('analytics_privacy_fields_undecryptable_total', { reason: 'erased' }),
     ).toBeGreaterThan(0);

@@ -62,6 +62,7 @@ const schema = z.object({
   TRANSCRIPTS_PORT: intVar(0, 65535).default(8091),
   PRIVACY_DATABASE_URL: postgresUrlVar().optional(),
   TRANSCRIPTS_PRIVACY_POOL_SIZE: poolSizeVar(2),
+  TRANSCRIPTS_PRIVACY_TIMEOUT_MS: intVar(100, 120_000).default(10_000),
 });
 
 /** Reads the service's environment once; every problem is named in one error (ServiceConfigError). */
@@ -104,6 +105,7 @@ export function loadTranscriptsConfig(env: NodeJS.ProcessEnv): TranscriptsConfig
             databaseUrl: e.PRIVACY_DATABASE_URL ?? e.DATABASE_URL,
             poolSize: e.TRANSCRIPTS_PRIVACY_POOL_SIZE,
             connectTimeoutMs: e.TRANSCRIPTS_PG_CONNECT_TIMEOUT_MS,
+            statementTimeoutMs: e.TRANSCRIPTS_PRIVACY_TIMEOUT_MS,
           },
   });
 }

@@ -1,13 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, uniqueName, type TestDatabase } from '@livechat-pipeline/testkit';
+import { createTestDatabase, uniqueName, waitFor, type TestDatabase } from '@livechat-pipeline/testkit';
 import { migrateConsumerSchema } from '@livechat-pipeline/postgres-consumer';
 import { transcriptsMigrationsDir } from '../src/consumer.js';
 import { applyTranscriptEvents, quoteIdent } from '../src/projection/apply.js';
 import { chatEventKeyScope, sealChatEvent } from '@livechat-pipeline/events';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { ChatEventOpener } from '../src/privacy.js';
-import { canaryChat, canaryScopes, columnsContaining, tableChecksums } from './support/canary.js';
+import {
+  canaryChat,
+  canaryScopes,
+  columnsContaining,
+  plantCanaryEverywhere,
+  tableChecksums,
+} from './support/canary.js';
 
 // Given a tenant's chat full of a canary value, another chat of that tenant and a chat with the same ids in another
 // tenant, when the privacy service calls transcripts.erase_chats for the first chat's scopes, then the canary is in
@@ -165,4 +171,133 @@ describe('transcripts.erase_chats', () => {
     await apply(other, erasedChat);
     expect(await columnsContaining(pool, other, canary)).toEqual(PERSONAL_COLUMNS);
   });
+
+  it('erasing one chat of a customer keeps the profile row its other chats use, without the erased values', async () => {
+    const schema = await newSchema('tr_profile');
+    const tenant = uniqueName('t-c');
+    const canary = `CANARY${Date.now().toString(36)}`;
+    // Two chats of one customer (cust-erased): the first erased, the second kept.
+    const keptChat = JSON.parse(
+      JSON.stringify(canaryChat(tenant, 'kept', 'KEEP-ME')).replaceAll('cust-kept', 'cust-erased'),
+    ) as ChatDomainEvent[];
+    await apply(schema, [...canaryChat(tenant, 'erased', canary), ...keptChat]);
+    const profile = `select name, email from ${quoteIdent(schema)}.customers where tenant = $1 and customer_id = 'cust-erased'`;
+    const before = (await pool.query<{ name: string | null; email: string | null }>(profile, [tenant])).rows;
+    expect(before).toHaveLength(1);
+
+    await pool.query(`select ${quoteIdent(schema)}.erase_chats($1, $2)`, [tenant, canaryScopes('erased')]);
+
+    expect(await columnsContaining(pool, schema, canary)).toEqual([]);
+    const after = (await pool.query<{ name: string | null; email: string | null }>(profile, [tenant])).rows;
+    expect(after).toHaveLength(1);
+    // A value a kept chat's participant row also carries stays; any other is nulled (it may be the erased chat's).
+    const kept = await pool.query<{ name: string | null; email: string | null }>(
+      `select name, email from ${quoteIdent(schema)}.participants
+        where tenant = $1 and chat_id = 'chat-kept' and user_id = 'cust-erased'`,
+      [tenant],
+    );
+    for (const key of ['name', 'email'] as const)
+      expect([null, ...kept.rows.map((r) => r[key])]).toContain(after[0]![key]);
+    const summary = await pool.query(
+      `select customer_id, customer_name from ${quoteIdent(schema)}.chat_summary where tenant = $1 and chat_id = 'chat-kept'`,
+      [tenant],
+    );
+    expect(summary.rows).toEqual([{ customer_id: 'cust-erased', customer_name: after[0]!.name }]);
+  });
+
+  it('locks the chats rows first, as the consumer does, so an erasure waits for a batch of the chat', async () => {
+    const schema = await newSchema('tr_lock');
+    const tenant = uniqueName('t-l');
+    await apply(schema, canaryChat(tenant, 'erased', 'LOCKED'));
+    const batch = new pg.Client({ connectionString: db.url });
+    await batch.connect();
+    let erasure: Promise<unknown> | undefined;
+    try {
+      // A consumer batch of the chat in flight: it has upserted the chat row, nothing else yet.
+      await batch.query('begin');
+      await batch.query(
+        `update ${quoteIdent(schema)}.chats set customer_id = customer_id where tenant = $1 and chat_id = 'chat-erased'`,
+        [tenant],
+      );
+      erasure = pool.query(`select ${quoteIdent(schema)}.erase_chats($1, $2)`, [
+        tenant,
+        canaryScopes('erased'),
+      ]);
+      await waitFor(
+        async () =>
+          (
+            await pool.query(
+              `select 1 from pg_stat_activity where query like '%erase_chats%' and wait_event_type = 'Lock'
+                 and datname = current_database()`,
+            )
+          ).rowCount! > 0,
+        { timeoutMs: 10_000, message: 'erase_chats waits on the chat row' },
+      );
+      // It has touched nothing else: the batch can still lock the chat's entries.
+      const entries = await batch.query(
+        `select 1 from ${quoteIdent(schema)}.entries where tenant = $1 and chat_id = 'chat-erased' for update nowait`,
+        [tenant],
+      );
+      expect(entries.rowCount).toBeGreaterThan(0);
+      await batch.query('commit');
+      await erasure;
+    } finally {
+      await batch.query('rollback').catch(() => undefined);
+      await erasure?.catch(() => undefined);
+      await batch.end();
+    }
+    expect(await columnsContaining(pool, schema, 'LOCKED')).toEqual([]);
+  });
+
+  it('reaches every text and json column of the schema, even one no fixture fills', async () => {
+    const schema = await newSchema('tr_plant');
+    const tenant = uniqueName('t-p');
+    await apply(schema, canaryChat(tenant, 'erased', 'FIXTURE'));
+    const canary = `PLANTED${Date.now().toString(36)}`;
+    const planted = await plantCanaryEverywhere(
+      pool,
+      schema,
+      { tenant, chatId: 'chat-erased' },
+      canary,
+      NOT_PERSONAL,
+      {
+        customers: `customer_id in (select customer_id from ${quoteIdent(schema)}.chats where tenant = $1 and chat_id = $2)`,
+        tickets: 'source_chat_id = $2',
+      },
+    );
+    expect(planted).toEqual(expect.arrayContaining(PERSONAL_COLUMNS));
+    await pool.query(`select ${quoteIdent(schema)}.erase_chats($1, $2)`, [tenant, canaryScopes('erased')]);
+    expect(await columnsContaining(pool, schema, canary)).toEqual([]);
+  });
 });
+
+/**
+ * The text, json and array columns of the schema that carry nothing personal (ids, kinds, tags, statuses), by
+ * `table.column` (`table.*`: the whole table). Every other such column is planted with a canary before the erasure
+ * and must not hold it after: a new personal column fails this test until erase_chats clears it.
+ */
+const NOT_PERSONAL: readonly string[] = [
+  // the consumer's bookkeeping; agents are employees and canned responses the tenant's templates (no chat)
+  '_dedup.*',
+  '_migrations.*',
+  '_offsets.*',
+  '_rebuild.*',
+  '_runtime_migrations.*',
+  'agents.*',
+  'canned_responses.*',
+  // ids, kinds, statuses, tags
+  'chats.customer_id',
+  'chats.first_thread_id',
+  'chats.last_thread_id',
+  'thread_tags.tag',
+  'thread_tags.thread_id',
+  'threads.archive_tags',
+  'threads.closed_by_kind',
+  'threads.closed_by_user_id',
+  'threads.summary_status',
+  'threads.tags_snapshot',
+  'threads.thread_id',
+  'customers.customer_id',
+  'tickets.ticket_id',
+  'tickets.source_chat_id',
+];

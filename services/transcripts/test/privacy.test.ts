@@ -6,7 +6,8 @@ import { Registry } from 'prom-client';
 import { sealChatEvent } from '@livechat-pipeline/events';
 import type { ConsumerError } from '@livechat-pipeline/postgres-consumer';
 import { classifyError } from '@livechat-pipeline/postgres-consumer';
-import { ChatKey, isPrivacyError } from '@livechat-pipeline/privacy';
+import pg from 'pg';
+import { ChatKey, PrivacyVault, isPrivacyError, parsePrivacyConfig } from '@livechat-pipeline/privacy';
 import { loadTranscriptsConfig } from '../src/config.js';
 import { consumerOptions, createTranscriptsKafka } from '../src/consumer.js';
 import { ChatEventOpener } from '../src/privacy.js';
@@ -97,5 +98,34 @@ describe('transcripts: privacy configuration', () => {
       message: expect.stringContaining('PRIVACY_KEYS'),
     });
     expect((error as Error).message).not.toContain(secret);
+  });
+
+  it('applies an event with a malformed key scope without its values, counted invalid, and asks the key store nothing', async () => {
+    const registry = new Registry();
+    // A key store nobody can reach: a look-up would fail; a malformed scope must not need one.
+    const pool = new pg.Pool({
+      connectionString: 'postgres://nobody@127.0.0.1:1/none',
+      connectionTimeoutMillis: 200,
+    });
+    const vault = new PrivacyVault(
+      pool,
+      parsePrivacyConfig({
+        PRIVACY_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+        PRIVACY_EMAIL_HASH_KEY: randomBytes(32).toString('base64'),
+      })!,
+    );
+    try {
+      const sealed = sealChatEvent(posted!, 'chat-x', key) as unknown as { sealed: Record<string, unknown> };
+      const malformed = { ...sealed, sealed: { ...sealed.sealed, key_scope: 'x'.repeat(300) } };
+      const opener = new ChatEventOpener(vault, { service: 'transcripts', registry });
+      const [opened] = await opener.open([malformed as unknown as typeof posted & object]);
+      expect(JSON.stringify(opened)).not.toContain('CANARY-UNIT');
+      expect(vault.stats().queries).toBe(0);
+      expect(
+        await registry.getSingleMetricAsString('transcripts_privacy_fields_undecryptable_total'),
+      ).toContain('transcripts_privacy_fields_undecryptable_total{reason="invalid"} 1');
+    } finally {
+      await pool.end();
+    }
   });
 });

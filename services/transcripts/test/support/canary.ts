@@ -199,6 +199,59 @@ export async function textColumns(
   return rows;
 }
 
+/**
+ * Writes a fresh canary (`canary` + a random suffix per row) into every text, json and text-array column of every
+ * row of the chat, in every table of the schema, except the columns `notPersonal` names (`table.column`, or
+ * `table.*` for a whole table). The columns come from the catalogue, so a personal column added later is planted
+ * too, even when no fixture fills it, and an erasure that misses it leaves the canary.
+ * Returns the `table.column` list planted.
+ */
+export async function plantCanaryEverywhere(
+  pool: pg.Pool,
+  schema: string,
+  where: { tenant: string; chatId: string },
+  canary: string,
+  notPersonal: readonly string[],
+  rowsOf: Readonly<Record<string, string>> = {},
+): Promise<string[]> {
+  const { rows: columns } = await pool.query<{ table: string; column: string; type: string; udt: string }>(
+    `select c.table_name as table, c.column_name as column, c.data_type as type, c.udt_name as udt
+       from information_schema.columns c
+       join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
+      where c.table_schema = $1 and t.table_type = 'BASE TABLE'
+        and (c.data_type in ('text', 'character varying', 'character', 'json', 'jsonb')
+             or c.udt_name in ('_text', '_varchar'))
+      order by 1, 2`,
+    [schema],
+  );
+  const skip = new Set(notPersonal);
+  const planted: string[] = [];
+  const problems: string[] = [];
+  for (const { table, column, type, udt } of columns) {
+    if (column === 'tenant' || column === 'chat_id') continue; // the keys the rows are found by
+    if (skip.has(`${table}.*`) || skip.has(`${table}.${column}`)) continue;
+    const value =
+      type === 'json' || type === 'jsonb'
+        ? `to_json($3::text || md5(random()::text))::${type}`
+        : udt.startsWith('_')
+          ? `array[$3::text || md5(random()::text)]`
+          : `$3::text || md5(random()::text)`;
+    try {
+      const result = await pool.query(
+        `update ${quoteIdent(schema)}.${quoteIdent(table)} set ${quoteIdent(column)} = ${value}
+          where tenant = $1 and (${rowsOf[table] ?? 'chat_id = $2'})`,
+        [where.tenant, where.chatId, canary],
+      );
+      if (result.rowCount === 0) problems.push(`${table}.${column}: no row of the chat to plant in`);
+      else planted.push(`${table}.${column}`);
+    } catch (error) {
+      problems.push(`${table}.${column}: ${(error as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`cannot plant the canary:\n${problems.join('\n')}`);
+  return planted;
+}
+
 /** `table.column` of every column of the schema holding a value that contains `needle` (case-insensitive). */
 export async function columnsContaining(pool: pg.Pool, schema: string, needle: string): Promise<string[]> {
   const found: string[] = [];
