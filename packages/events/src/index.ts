@@ -51,12 +51,13 @@ export {
   boundedKeyScope,
   chatEventField,
   chatEventKeyScope,
+  keyStateFor,
   openChatEvent,
   reduceProperties,
   reduceTextVars,
   sealChatEvent,
 } from './sealed-chat-event.js';
-export type { OpenOutcome, SealableChatEvent, WithSealed } from './sealed-chat-event.js';
+export type { KeyStates, OpenOutcome, SealableChatEvent, WithSealed } from './sealed-chat-event.js';
 export { openRawBody, rawKeyScope, scopeToOpen, sealRawBody } from './sealed-raw-webhook.js';
 export type { RawWebhookRecord } from './sealed-raw-webhook.js';
 export type { SealedFields } from './generated/chat-event.js';

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { ChatKey, PrivacyError, openValues, sealValues } from '@livechat-pipeline/privacy';
-import type { ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
+import { PrivacyError, openValues, sealValues } from '@livechat-pipeline/privacy';
+import type { ChatKey, ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
 import type { SealedFields } from './generated/chat-event.js';
 
 // Issue 19 (docs/privacy.md sections 2 and 4): the personal values of a chat event travel in one envelope in its
@@ -67,13 +66,19 @@ const CLEAR_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
     'last_transfer_timestamp',
   ],
   source: ['client_id'],
+  // Analytics tells the automatic welcome or greeting from the customer's first message by these (who started the
+  // chat); a flag and an id, nothing personal.
+  lc2: ['welcome_message', 'greeting_id'],
 };
 
 /** Namespaces whose allow-listed properties stay clear only as flags and numbers (a string is never kept). */
-const FLAGS_ONLY: ReadonlySet<string> = new Set(['routing']);
+const FLAGS_ONLY: ReadonlySet<string> = new Set(['routing', 'lc2']);
 
+/** A flag or a number; a string of digits too (an id such as lc2's greeting_id may come as one), never text. */
 const isFlagOrNumber = (value: unknown): boolean =>
-  typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+  typeof value === 'boolean' ||
+  (typeof value === 'number' && Number.isFinite(value)) ||
+  (typeof value === 'string' && /^[0-9]{1,20}$/.test(value));
 
 /**
  * A properties JSON reduced to its allow-listed keys; null when nothing is left (or it is not a JSON object). A
@@ -167,9 +172,22 @@ export const PERSONAL_PATHS: Readonly<Record<string, readonly SealSpec[]>> = {
   properties_changed: [{ path: '/properties_json', clear: (value) => reduceProperties(value) ?? '{}' }],
   thread_summary_set: [{ path: '/text' }],
   rich_message_postback: [{ path: '/postback_json' }],
-  chat_transferred: [{ path: '/reason' }],
+  // LiveChat's transfer reasons are an enum (analytics tells router assignments from transfers by them): a known
+  // value stays in clear; anything else is sealed, as free text may be personal.
+  chat_transferred: [
+    { path: '/reason', clear: (value) => (TRANSFER_REASONS.has(value as string) ? value : null) },
+  ],
   unrecognised_webhook: [{ path: '/payload_json' }],
 };
+
+/** The `reason` values LiveChat documents for `chat_transferred`; not personal. */
+const TRANSFER_REASONS: ReadonlySet<string> = new Set([
+  'manual',
+  'inactive',
+  'assigned',
+  'unassigned',
+  'other',
+]);
 
 function branchOf(event: SealableChatEvent): Json | undefined {
   const branch = (event.body as Readonly<Record<string, unknown>>)[event.type];
@@ -233,6 +251,24 @@ export function chatEventKeyScope(event: SealableChatEvent): string | null {
   return boundedKeyScope(scoped ?? `raw:${event.raw_event_id}`, event.raw_event_id);
 }
 
+/**
+ * Where a reader finds key states: the map `vault.keysFor` returned for the batch, or a function of the scope. Given
+ * one, `openChatEvent` and `openRawBody` look up the record's own `sealed.key_scope`, so the state always matches the
+ * envelope (a record's scope need not be `chatEventKeyScope` of it: the normalizer seals with the raw record's scope).
+ */
+export type KeyStates = ReadonlyMap<string, ChatKeyState> | ((scope: string) => ChatKeyState | undefined);
+
+/** The key state for `scope`: looked up in `states`, or `states` itself when it is one state (or undefined). */
+export function keyStateFor(
+  states: ChatKeyState | KeyStates | undefined,
+  scope: string,
+): ChatKeyState | undefined {
+  if (states === undefined) return undefined;
+  if (typeof states === 'function') return states(scope);
+  if (states instanceof Map) return (states as ReadonlyMap<string, ChatKeyState>).get(scope);
+  return states as ChatKeyState;
+}
+
 function checkKeyScope(key: ChatKey, scope: string): void {
   if (key.chatId !== scope)
     throw new PrivacyError(
@@ -267,9 +303,8 @@ export function sealChatEvent<E extends SealableChatEvent>(
       `chat event ${event.event_id} of type ${event.type.slice(0, 80)} has no body branch of that type`,
     );
   if (key === 'erased') {
-    // sealValues needs a key to compute the clear stand-ins; a throwaway one, whose envelope is dropped.
-    const throwaway = new ChatKey('erased', scope, 1, randomBytes(32));
-    const { clear, paths } = sealValues(branch, specs, throwaway, chatEventField(event.event_id));
+    // No key: the clear stand-ins and the paths only, nothing encrypted.
+    const { clear, paths } = sealValues(branch, specs, null, chatEventField(event.event_id));
     if (paths.length === 0) return { ...event, sealed: null };
     return withBranch(event, clear, {
       key_scope: scope,
@@ -289,16 +324,20 @@ export function sealChatEvent<E extends SealableChatEvent>(
  * sealed. `erased` (the scope's key was erased, or the envelope was dropped on arrival) and `undecryptable`
  * (tampered or malformed envelope, or one of another key version) return the clear record as it is: personal
  * values null, [] or reduced; the caller counts them and processes the event normally.
- * Throws PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and `state` is absent or undefined.
+ * `states` is the batch's key map or a lookup (`KeyStates`: the state of `sealed.key_scope` is taken from it), or one
+ * state, which must then be the one of `sealed.key_scope` (`scopeToOpen`), not of `chatEventKeyScope`: a state of
+ * another scope throws PRIVACY_INVALID_ARGUMENT (a caller bug, not retryable).
+ * Throws PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and its state is absent or undefined.
  */
 export function openChatEvent<E extends SealableChatEvent>(
   event: E,
-  state: ChatKeyState | undefined,
+  states: ChatKeyState | KeyStates | undefined,
 ): { event: WithSealed<E>; outcome: OpenOutcome } {
   const sealed = event.sealed ?? null;
   if (sealed === null) return { event: { ...event, sealed: null }, outcome: 'plain' };
   const kept = { ...event, sealed };
   if (sealed.envelope === null) return { event: kept, outcome: 'erased' };
+  const state = keyStateFor(states, sealed.key_scope);
   if (state === undefined || state.state === 'absent')
     throw new PrivacyError(
       'PRIVACY_KEY_UNAVAILABLE',

@@ -1,7 +1,8 @@
 import { PrivacyError, decryptBody, encryptBody } from '@livechat-pipeline/privacy';
 import type { ChatKey, ChatKeyState } from '@livechat-pipeline/privacy';
 import type { SealedBody } from './raw-webhook.js';
-import { ERASED_KEY_VERSION, boundedKeyScope } from './sealed-chat-event.js';
+import { ERASED_KEY_VERSION, boundedKeyScope, keyStateFor } from './sealed-chat-event.js';
+import type { KeyStates } from './sealed-chat-event.js';
 
 // Issue 19 (docs/privacy.md sections 2 and 4): a raw webhook's whole redacted body is one envelope
 // (`encryptBody`); the record's other fields are not personal and stay clear.
@@ -14,11 +15,23 @@ export interface RawWebhookRecord {
 
 /**
  * Configuration and routing webhooks: agents', bots' and the account's data, nothing of a customer (null scope).
- * The same actions the parser turns into configuration_changed, routing_status_set and canned_response_changed.
+ * LiveChat's configuration webhooks (Configuration API v3.x: agents, auto accesses, bots, groups, tags) named one by
+ * one, with the routing status (v3.1 `agent_status_changed`) and v2 canned responses. An explicit list, not a prefix:
+ * an action LiveChat adds later (a `bot_*` carrying a conversation, say) is sealed under `raw:<event_id>` until it is
+ * listed here.
  */
-const CONFIGURATION_ACTION = /^(agent|bot|group|tag|auto_access)_[a-z_]+$/;
-const NOT_PERSONAL_ACTIONS = new Set([
+const NOT_PERSONAL_ACTIONS: ReadonlySet<string> = new Set([
+  ...['created', 'approved', 'updated', 'deleted', 'suspended', 'unsuspended'].map(
+    (change) => `agent_${change}`,
+  ),
+  ...['added', 'updated', 'deleted'].map((change) => `auto_access_${change}`),
   'auto_accesses_updated',
+  ...['created', 'updated', 'deleted'].flatMap((change) => [
+    `bot_${change}`,
+    `group_${change}`,
+    `tag_${change}`,
+  ]),
+  'agent_status_changed',
   'routing_status_set',
   'canned_response_changed',
 ]);
@@ -70,7 +83,7 @@ export function rawKeyScope(input: {
 }): string | null {
   if (input.chatId !== null && input.chatId !== '') return boundedKeyScope(input.chatId, input.eventId);
   const action = input.action ?? '';
-  if (CONFIGURATION_ACTION.test(action) || NOT_PERSONAL_ACTIONS.has(action)) return null;
+  if (NOT_PERSONAL_ACTIONS.has(action)) return null;
   let body = input.body;
   if (typeof body === 'string') {
     try {
@@ -137,15 +150,17 @@ export function sealRawBody<T extends RawWebhookRecord>(
  * The body in clear: a plain record's `body`; a sealed one's decrypted envelope; `{ erased: true }` when the body
  * was dropped on arrival (envelope null) or the scope's key is erased. Throws PRIVACY_CIPHERTEXT_INVALID (not
  * retryable) for a tampered envelope, PRIVACY_KEY_UNAVAILABLE (retryable) when an envelope exists and `state` is
- * absent or undefined.
+ * absent or undefined. `states`: the batch's key map or a lookup (`KeyStates`, the state of `sealed.key_scope` is taken
+ * from it), or one state, which must then be that of `sealed.key_scope` (else PRIVACY_INVALID_ARGUMENT).
  */
 export function openRawBody(
   record: RawWebhookRecord,
-  state: ChatKeyState | undefined,
+  states: ChatKeyState | KeyStates | undefined,
 ): { body: string } | { erased: true } {
   const sealed = record.sealed ?? null;
   if (sealed === null) return { body: record.body };
   if (sealed.envelope === null) return { erased: true };
+  const state = keyStateFor(states, sealed.key_scope);
   if (state === undefined || state.state === 'absent')
     throw new PrivacyError(
       'PRIVACY_KEY_UNAVAILABLE',

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseWebhook } from '@livechat-pipeline/livechat';
 import type { ChatDomainEvent } from '@livechat-pipeline/livechat';
 import { ChatKey, PrivacyError } from '@livechat-pipeline/privacy';
-import type { SealSpec } from '@livechat-pipeline/privacy';
+import type { ChatKeyState, SealSpec } from '@livechat-pipeline/privacy';
 import { describe, expect, it } from 'vitest';
 import { chatEventSchema } from '../src/chat-event.js';
 import { PERSONAL_PATHS, chatEventKeyScope, openChatEvent, sealChatEvent } from '../src/sealed-chat-event.js';
@@ -247,10 +247,13 @@ describe('sealChatEvent / openChatEvent', () => {
         if (clear === null || (Array.isArray(clear) && clear.length === 0)) {
           if (typeof original === 'string' && original.length >= 4)
             expect(clearJson, `${fixture} ${path}`).not.toContain(JSON.stringify(original));
+        } else if (path === '/reason') {
+          // A transfer reason stays in clear only as one of LiveChat's enum values.
+          expect(['manual', 'inactive', 'assigned', 'unassigned', 'other'], fixture).toContain(clear);
         } else {
           const reduced = JSON.parse(clear as string) as Record<string, unknown>;
           for (const [name, value] of Object.entries(reduced)) {
-            expect(['rating', 'routing', 'source', 'score'], `${fixture} ${path}`).toContain(name);
+            expect(['rating', 'routing', 'source', 'score', 'lc2'], `${fixture} ${path}`).toContain(name);
             // A namespace is its properties, or (a deletion) the names of those deleted.
             const names = Array.isArray(value) ? value : Object.keys(value as object);
             if (name === 'rating') expect(names).toEqual(['score']);
@@ -375,6 +378,42 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(erasedTicket['tags']).toEqual(branch(ticket)['tags']);
   });
 
+  it("analytics' welcome and greeting markers (lc2.welcome_message, lc2.greeting_id) survive erasure; other lc2 values do not", () => {
+    const properties = sample('v3.6-chat_properties_updated.json', 'properties_changed');
+    const withLc2 = (lc2: Record<string, unknown>): ChatDomainEvent =>
+      ({
+        ...properties,
+        body: { properties_changed: { ...branch(properties), properties_json: JSON.stringify({ lc2 }) } },
+      }) as unknown as ChatDomainEvent;
+    const reducedLc2 = (event: ChatDomainEvent): unknown => {
+      const erased = sealChatEvent(event, chatEventKeyScope(event)!, 'erased');
+      return (JSON.parse(branch(erased)['properties_json'] as string) as Record<string, unknown>)['lc2'];
+    };
+    expect(reducedLc2(withLc2({ welcome_message: true, form_type: 'CANARY form' }))).toEqual({
+      welcome_message: true,
+    });
+    expect(reducedLc2(withLc2({ greeting_id: 1042 }))).toEqual({ greeting_id: 1042 });
+    expect(reducedLc2(withLc2({ greeting_id: '1042' }))).toEqual({ greeting_id: '1042' });
+    expect(reducedLc2(withLc2({ greeting_id: 'CANARY text', welcome_message: 'CANARY' }))).toBeUndefined();
+  });
+
+  it("a transfer's reason: LiveChat's enum values survive erasure (analytics counts by them), free text does not", () => {
+    const transfer = sample('v3.6-chat_transferred.json', 'chat_transferred');
+    const withReason = (reason: string): ChatDomainEvent =>
+      ({
+        ...transfer,
+        body: { chat_transferred: { ...branch(transfer), reason } },
+      }) as unknown as ChatDomainEvent;
+    for (const reason of ['manual', 'inactive', 'assigned', 'unassigned', 'other']) {
+      const erased = sealChatEvent(withReason(reason), chatEventKeyScope(transfer)!, 'erased');
+      expect(branch(erased)['reason'], reason).toBe(reason);
+    }
+    const freeText = withReason('CANARY call me at canary@example.com');
+    const erased = sealChatEvent(freeText, chatEventKeyScope(transfer)!, 'erased');
+    expect(branch(erased)['reason']).toBeNull();
+    expect(JSON.stringify(erased)).not.toContain('CANARY');
+  });
+
   it('tampered, moved or foreign envelopes open as undecryptable, with the clear values kept', () => {
     const event = sample('v3.6-incoming_chat-visit-answer.json', 'customer_identified');
     const other = sample('v3.6-incoming_chat-visit-answer.json', 'message_posted');
@@ -451,6 +490,29 @@ describe('sealChatEvent / openChatEvent', () => {
     expect(sealChatEvent(tagged, 'PJ0MRSHTDG', 'erased').sealed).toBeNull();
   });
 
+  it("given the batch's key map or a lookup, opens with the state of the record's own sealed.key_scope", () => {
+    const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
+    // Sealed under another scope than chatEventKeyScope (the normalizer seals with its raw record's scope).
+    const rawScope = 'raw:raw-v3.6-thread_summary_set.json';
+    const key = new ChatKey(event.tenant, rawScope, 1, randomBytes(32));
+    const sealed = viaAvro(sealChatEvent(event, rawScope, key));
+    const chatKey = keyFor(event);
+    const keys = new Map<string, ChatKeyState>([
+      [chatEventKeyScope(event)!, { state: 'active', key: chatKey }],
+      [rawScope, { state: 'active', key }],
+    ]);
+    expect(openChatEvent(sealed, keys)).toEqual({ event: { ...event, sealed: null }, outcome: 'opened' });
+    expect(openChatEvent(sealed, (scope) => keys.get(scope)).outcome).toBe('opened');
+    // Its scope missing from the map: the retryable wait, not a dead letter.
+    expect(() => openChatEvent(sealed, new Map())).toThrow(
+      expect.objectContaining({ code: 'PRIVACY_KEY_UNAVAILABLE', retryable: true }),
+    );
+    // One state of the wrong scope stays a caller bug.
+    expect(() => openChatEvent(sealed, { state: 'active', key: chatKey })).toThrow(
+      expect.objectContaining({ code: 'PRIVACY_INVALID_ARGUMENT' }),
+    );
+  });
+
   it('refuses a key of another scope, when sealing and when opening', () => {
     const event = sample('v3.6-thread_summary_set.json', 'thread_summary_set');
     const wrong = new ChatKey(event.tenant, 'another-chat', 1, randomBytes(32));
@@ -500,6 +562,7 @@ const PLANTED_PROPERTIES = {
   routing: { start_url: '', referrer: '', pinned: '', idle: '', last_transfer_timestamp: '' },
   rating: { comment: '' },
   source: { customer_client_id: '' },
+  lc2: { welcome_message: '', greeting_id: '', form_type: '' },
   custom: { anything: '' },
 };
 

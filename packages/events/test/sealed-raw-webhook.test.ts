@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseWebhook } from '@livechat-pipeline/livechat';
 import { ChatKey, PrivacyError } from '@livechat-pipeline/privacy';
+import type { ChatKeyState } from '@livechat-pipeline/privacy';
 import { describe, expect, it } from 'vitest';
 import { rawWebhookSchema } from '../src/raw-webhook.js';
 import type { RawWebhook } from '../src/raw-webhook.js';
@@ -104,6 +105,30 @@ describe('rawKeyScope', () => {
       'v2-canned_response_changed.json',
     ])
       expect(scopeOf(name), name).toBeNull();
+  });
+
+  it('an action not known to be configuration is sealed, even with a configuration-like name', () => {
+    for (const action of [
+      'bot_conversation_started',
+      'agent_chat_note_added',
+      'group_member_message',
+      'tag_',
+    ])
+      expect(
+        rawKeyScope({ action, chatId: null, eventId: EVENT_ID, body: { action, payload: {} } }),
+        action,
+      ).toBe(`raw:${EVENT_ID}`);
+    for (const action of [
+      'agent_suspended',
+      'bot_deleted',
+      'group_updated',
+      'tag_deleted',
+      'auto_access_deleted',
+    ])
+      expect(
+        rawKeyScope({ action, chatId: null, eventId: EVENT_ID, body: { action, payload: {} } }),
+        action,
+      ).toBeNull();
   });
 
   it('agrees with chatEventKeyScope: a record without a chat and its personal events share one key', () => {
@@ -237,6 +262,21 @@ describe('key scopes stay within what the vault stores (KEY_SCOPE_MAX)', () => {
 describe('sealRawBody / openRawBody', () => {
   const scope = 'PJ0MRSHTDG';
   const key = new ChatKey('org-1', scope, 2, randomBytes(32));
+
+  it("given the batch's key map or a lookup, opens with the state of the record's own sealed.key_scope", () => {
+    const sealed = viaAvro(sealRawBody(record(CANARY_BODY), scope, key));
+    const keys = new Map<string, ChatKeyState>([[scope, { state: 'active', key }]]);
+    expect(openRawBody(sealed, keys)).toEqual({ body: CANARY_BODY });
+    expect(openRawBody(sealed, (s) => keys.get(s))).toEqual({ body: CANARY_BODY });
+    expect(() => openRawBody(sealed, new Map([['other', { state: 'active' as const, key }]]))).toThrow(
+      expect.objectContaining({ code: 'PRIVACY_KEY_UNAVAILABLE' }),
+    );
+    expect(
+      openRawBody(sealed, new Map([[scope, { state: 'erased' as const, erasedAt: new Date() }]])),
+    ).toEqual({
+      erased: true,
+    });
+  });
 
   it('seals the body ("" in clear), encodes through Avro, and opens back to the same body', () => {
     const plain = record(CANARY_BODY);

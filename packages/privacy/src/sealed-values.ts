@@ -15,7 +15,7 @@ export interface SealSpec {
 export interface SealedValues<T> {
   /** The record with every sealed value replaced by its clear stand-in (containers on the way copied, never mutated). */
   readonly clear: T;
-  /** `encryptField(key, field, JSON {pointer: original})`, or null when nothing was sealed. */
+  /** `encryptField(key, field, JSON {pointer: original})`, or null when nothing was sealed or the key was null. */
   readonly envelope: Buffer | null;
   /** The concrete pointers sealed, in order. */
   readonly paths: string[];
@@ -109,12 +109,13 @@ class CopyOnWrite {
 /**
  * Seals the personal values of a record into one envelope (one AES-GCM operation, whatever their number) and
  * returns the record with clear stand-ins. `field` binds the envelope to its record (e.g. `chat-event:<event id>`).
- * Null and absent values are left as they are.
+ * Null and absent values are left as they are. Key `null` (the scope is erased): the clear record and the paths only,
+ * no envelope and no encryption.
  */
 export function sealValues<T>(
   record: T,
   specs: readonly SealSpec[],
-  key: ChatKey,
+  key: ChatKey | null,
   field: string,
 ): SealedValues<T> {
   const originals = new Map<string, unknown>();
@@ -129,6 +130,7 @@ export function sealValues<T>(
   }
   const paths = [...originals.keys()];
   if (paths.length === 0) return { clear: record, envelope: null, paths };
+  if (key === null) return { clear: clear.root as T, envelope: null, paths };
   const sealed = JSON.stringify(Object.fromEntries(originals));
   return { clear: clear.root as T, envelope: encryptField(key, field, sealed), paths };
 }

@@ -92,6 +92,16 @@ describe('sealValues / openValues: the personal values of a record in one envelo
   });
 });
 
+describe('sealValues without a key (an erased scope)', () => {
+  it('gives the same clear record and paths as with a key, and no envelope: nothing is encrypted', () => {
+    const withKey = sealValues(event, specs, key, 'chat-event:e1');
+    const withoutKey = sealValues(event, specs, null, 'chat-event:e1');
+    expect(withoutKey).toEqual({ clear: withKey.clear, envelope: null, paths: withKey.paths });
+    expect(withoutKey.paths.length).toBeGreaterThan(0);
+    expect(JSON.stringify(withoutKey.clear)).not.toContain('Zoë Canary');
+  });
+});
+
 describe('sealValues / openValues: linear in the number of values', () => {
   it('50,000 form answers seal and open in seconds, not minutes (each container is copied once, not per value)', () => {
     const fields = Array.from({ length: 50_000 }, (_, i) => ({ id: `f${i}`, answer: `answer ${i}` }));
