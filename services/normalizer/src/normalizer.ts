@@ -41,7 +41,14 @@ import { deadLetterMessage, withoutValue } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
-import { KeyStates, ScopesByTenant, customerLinks, fetchKeys, isKeyStoreId } from './privacy.js';
+import {
+  KeyStates,
+  RefusedScopes,
+  ScopesByTenant,
+  customerLinks,
+  fetchKeys,
+  isKeyStoreId,
+} from './privacy.js';
 
 const tracer = trace.getTracer('@livechat-pipeline/normalizer');
 
@@ -519,8 +526,21 @@ export class RawWebhookNormalizer {
       }
       wanted.add(tenant, scope);
     }
-    if (this.deps.vault !== null && wanted.size > 0)
-      await fetchKeys(this.deps.vault, wanted, { create: false }, keys);
+    if (this.deps.vault === null || wanted.size === 0) return;
+    const refused = new RefusedScopes();
+    await fetchKeys(this.deps.vault, wanted, { create: false }, keys, refused);
+    for (const item of items) {
+      const scope = item.raw === undefined ? null : scopeToOpen(item.raw);
+      if (item.result !== undefined || scope === null) continue;
+      const code = refused.codeOf(item.raw!.tenant!, scope);
+      if (code !== undefined)
+        await this.stage(batch, item, async () => {
+          throw new NormalizerError(
+            'NORMALIZER_KEY_SCOPE_INVALID',
+            `raw record ${item.raw!.event_id}: the key store refuses its key scope (${code})`,
+          );
+        });
+    }
   }
 
   /** The body in clear (opened when sealed) parsed into domain events; an erased scope's record yields none. */
@@ -584,14 +604,56 @@ export class RawWebhookNormalizer {
         if (known === undefined || known.state === 'absent') wanted.add(event.tenant, scope);
       }
     }
-    if (wanted.size > 0) await fetchKeys(vault, wanted, { create: true }, keys);
+    if (wanted.size > 0) {
+      const refused = new RefusedScopes();
+      await fetchKeys(vault, wanted, { create: true }, keys, refused);
+      for (const item of items) {
+        if (item.result !== undefined || item.events === undefined) continue;
+        for (const event of item.events) {
+          const scope = chatEventKeyScope(event);
+          const code = scope === null ? undefined : refused.codeOf(event.tenant, scope);
+          if (code === undefined) continue;
+          await this.stage(batch, item, async () => {
+            throw new NormalizerError(
+              'NORMALIZER_KEY_SCOPE_INVALID',
+              `event ${event.event_id} (${event.type}): the key store refuses its key scope (${code})`,
+            );
+          });
+          break;
+        }
+      }
+    }
     const links = new Map<string, CustomerLink[]>();
     for (const item of items)
       if (item.result === undefined && item.events !== undefined)
         customerLinks(item.events, chatEventKeyScope, links);
     for (const [tenant, tenantLinks] of links)
       for (let i = 0; i < tenantLinks.length; i += MAX_CHATS_PER_CALL)
-        await vault.recordCustomers(tenant, tenantLinks.slice(i, i + MAX_CHATS_PER_CALL));
+        await this.recordLinks(vault, tenant, tenantLinks.slice(i, i + MAX_CHATS_PER_CALL));
+  }
+
+  /**
+   * One `recordCustomers` for the links; a non-retryable refusal (ids the store will never take) would fail every
+   * retry of the batch: then link by link, leaving out (with a warn line naming only the code) those refused.
+   */
+  private async recordLinks(
+    vault: PrivacyVault,
+    tenant: string,
+    links: readonly CustomerLink[],
+  ): Promise<void> {
+    try {
+      await vault.recordCustomers(tenant, links);
+    } catch (error) {
+      if (!isPrivacyError(error) || error.retryable) throw error;
+      for (const link of links) {
+        try {
+          await vault.recordCustomers(tenant, [link]);
+        } catch (single) {
+          if (!isPrivacyError(single) || single.retryable) throw single;
+          this.deps.logger.warn({ code: single.code }, 'a customer link the key store refuses left out');
+        }
+      }
+    }
   }
 
   /**

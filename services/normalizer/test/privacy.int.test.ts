@@ -391,6 +391,32 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     expect(codes).toEqual(['NORMALIZER_KEY_SCOPE_INVALID']);
     expect(await eventsOf(nul.event_id)).toEqual([]);
   });
+
+  it('dead-letters a chat id with a lone UTF-16 surrogate (its key would never unwrap) and maps the next record', async () => {
+    const deadBefore = deadLetters.messages.length;
+    const chatId = `${run}-S\ud800`;
+    // JSON.stringify writes the lone surrogate as the escape "\ud800", valid JSON that parses back to it.
+    const bad = rawRecord(`${run}-raw-surrogate`, `${run}-S`, chatBody(chatId, 's@example.com', 'surrogate'));
+    const good = rawRecord(
+      `${run}-raw-after-s`,
+      `${run}-C9`,
+      chatBody(`${run}-C9`, 'g9@example.com', 'good'),
+    );
+    await send(bad);
+    await send(good);
+    await waitFor(async () => (await eventsOf(good.event_id)).length > 0 || undefined, {
+      timeoutMs: 20_000,
+      message: 'the record after the surrogate one mapped',
+    });
+    const codes = await waitFor(
+      () =>
+        deadLetters.messages.length > deadBefore &&
+        deadLetters.messages.slice(deadBefore).map((m) => m.headers?.['dlq.error.code']?.toString()),
+      { timeoutMs: 15_000, message: 'the dead letter' },
+    );
+    expect(codes).toEqual(['NORMALIZER_KEY_SCOPE_INVALID']);
+    expect(await eventsOf(bad.event_id)).toEqual([]);
+  });
 });
 
 describe('normalizer with privacy off meeting a sealed raw record', () => {

@@ -72,6 +72,11 @@ describe('the chat→customer links the normalizer records', () => {
     expect(isKeyStoreId('x'.repeat(257))).toBe(false);
     expect(isKeyStoreId('')).toBe(false);
     expect(isKeyStoreId(null)).toBe(false);
+    // A lone surrogate (valid JSON text "\ud800") is stored as U+FFFD: refused; a pair is fine.
+    expect(isKeyStoreId('X\ud800')).toBe(false);
+    expect(isKeyStoreId('X\udc00Y')).toBe(false);
+    expect(isKeyStoreId('X\ud83d\ude00')).toBe(true);
+    expect(isIndexableEmail('a\ud800@example.com')).toBe(false);
     // Lower-casing lengthens it past 320: the store would refuse the whole call.
     expect(isIndexableEmail('İ'.repeat(300))).toBe(false);
     expect(isIndexableEmail(' A@Example.com ')).toBe(true);
