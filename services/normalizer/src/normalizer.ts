@@ -467,21 +467,18 @@ export class RawWebhookNormalizer {
     try {
       await context.with(item.active, work);
     } catch (error) {
-      markSpanFailed(item.span, error);
-      if (isInfrastructureFault(error)) throw error;
-      item.result = context.with(item.active, () => this.deadLettered(batch, item.message, error));
+      if (isInfrastructureFault(error)) {
+        markSpanFailed(item.span, error);
+        throw error;
+      }
+      // An undeclared error's message may quote opened values: the span gets the failure built without it.
+      const failure = failureOf(error);
+      markSpanFailed(item.span, failure);
+      item.result = context.with(item.active, () => this.deadLettered(batch, item.message, failure));
     }
   }
 
-  private deadLettered(batch: Batch, message: KafkaMessage, error: unknown): NormalizedRecord {
-    const failure =
-      error instanceof NormalizerError
-        ? error
-        : new NormalizerError(
-            'NORMALIZER_UNEXPECTED',
-            `raw record failed unexpectedly: ${describeUnexpected(error)}`,
-            { cause: error },
-          );
+  private deadLettered(batch: Batch, message: KafkaMessage, failure: NormalizerError): NormalizedRecord {
     this.deps.logger.warn(
       { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
       'raw record dead-lettered',
@@ -760,6 +757,19 @@ export function eventBytes(message: Message): { limited: number; sent: number } 
 function keyBytes(key: string | Buffer | null): number {
   if (key === null) return 0;
   return typeof key === 'string' ? Buffer.byteLength(key) : key.length;
+}
+
+/**
+ * What a record is dead-lettered with: a NormalizerError as is (its messages are ours, no values), anything else
+ * as NORMALIZER_UNEXPECTED naming only the error's class and code.
+ */
+function failureOf(error: unknown): NormalizerError {
+  if (error instanceof NormalizerError) return error;
+  return new NormalizerError(
+    'NORMALIZER_UNEXPECTED',
+    `raw record failed unexpectedly: ${describeUnexpected(error)}`,
+    { cause: error },
+  );
 }
 
 /**

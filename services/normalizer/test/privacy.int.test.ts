@@ -130,6 +130,10 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
   let running: RunningNormalizer;
   const events = new TopicTail();
   const deadLetters = new TopicTail();
+  /** The normalizer's log lines (debug and up), checked for personal values. */
+  const logLines: string[] = [];
+  /** While set, reading the parse limits throws a TypeError quoting it, as a V8 message quotes a value. */
+  let parserFault: string | undefined;
 
   /** The chat events decoded, of the raw record `rawEventId`. */
   const eventsOf = async (rawEventId: string): Promise<SealedEvent[]> => {
@@ -184,8 +188,18 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
       NORMALIZER_DLQ_TOPIC: dlqTopic,
       NORMALIZER_GROUP_ID: groupId,
     });
+    const maxEvents = config.limits.parse.maxEvents;
+    const parse = Object.defineProperty({ ...config.limits.parse }, 'maxEvents', {
+      enumerable: true,
+      get: () => {
+        if (parserFault !== undefined)
+          throw new TypeError(`Cannot create property 'x' on string '${parserFault}'`);
+        return maxEvents;
+      },
+    });
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     // Starts first: it migrates the key store the test's own vault then uses.
-    running = await startNormalizer(config, pino({ level: 'silent' }));
+    running = await startNormalizer({ ...config, limits: { ...config.limits, parse } }, logger);
     vault = new PrivacyVault(pool, privacy);
     await events.start(outTopic);
     await deadLetters.start(dlqTopic);
@@ -390,6 +404,32 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     );
     expect(codes).toEqual(['NORMALIZER_KEY_SCOPE_INVALID']);
     expect(await eventsOf(nul.event_id)).toEqual([]);
+  });
+
+  it('keeps an unexpected error’s message (which may quote opened values) out of the dead letter, the logs and the span', async () => {
+    const chatId = `${run}-C10`;
+    const canary = `fault-canary-${randomBytes(6).toString('hex')}`;
+    const raw = rawRecord(`${run}-raw-fault`, chatId, chatBody(chatId, 'f@example.com', 'fault'));
+    const deadBefore = deadLetters.messages.length;
+    parserFault = canary;
+    try {
+      await send(await sealed(raw));
+      const dead = await waitFor(() => deadLetters.messages[deadBefore], {
+        timeoutMs: 15_000,
+        message: 'the dead letter of the record the parser failed on',
+      });
+      expect(dead.headers?.['dlq.error.code']?.toString()).toBe('NORMALIZER_PARSER_FAILED');
+      expect(dead.headers?.['dlq.error.message']?.toString()).toContain('TypeError');
+      const dlqBytes = Buffer.concat([
+        dead.value!,
+        ...Object.values(dead.headers ?? {}).map((h) => Buffer.from(String(h))),
+      ]);
+      expect(dlqBytes.includes(canary)).toBe(false);
+      expect(logLines.some((line) => line.includes('raw record dead-lettered'))).toBe(true);
+      expect(logLines.filter((line) => line.includes(canary))).toEqual([]);
+    } finally {
+      parserFault = undefined;
+    }
   });
 
   it('dead-letters a chat id with a lone UTF-16 surrogate (its key would never unwrap) and maps the next record', async () => {
