@@ -579,8 +579,17 @@ export class RawWebhookNormalizer {
     const vault = this.deps.vault;
     if (vault === null) return;
     const wanted = new ScopesByTenant();
+    // Each tenant's latest record time: a replay dates new keys and moves last activity (retention) by the records
+    // it reads, never to now, or replaying years of log would defer every chat's retention by a full period.
+    const seenAtByTenant = new Map<string, Date>();
     for (const item of items) {
       if (item.result !== undefined || item.events === undefined) continue;
+      const tenant = item.raw!.tenant;
+      if (tenant !== null) {
+        const at = new Date(Math.floor(item.raw!.received_at / 1000));
+        const latest = seenAtByTenant.get(tenant);
+        if (latest === undefined || latest < at) seenAtByTenant.set(tenant, at);
+      }
       const invalid = item.events.find((event) => {
         const scope = chatEventKeyScope(event);
         return scope !== null && (!isKeyStoreId(event.tenant) || !isKeyStoreId(scope));
@@ -603,7 +612,7 @@ export class RawWebhookNormalizer {
     }
     if (wanted.size > 0) {
       const refused = new RefusedScopes();
-      await fetchKeys(vault, wanted, { create: true }, keys, refused);
+      await fetchKeys(vault, wanted, { create: true, seenAtByTenant }, keys, refused);
       for (const item of items) {
         if (item.result !== undefined || item.events === undefined) continue;
         for (const event of item.events) {

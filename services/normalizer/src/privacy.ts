@@ -42,6 +42,17 @@ export function isIndexableEmail(value: string | null | undefined): value is str
   );
 }
 
+/**
+ * The kinds whose names and e-mails stay in clear: the same rule as packages/events' sealing (every other kind,
+ * `unknown` or one LiveChat adds later, is sealed as personal), so every user the seal treats as a customer is
+ * indexed and an erasure by customer finds their chats.
+ */
+const EMPLOYEE_KINDS: ReadonlySet<string> = new Set(['agent', 'bot', 'system']);
+
+function isEmployee(kind: string): boolean {
+  return EMPLOYEE_KINDS.has(kind);
+}
+
 /** Key states by tenant, then by key scope. */
 export class KeyStates {
   private readonly byTenant = new Map<string, Map<string, ChatKeyState>>();
@@ -98,7 +109,7 @@ export class RefusedScopes {
 export async function fetchKeys(
   vault: PrivacyVault,
   wanted: ScopesByTenant,
-  options: { create: boolean },
+  options: { create: boolean; seenAtByTenant?: ReadonlyMap<string, Date> },
   into: KeyStates,
   refused: RefusedScopes,
   beforeCall: () => Promise<void> = async () => undefined,
@@ -107,18 +118,20 @@ export async function fetchKeys(
     for (const [scope, state] of states) into.set(tenant, scope, state);
   };
   for (const [tenant, scopes] of wanted.byTenant) {
+    const seenAt = options.seenAtByTenant?.get(tenant);
+    const callOptions = { create: options.create, ...(seenAt === undefined ? {} : { seenAt }) };
     const all = [...scopes];
     for (let i = 0; i < all.length; i += MAX_CHATS_PER_CALL) {
       const chunk = all.slice(i, i + MAX_CHATS_PER_CALL);
       await beforeCall();
       try {
-        put(tenant, await vault.keysFor(tenant, chunk, options));
+        put(tenant, await vault.keysFor(tenant, chunk, callOptions));
       } catch (error) {
         if (!isPrivacyError(error) || error.retryable) throw error;
         for (const scope of chunk) {
           await beforeCall();
           try {
-            put(tenant, await vault.keysFor(tenant, [scope], options));
+            put(tenant, await vault.keysFor(tenant, [scope], callOptions));
           } catch (single) {
             if (!isPrivacyError(single) || single.retryable) throw single;
             refused.add(tenant, scope, single.code);
@@ -131,7 +144,7 @@ export async function fetchKeys(
 
 /**
  * Who the customer of each chat (key scope) is, as far as these events tell: `customer_identified` (customer id,
- * e-mail), `thread_started` users of kind customer (id, e-mail), `visitor_queued` (visitor id, e-mail),
+ * e-mail), `thread_started` users and the `participant_added` user of any kind but agent, bot and system (id, e-mail), `visitor_queued` (visitor id, e-mail),
  * `ticket_created` (the requester's e-mail, under the ticket's scope and under the chat it came from). An erasure
  * by customer id or e-mail then finds the chats. Each link is under the key scope the event is sealed with (its
  * chat id, else or when over-long the scope `chatEventKeyScope` gives), which is what an erasure erases. Values the
@@ -163,8 +176,13 @@ export function customerLinks(
       }
       case 'thread_started':
         for (const user of event.body.thread_started.users)
-          if (user.kind === 'customer') add(event.tenant, scopeOf(event), user.id, user.email);
+          if (!isEmployee(user.kind)) add(event.tenant, scopeOf(event), user.id, user.email);
         break;
+      case 'participant_added': {
+        const user = event.body.participant_added.user;
+        if (user !== null && !isEmployee(user.kind)) add(event.tenant, scopeOf(event), user.id, user.email);
+        break;
+      }
       case 'visitor_queued': {
         const body = event.body.visitor_queued;
         add(event.tenant, scopeOf(event), body.visitor_id, body.email);

@@ -432,6 +432,40 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     }
   });
 
+  it('a replay of old records dates new keys by the records and never moves an existing key’s last activity to now', async () => {
+    const receivedAt = Date.UTC(2021, 0, 10); // ms
+    const fresh = `${run}-R1`;
+    const known = `${run}-R2`;
+    const knownSeen = new Date(Date.UTC(2022, 5, 1));
+    await vault.keysFor(org, [known], { create: true });
+    await pool.query(
+      `update ${privacy.schema}.chat_keys set last_seen_at = $3 where tenant_id = $1 and chat_id = $2`,
+      [org, known, knownSeen],
+    );
+    const old = (eventId: string, chatId: string): RawWebhook => ({
+      ...rawRecord(eventId, chatId, chatBody(chatId, `${eventId}@example.com`, 'old')),
+      received_at: receivedAt * 1000,
+    });
+    // Plain records, as a replay of the pre-privacy log reads them.
+    const a = old(`${run}-raw-replay-1`, fresh);
+    const b = old(`${run}-raw-replay-2`, known);
+    await send(a);
+    await send(b);
+    await waitFor(async () => (await eventsOf(b.event_id)).length > 0 || undefined, {
+      timeoutMs: 15_000,
+      message: 'the replayed records mapped',
+    });
+    const rows = (
+      await pool.query<{ chat_id: string; last_seen_at: Date }>(
+        `select chat_id, last_seen_at from ${privacy.schema}.chat_keys where tenant_id = $1 and chat_id = any($2)`,
+        [org, [fresh, known]],
+      )
+    ).rows;
+    const seen = new Map(rows.map((r) => [r.chat_id, r.last_seen_at.getTime()]));
+    expect(seen.get(fresh)).toBe(receivedAt);
+    expect(seen.get(known)).toBe(knownSeen.getTime());
+  });
+
   it('dead-letters a chat id with a lone UTF-16 surrogate (its key would never unwrap) and maps the next record', async () => {
     const deadBefore = deadLetters.messages.length;
     const chatId = `${run}-S\ud800`;

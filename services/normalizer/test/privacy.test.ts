@@ -52,6 +52,48 @@ describe('the chat→customer links the normalizer records', () => {
     ]);
   });
 
+  it('indexes every user the seal treats as personal: participant_added and any kind but agent, bot, system', () => {
+    const links = new Map<string, CustomerLink[]>();
+    customerLinks(
+      [
+        event('thread_started', 'C1', {
+          users: [
+            { id: 'u-1', kind: 'unknown', name: 'U', email: 'u@example.com', present: true },
+            { id: 'b-1', kind: 'bot', name: 'B', email: 'bot@example.com', present: true },
+            { id: 's-1', kind: 'system', name: null, email: 'sys@example.com', present: true },
+          ],
+        }),
+        event('participant_added', 'C2', {
+          user_id: 'cust-late',
+          user_kind: 'customer',
+          user: { id: 'cust-late', kind: 'customer', name: 'L', email: 'late@example.com', present: true },
+          reason: null,
+          requester_id: null,
+        }),
+        event('participant_added', 'C3', {
+          user_id: 'agent-2',
+          user_kind: 'agent',
+          user: { id: 'agent-2', kind: 'agent', name: 'A', email: 'a2@example.com', present: true },
+          reason: null,
+          requester_id: null,
+        }),
+        event('participant_added', 'C4', {
+          user_id: 'x',
+          user_kind: 'customer',
+          user: null,
+          reason: null,
+          requester_id: null,
+        }),
+      ],
+      chatEventKeyScope,
+      links,
+    );
+    expect(links.get('t1')).toEqual([
+      { chatId: 'C1', customerId: 'u-1', email: 'u@example.com' },
+      { chatId: 'C2', customerId: 'cust-late', email: 'late@example.com' },
+    ]);
+  });
+
   it('leaves out what the key store would refuse, and links with nothing to link', () => {
     const links = new Map<string, CustomerLink[]>();
     customerLinks(
