@@ -135,12 +135,17 @@ export class PrivacyVault {
     const rows = await this.selectKeys(tenantId, misses);
     if (options.create) {
       const found = new Set(rows.map((r) => r.chat_id));
+      // Keys inserted just now carry their last activity already (seenAt or now): only those found move.
+      const existing = rows.length;
       const absent = misses.filter((c) => !found.has(c));
       if (absent.length > 0) {
         await this.insertKeys(tenantId, absent, options.seenAt);
         rows.push(...(await this.selectKeys(tenantId, absent)));
       }
-      const stale = rows.filter((r) => r.seen_before_today && r.erased_at === null).map((r) => r.chat_id);
+      const stale = rows
+        .slice(0, existing)
+        .filter((r) => r.seen_before_today && r.erased_at === null)
+        .map((r) => r.chat_id);
       if (stale.length > 0 && options.seenAt !== undefined)
         await this.query(
           `update ${this.s}.chat_keys set last_seen_at = $3
