@@ -43,6 +43,7 @@ import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
 import {
   KeyStates,
+  RecordedLinks,
   RefusedScopes,
   ScopesByTenant,
   customerLinks,
@@ -132,6 +133,8 @@ export class RawWebhookNormalizer {
   private slot: ProducerSlot | undefined;
   private replacing: Promise<void> | undefined;
   private joined = false;
+  /** Customer links already in the key store: only new ones are written. */
+  private readonly recordedLinks = new RecordedLinks();
 
   constructor(
     private readonly config: NormalizerConfig,
@@ -195,7 +198,7 @@ export class RawWebhookNormalizer {
     let start = 0;
     windows: while (start < batch.messages.length && isRunning() && !isStale()) {
       const end = windowEnd(batch.messages, start);
-      const records = await this.normalizeWindowOrWait(batch, start, end);
+      const records = await this.normalizeWindowOrWait(batch, start, end, heartbeat);
       for (let i = 0; i < records.length;) {
         if (!isRunning() || isStale()) break windows;
         const chunk = takeChunk(records, i);
@@ -222,9 +225,14 @@ export class RawWebhookNormalizer {
    * while PRIVACY_KEYS is not set) — the error, which fails the batch like a produce failure: kafkajs retries it
    * from the last resolved offset with backoff, so the partition waits; nothing is dead-lettered or emitted in clear.
    */
-  private async normalizeWindowOrWait(batch: Batch, start: number, end: number): Promise<NormalizedRecord[]> {
+  private async normalizeWindowOrWait(
+    batch: Batch,
+    start: number,
+    end: number,
+    heartbeat: () => Promise<void>,
+  ): Promise<NormalizedRecord[]> {
     try {
-      return await this.normalizeWindow(batch, start, end);
+      return await this.normalizeWindow(batch, start, end, heartbeat);
     } catch (error) {
       if (isPrivacyError(error) && error.retryable) {
         this.deps.metrics.privacyRetries.inc({ code: error.code });
@@ -411,7 +419,12 @@ export class RawWebhookNormalizer {
    * chat→customer index (before any offset of the window is resolved, so an erasure by e-mail finds a chat once
    * its events are on the topic); seal and encode. Throws only an infrastructure fault or a retryable key fault.
    */
-  private async normalizeWindow(batch: Batch, start: number, end: number): Promise<NormalizedRecord[]> {
+  private async normalizeWindow(
+    batch: Batch,
+    start: number,
+    end: number,
+    heartbeat: () => Promise<void>,
+  ): Promise<NormalizedRecord[]> {
     const items: WindowItem[] = [];
     try {
       for (let i = start; i < end; i++) items.push(this.startItem(batch, batch.messages[i]!));
@@ -421,10 +434,16 @@ export class RawWebhookNormalizer {
             throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
           item.raw = await this.decode(item.message.value);
         });
+      // A window (up to WINDOW_RECORDS records, several key-store calls) heartbeats between stages and before each
+      // key-store call, so a slow key store never outlasts the session timeout and rebalances the group.
+      await heartbeat();
       const keys = new KeyStates();
-      await this.fetchBodyKeys(batch, items, keys);
+      await this.fetchBodyKeys(batch, items, keys, heartbeat);
+      await heartbeat();
       for (const item of items) await this.stage(batch, item, async () => this.openAndParse(item, keys));
-      await this.fetchEventKeys(batch, items, keys);
+      await heartbeat();
+      await this.fetchEventKeys(batch, items, keys, heartbeat);
+      await heartbeat();
       for (const item of items)
         await this.stage(batch, item, async () => this.encodeEvents(batch, item, keys));
       return items.map((item) => item.result!);
@@ -499,7 +518,12 @@ export class RawWebhookNormalizer {
   }
 
   /** One `keysFor(…, { create: false })` per tenant for the window's sealed bodies. */
-  private async fetchBodyKeys(batch: Batch, items: readonly WindowItem[], keys: KeyStates): Promise<void> {
+  private async fetchBodyKeys(
+    batch: Batch,
+    items: readonly WindowItem[],
+    keys: KeyStates,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
     const wanted = new ScopesByTenant();
     for (const item of items) {
       // Plain and erased records need no key.
@@ -525,7 +549,7 @@ export class RawWebhookNormalizer {
     }
     if (this.deps.vault === null || wanted.size === 0) return;
     const refused = new RefusedScopes();
-    await fetchKeys(this.deps.vault, wanted, { create: false }, keys, refused);
+    await fetchKeys(this.deps.vault, wanted, { create: false }, keys, refused, heartbeat);
     for (const item of items) {
       const scope = item.raw === undefined ? null : scopeToOpen(item.raw);
       if (item.result !== undefined || scope === null) continue;
@@ -575,7 +599,12 @@ export class RawWebhookNormalizer {
    * With privacy on: one `keysFor(…, { create: true })` per tenant for the events' key scopes not known from the
    * bodies' look-up, then one `recordCustomers` per tenant for what the events tell of the chats' customers.
    */
-  private async fetchEventKeys(batch: Batch, items: readonly WindowItem[], keys: KeyStates): Promise<void> {
+  private async fetchEventKeys(
+    batch: Batch,
+    items: readonly WindowItem[],
+    keys: KeyStates,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
     const vault = this.deps.vault;
     if (vault === null) return;
     const wanted = new ScopesByTenant();
@@ -612,7 +641,7 @@ export class RawWebhookNormalizer {
     }
     if (wanted.size > 0) {
       const refused = new RefusedScopes();
-      await fetchKeys(vault, wanted, { create: true, seenAtByTenant }, keys, refused);
+      await fetchKeys(vault, wanted, { create: true, seenAtByTenant }, keys, refused, heartbeat);
       for (const item of items) {
         if (item.result !== undefined || item.events === undefined) continue;
         for (const event of item.events) {
@@ -630,12 +659,31 @@ export class RawWebhookNormalizer {
       }
     }
     const links = new Map<string, CustomerLink[]>();
-    for (const item of items)
-      if (item.result === undefined && item.events !== undefined)
-        customerLinks(item.events, chatEventKeyScope, links);
-    for (const [tenant, tenantLinks] of links)
-      for (let i = 0; i < tenantLinks.length; i += MAX_CHATS_PER_CALL)
-        await this.recordLinks(vault, tenant, tenantLinks.slice(i, i + MAX_CHATS_PER_CALL));
+    for (const item of items) {
+      if (item.result !== undefined || item.events === undefined) continue;
+      const own = new Map<string, CustomerLink[]>();
+      customerLinks(item.events, chatEventKeyScope, own);
+      // The body's own key: when its scope differs from its events' (raw:<event id> of an unrecognised action), an
+      // erasure by customer must find that key too, or the redacted body stays readable on the raw topic.
+      const bodyScope = item.raw?.sealed?.key_scope ?? null;
+      for (const [tenant, found] of own) {
+        let tenantLinks = links.get(tenant);
+        if (tenantLinks === undefined) links.set(tenant, (tenantLinks = []));
+        tenantLinks.push(...found);
+        if (bodyScope !== null && isKeyStoreId(bodyScope))
+          for (const link of found)
+            if (link.chatId !== bodyScope) tenantLinks.push({ ...link, chatId: bodyScope });
+      }
+    }
+    for (const [tenant, tenantLinks] of links) {
+      const fresh = this.recordedLinks.newOnes(tenant, tenantLinks);
+      for (let i = 0; i < fresh.length; i += MAX_CHATS_PER_CALL) {
+        await heartbeat();
+        const slice = fresh.slice(i, i + MAX_CHATS_PER_CALL);
+        await this.recordLinks(vault, tenant, slice);
+        this.recordedLinks.remember(tenant, slice);
+      }
+    }
   }
 
   /**

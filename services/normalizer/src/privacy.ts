@@ -53,6 +53,44 @@ function isEmployee(kind: string): boolean {
   return EMPLOYEE_KINDS.has(kind);
 }
 
+/**
+ * Customer links this process has recorded (bounded, least recently recorded dropped first): a window sends only
+ * links new to it, so a warm normalizer does not write the key store on every batch for the same chats.
+ */
+export class RecordedLinks {
+  private readonly seen = new Map<string, true>();
+
+  constructor(private readonly capacity = 100_000) {}
+
+  private static keyOf(tenant: string, link: CustomerLink): string {
+    return JSON.stringify([
+      tenant,
+      link.chatId,
+      link.customerId ?? null,
+      link.email?.trim().toLowerCase() ?? null,
+    ]);
+  }
+
+  /** The links not recorded yet (each once). */
+  newOnes(tenant: string, links: readonly CustomerLink[]): CustomerLink[] {
+    const fresh = new Map<string, CustomerLink>();
+    for (const link of links) {
+      const key = RecordedLinks.keyOf(tenant, link);
+      if (!this.seen.has(key)) fresh.set(key, link);
+    }
+    return [...fresh.values()];
+  }
+
+  remember(tenant: string, links: readonly CustomerLink[]): void {
+    for (const link of links) {
+      const key = RecordedLinks.keyOf(tenant, link);
+      this.seen.delete(key);
+      this.seen.set(key, true);
+      if (this.seen.size > this.capacity) this.seen.delete(this.seen.keys().next().value!);
+    }
+  }
+}
+
 /** Key states by tenant, then by key scope. */
 export class KeyStates {
   private readonly byTenant = new Map<string, Map<string, ChatKeyState>>();

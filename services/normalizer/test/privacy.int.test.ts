@@ -466,6 +466,53 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     expect(seen.get(known)).toBe(knownSeen.getTime());
   });
 
+  it('asks the key store once per tenant per window (not per record), and a redelivered window not at all', async () => {
+    const org2 = '1c7d5f6a-7a1f-4d66-8e1f-8e2b6c3a2d22';
+    const records: RawWebhook[] = [];
+    for (let n = 0; n < 50; n++) {
+      const tenant = n % 2 === 0 ? org : org2;
+      const chatId = `${run}-W${n}`;
+      records.push({
+        ...rawRecord(`${run}-raw-w${n}`, chatId, chatBody(chatId, `w${n}@example.com`, `w${n}`)),
+        tenant,
+        body: JSON.stringify({ ...chatBody(chatId, `w${n}@example.com`, `w${n}`), organization_id: tenant }),
+      });
+    }
+    // One produce: the records arrive in one batch, one window.
+    const sendAll = async () =>
+      producer.send({
+        topic: rawTopic,
+        acks: -1,
+        messages: records.map((raw) => ({
+          key: `${raw.tenant}|${raw.chat_id}`,
+          value: serde.encode(rawSchema, raw),
+        })),
+      });
+    const queries = () => running.vault!.stats().queries;
+    const before = queries();
+    await sendAll();
+    await waitFor(async () => (await eventsOf(records[49]!.event_id)).length > 0 || undefined, {
+      timeoutMs: 20_000,
+      message: 'the window mapped',
+    });
+    // Per tenant: select, insert, select of the new keys, one recordCustomers transaction.
+    const first = queries() - before;
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(2 * 4);
+    expect(await vault.findChatsOfCustomer(org2, { email: 'w1@example.com' })).toEqual([`${run}-W1`]);
+    // Redelivered (a replay): keys cached, links known to this process: no key-store call.
+    const again = queries();
+    await sendAll();
+    await waitFor(
+      async () =>
+        (await eventsOf(records[49]!.event_id)).length >=
+          2 * parsed(records[49]!, records[49]!.body).length || undefined,
+      { timeoutMs: 20_000, message: 'the redelivered window mapped' },
+    );
+    expect(queries() - again).toBe(0);
+    expect(logLines.filter((line) => /w\d+@example\.com/.test(line))).toEqual([]);
+  });
+
   it('dead-letters a chat id with a lone UTF-16 surrogate (its key would never unwrap) and maps the next record', async () => {
     const deadBefore = deadLetters.messages.length;
     const chatId = `${run}-S\ud800`;
