@@ -132,6 +132,8 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
   const deadLetters = new TopicTail();
   /** The normalizer's log lines (debug and up), checked for personal values. */
   const logLines: string[] = [];
+  /** Personal values the tests sent: none may reach a log line. */
+  const personal: string[] = ['Canary Customer'];
   /** While set, reading the parse limits throws a TypeError quoting it, as a V8 message quotes a value. */
   let parserFault: string | undefined;
 
@@ -218,6 +220,7 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     const chatId = `${run}-C1`;
     const email = `canary.${run}@example.com`;
     const canary = `canary-text-${randomBytes(8).toString('hex')}`;
+    personal.push(email, canary);
     const clear = rawRecord(`${run}-raw-1`, chatId, chatBody(chatId, email, canary));
     const rawValue = await send(await sealed(clear));
     expect(rawValue.includes(canary)).toBe(false);
@@ -513,6 +516,42 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     expect(logLines.filter((line) => /w\d+@example\.com/.test(line))).toEqual([]);
   });
 
+  it('replay after erasure: a plain record of an erased chat, alone or in a window with its sealed record, yields events with values cleared and no envelope', async () => {
+    const chatId = `${run}-E1`;
+    const canary = `erased-canary-${randomBytes(6).toString('hex')}`;
+    const email = `erased.${run}@example.com`;
+    personal.push(canary, email);
+    const plain = rawRecord(`${run}-raw-e-plain`, chatId, chatBody(chatId, email, canary));
+    const sealedOne = await sealed(rawRecord(`${run}-raw-e-sealed`, chatId, chatBody(chatId, email, canary)));
+    await vault.eraseChats(org, [chatId], { actor: 'test' });
+    // One produce: the sealed-and-erased record and the plain one of the same chat in one window.
+    await producer.send({
+      topic: rawTopic,
+      acks: -1,
+      messages: [sealedOne, plain].map((raw) => ({
+        key: `${org}|${chatId}`,
+        value: serde.encode(rawSchema, raw),
+      })),
+    });
+    const out = await waitFor(
+      async () => {
+        const got = await eventsOf(plain.event_id);
+        return got.length >= parsed(plain, plain.body).length ? got : undefined;
+      },
+      { timeoutMs: 15_000, message: 'the plain record’s events' },
+    );
+    expect(await eventsOf(sealedOne.event_id)).toEqual([]);
+    const posted = out.find((e) => e.type === 'message_posted') as Extract<
+      SealedEvent,
+      { type: 'message_posted' }
+    >;
+    expect(posted.body.message_posted.message.text).toBeNull();
+    for (const event of out) if (event.sealed !== null) expect(event.sealed.envelope).toBeNull();
+    const bytes = Buffer.concat(events.messages.map((m) => m.value!));
+    expect(bytes.includes(canary)).toBe(false);
+    expect(bytes.includes(email)).toBe(false);
+  });
+
   it('dead-letters a chat id with a lone UTF-16 surrogate (its key would never unwrap) and maps the next record', async () => {
     const deadBefore = deadLetters.messages.length;
     const chatId = `${run}-S\ud800`;
@@ -537,6 +576,11 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     );
     expect(codes).toEqual(['NORMALIZER_KEY_SCOPE_INVALID']);
     expect(await eventsOf(bad.event_id)).toEqual([]);
+  });
+
+  it('logs (debug and up) carry none of the personal values the tests sent', () => {
+    expect(logLines.length).toBeGreaterThan(0);
+    for (const value of personal) expect(logLines.filter((line) => line.includes(value))).toEqual([]);
   });
 });
 
