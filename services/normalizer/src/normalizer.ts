@@ -765,10 +765,11 @@ export class RawWebhookNormalizer {
     const state = keys.get(event.tenant, scope);
     if (state?.state === 'active') return sealChatEvent(event, scope, state.key);
     if (state?.state === 'erased') return sealChatEvent(event, scope, 'erased');
-    // fetchEventKeys asked with create: true, which answers every scope: only a bug gets here.
-    throw new PrivacyError(
-      'PRIVACY_KEY_UNAVAILABLE',
-      `no key state for the scope of event ${event.event_id}`,
+    // fetchEventKeys asked with create: true, which answers every scope: only a bug gets here. Not retryable (the
+    // same record would fail again and stall the partition): the record is dead-lettered, still as consumed.
+    throw new NormalizerError(
+      'NORMALIZER_UNEXPECTED',
+      `no key state for the key scope of event ${event.event_id} (${event.type})`,
     );
   }
 

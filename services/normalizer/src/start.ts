@@ -133,9 +133,16 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
     metrics,
     vault,
     stop: async () => {
-      await metricsRefresh.stop();
-      await normalizer.stop();
-      await pool?.end();
+      // The pool ends even when stopping the consumer or the refresh throws.
+      try {
+        try {
+          await metricsRefresh.stop();
+        } finally {
+          await normalizer.stop();
+        }
+      } finally {
+        await pool?.end();
+      }
     },
   };
 }
