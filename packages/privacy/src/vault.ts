@@ -131,7 +131,14 @@ export class PrivacyVault {
   async keysFor(
     tenantId: string,
     chatIds: readonly string[],
-    options: { create: boolean },
+    options: {
+      create: boolean;
+      /**
+       * When the records asking were received (a replay's are old): a new key's last activity is this, and an
+       * existing key's moves forward to it, never to now. Without it, now (live traffic).
+       */
+      seenAt?: Date;
+    },
   ): Promise<Map<string, ChatKeyState>> {
     checkId('tenant id', tenantId);
     if (chatIds.length > MAX_CHATS_PER_CALL)
@@ -149,13 +156,24 @@ export class PrivacyVault {
     const rows = await this.selectKeys(tenantId, misses);
     if (options.create) {
       const found = new Set(rows.map((r) => r.chat_id));
+      // Keys inserted just now carry their last activity already (seenAt or now): only those found move.
+      const existing = rows.length;
       const absent = misses.filter((c) => !found.has(c));
       if (absent.length > 0) {
-        await this.insertKeys(tenantId, absent);
+        await this.insertKeys(tenantId, absent, options.seenAt);
         rows.push(...(await this.selectKeys(tenantId, absent)));
       }
-      const stale = rows.filter((r) => r.seen_before_today && r.erased_at === null).map((r) => r.chat_id);
-      if (stale.length > 0)
+      const stale = rows
+        .slice(0, existing)
+        .filter((r) => r.seen_before_today && r.erased_at === null)
+        .map((r) => r.chat_id);
+      if (stale.length > 0 && options.seenAt !== undefined)
+        await this.query(
+          `update ${this.s}.chat_keys set last_seen_at = $3
+            where tenant_id = $1 and chat_id = any($2::text[]) and erased_at is null and last_seen_at < $3`,
+          [tenantId, stale, options.seenAt],
+        );
+      else if (stale.length > 0)
         await this.query(
           `update ${this.s}.chat_keys set last_seen_at = now()
             where tenant_id = $1 and chat_id = any($2::text[]) and erased_at is null and last_seen_at < current_date`,
@@ -620,7 +638,7 @@ export class PrivacyVault {
     );
   }
 
-  private async insertKeys(tenantId: string, unsorted: readonly string[]): Promise<void> {
+  private async insertKeys(tenantId: string, unsorted: readonly string[], seenAt?: Date): Promise<void> {
     // Rows in one order for every process: two inserts of overlapping chats in different orders would each wait
     // for a row the other holds (a deadlock, 40P01) instead of one waiting for the other.
     const chatIds = [...unsorted].sort();
@@ -632,11 +650,11 @@ export class PrivacyVault {
       wrapped.push(w.wrapped);
     }
     const inserted = await this.query(
-      `insert into ${this.s}.chat_keys (tenant_id, chat_id, key_version, kek_id, wrapped_key)
-       select $1, u.chat_id, 1, u.kek_id, u.wrapped
+      `insert into ${this.s}.chat_keys (tenant_id, chat_id, key_version, kek_id, wrapped_key, last_seen_at)
+       select $1, u.chat_id, 1, u.kek_id, u.wrapped, coalesce($5::timestamptz, now())
          from unnest($2::text[], $3::text[], $4::bytea[]) as u(chat_id, kek_id, wrapped)
        on conflict do nothing returning 1`,
-      [tenantId, chatIds, kekIds, wrapped],
+      [tenantId, chatIds, kekIds, wrapped, seenAt ?? null],
     );
     this.keysCreated += inserted.length;
   }

@@ -96,10 +96,17 @@ export function normalizeRawWebhook(raw: RawWebhook, limits?: Partial<ParseLimit
   }
 }
 
-/** Names an error nobody declared, shortly: its class and the start of its message (never a body). */
+/**
+ * Names an error nobody declared: its class and, when it has one, its string code; never its message. The code
+ * throwing it runs over opened (clear) bodies, and V8 messages quote values (`Cannot create property 'x' on string
+ * 'john@example.com'`): a message would carry personal text into dead letters (kept forever, never
+ * crypto-shredded), log lines and span status.
+ */
 export function describeUnexpected(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message.slice(0, 200)}`;
-  return `a thrown ${typeof error}`;
+  if (!(error instanceof Error)) return `a thrown ${typeof error}`;
+  const code = (error as { code?: unknown }).code;
+  const name = error.name.slice(0, 64);
+  return typeof code === 'string' ? `${name} (${code.slice(0, 64)})` : name;
 }
 
 /** Each chat's events share a key, so a chat stays on one partition; other events keep the raw record's key. */

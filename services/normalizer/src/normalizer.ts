@@ -41,7 +41,15 @@ import { deadLetterMessage, withoutValue } from './dead-letter.js';
 import { NormalizerError } from './errors.js';
 import type { NormalizerConfig } from './config.js';
 import type { NormalizerMetrics } from './metrics.js';
-import { KeyStates, ScopesByTenant, customerLinks, fetchKeys, isKeyStoreId } from './privacy.js';
+import {
+  KeyStates,
+  RecordedLinks,
+  RefusedScopes,
+  ScopesByTenant,
+  customerLinks,
+  fetchKeys,
+  isKeyStoreId,
+} from './privacy.js';
 
 const tracer = trace.getTracer('@livechat-pipeline/normalizer');
 
@@ -125,6 +133,8 @@ export class RawWebhookNormalizer {
   private slot: ProducerSlot | undefined;
   private replacing: Promise<void> | undefined;
   private joined = false;
+  /** Customer links already in the key store: only new ones are written. */
+  private readonly recordedLinks = new RecordedLinks();
 
   constructor(
     private readonly config: NormalizerConfig,
@@ -188,7 +198,7 @@ export class RawWebhookNormalizer {
     let start = 0;
     windows: while (start < batch.messages.length && isRunning() && !isStale()) {
       const end = windowEnd(batch.messages, start);
-      const records = await this.normalizeWindowOrWait(batch, start, end);
+      const records = await this.normalizeWindowOrWait(batch, start, end, heartbeat);
       for (let i = 0; i < records.length;) {
         if (!isRunning() || isStale()) break windows;
         const chunk = takeChunk(records, i);
@@ -215,9 +225,14 @@ export class RawWebhookNormalizer {
    * while PRIVACY_KEYS is not set) — the error, which fails the batch like a produce failure: kafkajs retries it
    * from the last resolved offset with backoff, so the partition waits; nothing is dead-lettered or emitted in clear.
    */
-  private async normalizeWindowOrWait(batch: Batch, start: number, end: number): Promise<NormalizedRecord[]> {
+  private async normalizeWindowOrWait(
+    batch: Batch,
+    start: number,
+    end: number,
+    heartbeat: () => Promise<void>,
+  ): Promise<NormalizedRecord[]> {
     try {
-      return await this.normalizeWindow(batch, start, end);
+      return await this.normalizeWindow(batch, start, end, heartbeat);
     } catch (error) {
       if (isPrivacyError(error) && error.retryable) {
         this.deps.metrics.privacyRetries.inc({ code: error.code });
@@ -404,7 +419,12 @@ export class RawWebhookNormalizer {
    * chat→customer index (before any offset of the window is resolved, so an erasure by e-mail finds a chat once
    * its events are on the topic); seal and encode. Throws only an infrastructure fault or a retryable key fault.
    */
-  private async normalizeWindow(batch: Batch, start: number, end: number): Promise<NormalizedRecord[]> {
+  private async normalizeWindow(
+    batch: Batch,
+    start: number,
+    end: number,
+    heartbeat: () => Promise<void>,
+  ): Promise<NormalizedRecord[]> {
     const items: WindowItem[] = [];
     try {
       for (let i = start; i < end; i++) items.push(this.startItem(batch, batch.messages[i]!));
@@ -414,10 +434,16 @@ export class RawWebhookNormalizer {
             throw new NormalizerError('NORMALIZER_UNDECODABLE', 'raw record has no value (tombstone)');
           item.raw = await this.decode(item.message.value);
         });
+      // A window (up to WINDOW_RECORDS records, several key-store calls) heartbeats between stages and before each
+      // key-store call, so a slow key store never outlasts the session timeout and rebalances the group.
+      await heartbeat();
       const keys = new KeyStates();
-      await this.fetchBodyKeys(batch, items, keys);
+      await this.fetchBodyKeys(batch, items, keys, heartbeat);
+      await heartbeat();
       for (const item of items) await this.stage(batch, item, async () => this.openAndParse(item, keys));
-      await this.fetchEventKeys(batch, items, keys);
+      await heartbeat();
+      await this.fetchEventKeys(batch, items, keys, heartbeat);
+      await heartbeat();
       for (const item of items)
         await this.stage(batch, item, async () => this.encodeEvents(batch, item, keys));
       return items.map((item) => item.result!);
@@ -460,21 +486,18 @@ export class RawWebhookNormalizer {
     try {
       await context.with(item.active, work);
     } catch (error) {
-      markSpanFailed(item.span, error);
-      if (isInfrastructureFault(error)) throw error;
-      item.result = context.with(item.active, () => this.deadLettered(batch, item.message, error));
+      if (isInfrastructureFault(error)) {
+        markSpanFailed(item.span, error);
+        throw error;
+      }
+      // An undeclared error's message may quote opened values: the span gets the failure built without it.
+      const failure = failureOf(error);
+      markSpanFailed(item.span, failure);
+      item.result = context.with(item.active, () => this.deadLettered(batch, item.message, failure));
     }
   }
 
-  private deadLettered(batch: Batch, message: KafkaMessage, error: unknown): NormalizedRecord {
-    const failure =
-      error instanceof NormalizerError
-        ? error
-        : new NormalizerError(
-            'NORMALIZER_UNEXPECTED',
-            `raw record failed unexpectedly: ${describeUnexpected(error)}`,
-            { cause: error },
-          );
+  private deadLettered(batch: Batch, message: KafkaMessage, failure: NormalizerError): NormalizedRecord {
     this.deps.logger.warn(
       { code: failure.code, partition: batch.partition, offset: message.offset, msg: failure.message },
       'raw record dead-lettered',
@@ -495,7 +518,12 @@ export class RawWebhookNormalizer {
   }
 
   /** One `keysFor(…, { create: false })` per tenant for the window's sealed bodies. */
-  private async fetchBodyKeys(batch: Batch, items: readonly WindowItem[], keys: KeyStates): Promise<void> {
+  private async fetchBodyKeys(
+    batch: Batch,
+    items: readonly WindowItem[],
+    keys: KeyStates,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
     const wanted = new ScopesByTenant();
     for (const item of items) {
       // Plain and erased records need no key.
@@ -519,8 +547,21 @@ export class RawWebhookNormalizer {
       }
       wanted.add(tenant, scope);
     }
-    if (this.deps.vault !== null && wanted.size > 0)
-      await fetchKeys(this.deps.vault, wanted, { create: false }, keys);
+    if (this.deps.vault === null || wanted.size === 0) return;
+    const refused = new RefusedScopes();
+    await fetchKeys(this.deps.vault, wanted, { create: false }, keys, refused, heartbeat);
+    for (const item of items) {
+      const scope = item.raw === undefined ? null : scopeToOpen(item.raw);
+      if (item.result !== undefined || scope === null) continue;
+      const code = refused.codeOf(item.raw!.tenant!, scope);
+      if (code !== undefined)
+        await this.stage(batch, item, async () => {
+          throw new NormalizerError(
+            'NORMALIZER_KEY_SCOPE_INVALID',
+            `raw record ${item.raw!.event_id}: the key store refuses its key scope (${code})`,
+          );
+        });
+    }
   }
 
   /** The body in clear (opened when sealed) parsed into domain events; an erased scope's record yields none. */
@@ -558,12 +599,26 @@ export class RawWebhookNormalizer {
    * With privacy on: one `keysFor(…, { create: true })` per tenant for the events' key scopes not known from the
    * bodies' look-up, then one `recordCustomers` per tenant for what the events tell of the chats' customers.
    */
-  private async fetchEventKeys(batch: Batch, items: readonly WindowItem[], keys: KeyStates): Promise<void> {
+  private async fetchEventKeys(
+    batch: Batch,
+    items: readonly WindowItem[],
+    keys: KeyStates,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
     const vault = this.deps.vault;
     if (vault === null) return;
     const wanted = new ScopesByTenant();
+    // Each tenant's latest record time: a replay dates new keys and moves last activity (retention) by the records
+    // it reads, never to now, or replaying years of log would defer every chat's retention by a full period.
+    const seenAtByTenant = new Map<string, Date>();
     for (const item of items) {
       if (item.result !== undefined || item.events === undefined) continue;
+      const tenant = item.raw!.tenant;
+      if (tenant !== null) {
+        const at = new Date(Math.floor(item.raw!.received_at / 1000));
+        const latest = seenAtByTenant.get(tenant);
+        if (latest === undefined || latest < at) seenAtByTenant.set(tenant, at);
+      }
       const invalid = item.events.find((event) => {
         const scope = chatEventKeyScope(event);
         return scope !== null && (!isKeyStoreId(event.tenant) || !isKeyStoreId(scope));
@@ -584,14 +639,75 @@ export class RawWebhookNormalizer {
         if (known === undefined || known.state === 'absent') wanted.add(event.tenant, scope);
       }
     }
-    if (wanted.size > 0) await fetchKeys(vault, wanted, { create: true }, keys);
+    if (wanted.size > 0) {
+      const refused = new RefusedScopes();
+      await fetchKeys(vault, wanted, { create: true, seenAtByTenant }, keys, refused, heartbeat);
+      for (const item of items) {
+        if (item.result !== undefined || item.events === undefined) continue;
+        for (const event of item.events) {
+          const scope = chatEventKeyScope(event);
+          const code = scope === null ? undefined : refused.codeOf(event.tenant, scope);
+          if (code === undefined) continue;
+          await this.stage(batch, item, async () => {
+            throw new NormalizerError(
+              'NORMALIZER_KEY_SCOPE_INVALID',
+              `event ${event.event_id} (${event.type}): the key store refuses its key scope (${code})`,
+            );
+          });
+          break;
+        }
+      }
+    }
     const links = new Map<string, CustomerLink[]>();
-    for (const item of items)
-      if (item.result === undefined && item.events !== undefined)
-        customerLinks(item.events, chatEventKeyScope, links);
-    for (const [tenant, tenantLinks] of links)
-      for (let i = 0; i < tenantLinks.length; i += MAX_CHATS_PER_CALL)
-        await vault.recordCustomers(tenant, tenantLinks.slice(i, i + MAX_CHATS_PER_CALL));
+    for (const item of items) {
+      if (item.result !== undefined || item.events === undefined) continue;
+      const own = new Map<string, CustomerLink[]>();
+      customerLinks(item.events, chatEventKeyScope, own);
+      // The body's own key: when its scope differs from its events' (raw:<event id> of an unrecognised action), an
+      // erasure by customer must find that key too, or the redacted body stays readable on the raw topic.
+      const bodyScope = item.raw?.sealed?.key_scope ?? null;
+      for (const [tenant, found] of own) {
+        let tenantLinks = links.get(tenant);
+        if (tenantLinks === undefined) links.set(tenant, (tenantLinks = []));
+        tenantLinks.push(...found);
+        if (bodyScope !== null && isKeyStoreId(bodyScope))
+          for (const link of found)
+            if (link.chatId !== bodyScope) tenantLinks.push({ ...link, chatId: bodyScope });
+      }
+    }
+    for (const [tenant, tenantLinks] of links) {
+      const fresh = this.recordedLinks.newOnes(tenant, tenantLinks);
+      for (let i = 0; i < fresh.length; i += MAX_CHATS_PER_CALL) {
+        await heartbeat();
+        const slice = fresh.slice(i, i + MAX_CHATS_PER_CALL);
+        await this.recordLinks(vault, tenant, slice);
+        this.recordedLinks.remember(tenant, slice);
+      }
+    }
+  }
+
+  /**
+   * One `recordCustomers` for the links; a non-retryable refusal (ids the store will never take) would fail every
+   * retry of the batch: then link by link, leaving out (with a warn line naming only the code) those refused.
+   */
+  private async recordLinks(
+    vault: PrivacyVault,
+    tenant: string,
+    links: readonly CustomerLink[],
+  ): Promise<void> {
+    try {
+      await vault.recordCustomers(tenant, links);
+    } catch (error) {
+      if (!isPrivacyError(error) || error.retryable) throw error;
+      for (const link of links) {
+        try {
+          await vault.recordCustomers(tenant, [link]);
+        } catch (single) {
+          if (!isPrivacyError(single) || single.retryable) throw single;
+          this.deps.logger.warn({ code: single.code }, 'a customer link the key store refuses left out');
+        }
+      }
+    }
   }
 
   /**
@@ -649,10 +765,11 @@ export class RawWebhookNormalizer {
     const state = keys.get(event.tenant, scope);
     if (state?.state === 'active') return sealChatEvent(event, scope, state.key);
     if (state?.state === 'erased') return sealChatEvent(event, scope, 'erased');
-    // fetchEventKeys asked with create: true, which answers every scope: only a bug gets here.
-    throw new PrivacyError(
-      'PRIVACY_KEY_UNAVAILABLE',
-      `no key state for the scope of event ${event.event_id}`,
+    // fetchEventKeys asked with create: true, which answers every scope: only a bug gets here. Not retryable (the
+    // same record would fail again and stall the partition): the record is dead-lettered, still as consumed.
+    throw new NormalizerError(
+      'NORMALIZER_UNEXPECTED',
+      `no key state for the key scope of event ${event.event_id} (${event.type})`,
     );
   }
 
@@ -698,6 +815,19 @@ export function eventBytes(message: Message): { limited: number; sent: number } 
 function keyBytes(key: string | Buffer | null): number {
   if (key === null) return 0;
   return typeof key === 'string' ? Buffer.byteLength(key) : key.length;
+}
+
+/**
+ * What a record is dead-lettered with: a NormalizerError as is (its messages are ours, no values), anything else
+ * as NORMALIZER_UNEXPECTED naming only the error's class and code.
+ */
+function failureOf(error: unknown): NormalizerError {
+  if (error instanceof NormalizerError) return error;
+  return new NormalizerError(
+    'NORMALIZER_UNEXPECTED',
+    `raw record failed unexpectedly: ${describeUnexpected(error)}`,
+    { cause: error },
+  );
 }
 
 /**

@@ -80,9 +80,12 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
     const privacyPool = new pg.Pool({
       connectionString: privacy.databaseUrl,
       max: privacy.poolSize,
-      // A key store that hangs rather than refusing must fail the batch (retryably), not hold it forever.
+      // A key store that hangs rather than refusing must fail the batch (retryably), not hold it forever; and well
+      // within kafkajs' session timeout (30 s), the window heartbeating between calls, or the member is evicted and
+      // the group rebalances. A row lock held by an erasure fails the query after 5 s rather than waiting for it.
       connectionTimeoutMillis: 5_000,
-      query_timeout: 30_000,
+      query_timeout: 10_000,
+      lock_timeout: 5_000,
     });
     pool = privacyPool;
     // An idle connection lost (Postgres restarted) must not crash the process; the next query reconnects.
@@ -130,9 +133,16 @@ export async function startNormalizer(config: NormalizerConfig, logger: Logger):
     metrics,
     vault,
     stop: async () => {
-      await metricsRefresh.stop();
-      await normalizer.stop();
-      await pool?.end();
+      // The pool ends even when stopping the consumer or the refresh throws.
+      try {
+        try {
+          await metricsRefresh.stop();
+        } finally {
+          await normalizer.stop();
+        }
+      } finally {
+        await pool?.end();
+      }
     },
   };
 }

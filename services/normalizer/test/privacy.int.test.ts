@@ -130,6 +130,12 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
   let running: RunningNormalizer;
   const events = new TopicTail();
   const deadLetters = new TopicTail();
+  /** The normalizer's log lines (debug and up), checked for personal values. */
+  const logLines: string[] = [];
+  /** Personal values the tests sent: none may reach a log line. */
+  const personal: string[] = ['Canary Customer'];
+  /** While set, reading the parse limits throws a TypeError quoting it, as a V8 message quotes a value. */
+  let parserFault: string | undefined;
 
   /** The chat events decoded, of the raw record `rawEventId`. */
   const eventsOf = async (rawEventId: string): Promise<SealedEvent[]> => {
@@ -184,8 +190,18 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
       NORMALIZER_DLQ_TOPIC: dlqTopic,
       NORMALIZER_GROUP_ID: groupId,
     });
+    const maxEvents = config.limits.parse.maxEvents;
+    const parse = Object.defineProperty({ ...config.limits.parse }, 'maxEvents', {
+      enumerable: true,
+      get: () => {
+        if (parserFault !== undefined)
+          throw new TypeError(`Cannot create property 'x' on string '${parserFault}'`);
+        return maxEvents;
+      },
+    });
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     // Starts first: it migrates the key store the test's own vault then uses.
-    running = await startNormalizer(config, pino({ level: 'silent' }));
+    running = await startNormalizer({ ...config, limits: { ...config.limits, parse } }, logger);
     vault = new PrivacyVault(pool, privacy);
     await events.start(outTopic);
     await deadLetters.start(dlqTopic);
@@ -204,6 +220,7 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     const chatId = `${run}-C1`;
     const email = `canary.${run}@example.com`;
     const canary = `canary-text-${randomBytes(8).toString('hex')}`;
+    personal.push(email, canary);
     const clear = rawRecord(`${run}-raw-1`, chatId, chatBody(chatId, email, canary));
     const rawValue = await send(await sealed(clear));
     expect(rawValue.includes(canary)).toBe(false);
@@ -390,6 +407,180 @@ describe('normalizer with privacy on (real Kafka, registry, Postgres key store)'
     );
     expect(codes).toEqual(['NORMALIZER_KEY_SCOPE_INVALID']);
     expect(await eventsOf(nul.event_id)).toEqual([]);
+  });
+
+  it('keeps an unexpected error’s message (which may quote opened values) out of the dead letter, the logs and the span', async () => {
+    const chatId = `${run}-C10`;
+    const canary = `fault-canary-${randomBytes(6).toString('hex')}`;
+    const raw = rawRecord(`${run}-raw-fault`, chatId, chatBody(chatId, 'f@example.com', 'fault'));
+    const deadBefore = deadLetters.messages.length;
+    parserFault = canary;
+    try {
+      await send(await sealed(raw));
+      const dead = await waitFor(() => deadLetters.messages[deadBefore], {
+        timeoutMs: 15_000,
+        message: 'the dead letter of the record the parser failed on',
+      });
+      expect(dead.headers?.['dlq.error.code']?.toString()).toBe('NORMALIZER_PARSER_FAILED');
+      expect(dead.headers?.['dlq.error.message']?.toString()).toContain('TypeError');
+      const dlqBytes = Buffer.concat([
+        dead.value!,
+        ...Object.values(dead.headers ?? {}).map((h) => Buffer.from(String(h))),
+      ]);
+      expect(dlqBytes.includes(canary)).toBe(false);
+      expect(logLines.some((line) => line.includes('raw record dead-lettered'))).toBe(true);
+      expect(logLines.filter((line) => line.includes(canary))).toEqual([]);
+    } finally {
+      parserFault = undefined;
+    }
+  });
+
+  it('a replay of old records dates new keys by the records and never moves an existing key’s last activity to now', async () => {
+    const receivedAt = Date.UTC(2021, 0, 10); // ms
+    const fresh = `${run}-R1`;
+    const known = `${run}-R2`;
+    const knownSeen = new Date(Date.UTC(2022, 5, 1));
+    await vault.keysFor(org, [known], { create: true });
+    await pool.query(
+      `update ${privacy.schema}.chat_keys set last_seen_at = $3 where tenant_id = $1 and chat_id = $2`,
+      [org, known, knownSeen],
+    );
+    const old = (eventId: string, chatId: string): RawWebhook => ({
+      ...rawRecord(eventId, chatId, chatBody(chatId, `${eventId}@example.com`, 'old')),
+      received_at: receivedAt * 1000,
+    });
+    // Plain records, as a replay of the pre-privacy log reads them.
+    const a = old(`${run}-raw-replay-1`, fresh);
+    const b = old(`${run}-raw-replay-2`, known);
+    await send(a);
+    await send(b);
+    await waitFor(async () => (await eventsOf(b.event_id)).length > 0 || undefined, {
+      timeoutMs: 15_000,
+      message: 'the replayed records mapped',
+    });
+    const rows = (
+      await pool.query<{ chat_id: string; last_seen_at: Date }>(
+        `select chat_id, last_seen_at from ${privacy.schema}.chat_keys where tenant_id = $1 and chat_id = any($2)`,
+        [org, [fresh, known]],
+      )
+    ).rows;
+    const seen = new Map(rows.map((r) => [r.chat_id, r.last_seen_at.getTime()]));
+    expect(seen.get(fresh)).toBe(receivedAt);
+    expect(seen.get(known)).toBe(knownSeen.getTime());
+  });
+
+  it('asks the key store once per tenant per window (not per record), and a redelivered window not at all', async () => {
+    const org2 = '1c7d5f6a-7a1f-4d66-8e1f-8e2b6c3a2d22';
+    const records: RawWebhook[] = [];
+    for (let n = 0; n < 50; n++) {
+      const tenant = n % 2 === 0 ? org : org2;
+      const chatId = `${run}-W${n}`;
+      records.push({
+        ...rawRecord(`${run}-raw-w${n}`, chatId, chatBody(chatId, `w${n}@example.com`, `w${n}`)),
+        tenant,
+        body: JSON.stringify({ ...chatBody(chatId, `w${n}@example.com`, `w${n}`), organization_id: tenant }),
+      });
+    }
+    // One produce: the records arrive in one batch, one window.
+    const sendAll = async () =>
+      producer.send({
+        topic: rawTopic,
+        acks: -1,
+        messages: records.map((raw) => ({
+          key: `${raw.tenant}|${raw.chat_id}`,
+          value: serde.encode(rawSchema, raw),
+        })),
+      });
+    const queries = () => running.vault!.stats().queries;
+    const before = queries();
+    await sendAll();
+    await waitFor(async () => (await eventsOf(records[49]!.event_id)).length > 0 || undefined, {
+      timeoutMs: 20_000,
+      message: 'the window mapped',
+    });
+    // Per tenant: select, insert, select of the new keys, one recordCustomers transaction.
+    const first = queries() - before;
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(2 * 4);
+    expect(await vault.findChatsOfCustomer(org2, { email: 'w1@example.com' })).toEqual([`${run}-W1`]);
+    // Redelivered (a replay): keys cached, links known to this process: no key-store call.
+    const again = queries();
+    await sendAll();
+    await waitFor(
+      async () =>
+        (await eventsOf(records[49]!.event_id)).length >=
+          2 * parsed(records[49]!, records[49]!.body).length || undefined,
+      { timeoutMs: 20_000, message: 'the redelivered window mapped' },
+    );
+    expect(queries() - again).toBe(0);
+    expect(logLines.filter((line) => /w\d+@example\.com/.test(line))).toEqual([]);
+  });
+
+  it('replay after erasure: a plain record of an erased chat, alone or in a window with its sealed record, yields events with values cleared and no envelope', async () => {
+    const chatId = `${run}-E1`;
+    const canary = `erased-canary-${randomBytes(6).toString('hex')}`;
+    const email = `erased.${run}@example.com`;
+    personal.push(canary, email);
+    const plain = rawRecord(`${run}-raw-e-plain`, chatId, chatBody(chatId, email, canary));
+    const sealedOne = await sealed(rawRecord(`${run}-raw-e-sealed`, chatId, chatBody(chatId, email, canary)));
+    await vault.eraseChats(org, [chatId], { actor: 'test' });
+    // One produce: the sealed-and-erased record and the plain one of the same chat in one window.
+    await producer.send({
+      topic: rawTopic,
+      acks: -1,
+      messages: [sealedOne, plain].map((raw) => ({
+        key: `${org}|${chatId}`,
+        value: serde.encode(rawSchema, raw),
+      })),
+    });
+    const out = await waitFor(
+      async () => {
+        const got = await eventsOf(plain.event_id);
+        return got.length >= parsed(plain, plain.body).length ? got : undefined;
+      },
+      { timeoutMs: 15_000, message: 'the plain record’s events' },
+    );
+    expect(await eventsOf(sealedOne.event_id)).toEqual([]);
+    const posted = out.find((e) => e.type === 'message_posted') as Extract<
+      SealedEvent,
+      { type: 'message_posted' }
+    >;
+    expect(posted.body.message_posted.message.text).toBeNull();
+    for (const event of out) if (event.sealed !== null) expect(event.sealed.envelope).toBeNull();
+    const bytes = Buffer.concat(events.messages.map((m) => m.value!));
+    expect(bytes.includes(canary)).toBe(false);
+    expect(bytes.includes(email)).toBe(false);
+  });
+
+  it('dead-letters a chat id with a lone UTF-16 surrogate (its key would never unwrap) and maps the next record', async () => {
+    const deadBefore = deadLetters.messages.length;
+    const chatId = `${run}-S\ud800`;
+    // JSON.stringify writes the lone surrogate as the escape "\ud800", valid JSON that parses back to it.
+    const bad = rawRecord(`${run}-raw-surrogate`, `${run}-S`, chatBody(chatId, 's@example.com', 'surrogate'));
+    const good = rawRecord(
+      `${run}-raw-after-s`,
+      `${run}-C9`,
+      chatBody(`${run}-C9`, 'g9@example.com', 'good'),
+    );
+    await send(bad);
+    await send(good);
+    await waitFor(async () => (await eventsOf(good.event_id)).length > 0 || undefined, {
+      timeoutMs: 20_000,
+      message: 'the record after the surrogate one mapped',
+    });
+    const codes = await waitFor(
+      () =>
+        deadLetters.messages.length > deadBefore &&
+        deadLetters.messages.slice(deadBefore).map((m) => m.headers?.['dlq.error.code']?.toString()),
+      { timeoutMs: 15_000, message: 'the dead letter' },
+    );
+    expect(codes).toEqual(['NORMALIZER_KEY_SCOPE_INVALID']);
+    expect(await eventsOf(bad.event_id)).toEqual([]);
+  });
+
+  it('logs (debug and up) carry none of the personal values the tests sent', () => {
+    expect(logLines.length).toBeGreaterThan(0);
+    for (const value of personal) expect(logLines.filter((line) => line.includes(value))).toEqual([]);
   });
 });
 

@@ -52,6 +52,48 @@ describe('the chat→customer links the normalizer records', () => {
     ]);
   });
 
+  it('indexes every user the seal treats as personal: participant_added and any kind but agent, bot, system', () => {
+    const links = new Map<string, CustomerLink[]>();
+    customerLinks(
+      [
+        event('thread_started', 'C1', {
+          users: [
+            { id: 'u-1', kind: 'unknown', name: 'U', email: 'u@example.com', present: true },
+            { id: 'b-1', kind: 'bot', name: 'B', email: 'bot@example.com', present: true },
+            { id: 's-1', kind: 'system', name: null, email: 'sys@example.com', present: true },
+          ],
+        }),
+        event('participant_added', 'C2', {
+          user_id: 'cust-late',
+          user_kind: 'customer',
+          user: { id: 'cust-late', kind: 'customer', name: 'L', email: 'late@example.com', present: true },
+          reason: null,
+          requester_id: null,
+        }),
+        event('participant_added', 'C3', {
+          user_id: 'agent-2',
+          user_kind: 'agent',
+          user: { id: 'agent-2', kind: 'agent', name: 'A', email: 'a2@example.com', present: true },
+          reason: null,
+          requester_id: null,
+        }),
+        event('participant_added', 'C4', {
+          user_id: 'x',
+          user_kind: 'customer',
+          user: null,
+          reason: null,
+          requester_id: null,
+        }),
+      ],
+      chatEventKeyScope,
+      links,
+    );
+    expect(links.get('t1')).toEqual([
+      { chatId: 'C1', customerId: 'u-1', email: 'u@example.com' },
+      { chatId: 'C2', customerId: 'cust-late', email: 'late@example.com' },
+    ]);
+  });
+
   it('leaves out what the key store would refuse, and links with nothing to link', () => {
     const links = new Map<string, CustomerLink[]>();
     customerLinks(
@@ -72,6 +114,11 @@ describe('the chat→customer links the normalizer records', () => {
     expect(isKeyStoreId('x'.repeat(257))).toBe(false);
     expect(isKeyStoreId('')).toBe(false);
     expect(isKeyStoreId(null)).toBe(false);
+    // A lone surrogate (valid JSON text "\ud800") is stored as U+FFFD: refused; a pair is fine.
+    expect(isKeyStoreId('X\ud800')).toBe(false);
+    expect(isKeyStoreId('X\udc00Y')).toBe(false);
+    expect(isKeyStoreId('X\ud83d\ude00')).toBe(true);
+    expect(isIndexableEmail('a\ud800@example.com')).toBe(false);
     // Lower-casing lengthens it past 320: the store would refuse the whole call.
     expect(isIndexableEmail('İ'.repeat(300))).toBe(false);
     expect(isIndexableEmail(' A@Example.com ')).toBe(true);
