@@ -134,6 +134,8 @@ async function main(): Promise<void> {
   // Privacy on: every service gets the same master key and e-mail HMAC key (issue 19), local ones unless set.
   const privacy = localPrivacyEnv(process.env, path.join(settings.home, 'data'));
   Object.assign(env, privacy.env);
+  // One key store for every service: the writers (ingest, normalizer) have no database of their own.
+  if ((env.PRIVACY_KEYS ?? '').trim() !== '') env.PRIVACY_DATABASE_URL ??= env.DATABASE_URL;
   if (privacy.file !== undefined)
     say(
       `privacy on with local keys ${privacy.created === true ? 'generated into' : 'from'} ${privacy.file} (losing that file makes the local log's personal data unreadable; set PRIVACY_KEYS yourself, or PRIVACY_KEYS= to turn privacy off)`,
