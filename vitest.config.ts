@@ -15,9 +15,14 @@ const externalStack = Boolean(
 );
 // *.managed.int.test.ts need the managed native stack too (its SASL_SSL listener and throwaway CA).
 const faultFiles = externalStack ? ['**/*.fault.int.test.ts', '**/*.managed.int.test.ts'] : [];
+// Files that stop the broker or Postgres run alone, after the others.
+const stopsTheStack = ['**/*.fault.int.test.ts'];
 
 export default defineConfig({
   test: {
+    // Two cores: at most two test files at once (the integration project's fault files one at a time, below).
+    poolOptions: { forks: { maxForks: 2 } },
+    passWithNoTests: true,
     projects: [
       {
         test: {
@@ -34,15 +39,29 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: integrationFiles,
-          exclude: [...ignored, ...faultFiles],
+          exclude: [...ignored, ...faultFiles, ...stopsTheStack],
           environment: 'node',
           globalSetup: ['./packages/testkit/src/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          // One file at a time: fault-injection tests stop the shared broker or Postgres, and two
-          // cores already host the broker, the registry and Postgres.
+          // Two files at a time: each isolates itself (own topics, groups, schemas); none stops the stack.
+          pool: 'forks',
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'integration-faults',
+          include: externalStack ? [] : stopsTheStack,
+          exclude: ignored,
+          environment: 'node',
+          globalSetup: ['./packages/testkit/src/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // One file at a time, after the others: these stop the shared broker or Postgres.
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
+          sequence: { groupOrder: 1 },
         },
       },
     ],
