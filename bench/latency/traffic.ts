@@ -15,6 +15,7 @@ import {
   simulateTraffic,
   simulatedTenant,
   webhookKind,
+  type Delivery,
   type SimulatedTenant,
 } from '@livechat-pipeline/traffic-simulator';
 
@@ -66,44 +67,54 @@ export function generateTraffic(options: {
   /** Emissions mentioning each LiveChat event id (tenant|chat|event): measured only when one does. */
   const mentions = new Map<string, number>();
   const mention = (key: string): void => void mentions.set(key, (mentions.get(key) ?? 0) + 1);
-  for (let round = 0; webhooks.length < options.count; round++) {
+  // Two streams of whole chats, v3 and v2, interleaved webhook by webhook so the v2 share holds at every moment
+  // of the run (a round of 400 chats is thousands of webhooks: taking whole rounds would send one format at a time).
+  const streams = { v3: { round: 0, queue: [] as Delivery[] }, v2: { round: 0, queue: [] as Delivery[] } };
+  const nextOf = (format: 'v2' | 'v3'): Delivery => {
+    const stream = streams[format];
+    while (stream.queue.length === 0) {
+      const round = stream.round++;
+      stream.queue = simulateTraffic({
+        seed: options.seed * 100_003 + round * 2 + (format === 'v2' ? 1 : 0),
+        chats: 400,
+        format,
+        tenants,
+        secretKey: LOCAL_DEV_SECRET_KEY,
+      }).deliveries.reverse(); // popped from the end: in arrival order
+    }
+    const next = stream.queue.pop();
+    if (next === undefined) throw new Error('the traffic simulator rendered no webhook');
+    return next;
+  };
+  while (webhooks.length < options.count) {
     const format = byFormat.v2 < options.v2Share * (webhooks.length + 1) ? 'v2' : 'v3';
-    const traffic = simulateTraffic({
-      seed: options.seed * 100_003 + round,
-      chats: 400,
-      format,
-      tenants,
-      secretKey: LOCAL_DEV_SECRET_KEY,
-    });
-    for (const delivery of traffic.deliveries) {
-      if (webhooks.length >= options.count) break;
-      byFormat[delivery.format] += 1;
-      const body = delivery.body as unknown as Json;
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (delivery.format === 'v2') headers['authorization'] = LOCAL_DEV_BASIC_AUTH;
-      webhooks.push({ body: JSON.stringify(body), headers });
-      if (delivery.format !== 'v3' || delivery.duplicateOf !== undefined) continue;
-      const tenant = text(body['organization_id']);
-      const payload = asObject(body['payload']);
-      const kind = webhookKind(delivery);
-      if (tenant === undefined || payload === undefined) continue;
-      if (kind === 'incoming_chat') {
-        const chat = asObject(payload['chat']);
-        const events = asObject(chat?.['thread'])?.['events'];
-        if (Array.isArray(events))
-          for (const event of events)
-            mention(`${tenant}|${text(chat?.['id'])}|${text(asObject(event)?.['id'])}`);
-      } else if (kind === 'incoming_event') {
-        const chatId = text(payload['chat_id']);
-        const threadId = text(payload['thread_id']);
-        const eventId = text(asObject(payload['event'])?.['id']);
-        if (chatId === undefined || threadId === undefined || eventId === undefined) continue;
-        mention(`${tenant}|${chatId}|${eventId}`);
-        const rawEventId = createHash('sha256')
-          .update(`v3|${tenant}|${chatId}|${threadId}|${eventId}|incoming_event`)
-          .digest('hex');
-        candidates.push({ index: webhooks.length - 1, row: { tenant, chatId, eventId, rawEventId } });
-      }
+    const delivery = nextOf(format);
+    byFormat[delivery.format] += 1;
+    const body = delivery.body as unknown as Json;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (delivery.format === 'v2') headers['authorization'] = LOCAL_DEV_BASIC_AUTH;
+    webhooks.push({ body: JSON.stringify(body), headers });
+    if (delivery.format !== 'v3' || delivery.duplicateOf !== undefined) continue;
+    const tenant = text(body['organization_id']);
+    const payload = asObject(body['payload']);
+    const kind = webhookKind(delivery);
+    if (tenant === undefined || payload === undefined) continue;
+    if (kind === 'incoming_chat') {
+      const chat = asObject(payload['chat']);
+      const events = asObject(chat?.['thread'])?.['events'];
+      if (Array.isArray(events))
+        for (const event of events)
+          mention(`${tenant}|${text(chat?.['id'])}|${text(asObject(event)?.['id'])}`);
+    } else if (kind === 'incoming_event') {
+      const chatId = text(payload['chat_id']);
+      const threadId = text(payload['thread_id']);
+      const eventId = text(asObject(payload['event'])?.['id']);
+      if (chatId === undefined || threadId === undefined || eventId === undefined) continue;
+      mention(`${tenant}|${chatId}|${eventId}`);
+      const rawEventId = createHash('sha256')
+        .update(`v3|${tenant}|${chatId}|${threadId}|${eventId}|incoming_event`)
+        .digest('hex');
+      candidates.push({ index: webhooks.length - 1, row: { tenant, chatId, eventId, rawEventId } });
     }
   }
   let measured = 0;
