@@ -44,6 +44,7 @@ import { pace } from './latency/pacer.js';
 import { VisibilityWatch } from './latency/visibility.js';
 import { StageTimestamps } from './latency/stages.js';
 import { runNames, startServices, tuningFromShell, type Endpoints } from './latency/services.js';
+import { batchFigures, scrape, type Scrape } from './latency/metrics.js';
 import { describeMs, distribution, latencyFigureRows, latencyWithMissing } from './latency/summary.js';
 
 const logger = pino({ level: 'warn', base: { bench: 'latency' } }, destination(2));
@@ -124,6 +125,13 @@ async function main(): Promise<number> {
     const httpMs: number[] = [];
     let cpu: CpuSampler | undefined;
     let serviceCpuAtStart: Record<string, number> = {};
+    const scrapeAll = (): Promise<Scrape[]> =>
+      Promise.all([
+        scrape(services.metricsUrls.ingest),
+        scrape(services.metricsUrls.normalizer),
+        scrape(services.metricsUrls.transcripts),
+      ]);
+    let metricsAtStart: Promise<Scrape[]> = Promise.resolve([]);
     const interval = 1000 / settings.rate;
     progress(
       `sending ${warmupCount} webhooks of warm-up then ${measuredCount} measured, at ${rate(settings.rate)}/s over ${settings.connections} connections…`,
@@ -138,6 +146,7 @@ async function main(): Promise<number> {
       request: (n) => {
         if (n === warmupCount) {
           cpu = new CpuSampler();
+          metricsAtStart = scrapeAll();
           serviceCpuAtStart = Object.fromEntries(
             Object.entries(services.pids).map(([name, pid]) => [name, cpuSeconds(pid)]),
           );
@@ -189,6 +198,41 @@ async function main(): Promise<number> {
     }
     await watch.stop();
     const crashed = services.exited();
+    const [ingestBefore, normalizerBefore, transcriptsBefore] = await metricsAtStart;
+    const [ingestAfter, normalizerAfter, transcriptsAfter] = await scrapeAll();
+    const batches = (
+      before: Scrape | undefined,
+      after: Scrape | undefined,
+      histogram: string,
+      records: string,
+    ) =>
+      before === undefined || after === undefined
+        ? undefined
+        : batchFigures(before, after, histogram, records);
+    const batchLines = [
+      [
+        'ingest produce',
+        batches(ingestBefore, ingestAfter, 'ingest_produce_latency_seconds', 'ingest_batch_records_sum'),
+      ],
+      [
+        'normalizer',
+        batches(
+          normalizerBefore,
+          normalizerAfter,
+          'normalizer_batch_seconds',
+          'normalizer_raw_records_total',
+        ),
+      ],
+      [
+        'transcripts',
+        batches(
+          transcriptsBefore,
+          transcriptsAfter,
+          'postgres_consumer_batch_duration_seconds',
+          'postgres_consumer_events_total',
+        ),
+      ],
+    ] as const;
 
     // stage timestamps: let the stage consumer catch up with what became visible
     if (stages !== undefined) {
@@ -302,6 +346,14 @@ async function main(): Promise<number> {
         );
       }
     }
+    out(
+      `services' batches from the measured window's start until the last row was visible (their /metrics):`,
+    );
+    for (const [name, b] of batchLines)
+      if (b !== undefined)
+        out(
+          `  ${name}: ${fmt(b.batches, 0)} batches, ${fmt(b.records / b.batches, 1)} records each, ${fmt(b.meanBatchMs, 1)} ms each on average`,
+        );
     out();
     const rows = latencyFigureRows(m);
     for (const line of renderFigureTable(rows, loadBefore, machineLoad())) out(line);

@@ -71,6 +71,8 @@ export interface RunningServices {
   readonly ingestPort: number;
   readonly logDir: string;
   readonly pids: Readonly<Record<string, number>>;
+  /** Each service's Prometheus endpoint. */
+  readonly metricsUrls: Readonly<Record<'ingest' | 'normalizer' | 'transcripts', string>>;
   /** A service that exited on its own (it crashed), or undefined. */
   exited(): string | undefined;
   stop(): Promise<void>;
@@ -192,6 +194,11 @@ export async function startServices(e: Endpoints, names: RunNames): Promise<Runn
   return {
     ingestPort: ports.ingest,
     logDir,
+    metricsUrls: {
+      ingest: `http://127.0.0.1:${ports.ingestOperations}/metrics`,
+      normalizer: `http://127.0.0.1:${ports.normalizer}/metrics`,
+      transcripts: `http://127.0.0.1:${ports.transcripts}/metrics`,
+    },
     pids: Object.fromEntries([...children].map(([name, child]) => [name, child.pid ?? 0])),
     exited: () => (exitedOnItsOwn.length > 0 ? exitedOnItsOwn.join(', ') : undefined),
     stop,
