@@ -143,6 +143,7 @@ async function main(): Promise<number> {
       rate: settings.rate,
       count: total,
       connections: settings.connections,
+      maxConnections: Math.max(settings.connections, settings.maxConnections),
       request: (n) => {
         if (n === warmupCount) {
           cpu = new CpuSampler();
@@ -179,7 +180,7 @@ async function main(): Promise<number> {
         `${name} ${fmt((cpuSeconds(pid) - (serviceCpuAtStart[name] ?? Number.NaN)) / sendSeconds, 2)}`,
     );
     progress(
-      `sent ${run.sent} (queued for a connection: ${run.queued}, pacer lag up to ${fmt(run.maxLagMs, 1)} ms); waiting for the answers and the rows…`,
+      `sent ${run.sent} (up to ${run.peakConnections} connections, ${run.queued} waited for one, pacer lag up to ${fmt(run.maxLagMs, 1)} ms); waiting for the answers and the rows…`,
     );
     const answersBy = nowMs() + 30_000;
     while (answered + errors < run.sent && nowMs() < answersBy) await sleep(5);
@@ -280,7 +281,7 @@ async function main(): Promise<number> {
       durationS: settings.durationS,
       sent: run.sent - warmupCount,
       sendSeconds,
-      connections: settings.connections,
+      connections: run.peakConnections,
       non2xx,
       errors,
       unanswered,
@@ -301,7 +302,7 @@ async function main(): Promise<number> {
       `traffic: ${traffic.webhooks.length} webhooks (v3 ${traffic.byFormat.v3}, v2 ${traffic.byFormat.v2}), ${traffic.measured} measurable of which ${d.count} in the measured window`,
     );
     out(
-      `send rate: ${fmt(m.sent / Math.max(m.durationS, m.sendSeconds), 1)}/s achieved (target ${rate(settings.rate)}/s); pacer: ${run.queued} requests waited for a connection, lag up to ${fmt(run.maxLagMs, 1)} ms`,
+      `send rate: ${fmt(m.sent / Math.max(m.durationS, m.sendSeconds), 1)}/s achieved (target ${rate(settings.rate)}/s); pacer: up to ${run.peakConnections} connections, ${run.queued} requests waited for one, lag up to ${fmt(run.maxLagMs, 1)} ms`,
     );
     out(
       `answers: ${answered} (${non2xx} non-2xx${firstStatuses.size > 0 ? `, e.g. ${[...firstStatuses].map(([n, s]) => `#${n}: ${s}`).join(', ')}` : ''}), ${errors} lost, ${unanswered} unanswered`,

@@ -1,6 +1,7 @@
 /**
  * An open-loop pacer: request n is due at start + n / rate (checked on a 1 ms tick) and goes out on a free
- * keep-alive connection (or waits for one: counted as `queued`). Each answer is reported with its wall-clock time
+ * keep-alive connection, or on a new one when all are busy (LiveChat does not wait for one answer before sending
+ * the next webhook), up to `maxConnections`; only beyond that does a request wait (counted as `queued`). Each answer is reported with its wall-clock time
  * (nowMs), so the caller can time what happens after the 200. Minimal HTTP/1.1 over raw sockets, like the
  * ingest benchmark's pacer (services/ingest/bench/paced-load.ts, which a script here cannot import): the client
  * costs little CPU, and answers need a content-length (fastify always sends one).
@@ -14,7 +15,10 @@ export interface PaceOptions {
   readonly path: string;
   readonly rate: number;
   readonly count: number;
+  /** Connections opened up front. */
   readonly connections: number;
+  /** The most ever open: a due request beyond them waits for a free one. */
+  readonly maxConnections: number;
   readonly request: (n: number) => {
     readonly body: string;
     readonly headers: Readonly<Record<string, string>>;
@@ -33,6 +37,8 @@ export interface PaceResult {
   readonly sent: number;
   /** Requests that found no free connection when due. */
   readonly queued: number;
+  /** The most connections open at once. */
+  readonly peakConnections: number;
   /** The most any request was written after its due time (ms): the pacer's own lag. */
   readonly maxLagMs: number;
 }
@@ -110,6 +116,7 @@ export async function pace(options: PaceOptions): Promise<PaceRun> {
   const all = new Set<Connection>();
   let stopped = false;
   let queued = 0;
+  let peakConnections = 0;
   let maxLagMs = 0;
   let lastSentAtMs = 0;
   const interval = 1000 / options.rate;
@@ -163,8 +170,10 @@ export async function pace(options: PaceOptions): Promise<PaceRun> {
         );
         const pending: Pending = { n, payload };
         n++;
-        const conn = idle.pop();
-        if (conn !== undefined) write(conn, pending);
+        const conn = idle.pop() ?? (all.size < options.maxConnections ? open() : undefined);
+        peakConnections = Math.max(peakConnections, all.size);
+        if (conn !== undefined)
+          write(conn, pending); // a new socket buffers the write until it is connected
         else {
           queued++;
           backlog.push(pending);
@@ -182,6 +191,7 @@ export async function pace(options: PaceOptions): Promise<PaceRun> {
     lastSentAtMs,
     sent: n,
     queued,
+    peakConnections,
     maxLagMs,
     close: () => {
       stopped = true;

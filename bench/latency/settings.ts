@@ -13,7 +13,9 @@ export const USAGE = `pnpm bench:latency [flags]
   --warmup-s N      seconds sent at the same rate before, not counted (default 5)
   --deadline-s N    a webhook not visible this long after its 200 is missing and counts as this (default 30)
   --poll-ms N       the visibility poll's period: one query for every pending webhook (default 15)
-  --connections N   keep-alive connections to the ingest (default 32)
+  --connections N   keep-alive connections opened up front (default 32); more are opened when all are busy
+  --max-connections N
+                    the most open at once (default 2000; beyond, a due request waits and the rate may be MISSED)
   --v2-share F      share of webhooks in v2 format (default 0.1; only v3 messages are measured, see the doc)
   --seed N          traffic seed (default 1)
   --no-stages       do not read the raw and chat-events topics for the per-stage breakdown
@@ -29,6 +31,7 @@ const { values: flags } = parseArgs({
     'deadline-s': { type: 'string', default: '30' },
     'poll-ms': { type: 'string', default: '15' },
     connections: { type: 'string', default: '32' },
+    'max-connections': { type: 'string', default: '2000' },
     'v2-share': { type: 'string', default: '0.1' },
     seed: { type: 'string', default: '1' },
     'no-stages': { type: 'boolean', default: false },
@@ -62,6 +65,7 @@ export const settings = {
   deadlineMs: positive('deadline-s', flags['deadline-s']) * 1000,
   pollMs: positive('poll-ms', flags['poll-ms']),
   connections: Math.floor(positive('connections', flags.connections)),
+  maxConnections: Math.floor(positive('max-connections', flags['max-connections'])),
   v2Share: Number(flags['v2-share']),
   seed: Math.floor(positive('seed', flags.seed)),
   stages: !flags['no-stages'],

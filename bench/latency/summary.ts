@@ -84,7 +84,7 @@ export function latencyFigureRows(m: LatencyMeasurement): FigureRow[] {
       figure: 'send rate (webhooks/s)',
       value: rate(achieved),
       target: `>= ${rate(m.targetRate)}`,
-      anchor: `${m.sent} webhooks in ${fmt(m.sendSeconds, 2)} s (paced for ${fmt(m.durationS, 0)} s over ${m.connections} keep-alive connections)`,
+      anchor: `${m.sent} webhooks in ${fmt(m.sendSeconds, 2)} s (paced for ${fmt(m.durationS, 0)} s, up to ${m.connections} keep-alive connections)`,
       verdict: verdictOf(achieved >= m.targetRate, invalid),
       ...reason,
     },
