@@ -216,6 +216,10 @@ async function main(): Promise<number> {
         batches(ingestBefore, ingestAfter, 'ingest_produce_latency_seconds', 'ingest_batch_records_sum'),
       ],
       [
+        'ingest seal (privacy key look-up + encryption)',
+        batches(ingestBefore, ingestAfter, 'ingest_privacy_seal_seconds', 'ingest_batch_records_sum'),
+      ],
+      [
         'normalizer',
         batches(
           normalizerBefore,

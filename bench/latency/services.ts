@@ -59,7 +59,7 @@ export function runNames(suffix: string): RunNames {
 export function tuningFromShell(env: NodeJS.ProcessEnv = process.env): string[] {
   return Object.keys(env)
     .filter((name) =>
-      /^(INGEST_(BATCH_|PRODUCERS|REQUEST_DEADLINE|SPOOL_AFTER)|NORMALIZER_PARTITIONS|TRANSCRIPTS_(PARTITIONS|FETCH|POOL)|PRIVACY_KEY_CACHE)/.test(
+      /^(INGEST_(BATCH_|PRODUCERS|REQUEST_DEADLINE|SPOOL_AFTER|PRIVACY_|PG_)|NORMALIZER_(PARTITIONS|PRIVACY_)|TRANSCRIPTS_(PARTITIONS|FETCH|POOL|PRIVACY_|PG_)|PRIVACY_KEY_CACHE)/.test(
         name,
       ),
     )
