@@ -325,7 +325,7 @@ async function main(): Promise<number> {
         `stages (Kafka CreateTime, whole ms; ${split.normalizer.length} of ${visibleMs.length} visible webhooks matched on chat-events, ${split.rawTo200.length} on the raw topic, ${stages.decodeErrors} undecodable records):`,
       );
       out(
-        `  raw record produced -> 200 (ingest: broker ack + answer): ${describeMs(distribution(split.rawTo200))}`,
+        `  raw record produced -> 200 (ingest: broker ack + answer; negative: answered from the on-disk spool, produced on its drain): ${describeMs(distribution(split.rawTo200))}`,
       );
       out(
         `  200 -> chat event produced (normalizer: fetch + open + parse + seal + produce): ${describeMs(distribution(split.normalizer))}`,
