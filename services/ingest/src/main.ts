@@ -8,7 +8,7 @@ import { createIngestDeps } from './deps.js';
 import { createLogger } from './logger.js';
 import { createIngestMetrics } from './metrics.js';
 import { createIngestOperationsServer } from './operations.js';
-import { runPrimary, serveWorkerOperations, workerIndex } from './workers.js';
+import { announceListening, runPrimary, serveWorkerOperations, workerIndex } from './workers.js';
 
 runMain(
   'ingest',
@@ -48,6 +48,7 @@ runMain(
       await once(operations, 'listening');
     }
     const address = await app.listen({ host: config.http.host, port: config.http.port });
+    if (worker !== undefined) announceListening();
     logger.info(
       {
         address,

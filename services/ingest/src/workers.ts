@@ -21,6 +21,14 @@ import { publicReport, type ReadinessProbe } from './readiness.js';
  * the whole group, and no webhook is answered by a half-started group.
  */
 
+/** A worker's message to the primary once its public port listens. */
+const LISTENING = 'ingest:listening';
+
+/** In a worker: tells the primary that this worker listens (the primary starts the next ones then). */
+export function announceListening(): void {
+  process.send?.({ type: LISTENING });
+}
+
 /** The worker's index (0..N-1), set by the primary in the worker's environment. */
 export const WORKER_INDEX_VARIABLE = 'INGEST_WORKER_INDEX';
 
@@ -54,6 +62,8 @@ export function workerEnv(config: IngestConfig, index: number): Record<string, s
  * this worker's metrics (prom-client's cluster aggregation, over the IPC channel).
  */
 export function serveWorkerOperations(readiness: ReadinessProbe, registry: Registry): void {
+  // Constructing one in a worker installs prom-client's answer to the primary's metrics requests.
+  new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
   process.on('message', (message: unknown) => {
     const m = message as Partial<ReadyzRequest> | null;
@@ -157,7 +167,7 @@ export async function runPrimary(config: IngestConfig, logger: Logger): Promise<
     process.exit(exitCode);
   };
 
-  for (let i = 0; i < config.workers; i++) {
+  const fork = (i: number): Worker => {
     const worker = cluster.fork(workerEnv(config, i));
     workers.set(i, worker);
     worker.once('exit', (code, signal) => {
@@ -170,12 +180,26 @@ export async function runPrimary(config: IngestConfig, logger: Logger): Promise<
       }
       if (stopping && workers.size === 0) finish();
     });
-  }
+    return worker;
+  };
   process.once('SIGTERM', () => stopAll(0));
   process.once('SIGINT', () => stopAll(0));
-
   operations.listen(config.operations.port, config.operations.host);
   await once(operations, 'listening');
+
+  // Worker 0 alone first: it creates the topic and registers the schema, which concurrent first starts would race
+  // for (the registry refuses a second concurrent registration of a new subject); then the others together.
+  const first = fork(0);
+  const firstListening = await Promise.race([
+    new Promise<boolean>((resolve) =>
+      first.on('message', (m: unknown) => {
+        if ((m as { type?: unknown } | null)?.type === LISTENING) resolve(true);
+      }),
+    ),
+    once(first, 'exit').then(() => false),
+  ]);
+  if (!firstListening || stopping) return;
+  for (let i = 1; i < config.workers; i++) fork(i);
   logger.info(
     {
       workers: config.workers,

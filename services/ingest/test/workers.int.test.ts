@@ -47,7 +47,10 @@ function post(port: number, body: string): Promise<{ status: number; body: strin
 async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
   const started = Date.now();
   for (;;) {
-    const value = await check().catch(() => undefined);
+    const value = await check().catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith('the ingest exited')) throw error;
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
@@ -93,6 +96,7 @@ describe('INGEST_WORKERS=2: two ingest processes behind one port', () => {
 
       // Ready only when both workers are (the primary asks each).
       const ready = await until('the group ready', 90_000, async () => {
+        if (child?.exitCode !== null) throw new Error(`the ingest exited with ${child?.exitCode}`);
         const res = await fetch(`http://127.0.0.1:${operationsPort}/readyz`);
         return res.status === 200
           ? ((await res.json()) as { workers: { worker: number; ok: boolean }[] })
