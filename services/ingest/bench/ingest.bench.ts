@@ -32,10 +32,10 @@
  * with encryption on; `both` also starts a second ingest with encryption off and measures its peak right after the
  * main one's, under the same load: the table gets the on/off ratio (target >= 0.9x); `off` runs everything without.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +65,22 @@ const positive = (name: string, fallback: number): number => {
   return value;
 };
 const CONNECTIONS = Math.floor(positive('BENCH_CONNECTIONS', 50));
+/**
+ * BENCH_PROCESSES=N (N > 1): the multi-process answer, N ingest workers behind one port (INGEST_WORKERS=N) against
+ * N bare fastify workers behind one port (the same node:cluster model); RSS and CPU are summed over each side's
+ * processes (the cluster's primary included).
+ */
+const PROCESSES = Math.floor(positive('BENCH_PROCESSES', 1));
+/**
+ * BENCH_INGEST_RUN: how the ingest process is run. `tsx` (default, as `npm start` runs it today:
+ * `node --import tsx src/main.ts`) or `dist` (the bundle of `pnpm --filter @livechat-pipeline/ingest build`,
+ * `node dist/main.js`, built by the bench first).
+ */
+const INGEST_RUN = ((): 'tsx' | 'dist' => {
+  const value = process.env['BENCH_INGEST_RUN'] ?? 'tsx';
+  if (value === 'tsx' || value === 'dist') return value;
+  throw new Error(`BENCH_INGEST_RUN must be tsx or dist, got "${value}"`);
+})();
 /** Seconds per measured run (BENCH_DURATION_S=2 checks that a run completes; its figures mean little). */
 const DURATION_S = positive('BENCH_DURATION_S', 8);
 const PRODUCERS = process.env['BENCH_PRODUCERS'];
@@ -223,9 +239,10 @@ function startChild(script: string, env: Readonly<Record<string, string>>): Chil
   const flags = isIngest
     ? [...NODE_FLAGS, ...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])]
     : [];
-  // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx), one process per server.
+  // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx; BENCH_INGEST_RUN=dist: start:dist).
   const childEnv = isIngest ? benchIngestEnv(process.env, env) : { ...process.env, ...env };
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
+  const entry = isIngest && INGEST_RUN === 'dist' ? [here('../dist/main.js')] : ['--import', 'tsx', script];
+  const child = spawn(process.execPath, [...flags, ...entry], {
     cwd: here('..'),
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -259,6 +276,30 @@ async function waitReady(
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url} not ready within ${timeoutMs} ms`);
+}
+
+/** The process and its children (BENCH_PROCESSES > 1: the cluster's primary and its workers). */
+function processTree(pid: number): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
+        .split(' ')
+        .filter((c) => c !== '');
+    } catch {
+      return [];
+    }
+  });
+  return [pid, ...children.flatMap((c) => processTree(Number(c)))];
+}
+
+/** VmHWM or VmRSS summed over the process tree (one process: its own). */
+function treeVm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  return processTree(pid).reduce((sum, p) => sum + vm(p, field), 0);
+}
+
+/** CPU seconds (user + system) of the process tree so far (children that exited are not counted). */
+function treeCpuSeconds(pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0);
 }
 
 function vm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
@@ -330,6 +371,10 @@ async function main(): Promise<number> {
       `INGEST_LOG_LEVEL=${process.env['INGEST_LOG_LEVEL']} ignored: the ingest runs at npm start's default, info`,
     );
 
+  if (INGEST_RUN === 'dist') {
+    const built = spawnSync(process.execPath, ['--import', 'tsx', here('../build.ts')], { stdio: 'inherit' });
+    if (built.status !== 0) throw new Error(`the ingest build failed (exit ${built.status})`);
+  }
   const spoolDir = mkdtempSync(join(tmpdir(), 'bench-ingest-spool-'));
   const ingest = startChild(here('../src/main.ts'), {
     INGEST_SPOOL_DIR: spoolDir,
@@ -340,6 +385,7 @@ async function main(): Promise<number> {
     RAW_WEBHOOK_TOPIC: topic,
     ...(PRODUCERS === undefined ? {} : { INGEST_PRODUCERS: PRODUCERS }),
     ...(LINGER_MS === undefined ? {} : { INGEST_BATCH_LINGER_MS: LINGER_MS }),
+    ...(PROCESSES > 1 ? { INGEST_WORKERS: String(PROCESSES) } : {}),
     ...(PRIVACY === 'off' ? {} : PRIVACY_ENV),
   });
   // BENCH_PRIVACY=both: the same ingest with encryption off, on ports, a spool and a topic of its own.
@@ -357,6 +403,7 @@ async function main(): Promise<number> {
           RAW_WEBHOOK_TOPIC: `${topic}-off`,
           ...(PRODUCERS === undefined ? {} : { INGEST_PRODUCERS: PRODUCERS }),
           ...(LINGER_MS === undefined ? {} : { INGEST_BATCH_LINGER_MS: LINGER_MS }),
+          ...(PROCESSES > 1 ? { INGEST_WORKERS: String(PROCESSES) } : {}),
         })
       : undefined;
   const stopIngestOff = async (): Promise<void> => {
@@ -367,7 +414,10 @@ async function main(): Promise<number> {
     child.kill('SIGTERM');
     await exited;
   };
-  const bare = startChild(here('./bare-server.ts'), { BARE_PORT: String(barePort) });
+  const bare = startChild(here('./bare-server.ts'), {
+    BARE_PORT: String(barePort),
+    ...(PROCESSES > 1 ? { BARE_WORKERS: String(PROCESSES) } : {}),
+  });
   try {
     await Promise.all([
       waitReady(`http://127.0.0.1:${operationsPort}/readyz`, ingest),
@@ -395,11 +445,11 @@ async function main(): Promise<number> {
 
     const bareRun = await load(bareUrl);
     const loadPeak = load1();
-    const cpuBefore = cpuSeconds(ingest.pid ?? 0);
+    const cpuBefore = treeCpuSeconds(ingest.pid ?? 0);
     const peakStartMicros = Number(process.hrtime.bigint() / 1000n);
     const ingestRun = await load(ingestUrl);
     const peakEndMicros = Number(process.hrtime.bigint() / 1000n);
-    const cpuPeak = cpuSeconds(ingest.pid ?? 0) - cpuBefore;
+    const cpuPeak = treeCpuSeconds(ingest.pid ?? 0) - cpuBefore;
     // The peak run's window on the monotonic clock of the profile's timestamps (bench/profile-summary.ts reads it).
     const profDir = process.env['BENCH_CPU_PROF_DIR'];
     if (profDir !== undefined)
@@ -417,9 +467,9 @@ async function main(): Promise<number> {
     let ingestOffRun: RunSummary | undefined;
     let cpuPeakOff = 0;
     if (ingestOffUrl !== undefined && ingestOff !== undefined) {
-      const cpuOffBefore = cpuSeconds(ingestOff.pid ?? 0);
+      const cpuOffBefore = treeCpuSeconds(ingestOff.pid ?? 0);
       ingestOffRun = await load(ingestOffUrl);
-      cpuPeakOff = cpuSeconds(ingestOff.pid ?? 0) - cpuOffBefore;
+      cpuPeakOff = treeCpuSeconds(ingestOff.pid ?? 0) - cpuOffBefore;
       await stopIngestOff();
     }
     const halfRate = Math.max(1, Math.floor(ingestRun.rps / 2));
@@ -434,8 +484,9 @@ async function main(): Promise<number> {
       body: (n) => webhookBody(2_000_000 + n),
     });
     const halfRun = summarizeRun(paced.sample, LIVECHAT_TIMEOUT_MS);
-    const peakRssMb = vm(ingest.pid ?? 0, 'VmHWM');
-    const rssMb = vm(ingest.pid ?? 0, 'VmRSS');
+    const peakRssMb = treeVm(ingest.pid ?? 0, 'VmHWM');
+    const bareRssMb = treeVm(bare.pid ?? 0, 'VmHWM');
+    const rssMb = treeVm(ingest.pid ?? 0, 'VmRSS');
     const metrics = await (await fetch(`http://127.0.0.1:${operationsPort}/metrics`)).text();
     const batches = /^ingest_batch_records_count (\d+)/m.exec(metrics)?.[1];
     const records = /^ingest_batch_records_sum (\d+)/m.exec(metrics)?.[1];
@@ -463,7 +514,7 @@ async function main(): Promise<number> {
     console.log('');
     console.log('==================== ingest benchmark summary ====================');
     console.log(
-      `settings           : body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}, log level info`,
+      `settings           : ingest run ${INGEST_RUN === 'dist' ? 'from the bundle, node dist/main.js (start:dist)' : 'with node --import tsx src/main.ts (start)'}, ${PROCESSES > 1 ? `${PROCESSES} processes each side (node:cluster, INGEST_WORKERS / BARE_WORKERS), ` : ''}body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}, log level info`,
     );
     console.log(
       `configuration      : ${CONFIG_DIFFERENCES.length === 0 ? "npm start's (log level info, spool on, node --max-semi-space-size=4, every other default)" : `NOT npm start's: ${CONFIG_DIFFERENCES.join(', ')}`}`,
@@ -489,7 +540,9 @@ async function main(): Promise<number> {
     console.log(
       `ingest CPU at peak : ${((cpuPeak / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeak * 1e6) / Math.max(1, ingestRun.ok)).toFixed(0)} µs per 2xx request`,
     );
-    console.log(`ingest RSS         : ${peakRssMb.toFixed(1)} MB peak (VmHWM), now ${rssMb.toFixed(1)} MB`);
+    console.log(
+      `ingest RSS         : ${peakRssMb.toFixed(1)} MB peak (VmHWM${PROCESSES > 1 ? `, summed over the primary and ${PROCESSES} workers` : ''}), now ${rssMb.toFixed(1)} MB; bare route ${bareRssMb.toFixed(1)} MB peak`,
+    );
     console.log(
       `ingest log         : ${stdoutLines.get(ingest) ?? 0} lines on stdout (level info: one per accepted webhook)`,
     );
@@ -507,7 +560,8 @@ async function main(): Promise<number> {
       peakRssMb,
       deadlineMs: LIVECHAT_TIMEOUT_MS,
       configDifferences: CONFIG_DIFFERENCES,
-      targets: { ratio: 0.5, p99Ms: 20, rssMb: 150 },
+      processes: PROCESSES,
+      targets: { ratio: 0.5, p99Ms: 20, rssMb: 150 * PROCESSES },
     });
     if (ingestOffRun)
       rows.push(
