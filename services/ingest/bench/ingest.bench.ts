@@ -278,18 +278,25 @@ async function waitReady(
   throw new Error(`${url} not ready within ${timeoutMs} ms`);
 }
 
-/** The process and its children (BENCH_PROCESSES > 1: the cluster's primary and its workers). */
+/** The process and its descendants (BENCH_PROCESSES > 1: the cluster's primary and its workers), from /proc. */
 function processTree(pid: number): number[] {
-  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
-        .split(' ')
-        .filter((c) => c !== '');
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
     } catch {
-      return [];
+      // exited meanwhile
     }
-  });
-  return [pid, ...children.flatMap((c) => processTree(Number(c)))];
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of parents.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
 }
 
 /** VmHWM or VmRSS summed over the process tree (one process: its own). */
