@@ -498,6 +498,10 @@ async function main(): Promise<number> {
     const batches = /^ingest_batch_records_count (\d+)/m.exec(metrics)?.[1];
     const records = /^ingest_batch_records_sum (\d+)/m.exec(metrics)?.[1];
     const producers = /^ingest_producers (\d+)/m.exec(metrics)?.[1] ?? PRODUCERS ?? 'default';
+    // Where the RSS is (after the peak and half-rate runs): V8's heap and the memory outside it that V8 knows of.
+    const mb = (name: string) =>
+      (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN) / 1024 / 1024).toFixed(1);
+    const memoryLine = `heap total ${mb('ingest_nodejs_heap_size_total_bytes')} MB (used ${mb('ingest_nodejs_heap_size_used_bytes')} MB), external ${mb('ingest_nodejs_external_memory_bytes')} MB, resident ${mb('ingest_process_resident_memory_bytes')} MB${PROCESSES > 1 ? ' (summed over the workers)' : ''}`;
 
     const spoolRunLines: string[] = [];
     let spoolSummary: string[] = [];
@@ -550,6 +554,7 @@ async function main(): Promise<number> {
     console.log(
       `ingest RSS         : ${peakRssMb.toFixed(1)} MB peak (VmHWM${PROCESSES > 1 ? `, summed over the primary and ${PROCESSES} workers` : ''}), now ${rssMb.toFixed(1)} MB; bare route ${bareRssMb.toFixed(1)} MB peak`,
     );
+    console.log(`ingest memory      : ${memoryLine}`);
     console.log(
       `ingest log         : ${stdoutLines.get(ingest) ?? 0} lines on stdout (level info: one per accepted webhook)`,
     );
