@@ -72,14 +72,14 @@ const CONNECTIONS = Math.floor(positive('BENCH_CONNECTIONS', 50));
  */
 const PROCESSES = Math.floor(positive('BENCH_PROCESSES', 1));
 /**
- * BENCH_INGEST_RUN: how the ingest process is run. `tsx` (default, as `npm start` runs it today:
+ * BENCH_RUN_FROM: how the ingest process is run. `tsx` (default, as `npm start` runs it today:
  * `node --import tsx src/main.ts`) or `dist` (the bundle of `pnpm --filter @livechat-pipeline/ingest build`,
  * `node dist/main.js`, built by the bench first).
  */
-const INGEST_RUN = ((): 'tsx' | 'dist' => {
-  const value = process.env['BENCH_INGEST_RUN'] ?? 'tsx';
+const RUN_FROM = ((): 'tsx' | 'dist' => {
+  const value = process.env['BENCH_RUN_FROM'] ?? 'tsx';
   if (value === 'tsx' || value === 'dist') return value;
-  throw new Error(`BENCH_INGEST_RUN must be tsx or dist, got "${value}"`);
+  throw new Error(`BENCH_RUN_FROM must be tsx or dist, got "${value}"`);
 })();
 /** Seconds per measured run (BENCH_DURATION_S=2 checks that a run completes; its figures mean little). */
 const DURATION_S = positive('BENCH_DURATION_S', 8);
@@ -239,9 +239,9 @@ function startChild(script: string, env: Readonly<Record<string, string>>): Chil
   const flags = isIngest
     ? [...NODE_FLAGS, ...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])]
     : [];
-  // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx; BENCH_INGEST_RUN=dist: start:dist).
+  // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx; BENCH_RUN_FROM=dist: start:dist).
   const childEnv = isIngest ? benchIngestEnv(process.env, env) : { ...process.env, ...env };
-  const entry = isIngest && INGEST_RUN === 'dist' ? [here('../dist/main.js')] : ['--import', 'tsx', script];
+  const entry = isIngest && RUN_FROM === 'dist' ? [here('../dist/main.js')] : ['--import', 'tsx', script];
   const child = spawn(process.execPath, [...flags, ...entry], {
     cwd: here('..'),
     env: childEnv,
@@ -378,7 +378,7 @@ async function main(): Promise<number> {
       `INGEST_LOG_LEVEL=${process.env['INGEST_LOG_LEVEL']} ignored: the ingest runs at npm start's default, info`,
     );
 
-  if (INGEST_RUN === 'dist') {
+  if (RUN_FROM === 'dist') {
     const built = spawnSync(process.execPath, ['--import', 'tsx', here('../build.ts')], { stdio: 'inherit' });
     if (built.status !== 0) throw new Error(`the ingest build failed (exit ${built.status})`);
   }
@@ -525,7 +525,7 @@ async function main(): Promise<number> {
     console.log('');
     console.log('==================== ingest benchmark summary ====================');
     console.log(
-      `settings           : ingest run ${INGEST_RUN === 'dist' ? 'from the bundle, node dist/main.js (start:dist)' : 'with node --import tsx src/main.ts (start)'}, ${PROCESSES > 1 ? `${PROCESSES} processes each side (node:cluster, INGEST_WORKERS / BARE_WORKERS), ` : ''}body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}, log level info`,
+      `settings           : ingest run ${RUN_FROM === 'dist' ? 'from the bundle, node dist/main.js (start:dist)' : 'with node --import tsx src/main.ts (start)'}, ${PROCESSES > 1 ? `${PROCESSES} processes each side (node:cluster, INGEST_WORKERS / BARE_WORKERS), ` : ''}body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}, log level info`,
     );
     console.log(
       `configuration      : ${CONFIG_DIFFERENCES.length === 0 ? "npm start's (log level info, spool on, node --max-semi-space-size=4, every other default)" : `NOT npm start's: ${CONFIG_DIFFERENCES.join(', ')}`}`,
