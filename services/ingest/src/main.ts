@@ -2,12 +2,8 @@ import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { Startup, runMain, stopOnSignals } from '@livechat-pipeline/service-host';
 import { IngestConfigError } from './errors.js';
-import { buildApp } from './app.js';
 import { loadIngestConfig } from './config.js';
-import { createIngestDeps } from './deps.js';
 import { createLogger } from './logger.js';
-import { createIngestMetrics } from './metrics.js';
-import { createIngestOperationsServer } from './operations.js';
 import { announceListening, runPrimary, serveWorkerOperations, workerIndex } from './workers.js';
 
 runMain(
@@ -16,6 +12,14 @@ runMain(
     const config = loadIngestConfig(process.env);
     // INGEST_WORKERS > 1: this process supervises N workers that share the public port (src/workers.ts).
     if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config));
+    // Loaded here, not at the top: the primary of INGEST_WORKERS > 1 never serves webhooks and stays small.
+    const [{ buildApp }, { createIngestDeps }, { createIngestMetrics }, { createIngestOperationsServer }] =
+      await Promise.all([
+        import('./app.js'),
+        import('./deps.js'),
+        import('./metrics.js'),
+        import('./operations.js'),
+      ]);
     const worker = workerIndex();
     const logger = worker === undefined ? createLogger(config) : createLogger(config).child({ worker });
     const metrics = createIngestMetrics();
