@@ -1,5 +1,4 @@
 import { createServiceLogger } from '@livechat-pipeline/service-host';
-import { destination as pinoDestination } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { IngestConfig } from './config.js';
 
@@ -22,16 +21,10 @@ export const REDACT_PATHS = [
   '*.body',
 ] as const;
 
-/**
- * The service's pino logger; `destination` lets tests capture every line. By default it writes to stdout
- * asynchronously: at info there is one line per accepted webhook, and a synchronous write(2) per line cost the
- * ingest measurable CPU at peak (README, Benchmark). Lines written while a write is in flight go out together
- * in the next one (nothing waits for a buffer to fill, so a quiet ingest's lines are not delayed), and pino
- * flushes what is left synchronously when the process exits.
- */
+/** The service's pino logger; `destination` lets tests capture every line. */
 export function createLogger(
   config: Pick<IngestConfig, 'logLevel'>,
-  destination: DestinationStream = pinoDestination({ dest: 1, sync: false }),
+  destination?: DestinationStream,
 ): Logger {
   return createServiceLogger(
     { service: 'ingest', level: config.logLevel, redactPaths: REDACT_PATHS },
