@@ -27,15 +27,15 @@
  * (closed loop, as the peak run), then the broker is started and the ingest measured under the same load while its
  * drainer empties the spool, then the drain rate without load until the spool is empty.
  *
- * Encryption (issue 19), BENCH_PRIVACY: `both` (default) starts a second ingest with the PRIVACY_* variables (keys
- * made for this run, a key store schema of its own in DATABASE_URL or the local stack's Postgres) and measures its
- * peak right after the first one's, under the same load: the table gets the on/off ratio (target >= 0.9x). `on` runs
- * every figure with encryption on; `off` as before.
+ * Encryption (issue 19), BENCH_PRIVACY: `on` (default, as `npm start` runs the ingest: the PRIVACY_* variables, keys
+ * made for this run, a key store schema of its own in DATABASE_URL or the local stack's Postgres) runs every figure
+ * with encryption on; `both` also starts a second ingest with encryption off and measures its peak right after the
+ * main one's, under the same load: the table gets the on/off ratio (target >= 0.9x); `off` runs everything without.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +65,22 @@ const positive = (name: string, fallback: number): number => {
   return value;
 };
 const CONNECTIONS = Math.floor(positive('BENCH_CONNECTIONS', 50));
+/**
+ * BENCH_PROCESSES=N (N > 1): the multi-process answer, N ingest workers behind one port (INGEST_WORKERS=N) against
+ * N bare fastify workers behind one port (the same node:cluster model); RSS and CPU are summed over each side's
+ * processes (the cluster's primary included).
+ */
+const PROCESSES = Math.floor(positive('BENCH_PROCESSES', 1));
+/**
+ * BENCH_RUN_FROM: how the ingest process is run. `tsx` (default, as `npm start` runs it today:
+ * `node --import tsx src/main.ts`) or `dist` (the bundle of `pnpm --filter @livechat-pipeline/ingest build`,
+ * `node dist/main.js`, built by the bench first).
+ */
+const RUN_FROM = ((): 'tsx' | 'dist' => {
+  const value = process.env['BENCH_RUN_FROM'] ?? 'tsx';
+  if (value === 'tsx' || value === 'dist') return value;
+  throw new Error(`BENCH_RUN_FROM must be tsx or dist, got "${value}"`);
+})();
 /** Seconds per measured run (BENCH_DURATION_S=2 checks that a run completes; its figures mean little). */
 const DURATION_S = positive('BENCH_DURATION_S', 8);
 const PRODUCERS = process.env['BENCH_PRODUCERS'];
@@ -79,19 +95,25 @@ const LIVECHAT_TIMEOUT_MS = 10_000;
 const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? NPM_START_NODE_FLAGS.join(' '))
   .split(' ')
   .filter((f) => f !== '');
-/** How this run's ingest differs from the one `npm start` runs (any difference makes the figures INVALID). */
-const CONFIG_DIFFERENCES = configDifferences({
-  producers: PRODUCERS,
-  lingerMs: LINGER_MS,
-  nodeFlags: NODE_FLAGS,
-  cpuProfDir: process.env['BENCH_CPU_PROF_DIR'],
-});
-/** BENCH_PRIVACY: off, on, or both (default: the peak measured with encryption off and on, in the same run). */
+/**
+ * BENCH_PRIVACY: on (default: `npm start` runs with encryption of personal data on), off, or both (the main figures
+ * with it on, plus a second ingest with it off for the on/off ratio, measured right before it).
+ */
 const PRIVACY = ((): 'off' | 'on' | 'both' => {
-  const value = process.env['BENCH_PRIVACY'] ?? 'both';
+  const value = process.env['BENCH_PRIVACY'] ?? 'on';
   if (value === 'off' || value === 'on' || value === 'both') return value;
   throw new Error(`BENCH_PRIVACY must be off, on or both, got "${value}"`);
 })();
+/** How this run's ingest differs from the one `npm start` runs (any difference makes the figures INVALID). */
+const CONFIG_DIFFERENCES = [
+  ...configDifferences({
+    producers: PRODUCERS,
+    lingerMs: LINGER_MS,
+    nodeFlags: NODE_FLAGS,
+    cpuProfDir: process.env['BENCH_CPU_PROF_DIR'],
+  }),
+  ...(PRIVACY === 'off' ? ['encryption off (BENCH_PRIVACY=off)'] : []),
+];
 /** The target of the on/off ratio (issue 19: encryption costs at most 10 % of the throughput). */
 const PRIVACY_TARGET_RATIO = 0.9;
 const PRIVACY_DATABASE_URL = process.env['DATABASE_URL'] ?? stackEndpoints(loadStackSettings()).databaseUrl;
@@ -217,9 +239,10 @@ function startChild(script: string, env: Readonly<Record<string, string>>): Chil
   const flags = isIngest
     ? [...NODE_FLAGS, ...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])]
     : [];
-  // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx), one process per server.
+  // As `pnpm --filter @livechat-pipeline/ingest start` runs it (tsx; BENCH_RUN_FROM=dist: start:dist).
   const childEnv = isIngest ? benchIngestEnv(process.env, env) : { ...process.env, ...env };
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script], {
+  const entry = isIngest && RUN_FROM === 'dist' ? [here('../dist/main.js')] : ['--import', 'tsx', script];
+  const child = spawn(process.execPath, [...flags, ...entry], {
     cwd: here('..'),
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -253,6 +276,37 @@ async function waitReady(
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url} not ready within ${timeoutMs} ms`);
+}
+
+/** The process and its descendants (BENCH_PROCESSES > 1: the cluster's primary and its workers), from /proc. */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of parents.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/** VmHWM or VmRSS summed over the process tree (one process: its own). */
+function treeVm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  return processTree(pid).reduce((sum, p) => sum + vm(p, field), 0);
+}
+
+/** CPU seconds (user + system) of the process tree so far (children that exited are not counted). */
+function treeCpuSeconds(pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0);
 }
 
 function vm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
@@ -324,6 +378,10 @@ async function main(): Promise<number> {
       `INGEST_LOG_LEVEL=${process.env['INGEST_LOG_LEVEL']} ignored: the ingest runs at npm start's default, info`,
     );
 
+  if (RUN_FROM === 'dist') {
+    const built = spawnSync(process.execPath, ['--import', 'tsx', here('../build.ts')], { stdio: 'inherit' });
+    if (built.status !== 0) throw new Error(`the ingest build failed (exit ${built.status})`);
+  }
   const spoolDir = mkdtempSync(join(tmpdir(), 'bench-ingest-spool-'));
   const ingest = startChild(here('../src/main.ts'), {
     INGEST_SPOOL_DIR: spoolDir,
@@ -334,46 +392,53 @@ async function main(): Promise<number> {
     RAW_WEBHOOK_TOPIC: topic,
     ...(PRODUCERS === undefined ? {} : { INGEST_PRODUCERS: PRODUCERS }),
     ...(LINGER_MS === undefined ? {} : { INGEST_BATCH_LINGER_MS: LINGER_MS }),
-    ...(PRIVACY === 'on' ? PRIVACY_ENV : {}),
+    ...(PROCESSES > 1 ? { INGEST_WORKERS: String(PROCESSES) } : {}),
+    ...(PRIVACY === 'off' ? {} : PRIVACY_ENV),
   });
-  // BENCH_PRIVACY=both: the same ingest with encryption on, on ports, a spool and a topic of its own.
-  const onPorts = PRIVACY === 'both' ? { ingest: await freePort(), operations: await freePort() } : undefined;
-  const onSpoolDir = onPorts ? mkdtempSync(join(tmpdir(), 'bench-ingest-spool-pv-')) : undefined;
-  let ingestOn: ChildProcess | undefined =
-    onPorts && onSpoolDir
+  // BENCH_PRIVACY=both: the same ingest with encryption off, on ports, a spool and a topic of its own.
+  const offPorts =
+    PRIVACY === 'both' ? { ingest: await freePort(), operations: await freePort() } : undefined;
+  const offSpoolDir = offPorts ? mkdtempSync(join(tmpdir(), 'bench-ingest-spool-off-')) : undefined;
+  let ingestOff: ChildProcess | undefined =
+    offPorts && offSpoolDir
       ? startChild(here('../src/main.ts'), {
-          INGEST_SPOOL_DIR: onSpoolDir,
+          INGEST_SPOOL_DIR: offSpoolDir,
           INGEST_HOST: '127.0.0.1',
-          INGEST_PORT: String(onPorts.ingest),
-          INGEST_OPERATIONS_PORT: String(onPorts.operations),
+          INGEST_PORT: String(offPorts.ingest),
+          INGEST_OPERATIONS_PORT: String(offPorts.operations),
           LIVECHAT_SECRET_KEYS: SECRET,
-          RAW_WEBHOOK_TOPIC: `${topic}-pv`,
+          RAW_WEBHOOK_TOPIC: `${topic}-off`,
           ...(PRODUCERS === undefined ? {} : { INGEST_PRODUCERS: PRODUCERS }),
           ...(LINGER_MS === undefined ? {} : { INGEST_BATCH_LINGER_MS: LINGER_MS }),
-          ...PRIVACY_ENV,
+          ...(PROCESSES > 1 ? { INGEST_WORKERS: String(PROCESSES) } : {}),
         })
       : undefined;
-  const stopIngestOn = async (): Promise<void> => {
-    const child = ingestOn;
-    ingestOn = undefined;
+  const stopIngestOff = async (): Promise<void> => {
+    const child = ingestOff;
+    ingestOff = undefined;
     if (child === undefined || child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
   };
-  const bare = startChild(here('./bare-server.ts'), { BARE_PORT: String(barePort) });
+  const bare = startChild(here('./bare-server.ts'), {
+    BARE_PORT: String(barePort),
+    ...(PROCESSES > 1 ? { BARE_WORKERS: String(PROCESSES) } : {}),
+  });
   try {
     await Promise.all([
       waitReady(`http://127.0.0.1:${operationsPort}/readyz`, ingest),
       waitReady(`http://127.0.0.1:${barePort}/`, bare, true), // any answer (404) means listening
-      ...(ingestOn && onPorts ? [waitReady(`http://127.0.0.1:${onPorts.operations}/readyz`, ingestOn)] : []),
+      ...(ingestOff && offPorts
+        ? [waitReady(`http://127.0.0.1:${offPorts.operations}/readyz`, ingestOff)]
+        : []),
     ]);
 
     const ingestUrl = `http://127.0.0.1:${ingestPort}/webhooks/livechat`;
     const bareUrl = `http://127.0.0.1:${barePort}/webhooks/livechat`;
-    const ingestOnUrl = onPorts ? `http://127.0.0.1:${onPorts.ingest}/webhooks/livechat` : undefined;
+    const ingestOffUrl = offPorts ? `http://127.0.0.1:${offPorts.ingest}/webhooks/livechat` : undefined;
     // Warm-up of each (JIT, connections, producer metadata; with encryption on, the chats' keys too).
-    for (const url of [ingestUrl, bareUrl, ...(ingestOnUrl === undefined ? [] : [ingestOnUrl])]) {
+    for (const url of [ingestUrl, bareUrl, ...(ingestOffUrl === undefined ? [] : [ingestOffUrl])]) {
       let n = 0;
       await autocannon({
         url,
@@ -387,23 +452,32 @@ async function main(): Promise<number> {
 
     const bareRun = await load(bareUrl);
     const loadPeak = load1();
-    const cpuBefore = cpuSeconds(ingest.pid ?? 0);
+    const cpuBefore = treeCpuSeconds(ingest.pid ?? 0);
+    const peakStartMicros = Number(process.hrtime.bigint() / 1000n);
     const ingestRun = await load(ingestUrl);
-    const cpuPeak = cpuSeconds(ingest.pid ?? 0) - cpuBefore;
-    // Right after the peak with encryption off, under the same load: the peak with it on; then that process stops.
-    let ingestOnRun: RunSummary | undefined;
-    let cpuPeakOn = 0;
-    let sealBatchesOn = Number.NaN;
-    if (ingestOnUrl !== undefined && ingestOn !== undefined) {
-      const cpuOnBefore = cpuSeconds(ingestOn.pid ?? 0);
-      ingestOnRun = await load(ingestOnUrl);
-      cpuPeakOn = cpuSeconds(ingestOn.pid ?? 0) - cpuOnBefore;
-      // Proof that this process sealed what it stored: its seal histogram counted the batches.
-      sealBatchesOn = await metric(
-        `http://127.0.0.1:${onPorts!.operations}`,
-        'ingest_privacy_seal_seconds_count',
+    const peakEndMicros = Number(process.hrtime.bigint() / 1000n);
+    const cpuPeak = treeCpuSeconds(ingest.pid ?? 0) - cpuBefore;
+    // The peak run's window on the monotonic clock of the profile's timestamps (bench/profile-summary.ts reads it).
+    const profDir = process.env['BENCH_CPU_PROF_DIR'];
+    if (profDir !== undefined)
+      writeFileSync(
+        join(profDir, 'peak-window.json'),
+        JSON.stringify({ start: peakStartMicros, end: peakEndMicros }),
       );
-      await stopIngestOn();
+    // Proof that the ingest sealed what it stored (encryption on): its seal histogram counted the batches.
+    const sealBatches =
+      PRIVACY === 'off'
+        ? 0
+        : await metric(`http://127.0.0.1:${operationsPort}`, 'ingest_privacy_seal_seconds_count');
+    // BENCH_PRIVACY=both: right after the peak with encryption on, under the same load, the peak with it off; then
+    // that process stops.
+    let ingestOffRun: RunSummary | undefined;
+    let cpuPeakOff = 0;
+    if (ingestOffUrl !== undefined && ingestOff !== undefined) {
+      const cpuOffBefore = treeCpuSeconds(ingestOff.pid ?? 0);
+      ingestOffRun = await load(ingestOffUrl);
+      cpuPeakOff = treeCpuSeconds(ingestOff.pid ?? 0) - cpuOffBefore;
+      await stopIngestOff();
     }
     const halfRate = Math.max(1, Math.floor(ingestRun.rps / 2));
     const paced = await pacedLoad({
@@ -417,12 +491,17 @@ async function main(): Promise<number> {
       body: (n) => webhookBody(2_000_000 + n),
     });
     const halfRun = summarizeRun(paced.sample, LIVECHAT_TIMEOUT_MS);
-    const peakRssMb = vm(ingest.pid ?? 0, 'VmHWM');
-    const rssMb = vm(ingest.pid ?? 0, 'VmRSS');
+    const peakRssMb = treeVm(ingest.pid ?? 0, 'VmHWM');
+    const bareRssMb = treeVm(bare.pid ?? 0, 'VmHWM');
+    const rssMb = treeVm(ingest.pid ?? 0, 'VmRSS');
     const metrics = await (await fetch(`http://127.0.0.1:${operationsPort}/metrics`)).text();
     const batches = /^ingest_batch_records_count (\d+)/m.exec(metrics)?.[1];
     const records = /^ingest_batch_records_sum (\d+)/m.exec(metrics)?.[1];
     const producers = /^ingest_producers (\d+)/m.exec(metrics)?.[1] ?? PRODUCERS ?? 'default';
+    // Where the RSS is (after the peak and half-rate runs): V8's heap and the memory outside it that V8 knows of.
+    const mb = (name: string) =>
+      (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN) / 1024 / 1024).toFixed(1);
+    const memoryLine = `heap total ${mb('ingest_nodejs_heap_size_total_bytes')} MB (used ${mb('ingest_nodejs_heap_size_used_bytes')} MB), external ${mb('ingest_nodejs_external_memory_bytes')} MB, resident ${mb('ingest_process_resident_memory_bytes')} MB${PROCESSES > 1 ? ' (summed over the workers)' : ''}`;
 
     const spoolRunLines: string[] = [];
     let spoolSummary: string[] = [];
@@ -438,7 +517,7 @@ async function main(): Promise<number> {
     console.log('');
     console.log(`bare fastify route : ${fmt(bareRun)}`);
     console.log(`ingest (peak)      : ${fmt(ingestRun)}`);
-    if (ingestOnRun) console.log(`ingest encrypted   : ${fmt(ingestOnRun)}`);
+    if (ingestOffRun) console.log(`ingest unencrypted : ${fmt(ingestOffRun)}`);
     console.log(
       `ingest @ ${String(halfRate).padStart(5)} req/s: ${halfRun.rps.toFixed(0).padStart(7)} 2xx req/s  p50 ${ms(halfRun.p50)}  p99 ${ms(halfRun.p99)}  p99.9 ${ms(halfRun.p999)}  max ${ms(halfRun.max)}  (${halfRun.ok} 2xx; non-2xx ${halfRun.non2xx}, errors ${halfRun.errors}, unanswered ${halfRun.timeouts}: counted at ${LIVECHAT_TIMEOUT_MS} ms; waited for a connection ${paced.queued})`,
     );
@@ -446,7 +525,7 @@ async function main(): Promise<number> {
     console.log('');
     console.log('==================== ingest benchmark summary ====================');
     console.log(
-      `settings           : body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}, log level info`,
+      `settings           : ingest run ${RUN_FROM === 'dist' ? 'from the bundle, node dist/main.js (start:dist)' : 'with node --import tsx src/main.ts (start)'}, ${PROCESSES > 1 ? `${PROCESSES} processes each side (node:cluster, INGEST_WORKERS / BARE_WORKERS), ` : ''}body ${bodyBytes} B, ${CONNECTIONS} connections, ${DURATION_S} s per run, producers ${producers}, linger ${LINGER_MS ?? 'default (2)'} ms${NODE_FLAGS.length > 0 ? `, node ${NODE_FLAGS.join(' ')}` : ''}, log level info`,
     );
     console.log(
       `configuration      : ${CONFIG_DIFFERENCES.length === 0 ? "npm start's (log level info, spool on, node --max-semi-space-size=4, every other default)" : `NOT npm start's: ${CONFIG_DIFFERENCES.join(', ')}`}`,
@@ -456,22 +535,26 @@ async function main(): Promise<number> {
     );
     console.log(`bare route         : ${fmt(bareRun)}`);
     console.log(
-      `encryption         : ${PRIVACY === 'both' ? 'off for the figures above; a second ingest with it on for the on/off ratio' : PRIVACY}`,
+      `encryption         : ${PRIVACY === 'both' ? "on for the figures above (npm start's); a second ingest with it off for the on/off ratio" : PRIVACY === 'on' ? "on (npm start's)" : "off (not npm start's)"}`,
     );
     console.log(`ingest peak        : ${fmt(ingestRun)}`);
-    if (ingestOnRun) {
-      console.log(`ingest peak (enc.) : ${fmt(ingestOnRun)}`);
+    if (PRIVACY !== 'off')
       console.log(
-        `ingest seals (enc.): ${sealBatchesOn} produce batches sealed (ingest_privacy_seal_seconds_count)`,
+        `ingest seals       : ${sealBatches} produce batches sealed (ingest_privacy_seal_seconds_count)`,
       );
+    if (ingestOffRun) {
+      console.log(`ingest peak (off)  : ${fmt(ingestOffRun)}`);
       console.log(
-        `ingest CPU (enc.)  : ${((cpuPeakOn / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeakOn * 1e6) / Math.max(1, ingestOnRun.ok)).toFixed(0)} µs per 2xx request`,
+        `ingest CPU (off)   : ${((cpuPeakOff / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeakOff * 1e6) / Math.max(1, ingestOffRun.ok)).toFixed(0)} µs per 2xx request`,
       );
     }
     console.log(
       `ingest CPU at peak : ${((cpuPeak / DURATION_S) * 100).toFixed(0)}% of a core, ${((cpuPeak * 1e6) / Math.max(1, ingestRun.ok)).toFixed(0)} µs per 2xx request`,
     );
-    console.log(`ingest RSS         : ${peakRssMb.toFixed(1)} MB peak (VmHWM), now ${rssMb.toFixed(1)} MB`);
+    console.log(
+      `ingest RSS         : ${peakRssMb.toFixed(1)} MB peak (VmHWM${PROCESSES > 1 ? `, summed over the primary and ${PROCESSES} workers` : ''}), now ${rssMb.toFixed(1)} MB; bare route ${bareRssMb.toFixed(1)} MB peak`,
+    );
+    console.log(`ingest memory      : ${memoryLine}`);
     console.log(
       `ingest log         : ${stdoutLines.get(ingest) ?? 0} lines on stdout (level info: one per accepted webhook)`,
     );
@@ -489,23 +572,24 @@ async function main(): Promise<number> {
       peakRssMb,
       deadlineMs: LIVECHAT_TIMEOUT_MS,
       configDifferences: CONFIG_DIFFERENCES,
-      targets: { ratio: 0.5, p99Ms: 20, rssMb: 150 },
+      processes: PROCESSES,
+      targets: { ratio: 0.5, p99Ms: 20, rssMb: 150 * PROCESSES },
     });
-    if (ingestOnRun)
+    if (ingestOffRun)
       rows.push(
-        privacyFigureRow(ingestRun, ingestOnRun, PRIVACY_TARGET_RATIO, CONFIG_DIFFERENCES, sealBatchesOn),
+        privacyFigureRow(ingestOffRun, ingestRun, PRIVACY_TARGET_RATIO, CONFIG_DIFFERENCES, sealBatches),
       );
     console.log('');
     for (const line of renderFigureTable(rows, machineBefore, machineLoad())) console.log(line);
     console.log('==================================================================');
     return exitCodeOf(rows);
   } finally {
-    await stopIngestOn();
+    await stopIngestOff();
     ingest.kill('SIGTERM');
     bare.kill('SIGTERM');
     await new Promise((resolve) => ingest.once('exit', resolve));
     rmSync(spoolDir, { recursive: true, force: true });
-    if (onSpoolDir !== undefined) rmSync(onSpoolDir, { recursive: true, force: true });
+    if (offSpoolDir !== undefined) rmSync(offSpoolDir, { recursive: true, force: true });
     if (PRIVACY !== 'off') await dropPrivacySchema();
   }
 }

@@ -62,6 +62,11 @@ export interface IngestConfig {
   readonly batch: { readonly lingerMs: number; readonly maxRecords: number; readonly maxBytes: number };
   /** Idempotent producers in the pool; partition p is written by producer p % producers. */
   readonly producers: number;
+  /**
+   * INGEST_WORKERS: processes serving the one public port (node:cluster, src/workers.ts); each is a full ingest
+   * with its own producers and spool subdirectory. 1: this process serves it alone.
+   */
+  readonly workers: number;
   readonly auth: {
     /** Global v2 pairs (LIVECHAT_BASIC_AUTH, or the local ones): accepted for every tenant when allowed. */
     readonly basicAuth: readonly BasicCredential[];
@@ -144,6 +149,7 @@ const envSchema = z.object({
   INGEST_BATCH_MAX_RECORDS: intVar(1, 100_000).default(500),
   INGEST_BATCH_MAX_BYTES: intVar(1024, 64 * MiB).default(MiB),
   INGEST_PRODUCERS: intVar(1, 64).default(DEFAULT_PRODUCERS),
+  INGEST_WORKERS: intVar(1, 64).default(1),
   INGEST_PARTITION_REFRESH_MS: intVar(100, 3_600_000).default(30_000),
   KAFKA_BROKERS: brokersVar().default(['127.0.0.1:59092']),
   KAFKA_CLIENT_ID: z.string().trim().min(1).default('livechat-ingest'),
@@ -327,6 +333,7 @@ export function loadIngestConfig(env: NodeJS.ProcessEnv): IngestConfig {
       maxBytes: e.INGEST_BATCH_MAX_BYTES,
     },
     producers: e.INGEST_PRODUCERS,
+    workers: e.INGEST_WORKERS,
     auth: e.INGEST_LOCAL_DEV_SECRETS
       ? {
           basicAuth: [{ user: LOCAL_DEV_BASIC_USER, password: LOCAL_DEV_BASIC_PASSWORD }],

@@ -1,0 +1,210 @@
+import cluster from 'node:cluster';
+import type { Worker } from 'node:cluster';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { IngestConfig } from './config.js';
+import { publicReport, type ReadinessProbe } from './readiness.js';
+
+/**
+ * INGEST_WORKERS=N (N > 1): N ingest processes behind one public port, with node:cluster. The primary process only
+ * supervises: it forks the workers, serves the operations port (/healthz, /readyz ready when every worker is,
+ * /metrics summed over the workers) and forwards SIGTERM / SIGINT. Each worker is a full ingest (src/main.ts):
+ * its own producers, batcher, key store pool and, with the spool on, a spool directory of its own
+ * (`<INGEST_SPOOL_DIR>/worker-<i>`: a spool directory is locked by one process). The primary accepts the
+ * connections and hands them to the workers in turn (node's round-robin scheduling).
+ *
+ * A worker that exits while the ingest is not stopping takes the others down (the primary stops them and exits 1):
+ * the supervisor that restarts a crashed single-process ingest (docker, systemd, kubernetes, npm start) restarts
+ * the whole group, and no webhook is answered by a half-started group.
+ */
+
+/** A worker's message to the primary once its public port listens. */
+const LISTENING = 'ingest:listening';
+
+/** In a worker: tells the primary that this worker listens (the primary starts the next ones then). */
+export function announceListening(): void {
+  process.send?.({ type: LISTENING });
+}
+
+/** The worker's index (0..N-1), set by the primary in the worker's environment. */
+export const WORKER_INDEX_VARIABLE = 'INGEST_WORKER_INDEX';
+
+interface ReadyzRequest {
+  readonly type: 'ingest:readyz';
+  readonly id: number;
+}
+interface ReadyzAnswer {
+  readonly type: 'ingest:readyz-answer';
+  readonly id: number;
+  readonly report: ReturnType<typeof publicReport>;
+}
+
+/** This process's worker index when it is a worker of INGEST_WORKERS > 1, else undefined. */
+export function workerIndex(): number | undefined {
+  if (!cluster.isWorker) return undefined;
+  const raw = process.env[WORKER_INDEX_VARIABLE];
+  return raw === undefined ? undefined : Number(raw);
+}
+
+/** The environment of worker `index`: its index and, with the spool on, its own spool subdirectory. */
+export function workerEnv(config: IngestConfig, index: number): Record<string, string> {
+  return {
+    [WORKER_INDEX_VARIABLE]: String(index),
+    ...(config.spool === undefined ? {} : { INGEST_SPOOL_DIR: join(config.spool.dir, `worker-${index}`) }),
+  };
+}
+
+/**
+ * In a worker: answers the primary's readiness questions from this worker's probe, and lets the primary collect
+ * this worker's metrics (prom-client's cluster aggregation, over the IPC channel).
+ */
+export function serveWorkerOperations(readiness: ReadinessProbe, registry: Registry): void {
+  // Constructing one in a worker installs prom-client's answer to the primary's metrics requests.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([registry]);
+  process.on('message', (message: unknown) => {
+    const m = message as Partial<ReadyzRequest> | null;
+    if (m?.type !== 'ingest:readyz' || typeof m.id !== 'number') return;
+    const id = m.id;
+    readiness.check().then(
+      (report) => process.send?.({ type: 'ingest:readyz-answer', id, report: publicReport(report) }),
+      () =>
+        process.send?.({
+          type: 'ingest:readyz-answer',
+          id,
+          report: { ok: false, status: 'not_ready', checks: [] },
+        }),
+    );
+  });
+}
+
+/** How long the primary waits for a worker's readiness answer before it counts that worker as not ready. */
+const READYZ_ANSWER_MS = 2000;
+
+/**
+ * The primary of INGEST_WORKERS > 1: forks the workers, serves the operations port, stops them on SIGTERM /
+ * SIGINT. Resolves once the operations server listens; the process exits when the group has stopped.
+ */
+export async function runPrimary(config: IngestConfig, logger: Logger): Promise<void> {
+  const workers = new Map<number, Worker>();
+  let stopping = false;
+  let exitCode = 0;
+  const aggregator = new AggregatorRegistry();
+  let nextId = 0;
+
+  const askReady = (worker: Worker): Promise<ReadyzAnswer['report'] | undefined> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const timer = setTimeout(() => done(undefined), READYZ_ANSWER_MS);
+      const onMessage = (message: unknown) => {
+        const m = message as Partial<ReadyzAnswer> | null;
+        if (m?.type === 'ingest:readyz-answer' && m.id === id) done(m.report);
+      };
+      const done = (report: ReadyzAnswer['report'] | undefined) => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        resolve(report);
+      };
+      worker.on('message', onMessage);
+      if (!worker.isConnected()) done(undefined);
+      else worker.send({ type: 'ingest:readyz', id } satisfies ReadyzRequest);
+    });
+
+  const operations: Server = createServer((req, res) => {
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.url === '/healthz') {
+      json(200, { status: 'ok' });
+    } else if (req.url === '/readyz') {
+      const all = [...Array(config.workers).keys()];
+      void Promise.all(
+        all.map((i) => {
+          const worker = workers.get(i);
+          return worker === undefined ? Promise.resolve(undefined) : askReady(worker);
+        }),
+      ).then((reports) => {
+        const ok = !stopping && reports.every((r) => r?.ok === true);
+        const spooling = reports.some((r) => r?.status === 'degraded: spooling');
+        json(ok ? 200 : 503, {
+          ok,
+          status: !ok ? 'not_ready' : spooling ? 'degraded: spooling' : 'ready',
+          workers: reports.map((r, i) => ({
+            worker: i,
+            ok: r?.ok === true,
+            status: r?.status ?? 'no answer',
+          })),
+        });
+      });
+    } else if (req.url === '/metrics') {
+      aggregator.clusterMetrics().then(
+        (text) => res.writeHead(200, { 'content-type': aggregator.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    } else {
+      json(404, { code: 'NOT_FOUND' });
+    }
+  });
+
+  const stopAll = (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    logger.info({ workers: workers.size }, 'stopping the workers');
+    for (const worker of workers.values()) worker.process.kill('SIGTERM');
+    // Each worker has its own shutdown timeout; this one only catches a worker that ignores it.
+    setTimeout(() => {
+      for (const worker of workers.values()) worker.process.kill('SIGKILL');
+    }, config.http.shutdownTimeoutMs + 5000).unref();
+    if (workers.size === 0) finish();
+  };
+  const finish = () => {
+    operations.close();
+    operations.closeAllConnections();
+    logger.info({ code: exitCode }, 'workers stopped');
+    process.exit(exitCode);
+  };
+
+  const fork = (i: number): Worker => {
+    const worker = cluster.fork(workerEnv(config, i));
+    workers.set(i, worker);
+    worker.once('exit', (code, signal) => {
+      workers.delete(i);
+      if (!stopping) {
+        logger.error({ worker: i, code, signal }, 'an ingest worker exited; stopping the others');
+        stopAll(1);
+      } else if (code !== 0 && code !== null) {
+        exitCode = exitCode === 0 ? 1 : exitCode;
+      }
+      if (stopping && workers.size === 0) finish();
+    });
+    return worker;
+  };
+  process.once('SIGTERM', () => stopAll(0));
+  process.once('SIGINT', () => stopAll(0));
+  operations.listen(config.operations.port, config.operations.host);
+  await once(operations, 'listening');
+
+  // Worker 0 alone first: it creates the topic and registers the schema, which concurrent first starts would race
+  // for (the registry refuses a second concurrent registration of a new subject); then the others together.
+  const first = fork(0);
+  const firstListening = await Promise.race([
+    new Promise<boolean>((resolve) =>
+      first.on('message', (m: unknown) => {
+        if ((m as { type?: unknown } | null)?.type === LISTENING) resolve(true);
+      }),
+    ),
+    once(first, 'exit').then(() => false),
+  ]);
+  if (!firstListening || stopping) return;
+  for (let i = 1; i < config.workers; i++) fork(i);
+  logger.info(
+    {
+      workers: config.workers,
+      operations: `http://${config.operations.host}:${config.operations.port}`,
+    },
+    'ingest workers started',
+  );
+}

@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { stackEndpoints, uniqueName } from '@livechat-pipeline/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FIXTURE_V3_SECRET, fixture } from './support/fixtures.js';
+import { readRawRecords } from './support/harness.js';
+
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** One POST on a connection of its own (the cluster's primary hands each new connection to the next worker). */
+function post(port: number, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/webhooks/livechat',
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', connection: 'close' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await check().catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith('the ingest exited')) throw error;
+      return undefined;
+    });
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('INGEST_WORKERS=2: two ingest processes behind one port', () => {
+  const stdout: string[] = [];
+  let child: ReturnType<typeof spawn> | undefined;
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it(
+    'answers 200 from both workers, both produce to Kafka, /metrics sums them, SIGTERM stops the group with 0',
+    { timeout: 120_000 },
+    async () => {
+      const endpoints = stackEndpoints();
+      const topic = uniqueName('ingest-workers');
+      const [port, operationsPort] = [await freePort(), await freePort()];
+      child = spawn(process.execPath, ['--import', 'tsx', main], {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        env: {
+          PATH: process.env.PATH ?? '',
+          KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+          SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
+          RAW_WEBHOOK_TOPIC: topic,
+          RAW_WEBHOOK_TOPIC_PARTITIONS: '3',
+          LIVECHAT_SECRET_KEYS: FIXTURE_V3_SECRET,
+          INGEST_PORT: String(port),
+          INGEST_OPERATIONS_PORT: String(operationsPort),
+          INGEST_WORKERS: '2',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let partial = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        stdout.push(...lines);
+      });
+      const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+
+      // Ready only when both workers are (the primary asks each).
+      const ready = await until('the group ready', 90_000, async () => {
+        if (child?.exitCode !== null) throw new Error(`the ingest exited with ${child?.exitCode}`);
+        const res = await fetch(`http://127.0.0.1:${operationsPort}/readyz`);
+        return res.status === 200
+          ? ((await res.json()) as { workers: { worker: number; ok: boolean }[] })
+          : undefined;
+      });
+      expect(ready.workers).toEqual([
+        expect.objectContaining({ worker: 0, ok: true }),
+        expect.objectContaining({ worker: 1, ok: true }),
+      ]);
+
+      const base = fixture('v3.6-incoming_event-file') as { payload: { event: Record<string, unknown> } };
+      const sent: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const body = {
+          ...base,
+          payload: { ...base.payload, event: { ...base.payload.event, id: `WORKERS_${i}` } },
+        };
+        const res = await post(port, JSON.stringify(body));
+        expect(res.status).toBe(200);
+        sent.push((JSON.parse(res.body) as { event_id: string }).event_id);
+      }
+
+      // Which worker stored which webhook: its log line carries the worker's index.
+      const stored = await until('12 "webhook stored" lines', 10_000, async () => {
+        const lines = stdout
+          .filter((l) => l.includes('"webhook stored"'))
+          .map((l) => JSON.parse(l) as { worker: number; event_id: string });
+        return lines.length >= 12 ? lines : undefined;
+      });
+      const byWorker = new Map<number, string[]>();
+      for (const l of stored) byWorker.set(l.worker, [...(byWorker.get(l.worker) ?? []), l.event_id]);
+      expect([...byWorker.keys()].sort()).toEqual([0, 1]);
+
+      // Every 200 is a record on the topic, those of each worker included.
+      const records = await readRawRecords(topic, 12);
+      const onTopic = new Set(records.map((r) => r.value.event_id));
+      expect(onTopic).toEqual(new Set(sent));
+      for (const ids of byWorker.values()) for (const id of ids) expect(onTopic.has(id)).toBe(true);
+
+      // The primary's /metrics sums the workers' counters.
+      const metrics = await (await fetch(`http://127.0.0.1:${operationsPort}/metrics`)).text();
+      expect(metrics).toMatch(/^ingest_webhooks_accepted_total\{format="v3"\} 12$/m);
+
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stdout.filter((l) => l.includes('"shut down cleanly"'))).toHaveLength(2);
+    },
+  );
+});
