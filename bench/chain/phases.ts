@@ -365,6 +365,9 @@ export async function runChain(
     NORMALIZER_DLQ_TOPIC: run.dlq,
     NORMALIZER_PORT: '0',
     LOG_LEVEL: settings.logLevel,
+    ...(settings.normalizerConcurrency === undefined
+      ? {}
+      : { NORMALIZER_PARTITIONS_CONCURRENTLY: String(settings.normalizerConcurrency) }),
     ...run.privacyEnv,
   };
   let peakRss = 0;
@@ -464,6 +467,9 @@ export async function runNormalizerAlone(
     NORMALIZER_DLQ_TOPIC: `bench.webhooks.raw.dlq.alone.${names.suffix}`,
     NORMALIZER_PORT: '0',
     LOG_LEVEL: settings.logLevel,
+    ...(settings.normalizerConcurrency === undefined
+      ? {}
+      : { NORMALIZER_PARTITIONS_CONCURRENTLY: String(settings.normalizerConcurrency) }),
     ...names.privacy.env,
   };
   let normalized = 0;

@@ -27,6 +27,8 @@ export const USAGE = `pnpm bench:chain [flags]
                           connections as the projection's pool, the rows split into the same partitions
   --no-stages             skip phase 3 (each stage alone)
   --no-analytics          run the chain without the analytics projection (and skip its rebuild)
+  --normalizer-concurrency N
+                          normalizer: partitionsConsumedConcurrently (default: the service's)
   --tx-concurrency N      projection: partitionsConsumedConcurrently (default: the service's, 3)
   --tx-max-bytes N        projection: maxBytesPerPartition (default: the service's, 4 MiB)
   --tx-pool N             projection: Postgres pool size (default: the service's, 6); the baseline's connections
@@ -51,6 +53,7 @@ const { values: flags } = parseArgs({
     'baseline-rows': { type: 'string', default: '1000' },
     'no-stages': { type: 'boolean', default: false },
     'no-analytics': { type: 'boolean', default: false },
+    'normalizer-concurrency': { type: 'string' },
     'tx-concurrency': { type: 'string' },
     'tx-max-bytes': { type: 'string' },
     'tx-pool': { type: 'string' },
@@ -93,6 +96,7 @@ export const settings = {
   baselineRows: Math.floor(positiveNumber('baseline-rows', flags['baseline-rows'])),
   stages: !flags['no-stages'],
   analytics: !flags['no-analytics'],
+  normalizerConcurrency: optional('normalizer-concurrency', flags['normalizer-concurrency']),
   tx: {
     concurrency: optional('tx-concurrency', flags['tx-concurrency']),
     maxBytes: optional('tx-max-bytes', flags['tx-max-bytes']),
