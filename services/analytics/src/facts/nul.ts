@@ -43,24 +43,14 @@ function replace(value: unknown): unknown {
     value !== null &&
     typeof (value as { toJSON?: unknown }).toJSON !== 'function'
   ) {
-    // Nothing allocated until a key or value changes (every row of every batch passes here).
-    const keys = Object.keys(value);
-    const record = value as Record<string, unknown>;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      const item = record[key];
+    let changed = false;
+    const entries = Object.entries(value).map(([key, item]) => {
       const newKey = replace(key) as string;
       const newItem = replace(item);
-      if (newKey === key && newItem === item) continue;
-      // The first change: the entries before it as they are, this one and the rest replaced.
-      const entries: [string, unknown][] = [];
-      for (let j = 0; j < i; j++) entries.push([keys[j]!, record[keys[j]!]]);
-      entries.push([newKey, newItem]);
-      for (let j = i + 1; j < keys.length; j++)
-        entries.push([replace(keys[j]!) as string, replace(record[keys[j]!])]);
-      return Object.fromEntries(entries);
-    }
-    return value;
+      if (newKey !== key || newItem !== item) changed = true;
+      return [newKey, newItem] as const;
+    });
+    return changed ? Object.fromEntries(entries) : value;
   }
   return value;
 }
