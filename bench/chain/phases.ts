@@ -13,7 +13,12 @@ import {
   valueSubject,
 } from '@livechat-pipeline/events';
 import { migrateConsumerSchema, readAllStoredOffsets, rebuild } from '@livechat-pipeline/postgres-consumer';
-import { analyticsConsumer, startAnalytics } from '@livechat-pipeline/analytics';
+import {
+  ChatEventOpener,
+  analyticsConsumer,
+  openPrivacyVault,
+  startAnalytics,
+} from '@livechat-pipeline/analytics';
 import { transcriptsMigrationsDir } from '@livechat-pipeline/transcripts';
 import { generateRawWebhooks } from '../lib/raw-webhooks.js';
 import { committedOffsets, highWatermarks, produceAll, reached, sum } from '../lib/kafka.js';
@@ -251,11 +256,14 @@ export async function analyticsRebuildPhase(
     names.privacy.env,
   );
   progress(`analytics rebuild: truncating ${analytics.schema} and replaying ${chained.chainTopic}…`);
-  const result = await rebuild(analyticsConsumer(config), {
+  // As `pnpm analytics:rebuild` does: sealed events (privacy on) are opened with the key store, else they would wait.
+  const privacy = await openPrivacyVault(config.privacy);
+  const opener = new ChatEventOpener(privacy?.vault ?? null, { service: 'analytics' });
+  const result = await rebuild(analyticsConsumer(config, opener), {
     kafka: benchKafka(e.kafkaBrokers, 'bench-analytics-rebuild', logger),
     databaseUrl: e.databaseUrl,
     onEvent: () => undefined,
-  });
+  }).finally(() => privacy?.close());
   const threads = Number(
     (await db.query<{ n: string }>(`select count(*) as n from "${analytics.schema}".threads`)).rows[0]?.n ??
       0,
@@ -357,6 +365,9 @@ export async function runChain(
     NORMALIZER_DLQ_TOPIC: run.dlq,
     NORMALIZER_PORT: '0',
     LOG_LEVEL: settings.logLevel,
+    ...(settings.normalizerConcurrency === undefined
+      ? {}
+      : { NORMALIZER_PARTITIONS_CONCURRENTLY: String(settings.normalizerConcurrency) }),
     ...run.privacyEnv,
   };
   let peakRss = 0;
@@ -456,6 +467,9 @@ export async function runNormalizerAlone(
     NORMALIZER_DLQ_TOPIC: `bench.webhooks.raw.dlq.alone.${names.suffix}`,
     NORMALIZER_PORT: '0',
     LOG_LEVEL: settings.logLevel,
+    ...(settings.normalizerConcurrency === undefined
+      ? {}
+      : { NORMALIZER_PARTITIONS_CONCURRENTLY: String(settings.normalizerConcurrency) }),
     ...names.privacy.env,
   };
   let normalized = 0;
