@@ -55,6 +55,10 @@ async function main(): Promise<number> {
   try {
     const preloaded = await preload(e, kafka, admin, db);
     await preloaded.privacy.close();
+    if (settings.preloadOnly) {
+      print(`pre-load ready: ${preloaded.topic} holds ${preloaded.events} chat events`);
+      return 0;
+    }
     const target: RebuildTarget = {
       topic: preloaded.topic,
       events: preloaded.events,

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { readAllStoredOffsets } from '@livechat-pipeline/postgres-consumer';
 import { projectionTables } from '../lib/baseline.js';
-import { fmt } from '../lib/report.js';
+import { CpuSampler, fmt } from '../lib/report.js';
 import { progress, settings } from './settings.js';
 import type { Endpoints } from './preload.js';
 
@@ -37,6 +37,15 @@ export interface RebuildRun {
   /** Events applied (stored offsets) when the process ended. */
   readonly applied: number;
   readonly peakRssMb: number | undefined;
+  /** Cores the rebuild process used on average (user + system, sampled from /proc). */
+  readonly processCores: number | undefined;
+  /** Cores busy on the whole machine on average (Postgres, Kafka, anyone else included). */
+  readonly machineCores: number;
+  /**
+   * The Postgres side: the rebuild's connections sampled every 100 ms from pg_stat_activity, by state and wait event
+   * (`active cpu`: running, no wait event; `idle in transaction`: waiting for the node process).
+   */
+  readonly postgres: ReadonlyMap<string, number>;
 }
 
 export async function runRebuild(
@@ -61,6 +70,7 @@ export async function runRebuild(
       TRANSCRIPTS_SCHEMA: target.schema,
       TRANSCRIPTS_CONSUMER_NAME: target.consumerName,
       ...target.privacyEnv,
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_REBUILD_'))),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -80,10 +90,15 @@ export async function runRebuild(
   let applied = 0;
   let killed = false;
   let lastLine = performance.now();
+  let cpuTicks: number | undefined;
+  const cpu = new CpuSampler();
+  const postgres = new Map<string, number>();
   const deadline = started + settings.timeoutMs;
   while (exited === undefined) {
     applied = await appliedEvents(db, target);
     peakRss = Math.max(peakRss ?? 0, rssOf(child.pid) ?? 0);
+    cpuTicks = cpuTicksOf(child.pid) ?? cpuTicks;
+    await samplePostgres(db, target.schema, postgres);
     if (
       options.killAtFraction !== undefined &&
       !killed &&
@@ -108,6 +123,7 @@ export async function runRebuild(
     await Promise.race([exit, sleep(killed ? 1000 : 100)]);
   }
   const seconds = (performance.now() - started) / 1000;
+  const machineCores = cpu.stop().machineCores;
   applied = await appliedEvents(db, target);
   const end = exited as { code: number | null; signal: NodeJS.Signals | null };
   if (!killed && end.code !== 0)
@@ -123,6 +139,9 @@ export async function runRebuild(
     killed,
     applied,
     peakRssMb: peakRss === undefined ? undefined : peakRss / 2 ** 20,
+    processCores: cpuTicks === undefined ? undefined : cpuTicks / CLOCK_TICKS / seconds,
+    machineCores,
+    postgres,
   };
 }
 
@@ -144,6 +163,34 @@ function rssOf(pid: number | undefined): number | undefined {
   } catch {
     return undefined; // exited between the check and the read
   }
+}
+
+/** USER_HZ of /proc/<pid>/stat: 100 on Linux. */
+const CLOCK_TICKS = 100;
+
+/** utime + stime of a process, in clock ticks. */
+function cpuTicksOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+async function samplePostgres(db: pg.Pool, schema: string, into: Map<string, number>): Promise<void> {
+  const { rows } = await db.query<{ what: string; n: number }>(
+    `select case when state = 'active' then 'active ' || coalesce(wait_event_type || ':' || wait_event, 'cpu')
+                 else state end as what, count(*)::int as n
+     from pg_stat_activity
+     where pid <> pg_backend_pid() and backend_type = 'client backend' and position($1 in query) > 0
+     group by 1`,
+    [`"${schema}"`],
+  );
+  for (const r of rows) into.set(r.what, (into.get(r.what) ?? 0) + r.n);
 }
 
 /** Rows per table of the rebuilt schema (its projection tables, and the distinct events claimed in `_dedup`). */

@@ -17,6 +17,7 @@ export const USAGE = `pnpm bench:rebuild [flags]
   --interrupt-at F    also rebuild once more, killed (SIGKILL) when a fraction F (0 < F < 1) of the events is
                       applied, then resumed; the final row counts must equal the uninterrupted run's
   --fresh             pre-load again even when a cached pre-load exists
+  --preload-only      make (or check) the cached pre-load and stop: the next run starts with the rebuild
   --cpu-prof DIR      write the rebuild process's CPU profile (node --cpu-prof) into DIR
   --timeout-s N       limit for each rebuild run (default 900)
   --log-level L       log level of the pre-load's normalizer (default warn)`;
@@ -31,6 +32,7 @@ const { values: flags } = parseArgs({
     partitions: { type: 'string', default: '6' },
     'interrupt-at': { type: 'string' },
     fresh: { type: 'boolean', default: false },
+    'preload-only': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     'timeout-s': { type: 'string', default: '900' },
     'log-level': { type: 'string', default: 'warn' },
@@ -65,6 +67,7 @@ export const settings = {
   partitions: Math.floor(positive('partitions', flags.partitions)),
   interruptAt: interruptAt(flags['interrupt-at']),
   fresh: flags.fresh ?? false,
+  preloadOnly: flags['preload-only'] ?? false,
   cpuProfDir: flags['cpu-prof'],
   timeoutMs: positive('timeout-s', flags['timeout-s']) * 1000,
   logLevel: flags['log-level'] ?? 'warn',
