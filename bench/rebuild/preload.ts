@@ -103,7 +103,7 @@ export async function preload(e: Endpoints, kafka: Kafka, admin: Admin, db: pg.P
     // Chunks of webhooks until the normalizer's output reaches the count; the first chunk sized by a guess of
     // events per webhook, the next ones by the ratio seen so far (the topic ends a little above the count).
     for (let round = 0; events < settings.events; round++) {
-      const perWebhook = webhooks === 0 ? 1.5 : Math.max(0.5, events / webhooks);
+      const perWebhook = webhooks === 0 ? 1.8 : Math.max(0.5, events / webhooks);
       const count = Math.min(MAX_CHUNK, Math.max(500, Math.ceil((settings.events - events) / perWebhook)));
       const generated = generateRawWebhooks({
         count,

@@ -89,6 +89,8 @@ export async function runRebuild(
   let peakRss: number | undefined;
   let applied = 0;
   let killed = false;
+  // The previous run's offsets stay until this one truncates: kill only once they were seen reset.
+  let reset = false;
   let lastLine = performance.now();
   let cpuTicks: number | undefined;
   const cpu = new CpuSampler();
@@ -96,11 +98,14 @@ export async function runRebuild(
   const deadline = started + settings.timeoutMs;
   while (exited === undefined) {
     applied = await appliedEvents(db, target);
+    if (options.killAtFraction !== undefined && applied < options.killAtFraction * target.events)
+      reset = true;
     peakRss = Math.max(peakRss ?? 0, rssOf(child.pid) ?? 0);
     cpuTicks = cpuTicksOf(child.pid) ?? cpuTicks;
     await samplePostgres(db, target.schema, postgres);
     if (
       options.killAtFraction !== undefined &&
+      reset &&
       !killed &&
       applied >= options.killAtFraction * target.events
     ) {

@@ -45,6 +45,18 @@ export function printSummary(print: (line?: string) => void, f: RebuildFigures):
   print(
     `rebuild   : ${fmt(timed.seconds, 2)} s wall (process start to exit; the command printed ${timed.reportedSeconds === undefined ? '?' : fmt(timed.reportedSeconds, 2)} s), ${rate(perSecond)} events/s, peak RSS ${timed.peakRssMb === undefined ? '?' : fmt(timed.peakRssMb, 0)} MiB`,
   );
+  const samples = [...timed.postgres.values()].reduce((a, b) => a + b, 0);
+  print(
+    `cpu       : the rebuild process ${timed.processCores === undefined ? '?' : fmt(timed.processCores, 2)} cores, the machine ${fmt(timed.machineCores, 2)} cores busy on average`,
+  );
+  print(
+    `postgres  : the rebuild's connections (pg_stat_activity every 100 ms, ${samples} connection samples): ${[
+      ...timed.postgres,
+    ]
+      .sort((a, b) => b[1] - a[1])
+      .map(([what, n]) => `${what} ${fmt((100 * n) / Math.max(1, samples), 0)} %`)
+      .join(', ')}`,
+  );
   print(
     'settings  : the service defaults (TRANSCRIPTS_POOL_SIZE, TRANSCRIPTS_PARTITIONS_CONCURRENTLY, TRANSCRIPTS_FETCH_MAX_BYTES)',
   );
