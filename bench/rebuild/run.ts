@@ -70,7 +70,6 @@ export async function runRebuild(
       TRANSCRIPTS_SCHEMA: target.schema,
       TRANSCRIPTS_CONSUMER_NAME: target.consumerName,
       ...target.privacyEnv,
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_REBUILD_'))),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

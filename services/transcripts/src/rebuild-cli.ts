@@ -10,9 +10,6 @@ import { loadTranscriptsConfig } from './config.js';
 import { consumerOptions, createTranscriptsKafka, transcriptsConsumer } from './consumer.js';
 import { ChatEventOpener, openPrivacyVault } from './privacy.js';
 
-/** Measured by `pnpm bench:rebuild` (see the README "Operations"); off by BENCH_REBUILD_SYNC_COMMIT=on to compare. */
-const REBUILD_ASYNC_COMMIT = process.env['BENCH_REBUILD_SYNC_COMMIT'] !== 'on';
-
 async function main(): Promise<void> {
   const config = loadTranscriptsConfig(process.env);
   const logger = createServiceLogger({ service: 'transcripts-rebuild', level: 'warn' });
@@ -21,7 +18,7 @@ async function main(): Promise<void> {
   let last: Parameters<typeof progress.update>[0] | undefined;
   const privacy = await openPrivacyVault(config.privacy);
   const opener = new ChatEventOpener(privacy?.vault ?? null, { service: 'transcripts' });
-  const result = await rebuild(transcriptsConsumer(config, opener, { rebuild: REBUILD_ASYNC_COMMIT }), {
+  const result = await rebuild(transcriptsConsumer(config, opener, { rebuild: true }), {
     ...consumerOptions(config, kafka, logger),
     onProgress: (snapshot) => progress.update((last = snapshot)),
   }).finally(() => privacy?.close());
