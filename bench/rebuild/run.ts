@@ -70,6 +70,7 @@ export async function runRebuild(
       TRANSCRIPTS_SCHEMA: target.schema,
       TRANSCRIPTS_CONSUMER_NAME: target.consumerName,
       ...target.privacyEnv,
+      ...settings.txEnv,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

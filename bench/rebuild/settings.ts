@@ -18,6 +18,8 @@ export const USAGE = `pnpm bench:rebuild [flags]
                       applied, then resumed; the final row counts must equal the uninterrupted run's
   --fresh             pre-load again even when a cached pre-load exists
   --preload-only      make (or check) the cached pre-load and stop: the next run starts with the rebuild
+  --tx-concurrency N  TRANSCRIPTS_PARTITIONS_CONCURRENTLY for the rebuild (default: the service's, 3)
+  --tx-max-bytes N    TRANSCRIPTS_FETCH_MAX_BYTES for the rebuild (default: the service's, 4 MiB)
   --cpu-prof DIR      write the rebuild process's CPU profile (node --cpu-prof) into DIR
   --timeout-s N       limit for each rebuild run (default 900)
   --log-level L       log level of the pre-load's normalizer (default warn)`;
@@ -34,6 +36,8 @@ const { values: flags } = parseArgs({
     fresh: { type: 'boolean', default: false },
     'preload-only': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    'tx-concurrency': { type: 'string' },
+    'tx-max-bytes': { type: 'string' },
     'timeout-s': { type: 'string', default: '900' },
     'log-level': { type: 'string', default: 'warn' },
     help: { type: 'boolean', default: false },
@@ -69,6 +73,19 @@ export const settings = {
   fresh: flags.fresh ?? false,
   preloadOnly: flags['preload-only'] ?? false,
   cpuProfDir: flags['cpu-prof'],
+  /** The service's own variables, passed to the rebuild only when given (else the service defaults apply). */
+  txEnv: {
+    ...(flags['tx-concurrency'] === undefined
+      ? {}
+      : {
+          TRANSCRIPTS_PARTITIONS_CONCURRENTLY: String(
+            Math.floor(positive('tx-concurrency', flags['tx-concurrency'])),
+          ),
+        }),
+    ...(flags['tx-max-bytes'] === undefined
+      ? {}
+      : { TRANSCRIPTS_FETCH_MAX_BYTES: String(Math.floor(positive('tx-max-bytes', flags['tx-max-bytes']))) }),
+  } as Readonly<Record<string, string>>,
   timeoutMs: positive('timeout-s', flags['timeout-s']) * 1000,
   logLevel: flags['log-level'] ?? 'warn',
 };

@@ -58,7 +58,13 @@ export function printSummary(print: (line?: string) => void, f: RebuildFigures):
       .join(', ')}`,
   );
   print(
-    'settings  : the service defaults (TRANSCRIPTS_POOL_SIZE, TRANSCRIPTS_PARTITIONS_CONCURRENTLY, TRANSCRIPTS_FETCH_MAX_BYTES)',
+    `settings  : ${
+      Object.keys(settings.txEnv).length === 0
+        ? 'the service defaults (TRANSCRIPTS_POOL_SIZE, TRANSCRIPTS_PARTITIONS_CONCURRENTLY, TRANSCRIPTS_FETCH_MAX_BYTES)'
+        : `the service defaults but ${Object.entries(settings.txEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}`
+    }`,
   );
   let equal = true;
   const interrupted = f.interrupted;
@@ -96,7 +102,7 @@ export function printSummary(print: (line?: string) => void, f: RebuildFigures):
       figure: 'rebuild rate',
       value: `${rate(perSecond)} events/s`,
       target: `>= ${rate(TARGET_EVENTS_PER_S)} events/s`,
-      anchor: `pnpm transcripts:rebuild, encryption on, service defaults, ${settings.partitions} partitions`,
+      anchor: `pnpm transcripts:rebuild, encryption on, ${Object.keys(settings.txEnv).length === 0 ? 'service defaults' : 'tuned (see settings)'}, ${settings.partitions} partitions`,
       verdict: verdictOf(perSecond >= TARGET_EVENTS_PER_S, invalid),
       ...(invalid === undefined ? {} : { reason: invalid }),
     },
