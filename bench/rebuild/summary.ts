@@ -60,8 +60,8 @@ export function printSummary(print: (line?: string) => void, f: RebuildFigures):
   print(
     `settings  : ${
       Object.keys(settings.txEnv).length === 0
-        ? 'the service defaults (TRANSCRIPTS_POOL_SIZE, TRANSCRIPTS_PARTITIONS_CONCURRENTLY, TRANSCRIPTS_FETCH_MAX_BYTES)'
-        : `the service defaults but ${Object.entries(settings.txEnv)
+        ? "the command's defaults (TRANSCRIPTS_* unset: pool 6, every partition at once, 4 MiB fetches per partition)"
+        : `the command's defaults but ${Object.entries(settings.txEnv)
             .map(([k, v]) => `${k}=${v}`)
             .join(', ')}`
     }`,
@@ -102,7 +102,7 @@ export function printSummary(print: (line?: string) => void, f: RebuildFigures):
       figure: 'rebuild rate',
       value: `${rate(perSecond)} events/s`,
       target: `>= ${rate(TARGET_EVENTS_PER_S)} events/s`,
-      anchor: `pnpm transcripts:rebuild, encryption on, ${Object.keys(settings.txEnv).length === 0 ? 'service defaults' : 'tuned (see settings)'}, ${settings.partitions} partitions`,
+      anchor: `pnpm transcripts:rebuild, encryption on, ${Object.keys(settings.txEnv).length === 0 ? 'its defaults' : 'tuned (see settings)'}, ${settings.partitions} partitions`,
       verdict: verdictOf(perSecond >= TARGET_EVENTS_PER_S, invalid),
       ...(invalid === undefined ? {} : { reason: invalid }),
     },
