@@ -1,5 +1,5 @@
 /**
- * pnpm crm rebuild (or pnpm --filter @livechat-pipeline/crm-sync rebuild) — truncates crm-sync's projection tables (chats, customers, participants, threads, thread_tags,
+ * pnpm crm rebuild (or pnpm --filter @livechat-pipeline/crm-sync run rebuild) — truncates crm-sync's projection tables (chats, customers, participants, threads, thread_tags,
  * entries), its dedup records and offsets, then replays livechat.chat-events from the earliest offsets with a
  * progress bar. The outbox, crm.notes, crm.erased_chats and crm.hubspot_erasures stay (a rebuilt thread updates its
  * note; an erased chat makes no intent). Interrupted, run it again: it resumes. Stop the live crm-sync consumer

@@ -24,10 +24,14 @@ export const transcriptsMigrationsDir = fileURLToPath(new URL('../migrations', i
 /**
  * The transcripts projection as a consumer of the chat-events topic. `privacy` opens sealed events before they are
  * applied (issue 19); without one, plain events are applied and a sealed one waits (PRIVACY_KEYS is not set).
+ * `rebuild`: each batch's transaction commits without waiting for its WAL flush (`synchronous_commit = off`, that
+ * transaction only). Safe for a rebuild only: a crash may lose the last commits, effects and offsets together, and
+ * the rebuild, run again, replays them; the live service keeps durable commits.
  */
 export function transcriptsConsumer(
   config: TranscriptsConfig,
   privacy: ChatEventOpener = new ChatEventOpener(null, { service: 'transcripts' }),
+  options: { readonly rebuild?: boolean } = {},
 ): ConsumerDefinition<ChatDomainEvent> {
   const serde = new ConfluentAvroSerde(new SchemaRegistryClient({ baseUrl: config.registry.url }));
   return {
@@ -51,7 +55,10 @@ export function transcriptsConsumer(
       }
     },
     eventId: (event) => event.event_id,
-    handle: async (events, tx) => applyTranscriptEvents(await privacy.open(events), tx, tx.schema),
+    handle: async (events, tx) => {
+      if (options.rebuild === true) await tx.query('set local synchronous_commit = off');
+      await applyTranscriptEvents(await privacy.open(events), tx, tx.schema);
+    },
   };
 }
 

@@ -27,7 +27,7 @@ export async function applyTranscriptEvents(
       sql: (s: string) => string;
     };
     const sql = statement.sql(quoteIdent(schema));
-    for (const layer of layerRows(rows, statement.key)) await tx.query(sql, [JSON.stringify(layer)]);
+    for (const layer of layerRows(rows, statement.key)) await tx.query(sql, [layer]);
   }
 }
 

@@ -43,14 +43,17 @@ function replace(value: unknown): unknown {
     value !== null &&
     typeof (value as { toJSON?: unknown }).toJSON !== 'function'
   ) {
-    let changed = false;
-    const entries = Object.entries(value).map(([key, item]) => {
-      const newKey = replace(key) as string;
-      const newItem = replace(item);
-      if (newKey !== key || newItem !== item) changed = true;
-      return [newKey, newItem] as const;
-    });
-    return changed ? Object.fromEntries(entries) : value;
+    // Nearly every object is left as it is: look before allocating anything.
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    let at = 0;
+    for (; at < keys.length; at++) {
+      const key = keys[at] as string;
+      const item = record[key];
+      if (replace(key) !== key || replace(item) !== item) break;
+    }
+    if (at === keys.length) return value;
+    return Object.fromEntries(keys.map((key) => [replace(key) as string, replace(record[key])] as const));
   }
   return value;
 }

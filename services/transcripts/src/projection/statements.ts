@@ -207,22 +207,28 @@ export const statements: { [K in keyof TranscriptRowChanges]: TableStatement<K> 
  * INSERT … ON CONFLICT): identical rows collapse, the n-th distinct row of a key goes to layer n.
  * Each layer is in key order: transactions of partitions applied concurrently upsert shared rows
  * (agents, customers) and so take their locks in the same order, waiting instead of deadlocking.
+ * Returns each layer as the JSON array the statement takes: each row is serialised once, for the
+ * comparison and the parameter alike.
  */
-export function layerRows<T>(rows: readonly T[], key: (row: T) => string): T[][] {
-  const layers: { id: string; row: T }[][] = [];
+export function layerRows<T>(rows: readonly T[], key: (row: T) => string): string[] {
+  const layers: { id: string; json: string }[][] = [];
   const seen = new Map<string, Set<string>>();
   for (const row of rows) {
     const id = key(row);
-    const body = JSON.stringify(row);
+    const json = JSON.stringify(row);
     let bodies = seen.get(id);
     if (bodies === undefined) seen.set(id, (bodies = new Set()));
-    if (bodies.has(body)) continue;
+    if (bodies.has(json)) continue;
     const layer = bodies.size;
-    bodies.add(body);
-    (layers[layer] ??= []).push({ id, row });
+    bodies.add(json);
+    (layers[layer] ??= []).push({ id, json });
   }
-  return layers.map((layer) =>
-    layer.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((entry) => entry.row),
+  return layers.map(
+    (layer) =>
+      `[${layer
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map((entry) => entry.json)
+        .join(',')}]`,
   );
 }
 
