@@ -47,6 +47,20 @@ const MAX_SCOPE_LENGTH = 256;
  */
 export const SEAL_BATCH_MAX_RECORDS = 500;
 
+/**
+ * The key look-ups of one tenant running at once. Each look-up of new chats costs three round trips on the key
+ * store's small pool (INGEST_PRIVACY_POOL_SIZE, 2): one at a time per tenant, the webhooks arriving meanwhile
+ * wait and go into the next look-up together, so under load batches grow and round trips per webhook fall
+ * (bench/seal-burst.ts: 1,000 new chats/s).
+ */
+export const SEAL_LOOK_UPS_IN_FLIGHT_PER_TENANT = 1;
+
+/**
+ * The most webhooks of one tenant waiting for a key look-up (four full look-ups): beyond it a webhook is answered
+ * 503 INGEST_PRIVACY_KEY_UNAVAILABLE (retry) at once, so a key store slower than the traffic cannot grow memory.
+ */
+export const SEAL_QUEUE_MAX_RECORDS_PER_TENANT = 4 * SEAL_BATCH_MAX_RECORDS;
+
 interface Pending {
   readonly record: KeyedRawRecord;
   readonly tenant: string;
@@ -55,16 +69,28 @@ interface Pending {
   readonly reject: (err: unknown) => void;
 }
 
+/** One tenant's webhooks waiting for a look-up, and its look-ups running. */
+interface TenantQueue {
+  waiting: Pending[];
+  lookUpsInFlight: number;
+}
+
 /**
- * Seals raw bodies with the data key of their scope (docs/privacy.md section 4). Webhooks that arrive in the same
- * event-loop turn (the bodies read in one I/O poll, i.e. what the produce batcher would put in one batch) share
- * one key look-up per tenant: `keysFor(tenant, scopes, { create: true })`, usually answered by the vault's cache.
- * A failed look-up fails that tenant's webhooks of the turn only (503, retried by LiveChat); other tenants' and
- * later webhooks go on.
+ * Seals raw bodies with the data key of their scope (docs/privacy.md section 4). Webhooks of one tenant share one
+ * key look-up, `keysFor(tenant, scopes, { create: true })`, usually answered by the vault's cache: those that
+ * arrive in the same event-loop turn (the bodies read in one I/O poll, what the produce batcher would put in one
+ * batch), and, while a look-up of the tenant runs (at most SEAL_LOOK_UPS_IN_FLIGHT_PER_TENANT), all those arriving
+ * meanwhile, which go into the next one (up to SEAL_BATCH_MAX_RECORDS each). A failed look-up fails only its own
+ * webhooks (503, retried by LiveChat); other tenants' and later webhooks go on.
  */
 export class VaultRawBodySealer implements RawBodySealer {
-  private queue: Pending[] = [];
+  private readonly tenants = new Map<string, TenantQueue>();
+  /** Tenants with webhooks queued since the last flush. */
+  private readonly arrived = new Set<string>();
   private scheduled = false;
+  private readonly maxBatchRecords: number;
+  private readonly maxLookUpsInFlight: number;
+  private readonly maxQueuedRecords: number;
 
   constructor(
     private readonly options: {
@@ -72,8 +98,16 @@ export class VaultRawBodySealer implements RawBodySealer {
       readonly metrics?: PrivacyMetrics;
       /** Records per key look-up (default SEAL_BATCH_MAX_RECORDS). */
       readonly maxBatchRecords?: number;
+      /** Look-ups of one tenant at once (default SEAL_LOOK_UPS_IN_FLIGHT_PER_TENANT). */
+      readonly maxLookUpsInFlightPerTenant?: number;
+      /** Webhooks of one tenant waiting for a look-up (default SEAL_QUEUE_MAX_RECORDS_PER_TENANT). */
+      readonly maxQueuedRecordsPerTenant?: number;
     },
-  ) {}
+  ) {
+    this.maxBatchRecords = options.maxBatchRecords ?? SEAL_BATCH_MAX_RECORDS;
+    this.maxLookUpsInFlight = options.maxLookUpsInFlightPerTenant ?? SEAL_LOOK_UPS_IN_FLIGHT_PER_TENANT;
+    this.maxQueuedRecords = options.maxQueuedRecordsPerTenant ?? SEAL_QUEUE_MAX_RECORDS_PER_TENANT;
+  }
 
   seal(record: KeyedRawRecord, redactedBody: JsonObject): Promise<KeyedRawRecord> {
     const value = record.value;
@@ -100,8 +134,25 @@ export class VaultRawBodySealer implements RawBodySealer {
         ),
       );
     }
+    const tenant = value.tenant ?? NO_TENANT_KEY_STORE_ID;
+    let queue = this.tenants.get(tenant);
+    if (queue === undefined) {
+      queue = { waiting: [], lookUpsInFlight: 0 };
+      this.tenants.set(tenant, queue);
+    }
+    if (queue.waiting.length >= this.maxQueuedRecords) {
+      this.options.metrics?.sealFailures.inc({ code: 'SEAL_QUEUE_FULL' });
+      return Promise.reject(
+        new IngestError(
+          'INGEST_PRIVACY_KEY_UNAVAILABLE',
+          `the webhook's body could not be encrypted: ${this.maxQueuedRecords} webhooks of its tenant are waiting for their data keys already (the key store is slower than the traffic); nothing was written, retry`,
+        ),
+      );
+    }
+    const waiting = queue.waiting;
     return new Promise<KeyedRawRecord>((resolve, reject) => {
-      this.queue.push({ record, tenant: value.tenant ?? NO_TENANT_KEY_STORE_ID, scope, resolve, reject });
+      waiting.push({ record, tenant, scope, resolve, reject });
+      this.arrived.add(tenant);
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(this.flush);
@@ -109,20 +160,28 @@ export class VaultRawBodySealer implements RawBodySealer {
     });
   }
 
+  /** End of the turn: each tenant that got webhooks starts a look-up unless it has as many running as it may. */
   private readonly flush = (): void => {
     this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    const byTenant = new Map<string, Pending[]>();
-    for (const p of batch) {
-      const group = byTenant.get(p.tenant);
-      if (group === undefined) byTenant.set(p.tenant, [p]);
-      else group.push(p);
-    }
-    const max = this.options.maxBatchRecords ?? SEAL_BATCH_MAX_RECORDS;
-    for (const [tenant, group] of byTenant)
-      for (let i = 0; i < group.length; i += max) void this.sealGroup(tenant, group.slice(i, i + max));
+    const tenants = [...this.arrived];
+    this.arrived.clear();
+    for (const tenant of tenants) this.startLookUps(tenant);
   };
+
+  private startLookUps(tenant: string): void {
+    const queue = this.tenants.get(tenant);
+    if (queue === undefined) return;
+    while (queue.lookUpsInFlight < this.maxLookUpsInFlight && queue.waiting.length > 0) {
+      const group = queue.waiting.splice(0, this.maxBatchRecords);
+      queue.lookUpsInFlight += 1;
+      void this.sealGroup(tenant, group).finally(() => {
+        queue.lookUpsInFlight -= 1;
+        // The webhooks that arrived meanwhile go now, together; an idle tenant leaves no entry behind.
+        if (queue.waiting.length > 0) this.startLookUps(tenant);
+        else if (queue.lookUpsInFlight === 0) this.tenants.delete(tenant);
+      });
+    }
+  }
 
   private async sealGroup(tenant: string, group: readonly Pending[]): Promise<void> {
     const started = performance.now();
