@@ -4,7 +4,8 @@
  *
  *   pnpm bench:latency [--rate 1000] [--duration-s 60] [--warmup-s 5] …   (--help for all flags)
  *
- * What runs: the ingest (over HTTP), the normalizer and the transcripts projection, each its own node process
+ * What runs: the ingest (over HTTP), the normalizer and the transcripts projection, and the analytics projection
+ * beside them on the same chat events (npm start runs it: it takes its share of the cores), each its own node process
  * started as `npm start` starts it (scripts/main.ts): same node flags, same configuration — encryption of personal
  * data on with a key store, the ingest's local secrets and spool, default log level info, each service's log in a
  * file (npm start prints them to its terminal) — on topics, groups and schemas of the run's own (latency/services.ts).
@@ -107,7 +108,9 @@ async function main(): Promise<number> {
   const kafka = benchKafka(e.kafkaBrokers, 'bench-latency', logger);
   const db = new pg.Client({ connectionString: e.databaseUrl });
   await db.connect();
-  progress('starting the ingest, the normalizer and the transcripts projection (npm start configuration)…');
+  progress(
+    'starting the ingest, the normalizer, the transcripts and analytics projections (npm start configuration)…',
+  );
   const services = await startServices(e, names);
   progress(`services ready (pids ${JSON.stringify(services.pids)}); logs in ${services.logDir}`);
   const stages = settings.stages ? new StageTimestamps(wantedRaw) : undefined;
@@ -299,7 +302,7 @@ async function main(): Promise<number> {
     const out = (line = ''): void => void process.stdout.write(`${line}\n`);
     out();
     out(
-      `latency benchmark: ${rate(settings.rate)} webhooks/s for ${settings.durationS} s after ${settings.warmupS} s of warm-up; ingest, normalizer, transcripts as npm start runs them (separate processes, privacy on, log level info)`,
+      `latency benchmark: ${rate(settings.rate)} webhooks/s for ${settings.durationS} s after ${settings.warmupS} s of warm-up; ingest, normalizer, transcripts, analytics as npm start runs them (separate processes, privacy on, log level info)`,
     );
     if (tuning.length > 0) out(`NOT npm start's defaults: ${tuning.join(' ')} (from the shell)`);
     out(
@@ -368,6 +371,7 @@ async function main(): Promise<number> {
     await stages?.stop().catch(() => undefined);
     await services.stop();
     await db.query(`drop schema if exists "${names.transcriptsSchema}" cascade`).catch(() => undefined);
+    await db.query(`drop schema if exists "${names.analyticsSchema}" cascade`).catch(() => undefined);
     await db.query(`drop schema if exists "${names.privacySchema}" cascade`).catch(() => undefined);
     await db.end().catch(() => undefined);
     const admin = kafka.admin();

@@ -1,5 +1,6 @@
 /**
- * The three services of the measured path as `npm start` runs them (scripts/main.ts): each its own node process,
+ * The three services of the measured path as `npm start` runs them (scripts/main.ts), and the analytics projection
+ * beside them on the same chat events (npm start runs it too: it competes for the same cores): each its own node process,
  * `node [flags] --import tsx services/<name>/src/main.ts`, the ingest with npm start's `--max-semi-space-size=4`;
  * the shell's environment plus what npm start adds: the stack's endpoints, the ingest's local secrets
  * (INGEST_LOCAL_DEV_SECRETS=true) and spool directory, encryption of personal data on (PRIVACY_KEYS and
@@ -36,6 +37,8 @@ export interface RunNames {
   readonly normalizerGroup: string;
   readonly transcriptsName: string;
   readonly transcriptsSchema: string;
+  readonly analyticsName: string;
+  readonly analyticsSchema: string;
   readonly privacySchema: string;
 }
 
@@ -47,6 +50,8 @@ export function runNames(suffix: string): RunNames {
     normalizerGroup: `bench-latency-normalizer-${suffix}`,
     transcriptsName: `bench-latency-transcripts-${suffix}`,
     transcriptsSchema: `bench_latency_${suffix}`,
+    analyticsName: `bench-latency-analytics-${suffix}`,
+    analyticsSchema: `bench_latency_an_${suffix}`,
     privacySchema: `bench_latency_pv_${suffix}`,
   };
 }
@@ -59,7 +64,7 @@ export function runNames(suffix: string): RunNames {
 export function tuningFromShell(env: NodeJS.ProcessEnv = process.env): string[] {
   return Object.keys(env)
     .filter((name) =>
-      /^(INGEST_(BATCH_|PRODUCERS|REQUEST_DEADLINE|SPOOL_AFTER|PRIVACY_|PG_)|NORMALIZER_(PARTITIONS|PRIVACY_)|TRANSCRIPTS_(PARTITIONS|FETCH|POOL|PRIVACY_|PG_)|PRIVACY_KEY_CACHE)/.test(
+      /^(INGEST_(BATCH_|PRODUCERS|REQUEST_DEADLINE|SPOOL_AFTER|PRIVACY_|PG_)|NORMALIZER_(PARTITIONS|PRIVACY_)|TRANSCRIPTS_(PARTITIONS|FETCH|POOL|PRIVACY_|PG_)|ANALYTICS_(PARTITIONS|FETCH|POOL|PRIVACY_|PG_)|PRIVACY_KEY_CACHE)/.test(
         name,
       ),
     )
@@ -106,6 +111,7 @@ export async function startServices(e: Endpoints, names: RunNames): Promise<Runn
     ingestOperations: await freePort(),
     normalizer: await freePort(),
     transcripts: await freePort(),
+    analytics: await freePort(),
   };
   const logDir = mkdtempSync(path.join(tmpdir(), 'bench-latency-'));
   const env: NodeJS.ProcessEnv = {
@@ -127,11 +133,15 @@ export async function startServices(e: Endpoints, names: RunNames): Promise<Runn
     NORMALIZER_GROUP_ID: names.normalizerGroup,
     TRANSCRIPTS_CONSUMER_NAME: names.transcriptsName,
     TRANSCRIPTS_SCHEMA: names.transcriptsSchema,
+    ANALYTICS_CONSUMER_NAME: names.analyticsName,
+    ANALYTICS_SCHEMA: names.analyticsSchema,
     INGEST_HOST: '127.0.0.1',
     INGEST_PORT: String(ports.ingest),
     INGEST_OPERATIONS_PORT: String(ports.ingestOperations),
     NORMALIZER_PORT: String(ports.normalizer),
     TRANSCRIPTS_PORT: String(ports.transcripts),
+    ANALYTICS_HOST: '127.0.0.1',
+    ANALYTICS_PORT: String(ports.analytics),
   };
   // npm start's default log level (info): a level set in the shell would change what the services pay for logging
   for (const name of ['LOG_LEVEL', 'INGEST_LOG_LEVEL']) delete env[name];
@@ -139,7 +149,7 @@ export async function startServices(e: Endpoints, names: RunNames): Promise<Runn
   const children = new Map<string, ChildProcess>();
   const exitedOnItsOwn: string[] = [];
   let stopping = false;
-  for (const name of ['ingest', 'normalizer', 'transcripts']) {
+  for (const name of ['ingest', 'normalizer', 'transcripts', 'analytics']) {
     const log = openSync(path.join(logDir, `${name}.log`), 'a');
     const child = spawn(
       process.execPath,
@@ -178,6 +188,7 @@ export async function startServices(e: Endpoints, names: RunNames): Promise<Runn
     ingest: `http://127.0.0.1:${ports.ingestOperations}/readyz`,
     normalizer: `http://127.0.0.1:${ports.normalizer}/readyz`,
     transcripts: `http://127.0.0.1:${ports.transcripts}/readyz`,
+    analytics: `http://127.0.0.1:${ports.analytics}/readyz`,
   };
   const pending = new Map(Object.entries(readiness));
   const deadline = performance.now() + 120_000;

@@ -55,6 +55,11 @@ describe('the latency figures', () => {
     expect(verdicts(m)[0]).toBe('MISSED');
   });
 
+  it('holds the rate when the window ran a few ms past the duration, and misses it beyond 1 %', () => {
+    expect(verdicts(measurement({ sendSeconds: 60.05 }))[0]).toBe('MET');
+    expect(verdicts(measurement({ sendSeconds: 60.7 }))[0]).toBe('MISSED');
+  });
+
   it('is INVALID, with the reason, when any answer was not a 2xx or a request was lost or unanswered', () => {
     for (const bad of [{ non2xx: 1 }, { errors: 1 }, { unanswered: 1 }]) {
       const rows = latencyFigureRows(measurement(bad));
