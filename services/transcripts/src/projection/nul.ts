@@ -43,17 +43,23 @@ function replace(value: unknown): unknown {
     value !== null &&
     typeof (value as { toJSON?: unknown }).toJSON !== 'function'
   ) {
-    // Nearly every object is left as it is: look before allocating anything.
+    // Nearly every object is left as it is: each key and value is replaced once (a second call on a changed child
+    // would double the work at every level of nesting: exponential in a depth the sender controls), and entries
+    // are only copied from the first change on.
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record);
-    let at = 0;
-    for (; at < keys.length; at++) {
-      const key = keys[at] as string;
+    let entries: [string, unknown][] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
       const item = record[key];
-      if (replace(key) !== key || replace(item) !== item) break;
+      const newKey = replace(key) as string;
+      const newItem = replace(item);
+      if (entries === undefined && (newKey !== key || newItem !== item))
+        entries = keys.slice(0, i).map((k) => [k, record[k]]);
+      entries?.push([newKey, newItem]);
     }
-    if (at === keys.length) return value;
-    return Object.fromEntries(keys.map((key) => [replace(key) as string, replace(record[key])] as const));
+    // fromEntries defines own properties (a "__proto__" key stays a key, as JSON.parse made it).
+    return entries === undefined ? value : Object.fromEntries(entries);
   }
   return value;
 }
