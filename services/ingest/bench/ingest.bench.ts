@@ -113,6 +113,8 @@ const CONFIG_DIFFERENCES = [
     cpuProfDir: process.env['BENCH_CPU_PROF_DIR'],
   }),
   ...(PRIVACY === 'off' ? ['encryption off (BENCH_PRIVACY=off)'] : []),
+  // npm start runs the ingest with tsx: the bundle is an experiment until it does.
+  ...(RUN_FROM === 'dist' ? ['run from the bundle dist/main.js (BENCH_RUN_FROM=dist)'] : []),
 ];
 /** The target of the on/off ratio (issue 19: encryption costs at most 10 % of the throughput). */
 const PRIVACY_TARGET_RATIO = 0.9;

@@ -314,6 +314,7 @@ async function openPrivacy(
   // outage would miss it otherwise.
   metrics.privacy.sealFailures.inc({ code: 'PRIVACY_KEY_UNAVAILABLE' }, 0);
   metrics.privacy.sealFailures.inc({ code: 'DEADLINE_EXCEEDED' }, 0);
+  metrics.privacy.sealFailures.inc({ code: 'SEAL_QUEUE_FULL' }, 0);
   return {
     sealer: new VaultRawBodySealer({ keys: vault, metrics: metrics.privacy }),
     close: () => pool.end(),

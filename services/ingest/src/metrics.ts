@@ -22,7 +22,7 @@ export interface IngestMetrics {
 export interface PrivacyMetrics {
   /** One key look-up and the sealing of its records, per seal batch and tenant. */
   readonly sealSeconds: Histogram;
-  /** Webhooks not sealed, by privacy error code or DEADLINE_EXCEEDED (a key store slower than the request deadline). */
+  /** Webhooks not sealed, by privacy error code, DEADLINE_EXCEEDED (a key store slower than the request deadline) or SEAL_QUEUE_FULL. */
   readonly sealFailures: Counter<'code'>;
 }
 
@@ -119,7 +119,7 @@ export function createIngestMetrics(options: { defaultMetrics?: boolean } = {}):
       }),
       sealFailures: new Counter({
         name: 'ingest_privacy_seal_failures_total',
-        help: 'Webhooks answered 503 or 500 because their body could not be sealed, by code: a privacy error code (PRIVACY_KEY_UNAVAILABLE: the key store is unreachable or refusing) or DEADLINE_EXCEEDED (the key store slower than the request deadline)',
+        help: 'Webhooks answered 503 or 500 because their body could not be sealed, by code: a privacy error code (PRIVACY_KEY_UNAVAILABLE: the key store is unreachable or refusing) DEADLINE_EXCEEDED (the key store slower than the request deadline) or SEAL_QUEUE_FULL (too many webhooks or body bytes already waiting for their keys)',
         labelNames: ['code'] as const,
         registers: [registry],
       }),

@@ -16,7 +16,8 @@ import { ChatEventOpener, openPrivacyVault } from './privacy.js';
  * service's 3 (partitions waiting for a turn leave the pool and Postgres idle).
  */
 function rebuildConfig(config: TranscriptsConfig, env: NodeJS.ProcessEnv): TranscriptsConfig {
-  if (env['TRANSCRIPTS_PARTITIONS_CONCURRENTLY'] !== undefined) return config;
+  // Blank is unset, as for every variable.
+  if ((env['TRANSCRIPTS_PARTITIONS_CONCURRENTLY'] ?? '').trim() !== '') return config;
   const partitionsConcurrently = Math.max(
     config.consumer.partitionsConcurrently,
     Math.min(config.chatEventsTopic.partitions, config.consumer.poolSize), // a connection each

@@ -61,6 +61,12 @@ export const SEAL_LOOK_UPS_IN_FLIGHT_PER_TENANT = 1;
  */
 export const SEAL_QUEUE_MAX_RECORDS_PER_TENANT = 4 * SEAL_BATCH_MAX_RECORDS;
 
+/**
+ * The bodies held by webhooks waiting for or in a key look-up, all tenants together (tenants are many, and each
+ * body may be up to INGEST_BODY_LIMIT_BYTES): beyond it a webhook is answered 503 at once, like the tenant's cap.
+ */
+export const SEAL_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
+
 interface Pending {
   readonly record: KeyedRawRecord;
   readonly tenant: string;
@@ -91,6 +97,9 @@ export class VaultRawBodySealer implements RawBodySealer {
   private readonly maxBatchRecords: number;
   private readonly maxLookUpsInFlight: number;
   private readonly maxQueuedRecords: number;
+  private readonly maxQueuedBytes: number;
+  /** Body bytes (UTF-16 code units, close enough for a bound) of the webhooks not yet settled. */
+  private queuedBytes = 0;
 
   constructor(
     private readonly options: {
@@ -102,11 +111,14 @@ export class VaultRawBodySealer implements RawBodySealer {
       readonly maxLookUpsInFlightPerTenant?: number;
       /** Webhooks of one tenant waiting for a look-up (default SEAL_QUEUE_MAX_RECORDS_PER_TENANT). */
       readonly maxQueuedRecordsPerTenant?: number;
+      /** Body bytes of the webhooks waiting for or in a look-up, all tenants (default SEAL_QUEUE_MAX_BYTES). */
+      readonly maxQueuedBytes?: number;
     },
   ) {
     this.maxBatchRecords = options.maxBatchRecords ?? SEAL_BATCH_MAX_RECORDS;
     this.maxLookUpsInFlight = options.maxLookUpsInFlightPerTenant ?? SEAL_LOOK_UPS_IN_FLIGHT_PER_TENANT;
     this.maxQueuedRecords = options.maxQueuedRecordsPerTenant ?? SEAL_QUEUE_MAX_RECORDS_PER_TENANT;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? SEAL_QUEUE_MAX_BYTES;
   }
 
   seal(record: KeyedRawRecord, redactedBody: JsonObject): Promise<KeyedRawRecord> {
@@ -140,18 +152,41 @@ export class VaultRawBodySealer implements RawBodySealer {
       queue = { waiting: [], lookUpsInFlight: 0 };
       this.tenants.set(tenant, queue);
     }
-    if (queue.waiting.length >= this.maxQueuedRecords) {
+    const size = record.value.body.length;
+    if (queue.waiting.length >= this.maxQueuedRecords || this.queuedBytes + size > this.maxQueuedBytes) {
+      if (queue.waiting.length === 0 && queue.lookUpsInFlight === 0) this.tenants.delete(tenant);
       this.options.metrics?.sealFailures.inc({ code: 'SEAL_QUEUE_FULL' });
       return Promise.reject(
         new IngestError(
           'INGEST_PRIVACY_KEY_UNAVAILABLE',
-          `the webhook's body could not be encrypted: ${this.maxQueuedRecords} webhooks of its tenant are waiting for their data keys already (the key store is slower than the traffic); nothing was written, retry`,
+          queue.waiting.length >= this.maxQueuedRecords
+            ? `the webhook's body could not be encrypted: ${this.maxQueuedRecords} webhooks of its tenant are waiting for their data keys already (the key store is slower than the traffic); nothing was written, retry`
+            : `the webhook's body could not be encrypted: the webhooks waiting for their data keys hold ${this.maxQueuedBytes} bytes of bodies already (the key store is slower than the traffic); nothing was written, retry`,
         ),
       );
     }
     const waiting = queue.waiting;
+    this.queuedBytes += size;
+    let settled = false;
+    const release = (): void => {
+      if (settled) return;
+      settled = true;
+      this.queuedBytes -= size;
+    };
     return new Promise<KeyedRawRecord>((resolve, reject) => {
-      waiting.push({ record, tenant, scope, resolve, reject });
+      waiting.push({
+        record,
+        tenant,
+        scope,
+        resolve: (sealedRecord) => {
+          release();
+          resolve(sealedRecord);
+        },
+        reject: (err) => {
+          release();
+          reject(err);
+        },
+      });
       this.arrived.add(tenant);
       if (!this.scheduled) {
         this.scheduled = true;
@@ -192,8 +227,10 @@ export class VaultRawBodySealer implements RawBodySealer {
       } catch (err) {
         // One look-up for many scopes fails for all of them; a scope that alone is to blame (a corrupt key row)
         // or one that is cached (the store is down, but its key is in the vault's cache) must not take the
-        // others down: each scope is looked up on its own, in parallel (a cached one makes no query).
-        if (new Set(scopesOf(group)).size > 1) await this.sealEachScope(tenant, group);
+        // others down: each scope is looked up on its own, in parallel (a cached one makes no query). Not awaited:
+        // the tenant's next look-up must not wait for those (with the store down each takes a connect timeout),
+        // or webhooks of cached chats would wait past their deadline behind them.
+        if (new Set(scopesOf(group)).size > 1) void this.sealEachScope(tenant, group);
         else this.fail(group, err);
         return;
       }
