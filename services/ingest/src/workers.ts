@@ -1,11 +1,13 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { once } from 'node:events';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { IngestConfig } from './config.js';
+import { IngestConfigError } from './errors.js';
 import { publicReport, type ReadinessProbe } from './readiness.js';
 
 /**
@@ -55,6 +57,82 @@ export function workerEnv(config: IngestConfig, index: number): Record<string, s
     [WORKER_INDEX_VARIABLE]: String(index),
     ...(config.spool === undefined ? {} : { INGEST_SPOOL_DIR: join(config.spool.dir, `worker-${index}`) }),
   };
+}
+
+/** A spool segment's file name (src/spool/disk-spool.ts): its sequence number, 20 digits. */
+const SEGMENT_FILE = /^(\d{20})\.seg$/;
+
+/**
+ * Whether `dir` holds a segment not wholly acknowledged by its drain cursor (src/spool/disk-spool.ts: the cursor
+ * file `drain-cursor.json` names the first unacknowledged position). A missing directory holds none.
+ */
+async function holdsUndrainedSegments(dir: string): Promise<boolean> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return false;
+  }
+  let cursor: { segment: number; offset: number } | undefined;
+  try {
+    const parsed = JSON.parse(await readFile(join(dir, 'drain-cursor.json'), 'utf8')) as {
+      segment?: unknown;
+      offset?: unknown;
+    };
+    if (Number.isSafeInteger(parsed.segment) && Number.isSafeInteger(parsed.offset))
+      cursor = { segment: parsed.segment as number, offset: parsed.offset as number };
+  } catch {
+    // missing or unreadable: the spool re-sends from its first segment, so every segment counts
+  }
+  for (const name of names) {
+    const seq = Number(SEGMENT_FILE.exec(name)?.[1] ?? Number.NaN);
+    if (Number.isNaN(seq)) continue;
+    if (cursor !== undefined && seq < cursor.segment) continue;
+    const size = (await stat(join(dir, name))).size;
+    if (size === 0) continue;
+    if (cursor !== undefined && seq === cursor.segment && size <= cursor.offset) continue;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The spool directories this INGEST_WORKERS does not own that still hold undrained segments: with N = 1 every
+ * `<dir>/worker-<j>`; with N > 1 `<dir>` itself and `<dir>/worker-<j>` for j >= N. Those records were answered 200
+ * (LiveChat does not resend them) and no process of this N would ever read them again.
+ */
+export async function findStrandedSpools(config: IngestConfig): Promise<string[]> {
+  if (config.spool === undefined) return [];
+  const dir = config.spool.dir;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const candidates = names
+    .map((name) => /^worker-(\d+)$/.exec(name))
+    .filter(
+      (m): m is RegExpExecArray => m !== null && (config.workers === 1 || Number(m[1]) >= config.workers),
+    )
+    .map((m) => join(dir, m[0]));
+  if (config.workers > 1) candidates.unshift(dir);
+  const stranded: string[] = [];
+  for (const candidate of candidates) if (await holdsUndrainedSegments(candidate)) stranded.push(candidate);
+  return stranded;
+}
+
+/**
+ * At start-up (the single process, or the primary of N > 1): refuses to start (IngestConfigError, exit 2) while a
+ * spool directory this INGEST_WORKERS does not own holds undrained segments, naming them. Start once more with the
+ * INGEST_WORKERS that wrote them (it drains them once Kafka acknowledges), then change it.
+ */
+export async function refuseStrandedSpools(config: IngestConfig): Promise<void> {
+  const stranded = await findStrandedSpools(config);
+  if (stranded.length === 0) return;
+  throw new IngestConfigError([
+    `INGEST_WORKERS=${config.workers} does not drain the spool director${stranded.length === 1 ? 'y' : 'ies'} ${stranded.join(', ')}, which hold${stranded.length === 1 ? 's' : ''} undrained webhooks (answered 200, not yet on Kafka): start with the INGEST_WORKERS that wrote them until they drain, then change it`,
+  ]);
 }
 
 /**

@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stackEndpoints, uniqueName } from '@livechat-pipeline/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -143,6 +147,73 @@ describe('INGEST_WORKERS=2: two ingest processes behind one port', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(stdout.filter((l) => l.includes('"shut down cleanly"'))).toHaveLength(2);
+    },
+  );
+});
+
+describe('INGEST_WORKERS changed while a spool holds undrained webhooks', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Starts the ingest with INGEST_WORKERS=workers on `spoolDir`; resolves with its exit code and stderr. */
+  async function start(workers: number, spoolDir: string): Promise<{ code: number | null; stderr: string }> {
+    const endpoints = stackEndpoints();
+    const child = spawn(process.execPath, ['--import', 'tsx', main], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: {
+        PATH: process.env.PATH ?? '',
+        KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+        SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
+        RAW_WEBHOOK_TOPIC: uniqueName('ingest-stranded'),
+        LIVECHAT_SECRET_KEYS: FIXTURE_V3_SECRET,
+        INGEST_PORT: String(await freePort()),
+        INGEST_OPERATIONS_PORT: String(await freePort()),
+        INGEST_WORKERS: String(workers),
+        INGEST_SPOOL_DIR: spoolDir,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    // A start that was not refused serves on: stop it (it is a failure of the test, not a hang).
+    const backstop = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(backstop);
+    return { code, stderr };
+  }
+
+  /** A spool directory whose drain cursor is before one written segment (what a spool holds while Kafka is down). */
+  async function undrainedSpool(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `${'1'.padStart(20, '0')}.seg`), Buffer.alloc(64, 1));
+    await writeFile(join(dir, 'drain-cursor.json'), JSON.stringify({ segment: 1, offset: 0 }));
+  }
+
+  it(
+    'refuses to start (exit 2, naming the directories): 2 -> 1 with worker-1 undrained, 1 -> 2 with the top-level spool undrained',
+    { timeout: 60_000 },
+    async () => {
+      const root = await mkdtemp(join(tmpdir(), 'ingest-stranded-'));
+      dirs.push(root);
+      await undrainedSpool(join(root, 'worker-1'));
+      const toOne = await start(1, root);
+      expect(toOne.code).toBe(2);
+      expect(toOne.stderr).toContain('INGEST_WORKERS=1');
+      expect(toOne.stderr).toContain(join(root, 'worker-1'));
+
+      const top = await mkdtemp(join(tmpdir(), 'ingest-stranded-'));
+      dirs.push(top);
+      await undrainedSpool(top);
+      // A drained one (the cursor past its only segment) is not stranded and is not named.
+      await mkdir(join(top, 'worker-3'));
+      await writeFile(join(top, 'worker-3', `${'1'.padStart(20, '0')}.seg`), Buffer.alloc(64, 1));
+      await writeFile(join(top, 'worker-3', 'drain-cursor.json'), JSON.stringify({ segment: 2, offset: 0 }));
+      const toTwo = await start(2, top);
+      expect(toTwo.code).toBe(2);
+      expect(toTwo.stderr).toContain(`spool directory ${top},`);
+      expect(toTwo.stderr).not.toContain('worker-3');
     },
   );
 });
