@@ -5,7 +5,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry, Registry, type Aggregator } from 'prom-client';
 import type { IngestConfig } from './config.js';
 import { IngestConfigError } from './errors.js';
 import { publicReport, type ReadinessProbe } from './readiness.js';
@@ -13,7 +13,7 @@ import { publicReport, type ReadinessProbe } from './readiness.js';
 /**
  * INGEST_WORKERS=N (N > 1): N ingest processes behind one public port, with node:cluster. The primary process only
  * supervises: it forks the workers, serves the operations port (/healthz, /readyz ready when every worker is,
- * /metrics summed over the workers) and forwards SIGTERM / SIGINT. Each worker is a full ingest (src/main.ts):
+ * /metrics summed over the workers, CLUSTER_AGGREGATORS' gauges their largest value) and forwards SIGTERM / SIGINT. Each worker is a full ingest (src/main.ts):
  * its own producers, batcher, key store pool and, with the spool on, a spool directory of its own
  * (`<INGEST_SPOOL_DIR>/worker-<i>`: a spool directory is locked by one process). The primary accepts the
  * connections and hands them to the workers in turn (node's round-robin scheduling).
@@ -136,13 +136,48 @@ export async function refuseStrandedSpools(config: IngestConfig): Promise<void> 
 }
 
 /**
+ * How the primary combines the workers' values of a gauge that a sum would make wrong (prom-client sums every metric
+ * that names no aggregator): the partition count is the topic's, the same in every worker; `ingest_spool_active` is
+ * 1 while any worker spools; the oldest record's age is the oldest of all; a high-water mark and a process limit are
+ * per process (the largest of them). The other gauges (in-flight requests, producers, spool bytes and records) add up.
+ */
+export const CLUSTER_AGGREGATORS: ReadonlyMap<string, Aggregator> = new Map<string, Aggregator>([
+  ['ingest_raw_topic_partitions', 'max'],
+  ['ingest_spool_active', 'max'],
+  ['ingest_spool_oldest_record_age_seconds', 'max'],
+  ['ingest_spool_high_water_records', 'max'],
+  ['ingest_spool_high_water_bytes', 'max'],
+  ['ingest_process_max_fds', 'max'],
+  ['ingest_nodejs_heap_size_limit_bytes', 'max'],
+]);
+
+/**
+ * A worker's registry as the primary's aggregation reads it (prom-client asks `getMetricsAsJSON` over IPC): the
+ * worker's metrics with CLUSTER_AGGREGATORS' aggregator set, so the definitions in metrics.ts stay those of a single
+ * process.
+ */
+class ClusterView extends Registry {
+  constructor(private readonly metrics: Registry) {
+    super();
+  }
+
+  override async getMetricsAsJSON(): ReturnType<Registry['getMetricsAsJSON']> {
+    const metrics = await this.metrics.getMetricsAsJSON();
+    return metrics.map((metric) => {
+      const aggregator = CLUSTER_AGGREGATORS.get(metric.name);
+      return aggregator === undefined ? metric : { ...metric, aggregator };
+    });
+  }
+}
+
+/**
  * In a worker: answers the primary's readiness questions from this worker's probe, and lets the primary collect
  * this worker's metrics (prom-client's cluster aggregation, over the IPC channel).
  */
 export function serveWorkerOperations(readiness: ReadinessProbe, registry: Registry): void {
   // Constructing one in a worker installs prom-client's answer to the primary's metrics requests.
   new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
+  AggregatorRegistry.setRegistries([new ClusterView(registry)]);
   process.on('message', (message: unknown) => {
     const m = message as Partial<ReadyzRequest> | null;
     if (m?.type !== 'ingest:readyz' || typeof m.id !== 'number') return;

@@ -64,17 +64,21 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
 describe('INGEST_WORKERS=2: two ingest processes behind one port', () => {
   const stdout: string[] = [];
   let child: ReturnType<typeof spawn> | undefined;
-  afterAll(() => {
+  const spoolDirs: string[] = [];
+  afterAll(async () => {
     if (child?.exitCode === null) child.kill('SIGKILL');
+    for (const dir of spoolDirs) await rm(dir, { recursive: true, force: true });
   });
 
   it(
-    'answers 200 from both workers, both produce to Kafka, /metrics sums them, SIGTERM stops the group with 0',
+    'answers 200 from both workers, both produce to Kafka, /metrics sums the counters (not the partition count), SIGTERM stops the group with 0',
     { timeout: 120_000 },
     async () => {
       const endpoints = stackEndpoints();
       const topic = uniqueName('ingest-workers');
       const [port, operationsPort] = [await freePort(), await freePort()];
+      const spoolDir = await mkdtemp(join(tmpdir(), 'ingest-workers-'));
+      spoolDirs.push(spoolDir);
       child = spawn(process.execPath, ['--import', 'tsx', main], {
         cwd: fileURLToPath(new URL('..', import.meta.url)),
         env: {
@@ -87,6 +91,7 @@ describe('INGEST_WORKERS=2: two ingest processes behind one port', () => {
           INGEST_PORT: String(port),
           INGEST_OPERATIONS_PORT: String(operationsPort),
           INGEST_WORKERS: '2',
+          INGEST_SPOOL_DIR: spoolDir,
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
@@ -143,6 +148,9 @@ describe('INGEST_WORKERS=2: two ingest processes behind one port', () => {
       // The primary's /metrics sums the workers' counters.
       const metrics = await (await fetch(`http://127.0.0.1:${operationsPort}/metrics`)).text();
       expect(metrics).toMatch(/^ingest_webhooks_accepted_total\{format="v3"\} 12$/m);
+      // ... but not the gauges a sum makes wrong: the topic has 3 partitions, whichever number of workers reads it.
+      expect(metrics).toMatch(/^ingest_raw_topic_partitions 3$/m);
+      expect(metrics).toMatch(/^ingest_spool_active 0$/m);
 
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
