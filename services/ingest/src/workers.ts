@@ -194,6 +194,15 @@ export function serveWorkerOperations(readiness: ReadinessProbe, registry: Regis
   });
 }
 
+/**
+ * Whether a worker's death by `signal` during a requested stop was not clean: any signal, except the primary's own
+ * SIGTERM reaching a worker that did not listen yet (still starting, before its SIGTERM handler was installed), which
+ * is the stop that was asked for.
+ */
+export function uncleanSignal(signal: string | null, listening: boolean): boolean {
+  return signal !== null && !(signal === 'SIGTERM' && !listening);
+}
+
 /** How long the primary waits for a worker's readiness answer before it counts that worker as not ready. */
 const READYZ_ANSWER_MS = 2000;
 
@@ -283,12 +292,21 @@ export async function runPrimary(config: IngestConfig, logger: Logger): Promise<
   const fork = (i: number): Worker => {
     const worker = cluster.fork(workerEnv(config, i));
     workers.set(i, worker);
+    logger.info({ worker: i, pid: worker.process.pid }, 'ingest worker forked');
+    // Once it listens, a worker has its SIGTERM handler (src/main.ts installs it before listening).
+    let listening = false;
+    worker.on('message', (m: unknown) => {
+      if ((m as { type?: unknown } | null)?.type === LISTENING) listening = true;
+    });
     worker.once('exit', (code, signal) => {
       workers.delete(i);
       if (!stopping) {
         logger.error({ worker: i, code, signal }, 'an ingest worker exited; stopping the others');
         stopAll(1);
-      } else if (code !== 0 && code !== null) {
+      } else if (code !== 0 || uncleanSignal(signal, listening)) {
+        // A stop that was not clean (an error, or killed: the SIGKILL backstop of a worker that ignored its
+        // shutdown timeout) fails the group as it fails a single process ("shutdown timed out", exit 1).
+        logger.error({ worker: i, code, signal }, 'an ingest worker did not stop cleanly');
         exitCode = exitCode === 0 ? 1 : exitCode;
       }
       if (stopping && workers.size === 0) finish();

@@ -225,3 +225,72 @@ describe('INGEST_WORKERS changed while a spool holds undrained webhooks', () => 
     },
   );
 });
+
+describe('INGEST_WORKERS=2: a stop that is not clean', () => {
+  let child: ReturnType<typeof spawn> | undefined;
+  const stopped: number[] = [];
+  afterAll(() => {
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone (the primary's backstop killed it)
+      }
+    }
+    if (child?.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it(
+    'a worker killed by the SIGKILL backstop (it ignored its shutdown) makes the group exit 1',
+    { timeout: 120_000 },
+    async () => {
+      const endpoints = stackEndpoints();
+      const operationsPort = await freePort();
+      child = spawn(process.execPath, ['--import', 'tsx', main], {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        env: {
+          PATH: process.env.PATH ?? '',
+          KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+          SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
+          RAW_WEBHOOK_TOPIC: uniqueName('ingest-workers-kill'),
+          LIVECHAT_SECRET_KEYS: FIXTURE_V3_SECRET,
+          INGEST_PORT: String(await freePort()),
+          INGEST_OPERATIONS_PORT: String(operationsPort),
+          INGEST_WORKERS: '2',
+          // The primary's backstop kills a worker still there this + 5 s after the SIGTERM.
+          INGEST_SHUTDOWN_TIMEOUT_MS: '1000',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const lines: string[] = [];
+      let partial = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        const parts = (partial + chunk.toString('utf8')).split('\n');
+        partial = parts.pop() ?? '';
+        lines.push(...parts);
+      });
+      const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+      await until('the group ready', 90_000, async () => {
+        if (child?.exitCode !== null) throw new Error(`the ingest exited with ${child?.exitCode}`);
+        const res = await fetch(`http://127.0.0.1:${operationsPort}/readyz`);
+        return res.status === 200 ? true : undefined;
+      });
+      const forked = lines
+        .filter((l) => l.includes('"ingest worker forked"'))
+        .map((l) => JSON.parse(l) as { worker: number; pid: number });
+      const worker1 = forked.find((f) => f.worker === 1)?.pid;
+      expect(worker1).toBeTypeOf('number');
+
+      // Worker 1 cannot run its shutdown (stopped): only the backstop's SIGKILL ends it.
+      process.kill(worker1 as number, 'SIGSTOP');
+      stopped.push(worker1 as number);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      const unclean = lines
+        .filter((l) => l.includes('"an ingest worker did not stop cleanly"'))
+        .map((l) => JSON.parse(l) as { worker: number; signal: string | null });
+      expect(unclean).toEqual([expect.objectContaining({ worker: 1, signal: 'SIGKILL' })]);
+      expect(lines.filter((l) => l.includes('"shut down cleanly"'))).toHaveLength(1);
+    },
+  );
+});
