@@ -157,12 +157,12 @@ export const CLUSTER_AGGREGATORS: ReadonlyMap<string, Aggregator> = new Map<stri
  * process.
  */
 class ClusterView extends Registry {
-  constructor(private readonly metrics: Registry) {
+  constructor(private readonly source: Registry) {
     super();
   }
 
   override async getMetricsAsJSON(): ReturnType<Registry['getMetricsAsJSON']> {
-    const metrics = await this.metrics.getMetricsAsJSON();
+    const metrics = await this.source.getMetricsAsJSON();
     return metrics.map((metric) => {
       const aggregator = CLUSTER_AGGREGATORS.get(metric.name);
       return aggregator === undefined ? metric : { ...metric, aggregator };
