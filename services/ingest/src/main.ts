@@ -8,6 +8,7 @@ import {
   announceListening,
   refuseStrandedSpools,
   runPrimary,
+  sendHeartbeats,
   serveWorkerOperations,
   workerIndex,
 } from './workers.js';
@@ -29,6 +30,7 @@ runMain(
         import('./operations.js'),
       ]);
     const worker = workerIndex();
+    if (worker !== undefined) sendHeartbeats(); // the primary's /healthz fails when a worker falls silent
     const logger = worker === undefined ? createLogger(config) : createLogger(config).child({ worker });
     const metrics = createIngestMetrics();
     const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });

@@ -12,7 +12,8 @@ import { publicReport, type ReadinessProbe } from './readiness.js';
 
 /**
  * INGEST_WORKERS=N (N > 1): N ingest processes behind one public port, with node:cluster. The primary process only
- * supervises: it forks the workers, serves the operations port (/healthz, /readyz ready when every worker is,
+ * supervises: it forks the workers, serves the operations port (/healthz failing when a worker's heartbeat stops,
+ * /readyz ready when every worker is,
  * /metrics summed over the workers, CLUSTER_AGGREGATORS' gauges their largest value) and forwards SIGTERM / SIGINT. Each worker is a full ingest (src/main.ts):
  * its own producers, batcher, key store pool and, with the spool on, a spool directory of its own
  * (`<INGEST_SPOOL_DIR>/worker-<i>`: a spool directory is locked by one process). The primary accepts the
@@ -29,6 +30,24 @@ const LISTENING = 'ingest:listening';
 /** In a worker: tells the primary that this worker listens (the primary starts the next ones then). */
 export function announceListening(): void {
   process.send?.({ type: LISTENING });
+}
+
+/** A worker's message to the primary every HEARTBEAT_MS, from its first moments (start-up included). */
+const ALIVE = 'ingest:alive';
+const HEARTBEAT_MS = 1000;
+/** A worker silent for longer than this (its event loop stuck) makes the primary's /healthz answer 503. */
+export const SILENT_WORKER_MS = 10_000;
+
+/**
+ * In a worker: tells the primary every second that this worker's event loop turns (the primary's /healthz, the
+ * liveness probe of the group, fails when one is stuck). The timer does not keep the process alive.
+ */
+export function sendHeartbeats(): void {
+  const beat = () => {
+    if (process.connected) process.send?.({ type: ALIVE });
+  };
+  beat();
+  setInterval(beat, HEARTBEAT_MS).unref();
 }
 
 /** The worker's index (0..N-1), set by the primary in the worker's environment. */
@@ -212,6 +231,8 @@ const READYZ_ANSWER_MS = 2000;
  */
 export async function runPrimary(config: IngestConfig, logger: Logger): Promise<void> {
   const workers = new Map<number, Worker>();
+  /** When each worker was last heard of (any message, the heartbeat every second included). */
+  const lastSeen = new Map<number, number>();
   let stopping = false;
   let exitCode = 0;
   const aggregator = new AggregatorRegistry();
@@ -239,7 +260,14 @@ export async function runPrimary(config: IngestConfig, logger: Logger): Promise<
     const json = (status: number, body: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/healthz') {
-      json(200, { status: 'ok' });
+      // The group is alive only if every worker's event loop is: a stuck worker still gets its share of the
+      // connections, and only a failing liveness probe gets the group restarted.
+      const now = Date.now();
+      const silent = [...workers.keys()]
+        .filter((i) => now - (lastSeen.get(i) ?? now) > SILENT_WORKER_MS)
+        .sort((a, b) => a - b);
+      if (silent.length === 0) json(200, { status: 'ok' });
+      else json(503, { status: 'unhealthy', silentWorkers: silent });
     } else if (req.url === '/readyz') {
       const all = [...Array(config.workers).keys()];
       void Promise.all(
@@ -295,11 +323,14 @@ export async function runPrimary(config: IngestConfig, logger: Logger): Promise<
     logger.info({ worker: i, pid: worker.process.pid }, 'ingest worker forked');
     // Once it listens, a worker has its SIGTERM handler (src/main.ts installs it before listening).
     let listening = false;
+    lastSeen.set(i, Date.now());
     worker.on('message', (m: unknown) => {
+      lastSeen.set(i, Date.now());
       if ((m as { type?: unknown } | null)?.type === LISTENING) listening = true;
     });
     worker.once('exit', (code, signal) => {
       workers.delete(i);
+      lastSeen.delete(i);
       if (!stopping) {
         logger.error({ worker: i, code, signal }, 'an ingest worker exited; stopping the others');
         stopAll(1);

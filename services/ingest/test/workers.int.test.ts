@@ -241,7 +241,7 @@ describe('INGEST_WORKERS=2: a stop that is not clean', () => {
   });
 
   it(
-    'a worker killed by the SIGKILL backstop (it ignored its shutdown) makes the group exit 1',
+    'a stuck worker (SIGSTOP): /healthz 503 naming it after 10 s of silence; killed by the SIGKILL backstop at stop, the group exits 1',
     { timeout: 120_000 },
     async () => {
       const endpoints = stackEndpoints();
@@ -281,9 +281,24 @@ describe('INGEST_WORKERS=2: a stop that is not clean', () => {
       const worker1 = forked.find((f) => f.worker === 1)?.pid;
       expect(worker1).toBeTypeOf('number');
 
-      // Worker 1 cannot run its shutdown (stopped): only the backstop's SIGKILL ends it.
+      const healthz = async () => {
+        const res = await fetch(`http://127.0.0.1:${operationsPort}/healthz`);
+        return { status: res.status, body: (await res.json()) as { silentWorkers?: number[] } };
+      };
+      expect((await healthz()).status).toBe(200);
+
+      // Worker 1's event loop stops (as a stuck one would): it sends no heartbeat, and cannot run its shutdown.
       process.kill(worker1 as number, 'SIGSTOP');
       stopped.push(worker1 as number);
+      const stoppedAt = Date.now();
+      const unhealthy = await until('/healthz 503', 20_000, async () => {
+        const answer = await healthz();
+        return answer.status === 503 ? answer : undefined;
+      });
+      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(9_000);
+      expect(unhealthy.body.silentWorkers).toEqual([1]);
+
+      // Only the backstop's SIGKILL ends worker 1.
       child.kill('SIGTERM');
       expect(await exited).toBe(1);
       const unclean = lines
