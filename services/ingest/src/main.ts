@@ -4,12 +4,21 @@ import { Startup, runMain, stopOnSignals } from '@livechat-pipeline/service-host
 import { IngestConfigError } from './errors.js';
 import { loadIngestConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { announceListening, runPrimary, serveWorkerOperations, workerIndex } from './workers.js';
+import {
+  announceListening,
+  refuseStrandedSpools,
+  runPrimary,
+  sendHeartbeats,
+  serveWorkerOperations,
+  workerIndex,
+} from './workers.js';
 
 runMain(
   'ingest',
   async () => {
     const config = loadIngestConfig(process.env);
+    // Spool directories another INGEST_WORKERS wrote and this one would never drain (src/workers.ts).
+    if (cluster.isPrimary) await refuseStrandedSpools(config);
     // INGEST_WORKERS > 1: this process supervises N workers that share the public port (src/workers.ts).
     if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, createLogger(config));
     // Loaded here, not at the top: the primary of INGEST_WORKERS > 1 never serves webhooks and stays small.
@@ -21,6 +30,7 @@ runMain(
         import('./operations.js'),
       ]);
     const worker = workerIndex();
+    if (worker !== undefined) sendHeartbeats(); // the primary's /healthz fails when a worker falls silent
     const logger = worker === undefined ? createLogger(config) : createLogger(config).child({ worker });
     const metrics = createIngestMetrics();
     const startup = new Startup({ timeoutMs: config.startupTimeoutMs, logger });

@@ -1,17 +1,20 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { once } from 'node:events';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry, Registry, type Aggregator } from 'prom-client';
 import type { IngestConfig } from './config.js';
+import { IngestConfigError } from './errors.js';
 import { publicReport, type ReadinessProbe } from './readiness.js';
 
 /**
  * INGEST_WORKERS=N (N > 1): N ingest processes behind one public port, with node:cluster. The primary process only
- * supervises: it forks the workers, serves the operations port (/healthz, /readyz ready when every worker is,
- * /metrics summed over the workers) and forwards SIGTERM / SIGINT. Each worker is a full ingest (src/main.ts):
+ * supervises: it forks the workers, serves the operations port (/healthz failing when a worker's heartbeat stops,
+ * /readyz ready when every worker is,
+ * /metrics summed over the workers, CLUSTER_AGGREGATORS' gauges their largest value) and forwards SIGTERM / SIGINT. Each worker is a full ingest (src/main.ts):
  * its own producers, batcher, key store pool and, with the spool on, a spool directory of its own
  * (`<INGEST_SPOOL_DIR>/worker-<i>`: a spool directory is locked by one process). The primary accepts the
  * connections and hands them to the workers in turn (node's round-robin scheduling).
@@ -27,6 +30,24 @@ const LISTENING = 'ingest:listening';
 /** In a worker: tells the primary that this worker listens (the primary starts the next ones then). */
 export function announceListening(): void {
   process.send?.({ type: LISTENING });
+}
+
+/** A worker's message to the primary every HEARTBEAT_MS, from its first moments (start-up included). */
+const ALIVE = 'ingest:alive';
+const HEARTBEAT_MS = 1000;
+/** A worker silent for longer than this (its event loop stuck) makes the primary's /healthz answer 503. */
+export const SILENT_WORKER_MS = 10_000;
+
+/**
+ * In a worker: tells the primary every second that this worker's event loop turns (the primary's /healthz, the
+ * liveness probe of the group, fails when one is stuck). The timer does not keep the process alive.
+ */
+export function sendHeartbeats(): void {
+  const beat = () => {
+    if (process.connected) process.send?.({ type: ALIVE });
+  };
+  beat();
+  setInterval(beat, HEARTBEAT_MS).unref();
 }
 
 /** The worker's index (0..N-1), set by the primary in the worker's environment. */
@@ -57,6 +78,117 @@ export function workerEnv(config: IngestConfig, index: number): Record<string, s
   };
 }
 
+/** A spool segment's file name (src/spool/disk-spool.ts): its sequence number, 20 digits. */
+const SEGMENT_FILE = /^(\d{20})\.seg$/;
+
+/**
+ * Whether `dir` holds a segment not wholly acknowledged by its drain cursor (src/spool/disk-spool.ts: the cursor
+ * file `drain-cursor.json` names the first unacknowledged position). A missing directory holds none.
+ */
+async function holdsUndrainedSegments(dir: string): Promise<boolean> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return false;
+  }
+  let cursor: { segment: number; offset: number } | undefined;
+  try {
+    const parsed = JSON.parse(await readFile(join(dir, 'drain-cursor.json'), 'utf8')) as {
+      segment?: unknown;
+      offset?: unknown;
+    };
+    if (Number.isSafeInteger(parsed.segment) && Number.isSafeInteger(parsed.offset))
+      cursor = { segment: parsed.segment as number, offset: parsed.offset as number };
+  } catch {
+    // missing or unreadable: the spool re-sends from its first segment, so every segment counts
+  }
+  for (const name of names) {
+    const seq = Number(SEGMENT_FILE.exec(name)?.[1] ?? Number.NaN);
+    if (Number.isNaN(seq)) continue;
+    if (cursor !== undefined && seq < cursor.segment) continue;
+    const size = (await stat(join(dir, name))).size;
+    if (size === 0) continue;
+    if (cursor !== undefined && seq === cursor.segment && size <= cursor.offset) continue;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The spool directories this INGEST_WORKERS does not own that still hold undrained segments: with N = 1 every
+ * `<dir>/worker-<j>`; with N > 1 `<dir>` itself and `<dir>/worker-<j>` for j >= N. Those records were answered 200
+ * (LiveChat does not resend them) and no process of this N would ever read them again.
+ */
+export async function findStrandedSpools(config: IngestConfig): Promise<string[]> {
+  if (config.spool === undefined) return [];
+  const dir = config.spool.dir;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const candidates = names
+    .map((name) => /^worker-(\d+)$/.exec(name))
+    .filter(
+      (m): m is RegExpExecArray => m !== null && (config.workers === 1 || Number(m[1]) >= config.workers),
+    )
+    .map((m) => join(dir, m[0]));
+  if (config.workers > 1) candidates.unshift(dir);
+  const stranded: string[] = [];
+  for (const candidate of candidates) if (await holdsUndrainedSegments(candidate)) stranded.push(candidate);
+  return stranded;
+}
+
+/**
+ * At start-up (the single process, or the primary of N > 1): refuses to start (IngestConfigError, exit 2) while a
+ * spool directory this INGEST_WORKERS does not own holds undrained segments, naming them. Start once more with the
+ * INGEST_WORKERS that wrote them (it drains them once Kafka acknowledges), then change it.
+ */
+export async function refuseStrandedSpools(config: IngestConfig): Promise<void> {
+  const stranded = await findStrandedSpools(config);
+  if (stranded.length === 0) return;
+  throw new IngestConfigError([
+    `INGEST_WORKERS=${config.workers} does not drain the spool director${stranded.length === 1 ? 'y' : 'ies'} ${stranded.join(', ')}, which hold${stranded.length === 1 ? 's' : ''} undrained webhooks (answered 200, not yet on Kafka): start with the INGEST_WORKERS that wrote them until they drain, then change it`,
+  ]);
+}
+
+/**
+ * How the primary combines the workers' values of a gauge that a sum would make wrong (prom-client sums every metric
+ * that names no aggregator): the partition count is the topic's, the same in every worker; `ingest_spool_active` is
+ * 1 while any worker spools; the oldest record's age is the oldest of all; a high-water mark and a process limit are
+ * per process (the largest of them). The other gauges (in-flight requests, producers, spool bytes and records) add up.
+ */
+export const CLUSTER_AGGREGATORS: ReadonlyMap<string, Aggregator> = new Map<string, Aggregator>([
+  ['ingest_raw_topic_partitions', 'max'],
+  ['ingest_spool_active', 'max'],
+  ['ingest_spool_oldest_record_age_seconds', 'max'],
+  ['ingest_spool_high_water_records', 'max'],
+  ['ingest_spool_high_water_bytes', 'max'],
+  ['ingest_process_max_fds', 'max'],
+  ['ingest_nodejs_heap_size_limit_bytes', 'max'],
+]);
+
+/**
+ * A worker's registry as the primary's aggregation reads it (prom-client asks `getMetricsAsJSON` over IPC): the
+ * worker's metrics with CLUSTER_AGGREGATORS' aggregator set, so the definitions in metrics.ts stay those of a single
+ * process.
+ */
+class ClusterView extends Registry {
+  constructor(private readonly source: Registry) {
+    super();
+  }
+
+  override async getMetricsAsJSON(): ReturnType<Registry['getMetricsAsJSON']> {
+    const metrics = await this.source.getMetricsAsJSON();
+    return metrics.map((metric) => {
+      const aggregator = CLUSTER_AGGREGATORS.get(metric.name);
+      return aggregator === undefined ? metric : { ...metric, aggregator };
+    });
+  }
+}
+
 /**
  * In a worker: answers the primary's readiness questions from this worker's probe, and lets the primary collect
  * this worker's metrics (prom-client's cluster aggregation, over the IPC channel).
@@ -64,7 +196,7 @@ export function workerEnv(config: IngestConfig, index: number): Record<string, s
 export function serveWorkerOperations(readiness: ReadinessProbe, registry: Registry): void {
   // Constructing one in a worker installs prom-client's answer to the primary's metrics requests.
   new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
+  AggregatorRegistry.setRegistries([new ClusterView(registry)]);
   process.on('message', (message: unknown) => {
     const m = message as Partial<ReadyzRequest> | null;
     if (m?.type !== 'ingest:readyz' || typeof m.id !== 'number') return;
@@ -81,6 +213,15 @@ export function serveWorkerOperations(readiness: ReadinessProbe, registry: Regis
   });
 }
 
+/**
+ * Whether a worker's death by `signal` during a requested stop was not clean: any signal, except the primary's own
+ * SIGTERM reaching a worker that did not listen yet (still starting, before its SIGTERM handler was installed), which
+ * is the stop that was asked for.
+ */
+export function uncleanSignal(signal: string | null, listening: boolean): boolean {
+  return signal !== null && !(signal === 'SIGTERM' && !listening);
+}
+
 /** How long the primary waits for a worker's readiness answer before it counts that worker as not ready. */
 const READYZ_ANSWER_MS = 2000;
 
@@ -90,6 +231,8 @@ const READYZ_ANSWER_MS = 2000;
  */
 export async function runPrimary(config: IngestConfig, logger: Logger): Promise<void> {
   const workers = new Map<number, Worker>();
+  /** When each worker was last heard of (any message, the heartbeat every second included). */
+  const lastSeen = new Map<number, number>();
   let stopping = false;
   let exitCode = 0;
   const aggregator = new AggregatorRegistry();
@@ -117,7 +260,14 @@ export async function runPrimary(config: IngestConfig, logger: Logger): Promise<
     const json = (status: number, body: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.url === '/healthz') {
-      json(200, { status: 'ok' });
+      // The group is alive only if every worker's event loop is: a stuck worker still gets its share of the
+      // connections, and only a failing liveness probe gets the group restarted.
+      const now = Date.now();
+      const silent = [...workers.keys()]
+        .filter((i) => now - (lastSeen.get(i) ?? now) > SILENT_WORKER_MS)
+        .sort((a, b) => a - b);
+      if (silent.length === 0) json(200, { status: 'ok' });
+      else json(503, { status: 'unhealthy', silentWorkers: silent });
     } else if (req.url === '/readyz') {
       const all = [...Array(config.workers).keys()];
       void Promise.all(
@@ -170,12 +320,24 @@ export async function runPrimary(config: IngestConfig, logger: Logger): Promise<
   const fork = (i: number): Worker => {
     const worker = cluster.fork(workerEnv(config, i));
     workers.set(i, worker);
+    logger.info({ worker: i, pid: worker.process.pid }, 'ingest worker forked');
+    // Once it listens, a worker has its SIGTERM handler (src/main.ts installs it before listening).
+    let listening = false;
+    lastSeen.set(i, Date.now());
+    worker.on('message', (m: unknown) => {
+      lastSeen.set(i, Date.now());
+      if ((m as { type?: unknown } | null)?.type === LISTENING) listening = true;
+    });
     worker.once('exit', (code, signal) => {
       workers.delete(i);
+      lastSeen.delete(i);
       if (!stopping) {
         logger.error({ worker: i, code, signal }, 'an ingest worker exited; stopping the others');
         stopAll(1);
-      } else if (code !== 0 && code !== null) {
+      } else if (code !== 0 || uncleanSignal(signal, listening)) {
+        // A stop that was not clean (an error, or killed: the SIGKILL backstop of a worker that ignored its
+        // shutdown timeout) fails the group as it fails a single process ("shutdown timed out", exit 1).
+        logger.error({ worker: i, code, signal }, 'an ingest worker did not stop cleanly');
         exitCode = exitCode === 0 ? 1 : exitCode;
       }
       if (stopping && workers.size === 0) finish();
